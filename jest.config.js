@@ -1,0 +1,21 @@
+/**
+ * One jest run over every workspace. TypeScript is transpiled by swc (types are checked by
+ * `tsc -b` in the build step), and workspace packages resolve to their sources so tests
+ * never run against a stale build.
+ * @type {import('jest').Config}
+ */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages', '<rootDir>/services', '<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  modulePathIgnorePatterns: ['<rootDir>/packages/.*/dist/', '<rootDir>/services/.*/dist/'],
+  transform: {
+    '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
+  },
+  moduleNameMapper: {
+    '^@kap/(domain|contracts|fhir|store|config|queue|ehr-client)$': '<rootDir>/packages/$1/src',
+  },
+  maxWorkers: 2,
+  testTimeout: 30000,
+};

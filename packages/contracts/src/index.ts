@@ -1,0 +1,5 @@
+export * from './primitives';
+export * from './patient';
+export * from './vitals';
+export * from './screening';
+export * from './course';

@@ -1,0 +1,4 @@
+export * from './contraindications';
+export * from './screening-rules';
+export * from './course';
+export * from './follow-ups';
