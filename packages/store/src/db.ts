@@ -1,0 +1,58 @@
+/**
+ * The one database handle every repository takes. Two engines sit behind it, PostgreSQL
+ * through a `pg` pool and the embedded PGlite, and both run the same SQL, so a repository
+ * never asks which one it has.
+ */
+import { migrate } from './migrations';
+import { openPgliteDb } from './pglite-db';
+import { openPostgresDb } from './postgres-db';
+import { assertSchemaName } from './schema-name';
+
+/** A connection to the store: the pool itself, or one transaction on it. */
+export interface Db {
+  readonly kind: 'postgres' | 'pglite';
+  /** One statement with `$1`-style parameters; returns its rows. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Runs fn in one transaction (BEGIN/COMMIT, ROLLBACK on throw). Nested calls reuse the outer transaction. */
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /** Cheap liveness probe for /ready. */
+  ping(): Promise<void>;
+  /** Releases the pool or the embedded database. Not allowed on a transaction handle. */
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** A PostgreSQL connection string; without it the embedded PGlite is used. */
+  url?: string;
+  /** PGlite's data directory; in memory when undefined. Ignored with `url`. */
+  dataDir?: string;
+  /** Schema to hold every table (created if missing); PostgreSQL's default search_path otherwise. */
+  schema?: string;
+  /** Maximum pooled PostgreSQL connections (default 10). */
+  poolSize?: number;
+  /**
+   * Called when an idle pooled connection fails (for example the server restarted). The
+   * pool drops that connection either way; without a handler the error is ignored, because
+   * the next query reports the outage to whoever asked.
+   */
+  onPoolError?: (error: Error) => void;
+}
+
+/**
+ * With `url`, PostgreSQL through a pg Pool (search_path set to `schema` if given, schema
+ * created if missing); otherwise PGlite at `dataDir` (in memory when undefined). Runs
+ * migrations before returning.
+ */
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
+  if (opts.schema !== undefined) assertSchemaName(opts.schema);
+  const db = opts.url
+    ? openPostgresDb({ url: opts.url, schema: opts.schema, poolSize: opts.poolSize, onPoolError: opts.onPoolError })
+    : await openPgliteDb({ dataDir: opts.dataDir, schema: opts.schema });
+  try {
+    await migrate(db, { schema: opts.schema });
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    throw error;
+  }
+  return db;
+}

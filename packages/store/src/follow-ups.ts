@@ -1,0 +1,181 @@
+/**
+ * Integration follow-ups after each dosing session. `(course_id, session_number,
+ * sequence)` is the business key, so scheduling the same session twice is a no-op.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FollowUpStatus } from '@kap/domain';
+import type { Db } from './db';
+import { instantParam, isoFrom, isoOrNull, numberFrom, textOrNull, type Instant } from './sql-values';
+
+export interface FollowUpRow {
+  id: string;
+  courseId: string;
+  sessionNumber: number;
+  /** 1-based position among the session's follow-ups. */
+  sequence: number;
+  dueBy: string;
+  status: FollowUpStatus;
+  /** The FHIR Task that tracks it, if one was written. */
+  taskId: string | null;
+  completedAt: string | null;
+  note: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewFollowUp {
+  /** Generated (a UUID) when left out. */
+  id?: string;
+  courseId: string;
+  sessionNumber: number;
+  sequence: number;
+  dueBy: Instant;
+  taskId?: string | null;
+}
+
+export interface SetFollowUpStatusOptions {
+  /** Stored in `note` (completion notes). Left unchanged when undefined. */
+  note?: string;
+  /**
+   * Change only from one of these statuses: a compare-and-set, so a worker escalating a
+   * follow-up cannot overwrite a completion that landed after it read the row.
+   */
+  onlyFrom?: readonly FollowUpStatus[];
+}
+
+const COLUMNS =
+  'id, course_id, session_number, sequence, due_by, status, task_id, completed_at, note, created_at, updated_at';
+
+interface FollowUpRecord {
+  id: string;
+  course_id: string;
+  session_number: unknown;
+  sequence: unknown;
+  due_by: unknown;
+  status: FollowUpStatus;
+  task_id: unknown;
+  completed_at: unknown;
+  note: unknown;
+  created_at: unknown;
+  updated_at: unknown;
+}
+
+function toRow(record: FollowUpRecord): FollowUpRow {
+  return {
+    id: record.id,
+    courseId: record.course_id,
+    sessionNumber: numberFrom(record.session_number),
+    sequence: numberFrom(record.sequence),
+    dueBy: isoFrom(record.due_by),
+    status: record.status,
+    taskId: textOrNull(record.task_id),
+    completedAt: isoOrNull(record.completed_at),
+    note: textOrNull(record.note),
+    createdAt: isoFrom(record.created_at),
+    updatedAt: isoFrom(record.updated_at),
+  };
+}
+
+/**
+ * Schedules follow-ups (status `scheduled`). A key already present keeps its stored row.
+ * Returns the stored row for every given key, in the order given.
+ */
+export async function insertFollowUps(db: Db, followUps: readonly NewFollowUp[]): Promise<FollowUpRow[]> {
+  return db.transaction(async (tx) => {
+    const rows: FollowUpRow[] = [];
+    for (const followUp of followUps) {
+      const [inserted] = await tx.query<FollowUpRecord>(
+        `INSERT INTO follow_ups (id, course_id, session_number, sequence, due_by, task_id)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (course_id, session_number, sequence) DO NOTHING RETURNING ${COLUMNS}`,
+        [
+          followUp.id ?? randomUUID(),
+          followUp.courseId,
+          followUp.sessionNumber,
+          followUp.sequence,
+          instantParam(followUp.dueBy),
+          followUp.taskId ?? null,
+        ],
+      );
+      const record =
+        inserted ??
+        (
+          await tx.query<FollowUpRecord>(
+            `SELECT ${COLUMNS} FROM follow_ups WHERE course_id = $1 AND session_number = $2 AND sequence = $3`,
+            [followUp.courseId, followUp.sessionNumber, followUp.sequence],
+          )
+        )[0];
+      if (!record) throw new Error('Follow-up neither inserted nor found');
+      rows.push(toRow(record));
+    }
+    return rows;
+  });
+}
+
+/** The follow-up with this id, or undefined. */
+export async function getFollowUp(db: Db, id: string): Promise<FollowUpRow | undefined> {
+  const [record] = await db.query<FollowUpRecord>(`SELECT ${COLUMNS} FROM follow_ups WHERE id = $1`, [id]);
+  return record && toRow(record);
+}
+
+/** A course's follow-ups by session, then sequence. */
+export async function listFollowUps(db: Db, courseId: string): Promise<FollowUpRow[]> {
+  const records = await db.query<FollowUpRecord>(
+    `SELECT ${COLUMNS} FROM follow_ups WHERE course_id = $1 ORDER BY session_number, sequence`,
+    [courseId],
+  );
+  return records.map(toRow);
+}
+
+/**
+ * Sets the status; `at` (default now) becomes `completed_at` when the status is
+ * `completed`, and `updated_at` always. Returns the updated row, or undefined when the
+ * follow-up is unknown or not in one of `opts.onlyFrom`.
+ */
+export async function setFollowUpStatus(
+  db: Db,
+  id: string,
+  status: FollowUpStatus,
+  at?: Instant,
+  opts: SetFollowUpStatusOptions = {},
+): Promise<FollowUpRow | undefined> {
+  const when = instantParam(at ?? new Date());
+  const params: unknown[] = [id, status, when, opts.note ?? null];
+  let guard = '';
+  if (opts.onlyFrom) {
+    params.push(JSON.stringify(opts.onlyFrom));
+    guard = ` AND status IN (SELECT jsonb_array_elements_text($${params.length}::jsonb))`;
+  }
+  const [record] = await db.query<FollowUpRecord>(
+    `UPDATE follow_ups SET
+       status = $2,
+       completed_at = CASE WHEN $2 = 'completed' THEN $3::timestamptz ELSE completed_at END,
+       note = COALESCE($4, note),
+       updated_at = $3::timestamptz
+     WHERE id = $1${guard} RETURNING ${COLUMNS}`,
+    params,
+  );
+  return record && toRow(record);
+}
+
+/** Records the FHIR Task written for a follow-up after it was scheduled. */
+export async function setFollowUpTask(db: Db, id: string, taskId: string): Promise<boolean> {
+  const rows = await db.query('UPDATE follow_ups SET task_id = $2, updated_at = now() WHERE id = $1 RETURNING id', [
+    id,
+    taskId,
+  ]);
+  return rows.length > 0;
+}
+
+/**
+ * Cancels every `scheduled` follow-up of a course (when it stops) and returns them.
+ * Escalated ones are left alone: escalation records a missed window, which stays true.
+ */
+export async function cancelPendingFollowUps(db: Db, courseId: string): Promise<FollowUpRow[]> {
+  const records = await db.query<FollowUpRecord>(
+    `UPDATE follow_ups SET status = 'cancelled', updated_at = now()
+     WHERE course_id = $1 AND status = 'scheduled' RETURNING ${COLUMNS}`,
+    [courseId],
+  );
+  return records.map(toRow).sort((a, b) => a.sessionNumber - b.sessionNumber || a.sequence - b.sequence);
+}

@@ -1,0 +1,19 @@
+/**
+ * `@kap/store`: the adapter's PostgreSQL (or embedded PGlite) storage: FHIR resources with
+ * history, the KAP workflow tables, idempotency keys, the outbox and EHR sync state.
+ * Every repository function takes a `Db` first, which may be a transaction.
+ */
+export * from './db';
+export { migrate, MIGRATIONS, type Migration, type MigrateOptions } from './migrations';
+export type { JsonValue, Instant } from './sql-values';
+export { patientIdOf } from './patient-ref';
+export * from './resources';
+export * from './patients';
+export * from './screenings';
+export * from './courses';
+export * from './dosing-sessions';
+export * from './follow-ups';
+export * from './goals-of-care';
+export * from './idempotency';
+export * from './outbox';
+export * from './sync-state';

@@ -1,0 +1,155 @@
+/**
+ * The schema, as an append-only list. Each migration is a list of single statements
+ * because PGlite's parameterised query runs one statement at a time.
+ */
+
+/** One schema change; `version` orders them and is recorded once applied. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly statements: readonly string[];
+}
+
+const FOLLOW_UP_STATUS_CHECK = "status IN ('scheduled', 'completed', 'escalated', 'cancelled')";
+
+/** Every migration, oldest first. Append only. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'fhir resources, history and patient identifiers',
+    statements: [
+      `CREATE TABLE resources (
+        resource_type text NOT NULL,
+        id text NOT NULL,
+        version_id integer NOT NULL,
+        content jsonb NOT NULL,
+        patient_id text NULL,
+        last_updated timestamptz NOT NULL,
+        PRIMARY KEY (resource_type, id)
+      )`,
+      'CREATE INDEX resources_type_updated_idx ON resources (resource_type, last_updated, id)',
+      'CREATE INDEX resources_patient_idx ON resources (patient_id, last_updated, id) WHERE patient_id IS NOT NULL',
+      "CREATE INDEX resources_identifier_idx ON resources USING gin ((content -> 'identifier') jsonb_path_ops)",
+      `CREATE TABLE resource_history (
+        resource_type text NOT NULL,
+        id text NOT NULL,
+        version_id integer NOT NULL,
+        content jsonb NOT NULL,
+        last_updated timestamptz NOT NULL,
+        PRIMARY KEY (resource_type, id, version_id)
+      )`,
+      `CREATE TABLE patient_identifiers (
+        system text NOT NULL,
+        value text NOT NULL,
+        patient_id text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (system, value)
+      )`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'kap workflow: screenings, courses, dosing sessions, follow-ups, goals of care',
+    statements: [
+      `CREATE TABLE screenings (
+        id text PRIMARY KEY,
+        patient_id text NOT NULL,
+        outcome text NOT NULL CHECK (outcome IN ('eligible', 'needs-review', 'contraindicated')),
+        reasons jsonb NOT NULL DEFAULT '[]',
+        resource_refs jsonb NOT NULL DEFAULT '{}',
+        performed_at timestamptz NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        review jsonb NULL
+      )`,
+      'CREATE INDEX screenings_patient_idx ON screenings (patient_id)',
+      `CREATE TABLE courses (
+        id text PRIMARY KEY,
+        screening_id text NOT NULL REFERENCES screenings (id),
+        patient_id text NOT NULL,
+        care_plan_id text NOT NULL,
+        start_date date NOT NULL,
+        stopped_reason text NULL CHECK (stopped_reason IN ('completed', 'withdrawn', 'deceased', 'discharged')),
+        stopped_at timestamptz NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      // One course per screening: a second start is refused, even from concurrent requests.
+      'CREATE UNIQUE INDEX courses_screening_idx ON courses (screening_id)',
+      'CREATE INDEX courses_patient_idx ON courses (patient_id)',
+      `CREATE TABLE dosing_sessions (
+        id text PRIMARY KEY,
+        course_id text NOT NULL REFERENCES courses (id),
+        session_number integer NOT NULL CHECK (session_number > 0),
+        start_time timestamptz NOT NULL,
+        end_time timestamptz NOT NULL,
+        dose_level text NOT NULL,
+        resource_refs jsonb NOT NULL DEFAULT '{}',
+        created_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (course_id, session_number)
+      )`,
+      `CREATE TABLE follow_ups (
+        id text PRIMARY KEY,
+        course_id text NOT NULL REFERENCES courses (id),
+        session_number integer NOT NULL,
+        sequence integer NOT NULL,
+        due_by timestamptz NOT NULL,
+        status text NOT NULL DEFAULT 'scheduled' CHECK (${FOLLOW_UP_STATUS_CHECK}),
+        task_id text NULL,
+        completed_at timestamptz NULL,
+        note text NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (course_id, session_number, sequence)
+      )`,
+      "CREATE INDEX follow_ups_due_idx ON follow_ups (due_by) WHERE status = 'scheduled'",
+      `CREATE TABLE goals_of_care (
+        id text PRIMARY KEY,
+        course_id text NOT NULL REFERENCES courses (id),
+        discussed_at timestamptz NOT NULL,
+        resource_refs jsonb NOT NULL DEFAULT '{}',
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX goals_of_care_course_idx ON goals_of_care (course_id)',
+    ],
+  },
+  {
+    version: 3,
+    name: 'delivery: idempotency keys, outbox, ehr sync state',
+    statements: [
+      `CREATE TABLE idempotency_keys (
+        scope text NOT NULL,
+        key text NOT NULL,
+        request_hash text NOT NULL,
+        status integer NOT NULL,
+        body jsonb NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (scope, key)
+      )`,
+      'CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at)',
+      `CREATE TABLE outbox (
+        id bigserial PRIMARY KEY,
+        topic text NOT NULL,
+        patient_id text NULL,
+        payload jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        available_at timestamptz NOT NULL DEFAULT now(),
+        dispatched_at timestamptz NULL,
+        completed_at timestamptz NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        last_error text NULL
+      )`,
+      'CREATE INDEX outbox_open_idx ON outbox (id) WHERE completed_at IS NULL',
+      `CREATE TABLE sync_state (
+        resource_type text NOT NULL,
+        id text NOT NULL,
+        local_version integer NOT NULL,
+        synced_version integer NULL,
+        ehr_id text NULL,
+        ehr_version text NULL,
+        status text NOT NULL CHECK (status IN ('pending', 'synced', 'failed')),
+        last_error text NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (resource_type, id)
+      )`,
+    ],
+  },
+];

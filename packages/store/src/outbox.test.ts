@@ -1,0 +1,71 @@
+import {
+  countPending,
+  enqueueOutbox,
+  getOutboxMessage,
+  listUndispatched,
+  markCompleted,
+  markDispatched,
+  recordFailure,
+} from './outbox';
+import { putResources, readResource } from './resources';
+import { openTestDb, type TestDb } from './test-support';
+
+describe('outbox', () => {
+  let t: TestDb;
+  beforeAll(async () => {
+    t = await openTestDb('store_outbox');
+  });
+  afterAll(async () => {
+    await t.cleanup();
+  });
+
+  it('an enqueue inside a rolled-back transaction leaves nothing, data included', async () => {
+    await expect(
+      t.db.transaction(async (tx) => {
+        await putResources(tx, [{ resourceType: 'Patient', id: 'p-rb' }]);
+        await enqueueOutbox(tx, { topic: 'ehr-sync', patientId: 'p-rb', payload: { patientId: 'p-rb' } });
+        expect(await countPending(tx)).toBe(1);
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    expect(await countPending(t.db)).toBe(0);
+    expect(await readResource(t.db, 'Patient', 'p-rb')).toBeUndefined();
+  });
+
+  it('commits with the data, then goes through dispatch, failure and completion', async () => {
+    const row = await t.db.transaction(async (tx) => {
+      await putResources(tx, [{ resourceType: 'Patient', id: 'p-ok' }]);
+      return enqueueOutbox(tx, { topic: 'ehr-sync', patientId: 'p-ok', payload: { patientId: 'p-ok', refs: ['Patient/p-ok'] } });
+    });
+    expect(row).toMatchObject({ topic: 'ehr-sync', patientId: 'p-ok', attempts: 0, dispatchedAt: null, completedAt: null });
+    expect(typeof row.id).toBe('number');
+    const later = await enqueueOutbox(t.db, { topic: 'notify', payload: { id: 'x' }, availableAt: new Date(Date.now() + 3_600_000) });
+
+    expect((await listUndispatched(t.db, { limit: 10 })).map((r) => r.id)).toEqual([row.id]);
+    expect(await countPending(t.db)).toBe(2);
+
+    await markDispatched(t.db, [row.id]);
+    expect(await listUndispatched(t.db, { limit: 10 })).toEqual([]);
+    // Dispatched long enough ago (here: any time before now) means the job may be lost.
+    await t.db.query("UPDATE outbox SET dispatched_at = now() - interval '10 minutes' WHERE id = $1", [row.id]);
+    expect(await listUndispatched(t.db, { limit: 10, olderThanMs: 60 * 60 * 1000 })).toEqual([]);
+    expect((await listUndispatched(t.db, { limit: 10, olderThanMs: 5 * 60 * 1000 })).map((r) => r.id)).toEqual([row.id]);
+
+    await recordFailure(t.db, row.id, 'EHR 503');
+    expect(await getOutboxMessage(t.db, row.id)).toMatchObject({ attempts: 1, lastError: 'EHR 503' });
+
+    await markCompleted(t.db, row.id);
+    expect(await listUndispatched(t.db, { limit: 10, olderThanMs: 0 })).toEqual([]);
+    expect(await countPending(t.db)).toBe(1);
+    expect((await getOutboxMessage(t.db, later.id))?.completedAt).toBeNull();
+  });
+
+  it('lists oldest first and honours the limit', async () => {
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await enqueueOutbox(t.db, { topic: 'follow-ups', payload: { n: i } })).id);
+    expect((await listUndispatched(t.db, { limit: 2 })).map((r) => r.id)).toEqual(ids.slice(0, 2));
+    await markDispatched(t.db, ids);
+    await markDispatched(t.db, []);
+    expect(await listUndispatched(t.db, { limit: 10 })).toEqual([]);
+  });
+});

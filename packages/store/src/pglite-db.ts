@@ -1,0 +1,73 @@
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { Db } from './db';
+
+export interface PgliteDbOptions {
+  dataDir?: string;
+  schema?: string;
+}
+
+/**
+ * A Db over the embedded PGlite, for running without a PostgreSQL server. PGlite is one
+ * connection: it queues a query on the root handle behind an open transaction, so code
+ * inside `transaction` must use the `tx` it was given, or it waits forever.
+ */
+export async function openPgliteDb(opts: PgliteDbOptions): Promise<Db> {
+  const pg = await PGlite.create(opts.dataDir);
+  // One connection, so a session-level SET is the search_path for every later query.
+  if (opts.schema) await pg.query(`SET search_path TO ${opts.schema}`);
+  let closed = false;
+
+  const db: Db = {
+    kind: 'pglite',
+    async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+      const result = await pg.query<T>(sql, params);
+      return result.rows;
+    },
+    async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+      return pg.transaction(async (raw) => {
+        const tx = transactionDb(raw);
+        try {
+          return await fn(tx.db);
+        } finally {
+          tx.end();
+        }
+      });
+    },
+    async ping(): Promise<void> {
+      await pg.query('SELECT 1');
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await pg.close();
+    },
+  };
+  return db;
+}
+
+function transactionDb(raw: Transaction): { db: Db; end: () => void } {
+  let ended = false;
+  const guard = (): void => {
+    if (ended) throw new Error('This transaction has ended; use the outer Db');
+  };
+  const db: Db = {
+    kind: 'pglite',
+    async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+      guard();
+      const result = await raw.query<T>(sql, params);
+      return result.rows;
+    },
+    async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+      guard();
+      return fn(db);
+    },
+    async ping(): Promise<void> {
+      guard();
+      await raw.query('SELECT 1');
+    },
+    async close(): Promise<void> {
+      throw new Error('Close the database, not a transaction');
+    },
+  };
+  return { db, end: () => (ended = true) };
+}

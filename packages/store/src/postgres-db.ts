@@ -1,0 +1,94 @@
+import { Pool, type PoolClient } from 'pg';
+import type { Db } from './db';
+
+export interface PostgresDbOptions {
+  url: string;
+  schema?: string;
+  poolSize?: number;
+  onPoolError?: (error: Error) => void;
+}
+
+/**
+ * A Db over a pg Pool. The search_path is a connection option rather than a `SET` after
+ * connecting, so every pooled connection has it before its first query.
+ */
+export function openPostgresDb(opts: PostgresDbOptions): Db {
+  const pool = new Pool({
+    connectionString: opts.url,
+    max: opts.poolSize ?? 10,
+    ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
+  });
+  // An idle client's error is emitted on the pool; with no listener Node would crash.
+  pool.on('error', (error) => opts.onPoolError?.(error));
+  let closed = false;
+
+  const db: Db = {
+    kind: 'postgres',
+    async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+      const result = await pool.query(sql, params);
+      return result.rows as T[];
+    },
+    async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const tx = clientDb(client);
+        try {
+          const result = await fn(tx.db);
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          try {
+            await client.query('ROLLBACK');
+          } catch (rollbackError) {
+            // The connection is unusable; destroy it instead of returning it to the pool.
+            broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+          }
+          throw error;
+        } finally {
+          tx.end();
+        }
+      } finally {
+        client.release(broken);
+      }
+    },
+    async ping(): Promise<void> {
+      await pool.query('SELECT 1');
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+  return db;
+}
+
+/** The Db handed to a transaction body: one client, refusing use once the transaction ends. */
+function clientDb(client: PoolClient): { db: Db; end: () => void } {
+  let ended = false;
+  const guard = (): void => {
+    if (ended) throw new Error('This transaction has ended; use the outer Db');
+  };
+  const db: Db = {
+    kind: 'postgres',
+    async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+      guard();
+      const result = await client.query(sql, params);
+      return result.rows as T[];
+    },
+    async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+      guard();
+      return fn(db);
+    },
+    async ping(): Promise<void> {
+      guard();
+      await client.query('SELECT 1');
+    },
+    async close(): Promise<void> {
+      throw new Error('Close the database, not a transaction');
+    },
+  };
+  return { db, end: () => (ended = true) };
+}

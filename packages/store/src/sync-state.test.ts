@@ -1,0 +1,69 @@
+import type { Resource } from '@medplum/fhirtypes';
+import { putResources } from './resources';
+import { getSyncStates, listUnsynced, markFailed, markPending, markSynced, toVersionRefs } from './sync-state';
+import { openTestDb, type TestDb } from './test-support';
+
+describe('sync state', () => {
+  let t: TestDb;
+  beforeAll(async () => {
+    t = await openTestDb('store_sync');
+  });
+  afterAll(async () => {
+    await t.cleanup();
+  });
+
+  const key = { type: 'Observation', id: 'o1' };
+
+  it('moves forward only', async () => {
+    await markPending(t.db, [{ ...key, version: 1 }]);
+    expect((await getSyncStates(t.db, [key]))[0]).toMatchObject({ localVersion: 1, syncedVersion: null, status: 'pending' });
+
+    await markPending(t.db, [{ ...key, version: 2 }]);
+    // A late confirmation of version 1 does not mark version 2 synced.
+    expect(await markSynced(t.db, { ...key, localVersion: 1, ehrId: 'ehr-o1', ehrVersion: 'v-a' })).toBe(true);
+    expect((await getSyncStates(t.db, [key]))[0]).toMatchObject({ localVersion: 2, syncedVersion: 1, status: 'pending', ehrVersion: 'v-a' });
+
+    expect(await markSynced(t.db, { ...key, localVersion: 2, ehrId: 'ehr-o1', ehrVersion: '9b2c-uuid' })).toBe(true);
+    expect((await getSyncStates(t.db, [key]))[0]).toMatchObject({ localVersion: 2, syncedVersion: 2, status: 'synced', ehrVersion: '9b2c-uuid' });
+
+    // Stale: version 1 again changes nothing, and never lowers local_version.
+    expect(await markSynced(t.db, { ...key, localVersion: 1, ehrId: 'ehr-o1', ehrVersion: 'v-a' })).toBe(false);
+    await markPending(t.db, [{ ...key, version: 1 }]);
+    expect((await getSyncStates(t.db, [key]))[0]).toMatchObject({ localVersion: 2, syncedVersion: 2, status: 'synced', ehrVersion: '9b2c-uuid' });
+    // A stale failure is ignored too.
+    expect(await markFailed(t.db, { ...key, localVersion: 2, error: 'late timeout' })).toBe(false);
+  });
+
+  it('records failures for the pending version and clears them once synced', async () => {
+    const other = { type: 'Observation', id: 'o2' };
+    await markPending(t.db, [{ ...other, version: 1 }, { ...other, version: 3 }, { ...other, version: 2 }]);
+    expect(await markFailed(t.db, { ...other, error: 'EHR 422' })).toBe(true);
+    expect((await getSyncStates(t.db, [other]))[0]).toMatchObject({ localVersion: 3, status: 'failed', lastError: 'EHR 422' });
+    expect(await markFailed(t.db, { type: 'Observation', id: 'unknown', error: 'x' })).toBe(false);
+    await markSynced(t.db, { ...other, localVersion: 3, ehrId: 'e2', ehrVersion: null });
+    expect((await getSyncStates(t.db, [other, key]))).toMatchObject([
+      { id: 'o2', status: 'synced', lastError: null, ehrVersion: null },
+      { id: 'o1' },
+    ]);
+  });
+
+  it('lists the resources of a patient whose stored version is newer than the synced one', async () => {
+    const written = await putResources<Resource>(t.db, [
+      { resourceType: 'Patient', id: 'sp' },
+      { resourceType: 'Observation', id: 'sp-o1', status: 'final', code: { text: 'a' }, subject: { reference: 'Patient/sp' } },
+      { resourceType: 'Observation', id: 'sp-o2', status: 'final', code: { text: 'b' }, subject: { reference: 'Patient/sp' } },
+    ]);
+    await markPending(t.db, toVersionRefs(written));
+    await markSynced(t.db, { type: 'Patient', id: 'sp', localVersion: 1, ehrId: 'ehr-sp', ehrVersion: '1' });
+    await markSynced(t.db, { type: 'Observation', id: 'sp-o1', localVersion: 1, ehrId: 'ehr-o1', ehrVersion: '1' });
+    await putResources(t.db, [
+      { resourceType: 'Observation', id: 'sp-o1', status: 'amended', code: { text: 'a' }, subject: { reference: 'Patient/sp' } },
+    ]);
+    const unsynced = await listUnsynced(t.db, 'sp');
+    expect(unsynced.map((u) => [u.id, u.version, u.syncedVersion, u.ehrId])).toEqual([
+      ['sp-o2', 1, null, null],
+      ['sp-o1', 2, 1, 'ehr-o1'],
+    ]);
+    expect(unsynced[1]?.resource).toMatchObject({ status: 'amended' });
+  });
+});

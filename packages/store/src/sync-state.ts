@@ -1,0 +1,226 @@
+/**
+ * Where each stored resource stands with the EHR. `local_version` is the newest local
+ * version known to need syncing; `synced_version` the newest the EHR confirmed. Both only
+ * move forward, so a late, stale sync job can never mark newer data as synced.
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import type { Db } from './db';
+import { isoFrom, jsonParam, numberFrom, textOrNull } from './sql-values';
+
+export const SYNC_STATUSES = ['pending', 'synced', 'failed'] as const;
+export type SyncStatus = (typeof SYNC_STATUSES)[number];
+
+/** A resource by type and id. */
+export interface ResourceKey {
+  type: string;
+  id: string;
+}
+
+/** A resource version: what putResources wrote (`Number(meta.versionId)`). */
+export interface ResourceVersionRef extends ResourceKey {
+  version: number;
+}
+
+export interface SyncStateRow {
+  type: string;
+  id: string;
+  localVersion: number;
+  syncedVersion: number | null;
+  /** The EHR's id for the resource, once created there. */
+  ehrId: string | null;
+  /** The EHR's version (opaque: servers use integers or UUIDs). */
+  ehrVersion: string | null;
+  status: SyncStatus;
+  lastError: string | null;
+  updatedAt: string;
+}
+
+export interface MarkSynced {
+  type: string;
+  id: string;
+  /** The local version that was sent. */
+  localVersion: number;
+  ehrId: string;
+  ehrVersion: string | null;
+}
+
+export interface MarkFailed {
+  type: string;
+  id: string;
+  error: string;
+  /** The local version that failed; when the EHR already has this one or newer, the failure is stale and ignored. */
+  localVersion?: number;
+}
+
+/** A stored resource whose current version the EHR has not confirmed. */
+export interface UnsyncedResource {
+  type: string;
+  id: string;
+  version: number;
+  resource: Resource;
+  syncedVersion: number | null;
+  ehrId: string | null;
+  ehrVersion: string | null;
+  /** null when no sync state was ever recorded for it. */
+  status: SyncStatus | null;
+  lastError: string | null;
+}
+
+/**
+ * The version refs of resources as putResources returned them, for markPending. Resources
+ * without an id or `meta.versionId` (never stored) are skipped.
+ */
+export function toVersionRefs(resources: readonly Resource[]): ResourceVersionRef[] {
+  const refs: ResourceVersionRef[] = [];
+  for (const resource of resources) {
+    const version = Number(resource.meta?.versionId);
+    if (resource.id && Number.isSafeInteger(version)) refs.push({ type: resource.resourceType, id: resource.id, version });
+  }
+  return refs;
+}
+
+const COLUMNS =
+  'resource_type, id, local_version, synced_version, ehr_id, ehr_version, status, last_error, updated_at';
+
+interface SyncStateRecord {
+  resource_type: string;
+  id: string;
+  local_version: unknown;
+  synced_version: unknown;
+  ehr_id: unknown;
+  ehr_version: unknown;
+  status: SyncStatus;
+  last_error: unknown;
+  updated_at: unknown;
+}
+
+function toRow(record: SyncStateRecord): SyncStateRow {
+  return {
+    type: record.resource_type,
+    id: record.id,
+    localVersion: numberFrom(record.local_version),
+    syncedVersion: record.synced_version === null ? null : numberFrom(record.synced_version),
+    ehrId: textOrNull(record.ehr_id),
+    ehrVersion: textOrNull(record.ehr_version),
+    status: record.status,
+    lastError: textOrNull(record.last_error),
+    updatedAt: isoFrom(record.updated_at),
+  };
+}
+
+/**
+ * Records that these versions need syncing; call it in the putResources transaction for
+ * every resource written. A version the EHR already has (an unchanged resource) keeps its
+ * status; a newer one turns the row `pending`.
+ */
+export async function markPending(db: Db, refs: readonly ResourceVersionRef[]): Promise<void> {
+  if (refs.length === 0) return;
+  // One row per key: ON CONFLICT cannot touch the same row twice in one statement.
+  const newest = new Map<string, ResourceVersionRef>();
+  for (const ref of refs) {
+    const key = `${ref.type}/${ref.id}`;
+    const seen = newest.get(key);
+    if (!seen || seen.version < ref.version) newest.set(key, ref);
+  }
+  await db.query(
+    `INSERT INTO sync_state (resource_type, id, local_version, status, updated_at)
+     SELECT r.type, r.id, r.version, 'pending', now()
+     FROM jsonb_to_recordset($1::jsonb) AS r(type text, id text, version integer)
+     ON CONFLICT (resource_type, id) DO UPDATE SET
+       local_version = GREATEST(sync_state.local_version, excluded.local_version),
+       status = CASE WHEN COALESCE(sync_state.synced_version, 0) >= GREATEST(sync_state.local_version, excluded.local_version)
+                THEN sync_state.status ELSE 'pending' END,
+       last_error = CASE WHEN excluded.local_version > sync_state.local_version THEN NULL ELSE sync_state.last_error END,
+       updated_at = now()`,
+    [jsonParam([...newest.values()])],
+  );
+}
+
+/**
+ * Records that the EHR holds `localVersion`. Ignored (returns false) when a newer version
+ * was already confirmed; never lowers `local_version`. The row is `synced` when nothing
+ * newer is pending, else it stays as it was.
+ */
+export async function markSynced(db: Db, sync: MarkSynced): Promise<boolean> {
+  const rows = await db.query(
+    `INSERT INTO sync_state (resource_type, id, local_version, synced_version, ehr_id, ehr_version, status, updated_at)
+     VALUES ($1, $2, $3, $3, $4, $5, 'synced', now())
+     ON CONFLICT (resource_type, id) DO UPDATE SET
+       synced_version = excluded.synced_version,
+       local_version = GREATEST(sync_state.local_version, excluded.local_version),
+       ehr_id = excluded.ehr_id,
+       ehr_version = excluded.ehr_version,
+       status = CASE WHEN excluded.synced_version >= sync_state.local_version THEN 'synced' ELSE sync_state.status END,
+       last_error = CASE WHEN excluded.synced_version >= sync_state.local_version THEN NULL ELSE sync_state.last_error END,
+       updated_at = now()
+     WHERE COALESCE(sync_state.synced_version, 0) <= excluded.synced_version
+     RETURNING id`,
+    [sync.type, sync.id, sync.localVersion, sync.ehrId, sync.ehrVersion],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Records a failed sync. Ignored (returns false) when the row is unknown or the EHR
+ * already holds the failed version or a newer one.
+ */
+export async function markFailed(db: Db, failure: MarkFailed): Promise<boolean> {
+  const rows = await db.query(
+    `UPDATE sync_state SET status = 'failed', last_error = $3, updated_at = now()
+     WHERE resource_type = $1 AND id = $2
+       AND COALESCE(synced_version, 0) < COALESCE($4::integer, local_version)
+     RETURNING id`,
+    [failure.type, failure.id, failure.error, failure.localVersion ?? null],
+  );
+  return rows.length > 0;
+}
+
+/** The sync state of each given resource that has one, in the order given. */
+export async function getSyncStates(db: Db, refs: readonly ResourceKey[]): Promise<SyncStateRow[]> {
+  if (refs.length === 0) return [];
+  const records = await db.query<SyncStateRecord>(
+    `SELECT ${COLUMNS.split(', ').map((column) => `s.${column}`).join(', ')}
+     FROM jsonb_to_recordset($1::jsonb) AS r(type text, id text, n integer)
+     JOIN sync_state s ON s.resource_type = r.type AND s.id = r.id
+     ORDER BY r.n`,
+    [jsonParam(refs.map((ref, n) => ({ type: ref.type, id: ref.id, n })))],
+  );
+  return records.map(toRow);
+}
+
+/**
+ * A patient's stored resources whose current version is newer than the one the EHR
+ * confirmed (or never synced), ordered by last_updated: the work an ehr-sync job has left.
+ */
+export async function listUnsynced(db: Db, patientId: string): Promise<UnsyncedResource[]> {
+  const records = await db.query<{
+    resource_type: string;
+    id: string;
+    version_id: unknown;
+    content: Resource;
+    synced_version: unknown;
+    ehr_id: unknown;
+    ehr_version: unknown;
+    status: SyncStatus | null;
+    last_error: unknown;
+  }>(
+    `SELECT r.resource_type, r.id, r.version_id, r.content,
+            s.synced_version, s.ehr_id, s.ehr_version, s.status, s.last_error
+     FROM resources r
+     LEFT JOIN sync_state s ON s.resource_type = r.resource_type AND s.id = r.id
+     WHERE r.patient_id = $1 AND COALESCE(s.synced_version, 0) < r.version_id
+     ORDER BY r.last_updated, r.resource_type, r.id`,
+    [patientId],
+  );
+  return records.map((record) => ({
+    type: record.resource_type,
+    id: record.id,
+    version: numberFrom(record.version_id),
+    resource: record.content,
+    syncedVersion: record.synced_version === null ? null : numberFrom(record.synced_version),
+    ehrId: textOrNull(record.ehr_id),
+    ehrVersion: textOrNull(record.ehr_version),
+    status: record.status ?? null,
+    lastError: textOrNull(record.last_error),
+  }));
+}
