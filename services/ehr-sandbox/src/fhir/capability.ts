@@ -1,0 +1,92 @@
+import { globalSchema, isResourceType } from '@medplum/core';
+import type {
+  CapabilityStatement,
+  CapabilityStatementRestResource,
+  CapabilityStatementRestSecurity,
+  ResourceType,
+} from '@medplum/fhirtypes';
+
+/** Abstract types that isResourceType accepts but that cannot be instantiated. */
+const ABSTRACT_TYPES = new Set(['Resource', 'DomainResource']);
+
+/** Options describing what the CapabilityStatement should advertise. */
+export interface CapabilityOptions {
+  readonly baseUrl: string;
+  /** Token endpoint, when OAuth is on; advertised through the SMART security extension. */
+  readonly tokenUrl?: string;
+  readonly bearerRequired: boolean;
+}
+
+/**
+ * The server's CapabilityStatement: every R4 resource type with the interactions the sandbox
+ * implements, and the standard search parameters it evaluates.
+ * @see http://hl7.org/fhir/R4/http.html#capabilities
+ * @see http://hl7.org/fhir/R4/capabilitystatement.html
+ */
+export function buildCapabilityStatement(options: CapabilityOptions): CapabilityStatement {
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: new Date().toISOString(),
+    kind: 'instance',
+    software: { name: 'KAP EHR sandbox' },
+    implementation: { description: 'Embedded FHIR R4 server for tests and demos', url: options.baseUrl },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'application/json'],
+    rest: [
+      {
+        mode: 'server',
+        ...(options.bearerRequired ? { security: security(options.tokenUrl) } : {}),
+        interaction: [{ code: 'transaction' }, { code: 'batch' }],
+        resource: resourceTypes().map(resourceCapability),
+      },
+    ],
+  };
+}
+
+function resourceTypes(): ResourceType[] {
+  return Object.keys(globalSchema.types)
+    .filter((t): t is ResourceType => !ABSTRACT_TYPES.has(t) && Boolean(isResourceType(t)))
+    .sort();
+}
+
+function resourceCapability(type: ResourceType): CapabilityStatementRestResource {
+  const params = globalSchema.types[type]?.searchParams ?? {};
+  return {
+    type,
+    interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'create', 'search-type'].map(
+      (code) => ({ code: code as 'read' })
+    ),
+    versioning: 'versioned-update',
+    readHistory: true,
+    updateCreate: true,
+    conditionalCreate: true,
+    conditionalUpdate: true,
+    conditionalDelete: 'single',
+    searchParam: Object.entries(params).map(([name, p]) => ({
+      name,
+      type: p.type,
+      ...(p.url ? { definition: p.url } : {}),
+    })),
+  };
+}
+
+function security(tokenUrl: string | undefined): CapabilityStatementRestSecurity {
+  return {
+    service: [
+      {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }],
+      },
+    ],
+    ...(tokenUrl
+      ? {
+          extension: [
+            {
+              url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+              extension: [{ url: 'token', valueUri: tokenUrl }],
+            },
+          ],
+        }
+      : {}),
+  };
+}
