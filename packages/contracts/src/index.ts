@@ -3,3 +3,5 @@ export * from './patient';
 export * from './vitals';
 export * from './screening';
 export * from './course';
+export * from './responses';
+export * from './openapi';

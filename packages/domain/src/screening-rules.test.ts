@@ -1,5 +1,5 @@
 import { CONTRAINDICATION_KEYS, type ContraindicationKey } from './contraindications';
-import { DEFAULT_SCREENING_RULES, evaluateScreening, makeScreeningRules } from './screening-rules';
+import { DEFAULT_SCREENING_RULES, evaluateScreening, makeScreeningRules, screeningRulesFromSettings } from './screening-rules';
 
 const normalBp = { systolic: 120, diastolic: 78 };
 
@@ -73,5 +73,18 @@ describe('the blood-pressure rule', () => {
     const rules = makeScreeningRules({ severities: { activeSubstanceUseDisorder: 'absolute' } });
     expect(evaluateScreening({ contraindications: { activeSubstanceUseDisorder: true }, vitals: normalBp }, rules).outcome).toBe('contraindicated');
     expect(evaluateScreening({ contraindications: { recurrentCystitis: true }, vitals: normalBp }, rules).outcome).toBe('needs-review');
+  });
+});
+
+describe('screeningRulesFromSettings', () => {
+  it('applies valid overrides and thresholds', () => {
+    const rules = screeningRulesFromSettings({ systolicAbove: 150, diastolicAbove: 95, severityOverrides: { recurrentCystitis: 'absolute' } });
+    expect(rules.severities.recurrentCystitis).toBe('absolute');
+    expect(rules.bloodPressure).toMatchObject({ systolicAbove: 150, diastolicAbove: 95 });
+  });
+
+  it('refuses an unknown key or severity', () => {
+    expect(() => screeningRulesFromSettings({ systolicAbove: 140, diastolicAbove: 90, severityOverrides: { cystitis: 'absolute' } })).toThrow(/cystitis/);
+    expect(() => screeningRulesFromSettings({ systolicAbove: 140, diastolicAbove: 90, severityOverrides: { recurrentCystitis: 'never' } })).toThrow(/recurrentCystitis/);
   });
 });

@@ -108,3 +108,28 @@ function outcomeOf(findings: readonly Finding[]): ScreeningOutcome {
   if (findings.length > 0) return 'needs-review';
   return 'eligible';
 }
+
+/**
+ * Builds a site's rule table from its settings, refusing unknown keys or severities so a
+ * typo in configuration stops start-up instead of silently keeping a default.
+ */
+export function screeningRulesFromSettings(settings: {
+  readonly systolicAbove: number;
+  readonly diastolicAbove: number;
+  readonly severityOverrides?: Readonly<Record<string, unknown>>;
+}): ScreeningRuleTable {
+  const severities: Partial<Record<ContraindicationKey, FindingSeverity>> = {};
+  for (const [key, value] of Object.entries(settings.severityOverrides ?? {})) {
+    if (!(CONTRAINDICATION_KEYS as readonly string[]).includes(key)) {
+      throw new Error(`Unknown contraindication key in severity overrides: "${key}"`);
+    }
+    if (value !== 'absolute' && value !== 'caution') {
+      throw new Error(`Severity for "${key}" must be "absolute" or "caution", not ${JSON.stringify(value)}`);
+    }
+    severities[key as ContraindicationKey] = value;
+  }
+  return makeScreeningRules({
+    severities,
+    bloodPressure: { systolicAbove: settings.systolicAbove, diastolicAbove: settings.diastolicAbove },
+  });
+}

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+/**
+ * The service's whole configuration, parsed once from the environment in each `main.ts`
+ * and passed down. Every variable, its default and its meaning is listed here and in the
+ * README's configuration table; nothing else reads `process.env`.
+ */
+
+const port = z.coerce.number().int().min(0).max(65535);
+const optionalText = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v ? v : undefined));
+const positiveInt = z.coerce.number().int().positive();
+
+export const ConfigSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: port.default(3000),
+    HOST: z.string().default('127.0.0.1'),
+    PUBLIC_BASE_URL: optionalText.pipe(z.url().optional()),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    BODY_LIMIT: z.string().default('1mb'),
+
+    DATABASE_URL: optionalText,
+    DATA_DIR: z.string().default('.data'),
+    REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+
+    EHR_BASE_URL: optionalText.pipe(z.url().optional()),
+    EHR_AUTH: z.enum(['none', 'bearer', 'client-credentials', 'smart-backend']).default('none'),
+    EHR_TOKEN: optionalText,
+    EHR_TOKEN_URL: optionalText.pipe(z.url().optional()),
+    EHR_CLIENT_ID: optionalText,
+    EHR_CLIENT_SECRET: optionalText,
+    EHR_PRIVATE_KEY: optionalText,
+    EHR_KEY_ID: optionalText,
+    EHR_SCOPE: z.string().default('system/*.read system/*.write'),
+    EHR_TIMEOUT_MS: positiveInt.default(15000),
+    EHR_SANDBOX_PORT: port.default(3100),
+
+    FOLLOW_UP_OFFSETS: z.string().default('PT24H,PT72H,P7D'),
+    SCREENING_BP_SYSTOLIC_ABOVE: z.coerce.number().positive().default(140),
+    SCREENING_BP_DIASTOLIC_ABOVE: z.coerce.number().positive().default(90),
+    /** JSON object of contraindication key -> `absolute` | `caution`, on top of the defaults. */
+    SCREENING_SEVERITY_OVERRIDES: optionalText,
+  })
+  .superRefine((c, ctx) => {
+    const need = (cond: boolean, key: string, why: string): void => {
+      if (!cond) ctx.addIssue({ code: 'custom', path: [key], message: why });
+    };
+    if (c.EHR_AUTH === 'bearer') need(!!c.EHR_TOKEN, 'EHR_TOKEN', 'required when EHR_AUTH=bearer');
+    if (c.EHR_AUTH === 'client-credentials' || c.EHR_AUTH === 'smart-backend') {
+      need(!!c.EHR_TOKEN_URL, 'EHR_TOKEN_URL', `required when EHR_AUTH=${c.EHR_AUTH}`);
+      need(!!c.EHR_CLIENT_ID, 'EHR_CLIENT_ID', `required when EHR_AUTH=${c.EHR_AUTH}`);
+    }
+    if (c.EHR_AUTH === 'client-credentials') need(!!c.EHR_CLIENT_SECRET, 'EHR_CLIENT_SECRET', 'required when EHR_AUTH=client-credentials');
+    if (c.EHR_AUTH === 'smart-backend') {
+      need(!!c.EHR_PRIVATE_KEY, 'EHR_PRIVATE_KEY', 'required when EHR_AUTH=smart-backend');
+      need(!!c.EHR_KEY_ID, 'EHR_KEY_ID', 'required when EHR_AUTH=smart-backend');
+    }
+    if (c.SCREENING_SEVERITY_OVERRIDES) {
+      try {
+        JSON.parse(c.SCREENING_SEVERITY_OVERRIDES);
+      } catch {
+        ctx.addIssue({ code: 'custom', path: ['SCREENING_SEVERITY_OVERRIDES'], message: 'must be a JSON object' });
+      }
+    }
+  });
+
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once; a bad value stops start-up with every problem named. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return Object.freeze(parsed.data);
+}
+
+/** The base URL under which this service's resources are addressed in Bundle fullUrls. */
+export function publicBaseUrl(config: Config): string {
+  return (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
+}

@@ -1,0 +1,181 @@
+import { z } from 'zod';
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
+import { CourseRequest, DosingSessionRequest, FollowUpCompleteRequest, GoalsOfCareRequest, StopRequest } from './course';
+import {
+  AnyResourceSchema,
+  BundleSchema,
+  CourseCreatedResponse,
+  CourseView,
+  HealthResponse,
+  OperationOutcomeSchema,
+  ReadyResponse,
+  ReviewResponse,
+  ScreeningResponse,
+} from './responses';
+import { ReviewRequest, ScreeningRequest } from './screening';
+
+const JSON_TYPES = ['application/json'] as const;
+const FHIR_TYPES = ['application/fhir+json', 'application/json'] as const;
+
+const content = (schema: z.ZodType, types: readonly string[] = JSON_TYPES) =>
+  Object.fromEntries(types.map((t) => [t, { schema }]));
+
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [
+      String(s),
+      { description: ERROR_TEXT[s] ?? 'Error', content: content(OperationOutcomeSchema, FHIR_TYPES) },
+    ]),
+  );
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Invalid input; `issue[].expression` names the field',
+  404: 'Unknown id',
+  409: 'The workflow forbids it now, or the Idempotency-Key was used with another body',
+  413: 'Body too large',
+  415: 'Content-Type is not JSON',
+  503: 'A dependency is down; the request was not accepted',
+};
+
+const idempotencyKey = z.string().min(1).max(255).optional().meta({
+  description:
+    'Replays within 24 hours with the same body return the first response and do nothing again; the same key with another body is 409.',
+});
+
+const post = (
+  summary: string,
+  body: z.ZodType,
+  status: '200' | '201',
+  response: z.ZodType,
+  extra: Partial<ZodOpenApiOperationObject> = {},
+): ZodOpenApiOperationObject => ({
+  summary,
+  requestParams: { header: z.object({ 'Idempotency-Key': idempotencyKey }) },
+  requestBody: { required: true, content: content(body) },
+  responses: { [status]: { description: summary, content: content(response) }, ...errors(400, 409, 413, 415, 503) },
+  ...extra,
+});
+
+const idParam = (name: string) => ({ path: z.object({ [name]: z.string().meta({ description: 'Opaque id' }) }) });
+
+/**
+ * The routes the service implements, described from the same zod schemas that validate
+ * requests, so the document cannot drift from the behaviour.
+ */
+export const API_PATHS: ZodOpenApiPathsObject = {
+  '/v1/screenings': {
+    post: post('Record a KAP screening and evaluate it', ScreeningRequest, '201', ScreeningResponse, { tags: ['screening'] }),
+  },
+  '/v1/screenings/{id}/review': {
+    post: post('Record the clinician review of a needs-review screening', ReviewRequest, '200', ReviewResponse, {
+      tags: ['screening'],
+      requestParams: { path: idParam('id').path, header: z.object({ 'Idempotency-Key': idempotencyKey }) },
+    }),
+  },
+  '/v1/courses': {
+    post: post('Start a KAP course from an eligible or approved screening', CourseRequest, '201', CourseCreatedResponse, {
+      tags: ['course'],
+    }),
+  },
+  '/v1/courses/{id}': {
+    get: {
+      summary: 'Course status: phase, sessions, follow-ups, goals and the EHR sync state of each resource',
+      tags: ['course'],
+      requestParams: idParam('id'),
+      responses: { '200': { description: 'The course', content: content(CourseView) }, ...errors(404) },
+    },
+  },
+  '/fhir/R4/metadata': {
+    get: {
+      summary: 'CapabilityStatement',
+      tags: ['fhir'],
+      responses: { '200': { description: 'CapabilityStatement', content: content(AnyResourceSchema, FHIR_TYPES) } },
+    },
+  },
+  '/fhir/R4/QuestionnaireResponse': {
+    post: post(
+      'Record a screening as a completed kap-screening QuestionnaireResponse',
+      AnyResourceSchema,
+      '201',
+      ScreeningResponse,
+      { tags: ['fhir'], requestBody: { required: true, content: content(AnyResourceSchema, FHIR_TYPES) } },
+    ),
+  },
+  '/fhir/R4/{type}': {
+    get: {
+      summary: 'Search the resources this adapter produced, by `patient` (Patient/id), `identifier` (system|value) or `_id`',
+      tags: ['fhir'],
+      requestParams: {
+        path: z.object({ type: z.string() }),
+        query: z.object({
+          patient: z.string().optional(),
+          subject: z.string().optional(),
+          identifier: z.string().optional(),
+          _id: z.string().optional(),
+          _count: z.string().optional(),
+          _offset: z.string().optional(),
+        }),
+      },
+      responses: { '200': { description: 'searchset Bundle', content: content(BundleSchema, FHIR_TYPES) }, ...errors(400) },
+    },
+  },
+  '/fhir/R4/{type}/{id}': {
+    get: {
+      summary: 'Read a resource (including Questionnaire/kap-screening and PlanDefinition/kap-palliative-course)',
+      tags: ['fhir'],
+      requestParams: { path: z.object({ type: z.string(), id: z.string() }) },
+      responses: { '200': { description: 'The resource', content: content(AnyResourceSchema, FHIR_TYPES) }, ...errors(404) },
+    },
+  },
+  '/health': {
+    get: { summary: 'Liveness', tags: ['operations'], responses: { '200': { description: 'Alive', content: content(HealthResponse) } } },
+  },
+  '/ready': {
+    get: {
+      summary: 'Readiness of the database, Redis and the EHR',
+      tags: ['operations'],
+      responses: {
+        '200': { description: 'Ready', content: content(ReadyResponse) },
+        '503': { description: 'Not ready', content: content(ReadyResponse) },
+      },
+    },
+  },
+};
+
+/** Routes added by the workflow service (dosing, follow-ups, goals of care, stop). */
+export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
+  '/v1/courses/{id}/dosing-sessions': {
+    post: post('Record a dosing session', DosingSessionRequest, '201', z.looseObject({}), { tags: ['course'] }),
+  },
+  '/v1/follow-ups/{id}/complete': {
+    post: post('Complete an integration follow-up', FollowUpCompleteRequest, '200', z.looseObject({}), { tags: ['course'] }),
+  },
+  '/v1/courses/{id}/goals-of-care': {
+    post: post('Record a goals-of-care discussion', GoalsOfCareRequest, '201', z.looseObject({}), { tags: ['course'] }),
+  },
+  '/v1/courses/{id}/stop': {
+    post: post('Stop a course and cancel its pending follow-ups', StopRequest, '200', z.looseObject({}), { tags: ['course'] }),
+  },
+};
+
+export interface OpenApiOptions {
+  readonly serverUrl?: string;
+  readonly version?: string;
+  readonly paths?: ZodOpenApiPathsObject;
+}
+
+/** The OpenAPI 3.1 document served at `/openapi.json`. */
+export function buildOpenApiDocument(options: OpenApiOptions = {}): ReturnType<typeof createDocument> {
+  return createDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'KAP FHIR adapter',
+      version: options.version ?? '1.0.0',
+      description:
+        'REST and FHIR R4 interface of the ketamine-assisted psychotherapy (KAP) palliative-care adapter. ' +
+        'Every error is a FHIR OperationOutcome. A 201 or 202 means the data is stored durably; EHR sync follows in jobs.',
+    },
+    servers: options.serverUrl ? [{ url: options.serverUrl }] : undefined,
+    paths: options.paths ?? API_PATHS,
+  });
+}

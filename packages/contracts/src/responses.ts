@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { Reason, ScreeningOutcomeSchema } from './screening';
+
+/** A FHIR resource, described loosely: its full shape is the FHIR R4 specification's. */
+const fhirResource = (resourceType: string, description: string) =>
+  z.looseObject({ resourceType: z.literal(resourceType) }).meta({ id: resourceType, description });
+
+export const BundleSchema = fhirResource('Bundle', 'A FHIR R4 Bundle, http://hl7.org/fhir/R4/bundle.html');
+export const OperationOutcomeSchema = fhirResource(
+  'OperationOutcome',
+  'Every error: a FHIR R4 OperationOutcome whose issues name the field in `expression`, http://hl7.org/fhir/R4/operationoutcome.html',
+);
+export const AnyResourceSchema = z
+  .looseObject({ resourceType: z.string(), id: z.string().optional() })
+  .meta({ id: 'Resource', description: 'Any FHIR R4 resource' });
+
+export const ScreeningResponse = z
+  .object({
+    screeningId: z.string(),
+    outcome: ScreeningOutcomeSchema,
+    reasons: z.array(Reason),
+    resources: BundleSchema,
+  })
+  .meta({ id: 'ScreeningResponse' });
+
+export const ReviewResponse = z
+  .object({
+    screeningId: z.string(),
+    outcome: ScreeningOutcomeSchema,
+    decision: z.enum(['approved', 'declined']),
+    resources: BundleSchema,
+  })
+  .meta({ id: 'ReviewResponse' });
+
+export const CourseCreatedResponse = z
+  .object({ courseId: z.string(), carePlanId: z.string(), resources: BundleSchema })
+  .meta({ id: 'CourseCreatedResponse' });
+
+export const FollowUpView = z
+  .object({
+    id: z.string(),
+    sessionNumber: z.number().int(),
+    sequence: z.number().int(),
+    dueBy: z.string(),
+    status: z.enum(['scheduled', 'completed', 'escalated', 'cancelled']),
+    completedAt: z.string().nullable().optional(),
+  })
+  .meta({ id: 'FollowUp' });
+
+export const SyncStateView = z
+  .object({
+    reference: z.string().meta({ description: '`Type/id` of the resource in this adapter' }),
+    version: z.string(),
+    status: z.enum(['pending', 'synced', 'failed']),
+    ehrReference: z.string().nullable(),
+    lastError: z.string().nullable(),
+  })
+  .meta({ id: 'SyncState' });
+
+export const CourseView = z
+  .object({
+    courseId: z.string(),
+    screeningId: z.string(),
+    patientId: z.string(),
+    carePlanId: z.string(),
+    startDate: z.string(),
+    status: z.enum(['active', 'stopped']),
+    phase: z.string(),
+    stoppedReason: z.string().nullable(),
+    sessions: z.array(
+      z.object({ sessionId: z.string(), sessionNumber: z.number().int(), doseLevel: z.string(), start: z.string(), end: z.string() }),
+    ),
+    followUps: z.array(FollowUpView),
+    goals: z.array(z.object({ reference: z.string(), description: z.string() })),
+    sync: z.array(SyncStateView),
+  })
+  .meta({ id: 'Course' });
+
+export const HealthResponse = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+export const ReadyResponse = z
+  .object({
+    status: z.enum(['ready', 'not-ready']),
+    checks: z.record(z.string(), z.object({ status: z.enum(['up', 'down']), detail: z.string().optional() })),
+  })
+  .meta({ id: 'Ready' });
