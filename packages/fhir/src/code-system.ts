@@ -1,0 +1,116 @@
+import type { CodeSystem, CodeSystemConcept, Coding } from '@medplum/fhirtypes';
+import {
+  CONTRAINDICATION_KEYS,
+  CONTRAINDICATION_TEXT,
+  type ContraindicationKey,
+  type CourseActivity,
+  type DoseLevel,
+  type FindingCode,
+  type FindingSeverity,
+  type ScreeningOutcome,
+} from '@kap/domain';
+import { KAP_CODE_SYSTEM_URL, resourceIdentifier } from './identity';
+
+/**
+ * The project's own CodeSystem (domain.md §7): the eligibility outcome, contraindication
+ * items, finding severities, dose levels, experience ratings, course activities and the
+ * review decision have no standard code.
+ * @see https://hl7.org/fhir/R4/codesystem.html
+ */
+
+export type ExperienceRating = 'dissociation' | 'ego-dissolution' | 'distress';
+export type ReviewDecision = 'approved' | 'declined';
+
+/** Every code of the CodeSystem; builders can only name codes of this type. */
+export type KapCode =
+  | 'screening-eligibility'
+  | ScreeningOutcome
+  | FindingCode
+  | FindingSeverity
+  | DoseLevel
+  | ExperienceRating
+  | CourseActivity
+  | 'review-decision'
+  | ReviewDecision;
+
+interface ConceptDef {
+  readonly display: string;
+  readonly definition: string;
+}
+
+const contraindicationConcepts = Object.fromEntries(
+  CONTRAINDICATION_KEYS.map((key) => [
+    key,
+    { display: CONTRAINDICATION_TEXT[key], definition: `Screening item: ${CONTRAINDICATION_TEXT[key].toLowerCase()}` },
+  ]),
+) as Record<ContraindicationKey, ConceptDef>;
+
+/** The concepts, in the order the CodeSystem lists them. */
+export const KAP_CONCEPTS: Readonly<Record<KapCode, ConceptDef>> = {
+  'screening-eligibility': {
+    display: 'KAP screening eligibility',
+    definition: 'Decision-support outcome of a KAP screening; a clinician signs it off',
+  },
+  eligible: { display: 'Eligible', definition: 'No contraindication was found' },
+  'needs-review': { display: 'Needs clinician review', definition: 'A caution was found; a clinician must review it' },
+  contraindicated: { display: 'Contraindicated', definition: 'An absolute contraindication was found' },
+  ...contraindicationConcepts,
+  'blood-pressure': {
+    display: 'Measured blood pressure above the configured threshold',
+    definition: 'The measured blood pressure counts as uncontrolled hypertension',
+  },
+  absolute: { display: 'Absolute contraindication', definition: 'The finding contraindicates KAP' },
+  caution: { display: 'Caution', definition: 'The finding needs clinician review before KAP' },
+  low: { display: 'Low dose', definition: 'Verbal, lightly dissociated; embodied or "minimal" self' },
+  moderate: { display: 'Moderate dose', definition: 'Some verbal capacity, largely inward; narrative self' },
+  high: { display: 'High dose', definition: 'Non-verbal, deeply dissociated, visionary' },
+  dissociation: { display: 'Dissociation rating', definition: 'Patient-rated dissociative quality of a session, 0-10' },
+  'ego-dissolution': { display: 'Ego-dissolution rating', definition: 'Patient-rated psychedelic quality of a session, 0-10' },
+  distress: { display: 'Distress rating', definition: 'Patient-rated distress during a session, 0-10' },
+  preparation: { display: 'Preparatory psychotherapy', definition: 'Alliance, intention setting, set and setting, education' },
+  'dosing-session-1': { display: 'Dosing session 1 (low dose)', definition: 'First ketamine session, low dose, with concurrent psychotherapy' },
+  'dosing-session-2': {
+    display: 'Dosing session 2 (moderate dose)',
+    definition: 'Second ketamine session, moderate dose, with concurrent psychotherapy',
+  },
+  integration: { display: 'Integration psychotherapy', definition: 'Talk therapy after each dosing session, inside the neuroplasticity window' },
+  'goals-of-care': { display: 'Goals-of-care discussion', definition: 'Values, goals and preferences for end-of-life care' },
+  'medication-review': { display: 'Medication review', definition: 'Optional pharmacological optimisation' },
+  'review-decision': { display: 'Clinician review decision', definition: 'The decision of the clinician who reviewed a screening' },
+  approved: { display: 'Approved', definition: 'The reviewing clinician approved the course' },
+  declined: { display: 'Declined', definition: 'The reviewing clinician declined the course' },
+};
+
+export const KAP_CODE_SYSTEM_VERSION = '1.0.0';
+
+/** A Coding of the project's CodeSystem. */
+export function kapCoding(code: KapCode): Coding {
+  return { system: KAP_CODE_SYSTEM_URL, code, display: KAP_CONCEPTS[code].display };
+}
+
+/** The CodeSystem resource, as served at `/fhir/R4/CodeSystem/kap`. */
+export function buildKapCodeSystem(): CodeSystem {
+  const concept: CodeSystemConcept[] = (Object.keys(KAP_CONCEPTS) as KapCode[]).map((code) => ({
+    code,
+    display: KAP_CONCEPTS[code].display,
+    definition: KAP_CONCEPTS[code].definition,
+  }));
+  return {
+    resourceType: 'CodeSystem',
+    id: 'kap',
+    identifier: [resourceIdentifier('CodeSystem/kap')],
+    url: KAP_CODE_SYSTEM_URL,
+    version: KAP_CODE_SYSTEM_VERSION,
+    name: 'KapCodes',
+    title: 'Ketamine-assisted psychotherapy codes',
+    status: 'active',
+    experimental: false,
+    publisher: 'KAP FHIR adapter',
+    description:
+      'Concepts of ketamine-assisted psychotherapy in palliative care that have no standard code: screening outcome and findings, dose levels, experience ratings, course activities and review decisions.',
+    caseSensitive: true,
+    content: 'complete',
+    count: concept.length,
+    concept,
+  };
+}

@@ -1,0 +1,25 @@
+import { isResourceType as medplumIsResourceType } from '@medplum/core';
+import type { CodeSystem, PlanDefinition, Questionnaire, ResourceType } from '@medplum/fhirtypes';
+import { buildKapCodeSystem } from './code-system';
+import { buildCoursePlanDefinition } from './plan-definition';
+import { buildScreeningQuestionnaire } from './questionnaire';
+import { validateResource } from './validate';
+
+export type DefinitionalResource = Questionnaire | PlanDefinition | CodeSystem;
+
+/**
+ * The canonical resources the adapter publishes and its output refers to: the screening
+ * Questionnaire, the course PlanDefinition and the project's CodeSystem. Built once.
+ */
+export const DEFINITIONAL_RESOURCES: readonly DefinitionalResource[] = Object.freeze([
+  buildScreeningQuestionnaire(),
+  buildCoursePlanDefinition(),
+  buildKapCodeSystem(),
+]);
+
+/** Whether `type` names an R4 resource type (the definitions are loaded on first use). */
+export function isResourceType(type: string): type is ResourceType {
+  // Validating a trivial resource loads the R4 definitions medplum's lookup depends on.
+  validateResource({ resourceType: 'Basic', code: { text: 'definitions' } });
+  return medplumIsResourceType(type) === true;
+}

@@ -1,0 +1,26 @@
+import { KAP_CANONICAL, RESOURCE_IDENTIFIER_SYSTEM, resourceId, resourceIdentifier } from './identity';
+
+describe('deterministic identity', () => {
+  it('gives the same UUID v5 for the same business key', () => {
+    const key = 'screening/s1/observation/blood-pressure';
+    expect(resourceId(key)).toBe(resourceId(key));
+    expect(resourceId(key)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('gives different ids for different keys', () => {
+    expect(resourceId('screening/s1/consent')).not.toBe(resourceId('screening/s2/consent'));
+  });
+
+  it('pins the namespace so ids stay stable across releases', () => {
+    expect(resourceId('patient/x|1')).toBe('21dcb142-de03-572c-8530-5088e5ebe8f9');
+  });
+
+  it('builds the business identifier from the id', () => {
+    expect(resourceIdentifier('k')).toEqual({ system: `${KAP_CANONICAL}/sid/resource`, value: resourceId('k') });
+    expect(RESOURCE_IDENTIFIER_SYSTEM).toBe('https://kap-adapter.org/fhir/sid/resource');
+  });
+
+  it('refuses an empty key', () => {
+    expect(() => resourceId('')).toThrow();
+  });
+});
