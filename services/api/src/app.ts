@@ -1,0 +1,23 @@
+import express, { type Express } from 'express';
+import type { AppDeps } from './deps';
+import { errorHandler, unknownRoute } from './http/errors';
+import { jsonBody } from './http/json-body';
+import { courseRoutes } from './routes/courses';
+import { fhirRoutes } from './routes/fhir';
+import { screeningRoutes } from './routes/screenings';
+import { systemRoutes } from './routes/system';
+
+/** The HTTP app, without `listen`: main.ts serves it, tests drive it with supertest. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(...jsonBody(deps.config.BODY_LIMIT));
+  app.use(systemRoutes(deps));
+  app.use(screeningRoutes(deps));
+  app.use(courseRoutes(deps));
+  app.use(fhirRoutes(deps));
+  app.use(unknownRoute);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,27 @@
+import type { Config } from '@kap/config';
+import type { ScreeningRuleTable } from '@kap/domain';
+import type { Db } from '@kap/store';
+import type { Logger } from 'pino';
+
+/** A named dependency the readiness check probes; `check` rejects when it is down. */
+export interface Probe {
+  readonly name: string;
+  /** A critical dependency down makes the service not ready; a non-critical one is reported only. */
+  readonly critical: boolean;
+  check(): Promise<void>;
+}
+
+/**
+ * Everything the HTTP app needs, passed in by `main.ts` (or a test) so the app opens no
+ * connection of its own and tests run it against real services.
+ */
+export interface AppDeps {
+  readonly config: Config;
+  readonly db: Db;
+  readonly rules: ScreeningRuleTable;
+  readonly logger: Logger;
+  /** Extra readiness probes (Redis, the EHR); the database is always probed. */
+  readonly probes?: readonly Probe[];
+  /** Injected clock, so tests can pin times. */
+  readonly now?: () => Date;
+}

@@ -1,0 +1,30 @@
+import { OutcomeError, operationOutcome } from '@kap/fhir';
+import express, { type RequestHandler } from 'express';
+
+const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/*+json'];
+
+/**
+ * Refuses a body that is not JSON with 415 before parsing it, then parses JSON (and FHIR
+ * JSON) up to `limit`; a larger body is refused with 413 by the error handler.
+ */
+export function jsonBody(limit: string): RequestHandler[] {
+  const requireJson: RequestHandler = (req, _res, next) => {
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (!['POST', 'PUT', 'PATCH'].includes(req.method) || (!hasBody && !req.headers['content-type'])) return next();
+    if (!req.is(JSON_TYPES)) {
+      return next(
+        new OutcomeError(
+          415,
+          operationOutcome([
+            {
+              code: 'not-supported',
+              diagnostics: `Content-Type must be application/json or application/fhir+json, not ${req.headers['content-type'] ?? 'none'}`,
+            },
+          ]),
+        ),
+      );
+    }
+    next();
+  };
+  return [requireJson, express.json({ limit, type: JSON_TYPES, strict: true })];
+}

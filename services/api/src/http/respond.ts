@@ -1,0 +1,17 @@
+import type { Request, Response } from 'express';
+
+export const FHIR_JSON = 'application/fhir+json';
+
+/** FHIR paths answer `application/fhir+json` (http://hl7.org/fhir/R4/http.html#mime-type); the rest `application/json`. */
+export function sendResource(req: Request, res: Response, status: number, body: unknown): void {
+  const fhir = req.originalUrl.startsWith('/fhir/');
+  res.status(status).type(fhir ? `${FHIR_JSON}; charset=utf-8` : 'application/json; charset=utf-8');
+  res.send(JSON.stringify(body));
+}
+
+/** What a handler returns; only the HTTP layer turns it into a status line. */
+export interface HandlerResult {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}

@@ -1,0 +1,127 @@
+import { ScreeningRequest } from '@kap/contracts';
+import {
+  DEFINITIONAL_RESOURCES,
+  badRequest,
+  buildCapabilityStatement,
+  isResourceType,
+  notFound,
+  screeningRequestFromQuestionnaireResponse,
+  searchsetBundle,
+  OutcomeError,
+  operationOutcome,
+} from '@kap/fhir';
+import { patientIdOf as patientOfResource, readResource, readResourceVersion, searchResources } from '@kap/store';
+import type { Resource } from '@medplum/fhirtypes';
+import { Router, type Request } from 'express';
+import type { AppDeps } from '../deps';
+import { baseUrlOf, command, guardDatabase, zodParser } from '../http/command';
+import { sendResource } from '../http/respond';
+import { recordScreening } from '../workflows/screening';
+
+const SEARCH_PARAMS = new Set(['patient', 'subject', 'identifier', '_id', '_count', '_offset', '_format']);
+const MAX_COUNT = 1000;
+
+function resourceType(req: Request): string {
+  const type = req.params.type as string;
+  if (!isResourceType(type)) throw notFound(`Resource type ${type}`);
+  return type;
+}
+
+function withEtag(res: import('express').Response, resource: Resource): void {
+  if (resource.meta?.versionId) res.setHeader('ETag', `W/"${resource.meta.versionId}"`);
+  if (resource.meta?.lastUpdated) res.setHeader('Last-Modified', new Date(resource.meta.lastUpdated).toUTCString());
+}
+
+/** Parses `Patient/<id>` or a bare id, the two forms a `patient` search parameter takes. */
+function patientIdOf(value: string, name: string): string {
+  const match = /^(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/.exec(value);
+  if (!match?.[1]) throw badRequest(`${name} must be Patient/<id> or <id>`, name);
+  return match[1];
+}
+
+function intParam(value: string | undefined, name: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > max) throw badRequest(`${name} must be an integer from 0 to ${max}`, name);
+  return n;
+}
+
+/**
+ * The FHIR R4 face of the adapter (http://hl7.org/fhir/R4/http.html): its CapabilityStatement,
+ * read, vread and search of what it produced, its Questionnaires, and screenings submitted
+ * as QuestionnaireResponses.
+ */
+export function fhirRoutes(deps: AppDeps): Router {
+  const router = Router();
+  const base = baseUrlOf(deps);
+
+  router.get('/fhir/R4/metadata', (req, res) => {
+    sendResource(req, res, 200, buildCapabilityStatement({ baseUrl: base, date: new Date().toISOString() }));
+  });
+
+  router.post(
+    '/fhir/R4/QuestionnaireResponse',
+    command(
+      deps,
+      (body) => {
+        const mapped = screeningRequestFromQuestionnaireResponse(body);
+        if (!mapped.ok) throw new OutcomeError(400, operationOutcome(mapped.issues));
+        return zodParser(ScreeningRequest)(mapped.value);
+      },
+      (input, ctx) => recordScreening(input, ctx, deps.rules),
+    ),
+  );
+
+  router.get('/fhir/R4/:type/:id', async (req, res) => {
+    const type = resourceType(req);
+    const id = req.params.id as string;
+    const resource =
+      DEFINITIONAL_RESOURCES.find((r) => r.resourceType === type && r.id === id) ??
+      (await guardDatabase(() => readResource(deps.db, type, id)));
+    if (!resource) throw notFound(`${type}/${id}`);
+    withEtag(res, resource);
+    sendResource(req, res, 200, resource);
+  });
+
+  router.get('/fhir/R4/:type/:id/_history/:vid', async (req, res) => {
+    const type = resourceType(req);
+    const resource = await guardDatabase(() => readResourceVersion(deps.db, type, req.params.id as string, req.params.vid as string));
+    if (!resource) throw notFound(`${type}/${req.params.id}/_history/${req.params.vid}`);
+    withEtag(res, resource);
+    sendResource(req, res, 200, resource);
+  });
+
+  router.get('/fhir/R4/:type', async (req, res) => {
+    const type = resourceType(req);
+    const query = req.query as Record<string, unknown>;
+    for (const [name, value] of Object.entries(query)) {
+      if (!SEARCH_PARAMS.has(name)) throw badRequest(`Unsupported search parameter "${name}"`, name);
+      if (typeof value !== 'string') throw badRequest(`Search parameter "${name}" may be given once`, name);
+    }
+    const q = query as Record<string, string | undefined>;
+    const patientParam = q.patient ?? q.subject;
+    const patient = patientParam ? patientIdOf(patientParam, q.patient ? 'patient' : 'subject') : undefined;
+    let identifier: { system?: string; value: string } | undefined;
+    if (q.identifier) {
+      const [system, value] = q.identifier.includes('|') ? q.identifier.split('|', 2) : [undefined, q.identifier];
+      if (!value) throw badRequest('identifier must be system|value or value', 'identifier');
+      identifier = { system: system || undefined, value };
+    }
+    const count = intParam(q._count, '_count', 100, MAX_COUNT);
+    const offset = intParam(q._offset, '_offset', 0, Number.MAX_SAFE_INTEGER);
+    const definitional = DEFINITIONAL_RESOURCES.filter(
+      (r) => r.resourceType === type && !patient && !identifier && (!q._id || r.id === q._id),
+    );
+    const found = q._id
+      ? await guardDatabase(async () => {
+          const one = await readResource(deps.db, type, q._id as string);
+          const matches = one && (!patient || patientOfResource(one) === patient);
+          return { total: matches ? 1 : 0, resources: matches && offset === 0 ? [one] : [] };
+        })
+      : await guardDatabase(() => searchResources(deps.db, type, { patient, identifier, count, offset }));
+    const selfUrl = `${base}/${type}${req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : ''}`;
+    sendResource(req, res, 200, searchsetBundle([...definitional, ...found.resources], base, selfUrl, { total: found.total + definitional.length }));
+  });
+
+  return router;
+}

@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import type { CourseRequest } from '@kap/contracts';
+import { checkCourseStart, phaseOf } from '@kap/domain';
+import { applyCoursePlan, collectionBundle, conflict, notFound } from '@kap/fhir';
+import {
+  getCourse,
+  getScreening,
+  getSyncStates,
+  insertCourse,
+  listDosingSessions,
+  listFollowUps,
+  listGoalsOfCare,
+  listCoursesForScreening,
+  listPatientResources,
+  type Db,
+} from '@kap/store';
+import type { Reference } from '@medplum/fhirtypes';
+import type { CommandContext } from '../http/command';
+import type { HandlerResult } from '../http/respond';
+import { persistForSync } from './persist';
+
+/** Starts a course from an eligible or approved screening: the PlanDefinition applied to the patient gives the CarePlan. */
+export async function startCourse(request: CourseRequest, ctx: CommandContext): Promise<HandlerResult> {
+  const screening = await getScreening(ctx.tx, request.screeningId);
+  if (!screening) throw notFound(`Screening ${request.screeningId}`);
+  const refused = checkCourseStart(screening.outcome, screening.review?.decision);
+  if (refused) throw conflict(refused.text);
+  const [existing] = await listCoursesForScreening(ctx.tx, screening.id);
+  if (existing) throw conflict(`Course ${existing.id} was already started from screening ${screening.id}`, 'duplicate');
+
+  const courseId = randomUUID();
+  const startDate = request.startDate ?? ctx.now.toISOString().slice(0, 10);
+  const supportingInfo: Reference[] = [screening.resourceRefs.eligibility, screening.resourceRefs.questionnaireResponse]
+    .filter((r): r is string => !!r)
+    .map((reference) => ({ reference }));
+  const carePlan = applyCoursePlan({
+    courseId,
+    patient: { reference: `Patient/${screening.patientId}` },
+    startDate,
+    supportingInfo,
+    created: ctx.now.toISOString(),
+  });
+  const stored = await persistForSync(ctx.tx, screening.patientId, [carePlan], 'course-started');
+  const course = await insertCourse(ctx.tx, {
+    id: courseId,
+    screeningId: screening.id,
+    patientId: screening.patientId,
+    carePlanId: carePlan.id as string,
+    startDate,
+  });
+  // A concurrent request started a course from the same screening first; this transaction rolls back.
+  if (!course) throw conflict(`A course was already started from screening ${screening.id}`, 'duplicate');
+  return { status: 201, body: { courseId, carePlanId: carePlan.id, resources: collectionBundle(stored, ctx.baseUrl) } };
+}
+
+/** The course as api.md describes it: phase, sessions, follow-ups, goals, and the sync state of each resource. */
+export async function viewCourse(db: Db, courseId: string): Promise<HandlerResult> {
+  const course = await getCourse(db, courseId);
+  if (!course) throw notFound(`Course ${courseId}`);
+  const [sessions, followUps, goalsOfCare, resources] = await Promise.all([
+    listDosingSessions(db, courseId),
+    listFollowUps(db, courseId),
+    listGoalsOfCare(db, courseId),
+    listPatientResources(db, course.patientId),
+  ]);
+  const states = await getSyncStates(
+    db,
+    resources.map((r) => ({ type: r.resourceType, id: r.id as string })),
+  );
+  const goals = resources
+    .filter((r) => r.resourceType === 'Goal')
+    .map((g) => ({ reference: `Goal/${g.id}`, description: g.resourceType === 'Goal' ? (g.description.text ?? '') : '' }));
+  return {
+    status: 200,
+    body: {
+      courseId: course.id,
+      screeningId: course.screeningId,
+      patientId: course.patientId,
+      carePlanId: course.carePlanId,
+      startDate: course.startDate,
+      status: course.stoppedReason ? 'stopped' : 'active',
+      phase: phaseOf({
+        sessionsRecorded: sessions.map((s) => s.sessionNumber),
+        goalsOfCareRecorded: goalsOfCare.length > 0,
+        stoppedReason: course.stoppedReason,
+      }),
+      stoppedReason: course.stoppedReason ?? null,
+      sessions: sessions.map((s) => ({
+        sessionId: s.id,
+        sessionNumber: s.sessionNumber,
+        doseLevel: s.doseLevel,
+        start: s.start,
+        end: s.end,
+      })),
+      followUps: followUps.map((f) => ({
+        id: f.id,
+        sessionNumber: f.sessionNumber,
+        sequence: f.sequence,
+        dueBy: f.dueBy,
+        status: f.status,
+        completedAt: f.completedAt ?? null,
+      })),
+      goals,
+      sync: resources.map((r) => {
+        const s = states.find((x) => x.type === r.resourceType && x.id === r.id);
+        return {
+          reference: `${r.resourceType}/${r.id}`,
+          version: r.meta?.versionId ?? '',
+          status: s?.status ?? 'pending',
+          ehrReference: s?.ehrId ? `${r.resourceType}/${s.ehrId}` : null,
+          lastError: s?.lastError ?? null,
+        };
+      }),
+    },
+  };
+}

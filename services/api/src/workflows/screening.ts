@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import type { ReviewRequest, ScreeningRequest } from '@kap/contracts';
+import { evaluateScreening, type ScreeningRuleTable } from '@kap/domain';
+import {
+  applyScreeningReview,
+  buildPatient,
+  buildScreeningResources,
+  collectionBundle,
+  conflict,
+  eligibilityKey,
+  notFound,
+  questionnaireResponseKey,
+  resourceId,
+} from '@kap/fhir';
+import { ensurePatient, getScreening, insertScreening, readResource, recordReview } from '@kap/store';
+import type { Observation } from '@medplum/fhirtypes';
+import type { CommandContext } from '../http/command';
+import type { HandlerResult } from '../http/respond';
+import { persistForSync } from './persist';
+
+/**
+ * Records a screening: evaluates it against the site's rules, maps it to FHIR, and stores
+ * the resources, the screening and its outbox row in the command's transaction.
+ */
+export async function recordScreening(
+  request: ScreeningRequest,
+  ctx: CommandContext,
+  rules: ScreeningRuleTable,
+): Promise<HandlerResult> {
+  const evaluation = evaluateScreening({ contraindications: request.contraindications, vitals: request.vitals }, rules);
+  const { patient, created } = await ensurePatient(ctx.tx, { system: request.patient.system, value: request.patient.value }, () =>
+    buildPatient(request.patient),
+  );
+  const patientId = patient.id as string;
+  const screeningId = randomUUID();
+  const built = buildScreeningResources({ screeningId, request, evaluation, patient, recordedAt: ctx.now.toISOString() });
+  // A Patient created here is new to the EHR too, so it joins what is marked for sync.
+  const stored = await persistForSync(ctx.tx, patientId, created ? [patient, ...built] : built, 'screening');
+  const produced = created ? stored : [patient, ...stored];
+  await insertScreening(ctx.tx, {
+    id: screeningId,
+    patientId,
+    outcome: evaluation.outcome,
+    reasons: evaluation.findings.map((f) => ({ code: f.code, severity: f.severity, text: f.text })),
+    resourceRefs: {
+      eligibility: `Observation/${resourceId(eligibilityKey(screeningId))}`,
+      questionnaireResponse: `QuestionnaireResponse/${resourceId(questionnaireResponseKey(screeningId))}`,
+    },
+    performedAt: request.performedAt,
+  });
+  return {
+    status: 201,
+    body: {
+      screeningId,
+      outcome: evaluation.outcome,
+      reasons: evaluation.findings,
+      // The Patient leads the Bundle, so every reference in it resolves inside it.
+      resources: collectionBundle(produced, ctx.baseUrl),
+    },
+  };
+}
+
+/** Records the clinician's decision on a `needs-review` screening (api.md: only then). */
+export async function reviewScreening(
+  screeningId: string,
+  review: ReviewRequest,
+  ctx: CommandContext,
+): Promise<HandlerResult> {
+  const screening = await getScreening(ctx.tx, screeningId);
+  if (!screening) throw notFound(`Screening ${screeningId}`);
+  if (screening.outcome !== 'needs-review') {
+    throw conflict(`Only a needs-review screening can be reviewed; this one is ${screening.outcome}`);
+  }
+  const at = ctx.now.toISOString();
+  if (!(await recordReview(ctx.tx, screeningId, { ...review, at }))) {
+    throw conflict(`Screening ${screeningId} was already reviewed`);
+  }
+  const [type, id] = (screening.resourceRefs.eligibility ?? '').split('/');
+  const eligibility = type && id ? await readResource(ctx.tx, type, id) : undefined;
+  if (!eligibility) throw notFound(`Eligibility Observation of screening ${screeningId}`);
+  const reviewed = applyScreeningReview(eligibility as Observation, review, at);
+  const stored = await persistForSync(ctx.tx, screening.patientId, [reviewed], 'screening-review');
+  return {
+    status: 200,
+    body: {
+      screeningId,
+      outcome: screening.outcome,
+      decision: review.decision,
+      resources: collectionBundle(stored, ctx.baseUrl),
+    },
+  };
+}

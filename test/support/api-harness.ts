@@ -1,0 +1,34 @@
+import { loadConfig, type Config } from '@kap/config';
+import { DEFAULT_SCREENING_RULES } from '@kap/domain';
+import { openDatabase, type Db } from '@kap/store';
+import type { Express } from 'express';
+import pino from 'pino';
+import { createApp } from '../../services/api/src/app';
+import type { Probe } from '../../services/api/src/deps';
+import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
+
+export interface ApiHarness {
+  readonly app: Express;
+  readonly db: Db;
+  readonly config: Config;
+  close(): Promise<void>;
+}
+
+/** The real API on a real PostgreSQL schema of its own; close() drops the schema. */
+export async function startApiHarness(
+  options: { env?: Record<string, string>; probes?: Probe[] } = {},
+): Promise<ApiHarness> {
+  const schema = uniqueSchema('api');
+  const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
+  const config = loadConfig({ PUBLIC_BASE_URL: 'http://kap.test', BODY_LIMIT: '64kb', ...options.env });
+  const app = createApp({ config, db, rules: DEFAULT_SCREENING_RULES, logger: pino({ level: 'silent' }), probes: options.probes });
+  return {
+    app,
+    db,
+    config,
+    async close() {
+      await db.close();
+      await dropSchema(schema);
+    },
+  };
+}
