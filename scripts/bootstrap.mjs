@@ -6,6 +6,9 @@ import { existsSync, statSync } from 'node:fs';
 const marker = 'node_modules/.package-lock.json';
 const stale = !existsSync(marker) || statSync('package-lock.json').mtimeMs > statSync(marker).mtimeMs;
 if (stale) {
-  console.log('bootstrap: installing dependencies (npm ci)…');
-  execSync('npm ci --no-audit --no-fund --loglevel=error', { stdio: 'inherit' });
+  // `npm install`, not `npm ci`: with the lock file as committed it installs exactly the
+  // locked versions, and unlike `npm ci` it accepts a lock file that lists only the
+  // platform binaries (swc, turbo) of the machine that wrote it.
+  console.log('bootstrap: installing dependencies…');
+  execSync('npm install --no-audit --no-fund --loglevel=error', { stdio: 'inherit' });
 }
