@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Db } from './db';
 
@@ -12,6 +14,8 @@ export interface PgliteDbOptions {
  * inside `transaction` must use the `tx` it was given, or it waits forever.
  */
 export async function openPgliteDb(opts: PgliteDbOptions): Promise<Db> {
+  // PGlite creates its own folder but not the parents (`.data/postgres` on a fresh clone).
+  if (opts.dataDir) await mkdir(dirname(resolve(opts.dataDir)), { recursive: true });
   const pg = await PGlite.create(opts.dataDir);
   // One connection, so a session-level SET is the search_path for every later query.
   if (opts.schema) await pg.query(`SET search_path TO ${opts.schema}`);
