@@ -17,3 +17,4 @@ export * from './goals-of-care';
 export * from './idempotency';
 export * from './outbox';
 export * from './sync-state';
+export * from './leases';

@@ -152,4 +152,19 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: 'dead letters and per-patient sync leases',
+    statements: [
+      // A job the queue gave up on: kept, listed and re-driven over the API, never re-dispatched by the relay.
+      'ALTER TABLE outbox ADD COLUMN dead_at timestamptz NULL',
+      'CREATE INDEX outbox_dead_idx ON outbox (id) WHERE dead_at IS NOT NULL',
+      // One EHR writer per patient at a time, across worker processes: conditional create is not race-safe on real servers.
+      `CREATE TABLE sync_leases (
+        lease_key text PRIMARY KEY,
+        holder text NOT NULL,
+        expires_at timestamptz NOT NULL
+      )`,
+    ],
+  },
 ];

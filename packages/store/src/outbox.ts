@@ -20,6 +20,8 @@ export interface OutboxRow {
   completedAt: string | null;
   attempts: number;
   lastError: string | null;
+  /** Set when the queue gave up: a dead letter, waiting to be re-driven. */
+  deadAt: string | null;
 }
 
 export interface NewOutboxMessage {
@@ -41,7 +43,7 @@ export interface ListUndispatchedOptions {
 }
 
 const COLUMNS =
-  'id, topic, patient_id, payload, created_at, available_at, dispatched_at, completed_at, attempts, last_error';
+  'id, topic, patient_id, payload, created_at, available_at, dispatched_at, completed_at, attempts, last_error, dead_at';
 
 interface OutboxRecord {
   id: unknown;
@@ -54,6 +56,7 @@ interface OutboxRecord {
   completed_at: unknown;
   attempts: unknown;
   last_error: unknown;
+  dead_at: unknown;
 }
 
 function toRow(record: OutboxRecord): OutboxRow {
@@ -68,6 +71,7 @@ function toRow(record: OutboxRecord): OutboxRow {
     completedAt: isoOrNull(record.completed_at),
     attempts: numberFrom(record.attempts),
     lastError: textOrNull(record.last_error),
+    deadAt: isoOrNull(record.dead_at),
   };
 }
 
@@ -100,7 +104,7 @@ export async function listUndispatched(db: Db, opts: ListUndispatchedOptions): P
   if (opts.olderThanMs !== undefined) params.push(opts.olderThanMs);
   const records = await db.query<OutboxRecord>(
     `SELECT ${COLUMNS} FROM outbox
-     WHERE completed_at IS NULL AND available_at <= now() AND (dispatched_at IS NULL OR ${stale})
+     WHERE completed_at IS NULL AND dead_at IS NULL AND available_at <= now() AND (dispatched_at IS NULL OR ${stale})
      ORDER BY id LIMIT $1`,
     params,
   );
@@ -140,4 +144,44 @@ export async function getOutboxMessage(db: Db, id: number): Promise<OutboxRow | 
 export async function countPending(db: Db): Promise<number> {
   const [row] = await db.query<{ n: unknown }>('SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL');
   return numberFrom(row?.n ?? 0);
+}
+
+/** The queue gave up on this row's job: it becomes a dead letter, kept with its last error. */
+export async function markDead(db: Db, id: number, error: string): Promise<void> {
+  await db.query(
+    'UPDATE outbox SET dead_at = COALESCE(dead_at, now()), last_error = $2 WHERE id = $1 AND completed_at IS NULL',
+    [id, error],
+  );
+}
+
+/** Dead letters, oldest first. */
+export async function listDeadLetters(db: Db, opts: { limit: number; offset?: number }): Promise<OutboxRow[]> {
+  const records = await db.query<OutboxRecord>(
+    `SELECT ${COLUMNS} FROM outbox WHERE dead_at IS NOT NULL AND completed_at IS NULL ORDER BY id LIMIT $1 OFFSET $2`,
+    [Math.max(Math.trunc(opts.limit), 0), Math.max(Math.trunc(opts.offset ?? 0), 0)],
+  );
+  return records.map(toRow);
+}
+
+/**
+ * Puts a dead letter back in line: the relay dispatches it again on its next pass.
+ * Returns the row, or undefined when it is not a dead letter (unknown, live or done).
+ */
+export async function redriveDeadLetter(db: Db, id: number): Promise<OutboxRow | undefined> {
+  const [record] = await db.query<OutboxRecord>(
+    `UPDATE outbox SET dead_at = NULL, dispatched_at = NULL, attempts = 0
+     WHERE id = $1 AND dead_at IS NOT NULL AND completed_at IS NULL RETURNING ${COLUMNS}`,
+    [id],
+  );
+  return record && toRow(record);
+}
+
+/** Oldest pending row's age in seconds (sync lag for metrics), 0 when nothing is pending. */
+export async function oldestPendingAgeSeconds(db: Db, topic?: string): Promise<number> {
+  const [row] = await db.query<{ age: unknown }>(
+    `SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age FROM outbox
+     WHERE completed_at IS NULL AND dead_at IS NULL AND ($1::text IS NULL OR topic = $1)`,
+    [topic ?? null],
+  );
+  return Number(row?.age ?? 0);
 }
