@@ -11,3 +11,4 @@ export * from './errors';
 export * from './identifiers';
 export { parseRetryAfter } from './retry-after';
 export { CLIENT_ASSERTION_TYPE, type AssertionAlgorithm } from './client-assertion';
+export * from './sync-plan';
