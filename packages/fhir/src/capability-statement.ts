@@ -15,6 +15,7 @@ export const SERVED_RESOURCE_TYPES = [
   'Goal',
   'Task',
   'Flag',
+  'DetectedIssue',
   'Communication',
   'Provenance',
 ] as const;

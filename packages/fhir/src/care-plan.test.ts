@@ -2,7 +2,7 @@ import type { CarePlan } from '@medplum/fhirtypes';
 import { COURSE_ACTIVITIES } from '@kap/domain';
 import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
 import { collectionBundle } from './bundle';
-import { applyCoursePlan, setActivityStatus } from './care-plan';
+import { applyCoursePlan, recordSessionOnCarePlan, setActivityStatus, stopCarePlan } from './care-plan';
 import { KAP_CODE_SYSTEM_URL } from './identity';
 import { buildPatient } from './patient';
 import { buildCoursePlanDefinition, COURSE_PLAN_CANONICAL } from './plan-definition';
@@ -74,5 +74,38 @@ describe('applyCoursePlan', () => {
     expect(after.activity?.[2]?.detail?.status).toBe('not-started');
     expect(before.activity?.[1]?.detail?.status).toBe('not-started');
     expect(() => setActivityStatus({ ...before, activity: [] }, 'integration', 'completed')).toThrow(/no "integration"/);
+  });
+});
+
+describe('course progress and stop', () => {
+  const base = (): CarePlan =>
+    applyCoursePlan({ courseId: 'c1', patient: 'p1', startDate: '2026-03-05', supportingInfo: [], created: RECORDED_AT });
+  const statuses = (cp: CarePlan) => cp.activity?.map((a) => a.detail?.status);
+
+  it('recordSessionOnCarePlan completes the session and puts integration in progress', () => {
+    const after1 = recordSessionOnCarePlan(base(), 1);
+    expect(statuses(after1)).toEqual(['not-started', 'completed', 'not-started', 'in-progress', 'not-started', 'not-started']);
+    const after2 = recordSessionOnCarePlan(after1, 2);
+    expect(statuses(after2)).toEqual(['not-started', 'completed', 'completed', 'in-progress', 'not-started', 'not-started']);
+  });
+
+  it('stopCarePlan(withdrawn): revoked, period end, started activities stopped, the rest cancelled, a note', () => {
+    const AT = '2026-03-12T10:00:00+01:00';
+    const running = { ...setActivityStatus(recordSessionOnCarePlan(base(), 1), 'preparation', 'completed'), meta: { versionId: '4' } };
+    const stopped = stopCarePlan(running, 'withdrawn', AT);
+    expect(stopped.status).toBe('revoked');
+    expect(stopped.period).toEqual({ start: '2026-03-05', end: AT });
+    expect(statuses(stopped)).toEqual(['completed', 'completed', 'cancelled', 'stopped', 'cancelled', 'cancelled']);
+    expect(stopped.note).toEqual([{ time: AT, text: 'Course stopped: the patient withdrew.' }]);
+    expect(stopped.meta).toEqual({ versionId: '4' });
+    expect(running.status).toBe('active');
+    assertBundleInvariants(collectionBundle([stopped], BASE_URL, RECORDED_AT), new Set(['Patient/p1']));
+  });
+
+  it('stopCarePlan(completed) completes the plan; deceased and discharged revoke it', () => {
+    const AT = '2026-04-01T10:00:00Z';
+    expect(stopCarePlan(base(), 'completed', AT).status).toBe('completed');
+    expect(stopCarePlan(base(), 'deceased', AT)).toMatchObject({ status: 'revoked', note: [{ text: 'Course stopped: the patient died.' }] });
+    expect(stopCarePlan(base(), 'discharged', AT).note?.[0]?.text).toMatch(/discharged/);
   });
 });

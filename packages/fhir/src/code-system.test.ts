@@ -2,16 +2,24 @@ import type { Coding, Resource } from '@medplum/fhirtypes';
 import { evaluateScreening } from '@kap/domain';
 import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
 import { collectionBundle } from './bundle';
-import { applyCoursePlan } from './care-plan';
+import { applyCoursePlan, recordSessionOnCarePlan, stopCarePlan } from './care-plan';
+import { buildCareTeamCommunication } from './communication';
+import { referenceTo } from './datatypes';
+import { buildDosingSessionResources } from './dosing-session';
+import { buildFollowUpTask, cancelFollowUpTask, completeFollowUpTask, escalateFollowUpTask } from './follow-up-task';
+import { buildGoalsOfCareResources } from './goals-of-care';
+import { buildIntegrationProcedure } from './integration-procedure';
+import { buildProvenance } from './provenance';
 import { buildKapCodeSystem } from './code-system';
 import { ALL_STANDARD_CODES } from './codes';
+import { RESOURCE_IDENTIFIER_SYSTEM } from './identity';
 import { KAP_CODE_SYSTEM_URL } from './identity';
 import { applyScreeningReview } from './observation-eligibility';
 import { buildPatient } from './patient';
 import { buildCoursePlanDefinition } from './plan-definition';
 import { buildScreeningQuestionnaire } from './questionnaire';
 import { buildScreeningResources } from './screening';
-import { BASE_URL, BP_CONTRAINDICATED, ELIGIBLE_FULL, NEEDS_REVIEW, RECORDED_AT } from './test-fixtures';
+import { BASE_URL, BP_CONTRAINDICATED, ELIGIBLE_FULL, GOALS_OF_CARE, NEEDS_REVIEW, RECORDED_AT, SESSION_1 } from './test-fixtures';
 
 function codings(value: unknown, out: Coding[] = []): Coding[] {
   if (Array.isArray(value)) value.forEach((v) => codings(v, out));
@@ -35,7 +43,39 @@ function everythingBuilt(): Resource[] {
       out.push(applyScreeningReview(eligibility, { decision: 'declined', reviewer: 'x' }, RECORDED_AT));
     }
   }
-  out.push(applyCoursePlan({ courseId: 'c', patient: 'p', startDate: '2026-03-05', supportingInfo: [], created: RECORDED_AT }));
+  const carePlan = applyCoursePlan({ courseId: 'c', patient: 'p', startDate: '2026-03-05', supportingInfo: [], created: RECORDED_AT });
+  out.push(carePlan, stopCarePlan(recordSessionOnCarePlan(carePlan, 1), 'withdrawn', RECORDED_AT));
+  const patient = { reference: 'Patient/p' };
+  const session = buildDosingSessionResources({
+    courseId: 'c',
+    sessionId: 's',
+    sessionNumber: 1,
+    patient,
+    carePlan: referenceTo(carePlan),
+    request: SESSION_1,
+    recordedAt: RECORDED_AT,
+    alertThreshold: { systolicAbove: 100, diastolicAbove: 60 },
+  });
+  out.push(...session.all);
+  const task = buildFollowUpTask({
+    followUpId: 'f',
+    courseId: 'c',
+    sessionNumber: 1,
+    sequence: 1,
+    dueBy: RECORDED_AT,
+    patient,
+    carePlan: referenceTo(carePlan),
+    sessionProcedure: referenceTo(session.procedure),
+    authoredOn: RECORDED_AT,
+  });
+  const procedure = buildIntegrationProcedure({ followUpId: 'f', patient, task: referenceTo(task), carePlan: referenceTo(carePlan), completedAt: RECORDED_AT });
+  out.push(task, escalateFollowUpTask(task, RECORDED_AT), cancelFollowUpTask(task, RECORDED_AT, 'x'), completeFollowUpTask(task, RECORDED_AT, referenceTo(procedure)), procedure);
+  for (const category of ['follow-up-reminder', 'follow-up-escalation', 'blood-pressure-alert', 'care-plan-update'] as const) {
+    out.push(buildCareTeamCommunication({ key: category, patient, about: [], category, text: 't', sent: RECORDED_AT, priority: 'routine' }));
+  }
+  out.push(...buildGoalsOfCareResources({ courseId: 'c', discussionId: 'd', patient, carePlan, request: GOALS_OF_CARE, recordedAt: RECORDED_AT }).all);
+  out.push(buildProvenance({ key: 'p', targets: [patient], recorded: RECORDED_AT, activity: 'CREATE', authorDisplay: 'a' }));
+  out.push(buildProvenance({ key: 'p', targets: [patient], recorded: RECORDED_AT, activity: 'UPDATE' }));
   return out;
 }
 
@@ -58,9 +98,16 @@ describe('the kap CodeSystem', () => {
   it('builders use no standard code outside the checked tables', () => {
     const known = new Set(ALL_STANDARD_CODES.map((c) => `${c.system}|${c.code}`));
     const unknown = codings(everythingBuilt())
-      .filter((c) => c.system !== KAP_CODE_SYSTEM_URL && !c.system?.startsWith('https://hospital.example.org'))
+      // The Provenance identity tag is an identifier, not a code.
+      .filter((c) => c.system !== KAP_CODE_SYSTEM_URL && c.system !== RESOURCE_IDENTIFIER_SYSTEM && !c.system?.startsWith('https://hospital.example.org'))
       .map((c) => `${c.system}|${c.code}`)
       .filter((k) => !known.has(k));
     expect([...new Set(unknown)]).toEqual([]);
+  });
+
+  it('the session, follow-up and goals-of-care codes are used by their builders', () => {
+    const used = new Set(codings(everythingBuilt()).filter((c) => c.system === KAP_CODE_SYSTEM_URL).map((c) => c.code));
+    const expected = ['follow-up-reminder', 'follow-up-escalation', 'blood-pressure-alert', 'care-plan-update', 'place-of-care', 'code-status'];
+    expect(expected.concat(['low', 'dissociation', 'ego-dissolution', 'distress']).filter((code) => !used.has(code))).toEqual([]);
   });
 });

@@ -13,13 +13,18 @@ import { KAP_CODE_SYSTEM_URL, resourceIdentifier } from './identity';
 
 /**
  * The project's own CodeSystem (domain.md §7): the eligibility outcome, contraindication
- * items, finding severities, dose levels, experience ratings, course activities and the
- * review decision have no standard code.
+ * items, finding severities, dose levels, experience ratings, course activities, the
+ * review decision, why the care team is told something, and the care preferences of a
+ * goals-of-care discussion have no standard code.
  * @see https://hl7.org/fhir/R4/codesystem.html
  */
 
 export type ExperienceRating = 'dissociation' | 'ego-dissolution' | 'distress';
 export type ReviewDecision = 'approved' | 'declined';
+/** Why the adapter told the care team something (Communication.category). */
+export type CommunicationCategory = 'follow-up-reminder' | 'follow-up-escalation' | 'blood-pressure-alert' | 'care-plan-update';
+/** Care preferences stated in a goals-of-care discussion, narrower than LOINC 81378-2. */
+export type CarePreference = 'place-of-care' | 'code-status';
 
 /** Every code of the CodeSystem; builders can only name codes of this type. */
 export type KapCode =
@@ -31,7 +36,9 @@ export type KapCode =
   | ExperienceRating
   | CourseActivity
   | 'review-decision'
-  | ReviewDecision;
+  | ReviewDecision
+  | CommunicationCategory
+  | CarePreference;
 
 interface ConceptDef {
   readonly display: string;
@@ -79,9 +86,22 @@ export const KAP_CONCEPTS: Readonly<Record<KapCode, ConceptDef>> = {
   'review-decision': { display: 'Clinician review decision', definition: 'The decision of the clinician who reviewed a screening' },
   approved: { display: 'Approved', definition: 'The reviewing clinician approved the course' },
   declined: { display: 'Declined', definition: 'The reviewing clinician declined the course' },
+  'follow-up-reminder': { display: 'Follow-up reminder', definition: 'An integration follow-up is due soon' },
+  'follow-up-escalation': {
+    display: 'Follow-up escalation',
+    definition: 'An integration follow-up was not done when its window closed',
+  },
+  'blood-pressure-alert': {
+    display: 'In-session blood pressure alert',
+    definition: 'A blood pressure measured during a dosing session was above the configured alert threshold',
+  },
+  'care-plan-update': { display: 'Care plan update', definition: 'The course care plan changed, e.g. after a goals-of-care discussion' },
+  'place-of-care': { display: 'Preferred place of care', definition: 'Where the patient prefers to be cared for at the end of life' },
+  'code-status': { display: 'Code status preference', definition: "The patient's stated preference about resuscitation" },
 };
 
-export const KAP_CODE_SYSTEM_VERSION = '1.0.0';
+// 1.1.0 added the communication categories and the care preferences.
+export const KAP_CODE_SYSTEM_VERSION = '1.1.0';
 
 /** A Coding of the project's CodeSystem. */
 export function kapCoding(code: KapCode): Coding {
@@ -107,7 +127,7 @@ export function buildKapCodeSystem(): CodeSystem {
     experimental: false,
     publisher: 'KAP FHIR adapter',
     description:
-      'Concepts of ketamine-assisted psychotherapy in palliative care that have no standard code: screening outcome and findings, dose levels, experience ratings, course activities and review decisions.',
+      'Concepts of ketamine-assisted psychotherapy in palliative care that have no standard code: screening outcome and findings, dose levels, experience ratings, course activities, review decisions, care-team communication categories and care preferences.',
     caseSensitive: true,
     content: 'complete',
     count: concept.length,

@@ -22,12 +22,20 @@ export const OBSERVATION_CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSyste
 export const CONSENT_SCOPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/consentscope';
 export const V3_ACT_CODE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 export const PLAN_DEFINITION_TYPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/plan-definition-type';
+export const ADVERSE_EVENT_SEVERITY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/adverse-event-severity';
+export const FLAG_CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/flag-category';
+export const GOAL_PRIORITY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/goal-priority';
+export const PROVENANCE_PARTICIPANT_TYPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/provenance-participant-type';
+export const V3_DATA_OPERATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-DataOperation';
 
 const loinc = (code: string, display: string): CodeDef => ({ system: LOINC_SYSTEM, code, display });
 const snomed = (code: string, display: string): CodeDef => ({ system: SNOMED_SYSTEM, code, display });
 
 /**
- * LOINC terms. Sources: domain.md §7 (pre-checked); PHQ-9 and GAD-7 item codes from the
+ * LOINC terms. Sources: domain.md §7 (pre-checked); the meaning and display of 81378-2 and
+ * 87528-6 from the PACIO Advance Directive Interoperability IG value set PADIHealthGoalsVS
+ * (http://hl7.org/fhir/us/pacio-adi/ValueSet/PADIHealthGoalsVS, VSAC 2.16.840.1.113762.1.4.1115.7),
+ * which binds them to Goal.category: both are goal categories, not "care preferences"; PHQ-9 and GAD-7 item codes from the
  * LOINC PHQ-SADS panel https://loinc.org/69729-2 and the US Core PHQ-9 Questionnaire example
  * (https://hl7.org/fhir/us/core/Questionnaire-phq-9-example.html); 2708-6 from the R4
  * oxygensat profile and the observation-vitalsign-oxygensat value set; 59284-0 from the R4
@@ -47,8 +55,10 @@ export const LOINC = {
   oxygenSaturation: loinc('2708-6', 'Oxygen saturation in Arterial blood'),
   oxygenSaturationPulseOx: loinc('59408-5', 'Oxygen saturation in Arterial blood by Pulse oximetry'),
   bodyWeight: loinc('29463-7', 'Body weight'),
-  personalGoals: loinc('81378-2', 'Personal goals'),
-  carePreferences: loinc('87528-6', 'Care preferences'),
+  /** PACIO: the category of goals and preferences stated for a future health condition. */
+  goalsPreferencesPriorities: loinc('81378-2', 'Goals, preferences, and priorities under certain health conditions [Reported]'),
+  /** PACIO: the category of a personal health goal. */
+  personalHealthGoal: loinc('87528-6', 'Personal health goal'),
   patientConsent: loinc('59284-0', 'Patient Consent'),
 } as const satisfies Record<string, CodeDef>;
 
@@ -116,7 +126,11 @@ export interface UnitDef extends CodeDef {
 }
 const ucum = (code: string, display: string): UnitDef => ({ system: UCUM_SYSTEM, code, display });
 
-/** UCUM units (domain.md §7; `h` and `d` from the R4 duration-units value set). */
+/**
+ * UCUM units (domain.md §7; `h` and `d` from the R4 duration-units value set). `{score}` is a
+ * UCUM annotation: it equals the unity `1`, the braces only name what is counted
+ * (https://terminology.hl7.org/UCUM.html; the annotation syntax of https://ucum.org/ucum).
+ */
 export const UCUM = {
   mg: ucum('mg', 'mg'),
   mgPerKg: ucum('mg/kg', 'mg/kg'),
@@ -127,6 +141,7 @@ export const UCUM = {
   kg: ucum('kg', 'kg'),
   hour: ucum('h', 'h'),
   day: ucum('d', 'd'),
+  score: ucum('{score}', 'score'),
 } as const satisfies Record<string, UnitDef>;
 
 /**
@@ -140,6 +155,36 @@ export const HL7 = {
   /** The policy rule the R4 consent examples use for an assent to the offered terms. */
   optIn: { system: V3_ACT_CODE_SYSTEM, code: 'OPTIN', display: 'opt-in' },
   clinicalProtocol: { system: PLAN_DEFINITION_TYPE_SYSTEM, code: 'clinical-protocol', display: 'Clinical Protocol' },
+  /** Encounter.class (R4 v3 ActEncounterCode, https://hl7.org/fhir/R4/v3/ActEncounterCode/vs.html). */
+  ambulatory: { system: V3_ACT_CODE_SYSTEM, code: 'AMB', display: 'ambulatory' },
+  /** https://hl7.org/fhir/R4/codesystem-flag-category.html */
+  clinicalFlag: { system: FLAG_CATEGORY_SYSTEM, code: 'clinical', display: 'Clinical' },
+  /** https://hl7.org/fhir/R4/codesystem-provenance-participant-type.html */
+  assembler: { system: PROVENANCE_PARTICIPANT_TYPE_SYSTEM, code: 'assembler', display: 'Assembler' },
+  author: { system: PROVENANCE_PARTICIPANT_TYPE_SYSTEM, code: 'author', display: 'Author' },
+} as const satisfies Record<string, CodeDef>;
+
+/** AdverseEvent.severity (https://hl7.org/fhir/R4/valueset-adverse-event-severity.html). */
+export const ADVERSE_EVENT_SEVERITY = {
+  mild: { system: ADVERSE_EVENT_SEVERITY_SYSTEM, code: 'mild', display: 'Mild' },
+  moderate: { system: ADVERSE_EVENT_SEVERITY_SYSTEM, code: 'moderate', display: 'Moderate' },
+  severe: { system: ADVERSE_EVENT_SEVERITY_SYSTEM, code: 'severe', display: 'Severe' },
+} as const satisfies Record<string, CodeDef>;
+
+/** Goal.priority (https://hl7.org/fhir/R4/valueset-goal-priority.html). */
+export const GOAL_PRIORITY = {
+  'high-priority': { system: GOAL_PRIORITY_SYSTEM, code: 'high-priority', display: 'High Priority' },
+  'medium-priority': { system: GOAL_PRIORITY_SYSTEM, code: 'medium-priority', display: 'Medium Priority' },
+  'low-priority': { system: GOAL_PRIORITY_SYSTEM, code: 'low-priority', display: 'Low Priority' },
+} as const satisfies Record<string, CodeDef>;
+
+/**
+ * Provenance.activity: the v3 DataOperation codes of the R4 provenance-history-record-activity
+ * value set (https://hl7.org/fhir/R4/v3/DataOperation/cs.html); displays as in the code system.
+ */
+export const DATA_OPERATION = {
+  CREATE: { system: V3_DATA_OPERATION_SYSTEM, code: 'CREATE', display: 'create' },
+  UPDATE: { system: V3_DATA_OPERATION_SYSTEM, code: 'UPDATE', display: 'revise' },
 } as const satisfies Record<string, CodeDef>;
 
 /** Every standard code in the tables above, for tests and audits. */
@@ -152,6 +197,9 @@ export const ALL_STANDARD_CODES: readonly CodeDef[] = [
   ...Object.values(RXNORM),
   ...Object.values(UCUM),
   ...Object.values(HL7),
+  ...Object.values(ADVERSE_EVENT_SEVERITY),
+  ...Object.values(GOAL_PRIORITY),
+  ...Object.values(DATA_OPERATION),
 ];
 
 /** A Coding for a table entry. */

@@ -1,5 +1,7 @@
+import type { CodeableConcept } from '@medplum/fhirtypes';
 import type { CourseActivity } from '@kap/domain';
-import { SNOMED, type CodeDef } from './codes';
+import { coding, SNOMED, type CodeDef } from './codes';
+import { kapCoding } from './code-system';
 
 /**
  * The course activities as data (domain.md §1): what each one is, its standard code where
@@ -67,3 +69,19 @@ export const COURSE_ACTIVITY_DEFS: readonly CourseActivityDef[] = [
     optional: true,
   },
 ];
+
+/** The definition of `which`; every activity has one. */
+export function courseActivityDef(which: CourseActivity): CourseActivityDef {
+  const def = COURSE_ACTIVITY_DEFS.find((d) => d.activity === which);
+  if (!def) throw new Error(`No course activity "${which}"`);
+  return def;
+}
+
+/**
+ * The code of an activity, and of what records it (the session Procedure, a follow-up Task):
+ * our code naming the activity, then the standard code of the kind of service.
+ */
+export function activityConcept(which: CourseActivity | CourseActivityDef): CodeableConcept {
+  const def = typeof which === 'string' ? courseActivityDef(which) : which;
+  return { coding: [kapCoding(def.activity), ...(def.standard ? [coding(def.standard)] : [])], text: def.title };
+}
