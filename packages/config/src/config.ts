@@ -40,6 +40,25 @@ export const ConfigSchema = z
     EHR_SANDBOX_PORT: port.default(3100),
 
     FOLLOW_UP_OFFSETS: z.string().default('PT24H,PT72H,P7D'),
+    /** How long before a follow-up is due its reminder goes to the care team (capped at half the offset). */
+    FOLLOW_UP_REMINDER_LEAD: z.string().default('PT2H'),
+    SESSION_BP_ALERT_SYSTOLIC_ABOVE: z.coerce.number().positive().default(180),
+    SESSION_BP_ALERT_DIASTOLIC_ABOVE: z.coerce.number().positive().default(110),
+
+    WORKER_ID: optionalText,
+    SYNC_CONCURRENCY: positiveInt.default(4),
+    SYNC_BACKOFF_BASE_MS: positiveInt.default(2000),
+    SYNC_BACKOFF_CAP_MS: positiveInt.default(300_000),
+    /** Retries of an EHR write span at least this long before it becomes a dead letter. */
+    SYNC_MAX_OUTAGE: z.string().default('PT1H'),
+    RELAY_INTERVAL_MS: positiveInt.default(500),
+    /** A dispatched outbox row not done after this long is checked against Redis and re-queued if its job was lost. */
+    REDISPATCH_AFTER_MS: positiveInt.default(30_000),
+
+    /** Comma-separated URLs that receive signed CarePlan and care-team webhooks. */
+    WEBHOOK_URLS: optionalText,
+    WEBHOOK_SECRET: optionalText,
+    WEBHOOK_ATTEMPTS: positiveInt.default(12),
     SCREENING_BP_SYSTOLIC_ABOVE: z.coerce.number().positive().default(140),
     SCREENING_BP_DIASTOLIC_ABOVE: z.coerce.number().positive().default(90),
     /** JSON object of contraindication key -> `absolute` | `caution`, on top of the defaults. */
@@ -58,6 +77,12 @@ export const ConfigSchema = z
     if (c.EHR_AUTH === 'smart-backend') {
       need(!!c.EHR_PRIVATE_KEY, 'EHR_PRIVATE_KEY', 'required when EHR_AUTH=smart-backend');
       need(!!c.EHR_KEY_ID, 'EHR_KEY_ID', 'required when EHR_AUTH=smart-backend');
+    }
+    if (c.WEBHOOK_URLS) {
+      need(!!c.WEBHOOK_SECRET, 'WEBHOOK_SECRET', 'required when WEBHOOK_URLS is set: deliveries are signed');
+      for (const url of c.WEBHOOK_URLS.split(',')) {
+        if (!URL.canParse(url.trim())) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_URLS'], message: `not a URL: ${url}` });
+      }
     }
     if (c.SCREENING_SEVERITY_OVERRIDES) {
       try {
@@ -87,4 +112,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
 /** The base URL under which this service's resources are addressed in Bundle fullUrls. */
 export function publicBaseUrl(config: Config): string {
   return (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
+}
+
+/** The FHIR base the worker syncs to: the configured EHR, else the embedded sandbox. */
+export function ehrBaseUrl(config: Config): string {
+  return (config.EHR_BASE_URL ?? `http://127.0.0.1:${config.EHR_SANDBOX_PORT}/fhir/R4`).replace(/\/+$/, '');
+}
+
+/** The webhook subscribers, in configured order. */
+export function webhookUrls(config: Config): string[] {
+  return (config.WEBHOOK_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean);
 }

@@ -1,2 +1,3 @@
 export * from './names';
 export * from './connection';
+export * from './queues';

@@ -27,10 +27,9 @@ export const FollowUpJobData = z.strictObject({
 });
 export type FollowUpJobData = z.infer<typeof FollowUpJobData>;
 
-/** Deliver one outbox notification (a CarePlan change, a reminder, an escalation) to one subscriber. */
+/** Deliver one outbox notification (a CarePlan change, a reminder, an escalation) to its one subscriber. */
 export const NotifyJobData = z.strictObject({
   outboxId: z.number().int().positive(),
-  subscriber: z.number().int().min(0),
 });
 export type NotifyJobData = z.infer<typeof NotifyJobData>;
 
@@ -40,4 +39,4 @@ export type NotifyJobData = z.infer<typeof NotifyJobData>;
  */
 export const ehrSyncJobId = (outboxId: number): string => `ehr-sync-${outboxId}`;
 export const followUpJobId = (followUpId: string, kind: FollowUpJobData['kind']): string => `follow-up-${followUpId}-${kind}`;
-export const notifyJobId = (outboxId: number, subscriber: number): string => `notify-${outboxId}-${subscriber}`;
+export const notifyJobId = (outboxId: number): string => `notify-${outboxId}`;

@@ -168,13 +168,14 @@ export async function setFollowUpTask(db: Db, id: string, taskId: string): Promi
 }
 
 /**
- * Cancels every `scheduled` follow-up of a course (when it stops) and returns them.
- * Escalated ones are left alone: escalation records a missed window, which stays true.
+ * Cancels every follow-up of a course still open, scheduled or escalated, when the course
+ * stops, and returns them: an escalated one is overdue but still asks the care team for
+ * work that will no longer happen. Its escalation stays on record in the Task's history.
  */
 export async function cancelPendingFollowUps(db: Db, courseId: string): Promise<FollowUpRow[]> {
   const records = await db.query<FollowUpRecord>(
     `UPDATE follow_ups SET status = 'cancelled', updated_at = now()
-     WHERE course_id = $1 AND status = 'scheduled' RETURNING ${COLUMNS}`,
+     WHERE course_id = $1 AND status IN ('scheduled', 'escalated') RETURNING ${COLUMNS}`,
     [courseId],
   );
   return records.map(toRow).sort((a, b) => a.sessionNumber - b.sessionNumber || a.sequence - b.sequence);

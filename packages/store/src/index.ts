@@ -18,3 +18,4 @@ export * from './idempotency';
 export * from './outbox';
 export * from './sync-state';
 export * from './leases';
+export * from './save-for-sync';

@@ -185,3 +185,18 @@ export async function oldestPendingAgeSeconds(db: Db, topic?: string): Promise<n
   );
   return Number(row?.age ?? 0);
 }
+
+/**
+ * Completes the open rows of `topic` whose payload `key` is one of `values`: when a
+ * follow-up is done or cancelled, its timers have nothing left to do.
+ */
+export async function completeOutboxMatching(db: Db, topic: string, key: string, values: readonly string[]): Promise<number> {
+  if (values.length === 0) return 0;
+  const rows = await db.query(
+    `UPDATE outbox SET completed_at = now()
+     WHERE topic = $1 AND completed_at IS NULL AND payload->>$2 IN (SELECT jsonb_array_elements_text($3::jsonb))
+     RETURNING id`,
+    [topic, key, JSON.stringify(values)],
+  );
+  return rows.length;
+}

@@ -224,3 +224,16 @@ export async function listUnsynced(db: Db, patientId: string): Promise<UnsyncedR
     lastError: textOrNull(record.last_error),
   }));
 }
+
+/**
+ * Notes the last error of a sync attempt that will be retried on each of the patient's
+ * waiting resources, without calling them failed: operators see why they wait.
+ */
+export async function noteSyncAttemptError(db: Db, patientId: string, error: string): Promise<void> {
+  await db.query(
+    `UPDATE sync_state s SET last_error = $2, updated_at = now()
+     FROM resources r
+     WHERE r.resource_type = s.resource_type AND r.id = s.id AND r.patient_id = $1 AND s.status <> 'synced'`,
+    [patientId, error.slice(0, 1000)],
+  );
+}

@@ -111,8 +111,8 @@ describe('workflow tables', () => {
     });
 
     const cancelled = await cancelPendingFollowUps(t.db, course.id);
-    expect(cancelled.map((f) => f.id)).toEqual([three.id]);
-    expect((await listFollowUps(t.db, course.id)).map((f) => f.status)).toEqual(['completed', 'escalated', 'cancelled']);
+    expect(cancelled.map((f) => f.id)).toEqual([two.id, three.id]);
+    expect((await listFollowUps(t.db, course.id)).map((f) => f.status)).toEqual(['completed', 'cancelled', 'cancelled']);
     expect(await getFollowUp(t.db, 'missing')).toBeUndefined();
   });
 
