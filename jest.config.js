@@ -15,6 +15,7 @@ module.exports = {
   },
   moduleNameMapper: {
     '^@kap/(domain|contracts|fhir|store|config|queue|ehr-client)$': '<rootDir>/packages/$1/src',
+    '^@kap/(api|worker|ehr-sandbox)$': '<rootDir>/services/$1/src',
   },
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   maxWorkers: 2,

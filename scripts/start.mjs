@@ -1,8 +1,7 @@
-// Runs the whole service on embedded defaults: the API, the worker and the EHR sandbox as
-// child processes, sharing one environment. Redis comes from REDIS_URL, else 127.0.0.1:6379,
+// Runs the whole service on embedded defaults: the API, the worker and the EHR sandbox. Redis comes from REDIS_URL, else 127.0.0.1:6379,
 // else a local redis-server started here (and stopped on exit). Ctrl-C stops everything.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { resolve } from 'node:path';
 
@@ -93,14 +92,9 @@ process.on('SIGTERM', () => stopAll(0));
 env.REDIS_URL = await ensureRedis();
 const port = env.PORT ?? '3000';
 const sandboxPort = env.EHR_SANDBOX_PORT ?? '3100';
-const services = [
-  ['ehr-sandbox', 'services/ehr-sandbox/dist/main.js', !env.EHR_BASE_URL],
-  ['worker', 'services/worker/dist/main.js', true],
-  ['api', 'services/api/dist/main.js', true],
-];
-for (const [name, script, wanted] of services) {
-  if (wanted && existsSync(script)) run(name, script);
-}
+// One process (services/standalone) runs the API, the worker and the sandbox: the embedded
+// database is single-process. docker-compose.yml runs them apart on PostgreSQL.
+run('kap', 'services/standalone/dist/main.js');
 const base = `http://localhost:${port}`;
 console.log(
   [

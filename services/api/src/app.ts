@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { AppDeps } from './deps';
 import { errorHandler, unknownRoute } from './http/errors';
 import { jsonBody } from './http/json-body';
+import { adminRoutes } from './routes/admin';
 import { courseRoutes } from './routes/courses';
 import { fhirRoutes } from './routes/fhir';
 import { screeningRoutes } from './routes/screenings';
@@ -16,6 +17,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(systemRoutes(deps));
   app.use(screeningRoutes(deps));
   app.use(courseRoutes(deps));
+  app.use(adminRoutes(deps));
   app.use(fhirRoutes(deps));
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));

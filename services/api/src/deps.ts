@@ -22,6 +22,11 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Extra readiness probes (Redis, the EHR); the database is always probed. */
   readonly probes?: readonly Probe[];
+  /**
+   * Rejects when the job queue (Redis) is down. Commands check it first and answer 503 at
+   * once, accepting nothing, rather than storing work the queues cannot take up.
+   */
+  readonly queueCheck?: () => Promise<void>;
   /** Injected clock, so tests can pin times. */
   readonly now?: () => Date;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { publicBaseUrl } from '@kap/config';
+import { publicBaseUrl, webhookUrls } from '@kap/config';
 import { OutcomeError, badRequest, conflict, invalidInput, unavailable } from '@kap/fhir';
 import { IdempotencyKeyTaken, findIdempotentResponse, saveIdempotentResponse, type Db, type JsonValue } from '@kap/store';
 import type { Request, RequestHandler } from 'express';
@@ -14,6 +14,8 @@ export interface CommandContext {
   readonly params: Readonly<Record<string, string>>;
   readonly now: Date;
   readonly baseUrl: string;
+  /** Subscribers that receive CarePlan and care-team webhooks. */
+  readonly webhookUrls: readonly string[];
 }
 
 export type Parser<T> = (body: unknown) => T;
@@ -55,12 +57,17 @@ export function command<T>(
       return { status: stored.status, body: stored.body, headers: { 'Idempotent-Replayed': 'true' } };
     };
 
+    if (deps.queueCheck) {
+      await deps.queueCheck().catch(() => {
+        throw unavailable('The job queue (Redis) is unavailable; the request was not accepted');
+      });
+    }
     const result = await guardDatabase(async () => {
       const earlier = await replay();
       if (earlier) return earlier;
       try {
         return await deps.db.transaction(async (tx) => {
-          const out = await handler(input, { tx, params: req.params as Record<string, string>, now: (deps.now ?? (() => new Date()))(), baseUrl: baseUrlOf(deps) });
+          const out = await handler(input, { tx, params: req.params as Record<string, string>, now: (deps.now ?? (() => new Date()))(), baseUrl: baseUrlOf(deps), webhookUrls: webhookUrls(deps.config) });
           if (key) await saveIdempotentResponse(tx, { scope, key, requestHash, status: out.status, body: out.body as JsonValue });
           return out;
         });

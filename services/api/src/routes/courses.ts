@@ -1,16 +1,42 @@
-import { CourseRequest } from '@kap/contracts';
+import { CourseRequest, DosingSessionRequest, FollowUpCompleteRequest, GoalsOfCareRequest, StopRequest } from '@kap/contracts';
 import { Router } from 'express';
 import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
 import { sendResource } from '../http/respond';
 import { startCourse, viewCourse } from '../workflows/course';
+import { recordDosingSession } from '../workflows/dosing-session';
+import { completeFollowUp } from '../workflows/follow-up';
+import { recordGoalsOfCare } from '../workflows/goals-of-care';
+import { stopCourseWorkflow } from '../workflows/stop';
 
 export function courseRoutes(deps: AppDeps): Router {
   const router = Router();
+  const c = deps.config;
+  const sessionSettings = {
+    followUpOffsets: c.FOLLOW_UP_OFFSETS,
+    reminderLead: c.FOLLOW_UP_REMINDER_LEAD,
+    alertThreshold: { systolicAbove: c.SESSION_BP_ALERT_SYSTOLIC_ABOVE, diastolicAbove: c.SESSION_BP_ALERT_DIASTOLIC_ABOVE },
+  };
   router.post('/v1/courses', command(deps, zodParser(CourseRequest), startCourse));
   router.get('/v1/courses/:id', async (req, res) => {
     const result = await guardDatabase(() => viewCourse(deps.db, req.params.id));
     sendResource(req, res, result.status, result.body);
   });
+  router.post(
+    '/v1/courses/:id/dosing-sessions',
+    command(deps, zodParser(DosingSessionRequest), (input, ctx) => recordDosingSession(ctx.params.id as string, input, ctx, sessionSettings)),
+  );
+  router.post(
+    '/v1/courses/:id/goals-of-care',
+    command(deps, zodParser(GoalsOfCareRequest), (input, ctx) => recordGoalsOfCare(ctx.params.id as string, input, ctx)),
+  );
+  router.post(
+    '/v1/courses/:id/stop',
+    command(deps, zodParser(StopRequest), (input, ctx) => stopCourseWorkflow(ctx.params.id as string, input, ctx)),
+  );
+  router.post(
+    '/v1/follow-ups/:id/complete',
+    command(deps, zodParser(FollowUpCompleteRequest), (input, ctx) => completeFollowUp(ctx.params.id as string, input, ctx)),
+  );
   return router;
 }

@@ -3,21 +3,21 @@ import type { CourseRequest } from '@kap/contracts';
 import { checkCourseStart, phaseOf } from '@kap/domain';
 import { applyCoursePlan, collectionBundle, conflict, notFound } from '@kap/fhir';
 import {
+  type Db,
   getCourse,
   getScreening,
   getSyncStates,
   insertCourse,
+  listCoursesForScreening,
   listDosingSessions,
   listFollowUps,
   listGoalsOfCare,
-  listCoursesForScreening,
   listPatientResources,
-  type Db,
+  saveForSync,
 } from '@kap/store';
 import type { Reference } from '@medplum/fhirtypes';
 import type { CommandContext } from '../http/command';
 import type { HandlerResult } from '../http/respond';
-import { persistForSync } from './persist';
 
 /** Starts a course from an eligible or approved screening: the PlanDefinition applied to the patient gives the CarePlan. */
 export async function startCourse(request: CourseRequest, ctx: CommandContext): Promise<HandlerResult> {
@@ -40,7 +40,7 @@ export async function startCourse(request: CourseRequest, ctx: CommandContext): 
     supportingInfo,
     created: ctx.now.toISOString(),
   });
-  const stored = await persistForSync(ctx.tx, screening.patientId, [carePlan], 'course-started');
+  const stored = await saveForSync(ctx.tx, screening.patientId, [carePlan], { reason: 'course-started', webhookUrls: ctx.webhookUrls });
   const course = await insertCourse(ctx.tx, {
     id: courseId,
     screeningId: screening.id,

@@ -12,11 +12,17 @@ import {
   questionnaireResponseKey,
   resourceId,
 } from '@kap/fhir';
-import { ensurePatient, getScreening, insertScreening, readResource, recordReview } from '@kap/store';
+import {
+  ensurePatient,
+  getScreening,
+  insertScreening,
+  readResource,
+  recordReview,
+  saveForSync,
+} from '@kap/store';
 import type { Observation } from '@medplum/fhirtypes';
 import type { CommandContext } from '../http/command';
 import type { HandlerResult } from '../http/respond';
-import { persistForSync } from './persist';
 
 /**
  * Records a screening: evaluates it against the site's rules, maps it to FHIR, and stores
@@ -35,7 +41,7 @@ export async function recordScreening(
   const screeningId = randomUUID();
   const built = buildScreeningResources({ screeningId, request, evaluation, patient, recordedAt: ctx.now.toISOString() });
   // A Patient created here is new to the EHR too, so it joins what is marked for sync.
-  const stored = await persistForSync(ctx.tx, patientId, created ? [patient, ...built] : built, 'screening');
+  const stored = await saveForSync(ctx.tx, patientId, created ? [patient, ...built] : built, { reason: 'screening', webhookUrls: ctx.webhookUrls });
   const produced = created ? stored : [patient, ...stored];
   await insertScreening(ctx.tx, {
     id: screeningId,
@@ -79,7 +85,7 @@ export async function reviewScreening(
   const eligibility = type && id ? await readResource(ctx.tx, type, id) : undefined;
   if (!eligibility) throw notFound(`Eligibility Observation of screening ${screeningId}`);
   const reviewed = applyScreeningReview(eligibility as Observation, review, at);
-  const stored = await persistForSync(ctx.tx, screening.patientId, [reviewed], 'screening-review');
+  const stored = await saveForSync(ctx.tx, screening.patientId, [reviewed], { reason: 'screening-review', webhookUrls: ctx.webhookUrls });
   return {
     status: 200,
     body: {

@@ -1,0 +1,67 @@
+import type { Server } from 'node:http';
+import { ehrBaseUrl, type Config } from '@kap/config';
+import { screeningRulesFromSettings } from '@kap/domain';
+import { producerConnection } from '@kap/queue';
+import type { Db } from '@kap/store';
+import type { Logger } from 'pino';
+import { createApp } from './app';
+import type { Probe } from './deps';
+
+export interface RunningApi {
+  readonly server: Server;
+  /** Stops accepting connections, lets requests in flight finish, and closes Redis (not the database). */
+  close(): Promise<void>;
+}
+
+/** Serves the API on the configured host and port with its Redis and EHR probes. */
+export async function startApi(config: Config, db: Db, logger: Logger): Promise<RunningApi> {
+  const rules = screeningRulesFromSettings({
+    systolicAbove: config.SCREENING_BP_SYSTOLIC_ABOVE,
+    diastolicAbove: config.SCREENING_BP_DIASTOLIC_ABOVE,
+    severityOverrides: config.SCREENING_SEVERITY_OVERRIDES ? JSON.parse(config.SCREENING_SEVERITY_OVERRIDES) : undefined,
+  });
+  // Fails fast instead of queueing commands while Redis is away: callers get 503 at once.
+  const redis = producerConnection(config.REDIS_URL, { lazyConnect: true });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection problem'));
+  await redis.connect().catch((err: Error) => logger.warn({ err: err.message }, 'redis not reachable at start'));
+
+  const pingRedis = async (): Promise<void> => {
+    await withTimeout(redis.ping(), 500, 'Redis did not answer within 500 ms');
+  };
+  const ehrUrl = ehrBaseUrl(config);
+  const probes: Probe[] = [
+    { name: 'redis', critical: true, check: pingRedis },
+    // Reported, not required: accepted data waits in the outbox while the EHR is away.
+    { name: 'ehr', critical: false, check: () => reachable(`${ehrUrl}/metadata`) },
+  ];
+  const app = createApp({ config, db, rules, logger, probes, queueCheck: pingRedis });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  logger.info({ url: `http://${config.HOST}:${config.PORT}`, database: db.kind }, 'api listening');
+  return {
+    server,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      redis.disconnect();
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function reachable(url: string): Promise<void> {
+  const res = await fetch(url, { headers: { Accept: 'application/fhir+json' }, signal: AbortSignal.timeout(2000) });
+  await res.body?.cancel();
+  // Any answer short of a server error, even 401 from a protected EHR, shows it is there.
+  if (res.status >= 500) throw new Error(`EHR answered ${res.status}`);
+}

@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import type { DosingSessionRequest } from '@kap/contracts';
+import { checkDosingSession, parseDurationMs, parseFollowUpOffsets, planFollowUps } from '@kap/domain';
+import {
+  buildCareTeamCommunication,
+  buildDosingSessionResources,
+  buildFollowUpTask,
+  buildProvenance,
+  collectionBundle,
+  conflict,
+  dosingSessionKey,
+  recordSessionOnCarePlan,
+} from '@kap/fhir';
+import { OUTBOX_TOPICS, enqueueOutbox, insertDosingSession, insertFollowUps, saveForSync, setFollowUpTask } from '@kap/store';
+import type { Patient, Reference, Resource } from '@medplum/fhirtypes';
+import type { CommandContext } from '../http/command';
+import type { HandlerResult } from '../http/respond';
+import { loadCourse } from './course-state';
+
+export interface SessionSettings {
+  readonly followUpOffsets: string;
+  readonly reminderLead: string;
+  readonly alertThreshold: { readonly systolicAbove: number; readonly diastolicAbove: number };
+}
+
+/**
+ * Records a dosing session: the FHIR record of the visit, the CarePlan's progress, and the
+ * integration follow-ups inside the neuroplasticity window, each a Task with a due time
+ * whose reminder and escalation jobs the outbox schedules.
+ */
+export async function recordDosingSession(
+  courseId: string,
+  request: DosingSessionRequest,
+  ctx: CommandContext,
+  settings: SessionSettings,
+): Promise<HandlerResult> {
+  const { course, facts, carePlan } = await loadCourse(ctx.tx, courseId);
+  const refused = checkDosingSession(facts, request.sessionNumber);
+  if (refused) throw conflict(refused.text);
+
+  const recordedAt = ctx.now.toISOString();
+  const sessionId = randomUUID();
+  const patient: Reference<Patient> = { reference: `Patient/${course.patientId}` };
+  const session = buildDosingSessionResources({
+    courseId,
+    sessionId,
+    sessionNumber: request.sessionNumber,
+    patient,
+    carePlan: { reference: `CarePlan/${carePlan.id}` },
+    request,
+    recordedAt,
+    alertThreshold: settings.alertThreshold,
+  });
+  const stored = await insertDosingSession(ctx.tx, {
+    id: sessionId,
+    courseId,
+    sessionNumber: request.sessionNumber,
+    start: request.start,
+    end: request.end,
+    doseLevel: request.doseLevel,
+    resourceRefs: { procedure: `Procedure/${session.procedure.id}`, encounter: `Encounter/${session.encounter.id}` },
+  });
+  // Another request recorded this session number first; this transaction rolls back.
+  if (!stored) throw conflict(`Dosing session ${request.sessionNumber} is already recorded for this course`);
+
+  const offsets = parseFollowUpOffsets(settings.followUpOffsets);
+  const planned = planFollowUps(new Date(request.end), offsets);
+  const lead = parseDurationMs(settings.reminderLead);
+  const followUps = await insertFollowUps(
+    ctx.tx,
+    planned.map((p) => ({ id: randomUUID(), courseId, sessionNumber: request.sessionNumber, sequence: p.sequence, dueBy: p.dueBy.toISOString() })),
+  );
+  const tasks = followUps.map((f) =>
+    buildFollowUpTask({
+      followUpId: f.id,
+      courseId,
+      sessionNumber: f.sessionNumber,
+      sequence: f.sequence,
+      dueBy: f.dueBy,
+      patient,
+      carePlan: { reference: `CarePlan/${carePlan.id}` },
+      sessionProcedure: { reference: `Procedure/${session.procedure.id}` },
+      authoredOn: recordedAt,
+    }),
+  );
+  for (const [i, f] of followUps.entries()) await setFollowUpTask(ctx.tx, f.id, tasks[i]?.id as string);
+
+  const produced: Resource[] = [...session.all, recordSessionOnCarePlan(carePlan, request.sessionNumber), ...tasks];
+  if (session.alert) {
+    produced.push(
+      buildCareTeamCommunication({
+        key: `${dosingSessionKey(courseId, request.sessionNumber)}/blood-pressure-alert`,
+        patient,
+        about: [{ reference: `Flag/${session.alert.flag.id}` }, { reference: `DetectedIssue/${session.alert.detectedIssue.id}` }],
+        category: 'blood-pressure-alert',
+        text: session.alert.detectedIssue.detail ?? 'In-session blood pressure above the alert threshold',
+        sent: recordedAt,
+        priority: 'urgent',
+      }),
+    );
+  }
+  produced.push(
+    buildProvenance({
+      key: `${dosingSessionKey(courseId, request.sessionNumber)}/provenance`,
+      targets: produced.map((r) => ({ reference: `${r.resourceType}/${r.id}` })),
+      recorded: recordedAt,
+      activity: 'CREATE',
+      reason: `Dosing session ${request.sessionNumber} recorded`,
+    }),
+  );
+  const saved = await saveForSync(ctx.tx, course.patientId, produced, { reason: 'dosing-session', webhookUrls: ctx.webhookUrls });
+  for (const f of followUps) {
+    const due = Date.parse(f.dueBy);
+    const offset = due - Date.parse(request.end);
+    await enqueueOutbox(ctx.tx, {
+      topic: OUTBOX_TOPICS.followUpSchedule,
+      patientId: course.patientId,
+      payload: { followUpId: f.id, dueBy: f.dueBy, remindAt: new Date(due - Math.min(lead, offset / 2)).toISOString() },
+    });
+  }
+  return {
+    status: 201,
+    body: {
+      sessionId,
+      resources: collectionBundle(saved, ctx.baseUrl),
+      followUps: followUps.map((f, i) => ({ id: f.id, dueBy: f.dueBy, status: f.status, taskId: tasks[i]?.id })),
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { resolve } from 'node:path';
+import { startApi } from '@kap/api';
+import { loadConfig } from '@kap/config';
+import { startSandbox } from '@kap/ehr-sandbox';
+import { openDatabase } from '@kap/store';
+import { startWorker } from '@kap/worker';
+import pino from 'pino';
+
+/**
+ * The Quick start's one process: the API, the worker and (with no EHR_BASE_URL) the EHR
+ * sandbox. The embedded PostgreSQL (PGlite) is single-process, so with no DATABASE_URL
+ * the API and the worker must share this process's one database. In production each
+ * service runs on its own against PostgreSQL (docker-compose.yml, infra/).
+ */
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = pino({ level: config.LOG_LEVEL });
+  const sandbox = config.EHR_BASE_URL
+    ? undefined
+    : await startSandbox({ port: config.EHR_SANDBOX_PORT, host: '127.0.0.1' });
+  if (sandbox) logger.info({ url: sandbox.url }, 'ehr sandbox listening');
+  const db = await openDatabase(config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: resolve(config.DATA_DIR, 'postgres') });
+  const worker = await startWorker(config, db, logger.child({ service: 'worker' }));
+  const api = await startApi(config, db, logger.child({ service: 'api' }));
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: requests and jobs in flight finish first');
+    setTimeout(() => process.exit(1), 30_000).unref();
+    void (async () => {
+      await api.close();
+      await worker.close();
+      await db.close();
+      await sandbox?.close();
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,25 @@
+import { listUnsynced, markDead, markFailed, type Db } from '@kap/store';
+import type { Job } from 'bullmq';
+import type { Logger } from 'pino';
+
+/** Whether this failure is the job's last: attempts used up, or an error no retry can fix. */
+export function isFinalFailure(job: Job, err: Error): boolean {
+  return err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+}
+
+/**
+ * The queue gave up on a job: its outbox row becomes a dead letter, listed and re-driven
+ * over the API, and for an EHR sync each waiting resource shows `failed` with the error.
+ * Should this write fail, the relay's sweep finds the job failed in Redis and does it.
+ */
+export async function deadLetter(db: Db, logger: Logger, job: Job, err: Error): Promise<void> {
+  const data = job.data as { outboxId?: unknown; patientId?: unknown };
+  if (typeof data.outboxId !== 'number') return;
+  await markDead(db, data.outboxId, err.message.slice(0, 1000));
+  if (typeof data.patientId === 'string') {
+    for (const u of await listUnsynced(db, data.patientId)) {
+      await markFailed(db, { type: u.type, id: u.id, error: err.message.slice(0, 500), localVersion: u.version });
+    }
+  }
+  logger.error({ queue: job.queueName, job: job.id, outbox: data.outboxId, attempts: job.attemptsMade, err: err.message }, 'dead letter');
+}

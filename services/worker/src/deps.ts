@@ -1,0 +1,19 @@
+import type { Config } from '@kap/config';
+import type { EhrClient } from '@kap/ehr-client';
+import type { Db } from '@kap/store';
+import type { Queues } from '@kap/queue';
+import type { Logger } from 'pino';
+
+/** Everything processors need, passed in by main.ts (or a test with real services). */
+export interface WorkerDeps {
+  readonly config: Config;
+  readonly db: Db;
+  readonly ehr: EhrClient;
+  readonly queues: Queues;
+  readonly logger: Logger;
+  /** Names this process in leases. */
+  readonly workerId: string;
+  readonly now?: () => Date;
+  /** fetch for webhook deliveries (injected so tests can use a real server on loopback). */
+  readonly fetch?: typeof fetch;
+}

@@ -1,0 +1,5 @@
+export { startWorkerRuntime, jobPolicies, type WorkerRuntime } from './runtime';
+export type { WorkerDeps } from './deps';
+export { relayOnce } from './relay';
+export { signWebhook, verifyWebhook, SIGNATURE_HEADER } from './webhooks/signature';
+export { startWorker, type RunningWorker } from './worker';

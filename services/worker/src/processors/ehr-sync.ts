@@ -1,0 +1,44 @@
+import { isEhrError } from '@kap/ehr-client';
+import { EhrSyncJobData } from '@kap/queue';
+import { acquireLease, markCompleted, noteSyncAttemptError, releaseLease } from '@kap/store';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { WorkerDeps } from '../deps';
+import { syncPatient, type SyncOutcome } from '../sync/sync-patient';
+
+/** Long enough for the searches and the transaction with their timeouts; a dead holder frees it by then. */
+const LEASE_MS = 120_000;
+/** When another job holds the patient's lease, look again this soon. */
+const LEASE_BUSY_RETRY_MS = 300;
+
+/**
+ * One `ehr-sync` job: syncs the patient's unsynced resources, then completes its outbox row.
+ * Throws to retry with backoff; 429 waits as long as the EHR asks without spending an
+ * attempt; a 4xx that no retry can fix goes straight to the dead letters.
+ */
+export function ehrSyncProcessor(deps: WorkerDeps) {
+  return async (job: Job, token?: string): Promise<SyncOutcome> => {
+    const data = EhrSyncJobData.parse(job.data);
+    const leaseKey = `patient/${data.patientId}`;
+    if (!(await acquireLease(deps.db, leaseKey, `${deps.workerId}/${job.id}`, LEASE_MS))) {
+      await job.moveToDelayed(Date.now() + LEASE_BUSY_RETRY_MS + Math.floor(Math.random() * LEASE_BUSY_RETRY_MS), token);
+      throw new DelayedError();
+    }
+    try {
+      const outcome = await syncPatient(deps.db, deps.ehr, data.patientId);
+      await markCompleted(deps.db, data.outboxId);
+      deps.logger.info({ job: job.id, outbox: data.outboxId, ...outcome }, 'ehr sync done');
+      return outcome;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      await noteSyncAttemptError(deps.db, data.patientId, message).catch(() => undefined);
+      if (isEhrError(err) && err.kind === 'rate-limited') {
+        await job.moveToDelayed(Date.now() + (err.retryAfterMs ?? 30_000), token);
+        throw new DelayedError();
+      }
+      if (isEhrError(err) && !err.transient) throw new UnrecoverableError(`EHR refused the sync: ${err.message}`);
+      throw err;
+    } finally {
+      await releaseLease(deps.db, leaseKey, `${deps.workerId}/${job.id}`).catch(() => undefined);
+    }
+  };
+}

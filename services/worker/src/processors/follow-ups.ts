@@ -1,0 +1,85 @@
+import { webhookUrls } from '@kap/config';
+import { buildCareTeamCommunication, escalateFollowUpTask, resourceId } from '@kap/fhir';
+import { FollowUpJobData } from '@kap/queue';
+import {
+  OUTBOX_TOPICS,
+  completeOutboxMatching,
+  getCourse,
+  getFollowUp,
+  readResource,
+  saveForSync,
+  setFollowUpStatus,
+  type FollowUpRow,
+} from '@kap/store';
+import type { Communication, Resource, Task } from '@medplum/fhirtypes';
+import type { Job } from 'bullmq';
+import type { WorkerDeps } from '../deps';
+
+/**
+ * A follow-up's timers. The reminder tells the care team one is coming due; at the due
+ * time, one still open is escalated (Task priority raised, the team told). Both re-read
+ * the follow-up and do nothing once it is completed or cancelled, and each notification
+ * has a deterministic id, so a job that runs twice notifies once.
+ */
+export function followUpProcessor(deps: WorkerDeps) {
+  return async (job: Job): Promise<string> => {
+    const { followUpId, kind } = FollowUpJobData.parse(job.data);
+    const followUp = await getFollowUp(deps.db, followUpId);
+    if (!followUp) return 'obsolete: unknown follow-up';
+    const result = kind === 'reminder' ? await remind(deps, followUp) : await escalate(deps, followUp);
+    if (kind === 'due') await completeOutboxMatching(deps.db, OUTBOX_TOPICS.followUpSchedule, 'followUpId', [followUpId]);
+    return result;
+  };
+}
+
+const notificationKey = (followUpId: string, kind: 'reminder' | 'escalation'): string => `follow-up/${followUpId}/${kind}`;
+
+async function remind(deps: WorkerDeps, followUp: FollowUpRow): Promise<string> {
+  if (followUp.status !== 'scheduled') return `obsolete: ${followUp.status}`;
+  const key = notificationKey(followUp.id, 'reminder');
+  return deps.db.transaction(async (tx) => {
+    if (await readResource(tx, 'Communication', resourceId(key))) return 'already reminded';
+    const course = await getCourse(tx, followUp.courseId);
+    if (!course || course.stoppedReason) return 'obsolete: course stopped';
+    const communication = buildCareTeamCommunication({
+      key,
+      patient: { reference: `Patient/${course.patientId}` },
+      about: followUp.taskId ? [{ reference: `Task/${followUp.taskId}` }] : [{ reference: `CarePlan/${course.carePlanId}` }],
+      category: 'follow-up-reminder',
+      text: `Integration follow-up ${followUp.sequence} after dosing session ${followUp.sessionNumber} is due by ${followUp.dueBy}.`,
+      sent: now(deps),
+      priority: 'routine',
+    });
+    await saveForSync(tx, course.patientId, [communication], { reason: 'follow-up-reminder', webhookUrls: webhookUrls(deps.config) });
+    return 'reminded';
+  });
+}
+
+async function escalate(deps: WorkerDeps, followUp: FollowUpRow): Promise<string> {
+  if (followUp.status !== 'scheduled') return `obsolete: ${followUp.status}`;
+  return deps.db.transaction(async (tx) => {
+    const at = now(deps);
+    const escalated = await setFollowUpStatus(tx, followUp.id, 'escalated', at, { onlyFrom: ['scheduled'] });
+    if (!escalated) return 'obsolete: changed meanwhile';
+    const course = await getCourse(tx, followUp.courseId);
+    if (!course) return 'obsolete: unknown course';
+    const changed: Resource[] = [];
+    const task = followUp.taskId ? await readResource<Task>(tx, 'Task', followUp.taskId) : undefined;
+    if (task) changed.push(escalateFollowUpTask(task, at));
+    const communication: Communication = buildCareTeamCommunication({
+      key: notificationKey(followUp.id, 'escalation'),
+      patient: { reference: `Patient/${course.patientId}` },
+      about: task ? [{ reference: `Task/${task.id}` }] : [{ reference: `CarePlan/${course.carePlanId}` }],
+      category: 'follow-up-escalation',
+      text: `Integration follow-up ${followUp.sequence} after dosing session ${followUp.sessionNumber} was not completed by ${followUp.dueBy}: the window has closed.`,
+      sent: at,
+      priority: 'urgent',
+    });
+    changed.push(communication);
+    await saveForSync(tx, course.patientId, changed, { reason: 'follow-up-escalation', webhookUrls: webhookUrls(deps.config) });
+    deps.logger.warn({ followUp: followUp.id, course: course.id }, 'follow-up escalated');
+    return 'escalated';
+  });
+}
+
+const now = (deps: WorkerDeps): string => (deps.now ?? (() => new Date()))().toISOString();

@@ -1,0 +1,64 @@
+import { attemptsToSpan, syncBackoffMs } from '@kap/ehr-client';
+import { parseDurationMs } from '@kap/domain';
+import { QUEUE_NAMES } from '@kap/queue';
+import { Worker, type ConnectionOptions, type Job, type Processor } from 'bullmq';
+import { deadLetter, isFinalFailure } from './dead-letters';
+import type { WorkerDeps } from './deps';
+import { ehrSyncProcessor } from './processors/ehr-sync';
+import { followUpProcessor } from './processors/follow-ups';
+import { notifyProcessor } from './processors/notify';
+import { startRelay, type JobPolicies } from './relay';
+
+export interface WorkerRuntime {
+  /** Stops taking work, lets running jobs finish (or returns them to the queue), stops the relay. */
+  close(): Promise<void>;
+}
+
+/** Attempts and backoff per queue, from configuration: EHR writes retry across an hour's outage by default. */
+export function jobPolicies(deps: WorkerDeps): JobPolicies {
+  const c = deps.config;
+  const backoff = { baseMs: c.SYNC_BACKOFF_BASE_MS, capMs: c.SYNC_BACKOFF_CAP_MS };
+  const keep = { removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 30 * 24 * 3600 } };
+  return {
+    ehrSync: { attempts: attemptsToSpan(parseDurationMs(c.SYNC_MAX_OUTAGE), backoff), backoff: { type: 'custom' }, ...keep },
+    followUps: { attempts: 10, backoff: { type: 'custom' }, ...keep },
+    notify: { attempts: c.WEBHOOK_ATTEMPTS, backoff: { type: 'custom' }, ...keep },
+  };
+}
+
+/**
+ * Starts the outbox relay and one BullMQ worker per queue on `connection` (which must allow
+ * `maxRetriesPerRequest: null`). Final failures become dead letters.
+ */
+export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptions, prefix = 'kap'): WorkerRuntime {
+  const policies = jobPolicies(deps);
+  const backoffStrategy = (attemptsMade: number): number =>
+    syncBackoffMs(attemptsMade, { baseMs: deps.config.SYNC_BACKOFF_BASE_MS, capMs: deps.config.SYNC_BACKOFF_CAP_MS });
+  const start = (name: string, processor: Processor, concurrency: number): Worker => {
+    const worker = new Worker(name, processor, { connection, prefix, concurrency, settings: { backoffStrategy } });
+    worker.on('failed', (job: Job | undefined, err: Error) => {
+      if (!job) return;
+      if (!isFinalFailure(job, err)) {
+        deps.logger.warn({ queue: name, job: job.id, attempt: job.attemptsMade, err: err.message }, 'job failed; will retry');
+        return;
+      }
+      deadLetter(deps.db, deps.logger, job, err).catch((dlqErr: unknown) =>
+        deps.logger.error({ err: dlqErr, job: job.id }, 'could not record a dead letter; the relay sweep will'),
+      );
+    });
+    worker.on('error', (err) => deps.logger.error({ queue: name, err: err.message }, 'worker error'));
+    return worker;
+  };
+  const workers = [
+    start(QUEUE_NAMES.ehrSync, ehrSyncProcessor(deps), deps.config.SYNC_CONCURRENCY),
+    start(QUEUE_NAMES.followUps, followUpProcessor(deps), 2),
+    start(QUEUE_NAMES.notify, notifyProcessor(deps), 4),
+  ];
+  const relay = startRelay(deps, policies);
+  return {
+    async close() {
+      await relay.stop();
+      await Promise.all(workers.map((w) => w.close()));
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { hostname } from 'node:os';
+import { ehrBaseUrl, type Config } from '@kap/config';
+import { createEhrClient, ehrAuthFromSettings } from '@kap/ehr-client';
+import { checkEvictionPolicy, createQueues, workerConnection } from '@kap/queue';
+import type { Db } from '@kap/store';
+import type { Logger } from 'pino';
+import { startWorkerRuntime } from './runtime';
+
+export interface RunningWorker {
+  /** Finishes in-flight jobs (or returns them to the queue), stops the relay, closes Redis (not the database). */
+  close(): Promise<void>;
+}
+
+/** Connects to Redis (refusing an evicting one), the EHR, and starts the relay and the queue workers. */
+export async function startWorker(config: Config, db: Db, logger: Logger): Promise<RunningWorker> {
+  const redis = workerConnection(config.REDIS_URL);
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection problem'));
+  await checkEvictionPolicy(redis);
+  const ehr = createEhrClient({ baseUrl: ehrBaseUrl(config), auth: ehrAuthFromSettings(config), timeoutMs: config.EHR_TIMEOUT_MS });
+  const queues = createQueues(redis);
+  const workerId = config.WORKER_ID ?? `${hostname()}-${process.pid}`;
+  const runtime = startWorkerRuntime({ config, db, ehr, queues, logger, workerId }, redis);
+  logger.info({ ehr: ehrBaseUrl(config), database: db.kind, workerId }, 'worker running');
+  return {
+    async close() {
+      await runtime.close();
+      await queues.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, type Config } from '@kap/config';
+import { DEFAULT_SCREENING_RULES } from '@kap/domain';
+import { createEhrClient } from '@kap/ehr-client';
+import { startSandbox, type RunningSandbox } from '@kap/ehr-sandbox';
+import { createQueues, producerConnection, workerConnection, type Queues } from '@kap/queue';
+import { countPending, openDatabase, type Db } from '@kap/store';
+import type { Express } from 'express';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { createApp } from '../../services/api/src/app';
+import { startWorkerRuntime, type WorkerRuntime } from '../../services/worker/src/runtime';
+import { verifyWebhook } from '../../services/worker/src/webhooks/signature';
+import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
+
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const WEBHOOK_SECRET = 'test-secret-not-for-production';
+
+export interface Delivery {
+  readonly event: string;
+  readonly deliveryId: string;
+  readonly signatureValid: boolean;
+  readonly body: { resource: { resourceType: string; id: string; meta?: { versionId?: string } } };
+}
+
+/** A subscriber on loopback that records each webhook and checks its signature. */
+export async function startWebhookReceiver(answer: () => number = () => 204): Promise<{ url: string; deliveries: Delivery[]; close(): Promise<void> }> {
+  const deliveries: Delivery[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const status = answer();
+      if (status < 300) {
+        deliveries.push({
+          event: String(req.headers['x-kap-event']),
+          deliveryId: String(req.headers['x-kap-delivery']),
+          signatureValid: verifyWebhook(WEBHOOK_SECRET, body, String(req.headers['x-kap-signature']), Math.floor(Date.now() / 1000)),
+          body: JSON.parse(body),
+        });
+      }
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/hooks`, deliveries, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+export interface Stack {
+  readonly app: Express;
+  readonly db: Db;
+  readonly config: Config;
+  readonly sandbox: RunningSandbox;
+  readonly queues: Queues;
+  readonly redis: Redis;
+  readonly prefix: string;
+  /** Starts (or restarts) the worker; several may run at once. */
+  startWorker(id?: string): WorkerRuntime;
+  stopWorkers(): Promise<void>;
+  /** Resolves when the outbox has no open work left, or rejects after `timeoutMs`. */
+  drained(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole service on real parts: the API app and the worker runtime on a fresh
+ * PostgreSQL schema, real Redis under a unique BullMQ prefix, and the FHIR sandbox as the
+ * EHR over loopback. Timings are shortened through the same settings operators use.
+ */
+export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+  const schema = uniqueSchema('e2e');
+  const prefix = `test-${schema}`;
+  const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
+  const sandbox = await startSandbox({ port: 0 });
+  const config = loadConfig({
+    PUBLIC_BASE_URL: 'http://kap.test',
+    EHR_BASE_URL: sandbox.url,
+    EHR_TIMEOUT_MS: '3000',
+    FOLLOW_UP_OFFSETS: 'PT3S,PT6S,PT9S',
+    FOLLOW_UP_REMINDER_LEAD: 'PT1S',
+    SYNC_BACKOFF_BASE_MS: '100',
+    SYNC_BACKOFF_CAP_MS: '1000',
+    SYNC_MAX_OUTAGE: 'PT30S',
+    RELAY_INTERVAL_MS: '100',
+    REDISPATCH_AFTER_MS: '1500',
+    WEBHOOK_SECRET,
+    ...env,
+  });
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const redis = workerConnection(TEST_REDIS_URL);
+  const queues = createQueues(redis, prefix);
+  const producer = producerConnection(TEST_REDIS_URL, { lazyConnect: true });
+  await producer.connect();
+  const app = createApp({
+    config,
+    db,
+    rules: DEFAULT_SCREENING_RULES,
+    logger,
+    queueCheck: async () => void (await producer.ping()),
+  });
+  const ehr = createEhrClient({ baseUrl: sandbox.url, auth: { mode: 'none' }, timeoutMs: config.EHR_TIMEOUT_MS });
+  const runtimes: WorkerRuntime[] = [];
+  let n = 0;
+  const stack: Stack = {
+    app,
+    db,
+    config,
+    sandbox,
+    queues,
+    redis,
+    prefix,
+    startWorker(id = `w${++n}`) {
+      const runtime = startWorkerRuntime({ config, db, ehr, queues, logger, workerId: id }, redis, prefix);
+      runtimes.push(runtime);
+      return runtime;
+    },
+    async stopWorkers() {
+      await Promise.all(runtimes.splice(0).map((r) => r.close()));
+    },
+    async drained(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if ((await countPending(db)) === 0) return;
+        if (Date.now() > deadline) throw new Error(`outbox still has ${await countPending(db)} open rows after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    async close() {
+      await stack.stopWorkers();
+      await queues.close();
+      await deleteKeys(redis, `${prefix}:*`);
+      redis.disconnect();
+      producer.disconnect();
+      await sandbox.close();
+      await db.close();
+      await dropSchema(schema);
+    },
+  };
+  return stack;
+}
+
+async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
