@@ -5,7 +5,7 @@ import { DEFAULT_SCREENING_RULES } from '@kap/domain';
 import { createEhrClient } from '@kap/ehr-client';
 import { startSandbox, type RunningSandbox } from '@kap/ehr-sandbox';
 import { createQueues, producerConnection, workerConnection, type Queues } from '@kap/queue';
-import { countPending, openDatabase, type Db } from '@kap/store';
+import { OUTBOX_TOPICS, openDatabase, type Db } from '@kap/store';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
@@ -13,6 +13,7 @@ import { createApp } from '../../services/api/src/app';
 import { startWorkerRuntime, type WorkerRuntime } from '../../services/worker/src/runtime';
 import { verifyWebhook } from '../../services/worker/src/webhooks/signature';
 import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const WEBHOOK_SECRET = 'test-secret-not-for-production';
@@ -57,11 +58,17 @@ export interface Stack {
   readonly queues: Queues;
   readonly redis: Redis;
   readonly prefix: string;
+  /** The outage switch, when started `behindProxy`. */
+  readonly proxy?: TcpProxy;
+  /** The environment a worker process needs to join this stack. */
+  readonly env: Record<string, string>;
   /** Starts (or restarts) the worker; several may run at once. */
   startWorker(id?: string): WorkerRuntime;
   stopWorkers(): Promise<void>;
-  /** Resolves when the outbox has no open work left, or rejects after `timeoutMs`. */
+  /** Resolves when no EHR sync or webhook is left to do (timers may still wait), or rejects after `timeoutMs`. */
   drained(timeoutMs?: number): Promise<void>;
+  /** Loses every queued job of this stack, as FLUSHALL would (only this stack's keys: Redis is shared). */
+  flushQueues(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -70,14 +77,21 @@ export interface Stack {
  * PostgreSQL schema, real Redis under a unique BullMQ prefix, and the FHIR sandbox as the
  * EHR over loopback. Timings are shortened through the same settings operators use.
  */
-export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(env: Record<string, string> = {}, options: { behindProxy?: boolean } = {}): Promise<Stack> {
   const schema = uniqueSchema('e2e');
   const prefix = `test-${schema}`;
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
   const sandbox = await startSandbox({ port: 0 });
+  const proxy = options.behindProxy ? await startTcpProxy(Number(new URL(sandbox.url).port)) : undefined;
+  const ehrUrl = proxy ? sandbox.url.replace(/:\d+\//, `:${proxy.port}/`) : sandbox.url;
   const config = loadConfig({
     PUBLIC_BASE_URL: 'http://kap.test',
-    EHR_BASE_URL: sandbox.url,
+    EHR_BASE_URL: ehrUrl,
+    DATABASE_URL: TEST_DATABASE_URL,
+    DATABASE_SCHEMA: schema,
+    QUEUE_PREFIX: prefix,
+    JOB_LOCK_MS: '2000',
+    SYNC_LEASE_MS: '6000',
     EHR_TIMEOUT_MS: '3000',
     FOLLOW_UP_OFFSETS: 'PT3S,PT6S,PT9S',
     FOLLOW_UP_REMINDER_LEAD: 'PT1S',
@@ -101,7 +115,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     logger,
     queueCheck: async () => void (await producer.ping()),
   });
-  const ehr = createEhrClient({ baseUrl: sandbox.url, auth: { mode: 'none' }, timeoutMs: config.EHR_TIMEOUT_MS });
+  const ehr = createEhrClient({ baseUrl: ehrUrl, auth: { mode: 'none' }, timeoutMs: config.EHR_TIMEOUT_MS });
   const runtimes: WorkerRuntime[] = [];
   let n = 0;
   const stack: Stack = {
@@ -112,6 +126,23 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     queues,
     redis,
     prefix,
+    proxy,
+    env: {
+      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_SCHEMA: schema,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      EHR_BASE_URL: ehrUrl,
+      EHR_TIMEOUT_MS: String(config.EHR_TIMEOUT_MS),
+      JOB_LOCK_MS: String(config.JOB_LOCK_MS),
+      SYNC_LEASE_MS: String(config.SYNC_LEASE_MS),
+      SYNC_BACKOFF_BASE_MS: String(config.SYNC_BACKOFF_BASE_MS),
+      SYNC_BACKOFF_CAP_MS: String(config.SYNC_BACKOFF_CAP_MS),
+      RELAY_INTERVAL_MS: String(config.RELAY_INTERVAL_MS),
+      REDISPATCH_AFTER_MS: String(config.REDISPATCH_AFTER_MS),
+      FOLLOW_UP_REMINDER_LEAD: config.FOLLOW_UP_REMINDER_LEAD,
+      LOG_LEVEL: 'warn',
+    },
     startWorker(id = `w${++n}`) {
       const runtime = startWorkerRuntime({ config, db, ehr, queues, logger, workerId: id }, redis, prefix);
       runtimes.push(runtime);
@@ -122,11 +153,18 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     },
     async drained(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
+      const open = async (): Promise<number> =>
+        ((await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND topic <> '${OUTBOX_TOPICS.followUpSchedule}'`,
+        ))[0]?.n ?? 0);
       for (;;) {
-        if ((await countPending(db)) === 0) return;
-        if (Date.now() > deadline) throw new Error(`outbox still has ${await countPending(db)} open rows after ${timeoutMs} ms`);
+        if ((await open()) === 0) return;
+        if (Date.now() > deadline) throw new Error(`outbox still has ${await open()} open rows after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 200));
       }
+    },
+    async flushQueues() {
+      await deleteKeys(redis, `${prefix}:*`);
     },
     async close() {
       await stack.stopWorkers();
@@ -134,6 +172,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
       await deleteKeys(redis, `${prefix}:*`);
       redis.disconnect();
       producer.disconnect();
+      await proxy?.close();
       await sandbox.close();
       await db.close();
       await dropSchema(schema);

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -24,8 +25,16 @@ export const ConfigSchema = z
     BODY_LIMIT: z.string().default('1mb'),
 
     DATABASE_URL: optionalText,
+    /** PostgreSQL schema for this deployment's tables (created if missing); default the connection's search_path. */
+    DATABASE_SCHEMA: optionalText.pipe(z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).optional()),
     DATA_DIR: z.string().default('.data'),
     REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+    /** Prefix of every BullMQ key, so deployments can share one Redis. */
+    QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('kap'),
+    /** How long a job's lock lasts without renewal: a killed worker's job is retried after this. */
+    JOB_LOCK_MS: positiveInt.default(30_000),
+    /** How long a worker may hold a patient's EHR-write lease; a killed holder releases it by expiring. */
+    SYNC_LEASE_MS: positiveInt.default(120_000),
 
     EHR_BASE_URL: optionalText.pipe(z.url().optional()),
     EHR_AUTH: z.enum(['none', 'bearer', 'client-credentials', 'smart-backend']).default('none'),
@@ -122,4 +131,11 @@ export function ehrBaseUrl(config: Config): string {
 /** The webhook subscribers, in configured order. */
 export function webhookUrls(config: Config): string[] {
   return (config.WEBHOOK_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+}
+
+/** The database options every process opens with: PostgreSQL when configured, else the embedded PGlite. */
+export function databaseOptions(config: Config): { url?: string; schema?: string; dataDir?: string } {
+  return config.DATABASE_URL
+    ? { url: config.DATABASE_URL, ...(config.DATABASE_SCHEMA ? { schema: config.DATABASE_SCHEMA } : {}) }
+    : { dataDir: resolve(config.DATA_DIR, 'postgres') };
 }

@@ -1,5 +1,4 @@
-import { resolve } from 'node:path';
-import { loadConfig } from '@kap/config';
+import { databaseOptions, loadConfig } from '@kap/config';
 import { openDatabase } from '@kap/store';
 import pino from 'pino';
 import { startApi } from './server';
@@ -8,7 +7,7 @@ import { startApi } from './server';
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = pino({ level: config.LOG_LEVEL, base: { service: 'api' } });
-  const db = await openDatabase(config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: resolve(config.DATA_DIR, 'postgres') });
+  const db = await openDatabase(databaseOptions(config));
   const api = await startApi(config, db, logger);
   let stopping = false;
   const stop = (signal: string): void => {

@@ -1,6 +1,5 @@
-import { resolve } from 'node:path';
 import { startApi } from '@kap/api';
-import { loadConfig } from '@kap/config';
+import { databaseOptions, loadConfig } from '@kap/config';
 import { startSandbox } from '@kap/ehr-sandbox';
 import { openDatabase } from '@kap/store';
 import { startWorker } from '@kap/worker';
@@ -19,7 +18,7 @@ async function main(): Promise<void> {
     ? undefined
     : await startSandbox({ port: config.EHR_SANDBOX_PORT, host: '127.0.0.1' });
   if (sandbox) logger.info({ url: sandbox.url }, 'ehr sandbox listening');
-  const db = await openDatabase(config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: resolve(config.DATA_DIR, 'postgres') });
+  const db = await openDatabase(databaseOptions(config));
   const worker = await startWorker(config, db, logger.child({ service: 'worker' }));
   const api = await startApi(config, db, logger.child({ service: 'api' }));
 

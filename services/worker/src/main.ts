@@ -1,5 +1,4 @@
-import { resolve } from 'node:path';
-import { loadConfig } from '@kap/config';
+import { databaseOptions, loadConfig } from '@kap/config';
 import { openDatabase } from '@kap/store';
 import pino from 'pino';
 import { startWorker } from './worker';
@@ -8,7 +7,7 @@ import { startWorker } from './worker';
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = pino({ level: config.LOG_LEVEL, base: { service: 'worker' } });
-  const db = await openDatabase(config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: resolve(config.DATA_DIR, 'postgres') });
+  const db = await openDatabase(databaseOptions(config));
   const worker = await startWorker(config, db, logger);
   let stopping = false;
   const stop = (signal: string): void => {

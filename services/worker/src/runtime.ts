@@ -35,7 +35,14 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
   const backoffStrategy = (attemptsMade: number): number =>
     syncBackoffMs(attemptsMade, { baseMs: deps.config.SYNC_BACKOFF_BASE_MS, capMs: deps.config.SYNC_BACKOFF_CAP_MS });
   const start = (name: string, processor: Processor, concurrency: number): Worker => {
-    const worker = new Worker(name, processor, { connection, prefix, concurrency, settings: { backoffStrategy } });
+    const worker = new Worker(name, processor, {
+      connection,
+      prefix,
+      concurrency,
+      lockDuration: deps.config.JOB_LOCK_MS,
+      stalledInterval: deps.config.JOB_LOCK_MS,
+      settings: { backoffStrategy },
+    });
     worker.on('failed', (job: Job | undefined, err: Error) => {
       if (!job) return;
       if (!isFinalFailure(job, err)) {

@@ -17,9 +17,9 @@ export async function startWorker(config: Config, db: Db, logger: Logger): Promi
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection problem'));
   await checkEvictionPolicy(redis);
   const ehr = createEhrClient({ baseUrl: ehrBaseUrl(config), auth: ehrAuthFromSettings(config), timeoutMs: config.EHR_TIMEOUT_MS });
-  const queues = createQueues(redis);
+  const queues = createQueues(redis, config.QUEUE_PREFIX);
   const workerId = config.WORKER_ID ?? `${hostname()}-${process.pid}`;
-  const runtime = startWorkerRuntime({ config, db, ehr, queues, logger, workerId }, redis);
+  const runtime = startWorkerRuntime({ config, db, ehr, queues, logger, workerId }, redis, config.QUEUE_PREFIX);
   logger.info({ ehr: ehrBaseUrl(config), database: db.kind, workerId }, 'worker running');
   return {
     async close() {

@@ -5,8 +5,6 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
 import { syncPatient, type SyncOutcome } from '../sync/sync-patient';
 
-/** Long enough for the searches and the transaction with their timeouts; a dead holder frees it by then. */
-const LEASE_MS = 120_000;
 /** When another job holds the patient's lease, look again this soon. */
 const LEASE_BUSY_RETRY_MS = 300;
 
@@ -19,7 +17,7 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
   return async (job: Job, token?: string): Promise<SyncOutcome> => {
     const data = EhrSyncJobData.parse(job.data);
     const leaseKey = `patient/${data.patientId}`;
-    if (!(await acquireLease(deps.db, leaseKey, `${deps.workerId}/${job.id}`, LEASE_MS))) {
+    if (!(await acquireLease(deps.db, leaseKey, `${deps.workerId}/${job.id}`, deps.config.SYNC_LEASE_MS))) {
       await job.moveToDelayed(Date.now() + LEASE_BUSY_RETRY_MS + Math.floor(Math.random() * LEASE_BUSY_RETRY_MS), token);
       throw new DelayedError();
     }

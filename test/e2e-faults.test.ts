@@ -1,0 +1,128 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import request from 'supertest';
+import { auditEhr } from './support/ehr-audit';
+import { screeningRequest } from './support/requests';
+import { startStack, type Stack } from './support/stack';
+
+jest.setTimeout(180_000);
+
+/** Records a screening, starts its course and records session 1: about thirty resources for the EHR. */
+async function enrol(stack: Stack): Promise<string> {
+  const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
+  const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
+  const start = new Date(Date.now() - 2 * 3600_000);
+  await request(stack.app)
+    .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
+    .send({
+      sessionNumber: 1,
+      doseLevel: 'low',
+      route: 'sublingual',
+      dose: { value: 100, unit: 'mg' },
+      start: start.toISOString(),
+      end: new Date(start.getTime() + 80 * 60_000).toISOString(),
+      vitals: [{ at: start.toISOString(), systolic: 130, diastolic: 84, heartRate: 76 }],
+    })
+    .expect(201);
+  return course.body.courseId as string;
+}
+
+async function expectExactlyOnce(stack: Stack): Promise<void> {
+  await stack.drained(90_000);
+  const audit = await auditEhr(stack.db, stack.sandbox.url);
+  expect(audit.duplicates).toEqual([]);
+  expect(audit.missing).toEqual([]);
+  expect(audit.ehr).toEqual(audit.local);
+}
+
+async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const statusCount = (stack: Stack, status: number): number => stack.sandbox.sandbox.stats().requests.byStatus[String(status)] ?? 0;
+
+describe('everything accepted reaches the EHR exactly once, whatever fails', () => {
+  let stack: Stack;
+  beforeEach(async () => {
+    // Long follow-up offsets: these tests are about EHR writes, not timers.
+    stack = await startStack({ FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H' }, { behindProxy: true });
+  });
+  afterEach(async () => {
+    await stack.close();
+  });
+
+  it('when the EHR answers 500, then 429 with Retry-After, then 412, and then is down for a while', async () => {
+    stack.startWorker();
+    stack.sandbox.sandbox.injectFault({ status: 500, count: 3 });
+    await enrol(stack);
+    await until(() => statusCount(stack, 500) >= 3, 20_000, 'three 500s');
+
+    stack.sandbox.sandbox.injectFault({ status: 429, count: 2, retryAfter: 1 });
+    await enrol(stack);
+    await until(() => statusCount(stack, 429) >= 2, 20_000, 'two 429s');
+
+    stack.sandbox.sandbox.injectFault({ status: 412, count: 4, match: 'transaction' });
+    await enrol(stack);
+    await until(() => statusCount(stack, 412) >= 4, 20_000, 'four 412s');
+
+    await stack.proxy?.down();
+    await enrol(stack);
+    await new Promise((r) => setTimeout(r, 2500));
+    await stack.proxy?.up();
+
+    await expectExactlyOnce(stack);
+    expect(stack.sandbox.sandbox.stats().resources.Patient).toBe(4);
+  });
+
+  it('when a worker process is killed in the middle of a job', async () => {
+    const worker = spawnWorker(stack);
+    try {
+      // The EHR answers the next transaction slowly, so the worker is mid-request when killed.
+      stack.sandbox.sandbox.injectFault({ delayMs: 1500, count: 1, match: 'transaction' });
+      await enrol(stack);
+      await until(() => (stack.sandbox.sandbox.stats().requests.byMethod.POST ?? 0) >= 1, 20_000, 'the worker to send a transaction');
+      worker.kill('SIGKILL');
+      await new Promise((r) => worker.once('exit', r));
+    } finally {
+      worker.kill('SIGKILL');
+    }
+    await enrol(stack);
+    // A fresh worker takes over once the killed one's job lock and patient lease expire.
+    stack.startWorker('after-kill');
+    await expectExactlyOnce(stack);
+    expect(stack.sandbox.sandbox.stats().resources.Patient).toBe(2);
+  });
+
+  it('when Redis loses every queued job', async () => {
+    // The EHR is down, so the sync jobs are queued and waiting when Redis is flushed.
+    await stack.proxy?.down();
+    stack.startWorker();
+    const courseId = await enrol(stack);
+    await until(async () => {
+      const rows = await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE dispatched_at IS NULL');
+      return rows[0]?.n === 0;
+    }, 20_000, 'the relay to dispatch every row');
+    await stack.stopWorkers();
+    await stack.flushQueues();
+    expect(await stack.queues.ehrSync.getJobCounts()).toMatchObject({ waiting: 0, delayed: 0, active: 0 });
+
+    await stack.proxy?.up();
+    stack.startWorker('after-flush');
+    await expectExactlyOnce(stack);
+    // The follow-up timers were lost with the flush too, and are back.
+    const delayed = await stack.queues.followUps.getDelayed();
+    expect(delayed.map((j) => j.data.kind).sort()).toEqual(['due', 'due', 'due', 'reminder', 'reminder', 'reminder']);
+    const view = await request(stack.app).get(`/v1/courses/${courseId}`).expect(200);
+    expect(view.body.followUps.every((f: { status: string }) => f.status === 'scheduled')).toBe(true);
+  });
+});
+
+function spawnWorker(stack: Stack): ChildProcess {
+  const script = resolve(__dirname, '../services/worker/dist/main.js');
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...stack.env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return child;
+}
