@@ -16,12 +16,19 @@ export interface ApiHarness {
 
 /** The real API on a real PostgreSQL schema of its own; close() drops the schema. */
 export async function startApiHarness(
-  options: { env?: Record<string, string>; probes?: Probe[] } = {},
+  options: { env?: Record<string, string>; probes?: Probe[]; queueCheck?: () => Promise<void> } = {},
 ): Promise<ApiHarness> {
   const schema = uniqueSchema('api');
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
   const config = loadConfig({ PUBLIC_BASE_URL: 'http://kap.test', BODY_LIMIT: '64kb', ...options.env });
-  const app = createApp({ config, db, rules: DEFAULT_SCREENING_RULES, logger: pino({ level: 'silent' }), probes: options.probes });
+  const app = createApp({
+    config,
+    db,
+    rules: DEFAULT_SCREENING_RULES,
+    logger: pino({ level: 'silent' }),
+    probes: options.probes,
+    queueCheck: options.queueCheck,
+  });
   return {
     app,
     db,

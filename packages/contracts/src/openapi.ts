@@ -6,11 +6,17 @@ import {
   BundleSchema,
   CourseCreatedResponse,
   CourseView,
+  DeadLetterView,
+  DeadLettersResponse,
+  DosingSessionResponse,
+  FollowUpCompletedResponse,
+  GoalsOfCareResponse,
   HealthResponse,
   OperationOutcomeSchema,
   ReadyResponse,
   ReviewResponse,
   ScreeningResponse,
+  StopResponse,
 } from './responses';
 import { ReviewRequest, ScreeningRequest } from './screening';
 
@@ -142,19 +148,48 @@ export const API_PATHS: ZodOpenApiPathsObject = {
   },
 };
 
-/** Routes added by the workflow service (dosing, follow-ups, goals of care, stop). */
+const withId = (name: string) => ({ path: idParam(name).path, header: z.object({ 'Idempotency-Key': idempotencyKey }) });
+
+/** The course workflow after the start: dosing, follow-ups, goals of care, stop; and dead letters. */
 export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
   '/v1/courses/{id}/dosing-sessions': {
-    post: post('Record a dosing session', DosingSessionRequest, '201', z.looseObject({}), { tags: ['course'] }),
+    post: post('Record a dosing session; schedules its integration follow-ups', DosingSessionRequest, '201', DosingSessionResponse, {
+      tags: ['course'],
+      requestParams: withId('id'),
+    }),
   },
   '/v1/follow-ups/{id}/complete': {
-    post: post('Complete an integration follow-up', FollowUpCompleteRequest, '200', z.looseObject({}), { tags: ['course'] }),
+    post: post('Complete an integration follow-up (on time or after escalation)', FollowUpCompleteRequest, '200', FollowUpCompletedResponse, {
+      tags: ['course'],
+      requestParams: withId('id'),
+    }),
   },
   '/v1/courses/{id}/goals-of-care': {
-    post: post('Record a goals-of-care discussion', GoalsOfCareRequest, '201', z.looseObject({}), { tags: ['course'] }),
+    post: post('Record a goals-of-care discussion; the CarePlan takes its goals', GoalsOfCareRequest, '201', GoalsOfCareResponse, {
+      tags: ['course'],
+      requestParams: withId('id'),
+    }),
   },
   '/v1/courses/{id}/stop': {
-    post: post('Stop a course and cancel its pending follow-ups', StopRequest, '200', z.looseObject({}), { tags: ['course'] }),
+    post: post('Stop a course; every open follow-up is cancelled with its jobs', StopRequest, '200', StopResponse, {
+      tags: ['course'],
+      requestParams: withId('id'),
+    }),
+  },
+  '/v1/admin/dead-letters': {
+    get: {
+      summary: 'Work the queues gave up on (EHR writes, webhooks), with the last error',
+      tags: ['operations'],
+      responses: { '200': { description: 'Dead letters', content: content(DeadLettersResponse) } },
+    },
+  },
+  '/v1/admin/dead-letters/{id}/redrive': {
+    post: {
+      summary: 'Send a dead letter again once its cause is fixed',
+      tags: ['operations'],
+      requestParams: withId('id'),
+      responses: { '200': { description: 'Queued again', content: content(z.looseObject({ redriven: DeadLetterView })) }, ...errors(404, 503) },
+    },
   },
 };
 
@@ -176,6 +211,6 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): ReturnType<t
         'Every error is a FHIR OperationOutcome. A 201 or 202 means the data is stored durably; EHR sync follows in jobs.',
     },
     servers: options.serverUrl ? [{ url: options.serverUrl }] : undefined,
-    paths: options.paths ?? API_PATHS,
+    paths: options.paths ?? { ...API_PATHS, ...WORKFLOW_PATHS },
   });
 }

@@ -83,3 +83,43 @@ export const ReadyResponse = z
     checks: z.record(z.string(), z.object({ status: z.enum(['up', 'down']), detail: z.string().optional() })),
   })
   .meta({ id: 'Ready' });
+
+const FollowUpSummary = z.object({ id: z.string(), dueBy: z.string(), status: z.enum(['scheduled', 'completed', 'escalated', 'cancelled']) });
+
+export const DosingSessionResponse = z
+  .object({
+    sessionId: z.string(),
+    resources: BundleSchema,
+    followUps: z.array(FollowUpSummary.extend({ taskId: z.string().optional() })),
+  })
+  .meta({ id: 'DosingSessionResponse' });
+
+export const FollowUpCompletedResponse = z
+  .object({ followUp: FollowUpSummary.extend({ completedAt: z.string().nullable() }), resources: BundleSchema })
+  .meta({ id: 'FollowUpCompletedResponse' });
+
+export const GoalsOfCareResponse = z.object({ carePlanId: z.string(), resources: BundleSchema }).meta({ id: 'GoalsOfCareResponse' });
+
+export const StopResponse = z
+  .object({
+    courseId: z.string(),
+    status: z.literal('stopped'),
+    reason: z.enum(['completed', 'withdrawn', 'deceased', 'discharged']),
+    cancelledFollowUps: z.array(FollowUpSummary),
+    resources: BundleSchema,
+  })
+  .meta({ id: 'StopResponse' });
+
+export const DeadLetterView = z
+  .object({
+    id: z.number().int(),
+    topic: z.string(),
+    patientId: z.string().nullable(),
+    createdAt: z.string(),
+    deadAt: z.string().nullable(),
+    attempts: z.number().int(),
+    lastError: z.string().nullable(),
+  })
+  .meta({ id: 'DeadLetter' });
+
+export const DeadLettersResponse = z.object({ deadLetters: z.array(DeadLetterView) }).meta({ id: 'DeadLetters' });

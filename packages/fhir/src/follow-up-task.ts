@@ -105,13 +105,14 @@ export function cancelFollowUpTask(task: Task, at: string, reason: string): Task
 }
 
 /** The follow-up done: status `completed`, `executionPeriod.end`, the integration Procedure as output. */
-export function completeFollowUpTask(task: Task, at: string, procedure: Reference<Procedure>): Task {
+export function completeFollowUpTask(task: Task, at: string, procedure: Reference<Procedure>, recordedAt: string = at): Task {
   refuseClosed(task, 'complete');
   const completed: Task = {
     ...task,
     status: 'completed',
     executionPeriod: { ...task.executionPeriod, end: at },
-    lastModified: at,
+    // When the record changed, which may be well after a follow-up entered late (Task inv-1: not before authoredOn).
+    lastModified: recordedAt,
     output: [{ type: kapConcept('integration', 'Integration psychotherapy session'), valueReference: procedure }],
   };
   return validateResource(completed);

@@ -70,6 +70,8 @@ export async function relayOnce(deps: WorkerDeps, policies: JobPolicies, limit =
       continue;
     }
     if (row.dispatchedAt && (await settledInRedis(deps, row, dispatches[0] as Dispatch))) continue;
+    // A re-driven dead letter: its failed job still holds the id, and would swallow the add.
+    if (!row.dispatchedAt && row.lastError) await removeFailedJobs(dispatches);
     for (const d of dispatches) await d.queue.add(d.name, d.data, { ...d.opts, jobId: d.jobId });
     handled.push(row.id);
   }
@@ -92,6 +94,13 @@ async function settledInRedis(deps: WorkerDeps, row: OutboxRow, main: Dispatch):
   else if (state === 'failed' && job.attemptsMade >= (job.opts.attempts ?? 1)) await markDead(deps.db, row.id, job.failedReason ?? 'failed');
   await markDispatched(deps.db, [row.id]);
   return true;
+}
+
+async function removeFailedJobs(dispatches: readonly Dispatch[]): Promise<void> {
+  for (const d of dispatches) {
+    const job = await d.queue.getJob(d.jobId);
+    if (job && (await job.getState()) === 'failed') await job.remove();
+  }
 }
 
 async function cancelFollowUpJobs(deps: WorkerDeps, row: OutboxRow): Promise<void> {

@@ -1,7 +1,7 @@
 import type { FollowUpCompleteRequest } from '@kap/contracts';
 import { checkCourseActive } from '@kap/domain';
-import { buildIntegrationProcedure, buildProvenance, collectionBundle, completeFollowUpTask, conflict, notFound } from '@kap/fhir';
-import { OUTBOX_TOPICS, enqueueOutbox, getFollowUp, readResource, saveForSync, setFollowUpStatus } from '@kap/store';
+import { badRequest, buildIntegrationProcedure, buildProvenance, collectionBundle, completeFollowUpTask, conflict, notFound } from '@kap/fhir';
+import { OUTBOX_TOPICS, enqueueOutbox, getFollowUp, listDosingSessions, readResource, saveForSync, setFollowUpStatus } from '@kap/store';
 import type { Resource, Task } from '@medplum/fhirtypes';
 import type { CommandContext } from '../http/command';
 import type { HandlerResult } from '../http/respond';
@@ -17,6 +17,10 @@ export async function completeFollowUp(followUpId: string, request: FollowUpComp
   const { course, facts, carePlan } = await loadCourse(ctx.tx, followUp.courseId);
   const stopped = checkCourseActive(facts);
   if (stopped) throw conflict(stopped.text);
+  const session = (await listDosingSessions(ctx.tx, course.id)).find((s) => s.sessionNumber === followUp.sessionNumber);
+  if (session && Date.parse(request.completedAt) < Date.parse(session.end)) {
+    throw badRequest(`completedAt is before dosing session ${session.sessionNumber} ended (${session.end})`, 'completedAt');
+  }
   const done = await setFollowUpStatus(ctx.tx, followUpId, 'completed', request.completedAt, {
     note: request.note,
     onlyFrom: ['scheduled', 'escalated'],
@@ -33,7 +37,7 @@ export async function completeFollowUp(followUpId: string, request: FollowUpComp
     completedAt: request.completedAt,
     note: request.note,
   });
-  const produced: Resource[] = [procedure, completeFollowUpTask(task, request.completedAt, { reference: `Procedure/${procedure.id}` })];
+  const produced: Resource[] = [procedure, completeFollowUpTask(task, request.completedAt, { reference: `Procedure/${procedure.id}` }, ctx.now.toISOString())];
   produced.push(
     buildProvenance({
       key: `follow-up/${followUpId}/completion/provenance`,
