@@ -36,6 +36,8 @@ const notificationKey = (followUpId: string, kind: 'reminder' | 'escalation'): s
 
 async function remind(deps: WorkerDeps, followUp: FollowUpRow): Promise<string> {
   if (followUp.status !== 'scheduled') return `obsolete: ${followUp.status}`;
+  // Entered after its due time (a late record, or timers restored after an outage): the escalation says it all.
+  if (Date.parse(followUp.dueBy) <= Date.parse(now(deps))) return 'obsolete: already due';
   const key = notificationKey(followUp.id, 'reminder');
   return deps.db.transaction(async (tx) => {
     if (await readResource(tx, 'Communication', resourceId(key))) return 'already reminded';
