@@ -1,12 +1,31 @@
 import { z } from 'zod';
-import { DOSE_LEVELS, STOP_REASONS } from '@kap/domain';
+import { DOSE_LEVELS, STOP_REASONS, parseDurationMs } from '@kap/domain';
 import { DateOnly, Id, Instant, Text } from './primitives';
 import { vitalsShape } from './vitals';
+
+/** A follow-up offset: an ISO 8601 duration of weeks, days, hours, minutes or seconds, longer than zero, at most 30 days. */
+const Offset = z.string().superRefine((value, ctx) => {
+  try {
+    if (parseDurationMs(value) > 30 * 86_400_000) ctx.addIssue({ code: 'custom', message: 'must be at most 30 days (P30D)' });
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+  }
+});
 
 export const CourseRequest = z
   .strictObject({
     screeningId: Id,
     startDate: DateOnly.optional().meta({ description: 'First day of the course; defaults to today' }),
+    followUpOffsets: z
+      .array(Offset)
+      .min(1)
+      .max(10)
+      .optional()
+      .meta({
+        description:
+          "This course's integration follow-ups after each dosing session, overriding the site's FOLLOW_UP_OFFSETS (e.g. a tighter schedule when time is short)",
+        example: ['PT24H', 'PT72H', 'P7D'],
+      }),
   })
   .meta({ id: 'CourseRequest' });
 export type CourseRequest = z.infer<typeof CourseRequest>;

@@ -64,6 +64,7 @@ export const CourseView = z
     patientId: z.string(),
     carePlanId: z.string(),
     startDate: z.string(),
+    followUpOffsets: z.array(z.string()).nullable().meta({ description: "This course's follow-up offsets, or null for the site's" }),
     status: z.enum(['active', 'stopped']),
     phase: z.string(),
     stoppedReason: z.string().nullable(),

@@ -17,6 +17,8 @@ export interface CourseRow {
   stoppedReason: StopReason | null;
   stoppedAt: string | null;
   createdAt: string;
+  /** This course's follow-up offsets (ISO 8601 durations), or null for the site's. */
+  followUpOffsets: string[] | null;
 }
 
 export interface NewCourse {
@@ -27,11 +29,12 @@ export interface NewCourse {
   carePlanId: string;
   /** `YYYY-MM-DD`; a full ISO date-time is cut to its date as written. */
   startDate: string;
+  followUpOffsets?: readonly string[] | null;
 }
 
 // start_date goes out as text: pg would turn a date into a local-midnight Date.
 const COLUMNS =
-  'id, screening_id, patient_id, care_plan_id, start_date::text AS start_date, stopped_reason, stopped_at, created_at';
+  'id, screening_id, patient_id, care_plan_id, start_date::text AS start_date, stopped_reason, stopped_at, created_at, follow_up_offsets';
 
 interface CourseRecord {
   id: string;
@@ -42,6 +45,7 @@ interface CourseRecord {
   stopped_reason: StopReason | null;
   stopped_at: unknown;
   created_at: unknown;
+  follow_up_offsets: string[] | null;
 }
 
 function toRow(record: CourseRecord): CourseRow {
@@ -54,6 +58,7 @@ function toRow(record: CourseRecord): CourseRow {
     stoppedReason: record.stopped_reason ?? null,
     stoppedAt: isoOrNull(record.stopped_at),
     createdAt: isoFrom(record.created_at),
+    followUpOffsets: record.follow_up_offsets ?? null,
   };
 }
 
@@ -63,9 +68,16 @@ function toRow(record: CourseRecord): CourseRow {
  */
 export async function insertCourse(db: Db, course: NewCourse): Promise<CourseRow | undefined> {
   const [record] = await db.query<CourseRecord>(
-    `INSERT INTO courses (id, screening_id, patient_id, care_plan_id, start_date)
-     VALUES ($1, $2, $3, $4, $5::date) ON CONFLICT (screening_id) DO NOTHING RETURNING ${COLUMNS}`,
-    [course.id ?? randomUUID(), course.screeningId, course.patientId, course.carePlanId, course.startDate.slice(0, 10)],
+    `INSERT INTO courses (id, screening_id, patient_id, care_plan_id, start_date, follow_up_offsets)
+     VALUES ($1, $2, $3, $4, $5::date, $6::jsonb) ON CONFLICT (screening_id) DO NOTHING RETURNING ${COLUMNS}`,
+    [
+      course.id ?? randomUUID(),
+      course.screeningId,
+      course.patientId,
+      course.carePlanId,
+      course.startDate.slice(0, 10),
+      course.followUpOffsets ? JSON.stringify(course.followUpOffsets) : null,
+    ],
   );
   return record && toRow(record);
 }

@@ -167,4 +167,9 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 5,
+    name: 'per-course follow-up offsets',
+    statements: ['ALTER TABLE courses ADD COLUMN follow_up_offsets jsonb NULL'],
+  },
 ];

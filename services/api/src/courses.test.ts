@@ -91,6 +91,29 @@ describe('courses', () => {
     expect(bad.body.issue[0].expression).toEqual(['decision']);
   });
 
+  it('keeps a course-specific follow-up schedule and refuses a bad one', async () => {
+    const s = await screen();
+    const bad = await request(h.app).post('/v1/courses').send({ screeningId: s.screeningId, followUpOffsets: ['PT0S'] }).expect(400);
+    expect(bad.body.issue[0].expression).toEqual(['followUpOffsets[0]']);
+    await request(h.app).post('/v1/courses').send({ screeningId: s.screeningId, followUpOffsets: ['P45D'] }).expect(400);
+    const res = await request(h.app).post('/v1/courses').send({ screeningId: s.screeningId, followUpOffsets: ['PT12H', 'PT36H'] }).expect(201);
+    const session = await request(h.app)
+      .post(`/v1/courses/${res.body.courseId}/dosing-sessions`)
+      .send({
+        sessionNumber: 1,
+        doseLevel: 'low',
+        route: 'sublingual',
+        dose: { value: 100, unit: 'mg' },
+        start: '2026-03-03T09:00:00Z',
+        end: '2026-03-03T10:30:00Z',
+        vitals: [{ at: '2026-03-03T09:00:00Z', systolic: 120, diastolic: 80, heartRate: 70 }],
+      })
+      .expect(201);
+    expect(session.body.followUps.map((f: { dueBy: string }) => f.dueBy)).toEqual(['2026-03-03T22:30:00.000Z', '2026-03-04T22:30:00.000Z']);
+    const view = await request(h.app).get(`/v1/courses/${res.body.courseId}`).expect(200);
+    expect(view.body.followUpOffsets).toEqual(['PT12H', 'PT36H']);
+  });
+
   it('answers 404 for an unknown course and 400 for a bad start date', async () => {
     await request(h.app).get('/v1/courses/does-not-exist').expect(404);
     const s = await screen();

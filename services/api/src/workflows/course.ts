@@ -47,6 +47,7 @@ export async function startCourse(request: CourseRequest, ctx: CommandContext): 
     patientId: screening.patientId,
     carePlanId: carePlan.id as string,
     startDate,
+    followUpOffsets: request.followUpOffsets ?? null,
   });
   // A concurrent request started a course from the same screening first; this transaction rolls back.
   if (!course) throw conflict(`A course was already started from screening ${screening.id}`, 'duplicate');
@@ -78,6 +79,7 @@ export async function viewCourse(db: Db, courseId: string): Promise<HandlerResul
       patientId: course.patientId,
       carePlanId: course.carePlanId,
       startDate: course.startDate,
+      followUpOffsets: course.followUpOffsets,
       status: course.stoppedReason ? 'stopped' : 'active',
       phase: phaseOf({
         sessionsRecorded: sessions.map((s) => s.sessionNumber),

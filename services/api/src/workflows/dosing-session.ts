@@ -63,7 +63,7 @@ export async function recordDosingSession(
   // Another request recorded this session number first; this transaction rolls back.
   if (!stored) throw conflict(`Dosing session ${request.sessionNumber} is already recorded for this course`);
 
-  const offsets = parseFollowUpOffsets(settings.followUpOffsets);
+  const offsets = parseFollowUpOffsets(course.followUpOffsets?.join(',') ?? settings.followUpOffsets);
   const planned = planFollowUps(new Date(request.end), offsets);
   const lead = parseDurationMs(settings.reminderLead);
   const followUps = await insertFollowUps(
