@@ -1,0 +1,151 @@
+// A whole KAP course for one synthetic palliative patient, against the running service
+// (`npm start` first): screening, clinician review, course with follow-ups in seconds,
+// two dosing sessions, a missed follow-up that escalates, goals of care, completion; then
+// what reached the EHR. Plain Node (fetch), so it runs with nothing but the service.
+// DEMO_URL picks the service (default http://localhost:3000, or PORT).
+const base = (process.env.DEMO_URL ?? `http://localhost:${process.env.PORT ?? 3000}`).replace(/\/+$/, '');
+const run = Date.now().toString(36);
+const color = process.stdout.isTTY ? (c, s) => `\x1b[${c}m${s}\x1b[0m` : (_c, s) => s;
+const step = (text) => console.log(`${color('36', '▸')} ${text}`);
+const detail = (text) => console.log(`  ${color('90', text)}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let calls = 0;
+async function call(method, path, body, expected) {
+  let res;
+  calls += 1;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers: body ? { 'Content-Type': 'application/json', 'Idempotency-Key': `demo-${run}-${calls}` } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch {
+    console.error(`The service does not answer at ${base}. Start it with \`npm start\` (or set DEMO_URL), then run the demo again.`);
+    process.exit(1);
+  }
+  const json = await res.json().catch(() => ({}));
+  if (res.status !== expected) {
+    console.error(`${method} ${path} answered ${res.status}, expected ${expected}:\n${JSON.stringify(json, null, 2)}`);
+    process.exit(1);
+  }
+  return json;
+}
+
+const iso = (msFromNow) => new Date(Date.now() + msFromNow).toISOString();
+const session = (n) => ({
+  sessionNumber: n,
+  doseLevel: n === 1 ? 'low' : 'moderate',
+  route: 'intramuscular',
+  dose: { value: n === 1 ? 0.5 : 0.75, unit: 'mg/kg' },
+  start: iso(-95 * 60_000),
+  end: iso(-1_000),
+  vitals: [
+    { at: iso(-95 * 60_000), systolic: 132, diastolic: 84, heartRate: 78, spo2: 97 },
+    { at: iso(-55 * 60_000), systolic: 148, diastolic: 92, heartRate: 88, spo2: 96 },
+    { at: iso(-10 * 60_000), systolic: 134, diastolic: 85, heartRate: 76, spo2: 97 },
+  ],
+  experience: n === 1 ? { dissociation: 4, egoDissolution: 2, distress: 1 } : { dissociation: 6, egoDissolution: 7, distress: 2 },
+});
+
+async function waitForFollowUps(courseId, want, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const course = await call('GET', `/v1/courses/${courseId}`, undefined, 200);
+    const statuses = course.followUps.map((f) => f.status);
+    if (want(statuses)) return course;
+    if (Date.now() > deadline) throw new Error(`follow-ups still ${statuses.join(', ')}`);
+    await sleep(500);
+  }
+}
+
+console.log(`KAP FHIR adapter demo against ${base}\n`);
+const health = await call('GET', '/ready', undefined, 200);
+detail(`ready: ${Object.entries(health.checks).map(([k, v]) => `${k} ${v.status}`).join(', ')}`);
+
+step('Screening a synthetic palliative patient (recurrent cystitis: a caution)');
+const screening = await call(
+  'POST',
+  '/v1/screenings',
+  {
+    patient: { system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: `DEMO-${run}`, name: { family: 'Demo', given: ['Ada'] }, birthDate: '1948-02-11', gender: 'female' },
+    performedAt: iso(-86_400_000),
+    contraindications: { recurrentCystitis: true },
+    vitals: { systolic: 132, diastolic: 84, heartRate: 76, spo2: 96, respiratoryRate: 16, weightKg: 58.4 },
+    measures: { phq9: [2, 2, 2, 1, 1, 2, 1, 1, 0], gad7: [2, 2, 1, 1, 1, 1, 2] },
+    consent: { informed: true, signedAt: iso(-86_000_000) },
+  },
+  201,
+);
+detail(`outcome ${screening.outcome}: ${screening.reasons.map((r) => `${r.code} (${r.severity})`).join(', ')}`);
+detail(`${screening.resources.entry.length} FHIR resources: ${summarize(screening.resources)}`);
+
+step('Clinician review approves it');
+await call('POST', `/v1/screenings/${screening.screeningId}/review`, { decision: 'approved', reviewer: 'Dr Demo Reviewer', note: 'Urology history reviewed.' }, 200);
+
+step('Starting the course, with integration follow-ups 8, 16 and 24 seconds after each session');
+const course = await call('POST', '/v1/courses', { screeningId: screening.screeningId, followUpOffsets: ['PT8S', 'PT16S', 'PT24S'] }, 201);
+detail(`course ${course.courseId}, CarePlan ${course.carePlanId}`);
+
+step('Dosing session 1 (low dose)');
+const s1 = await call('POST', `/v1/courses/${course.courseId}/dosing-sessions`, session(1), 201);
+detail(`${s1.resources.entry.length} resources: ${summarize(s1.resources)}`);
+detail(`follow-ups due ${s1.followUps.map((f) => new Date(f.dueBy).toLocaleTimeString()).join(', ')}`);
+
+step('The first follow-up takes place; the other two are missed');
+await call('POST', `/v1/follow-ups/${s1.followUps[0].id}/complete`, { completedAt: iso(0), note: 'Integration: meaning of the imagery' }, 200);
+detail('waiting for the missed ones to fall due and escalate…');
+const afterS1 = await waitForFollowUps(course.courseId, (s) => s.filter((x) => x === 'escalated').length === 2, 60_000);
+detail(`follow-ups: ${afterS1.followUps.map((f) => f.status).join(', ')}`);
+
+step('Dosing session 2 (moderate dose), and all three follow-ups on time');
+const s2 = await call('POST', `/v1/courses/${course.courseId}/dosing-sessions`, session(2), 201);
+for (const f of s2.followUps) await call('POST', `/v1/follow-ups/${f.id}/complete`, { completedAt: iso(0) }, 200);
+
+step('Goals-of-care discussion');
+await call(
+  'POST',
+  `/v1/courses/${course.courseId}/goals-of-care`,
+  {
+    discussedAt: iso(0),
+    participants: ['Patient', 'Daughter', 'Palliative care physician', 'KAP therapist'],
+    values: ['Being at home', 'Staying clear-headed', 'Making peace with her brother'],
+    goals: [{ description: 'Remain at home until the end of life', priority: 'high-priority' }, { description: 'Write letters to the grandchildren' }],
+    preferences: { placeOfCare: 'Home, with hospice support', codeStatus: 'Do not attempt resuscitation' },
+    decisions: ['Hospice referral', 'No further hospital admissions'],
+  },
+  201,
+);
+
+step('Completing the course');
+await call('POST', `/v1/courses/${course.courseId}/stop`, { reason: 'completed' }, 200);
+
+step('Waiting for everything to reach the EHR');
+const deadline = Date.now() + 60_000;
+let final;
+for (;;) {
+  final = await call('GET', `/v1/courses/${course.courseId}`, undefined, 200);
+  const waiting = final.sync.filter((s) => s.status !== 'synced').length;
+  if (waiting === 0) break;
+  if (Date.now() > deadline) {
+    console.error(`${waiting} resources still not in the EHR: ${final.sync.filter((s) => s.status !== 'synced').map((s) => `${s.reference} ${s.status} ${s.lastError ?? ''}`).join('; ')}`);
+    process.exit(1);
+  }
+  await sleep(500);
+}
+
+console.log(`\n${color('1', 'Summary')}`);
+console.log(`  phase ${final.phase} (${final.stoppedReason}); ${final.sessions.length} sessions; follow-ups ${final.followUps.map((f) => f.status).join(', ')}`);
+console.log(`  goals: ${final.goals.map((g) => g.description).join('; ')}`);
+const byType = {};
+for (const s of final.sync) byType[s.reference.split('/')[0]] = (byType[s.reference.split('/')[0]] ?? 0) + 1;
+console.log(`  in the EHR, each exactly once (${final.sync.length} resources):`);
+for (const [type, n] of Object.entries(byType).sort()) console.log(`    ${type.padEnd(26)} ${n}`);
+const patient = final.sync.find((s) => s.reference.startsWith('Patient/'));
+console.log(`  EHR Patient ${patient?.ehrReference}; the CarePlan ${final.sync.find((s) => s.reference.startsWith('CarePlan/'))?.ehrReference}`);
+
+function summarize(bundle) {
+  const counts = {};
+  for (const e of bundle.entry) counts[e.resource.resourceType] = (counts[e.resource.resourceType] ?? 0) + 1;
+  return Object.entries(counts).map(([t, n]) => (n > 1 ? `${t} ×${n}` : t)).join(', ');
+}
