@@ -8,7 +8,7 @@ import { createQueues, producerConnection, workerConnection, type Queues } from 
 import { OUTBOX_TOPICS, openDatabase, type Db } from '@kap/store';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { createApp } from '../../services/api/src/app';
 import { startWorkerRuntime, type WorkerRuntime } from '../../services/worker/src/runtime';
 import { verifyWebhook } from '../../services/worker/src/webhooks/signature';
@@ -77,7 +77,10 @@ export interface Stack {
  * PostgreSQL schema, real Redis under a unique BullMQ prefix, and the FHIR sandbox as the
  * EHR over loopback. Timings are shortened through the same settings operators use.
  */
-export async function startStack(env: Record<string, string> = {}, options: { behindProxy?: boolean } = {}): Promise<Stack> {
+export async function startStack(
+  env: Record<string, string> = {},
+  options: { behindProxy?: boolean; logger?: Logger } = {},
+): Promise<Stack> {
   const schema = uniqueSchema('e2e');
   const prefix = `test-${schema}`;
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
@@ -112,8 +115,9 @@ export async function startStack(env: Record<string, string> = {}, options: { be
     config,
     db,
     rules: DEFAULT_SCREENING_RULES,
-    logger,
+    logger: options.logger ?? logger,
     queueCheck: async () => void (await producer.ping()),
+    queues,
   });
   const ehr = createEhrClient({ baseUrl: ehrUrl, auth: { mode: 'none' }, timeoutMs: config.EHR_TIMEOUT_MS });
   const runtimes: WorkerRuntime[] = [];

@@ -55,6 +55,8 @@ export const ConfigSchema = z
     SESSION_BP_ALERT_DIASTOLIC_ABOVE: z.coerce.number().positive().default(110),
 
     WORKER_ID: optionalText,
+    /** A worker running as its own process serves Prometheus metrics on this port (unset: none). */
+    METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     SYNC_CONCURRENCY: positiveInt.default(4),
     SYNC_BACKOFF_BASE_MS: positiveInt.default(2000),
     SYNC_BACKOFF_CAP_MS: positiveInt.default(300_000),

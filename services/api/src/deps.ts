@@ -1,5 +1,6 @@
 import type { Config } from '@kap/config';
 import type { ScreeningRuleTable } from '@kap/domain';
+import type { Queues } from '@kap/queue';
 import type { Db } from '@kap/store';
 import type { Logger } from 'pino';
 
@@ -27,6 +28,8 @@ export interface AppDeps {
    * once, accepting nothing, rather than storing work the queues cannot take up.
    */
   readonly queueCheck?: () => Promise<void>;
+  /** The queues, for the operators' dashboard and the queue-depth metrics. */
+  readonly queues?: Queues;
   /** Injected clock, so tests can pin times. */
   readonly now?: () => Date;
 }

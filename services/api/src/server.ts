@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { ehrBaseUrl, type Config } from '@kap/config';
 import { screeningRulesFromSettings } from '@kap/domain';
-import { producerConnection } from '@kap/queue';
+import { createQueues, producerConnection } from '@kap/queue';
 import type { Db } from '@kap/store';
 import type { Logger } from 'pino';
 import { createApp } from './app';
@@ -34,7 +34,9 @@ export async function startApi(config: Config, db: Db, logger: Logger): Promise<
     // Reported, not required: accepted data waits in the outbox while the EHR is away.
     { name: 'ehr', critical: false, check: () => reachable(`${ehrUrl}/metadata`) },
   ];
-  const app = createApp({ config, db, rules, logger, probes, queueCheck: pingRedis });
+  // A separate connection for the dashboard and metrics, so their reads never wait behind commands.
+  const queues = createQueues(producerConnection(config.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 }), config.QUEUE_PREFIX);
+  const app = createApp({ config, db, rules, logger, probes, queueCheck: pingRedis, queues });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
@@ -44,6 +46,7 @@ export async function startApi(config: Config, db: Db, logger: Logger): Promise<
     server,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await queues.close();
       redis.disconnect();
     },
   };

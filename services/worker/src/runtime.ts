@@ -4,6 +4,7 @@ import { QUEUE_NAMES } from '@kap/queue';
 import { Worker, type ConnectionOptions, type Job, type Processor } from 'bullmq';
 import { deadLetter, isFinalFailure } from './dead-letters';
 import type { WorkerDeps } from './deps';
+import { recordJob } from './metrics';
 import { ehrSyncProcessor } from './processors/ehr-sync';
 import { followUpProcessor } from './processors/follow-ups';
 import { notifyProcessor } from './processors/notify';
@@ -43,8 +44,12 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
       stalledInterval: deps.config.JOB_LOCK_MS,
       settings: { backoffStrategy },
     });
+    worker.on('completed', (job: Job) => recordJob(name, 'completed', job));
     worker.on('failed', (job: Job | undefined, err: Error) => {
       if (!job) return;
+      // A DelayedError (lease busy, 429) is a wait, not a failure.
+      if (err.name === 'DelayedError') return;
+      recordJob(name, isFinalFailure(job, err) ? 'dead' : 'retried', job);
       if (!isFinalFailure(job, err)) {
         deps.logger.warn({ queue: name, job: job.id, attempt: job.attemptsMade, err: err.message }, 'job failed; will retry');
         return;

@@ -4,6 +4,7 @@ import { createEhrClient, ehrAuthFromSettings } from '@kap/ehr-client';
 import { checkEvictionPolicy, createQueues, workerConnection } from '@kap/queue';
 import type { Db } from '@kap/store';
 import type { Logger } from 'pino';
+import { serveMetrics } from './metrics';
 import { startWorkerRuntime } from './runtime';
 
 export interface RunningWorker {
@@ -20,9 +21,11 @@ export async function startWorker(config: Config, db: Db, logger: Logger): Promi
   const queues = createQueues(redis, config.QUEUE_PREFIX);
   const workerId = config.WORKER_ID ?? `${hostname()}-${process.pid}`;
   const runtime = startWorkerRuntime({ config, db, ehr, queues, logger, workerId }, redis, config.QUEUE_PREFIX);
-  logger.info({ ehr: ehrBaseUrl(config), database: db.kind, workerId }, 'worker running');
+  const metrics = config.METRICS_PORT ? await serveMetrics(config.METRICS_PORT) : undefined;
+  logger.info({ ehr: ehrBaseUrl(config), database: db.kind, workerId, metricsPort: config.METRICS_PORT }, 'worker running');
   return {
     async close() {
+      metrics?.close();
       await runtime.close();
       await queues.close();
       await redis.quit().catch(() => redis.disconnect());
