@@ -2,7 +2,7 @@
 // (`npm start` first): screening, clinician review, course with follow-ups in seconds,
 // two dosing sessions, a missed follow-up that escalates, goals of care, completion; then
 // what reached the EHR. Plain Node (fetch), so it runs with nothing but the service.
-// DEMO_URL picks the service (default http://localhost:3000, or PORT).
+// DEMO_URL picks the service (default http://localhost:3000, or PORT); DEMO_TOKEN is its API token if it has one.
 const base = (process.env.DEMO_URL ?? `http://localhost:${process.env.PORT ?? 3000}`).replace(/\/+$/, '');
 const run = Date.now().toString(36);
 const color = process.stdout.isTTY ? (c, s) => `\x1b[${c}m${s}\x1b[0m` : (_c, s) => s;
@@ -17,7 +17,10 @@ async function call(method, path, body, expected) {
   try {
     res = await fetch(`${base}${path}`, {
       method,
-      headers: body ? { 'Content-Type': 'application/json', 'Idempotency-Key': `demo-${run}-${calls}` } : {},
+      headers: {
+        ...(body ? { 'Content-Type': 'application/json', 'Idempotency-Key': `demo-${run}-${calls}` } : {}),
+        ...(process.env.DEMO_TOKEN ? { Authorization: `Bearer ${process.env.DEMO_TOKEN}` } : {}),
+      },
       body: body ? JSON.stringify(body) : undefined,
     });
   } catch {

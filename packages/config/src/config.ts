@@ -23,6 +23,10 @@ export const ConfigSchema = z
     PUBLIC_BASE_URL: optionalText.pipe(z.url().optional()),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     BODY_LIMIT: z.string().default('1mb'),
+    /** Comma-separated bearer tokens for the REST and FHIR routes; unset leaves the API open (for a trusted network only). */
+    API_TOKENS: optionalText,
+    /** Comma-separated bearer tokens that may also use /v1/admin and /admin/queues. */
+    API_ADMIN_TOKENS: optionalText,
 
     DATABASE_URL: optionalText,
     /** PostgreSQL schema for this deployment's tables (created if missing); default the connection's search_path. */
@@ -132,7 +136,7 @@ export function ehrBaseUrl(config: Config): string {
 
 /** The webhook subscribers, in configured order. */
 export function webhookUrls(config: Config): string[] {
-  return (config.WEBHOOK_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  return listSetting(config.WEBHOOK_URLS);
 }
 
 /** The database options every process opens with: PostgreSQL when configured, else the embedded PGlite. */
@@ -140,4 +144,9 @@ export function databaseOptions(config: Config): { url?: string; schema?: string
   return config.DATABASE_URL
     ? { url: config.DATABASE_URL, ...(config.DATABASE_SCHEMA ? { schema: config.DATABASE_SCHEMA } : {}) }
     : { dataDir: resolve(config.DATA_DIR, 'postgres') };
+}
+
+/** Splits a comma-separated setting into its non-empty items. */
+export function listSetting(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
 }

@@ -211,6 +211,12 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): ReturnType<t
         'Every error is a FHIR OperationOutcome. A 201 or 202 means the data is stored durably; EHR sync follows in jobs.',
     },
     servers: options.serverUrl ? [{ url: options.serverUrl }] : undefined,
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API token (API_TOKENS; admin routes need API_ADMIN_TOKENS), when the deployment sets them' },
+      },
+    },
+    security: [{ bearer: [] }, {}],
     paths: options.paths ?? { ...API_PATHS, ...WORKFLOW_PATHS },
   });
 }

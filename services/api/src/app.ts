@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import type { AppDeps } from './deps';
+import { bearerAuth } from './http/auth';
 import { errorHandler, unknownRoute } from './http/errors';
 import { jsonBody } from './http/json-body';
 import { requestLogger } from './ops/logging';
@@ -18,6 +19,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', false);
   app.use(requestLogger(deps.logger));
   app.use(httpMetrics());
+  app.use(bearerAuth(deps.config));
   app.use(metricsRoutes(deps.db, deps.queues));
   if (deps.queues) app.use(QUEUE_DASHBOARD_PATH, queueDashboard(deps.queues));
   app.use(...jsonBody(deps.config.BODY_LIMIT));

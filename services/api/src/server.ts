@@ -15,6 +15,9 @@ export interface RunningApi {
 
 /** Serves the API on the configured host and port with its Redis and EHR probes. */
 export async function startApi(config: Config, db: Db, logger: Logger): Promise<RunningApi> {
+  if (config.NODE_ENV === 'production' && !config.API_TOKENS && !config.API_ADMIN_TOKENS) {
+    logger.warn('API_TOKENS is not set: the API accepts unauthenticated requests; keep it on a trusted network only');
+  }
   const rules = screeningRulesFromSettings({
     systolicAbove: config.SCREENING_BP_SYSTOLIC_ABOVE,
     diastolicAbove: config.SCREENING_BP_DIASTOLIC_ABOVE,
