@@ -43,7 +43,7 @@ describe('planSync', () => {
       resources: [{ resource: patient, version: 1, createOnly: true }, { resource: o1, version: 1 }, { resource: provenance, version: 1 }],
       identityOf,
       existing: new Map(),
-      knownEhrReferences: new Map(),
+      knownEhrCopies: new Map(),
     });
     expect(plan.resources.map((r) => r.action)).toEqual(['create', 'create', 'create']);
     const [p, o, prov] = plan.bundle?.entry ?? [];
@@ -62,7 +62,7 @@ describe('planSync', () => {
       [identityKey('Patient', identityOf(patient)), { resource: { ...patient, id: 'ehr-p', meta: { versionId: 'abc' } } }],
       [identityKey('Observation', identityOf(o1)), { resource: { ...rewriteReferences(o1, () => 'Patient/ehr-p'), id: 'ehr-o', meta: { versionId: 'v9' } }, etag: 'W/"v9"' }],
     ]);
-    const plan = planSync({ resources: [{ resource: patient, version: 1, createOnly: true }, { resource: o1, version: 1 }], identityOf, existing, knownEhrReferences: new Map() });
+    const plan = planSync({ resources: [{ resource: patient, version: 1, createOnly: true }, { resource: o1, version: 1 }], identityOf, existing, knownEhrCopies: new Map() });
     expect(plan.bundle).toBeUndefined();
     expect(plan.resources).toEqual([
       expect.objectContaining({ action: 'unchanged', ehrReference: 'Patient/ehr-p', ehrVersion: 'abc' }),
@@ -76,7 +76,7 @@ describe('planSync', () => {
       [identityKey('Patient', identityOf(patient)), { resource: { ...patient, id: 'ehr-p', name: [{ family: 'Other' }] } }],
       [identityKey('Observation', identityOf(o1)), { resource: { ...o1, id: 'ehr-o' }, etag: 'W/"7f3a-uuid"' }],
     ]);
-    const plan = planSync({ resources: [{ resource: patient, version: 1, createOnly: true }, { resource: changed, version: 2 }], identityOf, existing, knownEhrReferences: new Map() });
+    const plan = planSync({ resources: [{ resource: patient, version: 1, createOnly: true }, { resource: changed, version: 2 }], identityOf, existing, knownEhrCopies: new Map() });
     expect(plan.resources.map((r) => r.action)).toEqual(['unchanged', 'update']);
     expect(plan.bundle?.entry).toHaveLength(1);
     expect(plan.bundle?.entry?.[0]?.request).toEqual({ method: 'PUT', url: 'Observation/ehr-o', ifMatch: 'W/"7f3a-uuid"' });
@@ -88,13 +88,29 @@ describe('planSync', () => {
       resources: [{ resource: o1, version: 1 }],
       identityOf,
       existing: new Map(),
-      knownEhrReferences: new Map([[`Patient/${patient.id}`, 'Patient/ehr-p']]),
+      knownEhrCopies: new Map([[`Patient/${patient.id}`, { reference: 'Patient/ehr-p', version: '1' }]]),
     });
     expect((plan.bundle?.entry?.[0]?.resource as Observation).subject?.reference).toBe('Patient/ehr-p');
   });
 
+  it('updates what was synced before under If-Match of the version written then, without searching', () => {
+    const changed = obs(o1.id as string, 95);
+    const plan = planSync({
+      resources: [{ resource: patient, version: 1, createOnly: true }, { resource: changed, version: 3 }],
+      identityOf,
+      existing: new Map(),
+      knownEhrCopies: new Map([
+        [`Patient/${patient.id}`, { reference: 'Patient/ehr-p', version: 'a1' }],
+        [`Observation/${o1.id}`, { reference: 'Observation/ehr-o', version: '7f3a' }],
+      ]),
+    });
+    expect(plan.resources.map((r) => r.action)).toEqual(['unchanged', 'update']);
+    expect(plan.bundle?.entry?.[0]?.request).toEqual({ method: 'PUT', url: 'Observation/ehr-o', ifMatch: 'W/"7f3a"' });
+    expect(plan.bundle?.entry?.[0]?.resource).toMatchObject({ id: 'ehr-o', subject: { reference: 'Patient/ehr-p' } });
+  });
+
   it('refuses to send a reference to a local resource that is neither synced nor sent', () => {
-    expect(() => planSync({ resources: [{ resource: o1, version: 1 }], identityOf, existing: new Map(), knownEhrReferences: new Map() })).toThrow(
+    expect(() => planSync({ resources: [{ resource: o1, version: 1 }], identityOf, existing: new Map(), knownEhrCopies: new Map() })).toThrow(
       /Patient\/11111111.* is referenced but neither synced nor part of this sync/,
     );
   });
@@ -109,7 +125,7 @@ describe('reading the transaction-response', () => {
   });
 
   it('maps each planned resource to its EHR id and opaque version', () => {
-    const plan = planSync({ resources: [{ resource: patient, version: 1 }], identityOf, existing: new Map(), knownEhrReferences: new Map() });
+    const plan = planSync({ resources: [{ resource: patient, version: 1 }], identityOf, existing: new Map(), knownEhrCopies: new Map() });
     const synced = syncedFromResponse(plan, {
       resourceType: 'Bundle',
       type: 'transaction-response',

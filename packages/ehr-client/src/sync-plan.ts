@@ -35,13 +35,23 @@ export interface LocalResource {
   readonly createOnly?: boolean;
 }
 
+/** Where an earlier sync put a local resource: its EHR id and the version it wrote there. */
+export interface KnownEhrCopy {
+  readonly reference: string;
+  readonly version: string | null;
+}
+
 export interface SyncPlanInput {
   readonly resources: readonly LocalResource[];
   readonly identityOf: (resource: Resource) => SyncIdentity;
-  /** EHR copies found by identity, keyed by `identityKey`. */
+  /**
+   * EHR copies found by identity, keyed by `identityKey`, when the EHR was searched first.
+   * Empty on the fast path: then what was synced before is updated under If-Match of the
+   * version written then, and the rest is created conditionally.
+   */
   readonly existing: ReadonlyMap<string, EhrCopy>;
-  /** `Type/localId` → `Type/ehrId` of local resources synced before. */
-  readonly knownEhrReferences: ReadonlyMap<string, string>;
+  /** `Type/localId` → where earlier syncs put it. */
+  readonly knownEhrCopies: ReadonlyMap<string, KnownEhrCopy>;
 }
 
 export type PlannedAction = 'create' | 'update' | 'unchanged';
@@ -97,10 +107,14 @@ export function planSync(input: SyncPlanInput): SyncPlan {
   });
 
   // Where each local reference points in the EHR once this transaction commits.
-  const target = new Map<string, string>(input.knownEhrReferences);
+  const target = new Map<string, string>([...input.knownEhrCopies].map(([local, known]) => [local, known.reference]));
   for (const { item, copy } of decided) {
     const ref = refOf(item.resource);
-    target.set(ref, copy?.resource.id ? `${item.resource.resourceType}/${copy.resource.id}` : `urn:uuid:${item.resource.id}`);
+    const known = input.knownEhrCopies.get(ref);
+    target.set(
+      ref,
+      copy?.resource.id ? `${item.resource.resourceType}/${copy.resource.id}` : (known?.reference ?? `urn:uuid:${item.resource.id}`),
+    );
   }
   const rewrite = (resource: Resource): Resource => rewriteReferences(resource, (reference) => {
     const mapped = target.get(reference);
@@ -116,6 +130,18 @@ export function planSync(input: SyncPlanInput): SyncPlan {
   const planned: PlannedResource[] = decided.map(({ item, identity, copy }) => {
     const localReference = refOf(item.resource);
     const outgoing = rewrite(stripServerFields(item.resource));
+    const known = input.knownEhrCopies.get(localReference);
+    if (!copy && known) {
+      // Synced before and not searched for: the EHR holds the version we wrote, unless someone
+      // changed it since, which If-Match turns into a 412 and a re-plan from a fresh read.
+      if (item.createOnly) return { localReference, version: item.version, action: 'unchanged', ehrReference: known.reference, ehrVersion: known.version ?? undefined };
+      entries.push({
+        fullUrl: `urn:uuid:${item.resource.id}`,
+        resource: { ...outgoing, id: known.reference.split('/')[1] },
+        request: { method: 'PUT', url: known.reference, ...(known.version ? { ifMatch: `W/"${known.version}"` } : {}) },
+      });
+      return { localReference, version: item.version, action: 'update', entryIndex: entries.length - 1, ehrReference: known.reference };
+    }
     if (!copy) {
       entries.push({
         fullUrl: `urn:uuid:${item.resource.id}`,

@@ -16,6 +16,9 @@ export function openPostgresDb(opts: PostgresDbOptions): Db {
   const pool = new Pool({
     connectionString: opts.url,
     max: opts.poolSize ?? 10,
+    // Waiting for a connection is bounded: an exhausted pool becomes an error (503, or a job
+    // retry) instead of requests and jobs that hang with no end.
+    connectionTimeoutMillis: 10_000,
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
   });
   // An idle client's error is emitted on the pool; with no listener Node would crash.

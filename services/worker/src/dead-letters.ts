@@ -2,8 +2,14 @@ import { listUnsynced, markDead, markFailed, type Db } from '@kap/store';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 
+/** BullMQ failed the job because workers kept losing it, not because it failed. */
+export function isStalledOut(err: Error): boolean {
+  return /stalled more than allowable limit/.test(err.message);
+}
+
 /** Whether this failure is the job's last: attempts used up, or an error no retry can fix. */
 export function isFinalFailure(job: Job, err: Error): boolean {
+  if (isStalledOut(err)) return false;
   return err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
 }
 

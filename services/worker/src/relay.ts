@@ -1,6 +1,7 @@
 import { EhrSyncJobData, FollowUpJobData, NotifyJobData, ehrSyncJobId, followUpJobId, notifyJobId } from '@kap/queue';
 import { OUTBOX_TOPICS, completeOutboxMatching, listUndispatched, markCompleted, markDead, markDispatched, type OutboxRow } from '@kap/store';
 import type { JobsOptions, Queue } from 'bullmq';
+import { isStalledOut } from './dead-letters';
 import type { WorkerDeps } from './deps';
 
 
@@ -81,7 +82,8 @@ export async function relayOnce(deps: WorkerDeps, policies: JobPolicies, limit =
 
 /**
  * A stale row's main job, as Redis has it: still queued or running (leave it), finished
- * (complete the row), failed for good (a dead letter), or gone (false: add it again).
+ * (complete the row), failed for good (a dead letter), stalled out, as BullMQ fails a job
+ * workers kept losing (false: queue it again), or gone (false: add it again).
  */
 async function settledInRedis(deps: WorkerDeps, row: OutboxRow, main: Dispatch): Promise<boolean> {
   const job = await main.queue.getJob(main.jobId);
@@ -90,8 +92,16 @@ async function settledInRedis(deps: WorkerDeps, row: OutboxRow, main: Dispatch):
     return false;
   }
   const state = await job.getState();
+  if (state === 'failed') {
+    if (isStalledOut(new Error(job.failedReason ?? ''))) {
+      deps.logger.warn({ outbox: row.id, job: main.jobId }, 'job stalled out; queueing it again');
+      await job.remove();
+      return false;
+    }
+    // Attempts spent or refused for good; the failed handler normally records this first.
+    await markDead(deps.db, row.id, job.failedReason ?? 'failed');
+  }
   if (state === 'completed') await markCompleted(deps.db, row.id);
-  else if (state === 'failed' && job.attemptsMade >= (job.opts.attempts ?? 1)) await markDead(deps.db, row.id, job.failedReason ?? 'failed');
   await markDispatched(deps.db, [row.id]);
   return true;
 }

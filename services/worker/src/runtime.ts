@@ -2,7 +2,7 @@ import { attemptsToSpan, syncBackoffMs } from '@kap/ehr-client';
 import { parseDurationMs } from '@kap/domain';
 import { QUEUE_NAMES } from '@kap/queue';
 import { Worker, type ConnectionOptions, type Job, type Processor } from 'bullmq';
-import { deadLetter, isFinalFailure } from './dead-letters';
+import { deadLetter, isFinalFailure, isStalledOut } from './dead-letters';
 import type { WorkerDeps } from './deps';
 import { recordJob } from './metrics';
 import { ehrSyncProcessor } from './processors/ehr-sync';
@@ -42,6 +42,8 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
       concurrency,
       lockDuration: deps.config.JOB_LOCK_MS,
       stalledInterval: deps.config.JOB_LOCK_MS,
+      // A stall is a worker's trouble; several are allowed before BullMQ fails the job (and the relay re-queues it).
+      maxStalledCount: 3,
       settings: { backoffStrategy },
     });
     worker.on('completed', (job: Job) => recordJob(name, 'completed', job));
@@ -49,6 +51,11 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
       if (!job) return;
       // A DelayedError (lease busy, 429) is a wait, not a failure.
       if (err.name === 'DelayedError') return;
+      if (isStalledOut(err)) {
+        // The workers lost it (crashed, or starved of CPU past JOB_LOCK_MS), not the job: the relay queues it again.
+        deps.logger.warn({ queue: name, job: job.id }, 'job stalled out; the relay will queue it again');
+        return;
+      }
       recordJob(name, isFinalFailure(job, err) ? 'dead' : 'retried', job);
       if (!isFinalFailure(job, err)) {
         deps.logger.warn({ queue: name, job: job.id, attempt: job.attemptsMade, err: err.message }, 'job failed; will retry');

@@ -1,5 +1,5 @@
 import { isResourceType, notFound } from '@medplum/core';
-import type { FhirRequest, FhirRouter, HttpMethod } from '@medplum/fhir-router';
+import type { FhirRequest, FhirResponse, FhirRouter, HttpMethod } from '@medplum/fhir-router';
 import express from 'express';
 import type { Request, RequestHandler, Router } from 'express';
 import type { FaultInjector, RequestKind } from '../admin/faults';
@@ -82,11 +82,16 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
         config: {},
       };
       const isBundlePost = req.method === 'POST' && (req.path === '/' || req.path === '');
-      const [outcome, resource] = await deps.mutex.run(() =>
-        isBundlePost
+      const response = await deps.mutex.run((): Promise<FhirResponse | undefined> => {
+        // A client that gave up while queued (timed out, disconnected) gets nothing done for
+        // it: as if the request never arrived. Serving it would only delay those still waiting.
+        if (res.destroyed || req.socket.destroyed) return Promise.resolve(undefined);
+        return isBundlePost
           ? executeBundle(deps.router, deps.repo, fhirRequest, baseUrl)
-          : deps.router.handleRequest(fhirRequest, deps.repo)
-      );
+          : deps.router.handleRequest(fhirRequest, deps.repo);
+      });
+      if (!response) return;
+      const [outcome, resource] = response;
       sendFhir(req, res, outcome, resource, baseUrl);
     } catch (err) {
       next(err);

@@ -5,6 +5,7 @@ import {
   syncedFromResponse,
   type EhrClient,
   type EhrCopy,
+  type KnownEhrCopy,
   type LocalResource,
   type SyncIdentity,
 } from '@kap/ehr-client';
@@ -24,14 +25,19 @@ const CONFLICT_REPLANS = 3;
 
 /**
  * Brings the EHR up to date with every unsynced resource of one patient, in one
- * all-or-nothing transaction. Idempotent: it re-reads the EHR and plans from what is
- * there, so a second run after success (or after a lost response) writes nothing.
+ * all-or-nothing transaction (http://hl7.org/fhir/R4/http.html#transaction).
+ *
+ * The usual case costs one request: what was synced before is updated under If-Match of
+ * the version written then, and the rest is created with If-None-Exist, which finds a
+ * copy a lost response left behind rather than duplicating it. A 409 or 412 (the EHR
+ * changed, or an earlier attempt landed unrecorded) makes it read the EHR first and plan
+ * from what is there, leaving out what already matches, so a second run writes nothing.
  * The caller holds the patient's lease, so no other write for the patient runs meanwhile.
  */
 export async function syncPatient(db: Db, ehr: EhrClient, patientId: string): Promise<SyncOutcome> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await syncOnce(db, ehr, patientId);
+      return await syncOnce(db, ehr, patientId, attempt > 1);
     } catch (err) {
       const conflict = isEhrError(err) && (err.kind === 'precondition-failed' || err.kind === 'conflict');
       if (!conflict || attempt >= CONFLICT_REPLANS) throw err;
@@ -39,7 +45,7 @@ export async function syncPatient(db: Db, ehr: EhrClient, patientId: string): Pr
   }
 }
 
-async function syncOnce(db: Db, ehr: EhrClient, patientId: string): Promise<SyncOutcome> {
+async function syncOnce(db: Db, ehr: EhrClient, patientId: string, readFirst: boolean): Promise<SyncOutcome> {
   const unsynced = await listUnsynced(db, patientId);
   if (unsynced.length === 0) return { written: 0, unchanged: 0 };
 
@@ -48,9 +54,9 @@ async function syncOnce(db: Db, ehr: EhrClient, patientId: string): Promise<Sync
     version: u.version,
     createOnly: u.resource.resourceType === 'Patient',
   }));
-  const existing = await readEhrCopies(ehr, resources.map((r) => r.resource));
-  const knownEhrReferences = await knownReferences(db, patientId);
-  const plan = planSync({ resources, identityOf, existing, knownEhrReferences });
+  const existing = readFirst ? await readEhrCopies(ehr, resources.map((r) => r.resource)) : new Map<string, EhrCopy>();
+  const knownEhrCopies = await knownCopies(db, patientId);
+  const plan = planSync({ resources, identityOf, existing, knownEhrCopies });
   const response = plan.bundle ? await ehr.transaction(plan.bundle) : undefined;
   const synced = syncedFromResponse(plan, response);
   await db.transaction(async (tx) => {
@@ -104,8 +110,10 @@ async function readEhrCopies(ehr: EhrClient, resources: readonly Resource[]): Pr
   return copies;
 }
 
-async function knownReferences(db: Db, patientId: string): Promise<Map<string, string>> {
+async function knownCopies(db: Db, patientId: string): Promise<Map<string, KnownEhrCopy>> {
   const all = await listPatientResources(db, patientId);
   const states = await getSyncStates(db, all.map((r) => ({ type: r.resourceType, id: r.id as string })));
-  return new Map(states.filter((s) => s.ehrId).map((s) => [`${s.type}/${s.id}`, `${s.type}/${s.ehrId}`]));
+  return new Map(
+    states.filter((s) => s.ehrId).map((s) => [`${s.type}/${s.id}`, { reference: `${s.type}/${s.ehrId}`, version: s.ehrVersion }]),
+  );
 }
