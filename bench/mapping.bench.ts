@@ -1,0 +1,84 @@
+/**
+ * 4. Mapping: screenings mapped to FHIR and validated per second in one process
+ * (`buildScreeningResources`, which validates every resource it builds), against the same
+ * mapping with validation stubbed out (a child process, see bench/register.js) and against
+ * a JSON round trip of the same resources.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { ScreeningRequest } from '@kap/contracts';
+import { DEFAULT_SCREENING_RULES, evaluateScreening } from '@kap/domain';
+import { buildPatient, buildScreeningResources, validationIssues } from '@kap/fhir';
+import type { Resource } from '@medplum/fhirtypes';
+import { screeningRequest } from '../test/support/requests';
+import { figure, note, ratio, timedLoop } from './lib/report';
+
+const DURATION_MS = Number(process.env.BENCH_MAPPING_MS ?? 3000);
+
+function inputs(): Array<() => Resource[]> {
+  const variants: Array<Partial<ScreeningRequest>> = [
+    {},
+    { contraindications: { recurrentCystitis: true, obesityAnestheticRisk: true } },
+    { vitals: { systolic: 168, diastolic: 98, heartRate: 91, spo2: 95 }, consent: { informed: false } },
+    { measures: { phq9: [3, 3, 2, 2, 1, 3, 2, 1, 0] }, contraindications: { activePsychosis: true } },
+  ];
+  const recordedAt = new Date().toISOString();
+  return Array.from({ length: 32 }, (_, i) => {
+    const request = screeningRequest(variants[i % variants.length]);
+    const evaluation = evaluateScreening({ contraindications: request.contraindications, vitals: request.vitals }, DEFAULT_SCREENING_RULES);
+    const patient = { ...buildPatient(request.patient), id: randomUUID() };
+    return () => buildScreeningResources({ screeningId: randomUUID(), request, evaluation, patient, recordedAt });
+  });
+}
+
+/** Screenings mapped per second, with whatever validate.ts this process loaded. */
+function measureMapping(): { perSecond: number; n: number; resourcesPerScreening: number } {
+  const builds = inputs();
+  let i = 0;
+  let resources = 0;
+  const { n, seconds } = timedLoop(() => {
+    resources += (builds[i++ % builds.length] as () => Resource[])().length;
+  }, DURATION_MS);
+  return { perSecond: n / seconds, n, resourcesPerScreening: resources / Math.max(1, n) };
+}
+
+function main(): void {
+  if (process.env.KAP_BENCH_MAPPING_CHILD === '1') {
+    process.stdout.write(JSON.stringify(measureMapping()));
+    return;
+  }
+  note(`mapping: ${DURATION_MS} ms per figure after 500 ms warm-up, one process`);
+  const validated = measureMapping();
+  figure('mapping.screenings_validated_per_s', validated.perSecond, 'screenings/s');
+  figure('mapping.screenings_validated_n', validated.n, 'screenings');
+  figure('mapping.resources_per_screening', validated.resourcesPerScreening, 'resources');
+
+  const child = spawnSync(process.execPath, ['-r', resolve(__dirname, 'register.js'), __filename], {
+    env: { ...process.env, KAP_BENCH_MAPPING_CHILD: '1', KAP_BENCH_STUB_VALIDATE: '1' },
+    encoding: 'utf8',
+  });
+  if (child.status !== 0) throw new Error(`mapping baseline child failed: ${child.stderr}`);
+  const unvalidated = JSON.parse(child.stdout) as ReturnType<typeof measureMapping>;
+  figure('mapping.screenings_unvalidated_per_s', unvalidated.perSecond, 'screenings/s');
+  figure('mapping.screenings_unvalidated_n', unvalidated.n, 'screenings');
+  ratio('mapping.ratio_validated_vs_unvalidated', validated.perSecond / unvalidated.perSecond);
+
+  // Validation alone, of the resources of one screening, as the builders run it.
+  const sample = inputs().map((b) => b());
+  let k = 0;
+  const v = timedLoop(() => {
+    for (const r of sample[k++ % sample.length] as Resource[]) validationIssues(r);
+  }, DURATION_MS);
+  figure('mapping.validation_only_screenings_per_s', v.n / v.seconds, 'screenings/s');
+
+  // Baseline: a JSON round trip of the same resources (the least any mapping must do).
+  let j = 0;
+  const rt = timedLoop(() => {
+    JSON.parse(JSON.stringify(sample[j++ % sample.length]));
+  }, DURATION_MS);
+  figure('mapping.json_roundtrip_per_s', rt.n / rt.seconds, 'screenings/s');
+  ratio('mapping.ratio_validated_vs_json_roundtrip', validated.perSecond / (rt.n / rt.seconds));
+}
+
+main();

@@ -1,0 +1,94 @@
+/**
+ * 6. Scheduling: integration follow-ups scheduled per second. M dosing sessions are recorded
+ * (courses created beforehand) with a worker running, three follow-ups each (PT1H, PT2H,
+ * PT3H); the clock runs until every follow-up's `due` and `reminder` jobs are delayed in
+ * Redis. Baseline, same run: raw BullMQ `queue.add` of as many delayed jobs, one after
+ * another as the relay adds them, on a queue of its own prefix. Also Redis memory per pending
+ * follow-up (MEMORY USAGE over the prefix's keys, before and after) and the time to cancel a
+ * course's follow-ups (POST /v1/courses/{id}/stop until its six jobs are gone from Redis).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { followUpJobId } from '@kap/queue';
+import { listFollowUps } from '@kap/store';
+import { pool, postJson } from './lib/bodies';
+import { figure, note, ratio, until } from './lib/report';
+import { createCourse, deleteKeys, keyMemory, recordSession, run, withStack } from './lib/stack-bench';
+
+const M = Number(process.env.BENCH_SCHEDULING_SESSIONS ?? 80);
+const CANCELS = 5;
+const PER_SESSION = 3;
+const HOUR = 3600_000;
+
+async function main(): Promise<void> {
+  note(`scheduling: ${M} dosing sessions × ${PER_SESSION} follow-ups (PT1H,PT2H,PT3H), 4 requests at a time, worker running (ehr-sync queue paused); stack relay interval 100 ms`);
+  await withStack({ FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H', FOLLOW_UP_REMINDER_LEAD: 'PT10M' }, async (stack, url) => {
+    // The EHR sync is held back (its queue paused): the sandbox runs in this process, and its
+    // CPU-bound transactions would otherwise be timed here. The relay and the follow-up worker run.
+    await stack.queues.ehrSync.pause();
+    stack.startWorker('bench-scheduling');
+    const courses = await pool(Array.from({ length: M }), 4, () => createCourse(url));
+    const fuPattern = `${stack.prefix}:follow-ups:*`;
+    const allPattern = `${stack.prefix}:*`;
+    const [fuBefore, allBefore] = [await keyMemory(stack.redis, fuPattern), await keyMemory(stack.redis, allPattern)];
+    const baseDelayed = await stack.queues.followUps.getDelayedCount();
+
+    const jobs = M * PER_SESSION * 2;
+    const t0 = performance.now();
+    await pool(courses, 4, (courseId) => recordSession(url, courseId));
+    await until(async () => (await stack.queues.followUps.getDelayedCount()) - baseDelayed >= jobs, 60_000, `${jobs} delayed follow-up jobs`, 20);
+    const seconds = (performance.now() - t0) / 1000;
+    figure('scheduling.follow_ups_per_s', (M * PER_SESSION) / seconds, 'follow-ups/s');
+    figure('scheduling.jobs_per_s', jobs / seconds, 'jobs/s');
+    figure('scheduling.follow_ups', M * PER_SESSION, 'follow-ups');
+    figure('scheduling.seconds', seconds, 's');
+
+    const pending = M * PER_SESSION;
+    const fuAfter = await keyMemory(stack.redis, fuPattern);
+    const allAfter = await keyMemory(stack.redis, allPattern);
+    const perFollowUp = (fuAfter.bytes - fuBefore.bytes) / pending;
+    figure('scheduling.redis_bytes_per_pending_follow_up', perFollowUp, 'bytes');
+    figure('scheduling.redis_bytes_per_pending_follow_up_all_queues', (allAfter.bytes - allBefore.bytes) / pending, 'bytes');
+    note(`follow-ups queue keys ${fuBefore.keys} → ${fuAfter.keys}; all keys ${allBefore.keys} → ${allAfter.keys} (all queues include the sessions' ehr-sync jobs, waiting on the paused queue)`);
+
+    // Baseline: the same number of delayed jobs added directly, one at a time, with the relay's job options.
+    const rawPrefix = `bench-raw-${randomBytes(4).toString('hex')}`;
+    const raw = new Queue('follow-ups', { connection: stack.redis, prefix: rawPrefix });
+    try {
+      const tr = performance.now();
+      for (let i = 0; i < jobs; i++) {
+        const followUpId = randomUUID();
+        const kind = i % 2 === 0 ? 'due' : 'reminder';
+        await raw.add(kind, { followUpId, kind }, { jobId: followUpId + kind, delay: HOUR + i, attempts: 10, backoff: { type: 'custom' }, removeOnComplete: { age: 86400, count: 10_000 }, removeOnFail: { age: 30 * 86400 } });
+      }
+      const rawSeconds = (performance.now() - tr) / 1000;
+      await until(async () => (await raw.getDelayedCount()) >= jobs, 10_000, 'raw delayed jobs');
+      figure('scheduling.raw_bullmq.jobs_per_s', jobs / rawSeconds, 'jobs/s');
+      ratio('scheduling.ratio_jobs_per_s_vs_raw_bullmq', jobs / seconds / (jobs / rawSeconds));
+      const rawMem = await keyMemory(stack.redis, `${rawPrefix}:*`);
+      figure('scheduling.raw_bullmq.redis_bytes_per_2_jobs', (rawMem.bytes / jobs) * 2, 'bytes');
+      ratio('scheduling.ratio_redis_bytes_vs_raw_bullmq', perFollowUp / ((rawMem.bytes / jobs) * 2));
+    } finally {
+      await raw.close();
+      await deleteKeys(stack.redis, `${rawPrefix}:*`);
+    }
+
+    // Cancelling: stop a course, wait until its six jobs are gone.
+    const times: number[] = [];
+    for (const courseId of courses.slice(0, CANCELS)) {
+      const followUps = await listFollowUps(stack.db, courseId);
+      const ids = followUps.flatMap((f) => [followUpJobId(f.id, 'due'), followUpJobId(f.id, 'reminder')]);
+      if (ids.length !== PER_SESSION * 2) throw new Error(`course ${courseId} has ${ids.length} follow-up jobs`);
+      const tc = performance.now();
+      const r = await postJson(`${url}/v1/courses/${courseId}/stop`, { reason: 'withdrawn' });
+      if (r.status !== 200) throw new Error(`stop: ${r.status} ${JSON.stringify(r.body)}`);
+      await until(async () => (await Promise.all(ids.map((id) => stack.queues.followUps.getJob(id)))).every((j) => j === undefined), 10_000, 'cancelled jobs gone', 10);
+      times.push(performance.now() - tc);
+    }
+    figure('scheduling.cancel_course_ms', times.reduce((a, b) => a + b, 0) / times.length, 'ms');
+    figure('scheduling.cancel_course_max_ms', Math.max(...times), 'ms');
+    figure('scheduling.cancel_courses', times.length, 'courses');
+  });
+}
+
+run(main);

@@ -1,0 +1,125 @@
+/**
+ * 5. Sync: resources per second delivered to the EHR (the FHIR sandbox) through the outbox
+ * and `ehr-sync` jobs. With no worker running, N enrolments (screening, course, dosing
+ * session) are ingested through the API; then the worker starts and the clock runs until
+ * the outbox is drained. Once per setting: SYNC_CONCURRENCY 1, 4, and 4 with a second
+ * worker process (a fresh stack each). Baseline, in the same run: the same transaction
+ * Bundles (listUnsynced + planSync, empty maps) POSTed to a fresh sandbox one after another.
+ * Every run is audited: nothing lost, nothing duplicated.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { createEhrClient, planSync } from '@kap/ehr-client';
+import { startSandbox } from '@kap/ehr-sandbox';
+import { listUnsynced, type Db } from '@kap/store';
+import { identityOf } from '../services/worker/src/sync/identity';
+import { auditEhr } from '../test/support/ehr-audit';
+import { spawnWorkerProcess } from './lib/drill';
+import { figure, note, ratio } from './lib/report';
+import { enrol, run, withStack } from './lib/stack-bench';
+
+const N = Number(process.env.BENCH_SYNC_ENROLMENTS ?? 24);
+/**
+ * Follow-ups far off (no timer fires during the run); job locks, leases and timeouts at their
+ * production defaults, not the tests' short ones: the sandbox shares this process's event
+ * loop, and a transaction into a sandbox holding a few hundred resources takes seconds of CPU
+ * (its search behind If-None-Exist), which outlasts a 2 s job lock and makes jobs stall.
+ */
+const ENV = {
+  FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H',
+  FOLLOW_UP_REMINDER_LEAD: 'PT10M',
+  JOB_LOCK_MS: '30000',
+  SYNC_LEASE_MS: '120000',
+  EHR_TIMEOUT_MS: '15000',
+  REDISPATCH_AFTER_MS: '30000',
+};
+
+interface Setting {
+  readonly label: string;
+  readonly concurrency: number;
+  readonly secondProcess: boolean;
+}
+const SETTINGS: readonly Setting[] = [
+  { label: 'concurrency_1', concurrency: 1, secondProcess: false },
+  { label: 'concurrency_4', concurrency: 4, secondProcess: false },
+  { label: 'concurrency_4_two_workers', concurrency: 4, secondProcess: true },
+];
+
+async function patientIds(db: Db): Promise<string[]> {
+  const rows = await db.query<{ patient_id: string }>('SELECT DISTINCT patient_id FROM resources WHERE patient_id IS NOT NULL ORDER BY patient_id');
+  return rows.map((r) => r.patient_id);
+}
+
+/** The baseline: each patient's Bundle planned and POSTed directly to a fresh sandbox, sequentially. */
+async function direct(db: Db): Promise<{ resources: number; seconds: number }> {
+  const sandbox = await startSandbox({ port: 0 });
+  try {
+    const ehr = createEhrClient({ baseUrl: sandbox.url, auth: { mode: 'none' }, timeoutMs: 10_000 });
+    const patients = await patientIds(db);
+    let resources = 0;
+    const t0 = performance.now();
+    for (const patientId of patients) {
+      const unsynced = await listUnsynced(db, patientId);
+      const plan = planSync({
+        resources: unsynced.map((u) => ({ resource: u.resource, version: u.version, createOnly: u.resource.resourceType === 'Patient' })),
+        identityOf,
+        existing: new Map(),
+        knownEhrCopies: new Map(),
+      });
+      if (plan.bundle) await ehr.transaction(plan.bundle);
+      resources += plan.resources.length;
+    }
+    return { resources, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    await sandbox.close();
+  }
+}
+
+async function main(): Promise<void> {
+  note(`sync: ${N} enrolments per setting ingested with no worker running, then the clock runs from worker start to a drained outbox; fresh stack per setting`);
+  let baseline: { resources: number; seconds: number } | undefined;
+  let lost = 0;
+  let duplicated = 0;
+  for (const s of SETTINGS) {
+    await withStack({ ...ENV, SYNC_CONCURRENCY: String(s.concurrency) }, async (stack, url) => {
+      const t0 = performance.now();
+      await enrol(url, N);
+      note(`${s.label}: ${N} enrolments ingested in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      if (!baseline) {
+        baseline = await direct(stack.db);
+        figure('sync.direct.resources_per_s', baseline.resources / baseline.seconds, 'resources/s');
+        figure('sync.direct.resources', baseline.resources, 'resources');
+        figure('sync.direct.seconds', baseline.seconds, 's');
+      }
+      let child: ChildProcess | undefined;
+      try {
+        const started = performance.now();
+        stack.startWorker(`bench-${s.label}`);
+        // Its process start-up is on the clock: that is what adding a worker costs.
+        if (s.secondProcess) child = spawnWorkerProcess(stack, { WORKER_ID: `bench-${s.label}-child`, SYNC_CONCURRENCY: String(s.concurrency) });
+        await stack.drained(60_000);
+        const seconds = (performance.now() - started) / 1000;
+        const audit = await auditEhr(stack.db, stack.sandbox.url);
+        const resources = Object.values(audit.local).reduce((a, b) => a + b, 0);
+        lost += audit.missing.length;
+        duplicated += audit.duplicates.length;
+        if (audit.missing.length + audit.duplicates.length > 0) note(`${s.label}: missing ${JSON.stringify(audit.missing.slice(0, 5))} duplicated ${JSON.stringify(audit.duplicates.slice(0, 5))}`);
+        figure(`sync.${s.label}.resources_per_s`, resources / seconds, 'resources/s');
+        figure(`sync.${s.label}.resources`, resources, 'resources');
+        figure(`sync.${s.label}.resources_per_enrolment`, resources / N, 'resources');
+        figure(`sync.${s.label}.seconds`, seconds, 's');
+        if (baseline) ratio(`sync.${s.label}.ratio_vs_direct`, resources / seconds / (baseline.resources / baseline.seconds));
+      } finally {
+        if (child && child.exitCode === null) {
+          const exited = new Promise((r) => child?.once('exit', r));
+          child.kill('SIGTERM');
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+          if (child.exitCode === null) child.kill('SIGKILL');
+        }
+      }
+    });
+  }
+  figure('sync.lost', lost, 'resources');
+  figure('sync.duplicated', duplicated, 'resources');
+}
+
+run(main);
