@@ -124,5 +124,9 @@ describe('everything accepted reaches the EHR exactly once, whatever fails', () 
 function spawnWorker(stack: Stack): ChildProcess {
   const script = resolve(__dirname, '../services/worker/dist/main.js');
   const child = spawn(process.execPath, [script], { env: { ...process.env, ...stack.env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  // A test killed by its timeout must not leave a worker polling a dropped schema behind.
+  const reap = (): void => void child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.removeListener('exit', reap));
   return child;
 }

@@ -45,7 +45,12 @@ export interface DrillResult {
 
 export function spawnWorkerProcess(stack: Stack, env: Record<string, string> = {}): ChildProcess {
   const script = resolve(__dirname, '../../services/worker/dist/main.js');
-  return spawn(process.execPath, [script], { env: { ...process.env, ...stack.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...stack.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  // A test killed by its timeout must not leave a worker polling a dropped schema behind.
+  const reap = (): void => void child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.removeListener('exit', reap));
+  return child;
 }
 
 export async function runDrill(o: DrillOptions): Promise<DrillResult> {
