@@ -80,6 +80,10 @@ describe('bad input changes nothing', () => {
     ['a PHQ-9 with eight items', (b) => ({ ...b, measures: { phq9: [0, 0, 0, 0, 0, 0, 0, 0] } }), 'measures.phq9'],
     ['an item score out of range', (b) => ({ ...b, measures: { gad7: [0, 0, 0, 4, 0, 0, 0] } }), 'measures.gad7[3]'],
     ['a bad patient system', (b) => ({ ...b, patient: { ...(b.patient as object), system: 'not a uri' } }), 'patient.system'],
+    // Valid ISO 8601 and JSON, but not valid FHIR: found by the fuzzer as 500s.
+    ['a control character in text', (b) => ({ ...b, patient: { ...(b.patient as object), name: 'Ada\u0001Lovelace' } }), 'patient.name'],
+    ['the year 0000', (b) => ({ ...b, performedAt: '0000-03-01T09:30:00Z' }), 'performedAt'],
+    ['an offset beyond +14:00', (b) => ({ ...b, performedAt: '2026-03-01T09:30:00+14:30' }), 'performedAt'],
   ];
 
   it.each(cases)('%s is a 400 naming the field', async (_name, mutate, expression) => {

@@ -58,7 +58,16 @@ async function syncOnce(db: Db, ehr: EhrClient, patientId: string, readFirst: bo
   const knownEhrCopies = await knownCopies(db, patientId);
   const plan = planSync({ resources, identityOf, existing, knownEhrCopies });
   const response = plan.bundle ? await ehr.transaction(plan.bundle) : undefined;
-  const synced = syncedFromResponse(plan, response);
+  // A create the EHR answered 200 matched a copy already there: one an earlier attempt wrote
+  // before its response was lost, possibly from an older version. Only reading it tells, so
+  // those are left unsynced and a second pass reads the EHR, compares, and updates if needed.
+  const matchedOld = new Set(
+    plan.resources
+      .filter((p) => p.action === 'create' && p.entryIndex !== undefined && !p.localReference.startsWith('Patient/'))
+      .filter((p) => /^200\b/.test(response?.entry?.[p.entryIndex as number]?.response?.status ?? ''))
+      .map((p) => p.localReference),
+  );
+  const synced = syncedFromResponse(plan, response).filter((s) => !matchedOld.has(s.localReference));
   await db.transaction(async (tx) => {
     for (const s of synced) {
       const [type, id] = s.localReference.split('/') as [string, string];
@@ -72,6 +81,10 @@ async function syncOnce(db: Db, ehr: EhrClient, patientId: string, readFirst: bo
     }
   });
   const written = plan.resources.filter((r) => r.action !== 'unchanged').length;
+  if (matchedOld.size > 0 && !readFirst) {
+    const second = await syncOnce(db, ehr, patientId, true);
+    return { written: written - matchedOld.size + second.written, unchanged: plan.resources.length - written + second.unchanged };
+  }
   return { written, unchanged: plan.resources.length - written };
 }
 
