@@ -3,6 +3,7 @@ import type { AppDeps } from './deps';
 import { bearerAuth } from './http/auth';
 import { errorHandler, unknownRoute } from './http/errors';
 import { jsonBody } from './http/json-body';
+import { rejectControlCharactersInPath } from './http/path-guard';
 import { requestLogger } from './ops/logging';
 import { httpMetrics, metricsRoutes } from './ops/metrics';
 import { QUEUE_DASHBOARD_PATH, queueDashboard } from './ops/queue-dashboard';
@@ -18,6 +19,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(requestLogger(deps.logger));
+  app.use(rejectControlCharactersInPath);
   app.use(httpMetrics());
   app.use(bearerAuth(deps.config));
   app.use(metricsRoutes(deps.db, deps.queues));

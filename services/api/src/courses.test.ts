@@ -116,6 +116,10 @@ describe('courses', () => {
 
   it('answers 404 for an unknown course and 400 for a bad start date', async () => {
     await request(h.app).get('/v1/courses/does-not-exist').expect(404);
+    // A NUL in an id: PostgreSQL refuses it in text, so it must never reach a query.
+    const nul = await request(h.app).post('/v1/screenings/%00/review').send({ decision: 'approved', reviewer: 'Dr N' }).expect(404);
+    expect(nul.body.resourceType).toBe('OperationOutcome');
+    await request(h.app).get('/v1/courses/%00').expect(404);
     const s = await screen();
     const res = await request(h.app).post('/v1/courses').send({ screeningId: s.screeningId, startDate: '02/03/2026' }).expect(400);
     expect(res.body.issue[0].expression).toEqual(['startDate']);
