@@ -24,8 +24,8 @@ export interface AssertionSigner {
 
 /**
  * Prepares a signer. The PEM is parsed once, here, so a malformed key fails at start-up
- * rather than at the first sync. PKCS#8, PKCS#1 (`BEGIN RSA PRIVATE KEY`) and SEC1
- * (`BEGIN EC PRIVATE KEY`) are all accepted, since key tooling differs between hospitals.
+ * rather than at the first sync. PKCS#8, PKCS#1 (an "RSA PRIVATE KEY" PEM header) and SEC1
+ * (an "EC PRIVATE KEY" PEM header) are all accepted, since key tooling differs between hospitals.
  */
 export function createAssertionSigner(options: {
   readonly clientId: string;
