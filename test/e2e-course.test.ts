@@ -1,3 +1,4 @@
+import { until } from '../bench/lib/report';
 import type { Bundle, CarePlan } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { auditEhr, ehrAll } from './support/ehr-audit';
@@ -59,11 +60,11 @@ describe('a full KAP course reaches the EHR exactly once', () => {
     await request(app).post(`/v1/follow-ups/${first?.id}/complete`).send({ completedAt: new Date().toISOString(), note: 'Integration went well' }).expect(200);
     await request(app).post(`/v1/follow-ups/${first?.id}/complete`).send({ completedAt: new Date().toISOString() }).expect(409);
 
-    await waitFor(async () => {
+    await until(async () => {
       const view = await request(app).get(`/v1/courses/${courseId}`).expect(200);
       const statuses = view.body.followUps.map((f: { status: string }) => f.status);
       return statuses.join() === 'completed,escalated,escalated';
-    }, 30_000);
+    }, 30_000, 'two follow-ups to escalate', 250);
 
     const s2 = await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(2, new Date(Date.now() - 90 * 60_000))).expect(201);
     expect(s2.body.followUps).toHaveLength(3);
@@ -117,7 +118,7 @@ describe('a full KAP course reaches the EHR exactly once', () => {
 
     // The palliative team received every CarePlan revision, signed, and the care-team notifications.
     const carePlanVersions = (await stack.db.query(`SELECT count(*)::int AS n FROM resource_history WHERE resource_type = 'CarePlan'`))[0] as { n: number };
-    await waitFor(async () => hooks.deliveries.filter((d) => d.event === 'careplan.updated').length >= carePlanVersions.n, 20_000);
+    await until(async () => hooks.deliveries.filter((d) => d.event === 'careplan.updated').length >= carePlanVersions.n, 20_000, 'every CarePlan revision as a webhook', 250);
     expect(hooks.deliveries.every((d) => d.signatureValid)).toBe(true);
     expect(new Set(hooks.deliveries.map((d) => d.deliveryId)).size).toBe(hooks.deliveries.length);
     const events = new Set(hooks.deliveries.map((d) => d.event));
@@ -125,10 +126,3 @@ describe('a full KAP course reaches the EHR exactly once', () => {
   });
 });
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}

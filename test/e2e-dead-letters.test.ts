@@ -1,16 +1,10 @@
+import { until } from '../bench/lib/report';
 import request from 'supertest';
 import { screeningRequest } from './support/requests';
 import { startStack, startWebhookReceiver, type Stack } from './support/stack';
 
 jest.setTimeout(60_000);
 
-async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('dead letters', () => {
   let stack: Stack;

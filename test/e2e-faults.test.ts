@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { spawnWorkerProcess } from '../bench/lib/drill';
+import { until } from '../bench/lib/report';
 import request from 'supertest';
 import { auditEhr } from './support/ehr-audit';
 import { screeningRequest } from './support/requests';
@@ -35,13 +35,6 @@ async function expectExactlyOnce(stack: Stack): Promise<void> {
   expect(audit.ehr).toEqual(audit.local);
 }
 
-async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const statusCount = (stack: Stack, status: number): number => stack.sandbox.sandbox.stats().requests.byStatus[String(status)] ?? 0;
 
@@ -79,7 +72,7 @@ describe('everything accepted reaches the EHR exactly once, whatever fails', () 
   });
 
   it('when a worker process is killed in the middle of a job', async () => {
-    const worker = spawnWorker(stack);
+    const worker = spawnWorkerProcess(stack);
     try {
       // The EHR answers the next transaction slowly, so the worker is mid-request when killed.
       stack.sandbox.sandbox.injectFault({ delayMs: 1500, count: 1, match: 'transaction' });
@@ -121,12 +114,3 @@ describe('everything accepted reaches the EHR exactly once, whatever fails', () 
   });
 });
 
-function spawnWorker(stack: Stack): ChildProcess {
-  const script = resolve(__dirname, '../services/worker/dist/main.js');
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...stack.env }, stdio: ['ignore', 'ignore', 'inherit'] });
-  // A test killed by its timeout must not leave a worker polling a dropped schema behind.
-  const reap = (): void => void child.kill('SIGKILL');
-  process.once('exit', reap);
-  child.once('exit', () => process.removeListener('exit', reap));
-  return child;
-}

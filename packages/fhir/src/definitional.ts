@@ -3,7 +3,7 @@ import type { CodeSystem, PlanDefinition, Questionnaire, ResourceType } from '@m
 import { buildKapCodeSystem } from './code-system';
 import { buildCoursePlanDefinition } from './plan-definition';
 import { buildScreeningQuestionnaire } from './questionnaire';
-import { validateResource } from './validate';
+import { loadDefinitions } from './validate';
 
 export type DefinitionalResource = Questionnaire | PlanDefinition | CodeSystem;
 
@@ -19,7 +19,6 @@ export const DEFINITIONAL_RESOURCES: readonly DefinitionalResource[] = Object.fr
 
 /** Whether `type` names an R4 resource type (the definitions are loaded on first use). */
 export function isResourceType(type: string): type is ResourceType {
-  // Validating a trivial resource loads the R4 definitions medplum's lookup depends on.
-  validateResource({ resourceType: 'Basic', code: { text: 'definitions' } });
+  loadDefinitions();
   return medplumIsResourceType(type) === true;
 }

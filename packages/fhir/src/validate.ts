@@ -32,7 +32,7 @@ let profiles: ReadonlyMap<string, StructureDefinition> | undefined;
  * profiles-others.json: some other profiles in that bundle (FamilyMemberHistory genetics)
  * use slicing medplum's parser rejects, and none of them apply here.
  */
-function loadDefinitions(): ReadonlyMap<string, StructureDefinition> {
+export function loadDefinitions(): ReadonlyMap<string, StructureDefinition> {
   if (profiles) return profiles;
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
