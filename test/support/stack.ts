@@ -4,8 +4,8 @@ import { loadConfig, type Config } from '@kap/config';
 import { DEFAULT_SCREENING_RULES } from '@kap/domain';
 import { createEhrClient } from '@kap/ehr-client';
 import { startSandbox, type RunningSandbox } from '@kap/ehr-sandbox';
-import { createQueues, producerConnection, workerConnection, type Queues } from '@kap/queue';
-import { OUTBOX_TOPICS, openDatabase, type Db } from '@kap/store';
+import { WORK, createQueues, producerConnection, resolveQueuePrefix, workerConnection, type Queues } from '@kap/queue';
+import { openDatabase, type Db } from '@kap/store';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
@@ -82,8 +82,10 @@ export async function startStack(
   options: { behindProxy?: boolean; logger?: Logger } = {},
 ): Promise<Stack> {
   const schema = uniqueSchema('e2e');
-  const prefix = `test-${schema}`;
+  const prefixBase = `test-${schema}`;
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
+  // The deployment's own prefix, as the worker and API derive it from the database.
+  const prefix = await resolveQueuePrefix(db, prefixBase);
   const sandbox = await startSandbox({ port: 0 });
   const proxy = options.behindProxy ? await startTcpProxy(Number(new URL(sandbox.url).port)) : undefined;
   const ehrUrl = proxy ? sandbox.url.replace(/:\d+\//, `:${proxy.port}/`) : sandbox.url;
@@ -92,7 +94,7 @@ export async function startStack(
     EHR_BASE_URL: ehrUrl,
     DATABASE_URL: TEST_DATABASE_URL,
     DATABASE_SCHEMA: schema,
-    QUEUE_PREFIX: prefix,
+    QUEUE_PREFIX: prefixBase,
     JOB_LOCK_MS: '2000',
     SYNC_LEASE_MS: '6000',
     EHR_TIMEOUT_MS: '3000',
@@ -135,7 +137,7 @@ export async function startStack(
       DATABASE_URL: TEST_DATABASE_URL,
       DATABASE_SCHEMA: schema,
       REDIS_URL: TEST_REDIS_URL,
-      QUEUE_PREFIX: prefix,
+      QUEUE_PREFIX: prefixBase,
       EHR_BASE_URL: ehrUrl,
       EHR_TIMEOUT_MS: String(config.EHR_TIMEOUT_MS),
       JOB_LOCK_MS: String(config.JOB_LOCK_MS),
@@ -148,7 +150,7 @@ export async function startStack(
       LOG_LEVEL: 'warn',
     },
     startWorker(id = `w${++n}`) {
-      const runtime = startWorkerRuntime({ config, db, ehr, queues, logger, workerId: id }, redis, prefix);
+      const runtime = startWorkerRuntime({ config, db, ehr, queues, queuePrefix: prefix, redis, logger, workerId: id }, redis);
       runtimes.push(runtime);
       return runtime;
     },
@@ -159,7 +161,7 @@ export async function startStack(
       const deadline = Date.now() + timeoutMs;
       const open = async (): Promise<number> =>
         ((await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND topic <> '${OUTBOX_TOPICS.followUpSchedule}'`,
+          `SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND topic <> '${WORK.followUpSchedule.topic}'`,
         ))[0]?.n ?? 0);
       for (;;) {
         if ((await open()) === 0) return;
