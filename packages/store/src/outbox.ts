@@ -247,7 +247,7 @@ export async function completeOutboxMatching(db: Db, topic: string, key: string,
   if (values.length === 0) return [];
   const records = await db.query<OutboxRecord>(
     `UPDATE outbox SET completed_at = now()
-     WHERE topic = $1 AND completed_at IS NULL AND payload->>$2 IN (SELECT jsonb_array_elements_text($3::jsonb))
+     WHERE topic = $1 AND completed_at IS NULL AND $3::jsonb ? (payload->>$2)
      RETURNING ${COLUMNS}`,
     [topic, key, JSON.stringify(values)],
   );
