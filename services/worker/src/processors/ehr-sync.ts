@@ -1,4 +1,4 @@
-import { isEhrError } from '@kap/ehr-client';
+import { isEhrError, writeSettingsFrom } from '@kap/ehr-client';
 import { EhrSyncJobData } from '@kap/queue';
 import { acquireLease, markCompleted, noteSyncAttemptError, releaseLease } from '@kap/store';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
@@ -22,7 +22,7 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
       throw new DelayedError();
     }
     try {
-      const outcome = await syncPatient(deps.db, deps.ehr, data.patientId);
+      const outcome = await syncPatient(deps.db, deps.ehr, data.patientId, { settings: writeSettingsFrom(deps.config) });
       await markCompleted(deps.db, data.outboxId);
       deps.logger.info({ job: job.id, outbox: data.outboxId, ...outcome }, 'ehr sync done');
       return outcome;
