@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from '@kap/config';
 import { DEFAULT_SCREENING_RULES } from '@kap/domain';
-import { createEhrClient } from '@kap/ehr-client';
-import { startSandbox, type RunningSandbox } from '@kap/ehr-sandbox';
+import { createEhrClient, type EhrClient } from '@kap/ehr-client';
+import { startSandbox, type RunningSandbox, type SandboxOptions } from '@kap/ehr-sandbox';
 import { createQueues, producerConnection, workerConnection, type Queues } from '@kap/queue';
 import { OUTBOX_TOPICS, openDatabase, type Db } from '@kap/store';
 import type { Express } from 'express';
@@ -57,6 +57,8 @@ export interface Stack {
   readonly sandbox: RunningSandbox;
   readonly queues: Queues;
   readonly redis: Redis;
+  /** The worker's EHR client. */
+  readonly ehr: EhrClient;
   readonly prefix: string;
   /** The outage switch, when started `behindProxy`. */
   readonly proxy?: TcpProxy;
@@ -79,12 +81,12 @@ export interface Stack {
  */
 export async function startStack(
   env: Record<string, string> = {},
-  options: { behindProxy?: boolean; logger?: Logger } = {},
+  options: { behindProxy?: boolean; logger?: Logger; sandbox?: SandboxOptions; ehrFetch?: typeof fetch } = {},
 ): Promise<Stack> {
   const schema = uniqueSchema('e2e');
   const prefix = `test-${schema}`;
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
-  const sandbox = await startSandbox({ port: 0 });
+  const sandbox = await startSandbox({ port: 0, ...options.sandbox });
   const proxy = options.behindProxy ? await startTcpProxy(Number(new URL(sandbox.url).port)) : undefined;
   const ehrUrl = proxy ? sandbox.url.replace(/:\d+\//, `:${proxy.port}/`) : sandbox.url;
   const config = loadConfig({
@@ -119,7 +121,12 @@ export async function startStack(
     queueCheck: async () => void (await producer.ping()),
     queues,
   });
-  const ehr = createEhrClient({ baseUrl: ehrUrl, auth: { mode: 'none' }, timeoutMs: config.EHR_TIMEOUT_MS });
+  const ehr = createEhrClient({
+    baseUrl: ehrUrl,
+    auth: { mode: 'none' },
+    timeoutMs: config.EHR_TIMEOUT_MS,
+    ...(options.ehrFetch ? { fetch: options.ehrFetch } : {}),
+  });
   const runtimes: WorkerRuntime[] = [];
   let n = 0;
   const stack: Stack = {
@@ -129,6 +136,7 @@ export async function startStack(
     sandbox,
     queues,
     redis,
+    ehr,
     prefix,
     proxy,
     env: {
