@@ -162,7 +162,7 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
       keptBack,
       stubs: group.stubs,
     });
-    const results = await send(ehr, strategy, plan, run);
+    const results = await sendGroup(ehr, strategy, plan, run);
     await record(db, plan, results, byRef, run);
     if (results.some((r) => 'ok' in r && (r.matchedExisting || r.stub) && !r.localReference.startsWith('Patient/'))) again = true;
     known = await knownCopies(db, patientResources);
@@ -172,7 +172,7 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
 }
 
 /** Sends one group: a Bundle, or single requests; a refused Bundle is retried entry by entry. */
-async function send(ehr: EhrClient, strategy: WriteStrategy, plan: SyncPlan, run: Run): Promise<EntryResult[]> {
+export async function sendGroup(ehr: EhrClient, strategy: WriteStrategy, plan: SyncPlan, run: { requests: number }): Promise<EntryResult[]> {
   const writes = plan.resources.filter((p) => p.entry);
   if (!plan.bundle || writes.length === 0) return entryResults(plan, undefined);
   if (strategy.mode !== 'single' && writes.length > 1) {
