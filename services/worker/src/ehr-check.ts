@@ -191,7 +191,9 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy): Prom
       keptBack,
       stubs: group.stubs,
     });
-    for (const result of await sendGroup(ehr, strategy, plan, counter)) {
+    const sent = await sendGroup(ehr, strategy, plan, counter);
+    if ('bundleRefused' in sent) throw new Error(`the EHR refused a ${strategy.mode} of ${group.keys.length}: ${sent.bundleRefused}`);
+    for (const result of sent.results) {
       if (!('ok' in result)) throw new Error(`the EHR refused ${result.localReference}: ${result.refused}`);
       known.set(result.localReference, { reference: result.ok.ehrReference, version: result.ok.ehrVersion });
     }

@@ -134,24 +134,27 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
   const hasEhrCopy = (ref: string): boolean => known.has(ref) || found.has(ref);
   const items = sendable.map((r) => ({
     key: refOf(r.resource),
-    dependsOn: localReferences(r.resource).filter((ref) => byRef.has(ref) && !hasEhrCopy(ref)),
+    // A reference to one the EHR refused earlier in this run blocks it too.
+    dependsOn: localReferences(r.resource).filter((ref) => (byRef.has(ref) && !hasEhrCopy(ref)) || run.refused.has(ref)),
     alone: identity(r.resource).by === 'none' && !known.has(refOf(r.resource)),
   }));
   const dependsOn = new Map(items.map((i) => [i.key, i.dependsOn]));
   const groups = groupWrites(items, { mode: strategy.mode, maxEntries: strategy.maxEntries });
 
   let again = false;
-  for (const group of groups) {
+  const queue = [...groups];
+  for (let group = queue.shift(); group; group = queue.shift()) {
+    const keys = group.keys;
     // What the group needs but an earlier request could not write stays out, recorded as such.
-    const needs = (k: string): string[] => (dependsOn.get(k) ?? []).filter((d) => !group.stubs.get(k)?.has(d) && !group.keys.includes(d));
-    const blocked = group.keys.filter((k) => needs(k).some((d) => run.refused.has(d) || !hasEhrCopy(d)));
+    const needs = (k: string): string[] => (dependsOn.get(k) ?? []).filter((d) => !group?.stubs.get(k)?.has(d) && !keys.includes(d));
+    const blocked = keys.filter((k) => needs(k).some((d) => run.refused.has(d) || !hasEhrCopy(d)));
     for (const key of blocked) {
       const missing = needs(key).filter((d) => run.refused.has(d) || !hasEhrCopy(d));
       const why = `not sent: it references ${missing.join(', ')}, which the EHR did not take`;
       run.refused.set(key, why);
       await failed(db, byRef.get(key) as LocalResource, why);
     }
-    const resources = group.keys.filter((k) => !blocked.includes(k)).map((k) => byRef.get(k) as LocalResource);
+    const resources = keys.filter((k) => !blocked.includes(k)).map((k) => byRef.get(k) as LocalResource);
     if (resources.length === 0) continue;
     const plan = planSync({
       resources,
@@ -162,28 +165,41 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
       keptBack,
       stubs: group.stubs,
     });
-    const results = await sendGroup(ehr, strategy, plan, run);
-    await record(db, plan, results, byRef, run);
-    if (results.some((r) => 'ok' in r && (r.matchedExisting || r.stub) && !r.localReference.startsWith('Patient/'))) again = true;
+    const sent = await sendGroup(ehr, strategy, plan, run);
+    if ('bundleRefused' in sent) {
+      // One by one, in the same order, each planned with what the previous ones wrote.
+      queue.unshift(...resources.map((r) => ({ keys: [refOf(r.resource)], stubs: new Map([...(group?.stubs ?? [])].filter(([k]) => k === refOf(r.resource))) })));
+      continue;
+    }
+    await record(db, plan, sent.results, byRef, run);
+    if (sent.results.some((r) => 'ok' in r && (r.matchedExisting || r.stub) && !r.localReference.startsWith('Patient/'))) again = true;
     known = await knownCopies(db, patientResources);
   }
   // Stubs are completed and copies a create matched are compared, from a fresh read of the EHR.
   if (again && pass + 1 < MAX_PASSES) await syncPass(db, ehr, strategy, patientId, run, true, pass + 1);
 }
 
-/** Sends one group: a Bundle, or single requests; a refused Bundle is retried entry by entry. */
-export async function sendGroup(ehr: EhrClient, strategy: WriteStrategy, plan: SyncPlan, run: { requests: number }): Promise<EntryResult[]> {
+/**
+ * Sends one group: a Bundle, or single requests. A refused Bundle (a 4xx for the whole of
+ * it) comes back as `bundleRefused`: the caller then writes the same resources one by one,
+ * planned afresh, so the good ones still go and the EHR's answer names the bad one.
+ */
+export async function sendGroup(
+  ehr: EhrClient,
+  strategy: WriteStrategy,
+  plan: SyncPlan,
+  run: { requests: number },
+): Promise<{ readonly results: EntryResult[] } | { readonly bundleRefused: string }> {
   const writes = plan.resources.filter((p) => p.entry);
-  if (!plan.bundle || writes.length === 0) return entryResults(plan, undefined);
+  if (!plan.bundle || writes.length === 0) return { results: entryResults(plan, undefined) };
   if (strategy.mode !== 'single' && writes.length > 1) {
     try {
       run.requests++;
       const response = strategy.mode === 'batch' ? await ehr.batch(plan.bundle) : await ehr.transaction(plan.bundle);
-      return entryResults(plan, response);
+      return { results: entryResults(plan, response) };
     } catch (err) {
-      // A refused transaction says little about which entry was wrong, and an EHR may refuse
-      // it for its size alone: the same conditional writes one by one let the good ones go.
-      if (!(isEhrError(err) && err.kind === 'rejected')) throw err;
+      if (isEhrError(err) && err.kind === 'rejected') return { bundleRefused: err.message };
+      throw err;
     }
   }
   const results: EntryResult[] = [];
@@ -195,7 +211,7 @@ export async function sendGroup(ehr: EhrClient, strategy: WriteStrategy, plan: S
     run.requests++;
     results.push(await sendOne(ehr, p));
   }
-  return results;
+  return { results };
 }
 
 async function sendOne(ehr: EhrClient, p: PlannedResource): Promise<EntryResult> {

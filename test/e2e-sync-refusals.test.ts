@@ -1,0 +1,122 @@
+import { EhrError, writeSettingsFrom, type EhrClient } from '@kap/ehr-client';
+import { getSyncStates, listUnsynced } from '@kap/store';
+import type { Bundle, CapabilityStatement, Resource } from '@medplum/fhirtypes';
+import request from 'supertest';
+import { syncPatient } from '../services/worker/src/sync/sync-patient';
+import { everything, sessionRequest } from './support/course-flow';
+import { auditEhr } from './support/ehr-audit';
+import { screeningRequest } from './support/requests';
+import { startStack, type Stack } from './support/stack';
+
+jest.setTimeout(120_000);
+
+/** An EHR client whose CapabilityStatement is edited, as if the EHR stated something else. */
+function withStatement(ehr: EhrClient, edit: (s: CapabilityStatement) => CapabilityStatement): EhrClient {
+  return { ...ehr, capabilities: async () => edit(await ehr.capabilities()) };
+}
+
+/** Screening, course and both sessions (the second with an adverse event) for one patient; returns its id. */
+async function patientWithTwoSessions(stack: Stack): Promise<string> {
+  const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
+  const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
+  const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
+  await request(stack.app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 3 * 60 * 60_000))).expect(201);
+  await request(stack.app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(2, new Date(Date.now() - 90 * 60_000))).expect(201);
+  return patientId;
+}
+
+describe.each([
+  ['atomic transactions', false],
+  ['non-atomic transactions that answer 200 (Medplum without transaction-bundles)', true],
+])('an EHR that refuses one resource type it claims to take, %s', (_name, nonAtomic) => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // The sandbox takes everything but Consent; the statement the worker reads claims Consent too.
+    const types = ['Patient', 'QuestionnaireResponse', 'Observation', 'Provenance', 'CarePlan', 'Goal', 'Task', 'Encounter', 'Procedure', 'MedicationAdministration', 'AdverseEvent', 'DetectedIssue', 'Flag', 'Communication'];
+    stack = await startStack({}, { sandbox: { resourceTypes: types, nonAtomicTransactions: nonAtomic } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('writes everything else, and records per resource what the EHR refused and why', async () => {
+    const patientId = await patientWithTwoSessions(stack);
+    const claimsConsent = withStatement(stack.ehr, (s) => ({
+      ...s,
+      rest: s.rest?.map((r) => ({ ...r, resource: [...(r.resource ?? []), { ...(r.resource?.find((x) => x.type === 'Patient') ?? {}), type: 'Consent' as const }] })),
+    }));
+    const settings = writeSettingsFrom(stack.config);
+    const failure = await syncPatient(stack.db, claimsConsent, patientId, { settings }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(failure).toBeInstanceOf(EhrError);
+    expect((failure as EhrError).kind).toBe('rejected');
+    expect((failure as EhrError).message).toMatch(/EHR refused 1 resource\(s\): Consent\/[0-9a-f-]+: .*Resource type not supported: Consent/);
+
+    const left = await listUnsynced(stack.db, patientId);
+    expect(left.map((u) => u.type)).toEqual(['Consent']);
+    const [consent] = await getSyncStates(stack.db, [{ type: 'Consent', id: left[0]?.id as string }]);
+    expect(consent).toMatchObject({ status: 'failed', lastError: expect.stringContaining('Resource type not supported: Consent') });
+
+    // Everything else is on the EHR exactly once, as it is here (auditEhr would search Consent, which this EHR refuses).
+    for (const type of ['Patient', 'CarePlan', 'MedicationAdministration', 'AdverseEvent', 'Flag', 'DetectedIssue', 'Observation']) {
+      const local = (await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM resources WHERE resource_type = $1', [type]))[0]?.n;
+      expect([type, (await everything(stack.sandbox.url, type)).length]).toEqual([type, local]);
+    }
+  });
+});
+
+describe('an EHR that cannot search a type (no conditional create for AdverseEvent)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({}, { sandbox: { profile: 'no-transactions' } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('creates it once, records its id before anything else, and a resumed sync does not create it again', async () => {
+    const patientId = await patientWithTwoSessions(stack);
+    const noSearch = (s: CapabilityStatement): CapabilityStatement => ({
+      ...s,
+      rest: s.rest?.map((r) => ({
+        ...r,
+        resource: r.resource?.map((x) => (x.type === 'AdverseEvent' ? { ...x, conditionalCreate: false, searchParam: [] } : x)),
+      })),
+    });
+    const base = withStatement(stack.ehr, noSearch);
+    // Dies at the first request after the AdverseEvent's create returned.
+    let created = false;
+    const dying: EhrClient = {
+      ...base,
+      create: async (resource, options) => {
+        if (created) throw new Error('worker killed');
+        const result = await base.create(resource, options);
+        if (resource.resourceType === 'AdverseEvent') {
+          expect(options?.ifNoneExist).toBeUndefined();
+          created = true;
+        }
+        return result;
+      },
+      update: async (resource, options) => {
+        if (created) throw new Error('worker killed');
+        return base.update(resource, options);
+      },
+    };
+    const settings = writeSettingsFrom(stack.config);
+    await syncPatient(stack.db, dying, patientId, { settings }).catch((err: Error) => expect(err.message).toBe('worker killed'));
+    expect(created).toBe(true);
+    const [ae] = await stack.db.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'AdverseEvent'`);
+    const [state] = await getSyncStates(stack.db, [{ type: 'AdverseEvent', id: ae?.id as string }]);
+    expect(state).toMatchObject({ status: 'synced' });
+    expect(state?.ehrId).toBeTruthy();
+
+    await syncPatient(stack.db, base, patientId, { settings });
+    expect(await listUnsynced(stack.db, patientId)).toEqual([]);
+    expect(await everything(stack.sandbox.url, 'AdverseEvent')).toHaveLength(1);
+    const audit = await auditEhr(stack.db, stack.sandbox.url);
+    expect(audit.duplicates).toEqual([]);
+    expect(audit.missing).toEqual([]);
+  });
+});
