@@ -171,7 +171,7 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
       queue.unshift(...resources.map((r) => ({ keys: [refOf(r.resource)], stubs: new Map([...(group?.stubs ?? [])].filter(([k]) => k === refOf(r.resource))) })));
       continue;
     }
-    await record(db, plan, sent.results, byRef, run);
+    await record(db, plan, sent.results, byRef, run, dependsOn);
     if (sent.results.some((r) => 'ok' in r && (r.matchedExisting || r.stub) && !r.localReference.startsWith('Patient/'))) again = true;
     known = await knownCopies(db, patientResources);
   }
@@ -235,8 +235,16 @@ async function sendOne(ehr: EhrClient, p: PlannedResource): Promise<EntryResult>
 }
 
 /** Records a group's results in one database transaction, before anything else is sent. */
-async function record(db: Db, plan: SyncPlan, results: readonly EntryResult[], byRef: ReadonlyMap<string, LocalResource>, run: Run): Promise<void> {
+async function record(
+  db: Db,
+  plan: SyncPlan,
+  results: readonly EntryResult[],
+  byRef: ReadonlyMap<string, LocalResource>,
+  run: Run,
+  dependsOn: ReadonlyMap<string, readonly string[]>,
+): Promise<void> {
   const sent = new Set(plan.resources.filter((p) => p.entry).map((p) => p.localReference));
+  const refusedHere = new Set(results.filter((r) => !('ok' in r)).map((r) => r.localReference));
   await db.transaction(async (tx) => {
     for (const r of results) {
       const [type, id] = r.localReference.split('/') as [string, string];
@@ -246,6 +254,17 @@ async function record(db: Db, plan: SyncPlan, results: readonly EntryResult[], b
         continue;
       }
       const ehrId = r.ok.ehrReference.split('/')[1] as string;
+      // A server running a transaction as a non-atomic batch may keep an entry whose
+      // urn:uuid target it refused: the copy is there (recorded, so never created twice)
+      // but points nowhere, so it is not synced.
+      const broken = (dependsOn.get(r.localReference) ?? []).filter((d) => refusedHere.has(d));
+      if (broken.length > 0) {
+        await recordEhrCopy(tx, { type, id, localVersion: r.ok.version, ehrId, ehrVersion: r.ok.ehrVersion });
+        const why = `written, but it references ${broken.join(', ')}, which the EHR refused in the same request`;
+        run.refused.set(r.localReference, why);
+        await failed(tx, byRef.get(r.localReference) as LocalResource, why);
+        continue;
+      }
       // A create that matched a copy already there (left by an attempt whose answer was lost,
       // maybe from an older version) and a stub are not this version yet: a later pass compares.
       if ((r.matchedExisting && type !== 'Patient') || r.stub) {
