@@ -110,7 +110,11 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
   }
 
   const problems: string[] = [];
-  if (strategy.forType('Patient').keptBack) problems.push(`the EHR does not take Patient (${strategy.forType('Patient').keptBack})`);
+  const patientPlan = strategy.forType('Patient');
+  if (patientPlan.keptBack) problems.push(`the EHR does not take Patient (${patientPlan.keptBack})`);
+  else if (patientPlan.identity !== 'identifier' || !patientPlan.conditionalCreate) {
+    problems.push('the EHR offers no conditional create on Patient identifier: the adapter could not find the hospital\'s patient and would create another');
+  }
   if (SCREENING_TYPES.every((t) => strategy.forType(t).keptBack)) {
     problems.push(`the EHR takes none of a screening's resources (${SCREENING_TYPES.join(', ')})`);
   }
