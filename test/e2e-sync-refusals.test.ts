@@ -120,3 +120,43 @@ describe('an EHR that cannot search a type (no conditional create for AdverseEve
     expect(audit.missing).toEqual([]);
   });
 });
+
+describe('through the worker: an EHR that refuses a type its CapabilityStatement lists', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    const types = ['Patient', 'QuestionnaireResponse', 'Observation', 'Provenance', 'CarePlan', 'Goal', 'Task'];
+    // The statement the worker reads lists Consent, which this EHR then refuses.
+    const lying: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      if (!String(input).endsWith('/metadata')) return res;
+      const statement = (await res.json()) as CapabilityStatement;
+      const rest = statement.rest?.[0];
+      const patient = rest?.resource?.find((r) => r.type === 'Patient');
+      const edited = { ...statement, rest: [{ ...rest, mode: 'server' as const, resource: [...(rest?.resource ?? []), { ...patient, type: 'Consent' as const }] }] };
+      return new Response(JSON.stringify(edited), { status: 200, headers: { 'content-type': 'application/fhir+json' } });
+    };
+    stack = await startStack({}, { sandbox: { resourceTypes: types }, ehrFetch: lying });
+    stack.startWorker();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('a dead letter names the refused resource and the reason; the rest of the screening is on the EHR', async () => {
+    await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
+    let dead: Array<{ id: number; topic: string; lastError: string }> = [];
+    const deadline = Date.now() + 30_000;
+    while (dead.length === 0 && Date.now() < deadline) {
+      dead = (await request(stack.app).get('/v1/admin/dead-letters').expect(200)).body.deadLetters;
+      if (dead.length === 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ topic: 'ehr-sync', lastError: expect.stringMatching(/EHR refused 1 resource\(s\): Consent\/[0-9a-f-]+: EHR create Consent answered 404: Resource type not supported: Consent/) });
+    const [consent] = await stack.db.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'Consent'`);
+    const [state] = await getSyncStates(stack.db, [{ type: 'Consent', id: consent?.id as string }]);
+    expect(state).toMatchObject({ status: 'failed', lastError: expect.stringContaining('Resource type not supported: Consent') });
+    const local = (await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resources WHERE resource_type = 'Observation'`))[0]?.n;
+    expect(await everything(stack.sandbox.url, 'Observation')).toHaveLength(local as number);
+    expect(await everything(stack.sandbox.url, 'Patient')).toHaveLength(1);
+  });
+});
