@@ -59,6 +59,8 @@ export interface TypePlan {
   readonly tagSearch: boolean;
   /** `If-None-Exist` is honoured for the type, on the identity search. */
   readonly conditionalCreate: boolean;
+  /** The EHR takes updates of the type: a later revision (a CarePlan's, a Task's) can follow. */
+  readonly update: boolean;
 }
 
 export interface WriteStrategy {
@@ -101,6 +103,7 @@ export function decideWriteStrategy(capabilities: EhrCapabilities, settings: Ehr
       identity,
       tagSearch: Boolean(caps?.searchParams.has('_tag')),
       conditionalCreate: identity !== 'none' && Boolean(caps?.conditionalCreate),
+      update: Boolean(caps?.update),
       ...(keptBack ? { keptBack } : {}),
     };
     cache.set(type, plan);

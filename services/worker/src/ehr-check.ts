@@ -106,7 +106,8 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
       : plan.conditionalCreate
         ? `sent, found by ${plan.identity === 'identifier' ? 'identifier' : '_tag'} search (conditional create)`
         : `sent, no usable identity search: single create, its EHR id recorded at once`;
-    out(`  ${type.padEnd(26)} ${how}`);
+    const revisions = !plan.keptBack && !plan.update ? '; no update interaction: later revisions will be refused' : '';
+    out(`  ${type.padEnd(26)} ${how}${revisions}`);
   }
 
   const problems: string[] = [];
