@@ -44,6 +44,8 @@ export interface Sandbox {
   injectFault(spec: FaultSpec): void;
   /** Disarms every fault, as `DELETE /__admin/faults` does. */
   clearFaults(): void;
+  /** How many armed faults requests have met so far. */
+  faultsTaken(): number;
   /** Request counts and live resource counts, as `GET /__admin/stats` returns. */
   stats(): SandboxStats;
   /** The repository behind the endpoint, for in-process inspection. */
@@ -76,6 +78,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   const controls = {
     injectFault: (spec: FaultSpec) => faults.arm(spec),
     clearFaults: () => faults.clear(),
+    faultsTaken: () => faults.taken,
     reset: () => {
       repository.clear();
       faults.clear();
