@@ -160,3 +160,36 @@ describe('through the worker: an EHR that refuses a type its CapabilityStatement
     expect(await everything(stack.sandbox.url, 'Patient')).toHaveLength(1);
   });
 });
+
+describe('an EHR that lost a resource the adapter synced (PUT answers 404)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H' }, { sandbox: { profile: 'default' } });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('creates it again, once', async () => {
+    const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
+    const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
+    const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
+    const s1 = await request(stack.app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
+    const settings = writeSettingsFrom(stack.config);
+    await syncPatient(stack.db, stack.ehr, patientId, { settings });
+    const tasksBefore = await everything(stack.sandbox.url, 'Task');
+    const [first] = s1.body.followUps as Array<{ id: string }>;
+    const states = await getSyncStates(stack.db, (await stack.db.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'Task'`)).map((r) => ({ type: 'Task', id: r.id })));
+    // Someone deletes every Task on the EHR; completing the follow-up then updates one of them.
+    for (const t of tasksBefore) expect((await fetch(`${stack.sandbox.url}/Task/${t.id}`, { method: 'DELETE' })).status).toBe(200);
+    await request(stack.app).post(`/v1/follow-ups/${first?.id}/complete`).send({ completedAt: new Date().toISOString() }).expect(200);
+    await syncPatient(stack.db, stack.ehr, patientId, { settings });
+    expect(await listUnsynced(stack.db, patientId)).toEqual([]);
+    const tasksAfter = await everything(stack.sandbox.url, 'Task');
+    // The updated Task is there again, once, under a new id; the deleted others stay deleted (they did not change here).
+    expect(tasksAfter).toHaveLength(1);
+    expect(states.map((s) => s.ehrId)).not.toContain(tasksAfter[0]?.id);
+    const now = await getSyncStates(stack.db, states.map((s) => ({ type: s.type, id: s.id })));
+    expect(now.filter((s) => s.ehrId === tasksAfter[0]?.id)).toEqual([expect.objectContaining({ status: 'synced' })]);
+  });
+});

@@ -209,6 +209,14 @@ export async function recordEhrCopy(db: Db, ref: ResourceKey & { localVersion: n
   );
 }
 
+/**
+ * Forgets where the EHR had a resource, after the EHR answered 404/410 to its update (the
+ * copy was deleted there, or the EHR lost it): the next sync finds or creates it afresh.
+ */
+export async function forgetEhrCopy(db: Db, ref: ResourceKey): Promise<void> {
+  await db.query(`UPDATE sync_state SET ehr_id = NULL, ehr_version = NULL, updated_at = now() WHERE resource_type = $1 AND id = $2`, [ref.type, ref.id]);
+}
+
 /** The sync state of each given resource that has one, in the order given. */
 export async function getSyncStates(db: Db, refs: readonly ResourceKey[]): Promise<SyncStateRow[]> {
   if (refs.length === 0) return [];

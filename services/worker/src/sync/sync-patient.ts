@@ -21,6 +21,7 @@ import {
 } from '@kap/ehr-client';
 import { RESOURCE_IDENTIFIER_SYSTEM } from '@kap/fhir';
 import {
+  forgetEhrCopy,
   getSyncStates,
   listPatientResources,
   listUnsynced,
@@ -142,6 +143,8 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
   const groups = groupWrites(items, { mode: strategy.mode, maxEntries: strategy.maxEntries });
 
   let again = false;
+  // Resources whose EHR copy turned out to be gone, and what references them: left to the next pass.
+  const deferred = new Set<string>();
   const queue = [...groups];
   for (let group = queue.shift(); group; group = queue.shift()) {
     const keys = group.keys;
@@ -154,7 +157,9 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
       run.refused.set(key, why);
       await failed(db, byRef.get(key) as LocalResource, why);
     }
-    const resources = keys.filter((k) => !blocked.includes(k)).map((k) => byRef.get(k) as LocalResource);
+    const waiting = keys.filter((k) => !blocked.includes(k) && localReferences((byRef.get(k) as LocalResource).resource).some((d) => deferred.has(d)));
+    for (const k of waiting) deferred.add(k);
+    const resources = keys.filter((k) => !blocked.includes(k) && !waiting.includes(k)).map((k) => byRef.get(k) as LocalResource);
     if (resources.length === 0) continue;
     const plan = planSync({
       resources,
@@ -171,7 +176,18 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
       queue.unshift(...resources.map((r) => ({ keys: [refOf(r.resource)], stubs: new Map([...(group?.stubs ?? [])].filter(([k]) => k === refOf(r.resource))) })));
       continue;
     }
-    await record(db, plan, sent.results, byRef, run, dependsOn);
+    // An update the EHR answers 404/410 for: its copy is gone there. Forget it and create it again.
+    const gone = sent.results.filter(
+      (r) => !('ok' in r) && /^(404|410)$/.test(r.status) && plan.resources.find((p) => p.localReference === r.localReference)?.action === 'update',
+    );
+    for (const r of gone) {
+      const [type, id] = r.localReference.split('/') as [string, string];
+      await forgetEhrCopy(db, { type, id });
+    }
+    const goneRefs = new Set(gone.map((r) => r.localReference));
+    for (const ref of goneRefs) deferred.add(ref);
+    await record(db, plan, sent.results.filter((r) => !goneRefs.has(r.localReference)), byRef, run, dependsOn);
+    if (gone.length > 0) again = true;
     if (sent.results.some((r) => 'ok' in r && (r.matchedExisting || r.stub) && !r.localReference.startsWith('Patient/'))) again = true;
     known = await knownCopies(db, patientResources);
   }
@@ -198,7 +214,7 @@ export async function sendGroup(
       const response = strategy.mode === 'batch' ? await ehr.batch(plan.bundle) : await ehr.transaction(plan.bundle);
       return { results: entryResults(plan, response) };
     } catch (err) {
-      if (isEhrError(err) && err.kind === 'rejected') return { bundleRefused: err.message };
+      if (isEhrError(err) && (err.kind === 'rejected' || err.kind === 'not-found')) return { bundleRefused: err.message };
       throw err;
     }
   }
