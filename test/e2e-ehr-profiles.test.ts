@@ -41,7 +41,7 @@ describe.each<[SandboxProfile]>([['default'], ['no-transactions'], ['limited-typ
 
   beforeAll(async () => {
     // The first follow-up must still be open when the test completes it, even on a busy machine.
-    stack = await startStack({ FOLLOW_UP_OFFSETS: 'PT15S,PT16S,PT17S' }, { sandbox: { profile }, ehrFetch: recorder.fetch });
+    stack = await startStack({ FOLLOW_UP_OFFSETS: 'PT15S,PT16S,PT17S' }, { sandboxOptions: { profile }, ehrFetch: recorder.fetch });
     stack.startWorker();
   });
   afterAll(async () => {

@@ -37,7 +37,7 @@ describe.each([['before'], ['after']] as const)('a worker killed %s sending the 
   let stack: Stack;
   beforeAll(async () => {
     // No worker: this test runs the patient's sync itself, to die at a chosen point.
-    stack = await startStack({}, { sandbox: { profile: 'default' } });
+    stack = await startStack({}, { sandboxOptions: { profile: 'default' } });
   });
   afterAll(async () => {
     await stack?.close();
@@ -80,7 +80,7 @@ describe.each([['before'], ['after']] as const)('a worker killed %s sending the 
 describe('a worker process killed (SIGKILL) while the second chunk of one patient is on its way', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({}, { sandbox: { profile: 'default' } });
+    stack = await startStack({}, { sandboxOptions: { profile: 'default' } });
   });
   afterAll(async () => {
     await stack?.close();

@@ -33,7 +33,7 @@ describe.each([
   beforeAll(async () => {
     // The sandbox takes everything but Consent; the statement the worker reads claims Consent too.
     const types = ['Patient', 'QuestionnaireResponse', 'Observation', 'Provenance', 'CarePlan', 'Goal', 'Task', 'Encounter', 'Procedure', 'MedicationAdministration', 'AdverseEvent', 'DetectedIssue', 'Flag', 'Communication'];
-    stack = await startStack({}, { sandbox: { resourceTypes: types, nonAtomicTransactions: nonAtomic } });
+    stack = await startStack({}, { sandboxOptions: { resourceTypes: types, nonAtomicTransactions: nonAtomic } });
   });
   afterAll(async () => {
     await stack?.close();
@@ -70,7 +70,7 @@ describe.each([
 describe('an EHR that cannot search a type (no conditional create for AdverseEvent)', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({}, { sandbox: { profile: 'no-transactions' } });
+    stack = await startStack({}, { sandboxOptions: { profile: 'no-transactions' } });
   });
   afterAll(async () => {
     await stack?.close();
@@ -135,7 +135,7 @@ describe('through the worker: an EHR that refuses a type its CapabilityStatement
       const edited = { ...statement, rest: [{ ...rest, mode: 'server' as const, resource: [...(rest?.resource ?? []), { ...patient, type: 'Consent' as const }] }] };
       return new Response(JSON.stringify(edited), { status: 200, headers: { 'content-type': 'application/fhir+json' } });
     };
-    stack = await startStack({}, { sandbox: { resourceTypes: types }, ehrFetch: lying });
+    stack = await startStack({}, { sandboxOptions: { resourceTypes: types }, ehrFetch: lying });
     stack.startWorker();
   });
   afterAll(async () => {
@@ -164,7 +164,7 @@ describe('through the worker: an EHR that refuses a type its CapabilityStatement
 describe('an EHR that lost a resource the adapter synced (PUT answers 404)', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H' }, { sandbox: { profile: 'default' } });
+    stack = await startStack({ FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H' }, { sandboxOptions: { profile: 'default' } });
   });
   afterAll(async () => {
     await stack?.close();
