@@ -4,7 +4,8 @@
  * session) are ingested through the API; then the worker starts and the clock runs until
  * the outbox is drained. Once per setting: SYNC_CONCURRENCY 1, 4, and 4 with a second
  * worker process (a fresh stack each). Baseline, in the same run: the same transaction
- * Bundles (listUnsynced + planSync, empty maps) POSTed to a fresh sandbox one after another.
+ * Bundles (listUnsynced + planSync, empty maps, one per patient) POSTed to a fresh sandbox
+ * without a transaction limit, one after another.
  * Every run is audited: nothing lost, nothing duplicated.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -51,7 +52,8 @@ async function patientIds(db: Db): Promise<string[]> {
 
 /** The baseline: each patient's Bundle planned and POSTed directly to a fresh sandbox, sequentially. */
 async function direct(db: Db): Promise<{ resources: number; seconds: number }> {
-  const sandbox = await startSandbox({ port: 0 });
+  // One Bundle per patient is what only a server without Medplum's 8-entry limit takes.
+  const sandbox = await startSandbox({ port: 0, maxTransactionEntries: 10_000 });
   try {
     const ehr = createEhrClient({ baseUrl: sandbox.url, auth: { mode: 'none' }, timeoutMs: 10_000 });
     const patients = await patientIds(db);

@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from '@kap/config';
 import { DEFAULT_SCREENING_RULES } from '@kap/domain';
-import { createEhrClient } from '@kap/ehr-client';
-import { startSandbox, type RunningSandbox } from '@kap/ehr-sandbox';
+import { createEhrClient, type EhrClient } from '@kap/ehr-client';
+import { startSandbox, type RunningSandbox, type SandboxOptions } from '@kap/ehr-sandbox';
 import { WORK, adoptRedis, createQueues, producerConnection, resolveQueuePrefix, workerConnection, type Queues } from '@kap/queue';
 import { openDatabase, type Db } from '@kap/store';
 import type { Express } from 'express';
@@ -57,6 +57,8 @@ export interface Stack {
   readonly sandbox: RunningSandbox;
   readonly queues: Queues;
   readonly redis: Redis;
+  /** The worker's EHR client. */
+  readonly ehr: EhrClient;
   readonly prefix: string;
   /** The outage switch, when started `behindProxy`. */
   readonly proxy?: TcpProxy;
@@ -90,6 +92,10 @@ export interface StackOptions {
   redisUrl?: string;
   /** Leave this stack's Redis keys in place on close, as an install that is merely gone would. */
   keepRedisKeys?: boolean;
+  /** How strict the stack's own sandbox is (profile, limits, accepted types). */
+  sandboxOptions?: SandboxOptions;
+  /** The worker's EHR fetch, e.g. to record or alter what it sends and reads. */
+  ehrFetch?: typeof fetch;
 }
 
 export async function startStack(env: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
@@ -99,7 +105,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
   // The deployment's own prefix, as the worker and API derive it from the database.
   const prefix = await resolveQueuePrefix(db, prefixBase);
-  const sandbox = options.sandbox ?? (await startSandbox({ port: 0 }));
+  const sandbox = options.sandbox ?? (await startSandbox({ port: 0, ...options.sandboxOptions }));
   const proxy = options.behindProxy ? await startTcpProxy(Number(new URL(sandbox.url).port)) : undefined;
   const ehrUrl = proxy ? sandbox.url.replace(/:\d+\//, `:${proxy.port}/`) : sandbox.url;
   const config = loadConfig({
@@ -136,7 +142,12 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
     queueCheck: async () => void (await producer.ping()),
     queues,
   });
-  const ehr = createEhrClient({ baseUrl: ehrUrl, auth: { mode: 'none' }, timeoutMs: config.EHR_TIMEOUT_MS });
+  const ehr = createEhrClient({
+    baseUrl: ehrUrl,
+    auth: { mode: 'none' },
+    timeoutMs: config.EHR_TIMEOUT_MS,
+    ...(options.ehrFetch ? { fetch: options.ehrFetch } : {}),
+  });
   const runtimes: WorkerRuntime[] = [];
   let n = 0;
   const stack: Stack = {
@@ -146,6 +157,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
     sandbox,
     queues,
     redis,
+    ehr,
     prefix,
     proxy,
     env: {

@@ -51,6 +51,14 @@ export const ConfigSchema = z
     EHR_SCOPE: z.string().default('system/*.read system/*.write'),
     EHR_TIMEOUT_MS: positiveInt.default(15000),
     EHR_SANDBOX_PORT: port.default(3100),
+    /** Most entries in one transaction Bundle; real servers refuse bigger ones (Medplum: 8 with conditional entries). */
+    EHR_MAX_TRANSACTION_ENTRIES: positiveInt.default(8),
+    /** How writes travel: `auto` (from the CapabilityStatement), `transaction`, `batch` or `single` requests. */
+    EHR_WRITE_MODE: z.enum(['auto', 'transaction', 'batch', 'single']).default('auto'),
+    /** Comma-separated resource types this EHR takes (unset: what its CapabilityStatement lists); the rest stay here as `not-sent`. */
+    EHR_RESOURCE_TYPES: optionalText,
+    /** How long the EHR's CapabilityStatement is trusted before it is read again. */
+    EHR_CAPABILITIES_REFRESH_MS: positiveInt.default(600_000),
 
     FOLLOW_UP_OFFSETS: z.string().default('PT24H,PT72H,P7D'),
     /** How long before a follow-up is due its reminder goes to the care team (capped at half the offset). */

@@ -53,6 +53,17 @@ export interface EhrClient {
    */
   transaction(bundle: Bundle): Promise<Bundle>;
   /**
+   * Posts a batch Bundle: each entry succeeds or fails on its own, answered in order.
+   * @see http://hl7.org/fhir/R4/http.html#transaction
+   */
+  batch(bundle: Bundle): Promise<Bundle>;
+  /**
+   * Creates a resource; with `ifNoneExist`, a conditional create that answers 200 with the
+   * match instead of creating a second one (then `created` is false).
+   * @see http://hl7.org/fhir/R4/http.html#ccreate
+   */
+  create<T extends Resource>(resource: T, options?: { readonly ifNoneExist?: string }): Promise<WriteResult<T> & { readonly created: boolean }>;
+  /**
    * The server's CapabilityStatement (`GET [base]/metadata`), for readiness probes.
    * @see http://hl7.org/fhir/R4/http.html#capabilities
    */
@@ -138,6 +149,23 @@ export function createEhrClient(options: EhrClientOptions): EhrClient {
     return found;
   };
 
+  const postBundle = async (bundle: Bundle, type: 'transaction' | 'batch'): Promise<Bundle> => {
+    if (bundle.type !== type) {
+      throw new EhrError('rejected', `Expected a ${type} Bundle, got type ${String(bundle.type)}`);
+    }
+    const what = type;
+    const reply = await send({ method: 'POST', url: base, body: bundle, what });
+    const response = asResource(reply.body, 'Bundle');
+    if (!response || response.type !== `${type}-response`) throw unexpected(what, reply, `a ${type}-response Bundle`);
+    const sent = bundle.entry?.length ?? 0;
+    const answered = response.entry?.length ?? 0;
+    // The response must answer every request entry, in order (R4 http.html#transaction-response).
+    if (answered !== sent || !(response.entry ?? []).every((e) => isRecord(e.response) && typeof e.response.status === 'string')) {
+      throw unexpected(what, reply, `a response with ${sent} entries each carrying response.status`);
+    }
+    return response;
+  };
+
   return {
     read: async (type, id) => {
       const what = `read ${type}/${id}`;
@@ -190,21 +218,29 @@ export function createEhrClient(options: EhrClientOptions): EhrClient {
       return [...byId.values()];
     },
 
-    transaction: async (bundle) => {
-      if (bundle.type !== 'transaction') {
-        throw new EhrError('rejected', `Expected a transaction Bundle, got type ${String(bundle.type)}`);
-      }
-      const what = 'transaction';
-      const reply = await send({ method: 'POST', url: base, body: bundle, what });
-      const response = asResource(reply.body, 'Bundle');
-      if (!response || response.type !== 'transaction-response') throw unexpected(what, reply, 'a transaction-response Bundle');
-      const sent = bundle.entry?.length ?? 0;
-      const answered = response.entry?.length ?? 0;
-      // The response must answer every request entry, in order (R4 http.html#transaction-response).
-      if (answered !== sent || !(response.entry ?? []).every((e) => isRecord(e.response) && typeof e.response.status === 'string')) {
-        throw unexpected(what, reply, `a response with ${sent} entries each carrying response.status`);
-      }
-      return response;
+    transaction: (bundle) => postBundle(bundle, 'transaction'),
+
+    batch: (bundle) => postBundle(bundle, 'batch'),
+
+    create: async <T extends Resource>(resource: T, opts: { readonly ifNoneExist?: string } = {}) => {
+      const what = `create ${resource.resourceType}`;
+      const reply = await send({
+        method: 'POST',
+        url: `${base}/${resource.resourceType}`,
+        body: resource,
+        headers: opts.ifNoneExist ? { 'If-None-Exist': opts.ifNoneExist } : {},
+        what,
+      });
+      const written = reply.body === undefined ? undefined : (asResource(reply.body, resource.resourceType) as T | undefined);
+      const etag = etagOf(reply, written);
+      const location = reply.headers.get('location') ?? reply.headers.get('content-location') ?? undefined;
+      if (!location && !written?.id) throw unexpected(what, reply, `a ${resource.resourceType} or a Location header`);
+      return {
+        created: reply.status === 201,
+        ...(written ? { resource: written } : {}),
+        ...(etag === undefined ? {} : { etag }),
+        ...(location ? { location } : {}),
+      };
     },
 
     capabilities: async () => {

@@ -12,3 +12,7 @@ export * from './identifiers';
 export { parseRetryAfter } from './retry-after';
 export { CLIENT_ASSERTION_TYPE, type AssertionAlgorithm } from './client-assertion';
 export * from './sync-plan';
+export * from './capabilities';
+export * from './capability-cache';
+export * from './write-order';
+export * from './write-strategy';

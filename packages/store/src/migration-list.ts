@@ -206,4 +206,13 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()',
     ],
   },
+  {
+    version: 7,
+    name: 'sync state not-sent: resource types the EHR does not take',
+    statements: [
+      // Kept in the adapter and readable on its FHIR face, but never pending forever.
+      'ALTER TABLE sync_state DROP CONSTRAINT IF EXISTS sync_state_status_check',
+      `ALTER TABLE sync_state ADD CONSTRAINT sync_state_status_check CHECK (status IN ('pending', 'synced', 'failed', 'not-sent'))`,
+    ],
+  },
 ];

@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { putResources } from './resources';
-import { getSyncStates, listUnsynced, markFailed, markPending, markSynced, toVersionRefs } from './sync-state';
+import { getSyncStates, listUnsynced, markFailed, markNotSent, markPending, markSynced, recordEhrCopy, toVersionRefs } from './sync-state';
 import { openTestDb, type TestDb } from './test-support';
 
 describe('sync state', () => {
@@ -65,5 +65,21 @@ describe('sync state', () => {
       ['sp-o1', 2, 1, 'ehr-o1'],
     ]);
     expect(unsynced[1]?.resource).toMatchObject({ status: 'amended' });
+  });
+
+  it('not-sent: a type the EHR does not take stays here with its reason, and a newer version is pending again', async () => {
+    const flag = { type: 'Flag', id: 'f-not-sent' };
+    await markPending(t.db, [{ ...flag, version: 1 }]);
+    await markNotSent(t.db, [{ ...flag, version: 1 }], 'EHR does not take Flag: not in EHR_RESOURCE_TYPES');
+    expect((await getSyncStates(t.db, [flag]))[0]).toMatchObject({ status: 'not-sent', lastError: 'EHR does not take Flag: not in EHR_RESOURCE_TYPES' });
+    await markPending(t.db, [{ ...flag, version: 2 }]);
+    expect((await getSyncStates(t.db, [flag]))[0]).toMatchObject({ status: 'pending', localVersion: 2, lastError: null });
+  });
+
+  it('recordEhrCopy: the EHR id is kept without claiming the version is synced', async () => {
+    const goal = { type: 'Goal', id: 'g-stub' };
+    await markPending(t.db, [{ ...goal, version: 1 }]);
+    await recordEhrCopy(t.db, { ...goal, localVersion: 1, ehrId: 'ehr-g', ehrVersion: 'uuid-1' });
+    expect((await getSyncStates(t.db, [goal]))[0]).toMatchObject({ status: 'pending', syncedVersion: null, ehrId: 'ehr-g', ehrVersion: 'uuid-1' });
   });
 });

@@ -7,7 +7,8 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Db } from './db';
 import { isoFrom, jsonParam, numberFrom, textOrNull } from './sql-values';
 
-export const SYNC_STATUSES = ['pending', 'synced', 'failed'] as const;
+/** `not-sent`: a resource type this EHR does not take; it stays here, readable on the FHIR face. */
+export const SYNC_STATUSES = ['pending', 'synced', 'failed', 'not-sent'] as const;
 export type SyncStatus = (typeof SYNC_STATUSES)[number];
 
 /** A resource by type and id. */
@@ -175,6 +176,47 @@ export async function markFailed(db: Db, failure: MarkFailed): Promise<boolean> 
   return rows.length > 0;
 }
 
+/**
+ * Records that a version will not be sent because the EHR does not take its type. A later
+ * version (or a configuration that takes the type) makes it `pending` again.
+ */
+export async function markNotSent(db: Db, refs: readonly ResourceVersionRef[], reason: string): Promise<void> {
+  if (refs.length === 0) return;
+  await db.query(
+    `INSERT INTO sync_state (resource_type, id, local_version, status, last_error, updated_at)
+     SELECT r.type, r.id, r.version, 'not-sent', $2, now()
+     FROM jsonb_to_recordset($1::jsonb) AS r(type text, id text, version integer)
+     ON CONFLICT (resource_type, id) DO UPDATE SET
+       local_version = GREATEST(sync_state.local_version, excluded.local_version),
+       status = 'not-sent', last_error = $2, updated_at = now()
+     WHERE COALESCE(sync_state.synced_version, 0) < excluded.local_version`,
+    [jsonParam(refs.map((r) => ({ type: r.type, id: r.id, version: r.version }))), reason.slice(0, 1000)],
+  );
+}
+
+/**
+ * Records where the EHR put a resource without saying it holds the current version: the
+ * first write of one on a reference cycle, written without part of its references, or a
+ * conditional create that matched an older copy. Later requests can then reference it by
+ * its EHR id, and a later pass updates it.
+ */
+export async function recordEhrCopy(db: Db, ref: ResourceKey & { localVersion: number; ehrId: string; ehrVersion: string | null }): Promise<void> {
+  await db.query(
+    `INSERT INTO sync_state (resource_type, id, local_version, ehr_id, ehr_version, status, updated_at)
+     VALUES ($1, $2, $3, $4, $5, 'pending', now())
+     ON CONFLICT (resource_type, id) DO UPDATE SET ehr_id = excluded.ehr_id, ehr_version = excluded.ehr_version, updated_at = now()`,
+    [ref.type, ref.id, ref.localVersion, ref.ehrId, ref.ehrVersion],
+  );
+}
+
+/**
+ * Forgets where the EHR had a resource, after the EHR answered 404/410 to its update (the
+ * copy was deleted there, or the EHR lost it): the next sync finds or creates it afresh.
+ */
+export async function forgetEhrCopy(db: Db, ref: ResourceKey): Promise<void> {
+  await db.query(`UPDATE sync_state SET ehr_id = NULL, ehr_version = NULL, updated_at = now() WHERE resource_type = $1 AND id = $2`, [ref.type, ref.id]);
+}
+
 /** The sync state of each given resource that has one, in the order given. */
 export async function getSyncStates(db: Db, refs: readonly ResourceKey[]): Promise<SyncStateRow[]> {
   if (refs.length === 0) return [];
@@ -227,13 +269,14 @@ export async function listUnsynced(db: Db, patientId: string): Promise<UnsyncedR
 
 /**
  * Notes the last error of a sync attempt that will be retried on each of the patient's
- * waiting resources, without calling them failed: operators see why they wait.
+ * waiting resources, without calling them failed: operators see why they wait. Resources
+ * already `failed` or `not-sent` keep their own reason.
  */
 export async function noteSyncAttemptError(db: Db, patientId: string, error: string): Promise<void> {
   await db.query(
     `UPDATE sync_state s SET last_error = $2, updated_at = now()
      FROM resources r
-     WHERE r.resource_type = s.resource_type AND r.id = s.id AND r.patient_id = $1 AND s.status <> 'synced'`,
+     WHERE r.resource_type = s.resource_type AND r.id = s.id AND r.patient_id = $1 AND s.status = 'pending'`,
     [patientId, error.slice(0, 1000)],
   );
 }

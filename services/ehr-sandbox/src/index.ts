@@ -7,3 +7,5 @@ export { createSandbox, FHIR_BASE_PATH } from './sandbox';
 export type { RunningSandbox, StartSandboxOptions } from './start';
 export { startSandbox } from './start';
 export { SandboxRepository } from './store/sandbox-repository';
+export { LIMITED_TYPES, SANDBOX_PROFILES, sandboxPolicy, sandboxPolicyFromEnv } from './fhir/policy';
+export type { SandboxPolicy, SandboxPolicyOptions, SandboxProfile } from './fhir/policy';

@@ -1,9 +1,12 @@
+import { sandboxPolicyFromEnv } from './fhir/policy';
 import { startSandbox } from './start';
 
 /**
  * Standalone entry point. The only file that reads the environment:
  * EHR_SANDBOX_PORT (default 3100), EHR_SANDBOX_HOST (default 127.0.0.1),
- * EHR_SANDBOX_BEARER_TOKEN (optional: require this static bearer token).
+ * EHR_SANDBOX_BEARER_TOKEN (optional: require this static bearer token),
+ * SANDBOX_PROFILE (default | no-transactions | limited-types), SANDBOX_MAX_TRANSACTION_ENTRIES,
+ * SANDBOX_MAX_TRANSACTION_UPDATES, SANDBOX_RESOURCE_TYPES, SANDBOX_NON_ATOMIC_TRANSACTIONS=true.
  */
 async function main(): Promise<void> {
   const port = Number(process.env.EHR_SANDBOX_PORT ?? 3100);
@@ -12,8 +15,13 @@ async function main(): Promise<void> {
   }
   const host = process.env.EHR_SANDBOX_HOST ?? '127.0.0.1';
   const bearer = process.env.EHR_SANDBOX_BEARER_TOKEN;
-  const running = await startSandbox({ port, host, auth: bearer ? { mode: 'bearer', token: bearer } : { mode: 'none' } });
-  console.log(JSON.stringify({ level: 'info', msg: 'ehr-sandbox listening', url: running.url }));
+  const running = await startSandbox({
+    port,
+    host,
+    auth: bearer ? { mode: 'bearer', token: bearer } : { mode: 'none' },
+    ...sandboxPolicyFromEnv(process.env),
+  });
+  console.log(JSON.stringify({ level: 'info', msg: 'ehr-sandbox listening', url: running.url, profile: running.sandbox.policy.profile }));
 
   let closing = false;
   const shutdown = (signal: NodeJS.Signals): void => {

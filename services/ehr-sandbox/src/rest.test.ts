@@ -26,33 +26,38 @@ describe('FHIR REST interactions', () => {
     expect(created.status).toBe(201);
     const id = created.body.id as string;
     expect(id).not.toBe('client-chosen');
-    expect(created.headers.get('etag')).toBe('W/"1"');
-    expect(created.headers.get('location')).toBe(`${server.url}/Patient/${id}/_history/1`);
+    // Version ids are opaque UUIDs, as on Medplum: clients must send back what they got.
+    const v1 = created.body.meta?.versionId as string;
+    expect(v1).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(created.headers.get('etag')).toBe(`W/"${v1}"`);
+    expect(created.headers.get('location')).toBe(`${server.url}/Patient/${id}/_history/${v1}`);
     expect(created.headers.get('last-modified')).toBeTruthy();
     expect(created.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
 
     const read = await fhir.get<Patient>(`Patient/${id}`);
     expect(read.status).toBe(200);
-    expect(read.headers.get('etag')).toBe('W/"1"');
+    expect(read.headers.get('etag')).toBe(`W/"${v1}"`);
 
     const stale = await fhir.put(`Patient/${id}`, { ...read.body, gender: 'female' }, { 'If-Match': 'W/"0"' });
     expect(stale.status).toBe(412);
     expect((stale.body as OperationOutcome).resourceType).toBe('OperationOutcome');
 
-    const updated = await fhir.put<Patient>(`Patient/${id}`, { ...read.body, gender: 'female' }, { 'If-Match': 'W/"1"' });
+    const updated = await fhir.put<Patient>(`Patient/${id}`, { ...read.body, gender: 'female' }, { 'If-Match': `W/"${v1}"` });
     expect(updated.status).toBe(200);
-    expect(updated.headers.get('etag')).toBe('W/"2"');
+    const v2 = updated.body.meta?.versionId as string;
+    expect(v2).not.toBe(v1);
+    expect(updated.headers.get('etag')).toBe(`W/"${v2}"`);
 
-    const replay = await fhir.put(`Patient/${id}`, { ...read.body, gender: 'male' }, { 'If-Match': 'W/"1"' });
+    const replay = await fhir.put(`Patient/${id}`, { ...read.body, gender: 'male' }, { 'If-Match': `W/"${v1}"` });
     expect(replay.status).toBe(412);
 
-    expect((await fhir.get<Patient>(`Patient/${id}/_history/1`)).body.gender).toBeUndefined();
+    expect((await fhir.get<Patient>(`Patient/${id}/_history/${v1}`)).body.gender).toBeUndefined();
     const history = await fhir.get<Bundle>(`Patient/${id}/_history`);
     expect(history.body.type).toBe('history');
     expect(history.body.total).toBe(2);
-    expect(history.body.entry?.map((e) => e.resource?.meta?.versionId)).toEqual(['2', '1']);
+    expect(history.body.entry?.map((e) => e.resource?.meta?.versionId)).toEqual([v2, v1]);
     // Reading history twice must not reorder it (Medplum's MemoryRepository reverses in place).
-    expect((await fhir.get<Bundle>(`Patient/${id}/_history`)).body.entry?.[0]?.resource?.meta?.versionId).toBe('2');
+    expect((await fhir.get<Bundle>(`Patient/${id}/_history`)).body.entry?.[0]?.resource?.meta?.versionId).toBe(v2);
 
     expect((await fhir.delete(`Patient/${id}`)).status).toBe(200);
     expect((await fhir.get(`Patient/${id}`)).status).toBe(410);
@@ -60,11 +65,22 @@ describe('FHIR REST interactions', () => {
     expect((await fhir.get('Patient/never-existed')).status).toBe(404);
   });
 
-  test('update of an absent id creates it with 201', async () => {
+  test('update of an absent id is 404, as on Medplum (the CapabilityStatement says updateCreate false)', async () => {
     const res = await fhir.put<Patient>('Patient/p-upsert', { ...patient('u'), id: 'p-upsert' });
-    expect(res.status).toBe(201);
-    expect(res.headers.get('location')).toBe(`${server.url}/Patient/p-upsert/_history/1`);
+    expect(res.status).toBe(404);
+    expect((await fhir.get('Patient/p-upsert')).status).toBe(404);
     expect((await fhir.put('Patient/other', { ...patient('u'), id: 'p-upsert' })).status).toBe(400);
+  });
+
+  test('with updateCreate, an update of an absent id creates it with 201', async () => {
+    const lenient = await startSandbox({ port: 0, updateCreate: true });
+    try {
+      const res = await fhirClient(lenient.url).put<Patient>('Patient/p-upsert', { ...patient('u'), id: 'p-upsert' });
+      expect(res.status).toBe(201);
+      expect(res.headers.get('location')).toBe(`${lenient.url}/Patient/p-upsert/_history/${res.body.meta?.versionId}`);
+    } finally {
+      await lenient.close();
+    }
   });
 
   test('conditional create is idempotent and refuses ambiguity', async () => {
@@ -104,8 +120,8 @@ describe('FHIR REST interactions', () => {
     const updated = await fhir.put<Patient>(url, { ...patient('cu'), gender: 'other' });
     expect(updated.status).toBe(200);
     expect(updated.body.id).toBe(created.body.id);
-    expect(updated.headers.get('etag')).toBe('W/"2"');
-    expect((await fhir.put(url, patient('cu'), { 'If-Match': 'W/"1"' })).status).toBe(412);
+    expect(updated.headers.get('etag')).toBe(`W/"${updated.body.meta?.versionId}"`);
+    expect((await fhir.put(url, patient('cu'), { 'If-Match': `W/"${created.body.meta?.versionId}"` })).status).toBe(412);
   });
 
   test('search by identifier (OR), _id, patient/subject, _count', async () => {

@@ -9,6 +9,7 @@ import { TOKEN_PATH } from './auth/options';
 import { tokenEndpoint } from './auth/token-endpoint';
 import { TokenStore } from './auth/token-store';
 import { loadFhirDefinitions } from './fhir/definitions';
+import { sandboxPolicy, type SandboxPolicy, type SandboxPolicyOptions } from './fhir/policy';
 import { createFhirRouter } from './fhir/routes';
 import { errorHandler } from './http/errors';
 import { fhirRoutes } from './http/fhir-routes';
@@ -18,8 +19,11 @@ import { SandboxRepository } from './store/sandbox-repository';
 /** Path of the FHIR base under the server root. */
 export const FHIR_BASE_PATH = '/fhir/R4';
 
-/** Options of {@link createSandbox}; every field is optional. */
-export interface SandboxOptions {
+/**
+ * Options of {@link createSandbox}; every field is optional. The policy fields (profile,
+ * transaction limits, accepted types) make it as strict as the real servers: see {@link SandboxPolicyOptions}.
+ */
+export interface SandboxOptions extends SandboxPolicyOptions {
   /** Authentication of FHIR requests; default `{ mode: 'none' }`. */
   readonly auth?: AuthOptions;
   /** Reject writes with references to missing resources or unresolved `urn:uuid:`s; default true. */
@@ -40,10 +44,14 @@ export interface Sandbox {
   injectFault(spec: FaultSpec): void;
   /** Disarms every fault, as `DELETE /__admin/faults` does. */
   clearFaults(): void;
+  /** How many armed faults requests have met so far. */
+  faultsTaken(): number;
   /** Request counts and live resource counts, as `GET /__admin/stats` returns. */
   stats(): SandboxStats;
   /** The repository behind the endpoint, for in-process inspection. */
   readonly repository: SandboxRepository;
+  /** What it accepts, as its CapabilityStatement states. */
+  readonly policy: SandboxPolicy;
 }
 
 /**
@@ -65,10 +73,12 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   const counter = new RequestCounter();
   const tokens = new TokenStore(clock);
   const mutex = new Mutex();
+  const policy = sandboxPolicy(options);
 
   const controls = {
     injectFault: (spec: FaultSpec) => faults.arm(spec),
     clearFaults: () => faults.clear(),
+    faultsTaken: () => faults.taken,
     reset: () => {
       repository.clear();
       faults.clear();
@@ -94,7 +104,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   app.use(
     FHIR_BASE_PATH,
     fhirRoutes({
-      router: createFhirRouter(repository),
+      router: createFhirRouter(repository, { updateCreate: policy.updateCreate }),
+      policy,
       repo: repository,
       mutex,
       faults,
@@ -104,5 +115,5 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     })
   );
   app.use(errorHandler);
-  return { app, repository, ...controls };
+  return { app, repository, policy, ...controls };
 }

@@ -46,8 +46,9 @@ describe('transaction and batch Bundles', () => {
     expect(res.body.type).toBe('transaction-response');
     const [obsEntry, patEntry] = res.body.entry ?? [];
     expect(patEntry?.response?.status).toBe('201');
-    expect(patEntry?.response?.location).toMatch(/^Patient\/[^/]+\/_history\/1$/);
-    expect(patEntry?.response?.etag).toBe('W/"1"');
+    const versionId = patEntry?.resource?.meta?.versionId;
+    expect(patEntry?.response?.location).toBe(`Patient/${patEntry?.resource?.id}/_history/${versionId}`);
+    expect(patEntry?.response?.etag).toBe(`W/"${versionId}"`);
     const patientId = patEntry?.resource?.id;
     const obs = await fhir.get<Observation>(`Observation/${obsEntry?.resource?.id}`);
     expect(obs.body.subject?.reference).toBe(`Patient/${patientId}`);
@@ -83,14 +84,18 @@ describe('transaction and batch Bundles', () => {
     expect(server.sandbox.stats().resources).toEqual({ Patient: 1, Observation: 1 });
   });
 
-  test('more than eight conditional entries are accepted (no Medplum isolation limit)', async () => {
-    const entries = Array.from({ length: 12 }, (_, i) => ({
+  test('more than eight conditional entries are refused with Medplum server\'s message, and change nothing', async () => {
+    const entries = Array.from({ length: 9 }, (_, i) => ({
       ...patientEntry(`many-${i}`),
       fullUrl: `urn:uuid:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
     }));
-    const res = await fhir.post<Bundle>('', transaction(...entries));
-    expect(res.status).toBe(200);
-    expect(server.sandbox.stats().resources).toEqual({ Patient: 12 });
+    const res = await fhir.post<OperationOutcome>('', transaction(...entries));
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).toContain('Transaction requires strict isolation but has too many entries');
+    expect(server.sandbox.stats().resources).toEqual({});
+    const eight = await fhir.post<Bundle>('', transaction(...entries.slice(0, 8)));
+    expect(eight.status).toBe(200);
+    expect(server.sandbox.stats().resources).toEqual({ Patient: 8 });
   });
 
   test('an invalid resource in a transaction rolls back with 422', async () => {

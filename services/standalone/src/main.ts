@@ -1,6 +1,6 @@
 import { startApi } from '@kap/api';
 import { databaseOptions, loadConfig } from '@kap/config';
-import { startSandbox } from '@kap/ehr-sandbox';
+import { sandboxPolicyFromEnv, startSandbox } from '@kap/ehr-sandbox';
 import { openDatabase } from '@kap/store';
 import { startWorker } from '@kap/worker';
 import pino from 'pino';
@@ -16,8 +16,8 @@ async function main(): Promise<void> {
   const logger = pino({ level: config.LOG_LEVEL });
   const sandbox = config.EHR_BASE_URL
     ? undefined
-    : await startSandbox({ port: config.EHR_SANDBOX_PORT, host: '127.0.0.1' });
-  if (sandbox) logger.info({ url: sandbox.url }, 'ehr sandbox listening');
+    : await startSandbox({ port: config.EHR_SANDBOX_PORT, host: '127.0.0.1', ...sandboxPolicyFromEnv(process.env) });
+  if (sandbox) logger.info({ url: sandbox.url, profile: sandbox.sandbox.policy.profile }, 'ehr sandbox listening');
   const db = await openDatabase(databaseOptions(config));
   const worker = await startWorker(config, db, logger.child({ service: 'worker' }));
   const api = await startApi(config, db, logger.child({ service: 'api' }));

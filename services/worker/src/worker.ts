@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { ehrBaseUrl, type Config } from '@kap/config';
-import { createEhrClient, ehrAuthFromSettings } from '@kap/ehr-client';
+import { capabilityCache, createEhrClient, decideWriteStrategy, ehrAuthFromSettings, writeSettingsFrom } from '@kap/ehr-client';
 import { adoptRedis, checkEvictionPolicy, createQueues, resolveQueuePrefix, workerConnection } from '@kap/queue';
 import type { Db } from '@kap/store';
 import type { Logger } from 'pino';
@@ -21,6 +21,16 @@ export async function startWorker(config: Config, db: Db, logger: Logger): Promi
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection problem'));
   await checkEvictionPolicy(redis);
   const ehr = createEhrClient({ baseUrl: ehrBaseUrl(config), auth: ehrAuthFromSettings(config), timeoutMs: config.EHR_TIMEOUT_MS });
+  // Read the EHR's CapabilityStatement at start (jobs share this cached copy, re-read when stale),
+  // so a misfit shows in the log before the first patient; an EHR down now is retried by the jobs.
+  const settings = writeSettingsFrom(config);
+  void capabilityCache(ehr, settings.capabilitiesRefreshMs)
+    .get()
+    .then((caps) => {
+      const strategy = decideWriteStrategy(caps, settings);
+      logger.info({ mode: strategy.mode, maxEntries: strategy.maxEntries, warnings: strategy.warnings }, 'EHR capabilities read');
+    })
+    .catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'EHR capabilities not readable yet'));
   const queuePrefix = await resolveQueuePrefix(db, config.QUEUE_PREFIX);
   await adoptRedis(db, redis, queuePrefix, logger);
   const queues = createQueues(redis, queuePrefix);

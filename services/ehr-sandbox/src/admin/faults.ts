@@ -42,6 +42,8 @@ interface ArmedFault {
  */
 export class FaultInjector {
   private faults: ArmedFault[] = [];
+  /** Faults applied so far: a test awaits a delayed request being in flight by this. */
+  taken = 0;
 
   constructor(private readonly now: () => number) {}
 
@@ -66,6 +68,7 @@ export class FaultInjector {
       return undefined;
     }
     fault.remaining--;
+    this.taken++;
     const { status, retryAfter, delayMs } = fault.spec;
     return { status, retryAfter, delayMs };
   }

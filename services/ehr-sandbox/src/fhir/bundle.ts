@@ -1,8 +1,9 @@
 import { allOk, badRequest, normalizeOperationOutcome, OperationOutcomeError } from '@medplum/core';
 import type { FhirRequest, FhirResponse, FhirRouter } from '@medplum/fhir-router';
-import type { Bundle } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import type { SandboxRepository } from '../store/sandbox-repository';
 import { completeBundleResponse, firstFailure } from './bundle-response';
+import type { SandboxPolicy } from './policy';
 
 /**
  * Executes a batch or transaction Bundle posted to the base URL.
@@ -20,15 +21,23 @@ export async function executeBundle(
   router: FhirRouter,
   repo: SandboxRepository,
   req: FhirRequest,
-  baseUrl: string
+  baseUrl: string,
+  policy: SandboxPolicy
 ): Promise<FhirResponse> {
   const bundle = req.body as Bundle | undefined;
   if (bundle?.resourceType !== 'Bundle') {
     return [badRequest('Expected a Bundle', 'resourceType')];
   }
-  if (bundle.type === 'batch') {
-    const [outcome, result] = await router.handleRequest({ ...req, config: { transactions: false } }, repo);
-    return result ? [outcome, completeBundleResponse(result as Bundle, baseUrl)] : [outcome];
+  const refused = refusedByPolicy(bundle, policy);
+  if (refused) {
+    return [refused];
+  }
+  if (bundle.type === 'batch' || (bundle.type === 'transaction' && policy.nonAtomicTransactions)) {
+    // Non-atomic: each entry on its own; a "transaction" so run still answers 200 (Medplum without transaction-bundles).
+    const asBatch = { ...req, body: { ...bundle, type: 'batch' }, config: { transactions: false } };
+    const [outcome, result] = await router.handleRequest(asBatch, repo);
+    const response = result ? { ...(result as Bundle), type: `${bundle.type}-response` as Bundle['type'] } : undefined;
+    return response ? [outcome, completeBundleResponse(response, baseUrl)] : [outcome];
   }
   if (bundle.type !== 'transaction') {
     return [badRequest(`Bundle.type must be batch or transaction, not ${bundle.type ?? 'absent'}`, 'Bundle.type')];
@@ -49,4 +58,39 @@ export async function executeBundle(
   } catch (err) {
     return [normalizeOperationOutcome(err)];
   }
+}
+
+/**
+ * The limits real servers put on Bundles, with Medplum server's messages: any conditional
+ * entry makes a transaction need serializable isolation, refused above
+ * `maxTransactionEntries` entries; more than `maxTransactionUpdates` updates are refused too.
+ * A server that takes no Bundles, or a Bundle entry of a type it does not take, is a 400.
+ */
+function refusedByPolicy(bundle: Bundle, policy: SandboxPolicy): OperationOutcome | undefined {
+  if (!policy.transactions) {
+    return badRequest(`This server does not support ${bundle.type ?? 'Bundle'} interactions; send each resource on its own`);
+  }
+  const entries = bundle.entry ?? [];
+  for (const [index, entry] of entries.entries()) {
+    const type = (entry.request?.url ?? '').split(/[/?]/)[0] ?? '';
+    if (type && !policy.accepts(type)) {
+      return badRequest(`Resource type not supported: ${type}`, `Bundle.entry[${index}].request.url`);
+    }
+  }
+  if (bundle.type !== 'transaction') {
+    return undefined;
+  }
+  const updates = entries.filter((e) => e.request?.method === 'PUT').length;
+  if (updates > policy.maxTransactionUpdates) {
+    return badRequest('Transaction contains more update operations than allowed');
+  }
+  const conditional = entries.some(
+    (e) =>
+      (e.request?.method === 'POST' && Boolean(e.request.ifNoneExist)) ||
+      ((e.request?.method === 'PUT' || e.request?.method === 'DELETE') && (e.request.url ?? '').includes('?'))
+  );
+  if (conditional && entries.length > policy.maxTransactionEntries) {
+    return badRequest('Transaction requires strict isolation but has too many entries');
+  }
+  return undefined;
 }

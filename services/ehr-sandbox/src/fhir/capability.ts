@@ -5,6 +5,7 @@ import type {
   CapabilityStatementRestSecurity,
   ResourceType,
 } from '@medplum/fhirtypes';
+import type { SandboxPolicy } from './policy';
 
 /** Abstract types that isResourceType accepts but that cannot be instantiated. */
 const ABSTRACT_TYPES = new Set(['Resource', 'DomainResource']);
@@ -15,6 +16,8 @@ export interface CapabilityOptions {
   /** Token endpoint, when OAuth is on; advertised through the SMART security extension. */
   readonly tokenUrl?: string;
   readonly bearerRequired: boolean;
+  /** What this sandbox accepts; the statement says exactly that. */
+  readonly policy: SandboxPolicy;
 }
 
 /**
@@ -37,8 +40,11 @@ export function buildCapabilityStatement(options: CapabilityOptions): Capability
       {
         mode: 'server',
         ...(options.bearerRequired ? { security: security(options.tokenUrl) } : {}),
-        interaction: [{ code: 'transaction' }, { code: 'batch' }],
-        resource: resourceTypes().map(resourceCapability),
+        documentation: documentation(options.policy),
+        ...(options.policy.transactions ? { interaction: [{ code: 'transaction' }, { code: 'batch' }] } : {}),
+        resource: resourceTypes()
+          .filter((t) => options.policy.accepts(t))
+          .map((t) => resourceCapability(t, options.policy)),
       },
     ],
   };
@@ -50,7 +56,16 @@ function resourceTypes(): ResourceType[] {
     .sort();
 }
 
-function resourceCapability(type: ResourceType): CapabilityStatementRestResource {
+/** The limits a CapabilityStatement has no element for, in words for people. */
+function documentation(policy: SandboxPolicy): string {
+  return policy.transactions
+    ? `Profile ${policy.profile}. Transactions with a conditional entry take at most ${policy.maxTransactionEntries} entries; ` +
+        `at most ${policy.maxTransactionUpdates} updates per transaction` +
+        (policy.nonAtomicTransactions ? '; transactions run as non-atomic batches.' : '.')
+    : `Profile ${policy.profile}. No transaction or batch: one resource per request.`;
+}
+
+function resourceCapability(type: ResourceType, policy: SandboxPolicy): CapabilityStatementRestResource {
   const params = globalSchema.types[type]?.searchParams ?? {};
   return {
     type,
@@ -59,7 +74,7 @@ function resourceCapability(type: ResourceType): CapabilityStatementRestResource
     ),
     versioning: 'versioned-update',
     readHistory: true,
-    updateCreate: true,
+    updateCreate: policy.updateCreate,
     conditionalCreate: true,
     conditionalUpdate: true,
     conditionalDelete: 'single',

@@ -1,4 +1,4 @@
-import { allOk, badRequest, created, OperationOutcomeError, parseSearchRequest } from '@medplum/core';
+import { allOk, badRequest, created, notFound, OperationOutcomeError, parseSearchRequest } from '@medplum/core';
 import type { FhirRequest, FhirResponse, FhirRouteHandler, FhirRouteOptions, HttpMethod } from '@medplum/fhir-router';
 import { FhirRouter } from '@medplum/fhir-router';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
@@ -15,9 +15,9 @@ type SandboxHandler = (req: FhirRequest, options?: FhirRouteOptions) => Promise<
  * also applies inside Bundles.
  * @see http://hl7.org/fhir/R4/http.html
  */
-export function createFhirRouter(repo: SandboxRepository): FhirRouter {
+export function createFhirRouter(repo: SandboxRepository, options: { readonly updateCreate?: boolean } = {}): FhirRouter {
   const router = new FhirRouter();
-  replaceHandler(router, 'PUT', ':resourceType/:id', (req) => update(req, repo));
+  replaceHandler(router, 'PUT', ':resourceType/:id', (req) => update(req, repo, options.updateCreate ?? false));
   replaceHandler(router, 'PUT', ':resourceType', (req, options) => conditionalUpdate(req, repo, options));
   replaceHandler(router, 'DELETE', ':resourceType/:id', (req) => remove(req, repo));
   return router;
@@ -40,9 +40,11 @@ function replaceHandler(router: FhirRouter, method: HttpMethod, path: string, ha
 
 /**
  * Medplum answers 200 even when the update created the resource, and drops unquoted If-Match.
+ * Without `updateCreate` (Medplum's behaviour, and what the CapabilityStatement says), a PUT
+ * to an id the server lacks is 404: a client must not rely on choosing ids.
  * @see http://hl7.org/fhir/R4/http.html#update
  */
-async function update(req: FhirRequest, repo: SandboxRepository): Promise<FhirResponse> {
+async function update(req: FhirRequest, repo: SandboxRepository, updateCreate: boolean): Promise<FhirResponse> {
   const resourceType = param(req, 'resourceType');
   const id = param(req, 'id');
   const resource = req.body as Resource;
@@ -53,6 +55,9 @@ async function update(req: FhirRequest, repo: SandboxRepository): Promise<FhirRe
     return [badRequest('Resource id does not match the URL', `${resourceType}.id`)];
   }
   const existed = repo.exists(resourceType, id);
+  if (!existed && !updateCreate) {
+    return [notFound];
+  }
   const result = await repo.updateResource(resource, { ifMatch: parseIfMatch(req.headers?.['if-match']) });
   return [existed ? allOk : created, result];
 }

@@ -9,6 +9,7 @@ import { requireToken } from '../auth/require-token';
 import type { TokenStore } from '../auth/token-store';
 import { executeBundle } from '../fhir/bundle';
 import { buildCapabilityStatement } from '../fhir/capability';
+import type { SandboxPolicy } from '../fhir/policy';
 import { errorOutcome, HttpError } from '../fhir/outcomes';
 import type { SandboxRepository } from '../store/sandbox-repository';
 import type { Mutex } from '../store/mutex';
@@ -24,6 +25,7 @@ export interface FhirRoutesDeps {
   readonly auth: AuthOptions;
   readonly tokens: TokenStore;
   readonly bodyLimit: string;
+  readonly policy: SandboxPolicy;
 }
 
 const METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
@@ -43,6 +45,7 @@ export function fhirRoutes(deps: FhirRoutesDeps): Router {
     const statement = buildCapabilityStatement({
       baseUrl: baseUrlOf(req),
       bearerRequired: deps.auth.mode !== 'none',
+      policy: deps.policy,
       ...(deps.auth.mode === 'oauth' ? { tokenUrl: tokenUrlOf(req) } : {}),
     });
     res.status(200).set('Content-Type', FHIR_JSON).send(JSON.stringify(statement));
@@ -70,6 +73,9 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
       if (firstSegment && !firstSegment.startsWith('$') && !isResourceType(firstSegment)) {
         throw new HttpError(404, errorOutcome('not-found', `Unknown resource type: ${firstSegment}`));
       }
+      if (firstSegment && !firstSegment.startsWith('$') && !deps.policy.accepts(firstSegment)) {
+        throw new HttpError(404, errorOutcome('not-supported', `Resource type not supported: ${firstSegment}`));
+      }
       const baseUrl = baseUrlOf(req);
       const fhirRequest: FhirRequest = {
         method: req.method as HttpMethod,
@@ -87,7 +93,7 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
         // it: as if the request never arrived. Serving it would only delay those still waiting.
         if (res.destroyed || req.socket.destroyed) return Promise.resolve(undefined);
         return isBundlePost
-          ? executeBundle(deps.router, deps.repo, fhirRequest, baseUrl)
+          ? executeBundle(deps.router, deps.repo, fhirRequest, baseUrl, deps.policy)
           : deps.router.handleRequest(fhirRequest, deps.repo);
       });
       if (!response) return;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { SearchRequest, WithId } from '@medplum/core';
 import {
   badRequest,
@@ -276,9 +277,9 @@ export class SandboxRepository extends FhirRepository<undefined> {
     return resource;
   }
 
-  /** Sequential per resource ("1", "2", ...), like HAPI; clients must treat them as opaque. */
-  private nextVersionId(resourceType: string, id: string): string {
-    return String((this.store.get(resourceType, id)?.versions.length ?? 0) + 1);
+  /** Opaque UUIDs, as Medplum issues: a client that compares or increments version ids fails here, not in production. */
+  private nextVersionId(_resourceType: string, _id: string): string {
+    return randomUUID();
   }
 
   private checkReferences(resources: readonly Resource[]): void {

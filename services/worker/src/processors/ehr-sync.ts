@@ -1,4 +1,4 @@
-import { isEhrError } from '@kap/ehr-client';
+import { isEhrError, writeSettingsFrom } from '@kap/ehr-client';
 import { EhrSyncJobData } from '@kap/queue';
 import { acquireLease, markCompleted, noteSyncAttemptError, releaseLease } from '@kap/store';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
@@ -23,7 +23,7 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
       throw new DelayedError();
     }
     try {
-      const outcome = await syncPatient(deps.db, deps.ehr, data.patientId);
+      const outcome = await syncPatient(deps.db, deps.ehr, data.patientId, { settings: writeSettingsFrom(deps.config) });
       // Completed here, with the EHR's answers recorded, and nowhere else.
       if (!(await markCompleted(deps.db, data.outboxKey))) {
         deps.logger.warn({ job: job.id, outboxKey: data.outboxKey }, 'ehr sync for an outbox row this database does not hold');

@@ -1,26 +1,43 @@
-import type { SyncIdentity } from '@kap/ehr-client';
+import type { SyncIdentity, TypePlan } from '@kap/ehr-client';
 import { PROVENANCE_TAG_SYSTEM, RESOURCE_IDENTIFIER_SYSTEM } from '@kap/fhir';
-import type { Resource } from '@medplum/fhirtypes';
+import type { Identifier, Resource } from '@medplum/fhirtypes';
 
 /**
- * How each resource is found on the EHR. The Patient by the hospital's own identifier (the
- * EHR knows the patient by it; the adapter never creates a second one); Provenance, which
- * has no identifier, by its meta tag; everything else by the adapter's identifier.
+ * How each resource is found on the EHR, from what the EHR can search for its type. The
+ * Patient by the hospital's own identifier (the EHR knows the patient by it; the adapter
+ * never creates a second one); everything else by the adapter's identifier where the EHR
+ * has an `identifier` search for the type, else by a meta tag carrying the same value
+ * (Provenance by its own tag), else not at all: then it is created once and found again
+ * by the EHR id recorded at once. Without a plan (tests, tools): identifier, else tag.
  */
-export function identityOf(resource: Resource): SyncIdentity {
-  if (resource.resourceType === 'Provenance') {
-    const tag = resource.meta?.tag?.find((t) => t.system === PROVENANCE_TAG_SYSTEM);
-    if (!tag?.code) throw new Error(`Provenance/${resource.id} has no identity tag`);
-    return { by: 'tag', system: PROVENANCE_TAG_SYSTEM, code: tag.code };
+export function identityOf(resource: Resource, plan?: TypePlan): SyncIdentity {
+  const conditional = plan ? plan.conditionalCreate : true;
+  const byIdentifier = plan ? plan.identity === 'identifier' : true;
+  const byTag = plan ? plan.identity === 'tag' || plan.tagSearch : true;
+  if (!conditional) return { by: 'none' };
+  const chosen = syncIdentifier(resource);
+  if (byIdentifier && chosen) return { by: 'identifier', system: chosen.system, value: chosen.value };
+  if (byTag) {
+    if (resource.resourceType === 'Provenance') {
+      const tag = resource.meta?.tag?.find((t) => t.system === PROVENANCE_TAG_SYSTEM);
+      if (!tag?.code) throw new Error(`Provenance/${resource.id} has no identity tag`);
+      return { by: 'tag', system: PROVENANCE_TAG_SYSTEM, code: tag.code };
+    }
+    if (chosen && resource.resourceType !== 'Patient') return { by: 'tag', system: chosen.system, code: chosen.value };
   }
+  if (!plan && !chosen) throw new Error(`${resource.resourceType}/${resource.id} has no sync identifier`);
+  return { by: 'none' };
+}
+
+/** The identifier a resource is known by: the hospital's for the Patient, the adapter's for the rest. */
+export function syncIdentifier(resource: Resource): { system: string; value: string } | undefined {
   const identifiers = 'identifier' in resource ? resource.identifier : undefined;
-  const list = Array.isArray(identifiers) ? identifiers : identifiers ? [identifiers] : [];
+  const list: Identifier[] = Array.isArray(identifiers) ? identifiers : identifiers ? [identifiers as Identifier] : [];
   const chosen =
     resource.resourceType === 'Patient'
       ? list.find((i) => i.system && i.value && i.system !== RESOURCE_IDENTIFIER_SYSTEM)
       : list.find((i) => i.system === RESOURCE_IDENTIFIER_SYSTEM);
-  if (!chosen?.system || !chosen.value) throw new Error(`${resource.resourceType}/${resource.id} has no sync identifier`);
-  return { by: 'identifier', system: chosen.system, value: chosen.value };
+  return chosen?.system && chosen.value ? { system: chosen.system, value: chosen.value } : undefined;
 }
 
 /** Every identity key an EHR copy answers to, so a search result maps back to the local resource. */

@@ -1,0 +1,113 @@
+import type { EhrCapabilities } from './capabilities';
+
+/**
+ * How writes reach one EHR: decided from its CapabilityStatement and the settings that a
+ * CapabilityStatement cannot express (size limits, the types a hospital wants sent).
+ */
+
+export const WRITE_MODES = ['auto', 'transaction', 'batch', 'single'] as const;
+export type WriteModeSetting = (typeof WRITE_MODES)[number];
+export type WriteMode = Exclude<WriteModeSetting, 'auto'>;
+
+/** The `EHR_*` settings of one EHR connection (any `@kap/config` Config fits). */
+export interface EhrWriteSettingsInput {
+  readonly EHR_MAX_TRANSACTION_ENTRIES?: number;
+  readonly EHR_WRITE_MODE?: WriteModeSetting;
+  readonly EHR_RESOURCE_TYPES?: string | undefined;
+  readonly EHR_CAPABILITIES_REFRESH_MS?: number;
+}
+
+export interface EhrWriteSettings {
+  readonly maxTransactionEntries: number;
+  readonly writeMode: WriteModeSetting;
+  /** Undefined: every type the EHR's CapabilityStatement lists. */
+  readonly resourceTypes?: readonly string[];
+  readonly capabilitiesRefreshMs: number;
+}
+
+/** Defaults safe against the strictest server known (Medplum: 8 entries with conditional writes). */
+export const DEFAULT_WRITE_SETTINGS: EhrWriteSettings = {
+  maxTransactionEntries: 8,
+  writeMode: 'auto',
+  capabilitiesRefreshMs: 600_000,
+};
+
+export function writeSettingsFrom(input: EhrWriteSettingsInput): EhrWriteSettings {
+  const types = (input.EHR_RESOURCE_TYPES ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  return {
+    maxTransactionEntries: input.EHR_MAX_TRANSACTION_ENTRIES ?? DEFAULT_WRITE_SETTINGS.maxTransactionEntries,
+    writeMode: input.EHR_WRITE_MODE ?? DEFAULT_WRITE_SETTINGS.writeMode,
+    capabilitiesRefreshMs: input.EHR_CAPABILITIES_REFRESH_MS ?? DEFAULT_WRITE_SETTINGS.capabilitiesRefreshMs,
+    ...(types.length > 0 ? { resourceTypes: types } : {}),
+  };
+}
+
+/**
+ * How a resource is found again on the EHR, so that a retry never duplicates it:
+ * `identifier` or `_tag` searches (also used in `If-None-Exist`), or `none`, when the EHR
+ * has neither for the type: then it is a single unconditional create whose returned id is
+ * recorded before anything else happens.
+ */
+export type IdentitySearch = 'identifier' | 'tag' | 'none';
+
+export interface TypePlan {
+  readonly type: string;
+  /** Why it stays in the adapter; absent when it is sent. */
+  readonly keptBack?: string;
+  readonly identity: IdentitySearch;
+  /** `_tag` search is there too: the fallback for a resource without an identifier (Provenance). */
+  readonly tagSearch: boolean;
+  /** `If-None-Exist` is honoured for the type, on the identity search. */
+  readonly conditionalCreate: boolean;
+  /** The EHR takes updates of the type: a later revision (a CarePlan's, a Task's) can follow. */
+  readonly update: boolean;
+}
+
+export interface WriteStrategy {
+  readonly mode: WriteMode;
+  /** Most entries per Bundle (1 in `single` mode). */
+  readonly maxEntries: number;
+  /** Things hospital IT should know: a setting that overrides what the EHR says, for one. */
+  readonly warnings: readonly string[];
+  forType(type: string): TypePlan;
+}
+
+/** Decides the write strategy; pure, so `ehr:check` prints exactly what the worker will do. */
+export function decideWriteStrategy(capabilities: EhrCapabilities, settings: EhrWriteSettings): WriteStrategy {
+  const warnings: string[] = [];
+  let mode: WriteMode;
+  if (settings.writeMode === 'auto') {
+    mode = capabilities.transaction ? 'transaction' : capabilities.batch ? 'batch' : 'single';
+  } else {
+    mode = settings.writeMode;
+    if ((mode === 'transaction' && !capabilities.transaction) || (mode === 'batch' && !capabilities.batch)) {
+      warnings.push(`EHR_WRITE_MODE=${mode}, but the EHR's CapabilityStatement does not list the ${mode} interaction`);
+    }
+  }
+  const wanted = settings.resourceTypes ? new Set(settings.resourceTypes) : undefined;
+  const cache = new Map<string, TypePlan>();
+  const forType = (type: string): TypePlan => {
+    const hit = cache.get(type);
+    if (hit) return hit;
+    const caps = capabilities.types.get(type);
+    const identity: IdentitySearch = caps?.searchParams.has('identifier') ? 'identifier' : caps?.searchParams.has('_tag') ? 'tag' : 'none';
+    const keptBack = wanted && !wanted.has(type)
+      ? 'not in EHR_RESOURCE_TYPES'
+      : !caps
+        ? "not in the EHR's CapabilityStatement"
+        : !caps.create && !caps.update
+          ? 'the EHR allows neither create nor update for it'
+          : undefined;
+    const plan: TypePlan = {
+      type,
+      identity,
+      tagSearch: Boolean(caps?.searchParams.has('_tag')),
+      conditionalCreate: identity !== 'none' && Boolean(caps?.conditionalCreate),
+      update: Boolean(caps?.update),
+      ...(keptBack ? { keptBack } : {}),
+    };
+    cache.set(type, plan);
+    return plan;
+  };
+  return { mode, maxEntries: mode === 'single' ? 1 : settings.maxTransactionEntries, warnings, forType };
+}

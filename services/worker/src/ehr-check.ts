@@ -1,0 +1,219 @@
+import { ehrBaseUrl, type Config } from '@kap/config';
+import { DEFAULT_SCREENING_RULES, evaluateScreening } from '@kap/domain';
+import {
+  createEhrClient,
+  decideWriteStrategy,
+  ehrAuthFromSettings,
+  groupWrites,
+  isEhrError,
+  planSync,
+  readCapabilities,
+  writeSettingsFrom,
+  type EhrCapabilities,
+  type EhrClient,
+  type KnownEhrCopy,
+  type LocalResource,
+  type WriteStrategy,
+} from '@kap/ehr-client';
+import { buildPatient, buildScreeningResources, KAP_CANONICAL } from '@kap/fhir';
+import type { Resource, ResourceType } from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
+import { localReferences } from './sync/ehr-copies';
+import { identityOf } from './sync/identity';
+import { sendGroup } from './sync/sync-patient';
+
+/**
+ * The EHR preflight (`npm run ehr:check`): with the worker's own `EHR_*` settings it
+ * connects, authenticates, reads the CapabilityStatement and prints how the worker will
+ * write (the same decision the worker makes), which types it sends and how each is found
+ * again, and what it keeps back. `--write-test` writes one synthetic, tagged screening
+ * and reads it back. Exit code 0 only when the EHR can take a screening.
+ */
+
+/** The resource types the adapter writes, in the order a course produces them. */
+export const PRODUCED_TYPES = [
+  'Patient',
+  'QuestionnaireResponse',
+  'Observation',
+  'Consent',
+  'Provenance',
+  'CarePlan',
+  'Goal',
+  'Task',
+  'Encounter',
+  'Procedure',
+  'MedicationAdministration',
+  'AdverseEvent',
+  'DetectedIssue',
+  'Flag',
+  'Communication',
+] as const;
+
+/** The types of one screening besides the Patient. */
+const SCREENING_TYPES = ['QuestionnaireResponse', 'Observation', 'Consent'];
+
+/** Tag on everything `--write-test` writes, so hospital IT can find and remove it. */
+export const EHR_CHECK_TAG = { system: `${KAP_CANONICAL}/CodeSystem/ehr-check`, code: 'synthetic-test-data' } as const;
+
+export interface EhrCheckOptions {
+  readonly writeTest?: boolean;
+  readonly out?: (line: string) => void;
+  /** Replaces the client built from the settings (tests). */
+  readonly ehr?: EhrClient;
+}
+
+export async function runEhrCheck(config: Config, options: EhrCheckOptions = {}): Promise<number> {
+  const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const ok = (text: string): void => out(`  ok    ${text}`);
+  const bad = (text: string): void => out(`  FAIL  ${text}`);
+  const base = ehrBaseUrl(config);
+  out(`EHR preflight for ${base} (EHR_AUTH=${config.EHR_AUTH})`);
+  let ehr: EhrClient;
+  try {
+    ehr = options.ehr ?? createEhrClient({ baseUrl: base, auth: ehrAuthFromSettings(config), timeoutMs: config.EHR_TIMEOUT_MS, userAgent: 'kap-ehr-check' });
+  } catch (err) {
+    bad(`settings: ${message(err)}`);
+    return 1;
+  }
+
+  let capabilities: EhrCapabilities;
+  try {
+    capabilities = readCapabilities(await ehr.capabilities());
+    ok(`CapabilityStatement read: ${capabilities.software ?? 'software not named'}, FHIR ${capabilities.fhirVersion ?? '?'}`);
+  } catch (err) {
+    bad(`cannot read ${base}/metadata: ${message(err)}`);
+    return 1;
+  }
+  try {
+    // An authenticated search that matches nothing: proves the token without reading patient data.
+    await ehr.search('Patient', { _id: `kap-ehr-check-${randomUUID()}` });
+    ok('connected and authenticated (a search by _id answered)');
+  } catch (err) {
+    bad(`authenticated request refused: ${message(err)}`);
+    return 1;
+  }
+
+  const strategy = decideWriteStrategy(capabilities, writeSettingsFrom(config));
+  out('');
+  out(`Writes: ${describeMode(strategy, config)}`);
+  for (const warning of strategy.warnings) out(`  warning: ${warning}`);
+  out('');
+  out('Resource types the adapter writes:');
+  for (const type of PRODUCED_TYPES) {
+    const plan = strategy.forType(type);
+    const how = plan.keptBack
+      ? `kept back (${plan.keptBack}): stays in the adapter, readable on its FHIR API, sync state not-sent`
+      : plan.conditionalCreate
+        ? `sent, found by ${plan.identity === 'identifier' ? 'identifier' : '_tag'} search (conditional create)`
+        : `sent, no usable identity search: single create, its EHR id recorded at once`;
+    const revisions = !plan.keptBack && !plan.update ? '; no update interaction: later revisions will be refused' : '';
+    out(`  ${type.padEnd(26)} ${how}${revisions}`);
+  }
+
+  const problems: string[] = [];
+  const patientPlan = strategy.forType('Patient');
+  if (patientPlan.keptBack) problems.push(`the EHR does not take Patient (${patientPlan.keptBack})`);
+  else if (patientPlan.identity !== 'identifier' || !patientPlan.conditionalCreate) {
+    problems.push('the EHR offers no conditional create on Patient identifier: the adapter could not find the hospital\'s patient and would create another');
+  }
+  if (SCREENING_TYPES.every((t) => strategy.forType(t).keptBack)) {
+    problems.push(`the EHR takes none of a screening's resources (${SCREENING_TYPES.join(', ')})`);
+  }
+  out('');
+  if (problems.length > 0) {
+    for (const p of problems) bad(`a screening cannot go to this EHR: ${p}`);
+    return 1;
+  }
+  ok('a screening can go to this EHR');
+  if (!options.writeTest) {
+    out('  (run with -- --write-test to write a synthetic, tagged test screening and read it back)');
+    return 0;
+  }
+
+  out('');
+  out(`Write test: a synthetic screening tagged ${EHR_CHECK_TAG.system}|${EHR_CHECK_TAG.code}`);
+  try {
+    const written = await writeTestScreening(ehr, strategy);
+    for (const line of written) ok(line);
+    return 0;
+  } catch (err) {
+    bad(`write test failed: ${message(err)}`);
+    return 1;
+  }
+}
+
+function describeMode(strategy: WriteStrategy, config: Config): string {
+  const source = config.EHR_WRITE_MODE === 'auto' ? "chosen from the EHR's CapabilityStatement (EHR_WRITE_MODE=auto)" : `EHR_WRITE_MODE=${config.EHR_WRITE_MODE}`;
+  switch (strategy.mode) {
+    case 'transaction':
+      return `transaction chunks of at most ${strategy.maxEntries} entries, in dependency order, one patient at a time; ${source}`;
+    case 'batch':
+      return `batch Bundles of at most ${strategy.maxEntries} independent entries, in dependency order; ${source}`;
+    case 'single':
+      return `single writes (conditional creates, If-Match updates), in dependency order, one patient at a time; ${source}`;
+  }
+}
+
+/**
+ * Writes one synthetic screening exactly as the worker would (same grouping, planner and
+ * requests, with the ids in memory instead of the database), then reads each resource back.
+ */
+async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy): Promise<string[]> {
+  const run = randomUUID();
+  const request = {
+    patient: { system: `${KAP_CANONICAL}/sid/ehr-check`, value: `synthetic-${run}`, name: { family: 'Synthetic', given: ['Preflight'] }, birthDate: '1950-01-01', gender: 'other' as const },
+    performedAt: new Date().toISOString(),
+    contraindications: {},
+    vitals: { systolic: 120, diastolic: 80, heartRate: 70 },
+    measures: {},
+    consent: { informed: true, signedAt: new Date().toISOString() },
+  };
+  const patient = buildPatient(request.patient);
+  const evaluation = evaluateScreening({ contraindications: request.contraindications, vitals: request.vitals }, DEFAULT_SCREENING_RULES);
+  const built = buildScreeningResources({ screeningId: run, request, evaluation, patient, recordedAt: new Date().toISOString() });
+  const tagged = [patient, ...built].map((r) => ({ ...r, meta: { ...r.meta, tag: [...(r.meta?.tag ?? []), { ...EHR_CHECK_TAG }] } }) as Resource);
+  const sendable = tagged.filter((r) => !strategy.forType(r.resourceType).keptBack);
+  const byRef = new Map<string, LocalResource>(sendable.map((r) => [`${r.resourceType}/${r.id}`, { resource: r, version: 1 }]));
+  const known = new Map<string, KnownEhrCopy>();
+  const identity = (r: Resource) => identityOf(r, strategy.forType(r.resourceType));
+  const items = sendable.map((r) => ({
+    key: `${r.resourceType}/${r.id}`,
+    dependsOn: localReferences(r).filter((ref) => byRef.has(ref)),
+    alone: identity(r).by === 'none',
+  }));
+  const keptBack = new Map(
+    tagged.filter((r) => strategy.forType(r.resourceType).keptBack).map((r) => [`${r.resourceType}/${r.id}`, { system: `${KAP_CANONICAL}/sid/resource`, value: r.id as string }]),
+  );
+  const counter = { requests: 0 };
+  const lines: string[] = [];
+  for (const group of groupWrites(items, { mode: strategy.mode, maxEntries: strategy.maxEntries })) {
+    const plan = planSync({
+      resources: group.keys.map((k) => byRef.get(k) as LocalResource),
+      identityOf: identity,
+      existing: new Map(),
+      knownEhrCopies: known,
+      bundleType: strategy.mode === 'batch' ? 'batch' : 'transaction',
+      keptBack,
+      stubs: group.stubs,
+    });
+    const sent = await sendGroup(ehr, strategy, plan, counter);
+    if ('bundleRefused' in sent) throw new Error(`the EHR refused a ${strategy.mode} of ${group.keys.length}: ${sent.bundleRefused}`);
+    for (const result of sent.results) {
+      if (!('ok' in result)) throw new Error(`the EHR refused ${result.localReference}: ${result.refused}`);
+      known.set(result.localReference, { reference: result.ok.ehrReference, version: result.ok.ehrVersion });
+    }
+  }
+  for (const [local, copy] of known) {
+    const [type, id] = copy.reference.split('/') as [ResourceType, string];
+    const read = await ehr.read(type, id);
+    if (!read) throw new Error(`${local} was written as ${copy.reference} but reads back as missing`);
+    lines.push(`${type} written and read back as ${copy.reference}`);
+  }
+  lines.push(`${known.size} resources in ${counter.requests} request(s); ${keptBack.size} kept back`);
+  return lines;
+}
+
+function message(err: unknown): string {
+  if (isEhrError(err)) return `${err.message}${err.kind === 'auth' ? ' (check EHR_AUTH and its credentials)' : ''}`;
+  return err instanceof Error ? err.message : String(err);
+}

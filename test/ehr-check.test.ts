@@ -1,0 +1,77 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { loadConfig } from '@kap/config';
+import { startSandbox, type SandboxProfile } from '@kap/ehr-sandbox';
+import { runEhrCheck } from '../services/worker/src/ehr-check';
+
+jest.setTimeout(60_000);
+
+async function check(profile: SandboxProfile, env: Record<string, string> = {}, writeTest = false): Promise<{ code: number; text: string; resources: Record<string, number> }> {
+  const sandbox = await startSandbox({ port: 0, profile });
+  try {
+    const lines: string[] = [];
+    const code = await runEhrCheck(loadConfig({ EHR_BASE_URL: sandbox.url, ...env }), { writeTest, out: (l) => lines.push(l) });
+    return { code, text: lines.join('\n'), resources: sandbox.sandbox.stats().resources };
+  } finally {
+    await sandbox.close();
+  }
+}
+
+describe('npm run ehr:check against the strict sandbox', () => {
+  it('default: transaction chunks of 8, AdverseEvent and Provenance found by _tag, and a write test that reads back', async () => {
+    const { code, text, resources } = await check('default', {}, true);
+    expect(code).toBe(0);
+    expect(text).toContain('Writes: transaction chunks of at most 8 entries');
+    expect(text).toMatch(/AdverseEvent\s+sent, found by _tag search/);
+    expect(text).toMatch(/Provenance\s+sent, found by _tag search/);
+    expect(text).toMatch(/Task\s+sent, found by identifier search/);
+    expect(text).toContain('a screening can go to this EHR');
+    expect(text).toMatch(/Patient written and read back as Patient\//);
+    expect(resources['Patient']).toBe(1);
+    expect(resources['Observation']).toBeGreaterThan(0);
+  });
+
+  it('follows EHR_MAX_TRANSACTION_ENTRIES and EHR_WRITE_MODE', async () => {
+    expect((await check('default', { EHR_MAX_TRANSACTION_ENTRIES: '5' })).text).toContain('transaction chunks of at most 5 entries');
+    expect((await check('default', { EHR_WRITE_MODE: 'single' })).text).toContain('Writes: single writes');
+  });
+
+  it('no-transactions: single writes', async () => {
+    const { code, text } = await check('no-transactions', {}, true);
+    expect(code).toBe(0);
+    expect(text).toContain('Writes: single writes (conditional creates, If-Match updates)');
+    expect(text).toMatch(/6 resources in 6 request\(s\)/);
+  });
+
+  it('limited-types: keeps back what the EHR does not list, and exits non-zero as no screening content can go', async () => {
+    const { code, text } = await check('limited-types');
+    expect(code).toBe(1);
+    expect(text).toMatch(/Observation\s+kept back \(not in the EHR's CapabilityStatement\)/);
+    expect(text).toMatch(/CarePlan\s+sent/);
+    expect(text).toContain("FAIL  a screening cannot go to this EHR: the EHR takes none of a screening's resources");
+  });
+
+  it('EHR_RESOURCE_TYPES keeps back types the EHR would take', async () => {
+    const { text } = await check('default', { EHR_RESOURCE_TYPES: 'Patient,Observation,QuestionnaireResponse,Consent' });
+    expect(text).toMatch(/CarePlan\s+kept back \(not in EHR_RESOURCE_TYPES\)/);
+  });
+
+  it('exits non-zero when the EHR does not answer', async () => {
+    const sandbox = await startSandbox({ port: 0 });
+    const url = sandbox.url;
+    await sandbox.close();
+    const lines: string[] = [];
+    expect(await runEhrCheck(loadConfig({ EHR_BASE_URL: url, EHR_TIMEOUT_MS: '1000' }), { out: (l) => lines.push(l) })).toBe(1);
+    expect(lines.join('\n')).toContain('FAIL  cannot read');
+  });
+
+  it('runs as the npm script from the built code', async () => {
+    const sandbox = await startSandbox({ port: 0 });
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, ['scripts/ehr-check.mjs'], { env: { ...process.env, EHR_BASE_URL: sandbox.url } });
+      expect(stdout).toContain('a screening can go to this EHR');
+    } finally {
+      await sandbox.close();
+    }
+  });
+});
