@@ -5,6 +5,7 @@ import { createQueues, producerConnection } from '@kap/queue';
 import type { Db } from '@kap/store';
 import type { Logger } from 'pino';
 import { createApp } from './app';
+import { createApiServer } from './http/http-server';
 import type { Probe } from './deps';
 
 export interface RunningApi {
@@ -41,8 +42,9 @@ export async function startApi(config: Config, db: Db, logger: Logger): Promise<
   const queues = createQueues(producerConnection(config.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 }), config.QUEUE_PREFIX);
   const app = createApp({ config, db, rules, logger, probes, queueCheck: pingRedis, queues });
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    const s = createApiServer(app, config, logger);
     s.once('error', reject);
+    s.listen(config.PORT, config.HOST, () => resolve(s));
   });
   logger.info({ url: `http://${config.HOST}:${config.PORT}`, database: db.kind }, 'api listening');
   return {

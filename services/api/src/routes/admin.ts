@@ -4,6 +4,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
+import { intQuery } from '../http/query';
 import { sendResource } from '../http/respond';
 
 const view = (row: OutboxRow) => ({
@@ -20,8 +21,9 @@ const view = (row: OutboxRow) => ({
 export function adminRoutes(deps: AppDeps): Router {
   const router = Router();
   router.get('/v1/admin/dead-letters', async (req, res) => {
-    const limit = Math.min(Number(req.query.limit ?? 100) || 100, 1000);
-    const rows = await guardDatabase(() => listDeadLetters(deps.db, { limit, offset: Number(req.query.offset ?? 0) || 0 }));
+    const limit = intQuery(req, 'limit', { min: 1, max: 1000, fallback: 100 });
+    const offset = intQuery(req, 'offset', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 });
+    const rows = await guardDatabase(() => listDeadLetters(deps.db, { limit, offset }));
     sendResource(req, res, 200, { deadLetters: rows.map(view) });
   });
   router.post(
