@@ -172,4 +172,14 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'per-course follow-up offsets',
     statements: ['ALTER TABLE courses ADD COLUMN follow_up_offsets jsonb NULL'],
   },
+  {
+    version: 6,
+    name: 'idempotency keys name one request: its endpoint, and the response bytes as sent',
+    statements: [
+      // The endpoint a key was first used on: the same key on another endpoint is 409 (api.md).
+      'ALTER TABLE idempotency_keys ADD COLUMN endpoint text NULL',
+      // The response body exactly as sent, so a replay is byte for byte (jsonb reorders keys).
+      'ALTER TABLE idempotency_keys ADD COLUMN response text NULL',
+    ],
+  },
 ];
