@@ -82,14 +82,35 @@ export interface SafeError {
   cause?: SafeError;
 }
 
+/** What safeError made, so making it safe twice (a call site and the serializer) keeps it. */
+const SAFE = new WeakSet<object>();
+
 /** An error as it may be logged: no parameters, no detail, no quoted value, no body. */
 export function safeError(err: unknown, depth = 0): SafeError {
+  if (typeof err === 'object' && err !== null && SAFE.has(err)) return err as SafeError;
+  const safe = unsafeToSafe(err, depth);
+  SAFE.add(safe);
+  return safe;
+}
+
+/** A database driver's error (pg, PGlite): it has a SQLSTATE and may carry the statement and its values. */
+const isDriverError = (e: Record<string, unknown>): boolean =>
+  (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) || 'parameters' in e || 'detail' in e || 'where' in e || 'query' in e;
+
+/** Schema names a driver error may give: they say where, never what. */
+const SCHEMA_NAMES = ['routine', 'table', 'column', 'constraint', 'dataType'] as const;
+
+function unsafeToSafe(err: unknown, depth: number): SafeError {
   if (!(err instanceof Error)) return { type: typeof err, message: typeof err === 'string' ? scrubMessage(err) : '(not an Error)' };
-  const e = err as Error & { code?: unknown; status?: unknown; statusCode?: unknown; cause?: unknown };
+  const e = err as Error & Record<string, unknown>;
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  const driver = isDriverError(e);
+  // A driver's message may quote the very values it refused, quoted or not: only its SQLSTATE and schema names are kept.
+  const where = driver ? SCHEMA_NAMES.filter((k) => typeof e[k] === 'string' && /^[\w.]{1,63}$/.test(e[k] as string)).map((k) => `${k} ${e[k] as string}`) : [];
+  const message = driver ? ['database error', ...where].join('; ') : scrubMessage(e.message ?? '');
   return {
     type: e.name,
-    message: scrubMessage(e.message ?? ''),
+    message,
     ...(typeof e.code === 'string' || typeof e.code === 'number' ? { code: String(e.code).slice(0, 40) } : {}),
     ...(status !== undefined ? { status } : {}),
     ...(framesOf(e.stack) ? { stack: framesOf(e.stack) } : {}),
@@ -101,6 +122,7 @@ export function safeError(err: unknown, depth = 0): SafeError {
 export function redactFields(value: unknown, depth = 0): unknown {
   if (value instanceof Error) return safeError(value);
   if (value === null || typeof value !== 'object') return value;
+  if (SAFE.has(value)) return value;
   if (depth >= MAX_DEPTH) return '[nested]';
   if (Array.isArray(value)) return value.slice(0, 50).map((v) => redactFields(v, depth + 1));
   const out: Record<string, unknown> = {};
