@@ -381,6 +381,17 @@ describe('8, 9, 13: idempotency', () => {
 });
 
 describe('11, 12: searches and consistent answers', () => {
+  it('a search parameter with NUL, a lone surrogate or a control character is 400 naming it', async () => {
+    for (const [param, value] of [
+      ['identifier', 'urn:oid:1.2|a%00b'],
+      ['_id', 'a%00b'],
+      ['identifier', 'urn:oid:1.2|%07'],
+    ]) {
+      expectOutcome(await send('GET', `/fhir/R4/Patient?${param}=${value}`), 400, param);
+    }
+    expectOutcome(await send('GET', `/fhir/R4/Patient?_id=${'a'.repeat(2000)}`), 400, '_id');
+  });
+
   it('a search of patient data without a patient is 400', async () => {
     for (const type of ['Observation', 'Patient', 'CarePlan', 'Task']) expectOutcome(await send('GET', `/fhir/R4/${type}`), 400, 'patient');
   });

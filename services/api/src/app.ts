@@ -25,9 +25,9 @@ export function createApp(given: AppDeps): Express {
   app.set('trust proxy', false);
   app.use(requestLogger(deps.logger));
   app.use(rejectControlCharactersInPath);
-  app.use(rejectUnknownV1Query);
   app.use(httpMetrics());
   app.use(bearerAuth(deps.config));
+  app.use(rejectUnknownV1Query);
   app.use(metricsRoutes(deps.db, deps.queues));
   if (deps.queues) app.use(QUEUE_DASHBOARD_PATH, queueDashboard(deps.queues));
   app.use(bodyTimeout(deps.config.HTTP_BODY_TIMEOUT_MS));

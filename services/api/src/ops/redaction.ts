@@ -50,6 +50,8 @@ const REDACTED_KEYS = new Set(
 );
 
 const MAX_DEPTH = 6;
+/** Top-level keys a serializer of their own reduces (pino-http's `req` and `res`). */
+const SERIALIZED_KEYS = new Set(['req', 'res']);
 const MAX_MESSAGE = 300;
 
 /** A message with quoted values, key details (`(a, b)=(x, y)`) and JSON snippets removed. */
@@ -127,7 +129,10 @@ export function redactFields(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.slice(0, 50).map((v) => redactFields(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    out[key] = REDACTED_KEYS.has(key.toLowerCase()) ? '[redacted]' : redactFields(v, depth + 1);
+    if (REDACTED_KEYS.has(key.toLowerCase())) out[key] = '[redacted]';
+    // The request and response of a request log line: their serializers (ops/logging.ts) keep method, path and status only.
+    else if (depth === 0 && SERIALIZED_KEYS.has(key)) out[key] = v;
+    else out[key] = redactFields(v, depth + 1);
   }
   return out;
 }

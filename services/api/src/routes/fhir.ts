@@ -1,4 +1,4 @@
-import { ScreeningRequest } from '@kap/contracts';
+import { ScreeningRequest, unsafeTextReason } from '@kap/contracts';
 import {
   DEFINITIONAL_RESOURCES,
   badRequest,
@@ -147,6 +147,8 @@ export function fhirRoutes(deps: AppDeps): Router {
     for (const [name, value] of Object.entries(query)) {
       if (!SEARCH_PARAMS.has(name)) throw badRequest(`Unsupported search parameter "${name}"`, name);
       if (typeof value !== 'string') throw badRequest(`Search parameter "${name}" may be given once`, name);
+      const unsafe = unsafeTextReason(value, true);
+      if (unsafe || value.length > 1024) throw badRequest(`Search parameter "${name}" ${unsafe ?? 'must be at most 1024 characters'}`, name);
     }
     const q = query as Record<string, string | undefined>;
     const patientParam = q.patient ?? q.subject;
