@@ -44,6 +44,8 @@ export const FUZZ_CORPUS: readonly CorpusEntry[] = [
   { target: 'courses.dosing-sessions', found: '500 on a lone surrogate in an adverse event', make: withField('adverseEvents[0].description', '\ud800') },
   { target: 'follow-ups.complete', found: '201 for completedAt in 9999', make: withField('completedAt', '9999-12-31T23:59:59Z') },
   { target: 'follow-ups.complete', found: '500 on a lone surrogate in the note', make: withField('note', '\udfff') },
+  { target: 'follow-ups.complete', found: '500: a date refinement threw on a time that is not one', make: withField('completedAt', '2026-11-28T2\uffff2:21:47.135Z') },
+  { target: 'screenings', found: '500: a date refinement threw on a time that is not one', make: withField('performedAt', 'not a time') },
   { target: 'courses.goals-of-care', found: '500 on a lone surrogate in goals-of-care text', make: withField('goals[0].description', '\ud83d') },
   { target: 'courses.goals-of-care', found: '500 on NUL in goals-of-care text', make: withField('participants[0]', 'a\u0000') },
   { target: 'fhir.QuestionnaireResponse', found: "500 on a lone surrogate in subject.identifier.value", make: withField('subject.identifier.value', '\ud800') },

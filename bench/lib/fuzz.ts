@@ -321,7 +321,11 @@ export async function fuzzEndpoint(s: FuzzServer, db: Db, target: FuzzTarget, ru
   await fc.assert(
     fc.asyncProperty(caseArbitrary(target, target.valid(s.ids)), async (c) => {
       tried++;
-      const status = await checkCase(s, db, target, c);
+      const status = await checkCase(s, db, target, c).catch((err: unknown) => {
+        // fast-check prints a case as [object Object]: name it, so it can join the corpus.
+        const shown = JSON.stringify(c, (_k, v: unknown) => (typeof v === 'string' && v.length > 200 ? `${v.slice(0, 200)}…(${v.length})` : v));
+        throw new Error(`${err instanceof Error ? err.message : String(err)}\ncase: ${shown}`);
+      });
       statuses[status] = (statuses[status] ?? 0) + 1;
     }),
     { numRuns: runs, seed: used, endOnFailure: true },

@@ -38,13 +38,20 @@ export const CLOCK_SKEW_MS = 5 * 60_000;
 const FHIR_OFFSET = /(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00))$/;
 
 /** True when the `YYYY-MM-DD` prefix names a real calendar day (no 30 February). */
+/*
+ * zod runs every refinement even after the format check failed, so each one below must
+ * take any string: one that is not a time is left to the format check (found by fuzzing
+ * as a 500: `2026-11-28T2\uFFFF2:21:47Z`).
+ */
 const realDay = (v: string): boolean => {
   const day = v.slice(0, 10);
   const date = new Date(`${day}T00:00:00Z`);
   return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === day;
 };
 const inRange = (v: string): boolean => {
-  const day = new Date(Date.parse(v)).toISOString().slice(0, 10);
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return true;
+  const day = new Date(at).toISOString().slice(0, 10);
   return v.slice(0, 10) >= DATE_RANGE.earliest && v.slice(0, 10) <= DATE_RANGE.latest && day >= DATE_RANGE.earliest && day <= DATE_RANGE.latest;
 };
 const RANGE_MESSAGE = `must be between ${DATE_RANGE.earliest} and ${DATE_RANGE.latest}`;
@@ -64,7 +71,7 @@ export const Instant = z.iso
  * An instant that has happened: something measured, given or said. A time later than now
  * (beyond CLOCK_SKEW_MS) is a typo or a wrong offset, and would put the record out of order.
  */
-export const PastInstant = Instant.refine((v) => Date.parse(v) <= Date.now() + CLOCK_SKEW_MS, 'must not be in the future').meta({
+export const PastInstant = Instant.refine((v) => !(Date.parse(v) > Date.now() + CLOCK_SKEW_MS), 'must not be in the future').meta({
   description: 'ISO 8601 date-time with an offset, not in the future',
   example: '2026-03-01T09:30:00+01:00',
 });
