@@ -12,7 +12,8 @@ import {
   dosingSessionKey,
   recordSessionOnCarePlan,
 } from '@kap/fhir';
-import { OUTBOX_TOPICS, enqueueOutbox, getScreening, insertDosingSession, insertFollowUps, saveForSync, setFollowUpTask } from '@kap/store';
+import { WORK, enqueueWork, saveForSync } from '@kap/queue';
+import { getScreening, insertDosingSession, insertFollowUps, setFollowUpTask } from '@kap/store';
 import type { Patient, Reference, Resource } from '@medplum/fhirtypes';
 import type { CommandContext } from '../http/command';
 import type { HandlerResult } from '../http/respond';
@@ -125,11 +126,12 @@ export async function recordDosingSession(
   for (const f of followUps) {
     const due = Date.parse(f.dueBy);
     const offset = due - Date.parse(request.end);
-    await enqueueOutbox(ctx.tx, {
-      topic: OUTBOX_TOPICS.followUpSchedule,
-      patientId: course.patientId,
-      payload: { followUpId: f.id, dueBy: f.dueBy, remindAt: new Date(due - Math.min(lead, offset / 2)).toISOString() },
-    });
+    await enqueueWork(
+      ctx.tx,
+      WORK.followUpSchedule,
+      { followUpId: f.id, dueBy: f.dueBy, remindAt: new Date(due - Math.min(lead, offset / 2)).toISOString() },
+      { patientId: course.patientId },
+    );
   }
   return {
     status: 201,
