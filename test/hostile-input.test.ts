@@ -122,6 +122,13 @@ const ENDPOINTS = (): Array<{ name: string; path: string; body: () => any; texts
   },
   { name: 'stop', path: `/v1/courses/${ids.course}/stop`, body: () => ({ reason: 'withdrawn' }), texts: [], dates: [] },
   { name: 'redrive', path: `/v1/admin/dead-letters/${ids.deadLetter}/redrive`, body: () => ({}), texts: [], dates: [] },
+  {
+    name: 'reconcile',
+    path: '/v1/admin/reconcile',
+    body: () => ({ patient: { system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: 'R-1' } }),
+    texts: ['patient.value'],
+    dates: [],
+  },
 ];
 
 /** Sets a value at a path such as `patient.name.given[0]`. */
@@ -352,6 +359,7 @@ describe('8, 9, 13: idempotency', () => {
       ['/fhir/R4/QuestionnaireResponse', qr],
       [`/v1/admin/dead-letters/${row?.id}/redrive`, {}],
       [`/v1/courses/${fresh.course}/stop`, { reason: 'completed' }],
+      ['/v1/admin/reconcile', {}],
     ];
     for (const [path, body] of cases) {
       const key = `race-${path}`;
@@ -360,6 +368,14 @@ describe('8, 9, 13: idempotency', () => {
       expect(results[0]?.status).toBeLessThan(300);
       expect({ path, bodies: new Set(results.map((r) => r.text)).size }).toEqual({ path, bodies: 1 });
     }
+  });
+
+  it('a replay carries the headers of the response (Location) again', async () => {
+    const first = await post('/v1/admin/reconcile', {}, { 'idempotency-key': 'K-location' });
+    const again = await post('/v1/admin/reconcile', {}, { 'idempotency-key': 'K-location' });
+    expect(first.status).toBe(202);
+    expect(again.text).toBe(first.text);
+    expect(again.headers.get('location')).toBe(first.headers.get('location'));
   });
 
   it('a key used on one endpoint is 409 on another, and runs nothing', async () => {

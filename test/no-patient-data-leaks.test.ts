@@ -126,6 +126,8 @@ describe('no patient data in any log line or error body', () => {
     await expectStatus(send('POST', '/fhir/R4/QuestionnaireResponse', json(qr)), 400);
     await expectStatus(send('GET', `/fhir/R4/Patient?identifier=${encodeURIComponent(`${SYSTEM}|${CANARY.mrn}`)}`, undefined), 200);
     await expectStatus(send('GET', `/fhir/R4/Patient?name=${CANARY.family}`, undefined), 400);
+    // 404: reconciling a patient the adapter does not know.
+    await expectStatus(send('POST', '/v1/admin/reconcile', json({ patient: { system: SYSTEM, value: `${CANARY.mrn}-unknown` } })), 404);
     // 503: the queue is down.
     queueDown = true;
     await expectStatus(send('POST', '/v1/screenings', json({ ...valid(), patient: canaryPatient(`${CANARY.mrn}-3`) })), 503);

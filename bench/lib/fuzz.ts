@@ -67,6 +67,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
     valid: () => ({ reason: 'withdrawn' }),
   },
   { name: 'fhir.QuestionnaireResponse', path: () => '/fhir/R4/QuestionnaireResponse', valid: (ids) => ids.questionnaireResponse },
+  { name: 'admin.reconcile', path: () => '/v1/admin/reconcile', valid: () => ({}) },
   {
     name: 'admin.dead-letters.redrive',
     path: (ids) => `/v1/admin/dead-letters/${ids.deadLetter}/redrive`,

@@ -28,6 +28,7 @@ describe('idempotency keys', () => {
       body: { screeningId: 's1' },
       endpoint: '',
       response: '{"screeningId":"s1"}',
+      headers: null,
     });
     const error = await saveIdempotentResponse(t.db, { ...response, requestHash: 'h2' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IdempotencyKeyTaken);

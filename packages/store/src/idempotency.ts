@@ -24,6 +24,8 @@ export interface IdempotentResponse {
   endpoint?: string | null;
   /** The response body exactly as sent; null for rows written before it was kept. */
   response?: string | null;
+  /** Response headers that are part of the answer (Location), not of one delivery. */
+  headers?: Readonly<Record<string, string>> | null;
 }
 
 export interface SaveIdempotentResponse extends IdempotentResponse {
@@ -58,8 +60,15 @@ const TTL = `$3::double precision * interval '1 millisecond'`;
 
 /** The response saved under this key within the last 24 hours, or undefined. Claims not yet completed are not responses. */
 export async function findIdempotentResponse(db: Db, scope: string, key: string): Promise<IdempotentResponse | undefined> {
-  const [row] = await db.query<{ request_hash: string; status: unknown; body: JsonValue; endpoint: string | null; response: string | null }>(
-    `SELECT request_hash, status, body, endpoint, response FROM idempotency_keys
+  const [row] = await db.query<{
+    request_hash: string;
+    status: unknown;
+    body: JsonValue;
+    endpoint: string | null;
+    response: string | null;
+    headers: Record<string, string> | null;
+  }>(
+    `SELECT request_hash, status, body, endpoint, response, headers FROM idempotency_keys
      WHERE scope = $1 AND key = $2 AND status > 0 AND created_at > now() - ${TTL}`,
     [scope, key, IDEMPOTENCY_TTL_MS],
   );
@@ -70,6 +79,7 @@ export async function findIdempotentResponse(db: Db, scope: string, key: string)
       body: row.body,
       endpoint: row.endpoint ?? null,
       response: row.response ?? null,
+      headers: row.headers ?? null,
     }
   );
 }
@@ -96,12 +106,12 @@ export async function claimIdempotencyKey(tx: Db, claim: IdempotencyClaim): Prom
 /** Records the response of a claimed key, in the transaction that claimed it. `response` is the body as sent. */
 export async function completeIdempotencyKey(
   tx: Db,
-  done: { scope: string; key: string; status: number; body: JsonValue; response: string },
+  done: { scope: string; key: string; status: number; body: JsonValue; response: string; headers?: Readonly<Record<string, string>> },
 ): Promise<void> {
   const rows = await tx.query(
-    `UPDATE idempotency_keys SET status = $3, body = $4::jsonb, response = $5
+    `UPDATE idempotency_keys SET status = $3, body = $4::jsonb, response = $5, headers = $6::jsonb
      WHERE scope = $1 AND key = $2 AND status = 0 RETURNING key`,
-    [done.scope, done.key, done.status, jsonParam(done.body), done.response],
+    [done.scope, done.key, done.status, jsonParam(done.body), done.response, done.headers ? jsonParam(done.headers) : null],
   );
   if (rows.length === 0) throw new Error('completeIdempotencyKey: the key was not claimed in this transaction');
 }
@@ -119,6 +129,7 @@ export async function saveIdempotentResponse(db: Db, response: SaveIdempotentRes
       status: response.status,
       body: response.body,
       response: response.response ?? JSON.stringify(response.body),
+      ...(response.headers ? { headers: response.headers } : {}),
     });
   });
 }

@@ -209,6 +209,8 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE idempotency_keys ADD COLUMN endpoint text NULL',
       // The response body exactly as sent, so a replay is byte for byte (jsonb reorders keys).
       'ALTER TABLE idempotency_keys ADD COLUMN response text NULL',
+      // Its headers that belong to the response (Location), sent again with a replay.
+      'ALTER TABLE idempotency_keys ADD COLUMN headers jsonb NULL',
     ],
   },
 ];

@@ -79,7 +79,7 @@ export function command<T>(
         throw conflict('This Idempotency-Key was already used with a different request body', 'duplicate', 'header.Idempotency-Key');
       }
       const text = stored.response ?? JSON.stringify(stored.body);
-      return { status: stored.status, body: stored.body, text, headers: { 'Idempotent-Replayed': 'true' } };
+      return { status: stored.status, body: stored.body, text, headers: { ...(stored.headers ?? {}), 'Idempotent-Replayed': 'true' } };
     };
 
     if (deps.queueCheck) {
@@ -96,7 +96,7 @@ export function command<T>(
           const now = (deps.now ?? (() => new Date()))();
           const out = await handler(input, { tx, params: req.params as Record<string, string>, now, baseUrl: baseUrlOf(deps), webhookUrls: webhookUrls(deps.config) });
           const text = JSON.stringify(out.body);
-          if (key) await completeIdempotencyKey(tx, { scope, key, status: out.status, body: out.body as JsonValue, response: text });
+          if (key) await completeIdempotencyKey(tx, { scope, key, status: out.status, body: out.body as JsonValue, response: text, ...(out.headers ? { headers: out.headers } : {}) });
           return { ...out, text };
         });
       } catch (err) {

@@ -66,7 +66,8 @@ export function adminRoutes(deps: AppDeps): Router {
       let patientId: string | null = null;
       if (input?.patient) {
         patientId = (await patientIdFor(ctx.tx, input.patient)) ?? null;
-        if (!patientId) throw notFound(`Patient ${input.patient.system}|${input.patient.value}`);
+        // The identifier is not echoed: an error body carries no patient data.
+        if (!patientId) throw notFound('A patient with that identifier');
       }
       const reconciliation = await createReconciliation(ctx.tx, randomUUID(), patientId);
       await enqueueWork(ctx.tx, WORK.reconcile, { reconciliationId: reconciliation.id }, { patientId });
