@@ -1,4 +1,4 @@
-/** 7. Bad input: property-based fuzzing of every POST endpoint (bench/lib/fuzz.ts), more runs than the test suite's. */
+/** 7. Bad input: property-based fuzzing of every POST endpoint (bench/lib/fuzz.ts), more runs than the test suite's, from random seeds it prints (FUZZ_SEED fixes them). */
 import { startApiHarness } from '../test/support/api-harness';
 import { FUZZ_TARGETS, fuzzEndpoint, startFuzzServer } from './lib/fuzz';
 import { figure, note } from './lib/report';
@@ -13,12 +13,13 @@ async function main(): Promise<void> {
   try {
     for (const target of FUZZ_TARGETS) {
       try {
-        const r = await fuzzEndpoint(server, api.db, target, RUNS);
+        const r = await fuzzEndpoint(server, api.db, target, RUNS, process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined);
         total += r.tried;
-        note(`fuzz ${target.name}: statuses ${JSON.stringify(r.statuses)}`);
+        note(`fuzz ${target.name}: seed ${r.seed}, statuses ${JSON.stringify(r.statuses)}`);
         figure(`fuzz.${target.name}.tried`, r.tried, 'requests');
       } catch (err) {
         failures++;
+        // fast-check's message names the seed and path that reproduce it; add the counterexample to bench/lib/fuzz-corpus.ts.
         console.error(`fuzz ${target.name} FAILED: ${err instanceof Error ? err.message : err}`);
       }
     }

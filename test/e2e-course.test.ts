@@ -44,7 +44,7 @@ describe('a full KAP course reaches the EHR exactly once', () => {
     const courseId = course.body.courseId as string;
 
     // Session 2 before session 1 is refused, and changes nothing.
-    await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(2, new Date())).expect(409);
+    await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(2, new Date(Date.now() - 90 * 60_000))).expect(409);
 
     // Session 1 ends now, so its follow-ups fall due in 3, 6 and 9 seconds.
     const s1 = await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(1, new Date(Date.now() - 90 * 60_000))).expect(201);
@@ -68,7 +68,7 @@ describe('a full KAP course reaches the EHR exactly once', () => {
 
     const s2 = await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(2, new Date(Date.now() - 90 * 60_000))).expect(201);
     expect(s2.body.followUps).toHaveLength(3);
-    await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(2, new Date())).expect(409);
+    await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(2, new Date(Date.now() - 90 * 60_000))).expect(409);
 
     const goc = await request(app)
       .post(`/v1/courses/${courseId}/goals-of-care`)
@@ -91,7 +91,7 @@ describe('a full KAP course reaches the EHR exactly once', () => {
     expect(stopped.body.cancelledFollowUps).toHaveLength(5);
     for (const e of (goc.body.resources as Bundle).entry ?? []) known.add(`${e.resource?.resourceType}/${e.resource?.id}`);
     assertBundleInvariants(stopped.body.resources, known);
-    await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(1, new Date())).expect(409);
+    await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(1, new Date(Date.now() - 90 * 60_000))).expect(409);
     await request(app).post(`/v1/courses/${courseId}/goals-of-care`).send({ discussedAt: new Date().toISOString(), participants: ['x'], values: [], goals: [{ description: 'y' }] }).expect(409);
 
     await stack.drained(60_000);

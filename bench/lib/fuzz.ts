@@ -67,6 +67,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
     valid: () => ({ reason: 'withdrawn' }),
   },
   { name: 'fhir.QuestionnaireResponse', path: () => '/fhir/R4/QuestionnaireResponse', valid: (ids) => ids.questionnaireResponse },
+  { name: 'admin.reconcile', path: () => '/v1/admin/reconcile', valid: () => ({}) },
   {
     name: 'admin.dead-letters.redrive',
     path: (ids) => `/v1/admin/dead-letters/${ids.deadLetter}/redrive`,
@@ -105,6 +106,20 @@ const weirdString = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.constantFrom('', ' ', '\u0000', '\uFEFF', '\u202E', '𝔘𝔫𝔦𝔠𝔬𝔡𝔢', '\uD800', '../../etc/passwd', "'; DROP TABLE resources; --", '__proto__', 'constructor', '2026-02-30T25:61:00Z', 'NaN', 'Infinity', '{}'),
 );
+/** What FHIR and PostgreSQL refuse in text: lone surrogates, NUL, other control characters. */
+const HOSTILE_CHARACTERS = ['\uD800', '\uDBFF', '\uDC00', '\uDFFF', '\u0000', '\u0001', '\u0007', '\u001B', '\u007F', '\uFFFE', '\uFFFF'] as const;
+/** Dates outside what every stored and derived date fits, or in the future. */
+const hostileDate = fc.oneof(
+  fc.constantFrom('9999-12-31T23:59:59Z', '9999-12-31', '2099-12-31T23:59:59+14:00', '2100-01-01T00:00:00Z', '1899-12-31T23:59:59Z', '0001-01-01T00:00:00Z', '2026-02-30T10:00:00Z', '2026-13-01', '+275760-09-13T00:00:00Z', '10000-01-01T00:00:00Z', '2026-03-01T09:30:00+15:00'),
+  fc.integer({ min: 1, max: 400 * 365 }).map((days) => new Date(Date.now() + days * 86_400_000).toISOString()),
+);
+/** A string spoiled by one class of hostile input, keeping the rest of it. */
+const spoilString = (old: string): fc.Arbitrary<Json> =>
+  fc.oneof(
+    fc.tuple(fc.constantFrom(...HOSTILE_CHARACTERS), fc.nat({ max: Math.max(old.length, 0) })).map(([c, at]) => old.slice(0, at) + c + old.slice(at)),
+    hostileDate,
+    fc.constantFrom('javascript:alert(1)', 'urn:oid:', 'urn:uuid:x', 'MRN', 'http://', ' ', '\t', 'x'.repeat(5000)),
+  );
 const anyJson: fc.Arbitrary<Json> = fc.jsonValue({ maxDepth: 4 }) as fc.Arbitrary<Json>;
 const wrongValue: fc.Arbitrary<Json> = fc.oneof(anyJson, edgeNumbers, weirdString, hugeString, fc.constant(null), fc.boolean(), fc.constant<Json>([]), fc.constant<Json>({}));
 
@@ -118,7 +133,12 @@ const mutate: Mutation = (valid) => {
       const node = getAt(body, p);
       return node !== null && typeof node === 'object' && !Array.isArray(node);
     });
+    const stringPaths = paths.filter((p) => typeof getAt(body, p) === 'string');
     return fc.oneof(
+      // a string field spoiled: a lone surrogate, NUL or control character inside it, a hostile date or URI in its place
+      ...(stringPaths.length > 0
+        ? [{ weight: 2, arbitrary: fc.constantFrom(...stringPaths).chain((p) => spoilString(getAt(body, p) as string).map((v) => setAt(body, p, () => v))) }]
+        : []),
       // a field replaced by a value of another type, an edge number, a weird or huge string
       fc.tuple(fc.constantFrom(...paths), wrongValue).map(([p, v]) => setAt(body, p, () => v)),
       // a field removed (the whole body, when it has no field)
@@ -146,6 +166,8 @@ export interface FuzzCase {
   readonly raw?: string;
   readonly id?: string;
   readonly idempotencyKey?: string;
+  /** Sent with this Content-Encoding, as bytes that do not decompress. */
+  readonly garbled?: 'gzip' | 'br' | 'deflate';
 }
 
 export function caseArbitrary(target: FuzzTarget, valid: Json): fc.Arbitrary<FuzzCase> {
@@ -160,6 +182,7 @@ export function caseArbitrary(target: FuzzTarget, valid: Json): fc.Arbitrary<Fuz
       raw: fc.option(fc.constantFrom('{', '{"a":}', '[1,2', 'nul', '{"a":1}}', '\u0000', '"\\ud800"', '{"a":1,"a":2}'), { freq: 15 }),
       id: target.pathWithId ? fc.option(fc.oneof(fc.uuid(), weirdString.filter((s) => s.length > 0), fc.constantFrom('0', '-1', '1e3', '99999999999999999999')), { freq: 8 }) : fc.constant(null),
       idempotencyKey: fc.option(fc.oneof(fc.string({ minLength: 1, maxLength: 20 }), fc.constantFrom('x'.repeat(300), '')), { freq: 10 }),
+      garbled: fc.option(fc.constantFrom('gzip' as const, 'br' as const, 'deflate' as const), { freq: 25 }),
     },
     { requiredKeys: ['body'] },
   ).map((c) => ({
@@ -167,6 +190,7 @@ export function caseArbitrary(target: FuzzTarget, valid: Json): fc.Arbitrary<Fuz
     ...(c.raw ? { raw: c.raw } : {}),
     ...(c.id ? { id: c.id } : {}),
     ...(c.idempotencyKey !== null && c.idempotencyKey !== undefined ? { idempotencyKey: c.idempotencyKey } : {}),
+    ...(c.garbled ? { garbled: c.garbled } : {}),
   }));
 }
 
@@ -230,49 +254,82 @@ function safeEncode(id: string): string {
 export interface FuzzResult {
   readonly tried: number;
   readonly statuses: Record<string, number>;
+  /** The seed the run used: give it back to fuzzEndpoint to generate the same requests. */
+  readonly seed: number;
+}
+
+const GARBLED: Readonly<Record<NonNullable<FuzzCase['garbled']>, Buffer>> = {
+  gzip: Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.from('garbage')]),
+  br: Buffer.from('xx'),
+  deflate: Buffer.from('not deflate'),
+};
+
+/**
+ * Sends one case and checks the answer: never a 5xx; every 4xx an OperationOutcome; a
+ * rejected request writes nothing. Throws, naming the endpoint, when a property fails.
+ * Returns the status.
+ */
+export async function checkCase(s: FuzzServer, db: Db, target: FuzzTarget, c: FuzzCase): Promise<number> {
+  const before = await tableFingerprint(db);
+  const path = c.id !== undefined && target.pathWithId ? target.pathWithId(safeEncode(c.id)) : target.path(s.ids);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (c.idempotencyKey !== undefined) headers['idempotency-key'] = c.idempotencyKey;
+  if (c.garbled) headers['content-encoding'] = c.garbled;
+  const body = c.garbled ? GARBLED[c.garbled] : (c.raw ?? JSON.stringify(c.body ?? null));
+  const send = () => fetch(`${s.url}${path}`, { method: 'POST', headers, body });
+  let res = await send();
+  let text = await res.text();
+  // A 503 says a dependency was too slow and nothing was accepted, not that the input broke
+  // anything: retry it once, as a client would. Any other 5xx, or a second 503, fails.
+  if (res.status === 503 && /"transient"/.test(text)) {
+    await new Promise((r) => setTimeout(r, 1000));
+    res = await send();
+    text = await res.text();
+  }
+  if (res.status >= 500) throw new Error(`${target.name}: ${res.status} ${text.slice(0, 500)}`);
+  if (res.status >= 400) {
+    let outcome: { resourceType?: string; issue?: unknown[] } | undefined;
+    try {
+      outcome = JSON.parse(text);
+    } catch {
+      throw new Error(`${target.name}: ${res.status} body is not JSON: ${text.slice(0, 200)}`);
+    }
+    if (outcome?.resourceType !== 'OperationOutcome' || !Array.isArray(outcome.issue) || outcome.issue.length === 0) {
+      throw new Error(`${target.name}: ${res.status} body is not an OperationOutcome: ${text.slice(0, 300)}`);
+    }
+    const after = await tableFingerprint(db);
+    if (after !== before) throw new Error(`${target.name}: rejected with ${res.status} but wrote: ${before} -> ${after}`);
+  }
+  return res.status;
+}
+
+/** A fixed seed per endpoint, so a test run generates the same requests every time. */
+export function fixedSeed(base: number, target: FuzzTarget): number {
+  let h = base | 0;
+  for (const ch of target.name) h = (Math.imul(h, 31) + ch.charCodeAt(0)) | 0;
+  return h;
 }
 
 /**
- * Sends `runs` generated requests to one endpoint, one at a time, and checks each answer.
- * Throws (through fast-check, with a shrunk counterexample) when a property fails.
+ * Sends `runs` generated requests to one endpoint, one at a time, and checks each answer
+ * (checkCase). Throws (through fast-check, with a shrunk counterexample and its seed) when
+ * a property fails. Without `seed`, fast-check draws one; the result says which.
  */
 export async function fuzzEndpoint(s: FuzzServer, db: Db, target: FuzzTarget, runs: number, seed?: number): Promise<FuzzResult> {
   const statuses: Record<string, number> = {};
   let tried = 0;
+  const used = seed ?? (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) | 0;
   await fc.assert(
     fc.asyncProperty(caseArbitrary(target, target.valid(s.ids)), async (c) => {
       tried++;
-      const before = await tableFingerprint(db);
-      const path = c.id !== undefined && target.pathWithId ? target.pathWithId(safeEncode(c.id)) : target.path(s.ids);
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (c.idempotencyKey !== undefined) headers['idempotency-key'] = c.idempotencyKey;
-      const send = () => fetch(`${s.url}${path}`, { method: 'POST', headers, body: c.raw ?? JSON.stringify(c.body ?? null) });
-      let res = await send();
-      let text = await res.text();
-      // A 503 says a dependency was too slow and nothing was accepted, not that the input broke
-      // anything: retry it once, as a client would. Any other 5xx, or a second 503, fails.
-      if (res.status === 503 && /"transient"/.test(text)) {
-        await new Promise((r) => setTimeout(r, 1000));
-        res = await send();
-        text = await res.text();
-      }
-      statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-      if (res.status >= 500) throw new Error(`${target.name}: ${res.status} ${text.slice(0, 500)}`);
-      if (res.status >= 400) {
-        let outcome: { resourceType?: string; issue?: unknown[] } | undefined;
-        try {
-          outcome = JSON.parse(text);
-        } catch {
-          throw new Error(`${target.name}: ${res.status} body is not JSON: ${text.slice(0, 200)}`);
-        }
-        if (outcome?.resourceType !== 'OperationOutcome' || !Array.isArray(outcome.issue) || outcome.issue.length === 0) {
-          throw new Error(`${target.name}: ${res.status} body is not an OperationOutcome: ${text.slice(0, 300)}`);
-        }
-        const after = await tableFingerprint(db);
-        if (after !== before) throw new Error(`${target.name}: rejected with ${res.status} but wrote: ${before} -> ${after}`);
-      }
+      const status = await checkCase(s, db, target, c).catch((err: unknown) => {
+        // fast-check prints a case as [object Object]: name it, so it can join the corpus.
+        const shown = JSON.stringify(c, (_k, v: unknown) => (typeof v === 'string' && v.length > 200 ? `${v.slice(0, 200)}…(${v.length})` : v));
+        throw new Error(`${err instanceof Error ? err.message : String(err)}\ncase: ${shown}`);
+      });
+      statuses[status] = (statuses[status] ?? 0) + 1;
     }),
-    { numRuns: runs, ...(seed !== undefined ? { seed } : {}), endOnFailure: true },
+    { numRuns: runs, seed: used, endOnFailure: true },
   );
-  return { tried, statuses };
+  return { tried, statuses, seed: used };
 }

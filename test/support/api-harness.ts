@@ -2,7 +2,7 @@ import { loadConfig, type Config } from '@kap/config';
 import { DEFAULT_SCREENING_RULES } from '@kap/domain';
 import { openDatabase, type Db } from '@kap/store';
 import type { Express } from 'express';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { createApp } from '../../services/api/src/app';
 import type { Probe } from '../../services/api/src/deps';
 import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
@@ -16,7 +16,7 @@ export interface ApiHarness {
 
 /** The real API on a real PostgreSQL schema of its own; close() drops the schema. */
 export async function startApiHarness(
-  options: { env?: Record<string, string>; probes?: Probe[]; queueCheck?: () => Promise<void> } = {},
+  options: { env?: Record<string, string>; probes?: Probe[]; queueCheck?: () => Promise<void>; logger?: Logger } = {},
 ): Promise<ApiHarness> {
   const schema = uniqueSchema('api');
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
@@ -25,7 +25,7 @@ export async function startApiHarness(
     config,
     db,
     rules: DEFAULT_SCREENING_RULES,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     probes: options.probes,
     queueCheck: options.queueCheck,
   });

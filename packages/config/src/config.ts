@@ -90,6 +90,15 @@ export const ConfigSchema = z
     SCREENING_BP_DIASTOLIC_ABOVE: z.coerce.number().positive().default(90),
     /** JSON object of contraindication key -> `absolute` | `caution`, on top of the defaults. */
     SCREENING_SEVERITY_OVERRIDES: optionalText,
+
+    /** A client must send its request headers within this long, or gets 408 and its connection closed. */
+    HTTP_HEADERS_TIMEOUT_MS: positiveInt.default(30_000),
+    /** A request body must arrive within this long after its headers, or the client gets 408. */
+    HTTP_BODY_TIMEOUT_MS: positiveInt.default(30_000),
+    /** An idle keep-alive connection is closed after this long. */
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(5_000),
+    /** Largest request line plus headers, in bytes; larger is 431. */
+    HTTP_MAX_HEADER_BYTES: positiveInt.max(1_048_576).default(16_384),
   })
   .superRefine((c, ctx) => {
     const need = (cond: boolean, key: string, why: string): void => {

@@ -1,16 +1,34 @@
 import { z } from 'zod';
 import { DOSE_LEVELS, STOP_REASONS, parseDurationMs } from '@kap/domain';
-import { DateOnly, Id, Instant, Text } from './primitives';
-import { vitalsShape } from './vitals';
+import { DateOnly, Id, PastInstant, Text } from './primitives';
+import { systolicAboveDiastolic, vitalsShape } from './vitals';
 
-/** A follow-up offset: an ISO 8601 duration of weeks, days, hours, minutes or seconds, longer than zero, at most 30 days. */
-const Offset = z.string().superRefine((value, ctx) => {
+/** The neuroplasticity window follow-ups must fall in (domain.md §4): none later than 14 days after the session. */
+export const MAX_FOLLOW_UP_OFFSET_MS = 14 * 86_400_000;
+
+/** A follow-up offset: an ISO 8601 duration of weeks, days, hours, minutes or seconds, longer than zero, at most 14 days. */
+const Offset = z.string().max(64).superRefine((value, ctx) => {
   try {
-    if (parseDurationMs(value) > 30 * 86_400_000) ctx.addIssue({ code: 'custom', message: 'must be at most 30 days (P30D)' });
+    if (parseDurationMs(value) > MAX_FOLLOW_UP_OFFSET_MS) ctx.addIssue({ code: 'custom', message: 'must be at most 14 days (P14D)' });
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
   }
 });
+
+/** Offsets in the order the follow-ups fall due: a repeated or earlier offset is a typo, not a schedule. */
+function ascending(offsets: readonly string[], ctx: z.RefinementCtx): void {
+  let previous = 0;
+  offsets.forEach((offset, i) => {
+    let ms: number;
+    try {
+      ms = parseDurationMs(offset);
+    } catch {
+      return;
+    }
+    if (ms <= previous) ctx.addIssue({ code: 'custom', path: [i], message: 'must be longer than the offset before it (no repeats, ascending)' });
+    previous = Math.max(previous, ms);
+  });
+}
 
 export const CourseRequest = z
   .strictObject({
@@ -20,6 +38,7 @@ export const CourseRequest = z
       .array(Offset)
       .min(1)
       .max(10)
+      .superRefine(ascending)
       .optional()
       .meta({
         description:
@@ -35,16 +54,33 @@ export type Route = (typeof ROUTES)[number];
 
 const rating = z.number().min(0).max(10);
 
+/**
+ * How long before its start and after its end a session's vital signs may be taken:
+ * baseline readings precede the dose and monitoring continues until discharge.
+ */
+export const SESSION_VITALS_MARGIN_MS = 2 * 3600_000;
+
+function vitalsWithinSession(s: { start: string; end: string; vitals: ReadonlyArray<{ at: string }> }, ctx: z.RefinementCtx): void {
+  const from = Date.parse(s.start) - SESSION_VITALS_MARGIN_MS;
+  const to = Date.parse(s.end) + SESSION_VITALS_MARGIN_MS;
+  s.vitals.forEach((v, i) => {
+    const at = Date.parse(v.at);
+    if (at < from || at > to) {
+      ctx.addIssue({ code: 'custom', path: ['vitals', i, 'at'], message: 'must be within the session (from 2 hours before start to 2 hours after end)' });
+    }
+  });
+}
+
 export const DosingSessionRequest = z
   .strictObject({
     sessionNumber: z.union([z.literal(1), z.literal(2)]),
     doseLevel: z.enum(DOSE_LEVELS),
     route: z.enum(ROUTES),
     dose: z.strictObject({ value: z.number().positive().max(1000), unit: z.enum(['mg', 'mg/kg']) }),
-    start: Instant,
-    end: Instant,
+    start: PastInstant,
+    end: PastInstant,
     vitals: z
-      .array(z.strictObject({ at: Instant, ...vitalsShape }))
+      .array(z.strictObject({ at: PastInstant, ...vitalsShape }).superRefine(systolicAboveDiastolic))
       .min(1)
       .max(200)
       .meta({ description: 'Serial vital signs taken during the session' }),
@@ -56,19 +92,23 @@ export const DosingSessionRequest = z
       .strictObject({ dissociation: rating.optional(), egoDissolution: rating.optional(), distress: rating.optional() })
       .optional()
       .meta({ description: 'How the patient experienced the session, each 0-10' }),
+    doseDeviationReason: Text(1000)
+      .optional()
+      .meta({ description: "Why the dose level differs from the model's (session 1 low, session 2 moderate); without it such a session is 409" }),
   })
   .refine((s) => Date.parse(s.end) > Date.parse(s.start), { message: 'end must be after start', path: ['end'] })
+  .superRefine(vitalsWithinSession)
   .meta({ id: 'DosingSessionRequest' });
 export type DosingSessionRequest = z.infer<typeof DosingSessionRequest>;
 
 export const FollowUpCompleteRequest = z
-  .strictObject({ completedAt: Instant, note: Text(4000).optional() })
+  .strictObject({ completedAt: PastInstant, note: Text(4000).optional() })
   .meta({ id: 'FollowUpCompleteRequest' });
 export type FollowUpCompleteRequest = z.infer<typeof FollowUpCompleteRequest>;
 
 export const GoalsOfCareRequest = z
   .strictObject({
-    discussedAt: Instant,
+    discussedAt: PastInstant,
     participants: z.array(Text(200)).min(1).max(20),
     values: z.array(Text(2000)).max(50),
     goals: z

@@ -38,15 +38,18 @@ const errors = (...statuses: number[]) =>
 const ERROR_TEXT: Record<number, string> = {
   400: 'Invalid input; `issue[].expression` names the field',
   404: 'Unknown id',
-  409: 'The workflow forbids it now, or the Idempotency-Key was used with another body',
+  405: 'Another method is allowed here; `Allow` lists them',
+  408: 'The request (headers or body) did not arrive in time',
+  409: 'The workflow forbids it now, or the Idempotency-Key was used with another body or on another endpoint',
   413: 'Body too large',
   415: 'Content-Type is not JSON',
+  431: 'Request line and headers too large',
   503: 'A dependency is down; the request was not accepted',
 };
 
 const idempotencyKey = z.string().min(1).max(255).optional().meta({
   description:
-    'Replays within 24 hours with the same body return the first response and do nothing again; the same key with another body is 409.',
+    'Names one request: replays within 24 hours with the same body return the first response byte for byte and do nothing again; the same key with another body, or on another endpoint, is 409. Concurrent requests with one key give one result. Visible ASCII only.',
 });
 
 const post = (
@@ -59,7 +62,7 @@ const post = (
   summary,
   requestParams: { header: z.object({ 'Idempotency-Key': idempotencyKey }) },
   requestBody: { required: true, content: content(body) },
-  responses: { [status]: { description: summary, content: content(response) }, ...errors(400, 409, 413, 415, 503) },
+  responses: { [status]: { description: summary, content: content(response) }, ...errors(400, 408, 409, 413, 415, 503) },
   ...extra,
 });
 
@@ -110,7 +113,9 @@ export const API_PATHS: ZodOpenApiPathsObject = {
   },
   '/fhir/R4/{type}': {
     get: {
-      summary: 'Search the resources this adapter produced, by `patient` (Patient/id), `identifier` (system|value) or `_id`',
+      summary:
+        'Search the resources this adapter produced, by `patient` (Patient/id), `identifier` (system|value) or `_id`; patient data needs one of them. ' +
+        'Pages hold at most 100 entries (`_count`), with a `next` link to the following page (`_offset`)',
       tags: ['fhir'],
       requestParams: {
         path: z.object({ type: z.string() }),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DateOnly, Text } from './primitives';
+import { IdentifierSystem, PastDate, Text, Token } from './primitives';
 
 /**
  * The patient as the hospital identifies them. The adapter finds or creates the EHR's
@@ -7,8 +7,8 @@ import { DateOnly, Text } from './primitives';
  */
 export const PatientRef = z
   .strictObject({
-    system: z.url().max(512).meta({ description: 'Identifier system (a URI), for example the hospital MRN namespace' }),
-    value: Text(128).meta({ description: 'The identifier value within the system' }),
+    system: IdentifierSystem.meta({ description: 'Identifier system (an absolute URI: urn:oid:, urn:uuid: or http(s)), for example the hospital MRN namespace' }),
+    value: Token(128).meta({ description: 'The identifier value within the system' }),
     name: z
       .union([
         Text(200),
@@ -16,7 +16,7 @@ export const PatientRef = z
       ])
       .optional()
       .meta({ description: 'Full name as text, or family and given names' }),
-    birthDate: DateOnly.optional(),
+    birthDate: PastDate.optional(),
     gender: z.enum(['male', 'female', 'other', 'unknown']).optional(),
   })
   .meta({ id: 'PatientRef' });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CONTRAINDICATION_KEYS, CONTRAINDICATION_TEXT, SCREENING_OUTCOMES, type ContraindicationKey } from '@kap/domain';
 import { PatientRef } from './patient';
-import { Instant, Text } from './primitives';
+import { PastInstant, Text } from './primitives';
 import { Vitals } from './vitals';
 
 const contraindicationShape = Object.fromEntries(
@@ -25,7 +25,7 @@ export type Measures = z.infer<typeof Measures>;
 export const ConsentInput = z
   .strictObject({
     informed: z.boolean().meta({ description: 'Informed consent to KAP was given' }),
-    signedAt: Instant.optional(),
+    signedAt: PastInstant.optional(),
   })
   .meta({ id: 'ConsentInput' });
 export type ConsentInput = z.infer<typeof ConsentInput>;
@@ -33,7 +33,7 @@ export type ConsentInput = z.infer<typeof ConsentInput>;
 export const ScreeningRequest = z
   .strictObject({
     patient: PatientRef,
-    performedAt: Instant,
+    performedAt: PastInstant,
     contraindications: Contraindications,
     vitals: Vitals,
     measures: Measures.optional(),

@@ -13,11 +13,13 @@ export const vitalsShape = {
   weightKg: z.number().min(1).max(400).optional().meta({ description: 'Body weight, kg' }),
 };
 
+/** A blood pressure whose systolic is not above its diastolic is a swapped or mistyped reading. */
+export function systolicAboveDiastolic(v: { systolic: number; diastolic: number }, ctx: z.RefinementCtx): void {
+  if (v.systolic <= v.diastolic) ctx.addIssue({ code: 'custom', path: ['systolic'], message: 'systolic must be greater than diastolic' });
+}
+
 export const Vitals = z
   .strictObject(vitalsShape)
-  .refine((v) => v.systolic > v.diastolic, {
-    message: 'systolic must be greater than diastolic',
-    path: ['systolic'],
-  })
+  .superRefine(systolicAboveDiastolic)
   .meta({ id: 'Vitals' });
 export type Vitals = z.infer<typeof Vitals>;

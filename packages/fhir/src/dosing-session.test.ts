@@ -138,6 +138,11 @@ describe('buildDosingSessionResources', () => {
     expect(adverseEvents).toEqual([]);
   });
 
+  it('keeps the reason for a dose level other than the planned one on the administration', () => {
+    const { medicationAdministration: ma } = session({ ...SESSION_1, doseLevel: 'moderate', doseDeviationReason: 'Low dose gave no effect at screening test dose' });
+    expect(ma.note?.[0]?.text).toMatch(/moderate dose; the course plans a low dose for session 1\. Reason: Low dose gave no effect at screening test dose$/);
+  });
+
   it('vitals: one profiled set per reading, at the reading time, in the Encounter and part of the session', () => {
     const { vitals, encounter, procedure } = session();
     expect(vitals.map((o) => [o.code.coding?.[0]?.code, o.effectiveDateTime])).toEqual([

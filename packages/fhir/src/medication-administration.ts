@@ -37,6 +37,15 @@ function doseText(request: DosingSessionRequest): string {
   return `Ketamine ${request.dose.value} ${request.dose.unit} ${request.route} (${level})`;
 }
 
+/** The level given against the plan, and the clinician's reason for the difference, kept with the administration. */
+function deviationNote(request: DosingSessionRequest, planned: DoseLevel, sessionNumber: 1 | 2): string {
+  const given =
+    planned === request.doseLevel
+      ? `Given at the planned ${planned} dose for session ${sessionNumber}.`
+      : `Given at a ${request.doseLevel} dose; the course plans a ${planned} dose for session ${sessionNumber}.`;
+  return request.doseDeviationReason ? `${given} Reason: ${request.doseDeviationReason}` : given;
+}
+
 export interface KetamineAdministrationInput {
   readonly ctx: SessionContext;
   readonly sessionNumber: 1 | 2;
@@ -72,9 +81,9 @@ export function buildKetamineAdministration(input: KetamineAdministrationInput):
     subject: ctx.subject,
     context: ctx.encounter,
     effectivePeriod: { start: request.start, end: request.end },
-    ...(planned === request.doseLevel
+    ...(planned === request.doseLevel && !request.doseDeviationReason
       ? {}
-      : { note: [{ text: `Given at a ${request.doseLevel} dose; the course plans a ${planned} dose for session ${sessionNumber}.` }] }),
+      : { note: [{ text: deviationNote(request, planned, sessionNumber) }] }),
     dosage,
   };
   return validateResource(administration);

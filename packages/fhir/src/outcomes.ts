@@ -46,8 +46,8 @@ export const notFound = (what: string): OutcomeError =>
   new OutcomeError(404, operationOutcome([{ code: 'not-found', diagnostics: `${what} not found` }]));
 
 /** The workflow forbids the action now (api.md: 409). */
-export const conflict = (diagnostics: string, code: IssueCode = 'business-rule'): OutcomeError =>
-  new OutcomeError(409, operationOutcome([{ code, diagnostics }]));
+export const conflict = (diagnostics: string, code: IssueCode = 'business-rule', expression?: string): OutcomeError =>
+  new OutcomeError(409, operationOutcome([{ code, diagnostics, expression }]));
 
 export const unavailable = (diagnostics: string, retryAfterSeconds = 5): OutcomeError =>
   new OutcomeError(503, operationOutcome([{ code: 'transient', diagnostics }]), {

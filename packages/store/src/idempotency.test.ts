@@ -1,4 +1,6 @@
 import {
+  claimIdempotencyKey,
+  completeIdempotencyKey,
   findIdempotentResponse,
   IdempotencyKeyTaken,
   purgeExpiredIdempotencyKeys,
@@ -24,6 +26,9 @@ describe('idempotency keys', () => {
       requestHash: 'h1',
       status: 201,
       body: { screeningId: 's1' },
+      endpoint: '',
+      response: '{"screeningId":"s1"}',
+      headers: null,
     });
     const error = await saveIdempotentResponse(t.db, { ...response, requestHash: 'h2' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IdempotencyKeyTaken);
@@ -68,6 +73,28 @@ describe('idempotency keys', () => {
     expect(outcomes.filter((o) => o === 'won')).toHaveLength(1);
     expect(outcomes.filter((o) => o === 'taken')).toHaveLength(7);
     expect(await t.db.query('SELECT n FROM race_work')).toHaveLength(1);
+  });
+
+  it('makes a second claim of a key wait for the first transaction, and keeps the endpoint and the bytes sent', async () => {
+    const claim = { scope: response.scope, key: 'wait', requestHash: 'h', endpoint: 'POST /v1/courses' };
+    let releaseFirst!: () => void;
+    const firstMayCommit = new Promise<void>((r) => (releaseFirst = r));
+    let firstClaimed!: () => void;
+    const claimed = new Promise<void>((r) => (firstClaimed = r));
+    const first = t.db.transaction(async (tx) => {
+      await claimIdempotencyKey(tx, claim);
+      firstClaimed();
+      await firstMayCommit;
+      await completeIdempotencyKey(tx, { scope: claim.scope, key: claim.key, status: 201, body: { b: 1, a: 2 }, response: '{"b":1,"a":2}' });
+    });
+    await claimed;
+    // Not visible while the claim is uncommitted, so no half-done replay is ever served.
+    expect(await findIdempotentResponse(t.db, claim.scope, claim.key)).toBeUndefined();
+    const second = t.db.transaction((tx) => claimIdempotencyKey(tx, claim)).catch((e: unknown) => e);
+    releaseFirst();
+    await first;
+    expect(await second).toBeInstanceOf(IdempotencyKeyTaken);
+    expect(await findIdempotentResponse(t.db, claim.scope, claim.key)).toMatchObject({ status: 201, endpoint: 'POST /v1/courses', response: '{"b":1,"a":2}' });
   });
 
   it('frees the key when the transaction that saved it rolls back', async () => {

@@ -215,4 +215,16 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE sync_state ADD CONSTRAINT sync_state_status_check CHECK (status IN ('pending', 'synced', 'failed', 'not-sent'))`,
     ],
   },
+  {
+    version: 7,
+    name: 'idempotency keys name one request: its endpoint, and the response bytes as sent',
+    statements: [
+      // The endpoint a key was first used on: the same key on another endpoint is 409 (api.md).
+      'ALTER TABLE idempotency_keys ADD COLUMN endpoint text NULL',
+      // The response body exactly as sent, so a replay is byte for byte (jsonb reorders keys).
+      'ALTER TABLE idempotency_keys ADD COLUMN response text NULL',
+      // Its headers that belong to the response (Location), sent again with a replay.
+      'ALTER TABLE idempotency_keys ADD COLUMN headers jsonb NULL',
+    ],
+  },
 ];

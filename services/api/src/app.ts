@@ -4,7 +4,10 @@ import { bearerAuth } from './http/auth';
 import { errorHandler, unknownRoute } from './http/errors';
 import { jsonBody } from './http/json-body';
 import { rejectControlCharactersInPath } from './http/path-guard';
+import { bodyTimeout } from './http/timeouts';
+import { rejectUnknownV1Query } from './http/query';
 import { requestLogger } from './ops/logging';
+import { redactingLogger } from './ops/redaction';
 import { httpMetrics, metricsRoutes } from './ops/metrics';
 import { QUEUE_DASHBOARD_PATH, queueDashboard } from './ops/queue-dashboard';
 import { adminRoutes } from './routes/admin';
@@ -14,7 +17,9 @@ import { screeningRoutes } from './routes/screenings';
 import { systemRoutes } from './routes/system';
 
 /** The HTTP app, without `listen`: main.ts serves it, tests drive it with supertest. */
-export function createApp(deps: AppDeps): Express {
+export function createApp(given: AppDeps): Express {
+  // Whatever logger the caller passes, no line the app writes carries patient data.
+  const deps: AppDeps = { ...given, logger: redactingLogger(given.logger) };
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -22,8 +27,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(rejectControlCharactersInPath);
   app.use(httpMetrics());
   app.use(bearerAuth(deps.config));
+  app.use(rejectUnknownV1Query);
   app.use(metricsRoutes(deps.db, deps.queues));
   if (deps.queues) app.use(QUEUE_DASHBOARD_PATH, queueDashboard(deps.queues));
+  app.use(bodyTimeout(deps.config.HTTP_BODY_TIMEOUT_MS));
   app.use(...jsonBody(deps.config.BODY_LIMIT));
   app.use(systemRoutes(deps));
   app.use(screeningRoutes(deps));

@@ -59,6 +59,36 @@ describe('FHIR R4 endpoints', () => {
     expect(bare.body.total).toBe(expected);
   });
 
+  it('needs a patient, _id or identifier to search patient data, and pages with next links', async () => {
+    for (const type of ['Observation', 'Patient', 'QuestionnaireResponse']) {
+      const res = await request(h.app).get(`/fhir/R4/${type}`).expect(400);
+      expect(res.body.issue[0].expression).toEqual(['patient']);
+    }
+    const all = await request(h.app).get(`/fhir/R4/Observation?patient=${patientId}`).expect(200);
+    const total = all.body.total as number;
+    expect(total).toBeGreaterThan(2);
+    const seen: string[] = [];
+    let url: string | undefined = `/fhir/R4/Observation?patient=${patientId}&_count=2`;
+    while (url) {
+      const page: { body: Bundle } = await request(h.app).get(url).expect(200);
+      expect(page.body.total).toBe(total);
+      expect(page.body.entry?.length ?? 0).toBeLessThanOrEqual(2);
+      seen.push(...(page.body.entry ?? []).map((e) => e.resource?.id as string));
+      const next = page.body.link?.find((l) => l.relation === 'next')?.url;
+      url = next ? next.replace('http://kap.test', '') : undefined;
+    }
+    expect(new Set(seen).size).toBe(total);
+    // _count is capped, never an unbounded page.
+    const big = await request(h.app).get(`/fhir/R4/Observation?patient=${patientId}&_count=100000`).expect(200);
+    expect(big.body.link.find((l: { relation: string }) => l.relation === 'self').url).toContain('_count=100');
+  });
+
+  it('refuses elements FHIR R4 does not define in a POSTed QuestionnaireResponse', async () => {
+    const qr = { ...buildScreeningQuestionnaireResponse('client-form-3', screeningRequest()), extraTopLevel: true };
+    const res = await request(h.app).post('/fhir/R4/QuestionnaireResponse').send(qr).expect(400);
+    expect(res.body.issue.map((i: { expression: string[] }) => i.expression[0])).toContain('QuestionnaireResponse.extraTopLevel');
+  });
+
   it('answers 400, 404 as OperationOutcomes', async () => {
     const unknownParam = await request(h.app).get('/fhir/R4/Observation?code=1234').expect(400);
     expect(unknownParam.body.issue[0].expression).toEqual(['code']);

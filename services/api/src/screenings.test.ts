@@ -155,8 +155,21 @@ describe('Idempotency-Key', () => {
     expect((after.screenings ?? 0) - (before.screenings ?? 0)).toBe(1);
   });
 
-  it('scopes keys to the path', async () => {
+  it('a key names one request: the same key on another endpoint is 409 and runs nothing (api.md)', async () => {
     const s = await request(h.app).post('/v1/screenings').set('Idempotency-Key', 'key-scope-1').send(screeningRequest()).expect(201);
-    await request(h.app).post('/v1/courses').set('Idempotency-Key', 'key-scope-1').send({ screeningId: s.body.screeningId }).expect(201);
+    const before = await counts();
+    const res = await request(h.app).post('/v1/courses').set('Idempotency-Key', 'key-scope-1').send({ screeningId: s.body.screeningId }).expect(409);
+    expect(res.body.issue[0].expression).toEqual(['header.Idempotency-Key']);
+    expect(await counts()).toEqual(before);
+    // Another caller's keys are its own.
+    await request(h.app).post('/v1/courses').set('Idempotency-Key', 'key-scope-1').set('Authorization', 'Bearer other-client').send({ screeningId: s.body.screeningId }).expect(201);
+  });
+
+  it('replays the stored bytes, byte for byte', async () => {
+    const body = screeningRequest();
+    const first = await request(h.app).post('/v1/screenings').set('Idempotency-Key', 'key-bytes-1').send(body).expect(201);
+    const again = await request(h.app).post('/v1/screenings').set('Idempotency-Key', 'key-bytes-1').send(body).expect(201);
+    expect(again.text).toBe(first.text);
+    expect(again.headers['content-type']).toBe(first.headers['content-type']);
   });
 });

@@ -5,6 +5,7 @@ import { checkOwnership, createQueues, databaseFingerprint, producerConnection, 
 import type { Db } from '@kap/store';
 import type { Logger } from 'pino';
 import { createApp } from './app';
+import { createApiServer } from './http/http-server';
 import type { Probe } from './deps';
 
 export interface RunningApi {
@@ -51,8 +52,9 @@ export async function startApi(config: Config, db: Db, logger: Logger): Promise<
   const queues = createQueues(producerConnection(config.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 }), queuePrefix);
   const app = createApp({ config, db, rules, logger, probes, queueCheck: pingRedis, queues });
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    const s = createApiServer(app, config, logger);
     s.once('error', reject);
+    s.listen(config.PORT, config.HOST, () => resolve(s));
   });
   logger.info({ url: `http://${config.HOST}:${config.PORT}`, database: db.kind, queuePrefix }, 'api listening');
   return {

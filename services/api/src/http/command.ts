@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { publicBaseUrl, webhookUrls } from '@kap/config';
 import { OutcomeError, badRequest, conflict, invalidInput, unavailable } from '@kap/fhir';
-import { IdempotencyKeyTaken, findIdempotentResponse, saveIdempotentResponse, type Db, type JsonValue } from '@kap/store';
-import type { Request, RequestHandler } from 'express';
+import { IdempotencyKeyTaken, claimIdempotencyKey, completeIdempotencyKey, findIdempotentResponse, type Db, type JsonValue } from '@kap/store';
+import type { Request, RequestHandler, Response } from 'express';
 import stringify from 'safe-stable-stringify';
 import type { z } from 'zod';
 import type { AppDeps } from '../deps';
-import { sendResource, type HandlerResult } from './respond';
+import { sendText, type HandlerResult } from './respond';
 
 export interface CommandContext {
   /** The transaction every write of the command joins, with the idempotency record. */
@@ -31,10 +31,30 @@ export function zodParser<S extends z.ZodType>(schema: S): Parser<z.infer<S>> {
 
 const MAX_KEY_LENGTH = 255;
 
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/**
+ * Whose keys these are: an authentication layer's principal when it names one, else the
+ * bearer token (hashed), else one scope for an open deployment. Keys of different callers
+ * never meet; one caller's key names one request across every endpoint (api.md).
+ */
+function callerScope(req: Request, res: Response): string {
+  const principal = (res.locals as { principal?: { id?: unknown } }).principal?.id;
+  if (typeof principal === 'string' && principal) return `principal:${principal}`;
+  const auth = req.get('Authorization');
+  return auth ? `token:${sha256(auth).slice(0, 32)}` : 'anonymous';
+}
+
+interface CommandOutcome extends HandlerResult {
+  /** The body exactly as sent (and as a replay sends it again). */
+  readonly text: string;
+}
+
 /**
  * A POST that changes state. The body is parsed at the edge; the handler runs in one
- * database transaction; with an `Idempotency-Key` the response is stored in that same
- * transaction, so a replay within 24 hours returns it and does nothing again (api.md).
+ * database transaction. With an `Idempotency-Key` the key is claimed first in that
+ * transaction and its response stored last, so concurrent requests with one key give one
+ * result, and a replay within 24 hours returns the stored bytes and does nothing again.
  */
 export function command<T>(
   deps: AppDeps,
@@ -44,17 +64,22 @@ export function command<T>(
   return async (req, res) => {
     const key = idempotencyKey(req);
     const input = parse(req.body);
-    const scope = `${req.method} ${req.baseUrl}${req.path}`;
-    const requestHash = createHash('sha256').update(stringify(req.body ?? null) ?? '').digest('hex');
+    const scope = callerScope(req, res);
+    const endpoint = `${req.method} ${req.baseUrl}${req.path}`;
+    const requestHash = sha256(stringify(req.body ?? null) ?? '');
 
-    const replay = async (): Promise<HandlerResult | undefined> => {
+    const replay = async (): Promise<CommandOutcome | undefined> => {
       if (!key) return undefined;
       const stored = await findIdempotentResponse(deps.db, scope, key);
       if (!stored) return undefined;
-      if (stored.requestHash !== requestHash) {
-        throw conflict(`Idempotency-Key "${key}" was already used with a different request body`, 'duplicate');
+      if (stored.endpoint && stored.endpoint !== endpoint) {
+        throw conflict('This Idempotency-Key was already used on another endpoint; a key names one request', 'duplicate', 'header.Idempotency-Key');
       }
-      return { status: stored.status, body: stored.body, headers: { 'Idempotent-Replayed': 'true' } };
+      if (stored.requestHash !== requestHash) {
+        throw conflict('This Idempotency-Key was already used with a different request body', 'duplicate', 'header.Idempotency-Key');
+      }
+      const text = stored.response ?? JSON.stringify(stored.body);
+      return { status: stored.status, body: stored.body, text, headers: { ...(stored.headers ?? {}), 'Idempotent-Replayed': 'true' } };
     };
 
     if (deps.queueCheck) {
@@ -62,34 +87,38 @@ export function command<T>(
         throw unavailable('The job queue (Redis) is unavailable; the request was not accepted');
       });
     }
-    const result = await guardDatabase(async () => {
+    const result = await guardDatabase(async (): Promise<CommandOutcome> => {
       const earlier = await replay();
       if (earlier) return earlier;
       try {
         return await deps.db.transaction(async (tx) => {
-          const out = await handler(input, { tx, params: req.params as Record<string, string>, now: (deps.now ?? (() => new Date()))(), baseUrl: baseUrlOf(deps), webhookUrls: webhookUrls(deps.config) });
-          if (key) await saveIdempotentResponse(tx, { scope, key, requestHash, status: out.status, body: out.body as JsonValue });
-          return out;
+          if (key) await claimIdempotencyKey(tx, { scope, key, requestHash, endpoint });
+          const now = (deps.now ?? (() => new Date()))();
+          const out = await handler(input, { tx, params: req.params as Record<string, string>, now, baseUrl: baseUrlOf(deps), webhookUrls: webhookUrls(deps.config) });
+          const text = JSON.stringify(out.body);
+          if (key) await completeIdempotencyKey(tx, { scope, key, status: out.status, body: out.body as JsonValue, response: text, ...(out.headers ? { headers: out.headers } : {}) });
+          return { ...out, text };
         });
       } catch (err) {
         // A concurrent request with the same key committed first: answer as its replay.
         if (err instanceof IdempotencyKeyTaken) {
           const winner = await replay();
           if (winner) return winner;
+          throw conflict('This Idempotency-Key is in use by a request in progress; send it again', 'duplicate', 'header.Idempotency-Key');
         }
         throw err;
       }
     });
     for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
-    sendResource(req, res, result.status, result.body);
+    sendText(req, res, result.status, result.text);
   };
 }
 
 function idempotencyKey(req: Request): string | undefined {
   const key = req.get('Idempotency-Key');
   if (key === undefined) return undefined;
-  if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
-    throw badRequest(`Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters`, 'header.Idempotency-Key');
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH || /[^\x21-\x7E]/.test(key)) {
+    throw badRequest(`Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} visible ASCII characters`, 'header.Idempotency-Key');
   }
   return key;
 }

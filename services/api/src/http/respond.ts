@@ -4,9 +4,14 @@ export const FHIR_JSON = 'application/fhir+json';
 
 /** FHIR paths answer `application/fhir+json` (http://hl7.org/fhir/R4/http.html#mime-type); the rest `application/json`. */
 export function sendResource(req: Request, res: Response, status: number, body: unknown): void {
+  sendText(req, res, status, JSON.stringify(body));
+}
+
+/** Sends JSON already serialized, as is: a replayed response goes out byte for byte as first sent. */
+export function sendText(req: Request, res: Response, status: number, json: string): void {
   const fhir = req.originalUrl.startsWith('/fhir/');
   res.status(status).type(fhir ? `${FHIR_JSON}; charset=utf-8` : 'application/json; charset=utf-8');
-  res.send(JSON.stringify(body));
+  res.send(json);
 }
 
 /** What a handler returns; only the HTTP layer turns it into a status line. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
+import { safeError } from './redaction';
 
 /**
  * One JSON line per request, with no patient data: the method, the path without its query
@@ -20,7 +21,7 @@ export function requestLogger(logger: Logger) {
     serializers: {
       req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
       res: (res: { statusCode: number }) => ({ status: res.statusCode }),
-      err: (err: Error) => ({ type: err.name, message: err.message }),
+      err: (err: unknown) => safeError(err),
     },
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
     autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/metrics' },

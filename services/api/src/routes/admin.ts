@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { ReconcileRequest } from '@kap/contracts';
 import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
+import { intQuery } from '../http/query';
 import { sendResource } from '../http/respond';
 
 const view = (row: OutboxRow) => ({
@@ -38,8 +39,9 @@ const DEFAULT_TENANT = 'default';
 export function adminRoutes(deps: AppDeps): Router {
   const router = Router();
   router.get('/v1/admin/dead-letters', async (req, res) => {
-    const limit = Math.min(Number(req.query.limit ?? 100) || 100, 1000);
-    const rows = await guardDatabase(() => listDeadLetters(deps.db, { limit, offset: Number(req.query.offset ?? 0) || 0 }));
+    const limit = intQuery(req, 'limit', { min: 1, max: 1000, fallback: 100 });
+    const offset = intQuery(req, 'offset', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 });
+    const rows = await guardDatabase(() => listDeadLetters(deps.db, { limit, offset }));
     sendResource(req, res, 200, { deadLetters: rows.map(view) });
   });
   router.post(
@@ -61,7 +63,8 @@ export function adminRoutes(deps: AppDeps): Router {
       let patientId: string | null = null;
       if (input?.patient) {
         patientId = (await patientIdFor(ctx.tx, input.patient)) ?? null;
-        if (!patientId) throw notFound(`Patient ${input.patient.system}|${input.patient.value}`);
+        // The identifier is not echoed: an error body carries no patient data.
+        if (!patientId) throw notFound('A patient with that identifier');
       }
       const reconciliation = await createReconciliation(ctx.tx, randomUUID(), patientId);
       await enqueueWork(ctx.tx, WORK.reconcile, { reconciliationId: reconciliation.id }, { patientId });

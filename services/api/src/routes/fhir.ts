@@ -1,4 +1,4 @@
-import { ScreeningRequest } from '@kap/contracts';
+import { ScreeningRequest, unsafeTextReason } from '@kap/contracts';
 import {
   DEFINITIONAL_RESOURCES,
   badRequest,
@@ -9,6 +9,7 @@ import {
   searchsetBundle,
   OutcomeError,
   operationOutcome,
+  validationIssues,
 } from '@kap/fhir';
 import { patientIdOf as patientOfResource, readResource, readResourceVersion, searchResources } from '@kap/store';
 import type { Resource } from '@medplum/fhirtypes';
@@ -19,7 +20,60 @@ import { sendResource } from '../http/respond';
 import { recordScreening } from '../workflows/screening';
 
 const SEARCH_PARAMS = new Set(['patient', 'subject', 'identifier', '_id', '_count', '_offset', '_format']);
-const MAX_COUNT = 1000;
+/** A page holds at most this many entries, whatever `_count` asks (http://hl7.org/fhir/R4/search.html#count); `next` links page on. */
+export const MAX_COUNT = 100;
+const DEFAULT_COUNT = 50;
+/** Types that are no patient's data: searching them needs no patient. */
+const DEFINITIONAL_TYPES = new Set(DEFINITIONAL_RESOURCES.map((r) => r.resourceType as string));
+
+/** Where the fields of the REST screening come from in a QuestionnaireResponse, to name them in a 400. */
+const QR_FIELDS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^patient\.system$/, 'QuestionnaireResponse.subject.identifier.system'],
+  [/^patient\.value$/, 'QuestionnaireResponse.subject.identifier.value'],
+  [/^patient\.name$/, 'QuestionnaireResponse.subject.display'],
+  [/^performedAt$/, 'QuestionnaireResponse.authored'],
+];
+
+/**
+ * A POSTed resource must be FHIR JSON: an element R4 does not define is an error, not
+ * something to drop silently (http://hl7.org/fhir/R4/json.html).
+ */
+function refuseInvalidFhir(body: unknown): void {
+  let issues: ReturnType<typeof validationIssues>;
+  try {
+    issues = validationIssues(body as Resource);
+  } catch {
+    throw badRequest('The body is not a valid FHIR R4 resource', 'QuestionnaireResponse');
+  }
+  if (issues.length === 0) return;
+  throw new OutcomeError(
+    400,
+    operationOutcome(
+      issues.slice(0, 50).map((i) => ({
+        code: i.code === 'structure' ? 'structure' : 'invalid',
+        diagnostics: (i.details?.text ?? i.diagnostics ?? 'Invalid element').slice(0, 300),
+        expression: i.expression?.[0],
+      })),
+    ),
+  );
+}
+
+function qrParser(body: unknown) {
+  if (typeof body === 'object' && body !== null && (body as { resourceType?: unknown }).resourceType === 'QuestionnaireResponse') refuseInvalidFhir(body);
+  const mapped = screeningRequestFromQuestionnaireResponse(body);
+  if (!mapped.ok) throw new OutcomeError(400, operationOutcome(mapped.issues));
+  try {
+    return zodParser(ScreeningRequest)(mapped.value);
+  } catch (err) {
+    if (!(err instanceof OutcomeError)) throw err;
+    const issue = err.outcome.issue?.map((i) => {
+      const at = i.expression?.[0];
+      const to = at ? QR_FIELDS.find(([from]) => from.test(at))?.[1] : undefined;
+      return to ? { ...i, expression: [to], diagnostics: (i.diagnostics ?? '').replace(at as string, to) } : i;
+    });
+    throw new OutcomeError(400, { ...err.outcome, issue });
+  }
+}
 
 function resourceType(req: Request): string {
   const type = req.params.type as string;
@@ -63,11 +117,7 @@ export function fhirRoutes(deps: AppDeps): Router {
     '/fhir/R4/QuestionnaireResponse',
     command(
       deps,
-      (body) => {
-        const mapped = screeningRequestFromQuestionnaireResponse(body);
-        if (!mapped.ok) throw new OutcomeError(400, operationOutcome(mapped.issues));
-        return zodParser(ScreeningRequest)(mapped.value);
-      },
+      qrParser,
       (input, ctx) => recordScreening(input, ctx, deps.rules),
     ),
   );
@@ -97,6 +147,8 @@ export function fhirRoutes(deps: AppDeps): Router {
     for (const [name, value] of Object.entries(query)) {
       if (!SEARCH_PARAMS.has(name)) throw badRequest(`Unsupported search parameter "${name}"`, name);
       if (typeof value !== 'string') throw badRequest(`Search parameter "${name}" may be given once`, name);
+      const unsafe = unsafeTextReason(value, true);
+      if (unsafe || value.length > 1024) throw badRequest(`Search parameter "${name}" ${unsafe ?? 'must be at most 1024 characters'}`, name);
     }
     const q = query as Record<string, string | undefined>;
     const patientParam = q.patient ?? q.subject;
@@ -107,7 +159,10 @@ export function fhirRoutes(deps: AppDeps): Router {
       if (!value) throw badRequest('identifier must be system|value or value', 'identifier');
       identifier = { system: system || undefined, value };
     }
-    const count = intParam(q._count, '_count', 100, MAX_COUNT);
+    if (!DEFINITIONAL_TYPES.has(type) && !patient && !identifier && !q._id) {
+      throw badRequest(`A search of ${type} needs patient (or subject), _id or identifier: it is patient data`, 'patient');
+    }
+    const count = Math.min(intParam(q._count, '_count', DEFAULT_COUNT, Number.MAX_SAFE_INTEGER), MAX_COUNT);
     const offset = intParam(q._offset, '_offset', 0, Number.MAX_SAFE_INTEGER);
     const definitional = DEFINITIONAL_RESOURCES.filter(
       (r) => r.resourceType === type && !patient && !identifier && (!q._id || r.id === q._id),
@@ -119,8 +174,17 @@ export function fhirRoutes(deps: AppDeps): Router {
           return { total: matches ? 1 : 0, resources: matches && offset === 0 ? [one] : [] };
         })
       : await guardDatabase(() => searchResources(deps.db, type, { patient, identifier, count, offset }));
-    const selfUrl = `${base}/${type}${req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : ''}`;
-    sendResource(req, res, 200, searchsetBundle([...definitional, ...found.resources], base, selfUrl, { total: found.total + definitional.length }));
+    const total = found.total + definitional.length;
+    const page = [...(offset === 0 ? definitional : []), ...found.resources].slice(0, Math.max(count, 0));
+    const pageUrl = (at: number): string => {
+      const params = new URLSearchParams();
+      for (const [name, value] of Object.entries(q)) if (value !== undefined && name !== '_offset' && name !== '_count') params.set(name, value);
+      params.set('_count', String(count));
+      params.set('_offset', String(at));
+      return `${base}/${type}?${params.toString()}`;
+    };
+    const nextUrl = count > 0 && offset + count < found.total ? pageUrl(offset + count) : undefined;
+    sendResource(req, res, 200, searchsetBundle(page, base, pageUrl(offset), { total, nextUrl }));
   });
 
   return router;

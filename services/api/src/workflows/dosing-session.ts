@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { DosingSessionRequest } from '@kap/contracts';
-import { checkDosingSession, parseDurationMs, parseFollowUpOffsets, planFollowUps } from '@kap/domain';
+import { PLANNED_DOSE_LEVEL, checkDosingSession, parseDurationMs, parseFollowUpOffsets, planFollowUps } from '@kap/domain';
 import {
+  badRequest,
   buildCareTeamCommunication,
   buildDosingSessionResources,
   buildFollowUpTask,
@@ -14,7 +15,7 @@ import {
   sessionAlertKey,
 } from '@kap/fhir';
 import { WORK, enqueueWork, saveForSync } from '@kap/queue';
-import { insertDosingSession, insertFollowUps, setFollowUpTask } from '@kap/store';
+import { getScreening, insertDosingSession, insertFollowUps, setFollowUpTask } from '@kap/store';
 import type { Patient, Reference, Resource } from '@medplum/fhirtypes';
 import type { CommandContext } from '../http/command';
 import type { HandlerResult } from '../http/respond';
@@ -40,6 +41,18 @@ export async function recordDosingSession(
   const { course, facts, carePlan } = await loadCourse(ctx.tx, courseId);
   const refused = checkDosingSession(facts, request.sessionNumber);
   if (refused) throw conflict(refused.text);
+  const plannedLevel = PLANNED_DOSE_LEVEL[request.sessionNumber];
+  if (request.doseLevel !== plannedLevel && !request.doseDeviationReason) {
+    throw conflict(
+      `Dosing session ${request.sessionNumber} plans a ${plannedLevel} dose; a ${request.doseLevel} dose needs doseDeviationReason`,
+      'business-rule',
+      'doseLevel',
+    );
+  }
+  const screening = await getScreening(ctx.tx, course.screeningId);
+  if (screening && Date.parse(request.start) < Date.parse(screening.performedAt)) {
+    throw badRequest(`start is before the course's screening (${screening.performedAt})`, 'start');
+  }
 
   const recordedAt = ctx.now.toISOString();
   const sessionId = randomUUID();
