@@ -97,3 +97,28 @@ export function phq9SelfHarmFinding(phq9: readonly number[] | undefined): SelfHa
     text: `PHQ-9 item 9 positive (score ${score}, ${frequency}): thoughts of being better off dead or of self-harm; assess suicide risk now`,
   };
 }
+
+/** When a measure after the screening was taken (api.md). */
+export const MEASURE_TIMEPOINTS = ['after-session-1', 'after-session-2', 'end-of-course', 'follow-up'] as const;
+export type MeasureTimepoint = (typeof MEASURE_TIMEPOINTS)[number];
+
+export const TIMEPOINT_TEXT: Readonly<Record<MeasureTimepoint | 'baseline', string>> = {
+  baseline: 'Baseline (screening)',
+  'after-session-1': 'After session 1',
+  'after-session-2': 'After session 2',
+  'end-of-course': 'End of course',
+  'follow-up': 'Follow-up',
+};
+
+/**
+ * The course activity whose outcome a measure records: the dosing session it follows, or
+ * integration for the end of the course, a follow-up, or a measure without a timepoint.
+ */
+export function activityOfTimepoint(timepoint: MeasureTimepoint | undefined): 'dosing-session-1' | 'dosing-session-2' | 'integration' {
+  if (timepoint === 'after-session-1') return 'dosing-session-1';
+  if (timepoint === 'after-session-2') return 'dosing-session-2';
+  return 'integration';
+}
+
+/** How long after a course stopped measures are still taken (api.md: 409 after 90 days). */
+export const MEASURES_AFTER_STOP_DAYS = 90;
