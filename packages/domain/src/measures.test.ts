@@ -1,6 +1,6 @@
 import { evaluateScreening, screeningRulesFromSettings, makeScreeningRules } from './screening-rules';
 import { CONTRAINDICATION_KEYS } from './contraindications';
-import { instrumentTotal, phq9SelfHarmFinding, SEVERITY_BAND_TABLES, severityBand } from './measures';
+import { activityOfTimepoint, checkMeasure, instrumentTotal, phq9SelfHarmFinding, SEVERITY_BAND_TABLES, severityBand } from './measures';
 
 const normalBp = { systolic: 120, diastolic: 78 };
 const phq9 = (item9: number, others = 0): number[] => [others, others, others, others, others, others, others, others, item9];
@@ -75,5 +75,29 @@ describe('phq9-self-harm', () => {
     expect(() =>
       screeningRulesFromSettings({ systolicAbove: 140, diastolicAbove: 90, severityOverrides: { 'phq9-self-harm': 'caution' } }),
     ).toThrow(/cannot be overridden/);
+  });
+});
+
+describe('checkMeasure', () => {
+  const now = new Date('2026-04-01T12:00:00Z');
+  it('allows a measure during an active course', () => {
+    expect(checkMeasure({ startDate: '2026-03-02', measuredAt: '2026-03-10T10:00:00+01:00', now })).toBeUndefined();
+  });
+  it('refuses before the course started, or dated before its first day', () => {
+    expect(checkMeasure({ startDate: '2026-04-05', measuredAt: '2026-04-01T10:00:00Z', now })?.code).toBe('course-not-started');
+    expect(checkMeasure({ startDate: '2026-03-02', measuredAt: '2026-03-01T23:00:00-05:00', now })?.code).toBe('course-not-started');
+  });
+  it('allows up to 90 days after the course stopped, not after', () => {
+    expect(checkMeasure({ startDate: '2026-01-02', stoppedAt: '2026-01-02T12:00:00Z', measuredAt: '2026-04-01T10:00:00Z', now })).toBeUndefined();
+    expect(checkMeasure({ startDate: '2026-01-01', stoppedAt: '2026-01-01T11:59:00Z', measuredAt: '2026-04-01T10:00:00Z', now })?.code).toBe('course-stopped');
+  });
+});
+
+describe('activityOfTimepoint', () => {
+  it('links a measure to the session it follows, else to integration', () => {
+    expect(activityOfTimepoint('after-session-1')).toBe('dosing-session-1');
+    expect(activityOfTimepoint('after-session-2')).toBe('dosing-session-2');
+    expect(activityOfTimepoint('end-of-course')).toBe('integration');
+    expect(activityOfTimepoint(undefined)).toBe('integration');
   });
 });

@@ -122,3 +122,31 @@ export function activityOfTimepoint(timepoint: MeasureTimepoint | undefined): 'd
 
 /** How long after a course stopped measures are still taken (api.md: 409 after 90 days). */
 export const MEASURES_AFTER_STOP_DAYS = 90;
+
+export interface MeasureTiming {
+  /** The course's first day, `YYYY-MM-DD`. */
+  readonly startDate: string;
+  readonly stoppedAt?: string | null;
+  readonly measuredAt: string;
+  readonly now: Date;
+}
+
+/**
+ * A measure belongs to a course that has started (its first day has come, and the measure
+ * is not from before it) and that stopped no more than 90 days ago (api.md).
+ */
+export function checkMeasure(t: MeasureTiming): { readonly code: 'course-not-started' | 'course-stopped'; readonly text: string } | undefined {
+  const today = t.now.toISOString().slice(0, 10);
+  if (t.startDate > today) return { code: 'course-not-started', text: `The course starts on ${t.startDate}; measures come after its start` };
+  // The date as written (in the measurer's own offset) is the day they mean.
+  if (t.measuredAt.slice(0, 10) < t.startDate) {
+    return { code: 'course-not-started', text: `measuredAt is before the course started (${t.startDate}); the screening is the baseline` };
+  }
+  if (t.stoppedAt) {
+    const limit = Date.parse(t.stoppedAt) + MEASURES_AFTER_STOP_DAYS * 86_400_000;
+    if (t.now.getTime() > limit) {
+      return { code: 'course-stopped', text: `The course stopped more than ${MEASURES_AFTER_STOP_DAYS} days ago (${t.stoppedAt}); no more measures are recorded` };
+    }
+  }
+  return undefined;
+}

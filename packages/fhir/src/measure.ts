@@ -30,6 +30,8 @@ export interface MeasureResources {
   readonly responses: QuestionnaireResponse[];
   /** The total-score Observations, one per instrument given, PHQ-9 first. */
   readonly totals: Observation[];
+  /** The same resources by instrument. */
+  readonly byInstrument: Partial<Record<InstrumentName, { readonly response: QuestionnaireResponse; readonly total: Observation }>>;
   readonly alert?: SelfHarmAlert;
   readonly all: Resource[];
 }
@@ -38,6 +40,7 @@ export function buildMeasureResources(input: MeasureInput): MeasureResources {
   const key = measureKey(input.courseId, input.measureId);
   const responses: QuestionnaireResponse[] = [];
   const totals: Observation[] = [];
+  const byInstrument: MeasureResources['byInstrument'] = {};
   for (const instrument of INSTRUMENT_NAMES) {
     const items = input[instrument as InstrumentName];
     if (!items) continue;
@@ -49,23 +52,23 @@ export function buildMeasureResources(input: MeasureInput): MeasureResources {
       authored: input.measuredAt,
       carePlan: input.carePlan,
     });
+    const total = buildTotalScoreObservation({
+      key: `${key}/${instrument}/total`,
+      instrument,
+      items,
+      subject: input.patient,
+      effective: input.measuredAt,
+      issued: input.recordedAt,
+      response: referenceTo(response),
+      basedOn: input.carePlan,
+    });
     responses.push(response);
-    totals.push(
-      buildTotalScoreObservation({
-        key: `${key}/${instrument}/total`,
-        instrument,
-        items,
-        subject: input.patient,
-        effective: input.measuredAt,
-        issued: input.recordedAt,
-        response: referenceTo(response),
-        basedOn: input.carePlan,
-      }),
-    );
+    totals.push(total);
+    byInstrument[instrument] = { response, total };
   }
   if (responses.length === 0) throw new Error('A measure needs a PHQ-9 or a GAD-7');
   const finding = phq9SelfHarmFinding(input.phq9);
-  const phq9Response = input.phq9 ? responses[0] : undefined;
+  const phq9Response = byInstrument.phq9?.response;
   const alert =
     finding && phq9Response
       ? buildSelfHarmAlert({
@@ -79,5 +82,5 @@ export function buildMeasureResources(input: MeasureInput): MeasureResources {
         })
       : undefined;
   const all: Resource[] = [...responses, ...totals, ...(alert ? [alert.flag, alert.communication] : [])];
-  return { responses, totals, ...(alert ? { alert } : {}), all };
+  return { responses, totals, byInstrument, ...(alert ? { alert } : {}), all };
 }

@@ -44,7 +44,8 @@ const ITEM9 = PHQ9_ITEMS[8];
 
 export function buildSelfHarmAlert(input: SelfHarmAlertInput): SelfHarmAlert {
   if (!ITEM9) throw new Error('PHQ-9 item 9 is missing from the code table');
-  const text = `Safety alert: ${input.finding.text} (answered ${input.where}, ${input.answeredAt}).`;
+  // The time is the Flag's period.start and the Communication's subject; the text says where.
+  const text = `Safety alert: ${input.finding.text} (answered ${input.where}).`;
   const flagKey = `${input.key}/flag`;
   const flag: Flag = validateResource({
     resourceType: 'Flag',

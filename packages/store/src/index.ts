@@ -19,3 +19,4 @@ export * from './outbox';
 export * from './sync-state';
 export * from './leases';
 export * from './save-for-sync';
+export * from './course-measures';

@@ -172,4 +172,22 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'per-course follow-up offsets',
     statements: ['ALTER TABLE courses ADD COLUMN follow_up_offsets jsonb NULL'],
   },
+  {
+    version: 6,
+    name: 'course measures: PHQ-9 and GAD-7 after the screening',
+    statements: [
+      `CREATE TABLE course_measures (
+        id text PRIMARY KEY,
+        course_id text NOT NULL REFERENCES courses (id),
+        measured_at timestamptz NOT NULL,
+        timepoint text NULL CHECK (timepoint IN ('after-session-1', 'after-session-2', 'end-of-course', 'follow-up')),
+        phq9_total integer NULL,
+        gad7_total integer NULL,
+        self_harm boolean NOT NULL DEFAULT false,
+        resource_refs jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX course_measures_course_idx ON course_measures (course_id, measured_at, id)',
+    ],
+  },
 ];

@@ -5,6 +5,7 @@ import { errorHandler, unknownRoute } from './http/errors';
 import { jsonBody } from './http/json-body';
 import { rejectControlCharactersInPath } from './http/path-guard';
 import { requestLogger } from './ops/logging';
+import { coursePageRoutes } from './page/course-page';
 import { httpMetrics, metricsRoutes } from './ops/metrics';
 import { QUEUE_DASHBOARD_PATH, queueDashboard } from './ops/queue-dashboard';
 import { adminRoutes } from './routes/admin';
@@ -21,6 +22,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestLogger(deps.logger));
   app.use(rejectControlCharactersInPath);
   app.use(httpMetrics());
+  // Before authentication: the page shell carries no patient data; its data requests carry the token.
+  app.use(coursePageRoutes());
   app.use(bearerAuth(deps.config));
   app.use(metricsRoutes(deps.db, deps.queues));
   if (deps.queues) app.use(QUEUE_DASHBOARD_PATH, queueDashboard(deps.queues));
