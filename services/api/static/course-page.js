@@ -362,7 +362,7 @@
     }
     events.sort(function (a, b) { return Date.parse(a.at) - Date.parse(b.at); });
     events.forEach(function (e) {
-      ol.appendChild(el('li', { className: 'event ' + e.kind, 'data-kind': e.kind }, [
+      ol.appendChild(el('li', { className: 'event ev-' + e.kind, 'data-kind': e.kind }, [
         el('div', { className: 'event-when' }, [el('time', { datetime: e.at, text: e.dateOnly ? day(e.at) : when(e.at) })]),
         el('div', { className: 'event-body' }, [el('h3', { text: e.title })].concat(e.body)),
       ]));
