@@ -116,6 +116,9 @@ describe('the course page in Chromium', () => {
     expect(errors).toEqual([]);
     mkdirSync(OUTPUT_DIR, { recursive: true });
     await page.screenshot({ path: join(OUTPUT_DIR, 'course-page.png'), fullPage: true });
+    // What a clinician sees first, without scrolling.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(OUTPUT_DIR, 'course-page-first-screen.png') });
     await page.close();
   });
 

@@ -253,7 +253,7 @@
         layout: { padding: { top: 18 } },
         scales: {
           y: { min: 0, max: INSTRUMENT[k].max, ticks: { stepSize: k === 'phq9' ? 3 : 3, color: '#263238' }, title: { display: true, text: 'Total score', color: '#263238' }, grid: { color: 'rgba(0,0,0,0.06)' } },
-          x: { ticks: { color: '#263238' }, grid: { display: false } },
+          x: { offset: true, ticks: { color: '#263238' }, grid: { display: false } },
         },
         plugins: { legend: { display: false }, severityBands: { bands: bands, max: INSTRUMENT[k].max }, tooltip: { enabled: true } },
       },
@@ -308,7 +308,7 @@
       },
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
-        scales: { y: { suggestedMin: 40, suggestedMax: 180, ticks: { color: '#263238' } }, x: { ticks: { color: '#263238' } } },
+        scales: { y: { suggestedMin: 40, suggestedMax: 190, ticks: { color: '#263238' }, title: { display: true, text: 'mmHg · beats/min', color: '#263238' } }, x: { ticks: { color: '#263238' } } },
         plugins: { legend: { position: 'bottom', labels: { color: '#263238', boxWidth: 18 } } },
       },
     }));
@@ -372,11 +372,23 @@
   function renderGoals(course) {
     var box = $('goals');
     box.textContent = '';
-    if (!course.goals || course.goals.length === 0) {
+    var discussions = course.goalsOfCareDiscussions || [];
+    if (discussions.length === 0) {
       box.appendChild(el('p', { className: 'calm', text: 'No goals-of-care discussion recorded yet.' }));
       return;
     }
-    box.appendChild(el('ul', { className: 'goals' }, course.goals.map(function (g) { return el('li', { text: g.description }); })));
+    discussions.forEach(function (d) {
+      box.appendChild(el('h3', { text: 'Discussed ' + when(d.discussedAt) + (d.participants.length ? ' with ' + d.participants.join(', ') : '') }));
+      box.appendChild(el('ul', { className: 'goals' }, d.goals.map(function (g) {
+        return el('li', {}, [g.description, g.priority ? ' ' : '', g.priority ? badge(g.priority, 'dose') : '']);
+      })));
+      if (d.preferences.length) {
+        box.appendChild(el('dl', { className: 'summary prefs' }, d.preferences.map(function (p) {
+          return el('div', { className: 'pair' }, [el('dt', { text: p.label }), el('dd', { text: p.value })]);
+        })));
+      }
+      if (d.notes.length) box.appendChild(el('ul', { className: 'notes' }, d.notes.map(function (n) { return el('li', { text: n }); })));
+    });
   }
 
   function render(course, outcomes) {

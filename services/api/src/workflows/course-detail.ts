@@ -1,7 +1,7 @@
 import { SEVERITY_BAND_TABLES, TIMEPOINT_TEXT } from '@kap/domain';
 import { KAP_CODE_SYSTEM_URL, LOINC, notFound } from '@kap/fhir';
 import { getCourse, getScreening, listCourseMeasures, listDosingSessions, listGoalsOfCare, listPatientResources, readResource, type Db } from '@kap/store';
-import type { CarePlan, Flag, MedicationAdministration, Observation, Patient, Resource } from '@medplum/fhirtypes';
+import type { CarePlan, Flag, Goal, MedicationAdministration, Observation, Patient, Procedure, Resource } from '@medplum/fhirtypes';
 
 /**
  * What a clinician needs to read a course at a glance, next to its status: the screening
@@ -116,7 +116,25 @@ export async function courseDetail(db: Db, courseId: string, threshold: AlertThr
         alert: flags.some((f) => f.encounter?.reference === encounter),
       };
     }),
-    goalsOfCareDiscussions: goalsOfCare.map((g) => ({ discussedAt: g.discussedAt })),
+    goalsOfCareDiscussions: goalsOfCare.map((g) => {
+      const ref = g.resourceRefs.procedure ?? '';
+      const procedure = resources.find((r): r is Procedure => `${r.resourceType}/${r.id}` === ref);
+      const goalRefs = (g.resourceRefs.goals ?? '').split(',').filter(Boolean);
+      // A preference Observation names its discussion; matching the reference anywhere in it is enough here.
+      const preferences = resources.filter(
+        (r): r is Observation => r.resourceType === 'Observation' && !!ref && JSON.stringify(r).includes(`"${ref}"`) && r.valueString !== undefined,
+      );
+      return {
+        discussedAt: g.discussedAt,
+        participants: (procedure?.performer ?? []).map((p) => p.actor.display ?? '').filter(Boolean),
+        notes: (procedure?.note ?? []).map((n) => n.text),
+        goals: goalRefs.flatMap((gr) => {
+          const goal = resources.find((r): r is Goal => `${r.resourceType}/${r.id}` === gr);
+          return goal ? [{ description: goal.description.text ?? '', priority: goal.priority?.text ?? goal.priority?.coding?.[0]?.display ?? null }] : [];
+        }),
+        preferences: preferences.map((o) => ({ label: o.code.text ?? '', value: o.valueString ?? '' })),
+      };
+    }),
     measures: measures.map((m) => ({
       measureId: m.id,
       measuredAt: m.measuredAt,
