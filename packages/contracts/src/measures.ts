@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MEASURE_TIMEPOINTS, SEVERITY_BANDS } from '@kap/domain';
 import { Instant } from './primitives';
+import { BundleSchema } from './responses';
 import { Measures } from './screening';
 
 /** PHQ-9 and/or GAD-7 taken during or after a course; the screening's are the baseline. */
@@ -46,3 +47,11 @@ export const OutcomesResponse = z
   })
   .meta({ id: 'OutcomesResponse' });
 export type OutcomesResponse = z.infer<typeof OutcomesResponse>;
+
+export const MeasureResponse = z
+  .object({
+    measureId: z.string(),
+    resources: BundleSchema,
+    alerts: z.array(SafetyAlert).meta({ description: 'The `phq9-self-harm` alert when PHQ-9 item 9 is above 0; empty otherwise' }),
+  })
+  .meta({ id: 'MeasureResponse' });

@@ -222,3 +222,19 @@ describe('the course page', () => {
     }
   });
 });
+
+describe('documentation and the FHIR face', () => {
+  it('serves the PHQ-9 and GAD-7 Questionnaires the measures answer, valid under both validators', async () => {
+    for (const id of ['kap-phq9', 'kap-gad7']) {
+      const res = await request(h.app).get(`/fhir/R4/Questionnaire/${id}`).expect(200);
+      expect(res.body).toMatchObject({ resourceType: 'Questionnaire', id, status: 'active' });
+      assertBundleInvariants({ resourceType: 'Bundle', type: 'collection', entry: [{ fullUrl: `http://kap.test/fhir/R4/Questionnaire/${id}`, resource: res.body }] });
+    }
+  });
+
+  it('documents the new routes in the OpenAPI document', async () => {
+    const doc = await request(h.app).get('/openapi.json').expect(200);
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/courses/{id}/measures', '/v1/courses/{id}/outcomes', '/courses/{id}']));
+    expect(doc.body.components.schemas.MeasureRequest.properties.timepoint).toBeDefined();
+  });
+});
