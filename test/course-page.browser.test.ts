@@ -86,10 +86,12 @@ describe('the course page in Chromium', () => {
     expect(await page.textContent('#goals')).toMatch(/Remain at home/);
 
     // Both charts draw exactly the outcome totals, baseline first, over their bands.
-    const points = await page.evaluate(() => {
-      const chart = (id: string) => (window as unknown as { Chart: { getChart(el: Element | null): { data: { datasets: { data: number[] }[] } } } }).Chart.getChart(document.getElementById(id));
-      return { phq9: chart('phq9-chart').data.datasets[0]?.data, gad7: chart('gad7-chart').data.datasets[0]?.data };
-    });
+    // Evaluated in the page (as strings: these tests compile without the DOM library).
+    const inPage = <T>(expression: string): Promise<T> => page.evaluate(expression) as Promise<T>;
+    const chartData = (id: string) => `Chart.getChart(document.getElementById('${id}')).data.datasets.map((d) => d.data)`;
+    const [phq9Points] = await inPage<number[][]>(chartData('phq9-chart'));
+    const [gad7Points] = await inPage<number[][]>(chartData('gad7-chart'));
+    const points = { phq9: phq9Points, gad7: gad7Points };
     expect(points).toEqual({ phq9: scenario.phq9, gad7: scenario.gad7 });
     // The text alternative says the same.
     const tableTotals = await page.$$eval('#phq9-table tbody td.num', (tds) => tds.map((td) => Number(td.textContent)));
@@ -97,27 +99,24 @@ describe('the course page in Chromium', () => {
     expect(await page.getAttribute('#phq9-chart', 'aria-label')).toMatch(/Baseline \(screening\) 17/);
     expect(await page.textContent('#phq9-change')).toMatch(/−11 since baseline \(clinically meaningful fall\)/);
     // Session 1's vitals chart has the reading above the threshold.
-    const vitals = await page.evaluate(() => {
-      const c = (window as unknown as { Chart: { getChart(el: Element | null): { data: { datasets: { data: number[] }[] } } } }).Chart.getChart(document.getElementById('vitals-chart-1'));
-      return c.data.datasets.map((d) => d.data);
-    });
+    const vitals = await inPage<number[][]>(chartData('vitals-chart-1'));
     expect(vitals[0]).toEqual([142, 184, 156, 138]);
     expect(vitals[3]).toEqual([180, 180, 180, 180]);
 
     // Keyboard: the skip link leads to the course, and a vitals table opens with Enter.
-    expect(await page.evaluate(() => document.querySelector('a, button, input, summary, [tabindex="0"]')?.textContent)).toMatch(/Skip to the course/);
+    expect(await inPage<string>(`document.querySelector('a, button, input, summary, [tabindex="0"]').textContent`)).toMatch(/Skip to the course/);
     await page.focus('.skip');
     await page.keyboard.press('Enter');
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    expect(await inPage<string>('document.activeElement.id')).toBe('main');
     await page.focus('#timeline details summary');
     await page.keyboard.press('Enter');
-    expect(await page.evaluate(() => document.querySelector('#timeline details')?.hasAttribute('open'))).toBe(true);
+    expect(await inPage<boolean>(`document.querySelector('#timeline details').hasAttribute('open')`)).toBe(true);
 
     expect(errors).toEqual([]);
     mkdirSync(OUTPUT_DIR, { recursive: true });
     await page.screenshot({ path: join(OUTPUT_DIR, 'course-page.png'), fullPage: true });
     // What a clinician sees first, without scrolling.
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await inPage('window.scrollTo(0, 0)');
     await page.screenshot({ path: join(OUTPUT_DIR, 'course-page-first-screen.png') });
     await page.close();
   });
