@@ -36,13 +36,16 @@ beforeAll(async () => {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await browser?.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await h?.close();
 });
+
+// A real browser on a machine shared with other test runs: generous, never a timing assertion.
+jest.setTimeout(120_000);
 
 describe('the course page in Chromium', () => {
   it('asks for a token, then shows alerts first, the timeline and both charts with the right points', async () => {

@@ -24,7 +24,14 @@ export interface CourseScenario {
 const DAY = 86_400_000;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export async function runCourseScenario(app: Express, options: { token?: string } = {}): Promise<CourseScenario> {
+export async function runCourseScenario(
+  app: Express,
+  options: {
+    token?: string;
+    /** The course's follow-up offsets; far ones keep a running worker from escalating during the scenario. */
+    followUpOffsets?: string[];
+  } = {},
+): Promise<CourseScenario> {
   const auth = (r: request.Test): request.Test => (options.token ? r.set('Authorization', `Bearer ${options.token}`) : r);
   const post = (path: string, body: unknown): request.Test => auth(request(app).post(path)).send(body as object);
   const known = new Set<string>();
@@ -40,7 +47,7 @@ export async function runCourseScenario(app: Express, options: { token?: string 
   ).expect(201);
   remember(screening.body.resources);
   const startDate = iso(t0 + DAY).slice(0, 10);
-  const course = await post('/v1/courses', { screeningId: screening.body.screeningId, startDate }).expect(201);
+  const course = await post('/v1/courses', { screeningId: screening.body.screeningId, startDate, followUpOffsets: options.followUpOffsets }).expect(201);
   remember(course.body.resources);
   const courseId = course.body.courseId as string;
 

@@ -8,7 +8,11 @@ const WEBHOOK = 'https://palliative-team.example.org/hooks/kap';
 let h: ApiHarness;
 beforeAll(async () => {
   h = await startApiHarness({ env: { WEBHOOK_URLS: WEBHOOK, WEBHOOK_SECRET: 'test-webhook-secret-0123456789' } });
-});
+  // Load the FHIR definitions and both validators once, outside any test's time budget:
+  // on a shared, loaded machine that alone can take most of a test's 30 seconds.
+  const warm = await request(h.app).post('/v1/screenings').send(screeningRequest()).expect(201);
+  assertBundleInvariants(warm.body.resources);
+}, 180_000);
 afterAll(async () => {
   await h.close();
 });
