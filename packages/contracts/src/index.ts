@@ -6,3 +6,4 @@ export * from './course';
 export * from './responses';
 export * from './openapi';
 export * from './measures';
+export * from './course-detail';

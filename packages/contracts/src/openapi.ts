@@ -20,6 +20,7 @@ import {
 } from './responses';
 import { ReviewRequest, ScreeningRequest } from './screening';
 import { MeasureRequest, MeasureResponse, OutcomesResponse } from './measures';
+import { CourseDetailView } from './course-detail';
 
 const JSON_TYPES = ['application/json'] as const;
 const FHIR_TYPES = ['application/fhir+json', 'application/json'] as const;
@@ -89,7 +90,7 @@ export const API_PATHS: ZodOpenApiPathsObject = {
       summary: 'Course status: phase, sessions, follow-ups, goals and the EHR sync state of each resource',
       tags: ['course'],
       requestParams: idParam('id'),
-      responses: { '200': { description: 'The course', content: content(CourseView) }, ...errors(404) },
+      responses: { '200': { description: 'The course', content: content(CourseDetailView) }, ...errors(404) },
     },
   },
   '/fhir/R4/metadata': {

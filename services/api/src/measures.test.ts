@@ -1,4 +1,5 @@
 import type { Bundle, CarePlan, Communication, Flag, Observation, Resource } from '@medplum/fhirtypes';
+import { CourseDetailView, OutcomesResponse } from '@kap/contracts';
 import request from 'supertest';
 import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
 import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
@@ -186,6 +187,11 @@ describe('GET /v1/courses/{id}/outcomes', () => {
       ['end-of-course', 6, 'mild'],
     ]);
     expect(res.body.gad7.map((p: { total: number }) => p.total)).toEqual([14, 7]);
+    // The documented schemas describe what is served.
+    expect(OutcomesResponse.safeParse(res.body).error).toBeUndefined();
+    const view = await request(h.app).get(`/v1/courses/${courseId}`).expect(200);
+    expect(CourseDetailView.safeParse(view.body).error).toBeUndefined();
+    expect(view.body.measures.map((m: { timepoint: string }) => m.timepoint)).toEqual(['after-session-1', 'end-of-course']);
     expect(res.body.change).toEqual({ phq9: -11, gad7: -7 });
     const obs = await request(h.app).get(`/fhir/R4/${res.body.phq9[0].observation}`).expect(200);
     expect(obs.body.valueInteger).toBe(17);
