@@ -1,7 +1,8 @@
 // A whole KAP course for one synthetic palliative patient, against the running service
 // (`npm start` first): screening, clinician review, course with follow-ups in seconds,
-// two dosing sessions, a missed follow-up that escalates, goals of care, completion; then
-// what reached the EHR. Plain Node (fetch), so it runs with nothing but the service.
+// two dosing sessions, a missed follow-up that escalates, PHQ-9/GAD-7 after each session and at
+// the end (one with PHQ-9 item 9 positive, which alerts the care team), goals of care,
+// completion; then what reached the EHR, the symptom trajectory, and the course page's URL. Plain Node (fetch), so it runs with nothing but the service.
 // DEMO_URL picks the service (default http://localhost:3000, or PORT); DEMO_TOKEN is its API token if it has one.
 const base = (process.env.DEMO_URL ?? `http://localhost:${process.env.PORT ?? 3000}`).replace(/\/+$/, '');
 const run = Date.now().toString(36);
@@ -101,9 +102,13 @@ detail('waiting for the missed ones to fall due and escalate…');
 const afterS1 = await waitForFollowUps(course.courseId, (s) => s.filter((x) => x === 'escalated').length === 2, 60_000);
 detail(`follow-ups: ${afterS1.followUps.map((f) => f.status).join(', ')}`);
 
+await measure('after-session-1', { phq9: [2, 1, 2, 1, 1, 1, 1, 1, 0], gad7: [1, 2, 1, 1, 1, 1, 1] });
+
 step('Dosing session 2 (moderate dose), and all three follow-ups on time');
 const s2 = await call('POST', `/v1/courses/${course.courseId}/dosing-sessions`, session(2), 201);
 for (const f of s2.followUps) await call('POST', `/v1/follow-ups/${f.id}/complete`, { completedAt: iso(0) }, 200);
+// Item 9 answered "several days": the alert reaches the care team whatever else the scores say.
+await measure('after-session-2', { phq9: [1, 1, 1, 1, 0, 1, 1, 0, 1], gad7: [1, 1, 1, 1, 0, 1, 1] });
 
 step('Goals-of-care discussion');
 await call(
@@ -119,6 +124,8 @@ await call(
   },
   201,
 );
+
+await measure('end-of-course', { phq9: [1, 1, 1, 0, 0, 1, 1, 0, 0], gad7: [1, 1, 0, 1, 0, 1, 0] });
 
 step('Completing the course');
 await call('POST', `/v1/courses/${course.courseId}/stop`, { reason: 'completed' }, 200);
@@ -146,6 +153,40 @@ console.log(`  in the EHR, each exactly once (${final.sync.length} resources):`)
 for (const [type, n] of Object.entries(byType).sort()) console.log(`    ${type.padEnd(26)} ${n}`);
 const patient = final.sync.find((s) => s.reference.startsWith('Patient/'));
 console.log(`  EHR Patient ${patient?.ehrReference}; the CarePlan ${final.sync.find((s) => s.reference.startsWith('CarePlan/'))?.ehrReference}`);
+
+const outcomes = await call('GET', `/v1/courses/${course.courseId}/outcomes`, undefined, 200);
+console.log(`\n${color('1', 'Trajectory')} (the screening is the baseline; a PHQ-9 fall of 5 or more is clinically meaningful)`);
+printTrajectory(outcomes);
+console.log(`\n${color('1', 'The course page')} for clinicians: ${final.links.page}`);
+if (process.env.DEMO_TOKEN) detail('authentication is on: paste the same token into the page when it asks');
+
+/** PHQ-9 then GAD-7 measures during the course, each printed with its total and any alert. */
+async function measure(timepoint, scores) {
+  step(`Measures ${timepoint.replace(/-/g, ' ')}: PHQ-9 and GAD-7`);
+  const res = await call('POST', `/v1/courses/${course.courseId}/measures`, { measuredAt: iso(0), timepoint, ...scores }, 201);
+  const sum = (a) => a.reduce((x, y) => x + y, 0);
+  detail(`PHQ-9 ${sum(scores.phq9)}, GAD-7 ${sum(scores.gad7)}; ${res.resources.entry.length} resources: ${summarize(res.resources)}`);
+  for (const alert of res.alerts) console.log(`  ${color('31', '⚠ ' + alert.text)}\n  ${color('90', `→ ${alert.flag} and urgent ${alert.communication} to the care team (webhook)`)}`);
+  return res;
+}
+
+function printTrajectory(o) {
+  // One row per time measured; an instrument not given that time shows blank.
+  const times = [...new Map([...o.phq9, ...o.gad7].map((p) => [p.at, p])).values()].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  const cell = (list, at) => {
+    const p = list.find((x) => x.at === at);
+    return p ? `${p.total} ${p.severity}` : '';
+  };
+  const rows = times.map((t) => [t.timepoint ?? 'measure', cell(o.phq9, t.at), cell(o.gad7, t.at)]);
+  const header = ['timepoint', 'PHQ-9', 'GAD-7'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells) => `  ${cells.map((c, i) => c.padEnd(widths[i])).join('  │  ')}`;
+  console.log(line(header));
+  console.log(`  ${widths.map((w) => '─'.repeat(w)).join('──┼──')}`);
+  for (const r of rows) console.log(line(r));
+  const fmt = (n) => (n === null ? 'n/a' : n > 0 ? `+${n}` : String(n));
+  console.log(`  change since baseline: PHQ-9 ${fmt(o.change.phq9)}, GAD-7 ${fmt(o.change.gad7)}`);
+}
 
 function summarize(bundle) {
   const counts = {};

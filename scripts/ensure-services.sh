@@ -22,4 +22,16 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
     echo "ensure-services: PostgreSQL is not reachable on 127.0.0.1:5432" >&2
   fi
 fi
+# The course-page browser test drives Debian's Chromium (playwright-core cannot download
+# browsers offline). Install it when missing; without it that test fails and says so.
+if [ ! -x /usr/bin/chromium ] && [ -z "${CHROMIUM_PATH:-}" ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = "0" ]; then
+    echo "ensure-services: installing chromium for the browser test"
+    export DEBIAN_FRONTEND=noninteractive
+    (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null) ||
+      echo "ensure-services: could not install chromium; the course-page browser test will fail" >&2
+  else
+    echo "ensure-services: /usr/bin/chromium is missing; run: apt-get install -y chromium" >&2
+  fi
+fi
 exit 0

@@ -16,7 +16,7 @@ export function screeningRequest(overrides: Partial<ScreeningRequest> = {}): Scr
     performedAt: '2026-03-01T09:30:00+01:00',
     contraindications: {},
     vitals: { systolic: 128, diastolic: 82, heartRate: 74, spo2: 97, respiratoryRate: 14, weightKg: 61.5 },
-    measures: { phq9: [2, 2, 1, 1, 0, 2, 1, 0, 1], gad7: [2, 1, 2, 1, 0, 1, 1] },
+    measures: { phq9: [2, 2, 1, 1, 0, 2, 1, 1, 0], gad7: [2, 1, 2, 1, 0, 1, 1] },
     consent: { informed: true, signedAt: '2026-03-01T09:00:00+01:00' },
     ...overrides,
   };

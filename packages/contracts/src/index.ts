@@ -6,3 +6,5 @@ export * from './course';
 export * from './responses';
 export * from './openapi';
 export * from './admin';
+export * from './measures';
+export * from './course-detail';

@@ -20,6 +20,8 @@ import {
   StopResponse,
 } from './responses';
 import { ReviewRequest, ScreeningRequest } from './screening';
+import { MeasureRequest, MeasureResponse, OutcomesResponse } from './measures';
+import { CourseDetailView } from './course-detail';
 
 const JSON_TYPES = ['application/json'] as const;
 const FHIR_TYPES = ['application/fhir+json', 'application/json'] as const;
@@ -92,7 +94,7 @@ export const API_PATHS: ZodOpenApiPathsObject = {
       summary: 'Course status: phase, sessions, follow-ups, goals and the EHR sync state of each resource',
       tags: ['course'],
       requestParams: idParam('id'),
-      responses: { '200': { description: 'The course', content: content(CourseView) }, ...errors(404) },
+      responses: { '200': { description: 'The course', content: content(CourseDetailView) }, ...errors(404) },
     },
   },
   '/fhir/R4/metadata': {
@@ -181,6 +183,33 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
       tags: ['course'],
       requestParams: withId('id'),
     }),
+  },
+  '/v1/courses/{id}/measures': {
+    post: post(
+      'Record PHQ-9 and/or GAD-7 during or after a course; PHQ-9 item 9 above 0 raises the phq9-self-harm alert (a safety Flag and an urgent Communication to the care team)',
+      MeasureRequest,
+      '201',
+      MeasureResponse,
+      { tags: ['course'], requestParams: withId('id') },
+    ),
+  },
+  '/v1/courses/{id}/outcomes': {
+    get: {
+      summary: 'PHQ-9 and GAD-7 totals over the course with severity bands: the screening (baseline) first, then every measure in time order; change = last - baseline',
+      tags: ['course'],
+      requestParams: idParam('id'),
+      responses: { '200': { description: 'The outcomes', content: content(OutcomesResponse) }, ...errors(404) },
+    },
+  },
+  '/courses/{id}': {
+    get: {
+      summary:
+        "The clinicians' course page (HTML): safety alerts, timeline, vitals against the alert threshold, PHQ-9/GAD-7 over their severity bands. The page itself holds no data and needs no token; it asks for one when the API requires it and keeps it in memory only.",
+      tags: ['course'],
+      requestParams: idParam('id'),
+      security: [{}],
+      responses: { '200': { description: 'The page', content: { 'text/html': { schema: z.string() } } } },
+    },
   },
   '/v1/admin/dead-letters': {
     get: {

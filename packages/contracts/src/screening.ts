@@ -53,7 +53,7 @@ export type ReviewRequest = z.infer<typeof ReviewRequest>;
 
 export const Reason = z
   .object({
-    code: z.string().meta({ description: 'The contraindication key, or `blood-pressure`' }),
+    code: z.string().meta({ description: 'The contraindication key, `blood-pressure`, or `phq9-self-harm`' }),
     severity: z.enum(['absolute', 'caution']),
     text: z.string(),
   })

@@ -50,7 +50,7 @@ export function phaseOf(facts: CourseFacts): CoursePhase {
 
 /** A workflow rule that forbids an action now; the API answers 409 with its text. */
 export interface RuleViolation {
-  readonly code: 'course-stopped' | 'session-order' | 'session-recorded' | 'screening-not-eligible';
+  readonly code: 'course-stopped' | 'session-order' | 'session-recorded' | 'screening-not-eligible' | 'course-not-started';
   readonly text: string;
 }
 

@@ -3,3 +3,4 @@ export * from './screening-rules';
 export * from './course';
 export * from './follow-ups';
 export * from './webhook-events';
+export * from './measures';

@@ -1,4 +1,5 @@
 import { CONTRAINDICATION_KEYS, CONTRAINDICATION_TEXT, type ContraindicationKey } from './contraindications';
+import { phq9SelfHarmFinding } from './measures';
 
 /** How strongly a positive item counts: `absolute` contraindicates, `caution` asks for clinician review. */
 export type FindingSeverity = 'absolute' | 'caution';
@@ -6,8 +7,11 @@ export type FindingSeverity = 'absolute' | 'caution';
 export const SCREENING_OUTCOMES = ['eligible', 'needs-review', 'contraindicated'] as const;
 export type ScreeningOutcome = (typeof SCREENING_OUTCOMES)[number];
 
-/** The code of a finding: a contraindication key, or `blood-pressure` for the measured-BP rule. */
-export type FindingCode = ContraindicationKey | 'blood-pressure';
+/**
+ * The code of a finding: a contraindication key, `blood-pressure` for the measured-BP rule, or
+ * `phq9-self-harm` for a positive PHQ-9 item 9.
+ */
+export type FindingCode = ContraindicationKey | 'blood-pressure' | 'phq9-self-harm';
 
 export interface Finding {
   readonly code: FindingCode;
@@ -70,6 +74,8 @@ export interface ScreeningFacts {
   /** Missing keys count as `false`. */
   readonly contraindications: Readonly<Partial<Record<ContraindicationKey, boolean>>>;
   readonly vitals: { readonly systolic: number; readonly diastolic: number };
+  /** The baseline measures; a positive PHQ-9 item 9 is a finding whatever the rule table says. */
+  readonly measures?: { readonly phq9?: readonly number[] };
 }
 
 export interface ScreeningEvaluation {
@@ -100,6 +106,9 @@ export function evaluateScreening(
       text: `Measured blood pressure ${systolic}/${diastolic} mmHg is above ${bp.systolicAbove}/${bp.diastolicAbove} mmHg: counts as uncontrolled hypertension`,
     });
   }
+  // Not in the rule table on purpose: a site cannot switch this one off or make it absolute.
+  const selfHarm = phq9SelfHarmFinding(facts.measures?.phq9);
+  if (selfHarm) findings.push({ code: selfHarm.code, severity: selfHarm.severity, text: selfHarm.text });
   return { outcome: outcomeOf(findings), findings };
 }
 
@@ -120,6 +129,9 @@ export function screeningRulesFromSettings(settings: {
 }): ScreeningRuleTable {
   const severities: Partial<Record<ContraindicationKey, FindingSeverity>> = {};
   for (const [key, value] of Object.entries(settings.severityOverrides ?? {})) {
+    if (key === 'phq9-self-harm') {
+      throw new Error('"phq9-self-harm" cannot be overridden: a positive PHQ-9 item 9 always needs review and always alerts the care team');
+    }
     if (!(CONTRAINDICATION_KEYS as readonly string[]).includes(key)) {
       throw new Error(`Unknown contraindication key in severity overrides: "${key}"`);
     }

@@ -136,3 +136,16 @@ export function stopCarePlan(carePlan: CarePlan, reason: StopReason, at: string)
   };
   return validateResource(stopped);
 }
+
+/**
+ * The CarePlan with `refs` (measure total-score Observations) added to the `outcomeReference`
+ * of the activity the measure follows, once each; the input is left unchanged.
+ * @see https://hl7.org/fhir/R4/careplan-definitions.html#CarePlan.activity.outcomeReference
+ */
+export function linkActivityOutcomes(carePlan: CarePlan, which: CourseActivity, refs: readonly Reference[]): CarePlan {
+  return updateCarePlanActivity(carePlan, which, (a) => {
+    const existing = a.outcomeReference ?? [];
+    const added = refs.filter((r) => !existing.some((e) => e.reference === r.reference));
+    return added.length > 0 ? { ...a, outcomeReference: [...existing, ...added] } : a;
+  });
+}

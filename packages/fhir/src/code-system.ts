@@ -8,6 +8,7 @@ import {
   type FindingCode,
   type FindingSeverity,
   type ScreeningOutcome,
+  type SeverityBand,
 } from '@kap/domain';
 import { KAP_CODE_SYSTEM_URL, resourceIdentifier } from './identity';
 
@@ -22,7 +23,17 @@ import { KAP_CODE_SYSTEM_URL, resourceIdentifier } from './identity';
 export type ExperienceRating = 'dissociation' | 'ego-dissolution' | 'distress';
 export type ReviewDecision = 'approved' | 'declined';
 /** Why the adapter told the care team something (Communication.category). */
-export type CommunicationCategory = 'follow-up-reminder' | 'follow-up-escalation' | 'blood-pressure-alert' | 'care-plan-update';
+export type CommunicationCategory =
+  | 'follow-up-reminder'
+  | 'follow-up-escalation'
+  | 'blood-pressure-alert'
+  | 'care-plan-update'
+  | 'self-harm-alert';
+/**
+ * A PHQ-9 or GAD-7 severity band, as the interpretation of a total score. Prefixed, since
+ * `moderate` already names a dose level; LOINC has no answer list for these bands.
+ */
+export type SeverityBandCode = `severity-${SeverityBand}`;
 /** Care preferences stated in a goals-of-care discussion, narrower than LOINC 81378-2. */
 export type CarePreference = 'place-of-care' | 'code-status';
 
@@ -38,7 +49,8 @@ export type KapCode =
   | 'review-decision'
   | ReviewDecision
   | CommunicationCategory
-  | CarePreference;
+  | CarePreference
+  | SeverityBandCode;
 
 interface ConceptDef {
   readonly display: string;
@@ -65,6 +77,10 @@ export const KAP_CONCEPTS: Readonly<Record<KapCode, ConceptDef>> = {
   'blood-pressure': {
     display: 'Measured blood pressure above the configured threshold',
     definition: 'The measured blood pressure counts as uncontrolled hypertension',
+  },
+  'phq9-self-harm': {
+    display: 'PHQ-9 item 9 positive: thoughts of being better off dead or of self-harm',
+    definition: 'PHQ-9 item 9 answered above 0; needs clinician review and an urgent assessment whatever else was found',
   },
   absolute: { display: 'Absolute contraindication', definition: 'The finding contraindicates KAP' },
   caution: { display: 'Caution', definition: 'The finding needs clinician review before KAP' },
@@ -98,10 +114,20 @@ export const KAP_CONCEPTS: Readonly<Record<KapCode, ConceptDef>> = {
   'care-plan-update': { display: 'Care plan update', definition: 'The course care plan changed, e.g. after a goals-of-care discussion' },
   'place-of-care': { display: 'Preferred place of care', definition: 'Where the patient prefers to be cared for at the end of life' },
   'code-status': { display: 'Code status preference', definition: "The patient's stated preference about resuscitation" },
+  'self-harm-alert': {
+    display: 'Self-harm safety alert',
+    definition: 'PHQ-9 item 9 was answered above 0 at a screening or a later measure; a clinician must assess the patient now',
+  },
+  'severity-minimal': { display: 'Minimal symptoms', definition: 'PHQ-9 or GAD-7 total 0-4' },
+  'severity-mild': { display: 'Mild symptoms', definition: 'PHQ-9 or GAD-7 total 5-9' },
+  'severity-moderate': { display: 'Moderate symptoms', definition: 'PHQ-9 or GAD-7 total 10-14' },
+  'severity-moderately-severe': { display: 'Moderately severe symptoms', definition: 'PHQ-9 total 15-19' },
+  'severity-severe': { display: 'Severe symptoms', definition: 'PHQ-9 total 20-27, or GAD-7 total 15-21' },
 };
 
-// 1.1.0 added the communication categories and the care preferences.
-export const KAP_CODE_SYSTEM_VERSION = '1.1.0';
+// 1.1.0 added the communication categories and the care preferences; 1.2.0 the self-harm
+// finding and alert and the symptom severity bands.
+export const KAP_CODE_SYSTEM_VERSION = '1.2.0';
 
 /** A Coding of the project's CodeSystem. */
 export function kapCoding(code: KapCode): Coding {

@@ -159,6 +159,8 @@ export const HL7 = {
   ambulatory: { system: V3_ACT_CODE_SYSTEM, code: 'AMB', display: 'ambulatory' },
   /** https://hl7.org/fhir/R4/codesystem-flag-category.html */
   clinicalFlag: { system: FLAG_CATEGORY_SYSTEM, code: 'clinical', display: 'Clinical' },
+  /** Same code system: "Flags that alert healthcare providers of potential safety concerns". */
+  safetyFlag: { system: FLAG_CATEGORY_SYSTEM, code: 'safety', display: 'Safety' },
   /** https://hl7.org/fhir/R4/codesystem-provenance-participant-type.html */
   assembler: { system: PROVENANCE_PARTICIPANT_TYPE_SYSTEM, code: 'assembler', display: 'Assembler' },
   author: { system: PROVENANCE_PARTICIPANT_TYPE_SYSTEM, code: 'author', display: 'Author' },

@@ -35,3 +35,7 @@ export * from './goals-of-care';
 export * from './provenance';
 export * from './definitional';
 export * from './capability-statement';
+export * from './measure-questionnaire';
+export * from './measure-response';
+export * from './self-harm-alert';
+export * from './measure';

@@ -138,21 +138,20 @@ function vitalsGroup(): QuestionnaireItem {
   };
 }
 
+/** The items of an instrument, LOINC-coded, each answered from the frequency list; shared with the measure Questionnaires. */
+export function instrumentQuestions(def: InstrumentDef): QuestionnaireItem[] {
+  return def.items.map((item, index) => ({
+    linkId: instrumentLinkId(def.group, index),
+    type: 'choice',
+    code: [coding(item)],
+    text: item.display,
+    required: true,
+    answerOption: frequencyOptions,
+  }));
+}
+
 function instrumentGroup(def: InstrumentDef): QuestionnaireItem {
-  return {
-    linkId: def.group,
-    type: 'group',
-    code: [coding(def.panel)],
-    text: def.prompt,
-    item: def.items.map((item, index) => ({
-      linkId: instrumentLinkId(def.group, index),
-      type: 'choice',
-      code: [coding(item)],
-      text: item.display,
-      required: true,
-      answerOption: frequencyOptions,
-    })),
-  };
+  return { linkId: def.group, type: 'group', code: [coding(def.panel)], text: def.prompt, item: instrumentQuestions(def) };
 }
 
 function consentGroup(): QuestionnaireItem {

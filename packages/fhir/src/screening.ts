@@ -1,5 +1,5 @@
 import type { Patient, Resource } from '@medplum/fhirtypes';
-import type { ScreeningEvaluation } from '@kap/domain';
+import { phq9SelfHarmFinding, type ScreeningEvaluation } from '@kap/domain';
 import type { ScreeningRequest } from '@kap/contracts';
 import { buildConsent } from './consent';
 import { referenceTo } from './datatypes';
@@ -8,6 +8,8 @@ import { buildScoreObservations } from './observation-scores';
 import { buildVitalSignObservations } from './observation-vitals';
 import { buildScreeningQuestionnaireResponse } from './questionnaire-response';
 import type { ScreeningContext } from './screening-context';
+import { buildSelfHarmAlert } from './self-harm-alert';
+import { screeningKey } from './screening-context';
 
 function nameText(patient: Patient): string | undefined {
   const name = patient.name?.[0];
@@ -52,5 +54,24 @@ export function buildScreeningResources(input: ScreeningInput): Resource[] {
   const findings = evaluation.findings.map((f) => buildFindingObservation(ctx, f, bloodPressure && referenceTo(bloodPressure)));
   const eligibility = buildEligibilityObservation(ctx, evaluation, findings);
   const consent = buildConsent(ctx, request.consent);
-  return [response, ...vitals, ...scores, ...findings, eligibility, ...(consent ? [consent] : [])];
+  const alert = selfHarmAlert(ctx, input, findings);
+  return [response, ...vitals, ...scores, ...findings, eligibility, ...(consent ? [consent] : []), ...alert];
+}
+
+/** The safety Flag and urgent Communication of a positive PHQ-9 item 9, evidenced by its finding Observation. */
+function selfHarmAlert(ctx: ScreeningContext, input: ScreeningInput, findings: readonly Resource[]): Resource[] {
+  const finding = phq9SelfHarmFinding(input.request.measures?.phq9);
+  if (!finding) return [];
+  const index = input.evaluation.findings.findIndex((f) => f.code === 'phq9-self-harm');
+  const evidence = findings[index];
+  const alert = buildSelfHarmAlert({
+    key: screeningKey(ctx.screeningId, 'alert/phq9-self-harm'),
+    subject: ctx.subject,
+    finding,
+    answeredAt: ctx.effective,
+    recordedAt: ctx.issued,
+    evidence: evidence ? referenceTo(evidence) : ctx.response,
+    where: 'at screening',
+  });
+  return [alert.flag, alert.communication];
 }

@@ -12,7 +12,7 @@ export const ELIGIBLE_FULL: ScreeningRequest = {
     ['notReadyForTherapy', 'pregnancyOrBreastfeeding', 'uncontrolledHypertension', 'activePsychosis'].map((k) => [k, false]),
   ),
   vitals: { systolic: 128, diastolic: 82, heartRate: 72, spo2: 97.5, respiratoryRate: 14, weightKg: 61.2 },
-  measures: { phq9: [1, 2, 1, 0, 3, 1, 2, 0, 1], gad7: [2, 1, 1, 0, 0, 2, 1] },
+  measures: { phq9: [1, 2, 1, 0, 3, 1, 2, 1, 0], gad7: [2, 1, 1, 0, 0, 2, 1] },
   consent: { informed: true, signedAt: '2026-03-01T09:00:00+01:00' },
 };
 

@@ -21,3 +21,4 @@ export * from './sync-state';
 export * from './leases';
 export * from './sync-status';
 export * from './reconciliations';
+export * from './course-measures';

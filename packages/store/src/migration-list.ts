@@ -216,7 +216,7 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
-    version: 7,
+    version: 8,
     name: 'idempotency keys name one request: its endpoint, and the response bytes as sent',
     statements: [
       // The endpoint a key was first used on: the same key on another endpoint is 409 (api.md).
@@ -225,6 +225,24 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE idempotency_keys ADD COLUMN response text NULL',
       // Its headers that belong to the response (Location), sent again with a replay.
       'ALTER TABLE idempotency_keys ADD COLUMN headers jsonb NULL',
+    ],
+  },
+  {
+    version: 9,
+    name: 'course measures: PHQ-9 and GAD-7 after the screening',
+    statements: [
+      `CREATE TABLE course_measures (
+        id text PRIMARY KEY,
+        course_id text NOT NULL REFERENCES courses (id),
+        measured_at timestamptz NOT NULL,
+        timepoint text NULL CHECK (timepoint IN ('after-session-1', 'after-session-2', 'end-of-course', 'follow-up')),
+        phq9_total integer NULL,
+        gad7_total integer NULL,
+        self_harm boolean NOT NULL DEFAULT false,
+        resource_refs jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX course_measures_course_idx ON course_measures (course_id, measured_at, id)',
     ],
   },
 ];

@@ -8,6 +8,7 @@ import { bodyTimeout } from './http/timeouts';
 import { rejectUnknownV1Query } from './http/query';
 import { requestLogger } from './ops/logging';
 import { redactingLogger } from './ops/redaction';
+import { coursePageRoutes } from './page/course-page';
 import { httpMetrics, metricsRoutes } from './ops/metrics';
 import { QUEUE_DASHBOARD_PATH, queueDashboard } from './ops/queue-dashboard';
 import { adminRoutes } from './routes/admin';
@@ -26,6 +27,8 @@ export function createApp(given: AppDeps): Express {
   app.use(requestLogger(deps.logger));
   app.use(rejectControlCharactersInPath);
   app.use(httpMetrics());
+  // Before authentication: the page shell carries no patient data; its data requests carry the token.
+  app.use(coursePageRoutes());
   app.use(bearerAuth(deps.config));
   app.use(rejectUnknownV1Query);
   app.use(metricsRoutes(deps.db, deps.queues));

@@ -1,4 +1,5 @@
-import { CourseRequest, DosingSessionRequest, FollowUpCompleteRequest, GoalsOfCareRequest, StopRequest } from '@kap/contracts';
+import { CourseRequest, DosingSessionRequest, FollowUpCompleteRequest, GoalsOfCareRequest, MeasureRequest, StopRequest } from '@kap/contracts';
+import { publicBaseUrl } from '@kap/config';
 import { Router } from 'express';
 import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
@@ -8,6 +9,9 @@ import { recordDosingSession } from '../workflows/dosing-session';
 import { completeFollowUp } from '../workflows/follow-up';
 import { recordGoalsOfCare } from '../workflows/goals-of-care';
 import { stopCourseWorkflow } from '../workflows/stop';
+import { courseDetail } from '../workflows/course-detail';
+import { recordMeasure } from '../workflows/measures';
+import { viewOutcomes } from '../workflows/outcomes';
 
 export function courseRoutes(deps: AppDeps): Router {
   const router = Router();
@@ -19,7 +23,20 @@ export function courseRoutes(deps: AppDeps): Router {
   };
   router.post('/v1/courses', command(deps, zodParser(CourseRequest), startCourse));
   router.get('/v1/courses/:id', async (req, res) => {
-    const result = await guardDatabase(() => viewCourse(deps.db, req.params.id));
+    const id = req.params.id;
+    const result = await guardDatabase(() => viewCourse(deps.db, id));
+    // Additive: what the course page shows, and where to find the page and the outcomes.
+    const detail = await guardDatabase(() => courseDetail(deps.db, id, sessionSettings.alertThreshold));
+    const base = publicBaseUrl(c);
+    const links = { page: `${base}/courses/${encodeURIComponent(id)}`, outcomes: `${base}/v1/courses/${encodeURIComponent(id)}/outcomes` };
+    sendResource(req, res, result.status, { ...(result.body as object), ...detail, links });
+  });
+  router.post(
+    '/v1/courses/:id/measures',
+    command(deps, zodParser(MeasureRequest), (input, ctx) => recordMeasure(ctx.params.id as string, input, ctx)),
+  );
+  router.get('/v1/courses/:id/outcomes', async (req, res) => {
+    const result = await guardDatabase(() => viewOutcomes(deps.db, req.params.id));
     sendResource(req, res, result.status, result.body);
   });
   router.post(

@@ -11,6 +11,9 @@ export interface LoadedCourse {
 
 /** A course with what the domain rules need to know about it, and its current CarePlan; 404 if unknown. */
 export async function loadCourse(db: Db, courseId: string): Promise<LoadedCourse> {
+  // Inside a command's transaction this holds the course until commit, so two writes to
+  // one course (a measure and a session, both revising the CarePlan) cannot lose either's revision.
+  await db.query('SELECT id FROM courses WHERE id = $1 FOR UPDATE', [courseId]);
   const course = await getCourse(db, courseId);
   if (!course) throw notFound(`Course ${courseId}`);
   // One after another: inside a transaction they share one connection.

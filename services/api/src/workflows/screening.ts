@@ -33,7 +33,10 @@ export async function recordScreening(
   ctx: CommandContext,
   rules: ScreeningRuleTable,
 ): Promise<HandlerResult> {
-  const evaluation = evaluateScreening({ contraindications: request.contraindications, vitals: request.vitals }, rules);
+  const evaluation = evaluateScreening(
+    { contraindications: request.contraindications, vitals: request.vitals, measures: request.measures },
+    rules,
+  );
   const { patient, created } = await ensurePatient(ctx.tx, { system: request.patient.system, value: request.patient.value }, () =>
     buildPatient(request.patient),
   );
