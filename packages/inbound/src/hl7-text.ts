@@ -98,12 +98,22 @@ export function decodeHl7(bytes: Buffer): DecodedHl7 {
   if (!msh) throw new Hl7ReadError('Not an HL7 v2 message: it does not start with an MSH segment', '100');
   const charset = charsetFor(msh[18], bytes);
   if (!charset) throw new Hl7ReadError(`Character set ${msh[18]} (MSH-18) is not supported`, '203', msh);
-  const decoded = iconv.decode(bytes, charset).replace(/^[\r\n\s]+/, '');
-  // Segments end in CR; many senders use LF or CRLF, and some end with blank lines.
+  const decoded = iconv.decode(bytes, charset);
+  const { message, text } = parseHl7Text(decoded, msh);
+  return { message, text, charset, msh };
+}
+
+/**
+ * Parses decoded HL7 text: segments end in CR, though many senders use LF or CRLF and
+ * some end with blank lines. Throws {@link Hl7ReadError} when it is not HL7 v2.
+ */
+export function parseHl7Text(decoded: string, msh?: readonly string[]): { message: Hl7Message; text: string } {
   const text = decoded
+    .replace(/^[\r\n\s]+/, '')
     .split(/\r\n|\r|\n/)
     .filter((segment) => segment.trim().length > 0)
     .join('\r');
+  if (!text.startsWith('MSH')) throw new Hl7ReadError('Not an HL7 v2 message: it does not start with an MSH segment', '100', msh);
   let message: Hl7Message;
   try {
     message = Hl7Message.parse(text);
@@ -115,7 +125,7 @@ export function decodeHl7(bytes: Buffer): DecodedHl7 {
       throw new Hl7ReadError(`Unparseable HL7 v2 message: "${segment.name.slice(0, 10)}" is not a segment name`, '100', msh);
     }
   }
-  return { message, text, charset, msh };
+  return { message, text };
 }
 
 /** Encodes an outgoing message (the ACK) in the character set the sender used. */

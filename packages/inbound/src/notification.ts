@@ -89,7 +89,7 @@ export function readNotification(bundle: Bundle): ReadNotification {
   const value = (name: string): ParametersParameter | undefined => params.find((p) => p.name === name);
   const type = value('type')?.valueCode as NotificationType;
   const subscription = value('subscription')?.valueReference?.reference ?? '';
-  const eventsSinceStart = value('events-since-subscription-start')?.valueString ?? value('events-since-subscription-start')?.valueInteger64;
+  const eventsSinceStart = value('events-since-subscription-start')?.valueString ?? value('events-since-subscription-start')?.valueInteger;
   const rest = (bundle.entry ?? []).slice(1);
   const events: NotificationEvent[] = [];
   for (const event of params.filter((p) => p.name === 'notification-event')) {

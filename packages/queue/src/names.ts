@@ -5,6 +5,8 @@ export const QUEUE_NAMES = {
   ehrSync: 'ehr-sync',
   followUps: 'follow-ups',
   notify: 'notify',
+  /** What the hospital sent (HL7 v2 ADT, FHIR notifications), applied, and Patient updates it causes in the EHR. */
+  inbound: 'ehr-inbound',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
@@ -40,3 +42,19 @@ export type NotifyJobData = z.infer<typeof NotifyJobData>;
 export const ehrSyncJobId = (outboxId: number): string => `ehr-sync-${outboxId}`;
 export const followUpJobId = (followUpId: string, kind: FollowUpJobData['kind']): string => `follow-up-${followUpId}-${kind}`;
 export const notifyJobId = (outboxId: number): string => `notify-${outboxId}`;
+
+/** Apply one stored hospital message; `outboxId` is the row this job completes. */
+export const InboundMessageJobData = z.strictObject({
+  inboundMessageId: z.number().int().positive(),
+  outboxId: z.number().int().positive(),
+});
+export type InboundMessageJobData = z.infer<typeof InboundMessageJobData>;
+
+/** Bring the EHR's Patient up to date with demographics the hospital's feed changed. */
+export const PatientUpdateJobData = z.strictObject({
+  patientId: z.string().min(1),
+  outboxId: z.number().int().positive(),
+});
+export type PatientUpdateJobData = z.infer<typeof PatientUpdateJobData>;
+
+export const inboundJobId = (outboxId: number): string => `inbound-${outboxId}`;

@@ -6,6 +6,7 @@ export interface Queues {
   readonly ehrSync: Queue;
   readonly followUps: Queue;
   readonly notify: Queue;
+  readonly inbound: Queue;
   close(): Promise<void>;
 }
 
@@ -15,12 +16,14 @@ export function createQueues(connection: ConnectionOptions, prefix = 'kap'): Que
   const ehrSync = make(QUEUE_NAMES.ehrSync);
   const followUps = make(QUEUE_NAMES.followUps);
   const notify = make(QUEUE_NAMES.notify);
+  const inbound = make(QUEUE_NAMES.inbound);
   return {
     ehrSync,
     followUps,
     notify,
+    inbound,
     async close() {
-      await Promise.all([ehrSync.close(), followUps.close(), notify.close()]);
+      await Promise.all([ehrSync.close(), followUps.close(), notify.close(), inbound.close()]);
     },
   };
 }

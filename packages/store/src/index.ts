@@ -19,3 +19,6 @@ export * from './outbox';
 export * from './sync-state';
 export * from './leases';
 export * from './save-for-sync';
+export * from './inbound-messages';
+export * from './patient-links';
+export * from './stop-course';

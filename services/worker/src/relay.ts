@@ -1,8 +1,9 @@
-import { EhrSyncJobData, FollowUpJobData, NotifyJobData, ehrSyncJobId, followUpJobId, notifyJobId } from '@kap/queue';
-import { OUTBOX_TOPICS, completeOutboxMatching, listUndispatched, markCompleted, markDead, markDispatched, type OutboxRow } from '@kap/store';
+import { EhrSyncJobData, FollowUpJobData, InboundMessageJobData, NotifyJobData, PatientUpdateJobData, ehrSyncJobId, followUpJobId, inboundJobId, notifyJobId } from '@kap/queue';
+import { INBOUND_TOPIC, OUTBOX_TOPICS, completeOutboxMatching, listUndispatched, markCompleted, markDead, markDispatched, type OutboxRow } from '@kap/store';
 import type { JobsOptions, Queue } from 'bullmq';
 import { isStalledOut } from './dead-letters';
 import type { WorkerDeps } from './deps';
+import { PATIENT_UPDATE_TOPIC } from './inbound/apply-event';
 
 
 /** Job options per queue: attempts and backoff, and how long finished jobs stay visible. */
@@ -10,6 +11,7 @@ export interface JobPolicies {
   readonly ehrSync: JobsOptions;
   readonly followUps: JobsOptions;
   readonly notify: JobsOptions;
+  readonly inbound: JobsOptions;
 }
 
 interface Dispatch {
@@ -43,6 +45,14 @@ function dispatchesFor(deps: WorkerDeps, policies: JobPolicies, row: OutboxRow, 
     }
     case OUTBOX_TOPICS.notify:
       return [{ queue: deps.queues.notify, name: String(p.event), jobId: notifyJobId(row.id), data: NotifyJobData.parse({ outboxId: row.id }), opts: policies.notify }];
+    case INBOUND_TOPIC: {
+      const data = InboundMessageJobData.parse({ inboundMessageId: p.inboundMessageId, outboxId: row.id });
+      return [{ queue: deps.queues.inbound, name: 'inbound-message', jobId: inboundJobId(row.id), data, opts: policies.inbound }];
+    }
+    case PATIENT_UPDATE_TOPIC: {
+      const data = PatientUpdateJobData.parse({ patientId: p.patientId ?? row.patientId, outboxId: row.id });
+      return [{ queue: deps.queues.inbound, name: 'patient-demographics', jobId: inboundJobId(row.id), data, opts: policies.inbound }];
+    }
     default:
       return [];
   }

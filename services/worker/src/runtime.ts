@@ -7,6 +7,7 @@ import type { WorkerDeps } from './deps';
 import { recordJob } from './metrics';
 import { ehrSyncProcessor } from './processors/ehr-sync';
 import { followUpProcessor } from './processors/follow-ups';
+import { inboundProcessor } from './processors/inbound';
 import { notifyProcessor } from './processors/notify';
 import { startRelay, type JobPolicies } from './relay';
 
@@ -24,6 +25,8 @@ export function jobPolicies(deps: WorkerDeps): JobPolicies {
     ehrSync: { attempts: attemptsToSpan(parseDurationMs(c.SYNC_MAX_OUTAGE), backoff), backoff: { type: 'custom' }, ...keep },
     followUps: { attempts: 10, backoff: { type: 'custom' }, ...keep },
     notify: { attempts: c.WEBHOOK_ATTEMPTS, backoff: { type: 'custom' }, ...keep },
+    // Hospital messages wait out an EHR outage like the sync (id-only notifications read it).
+    inbound: { attempts: attemptsToSpan(parseDurationMs(c.SYNC_MAX_OUTAGE), backoff), backoff: { type: 'custom' }, ...keep },
   };
 }
 
@@ -72,6 +75,7 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
     start(QUEUE_NAMES.ehrSync, ehrSyncProcessor(deps), deps.config.SYNC_CONCURRENCY),
     start(QUEUE_NAMES.followUps, followUpProcessor(deps), 2),
     start(QUEUE_NAMES.notify, notifyProcessor(deps), 4),
+    start(QUEUE_NAMES.inbound, inboundProcessor(deps), 2),
   ];
   const relay = startRelay(deps, policies);
   return {
