@@ -68,7 +68,8 @@ describe('readAdt', () => {
   it('ignores other messages and events, and answers problems with AE or AR', () => {
     expect(read('MSH|^~\\&|A|B|C|D|2026||ORU^R01|1|P|2.5\rPID|1||X^^^HOSP').outcome).toBe('ignored');
     expect(read('MSH|^~\\&|A|B|C|D|2026||ADT^A02|1|P|2.5\rPID|1||X^^^HOSP').outcome).toBe('ignored');
-    expect(read('MSH|^~\\&|A|B|C|D|2026||ADT^A03|1|P|2.5\rPID|1||X^^^OTHER')).toMatchObject({ outcome: 'rejected', ack: 'AE', problem: { code: '103' } });
+    expect(read('MSH|^~\\&|A|B|C|D|2026||ADT^A03|1|P|2.5\rPID|1||X^^^OTHER')).toMatchObject({ outcome: 'accepted', events: [{ identifiers: [] }], warning: { code: '103' } });
+    expect(read('MSH|^~\\&|A|B|C|D|2026||ADT^A03|1|P|2.5\rPID|1|X')).toMatchObject({ outcome: 'rejected', ack: 'AE', problem: { code: '101', field: 3 } });
     expect(read('MSH|^~\\&|A|B|C|D|2026||ADT^A03||P|2.5\rPID|1||X^^^HOSP')).toMatchObject({ outcome: 'rejected', ack: 'AR', problem: { code: '101', field: 10 } });
     expect(() => parse('hello world')).toThrow(/MSH/);
     expect(() => parse('MSH|^~\\&|A|B|C|D|2026||ADT^A03|1|P|2.5||||||KLINGON')).toThrow(/Character set/);

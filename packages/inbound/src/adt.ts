@@ -32,7 +32,13 @@ export interface Hl7Problem {
 }
 
 export type AdtReading =
-  | { readonly outcome: 'accepted'; readonly header: Hl7Header; readonly events: readonly PatientEvent[] }
+  | {
+      readonly outcome: 'accepted';
+      readonly header: Hl7Header;
+      readonly events: readonly PatientEvent[];
+      /** A problem that does not stop the message (an unmapped assigning authority): AA with an ERR warning. */
+      readonly warning?: Hl7Problem;
+    }
   | { readonly outcome: 'ignored'; readonly header: Hl7Header; readonly why: string }
   | { readonly outcome: 'rejected'; readonly header: Hl7Header; readonly ack: 'AE' | 'AR'; readonly problem: Hl7Problem };
 
@@ -67,6 +73,7 @@ export function readAdt(message: Hl7Message, settings: InboundSettings): AdtRead
   const pids = message.getAllSegments('PID');
   if (pids.length === 0) return reject('AE', { code: '100', text: 'PID segment is missing', segment: 'PID' });
   const events: PatientEvent[] = [];
+  let warning: Hl7Problem | undefined;
   if (trigger === 'A40') {
     // ADT_A39: one PATIENT group (PID, PD1, MRG, PV1) per merge, in order.
     for (const [i, pid] of pids.entries()) {
@@ -76,14 +83,16 @@ export function readAdt(message: Hl7Message, settings: InboundSettings): AdtRead
       if ('problem' in survivor) return reject('AE', survivor.problem);
       const merged = identifiersOf(message, mrg, 1, settings, 'MRG');
       if ('problem' in merged) return reject('AE', merged.problem);
+      warning ??= survivor.warning ?? merged.warning;
       events.push({ identifiers: survivor.identifiers, mergedIdentifiers: merged.identifiers });
     }
-    return { outcome: 'accepted', header, events };
+    return { outcome: 'accepted', header, events, ...(warning ? { warning } : {}) };
   }
 
   const pid = pids[0] as Hl7Segment;
   const who = identifiersOf(message, pid, 3, settings);
   if ('problem' in who) return reject('AE', who.problem);
+  warning = who.warning;
   const pv1 = message.getSegment('PV1');
   const disposition = pv1?.getComponent(36, 1).trim() ?? '';
   const deathDate = pid.getField(29)?.getComponent(1).trim() ?? '';
@@ -115,7 +124,7 @@ export function readAdt(message: Hl7Message, settings: InboundSettings): AdtRead
     ...(deceasedAt ? { deceasedAt } : {}),
     ...(demographics ? { demographics } : {}),
   });
-  return { outcome: 'accepted', header, events };
+  return { outcome: 'accepted', header, events, ...(warning ? { warning } : {}) };
 }
 
 function identifiersOf(
@@ -124,14 +133,17 @@ function identifiersOf(
   field: number,
   settings: InboundSettings,
   name = 'PID',
-): { identifiers: PatientEvent['identifiers'] } | { problem: Hl7Problem } {
+): { identifiers: PatientEvent['identifiers']; warning?: Hl7Problem } | { problem: Hl7Problem } {
   const { identifiers, unmapped } = cxIdentifiers(segment.getField(field), message, settings.assigningAuthorities);
   if (identifiers.length > 0) return { identifiers };
   if (unmapped.length === 0) return { problem: { code: '101', text: `${name}-${field} (patient identifier) is missing`, segment: name, field } };
+  // No identifier the site can map: no patient of ours can match, as for an unknown patient (AA),
+  // but the ACK warns, so a missing HL7_ASSIGNING_AUTHORITIES entry does not go unnoticed.
   return {
-    problem: {
+    identifiers: [],
+    warning: {
       code: '103',
-      text: `${name}-${field} assigning authority ${unmapped.join(', ')} is not mapped (HL7_ASSIGNING_AUTHORITIES)`,
+      text: `${name}-${field} assigning authority ${unmapped.join(', ')} is not mapped (HL7_ASSIGNING_AUTHORITIES); no patient matched`,
       segment: name,
       field,
     },
