@@ -1,4 +1,7 @@
-import type { Bundle, Patient } from '@medplum/fhirtypes';
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type { Bundle, Patient, Subscription } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { until } from '../bench/lib/report';
 import { ehrAll } from './support/ehr-audit';
@@ -131,5 +134,19 @@ describe('POST /v1/ehr-notifications (FHIR Subscriptions, R4 backport)', () => {
       'notification applied',
     );
     expect(await stoppedReason(courseId)).toBeNull();
+  });
+
+  it('npm run ehr:subscribe creates the Patient and Encounter Subscriptions on the EHR once, in the R4 backport shape', async () => {
+    const env = { ...process.env, EHR_BASE_URL: stack.sandbox.url, PUBLIC_BASE_URL: 'https://kap.example.org', API_TOKENS: 'hook-token' };
+    const script = resolve(__dirname, '../scripts/ehr-subscribe.mjs');
+    for (let run = 0; run < 2; run++) await promisify(execFile)(process.execPath, [script], { env });
+    const subscriptions = (await ehrAll(stack.sandbox.url, 'Subscription')) as Subscription[];
+    expect(subscriptions).toHaveLength(2);
+    for (const s of subscriptions) {
+      expect(s.meta?.profile).toContain('http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription');
+      expect(s.channel).toMatchObject({ type: 'rest-hook', endpoint: 'https://kap.example.org/v1/ehr-notifications', payload: 'application/fhir+json', header: ['Authorization: Bearer hook-token'] });
+      expect((s.channel as { _payload?: { extension?: unknown[] } })._payload?.extension?.[0]).toEqual({ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content', valueCode: 'id-only' });
+    }
+    expect(subscriptions.map((s) => s.criteria).sort()).toEqual([stack.config.EHR_SUBSCRIPTION_TOPIC_ENCOUNTER, stack.config.EHR_SUBSCRIPTION_TOPIC_PATIENT].sort());
   });
 });

@@ -91,6 +91,11 @@ export const ConfigSchema = z
     HL7_ASSIGNING_AUTHORITIES: optionalText,
     /** Comma-separated discharge dispositions (PV1-36, Encounter.hospitalization.dischargeDisposition) that stop a course as `discharged`, e.g. `50,51`. */
     DISCHARGE_STOP_CODES: optionalText,
+    /** `npm run ehr:subscribe`: the EHR's SubscriptionTopic canonical URLs for Patient and Encounter changes. */
+    EHR_SUBSCRIPTION_TOPIC_PATIENT: z.string().default('https://kap-adapter.org/fhir/SubscriptionTopic/patient-change'),
+    EHR_SUBSCRIPTION_TOPIC_ENCOUNTER: z.string().default('https://kap-adapter.org/fhir/SubscriptionTopic/encounter-change'),
+    /** What the EHR's notifications carry: `id-only` (the adapter reads the resource) or `full-resource`. */
+    EHR_SUBSCRIPTION_CONTENT: z.enum(['id-only', 'full-resource']).default('id-only'),
   })
   .superRefine((c, ctx) => {
     const need = (cond: boolean, key: string, why: string): void => {

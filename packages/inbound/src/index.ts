@@ -10,3 +10,4 @@ export * from './hl7-datatypes';
 export * from './adt';
 export * from './ack';
 export * from './notification';
+export * from './subscription';

@@ -3,3 +3,4 @@ export type { WorkerDeps } from './deps';
 export { relayOnce } from './relay';
 export { signWebhook, verifyWebhook, SIGNATURE_HEADER } from './webhooks/signature';
 export { startWorker, type RunningWorker } from './worker';
+export { ensureEhrSubscriptions } from './inbound/subscribe';
