@@ -85,6 +85,7 @@ describe('buildAck', () => {
     expect(lines[1]).toBe('MSA|AE|C-1|PID-3 not mapped');
     expect(lines[2]).toBe('ERR||PID^1^3|103^Table value not found^HL70357|E||||PID-3 not mapped');
     const old = buildAck({ msh: parse('MSH|^~\\&|A|B|C|D|2026||ADT^A03|9|P|2.3').msh, code: 'AR', problem: { code: '101', text: 'x', segment: 'PID', field: 3 }, now: new Date(0), ackControlId: 'K2' });
+    expect(old.split('\r')[0]).toBe('MSH|^~\\&|C|D|A|B|19700101000000+0000||ACK^A03^ACK|K2|P|2.3');
     expect(old.split('\r')[2]).toBe('ERR|PID^1^3^101&Required field missing&HL70357');
     expect(encodeHl7('é', 'latin1')).toEqual(Buffer.from([0xe9]));
   });
