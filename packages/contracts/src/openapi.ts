@@ -190,6 +190,19 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
       requestParams: withId('id'),
       responses: { '200': { description: 'Queued again', content: content(z.looseObject({ redriven: DeadLetterView })) }, ...errors(404, 503) },
     },
+  },  '/v1/ehr-notifications': {
+    post: post(
+      "The EHR's FHIR Subscription notification (R4 backport: a history Bundle, first entry the SubscriptionStatus Parameters); handshake and heartbeat change nothing",
+      AnyResourceSchema,
+      '200',
+      z.looseObject({
+        status: z.enum(['acknowledged', 'accepted', 'duplicate']),
+        type: z.string(),
+        notificationId: z.string().optional(),
+        events: z.number().int().optional(),
+      }),
+      { tags: ['operations'], requestBody: { required: true, content: content(AnyResourceSchema, FHIR_TYPES) } },
+    ),
   },
 };
 
