@@ -4,6 +4,7 @@ import { assigningAuthorities, dischargeStopCodes } from '@kap/config';
 import { followUpJobId } from '@kap/queue';
 import type { Communication, Patient } from '@medplum/fhirtypes';
 import pino from 'pino';
+import promClient from 'prom-client';
 import request from 'supertest';
 import { startMllpListener, type RunningMllpListener } from '../services/mllp/src/listener';
 import { until } from '../bench/lib/report';
@@ -154,6 +155,9 @@ describe('HL7 v2 ADT over MLLP', () => {
     expect(msa(acks[2] as string)).toMatchObject({ code: 'AA', controlId: id });
     await raw.close();
     expect((await send(adt('A04', `MRN-nobody2-${Date.now()}`))).code).toBe('AA');
+    const metrics = await promClient.register.getSingleMetricAsString('kap_hl7_messages_total');
+    expect(metrics).toMatch(/kap_hl7_messages_total\{message_type="unknown",ack="AR"\} [1-9]/);
+    expect(metrics).toMatch(/kap_hl7_messages_total\{message_type="ADT\^A01",ack="AA"\} [1-9]/);
   });
 
   it('acknowledges a message for an unknown patient AA and changes nothing', async () => {
