@@ -149,6 +149,8 @@ describe('HL7 v2 ADT over MLLP', () => {
     expect(msa(garbageAck as string).code).toBe('AR');
     expect(garbageAck).toMatch(/\rERR\|/);
     expect(await count("SELECT count(*)::int AS n FROM inbound_messages WHERE status = 'rejected' AND content LIKE '%not HL7%'")).toBe(1);
+    const kept = (await request(stack.app).get('/v1/admin/inbound-messages?status=rejected&content=true').expect(200)).body.inboundMessages;
+    expect(kept.find((m: { content?: string }) => m.content === 'this is not HL7 at all')).toMatchObject({ ackCode: 'AR', status: 'rejected' });
     const id = controlId();
     await raw.write(frame(adt('A01', `MRN-nobody-${Date.now()}`, { id })));
     const acks = await raw.acks(3);

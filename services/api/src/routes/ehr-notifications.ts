@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { NotificationBundle, readNotification } from '@kap/inbound';
-import { storeInboundMessage } from '@kap/store';
+import { listInboundMessages, storeInboundMessage, type InboundMessageRow, type InboundStatus } from '@kap/store';
 import type { Bundle } from '@medplum/fhirtypes';
 import { Router } from 'express';
 import client from 'prom-client';
 import type { AppDeps } from '../deps';
-import { command, zodParser } from '../http/command';
+import { command, guardDatabase, zodParser } from '../http/command';
+import { sendResource } from '../http/respond';
 
 const notifications =
   (client.register.getSingleMetric('kap_ehr_notifications_total') as client.Counter | undefined) ??
@@ -57,5 +58,33 @@ export function ehrNotificationRoutes(deps: AppDeps): Router {
       };
     }),
   );
+  // Operators: what the hospital sent and what became of it; rejected messages wait here.
+  // The message itself (patient data) only on request, and only on this admin route.
+  router.get('/v1/admin/inbound-messages', async (req, res) => {
+    const limit = Math.min(Number(req.query.limit ?? 100) || 100, 1000);
+    const status = STATUSES.find((s) => s === req.query.status);
+    const rows = await guardDatabase(() => listInboundMessages(deps.db, { limit, ...(status ? { status } : {}) }));
+    const withContent = req.query.content === 'true';
+    sendResource(req, res, 200, { inboundMessages: rows.map((r) => inboundView(r, withContent)) });
+  });
   return router;
+}
+
+const STATUSES: readonly InboundStatus[] = ['accepted', 'ignored', 'rejected', 'processed'];
+
+function inboundView(row: InboundMessageRow, withContent: boolean) {
+  return {
+    id: String(row.id),
+    channel: row.channel,
+    sender: row.sender,
+    controlId: row.controlId,
+    messageType: row.messageType,
+    status: row.status,
+    ackCode: row.ackCode,
+    problem: row.problem,
+    outcome: row.outcome,
+    receivedAt: row.receivedAt,
+    processedAt: row.processedAt,
+    ...(withContent ? { content: row.content } : {}),
+  };
 }
