@@ -155,6 +155,14 @@ describe('HL7 v2 ADT over MLLP', () => {
     await raw.write(frame(adt('A01', `MRN-nobody-${Date.now()}`, { id })));
     const acks = await raw.acks(3);
     expect(msa(acks[2] as string)).toMatchObject({ code: 'AA', controlId: id });
+    // Over the size limit (64 KiB here): AR naming its MSH-10, and the connection goes on.
+    const big = controlId();
+    await raw.write(frame(`${adt('A08', 'MRN-big', { id: big })}\rZXX|${'x'.repeat(70_000)}`));
+    await raw.write(frame(adt('A08', `MRN-nobody-${Date.now()}`, { id: `${big}b` })));
+    const more = await raw.acks(5);
+    expect(msa(more[3] as string)).toMatchObject({ code: 'AR', controlId: big });
+    expect(msa(more[3] as string).text).toMatch(/exceeds the limit/);
+    expect(msa(more[4] as string)).toMatchObject({ code: 'AA', controlId: `${big}b` });
     await raw.close();
     expect((await send(adt('A04', `MRN-nobody2-${Date.now()}`))).code).toBe('AA');
     const metrics = await promClient.register.getSingleMetricAsString('kap_hl7_messages_total');

@@ -58,6 +58,15 @@ describe('readAdt', () => {
     expect(home.outcome === 'accepted' && home.events[0]?.courseEnd).toBeUndefined();
   });
 
+  it('takes an assigning authority that is itself an OID or a URI as the system', () => {
+    const r = read('MSH|^~\\&|A|B|C|D|2026||ADT^A08|1|P|2.5\rPID|1||A1^^^2.16.840.1.113883.19.5~B2^^^urn:oid:1.2.3~C3^^^https://mrn.example/ids~D4^^^LOCALONLY');
+    expect(r.outcome === 'accepted' && r.events[0]?.identifiers).toEqual([
+      { system: 'urn:oid:2.16.840.1.113883.19.5', value: 'A1' },
+      { system: 'urn:oid:1.2.3', value: 'B2' },
+      { system: 'https://mrn.example/ids', value: 'C3' },
+    ]);
+  });
+
   it('reads an A40 merge: PID-3 survives, MRG-1 is merged in', () => {
     const r = read('MSH|^~\\&|A|B|C|D|2026||ADT^A40^ADT_A39|7|P|2.5\rEVN|A40|2026\rPID|1||NEW-1^^^HOSP\rMRG|OLD-1^^^HOSP');
     expect(r.outcome === 'accepted' && r.events).toEqual([

@@ -18,7 +18,7 @@ export interface CxResult {
 /**
  * Every repetition of a CX field with a value and a known system: `urn:oid:<CX.4.2>` when
  * CX.4.3 is `ISO` (`urn:uuid:` for `UUID`, the URI itself for `URI`), else the system the
- * site maps CX.4.1 to.
+ * site maps CX.4.1 to, else CX.4.1 itself when it is an OID or a URI.
  */
 export function cxIdentifiers(field: Hl7Field | undefined, message: Hl7Message, authorities: ReadonlyMap<string, string>): CxResult {
   const identifiers: PatientIdentifier[] = [];
@@ -35,11 +35,18 @@ export function cxIdentifiers(field: Hl7Field | undefined, message: Hl7Message, 
     if (universalId && idType === 'ISO') system = `urn:oid:${universalId}`;
     else if (universalId && idType === 'UUID') system = `urn:uuid:${universalId.toLowerCase()}`;
     else if (universalId && idType === 'URI') system = universalId;
-    else system = authorities.get(namespace) ?? (universalId ? authorities.get(universalId) : undefined);
+    else system = authorities.get(namespace) ?? (universalId ? authorities.get(universalId) : undefined) ?? selfDescribing(namespace);
     if (system) identifiers.push({ system, value });
     else unmapped.push(namespace || universalId || '(none)');
   }
   return { identifiers, unmapped };
+}
+
+/** An assigning authority that names its own system: a bare OID, or a URI. */
+function selfDescribing(namespace: string): string | undefined {
+  if (/^[0-2](\.(0|[1-9]\d*))+$/.test(namespace)) return `urn:oid:${namespace}`;
+  if (/^(urn:(oid|uuid):|https?:\/\/)\S+$/i.test(namespace)) return namespace;
+  return undefined;
 }
 
 const NAME_USE: Readonly<Record<string, HumanName['use']>> = { L: 'official', D: 'usual', M: 'maiden', N: 'nickname', A: 'usual', S: 'anonymous', T: 'temp' };
