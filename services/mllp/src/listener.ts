@@ -44,7 +44,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<R
     sockets.add(socket);
     connectionOpened();
     const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    options.logger.info({ peer }, 'mllp connection opened');
+    options.logger.debug({ peer }, 'mllp connection opened');
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     socket.setTimeout(options.idleTimeoutMs, () => socket.end());
@@ -82,7 +82,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<R
     socket.on('close', () => {
       sockets.delete(socket);
       connectionClosed();
-      options.logger.info({ peer }, 'mllp connection closed');
+      options.logger.debug({ peer }, 'mllp connection closed');
     });
   });
   server.on('error', (err) => options.logger.error({ err: err.message }, 'mllp listener error'));
