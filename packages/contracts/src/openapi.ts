@@ -203,6 +203,19 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
       }),
       { tags: ['operations'], requestBody: { required: true, content: content(AnyResourceSchema, FHIR_TYPES) } },
     ),
+  },  '/v1/admin/inbound-messages': {
+    get: {
+      summary: 'What the hospital sent (HL7 v2 messages, FHIR notifications) and what became of it; rejected ones wait here for an operator',
+      tags: ['operations'],
+      requestParams: {
+        query: z.object({
+          status: z.enum(['accepted', 'ignored', 'rejected', 'processed']).optional(),
+          limit: z.string().optional(),
+          content: z.enum(['true', 'false']).optional().meta({ description: 'true: include the messages themselves (patient data)' }),
+        }),
+      },
+      responses: { '200': { description: 'Inbound messages, newest first', content: content(z.looseObject({ inboundMessages: z.array(z.looseObject({})) })) } },
+    },
   },
 };
 

@@ -125,6 +125,15 @@ export async function getInboundMessage(db: Db, id: number): Promise<InboundMess
 }
 
 /**
+ * Locks the message's row for the caller's transaction and returns its status, so two
+ * runs of its job apply it one after the other, the second finding it processed.
+ */
+export async function lockInboundMessage(tx: Db, id: number): Promise<InboundStatus | undefined> {
+  const [row] = await tx.query<{ status: InboundStatus }>('SELECT status FROM inbound_messages WHERE id = $1 FOR UPDATE', [id]);
+  return row?.status;
+}
+
+/**
  * Marks an accepted message applied, with what it did; false when it already was (a
  * second run of its job), so the caller rolls back and changes nothing twice. Locks the row.
  */

@@ -9,7 +9,7 @@ import {
   type PatientEvent,
 } from '@kap/inbound';
 import type { InboundMessageJobData } from '@kap/queue';
-import { getInboundMessage, markCompleted, markInboundProcessed, type Db, type InboundMessageRow, type JsonValue } from '@kap/store';
+import { getInboundMessage, lockInboundMessage, markCompleted, markInboundProcessed, type Db, type InboundMessageRow, type JsonValue } from '@kap/store';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { Config } from '@kap/config';
 import type { Logger } from 'pino';
@@ -43,6 +43,7 @@ export async function applyInboundMessage(deps: InboundDeps, data: InboundMessag
   const events = await eventsOf(deps, message);
   const at = (deps.now ?? (() => new Date()))().toISOString();
   return deps.db.transaction(async (tx) => {
+    if ((await lockInboundMessage(tx, message.id)) !== 'accepted') throw new AlreadyApplied();
     const outcomes: EventOutcome[] = [];
     for (const event of events) {
       outcomes.push(await applyPatientEvent(tx, event, { messageId: message.id, at, webhookUrls: webhookUrls(deps.config) }));
