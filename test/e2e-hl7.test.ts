@@ -1,7 +1,6 @@
 import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
 import { assigningAuthorities, dischargeStopCodes } from '@kap/config';
-import { followUpJobId } from '@kap/queue';
 import type { Communication, Patient } from '@medplum/fhirtypes';
 import pino from 'pino';
 import promClient from 'prom-client';
@@ -65,6 +64,15 @@ describe('HL7 v2 ADT over MLLP', () => {
     return { code: ack.getSegment('MSA')?.getField(1)?.toString() ?? '', controlId: ack.getSegment('MSA')?.getField(2)?.toString() ?? '', ack };
   };
 
+  /** The BullMQ ids of the follow-ups' timer jobs, as the relay recorded them on their outbox rows. */
+  const timerJobIds = async (followUpIds: string[]): Promise<string[]> =>
+    (
+      await stack.db.query<{ job_ids: string[] }>(
+        "SELECT job_ids FROM outbox WHERE topic = 'follow-up-schedule' AND payload->>'followUpId' IN (SELECT jsonb_array_elements_text($1::jsonb))",
+        [JSON.stringify(followUpIds)],
+      )
+    ).flatMap((r) => r.job_ids);
+
   /** A patient with a running course and three scheduled follow-ups (jobs in Redis). */
   async function patientWithCourse(mrn: string): Promise<{ courseId: string; patientId: string; followUpIds: string[] }> {
     const screening = await request(stack.app)
@@ -86,7 +94,7 @@ describe('HL7 v2 ADT over MLLP', () => {
       })
       .expect(201);
     const followUpIds = (session.body.followUps as Array<{ id: string }>).map((f) => f.id);
-    await until(async () => !!(await stack.queues.followUps.getJob(followUpJobId(followUpIds[0] as string, 'due'))), 20_000, 'follow-up jobs in Redis');
+    await until(async () => (await timerJobIds(followUpIds)).length === 6, 20_000, 'follow-up jobs dispatched');
     const carePlan = await request(stack.app).get(`/fhir/R4/CarePlan/${course.body.carePlanId}`).expect(200);
     const patientId = String(carePlan.body.subject.reference).split('/')[1] as string;
     return { courseId: course.body.courseId, patientId, followUpIds };
@@ -99,6 +107,8 @@ describe('HL7 v2 ADT over MLLP', () => {
   it('A03 with PV1-36 20 stops the course as deceased, removes its follow-up jobs, tells the team and updates the EHR; a resend changes nothing', async () => {
     const mrn = `MRN-${Date.now()}-a`;
     const { courseId, patientId, followUpIds } = await patientWithCourse(mrn);
+    const jobIds = await timerJobIds(followUpIds);
+    for (const jobId of jobIds) expect(await stack.queues.followUps.getJob(jobId)).toBeDefined();
     const id = controlId();
     const message = adt('A03', mrn, { id, pv1: pv1('20') });
     const first = await send(message);
@@ -109,7 +119,7 @@ describe('HL7 v2 ADT over MLLP', () => {
     expect(course.followUps.map((f: { status: string }) => f.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
     await until(
       async () => {
-        for (const f of followUpIds) for (const kind of ['due', 'reminder'] as const) if (await stack.queues.followUps.getJob(followUpJobId(f, kind))) return false;
+        for (const jobId of jobIds) if (await stack.queues.followUps.getJob(jobId)) return false;
         return true;
       },
       20_000,

@@ -2,3 +2,4 @@ export * from './contraindications';
 export * from './screening-rules';
 export * from './course';
 export * from './follow-ups';
+export * from './webhook-events';

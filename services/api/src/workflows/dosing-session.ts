@@ -11,7 +11,8 @@ import {
   dosingSessionKey,
   recordSessionOnCarePlan,
 } from '@kap/fhir';
-import { OUTBOX_TOPICS, enqueueOutbox, insertDosingSession, insertFollowUps, saveForSync, setFollowUpTask } from '@kap/store';
+import { WORK, enqueueWork, saveForSync } from '@kap/queue';
+import { insertDosingSession, insertFollowUps, setFollowUpTask } from '@kap/store';
 import type { Patient, Reference, Resource } from '@medplum/fhirtypes';
 import type { CommandContext } from '../http/command';
 import type { HandlerResult } from '../http/respond';
@@ -112,11 +113,12 @@ export async function recordDosingSession(
   for (const f of followUps) {
     const due = Date.parse(f.dueBy);
     const offset = due - Date.parse(request.end);
-    await enqueueOutbox(ctx.tx, {
-      topic: OUTBOX_TOPICS.followUpSchedule,
-      patientId: course.patientId,
-      payload: { followUpId: f.id, dueBy: f.dueBy, remindAt: new Date(due - Math.min(lead, offset / 2)).toISOString() },
-    });
+    await enqueueWork(
+      ctx.tx,
+      WORK.followUpSchedule,
+      { followUpId: f.id, dueBy: f.dueBy, remindAt: new Date(due - Math.min(lead, offset / 2)).toISOString() },
+      { patientId: course.patientId },
+    );
   }
   return {
     status: 201,

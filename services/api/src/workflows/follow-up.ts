@@ -1,7 +1,8 @@
 import type { FollowUpCompleteRequest } from '@kap/contracts';
 import { checkCourseActive } from '@kap/domain';
 import { badRequest, buildIntegrationProcedure, buildProvenance, collectionBundle, completeFollowUpTask, conflict, notFound } from '@kap/fhir';
-import { OUTBOX_TOPICS, enqueueOutbox, getFollowUp, listDosingSessions, readResource, saveForSync, setFollowUpStatus } from '@kap/store';
+import { WORK, enqueueWork, saveForSync } from '@kap/queue';
+import { getFollowUp, listDosingSessions, readResource, setFollowUpStatus } from '@kap/store';
 import type { Resource, Task } from '@medplum/fhirtypes';
 import type { CommandContext } from '../http/command';
 import type { HandlerResult } from '../http/respond';
@@ -48,7 +49,7 @@ export async function completeFollowUp(followUpId: string, request: FollowUpComp
     }),
   );
   const saved = await saveForSync(ctx.tx, course.patientId, produced, { reason: 'follow-up-completed', webhookUrls: ctx.webhookUrls });
-  await enqueueOutbox(ctx.tx, { topic: OUTBOX_TOPICS.followUpCancel, patientId: course.patientId, payload: { followUpIds: [followUpId] } });
+  await enqueueWork(ctx.tx, WORK.followUpCancel, { followUpIds: [followUpId] }, { patientId: course.patientId });
   return {
     status: 200,
     body: {

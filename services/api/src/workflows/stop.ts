@@ -1,14 +1,14 @@
 import type { StopRequest } from '@kap/contracts';
 import { collectionBundle, conflict } from '@kap/fhir';
-import { stopCourseWithFollowUps } from '@kap/store';
+import { stopCourseWithFollowUps } from '@kap/queue';
 import type { CommandContext } from '../http/command';
 import type { HandlerResult } from '../http/respond';
 import { loadCourse } from './course-state';
 
 /**
  * Stops a course (completed, withdrawn, deceased, discharged): every open follow-up is
- * cancelled with its Task and its jobs, and the CarePlan ends. The stop itself is the
- * store's, shared with the stops the hospital's events cause.
+ * cancelled with its Task and its jobs, and the CarePlan ends. The stop itself is shared
+ * with the stops the hospital's events cause (`stopCourseWithFollowUps`).
  */
 export async function stopCourseWorkflow(courseId: string, request: StopRequest, ctx: CommandContext): Promise<HandlerResult> {
   const { course } = await loadCourse(ctx.tx, courseId);

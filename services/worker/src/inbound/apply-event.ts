@@ -1,7 +1,7 @@
 import type { PatientEvent } from '@kap/inbound';
+import { WORK, enqueueWork, saveForSync, stopCourseWithFollowUps } from '@kap/queue';
 import {
   assignIdentifiers,
-  enqueueOutbox,
   findPatientIdByEhrId,
   findPatientIds,
   linkMergedPatient,
@@ -9,14 +9,9 @@ import {
   patientWithMerged,
   putResources,
   readResource,
-  saveForSync,
-  stopCourseWithFollowUps,
   type Db,
 } from '@kap/store';
 import type { Patient } from '@medplum/fhirtypes';
-
-/** The outbox topic that pushes hospital-fed demographics to the EHR's Patient: `{ patientId }`. */
-export const PATIENT_UPDATE_TOPIC = 'ehr-patient-update';
 
 export interface ApplyContext {
   /** The stored message, for deterministic resource keys. */
@@ -68,7 +63,7 @@ export async function applyPatientEvent(tx: Db, event: PatientEvent, ctx: ApplyC
         : { ...(_b !== undefined ? { deceasedBoolean: _b } : {}), ...(_d !== undefined ? { deceasedDateTime: _d } : {}) };
     patient = { ...rest, ...changed, ...deceased };
     await saveForSync(tx, patientId, [patient], { reason: 'hospital-patient-update' });
-    if (demographicsUpdated) await enqueueOutbox(tx, { topic: PATIENT_UPDATE_TOPIC, patientId, payload: { patientId } });
+    if (demographicsUpdated) await enqueueWork(tx, WORK.patientDemographics, { patientId }, { patientId });
   }
 
   const stoppedCourses: string[] = [];

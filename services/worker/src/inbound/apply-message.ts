@@ -37,7 +37,7 @@ export function inboundSettings(config: Config): InboundSettings {
 export async function applyInboundMessage(deps: InboundDeps, data: InboundMessageJobData): Promise<string> {
   const message = await getInboundMessage(deps.db, data.inboundMessageId);
   if (!message || message.status !== 'accepted') {
-    await markCompleted(deps.db, data.outboxId);
+    await markCompleted(deps.db, data.outboxKey);
     return `obsolete: ${message?.status ?? 'unknown message'}`;
   }
   const events = await eventsOf(deps, message);
@@ -52,7 +52,7 @@ export async function applyInboundMessage(deps: InboundDeps, data: InboundMessag
       // Another run applied it meanwhile: roll this one back.
       throw new AlreadyApplied();
     }
-    await markCompleted(tx, data.outboxId);
+    await markCompleted(tx, data.outboxKey);
     const stopped = outcomes.flatMap((o) => o.stoppedCourses ?? []);
     deps.logger.info(
       { inboundMessage: message.id, type: message.messageType, events: outcomes.length, matched: outcomes.map((o) => o.matched), stoppedCourses: stopped.length },
@@ -61,7 +61,7 @@ export async function applyInboundMessage(deps: InboundDeps, data: InboundMessag
     return `applied: ${outcomes.map((o) => o.matched).join(',') || 'no events'}`;
   }).catch(async (err: unknown) => {
     if (!(err instanceof AlreadyApplied)) throw err;
-    await markCompleted(deps.db, data.outboxId);
+    await markCompleted(deps.db, data.outboxKey);
     return 'already applied';
   });
 }

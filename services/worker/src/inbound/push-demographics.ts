@@ -18,7 +18,7 @@ const FED_ELEMENTS = ['name', 'birthDate', 'gender'] as const;
 export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient }, data: PatientUpdateJobData): Promise<string> {
   const local = await readResource<Patient>(deps.db, 'Patient', data.patientId);
   if (!local) {
-    await markCompleted(deps.db, data.outboxId);
+    await markCompleted(deps.db, data.outboxKey);
     return 'obsolete: unknown patient';
   }
   const [state] = await getSyncStates(deps.db, [{ type: 'Patient', id: data.patientId }]);
@@ -30,7 +30,7 @@ export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient }, 
     if (found[0]?.id) current = await deps.ehr.read('Patient', found[0].id);
   }
   if (!current) {
-    await markCompleted(deps.db, data.outboxId);
+    await markCompleted(deps.db, data.outboxKey);
     return 'not in the EHR yet';
   }
   const updated: Patient = { ...current.resource };
@@ -39,7 +39,7 @@ export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient }, 
     (updated as unknown as Record<string, unknown>)[element] = local[element];
   }
   if (FED_ELEMENTS.every((e) => stringify(updated[e]) === stringify(current.resource[e]))) {
-    await markCompleted(deps.db, data.outboxId);
+    await markCompleted(deps.db, data.outboxKey);
     return 'unchanged';
   }
   try {
@@ -50,6 +50,6 @@ export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient }, 
     }
     throw err;
   }
-  await markCompleted(deps.db, data.outboxId);
+  await markCompleted(deps.db, data.outboxKey);
   return 'updated';
 }

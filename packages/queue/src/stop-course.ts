@@ -1,12 +1,10 @@
 import type { StopReason } from '@kap/domain';
 import { buildCareTeamCommunication, buildProvenance, cancelFollowUpTask, stopCarePlan } from '@kap/fhir';
+import { cancelPendingFollowUps, getCourse, readResource, stopCourse, type CourseRow, type Db, type FollowUpRow } from '@kap/store';
 import type { CarePlan, Resource, Task } from '@medplum/fhirtypes';
-import { getCourse, stopCourse, type CourseRow } from './courses';
-import type { Db } from './db';
-import { cancelPendingFollowUps, type FollowUpRow } from './follow-ups';
-import { enqueueOutbox } from './outbox';
-import { readResource } from './resources';
-import { OUTBOX_TOPICS, saveForSync } from './save-for-sync';
+import { enqueueWork } from './enqueue';
+import { saveForSync } from './save-for-sync';
+import { WORK } from './units';
 
 export interface StopCourseInput {
   readonly reason: StopReason;
@@ -69,21 +67,7 @@ export async function stopCourseWithFollowUps(tx: Db, courseId: string, input: S
   );
   const saved = await saveForSync(tx, course.patientId, produced, { reason: input.outboxReason ?? 'course-stopped', webhookUrls: input.webhookUrls });
   if (cancelled.length > 0) {
-    await enqueueOutbox(tx, {
-      topic: OUTBOX_TOPICS.followUpCancel,
-      patientId: course.patientId,
-      payload: { followUpIds: cancelled.map((f) => f.id) },
-    });
+    await enqueueWork(tx, WORK.followUpCancel, { followUpIds: cancelled.map((f) => f.id) }, { patientId: course.patientId });
   }
   return { course: { ...course, stoppedReason: input.reason, stoppedAt: input.at }, cancelled, saved };
-}
-
-/** The running (not stopped) courses of these patients, oldest first. */
-export async function listActiveCourseIds(db: Db, patientIds: readonly string[]): Promise<string[]> {
-  if (patientIds.length === 0) return [];
-  const rows = await db.query<{ id: string }>(
-    `SELECT id FROM courses WHERE stopped_at IS NULL AND patient_id IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY created_at, id`,
-    [JSON.stringify(patientIds)],
-  );
-  return rows.map((r) => r.id);
 }
