@@ -144,6 +144,54 @@ for (;;) {
   await sleep(500);
 }
 
+step("The hospital's feed: a second synthetic patient dies during their course (HL7 v2 ADT^A03 over MLLP)");
+const mllpPort = Number(process.env.DEMO_MLLP_PORT ?? process.env.MLLP_PORT ?? 2575);
+const second = await call(
+  'POST',
+  '/v1/screenings',
+  {
+    patient: { system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: `DEMO2-${run}`, name: { family: 'Demo', given: ['Ben'] }, birthDate: '1941-07-30', gender: 'male' },
+    performedAt: iso(-86_400_000),
+    contraindications: {},
+    vitals: { systolic: 126, diastolic: 80, heartRate: 70, spo2: 95, respiratoryRate: 15, weightKg: 64.0 },
+    consent: { informed: true, signedAt: iso(-86_000_000) },
+  },
+  201,
+);
+const secondCourse = await call('POST', '/v1/courses', { screeningId: second.screeningId, followUpOffsets: ['PT1H', 'PT2H', 'PT3H'] }, 201);
+const secondSession = await call('POST', `/v1/courses/${secondCourse.courseId}/dosing-sessions`, session(1), 201);
+detail(`course ${secondCourse.courseId}: follow-ups ${secondSession.followUps.map((f) => f.status).join(', ')}`);
+const { Hl7Client } = await import('@medplum/hl7');
+const { Hl7Message } = await import('@medplum/core');
+const hl7 = new Hl7Client({ host: process.env.DEMO_MLLP_HOST ?? '127.0.0.1', port: mllpPort });
+const controlId = `DEMO${run}`.slice(0, 20);
+const a03 = [
+  `MSH|^~\\&|ADT|DEMOHOSP|KAP|PALLIATIVE|${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}||ADT^A03^ADT_A03|${controlId}|P|2.5.1|||AL|NE||UNICODE UTF-8`,
+  `EVN|A03|${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`,
+  `PID|1||DEMO2-${run}^^^&2.16.840.1.113883.19.5.99999.1&ISO^MR||Demo^Ben||19410730|M`,
+  `PV1|1|I|PALL^12^1${'|'.repeat(33)}20`,
+].join('\r');
+let ack;
+try {
+  ack = await hl7.sendAndWait(Hl7Message.parse(a03), { timeoutMs: 10_000 });
+} catch (err) {
+  console.error(`No ACK from the MLLP port ${mllpPort} (${err instanceof Error ? err.message : err}). Is MLLP_PORT set on the service?`);
+  process.exit(1);
+} finally {
+  await hl7.close();
+}
+detail(`ACK ${ack.getSegment('MSA')?.getField(1)?.toString()} for ${ack.getSegment('MSA')?.getField(2)?.toString()} (discharge disposition 20, expired)`);
+const stoppedSecond = await (async () => {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const c = await call('GET', `/v1/courses/${secondCourse.courseId}`, undefined, 200);
+    if (c.stoppedReason === 'deceased' && c.followUps.every((f) => f.status === 'cancelled')) return c;
+    if (Date.now() > until) throw new Error(`course still ${c.stoppedReason ?? 'running'}, follow-ups ${c.followUps.map((f) => f.status).join(', ')}`);
+    await sleep(300);
+  }
+})();
+detail(`course stopped: ${stoppedSecond.stoppedReason}; follow-ups ${stoppedSecond.followUps.map((f) => f.status).join(', ')}; the care team was told`);
+
 console.log(`\n${color('1', 'Summary')}`);
 console.log(`  phase ${final.phase} (${final.stoppedReason}); ${final.sessions.length} sessions; follow-ups ${final.followUps.map((f) => f.status).join(', ')}`);
 console.log(`  goals: ${final.goals.map((g) => g.description).join('; ')}`);

@@ -92,6 +92,8 @@ process.on('SIGTERM', () => stopAll(0));
 env.REDIS_URL = await ensureRedis();
 const port = env.PORT ?? '3000';
 const sandboxPort = env.EHR_SANDBOX_PORT ?? '3100';
+// The hospital's HL7 v2 feed (ADT over MLLP) on the conventional port, unless set otherwise.
+env.MLLP_PORT ??= '2575';
 // One process (services/standalone) runs the API, the worker and the sandbox: the embedded
 // database is single-process. docker-compose.yml runs them apart on PostgreSQL.
 run('kap', 'services/standalone/dist/main.js');
@@ -106,6 +108,7 @@ console.log(
     `  EHR            ${env.EHR_BASE_URL ?? `embedded sandbox http://127.0.0.1:${sandboxPort}/fhir/R4`}`,
     `  database       ${env.DATABASE_URL ? 'DATABASE_URL' : `embedded PGlite in ${resolve(env.DATA_DIR ?? '.data', 'postgres')}`}`,
     `  redis          ${env.REDIS_URL}`,
+    `  HL7 v2 (MLLP)  ${env.MLLP_HOST ?? '127.0.0.1'}:${env.MLLP_PORT}   (ADT from the hospital's interface engine)`,
     'Press Ctrl-C to stop.',
     '',
   ].join('\n'),

@@ -47,6 +47,7 @@ function failing(inner: Db): Db {
     },
     transaction: (fn) => inner.transaction((tx) => fn(failing(tx))),
     ping: () => inner.ping(),
+    listen: (channel, onNotify) => inner.listen(channel, onNotify),
     close: () => inner.close(),
   };
 }

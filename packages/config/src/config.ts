@@ -99,6 +99,23 @@ export const ConfigSchema = z
     HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(5_000),
     /** Largest request line plus headers, in bytes; larger is 431. */
     HTTP_MAX_HEADER_BYTES: positiveInt.max(1_048_576).default(16_384),
+    /** TCP port of the HL7 v2 MLLP listener (ADT from the hospital); unset: no listener. */
+    MLLP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    /** Address the MLLP listener binds; MLLP has no authentication, so keep it on the interface engine's network. */
+    MLLP_HOST: z.string().default('127.0.0.1'),
+    /** Largest HL7 message accepted, in bytes; a larger one is answered AR and kept (truncated) for an operator. */
+    MLLP_MAX_MESSAGE_BYTES: positiveInt.default(1_048_576),
+    /** A connection silent this long is closed (interface engines reconnect). */
+    MLLP_IDLE_TIMEOUT_MS: positiveInt.default(300_000),
+    /** Comma-separated `CX.4.1=system URI` pairs mapping PID-3 assigning authorities to identifier systems, e.g. `HOSP=urn:oid:1.2.3`. */
+    HL7_ASSIGNING_AUTHORITIES: optionalText,
+    /** Comma-separated discharge dispositions (PV1-36, Encounter.hospitalization.dischargeDisposition) that stop a course as `discharged`, e.g. `50,51`. */
+    DISCHARGE_STOP_CODES: optionalText,
+    /** `npm run ehr:subscribe`: the EHR's SubscriptionTopic canonical URLs for Patient and Encounter changes. */
+    EHR_SUBSCRIPTION_TOPIC_PATIENT: z.string().default('https://kap-adapter.org/fhir/SubscriptionTopic/patient-change'),
+    EHR_SUBSCRIPTION_TOPIC_ENCOUNTER: z.string().default('https://kap-adapter.org/fhir/SubscriptionTopic/encounter-change'),
+    /** What the EHR's notifications carry: `id-only` (the adapter reads the resource) or `full-resource`. */
+    EHR_SUBSCRIPTION_CONTENT: z.enum(['id-only', 'full-resource']).default('id-only'),
   })
   .superRefine((c, ctx) => {
     const need = (cond: boolean, key: string, why: string): void => {
@@ -118,6 +135,12 @@ export const ConfigSchema = z
       need(!!c.WEBHOOK_SECRET, 'WEBHOOK_SECRET', 'required when WEBHOOK_URLS is set: deliveries are signed');
       for (const url of c.WEBHOOK_URLS.split(',')) {
         if (!URL.canParse(url.trim())) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_URLS'], message: `not a URL: ${url}` });
+      }
+    }
+    for (const pair of listSetting(c.HL7_ASSIGNING_AUTHORITIES)) {
+      const [authority, system] = pair.split('=').map((v) => v.trim());
+      if (!authority || !system || !URL.canParse(system)) {
+        ctx.addIssue({ code: 'custom', path: ['HL7_ASSIGNING_AUTHORITIES'], message: `not AUTHORITY=system-uri: ${pair}` });
       }
     }
     if (c.SCREENING_SEVERITY_OVERRIDES) {
@@ -170,4 +193,19 @@ export function databaseOptions(config: Config): { url?: string; schema?: string
 /** Splits a comma-separated setting into its non-empty items. */
 export function listSetting(value: string | undefined): string[] {
   return (value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+}
+
+/** PID-3 assigning authority (CX.4.1) → identifier system, from HL7_ASSIGNING_AUTHORITIES. */
+export function assigningAuthorities(config: Config): ReadonlyMap<string, string> {
+  return new Map(
+    listSetting(config.HL7_ASSIGNING_AUTHORITIES).map((pair) => {
+      const at = pair.indexOf('=');
+      return [pair.slice(0, at).trim(), pair.slice(at + 1).trim()] as const;
+    }),
+  );
+}
+
+/** The discharge dispositions that stop a course as `discharged` (DISCHARGE_STOP_CODES). */
+export function dischargeStopCodes(config: Config): ReadonlySet<string> {
+  return new Set(listSetting(config.DISCHARGE_STOP_CODES));
 }

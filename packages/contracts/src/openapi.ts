@@ -225,6 +225,32 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
       requestParams: withId('id'),
       responses: { '200': { description: 'Queued again', content: content(z.looseObject({ redriven: DeadLetterView })) }, ...errors(404, 503) },
     },
+  },  '/v1/ehr-notifications': {
+    post: post(
+      "The EHR's FHIR Subscription notification (R4 backport: a history Bundle, first entry the SubscriptionStatus Parameters); handshake and heartbeat change nothing",
+      AnyResourceSchema,
+      '200',
+      z.looseObject({
+        status: z.enum(['acknowledged', 'accepted', 'duplicate']),
+        type: z.string(),
+        notificationId: z.string().optional(),
+        events: z.number().int().optional(),
+      }),
+      { tags: ['operations'], requestBody: { required: true, content: content(AnyResourceSchema, FHIR_TYPES) } },
+    ),
+  },  '/v1/admin/inbound-messages': {
+    get: {
+      summary: 'What the hospital sent (HL7 v2 messages, FHIR notifications) and what became of it; rejected ones wait here for an operator',
+      tags: ['operations'],
+      requestParams: {
+        query: z.object({
+          status: z.enum(['accepted', 'ignored', 'rejected', 'processed']).optional(),
+          limit: z.string().optional(),
+          content: z.enum(['true', 'false']).optional().meta({ description: 'true: include the messages themselves (patient data)' }),
+        }),
+      },
+      responses: { '200': { description: 'Inbound messages, newest first', content: content(z.looseObject({ inboundMessages: z.array(z.looseObject({})) })) } },
+    },
   },
   '/v1/admin/sync-status': {
     get: {

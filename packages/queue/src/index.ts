@@ -4,3 +4,4 @@ export * from './save-for-sync';
 export * from './connection';
 export * from './queues';
 export * from './ownership';
+export * from './stop-course';

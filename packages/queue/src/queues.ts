@@ -7,6 +7,7 @@ export interface Queues {
   readonly followUps: Queue;
   readonly notify: Queue;
   readonly reconcile: Queue;
+  readonly inbound: Queue;
   /** The queue of that name. */
   get(name: QueueName): Queue;
   readonly all: readonly Queue[];
@@ -24,6 +25,7 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     followUps: get(QUEUE_NAMES.followUps),
     notify: get(QUEUE_NAMES.notify),
     reconcile: get(QUEUE_NAMES.reconcile),
+    inbound: get(QUEUE_NAMES.inbound),
     get,
     all: [...byName.values()],
     async close() {

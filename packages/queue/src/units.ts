@@ -17,6 +17,8 @@ export const QUEUE_NAMES = {
   followUps: 'follow-ups',
   notify: 'notify',
   reconcile: 'reconcile',
+  /** What the hospital sent (HL7 v2 ADT, FHIR notifications), applied, and the Patient updates it causes in the EHR. */
+  inbound: 'ehr-inbound',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
@@ -75,6 +77,14 @@ export type NotifyJobData = z.infer<typeof NotifyJobData>;
 export const ReconcileJobData = z.strictObject({ reconciliationId: z.uuid(), outboxKey });
 export type ReconcileJobData = z.infer<typeof ReconcileJobData>;
 
+/** Apply one stored hospital message (HL7 v2 or FHIR notification). */
+export const InboundMessageJobData = z.strictObject({ inboundMessageId: z.number().int().positive(), outboxKey });
+export type InboundMessageJobData = z.infer<typeof InboundMessageJobData>;
+
+/** Bring the EHR's Patient up to date with demographics the hospital's feed changed. */
+export const PatientUpdateJobData = z.strictObject({ patientId: z.string().min(1), outboxKey });
+export type PatientUpdateJobData = z.infer<typeof PatientUpdateJobData>;
+
 export const WORK = {
   ehrSync: defineUnit({
     topic: 'ehr-sync',
@@ -118,6 +128,23 @@ export const WORK = {
     queue: QUEUE_NAMES.reconcile,
     jobs: (p, row) => [{ name: 'reconcile', data: ReconcileJobData.parse({ reconciliationId: p.reconciliationId, outboxKey: row.key }) }],
     options: () => ({ attempts: 5, backoff: { type: 'custom' }, ...KEEP }),
+  }),
+  // The MLLP listener and POST /v1/ehr-notifications write this row (with the message) from
+  // @kap/store's storeInboundMessage, which cannot import this package: keep the topic and payload in step.
+  inboundMessage: defineUnit({
+    topic: 'inbound-message',
+    payload: z.strictObject({ inboundMessageId: z.number().int().positive() }),
+    queue: QUEUE_NAMES.inbound,
+    jobs: (p, row) => [{ name: 'inbound-message', data: InboundMessageJobData.parse({ inboundMessageId: p.inboundMessageId, outboxKey: row.key }) }],
+    // Waits out an EHR outage like the sync: id-only notifications read the EHR.
+    options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
+  }),
+  patientDemographics: defineUnit({
+    topic: 'ehr-patient-update',
+    payload: z.strictObject({ patientId: z.string().min(1) }),
+    queue: QUEUE_NAMES.inbound,
+    jobs: (p, row) => [{ name: 'patient-demographics', data: PatientUpdateJobData.parse({ patientId: p.patientId, outboxKey: row.key }) }],
+    options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
   }),
 } as const;
 

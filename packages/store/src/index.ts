@@ -22,3 +22,6 @@ export * from './leases';
 export * from './sync-status';
 export * from './reconciliations';
 export * from './course-measures';
+export * from './inbound-messages';
+export * from './patient-links';
+export * from './active-courses';

@@ -245,4 +245,34 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX course_measures_course_idx ON course_measures (course_id, measured_at, id)',
     ],
   },
+  {
+    version: 10,
+    name: 'inbound hospital messages (HL7 v2 ADT, FHIR notifications) and patient merges',
+    statements: [
+      // Every message the hospital sent, stored before it is acknowledged; accepted ones are
+      // unique by sender and control id (dedupe_key), so a resend is acknowledged and applied once.
+      `CREATE TABLE inbound_messages (
+        id bigserial PRIMARY KEY,
+        channel text NOT NULL CHECK (channel IN ('hl7v2', 'fhir-notification')),
+        sender text NULL,
+        control_id text NULL,
+        message_type text NULL,
+        dedupe_key text NULL UNIQUE,
+        content text NOT NULL,
+        status text NOT NULL CHECK (status IN ('accepted', 'ignored', 'rejected', 'processed')),
+        ack_code text NULL,
+        problem text NULL,
+        outcome jsonb NULL,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        processed_at timestamptz NULL
+      )`,
+      'CREATE INDEX inbound_messages_status_idx ON inbound_messages (status, id)',
+      // A40: the merged patient's id now answers for the survivor.
+      `CREATE TABLE patient_links (
+        merged_id text PRIMARY KEY,
+        survivor_id text NOT NULL,
+        linked_at timestamptz NOT NULL DEFAULT now()
+      )`,
+    ],
+  },
 ];

@@ -13,6 +13,7 @@ import { httpMetrics, metricsRoutes } from './ops/metrics';
 import { QUEUE_DASHBOARD_PATH, queueDashboard } from './ops/queue-dashboard';
 import { adminRoutes } from './routes/admin';
 import { courseRoutes } from './routes/courses';
+import { ehrNotificationRoutes } from './routes/ehr-notifications';
 import { fhirRoutes } from './routes/fhir';
 import { screeningRoutes } from './routes/screenings';
 import { systemRoutes } from './routes/system';
@@ -39,6 +40,7 @@ export function createApp(given: AppDeps): Express {
   app.use(screeningRoutes(deps));
   app.use(courseRoutes(deps));
   app.use(adminRoutes(deps));
+  app.use(ehrNotificationRoutes(deps));
   app.use(fhirRoutes(deps));
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));

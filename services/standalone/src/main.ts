@@ -1,13 +1,14 @@
 import { startApi } from '@kap/api';
 import { databaseOptions, loadConfig } from '@kap/config';
 import { sandboxPolicyFromEnv, startSandbox } from '@kap/ehr-sandbox';
+import { startConfiguredMllp } from '@kap/mllp';
 import { openDatabase } from '@kap/store';
 import { startWorker } from '@kap/worker';
 import pino from 'pino';
 
 /**
- * The Quick start's one process: the API, the worker and (with no EHR_BASE_URL) the EHR
- * sandbox. The embedded PostgreSQL (PGlite) is single-process, so with no DATABASE_URL
+ * The Quick start's one process: the API, the worker, the MLLP listener (with MLLP_PORT)
+ * and (with no EHR_BASE_URL) the EHR sandbox. The embedded PostgreSQL (PGlite) is single-process, so with no DATABASE_URL
  * the API and the worker must share this process's one database. In production each
  * service runs on its own against PostgreSQL (docker-compose.yml, infra/).
  */
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
   const db = await openDatabase(databaseOptions(config));
   const worker = await startWorker(config, db, logger.child({ service: 'worker' }));
   const api = await startApi(config, db, logger.child({ service: 'api' }));
+  // The MLLP listener stores into this process's database, where the worker picks messages up.
+  const mllp = await startConfiguredMllp(config, db, logger.child({ service: 'mllp' }));
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -29,6 +32,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: requests and jobs in flight finish first');
     setTimeout(() => process.exit(1), 30_000).unref();
     void (async () => {
+      await mllp?.close();
       await api.close();
       await worker.close();
       await db.close();

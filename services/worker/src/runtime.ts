@@ -7,6 +7,7 @@ import type { WorkerDeps } from './deps';
 import { recordJob } from './metrics';
 import { ehrSyncProcessor } from './processors/ehr-sync';
 import { followUpProcessor } from './processors/follow-ups';
+import { inboundProcessor } from './processors/inbound';
 import { notifyProcessor } from './processors/notify';
 import { reconcileProcessor } from './processors/reconcile';
 import { startRelay } from './relay';
@@ -72,6 +73,7 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
     start(QUEUE_NAMES.followUps, followUpProcessor(deps), 2),
     start(QUEUE_NAMES.notify, notifyProcessor(deps), 4),
     start(QUEUE_NAMES.reconcile, reconcileProcessor(deps), 1),
+    start(QUEUE_NAMES.inbound, inboundProcessor(deps), 2),
   ];
   const relay = startRelay(deps, jobLimits(deps));
   const sweep = startStaleSweep(deps);

@@ -1,0 +1,121 @@
+import {
+  Hl7ReadError,
+  buildAck,
+  decodeHl7,
+  encodeHl7,
+  readAdt,
+  readMshFields,
+  type AckCode,
+  type Hl7Problem,
+  type InboundSettings,
+  type MllpEvent,
+} from '@kap/inbound';
+import { storeInboundMessage, type Db, type NewInboundMessage } from '@kap/store';
+import type { Logger } from 'pino';
+import { messageTypeLabel, recordMessage } from './metrics';
+
+export interface FrameDeps {
+  readonly db: Db;
+  readonly settings: InboundSettings;
+  readonly logger: Logger;
+  readonly maxBytes: number;
+  readonly now?: () => Date;
+}
+
+let ackCounter = 0;
+/** This ACK's own MSH-10: unique, at most 20 characters (MSH-10's length before 2.7). */
+const nextAckControlId = (now: Date): string => `K${now.getTime().toString(36)}${(ackCounter++ % 1296).toString(36).padStart(2, '0')}`;
+
+/**
+ * Answers one MLLP event with the bytes of its ACK. The message is stored first, in every
+ * case: accepted ADT with the outbox row that has the worker apply it, anything else for an
+ * operator to look at. Only a stored message is acknowledged `AA`; if it cannot be stored
+ * the answer is `AR` (a system problem, per HL7: send it again later).
+ */
+export async function answerFrame(deps: FrameDeps, event: MllpEvent): Promise<Buffer> {
+  const now = (deps.now ?? (() => new Date()))();
+  const bytes = event.kind === 'frame' ? event.bytes : event.kind === 'oversize' ? event.head : event.bytes;
+  let msh: readonly string[] = readMshFields(bytes) ?? [];
+  let charset = 'latin1';
+  let code: AckCode;
+  let problem: Hl7Problem | undefined;
+  let note: string | undefined;
+  let record: NewInboundMessage;
+  let typeLabel = messageTypeLabel((msh[9] ?? '').split('^')[0] ?? '', (msh[9] ?? '').split('^')[1] ?? '');
+
+  if (event.kind !== 'frame') {
+    code = 'AR';
+    problem =
+      event.kind === 'oversize'
+        ? { code: '207', text: `Message of ${event.size} bytes exceeds the limit of ${deps.maxBytes} bytes` }
+        : { code: '100', text: 'Bytes outside an MLLP frame (<VT> message <FS><CR>), or a frame cut short' };
+    record = rejected(bytes, msh, code, problem);
+  } else {
+    try {
+      const decoded = decodeHl7(bytes);
+      msh = decoded.msh;
+      charset = decoded.charset;
+      const reading = readAdt(decoded.message, deps.settings);
+      typeLabel = messageTypeLabel(reading.header.messageCode, reading.header.triggerEvent);
+      const base = {
+        channel: 'hl7v2' as const,
+        sender: reading.header.sender,
+        controlId: reading.header.controlId || null,
+        messageType: typeLabel,
+        // PostgreSQL text cannot hold NUL; no HL7 field may contain one either.
+        content: decoded.text.replace(/\0/g, ''),
+      };
+      if (reading.outcome === 'rejected') {
+        code = reading.ack;
+        problem = reading.problem;
+        record = { ...base, status: 'rejected', ackCode: code, problem: problem.text };
+      } else {
+        code = 'AA';
+        note = reading.outcome === 'ignored' ? `Accepted and not used: ${reading.why}` : undefined;
+        if (reading.outcome === 'accepted' && reading.warning) problem = reading.warning;
+        record = { ...base, status: reading.outcome, ackCode: code, problem: problem?.text ?? null };
+      }
+    } catch (err) {
+      if (!(err instanceof Hl7ReadError)) throw err;
+      code = 'AR';
+      problem = { code: err.code, text: err.message };
+      msh = err.msh ?? msh;
+      record = rejected(bytes, msh, code, problem);
+    }
+  }
+
+  try {
+    const stored = await storeInboundMessage(deps.db, record);
+    if (!stored.created) {
+      // The same sender and MSH-10 again: acknowledged as the first time, applied once.
+      code = (stored.message.ackCode as AckCode | null) ?? 'AA';
+      note = 'Duplicate of a message already received; not applied again';
+    }
+    deps.logger.info(
+      { inboundMessage: stored.message.id, type: typeLabel, ack: code, duplicate: !stored.created, problem: problem?.text },
+      'hl7 message received',
+    );
+  } catch (err) {
+    code = 'AR';
+    problem = { code: '207', text: 'The message could not be stored; send it again later' };
+    note = undefined;
+    deps.logger.error({ err: err instanceof Error ? err.message : String(err), type: typeLabel }, 'hl7 message not stored; answered AR');
+  }
+  recordMessage(typeLabel, code);
+  const ack = buildAck({ msh, code, now, ackControlId: nextAckControlId(now), ...(problem ? { problem } : {}), ...(note ? { note } : {}) });
+  return encodeHl7(ack, charset);
+}
+
+function rejected(bytes: Buffer, msh: readonly string[], code: AckCode, problem: Hl7Problem): NewInboundMessage {
+  return {
+    channel: 'hl7v2',
+    sender: msh.length > 4 ? `${msh[3] ?? ''}|${msh[4] ?? ''}` : null,
+    controlId: msh[10] || null,
+    messageType: null,
+    // Kept as received, byte for byte (Latin-1 maps each byte to one character), for an operator.
+    content: bytes.toString('latin1').replace(/\0/g, '\\x00'),
+    status: 'rejected',
+    ackCode: code,
+    problem: problem.text,
+  };
+}

@@ -1,0 +1,109 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { MllpFramer, mllpFrame, type InboundSettings } from '@kap/inbound';
+import type { Db } from '@kap/store';
+import type { Logger } from 'pino';
+import { answerFrame } from './handle-frame';
+import { connectionClosed, connectionOpened } from './metrics';
+
+export interface MllpListenerOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly db: Db;
+  readonly settings: InboundSettings;
+  readonly logger: Logger;
+  readonly maxMessageBytes: number;
+  readonly idleTimeoutMs: number;
+  readonly now?: () => Date;
+}
+
+export interface RunningMllpListener {
+  readonly port: number;
+  /** Stops accepting connections, answers what was already received, then closes every connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * The MLLP listener (HL7 v2 over TCP). Its own framing on the socket: frames may share a
+ * read or arrive byte by byte. Each connection's messages are answered in order, one at a
+ * time, each ACK sent only once its message is stored. A connection that sends garbage
+ * gets `AR` and stays open; one that errors is dropped without disturbing the others.
+ */
+export async function startMllpListener(options: MllpListenerOptions): Promise<RunningMllpListener> {
+  const sockets = new Set<Socket>();
+  const inFlight = new Set<Promise<void>>();
+  const deps = {
+    db: options.db,
+    settings: options.settings,
+    logger: options.logger,
+    maxBytes: options.maxMessageBytes,
+    ...(options.now ? { now: options.now } : {}),
+  };
+
+  // Half-open allowed: a sender may send its last message and shut its side; the ACK still goes out.
+  const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    connectionOpened();
+    const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    options.logger.debug({ peer }, 'mllp connection opened');
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    socket.setTimeout(options.idleTimeoutMs, () => socket.end());
+    const framer = new MllpFramer(options.maxMessageBytes);
+    // One message at a time per connection: ACKs leave in the order messages came.
+    let chain: Promise<void> = Promise.resolve();
+    const handle = (events: ReturnType<MllpFramer['push']>): void => {
+      if (events.length === 0) return;
+      // Back-pressure: stop reading while this connection's messages are being stored.
+      socket.pause();
+      const work = chain.then(async () => {
+        for (const event of events) {
+          let ack: Buffer;
+          try {
+            ack = await answerFrame(deps, event);
+          } catch (err) {
+            options.logger.error({ peer, err: err instanceof Error ? err.message : String(err) }, 'mllp message failed unexpectedly');
+            socket.destroy();
+            return;
+          }
+          if (!socket.destroyed && socket.writable) socket.write(mllpFrame(ack));
+        }
+        if (!socket.destroyed) socket.resume();
+      });
+      chain = work;
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work));
+    };
+    socket.on('data', (chunk: Buffer) => handle(framer.push(chunk)));
+    socket.on('end', () => {
+      handle(framer.end());
+      void chain.then(() => socket.end());
+    });
+    socket.on('error', (err) => options.logger.warn({ peer, err: err.message }, 'mllp connection error'));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      connectionClosed();
+      options.logger.debug({ peer }, 'mllp connection closed');
+    });
+  });
+  server.on('error', (err) => options.logger.error({ err: err.message }, 'mllp listener error'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  options.logger.info({ host: options.host, port }, 'mllp listener ready');
+  return {
+    port,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.allSettled([...inFlight]);
+      for (const socket of sockets) socket.end();
+      const forced = setTimeout(() => sockets.forEach((s) => s.destroy()), 5000);
+      await closed;
+      clearTimeout(forced);
+    },
+  };
+}

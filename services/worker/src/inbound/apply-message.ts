@@ -1,0 +1,89 @@
+import { assigningAuthorities, dischargeStopCodes, webhookUrls } from '@kap/config';
+import type { EhrClient } from '@kap/ehr-client';
+import {
+  parseHl7Text,
+  patientEventFromResource,
+  readAdt,
+  readNotification,
+  type InboundSettings,
+  type PatientEvent,
+} from '@kap/inbound';
+import type { InboundMessageJobData } from '@kap/queue';
+import { getInboundMessage, lockInboundMessage, markCompleted, markInboundProcessed, type Db, type InboundMessageRow, type JsonValue } from '@kap/store';
+import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
+import type { Config } from '@kap/config';
+import type { Logger } from 'pino';
+import { applyPatientEvent, type EventOutcome } from './apply-event';
+
+export interface InboundDeps {
+  readonly config: Config;
+  readonly db: Db;
+  readonly ehr: EhrClient;
+  readonly logger: Logger;
+  readonly now?: () => Date;
+}
+
+export function inboundSettings(config: Config): InboundSettings {
+  return { assigningAuthorities: assigningAuthorities(config), dischargeStopCodes: dischargeStopCodes(config) };
+}
+
+/**
+ * Applies one stored hospital message, once: its events are read again from what was
+ * stored (the same pure reading the listener answered with), focus resources of `id-only`
+ * notifications are read from the EHR first, and then every effect commits in one
+ * transaction with the message marked processed. A second run finds it processed and
+ * does nothing. Throws to be retried (the EHR or the database away).
+ */
+export async function applyInboundMessage(deps: InboundDeps, data: InboundMessageJobData): Promise<string> {
+  const message = await getInboundMessage(deps.db, data.inboundMessageId);
+  if (!message || message.status !== 'accepted') {
+    await markCompleted(deps.db, data.outboxKey);
+    return `obsolete: ${message?.status ?? 'unknown message'}`;
+  }
+  const events = await eventsOf(deps, message);
+  const at = (deps.now ?? (() => new Date()))().toISOString();
+  return deps.db.transaction(async (tx) => {
+    if ((await lockInboundMessage(tx, message.id)) !== 'accepted') throw new AlreadyApplied();
+    const outcomes: EventOutcome[] = [];
+    for (const event of events) {
+      outcomes.push(await applyPatientEvent(tx, event, { messageId: message.id, at, webhookUrls: webhookUrls(deps.config) }));
+    }
+    if (!(await markInboundProcessed(tx, message.id, outcomes as unknown as JsonValue))) {
+      // Another run applied it meanwhile: roll this one back.
+      throw new AlreadyApplied();
+    }
+    await markCompleted(tx, data.outboxKey);
+    const stopped = outcomes.flatMap((o) => o.stoppedCourses ?? []);
+    deps.logger.info(
+      { inboundMessage: message.id, type: message.messageType, events: outcomes.length, matched: outcomes.map((o) => o.matched), stoppedCourses: stopped.length },
+      'hospital message applied',
+    );
+    return `applied: ${outcomes.map((o) => o.matched).join(',') || 'no events'}`;
+  }).catch(async (err: unknown) => {
+    if (!(err instanceof AlreadyApplied)) throw err;
+    await markCompleted(deps.db, data.outboxKey);
+    return 'already applied';
+  });
+}
+
+class AlreadyApplied extends Error {}
+
+async function eventsOf(deps: InboundDeps, message: InboundMessageRow): Promise<PatientEvent[]> {
+  const settings = inboundSettings(deps.config);
+  if (message.channel === 'hl7v2') {
+    const reading = readAdt(parseHl7Text(message.content).message, settings);
+    return reading.outcome === 'accepted' ? [...reading.events] : [];
+  }
+  const notification = readNotification(JSON.parse(message.content) as Bundle);
+  if (notification.type !== 'event-notification') return [];
+  const events: PatientEvent[] = [];
+  for (const e of notification.events) {
+    if (e.focus.type !== 'Patient' && e.focus.type !== 'Encounter') continue;
+    // id-only: the notification names the resource; what it says now is read from the EHR.
+    const resource: Resource | undefined = e.resource ?? (await deps.ehr.read(e.focus.type as ResourceType, e.focus.id))?.resource;
+    if (!resource) continue;
+    const event = patientEventFromResource(resource, settings);
+    if (event) events.push(event);
+  }
+  return events;
+}
