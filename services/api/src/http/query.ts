@@ -6,7 +6,10 @@ import type { Request, RequestHandler } from 'express';
  * parameter the service does not know is a 400 naming it, never silently ignored: a
  * caller who misspells `limit` should learn it, not get a default.
  */
-const V1_QUERY_PARAMS: ReadonlyArray<readonly [RegExp, readonly string[]]> = [[/^\/v1\/admin\/dead-letters\/?$/, ['limit', 'offset']]];
+const V1_QUERY_PARAMS: ReadonlyArray<readonly [RegExp, readonly string[]]> = [
+  [/^\/v1\/admin\/dead-letters\/?$/, ['limit', 'offset']],
+  [/^\/v1\/admin\/inbound-messages\/?$/, ['limit', 'status', 'content']],
+];
 
 export const rejectUnknownV1Query: RequestHandler = (req, _res, next) => {
   if (!req.path.startsWith('/v1/')) return next();

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { badRequest } from '@kap/fhir';
 import { NotificationBundle, readNotification } from '@kap/inbound';
 import { listInboundMessages, storeInboundMessage, type InboundMessageRow, type InboundStatus } from '@kap/store';
 import type { Bundle } from '@medplum/fhirtypes';
@@ -6,6 +7,7 @@ import { Router } from 'express';
 import client from 'prom-client';
 import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
+import { intQuery } from '../http/query';
 import { sendResource } from '../http/respond';
 
 const notifications =
@@ -61,8 +63,10 @@ export function ehrNotificationRoutes(deps: AppDeps): Router {
   // Operators: what the hospital sent and what became of it; rejected messages wait here.
   // The message itself (patient data) only on request, and only on this admin route.
   router.get('/v1/admin/inbound-messages', async (req, res) => {
-    const limit = Math.min(Number(req.query.limit ?? 100) || 100, 1000);
+    const limit = intQuery(req, 'limit', { min: 1, max: 1000, fallback: 100 });
     const status = STATUSES.find((s) => s === req.query.status);
+    if (req.query.status !== undefined && !status) throw badRequest(`status must be one of ${STATUSES.join(', ')}`, 'status');
+    if (req.query.content !== undefined && !['true', 'false'].includes(String(req.query.content))) throw badRequest('content must be true or false', 'content');
     const rows = await guardDatabase(() => listInboundMessages(deps.db, { limit, ...(status ? { status } : {}) }));
     const withContent = req.query.content === 'true';
     sendResource(req, res, 200, { inboundMessages: rows.map((r) => inboundView(r, withContent)) });
