@@ -1,5 +1,5 @@
 import type { StopReason } from '@kap/domain';
-import { buildCareTeamCommunication, buildProvenance, cancelFollowUpTask, stopCarePlan } from '@kap/fhir';
+import { buildCareTeamCommunication, buildProvenance, cancelFollowUpTask, courseStopKey, provenanceKey, stopCarePlan } from '@kap/fhir';
 import { cancelPendingFollowUps, getCourse, readResource, stopCourse, type CourseRow, type Db, type FollowUpRow } from '@kap/store';
 import type { CarePlan, Resource, Task } from '@medplum/fhirtypes';
 import { enqueueWork } from './enqueue';
@@ -58,7 +58,7 @@ export async function stopCourseWithFollowUps(tx: Db, courseId: string, input: S
   }
   produced.push(
     buildProvenance({
-      key: `course/${courseId}/stop/provenance`,
+      key: provenanceKey(courseStopKey(courseId)),
       targets: produced.map((r) => ({ reference: `${r.resourceType}/${r.id}` })),
       recorded: input.at,
       activity: 'UPDATE',
