@@ -55,11 +55,11 @@ describe('fault injection', () => {
     // Once only: the delayed request is overtaken by one sent after it.
     server.sandbox.injectFault({ delayMs: 1000 });
     const order: string[] = [];
-    const slow = fhir.get('metadata').then((r) => order.push(`metadata ${r.status}`));
+    const slow = fhir.get('Patient?_count=1').then((r) => order.push(`first ${r.status}`));
     await new Promise((r) => setImmediate(r));
-    await fhir.get('Patient').then((r) => order.push(`Patient ${r.status}`));
+    await fhir.get('Patient?_count=2').then((r) => order.push(`second ${r.status}`));
     await slow;
-    expect(order).toEqual(['Patient 200', 'metadata 200']);
+    expect(order).toEqual(['second 200', 'first 200']);
   });
 
   test('reset clears data; bad fault specs are 400', async () => {

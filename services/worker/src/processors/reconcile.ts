@@ -1,3 +1,4 @@
+import { writeSettingsFrom } from '@kap/ehr-client';
 import { ReconcileJobData, WORK, enqueueWork } from '@kap/queue';
 import { finishReconciliation, getReconciliation, markCompleted, markForResync, type ReconciledResource } from '@kap/store';
 import { UnrecoverableError, type Job } from 'bullmq';
@@ -18,7 +19,7 @@ export function reconcileProcessor(deps: WorkerDeps) {
       await markCompleted(deps.db, outboxKey);
       return 'already finished';
     }
-    const found = await reconcileWithEhr(deps.db, deps.ehr, reconciliation.patientId ?? undefined);
+    const found = await reconcileWithEhr(deps.db, deps.ehr, writeSettingsFrom(deps.config), reconciliation.patientId ?? undefined);
     const results: ReconciledResource[] = found.map((r) => ({ ...r, requeued: r.status !== 'in-ehr' }));
     const again = results.filter((r) => r.requeued);
     await deps.db.transaction(async (tx) => {

@@ -1,25 +1,30 @@
-import { identityKey, planSync, type EhrClient, type EhrCopy, type KnownEhrCopy } from '@kap/ehr-client';
-import { getSyncStates, listPatientResources, listSyncedResources, type Db, type ReconciledResource, type SyncedResource } from '@kap/store';
-import type { ResourceType } from '@medplum/fhirtypes';
+import { capabilityCache, copyKey, decideWriteStrategy, planSync, type EhrClient, type EhrCopy, type EhrWriteSettings, type WriteStrategy } from '@kap/ehr-client';
+import { listPatientResources, listSyncedResources, type Db, type ReconciledResource, type SyncedResource } from '@kap/store';
+import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import { identityOf } from './identity';
+import { keptBackReferences, knownCopies } from './sync-patient';
+
+type Found = Omit<ReconciledResource, 'requeued'>;
 
 /**
  * Reads back from the EHR, by the id it gave each resource, everything the adapter believes
  * it holds (for one patient, or all), and says per resource whether the EHR holds it as we
  * would write it now (`in-ehr`), lacks it (`missing`: 404 or 410), or holds something else
- * (`different`). Comparison is the sync planner's own: a resource it would leave out is in
- * the EHR as we hold it. Reads only; the caller decides what to queue again.
+ * (`different`). Comparison is the sync planner's own, with the same write strategy, so a
+ * resource it would leave out is in the EHR as we hold it. Reads only; the caller decides
+ * what to queue again.
  */
-export async function reconcileWithEhr(db: Db, ehr: EhrClient, patientId?: string): Promise<Omit<ReconciledResource, 'requeued'>[]> {
+export async function reconcileWithEhr(db: Db, ehr: EhrClient, settings: EhrWriteSettings, patientId?: string): Promise<Found[]> {
+  const strategy = decideWriteStrategy(await capabilityCache(ehr, settings.capabilitiesRefreshMs).get(), settings);
   const byPatient = new Map<string, SyncedResource[]>();
   for (const r of await listSyncedResources(db, patientId)) {
     const list = byPatient.get(r.patientId) ?? [];
     list.push(r);
     byPatient.set(r.patientId, list);
   }
-  const results: Omit<ReconciledResource, 'requeued'>[] = [];
+  const results: Found[] = [];
   for (const [patient, resources] of byPatient) {
-    const found = await reconcilePatient(ehr, patient, resources, await knownCopies(db, patient));
+    const found = await reconcilePatient(db, ehr, strategy, patient, resources);
     // A missing resource comes back under a new EHR id: whatever points at it there points at nothing.
     const missing = found.filter((r) => r.status === 'missing').map((r) => r.resource);
     for (const r of found) {
@@ -40,43 +45,37 @@ const referencesTo = (resource: unknown): Set<string> => {
   return refs;
 };
 
-async function reconcilePatient(
-  ehr: EhrClient,
-  patient: string,
-  resources: readonly SyncedResource[],
-  known: ReadonlyMap<string, KnownEhrCopy>,
-): Promise<Omit<ReconciledResource, 'requeued'>[]> {
-  const results: Omit<ReconciledResource, 'requeued'>[] = [];
+async function reconcilePatient(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient: string, resources: readonly SyncedResource[]): Promise<Found[]> {
+  const all = await listPatientResources(db, patient);
+  const known = await knownCopies(db, all);
+  const keptBack = keptBackReferences(all, strategy);
+  const identity = (r: Resource) => identityOf(r, strategy.forType(r.resourceType));
+  const results: Found[] = [];
   for (const r of resources) {
     const local = `${r.type}/${r.id}`;
     const ehrRef = `${r.type}/${r.ehrId}`;
+    const at = { patient: `Patient/${patient}`, resource: local, ehr: ehrRef };
     const copy = await ehr.read(r.type as ResourceType, r.ehrId);
     if (!copy) {
-      results.push({ patient: `Patient/${patient}`, resource: local, ehr: ehrRef, status: 'missing' });
+      results.push({ ...at, status: 'missing' });
       continue;
     }
-    const existing = new Map<string, EhrCopy>([[identityKey(r.type, identityOf(r.resource)), { resource: copy.resource, ...(copy.etag ? { etag: copy.etag } : {}) }]]);
+    const existing = new Map<string, EhrCopy>([[copyKey(r.resource, identity(r.resource)), { resource: copy.resource, ...(copy.etag ? { etag: copy.etag } : {}) }]]);
     let same: boolean;
     try {
       const plan = planSync({
         resources: [{ resource: r.resource, version: r.version, createOnly: r.type === 'Patient' }],
-        identityOf,
+        identityOf: identity,
         existing,
         knownEhrCopies: known,
+        keptBack,
       });
       same = plan.resources[0]?.action === 'unchanged';
     } catch {
       // It references something the EHR has not got yet: not as we hold it.
       same = false;
     }
-    results.push({ patient: `Patient/${patient}`, resource: local, ehr: ehrRef, status: same ? 'in-ehr' : 'different' });
+    results.push({ ...at, status: same ? 'in-ehr' : 'different' });
   }
   return results;
-}
-
-/** `Type/localId` → where earlier syncs put each of the patient's resources, so references compare as the EHR holds them. */
-async function knownCopies(db: Db, patientId: string): Promise<Map<string, KnownEhrCopy>> {
-  const all = await listPatientResources(db, patientId);
-  const states = await getSyncStates(db, all.map((r) => ({ type: r.resourceType, id: r.id as string })));
-  return new Map(states.filter((s) => s.ehrId).map((s) => [`${s.type}/${s.id}`, { reference: `${s.type}/${s.ehrId}`, version: s.ehrVersion }]));
 }

@@ -299,7 +299,7 @@ async function failed(db: Db, r: LocalResource, why: string): Promise<void> {
 }
 
 /** References to resources whose type the EHR does not take become logical, by identifier. */
-function keptBackReferences(all: readonly Resource[], strategy: WriteStrategy): Map<string, Identifier> {
+export function keptBackReferences(all: readonly Resource[], strategy: WriteStrategy): Map<string, Identifier> {
   const out = new Map<string, Identifier>();
   for (const r of all) {
     if (!strategy.forType(r.resourceType).keptBack) continue;
@@ -309,7 +309,7 @@ function keptBackReferences(all: readonly Resource[], strategy: WriteStrategy): 
   return out;
 }
 
-async function knownCopies(db: Db, all: readonly Resource[]): Promise<Map<string, KnownEhrCopy>> {
+export async function knownCopies(db: Db, all: readonly Resource[]): Promise<Map<string, KnownEhrCopy>> {
   const states = await getSyncStates(db, all.map((r) => ({ type: r.resourceType, id: r.id as string })));
   return new Map(
     states.filter((s) => s.ehrId).map((s) => [`${s.type}/${s.id}`, { reference: `${s.type}/${s.ehrId}`, version: s.ehrVersion }]),
