@@ -9,7 +9,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { followUpJobId } from '@kap/queue';
 import { listFollowUps } from '@kap/store';
 import { pool, postJson } from './lib/bodies';
 import { figure, note, ratio, until } from './lib/report';
@@ -77,7 +76,11 @@ async function main(): Promise<void> {
     const times: number[] = [];
     for (const courseId of courses.slice(0, CANCELS)) {
       const followUps = await listFollowUps(stack.db, courseId);
-      const ids = followUps.flatMap((f) => [followUpJobId(f.id, 'due'), followUpJobId(f.id, 'reminder')]);
+      const rows = await stack.db.query<{ job_ids: string[] }>(
+        "SELECT job_ids FROM outbox WHERE topic = 'follow-up-schedule' AND payload->>'followUpId' IN (SELECT jsonb_array_elements_text($1::jsonb))",
+        [JSON.stringify(followUps.map((f) => f.id))],
+      );
+      const ids = rows.flatMap((r) => r.job_ids);
       if (ids.length !== PER_SESSION * 2) throw new Error(`course ${courseId} has ${ids.length} follow-up jobs`);
       const tc = performance.now();
       const r = await postJson(`${url}/v1/courses/${courseId}/stop`, { reason: 'withdrawn' });

@@ -1,40 +1,10 @@
 import { spawnWorkerProcess } from '../bench/lib/drill';
 import { until } from '../bench/lib/report';
 import request from 'supertest';
-import { auditEhr } from './support/ehr-audit';
-import { screeningRequest } from './support/requests';
+import { enrol, expectExactlyOnce } from './support/course';
 import { startStack, type Stack } from './support/stack';
 
 jest.setTimeout(180_000);
-
-/** Records a screening, starts its course and records session 1: about thirty resources for the EHR. */
-async function enrol(stack: Stack): Promise<string> {
-  const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
-  const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
-  const start = new Date(Date.now() - 2 * 3600_000);
-  await request(stack.app)
-    .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
-    .send({
-      sessionNumber: 1,
-      doseLevel: 'low',
-      route: 'sublingual',
-      dose: { value: 100, unit: 'mg' },
-      start: start.toISOString(),
-      end: new Date(start.getTime() + 80 * 60_000).toISOString(),
-      vitals: [{ at: start.toISOString(), systolic: 130, diastolic: 84, heartRate: 76 }],
-    })
-    .expect(201);
-  return course.body.courseId as string;
-}
-
-async function expectExactlyOnce(stack: Stack): Promise<void> {
-  await stack.drained(90_000);
-  const audit = await auditEhr(stack.db, stack.sandbox.url);
-  expect(audit.duplicates).toEqual([]);
-  expect(audit.missing).toEqual([]);
-  expect(audit.ehr).toEqual(audit.local);
-}
-
 
 const statusCount = (stack: Stack, status: number): number => stack.sandbox.sandbox.stats().requests.byStatus[String(status)] ?? 0;
 
@@ -64,7 +34,13 @@ describe('everything accepted reaches the EHR exactly once, whatever fails', () 
 
     await stack.proxy?.down();
     await enrol(stack);
-    await new Promise((r) => setTimeout(r, 2500));
+    // Up again once a sync has met the outage (its error is noted on the waiting resources).
+    await until(async () => {
+      const [row] = await stack.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM sync_state WHERE status <> 'synced' AND last_error IS NOT NULL",
+      );
+      return (row?.n ?? 0) > 0;
+    }, 20_000, 'a sync attempt to meet the outage');
     await stack.proxy?.up();
 
     await expectExactlyOnce(stack);

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { OUTBOX_TOPICS } from '@kap/store';
+import { WORK } from '@kap/queue';
 import { auditEhr } from '../../test/support/ehr-audit';
 import { screeningRequest } from '../../test/support/requests';
 import { startStack, type Stack } from '../../test/support/stack';
@@ -143,11 +143,11 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     const drainStart = Date.now();
     await stack.drained(o.drainTimeoutMs ?? 120_000).catch(async (err: Error) => {
       const open = await stack.db.query<Record<string, unknown>>(
-        "SELECT id, topic, dispatched_at IS NOT NULL AS dispatched, attempts, dead_at IS NOT NULL AS dead, left(coalesce(last_error, ''), 120) AS last_error FROM outbox WHERE completed_at IS NULL AND topic <> $1 ORDER BY id LIMIT 5",
-        [OUTBOX_TOPICS.followUpSchedule],
+        "SELECT id, job_ids, topic, dispatched_at IS NOT NULL AS dispatched, attempts, dead_at IS NOT NULL AS dead, left(coalesce(last_error, ''), 120) AS last_error FROM outbox WHERE completed_at IS NULL AND topic <> $1 ORDER BY id LIMIT 5",
+        [WORK.followUpSchedule.topic],
       );
       const jobs = await Promise.all(open.map(async (r) => {
-        const job = await stack.queues.ehrSync.getJob(`ehr-sync-${r.id}`);
+        const job = await stack.queues.ehrSync.getJob(String((r.job_ids as string[])[0] ?? ''));
         return job ? await job.getState() : 'absent';
       }));
       log(`open rows: ${JSON.stringify(open)} jobs: ${JSON.stringify(jobs)} counts: ${JSON.stringify(await stack.queues.ehrSync.getJobCounts())}`);

@@ -4,8 +4,8 @@ import { loadConfig, type Config } from '@kap/config';
 import { DEFAULT_SCREENING_RULES } from '@kap/domain';
 import { createEhrClient } from '@kap/ehr-client';
 import { startSandbox, type RunningSandbox } from '@kap/ehr-sandbox';
-import { createQueues, producerConnection, workerConnection, type Queues } from '@kap/queue';
-import { OUTBOX_TOPICS, openDatabase, type Db } from '@kap/store';
+import { WORK, adoptRedis, createQueues, producerConnection, resolveQueuePrefix, workerConnection, type Queues } from '@kap/queue';
+import { openDatabase, type Db } from '@kap/store';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
@@ -77,14 +77,29 @@ export interface Stack {
  * PostgreSQL schema, real Redis under a unique BullMQ prefix, and the FHIR sandbox as the
  * EHR over loopback. Timings are shortened through the same settings operators use.
  */
-export async function startStack(
-  env: Record<string, string> = {},
-  options: { behindProxy?: boolean; logger?: Logger } = {},
-): Promise<Stack> {
-  const schema = uniqueSchema('e2e');
-  const prefix = `test-${schema}`;
+export interface StackOptions {
+  behindProxy?: boolean;
+  logger?: Logger;
+  /** An existing schema (a restored backup, say) instead of a fresh one; it is dropped on close all the same. */
+  schema?: string;
+  /** The QUEUE_PREFIX base; installs given the same base share it, as operators' installs would. */
+  queuePrefixBase?: string;
+  /** Another EHR than a fresh sandbox of its own: it is not closed with the stack. */
+  sandbox?: RunningSandbox;
+  /** Another Redis than TEST_REDIS_URL. */
+  redisUrl?: string;
+  /** Leave this stack's Redis keys in place on close, as an install that is merely gone would. */
+  keepRedisKeys?: boolean;
+}
+
+export async function startStack(env: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
+  const schema = options.schema ?? uniqueSchema('e2e');
+  const prefixBase = options.queuePrefixBase ?? `test-${schema}`;
+  const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
-  const sandbox = await startSandbox({ port: 0 });
+  // The deployment's own prefix, as the worker and API derive it from the database.
+  const prefix = await resolveQueuePrefix(db, prefixBase);
+  const sandbox = options.sandbox ?? (await startSandbox({ port: 0 }));
   const proxy = options.behindProxy ? await startTcpProxy(Number(new URL(sandbox.url).port)) : undefined;
   const ehrUrl = proxy ? sandbox.url.replace(/:\d+\//, `:${proxy.port}/`) : sandbox.url;
   const config = loadConfig({
@@ -92,7 +107,7 @@ export async function startStack(
     EHR_BASE_URL: ehrUrl,
     DATABASE_URL: TEST_DATABASE_URL,
     DATABASE_SCHEMA: schema,
-    QUEUE_PREFIX: prefix,
+    QUEUE_PREFIX: prefixBase,
     JOB_LOCK_MS: '2000',
     SYNC_LEASE_MS: '6000',
     EHR_TIMEOUT_MS: '3000',
@@ -107,9 +122,11 @@ export async function startStack(
     ...env,
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const redis = workerConnection(TEST_REDIS_URL);
+  const redis = workerConnection(redisUrl);
+  // As a worker does at start: Redis's job states are trusted only if they are this database's.
+  await adoptRedis(db, redis, prefix, logger);
   const queues = createQueues(redis, prefix);
-  const producer = producerConnection(TEST_REDIS_URL, { lazyConnect: true });
+  const producer = producerConnection(redisUrl, { lazyConnect: true });
   await producer.connect();
   const app = createApp({
     config,
@@ -134,8 +151,8 @@ export async function startStack(
     env: {
       DATABASE_URL: TEST_DATABASE_URL,
       DATABASE_SCHEMA: schema,
-      REDIS_URL: TEST_REDIS_URL,
-      QUEUE_PREFIX: prefix,
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefixBase,
       EHR_BASE_URL: ehrUrl,
       EHR_TIMEOUT_MS: String(config.EHR_TIMEOUT_MS),
       JOB_LOCK_MS: String(config.JOB_LOCK_MS),
@@ -148,7 +165,7 @@ export async function startStack(
       LOG_LEVEL: 'warn',
     },
     startWorker(id = `w${++n}`) {
-      const runtime = startWorkerRuntime({ config, db, ehr, queues, logger, workerId: id }, redis, prefix);
+      const runtime = startWorkerRuntime({ config, db, ehr, queues, queuePrefix: prefix, redis, logger, workerId: id }, redis);
       runtimes.push(runtime);
       return runtime;
     },
@@ -159,7 +176,7 @@ export async function startStack(
       const deadline = Date.now() + timeoutMs;
       const open = async (): Promise<number> =>
         ((await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND topic <> '${OUTBOX_TOPICS.followUpSchedule}'`,
+          `SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND topic <> '${WORK.followUpSchedule.topic}'`,
         ))[0]?.n ?? 0);
       for (;;) {
         if ((await open()) === 0) return;
@@ -173,11 +190,11 @@ export async function startStack(
     async close() {
       await stack.stopWorkers();
       await queues.close();
-      await deleteKeys(redis, `${prefix}:*`);
+      if (!options.keepRedisKeys) await deleteKeys(redis, `${prefix}:*`);
       redis.disconnect();
       producer.disconnect();
       await proxy?.close();
-      await sandbox.close();
+      if (!options.sandbox) await sandbox.close();
       await db.close();
       await dropSchema(schema);
     },

@@ -33,7 +33,7 @@ export const ConfigSchema = z
     DATABASE_SCHEMA: optionalText.pipe(z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).optional()),
     DATA_DIR: z.string().default('.data'),
     REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
-    /** Prefix of every BullMQ key, so deployments can share one Redis. */
+    /** Base of every BullMQ key prefix; the database's deployment id is appended, so installs sharing one Redis never share jobs. */
     QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('kap'),
     /** How long a job's lock lasts without renewal: a killed worker's job is retried after this. */
     JOB_LOCK_MS: positiveInt.default(30_000),
@@ -69,6 +69,10 @@ export const ConfigSchema = z
     RELAY_INTERVAL_MS: positiveInt.default(500),
     /** A dispatched outbox row not done after this long is checked against Redis and re-queued if its job was lost. */
     REDISPATCH_AFTER_MS: positiveInt.default(30_000),
+    /** A change pending this long with no sync asked for is re-queued by the worker's sweep (ISO 8601 duration). */
+    SYNC_STALE_AFTER: z.string().default('PT15M'),
+    /** How often that sweep runs. */
+    SYNC_STALE_SWEEP_MS: positiveInt.default(60_000),
 
     /** Comma-separated URLs that receive signed CarePlan and care-team webhooks. */
     WEBHOOK_URLS: optionalText,

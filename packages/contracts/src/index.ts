@@ -5,5 +5,6 @@ export * from './screening';
 export * from './course';
 export * from './responses';
 export * from './openapi';
+export * from './admin';
 export * from './measures';
 export * from './course-detail';

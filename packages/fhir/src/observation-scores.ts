@@ -4,7 +4,8 @@ import { instrumentTotal, severityBand, type InstrumentName } from '@kap/domain'
 import { HL7, LOINC, type CodeDef } from './codes';
 import { concept, kapConcept } from './datatypes';
 import { resourceId, resourceIdentifier } from './identity';
-import { screeningKey, type ScreeningContext } from './screening-context';
+import { screeningKey } from './business-keys';
+import type { ScreeningContext } from './screening-context';
 import { validateResource } from './validate';
 
 /**

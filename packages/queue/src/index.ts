@@ -1,3 +1,6 @@
-export * from './names';
+export * from './units';
+export * from './enqueue';
+export * from './save-for-sync';
 export * from './connection';
 export * from './queues';
+export * from './ownership';

@@ -1,26 +1,33 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
-import { QUEUE_NAMES } from './names';
+import { QUEUE_NAMES, type QueueName } from './units';
 
-/** The three queues the worker consumes and the outbox relay feeds. */
+/** The queues the worker consumes and the outbox relay feeds. */
 export interface Queues {
   readonly ehrSync: Queue;
   readonly followUps: Queue;
   readonly notify: Queue;
+  readonly reconcile: Queue;
+  /** The queue of that name. */
+  get(name: QueueName): Queue;
+  readonly all: readonly Queue[];
   close(): Promise<void>;
 }
 
-/** `prefix` namespaces the Redis keys (BullMQ's `prefix`), so tests and tenants never share queues. */
-export function createQueues(connection: ConnectionOptions, prefix = 'kap'): Queues {
-  const make = (name: string): Queue => new Queue(name, { connection, prefix });
-  const ehrSync = make(QUEUE_NAMES.ehrSync);
-  const followUps = make(QUEUE_NAMES.followUps);
-  const notify = make(QUEUE_NAMES.notify);
+/** `prefix` namespaces the Redis keys (BullMQ's `prefix`): see `queuePrefix`, which makes it the deployment's own. */
+export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
+  const byName = new Map<QueueName, Queue>(
+    Object.values(QUEUE_NAMES).map((name) => [name, new Queue(name, { connection, prefix })]),
+  );
+  const get = (name: QueueName): Queue => byName.get(name) as Queue;
   return {
-    ehrSync,
-    followUps,
-    notify,
+    ehrSync: get(QUEUE_NAMES.ehrSync),
+    followUps: get(QUEUE_NAMES.followUps),
+    notify: get(QUEUE_NAMES.notify),
+    reconcile: get(QUEUE_NAMES.reconcile),
+    get,
+    all: [...byName.values()],
     async close() {
-      await Promise.all([ehrSync.close(), followUps.close(), notify.close()]);
+      await Promise.all([...byName.values()].map((q) => q.close()));
     },
   };
 }

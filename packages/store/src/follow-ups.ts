@@ -144,7 +144,10 @@ export async function setFollowUpStatus(
   let guard = '';
   if (opts.onlyFrom) {
     params.push(JSON.stringify(opts.onlyFrom));
-    guard = ` AND status IN (SELECT jsonb_array_elements_text($${params.length}::jsonb))`;
+    // A plain condition on the row, not an IN (SELECT …) semi-join: when a concurrent transaction
+    // changed the row first (an escalation), PostgreSQL re-checks only such conditions against the
+    // new version; the semi-join form matched nothing then, and a completion answered 409.
+    guard = ` AND $${params.length}::jsonb ? status`;
   }
   const [record] = await db.query<FollowUpRecord>(
     `UPDATE follow_ups SET

@@ -174,6 +174,35 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
+    name: 'deployment identity, per-dispatch job ids and reconciliations',
+    statements: [
+      // Who this database is: queue keys and the Redis fingerprint derive from it, so a fresh
+      // install never reads another install's jobs as its own.
+      `CREATE TABLE deployment (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        id uuid NOT NULL DEFAULT gen_random_uuid(),
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      'INSERT INTO deployment (singleton) VALUES (true) ON CONFLICT DO NOTHING',
+      // A row's identity in job payloads: unlike the serial, never reused by another database or a restore.
+      'ALTER TABLE outbox ADD COLUMN key uuid NOT NULL DEFAULT gen_random_uuid()',
+      'CREATE UNIQUE INDEX outbox_key_idx ON outbox (key)',
+      // The BullMQ job ids of the row's latest dispatch, fresh at every dispatch, so no job in Redis can be taken for it.
+      "ALTER TABLE outbox ADD COLUMN job_ids jsonb NOT NULL DEFAULT '[]'::jsonb",
+      'CREATE INDEX outbox_open_topic_idx ON outbox (topic, patient_id) WHERE completed_at IS NULL',
+      `CREATE TABLE reconciliations (
+        id uuid PRIMARY KEY,
+        patient_id text NULL,
+        requested_at timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz NULL,
+        error text NULL,
+        results jsonb NOT NULL DEFAULT '[]'::jsonb
+      )`,
+      "CREATE INDEX sync_state_pending_idx ON sync_state (resource_type, id) WHERE status = 'pending'",
+    ],
+  },
+  {
+    version: 7,
     name: 'course measures: PHQ-9 and GAD-7 after the screening',
     statements: [
       `CREATE TABLE course_measures (

@@ -1,7 +1,9 @@
 import {
   countPending,
   enqueueOutbox,
+  forgetDispatches,
   getOutboxMessage,
+  getOutboxMessageByKey,
   listUndispatched,
   markCompleted,
   markDispatched,
@@ -44,8 +46,9 @@ describe('outbox', () => {
     expect((await listUndispatched(t.db, { limit: 10 })).map((r) => r.id)).toEqual([row.id]);
     expect(await countPending(t.db)).toBe(2);
 
-    await markDispatched(t.db, [row.id]);
+    await markDispatched(t.db, [{ id: row.id, jobIds: ['ehr-sync-a'] }]);
     expect(await listUndispatched(t.db, { limit: 10 })).toEqual([]);
+    expect((await getOutboxMessage(t.db, row.id))?.jobIds).toEqual(['ehr-sync-a']);
     // Dispatched long enough ago (here: any time before now) means the job may be lost.
     await t.db.query("UPDATE outbox SET dispatched_at = now() - interval '10 minutes' WHERE id = $1", [row.id]);
     expect(await listUndispatched(t.db, { limit: 10, olderThanMs: 60 * 60 * 1000 })).toEqual([]);
@@ -54,7 +57,8 @@ describe('outbox', () => {
     await recordFailure(t.db, row.id, 'EHR 503');
     expect(await getOutboxMessage(t.db, row.id)).toMatchObject({ attempts: 1, lastError: 'EHR 503' });
 
-    await markCompleted(t.db, row.id);
+    expect(await markCompleted(t.db, '00000000-0000-4000-8000-000000000000')).toBe(false);
+    expect(await markCompleted(t.db, row.key)).toBe(true);
     expect(await listUndispatched(t.db, { limit: 10, olderThanMs: 0 })).toEqual([]);
     expect(await countPending(t.db)).toBe(1);
     expect((await getOutboxMessage(t.db, later.id))?.completedAt).toBeNull();
@@ -64,8 +68,28 @@ describe('outbox', () => {
     const ids: number[] = [];
     for (let i = 0; i < 3; i++) ids.push((await enqueueOutbox(t.db, { topic: 'follow-ups', payload: { n: i } })).id);
     expect((await listUndispatched(t.db, { limit: 2 })).map((r) => r.id)).toEqual(ids.slice(0, 2));
-    await markDispatched(t.db, ids);
+    await markDispatched(t.db, ids.map((id) => ({ id, jobIds: [`j-${id}`] })));
     await markDispatched(t.db, []);
     expect(await listUndispatched(t.db, { limit: 10 })).toEqual([]);
+  });
+
+  it('gives every row a key of its own, which finds it, and which no serial reuse repeats', async () => {
+    const a = await enqueueOutbox(t.db, { topic: 'notify', payload: { n: 1 } });
+    const b = await enqueueOutbox(t.db, { topic: 'notify', payload: { n: 2 } });
+    expect(a.key).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a.key).not.toBe(b.key);
+    expect((await getOutboxMessageByKey(t.db, b.key))?.id).toBe(b.id);
+    expect(await getOutboxMessageByKey(t.db, 'ehr-sync-12')).toBeUndefined();
+  });
+
+  it('forgets open dispatches, so all of them go out again under new ids, and leaves finished and dead rows alone', async () => {
+    const open = await enqueueOutbox(t.db, { topic: 'notify', payload: { n: 'open' } });
+    const done = await enqueueOutbox(t.db, { topic: 'notify', payload: { n: 'done' } });
+    await markDispatched(t.db, [{ id: open.id, jobIds: ['x'] }, { id: done.id, jobIds: ['y'] }]);
+    await markCompleted(t.db, done.key);
+    expect(await forgetDispatches(t.db)).toBeGreaterThanOrEqual(1);
+    expect(await getOutboxMessage(t.db, open.id)).toMatchObject({ dispatchedAt: null, jobIds: [] });
+    expect(await getOutboxMessage(t.db, done.id)).toMatchObject({ jobIds: ['y'] });
+    expect((await getOutboxMessage(t.db, done.id))?.dispatchedAt).not.toBeNull();
   });
 });

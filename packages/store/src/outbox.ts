@@ -11,6 +11,8 @@ export type OutboxPayload = { readonly [key: string]: JsonValue };
 
 export interface OutboxRow {
   id: number;
+  /** The row's identity in job payloads: a UUID no other database or restore reuses. */
+  key: string;
   topic: string;
   patientId: string | null;
   payload: OutboxPayload;
@@ -22,6 +24,8 @@ export interface OutboxRow {
   lastError: string | null;
   /** Set when the queue gave up: a dead letter, waiting to be re-driven. */
   deadAt: string | null;
+  /** The BullMQ job ids of the latest dispatch (the first completes the row); new at every dispatch. */
+  jobIds: string[];
 }
 
 export interface NewOutboxMessage {
@@ -43,10 +47,11 @@ export interface ListUndispatchedOptions {
 }
 
 const COLUMNS =
-  'id, topic, patient_id, payload, created_at, available_at, dispatched_at, completed_at, attempts, last_error, dead_at';
+  'id, key, topic, patient_id, payload, created_at, available_at, dispatched_at, completed_at, attempts, last_error, dead_at, job_ids';
 
 interface OutboxRecord {
   id: unknown;
+  key: unknown;
   topic: string;
   patient_id: unknown;
   payload: OutboxPayload;
@@ -57,11 +62,13 @@ interface OutboxRecord {
   attempts: unknown;
   last_error: unknown;
   dead_at: unknown;
+  job_ids: unknown;
 }
 
 function toRow(record: OutboxRecord): OutboxRow {
   return {
     id: numberFrom(record.id),
+    key: String(record.key),
     topic: record.topic,
     patientId: textOrNull(record.patient_id),
     payload: record.payload,
@@ -72,6 +79,7 @@ function toRow(record: OutboxRecord): OutboxRow {
     attempts: numberFrom(record.attempts),
     lastError: textOrNull(record.last_error),
     deadAt: isoOrNull(record.dead_at),
+    jobIds: Array.isArray(record.job_ids) ? record.job_ids.map(String) : [],
   };
 }
 
@@ -111,19 +119,36 @@ export async function listUndispatched(db: Db, opts: ListUndispatchedOptions): P
   return records.map(toRow);
 }
 
-/** Records that these rows were handed to the queue now. */
-export async function markDispatched(db: Db, ids: readonly number[]): Promise<void> {
-  if (ids.length === 0) return;
+/** One row handed to the queues, with the ids of the jobs it was given. */
+export interface Dispatched {
+  readonly id: number;
+  readonly jobIds: readonly string[];
+}
+
+/**
+ * Records that these rows were handed to the queues now, under these job ids. Called before
+ * the jobs are added, so a crash in between leaves ids that Redis lacks, which the relay's
+ * sweep finds missing and dispatches again.
+ */
+export async function markDispatched(db: Db, rows: readonly Dispatched[]): Promise<void> {
+  if (rows.length === 0) return;
   await db.query(
-    `UPDATE outbox SET dispatched_at = now()
-     WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)`,
-    [jsonParam(ids)],
+    `UPDATE outbox o SET dispatched_at = now(), job_ids = d.job_ids
+     FROM (SELECT (e->>'id')::bigint AS id, e->'jobIds' AS job_ids FROM jsonb_array_elements($1::jsonb) e) d
+     WHERE o.id = d.id`,
+    [jsonParam(rows)],
   );
 }
 
-/** Records that the job finished; the row is never dispatched again. */
-export async function markCompleted(db: Db, id: number): Promise<void> {
-  await db.query('UPDATE outbox SET completed_at = COALESCE(completed_at, now()) WHERE id = $1', [id]);
+/**
+ * Records that the job finished, by the row's key as the job carries it; the row is never
+ * dispatched again. Only a processor calls this, with the work done (the EHR's answer in
+ * hand): nothing completes a row from a job's state in Redis. False for a key this database
+ * does not hold.
+ */
+export async function markCompleted(db: Db, key: string): Promise<boolean> {
+  const rows = await db.query('UPDATE outbox SET completed_at = COALESCE(completed_at, now()) WHERE key = $1::uuid RETURNING id', [key]);
+  return rows.length > 0;
 }
 
 /**
@@ -138,6 +163,33 @@ export async function recordFailure(db: Db, id: number, error: string): Promise<
 export async function getOutboxMessage(db: Db, id: number): Promise<OutboxRow | undefined> {
   const [record] = await db.query<OutboxRecord>(`SELECT ${COLUMNS} FROM outbox WHERE id = $1`, [id]);
   return record && toRow(record);
+}
+
+/** The row with this key (as jobs carry it), or undefined: a key that is not a UUID is no row of ours. */
+export async function getOutboxMessageByKey(db: Db, key: string): Promise<OutboxRow | undefined> {
+  if (!UUID.test(key)) return undefined;
+  const [record] = await db.query<OutboxRecord>(`SELECT ${COLUMNS} FROM outbox WHERE key = $1::uuid`, [key]);
+  return record && toRow(record);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The newest row's id, 0 for none: with the Redis fingerprint, tells a database restored from an older backup. */
+export async function maxOutboxId(db: Db): Promise<number> {
+  const [row] = await db.query<{ n: unknown }>('SELECT COALESCE(max(id), 0)::bigint AS n FROM outbox');
+  return numberFrom(row?.n ?? 0);
+}
+
+/**
+ * Forgets every open row's dispatch, so the relay dispatches it again under new job ids:
+ * for when the job states in Redis cannot be trusted (another database wrote them, or this
+ * one was restored from a backup). Returns how many rows.
+ */
+export async function forgetDispatches(db: Db): Promise<number> {
+  const rows = await db.query(
+    "UPDATE outbox SET dispatched_at = NULL, job_ids = '[]'::jsonb WHERE completed_at IS NULL AND dead_at IS NULL AND dispatched_at IS NOT NULL RETURNING id",
+  );
+  return rows.length;
 }
 
 /** How many rows are not completed yet (for /ready and metrics). */
@@ -169,7 +221,7 @@ export async function listDeadLetters(db: Db, opts: { limit: number; offset?: nu
  */
 export async function redriveDeadLetter(db: Db, id: number): Promise<OutboxRow | undefined> {
   const [record] = await db.query<OutboxRecord>(
-    `UPDATE outbox SET dead_at = NULL, dispatched_at = NULL, attempts = 0
+    `UPDATE outbox SET dead_at = NULL, dispatched_at = NULL, attempts = 0, job_ids = '[]'::jsonb
      WHERE id = $1 AND dead_at IS NOT NULL AND completed_at IS NULL RETURNING ${COLUMNS}`,
     [id],
   );
@@ -187,16 +239,26 @@ export async function oldestPendingAgeSeconds(db: Db, topic?: string): Promise<n
 }
 
 /**
- * Completes the open rows of `topic` whose payload `key` is one of `values`: when a
- * follow-up is done or cancelled, its timers have nothing left to do.
+ * Completes the open rows of `topic` whose payload `key` is one of `values`, and returns
+ * them (with the job ids to remove): when a follow-up is done or cancelled, its timers have
+ * nothing left to do.
  */
-export async function completeOutboxMatching(db: Db, topic: string, key: string, values: readonly string[]): Promise<number> {
-  if (values.length === 0) return 0;
-  const rows = await db.query(
+export async function completeOutboxMatching(db: Db, topic: string, key: string, values: readonly string[]): Promise<OutboxRow[]> {
+  if (values.length === 0) return [];
+  const records = await db.query<OutboxRecord>(
     `UPDATE outbox SET completed_at = now()
-     WHERE topic = $1 AND completed_at IS NULL AND payload->>$2 IN (SELECT jsonb_array_elements_text($3::jsonb))
-     RETURNING id`,
+     WHERE topic = $1 AND completed_at IS NULL AND $3::jsonb ? (payload->>$2)
+     RETURNING ${COLUMNS}`,
     [topic, key, JSON.stringify(values)],
   );
-  return rows.length;
+  return records.map(toRow);
+}
+
+/** Whether the patient has an open (not completed, not dead) row of `topic`. */
+export async function hasOpenOutbox(db: Db, topic: string, patientId: string): Promise<boolean> {
+  const rows = await db.query(
+    'SELECT 1 FROM outbox WHERE topic = $1 AND patient_id = $2 AND completed_at IS NULL AND dead_at IS NULL LIMIT 1',
+    [topic, patientId],
+  );
+  return rows.length > 0;
 }

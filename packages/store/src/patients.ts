@@ -61,7 +61,8 @@ export async function ensurePatient(
   });
 }
 
-async function patientIdFor(db: Db, identifier: PatientIdentifier): Promise<string | undefined> {
+/** The local Patient id mapped to this hospital identifier, if any. */
+export async function patientIdFor(db: Db, identifier: PatientIdentifier): Promise<string | undefined> {
   const [row] = await db.query<{ patient_id: string }>(
     'SELECT patient_id FROM patient_identifiers WHERE system = $1 AND value = $2',
     [identifier.system, identifier.value],

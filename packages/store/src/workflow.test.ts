@@ -116,6 +116,35 @@ describe('workflow tables', () => {
     expect(await getFollowUp(t.db, 'missing')).toBeUndefined();
   });
 
+  it('completes a follow-up that a concurrent escalation changed first (the flaky 409)', async () => {
+    const course = await newCourse('scr-race');
+    const [followUp] = await insertFollowUps(t.db, [{ courseId: course.id, sessionNumber: 1, sequence: 1, dueBy: new Date(Date.UTC(2025, 2, 4)) }]);
+    if (!followUp) throw new Error('expected a follow-up');
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let escalatedInTx!: () => void;
+    const escalated = new Promise<void>((r) => (escalatedInTx = r));
+    // The worker's escalation holds the row, uncommitted, while the clinician's completion arrives.
+    const worker = t.db.transaction(async (tx) => {
+      expect(await setFollowUpStatus(tx, followUp.id, 'escalated', undefined, { onlyFrom: ['scheduled'] })).toMatchObject({ status: 'escalated' });
+      escalatedInTx();
+      await held;
+    });
+    await escalated;
+    const completion = setFollowUpStatus(t.db, followUp.id, 'completed', '2025-03-04T08:00:00Z', { onlyFrom: ['scheduled', 'escalated'] });
+    // Once the completion waits on the row lock, commit the escalation.
+    for (;;) {
+      const [row] = await t.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE follow_ups%'",
+      );
+      if ((row?.n ?? 0) > 0) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    release();
+    await worker;
+    expect(await completion).toMatchObject({ status: 'completed' });
+  });
+
   it('stores goals-of-care discussions', async () => {
     const course = await newCourse('scr-goals');
     const goals = await insertGoalsOfCare(t.db, {

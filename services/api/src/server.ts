@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { ehrBaseUrl, type Config } from '@kap/config';
 import { screeningRulesFromSettings } from '@kap/domain';
-import { createQueues, producerConnection } from '@kap/queue';
+import { checkOwnership, createQueues, databaseFingerprint, producerConnection, resolveQueuePrefix } from '@kap/queue';
 import type { Db } from '@kap/store';
 import type { Logger } from 'pino';
 import { createApp } from './app';
@@ -32,19 +32,29 @@ export async function startApi(config: Config, db: Db, logger: Logger): Promise<
     await withTimeout(redis.ping(), 500, 'Redis did not answer within 500 ms');
   };
   const ehrUrl = ehrBaseUrl(config);
+  const queuePrefix = await resolveQueuePrefix(db, config.QUEUE_PREFIX);
   const probes: Probe[] = [
     { name: 'redis', critical: true, check: pingRedis },
+    // Reported: a worker that finds Redis's job states not this database's dispatches everything anew, which clears it.
+    {
+      name: 'redis-ownership',
+      critical: false,
+      check: async () => {
+        const verdict = await withTimeout(checkOwnership(redis, queuePrefix, await databaseFingerprint(db)), 500, 'Redis did not answer within 500 ms');
+        if (verdict.status === 'foreign' || verdict.status === 'rewound') throw new Error(verdict.detail);
+      },
+    },
     // Reported, not required: accepted data waits in the outbox while the EHR is away.
     { name: 'ehr', critical: false, check: () => reachable(`${ehrUrl}/metadata`) },
   ];
   // A separate connection for the dashboard and metrics, so their reads never wait behind commands.
-  const queues = createQueues(producerConnection(config.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 }), config.QUEUE_PREFIX);
+  const queues = createQueues(producerConnection(config.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 }), queuePrefix);
   const app = createApp({ config, db, rules, logger, probes, queueCheck: pingRedis, queues });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
   });
-  logger.info({ url: `http://${config.HOST}:${config.PORT}`, database: db.kind }, 'api listening');
+  logger.info({ url: `http://${config.HOST}:${config.PORT}`, database: db.kind, queuePrefix }, 'api listening');
   return {
     server,
     async close() {

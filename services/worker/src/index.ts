@@ -1,4 +1,4 @@
-export { startWorkerRuntime, jobPolicies, type WorkerRuntime } from './runtime';
+export { startWorkerRuntime, jobLimits, type WorkerRuntime } from './runtime';
 export type { WorkerDeps } from './deps';
 export { relayOnce } from './relay';
 export { signWebhook, verifyWebhook, SIGNATURE_HEADER } from './webhooks/signature';

@@ -22,6 +22,14 @@ const durations = singleton('kap_job_duration_seconds', () =>
   }),
 );
 
+const staleRequeues = singleton('kap_sync_stale_requeues_total', () =>
+  new client.Counter({ name: 'kap_sync_stale_requeues_total', help: 'Patients whose pending changes outlived SYNC_STALE_AFTER with no sync asked for, re-queued by the sweep' }),
+);
+
+export function recordStaleRequeues(n: number): void {
+  staleRequeues.inc(n);
+}
+
 export function recordJob(queue: string, outcome: 'completed' | 'retried' | 'dead', job: Job): void {
   jobs.inc({ queue, outcome });
   if (job.processedOn && job.finishedOn) durations.observe({ queue }, (job.finishedOn - job.processedOn) / 1000);

@@ -1,139 +1,119 @@
-import { EhrSyncJobData, FollowUpJobData, NotifyJobData, ehrSyncJobId, followUpJobId, notifyJobId } from '@kap/queue';
-import { OUTBOX_TOPICS, completeOutboxMatching, listUndispatched, markCompleted, markDead, markDispatched, type OutboxRow } from '@kap/store';
-import type { JobsOptions, Queue } from 'bullmq';
+import { newJobId, recordHighWater, unitForTopic, type JobLimits, type JobRequest, type WorkUnit } from '@kap/queue';
+import { listUndispatched, markDead, markDispatched, type Dispatched, type OutboxRow } from '@kap/store';
+import type { Queue } from 'bullmq';
 import { isStalledOut } from './dead-letters';
 import type { WorkerDeps } from './deps';
 
-
-/** Job options per queue: attempts and backoff, and how long finished jobs stay visible. */
-export interface JobPolicies {
-  readonly ehrSync: JobsOptions;
-  readonly followUps: JobsOptions;
-  readonly notify: JobsOptions;
-}
-
+/** A row ready to go to its queue: the unit it belongs to, its jobs and their fresh ids. */
 interface Dispatch {
-  readonly queue: Queue;
-  readonly name: string;
-  readonly jobId: string;
-  readonly data: Record<string, unknown>;
-  readonly opts: JobsOptions;
-}
-
-/** The jobs an outbox row stands for; the first is the one whose completion completes the row. */
-function dispatchesFor(deps: WorkerDeps, policies: JobPolicies, row: OutboxRow, now: number): Dispatch[] {
-  const p = row.payload as Record<string, unknown>;
-  switch (row.topic) {
-    case OUTBOX_TOPICS.ehrSync: {
-      const data = EhrSyncJobData.parse({ patientId: p.patientId ?? row.patientId, outboxId: row.id });
-      return [{ queue: deps.queues.ehrSync, name: 'sync', jobId: ehrSyncJobId(row.id), data, opts: policies.ehrSync }];
-    }
-    case OUTBOX_TOPICS.followUpSchedule: {
-      const followUpId = String(p.followUpId);
-      const due = Date.parse(String(p.dueBy));
-      const remind = Date.parse(String(p.remindAt));
-      const job = (kind: FollowUpJobData['kind'], at: number): Dispatch => ({
-        queue: deps.queues.followUps,
-        name: kind,
-        jobId: followUpJobId(followUpId, kind),
-        data: FollowUpJobData.parse({ followUpId, kind }),
-        opts: { ...policies.followUps, delay: Math.max(0, at - now) },
-      });
-      return [job('due', due), job('reminder', remind)];
-    }
-    case OUTBOX_TOPICS.notify:
-      return [{ queue: deps.queues.notify, name: String(p.event), jobId: notifyJobId(row.id), data: NotifyJobData.parse({ outboxId: row.id }), opts: policies.notify }];
-    default:
-      return [];
-  }
+  readonly row: OutboxRow;
+  readonly unit: WorkUnit<unknown>;
+  readonly jobs: readonly (JobRequest & { readonly id: string })[];
 }
 
 /**
- * One pass of the outbox relay: hands new rows to their queues, and re-examines rows
- * dispatched long ago and still open, whose job Redis may have lost (flushed, restarted
- * without persistence). Job ids come from the row, so re-adding an existing job is a no-op.
- * Returns how many rows it handled.
+ * One pass of the outbox relay, a loop over the work registry: each new row becomes its
+ * unit's jobs, under ids made fresh for this dispatch and recorded on the row before the
+ * jobs are added. A row dispatched long ago and still open is looked up by those ids: still
+ * queued or running, it is left alone; failed for good, it becomes a dead letter; anything
+ * else (lost with a flushed or restarted Redis, stalled out, or finished without completing
+ * the row) is dispatched again under new ids. No job state ever completes a row: only a
+ * processor does, with the work done. A row that names no unit, or whose payload does not
+ * parse, becomes a dead letter with the reason rather than stalling the relay.
+ * Returns how many rows it looked at.
  */
-export async function relayOnce(deps: WorkerDeps, policies: JobPolicies, limit = 200): Promise<number> {
+export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200): Promise<number> {
   const rows = await listUndispatched(deps.db, { limit, olderThanMs: deps.config.REDISPATCH_AFTER_MS });
   if (rows.length === 0) return 0;
-  const now = (deps.now ?? (() => new Date()))().getTime();
-  const handled: number[] = [];
+  const dispatches: Dispatch[] = [];
+  const stillRunning: Dispatched[] = [];
   for (const row of rows) {
-    if (row.topic === OUTBOX_TOPICS.followUpCancel) {
-      await cancelFollowUpJobs(deps, row);
+    const unit = unitForTopic(row.topic);
+    if (!unit) {
+      deps.logger.error({ outbox: row.id, topic: row.topic }, 'outbox row with an unknown topic: dead letter');
+      await markDead(deps.db, row.id, `no unit of work has the topic "${row.topic}"`);
       continue;
     }
-    const dispatches = dispatchesFor(deps, policies, row, now);
-    if (dispatches.length === 0) {
-      deps.logger.error({ outbox: row.id, topic: row.topic }, 'outbox row with an unknown topic');
-      await markDead(deps.db, row.id, `unknown topic ${row.topic}`);
+    const payload = unit.payload.safeParse(row.payload);
+    if (!payload.success) {
+      const reason = payload.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ');
+      deps.logger.error({ outbox: row.id, topic: row.topic, reason }, 'outbox payload does not parse: dead letter');
+      await markDead(deps.db, row.id, `payload does not parse: ${reason}`);
       continue;
     }
-    if (row.dispatchedAt && (await settledInRedis(deps, row, dispatches[0] as Dispatch))) continue;
-    // A re-driven dead letter: its failed job still holds the id, and would swallow the add.
-    if (!row.dispatchedAt && row.lastError) await removeFailedJobs(dispatches);
-    for (const d of dispatches) await d.queue.add(d.name, d.data, { ...d.opts, jobId: d.jobId });
-    handled.push(row.id);
+    if (row.dispatchedAt) {
+      const verdict = await lookUp(deps, unit, row);
+      if (verdict === 'running') {
+        stillRunning.push({ id: row.id, jobIds: row.jobIds });
+        continue;
+      }
+      if (verdict === 'failed') continue;
+      await removeJobs(deps.queues.get(unit.queue), row.jobIds);
+    }
+    const jobs = unit.jobs(payload.data, row).map((j) => ({ ...j, id: newJobId(unit) }));
+    dispatches.push({ row, unit, jobs });
   }
-  await markDispatched(deps.db, handled);
+  // Ids first, then Redis: a crash between leaves ids Redis lacks, which the sweep re-dispatches.
+  await markDispatched(deps.db, [...stillRunning, ...dispatches.map((d) => ({ id: d.row.id, jobIds: d.jobs.map((j) => j.id) }))]);
+  const now = (deps.now ?? (() => new Date()))().getTime();
+  for (const d of dispatches) {
+    const queue = deps.queues.get(d.unit.queue);
+    await queue.addBulk(
+      d.jobs.map((j) => ({
+        name: j.name,
+        data: j.data,
+        opts: { ...d.unit.options(limits), jobId: j.id, ...(j.runAt !== undefined ? { delay: Math.max(0, j.runAt - now) } : {}) },
+      })),
+    );
+  }
+  const newest = dispatches.reduce((max, d) => Math.max(max, d.row.id), 0);
+  if (newest > 0 && deps.redis) await recordHighWater(deps.redis, deps.queuePrefix, newest);
   return rows.length;
 }
 
 /**
- * A stale row's main job, as Redis has it: still queued or running (leave it), finished
- * (complete the row), failed for good (a dead letter), stalled out, as BullMQ fails a job
- * workers kept losing (false: queue it again), or gone (false: add it again).
+ * Where a stale row's main job is, by the id recorded at its dispatch: `running` (waiting,
+ * delayed or active), `failed` for good (recorded here as a dead letter, as the failed
+ * handler normally does first), or `lost`.
  */
-async function settledInRedis(deps: WorkerDeps, row: OutboxRow, main: Dispatch): Promise<boolean> {
-  const job = await main.queue.getJob(main.jobId);
+async function lookUp(deps: WorkerDeps, unit: WorkUnit<unknown>, row: OutboxRow): Promise<'running' | 'failed' | 'lost'> {
+  const mainId = row.jobIds[0];
+  const job = mainId ? await deps.queues.get(unit.queue).getJob(mainId) : undefined;
   if (!job) {
-    deps.logger.warn({ outbox: row.id, job: main.jobId }, 'job lost from Redis; dispatching it again');
-    return false;
+    deps.logger.warn({ outbox: row.id, job: mainId }, 'job lost from Redis; dispatching it again');
+    return 'lost';
   }
   const state = await job.getState();
   if (state === 'failed') {
     if (isStalledOut(new Error(job.failedReason ?? ''))) {
-      deps.logger.warn({ outbox: row.id, job: main.jobId }, 'job stalled out; queueing it again');
-      await job.remove();
-      return false;
+      deps.logger.warn({ outbox: row.id, job: mainId }, 'job stalled out; dispatching it again');
+      return 'lost';
     }
-    // Attempts spent or refused for good; the failed handler normally records this first.
     await markDead(deps.db, row.id, job.failedReason ?? 'failed');
+    return 'failed';
   }
-  if (state === 'completed') await markCompleted(deps.db, row.id);
-  await markDispatched(deps.db, [row.id]);
-  return true;
+  if (state === 'completed') {
+    // It ended without completing the row (a processor completes it with the work done), so the work is not done.
+    deps.logger.warn({ outbox: row.id, job: mainId }, 'job finished but its row is open; dispatching it again');
+    return 'lost';
+  }
+  return state === 'unknown' ? 'lost' : 'running';
 }
 
-async function removeFailedJobs(dispatches: readonly Dispatch[]): Promise<void> {
-  for (const d of dispatches) {
-    const job = await d.queue.getJob(d.jobId);
-    if (job && (await job.getState()) === 'failed') await job.remove();
-  }
-}
-
-async function cancelFollowUpJobs(deps: WorkerDeps, row: OutboxRow): Promise<void> {
-  const ids = ((row.payload as { followUpIds?: unknown }).followUpIds ?? []) as string[];
-  for (const id of ids) {
-    for (const kind of ['reminder', 'due'] as const) {
-      // An active job cannot be removed; it re-reads the follow-up, finds it cancelled and stops.
-      await deps.queues.followUps.remove(followUpJobId(id, kind)).catch(() => 0);
-    }
-  }
-  await completeOutboxMatching(deps.db, OUTBOX_TOPICS.followUpSchedule, 'followUpId', ids);
-  await markCompleted(deps.db, row.id);
+/** Removes what is left of a dispatch being replaced, so its timers do not fire twice; an active job cannot be removed and finds its work done. */
+export async function removeJobs(queue: Queue, jobIds: readonly string[]): Promise<void> {
+  for (const id of jobIds) await queue.remove(id).catch(() => 0);
 }
 
 /** Runs relay passes until stopped; a failing pass (database or Redis down) is logged and retried. */
-export function startRelay(deps: WorkerDeps, policies: JobPolicies): { stop(): Promise<void> } {
+export function startRelay(deps: WorkerDeps, limits: JobLimits): { stop(): Promise<void> } {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   const pass = async (): Promise<void> => {
     let busy = false;
     try {
-      busy = (await relayOnce(deps, policies)) > 0;
+      busy = (await relayOnce(deps, limits)) > 0;
     } catch (err) {
       deps.logger.warn({ err: err instanceof Error ? err.message : err }, 'outbox relay pass failed; will retry');
     }

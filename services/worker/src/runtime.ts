@@ -1,6 +1,6 @@
 import { attemptsToSpan, syncBackoffMs } from '@kap/ehr-client';
 import { parseDurationMs } from '@kap/domain';
-import { QUEUE_NAMES } from '@kap/queue';
+import { QUEUE_NAMES, type JobLimits, type QueueName } from '@kap/queue';
 import { Worker, type ConnectionOptions, type Job, type Processor } from 'bullmq';
 import { deadLetter, isFinalFailure, isStalledOut } from './dead-letters';
 import type { WorkerDeps } from './deps';
@@ -8,37 +8,36 @@ import { recordJob } from './metrics';
 import { ehrSyncProcessor } from './processors/ehr-sync';
 import { followUpProcessor } from './processors/follow-ups';
 import { notifyProcessor } from './processors/notify';
-import { startRelay, type JobPolicies } from './relay';
+import { reconcileProcessor } from './processors/reconcile';
+import { startRelay } from './relay';
+import { startStaleSweep } from './stale-sweep';
 
 export interface WorkerRuntime {
   /** Stops taking work, lets running jobs finish (or returns them to the queue), stops the relay. */
   close(): Promise<void>;
 }
 
-/** Attempts and backoff per queue, from configuration: EHR writes retry across an hour's outage by default. */
-export function jobPolicies(deps: WorkerDeps): JobPolicies {
+/** How long retries last, from configuration: EHR writes retry across an hour's outage by default. */
+export function jobLimits(deps: WorkerDeps): JobLimits {
   const c = deps.config;
-  const backoff = { baseMs: c.SYNC_BACKOFF_BASE_MS, capMs: c.SYNC_BACKOFF_CAP_MS };
-  const keep = { removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 30 * 24 * 3600 } };
   return {
-    ehrSync: { attempts: attemptsToSpan(parseDurationMs(c.SYNC_MAX_OUTAGE), backoff), backoff: { type: 'custom' }, ...keep },
-    followUps: { attempts: 10, backoff: { type: 'custom' }, ...keep },
-    notify: { attempts: c.WEBHOOK_ATTEMPTS, backoff: { type: 'custom' }, ...keep },
+    syncAttempts: attemptsToSpan(parseDurationMs(c.SYNC_MAX_OUTAGE), { baseMs: c.SYNC_BACKOFF_BASE_MS, capMs: c.SYNC_BACKOFF_CAP_MS }),
+    webhookAttempts: c.WEBHOOK_ATTEMPTS,
   };
 }
 
 /**
- * Starts the outbox relay and one BullMQ worker per queue on `connection` (which must allow
- * `maxRetriesPerRequest: null`). Final failures become dead letters.
+ * Starts the outbox relay, the stale-sync sweep and one BullMQ worker per queue on
+ * `connection` (which must allow `maxRetriesPerRequest: null`), all under the deployment's
+ * prefix. Final failures become dead letters.
  */
-export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptions, prefix = 'kap'): WorkerRuntime {
-  const policies = jobPolicies(deps);
+export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptions): WorkerRuntime {
   const backoffStrategy = (attemptsMade: number): number =>
     syncBackoffMs(attemptsMade, { baseMs: deps.config.SYNC_BACKOFF_BASE_MS, capMs: deps.config.SYNC_BACKOFF_CAP_MS });
-  const start = (name: string, processor: Processor, concurrency: number): Worker => {
+  const start = (name: QueueName, processor: Processor, concurrency: number): Worker => {
     const worker = new Worker(name, processor, {
       connection,
-      prefix,
+      prefix: deps.queuePrefix,
       concurrency,
       lockDuration: deps.config.JOB_LOCK_MS,
       stalledInterval: deps.config.JOB_LOCK_MS,
@@ -72,10 +71,13 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
     start(QUEUE_NAMES.ehrSync, ehrSyncProcessor(deps), deps.config.SYNC_CONCURRENCY),
     start(QUEUE_NAMES.followUps, followUpProcessor(deps), 2),
     start(QUEUE_NAMES.notify, notifyProcessor(deps), 4),
+    start(QUEUE_NAMES.reconcile, reconcileProcessor(deps), 1),
   ];
-  const relay = startRelay(deps, policies);
+  const relay = startRelay(deps, jobLimits(deps));
+  const sweep = startStaleSweep(deps);
   return {
     async close() {
+      await sweep.stop();
       await relay.stop();
       await Promise.all(workers.map((w) => w.close()));
     },

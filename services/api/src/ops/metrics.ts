@@ -1,5 +1,5 @@
-import { QUEUE_NAMES, type Queues } from '@kap/queue';
-import type { Db } from '@kap/store';
+import type { Queues } from '@kap/queue';
+import { syncStatusCounts, type Db } from '@kap/store';
 import type { RequestHandler, Router } from 'express';
 import { Router as makeRouter } from 'express';
 import client from 'prom-client';
@@ -74,10 +74,9 @@ function stateRegistry(db: Db, queues: Queues | undefined): client.Registry {
   };
   if (queues) {
     scraped(registry, 'kap_queue_jobs', 'Jobs per queue and state', ['queue', 'state'], async (set) => {
-      const byName = { [QUEUE_NAMES.ehrSync]: queues.ehrSync, [QUEUE_NAMES.followUps]: queues.followUps, [QUEUE_NAMES.notify]: queues.notify };
-      for (const [queue, q] of Object.entries(byName)) {
+      for (const q of queues.all) {
         const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
-        for (const [state, n] of Object.entries(counts)) set({ queue, state }, n);
+        for (const [state, n] of Object.entries(counts)) set({ queue: q.name, state }, n);
       }
     });
   }
@@ -96,6 +95,9 @@ function stateRegistry(db: Db, queues: Queues | undefined): client.Registry {
        WHERE topic = 'ehr-sync' AND completed_at IS NULL AND dead_at IS NULL`,
     );
     set({}, Number(row?.age ?? 0));
+  });
+  scraped(registry, 'kap_sync_oldest_pending_seconds', 'Age of the oldest stored resource version not yet confirmed by the EHR (0 when none)', [], async (set) => {
+    set({}, (await syncStatusCounts(db)).oldestPendingSeconds);
   });
   return registry;
 }

@@ -1,7 +1,18 @@
+import { randomUUID } from 'node:crypto';
 import { notFound } from '@kap/fhir';
-import { listDeadLetters, redriveDeadLetter, type OutboxRow } from '@kap/store';
+import { WORK, enqueueWork } from '@kap/queue';
+import {
+  createReconciliation,
+  getReconciliation,
+  listDeadLetters,
+  patientIdFor,
+  redriveDeadLetter,
+  syncStatusCounts,
+  type OutboxRow,
+} from '@kap/store';
 import { Router } from 'express';
 import { z } from 'zod';
+import { ReconcileRequest } from '@kap/contracts';
 import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
 import { sendResource } from '../http/respond';
@@ -16,7 +27,14 @@ const view = (row: OutboxRow) => ({
   lastError: row.lastError,
 });
 
-/** Operators' view of work the queues gave up on, and the way to send it again once the cause is fixed. */
+/** The one tenant until tenants exist: every count is reported under it, as api.md's per-tenant shape has it. */
+const DEFAULT_TENANT = 'default';
+
+
+/**
+ * Operators' view of delivery: work the queues gave up on and the way to send it again,
+ * counts of resources by sync state, and reconciliation against what the EHR really holds.
+ */
 export function adminRoutes(deps: AppDeps): Router {
   const router = Router();
   router.get('/v1/admin/dead-letters', async (req, res) => {
@@ -33,5 +51,36 @@ export function adminRoutes(deps: AppDeps): Router {
       return { status: 200, body: { redriven: view(row) } };
     }),
   );
+  router.get('/v1/admin/sync-status', async (req, res) => {
+    const counts = await guardDatabase(() => syncStatusCounts(deps.db));
+    sendResource(req, res, 200, { tenants: [{ tenant: DEFAULT_TENANT, ...counts }] });
+  });
+  router.post(
+    '/v1/admin/reconcile',
+    command(deps, zodParser(ReconcileRequest.optional()), async (input, ctx) => {
+      let patientId: string | null = null;
+      if (input?.patient) {
+        patientId = (await patientIdFor(ctx.tx, input.patient)) ?? null;
+        if (!patientId) throw notFound(`Patient ${input.patient.system}|${input.patient.value}`);
+      }
+      const reconciliation = await createReconciliation(ctx.tx, randomUUID(), patientId);
+      await enqueueWork(ctx.tx, WORK.reconcile, { reconciliationId: reconciliation.id }, { patientId });
+      return { status: 202, body: { reconciliationId: reconciliation.id }, headers: { Location: `/v1/admin/reconcile/${reconciliation.id}` } };
+    }),
+  );
+  router.get('/v1/admin/reconcile/:id', async (req, res) => {
+    const reconciliation = await guardDatabase(() => getReconciliation(deps.db, req.params.id));
+    if (!reconciliation) throw notFound(`Reconciliation ${req.params.id}`);
+    const count = (status: string): number => reconciliation.results.filter((r) => r.status === status).length;
+    sendResource(req, res, 200, {
+      reconciliationId: reconciliation.id,
+      status: reconciliation.finishedAt ? (reconciliation.error ? 'failed' : 'finished') : 'running',
+      requestedAt: reconciliation.requestedAt,
+      finishedAt: reconciliation.finishedAt,
+      ...(reconciliation.error ? { error: reconciliation.error } : {}),
+      summary: { inEhr: count('in-ehr'), missing: count('missing'), different: count('different') },
+      resources: reconciliation.results,
+    });
+  });
   return router;
 }

@@ -13,9 +13,9 @@ import {
   listFollowUps,
   listGoalsOfCare,
   listPatientResources,
-  saveForSync,
 } from '@kap/store';
 import type { Reference } from '@medplum/fhirtypes';
+import { saveForSync } from '@kap/queue';
 import type { CommandContext } from '../http/command';
 import type { HandlerResult } from '../http/respond';
 

@@ -9,9 +9,12 @@ import {
   collectionBundle,
   conflict,
   dosingSessionKey,
+  provenanceKey,
   recordSessionOnCarePlan,
+  sessionAlertKey,
 } from '@kap/fhir';
-import { OUTBOX_TOPICS, enqueueOutbox, insertDosingSession, insertFollowUps, saveForSync, setFollowUpTask } from '@kap/store';
+import { WORK, enqueueWork, saveForSync } from '@kap/queue';
+import { insertDosingSession, insertFollowUps, setFollowUpTask } from '@kap/store';
 import type { Patient, Reference, Resource } from '@medplum/fhirtypes';
 import type { CommandContext } from '../http/command';
 import type { HandlerResult } from '../http/respond';
@@ -89,7 +92,7 @@ export async function recordDosingSession(
   if (session.alert) {
     produced.push(
       buildCareTeamCommunication({
-        key: `${dosingSessionKey(courseId, request.sessionNumber)}/blood-pressure-alert`,
+        key: sessionAlertKey(courseId, request.sessionNumber),
         patient,
         about: [{ reference: `Flag/${session.alert.flag.id}` }, { reference: `DetectedIssue/${session.alert.detectedIssue.id}` }],
         category: 'blood-pressure-alert',
@@ -101,7 +104,7 @@ export async function recordDosingSession(
   }
   produced.push(
     buildProvenance({
-      key: `${dosingSessionKey(courseId, request.sessionNumber)}/provenance`,
+      key: provenanceKey(dosingSessionKey(courseId, request.sessionNumber)),
       targets: produced.map((r) => ({ reference: `${r.resourceType}/${r.id}` })),
       recorded: recordedAt,
       activity: 'CREATE',
@@ -112,11 +115,12 @@ export async function recordDosingSession(
   for (const f of followUps) {
     const due = Date.parse(f.dueBy);
     const offset = due - Date.parse(request.end);
-    await enqueueOutbox(ctx.tx, {
-      topic: OUTBOX_TOPICS.followUpSchedule,
-      patientId: course.patientId,
-      payload: { followUpId: f.id, dueBy: f.dueBy, remindAt: new Date(due - Math.min(lead, offset / 2)).toISOString() },
-    });
+    await enqueueWork(
+      ctx.tx,
+      WORK.followUpSchedule,
+      { followUpId: f.id, dueBy: f.dueBy, remindAt: new Date(due - Math.min(lead, offset / 2)).toISOString() },
+      { patientId: course.patientId },
+    );
   }
   return {
     status: 201,

@@ -1,7 +1,18 @@
 import type { FollowUpCompleteRequest } from '@kap/contracts';
 import { checkCourseActive } from '@kap/domain';
-import { badRequest, buildIntegrationProcedure, buildProvenance, collectionBundle, completeFollowUpTask, conflict, notFound } from '@kap/fhir';
-import { OUTBOX_TOPICS, enqueueOutbox, getFollowUp, listDosingSessions, readResource, saveForSync, setFollowUpStatus } from '@kap/store';
+import {
+  badRequest,
+  buildIntegrationProcedure,
+  buildProvenance,
+  collectionBundle,
+  completeFollowUpTask,
+  conflict,
+  followUpCompletionKey,
+  notFound,
+  provenanceKey,
+} from '@kap/fhir';
+import { WORK, enqueueWork, saveForSync } from '@kap/queue';
+import { getFollowUp, listDosingSessions, readResource, setFollowUpStatus } from '@kap/store';
 import type { Resource, Task } from '@medplum/fhirtypes';
 import type { CommandContext } from '../http/command';
 import type { HandlerResult } from '../http/respond';
@@ -40,7 +51,7 @@ export async function completeFollowUp(followUpId: string, request: FollowUpComp
   const produced: Resource[] = [procedure, completeFollowUpTask(task, request.completedAt, { reference: `Procedure/${procedure.id}` }, ctx.now.toISOString())];
   produced.push(
     buildProvenance({
-      key: `follow-up/${followUpId}/completion/provenance`,
+      key: provenanceKey(followUpCompletionKey(followUpId)),
       targets: produced.map((r) => ({ reference: `${r.resourceType}/${r.id}` })),
       recorded: ctx.now.toISOString(),
       activity: 'UPDATE',
@@ -48,7 +59,7 @@ export async function completeFollowUp(followUpId: string, request: FollowUpComp
     }),
   );
   const saved = await saveForSync(ctx.tx, course.patientId, produced, { reason: 'follow-up-completed', webhookUrls: ctx.webhookUrls });
-  await enqueueOutbox(ctx.tx, { topic: OUTBOX_TOPICS.followUpCancel, patientId: course.patientId, payload: { followUpIds: [followUpId] } });
+  await enqueueWork(ctx.tx, WORK.followUpCancel, { followUpIds: [followUpId] }, { patientId: course.patientId });
   return {
     status: 200,
     body: {

@@ -18,9 +18,9 @@ import {
   insertScreening,
   readResource,
   recordReview,
-  saveForSync,
 } from '@kap/store';
 import type { Observation } from '@medplum/fhirtypes';
+import { saveForSync } from '@kap/queue';
 import type { CommandContext } from '../http/command';
 import type { HandlerResult } from '../http/respond';
 

@@ -1,6 +1,7 @@
 import type { StopRequest } from '@kap/contracts';
-import { buildProvenance, cancelFollowUpTask, collectionBundle, conflict, stopCarePlan } from '@kap/fhir';
-import { OUTBOX_TOPICS, cancelPendingFollowUps, enqueueOutbox, readResource, saveForSync, stopCourse } from '@kap/store';
+import { buildProvenance, cancelFollowUpTask, collectionBundle, conflict, courseStopKey, provenanceKey, stopCarePlan } from '@kap/fhir';
+import { WORK, enqueueWork, saveForSync } from '@kap/queue';
+import { cancelPendingFollowUps, readResource, stopCourse } from '@kap/store';
 import type { Resource, Task } from '@medplum/fhirtypes';
 import type { CommandContext } from '../http/command';
 import type { HandlerResult } from '../http/respond';
@@ -24,7 +25,7 @@ export async function stopCourseWorkflow(courseId: string, request: StopRequest,
   }
   produced.push(
     buildProvenance({
-      key: `course/${courseId}/stop/provenance`,
+      key: provenanceKey(courseStopKey(courseId)),
       targets: produced.map((r) => ({ reference: `${r.resourceType}/${r.id}` })),
       recorded: at,
       activity: 'UPDATE',
@@ -33,11 +34,7 @@ export async function stopCourseWorkflow(courseId: string, request: StopRequest,
   );
   const saved = await saveForSync(ctx.tx, course.patientId, produced, { reason: 'course-stopped', webhookUrls: ctx.webhookUrls });
   if (cancelled.length > 0) {
-    await enqueueOutbox(ctx.tx, {
-      topic: OUTBOX_TOPICS.followUpCancel,
-      patientId: course.patientId,
-      payload: { followUpIds: cancelled.map((f) => f.id) },
-    });
+    await enqueueWork(ctx.tx, WORK.followUpCancel, { followUpIds: cancelled.map((f) => f.id) }, { patientId: course.patientId });
   }
   return {
     status: 200,

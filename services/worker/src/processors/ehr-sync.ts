@@ -9,7 +9,8 @@ import { syncPatient, type SyncOutcome } from '../sync/sync-patient';
 const LEASE_BUSY_RETRY_MS = 300;
 
 /**
- * One `ehr-sync` job: syncs the patient's unsynced resources, then completes its outbox row.
+ * One `ehr-sync` job: syncs the patient's unsynced resources, then completes its outbox row
+ * (by the row's key, which no other database or restore reuses).
  * Throws to retry with backoff; 429 waits as long as the EHR asks without spending an
  * attempt; a 4xx that no retry can fix goes straight to the dead letters.
  */
@@ -23,8 +24,11 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
     }
     try {
       const outcome = await syncPatient(deps.db, deps.ehr, data.patientId);
-      await markCompleted(deps.db, data.outboxId);
-      deps.logger.info({ job: job.id, outbox: data.outboxId, ...outcome }, 'ehr sync done');
+      // Completed here, with the EHR's answers recorded, and nowhere else.
+      if (!(await markCompleted(deps.db, data.outboxKey))) {
+        deps.logger.warn({ job: job.id, outboxKey: data.outboxKey }, 'ehr sync for an outbox row this database does not hold');
+      }
+      deps.logger.info({ job: job.id, outboxKey: data.outboxKey, ...outcome }, 'ehr sync done');
       return outcome;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

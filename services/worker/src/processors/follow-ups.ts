@@ -1,16 +1,7 @@
 import { webhookUrls } from '@kap/config';
-import { buildCareTeamCommunication, escalateFollowUpTask, resourceId } from '@kap/fhir';
-import { FollowUpJobData } from '@kap/queue';
-import {
-  OUTBOX_TOPICS,
-  completeOutboxMatching,
-  getCourse,
-  getFollowUp,
-  readResource,
-  saveForSync,
-  setFollowUpStatus,
-  type FollowUpRow,
-} from '@kap/store';
+import { buildCareTeamCommunication, escalateFollowUpTask, followUpNotificationKey, resourceId } from '@kap/fhir';
+import { FollowUpCancelJobData, FollowUpJobData, WORK, saveForSync } from '@kap/queue';
+import { completeOutboxMatching, getCourse, getFollowUp, markCompleted, readResource, setFollowUpStatus, type FollowUpRow } from '@kap/store';
 import type { Communication, Resource, Task } from '@medplum/fhirtypes';
 import type { Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
@@ -23,22 +14,36 @@ import type { WorkerDeps } from '../deps';
  */
 export function followUpProcessor(deps: WorkerDeps) {
   return async (job: Job): Promise<string> => {
-    const { followUpId, kind } = FollowUpJobData.parse(job.data);
+    if (job.name === 'cancel') return cancelTimers(deps, FollowUpCancelJobData.parse(job.data));
+    const { followUpId, kind, outboxKey } = FollowUpJobData.parse(job.data);
     const followUp = await getFollowUp(deps.db, followUpId);
-    if (!followUp) return 'obsolete: unknown follow-up';
-    const result = kind === 'reminder' ? await remind(deps, followUp) : await escalate(deps, followUp);
-    if (kind === 'due') await completeOutboxMatching(deps.db, OUTBOX_TOPICS.followUpSchedule, 'followUpId', [followUpId]);
+    const result = !followUp ? 'obsolete: unknown follow-up' : kind === 'reminder' ? await remind(deps, followUp) : await escalate(deps, followUp);
+    // The due-time job is the schedule's last word: its row is done whatever the follow-up's state.
+    if (kind === 'due') await markCompleted(deps.db, outboxKey);
     return result;
   };
 }
 
-const notificationKey = (followUpId: string, kind: 'reminder' | 'escalation'): string => `follow-up/${followUpId}/${kind}`;
+/**
+ * Removes the timers of follow-ups that were completed or cancelled, by the job ids their
+ * schedule rows recorded, and closes those rows so the relay never dispatches them again.
+ * A timer running meanwhile cannot be removed; it re-reads the follow-up and stops.
+ */
+async function cancelTimers(deps: WorkerDeps, data: FollowUpCancelJobData): Promise<string> {
+  const rows = await completeOutboxMatching(deps.db, WORK.followUpSchedule.topic, 'followUpId', data.followUpIds);
+  for (const row of rows) {
+    for (const id of row.jobIds) await deps.queues.followUps.remove(id).catch(() => 0);
+  }
+  await markCompleted(deps.db, data.outboxKey);
+  return `cancelled the timers of ${rows.length} follow-up(s)`;
+}
+
 
 async function remind(deps: WorkerDeps, followUp: FollowUpRow): Promise<string> {
   if (followUp.status !== 'scheduled') return `obsolete: ${followUp.status}`;
   // Entered after its due time (a late record, or timers restored after an outage): the escalation says it all.
   if (Date.parse(followUp.dueBy) <= Date.parse(now(deps))) return 'obsolete: already due';
-  const key = notificationKey(followUp.id, 'reminder');
+  const key = followUpNotificationKey(followUp.id, 'reminder');
   return deps.db.transaction(async (tx) => {
     if (await readResource(tx, 'Communication', resourceId(key))) return 'already reminded';
     const course = await getCourse(tx, followUp.courseId);
@@ -69,7 +74,7 @@ async function escalate(deps: WorkerDeps, followUp: FollowUpRow): Promise<string
     const task = followUp.taskId ? await readResource<Task>(tx, 'Task', followUp.taskId) : undefined;
     if (task) changed.push(escalateFollowUpTask(task, at));
     const communication: Communication = buildCareTeamCommunication({
-      key: notificationKey(followUp.id, 'escalation'),
+      key: followUpNotificationKey(followUp.id, 'escalation'),
       patient: { reference: `Patient/${course.patientId}` },
       about: task ? [{ reference: `Task/${task.id}` }] : [{ reference: `CarePlan/${course.carePlanId}` }],
       category: 'follow-up-escalation',

@@ -1,5 +1,5 @@
 import { NotifyJobData } from '@kap/queue';
-import { getOutboxMessage, markCompleted, readResourceVersion } from '@kap/store';
+import { getOutboxMessageByKey, markCompleted, readResourceVersion } from '@kap/store';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
 import { SIGNATURE_HEADER, signWebhook } from '../webhooks/signature';
@@ -15,8 +15,8 @@ const DELIVERY_TIMEOUT_MS = 10_000;
  */
 export function notifyProcessor(deps: WorkerDeps) {
   return async (job: Job): Promise<string> => {
-    const { outboxId } = NotifyJobData.parse(job.data);
-    const row = await getOutboxMessage(deps.db, outboxId);
+    const { outboxKey } = NotifyJobData.parse(job.data);
+    const row = await getOutboxMessageByKey(deps.db, outboxKey);
     if (!row || row.completedAt) return 'obsolete';
     const { event, resource: ref, version, url } = row.payload as { event: string; resource: string; version: string; url: string };
     const [type, id] = ref.split('/') as [string, string];
@@ -25,7 +25,7 @@ export function notifyProcessor(deps: WorkerDeps) {
     const secret = deps.config.WEBHOOK_SECRET;
     if (!secret) throw new UnrecoverableError('WEBHOOK_SECRET is not set');
 
-    const body = JSON.stringify({ id: `kap-delivery-${outboxId}`, event, occurredAt: row.createdAt, resource });
+    const body = JSON.stringify({ id: `kap-delivery-${row.key}`, event, occurredAt: row.createdAt, resource });
     const timestamp = Math.floor((deps.now ?? (() => new Date()))().getTime() / 1000);
     const response = await (deps.fetch ?? fetch)(url, {
       method: 'POST',
@@ -33,7 +33,7 @@ export function notifyProcessor(deps: WorkerDeps) {
         'Content-Type': 'application/json',
         'User-Agent': 'kap-fhir-adapter',
         'X-KAP-Event': event,
-        'X-KAP-Delivery': `kap-delivery-${outboxId}`,
+        'X-KAP-Delivery': `kap-delivery-${row.key}`,
         [SIGNATURE_HEADER]: signWebhook(secret, body, timestamp),
       },
       body,
@@ -42,7 +42,7 @@ export function notifyProcessor(deps: WorkerDeps) {
     });
     await response.body?.cancel();
     if (response.ok) {
-      await markCompleted(deps.db, outboxId);
+      await markCompleted(deps.db, row.key);
       return `delivered ${response.status}`;
     }
     const retryable = response.status === 408 || response.status === 429 || response.status >= 500;

@@ -1,0 +1,37 @@
+import { webhookEventFor } from '@kap/domain';
+import { markPending, putResources, toVersionRefs, type Db } from '@kap/store';
+import type { Resource } from '@medplum/fhirtypes';
+import { enqueueWork } from './enqueue';
+import { WORK } from './units';
+
+export interface SaveForSyncOptions {
+  /** Why: kept in the outbox row for operators (never patient data). */
+  readonly reason: string;
+  /** Webhook subscribers; each change the webhook policy names gets one delivery per URL. */
+  readonly webhookUrls?: readonly string[];
+}
+
+/**
+ * Stores resources, marks each stored version pending EHR sync, asks for the patient's
+ * sync, and for a webhook per subscriber for each change the palliative team is told of,
+ * all in the caller's transaction (the transactional outbox): what is accepted is never
+ * lost, and nothing is queued for data that was rolled back.
+ */
+export async function saveForSync(tx: Db, patientId: string, resources: readonly Resource[], options: SaveForSyncOptions): Promise<Resource[]> {
+  const stored = await putResources(tx, resources, { patientId });
+  await markPending(tx, toVersionRefs(stored));
+  await enqueueWork(tx, WORK.ehrSync, { patientId, reason: options.reason }, { patientId });
+  for (const resource of stored) {
+    const event = webhookEventFor(resource.resourceType);
+    if (!event) continue;
+    for (const url of options.webhookUrls ?? []) {
+      await enqueueWork(
+        tx,
+        WORK.notify,
+        { event, resource: `${resource.resourceType}/${resource.id}`, version: resource.meta?.versionId ?? '1', url },
+        { patientId },
+      );
+    }
+  }
+  return stored;
+}

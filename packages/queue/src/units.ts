@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import type { JobsOptions } from 'bullmq';
+import { z } from 'zod';
+
+/**
+ * Every unit of background work, declared once: its outbox topic, the payload the outbox row
+ * holds (checked when it is written and again when it is relayed), the queue its jobs go to,
+ * their ids and options. The worker's relay is a loop over this registry.
+ *
+ * Payloads and job data carry ids only, never patient data: BullMQ keeps them in Redis in
+ * clear text. Processors re-read everything else from PostgreSQL, so a job is never stale.
+ */
+
+/** The queues, one per kind of work (design.md). */
+export const QUEUE_NAMES = {
+  ehrSync: 'ehr-sync',
+  followUps: 'follow-ups',
+  notify: 'notify',
+  reconcile: 'reconcile',
+} as const;
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+/** What job options depend on: how long EHR writes and webhook deliveries keep retrying. */
+export interface JobLimits {
+  readonly syncAttempts: number;
+  readonly webhookAttempts: number;
+}
+
+/** One job a row asks for; `runAt` (epoch ms) delays it. */
+export interface JobRequest {
+  readonly name: string;
+  readonly data: Record<string, unknown>;
+  readonly runAt?: number;
+}
+
+/** The row as a unit sees it when its jobs are made. */
+export interface RowIdentity {
+  /** The outbox row's key: the job carries it, and its processor completes the row by it. */
+  readonly key: string;
+  readonly patientId: string | null;
+}
+
+export interface WorkUnit<P> {
+  readonly topic: string;
+  readonly payload: z.ZodType<P>;
+  readonly queue: QueueName;
+  /** The jobs one row stands for; the first is the one whose processor completes the row. */
+  jobs(payload: P, row: RowIdentity): JobRequest[];
+  options(limits: JobLimits): JobsOptions;
+}
+
+const defineUnit = <P>(unit: WorkUnit<P>): WorkUnit<P> => unit;
+
+/** Finished jobs stay visible for a day (failed ones a month), then BullMQ removes them. */
+const KEEP = { removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 30 * 24 * 3600 } } as const;
+const outboxKey = z.uuid();
+
+/** Sync a patient's unsynced resources to the EHR. */
+export const EhrSyncJobData = z.strictObject({ patientId: z.string().min(1), outboxKey });
+export type EhrSyncJobData = z.infer<typeof EhrSyncJobData>;
+
+/** A follow-up's reminder before it is due, or its check when it falls due. */
+export const FollowUpJobData = z.strictObject({ followUpId: z.string().min(1), kind: z.enum(['reminder', 'due']), outboxKey });
+export type FollowUpJobData = z.infer<typeof FollowUpJobData>;
+
+/** Remove the timers of follow-ups that were completed or cancelled. */
+export const FollowUpCancelJobData = z.strictObject({ followUpIds: z.array(z.string().min(1)), outboxKey });
+export type FollowUpCancelJobData = z.infer<typeof FollowUpCancelJobData>;
+
+/** Deliver one outbox notification (a CarePlan change, a care-team message) to its one subscriber. */
+export const NotifyJobData = z.strictObject({ outboxKey });
+export type NotifyJobData = z.infer<typeof NotifyJobData>;
+
+/** Read back from the EHR what a reconciliation covers. */
+export const ReconcileJobData = z.strictObject({ reconciliationId: z.uuid(), outboxKey });
+export type ReconcileJobData = z.infer<typeof ReconcileJobData>;
+
+export const WORK = {
+  ehrSync: defineUnit({
+    topic: 'ehr-sync',
+    payload: z.strictObject({ patientId: z.string().min(1), reason: z.string().min(1) }),
+    queue: QUEUE_NAMES.ehrSync,
+    jobs: (p, row) => [{ name: 'sync', data: EhrSyncJobData.parse({ patientId: p.patientId, outboxKey: row.key }) }],
+    options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
+  }),
+  followUpSchedule: defineUnit({
+    topic: 'follow-up-schedule',
+    payload: z.strictObject({ followUpId: z.string().min(1), dueBy: z.iso.datetime({ offset: true }), remindAt: z.iso.datetime({ offset: true }) }),
+    queue: QUEUE_NAMES.followUps,
+    jobs: (p, row) => [
+      { name: 'due', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'due', outboxKey: row.key }), runAt: Date.parse(p.dueBy) },
+      { name: 'reminder', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'reminder', outboxKey: row.key }), runAt: Date.parse(p.remindAt) },
+    ],
+    options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
+  }),
+  followUpCancel: defineUnit({
+    topic: 'follow-up-cancel',
+    payload: z.strictObject({ followUpIds: z.array(z.string().min(1)).min(1) }),
+    queue: QUEUE_NAMES.followUps,
+    jobs: (p, row) => [{ name: 'cancel', data: FollowUpCancelJobData.parse({ followUpIds: p.followUpIds, outboxKey: row.key }) }],
+    options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
+  }),
+  notify: defineUnit({
+    topic: 'notify',
+    payload: z.strictObject({
+      event: z.enum(['careplan.updated', 'care-team.notification']),
+      resource: z.string().regex(/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/),
+      version: z.string().min(1),
+      url: z.url(),
+    }),
+    queue: QUEUE_NAMES.notify,
+    jobs: (p, row) => [{ name: p.event, data: NotifyJobData.parse({ outboxKey: row.key }) }],
+    options: (l) => ({ attempts: l.webhookAttempts, backoff: { type: 'custom' }, ...KEEP }),
+  }),
+  reconcile: defineUnit({
+    topic: 'reconcile',
+    payload: z.strictObject({ reconciliationId: z.uuid() }),
+    queue: QUEUE_NAMES.reconcile,
+    jobs: (p, row) => [{ name: 'reconcile', data: ReconcileJobData.parse({ reconciliationId: p.reconciliationId, outboxKey: row.key }) }],
+    options: () => ({ attempts: 5, backoff: { type: 'custom' }, ...KEEP }),
+  }),
+} as const;
+
+export type WorkName = keyof typeof WORK;
+type AnyUnit = WorkUnit<unknown>;
+
+const BY_TOPIC: ReadonlyMap<string, AnyUnit> = new Map(Object.values(WORK).map((u) => [u.topic, u as AnyUnit]));
+
+/** The unit an outbox row's topic names, or undefined for a topic no unit declares. */
+export function unitForTopic(topic: string): AnyUnit | undefined {
+  return BY_TOPIC.get(topic);
+}
+
+/**
+ * A new job id, for every dispatch: ids are never derived from the row's serial, which a
+ * fresh or restored database reuses, so no job already in Redis can be taken for this one.
+ * BullMQ reserves ':' and integer ids.
+ */
+export function newJobId(unit: AnyUnit): string {
+  return `${unit.topic}-${randomUUID()}`;
+}

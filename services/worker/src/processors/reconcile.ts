@@ -1,0 +1,40 @@
+import { ReconcileJobData, WORK, enqueueWork } from '@kap/queue';
+import { finishReconciliation, getReconciliation, markCompleted, markForResync, type ReconciledResource } from '@kap/store';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { WorkerDeps } from '../deps';
+import { reconcileWithEhr } from '../sync/reconcile';
+
+/**
+ * One reconciliation: reads the EHR, records per resource what it found, and puts what is
+ * missing or different back in line for the EHR (one sync asked for per patient concerned),
+ * in one transaction with the results.
+ */
+export function reconcileProcessor(deps: WorkerDeps) {
+  return async (job: Job): Promise<string> => {
+    const { reconciliationId, outboxKey } = ReconcileJobData.parse(job.data);
+    const reconciliation = await getReconciliation(deps.db, reconciliationId);
+    if (!reconciliation) throw new UnrecoverableError(`Reconciliation ${reconciliationId} is not stored`);
+    if (reconciliation.finishedAt) {
+      await markCompleted(deps.db, outboxKey);
+      return 'already finished';
+    }
+    const found = await reconcileWithEhr(deps.db, deps.ehr, reconciliation.patientId ?? undefined);
+    const results: ReconciledResource[] = found.map((r) => ({ ...r, requeued: r.status !== 'in-ehr' }));
+    const again = results.filter((r) => r.requeued);
+    await deps.db.transaction(async (tx) => {
+      await markForResync(
+        tx,
+        again.map((r) => {
+          const [type, id] = r.resource.split('/') as [string, string];
+          return { type, id, missing: r.status === 'missing' };
+        }),
+      );
+      const patients = new Set(again.map((r) => r.patient.slice('Patient/'.length)));
+      for (const patientId of patients) await enqueueWork(tx, WORK.ehrSync, { patientId, reason: 'reconcile' }, { patientId });
+      await finishReconciliation(tx, reconciliationId, { results });
+      await markCompleted(tx, outboxKey);
+    });
+    deps.logger.info({ reconciliationId, checked: results.length, requeued: again.length }, 'reconciliation done');
+    return `${results.length} checked, ${again.length} queued again`;
+  };
+}
