@@ -28,6 +28,12 @@ describe('business keys', () => {
     [keys.provenanceKey('course/c1/session/1'), 'course/c1/session/1/provenance'],
     [keys.courseStopKey('c1'), 'course/c1/stop'],
     [keys.followUpCompletionKey('f1'), 'follow-up/f1/completion'],
+    [keys.screeningSelfHarmAlertKey('s1'), 'screening/s1/alert/phq9-self-harm'],
+    [keys.measureKey('c1', 'm1'), 'course/c1/measure/m1'],
+    [keys.measureResourceKey('course/c1/measure/m1', 'phq9', 'questionnaire-response'), 'course/c1/measure/m1/phq9/questionnaire-response'],
+    [keys.measureResourceKey('course/c1/measure/m1', 'gad7', 'total'), 'course/c1/measure/m1/gad7/total'],
+    [keys.measureSelfHarmAlertKey('course/c1/measure/m1'), 'course/c1/measure/m1/alert/phq9-self-harm'],
+    [keys.selfHarmAlertResourceKey('course/c1/measure/m1/alert/phq9-self-harm', 'flag'), 'course/c1/measure/m1/alert/phq9-self-harm/flag'],
   ])('%s', (made, pinned) => {
     expect(made).toBe(pinned);
   });
@@ -37,6 +43,7 @@ describe('business keys', () => {
       'patientKey', 'screeningKey', 'questionnaireResponseKey', 'eligibilityKey', 'findingKey', 'bloodPressureKey', 'carePlanKey',
       'dosingSessionKey', 'sessionResourceKey', 'sessionAlertKey', 'followUpGroupKey', 'followUpKey', 'followUpTaskKey',
       'followUpProcedureKey', 'followUpNotificationKey', 'goalsOfCareKey', 'goalKey', 'provenanceKey', 'courseStopKey', 'followUpCompletionKey',
+      'screeningSelfHarmAlertKey', 'measureKey', 'measureResourceKey', 'measureSelfHarmAlertKey', 'selfHarmAlertResourceKey',
     ];
     expect(Object.keys(keys).sort()).toEqual([...pinned].sort());
   });

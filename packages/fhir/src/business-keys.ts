@@ -48,3 +48,16 @@ export const provenanceKey = (ofKey: string): string => `${ofKey}/provenance`;
 /** Keys of the writes whose Provenance has no resource key of its own. */
 export const courseStopKey = (courseId: string): string => `course/${courseId}/stop`;
 export const followUpCompletionKey = (followUpId: string): string => `${followUpKey(followUpId)}/completion`;
+
+/** A screening's self-harm alert (PHQ-9 item 9); its Flag and Communication hang below it. */
+export const screeningSelfHarmAlertKey = (screeningId: string): string => screeningKey(screeningId, 'alert/phq9-self-harm');
+/** A PHQ-9/GAD-7 measure of a course; its responses, totals and alert hang below it. */
+export const measureKey = (courseId: string, measureId: string): string => `course/${courseId}/measure/${measureId}`;
+/** A measure's QuestionnaireResponse or total-score Observation of one instrument. */
+export const measureResourceKey = (measure: string, instrument: 'phq9' | 'gad7', what: 'questionnaire-response' | 'total'): string =>
+  `${measure}/${instrument}/${what}`;
+/** A measure's self-harm alert; its Flag and Communication hang below it. */
+export const measureSelfHarmAlertKey = (measure: string): string => `${measure}/alert/phq9-self-harm`;
+/** The Flag or the Communication of a self-harm alert. */
+export const selfHarmAlertResourceKey = (alertKey: string, what: 'flag' | 'communication'): string => `${alertKey}/${what}`;
+

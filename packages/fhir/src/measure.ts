@@ -1,5 +1,6 @@
 import type { CarePlan, Observation, Patient, QuestionnaireResponse, Reference, Resource } from '@medplum/fhirtypes';
 import { INSTRUMENT_NAMES, phq9SelfHarmFinding, TIMEPOINT_TEXT, type InstrumentName, type MeasureTimepoint } from '@kap/domain';
+import { measureKey, measureResourceKey, measureSelfHarmAlertKey } from './business-keys';
 import { referenceTo } from './datatypes';
 import { buildMeasureQuestionnaireResponse } from './measure-response';
 import { buildTotalScoreObservation } from './observation-scores';
@@ -11,8 +12,6 @@ import { buildSelfHarmAlert, type SelfHarmAlert } from './self-harm-alert';
  * band; and the self-harm alert when PHQ-9 item 9 is above 0. Ids derive from the measure's
  * key, so building again gives the same resources.
  */
-
-export const measureKey = (courseId: string, measureId: string): string => `course/${courseId}/measure/${measureId}`;
 
 export interface MeasureInput {
   readonly courseId: string;
@@ -45,7 +44,7 @@ export function buildMeasureResources(input: MeasureInput): MeasureResources {
     const items = input[instrument as InstrumentName];
     if (!items) continue;
     const response = buildMeasureQuestionnaireResponse({
-      key: `${key}/${instrument}/questionnaire-response`,
+      key: measureResourceKey(key, instrument, 'questionnaire-response'),
       instrument,
       items,
       subject: input.patient,
@@ -53,7 +52,7 @@ export function buildMeasureResources(input: MeasureInput): MeasureResources {
       carePlan: input.carePlan,
     });
     const total = buildTotalScoreObservation({
-      key: `${key}/${instrument}/total`,
+      key: measureResourceKey(key, instrument, 'total'),
       instrument,
       items,
       subject: input.patient,
@@ -72,7 +71,7 @@ export function buildMeasureResources(input: MeasureInput): MeasureResources {
   const alert =
     finding && phq9Response
       ? buildSelfHarmAlert({
-          key: `${key}/alert/phq9-self-harm`,
+          key: measureSelfHarmAlertKey(key),
           subject: input.patient,
           finding,
           answeredAt: input.measuredAt,

@@ -9,7 +9,7 @@ import { buildVitalSignObservations } from './observation-vitals';
 import { buildScreeningQuestionnaireResponse } from './questionnaire-response';
 import type { ScreeningContext } from './screening-context';
 import { buildSelfHarmAlert } from './self-harm-alert';
-import { screeningKey } from './business-keys';
+import { screeningKey, screeningSelfHarmAlertKey } from './business-keys';
 
 function nameText(patient: Patient): string | undefined {
   const name = patient.name?.[0];
@@ -65,7 +65,7 @@ function selfHarmAlert(ctx: ScreeningContext, input: ScreeningInput, findings: r
   const index = input.evaluation.findings.findIndex((f) => f.code === 'phq9-self-harm');
   const evidence = findings[index];
   const alert = buildSelfHarmAlert({
-    key: screeningKey(ctx.screeningId, 'alert/phq9-self-harm'),
+    key: screeningSelfHarmAlertKey(ctx.screeningId),
     subject: ctx.subject,
     finding,
     answeredAt: ctx.effective,

@@ -6,6 +6,7 @@ import { buildCareTeamCommunication } from './communication';
 import { concept, referenceTo } from './datatypes';
 import { resourceId, resourceIdentifier } from './identity';
 import { FLAG_DETAIL_EXTENSION } from './session-alert';
+import { selfHarmAlertResourceKey } from './business-keys';
 import { validateResource } from './validate';
 
 /**
@@ -21,7 +22,7 @@ import { validateResource } from './validate';
  */
 
 export interface SelfHarmAlertInput {
-  /** Business-key prefix, e.g. `screening/<id>/alert/phq9-self-harm`. */
+  /** The alert's business key (`screeningSelfHarmAlertKey`, `measureSelfHarmAlertKey`). */
   readonly key: string;
   readonly subject: Reference<Patient>;
   readonly finding: SelfHarmFinding;
@@ -46,7 +47,7 @@ export function buildSelfHarmAlert(input: SelfHarmAlertInput): SelfHarmAlert {
   if (!ITEM9) throw new Error('PHQ-9 item 9 is missing from the code table');
   // The time is the Flag's period.start and the Communication's subject; the text says where.
   const text = `Safety alert: ${input.finding.text} (answered ${input.where}).`;
-  const flagKey = `${input.key}/flag`;
+  const flagKey = selfHarmAlertResourceKey(input.key, 'flag');
   const flag: Flag = validateResource({
     resourceType: 'Flag',
     id: resourceId(flagKey),
@@ -59,7 +60,7 @@ export function buildSelfHarmAlert(input: SelfHarmAlertInput): SelfHarmAlert {
     period: { start: input.answeredAt },
   } satisfies Flag);
   const communication = buildCareTeamCommunication({
-    key: `${input.key}/communication`,
+    key: selfHarmAlertResourceKey(input.key, 'communication'),
     patient: input.subject,
     about: [referenceTo(flag), input.evidence],
     category: 'self-harm-alert',

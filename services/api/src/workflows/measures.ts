@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MeasureRequest } from '@kap/contracts';
 import { activityOfTimepoint, checkMeasure, instrumentTotal } from '@kap/domain';
-import { buildMeasureResources, buildProvenance, collectionBundle, conflict, linkActivityOutcomes, measureKey } from '@kap/fhir';
+import { buildMeasureResources, buildProvenance, collectionBundle, conflict, linkActivityOutcomes, measureKey, provenanceKey } from '@kap/fhir';
 import { saveForSync } from '@kap/queue';
 import { insertCourseMeasure } from '@kap/store';
 import type { CarePlan, Patient, Reference, Resource } from '@medplum/fhirtypes';
@@ -40,7 +40,7 @@ export async function recordMeasure(courseId: string, request: MeasureRequest, c
   const produced: Resource[] = [...built.all, updatedPlan];
   produced.push(
     buildProvenance({
-      key: `${measureKey(courseId, measureId)}/provenance`,
+      key: provenanceKey(measureKey(courseId, measureId)),
       targets: produced.map((r) => ({ reference: `${r.resourceType}/${r.id}` })),
       recorded: recordedAt,
       activity: 'CREATE',
