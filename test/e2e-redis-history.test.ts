@@ -99,6 +99,55 @@ describe('job identity on a Redis with history', () => {
   });
 });
 
+/** Asks for a reconciliation and waits for its report. */
+async function reconcile(stack: Stack, body: object = {}): Promise<{ summary: { inEhr: number; missing: number; different: number }; resources: Array<{ resource: string; ehr: string; status: string; requeued: boolean }> }> {
+  const started = await request(stack.app).post('/v1/admin/reconcile').send(body).expect(202);
+  let report: request.Response | undefined;
+  await until(async () => {
+    report = await request(stack.app).get(`/v1/admin/reconcile/${started.body.reconciliationId}`).expect(200);
+    return report.body.status !== 'running';
+  }, 60_000, 'the reconciliation');
+  expect(report?.body.status).toBe('finished');
+  return report?.body;
+}
+
+describe('reconciliation against what the EHR really holds', () => {
+  it('finds what the EHR lost or changed behind the adapter\'s back, and sends it again', async () => {
+    const stack = await stackOf(ENV);
+    stack.startWorker();
+    const courseId = await enrol(stack);
+    await finishCourse(stack, courseId);
+    await stack.drained(90_000);
+    const clean = await reconcile(stack);
+    expect(clean.summary).toMatchObject({ missing: 0, different: 0 });
+
+    // Someone at the hospital deletes the CarePlan and edits a Goal, bypassing the adapter.
+    const [carePlan] = clean.resources.filter((r) => r.resource.startsWith('CarePlan/'));
+    const [goal] = clean.resources.filter((r) => r.resource.startsWith('Goal/'));
+    if (!carePlan || !goal) throw new Error('expected a CarePlan and a Goal in the report');
+    const ehr = stack.sandbox.url;
+    expect((await fetch(`${ehr}/${carePlan.ehr}`, { method: 'DELETE' })).status).toBeLessThan(300);
+    const goalCopy = (await (await fetch(`${ehr}/${goal.ehr}`)).json()) as { description: { text: string } };
+    goalCopy.description.text = 'changed in the EHR';
+    expect((await fetch(`${ehr}/${goal.ehr}`, { method: 'PUT', headers: { 'Content-Type': 'application/fhir+json' }, body: JSON.stringify(goalCopy) })).status).toBe(200);
+
+    const found = await reconcile(stack);
+    const off = found.resources.filter((r) => r.status !== 'in-ehr');
+    expect(off.map((r) => [r.resource, r.status, r.requeued])).toEqual(
+      expect.arrayContaining([
+        [carePlan.resource, 'missing', true],
+        [goal.resource, 'different', true],
+      ]),
+    );
+    // What pointed at the deleted CarePlan in the EHR points at nothing now: different too, and sent again.
+    expect(found.summary.missing).toBe(1);
+    expect(found.summary.different).toBeGreaterThan(1);
+    expect(off.every((r) => r.requeued)).toBe(true);
+    await expectExactlyOnce(stack, { ehrMayHoldMore: true });
+    expect((await reconcile(stack)).summary).toMatchObject({ missing: 0, different: 0 });
+  });
+});
+
 /** A restore from a backup, as pg_dump and psql make one: the schema's tables and sequences as they were. */
 function backupSchema(from: string, to: string): void {
   const dump = execFileSync('pg_dump', ['--no-owner', '--no-privileges', `--schema=${from}`, TEST_DATABASE_URL], { maxBuffer: 256 * 1024 * 1024 }).toString();
@@ -134,14 +183,10 @@ describe('a database restored from an older backup', () => {
     expect(open.length).toBeGreaterThan(0);
     restored.startWorker();
     await restored.drained(90_000);
-    // What the restored database holds is in the EHR; the EHR also holds the lost timeline's newer copies, which reconciliation finds.
-    const reconcile = await request(restored.app).post('/v1/admin/reconcile').send({}).expect(202);
-    let report: request.Response | undefined;
-    await until(async () => {
-      report = await request(restored.app).get(`/v1/admin/reconcile/${reconcile.body.reconciliationId}`).expect(200);
-      return report.body.status === 'finished';
-    }, 60_000, 'the reconciliation');
-    expect(report?.body.summary.different).toBeGreaterThan(0);
+    // The restored database is the truth again: its copies replaced the lost timeline's newer ones, as reconciliation confirms.
+    const report = await reconcile(restored);
+    expect(report.summary).toMatchObject({ missing: 0, different: 0 });
+    expect(report.summary.inEhr).toBeGreaterThan(20);
     await expectExactlyOnce(restored, { ehrMayHoldMore: true });
     expect(restored.sandbox.sandbox.stats().resources.Patient).toBe(1);
   });
@@ -204,8 +249,8 @@ describe('Redis losing everything mid-course', () => {
   it('restarted without persistence mid-course', async () => {
     const port = await freePort();
     let redis = await startRedis(port);
+    const stack = await startStack(ENV, { redisUrl: `redis://127.0.0.1:${port}` });
     try {
-      const stack = await stackOf(ENV, { redisUrl: `redis://127.0.0.1:${port}` });
       stack.startWorker();
       const courseId = await enrol(stack);
       redis.kill('SIGKILL');
@@ -219,6 +264,7 @@ describe('Redis losing everything mid-course', () => {
       // The empty Redis lost the follow-up timers of the second course too, and they are back.
       await until(async () => (await stack.queues.followUps.getDelayedCount()) >= 6, 30_000, 'the timers re-dispatched');
     } finally {
+      await stack.close();
       redis.kill('SIGKILL');
     }
   });

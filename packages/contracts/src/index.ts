@@ -5,3 +5,4 @@ export * from './screening';
 export * from './course';
 export * from './responses';
 export * from './openapi';
+export * from './admin';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
+import { ReconcileRequest, ReconcileStarted, ReconciliationReport, SyncStatusResponse } from './admin';
 import { CourseRequest, DosingSessionRequest, FollowUpCompleteRequest, GoalsOfCareRequest, StopRequest } from './course';
 import {
   AnyResourceSchema,
@@ -194,6 +195,30 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
       tags: ['operations'],
       requestParams: withId('id'),
       responses: { '200': { description: 'Queued again', content: content(z.looseObject({ redriven: DeadLetterView })) }, ...errors(404, 503) },
+    },
+  },
+  '/v1/admin/sync-status': {
+    get: {
+      summary: 'Resources by EHR sync state (pending, synced, dead) and the oldest pending age, per tenant',
+      tags: ['operations'],
+      responses: { '200': { description: 'Sync status', content: content(SyncStatusResponse) } },
+    },
+  },
+  '/v1/admin/reconcile': {
+    post: {
+      summary: 'Read back from the EHR what the adapter believes is there; missing or different resources are queued again',
+      tags: ['operations'],
+      requestParams: { header: z.object({ 'Idempotency-Key': idempotencyKey }) },
+      requestBody: { content: content(ReconcileRequest) },
+      responses: { '202': { description: 'Started; the report is at /v1/admin/reconcile/{reconciliationId}', content: content(ReconcileStarted) }, ...errors(400, 404, 503) },
+    },
+  },
+  '/v1/admin/reconcile/{id}': {
+    get: {
+      summary: 'A reconciliation: per resource in-ehr, missing or different',
+      tags: ['operations'],
+      requestParams: { path: idParam('id').path },
+      responses: { '200': { description: 'The report', content: content(ReconciliationReport) }, ...errors(404) },
     },
   },
 };

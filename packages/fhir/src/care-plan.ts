@@ -6,6 +6,7 @@ import { concept } from './datatypes';
 import { KAP_CODE_SYSTEM_URL, resourceId, resourceIdentifier } from './identity';
 import { COURSE_PLAN_CANONICAL } from './plan-definition';
 import { validateResource } from './validate';
+import { carePlanKey } from './business-keys';
 
 /**
  * The CarePlan of one course: the `kap-palliative-course` PlanDefinition applied to a patient.
@@ -26,7 +27,6 @@ export interface CoursePlanInput {
 
 export type ActivityStatus = CarePlanActivityDetail['status'];
 
-export const carePlanKey = (courseId: string): string => `course/${courseId}/care-plan`;
 
 function activity(def: CourseActivityDef): CarePlanActivity {
   return {

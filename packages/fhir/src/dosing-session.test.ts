@@ -12,7 +12,7 @@ import { KAP_CODE_SYSTEM_URL, RESOURCE_IDENTIFIER_SYSTEM, resourceId } from './i
 import { DOSE_LEVEL_EXTENSION } from './medication-administration';
 import { buildPatient } from './patient';
 import { FLAG_DETAIL_EXTENSION, type AlertThreshold } from './session-alert';
-import { dosingSessionKey } from './session-context';
+import { dosingSessionKey } from './business-keys';
 import { ALERT_THRESHOLD, BASE_URL, ELIGIBLE_FULL, SESSION_1 } from './test-fixtures';
 import { VITAL_SIGNS_PROFILES } from './validate';
 

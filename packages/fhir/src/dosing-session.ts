@@ -25,7 +25,8 @@ import {
   type AlertThreshold,
   type BloodPressureReading,
 } from './session-alert';
-import { dosingSessionKey, sessionResourceKey, type SessionContext } from './session-context';
+import { dosingSessionKey, sessionResourceKey } from './business-keys';
+import type { SessionContext } from './session-context';
 import { buildSessionProcedure } from './session-procedure';
 
 /**

@@ -2,8 +2,8 @@ import type { CarePlan, Patient, Procedure, Reference, Task } from '@medplum/fhi
 import { activityConcept } from './course-activities';
 import { kapConcept } from './datatypes';
 import { resourceId, resourceIdentifier } from './identity';
-import { dosingSessionKey } from './session-context';
 import { validateResource } from './validate';
+import { followUpGroupKey, followUpTaskKey } from './business-keys';
 
 /**
  * An integration follow-up (domain.md §4) as a Task for the care team: to be done before its
@@ -14,7 +14,6 @@ import { validateResource } from './validate';
  */
 
 /** The business key of a follow-up; its Task and its integration Procedure derive from it. */
-export const followUpKey = (followUpId: string): string => `follow-up/${followUpId}`;
 
 export interface FollowUpTaskInput {
   followUpId: string;
@@ -43,13 +42,13 @@ export const ESCALATED_STATUS_TEXT = 'escalated: window closed';
  * - `groupIdentifier` groups the follow-ups of one session.
  */
 export function buildFollowUpTask(input: FollowUpTaskInput): Task {
-  const key = `${followUpKey(input.followUpId)}/task`;
+  const key = followUpTaskKey(input.followUpId);
   const task: Task = {
     resourceType: 'Task',
     id: resourceId(key),
     identifier: [resourceIdentifier(key)],
     basedOn: [input.carePlan],
-    groupIdentifier: resourceIdentifier(`${dosingSessionKey(input.courseId, input.sessionNumber)}/follow-ups`),
+    groupIdentifier: resourceIdentifier(followUpGroupKey(input.courseId, input.sessionNumber)),
     status: 'requested',
     intent: 'order',
     priority: 'routine',

@@ -7,6 +7,7 @@ import { buildGoal } from './goal';
 import { resourceId, resourceIdentifier } from './identity';
 import { buildPreferenceObservations } from './observation-preferences';
 import { validateResource } from './validate';
+import { goalKey, goalsOfCareKey } from './business-keys';
 
 /**
  * A goals-of-care discussion (domain.md §5): who took part, the patient's values and goals,
@@ -36,7 +37,6 @@ export interface GoalsOfCareResources {
 }
 
 /** The business key prefix of a discussion. */
-export const goalsOfCareKey = (courseId: string, discussionId: string): string => `course/${courseId}/goals-of-care/${discussionId}`;
 
 /**
  * The discussion as a `completed` Procedure (our code and SNOMED 713603004 advance care
@@ -77,7 +77,7 @@ export function buildGoalsOfCareResources(input: GoalsOfCareInput): GoalsOfCareR
   // A Goal's start is a date: the day of the discussion as written (its own offset).
   const startDate = input.request.discussedAt.slice(0, 10);
   const goals = input.request.goals.map((goal, index) =>
-    buildGoal({ key: `${key}/goal/${index + 1}`, goal, subject: input.patient, startDate }),
+    buildGoal({ key: goalKey(key, index), goal, subject: input.patient, startDate }),
   );
   const preferences = buildPreferenceObservations(
     { key, subject: input.patient, discussedAt: input.request.discussedAt, recordedAt: input.recordedAt, discussion: referenceTo(procedure) },

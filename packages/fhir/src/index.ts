@@ -1,5 +1,6 @@
 export * from './outcomes';
 export * from './identity';
+export * from './business-keys';
 export * from './codes';
 export * from './code-system';
 export * from './datatypes';

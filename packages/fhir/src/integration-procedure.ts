@@ -1,8 +1,8 @@
 import type { CarePlan, Patient, Procedure, Reference, Task } from '@medplum/fhirtypes';
 import { activityConcept } from './course-activities';
-import { followUpKey } from './follow-up-task';
 import { resourceId, resourceIdentifier } from './identity';
 import { validateResource } from './validate';
+import { followUpProcedureKey, followUpTaskKey } from './business-keys';
 
 /**
  * An integration psychotherapy session as a Procedure, recorded when a follow-up is completed.
@@ -25,8 +25,8 @@ export interface IntegrationProcedureInput {
 
 /** A `completed` integration Procedure (our code and SNOMED 75516001), based on the CarePlan. */
 export function buildIntegrationProcedure(input: IntegrationProcedureInput): Procedure {
-  const key = `${followUpKey(input.followUpId)}/procedure`;
-  const expectedTask = `Task/${resourceId(`${followUpKey(input.followUpId)}/task`)}`;
+  const key = followUpProcedureKey(input.followUpId);
+  const expectedTask = `Task/${resourceId(followUpTaskKey(input.followUpId))}`;
   if (input.task.reference && input.task.reference !== expectedTask) {
     throw new Error(`Follow-up ${input.followUpId} has Task ${expectedTask}, not ${input.task.reference}`);
   }

@@ -4,8 +4,10 @@ import type { ReviewRequest } from '@kap/contracts';
 import { HL7, type CodeDef } from './codes';
 import { KAP_CODE_SYSTEM_URL, resourceId, resourceIdentifier } from './identity';
 import { concept, kapConcept, referenceTo } from './datatypes';
-import { screeningKey, type ScreeningContext } from './screening-context';
+import { screeningKey } from './business-keys';
+import type { ScreeningContext } from './screening-context';
 import { validateResource } from './validate';
+import { eligibilityKey, findingKey } from './business-keys';
 
 /**
  * The screening outcome as an Observation (our code, value = outcome) whose `hasMember`
@@ -16,8 +18,6 @@ import { validateResource } from './validate';
 
 const surveyCategory = [concept([HL7.surveyCategory] satisfies CodeDef[])];
 
-export const eligibilityKey = (screeningId: string): string => screeningKey(screeningId, 'observation/eligibility');
-export const findingKey = (screeningId: string, code: string): string => screeningKey(screeningId, `observation/finding/${code}`);
 
 /** One finding: coded with its key, valued with its severity, the reason as a note. */
 export function buildFindingObservation(

@@ -3,7 +3,8 @@ import type { Measures } from '@kap/contracts';
 import { HL7, LOINC, type CodeDef } from './codes';
 import { concept } from './datatypes';
 import { resourceId, resourceIdentifier } from './identity';
-import { screeningKey, type ScreeningContext } from './screening-context';
+import { screeningKey } from './business-keys';
+import type { ScreeningContext } from './screening-context';
 import { validateResource } from './validate';
 
 /**

@@ -12,7 +12,8 @@ import type { Vitals } from '@kap/contracts';
 import { HL7, LOINC, UCUM, type CodeDef, type UnitDef } from './codes';
 import { concept, quantity } from './datatypes';
 import { resourceId, resourceIdentifier } from './identity';
-import { screeningKey, type ScreeningContext } from './screening-context';
+import { screeningKey } from './business-keys';
+import type { ScreeningContext } from './screening-context';
 import { validateResource, VITAL_SIGNS_PROFILES } from './validate';
 
 /**
@@ -73,7 +74,6 @@ export interface VitalSignsContext {
 }
 
 /** The business key of the blood-pressure Observation of a screening. */
-export const bloodPressureKey = (screeningId: string): string => screeningKey(screeningId, 'observation/blood-pressure');
 
 function screeningVitalsContext(ctx: ScreeningContext): VitalSignsContext {
   return {

@@ -2,6 +2,7 @@ import type { HumanName, Patient } from '@medplum/fhirtypes';
 import type { PatientRef } from '@kap/contracts';
 import { resourceId } from './identity';
 import { validateResource } from './validate';
+import { patientKey } from './business-keys';
 
 /**
  * The Patient as the hospital identifies them (api.md: the adapter finds or creates the
@@ -9,10 +10,6 @@ import { validateResource } from './validate';
  * @see https://hl7.org/fhir/R4/patient.html
  */
 
-/** The business key of a patient: the hospital identifier, `patient/<system>|<value>`. */
-export function patientKey(ref: Pick<PatientRef, 'system' | 'value'>): string {
-  return `patient/${ref.system}|${ref.value}`;
-}
 
 /** The Patient id the adapter uses for `ref`, so every resource references the same one. */
 export function patientId(ref: Pick<PatientRef, 'system' | 'value'>): string {

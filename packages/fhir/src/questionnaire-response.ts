@@ -23,6 +23,7 @@ import {
   type InstrumentDef,
 } from './questionnaire';
 import { validateResource } from './validate';
+import { questionnaireResponseKey } from './business-keys';
 
 /**
  * The completed `kap-screening` QuestionnaireResponse, in both directions: built from a REST
@@ -31,10 +32,6 @@ import { validateResource } from './validate';
  * @see https://hl7.org/fhir/R4/questionnaireresponse.html
  */
 
-/** The business key of a screening's QuestionnaireResponse. */
-export function questionnaireResponseKey(screeningId: string): string {
-  return `screening/${screeningId}/questionnaire-response`;
-}
 
 const answerItem = (linkId: string, answer: QuestionnaireResponseItemAnswer): QuestionnaireResponseItem => ({
   linkId,

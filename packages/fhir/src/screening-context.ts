@@ -12,7 +12,3 @@ export interface ScreeningContext {
   readonly response: Reference<QuestionnaireResponse>;
 }
 
-/** The business key of a resource of screening `screeningId`, e.g. `screening/s1/observation/heart-rate`. */
-export function screeningKey(screeningId: string, path: string): string {
-  return `screening/${screeningId}/${path}`;
-}

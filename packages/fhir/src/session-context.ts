@@ -6,7 +6,6 @@ import type { Encounter, Patient, Procedure, Reference } from '@medplum/fhirtype
  * course records each session once (domain `checkDosingSession`), so course and number
  * identify it, and a retried POST rebuilds the same ids.
  */
-export const dosingSessionKey = (courseId: string, sessionNumber: number): string => `course/${courseId}/session/${sessionNumber}`;
 
 /** What every resource of one dosing session shares. */
 export interface SessionContext {
@@ -21,4 +20,3 @@ export interface SessionContext {
 }
 
 /** The business key of a resource of the session, e.g. `course/c1/session/1/vitals/2/heart-rate`. */
-export const sessionResourceKey = (sessionKey: string, path: string): string => `${sessionKey}/${path}`;

@@ -17,6 +17,12 @@ export interface Db {
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   /** Cheap liveness probe for /ready. */
   ping(): Promise<void>;
+  /**
+   * Calls `onNotify` with the payload of each NOTIFY on `channel` (an SQL identifier), on a
+   * connection of its own; resolves to the function that stops listening. Not allowed on a
+   * transaction handle.
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /** Releases the pool or the embedded database. Not allowed on a transaction handle. */
   close(): Promise<void>;
 }

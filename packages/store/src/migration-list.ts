@@ -199,6 +199,11 @@ export const MIGRATIONS: readonly Migration[] = [
         results jsonb NOT NULL DEFAULT '[]'::jsonb
       )`,
       "CREATE INDEX sync_state_pending_idx ON sync_state (resource_type, id) WHERE status = 'pending'",
+      // New work wakes the relay at once, on commit; its poll is the fallback. The payload names
+      // the schema, so deployments sharing a PostgreSQL server wake only their own relay.
+      `CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN PERFORM pg_notify('kap_outbox', TG_TABLE_SCHEMA); RETURN NULL; END $$`,
+      'CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()',
     ],
   },
   {

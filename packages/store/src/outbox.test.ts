@@ -7,6 +7,7 @@ import {
   listUndispatched,
   markCompleted,
   markDispatched,
+  onOutboxWork,
   recordFailure,
 } from './outbox';
 import { putResources, readResource } from './resources';
@@ -62,6 +63,29 @@ describe('outbox', () => {
     expect(await listUndispatched(t.db, { limit: 10, olderThanMs: 0 })).toEqual([]);
     expect(await countPending(t.db)).toBe(1);
     expect((await getOutboxMessage(t.db, later.id))?.completedAt).toBeNull();
+  });
+
+  it('announces new rows once their transaction commits, and only to listeners of this schema', async () => {
+    const heard: string[] = [];
+    let woken!: () => void;
+    const woke = new Promise<void>((r) => (woken = r));
+    const stop = await onOutboxWork(t.db, () => {
+      heard.push('work');
+      woken();
+    });
+    try {
+      const rows = await t.db.transaction(async (tx) => {
+        const added = [await enqueueOutbox(tx, { topic: 'notify', payload: { n: 'a' } }), await enqueueOutbox(tx, { topic: 'notify', payload: { n: 'b' } })];
+        // Another schema's commit on the same server wakes nobody here.
+        await t.db.query("SELECT pg_notify('kap_outbox', 'some_other_schema')");
+        expect(heard).toEqual([]);
+        return added;
+      });
+      await woke;
+      for (const row of rows) await markCompleted(t.db, row.key);
+    } finally {
+      await stop();
+    }
   });
 
   it('lists oldest first and honours the limit', async () => {

@@ -262,3 +262,18 @@ export async function hasOpenOutbox(db: Db, topic: string, patientId: string): P
   );
   return rows.length > 0;
 }
+
+/** The channel new outbox rows are announced on, with their schema as the payload. */
+const OUTBOX_CHANNEL = 'kap_outbox';
+
+/**
+ * Calls `onWork` soon after a transaction that added outbox rows to this database commits,
+ * so the relay need not wait for its next poll. Resolves to the function that stops it.
+ */
+export async function onOutboxWork(db: Db, onWork: () => void): Promise<() => Promise<void>> {
+  const [row] = await db.query<{ schema: string }>('SELECT current_schema() AS schema');
+  const schema = row?.schema;
+  return db.listen(OUTBOX_CHANNEL, (payload) => {
+    if (payload === schema) onWork();
+  });
+}

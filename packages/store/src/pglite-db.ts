@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Db } from './db';
+import { assertChannel } from './postgres-db';
 
 export interface PgliteDbOptions {
   dataDir?: string;
@@ -40,6 +41,10 @@ export async function openPgliteDb(opts: PgliteDbOptions): Promise<Db> {
     async ping(): Promise<void> {
       await pg.query('SELECT 1');
     },
+    async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+      assertChannel(channel);
+      return pg.listen(channel, onNotify);
+    },
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
@@ -68,6 +73,9 @@ function transactionDb(raw: Transaction): { db: Db; end: () => void } {
     async ping(): Promise<void> {
       guard();
       await raw.query('SELECT 1');
+    },
+    async listen(): Promise<() => Promise<void>> {
+      throw new Error('Listen on the database, not a transaction');
     },
     async close(): Promise<void> {
       throw new Error('Close the database, not a transaction');

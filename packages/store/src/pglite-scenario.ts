@@ -9,7 +9,7 @@ import { insertCourse } from './courses';
 import { openDatabase } from './db';
 import { getFollowUp, insertFollowUps } from './follow-ups';
 import { migrate } from './migrations';
-import { countPending, enqueueOutbox } from './outbox';
+import { countPending, enqueueOutbox, onOutboxWork } from './outbox';
 import { ensurePatient } from './patients';
 import { putResources, readResource, readResourceVersion, searchResources } from './resources';
 import { insertScreening } from './screenings';
@@ -32,11 +32,16 @@ export async function writePhase(dataDir: string): Promise<Record<string, unknow
       subject: { reference: `Patient/${patient.id}` },
       valueQuantity: { value: 60 },
     };
+    let notified = 0;
+    const unlisten = await onOutboxWork(db, () => (notified += 1));
     await db.transaction(async (tx) => {
       const [stored] = await putResources(tx, [obs]);
       await markPending(tx, [{ type: 'Observation', id: 'lite-obs', version: Number(stored?.meta?.versionId) }]);
       await enqueueOutbox(tx, { topic: 'ehr-sync', patientId: patient.id, payload: { patientId: patient.id ?? '' } });
     });
+    // PGlite delivers a notification after the commit, on its own tick.
+    for (let i = 0; i < 100 && notified === 0; i++) await new Promise((r) => setImmediate(r));
+    await unlisten();
     const [v2] = await putResources(db, [{ ...obs, valueQuantity: { value: 61 } }]);
     await markSynced(db, { type: 'Observation', id: 'lite-obs', localVersion: 1, ehrId: 'e1', ehrVersion: 'x' });
     await insertScreening(db, { id: 's1', patientId: 'p', outcome: 'eligible', reasons: [], resourceRefs: {}, performedAt: new Date() });
@@ -62,6 +67,7 @@ export async function writePhase(dataDir: string): Promise<Record<string, unknow
       followUp,
       rolledBack,
       goneAfterRollback: (await readResource(db, 'Observation', 'lite-gone')) === undefined,
+      outboxNotified: notified,
     };
   } finally {
     await db.close();

@@ -49,6 +49,7 @@ describe('PGlite (embedded default)', () => {
     const dataDir = join(dir, 'data');
     const written = await runPhase(dir, 'writePhase', dataDir);
     expect(written).toMatchObject({
+      outboxNotified: 1,
       kind: 'pglite',
       versions: MIGRATIONS.map((m) => m.version),
       created: true,

@@ -1,4 +1,4 @@
-import { Pool, type PoolClient } from 'pg';
+import { Client, Pool, type PoolClient } from 'pg';
 import type { Db } from './db';
 
 export interface PostgresDbOptions {
@@ -59,6 +59,21 @@ export function openPostgresDb(opts: PostgresDbOptions): Db {
     async ping(): Promise<void> {
       await pool.query('SELECT 1');
     },
+    async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+      assertChannel(channel);
+      // Its own connection: LISTEN holds the session, which a pooled connection cannot.
+      const client = new Client({ connectionString: opts.url });
+      // A broken listener only costs latency: whoever listens also polls.
+      client.on('error', () => undefined);
+      client.on('notification', (message) => {
+        if (message.channel === channel) onNotify(message.payload ?? '');
+      });
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+      return async () => {
+        await client.end().catch(() => undefined);
+      };
+    },
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
@@ -89,9 +104,17 @@ function clientDb(client: PoolClient): { db: Db; end: () => void } {
       guard();
       await client.query('SELECT 1');
     },
+    async listen(): Promise<() => Promise<void>> {
+      throw new Error('Listen on the database, not a transaction');
+    },
     async close(): Promise<void> {
       throw new Error('Close the database, not a transaction');
     },
   };
   return { db, end: () => (ended = true) };
+}
+
+/** LISTEN takes an identifier, not a parameter: only plain lower-case names are let through. */
+export function assertChannel(channel: string): void {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`Not a channel name: ${channel}`);
 }

@@ -1,5 +1,5 @@
 import { newJobId, recordHighWater, unitForTopic, type JobLimits, type JobRequest, type WorkUnit } from '@kap/queue';
-import { listUndispatched, markDead, markDispatched, type Dispatched, type OutboxRow } from '@kap/store';
+import { listUndispatched, markDead, markDispatched, onOutboxWork, type Dispatched, type OutboxRow } from '@kap/store';
 import type { Queue } from 'bullmq';
 import { isStalledOut } from './dead-letters';
 import type { WorkerDeps } from './deps';
@@ -105,11 +105,17 @@ export async function removeJobs(queue: Queue, jobIds: readonly string[]): Promi
   for (const id of jobIds) await queue.remove(id).catch(() => 0);
 }
 
-/** Runs relay passes until stopped; a failing pass (database or Redis down) is logged and retried. */
+/**
+ * Runs relay passes until stopped: at once when a commit adds outbox rows (PostgreSQL
+ * NOTIFY), else every RELAY_INTERVAL_MS, which also catches what a lost notification or a
+ * broken listening connection would miss. A failing pass (database or Redis down) is
+ * logged and retried. Passes never overlap; a wake-up during one runs another right after.
+ */
 export function startRelay(deps: WorkerDeps, limits: JobLimits): { stop(): Promise<void> } {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
+  let running: Promise<void> | undefined;
+  let again = false;
   const pass = async (): Promise<void> => {
     let busy = false;
     try {
@@ -117,13 +123,35 @@ export function startRelay(deps: WorkerDeps, limits: JobLimits): { stop(): Promi
     } catch (err) {
       deps.logger.warn({ err: err instanceof Error ? err.message : err }, 'outbox relay pass failed; will retry');
     }
-    if (!stopped) timer = setTimeout(() => (running = pass()), busy ? 0 : deps.config.RELAY_INTERVAL_MS);
+    running = undefined;
+    if (stopped) return;
+    const next = busy || again;
+    again = false;
+    schedule(next ? 0 : deps.config.RELAY_INTERVAL_MS);
   };
-  running = pass();
+  const schedule = (ms: number): void => {
+    clearTimeout(timer);
+    timer = setTimeout(wake, ms);
+  };
+  const wake = (): void => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    clearTimeout(timer);
+    running = pass();
+  };
+  const unlisten = onOutboxWork(deps.db, wake).catch((err: unknown) => {
+    deps.logger.warn({ err: err instanceof Error ? err.message : err }, 'cannot listen for outbox notifications; the relay polls');
+    return async () => undefined;
+  });
+  wake();
   return {
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      await (await unlisten)();
       await running;
     },
   };

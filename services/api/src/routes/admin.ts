@@ -12,7 +12,7 @@ import {
 } from '@kap/store';
 import { Router } from 'express';
 import { z } from 'zod';
-import { PatientRef } from '@kap/contracts';
+import { ReconcileRequest } from '@kap/contracts';
 import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
 import { intQuery } from '../http/query';
@@ -31,9 +31,6 @@ const view = (row: OutboxRow) => ({
 /** The one tenant until tenants exist: every count is reported under it, as api.md's per-tenant shape has it. */
 const DEFAULT_TENANT = 'default';
 
-const ReconcileRequest = z
-  .strictObject({ patient: z.strictObject({ system: PatientRef.shape.system, value: PatientRef.shape.value }).optional() })
-  .optional();
 
 /**
  * Operators' view of delivery: work the queues gave up on and the way to send it again,
@@ -62,7 +59,7 @@ export function adminRoutes(deps: AppDeps): Router {
   });
   router.post(
     '/v1/admin/reconcile',
-    command(deps, zodParser(ReconcileRequest), async (input, ctx) => {
+    command(deps, zodParser(ReconcileRequest.optional()), async (input, ctx) => {
       let patientId: string | null = null;
       if (input?.patient) {
         patientId = (await patientIdFor(ctx.tx, input.patient)) ?? null;

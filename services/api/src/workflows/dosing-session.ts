@@ -10,7 +10,9 @@ import {
   collectionBundle,
   conflict,
   dosingSessionKey,
+  provenanceKey,
   recordSessionOnCarePlan,
+  sessionAlertKey,
 } from '@kap/fhir';
 import { WORK, enqueueWork, saveForSync } from '@kap/queue';
 import { getScreening, insertDosingSession, insertFollowUps, setFollowUpTask } from '@kap/store';
@@ -103,7 +105,7 @@ export async function recordDosingSession(
   if (session.alert) {
     produced.push(
       buildCareTeamCommunication({
-        key: `${dosingSessionKey(courseId, request.sessionNumber)}/blood-pressure-alert`,
+        key: sessionAlertKey(courseId, request.sessionNumber),
         patient,
         about: [{ reference: `Flag/${session.alert.flag.id}` }, { reference: `DetectedIssue/${session.alert.detectedIssue.id}` }],
         category: 'blood-pressure-alert',
@@ -115,7 +117,7 @@ export async function recordDosingSession(
   }
   produced.push(
     buildProvenance({
-      key: `${dosingSessionKey(courseId, request.sessionNumber)}/provenance`,
+      key: provenanceKey(dosingSessionKey(courseId, request.sessionNumber)),
       targets: produced.map((r) => ({ reference: `${r.resourceType}/${r.id}` })),
       recorded: recordedAt,
       activity: 'CREATE',

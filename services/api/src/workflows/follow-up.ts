@@ -1,6 +1,16 @@
 import type { FollowUpCompleteRequest } from '@kap/contracts';
 import { checkCourseActive } from '@kap/domain';
-import { badRequest, buildIntegrationProcedure, buildProvenance, collectionBundle, completeFollowUpTask, conflict, notFound } from '@kap/fhir';
+import {
+  badRequest,
+  buildIntegrationProcedure,
+  buildProvenance,
+  collectionBundle,
+  completeFollowUpTask,
+  conflict,
+  followUpCompletionKey,
+  notFound,
+  provenanceKey,
+} from '@kap/fhir';
 import { WORK, enqueueWork, saveForSync } from '@kap/queue';
 import { getFollowUp, listDosingSessions, readResource, setFollowUpStatus } from '@kap/store';
 import type { Resource, Task } from '@medplum/fhirtypes';
@@ -41,7 +51,7 @@ export async function completeFollowUp(followUpId: string, request: FollowUpComp
   const produced: Resource[] = [procedure, completeFollowUpTask(task, request.completedAt, { reference: `Procedure/${procedure.id}` }, ctx.now.toISOString())];
   produced.push(
     buildProvenance({
-      key: `follow-up/${followUpId}/completion/provenance`,
+      key: provenanceKey(followUpCompletionKey(followUpId)),
       targets: produced.map((r) => ({ reference: `${r.resourceType}/${r.id}` })),
       recorded: ctx.now.toISOString(),
       activity: 'UPDATE',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { GoalsOfCareRequest } from '@kap/contracts';
 import { checkCourseActive } from '@kap/domain';
-import { buildGoalsOfCareResources, buildProvenance, collectionBundle, conflict } from '@kap/fhir';
+import { buildGoalsOfCareResources, buildProvenance, collectionBundle, conflict, goalsOfCareKey, provenanceKey } from '@kap/fhir';
 import { saveForSync } from '@kap/queue';
 import { insertGoalsOfCare } from '@kap/store';
 import type { CommandContext } from '../http/command';
@@ -26,7 +26,7 @@ export async function recordGoalsOfCare(courseId: string, request: GoalsOfCareRe
     recordedAt: ctx.now.toISOString(),
   });
   const provenance = buildProvenance({
-    key: `course/${courseId}/goals-of-care/${discussionId}/provenance`,
+    key: provenanceKey(goalsOfCareKey(courseId, discussionId)),
     targets: goc.all.map((r) => ({ reference: `${r.resourceType}/${r.id}` })),
     recorded: ctx.now.toISOString(),
     activity: 'CREATE',

@@ -1,5 +1,5 @@
 import type { StopRequest } from '@kap/contracts';
-import { buildProvenance, cancelFollowUpTask, collectionBundle, conflict, stopCarePlan } from '@kap/fhir';
+import { buildProvenance, cancelFollowUpTask, collectionBundle, conflict, courseStopKey, provenanceKey, stopCarePlan } from '@kap/fhir';
 import { WORK, enqueueWork, saveForSync } from '@kap/queue';
 import { cancelPendingFollowUps, readResource, stopCourse } from '@kap/store';
 import type { Resource, Task } from '@medplum/fhirtypes';
@@ -25,7 +25,7 @@ export async function stopCourseWorkflow(courseId: string, request: StopRequest,
   }
   produced.push(
     buildProvenance({
-      key: `course/${courseId}/stop/provenance`,
+      key: provenanceKey(courseStopKey(courseId)),
       targets: produced.map((r) => ({ reference: `${r.resourceType}/${r.id}` })),
       recorded: at,
       activity: 'UPDATE',

@@ -1,5 +1,5 @@
 import { webhookUrls } from '@kap/config';
-import { buildCareTeamCommunication, escalateFollowUpTask, resourceId } from '@kap/fhir';
+import { buildCareTeamCommunication, escalateFollowUpTask, followUpNotificationKey, resourceId } from '@kap/fhir';
 import { FollowUpCancelJobData, FollowUpJobData, WORK, saveForSync } from '@kap/queue';
 import { completeOutboxMatching, getCourse, getFollowUp, markCompleted, readResource, setFollowUpStatus, type FollowUpRow } from '@kap/store';
 import type { Communication, Resource, Task } from '@medplum/fhirtypes';
@@ -38,13 +38,12 @@ async function cancelTimers(deps: WorkerDeps, data: FollowUpCancelJobData): Prom
   return `cancelled the timers of ${rows.length} follow-up(s)`;
 }
 
-const notificationKey = (followUpId: string, kind: 'reminder' | 'escalation'): string => `follow-up/${followUpId}/${kind}`;
 
 async function remind(deps: WorkerDeps, followUp: FollowUpRow): Promise<string> {
   if (followUp.status !== 'scheduled') return `obsolete: ${followUp.status}`;
   // Entered after its due time (a late record, or timers restored after an outage): the escalation says it all.
   if (Date.parse(followUp.dueBy) <= Date.parse(now(deps))) return 'obsolete: already due';
-  const key = notificationKey(followUp.id, 'reminder');
+  const key = followUpNotificationKey(followUp.id, 'reminder');
   return deps.db.transaction(async (tx) => {
     if (await readResource(tx, 'Communication', resourceId(key))) return 'already reminded';
     const course = await getCourse(tx, followUp.courseId);
@@ -75,7 +74,7 @@ async function escalate(deps: WorkerDeps, followUp: FollowUpRow): Promise<string
     const task = followUp.taskId ? await readResource<Task>(tx, 'Task', followUp.taskId) : undefined;
     if (task) changed.push(escalateFollowUpTask(task, at));
     const communication: Communication = buildCareTeamCommunication({
-      key: notificationKey(followUp.id, 'escalation'),
+      key: followUpNotificationKey(followUp.id, 'escalation'),
       patient: { reference: `Patient/${course.patientId}` },
       about: task ? [{ reference: `Task/${task.id}` }] : [{ reference: `CarePlan/${course.carePlanId}` }],
       category: 'follow-up-escalation',

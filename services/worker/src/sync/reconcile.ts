@@ -19,31 +19,57 @@ export async function reconcileWithEhr(db: Db, ehr: EhrClient, patientId?: strin
   }
   const results: Omit<ReconciledResource, 'requeued'>[] = [];
   for (const [patient, resources] of byPatient) {
-    const known = await knownCopies(db, patient);
-    for (const r of resources) {
-      const local = `${r.type}/${r.id}`;
-      const ehrRef = `${r.type}/${r.ehrId}`;
-      const copy = await ehr.read(r.type as ResourceType, r.ehrId);
-      if (!copy) {
-        results.push({ patient: `Patient/${patient}`, resource: local, ehr: ehrRef, status: 'missing' });
-        continue;
-      }
-      const existing = new Map<string, EhrCopy>([[identityKey(r.type, identityOf(r.resource)), { resource: copy.resource, ...(copy.etag ? { etag: copy.etag } : {}) }]]);
-      let same: boolean;
-      try {
-        const plan = planSync({
-          resources: [{ resource: r.resource, version: r.version, createOnly: r.type === 'Patient' }],
-          identityOf,
-          existing,
-          knownEhrCopies: known,
-        });
-        same = plan.resources[0]?.action === 'unchanged';
-      } catch {
-        // It references something the EHR has not got yet: not as we hold it.
-        same = false;
-      }
-      results.push({ patient: `Patient/${patient}`, resource: local, ehr: ehrRef, status: same ? 'in-ehr' : 'different' });
+    const found = await reconcilePatient(ehr, patient, resources, await knownCopies(db, patient));
+    // A missing resource comes back under a new EHR id: whatever points at it there points at nothing.
+    const missing = found.filter((r) => r.status === 'missing').map((r) => r.resource);
+    for (const r of found) {
+      const local = resources.find((x) => `${x.type}/${x.id}` === r.resource);
+      if (r.status === 'in-ehr' && local && missing.some((m) => referencesTo(local.resource).has(m))) results.push({ ...r, status: 'different' });
+      else results.push(r);
     }
+  }
+  return results;
+}
+
+const referencesTo = (resource: unknown): Set<string> => {
+  const refs = new Set<string>();
+  JSON.stringify(resource, (key, value: unknown) => {
+    if (key === 'reference' && typeof value === 'string') refs.add(value);
+    return value;
+  });
+  return refs;
+};
+
+async function reconcilePatient(
+  ehr: EhrClient,
+  patient: string,
+  resources: readonly SyncedResource[],
+  known: ReadonlyMap<string, KnownEhrCopy>,
+): Promise<Omit<ReconciledResource, 'requeued'>[]> {
+  const results: Omit<ReconciledResource, 'requeued'>[] = [];
+  for (const r of resources) {
+    const local = `${r.type}/${r.id}`;
+    const ehrRef = `${r.type}/${r.ehrId}`;
+    const copy = await ehr.read(r.type as ResourceType, r.ehrId);
+    if (!copy) {
+      results.push({ patient: `Patient/${patient}`, resource: local, ehr: ehrRef, status: 'missing' });
+      continue;
+    }
+    const existing = new Map<string, EhrCopy>([[identityKey(r.type, identityOf(r.resource)), { resource: copy.resource, ...(copy.etag ? { etag: copy.etag } : {}) }]]);
+    let same: boolean;
+    try {
+      const plan = planSync({
+        resources: [{ resource: r.resource, version: r.version, createOnly: r.type === 'Patient' }],
+        identityOf,
+        existing,
+        knownEhrCopies: known,
+      });
+      same = plan.resources[0]?.action === 'unchanged';
+    } catch {
+      // It references something the EHR has not got yet: not as we hold it.
+      same = false;
+    }
+    results.push({ patient: `Patient/${patient}`, resource: local, ehr: ehrRef, status: same ? 'in-ehr' : 'different' });
   }
   return results;
 }

@@ -1,0 +1,50 @@
+/**
+ * Every business key that decides a resource's id, in one place. A resource's id and
+ * identifier are UUID v5 of its key (`resourceId`), so the same source record always maps
+ * to the same resource, a retry or replay writes it again rather than a second one, and
+ * the EHR's conditional create finds it. Changing a key's format changes every id made
+ * from it: `business-keys.test.ts` pins each one.
+ * @see https://hl7.org/fhir/R4/resource.html#identifiers
+ */
+
+/** A patient: the hospital identifier, `patient/<system>|<value>`. */
+export const patientKey = (ref: { readonly system: string; readonly value: string }): string => `patient/${ref.system}|${ref.value}`;
+
+/** A resource of screening `screeningId`, e.g. `screening/s1/observation/heart-rate`. */
+export const screeningKey = (screeningId: string, path: string): string => `screening/${screeningId}/${path}`;
+/** A screening's QuestionnaireResponse. */
+export const questionnaireResponseKey = (screeningId: string): string => screeningKey(screeningId, 'questionnaire-response');
+/** A screening's eligibility Observation (whose members are the findings). */
+export const eligibilityKey = (screeningId: string): string => screeningKey(screeningId, 'observation/eligibility');
+/** One finding of a screening, by its reason code. */
+export const findingKey = (screeningId: string, code: string): string => screeningKey(screeningId, `observation/finding/${code}`);
+/** A screening's blood-pressure panel. */
+export const bloodPressureKey = (screeningId: string): string => screeningKey(screeningId, 'observation/blood-pressure');
+
+/** A course's CarePlan (one resource, revised as the course goes on). */
+export const carePlanKey = (courseId: string): string => `course/${courseId}/care-plan`;
+/** A course's dosing session; its resources hang below it. */
+export const dosingSessionKey = (courseId: string, sessionNumber: number): string => `course/${courseId}/session/${sessionNumber}`;
+/** A resource of a dosing session, e.g. `…/session/1/encounter`. */
+export const sessionResourceKey = (sessionKey: string, path: string): string => `${sessionKey}/${path}`;
+/** A dosing session's in-session blood-pressure alert (DetectedIssue, Flag, Communication below it). */
+export const sessionAlertKey = (courseId: string, sessionNumber: number): string => sessionResourceKey(dosingSessionKey(courseId, sessionNumber), 'blood-pressure-alert');
+/** The group of a session's follow-up Tasks. */
+export const followUpGroupKey = (courseId: string, sessionNumber: number): string => sessionResourceKey(dosingSessionKey(courseId, sessionNumber), 'follow-ups');
+
+/** An integration follow-up; its Task and Procedure hang below it. */
+export const followUpKey = (followUpId: string): string => `follow-up/${followUpId}`;
+export const followUpTaskKey = (followUpId: string): string => `${followUpKey(followUpId)}/task`;
+export const followUpProcedureKey = (followUpId: string): string => `${followUpKey(followUpId)}/procedure`;
+/** The care team's reminder before a follow-up is due, or its escalation when it was missed. */
+export const followUpNotificationKey = (followUpId: string, kind: 'reminder' | 'escalation'): string => `${followUpKey(followUpId)}/${kind}`;
+
+/** A goals-of-care discussion of a course; its Goals hang below it. */
+export const goalsOfCareKey = (courseId: string, discussionId: string): string => `course/${courseId}/goals-of-care/${discussionId}`;
+export const goalKey = (discussionKey: string, index: number): string => `${discussionKey}/goal/${index + 1}`;
+
+/** The Provenance of one write, below the key of what it records. */
+export const provenanceKey = (ofKey: string): string => `${ofKey}/provenance`;
+/** Keys of the writes whose Provenance has no resource key of its own. */
+export const courseStopKey = (courseId: string): string => `course/${courseId}/stop`;
+export const followUpCompletionKey = (followUpId: string): string => `${followUpKey(followUpId)}/completion`;

@@ -1,0 +1,94 @@
+import { loadConfig } from '@kap/config';
+import { createEhrClient } from '@kap/ehr-client';
+import { QUEUE_NAMES, WORK, createQueues, enqueueWork, workerConnection, type Queues } from '@kap/queue';
+import { enqueueOutbox, getOutboxMessage, markPending, openDatabase, putResources, type Db } from '@kap/store';
+import type { Observation } from '@medplum/fhirtypes';
+import { Worker } from 'bullmq';
+import pino from 'pino';
+import { until } from '../../../bench/lib/report';
+import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from '../../../test/support/postgres';
+import type { WorkerDeps } from './deps';
+import { relayOnce } from './relay';
+import { sweepStaleOnce } from './stale-sweep';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const LIMITS = { syncAttempts: 3, webhookAttempts: 3 };
+
+describe('the outbox relay, over the work registry (real PostgreSQL and Redis)', () => {
+  const schema = uniqueSchema('relay');
+  const prefix = `test-${schema}`;
+  let db: Db;
+  let queues: Queues;
+  let deps: WorkerDeps;
+  const redis = workerConnection(REDIS_URL);
+
+  beforeAll(async () => {
+    db = await openDatabase({ url: TEST_DATABASE_URL, schema });
+    queues = createQueues(redis, prefix);
+    const config = loadConfig({ REDISPATCH_AFTER_MS: '1', SYNC_STALE_AFTER: 'PT1S' });
+    deps = { config, db, queues, queuePrefix: prefix, redis, logger: pino({ level: 'silent' }), workerId: 'test', ehr: createEhrClient({ baseUrl: 'http://127.0.0.1:9/fhir', auth: { mode: 'none' }, timeoutMs: 1000 }) };
+  });
+  afterAll(async () => {
+    await Promise.all(queues.all.map((q) => q.obliterate({ force: true })));
+    await queues.close();
+    redis.disconnect();
+    await db.close();
+    await dropSchema(schema);
+  });
+
+  it('dead-letters a row whose payload does not parse, with the reason, and dispatches the others', async () => {
+    const bad = await enqueueOutbox(db, { topic: WORK.ehrSync.topic, payload: { patient: 'no id' } });
+    const unknown = await enqueueOutbox(db, { topic: 'no-such-topic', payload: {} });
+    const good = await enqueueWork(db, WORK.ehrSync, { patientId: 'p1', reason: 'test' }, { patientId: 'p1' });
+    await relayOnce(deps, LIMITS);
+    expect(await getOutboxMessage(db, bad.id)).toMatchObject({ deadAt: expect.any(String), lastError: expect.stringMatching(/payload does not parse: patientId/) });
+    expect(await getOutboxMessage(db, unknown.id)).toMatchObject({ deadAt: expect.any(String), lastError: expect.stringMatching(/no-such-topic/) });
+    const dispatched = await getOutboxMessage(db, good.id);
+    expect(dispatched?.jobIds).toHaveLength(1);
+    const job = await queues.ehrSync.getJob(dispatched?.jobIds[0] as string);
+    expect(job?.data).toEqual({ patientId: 'p1', outboxKey: good.key });
+  });
+
+  it('refuses at write time a payload the registry would not relay', async () => {
+    await expect(enqueueWork(db, WORK.notify, { event: 'careplan.updated', resource: 'CarePlan/x', version: '1', url: 'not a url' })).rejects.toThrow();
+  });
+
+  it('never completes a row from a job\'s state: a finished job whose row is open is dispatched again under new ids', async () => {
+    const row = await enqueueWork(db, WORK.ehrSync, { patientId: 'p2', reason: 'test' }, { patientId: 'p2' });
+    await relayOnce(deps, LIMITS);
+    const first = (await getOutboxMessage(db, row.id))?.jobIds[0] as string;
+    // The job ends without its processor completing the row (as another database's job would).
+    const stranger = new Worker(QUEUE_NAMES.ehrSync, async () => 'not this row', { connection: redis, prefix });
+    await until(async () => (await (await queues.ehrSync.getJob(first))?.getState()) === 'completed', 10_000, 'the job to finish');
+    await stranger.close();
+    await db.query("UPDATE outbox SET dispatched_at = now() - interval '1 minute' WHERE id = $1", [row.id]);
+    await relayOnce(deps, LIMITS);
+    const again = await getOutboxMessage(db, row.id);
+    expect(again?.completedAt).toBeNull();
+    expect(again?.jobIds).toHaveLength(1);
+    expect(again?.jobIds[0]).not.toBe(first);
+    expect(await queues.ehrSync.getJob(again?.jobIds[0] as string)).toBeDefined();
+  });
+
+  it('schedules a follow-up\'s two timers at their times, under ids of their own', async () => {
+    const dueBy = new Date(Date.now() + 3_600_000).toISOString();
+    const remindAt = new Date(Date.now() + 1_800_000).toISOString();
+    const row = await enqueueWork(db, WORK.followUpSchedule, { followUpId: 'f1', dueBy, remindAt });
+    await relayOnce(deps, LIMITS);
+    const ids = (await getOutboxMessage(db, row.id))?.jobIds ?? [];
+    const jobs = await Promise.all(ids.map((id) => queues.followUps.getJob(id)));
+    expect(jobs.map((j) => [j?.name, j?.data.kind])).toEqual([['due', 'due'], ['reminder', 'reminder']]);
+    expect(await Promise.all(jobs.map((j) => j?.getState()))).toEqual(['delayed', 'delayed']);
+    expect(jobs[0]?.opts.delay).toBeGreaterThan(3_500_000);
+  });
+
+  it('the stale sweep asks for a sync of changes pending past SYNC_STALE_AFTER that no row is working on', async () => {
+    const observation: Observation = { resourceType: 'Observation', id: 'o-stale', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p-stale' } };
+    const [stored] = await putResources(db, [observation], { patientId: 'p-stale' });
+    await markPending(db, [{ type: 'Observation', id: 'o-stale', version: Number(stored?.meta?.versionId) }]);
+    await db.query("UPDATE resources SET last_updated = now() - interval '1 hour' WHERE id = 'o-stale'");
+    expect(await sweepStaleOnce(deps)).toEqual(['p-stale']);
+    // Asked for once: the open row is the work now.
+    expect(await sweepStaleOnce(deps)).toEqual([]);
+  });
+});
