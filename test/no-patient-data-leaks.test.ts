@@ -46,6 +46,7 @@ function failing(inner: Db): Db {
       return inner.query<T>(sql, params);
     },
     transaction: (fn) => inner.transaction((tx) => fn(failing(tx))),
+    listen: (channel, onNotify) => inner.listen(channel, onNotify),
     ping: () => inner.ping(),
     listen: (channel, onNotify) => inner.listen(channel, onNotify),
     close: () => inner.close(),

@@ -1,8 +1,7 @@
-import { STATUS_CODES, createServer, type Server } from 'node:http';
+import { STATUS_CODES, createServer, type RequestListener, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Config } from '@kap/config';
 import { operationOutcome } from '@kap/fhir';
-import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
 
 /** How long a refused client may go on sending before its connection is cut. */
