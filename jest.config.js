@@ -19,5 +19,7 @@ module.exports = {
   },
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   maxWorkers: 2,
-  testTimeout: 30000,
+  // The first test of a file compiles the R4 definitions and JSON schema for its validators, which takes
+  // tens of seconds on a busy 2-core machine; no test asserts a duration.
+  testTimeout: 90000,
 };

@@ -48,7 +48,6 @@ function failing(inner: Db): Db {
     transaction: (fn) => inner.transaction((tx) => fn(failing(tx))),
     listen: (channel, onNotify) => inner.listen(channel, onNotify),
     ping: () => inner.ping(),
-    listen: (channel, onNotify) => inner.listen(channel, onNotify),
     close: () => inner.close(),
   };
 }
