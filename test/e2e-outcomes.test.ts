@@ -26,9 +26,9 @@ describe('outcomes and the self-harm alert reach the EHR and the team', () => {
   });
 
   it('syncs the responses, banded totals, the safety Flag and the urgent Communication exactly once', async () => {
-    // Follow-ups due in the future: with the worker running, follow-ups already due would
-    // escalate while the scenario completes and cancels them, which is not what this test is about.
-    const scenario = await runCourseScenario(stack.app, { followUpOffsets: ['P28D', 'P29D', 'P30D'] });
+    // The course is a month old, so its follow-ups fall due at once and escalate while the
+    // scenario goes on, as a late record's would; the stop then cancels the open ones.
+    const scenario = await runCourseScenario(stack.app);
     await stack.drained(90_000);
     const view = await request(stack.app).get(`/v1/courses/${scenario.courseId}`).expect(200);
     expect(view.body.sync.filter((s: { status: string }) => s.status !== 'synced')).toEqual([]);

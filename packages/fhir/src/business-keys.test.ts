@@ -28,6 +28,7 @@ describe('business keys', () => {
     [keys.provenanceKey('course/c1/session/1'), 'course/c1/session/1/provenance'],
     [keys.courseStopKey('c1'), 'course/c1/stop'],
     [keys.followUpCompletionKey('f1'), 'follow-up/f1/completion'],
+    [keys.inboundCareTeamKey(42, 'c1'), 'inbound/42/course/c1/care-team'],
     [keys.screeningSelfHarmAlertKey('s1'), 'screening/s1/alert/phq9-self-harm'],
     [keys.measureKey('c1', 'm1'), 'course/c1/measure/m1'],
     [keys.measureResourceKey('course/c1/measure/m1', 'phq9', 'questionnaire-response'), 'course/c1/measure/m1/phq9/questionnaire-response'],
@@ -44,6 +45,7 @@ describe('business keys', () => {
       'dosingSessionKey', 'sessionResourceKey', 'sessionAlertKey', 'followUpGroupKey', 'followUpKey', 'followUpTaskKey',
       'followUpProcedureKey', 'followUpNotificationKey', 'goalsOfCareKey', 'goalKey', 'provenanceKey', 'courseStopKey', 'followUpCompletionKey',
       'screeningSelfHarmAlertKey', 'measureKey', 'measureResourceKey', 'measureSelfHarmAlertKey', 'selfHarmAlertResourceKey',
+      'inboundCareTeamKey',
     ];
     expect(Object.keys(keys).sort()).toEqual([...pinned].sort());
   });

@@ -61,3 +61,5 @@ export const measureSelfHarmAlertKey = (measure: string): string => `${measure}/
 /** The Flag or the Communication of a self-harm alert. */
 export const selfHarmAlertResourceKey = (alertKey: string, what: 'flag' | 'communication'): string => `${alertKey}/${what}`;
 
+/** The care team's message about a course a hospital event (a death, a discharge) stopped. */
+export const inboundCareTeamKey = (messageId: string | number, courseId: string): string => `inbound/${messageId}/course/${courseId}/care-team`;

@@ -1,3 +1,4 @@
+import { inboundCareTeamKey } from '@kap/fhir';
 import type { PatientEvent } from '@kap/inbound';
 import { WORK, enqueueWork, saveForSync, stopCourseWithFollowUps } from '@kap/queue';
 import {
@@ -76,7 +77,7 @@ export async function applyPatientEvent(tx: Db, event: PatientEvent, ctx: ApplyC
         webhookUrls: ctx.webhookUrls,
         outboxReason: `hospital-${event.courseEnd}`,
         tellCareTeam: {
-          key: `inbound/${ctx.messageId}/course/${courseId}/care-team`,
+          key: inboundCareTeamKey(ctx.messageId, courseId),
           text: `${event.endReason ?? 'The hospital ended the course.'} The KAP course was stopped (${event.courseEnd}) and its pending follow-ups were cancelled.`,
         },
       });
