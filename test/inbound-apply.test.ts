@@ -36,7 +36,9 @@ describe('applying a hospital message', () => {
     };
     const data = { inboundMessageId: message.id, outboxKey: String(outbox?.key) };
     const results = await Promise.all([applyInboundMessage(deps, data), applyInboundMessage(deps, data)]);
-    expect(results.sort()).toEqual(['already applied', 'applied: patient']);
+    // One applies it; the other finds it applied, under the row lock or (if it starts late) before it.
+    expect(results.filter((r) => r === 'applied: patient')).toHaveLength(1);
+    expect(results.filter((r) => r !== 'applied: patient')).toEqual([expect.stringMatching(/^(already applied|obsolete: processed)$/)]);
 
     const view = await request(stack.app).get(`/v1/courses/${course.body.courseId}`).expect(200);
     expect(view.body.stoppedReason).toBe('deceased');
