@@ -63,18 +63,7 @@ export async function runWholeCourse(stack: Stack): Promise<CourseRun> {
 }
 
 /** Every resource of `type` on a FHIR server, following `next` links. */
-export async function everything(baseUrl: string, type: string): Promise<Resource[]> {
-  const out: Resource[] = [];
-  let url: string | undefined = `${baseUrl}/${type}?_count=200`;
-  while (url) {
-    const res = await fetch(url, { headers: { Accept: 'application/fhir+json' } });
-    if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
-    const bundle = (await res.json()) as Bundle;
-    for (const e of bundle.entry ?? []) if (e.resource) out.push(e.resource);
-    url = bundle.link?.find((l) => l.relation === 'next')?.url;
-  }
-  return out;
-}
+export { ehrAll as everything } from './ehr-audit';
 
 /** Relative references on the EHR that point at nothing there. */
 export function danglingReferences(resources: readonly Resource[]): string[] {
