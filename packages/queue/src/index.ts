@@ -5,3 +5,4 @@ export * from './connection';
 export * from './queues';
 export * from './ownership';
 export * from './stop-course';
+export * from './receive-inbound';

@@ -4,7 +4,6 @@
  * acknowledged again and applied once; rejected ones are kept for an operator.
  */
 import type { Db } from './db';
-import { enqueueOutbox } from './outbox';
 import { isoFrom, isoOrNull, jsonParam, numberFrom, textOrNull, type JsonValue } from './sql-values';
 
 export type InboundChannel = 'hl7v2' | 'fhir-notification';
@@ -37,9 +36,6 @@ export interface NewInboundMessage {
   ackCode?: string | null;
   problem?: string | null;
 }
-
-/** The outbox topic that asks the worker to apply an accepted inbound message: `{ inboundMessageId }`. */
-export const INBOUND_TOPIC = 'inbound-message';
 
 const COLUMNS = 'id, channel, sender, control_id, message_type, content, status, ack_code, problem, outcome, received_at, processed_at';
 
@@ -82,9 +78,10 @@ export interface StoredInbound {
 }
 
 /**
- * Stores a message in one transaction with, when accepted, the outbox row that has the
- * worker apply it. An accepted message whose sender and control id were seen before is
+ * Stores a message. An accepted message whose sender and control id were seen before is
  * not stored again: the earlier row is returned, so the caller can answer as it did then.
+ * Callers go through `receiveInboundMessage` (@kap/queue), which also asks the worker, in
+ * the same transaction, to apply what was accepted.
  */
 export async function storeInboundMessage(db: Db, message: NewInboundMessage): Promise<StoredInbound> {
   const dedupeKey =
@@ -113,7 +110,6 @@ export async function storeInboundMessage(db: Db, message: NewInboundMessage): P
       return { message: toRow(earlier), created: false };
     }
     const row = toRow(record);
-    if (row.status === 'accepted') await enqueueOutbox(tx, { topic: INBOUND_TOPIC, payload: { inboundMessageId: row.id } });
     return { message: row, created: true };
   });
 }

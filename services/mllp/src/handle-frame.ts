@@ -10,7 +10,8 @@ import {
   type InboundSettings,
   type MllpEvent,
 } from '@kap/inbound';
-import { storeInboundMessage, type Db, type NewInboundMessage } from '@kap/store';
+import { receiveInboundMessage } from '@kap/queue';
+import type { Db, NewInboundMessage } from '@kap/store';
 import type { Logger } from 'pino';
 import { messageTypeLabel, recordMessage } from './metrics';
 
@@ -85,7 +86,7 @@ export async function answerFrame(deps: FrameDeps, event: MllpEvent): Promise<Bu
   }
 
   try {
-    const stored = await storeInboundMessage(deps.db, record);
+    const stored = await receiveInboundMessage(deps.db, record);
     if (!stored.created) {
       // The same sender and MSH-10 again: acknowledged as the first time, applied once.
       code = (stored.message.ackCode as AckCode | null) ?? 'AA';

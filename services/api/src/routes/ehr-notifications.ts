@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { badRequest } from '@kap/fhir';
 import { NotificationBundle, readNotification } from '@kap/inbound';
-import { listInboundMessages, storeInboundMessage, type InboundMessageRow, type InboundStatus } from '@kap/store';
+import { receiveInboundMessage } from '@kap/queue';
+import { listInboundMessages, type InboundMessageRow, type InboundStatus } from '@kap/store';
 import type { Bundle } from '@medplum/fhirtypes';
 import { Router } from 'express';
 import client from 'prom-client';
@@ -40,7 +41,7 @@ export function ehrNotificationRoutes(deps: AppDeps): Router {
         numbers.length > 0
           ? numbers.join(',')
           : notification.eventsSinceStart ?? createHash('sha256').update(JSON.stringify(bundle)).digest('hex');
-      const stored = await storeInboundMessage(ctx.tx, {
+      const stored = await receiveInboundMessage(ctx.tx, {
         channel: 'fhir-notification',
         sender: notification.subscription,
         controlId,
