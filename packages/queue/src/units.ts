@@ -148,7 +148,6 @@ export const WORK = {
   }),
 } as const;
 
-export type WorkName = keyof typeof WORK;
 type AnyUnit = WorkUnit<unknown>;
 
 const BY_TOPIC: ReadonlyMap<string, AnyUnit> = new Map(Object.values(WORK).map((u) => [u.topic, u as AnyUnit]));

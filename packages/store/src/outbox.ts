@@ -254,15 +254,6 @@ export async function completeOutboxMatching(db: Db, topic: string, key: string,
   return records.map(toRow);
 }
 
-/** Whether the patient has an open (not completed, not dead) row of `topic`. */
-export async function hasOpenOutbox(db: Db, topic: string, patientId: string): Promise<boolean> {
-  const rows = await db.query(
-    'SELECT 1 FROM outbox WHERE topic = $1 AND patient_id = $2 AND completed_at IS NULL AND dead_at IS NULL LIMIT 1',
-    [topic, patientId],
-  );
-  return rows.length > 0;
-}
-
 /** The channel new outbox rows are announced on, with their schema as the payload. */
 const OUTBOX_CHANNEL = 'kap_outbox';
 

@@ -40,6 +40,20 @@ export async function syncStatusCounts(db: Db): Promise<SyncStatusCounts> {
 }
 
 /**
+ * Seconds since the oldest change the EHR has not confirmed was stored, 0 when none: for a
+ * metrics scrape, which should not count every stored resource as `syncStatusCounts` does.
+ * Reads the pending rows only (a partial index).
+ */
+export async function oldestPendingSeconds(db: Db): Promise<number> {
+  const [row] = await db.query<{ oldest: unknown }>(
+    `SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(r.last_updated)), 0)::float8 AS oldest
+     FROM sync_state s JOIN resources r ON r.resource_type = s.resource_type AND r.id = s.id
+     WHERE s.status = 'pending'`,
+  );
+  return Math.max(0, Number(row?.oldest ?? 0));
+}
+
+/**
  * Patients with a change pending for longer than `olderThanMs` and no open ehr-sync row:
  * work that was lost somewhere (a row completed by mistake, a bug), to be asked for again.
  */

@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
 import { ehrBaseUrl, type Config } from '@kap/config';
 import { screeningRulesFromSettings } from '@kap/domain';
-import { checkOwnership, createQueues, databaseFingerprint, producerConnection, resolveQueuePrefix } from '@kap/queue';
-import type { Db } from '@kap/store';
+import { checkOwnership, createQueues, producerConnection, queuePrefix as prefixOf } from '@kap/queue';
+import { getDeploymentId, maxOutboxId, type Db } from '@kap/store';
 import type { Logger } from 'pino';
 import { createApp } from './app';
 import { createApiServer } from './http/http-server';
@@ -33,7 +33,9 @@ export async function startApi(config: Config, db: Db, logger: Logger): Promise<
     await withTimeout(redis.ping(), 500, 'Redis did not answer within 500 ms');
   };
   const ehrUrl = ehrBaseUrl(config);
-  const queuePrefix = await resolveQueuePrefix(db, config.QUEUE_PREFIX);
+  // The deployment id never changes for a database: read once, for the prefix and every readiness check.
+  const deploymentId = await getDeploymentId(db);
+  const queuePrefix = prefixOf(config.QUEUE_PREFIX, deploymentId);
   const probes: Probe[] = [
     { name: 'redis', critical: true, check: pingRedis },
     // Reported: a worker that finds Redis's job states not this database's dispatches everything anew, which clears it.
@@ -41,7 +43,7 @@ export async function startApi(config: Config, db: Db, logger: Logger): Promise<
       name: 'redis-ownership',
       critical: false,
       check: async () => {
-        const verdict = await withTimeout(checkOwnership(redis, queuePrefix, await databaseFingerprint(db)), 500, 'Redis did not answer within 500 ms');
+        const verdict = await withTimeout(checkOwnership(redis, queuePrefix, { deploymentId, outboxHighWater: await maxOutboxId(db) }), 500, 'Redis did not answer within 500 ms');
         if (verdict.status === 'foreign' || verdict.status === 'rewound') throw new Error(verdict.detail);
       },
     },

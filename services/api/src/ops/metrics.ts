@@ -1,5 +1,5 @@
 import type { Queues } from '@kap/queue';
-import { syncStatusCounts, type Db } from '@kap/store';
+import { oldestPendingSeconds, type Db } from '@kap/store';
 import type { RequestHandler, Router } from 'express';
 import { Router as makeRouter } from 'express';
 import client from 'prom-client';
@@ -97,7 +97,7 @@ function stateRegistry(db: Db, queues: Queues | undefined): client.Registry {
     set({}, Number(row?.age ?? 0));
   });
   scraped(registry, 'kap_sync_oldest_pending_seconds', 'Age of the oldest stored resource version not yet confirmed by the EHR (0 when none)', [], async (set) => {
-    set({}, (await syncStatusCounts(db)).oldestPendingSeconds);
+    set({}, await oldestPendingSeconds(db));
   });
   return registry;
 }

@@ -5,6 +5,7 @@ import { completeOutboxMatching, getCourse, getFollowUp, markCompleted, readReso
 import type { Communication, Resource, Task } from '@medplum/fhirtypes';
 import type { Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
+import { removeJobs } from '../relay';
 
 /**
  * A follow-up's timers. The reminder tells the care team one is coming due; at the due
@@ -31,9 +32,7 @@ export function followUpProcessor(deps: WorkerDeps) {
  */
 async function cancelTimers(deps: WorkerDeps, data: FollowUpCancelJobData): Promise<string> {
   const rows = await completeOutboxMatching(deps.db, WORK.followUpSchedule.topic, 'followUpId', data.followUpIds);
-  for (const row of rows) {
-    for (const id of row.jobIds) await deps.queues.followUps.remove(id).catch(() => 0);
-  }
+  for (const row of rows) await removeJobs(deps.queues.followUps, row.jobIds);
   await markCompleted(deps.db, data.outboxKey);
   return `cancelled the timers of ${rows.length} follow-up(s)`;
 }
