@@ -27,6 +27,22 @@ export const ConfigSchema = z
     API_TOKENS: optionalText,
     /** Comma-separated bearer tokens that may also use /v1/admin and /admin/queues. */
     API_ADMIN_TOKENS: optionalText,
+    /** `jwt`: every non-public path needs a bearer JWT from AUTH_ISSUER; `none`: open, allowed only on a loopback HOST. */
+    AUTH_MODE: z.enum(['none', 'jwt']).default('none'),
+    /** The `iss` every token must carry. */
+    AUTH_ISSUER: optionalText,
+    /** The `aud` every token must carry (this API). */
+    AUTH_AUDIENCE: optionalText,
+    /** The issuer's JWKS; cached, and read again when a token names a key it does not hold (key rotation). */
+    AUTH_JWKS_URL: optionalText.pipe(z.url().optional()),
+    /** A JWKS file instead of AUTH_JWKS_URL; read again when a token names a key it does not hold. */
+    AUTH_JWKS_FILE: optionalText,
+    /** The claim that names the caller's tenant. */
+    AUTH_TENANT_CLAIM: z.string().default('tenant'),
+    /** The issuer's token endpoint, published at /.well-known/smart-configuration. */
+    AUTH_TOKEN_URL: optionalText.pipe(z.url().optional()),
+    /** Seconds of clock difference tolerated on exp and nbf. */
+    AUTH_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(5),
 
     DATABASE_URL: optionalText,
     /** PostgreSQL schema for this deployment's tables (created if missing); default the connection's search_path. */
@@ -130,6 +146,11 @@ export const ConfigSchema = z
     if (c.EHR_AUTH === 'smart-backend') {
       need(!!c.EHR_PRIVATE_KEY, 'EHR_PRIVATE_KEY', 'required when EHR_AUTH=smart-backend');
       need(!!c.EHR_KEY_ID, 'EHR_KEY_ID', 'required when EHR_AUTH=smart-backend');
+    }
+    if (c.AUTH_MODE === 'jwt') {
+      need(!!c.AUTH_ISSUER, 'AUTH_ISSUER', 'required when AUTH_MODE=jwt');
+      need(!!c.AUTH_AUDIENCE, 'AUTH_AUDIENCE', 'required when AUTH_MODE=jwt');
+      need(!!c.AUTH_JWKS_URL !== !!c.AUTH_JWKS_FILE, 'AUTH_JWKS_URL', 'exactly one of AUTH_JWKS_URL and AUTH_JWKS_FILE is required when AUTH_MODE=jwt');
     }
     if (c.WEBHOOK_URLS) {
       need(!!c.WEBHOOK_SECRET, 'WEBHOOK_SECRET', 'required when WEBHOOK_URLS is set: deliveries are signed');

@@ -1,6 +1,8 @@
 import express, { type Express } from 'express';
 import type { AppDeps } from './deps';
 import { bearerAuth } from './http/auth';
+import { DEFAULT_TENANT_ID } from './http/caller';
+import { jwtAuth } from './http/jwt-auth';
 import { errorHandler, unknownRoute } from './http/errors';
 import { jsonBody } from './http/json-body';
 import { rejectControlCharactersInPath } from './http/path-guard';
@@ -30,7 +32,11 @@ export function createApp(given: AppDeps): Express {
   app.use(httpMetrics());
   // Before authentication: the page shell carries no patient data; its data requests carry the token.
   app.use(coursePageRoutes());
-  app.use(bearerAuth(deps.config));
+  app.use(
+    deps.config.AUTH_MODE === 'jwt'
+      ? jwtAuth(deps.config, { isKnownTenant: (id) => id === DEFAULT_TENANT_ID })
+      : bearerAuth(deps.config),
+  );
   app.use(rejectUnknownV1Query);
   app.use(metricsRoutes(deps.db, deps.queues));
   if (deps.queues) app.use(QUEUE_DASHBOARD_PATH, queueDashboard(deps.queues));
