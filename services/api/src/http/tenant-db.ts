@@ -1,12 +1,11 @@
-import type { Db } from '@kap/store';
+import { forTenant, type Db } from '@kap/store';
 import type { Response } from 'express';
 import type { AppDeps } from '../deps';
 import { callerOf } from './caller';
 
 /** The database as one tenant sees it. */
 export function tenantDb(deps: AppDeps, tenantId: string): Db {
-  void tenantId;
-  return deps.db;
+  return forTenant(deps.db, tenantId);
 }
 
 /** The database as this request's tenant sees it: every route reaches patient data through this. */
