@@ -25,3 +25,4 @@ export * from './course-measures';
 export * from './inbound-messages';
 export * from './patient-links';
 export * from './active-courses';
+export * from './audit-events';
