@@ -44,12 +44,12 @@ describe('buildAuditEvent', () => {
   });
 
   it('a search: subtype search-type, action E, the query base64 in a Query entity', () => {
-    const e = buildAuditEvent({ ...READ, interaction: 'search-type', resources: [], query: 'patient=Patient/p1&_count=10' });
+    const e = buildAuditEvent({ ...READ, interaction: 'search-type', resources: [], query: '/fhir/R4/Observation?patient=Patient/p1&_count=10' });
     expect(e.subtype?.[0]?.code).toBe('search-type');
     expect(e.action).toBe('E');
     const query = e.entity?.find((x) => x.role?.code === '24');
     expect(query?.type?.code).toBe('2');
-    expect(Buffer.from(query?.query ?? '', 'base64').toString('utf8')).toBe('patient=Patient/p1&_count=10');
+    expect(Buffer.from(query?.query ?? '', 'base64').toString('utf8')).toBe('/fhir/R4/Observation?patient=Patient/p1&_count=10');
   });
 
   it.each([

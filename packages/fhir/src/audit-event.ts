@@ -57,7 +57,7 @@ export interface AuditEventInput {
   readonly patientId?: string;
   /** `Type/id` (or `Type/id/_history/n`) of each resource read or written besides the Patient. */
   readonly resources?: readonly string[];
-  /** A search's query string, as received (without the `?`). */
+  /** A search as received: its path and query string (`/fhir/R4/Observation?patient=…`). */
   readonly query?: string;
 }
 
