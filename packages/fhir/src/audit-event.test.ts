@@ -92,6 +92,33 @@ describe('buildAuditEvent', () => {
   });
 });
 
+describe('every shape the batches write unvalidated', () => {
+  const interactions = ['read', 'vread', 'search-type', 'create', 'update'] as const;
+  const shapes = interactions.flatMap((interaction) =>
+    [200, 404, 503].flatMap((status) =>
+      [undefined, 'p1'].flatMap((patientId) =>
+        [false, true].map((rich) => ({ interaction, status, patientId, rich })),
+      ),
+    ),
+  );
+
+  it.each(shapes)('$interaction, status $status, patient $patientId, optional parts $rich is valid R4', ({ interaction, status, patientId, rich }) => {
+    const input: AuditEventInput = {
+      id: 'a1',
+      interaction,
+      recorded: RECORDED_AT,
+      status,
+      client: rich ? { clientId: 'c', subject: 's', address: '::1' } : { clientId: 'c' },
+      baseUrl: BASE_URL,
+      ...(patientId ? { patientId } : {}),
+      ...(rich ? { resources: ['Observation/o1', 'Observation/o1/_history/2'] } : {}),
+      ...(rich && interaction === 'search-type' ? { query: '/fhir/R4/Observation?patient=p1' } : {}),
+    };
+    const unchecked = buildAuditEvent(input, { validate: false });
+    expect(buildAuditEvent(input)).toEqual(unchecked);
+  });
+});
+
 describe('golden file', () => {
   it('audit-event-read.json pins a BALP patient read', () => {
     const event = buildAuditEvent(READ);

@@ -77,7 +77,13 @@ export function auditPatientId(event: AuditEvent): string | undefined {
   return match?.[1];
 }
 
-export function buildAuditEvent(input: AuditEventInput): AuditEvent {
+/**
+ * The AuditEvent of one interaction. `validate: false` skips the R4 validation (about 0.6 ms an
+ * event) for the batches of reads, where it would hold up the event loop for a whole batch;
+ * every shape this makes is validated in its tests, for each interaction with and without
+ * each optional part.
+ */
+export function buildAuditEvent(input: AuditEventInput, options: { readonly validate?: boolean } = {}): AuditEvent {
   const client: AuditEventAgent = {
     type: concept([AUDIT.sourceRole]),
     who: { identifier: { value: input.client.clientId } },
@@ -118,5 +124,5 @@ export function buildAuditEvent(input: AuditEventInput): AuditEvent {
     source: { site: input.baseUrl, observer: { display: ADAPTER_DISPLAY }, type: [coding(AUDIT.applicationServer)] },
     ...(entity.length > 0 ? { entity } : {}),
   };
-  return validateResource(event);
+  return options.validate === false ? event : validateResource(event);
 }
