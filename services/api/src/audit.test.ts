@@ -215,6 +215,13 @@ describe('the FHIR face of the audit trail', () => {
     expect(audited.filter((e) => e.outcome === '4')).toHaveLength(2);
   });
 
+  it('counts what it wrote in the metrics', async () => {
+    const metrics = await request(h.app).get('/metrics').expect(200);
+    expect(metrics.text).toMatch(/kap_audit_events_written_total\{path="transaction"\} [1-9]/);
+    expect(metrics.text).toMatch(/kap_audit_events_written_total\{path="batch"\} [1-9]/);
+    expect(metrics.text).toContain('kap_audit_events_dropped_total 0');
+  });
+
   it('the CapabilityStatement lists AuditEvent with read, search-type and its patient parameter', async () => {
     const cs = await request(h.app).get('/fhir/R4/metadata').expect(200);
     const entry = cs.body.rest[0].resource.find((r: { type: string }) => r.type === 'AuditEvent');
@@ -263,6 +270,8 @@ describe('the batch writer', () => {
     const [a, b] = await Promise.all(schemas.map((schema) => openDatabase({ url: TEST_DATABASE_URL, schema })));
     const dbs: Record<string, Db> = { a: a as Db, b: b as Db };
     let refuse = true;
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
     const trail = new AuditTrail({
       dbFor: (tenantId) => {
         const db = dbs[tenantId] as Db;
@@ -273,13 +282,16 @@ describe('the batch writer', () => {
       batchSize: 1000,
       flushMs: 600_000,
       syncToEhr: false,
-      logger: pino({ level: 'silent' }),
+      logger,
     });
     try {
       trail.record('a', record('pa'));
       trail.record('b', record('pb'));
       await expect(trail.flush()).rejects.toThrow('connection lost');
       expect(trail.size).toBe(2);
+      // The failure is logged with counts and the error's code, never whose events they were.
+      expect(lines.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ msg: 'audit batch not stored; it stays queued and is retried', events: 2 })]);
+      expect(lines.join('')).not.toMatch(/"p[ab]"|Patient\//);
       refuse = false;
       await trail.close();
       expect(trail.size).toBe(0);
