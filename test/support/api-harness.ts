@@ -3,7 +3,7 @@ import { DEFAULT_SCREENING_RULES } from '@kap/domain';
 import { openDatabase, type Db } from '@kap/store';
 import type { Express } from 'express';
 import pino, { type Logger } from 'pino';
-import { createApp } from '../../services/api/src/app';
+import { auditTrailOf, createApp } from '../../services/api/src/app';
 import type { Probe } from '../../services/api/src/deps';
 import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
 
@@ -34,6 +34,7 @@ export async function startApiHarness(
     db,
     config,
     async close() {
+      await auditTrailOf(app).close();
       await db.close();
       await dropSchema(schema);
     },

@@ -29,7 +29,7 @@ export interface EhrAudit {
 }
 
 const identityOf = (r: Resource): string | undefined => {
-  if (r.resourceType === 'Provenance') return r.meta?.tag?.find((t) => t.system === PROVENANCE_TAG_SYSTEM)?.code;
+  if (r.resourceType === 'Provenance' || r.resourceType === 'AuditEvent') return r.meta?.tag?.find((t) => t.system === PROVENANCE_TAG_SYSTEM)?.code;
   const ids = 'identifier' in r ? r.identifier : undefined;
   const list = Array.isArray(ids) ? ids : ids ? [ids] : [];
   const wanted = r.resourceType === 'Patient' ? list.find((i) => i.system !== RESOURCE_IDENTIFIER_SYSTEM) : list.find((i) => i.system === RESOURCE_IDENTIFIER_SYSTEM);

@@ -9,7 +9,7 @@ import { openDatabase, type Db } from '@kap/store';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { createApp } from '../../services/api/src/app';
+import { auditTrailOf, createApp } from '../../services/api/src/app';
 import { startWorkerRuntime, type WorkerRuntime } from '../../services/worker/src/runtime';
 import { verifyWebhook } from '../../services/worker/src/webhooks/signature';
 import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
@@ -200,6 +200,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
       await deleteKeys(redis, `${prefix}:*`);
     },
     async close() {
+      await auditTrailOf(app).close();
       await stack.stopWorkers();
       await queues.close();
       if (!options.keepRedisKeys) await deleteKeys(redis, `${prefix}:*`);

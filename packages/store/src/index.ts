@@ -26,3 +26,4 @@ export * from './inbound-messages';
 export * from './patient-links';
 export * from './active-courses';
 export * from './tenant';
+export * from './audit-events';

@@ -275,4 +275,27 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 11,
+    name: 'audit trail: an AuditEvent for every access to patient data',
+    statements: [
+      // Append-only and high-volume, so apart from the resources table and its history:
+      // an AuditEvent is never revised, and a search is by patient and time.
+      `CREATE TABLE audit_events (
+        id text PRIMARY KEY,
+        recorded timestamptz NOT NULL,
+        patient_id text NULL,
+        content jsonb NOT NULL
+      )`,
+      'CREATE INDEX audit_events_patient_idx ON audit_events (patient_id, recorded, id)',
+      'CREATE INDEX audit_events_recorded_idx ON audit_events (recorded, id)',
+      // A record of who saw what is worth nothing if it can be edited afterwards.
+      `CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'audit_events is append-only';
+      END
+      $$`,
+      'CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()',
+    ],
+  },
 ];

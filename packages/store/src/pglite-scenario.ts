@@ -5,6 +5,7 @@
  * is also the honest test of durability. Test-only; not exported from the package.
  */
 import type { Observation } from '@medplum/fhirtypes';
+import { insertAuditEvents, searchAuditEvents } from './audit-events';
 import { insertCourse } from './courses';
 import { openDatabase } from './db';
 import { getFollowUp, insertFollowUps } from './follow-ups';
@@ -57,6 +58,12 @@ export async function writePhase(dataDir: string): Promise<Record<string, unknow
         throw new Error('abort');
       })
       .catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+    await insertAuditEvents(db, [
+      {
+        event: { resourceType: 'AuditEvent', id: 'lite-audit', recorded: '2025-01-02T00:00:00Z', type: { code: 'rest' }, agent: [{ requestor: true }], source: { observer: { display: 'x' } } },
+        patientId: 'p',
+      },
+    ]);
     return {
       kind: db.kind,
       versions: versions.map((v) => v.version),
@@ -89,6 +96,7 @@ export async function readPhase(dataDir: string): Promise<Record<string, unknown
       pendingOutbox: await countPending(db),
       sync: (await getSyncStates(db, [{ type: 'Observation', id: 'lite-obs' }]))[0],
       followUp: await getFollowUp(db, 'fu-1'),
+      audited: (await searchAuditEvents(db, { patient: 'p', count: 10, offset: 0 })).resources.map((r) => r.id),
     };
   } finally {
     await db.close();

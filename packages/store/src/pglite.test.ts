@@ -70,6 +70,7 @@ describe('PGlite (embedded default)', () => {
       pendingOutbox: 1,
       sync: expect.objectContaining({ localVersion: 1, syncedVersion: 1, status: 'synced', ehrId: 'e1' }),
       followUp: written['followUp'],
+      audited: ['lite-audit'],
     });
   }, 90_000);
 });

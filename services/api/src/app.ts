@@ -1,5 +1,9 @@
 import express, { type Express } from 'express';
+import { auditRequests } from './audit/requests';
+import { AuditTrail } from './audit/trail';
 import type { AppDeps } from './deps';
+import { baseUrlOf } from './http/command';
+import { tenantDb } from './http/tenant-db';
 import { bearerAuth } from './http/auth';
 import { DEFAULT_TENANT_ID } from './http/caller';
 import { jwtAuth } from './http/jwt-auth';
@@ -23,13 +27,16 @@ import { systemRoutes } from './routes/system';
 /** The HTTP app, without `listen`: main.ts serves it, tests drive it with supertest. */
 export function createApp(given: AppDeps): Express {
   // Whatever logger the caller passes, no line the app writes carries patient data.
-  const deps: AppDeps = { ...given, logger: redactingLogger(given.logger) };
+  const deps: AppDeps = { ...given, logger: redactingLogger(given.logger), audit: given.audit ?? createAuditTrail(given) };
   const app = express();
+  app.locals.audit = deps.audit;
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(requestLogger(deps.logger));
   app.use(rejectControlCharactersInPath);
   app.use(httpMetrics());
+  // First, so a request refused anywhere after (401/403, 404) is still seen answered.
+  app.use(auditRequests(deps.audit as AuditTrail, deps.now ?? (() => new Date())));
   // Before authentication: the page shell carries no patient data; its data requests carry the token.
   app.use(coursePageRoutes());
   app.use(
@@ -51,4 +58,21 @@ export function createApp(given: AppDeps): Express {
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+/** The audit trail of an app's reads, writing each tenant's events as that tenant. */
+export function createAuditTrail(deps: AppDeps): AuditTrail {
+  return new AuditTrail({
+    dbFor: (tenantId) => tenantDb(deps, tenantId),
+    baseUrl: baseUrlOf(deps),
+    batchSize: deps.config.AUDIT_BATCH_SIZE,
+    flushMs: deps.config.AUDIT_FLUSH_MS,
+    syncToEhr: deps.config.EHR_SYNC_AUDIT,
+    logger: redactingLogger(deps.logger),
+  });
+}
+
+/** The audit trail an app queues its AuditEvents in: to flush, and to close before the database. */
+export function auditTrailOf(app: Express): AuditTrail {
+  return app.locals.audit as AuditTrail;
 }

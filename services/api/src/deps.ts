@@ -3,6 +3,7 @@ import type { ScreeningRuleTable } from '@kap/domain';
 import type { Queues } from '@kap/queue';
 import type { Db } from '@kap/store';
 import type { Logger } from 'pino';
+import type { AuditTrail } from './audit/trail';
 
 /** A named dependency the readiness check probes; `check` rejects when it is down. */
 export interface Probe {
@@ -30,6 +31,11 @@ export interface AppDeps {
   readonly queueCheck?: () => Promise<void>;
   /** The queues, for the operators' dashboard and the queue-depth metrics. */
   readonly queues?: Queues;
+  /**
+   * Where the AuditEvents of reads and failed requests are queued; whoever passes it flushes
+   * it on shutdown (`startApi` does). Without one, the app makes its own (`auditTrailOf`).
+   */
+  readonly audit?: AuditTrail;
   /** Injected clock, so tests can pin times. */
   readonly now?: () => Date;
 }

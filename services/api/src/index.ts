@@ -1,3 +1,3 @@
-export { createApp } from './app';
+export { auditTrailOf, createApp } from './app';
 export { startApi, type RunningApi } from './server';
 export type { AppDeps, Probe } from './deps';

@@ -4,13 +4,16 @@ import { screeningRulesFromSettings } from '@kap/domain';
 import { checkOwnership, createQueues, producerConnection, queuePrefix as prefixOf } from '@kap/queue';
 import { getDeploymentId, maxOutboxId, type Db } from '@kap/store';
 import type { Logger } from 'pino';
-import { createApp } from './app';
+import { createApp, createAuditTrail } from './app';
 import { createApiServer } from './http/http-server';
 import type { Probe } from './deps';
 
 export interface RunningApi {
   readonly server: Server;
-  /** Stops accepting connections, lets requests in flight finish, and closes Redis (not the database). */
+  /**
+   * Stops accepting connections, lets requests in flight finish, stores the AuditEvents still
+   * queued, and closes Redis (not the database, which the caller closes after this).
+   */
   close(): Promise<void>;
 }
 
@@ -52,7 +55,8 @@ export async function startApi(config: Config, db: Db, logger: Logger): Promise<
   ];
   // A separate connection for the dashboard and metrics, so their reads never wait behind commands.
   const queues = createQueues(producerConnection(config.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 }), queuePrefix);
-  const app = createApp({ config, db, rules, logger, probes, queueCheck: pingRedis, queues });
+  const audit = createAuditTrail({ config, db, rules, logger });
+  const app = createApp({ config, db, rules, logger, probes, queueCheck: pingRedis, queues, audit });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createApiServer(app, config, logger);
     s.once('error', reject);
@@ -63,6 +67,7 @@ export async function startApi(config: Config, db: Db, logger: Logger): Promise<
     server,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await audit.close();
       await queues.close();
       redis.disconnect();
     },

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import { publicBaseUrl, webhookUrls } from '@kap/config';
-import { OutcomeError, badRequest, conflict, invalidInput, unavailable } from '@kap/fhir';
+import { OutcomeError, badRequest, conflict, invalidInput, unavailable, type AuditClient } from '@kap/fhir';
 import { IdempotencyKeyTaken, claimIdempotencyKey, completeIdempotencyKey, findIdempotentResponse, type Db, type JsonValue } from '@kap/store';
 import type { Request, RequestHandler, Response } from 'express';
 import stringify from 'safe-stable-stringify';
+import type { Resource } from '@medplum/fhirtypes';
 import type { z } from 'zod';
+import { auditClientOf, noteAuditReplay, noteAuditStored } from '../audit/requests';
+import { auditEventOf, countWrittenInTransaction, writeAuditEvents, type AuditRecord } from '../audit/trail';
 import type { AppDeps } from '../deps';
 import { sendText, type HandlerResult } from './respond';
 
@@ -16,6 +19,18 @@ export interface CommandContext {
   readonly baseUrl: string;
   /** Subscribers that receive CarePlan and care-team webhooks. */
   readonly webhookUrls: readonly string[];
+}
+
+/** The patient data a command wrote: its AuditEvents are stored in the command's transaction. */
+export interface PatientDataWritten {
+  readonly patientId: string;
+  /** The resources as stored (their `meta.versionId` tells a create from an update). */
+  readonly resources: readonly Resource[];
+}
+
+export interface CommandResult extends HandlerResult {
+  /** What of a patient's data the command wrote; null for a command that writes none (operators'). */
+  readonly written: PatientDataWritten | null;
 }
 
 export type Parser<T> = (body: unknown) => T;
@@ -48,6 +63,8 @@ function callerScope(req: Request, res: Response): string {
 interface CommandOutcome extends HandlerResult {
   /** The body exactly as sent (and as a replay sends it again). */
   readonly text: string;
+  /** AuditEvents stored with the write; absent for a replay. */
+  readonly audited?: number;
 }
 
 /**
@@ -59,7 +76,7 @@ interface CommandOutcome extends HandlerResult {
 export function command<T>(
   deps: AppDeps,
   parse: Parser<T>,
-  handler: (input: T, ctx: CommandContext) => Promise<HandlerResult>,
+  handler: (input: T, ctx: CommandContext) => Promise<CommandResult>,
 ): RequestHandler {
   return async (req, res) => {
     const key = idempotencyKey(req);
@@ -89,29 +106,54 @@ export function command<T>(
     }
     const result = await guardDatabase(async (): Promise<CommandOutcome> => {
       const earlier = await replay();
-      if (earlier) return earlier;
+      if (earlier) {
+        noteAuditReplay(res);
+        return earlier;
+      }
       try {
         return await deps.db.transaction(async (tx) => {
           if (key) await claimIdempotencyKey(tx, { scope, key, requestHash, endpoint });
           const now = (deps.now ?? (() => new Date()))();
-          const out = await handler(input, { tx, params: req.params as Record<string, string>, now, baseUrl: baseUrlOf(deps), webhookUrls: webhookUrls(deps.config) });
+          const { written, ...out } = await handler(input, { tx, params: req.params as Record<string, string>, now, baseUrl: baseUrlOf(deps), webhookUrls: webhookUrls(deps.config) });
+          const audited = written ? writeAuditRecords(written, out.status, auditClientOf(req, res), now.toISOString()) : [];
+          // In the write's own transaction: the record of a write exists exactly when the write does.
+          await writeAuditEvents(tx, audited.map((r) => auditEventOf(r, baseUrlOf(deps))), deps.config.EHR_SYNC_AUDIT);
           const text = JSON.stringify(out.body);
           if (key) await completeIdempotencyKey(tx, { scope, key, status: out.status, body: out.body as JsonValue, response: text, ...(out.headers ? { headers: out.headers } : {}) });
-          return { ...out, text };
+          return { ...out, text, audited: audited.length };
         });
       } catch (err) {
         // A concurrent request with the same key committed first: answer as its replay.
         if (err instanceof IdempotencyKeyTaken) {
           const winner = await replay();
-          if (winner) return winner;
+          if (winner) {
+            noteAuditReplay(res);
+            return winner;
+          }
           throw conflict('This Idempotency-Key is in use by a request in progress; send it again', 'duplicate', 'header.Idempotency-Key');
         }
         throw err;
       }
     });
+    if (result.audited) {
+      countWrittenInTransaction(result.audited);
+      noteAuditStored(res);
+    }
     for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
     sendText(req, res, result.status, result.text);
   };
+}
+
+/** A write's AuditEvents: one for what it created, one for what it updated (BALP: one subtype each). */
+function writeAuditRecords(written: PatientDataWritten, status: number, client: AuditClient, recorded: string): AuditRecord[] {
+  const refs = (list: readonly Resource[]): string[] => list.map((r) => `${r.resourceType}/${r.id}`);
+  const created = written.resources.filter((r) => r.meta?.versionId === '1');
+  const updated = written.resources.filter((r) => r.meta?.versionId !== '1');
+  const base = { status, client, recorded, patientId: written.patientId };
+  const records: AuditRecord[] = [];
+  if (created.length > 0 || updated.length === 0) records.push({ ...base, interaction: 'create', resources: refs(created) });
+  if (updated.length > 0) records.push({ ...base, interaction: 'update', resources: refs(updated) });
+  return records;
 }
 
 function idempotencyKey(req: Request): string | undefined {

@@ -19,4 +19,6 @@ export interface HandlerResult {
   readonly status: number;
   readonly body: unknown;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Whose data the body shows, for the request's AuditEvent; never sent. */
+  readonly patientId?: string;
 }

@@ -26,7 +26,7 @@ const httpDuration = singleton('kap_http_request_duration_seconds', () =>
 );
 
 /** Registers a metric once per process: API and worker may share one registry (standalone). */
-function singleton<T extends client.Metric>(name: string, make: () => T): T {
+export function singleton<T extends client.Metric>(name: string, make: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? make();
 }
 

@@ -49,7 +49,7 @@ export function adminRoutes(deps: AppDeps): Router {
       const id = Number(ctx.params.id);
       const row = Number.isSafeInteger(id) ? await redriveDeadLetter(ctx.tx, id) : undefined;
       if (!row) throw notFound(`Dead letter ${ctx.params.id}`);
-      return { status: 200, body: { redriven: view(row) } };
+      return { status: 200, body: { redriven: view(row) }, written: null };
     }),
   );
   router.get('/v1/admin/sync-status', async (req, res) => {
@@ -67,7 +67,7 @@ export function adminRoutes(deps: AppDeps): Router {
       }
       const reconciliation = await createReconciliation(ctx.tx, randomUUID(), patientId);
       await enqueueWork(ctx.tx, WORK.reconcile, { reconciliationId: reconciliation.id }, { patientId });
-      return { status: 202, body: { reconciliationId: reconciliation.id }, headers: { Location: `/v1/admin/reconcile/${reconciliation.id}` } };
+      return { status: 202, body: { reconciliationId: reconciliation.id }, headers: { Location: `/v1/admin/reconcile/${reconciliation.id}` }, written: null };
     }),
   );
   router.get('/v1/admin/reconcile/:id', async (req, res) => {

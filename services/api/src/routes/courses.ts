@@ -1,6 +1,7 @@
 import { CourseRequest, DosingSessionRequest, FollowUpCompleteRequest, GoalsOfCareRequest, MeasureRequest, StopRequest } from '@kap/contracts';
 import { publicBaseUrl } from '@kap/config';
 import { Router } from 'express';
+import { noteAuditRead } from '../audit/requests';
 import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
 import { sendResource } from '../http/respond';
@@ -25,6 +26,7 @@ export function courseRoutes(deps: AppDeps): Router {
   router.get('/v1/courses/:id', async (req, res) => {
     const id = req.params.id;
     const result = await guardDatabase(() => viewCourse(deps.db, id));
+    noteAuditRead(res, { patients: [result.patientId], resources: [`CarePlan/${(result.body as { carePlanId: string }).carePlanId}`] });
     // Additive: what the course page shows, and where to find the page and the outcomes.
     const detail = await guardDatabase(() => courseDetail(deps.db, id, sessionSettings.alertThreshold));
     const base = publicBaseUrl(c);
@@ -37,6 +39,7 @@ export function courseRoutes(deps: AppDeps): Router {
   );
   router.get('/v1/courses/:id/outcomes', async (req, res) => {
     const result = await guardDatabase(() => viewOutcomes(deps.db, req.params.id));
+    noteAuditRead(res, { patients: [result.patientId] });
     sendResource(req, res, result.status, result.body);
   });
   router.post(

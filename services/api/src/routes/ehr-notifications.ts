@@ -34,7 +34,7 @@ export function ehrNotificationRoutes(deps: AppDeps): Router {
       const notification = readNotification(bundle);
       if (notification.type !== 'event-notification') {
         notifications.inc({ type: notification.type, result: 'acknowledged' });
-        return { status: 200, body: { status: 'acknowledged', type: notification.type } };
+        return { status: 200, body: { status: 'acknowledged', type: notification.type }, written: null };
       }
       const numbers = notification.events.map((e) => e.eventNumber).filter(Boolean);
       const controlId =
@@ -58,6 +58,8 @@ export function ehrNotificationRoutes(deps: AppDeps): Router {
           notificationId: String(stored.message.id),
           events: notification.events.length,
         },
+        // The EHR's own message, stored as sent: what it changes is applied (and audited) by the worker.
+        written: null,
       };
     }),
   );

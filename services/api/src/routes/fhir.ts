@@ -1,6 +1,7 @@
 import { ScreeningRequest, unsafeTextReason } from '@kap/contracts';
 import {
   DEFINITIONAL_RESOURCES,
+  auditPatientId,
   badRequest,
   buildCapabilityStatement,
   isResourceType,
@@ -11,12 +12,14 @@ import {
   operationOutcome,
   validationIssues,
 } from '@kap/fhir';
-import { patientIdOf as patientOfResource, readResource, readResourceVersion, searchResources } from '@kap/store';
+import { patientIdOf as patientOfStored, readAuditEvent, readResource, readResourceVersion, searchAuditEvents, searchResources } from '@kap/store';
 import type { Resource } from '@medplum/fhirtypes';
 import { Router, type Request } from 'express';
+import { noteAuditRead } from '../audit/requests';
 import type { AppDeps } from '../deps';
 import { baseUrlOf, command, guardDatabase, zodParser } from '../http/command';
 import { sendResource } from '../http/respond';
+import { requestDb } from '../http/tenant-db';
 import { recordScreening } from '../workflows/screening';
 
 const SEARCH_PARAMS = new Set(['patient', 'subject', 'identifier', '_id', '_count', '_offset', '_format']);
@@ -75,6 +78,16 @@ function qrParser(body: unknown) {
   }
 }
 
+/** AuditEvent has no `identifier` or `subject` in R4 (http://hl7.org/fhir/R4/auditevent.html#search). */
+const AUDIT_SEARCH_PARAMS = new Set(['patient', '_id', '_count', '_offset', '_format']);
+
+/** The patient a resource belongs to: itself for a Patient, the one an AuditEvent names. */
+function patientOfResource(resource: Resource): string | undefined {
+  if (resource.resourceType === 'Patient') return resource.id;
+  if (resource.resourceType === 'AuditEvent') return auditPatientId(resource);
+  return patientOfStored(resource);
+}
+
 function resourceType(req: Request): string {
   const type = req.params.type as string;
   if (!isResourceType(type)) throw notFound(`Resource type ${type}`);
@@ -125,18 +138,24 @@ export function fhirRoutes(deps: AppDeps): Router {
   router.get('/fhir/R4/:type/:id', async (req, res) => {
     const type = resourceType(req);
     const id = req.params.id as string;
+    noteAuditRead(res, { resources: [`${type}/${id}`] });
     const resource =
       DEFINITIONAL_RESOURCES.find((r) => r.resourceType === type && r.id === id) ??
-      (await guardDatabase(() => readResource(deps.db, type, id)));
+      (type === 'AuditEvent'
+        ? await guardDatabase(() => readAuditEvent(requestDb(deps, res), id))
+        : await guardDatabase(() => readResource(deps.db, type, id)));
     if (!resource) throw notFound(`${type}/${id}`);
+    noteAuditRead(res, { patients: [patientOfResource(resource)] });
     withEtag(res, resource);
     sendResource(req, res, 200, resource);
   });
 
   router.get('/fhir/R4/:type/:id/_history/:vid', async (req, res) => {
     const type = resourceType(req);
+    noteAuditRead(res, { resources: [`${type}/${req.params.id}/_history/${req.params.vid}`] });
     const resource = await guardDatabase(() => readResourceVersion(deps.db, type, req.params.id as string, req.params.vid as string));
     if (!resource) throw notFound(`${type}/${req.params.id}/_history/${req.params.vid}`);
+    noteAuditRead(res, { patients: [patientOfResource(resource)] });
     withEtag(res, resource);
     sendResource(req, res, 200, resource);
   });
@@ -144,8 +163,9 @@ export function fhirRoutes(deps: AppDeps): Router {
   router.get('/fhir/R4/:type', async (req, res) => {
     const type = resourceType(req);
     const query = req.query as Record<string, unknown>;
+    const supported = type === 'AuditEvent' ? AUDIT_SEARCH_PARAMS : SEARCH_PARAMS;
     for (const [name, value] of Object.entries(query)) {
-      if (!SEARCH_PARAMS.has(name)) throw badRequest(`Unsupported search parameter "${name}"`, name);
+      if (!supported.has(name)) throw badRequest(`Unsupported search parameter "${name}"`, name);
       if (typeof value !== 'string') throw badRequest(`Search parameter "${name}" may be given once`, name);
       const unsafe = unsafeTextReason(value, true);
       if (unsafe || value.length > 1024) throw badRequest(`Search parameter "${name}" ${unsafe ?? 'must be at most 1024 characters'}`, name);
@@ -153,6 +173,7 @@ export function fhirRoutes(deps: AppDeps): Router {
     const q = query as Record<string, string | undefined>;
     const patientParam = q.patient ?? q.subject;
     const patient = patientParam ? patientIdOf(patientParam, q.patient ? 'patient' : 'subject') : undefined;
+    if (patient) noteAuditRead(res, { patients: [patient] });
     let identifier: { system?: string; value: string } | undefined;
     if (q.identifier) {
       const [system, value] = q.identifier.includes('|') ? q.identifier.split('|', 2) : [undefined, q.identifier];
@@ -167,13 +188,17 @@ export function fhirRoutes(deps: AppDeps): Router {
     const definitional = DEFINITIONAL_RESOURCES.filter(
       (r) => r.resourceType === type && !patient && !identifier && (!q._id || r.id === q._id),
     );
-    const found = q._id
+    const found: { total: number; resources: Resource[] } = type === 'AuditEvent'
+      ? await guardDatabase(() => searchAuditEvents(requestDb(deps, res), { patient, id: q._id, count, offset }))
+      : q._id
       ? await guardDatabase(async () => {
           const one = await readResource(deps.db, type, q._id as string);
           const matches = one && (!patient || patientOfResource(one) === patient);
           return { total: matches ? 1 : 0, resources: matches && offset === 0 ? [one] : [] };
         })
       : await guardDatabase(() => searchResources(deps.db, type, { patient, identifier, count, offset }));
+    // A search without a patient (by identifier or _id) is audited for each patient it found.
+    if (!patient) noteAuditRead(res, { patients: found.resources.map(patientOfResource) });
     const total = found.total + definitional.length;
     const page = [...(offset === 0 ? definitional : []), ...found.resources].slice(0, Math.max(count, 0));
     const pageUrl = (at: number): string => {

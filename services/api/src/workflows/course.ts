@@ -16,7 +16,7 @@ import {
 } from '@kap/store';
 import type { Reference } from '@medplum/fhirtypes';
 import { saveForSync } from '@kap/queue';
-import type { CommandContext } from '../http/command';
+import type { CommandContext, CommandResult } from '../http/command';
 import type { HandlerResult } from '../http/respond';
 
 /** How far ahead a course may be planned to start; later is a typo, not a plan. */
@@ -32,7 +32,7 @@ function checkStartDate(startDate: string, screenedAt: string, now: Date): void 
 }
 
 /** Starts a course from an eligible or approved screening: the PlanDefinition applied to the patient gives the CarePlan. */
-export async function startCourse(request: CourseRequest, ctx: CommandContext): Promise<HandlerResult> {
+export async function startCourse(request: CourseRequest, ctx: CommandContext): Promise<CommandResult> {
   const screening = await getScreening(ctx.tx, request.screeningId);
   if (!screening) throw notFound(`Screening ${request.screeningId}`);
   const refused = checkCourseStart(screening.outcome, screening.review?.decision);
@@ -64,7 +64,11 @@ export async function startCourse(request: CourseRequest, ctx: CommandContext): 
   });
   // A concurrent request started a course from the same screening first; this transaction rolls back.
   if (!course) throw conflict(`A course was already started from screening ${screening.id}`, 'duplicate');
-  return { status: 201, body: { courseId, carePlanId: carePlan.id, resources: collectionBundle(stored, ctx.baseUrl) } };
+  return {
+    status: 201,
+    body: { courseId, carePlanId: carePlan.id, resources: collectionBundle(stored, ctx.baseUrl) },
+    written: { patientId: screening.patientId, resources: stored },
+  };
 }
 
 /** The course as api.md describes it: phase, sessions, follow-ups, goals, and the sync state of each resource. */
@@ -76,7 +80,7 @@ export async function viewCourse(db: Db, courseId: string): Promise<HandlerResul
     listFollowUps(db, courseId),
     listGoalsOfCare(db, courseId),
     listPatientResources(db, course.patientId),
-  ]);
+  ]).then(([s, f, g, all]) => [s, f, g, all.filter((r) => r.resourceType !== 'AuditEvent')] as const);
   const states = await getSyncStates(
     db,
     resources.map((r) => ({ type: r.resourceType, id: r.id as string })),
@@ -86,6 +90,7 @@ export async function viewCourse(db: Db, courseId: string): Promise<HandlerResul
     .map((g) => ({ reference: `Goal/${g.id}`, description: g.resourceType === 'Goal' ? (g.description.text ?? '') : '' }));
   return {
     status: 200,
+    patientId: course.patientId,
     body: {
       courseId: course.id,
       screeningId: course.screeningId,

@@ -17,8 +17,7 @@ import {
 import { WORK, enqueueWork, saveForSync } from '@kap/queue';
 import { getScreening, insertDosingSession, insertFollowUps, setFollowUpTask } from '@kap/store';
 import type { Patient, Reference, Resource } from '@medplum/fhirtypes';
-import type { CommandContext } from '../http/command';
-import type { HandlerResult } from '../http/respond';
+import type { CommandContext, CommandResult } from '../http/command';
 import { loadCourse } from './course-state';
 
 export interface SessionSettings {
@@ -37,7 +36,7 @@ export async function recordDosingSession(
   request: DosingSessionRequest,
   ctx: CommandContext,
   settings: SessionSettings,
-): Promise<HandlerResult> {
+): Promise<CommandResult> {
   const { course, facts, carePlan } = await loadCourse(ctx.tx, courseId);
   const refused = checkDosingSession(facts, request.sessionNumber);
   if (refused) throw conflict(refused.text);
@@ -142,5 +141,6 @@ export async function recordDosingSession(
       resources: collectionBundle(saved, ctx.baseUrl),
       followUps: followUps.map((f, i) => ({ id: f.id, dueBy: f.dueBy, status: f.status, taskId: tasks[i]?.id })),
     },
+    written: { patientId: course.patientId, resources: saved },
   };
 }

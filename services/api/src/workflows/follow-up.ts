@@ -14,15 +14,14 @@ import {
 import { WORK, enqueueWork, saveForSync } from '@kap/queue';
 import { getFollowUp, listDosingSessions, readResource, setFollowUpStatus } from '@kap/store';
 import type { Resource, Task } from '@medplum/fhirtypes';
-import type { CommandContext } from '../http/command';
-import type { HandlerResult } from '../http/respond';
+import type { CommandContext, CommandResult } from '../http/command';
 import { loadCourse } from './course-state';
 
 /**
  * Completes an integration follow-up, on time or late (after escalation): the therapy is
  * recorded as a Procedure, its Task closes, and its reminder and due-time jobs are removed.
  */
-export async function completeFollowUp(followUpId: string, request: FollowUpCompleteRequest, ctx: CommandContext): Promise<HandlerResult> {
+export async function completeFollowUp(followUpId: string, request: FollowUpCompleteRequest, ctx: CommandContext): Promise<CommandResult> {
   const followUp = await getFollowUp(ctx.tx, followUpId);
   if (!followUp) throw notFound(`Follow-up ${followUpId}`);
   const { course, facts, carePlan } = await loadCourse(ctx.tx, followUp.courseId);
@@ -66,5 +65,6 @@ export async function completeFollowUp(followUpId: string, request: FollowUpComp
       followUp: { id: done.id, dueBy: done.dueBy, status: done.status, completedAt: done.completedAt },
       resources: collectionBundle(saved, ctx.baseUrl),
     },
+    written: { patientId: course.patientId, resources: saved },
   };
 }

@@ -4,15 +4,14 @@ import { checkCourseActive } from '@kap/domain';
 import { buildGoalsOfCareResources, buildProvenance, collectionBundle, conflict, goalsOfCareKey, provenanceKey } from '@kap/fhir';
 import { saveForSync } from '@kap/queue';
 import { insertGoalsOfCare } from '@kap/store';
-import type { CommandContext } from '../http/command';
-import type { HandlerResult } from '../http/respond';
+import type { CommandContext, CommandResult } from '../http/command';
 import { loadCourse } from './course-state';
 
 /**
  * Records a goals-of-care discussion: a Procedure, one Goal per stated goal, and a CarePlan
  * revision that references the goals, which the palliative team receives as a webhook.
  */
-export async function recordGoalsOfCare(courseId: string, request: GoalsOfCareRequest, ctx: CommandContext): Promise<HandlerResult> {
+export async function recordGoalsOfCare(courseId: string, request: GoalsOfCareRequest, ctx: CommandContext): Promise<CommandResult> {
   const { course, facts, carePlan } = await loadCourse(ctx.tx, courseId);
   const stopped = checkCourseActive(facts);
   if (stopped) throw conflict(stopped.text);
@@ -39,5 +38,5 @@ export async function recordGoalsOfCare(courseId: string, request: GoalsOfCareRe
     resourceRefs: { procedure: `Procedure/${goc.procedure.id}`, goals: goc.goals.map((g) => `Goal/${g.id}`).join(',') },
   });
   const saved = await saveForSync(ctx.tx, course.patientId, [...goc.all, provenance], { reason: 'goals-of-care', webhookUrls: ctx.webhookUrls });
-  return { status: 201, body: { carePlanId: carePlan.id, resources: collectionBundle(saved, ctx.baseUrl) } };
+  return { status: 201, body: { carePlanId: carePlan.id, resources: collectionBundle(saved, ctx.baseUrl) }, written: { patientId: course.patientId, resources: saved } };
 }

@@ -5,8 +5,7 @@ import { buildMeasureResources, buildProvenance, collectionBundle, conflict, lin
 import { saveForSync } from '@kap/queue';
 import { insertCourseMeasure } from '@kap/store';
 import type { CarePlan, Patient, Reference, Resource } from '@medplum/fhirtypes';
-import type { CommandContext } from '../http/command';
-import type { HandlerResult } from '../http/respond';
+import type { CommandContext, CommandResult } from '../http/command';
 import { loadCourse } from './course-state';
 
 /**
@@ -15,7 +14,7 @@ import { loadCourse } from './course-state';
  * PHQ-9 item 9 is above 0, the safety Flag and the urgent Communication that the webhooks
  * carry to the care team. All in the command's transaction, all marked for EHR sync.
  */
-export async function recordMeasure(courseId: string, request: MeasureRequest, ctx: CommandContext): Promise<HandlerResult> {
+export async function recordMeasure(courseId: string, request: MeasureRequest, ctx: CommandContext): Promise<CommandResult> {
   const { course, carePlan } = await loadCourse(ctx.tx, courseId);
   const refused = checkMeasure({ startDate: course.startDate, stoppedAt: course.stoppedAt, measuredAt: request.measuredAt, now: ctx.now });
   if (refused) throw conflict(refused.text);
@@ -86,5 +85,5 @@ export async function recordMeasure(courseId: string, request: MeasureRequest, c
         },
       ]
     : [];
-  return { status: 201, body: { measureId, resources: collectionBundle(saved, ctx.baseUrl), alerts } };
+  return { status: 201, body: { measureId, resources: collectionBundle(saved, ctx.baseUrl), alerts }, written: { patientId: course.patientId, resources: saved } };
 }

@@ -1,6 +1,6 @@
 import { INSTRUMENT_NAMES, severityBand, type InstrumentName, type MeasureTimepoint, type SeverityBand } from '@kap/domain';
 import { notFound, resourceId, SCORE_DEFS, screeningKey } from '@kap/fhir';
-import { getCourse, listCourseMeasures, readResource, type Db } from '@kap/store';
+import { getCourse, listCourseMeasures, readResource, type CourseRow, type Db } from '@kap/store';
 import type { Observation } from '@medplum/fhirtypes';
 import type { HandlerResult } from '../http/respond';
 
@@ -38,9 +38,8 @@ async function baseline(db: Db, screeningId: string, instrument: InstrumentName)
  * PHQ-9 and GAD-7 totals of a course (api.md): the screening as baseline first, then every
  * measure in time order; `change` is the last total minus the baseline, or null without both.
  */
-export async function courseOutcomes(db: Db, courseId: string): Promise<CourseOutcomes> {
-  const course = await getCourse(db, courseId);
-  if (!course) throw notFound(`Course ${courseId}`);
+async function outcomesOf(db: Db, course: CourseRow): Promise<CourseOutcomes> {
+  const courseId = course.id;
   const measures = await listCourseMeasures(db, courseId);
   const result = { phq9: [] as OutcomePoint[], gad7: [] as OutcomePoint[], change: { phq9: null, gad7: null } as Record<InstrumentName, number | null> };
   for (const instrument of INSTRUMENT_NAMES) {
@@ -61,5 +60,7 @@ export async function courseOutcomes(db: Db, courseId: string): Promise<CourseOu
 }
 
 export async function viewOutcomes(db: Db, courseId: string): Promise<HandlerResult> {
-  return { status: 200, body: await courseOutcomes(db, courseId) };
+  const course = await getCourse(db, courseId);
+  if (!course) throw notFound(`Course ${courseId}`);
+  return { status: 200, body: await outcomesOf(db, course), patientId: course.patientId };
 }

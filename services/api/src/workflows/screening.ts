@@ -21,8 +21,7 @@ import {
 } from '@kap/store';
 import type { Observation } from '@medplum/fhirtypes';
 import { saveForSync } from '@kap/queue';
-import type { CommandContext } from '../http/command';
-import type { HandlerResult } from '../http/respond';
+import type { CommandContext, CommandResult } from '../http/command';
 
 /**
  * Records a screening: evaluates it against the site's rules, maps it to FHIR, and stores
@@ -32,7 +31,7 @@ export async function recordScreening(
   request: ScreeningRequest,
   ctx: CommandContext,
   rules: ScreeningRuleTable,
-): Promise<HandlerResult> {
+): Promise<CommandResult> {
   const evaluation = evaluateScreening(
     { contraindications: request.contraindications, vitals: request.vitals, measures: request.measures },
     rules,
@@ -66,6 +65,7 @@ export async function recordScreening(
       // The Patient leads the Bundle, so every reference in it resolves inside it.
       resources: collectionBundle(produced, ctx.baseUrl),
     },
+    written: { patientId, resources: stored },
   };
 }
 
@@ -74,7 +74,7 @@ export async function reviewScreening(
   screeningId: string,
   review: ReviewRequest,
   ctx: CommandContext,
-): Promise<HandlerResult> {
+): Promise<CommandResult> {
   const screening = await getScreening(ctx.tx, screeningId);
   if (!screening) throw notFound(`Screening ${screeningId}`);
   if (screening.outcome !== 'needs-review') {
@@ -97,5 +97,6 @@ export async function reviewScreening(
       decision: review.decision,
       resources: collectionBundle(stored, ctx.baseUrl),
     },
+    written: { patientId: screening.patientId, resources: stored },
   };
 }

@@ -1,8 +1,7 @@
 import type { StopRequest } from '@kap/contracts';
 import { collectionBundle, conflict } from '@kap/fhir';
 import { stopCourseWithFollowUps } from '@kap/queue';
-import type { CommandContext } from '../http/command';
-import type { HandlerResult } from '../http/respond';
+import type { CommandContext, CommandResult } from '../http/command';
 import { loadCourse } from './course-state';
 
 /**
@@ -10,7 +9,7 @@ import { loadCourse } from './course-state';
  * cancelled with its Task and its jobs, and the CarePlan ends. The stop itself is shared
  * with the stops the hospital's events cause (`stopCourseWithFollowUps`).
  */
-export async function stopCourseWorkflow(courseId: string, request: StopRequest, ctx: CommandContext): Promise<HandlerResult> {
+export async function stopCourseWorkflow(courseId: string, request: StopRequest, ctx: CommandContext): Promise<CommandResult> {
   const { course } = await loadCourse(ctx.tx, courseId);
   const stopped = await stopCourseWithFollowUps(ctx.tx, courseId, {
     reason: request.reason,
@@ -27,5 +26,6 @@ export async function stopCourseWorkflow(courseId: string, request: StopRequest,
       cancelledFollowUps: stopped.cancelled.map((f) => ({ id: f.id, dueBy: f.dueBy, status: f.status })),
       resources: collectionBundle([...stopped.saved], ctx.baseUrl),
     },
+    written: { patientId: course.patientId, resources: stopped.saved },
   };
 }

@@ -2,12 +2,15 @@ import type { SyncIdentity, TypePlan } from '@kap/ehr-client';
 import { PROVENANCE_TAG_SYSTEM, RESOURCE_IDENTIFIER_SYSTEM } from '@kap/fhir';
 import type { Identifier, Resource } from '@medplum/fhirtypes';
 
+/** Types with no `identifier` element in R4: the adapter's identity travels as a meta tag. */
+const TAGGED_TYPES = new Set(['Provenance', 'AuditEvent']);
+
 /**
  * How each resource is found on the EHR, from what the EHR can search for its type. The
  * Patient by the hospital's own identifier (the EHR knows the patient by it; the adapter
  * never creates a second one); everything else by the adapter's identifier where the EHR
  * has an `identifier` search for the type, else by a meta tag carrying the same value
- * (Provenance by its own tag), else not at all: then it is created once and found again
+ * (Provenance and AuditEvent by their own tag), else not at all: then it is created once and found again
  * by the EHR id recorded at once. Without a plan (tests, tools): identifier, else tag.
  */
 export function identityOf(resource: Resource, plan?: TypePlan): SyncIdentity {
@@ -18,9 +21,9 @@ export function identityOf(resource: Resource, plan?: TypePlan): SyncIdentity {
   const chosen = syncIdentifier(resource);
   if (byIdentifier && chosen) return { by: 'identifier', system: chosen.system, value: chosen.value };
   if (byTag) {
-    if (resource.resourceType === 'Provenance') {
+    if (TAGGED_TYPES.has(resource.resourceType)) {
       const tag = resource.meta?.tag?.find((t) => t.system === PROVENANCE_TAG_SYSTEM);
-      if (!tag?.code) throw new Error(`Provenance/${resource.id} has no identity tag`);
+      if (!tag?.code) throw new Error(`${resource.resourceType}/${resource.id} has no identity tag`);
       return { by: 'tag', system: PROVENANCE_TAG_SYSTEM, code: tag.code };
     }
     if (chosen && resource.resourceType !== 'Patient') return { by: 'tag', system: chosen.system, code: chosen.value };
