@@ -30,6 +30,11 @@ export interface AppDeps {
   readonly queueCheck?: () => Promise<void>;
   /** The queues, for the operators' dashboard and the queue-depth metrics. */
   readonly queues?: Queues;
+  /**
+   * Whether a token's tenant is one this deployment serves (else 403). Only the default
+   * tenant when not given; the tenants file's ids once tenants are configured.
+   */
+  readonly isKnownTenant?: (tenantId: string) => boolean;
   /** Injected clock, so tests can pin times. */
   readonly now?: () => Date;
 }

@@ -6,11 +6,15 @@ import type { Request, RequestHandler, Response } from 'express';
 import stringify from 'safe-stable-stringify';
 import type { z } from 'zod';
 import type { AppDeps } from '../deps';
+import { callerOf } from './caller';
 import { sendText, type HandlerResult } from './respond';
+import { requestDb } from './tenant-db';
 
 export interface CommandContext {
-  /** The transaction every write of the command joins, with the idempotency record. */
+  /** The transaction every write of the command joins, with the idempotency record; it sees only the caller's tenant. */
   readonly tx: Db;
+  /** The caller's tenant: what is made from a hospital identifier (a Patient's id) is made within it. */
+  readonly tenantId: string;
   readonly params: Readonly<Record<string, string>>;
   readonly now: Date;
   readonly baseUrl: string;
@@ -55,6 +59,8 @@ interface CommandOutcome extends HandlerResult {
  * database transaction. With an `Idempotency-Key` the key is claimed first in that
  * transaction and its response stored last, so concurrent requests with one key give one
  * result, and a replay within 24 hours returns the stored bytes and does nothing again.
+ * Everything runs on the caller's tenant's database, keys included: the same key in two
+ * tenants names two requests.
  */
 export function command<T>(
   deps: AppDeps,
@@ -67,10 +73,12 @@ export function command<T>(
     const scope = callerScope(req, res);
     const endpoint = `${req.method} ${req.baseUrl}${req.path}`;
     const requestHash = sha256(stringify(req.body ?? null) ?? '');
+    const { tenantId } = callerOf(res);
+    const db = requestDb(deps, res);
 
     const replay = async (): Promise<CommandOutcome | undefined> => {
       if (!key) return undefined;
-      const stored = await findIdempotentResponse(deps.db, scope, key);
+      const stored = await findIdempotentResponse(db, scope, key);
       if (!stored) return undefined;
       if (stored.endpoint && stored.endpoint !== endpoint) {
         throw conflict('This Idempotency-Key was already used on another endpoint; a key names one request', 'duplicate', 'header.Idempotency-Key');
@@ -91,10 +99,10 @@ export function command<T>(
       const earlier = await replay();
       if (earlier) return earlier;
       try {
-        return await deps.db.transaction(async (tx) => {
+        return await db.transaction(async (tx) => {
           if (key) await claimIdempotencyKey(tx, { scope, key, requestHash, endpoint });
           const now = (deps.now ?? (() => new Date()))();
-          const out = await handler(input, { tx, params: req.params as Record<string, string>, now, baseUrl: baseUrlOf(deps), webhookUrls: webhookUrls(deps.config) });
+          const out = await handler(input, { tx, tenantId, params: req.params as Record<string, string>, now, baseUrl: baseUrlOf(deps), webhookUrls: webhookUrls(deps.config) });
           const text = JSON.stringify(out.body);
           if (key) await completeIdempotencyKey(tx, { scope, key, status: out.status, body: out.body as JsonValue, response: text, ...(out.headers ? { headers: out.headers } : {}) });
           return { ...out, text };

@@ -17,6 +17,7 @@ import { Router, type Request } from 'express';
 import type { AppDeps } from '../deps';
 import { baseUrlOf, command, guardDatabase, zodParser } from '../http/command';
 import { sendResource } from '../http/respond';
+import { requestDb } from '../http/tenant-db';
 import { recordScreening } from '../workflows/screening';
 
 const SEARCH_PARAMS = new Set(['patient', 'subject', 'identifier', '_id', '_count', '_offset', '_format']);
@@ -127,7 +128,7 @@ export function fhirRoutes(deps: AppDeps): Router {
     const id = req.params.id as string;
     const resource =
       DEFINITIONAL_RESOURCES.find((r) => r.resourceType === type && r.id === id) ??
-      (await guardDatabase(() => readResource(deps.db, type, id)));
+      (await guardDatabase(() => readResource(requestDb(deps, res), type, id)));
     if (!resource) throw notFound(`${type}/${id}`);
     withEtag(res, resource);
     sendResource(req, res, 200, resource);
@@ -135,7 +136,7 @@ export function fhirRoutes(deps: AppDeps): Router {
 
   router.get('/fhir/R4/:type/:id/_history/:vid', async (req, res) => {
     const type = resourceType(req);
-    const resource = await guardDatabase(() => readResourceVersion(deps.db, type, req.params.id as string, req.params.vid as string));
+    const resource = await guardDatabase(() => readResourceVersion(requestDb(deps, res), type, req.params.id as string, req.params.vid as string));
     if (!resource) throw notFound(`${type}/${req.params.id}/_history/${req.params.vid}`);
     withEtag(res, resource);
     sendResource(req, res, 200, resource);
@@ -169,11 +170,11 @@ export function fhirRoutes(deps: AppDeps): Router {
     );
     const found = q._id
       ? await guardDatabase(async () => {
-          const one = await readResource(deps.db, type, q._id as string);
+          const one = await readResource(requestDb(deps, res), type, q._id as string);
           const matches = one && (!patient || patientOfResource(one) === patient);
           return { total: matches ? 1 : 0, resources: matches && offset === 0 ? [one] : [] };
         })
-      : await guardDatabase(() => searchResources(deps.db, type, { patient, identifier, count, offset }));
+      : await guardDatabase(() => searchResources(requestDb(deps, res), type, { patient, identifier, count, offset }));
     const total = found.total + definitional.length;
     const page = [...(offset === 0 ? definitional : []), ...found.resources].slice(0, Math.max(count, 0));
     const pageUrl = (at: number): string => {
