@@ -16,7 +16,13 @@ export interface ApiHarness {
 
 /** The real API on a real PostgreSQL schema of its own; close() drops the schema. */
 export async function startApiHarness(
-  options: { env?: Record<string, string>; probes?: Probe[]; queueCheck?: () => Promise<void>; logger?: Logger } = {},
+  options: {
+    env?: Record<string, string>;
+    probes?: Probe[];
+    queueCheck?: () => Promise<void>;
+    logger?: Logger;
+    isKnownTenant?: (tenantId: string) => boolean;
+  } = {},
 ): Promise<ApiHarness> {
   const schema = uniqueSchema('api');
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
@@ -28,6 +34,7 @@ export async function startApiHarness(
     logger: options.logger ?? pino({ level: 'silent' }),
     probes: options.probes,
     queueCheck: options.queueCheck,
+    ...(options.isKnownTenant ? { isKnownTenant: options.isKnownTenant } : {}),
   });
   return {
     app,

@@ -8,6 +8,9 @@ import { resourceId } from './identity';
 describe('business keys', () => {
   it.each([
     [keys.patientKey({ system: 'urn:oid:1.2.3', value: 'MRN-1' }), 'patient/urn:oid:1.2.3|MRN-1'],
+    [keys.patientKey({ system: 'urn:oid:1.2.3', value: 'MRN-1' }, 'default'), 'patient/urn:oid:1.2.3|MRN-1'],
+    [keys.patientKey({ system: 'urn:oid:1.2.3', value: 'MRN-1' }, 'north'), 'tenant/north/patient/urn:oid:1.2.3|MRN-1'],
+    [keys.patientKey({ system: 'urn:oid:1.2.3', value: 'MRN-1' }, 'a/patient/b'), 'tenant/a%2Fpatient%2Fb/patient/urn:oid:1.2.3|MRN-1'],
     [keys.screeningKey('s1', 'consent'), 'screening/s1/consent'],
     [keys.questionnaireResponseKey('s1'), 'screening/s1/questionnaire-response'],
     [keys.eligibilityKey('s1'), 'screening/s1/observation/eligibility'],
@@ -50,6 +53,15 @@ describe('business keys', () => {
     expect(Object.keys(keys).sort()).toEqual([...pinned].sort());
   });
 
+  it("keeps the default tenant's patient ids as they were before tenants, and gives another tenant's its own", () => {
+    const mrn = { system: 'urn:oid:1.2.3', value: 'MRN-1' };
+    // uuid5(uuid5(NAMESPACE_URL, 'https://kap-adapter.org/fhir'), 'patient/urn:oid:1.2.3|MRN-1'), computed with Python's uuid module.
+    expect(resourceId(keys.patientKey(mrn))).toBe(PATIENT_MRN_1_ID);
+    expect(resourceId(keys.patientKey(mrn, 'default'))).toBe(PATIENT_MRN_1_ID);
+    expect(resourceId(keys.patientKey(mrn, 'north'))).not.toBe(PATIENT_MRN_1_ID);
+    expect(resourceId(keys.patientKey(mrn, 'north'))).not.toBe(resourceId(keys.patientKey(mrn, 'south')));
+  });
+
   it('keys an id that an independent UUID v5 implementation reproduces', () => {
     // uuid5(uuid5(NAMESPACE_URL, 'https://kap-adapter.org/fhir'), 'course/c1/care-plan'), computed with Python's uuid module.
     expect(resourceId(keys.carePlanKey('c1'))).toBe(CARE_PLAN_C1_ID);
@@ -57,3 +69,4 @@ describe('business keys', () => {
 });
 
 const CARE_PLAN_C1_ID = '013e8b20-987b-5901-970a-dde4dbb645a7';
+const PATIENT_MRN_1_ID = 'f8301b2a-da0f-5b82-b48d-0daa687d78bb';

@@ -7,8 +7,14 @@
  * @see https://hl7.org/fhir/R4/resource.html#identifiers
  */
 
-/** A patient: the hospital identifier, `patient/<system>|<value>`. */
-export const patientKey = (ref: { readonly system: string; readonly value: string }): string => `patient/${ref.system}|${ref.value}`;
+/**
+ * A patient: the hospital identifier, `patient/<system>|<value>`, below its tenant, so the
+ * same identifier in two hospitals is two patients. The default tenant's keys are those from
+ * before tenants, so its patients keep their ids; another tenant's id is URI-encoded, so no
+ * `/` in it can make two tenants' keys meet.
+ */
+export const patientKey = (ref: { readonly system: string; readonly value: string }, tenantId = 'default'): string =>
+  tenantId === 'default' ? `patient/${ref.system}|${ref.value}` : `tenant/${encodeURIComponent(tenantId)}/patient/${ref.system}|${ref.value}`;
 
 /** A resource of screening `screeningId`, e.g. `screening/s1/observation/heart-rate`. */
 export const screeningKey = (screeningId: string, path: string): string => `screening/${screeningId}/${path}`;

@@ -11,9 +11,9 @@ import { patientKey } from './business-keys';
  */
 
 
-/** The Patient id the adapter uses for `ref`, so every resource references the same one. */
-export function patientId(ref: Pick<PatientRef, 'system' | 'value'>): string {
-  return resourceId(patientKey(ref));
+/** The Patient id the adapter uses for `ref` in a tenant, so every resource references the same one. */
+export function patientId(ref: Pick<PatientRef, 'system' | 'value'>, tenantId?: string): string {
+  return resourceId(patientKey(ref, tenantId));
 }
 
 /** The name as one line of text, for `Reference.display`. */
@@ -34,14 +34,15 @@ function humanName(name: NonNullable<PatientRef['name']>): HumanName | undefined
 }
 
 /**
- * The Patient for a hospital identifier. Its only identifier is the hospital's: that is
- * what the EHR sync matches on (conditional create), so no adapter identifier is added.
+ * The Patient for a hospital identifier in a tenant (the default tenant when not given). Its
+ * only identifier is the hospital's: that is what the EHR sync matches on (conditional
+ * create), so no adapter identifier is added.
  */
-export function buildPatient(ref: PatientRef): Patient {
+export function buildPatient(ref: PatientRef, tenantId?: string): Patient {
   const name = ref.name === undefined ? undefined : humanName(ref.name);
   const patient: Patient = {
     resourceType: 'Patient',
-    id: patientId(ref),
+    id: patientId(ref, tenantId),
     identifier: [{ system: ref.system, value: ref.value }],
     ...(name ? { name: [name] } : {}),
     ...(ref.birthDate ? { birthDate: ref.birthDate } : {}),

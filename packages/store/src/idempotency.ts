@@ -10,6 +10,7 @@
  * committed work, which would answer "already done" instead of the replay.
  */
 import type { Db } from './db';
+import { WRITING_TENANT } from './migration-list';
 import { jsonParam, numberFrom, type JsonValue } from './sql-values';
 
 /** How long a key holds its response. */
@@ -69,7 +70,7 @@ export async function findIdempotentResponse(db: Db, scope: string, key: string)
     headers: Record<string, string> | null;
   }>(
     `SELECT request_hash, status, body, endpoint, response, headers FROM idempotency_keys
-     WHERE scope = $1 AND key = $2 AND status > 0 AND created_at > now() - ${TTL}`,
+     WHERE scope = $1 AND key = $2 AND tenant_id = ${WRITING_TENANT} AND status > 0 AND created_at > now() - ${TTL}`,
     [scope, key, IDEMPOTENCY_TTL_MS],
   );
   return (
@@ -94,7 +95,7 @@ export async function claimIdempotencyKey(tx: Db, claim: IdempotencyClaim): Prom
   const rows = await tx.query(
     `INSERT INTO idempotency_keys (scope, key, request_hash, status, body, endpoint, response, created_at)
      VALUES ($1, $2, $4, 0, NULL, $5, NULL, now())
-     ON CONFLICT (scope, key) DO UPDATE SET
+     ON CONFLICT (tenant_id, scope, key) DO UPDATE SET
        request_hash = excluded.request_hash, status = 0, body = NULL, endpoint = excluded.endpoint, response = NULL, created_at = now()
      WHERE idempotency_keys.created_at <= now() - ${TTL}
      RETURNING key`,
@@ -110,7 +111,7 @@ export async function completeIdempotencyKey(
 ): Promise<void> {
   const rows = await tx.query(
     `UPDATE idempotency_keys SET status = $3, body = $4::jsonb, response = $5, headers = $6::jsonb
-     WHERE scope = $1 AND key = $2 AND status = 0 RETURNING key`,
+     WHERE scope = $1 AND key = $2 AND tenant_id = ${WRITING_TENANT} AND status = 0 RETURNING key`,
     [done.scope, done.key, done.status, jsonParam(done.body), done.response, done.headers ? jsonParam(done.headers) : null],
   );
   if (rows.length === 0) throw new Error('completeIdempotencyKey: the key was not claimed in this transaction');

@@ -4,6 +4,7 @@
  * acknowledged again and applied once; rejected ones are kept for an operator.
  */
 import type { Db } from './db';
+import { WRITING_TENANT } from './migration-list';
 import { isoFrom, isoOrNull, jsonParam, numberFrom, textOrNull, type JsonValue } from './sql-values';
 
 export type InboundChannel = 'hl7v2' | 'fhir-notification';
@@ -91,7 +92,7 @@ export async function storeInboundMessage(db: Db, message: NewInboundMessage): P
   return db.transaction(async (tx) => {
     const [record] = await tx.query<InboundRecord>(
       `INSERT INTO inbound_messages (channel, sender, control_id, message_type, dedupe_key, content, status, ack_code, problem)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedupe_key) DO NOTHING RETURNING ${COLUMNS}`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, dedupe_key) DO NOTHING RETURNING ${COLUMNS}`,
       [
         message.channel,
         message.sender ?? null,
@@ -105,7 +106,7 @@ export async function storeInboundMessage(db: Db, message: NewInboundMessage): P
       ],
     );
     if (!record) {
-      const [earlier] = await tx.query<InboundRecord>(`SELECT ${COLUMNS} FROM inbound_messages WHERE dedupe_key = $1`, [dedupeKey]);
+      const [earlier] = await tx.query<InboundRecord>(`SELECT ${COLUMNS} FROM inbound_messages WHERE dedupe_key = $1 AND tenant_id = ${WRITING_TENANT}`, [dedupeKey]);
       if (!earlier) throw new Error('inbound message conflict without an earlier row');
       return { message: toRow(earlier), created: false };
     }

@@ -5,6 +5,7 @@
  */
 export * from './db';
 export { migrate, MIGRATIONS, type Migration, type MigrateOptions } from './migrations';
+export { TENANT_ROLE, TENANT_TABLES } from './migration-list';
 export type { JsonValue, Instant } from './sql-values';
 export { patientIdOf } from './patient-ref';
 export * from './resources';

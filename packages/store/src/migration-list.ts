@@ -12,6 +12,63 @@ export interface Migration {
 
 const FOLLOW_UP_STATUS_CHECK = "status IN ('scheduled', 'completed', 'escalated', 'cancelled')";
 
+/**
+ * Tables whose every row belongs to one tenant (a hospital). The rest are the deployment's:
+ * `deployment` (who this database is), `schema_migrations`, and `sync_leases` (workers'
+ * coordination, keyed by patient ids that are already distinct per tenant).
+ */
+export const TENANT_TABLES = [
+  'resources',
+  'resource_history',
+  'patient_identifiers',
+  'screenings',
+  'courses',
+  'dosing_sessions',
+  'follow_ups',
+  'goals_of_care',
+  'course_measures',
+  'idempotency_keys',
+  'outbox',
+  'sync_state',
+  'reconciliations',
+  'inbound_messages',
+  'patient_links',
+  'audit_events',
+] as const;
+
+/** The role a tenant's transactions run as: never a superuser, owner or BYPASSRLS, so the policies hold. */
+export const TENANT_ROLE = 'kap_tenant';
+
+/** The tenant a transaction works for, set by `forTenant` with `set_config(..., true)`; NULL or '' when unset. */
+const CURRENT_TENANT = "current_setting('kap.tenant', true)";
+
+/**
+ * The tenant whose rows a statement writes, as SQL: the scoped transaction's, else (the
+ * deployment's own handle) the default tenant, the one tenant there is without a tenants file.
+ * Lookups by a natural key that is unique only per tenant compare with it too.
+ */
+export const WRITING_TENANT = `COALESCE(NULLIF(${CURRENT_TENANT}, ''), 'default')`;
+
+/**
+ * A tenant's rows, and only these, exist for a transaction scoped to it; a row it writes
+ * must be its own. The deployment's role (whoever ran the migration: the tables' owner)
+ * still sees every row while no tenant is set, for the relay, sweeps and metrics, since
+ * FORCE puts the owner under the policies too.
+ */
+function tenantOwned(table: string): string[] {
+  return [
+    // Rows from before tenants belong to the one tenant there was.
+    `ALTER TABLE ${table} ADD COLUMN tenant_id text NOT NULL DEFAULT 'default'`,
+    // Inserts need not name it: a scoped transaction's rows are its tenant's; the
+    // deployment's own writes (no tenant set) are the default tenant's, as before tenants.
+    `ALTER TABLE ${table} ALTER COLUMN tenant_id SET DEFAULT ${WRITING_TENANT}`,
+    `ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`,
+    `ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`,
+    `CREATE POLICY tenant_rows ON ${table} USING (tenant_id = ${CURRENT_TENANT}) WITH CHECK (tenant_id = ${CURRENT_TENANT})`,
+    `CREATE POLICY deployment_rows ON ${table} TO CURRENT_USER USING (COALESCE(${CURRENT_TENANT}, '') = '')`,
+  ];
+}
+
 /** Every migration, oldest first. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -296,6 +353,49 @@ export const MIGRATIONS: readonly Migration[] = [
       END
       $$`,
       'CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()',
+    ],
+  },
+  {
+    version: 12,
+    name: 'tenants: every tenant-owned row carries its tenant, isolated by row-level security',
+    statements: [
+      // Roles are cluster-wide and many schemas (tests, deployments) may migrate at once:
+      // create it only if missing, and take a concurrent creator's success as ours. A
+      // database role without CREATEROLE needs it created (and granted to it) beforehand.
+      `DO $$
+       BEGIN
+         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${TENANT_ROLE}') THEN
+           BEGIN
+             CREATE ROLE ${TENANT_ROLE} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+           EXCEPTION WHEN duplicate_object OR unique_violation THEN
+             NULL;
+           END;
+         END IF;
+         IF NOT pg_has_role(current_user, '${TENANT_ROLE}', 'MEMBER') THEN
+           EXECUTE format('GRANT ${TENANT_ROLE} TO %I', current_user);
+         END IF;
+       END $$`,
+      ...TENANT_TABLES.flatMap(tenantOwned),
+      // Natural keys are per tenant: the same hospital identifier, idempotency key or
+      // message control id in two tenants is two things. Surrogate ids (UUIDs, and patient
+      // ids keyed by tenant) stay unique across the database, so foreign keys are unchanged.
+      'ALTER TABLE patient_identifiers DROP CONSTRAINT patient_identifiers_pkey',
+      'ALTER TABLE patient_identifiers ADD PRIMARY KEY (tenant_id, system, value)',
+      'ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey',
+      'ALTER TABLE idempotency_keys ADD PRIMARY KEY (tenant_id, scope, key)',
+      'ALTER TABLE inbound_messages DROP CONSTRAINT inbound_messages_dedupe_key_key',
+      'CREATE UNIQUE INDEX inbound_messages_dedupe_idx ON inbound_messages (tenant_id, dedupe_key)',
+      // The tenant role reaches this schema's tables (the policies decide which rows), and
+      // those later migrations create; the deployment's own tables it may only read.
+      `DO $$
+       BEGIN
+         EXECUTE format('GRANT USAGE ON SCHEMA %I TO ${TENANT_ROLE}', current_schema());
+         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO ${TENANT_ROLE}', current_schema());
+         EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO ${TENANT_ROLE}', current_schema());
+         EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${TENANT_ROLE}', current_schema());
+         EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT USAGE, SELECT ON SEQUENCES TO ${TENANT_ROLE}', current_schema());
+       END $$`,
+      `REVOKE INSERT, UPDATE, DELETE ON deployment, schema_migrations FROM ${TENANT_ROLE}`,
     ],
   },
 ];

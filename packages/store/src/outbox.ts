@@ -26,6 +26,8 @@ export interface OutboxRow {
   deadAt: string | null;
   /** The BullMQ job ids of the latest dispatch (the first completes the row); new at every dispatch. */
   jobIds: string[];
+  /** The tenant whose work this is: its job runs on that tenant's data and EHR. */
+  tenantId: string;
 }
 
 export interface NewOutboxMessage {
@@ -47,7 +49,7 @@ export interface ListUndispatchedOptions {
 }
 
 const COLUMNS =
-  'id, key, topic, patient_id, payload, created_at, available_at, dispatched_at, completed_at, attempts, last_error, dead_at, job_ids';
+  'id, key, topic, patient_id, payload, created_at, available_at, dispatched_at, completed_at, attempts, last_error, dead_at, job_ids, tenant_id';
 
 interface OutboxRecord {
   id: unknown;
@@ -63,6 +65,7 @@ interface OutboxRecord {
   last_error: unknown;
   dead_at: unknown;
   job_ids: unknown;
+  tenant_id: string;
 }
 
 function toRow(record: OutboxRecord): OutboxRow {
@@ -80,6 +83,7 @@ function toRow(record: OutboxRecord): OutboxRow {
     lastError: textOrNull(record.last_error),
     deadAt: isoOrNull(record.dead_at),
     jobIds: Array.isArray(record.job_ids) ? record.job_ids.map(String) : [],
+    tenantId: record.tenant_id,
   };
 }
 

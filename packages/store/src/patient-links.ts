@@ -54,7 +54,7 @@ export async function assignIdentifiers(db: Db, identifiers: readonly PatientIde
   for (const i of identifiers) {
     await db.query(
       `INSERT INTO patient_identifiers (system, value, patient_id) VALUES ($1, $2, $3)
-       ON CONFLICT (system, value) DO UPDATE SET patient_id = EXCLUDED.patient_id`,
+       ON CONFLICT (tenant_id, system, value) DO UPDATE SET patient_id = EXCLUDED.patient_id`,
       [i.system, i.value, patientId],
     );
   }

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Identifier, Patient } from '@medplum/fhirtypes';
 import type { Db } from './db';
+import { WRITING_TENANT } from './migration-list';
 import { putResources, readResource, searchResources } from './resources';
 
 /** A hospital identifier (https://hl7.org/fhir/R4/datatypes.html#Identifier), system required. */
@@ -45,7 +46,7 @@ export async function ensurePatient(
 
     const claimed = await tx.query(
       `INSERT INTO patient_identifiers (system, value, patient_id) VALUES ($1, $2, $3)
-       ON CONFLICT (system, value) DO NOTHING RETURNING patient_id`,
+       ON CONFLICT (tenant_id, system, value) DO NOTHING RETURNING patient_id`,
       [identifier.system, identifier.value, candidateId],
     );
     if (claimed.length === 0) {
@@ -64,7 +65,7 @@ export async function ensurePatient(
 /** The local Patient id mapped to this hospital identifier, if any. */
 export async function patientIdFor(db: Db, identifier: PatientIdentifier): Promise<string | undefined> {
   const [row] = await db.query<{ patient_id: string }>(
-    'SELECT patient_id FROM patient_identifiers WHERE system = $1 AND value = $2',
+    `SELECT patient_id FROM patient_identifiers WHERE system = $1 AND value = $2 AND tenant_id = ${WRITING_TENANT}`,
     [identifier.system, identifier.value],
   );
   return row?.patient_id;

@@ -15,6 +15,7 @@ import { ensurePatient } from './patients';
 import { putResources, readResource, readResourceVersion, searchResources } from './resources';
 import { insertScreening } from './screenings';
 import { getSyncStates, markPending, markSynced } from './sync-state';
+import { tenantIsolationScenario } from './tenant-scenario';
 
 const IDENTIFIER = { system: 'urn:mrn', value: 'L-1' };
 
@@ -98,6 +99,16 @@ export async function readPhase(dataDir: string): Promise<Record<string, unknown
       followUp: await getFollowUp(db, 'fu-1'),
       audited: (await searchAuditEvents(db, { patient: 'p', count: 10, offset: 0 })).resources.map((r) => r.id),
     };
+  } finally {
+    await db.close();
+  }
+}
+
+/** Two tenants in a fresh data directory: PGlite has roles and row-level security, so the same isolation holds. */
+export async function tenantPhase(dataDir: string): Promise<Record<string, unknown>> {
+  const db = await openDatabase({ dataDir, schema: 'kap' });
+  try {
+    return await tenantIsolationScenario(db);
   } finally {
     await db.close();
   }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MIGRATIONS } from './migrations';
+import { TENANT_ISOLATION_EXPECTED } from './tenant-scenario';
 
 const run = promisify(execFile);
 
@@ -11,7 +12,7 @@ const run = promisify(execFile);
  * Runs one phase of pglite-scenario.ts in a fresh Node process (see that file for why),
  * compiling the TypeScript sources on the fly with swc, and returns its JSON result.
  */
-async function runPhase(dir: string, phase: 'writePhase' | 'readPhase', dataDir: string): Promise<Record<string, unknown>> {
+async function runPhase(dir: string, phase: 'writePhase' | 'readPhase' | 'tenantPhase', dataDir: string): Promise<Record<string, unknown>> {
   const bootstrap = join(dir, 'bootstrap.cjs');
   await writeFile(
     bootstrap,
@@ -72,5 +73,9 @@ describe('PGlite (embedded default)', () => {
       followUp: written['followUp'],
       audited: ['lite-audit'],
     });
+  }, 90_000);
+
+  it("keeps tenants apart with the same row-level security: a query that forgets the tenant sees only the tenant's rows", async () => {
+    await expect(runPhase(dir, 'tenantPhase', join(dir, 'tenants'))).resolves.toEqual(TENANT_ISOLATION_EXPECTED);
   }, 90_000);
 });

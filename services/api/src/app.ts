@@ -41,7 +41,7 @@ export function createApp(given: AppDeps): Express {
   app.use(coursePageRoutes());
   app.use(
     deps.config.AUTH_MODE === 'jwt'
-      ? jwtAuth(deps.config, { isKnownTenant: (id) => id === DEFAULT_TENANT_ID })
+      ? jwtAuth(deps.config, { isKnownTenant: deps.isKnownTenant ?? ((id) => id === DEFAULT_TENANT_ID) })
       : bearerAuth(deps.config),
   );
   app.use(rejectUnknownV1Query);

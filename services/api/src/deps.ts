@@ -36,6 +36,11 @@ export interface AppDeps {
    * it on shutdown (`startApi` does). Without one, the app makes its own (`auditTrailOf`).
    */
   readonly audit?: AuditTrail;
+  /**
+   * Whether a token's tenant is one this deployment serves (else 403). Only the default
+   * tenant when not given; the tenants file's ids once tenants are configured.
+   */
+  readonly isKnownTenant?: (tenantId: string) => boolean;
   /** Injected clock, so tests can pin times. */
   readonly now?: () => Date;
 }

@@ -9,11 +9,15 @@ import type { z } from 'zod';
 import { auditClientOf, noteAuditReplay, noteAuditStored } from '../audit/requests';
 import { auditEventOf, countWrittenInTransaction, writeAuditEvents, type AuditRecord } from '../audit/trail';
 import type { AppDeps } from '../deps';
+import { callerOf } from './caller';
 import { sendText, type HandlerResult } from './respond';
+import { requestDb } from './tenant-db';
 
 export interface CommandContext {
-  /** The transaction every write of the command joins, with the idempotency record. */
+  /** The transaction every write of the command joins, with the idempotency record; it sees only the caller's tenant. */
   readonly tx: Db;
+  /** The caller's tenant: what is made from a hospital identifier (a Patient's id) is made within it. */
+  readonly tenantId: string;
   readonly params: Readonly<Record<string, string>>;
   readonly now: Date;
   readonly baseUrl: string;
@@ -72,6 +76,8 @@ interface CommandOutcome extends HandlerResult {
  * database transaction. With an `Idempotency-Key` the key is claimed first in that
  * transaction and its response stored last, so concurrent requests with one key give one
  * result, and a replay within 24 hours returns the stored bytes and does nothing again.
+ * Everything runs on the caller's tenant's database, keys included: the same key in two
+ * tenants names two requests.
  */
 export function command<T>(
   deps: AppDeps,
@@ -84,10 +90,12 @@ export function command<T>(
     const scope = callerScope(req, res);
     const endpoint = `${req.method} ${req.baseUrl}${req.path}`;
     const requestHash = sha256(stringify(req.body ?? null) ?? '');
+    const { tenantId } = callerOf(res);
+    const db = requestDb(deps, res);
 
     const replay = async (): Promise<CommandOutcome | undefined> => {
       if (!key) return undefined;
-      const stored = await findIdempotentResponse(deps.db, scope, key);
+      const stored = await findIdempotentResponse(db, scope, key);
       if (!stored) return undefined;
       if (stored.endpoint && stored.endpoint !== endpoint) {
         throw conflict('This Idempotency-Key was already used on another endpoint; a key names one request', 'duplicate', 'header.Idempotency-Key');
@@ -111,10 +119,10 @@ export function command<T>(
         return earlier;
       }
       try {
-        return await deps.db.transaction(async (tx) => {
+        return await db.transaction(async (tx) => {
           if (key) await claimIdempotencyKey(tx, { scope, key, requestHash, endpoint });
           const now = (deps.now ?? (() => new Date()))();
-          const { written, ...out } = await handler(input, { tx, params: req.params as Record<string, string>, now, baseUrl: baseUrlOf(deps), webhookUrls: webhookUrls(deps.config) });
+          const { written, ...out } = await handler(input, { tx, tenantId, params: req.params as Record<string, string>, now, baseUrl: baseUrlOf(deps), webhookUrls: webhookUrls(deps.config) });
           const audited = written ? writeAuditRecords(written, out.status, auditClientOf(req, res), now.toISOString()) : [];
           // In the write's own transaction: the record of a write exists exactly when the write does.
           await writeAuditEvents(tx, audited.map((r) => auditEventOf(r, baseUrlOf(deps))), deps.config.EHR_SYNC_AUDIT);

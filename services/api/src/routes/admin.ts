@@ -13,11 +13,12 @@ import {
 import { Router } from 'express';
 import { z } from 'zod';
 import { ReconcileRequest } from '@kap/contracts';
-import { DEFAULT_TENANT_ID } from '../http/caller';
+import { callerOf } from '../http/caller';
 import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
 import { intQuery } from '../http/query';
 import { sendResource } from '../http/respond';
+import { requestDb } from '../http/tenant-db';
 
 const view = (row: OutboxRow) => ({
   id: row.id,
@@ -40,7 +41,7 @@ export function adminRoutes(deps: AppDeps): Router {
   router.get('/v1/admin/dead-letters', async (req, res) => {
     const limit = intQuery(req, 'limit', { min: 1, max: 1000, fallback: 100 });
     const offset = intQuery(req, 'offset', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 });
-    const rows = await guardDatabase(() => listDeadLetters(deps.db, { limit, offset }));
+    const rows = await guardDatabase(() => listDeadLetters(requestDb(deps, res), { limit, offset }));
     sendResource(req, res, 200, { deadLetters: rows.map(view) });
   });
   router.post(
@@ -53,8 +54,9 @@ export function adminRoutes(deps: AppDeps): Router {
     }),
   );
   router.get('/v1/admin/sync-status', async (req, res) => {
-    const counts = await guardDatabase(() => syncStatusCounts(deps.db));
-    sendResource(req, res, 200, { tenants: [{ tenant: DEFAULT_TENANT_ID, ...counts }] });
+    // An operator of one hospital sees that hospital's delivery only.
+    const counts = await guardDatabase(() => syncStatusCounts(requestDb(deps, res)));
+    sendResource(req, res, 200, { tenants: [{ tenant: callerOf(res).tenantId, ...counts }] });
   });
   router.post(
     '/v1/admin/reconcile',
@@ -71,7 +73,7 @@ export function adminRoutes(deps: AppDeps): Router {
     }),
   );
   router.get('/v1/admin/reconcile/:id', async (req, res) => {
-    const reconciliation = await guardDatabase(() => getReconciliation(deps.db, req.params.id));
+    const reconciliation = await guardDatabase(() => getReconciliation(requestDb(deps, res), req.params.id));
     if (!reconciliation) throw notFound(`Reconciliation ${req.params.id}`);
     const count = (status: string): number => reconciliation.results.filter((r) => r.status === status).length;
     sendResource(req, res, 200, {

@@ -5,6 +5,7 @@ import { noteAuditRead } from '../audit/requests';
 import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
 import { sendResource } from '../http/respond';
+import { requestDb } from '../http/tenant-db';
 import { startCourse, viewCourse } from '../workflows/course';
 import { recordDosingSession } from '../workflows/dosing-session';
 import { completeFollowUp } from '../workflows/follow-up';
@@ -25,10 +26,10 @@ export function courseRoutes(deps: AppDeps): Router {
   router.post('/v1/courses', command(deps, zodParser(CourseRequest), startCourse));
   router.get('/v1/courses/:id', async (req, res) => {
     const id = req.params.id;
-    const result = await guardDatabase(() => viewCourse(deps.db, id));
+    const result = await guardDatabase(() => viewCourse(requestDb(deps, res), id));
     noteAuditRead(res, { patients: [result.patientId], resources: [`CarePlan/${(result.body as { carePlanId: string }).carePlanId}`] });
     // Additive: what the course page shows, and where to find the page and the outcomes.
-    const detail = await guardDatabase(() => courseDetail(deps.db, id, sessionSettings.alertThreshold));
+    const detail = await guardDatabase(() => courseDetail(requestDb(deps, res), id, sessionSettings.alertThreshold));
     const base = publicBaseUrl(c);
     const links = { page: `${base}/courses/${encodeURIComponent(id)}`, outcomes: `${base}/v1/courses/${encodeURIComponent(id)}/outcomes` };
     sendResource(req, res, result.status, { ...(result.body as object), ...detail, links });
@@ -38,7 +39,7 @@ export function courseRoutes(deps: AppDeps): Router {
     command(deps, zodParser(MeasureRequest), (input, ctx) => recordMeasure(ctx.params.id as string, input, ctx)),
   );
   router.get('/v1/courses/:id/outcomes', async (req, res) => {
-    const result = await guardDatabase(() => viewOutcomes(deps.db, req.params.id));
+    const result = await guardDatabase(() => viewOutcomes(requestDb(deps, res), req.params.id));
     noteAuditRead(res, { patients: [result.patientId] });
     sendResource(req, res, result.status, result.body);
   });

@@ -10,6 +10,7 @@ import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
 import { intQuery } from '../http/query';
 import { sendResource } from '../http/respond';
+import { requestDb } from '../http/tenant-db';
 
 const notifications =
   (client.register.getSingleMetric('kap_ehr_notifications_total') as client.Counter | undefined) ??
@@ -70,7 +71,7 @@ export function ehrNotificationRoutes(deps: AppDeps): Router {
     const status = STATUSES.find((s) => s === req.query.status);
     if (req.query.status !== undefined && !status) throw badRequest(`status must be one of ${STATUSES.join(', ')}`, 'status');
     if (req.query.content !== undefined && !['true', 'false'].includes(String(req.query.content))) throw badRequest('content must be true or false', 'content');
-    const rows = await guardDatabase(() => listInboundMessages(deps.db, { limit, ...(status ? { status } : {}) }));
+    const rows = await guardDatabase(() => listInboundMessages(requestDb(deps, res), { limit, ...(status ? { status } : {}) }));
     const withContent = req.query.content === 'true';
     sendResource(req, res, 200, { inboundMessages: rows.map((r) => inboundView(r, withContent)) });
   });

@@ -143,7 +143,7 @@ export function fhirRoutes(deps: AppDeps): Router {
       DEFINITIONAL_RESOURCES.find((r) => r.resourceType === type && r.id === id) ??
       (type === 'AuditEvent'
         ? await guardDatabase(() => readAuditEvent(requestDb(deps, res), id))
-        : await guardDatabase(() => readResource(deps.db, type, id)));
+        : await guardDatabase(() => readResource(requestDb(deps, res), type, id)));
     if (!resource) throw notFound(`${type}/${id}`);
     noteAuditRead(res, { patients: [patientOfResource(resource)] });
     withEtag(res, resource);
@@ -153,7 +153,7 @@ export function fhirRoutes(deps: AppDeps): Router {
   router.get('/fhir/R4/:type/:id/_history/:vid', async (req, res) => {
     const type = resourceType(req);
     noteAuditRead(res, { resources: [`${type}/${req.params.id}/_history/${req.params.vid}`] });
-    const resource = await guardDatabase(() => readResourceVersion(deps.db, type, req.params.id as string, req.params.vid as string));
+    const resource = await guardDatabase(() => readResourceVersion(requestDb(deps, res), type, req.params.id as string, req.params.vid as string));
     if (!resource) throw notFound(`${type}/${req.params.id}/_history/${req.params.vid}`);
     noteAuditRead(res, { patients: [patientOfResource(resource)] });
     withEtag(res, resource);
@@ -192,11 +192,11 @@ export function fhirRoutes(deps: AppDeps): Router {
       ? await guardDatabase(() => searchAuditEvents(requestDb(deps, res), { patient, id: q._id, count, offset }))
       : q._id
       ? await guardDatabase(async () => {
-          const one = await readResource(deps.db, type, q._id as string);
+          const one = await readResource(requestDb(deps, res), type, q._id as string);
           const matches = one && (!patient || patientOfResource(one) === patient);
           return { total: matches ? 1 : 0, resources: matches && offset === 0 ? [one] : [] };
         })
-      : await guardDatabase(() => searchResources(deps.db, type, { patient, identifier, count, offset }));
+      : await guardDatabase(() => searchResources(requestDb(deps, res), type, { patient, identifier, count, offset }));
     // A search without a patient (by identifier or _id) is audited for each patient it found.
     if (!patient) noteAuditRead(res, { patients: found.resources.map(patientOfResource) });
     const total = found.total + definitional.length;

@@ -37,7 +37,7 @@ export async function recordScreening(
     rules,
   );
   const { patient, created } = await ensurePatient(ctx.tx, { system: request.patient.system, value: request.patient.value }, () =>
-    buildPatient(request.patient),
+    buildPatient(request.patient, ctx.tenantId),
   );
   const patientId = patient.id as string;
   const screeningId = randomUUID();
