@@ -93,7 +93,7 @@ export async function startTestIssuer(options: { alg?: string; audience?: string
       const next = await newKey(r.alg ?? current().alg);
       keys = r.retireOld ? [next] : [...keys, next];
     },
-    env: () => ({ AUTH_MODE: 'jwt', AUTH_ISSUER: issuer, AUTH_AUDIENCE: audience, AUTH_JWKS_URL: `${base}/jwks.json` }),
+    env: () => ({ AUTH_MODE: 'jwt', AUTH_ISSUER: issuer, AUTH_AUDIENCE: audience, AUTH_JWKS_URL: `${base}/jwks.json`, AUTH_TOKEN_URL: `${base}/token` }),
     close: () => new Promise((r) => server.close(() => r())),
   };
 }

@@ -1,8 +1,12 @@
-import express, { type Express } from 'express';
+import { listSetting } from '@kap/config';
+import cors from 'cors';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
 import type { AppDeps } from './deps';
-import { bearerAuth } from './http/auth';
 import { DEFAULT_TENANT_ID } from './http/caller';
 import { jwtAuth } from './http/jwt-auth';
+import { clientLimit, unauthenticatedLimit } from './http/rate-limits';
+import { requireScopes } from './http/scopes';
 import { errorHandler, unknownRoute } from './http/errors';
 import { jsonBody } from './http/json-body';
 import { rejectControlCharactersInPath } from './http/path-guard';
@@ -18,6 +22,7 @@ import { courseRoutes } from './routes/courses';
 import { ehrNotificationRoutes } from './routes/ehr-notifications';
 import { fhirRoutes } from './routes/fhir';
 import { screeningRoutes } from './routes/screenings';
+import { smartConfigurationRoutes } from './routes/smart-configuration';
 import { systemRoutes } from './routes/system';
 
 /** The HTTP app, without `listen`: main.ts serves it, tests drive it with supertest. */
@@ -27,16 +32,22 @@ export function createApp(given: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  app.use(securityHeaders());
   app.use(requestLogger(deps.logger));
   app.use(rejectControlCharactersInPath);
   app.use(httpMetrics());
+  const corsOrigins = listSetting(deps.config.CORS_ORIGINS);
+  // Closed unless configured: without CORS headers a browser on another origin cannot read any answer.
+  if (corsOrigins.length > 0) app.use(crossOrigin(corsOrigins));
   // Before authentication: the page shell carries no patient data; its data requests carry the token.
   app.use(coursePageRoutes());
-  app.use(
-    deps.config.AUTH_MODE === 'jwt'
-      ? jwtAuth(deps.config, { isKnownTenant: (id) => id === DEFAULT_TENANT_ID })
-      : bearerAuth(deps.config),
-  );
+  app.use(smartConfigurationRoutes(deps.config));
+  if (deps.config.AUTH_MODE === 'jwt') {
+    app.use(unauthenticatedLimit(deps.config, deps.logger, deps.rateLimits));
+    app.use(jwtAuth(deps.config, { isKnownTenant: (id) => id === DEFAULT_TENANT_ID }));
+    app.use(requireScopes());
+    app.use(clientLimit(deps.config, deps.logger, deps.rateLimits));
+  }
   app.use(rejectUnknownV1Query);
   app.use(metricsRoutes(deps.db, deps.queues));
   if (deps.queues) app.use(QUEUE_DASHBOARD_PATH, queueDashboard(deps.queues));
@@ -51,4 +62,28 @@ export function createApp(given: AppDeps): Express {
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+/**
+ * helmet's headers on every response. Its default Content-Security-Policy suits the JSON
+ * routes and /docs (swagger-ui: same-origin scripts, inline styles, data: images); the
+ * course page sets a stricter one of its own. No upgrade-insecure-requests: TLS ends at the
+ * ingress, and the Quick start is plain HTTP on loopback, where it would break every request.
+ */
+function securityHeaders(): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } },
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+}
+
+/** CORS for the configured origins only (exact match); a preflight may send the headers the API reads. */
+function crossOrigin(origins: readonly string[]): RequestHandler {
+  return cors({
+    origin: [...origins],
+    methods: ['GET', 'HEAD', 'POST'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'Accept'],
+    exposedHeaders: ['Location', 'ETag', 'Retry-After', 'X-Request-Id', 'WWW-Authenticate'],
+    maxAge: 600,
+  });
 }

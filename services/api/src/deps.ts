@@ -3,6 +3,7 @@ import type { ScreeningRuleTable } from '@kap/domain';
 import type { Queues } from '@kap/queue';
 import type { Db } from '@kap/store';
 import type { Logger } from 'pino';
+import type { RateLimitRedis } from './http/rate-limits';
 
 /** A named dependency the readiness check probes; `check` rejects when it is down. */
 export interface Probe {
@@ -30,6 +31,11 @@ export interface AppDeps {
   readonly queueCheck?: () => Promise<void>;
   /** The queues, for the operators' dashboard and the queue-depth metrics. */
   readonly queues?: Queues;
+  /**
+   * Redis for the rate-limit counters, so API replicas share one budget per client; without
+   * it (tests without Redis) each process counts alone, in memory.
+   */
+  readonly rateLimits?: RateLimitRedis;
   /** Injected clock, so tests can pin times. */
   readonly now?: () => Date;
 }
