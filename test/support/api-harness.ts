@@ -5,6 +5,7 @@ import type { Express } from 'express';
 import pino, { type Logger } from 'pino';
 import { createApp } from '../../services/api/src/app';
 import type { Probe } from '../../services/api/src/deps';
+import type { RateLimitRedis } from '../../services/api/src/http/rate-limits';
 import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
 
 export interface ApiHarness {
@@ -16,7 +17,7 @@ export interface ApiHarness {
 
 /** The real API on a real PostgreSQL schema of its own; close() drops the schema. */
 export async function startApiHarness(
-  options: { env?: Record<string, string>; probes?: Probe[]; queueCheck?: () => Promise<void>; logger?: Logger } = {},
+  options: { env?: Record<string, string>; probes?: Probe[]; queueCheck?: () => Promise<void>; logger?: Logger; rateLimits?: RateLimitRedis } = {},
 ): Promise<ApiHarness> {
   const schema = uniqueSchema('api');
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
@@ -28,6 +29,7 @@ export async function startApiHarness(
     logger: options.logger ?? pino({ level: 'silent' }),
     probes: options.probes,
     queueCheck: options.queueCheck,
+    rateLimits: options.rateLimits,
   });
   return {
     app,

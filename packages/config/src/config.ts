@@ -40,6 +40,12 @@ export const ConfigSchema = z
     AUTH_TOKEN_URL: optionalText.pipe(z.url().optional()),
     /** Seconds of clock difference tolerated on exp and nbf. */
     AUTH_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(5),
+    /**
+     * Proxies in front of the API whose X-Forwarded-For is believed (Express "trust proxy"): a
+     * hop count (`1` behind one ingress) or comma-separated addresses/subnets. Unset: none, and
+     * every client is the address that connected. The per-address limit needs the real client address.
+     */
+    TRUST_PROXY: optionalText,
     /** Comma-separated browser origins (exact, e.g. `https://kap.hospital.example`) allowed to call the API cross-origin; unset: none. */
     CORS_ORIGINS: optionalText,
     /** Requests a minute one client (tenant + client id) may make; replicas share the budget through Redis. */
@@ -156,6 +162,9 @@ export const ConfigSchema = z
       need(!!c.AUTH_JWKS_URL !== !!c.AUTH_JWKS_FILE, 'AUTH_JWKS_URL', 'exactly one of AUTH_JWKS_URL and AUTH_JWKS_FILE is required when AUTH_MODE=jwt');
       need(!!c.AUTH_TOKEN_URL, 'AUTH_TOKEN_URL', 'required when AUTH_MODE=jwt: /.well-known/smart-configuration tells clients where to get tokens');
     }
+    if (c.TRUST_PROXY && /^(true|\*)$/i.test(c.TRUST_PROXY)) {
+      ctx.addIssue({ code: 'custom', path: ['TRUST_PROXY'], message: 'trusting every proxy lets any client forge its address: give a hop count or the proxies\' addresses' });
+    }
     for (const origin of listSetting(c.CORS_ORIGINS)) {
       // Browsers send the origin exactly (scheme, host, port, no path): anything else would never match.
       if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
@@ -245,6 +254,13 @@ export function openAccessRefusal(config: Config): string | undefined {
     `AUTH_MODE=none leaves the API open to anyone who can reach it, so it may listen only on a loopback address (127.0.0.1, ::1, localhost), not HOST=${config.HOST}. ` +
     'Set AUTH_MODE=jwt with AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL and AUTH_TOKEN_URL (README, "Production settings"), or HOST=127.0.0.1.'
   );
+}
+
+/** The Express "trust proxy" value of TRUST_PROXY: false, a hop count, or the trusted addresses. */
+export function trustProxy(config: Config): boolean | number | string[] {
+  if (!config.TRUST_PROXY || /^false$/i.test(config.TRUST_PROXY)) return false;
+  if (/^\d+$/.test(config.TRUST_PROXY)) return Number(config.TRUST_PROXY);
+  return listSetting(config.TRUST_PROXY);
 }
 
 /** Splits a comma-separated setting into its non-empty items. */

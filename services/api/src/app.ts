@@ -1,4 +1,4 @@
-import { listSetting } from '@kap/config';
+import { listSetting, trustProxy } from '@kap/config';
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
@@ -31,7 +31,8 @@ export function createApp(given: AppDeps): Express {
   const deps: AppDeps = { ...given, logger: redactingLogger(given.logger) };
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // The client address (per-address rate limit, logs) comes from X-Forwarded-For only through proxies named in TRUST_PROXY.
+  app.set('trust proxy', trustProxy(deps.config));
   app.use(securityHeaders());
   app.use(requestLogger(deps.logger));
   app.use(rejectControlCharactersInPath);

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RedisStore } from 'rate-limit-redis';
 import { callerOf } from './caller';
+import { PUBLIC_PATHS } from './jwt-auth';
 
 const WINDOW_MS = 60_000;
 
@@ -76,6 +77,8 @@ export function unauthenticatedLimit(config: Config, logger: Logger, shared?: Ra
     ...common(logger),
     ...(store ? { store } : {}),
     limit: config.RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE,
+    // Probes and discovery stay reachable whatever a neighbour on the same address does.
+    skip: (req) => PUBLIC_PATHS.some((p) => p.test(req.path)),
     skipSuccessfulRequests: true,
     requestWasSuccessful: (_req, res) => res.statusCode !== 401,
     keyGenerator: (req) => ipKeyGenerator(req.ip ?? 'unknown'),
