@@ -129,6 +129,23 @@ describe('the course page in Chromium', () => {
     await page.close();
   });
 
+  it('renders the API docs (swagger-ui) under the security headers, with nothing blocked', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
+    const res = await page.goto(`${base}/docs/`);
+    expect(res?.headers()['content-security-policy']).toMatch(/script-src 'self'/);
+    await page.waitForSelector('.swagger-ui .info .title');
+    expect(await page.textContent('.swagger-ui .info .title')).toMatch(/KAP FHIR adapter/);
+    // The operations come from /openapi.json, fetched by the page's own script.
+    await page.waitForSelector('.opblock');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('says plainly when the token is wrong, and shows nothing of the course', async () => {
     const page = await browser.newPage();
     await page.goto(`${base}/courses/${scenario.courseId}`);
