@@ -1,5 +1,5 @@
 import { createHmac, createPublicKey, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { SignJWT, generateKeyPair } from 'jose';
+import { SignJWT, generateKeyPair, type JWK } from 'jose';
 import pino from 'pino';
 import request from 'supertest';
 import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
@@ -162,7 +162,7 @@ describe('JWT bearer authentication (AUTH_MODE=jwt)', () => {
       ['ES384', generateKeyPairSync('ec', { namedCurve: 'P-384' })],
     ] as const) {
       const kid = `independent-${alg}`;
-      issuer.publish({ ...pair.publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' });
+      issuer.publish({ ...(pair.publicKey.export({ format: 'jwk' }) as JWK), kid, alg, use: 'sig' });
       const token = independentToken(pair.privateKey, { alg, typ: 'JWT', kid }, {
         iss: issuer.issuer,
         aud: ['https://some-other-api.example', issuer.audience],
