@@ -104,7 +104,9 @@ const scopeToken = (need: ScopeNeed): string => (need.kind === 'smart' ? `system
 export function requireScopes(): RequestHandler {
   return (req, res, next) => {
     const need = scopeNeeded(req.method, req.path);
-    if (grants(callerOf(res).scopes, need)) return next();
+    // Mounted behind authentication: a request it recorded no caller for holds no scope, whatever callerOf's open-mode default says.
+    const authenticated = (res.locals as { caller?: unknown }).caller !== undefined;
+    if (grants(authenticated ? callerOf(res).scopes : new Set<string>(), need)) return next();
     next(
       new OutcomeError(403, operationOutcome([{ code: 'forbidden', diagnostics: `This token lacks the scope this request needs: ${describeNeed(need)}` }]), {
         'WWW-Authenticate': `Bearer realm="kap-adapter", error="insufficient_scope", scope="${scopeToken(need)}"`,
