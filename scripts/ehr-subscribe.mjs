@@ -1,13 +1,14 @@
 // `npm run ehr:subscribe`: asks the EHR (EHR_BASE_URL, else the embedded sandbox) to notify this
 // service of Patient and Encounter changes, with R4-backport Subscriptions whose rest-hook is
 // PUBLIC_BASE_URL/v1/ehr-notifications. Running it again creates nothing new.
-import { ehrBaseUrl, listSetting, loadConfig, publicBaseUrl } from '@kap/config';
+import { ehrBaseUrl, loadConfig, publicBaseUrl } from '@kap/config';
 import { createEhrClient, ehrAuthFromSettings } from '@kap/ehr-client';
 import { backportSubscription } from '@kap/inbound';
 import { ensureEhrSubscriptions } from '@kap/worker';
 
 const config = loadConfig(process.env);
-const token = process.env.EHR_SUBSCRIPTION_TOKEN ?? listSetting(config.API_TOKENS)[0];
+// A JWT your issuer minted for the EHR's client with kap/v1.write (and the tenant claim, with tenants).
+const token = process.env.EHR_SUBSCRIPTION_TOKEN;
 const settings = {
   endpoint: `${publicBaseUrl(config)}/v1/ehr-notifications`,
   content: config.EHR_SUBSCRIPTION_CONTENT,

@@ -109,6 +109,9 @@ console.log(
     `  database       ${env.DATABASE_URL ? 'DATABASE_URL' : `embedded PGlite in ${resolve(env.DATA_DIR ?? '.data', 'postgres')}`}`,
     `  redis          ${env.REDIS_URL}`,
     `  HL7 v2 (MLLP)  ${env.MLLP_HOST ?? '127.0.0.1'}:${env.MLLP_PORT}   (ADT from the hospital's interface engine)`,
+    (env.AUTH_MODE ?? 'none') === 'none'
+      ? `  access         OPEN (AUTH_MODE=none): no token needed, so it listens on loopback only (${env.HOST ?? '127.0.0.1'}); see README "Production settings" for JWT`
+      : `  access         bearer JWTs from ${env.AUTH_ISSUER ?? '(AUTH_ISSUER)'} (AUTH_MODE=jwt)`,
     'Press Ctrl-C to stop.',
     '',
   ].join('\n'),

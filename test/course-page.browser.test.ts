@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startApiHarness, type ApiHarness } from './support/api-harness';
 import { runCourseScenario, type CourseScenario } from './support/course-scenario';
+import { startTestIssuer, type TestIssuer } from './support/tokens';
 
 /**
  * The course page in a real browser: Debian's `chromium` driven by playwright-core (which
@@ -12,7 +13,8 @@ import { runCourseScenario, type CourseScenario } from './support/course-scenari
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUTPUT_DIR = join(__dirname, '..', 'test-output');
-const TOKEN = 'page-test-token-0123456789abcdef';
+let issuer: TestIssuer;
+let TOKEN: string;
 
 let h: ApiHarness;
 let server: Server;
@@ -27,7 +29,9 @@ beforeAll(async () => {
         '`apt-get install -y chromium` (scripts/ensure-services.sh does this), or set CHROMIUM_PATH to a Chromium binary.',
     );
   }
-  h = await startApiHarness({ env: { API_TOKENS: TOKEN } });
+  issuer = await startTestIssuer();
+  TOKEN = await issuer.mint({ scope: 'kap/v1.read kap/v1.write', sub: 'clinician-page-test' });
+  h = await startApiHarness({ env: issuer.env() });
   server = h.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -42,6 +46,7 @@ afterAll(async () => {
   await browser?.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await h?.close();
+  await issuer?.close();
 });
 
 // A real browser on a machine shared with other test runs: generous, never a timing assertion.
@@ -121,6 +126,23 @@ describe('the course page in Chromium', () => {
     // What a clinician sees first, without scrolling.
     await inPage('window.scrollTo(0, 0)');
     await page.screenshot({ path: join(OUTPUT_DIR, 'course-page-first-screen.png') });
+    await page.close();
+  });
+
+  it('renders the API docs (swagger-ui) under the security headers, with nothing blocked', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
+    const res = await page.goto(`${base}/docs/`);
+    expect(res?.headers()['content-security-policy']).toMatch(/script-src 'self'/);
+    await page.waitForSelector('.swagger-ui .info .title');
+    expect(await page.textContent('.swagger-ui .info .title')).toMatch(/KAP FHIR adapter/);
+    // The operations come from /openapi.json, fetched by the page's own script.
+    await page.waitForSelector('.opblock');
+    expect(problems).toEqual([]);
     await page.close();
   });
 

@@ -39,7 +39,7 @@ const CONFIG_KEYS = new Set(Object.keys(ConfigSchema.shape));
 /** services/ehr-sandbox/src/main.ts reads these (and nothing of packages/config). */
 const SANDBOX_KEYS = new Set(['EHR_SANDBOX_PORT', 'EHR_SANDBOX_HOST', 'EHR_SANDBOX_BEARER_TOKEN', 'NODE_ENV']);
 /** Variables whose values are secrets: never a literal in a committed file. */
-const SECRET_KEYS = ['DATABASE_URL', 'REDIS_URL', 'EHR_TOKEN', 'EHR_CLIENT_SECRET', 'EHR_PRIVATE_KEY', 'WEBHOOK_SECRET', 'API_TOKENS', 'API_ADMIN_TOKENS'];
+const SECRET_KEYS = ['DATABASE_URL', 'REDIS_URL', 'EHR_TOKEN', 'EHR_CLIENT_SECRET', 'EHR_PRIVATE_KEY', 'WEBHOOK_SECRET'];
 
 // ---------------------------------------------------------------------------------------------
 // docker-compose.yml

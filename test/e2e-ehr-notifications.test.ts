@@ -137,7 +137,7 @@ describe('POST /v1/ehr-notifications (FHIR Subscriptions, R4 backport)', () => {
   });
 
   it('npm run ehr:subscribe creates the Patient and Encounter Subscriptions on the EHR once, in the R4 backport shape', async () => {
-    const env = { ...process.env, EHR_BASE_URL: stack.sandbox.url, PUBLIC_BASE_URL: 'https://kap.example.org', API_TOKENS: 'hook-token' };
+    const env = { ...process.env, EHR_BASE_URL: stack.sandbox.url, PUBLIC_BASE_URL: 'https://kap.example.org', EHR_SUBSCRIPTION_TOKEN: 'hook-token' };
     const script = resolve(__dirname, '../scripts/ehr-subscribe.mjs');
     for (let run = 0; run < 2; run++) await promisify(execFile)(process.execPath, [script], { env });
     const subscriptions = (await ehrAll(stack.sandbox.url, 'Subscription')) as Subscription[];

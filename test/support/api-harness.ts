@@ -5,6 +5,7 @@ import type { Express } from 'express';
 import pino, { type Logger } from 'pino';
 import { auditTrailOf, createApp } from '../../services/api/src/app';
 import type { Probe } from '../../services/api/src/deps';
+import type { RateLimitRedis } from '../../services/api/src/http/rate-limits';
 import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
 
 export interface ApiHarness {
@@ -22,6 +23,7 @@ export async function startApiHarness(
     queueCheck?: () => Promise<void>;
     logger?: Logger;
     isKnownTenant?: (tenantId: string) => boolean;
+    rateLimits?: RateLimitRedis;
   } = {},
 ): Promise<ApiHarness> {
   const schema = uniqueSchema('api');
@@ -35,6 +37,7 @@ export async function startApiHarness(
     probes: options.probes,
     queueCheck: options.queueCheck,
     ...(options.isKnownTenant ? { isKnownTenant: options.isKnownTenant } : {}),
+    rateLimits: options.rateLimits,
   });
   return {
     app,

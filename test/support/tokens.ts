@@ -40,6 +40,8 @@ export interface TestIssuer {
   mint(options?: MintOptions): Promise<string>;
   /** A new current signing key, published beside the old ones (or instead of them with `retireOld`). */
   rotate(options?: { retireOld?: boolean; alg?: string }): Promise<void>;
+  /** Publishes a public key made elsewhere (an independent signer), as the issuer's JWKS would list it. */
+  publish(publicJwk: JWK): void;
   /** The environment that points the API at this issuer. */
   env(): Record<string, string>;
   close(): Promise<void>;
@@ -53,11 +55,12 @@ async function newKey(alg: string): Promise<SigningKey> {
 
 export async function startTestIssuer(options: { alg?: string; audience?: string } = {}): Promise<TestIssuer> {
   let keys: SigningKey[] = [await newKey(options.alg ?? 'RS256')];
+  const published: JWK[] = [];
   let requests = 0;
   const server: Server = createServer((req, res) => {
     if (req.url !== '/jwks.json') return void res.writeHead(404).end();
     requests += 1;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: keys.map((k) => k.publicJwk) }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [...keys.map((k) => k.publicJwk), ...published] }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -93,7 +96,8 @@ export async function startTestIssuer(options: { alg?: string; audience?: string
       const next = await newKey(r.alg ?? current().alg);
       keys = r.retireOld ? [next] : [...keys, next];
     },
-    env: () => ({ AUTH_MODE: 'jwt', AUTH_ISSUER: issuer, AUTH_AUDIENCE: audience, AUTH_JWKS_URL: `${base}/jwks.json` }),
+    publish: (jwk) => void published.push(jwk),
+    env: () => ({ AUTH_MODE: 'jwt', AUTH_ISSUER: issuer, AUTH_AUDIENCE: audience, AUTH_JWKS_URL: `${base}/jwks.json`, AUTH_TOKEN_URL: `${base}/token` }),
     close: () => new Promise((r) => server.close(() => r())),
   };
 }

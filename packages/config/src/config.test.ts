@@ -1,4 +1,4 @@
-import { loadConfig, publicBaseUrl } from './config';
+import { isLoopbackHost, loadConfig, openAccessRefusal, publicBaseUrl } from './config';
 
 describe('loadConfig', () => {
   it('gives embedded defaults for an empty environment', () => {
@@ -22,5 +22,34 @@ describe('loadConfig', () => {
 
   it('refuses a port that is not a number', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+  });
+});
+
+describe('secure defaults', () => {
+  it('knows loopback addresses from the rest', () => {
+    for (const host of ['127.0.0.1', '127.10.0.3', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost', 'LocalHost']) {
+      expect({ host, loopback: isLoopbackHost(host) }).toEqual({ host, loopback: true });
+    }
+    for (const host of ['0.0.0.0', '::', '10.1.2.3', '128.0.0.1', '::ffff:10.0.0.1', 'kap.hospital.example', 'localhost.attacker.example', '']) {
+      expect({ host, loopback: isLoopbackHost(host) }).toEqual({ host, loopback: false });
+    }
+  });
+
+  it('refuses AUTH_MODE=none off loopback, and says what to set instead', () => {
+    expect(openAccessRefusal(loadConfig({}))).toBeUndefined();
+    expect(openAccessRefusal(loadConfig({ HOST: '::1' }))).toBeUndefined();
+    expect(openAccessRefusal(loadConfig({ HOST: '0.0.0.0' }))).toMatch(/AUTH_MODE=none[\s\S]*HOST=0\.0\.0\.0[\s\S]*AUTH_MODE=jwt/);
+    const jwt = { AUTH_MODE: 'jwt', AUTH_ISSUER: 'https://login.example/realm', AUTH_AUDIENCE: 'kap', AUTH_JWKS_URL: 'https://login.example/jwks', AUTH_TOKEN_URL: 'https://login.example/token' };
+    expect(openAccessRefusal(loadConfig({ ...jwt, HOST: '0.0.0.0' }))).toBeUndefined();
+  });
+
+  it('names what AUTH_MODE=jwt needs, the token endpoint included', () => {
+    expect(() => loadConfig({ AUTH_MODE: 'jwt' })).toThrow(/AUTH_ISSUER[\s\S]*AUTH_AUDIENCE[\s\S]*AUTH_JWKS_URL[\s\S]*AUTH_TOKEN_URL/);
+  });
+
+  it('takes CORS origins exactly as browsers send them', () => {
+    expect(loadConfig({ CORS_ORIGINS: 'https://kap.hospital.example, http://localhost:5173' }).CORS_ORIGINS).toBeDefined();
+    expect(() => loadConfig({ CORS_ORIGINS: 'https://kap.hospital.example/' })).toThrow(/CORS_ORIGINS/);
+    expect(() => loadConfig({ CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
   });
 });

@@ -1,3 +1,4 @@
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -23,10 +24,6 @@ export const ConfigSchema = z
     PUBLIC_BASE_URL: optionalText.pipe(z.url().optional()),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     BODY_LIMIT: z.string().default('1mb'),
-    /** Comma-separated bearer tokens for the REST and FHIR routes; unset leaves the API open (for a trusted network only). */
-    API_TOKENS: optionalText,
-    /** Comma-separated bearer tokens that may also use /v1/admin and /admin/queues. */
-    API_ADMIN_TOKENS: optionalText,
     /** `jwt`: every non-public path needs a bearer JWT from AUTH_ISSUER; `none`: open, allowed only on a loopback HOST. */
     AUTH_MODE: z.enum(['none', 'jwt']).default('none'),
     /** The `iss` every token must carry. */
@@ -43,6 +40,18 @@ export const ConfigSchema = z
     AUTH_TOKEN_URL: optionalText.pipe(z.url().optional()),
     /** Seconds of clock difference tolerated on exp and nbf. */
     AUTH_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(5),
+    /**
+     * Proxies in front of the API whose X-Forwarded-For is believed (Express "trust proxy"): a
+     * hop count (`1` behind one ingress) or comma-separated addresses/subnets. Unset: none, and
+     * every client is the address that connected. The per-address limit needs the real client address.
+     */
+    TRUST_PROXY: optionalText,
+    /** Comma-separated browser origins (exact, e.g. `https://kap.hospital.example`) allowed to call the API cross-origin; unset: none. */
+    CORS_ORIGINS: optionalText,
+    /** Requests a minute one client (tenant + client id) may make; replicas share the budget through Redis. */
+    RATE_LIMIT_PER_MINUTE: positiveInt.default(1200),
+    /** Refused (401) requests a minute one IP address may make before every request from it is 429 until the minute is over. */
+    RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: positiveInt.default(120),
 
     DATABASE_URL: optionalText,
     /** PostgreSQL schema for this deployment's tables (created if missing); default the connection's search_path. */
@@ -158,6 +167,16 @@ export const ConfigSchema = z
       need(!!c.AUTH_ISSUER, 'AUTH_ISSUER', 'required when AUTH_MODE=jwt');
       need(!!c.AUTH_AUDIENCE, 'AUTH_AUDIENCE', 'required when AUTH_MODE=jwt');
       need(!!c.AUTH_JWKS_URL !== !!c.AUTH_JWKS_FILE, 'AUTH_JWKS_URL', 'exactly one of AUTH_JWKS_URL and AUTH_JWKS_FILE is required when AUTH_MODE=jwt');
+      need(!!c.AUTH_TOKEN_URL, 'AUTH_TOKEN_URL', 'required when AUTH_MODE=jwt: /.well-known/smart-configuration tells clients where to get tokens');
+    }
+    if (c.TRUST_PROXY && /^(true|\*)$/i.test(c.TRUST_PROXY)) {
+      ctx.addIssue({ code: 'custom', path: ['TRUST_PROXY'], message: 'trusting every proxy lets any client forge its address: give a hop count or the proxies\' addresses' });
+    }
+    for (const origin of listSetting(c.CORS_ORIGINS)) {
+      // Browsers send the origin exactly (scheme, host, port, no path): anything else would never match.
+      if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
+        ctx.addIssue({ code: 'custom', path: ['CORS_ORIGINS'], message: `not an origin (scheme://host[:port], no path or trailing slash): ${origin}` });
+      }
     }
     if (c.WEBHOOK_URLS) {
       need(!!c.WEBHOOK_SECRET, 'WEBHOOK_SECRET', 'required when WEBHOOK_URLS is set: deliveries are signed');
@@ -216,6 +235,39 @@ export function databaseOptions(config: Config): { url?: string; schema?: string
   return config.DATABASE_URL
     ? { url: config.DATABASE_URL, ...(config.DATABASE_SCHEMA ? { schema: config.DATABASE_SCHEMA } : {}) }
     : { dataDir: resolve(config.DATA_DIR, 'postgres') };
+}
+
+/** Whether an address names this machine only (127.0.0.0/8, ::1, `localhost`): AUTH_MODE=none is refused anywhere else. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost') return true;
+  if (isIPv4(h)) return LOOPBACK.check(h, 'ipv4');
+  if (isIPv6(h)) return LOOPBACK.check(h, 'ipv6');
+  return false;
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/**
+ * Why this configuration must not serve the API, or undefined when it may: an open API
+ * (AUTH_MODE=none) is for one machine, never for a network.
+ */
+export function openAccessRefusal(config: Config): string | undefined {
+  if (config.AUTH_MODE !== 'none' || isLoopbackHost(config.HOST)) return undefined;
+  return (
+    `AUTH_MODE=none leaves the API open to anyone who can reach it, so it may listen only on a loopback address (127.0.0.1, ::1, localhost), not HOST=${config.HOST}. ` +
+    'Set AUTH_MODE=jwt with AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL and AUTH_TOKEN_URL (README, "Production settings"), or HOST=127.0.0.1.'
+  );
+}
+
+/** The Express "trust proxy" value of TRUST_PROXY: false, a hop count, or the trusted addresses. */
+export function trustProxy(config: Config): boolean | number | string[] {
+  if (!config.TRUST_PROXY || /^false$/i.test(config.TRUST_PROXY)) return false;
+  if (/^\d+$/.test(config.TRUST_PROXY)) return Number(config.TRUST_PROXY);
+  return listSetting(config.TRUST_PROXY);
 }
 
 /** Splits a comma-separated setting into its non-empty items. */

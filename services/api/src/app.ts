@@ -1,12 +1,16 @@
-import express, { type Express } from 'express';
+import { listSetting, trustProxy } from '@kap/config';
+import cors from 'cors';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { AppDeps } from './deps';
 import { auditRequests } from './audit/requests';
 import { AuditTrail } from './audit/trail';
-import type { AppDeps } from './deps';
 import { baseUrlOf } from './http/command';
 import { tenantDb } from './http/tenant-db';
-import { bearerAuth } from './http/auth';
 import { DEFAULT_TENANT_ID } from './http/caller';
 import { jwtAuth } from './http/jwt-auth';
+import { clientLimit, unauthenticatedLimit } from './http/rate-limits';
+import { requireScopes } from './http/scopes';
 import { errorHandler, unknownRoute } from './http/errors';
 import { jsonBody } from './http/json-body';
 import { rejectControlCharactersInPath } from './http/path-guard';
@@ -22,6 +26,7 @@ import { courseRoutes } from './routes/courses';
 import { ehrNotificationRoutes } from './routes/ehr-notifications';
 import { fhirRoutes } from './routes/fhir';
 import { screeningRoutes } from './routes/screenings';
+import { smartConfigurationRoutes } from './routes/smart-configuration';
 import { systemRoutes } from './routes/system';
 
 /** The HTTP app, without `listen`: main.ts serves it, tests drive it with supertest. */
@@ -31,19 +36,26 @@ export function createApp(given: AppDeps): Express {
   const app = express();
   app.locals.audit = deps.audit;
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // The client address (per-address rate limit, logs) comes from X-Forwarded-For only through proxies named in TRUST_PROXY.
+  app.set('trust proxy', trustProxy(deps.config));
+  app.use(securityHeaders());
   app.use(requestLogger(deps.logger));
   app.use(rejectControlCharactersInPath);
   app.use(httpMetrics());
-  // First, so a request refused anywhere after (401/403, 404) is still seen answered.
+  // Early, so a request refused anywhere after (401/403, 404) is still seen answered.
   app.use(auditRequests(deps.audit as AuditTrail, deps.now ?? (() => new Date())));
+  const corsOrigins = listSetting(deps.config.CORS_ORIGINS);
+  // Closed unless configured: without CORS headers a browser on another origin cannot read any answer.
+  if (corsOrigins.length > 0) app.use(crossOrigin(corsOrigins));
   // Before authentication: the page shell carries no patient data; its data requests carry the token.
   app.use(coursePageRoutes());
-  app.use(
-    deps.config.AUTH_MODE === 'jwt'
-      ? jwtAuth(deps.config, { isKnownTenant: deps.isKnownTenant ?? ((id) => id === DEFAULT_TENANT_ID) })
-      : bearerAuth(deps.config),
-  );
+  app.use(smartConfigurationRoutes(deps.config));
+  if (deps.config.AUTH_MODE === 'jwt') {
+    app.use(unauthenticatedLimit(deps.config, deps.logger, deps.rateLimits));
+    app.use(jwtAuth(deps.config, { isKnownTenant: deps.isKnownTenant ?? ((id) => id === DEFAULT_TENANT_ID) }));
+    app.use(requireScopes());
+    app.use(clientLimit(deps.config, deps.logger, deps.rateLimits));
+  }
   app.use(rejectUnknownV1Query);
   app.use(metricsRoutes(deps.db, deps.queues));
   if (deps.queues) app.use(QUEUE_DASHBOARD_PATH, queueDashboard(deps.queues));
@@ -75,4 +87,28 @@ export function createAuditTrail(deps: AppDeps): AuditTrail {
 /** The audit trail an app queues its AuditEvents in: to flush, and to close before the database. */
 export function auditTrailOf(app: Express): AuditTrail {
   return app.locals.audit as AuditTrail;
+}
+
+/**
+ * helmet's headers on every response. Its default Content-Security-Policy suits the JSON
+ * routes and /docs (swagger-ui: same-origin scripts, inline styles, data: images); the
+ * course page sets a stricter one of its own. No upgrade-insecure-requests: TLS ends at the
+ * ingress, and the Quick start is plain HTTP on loopback, where it would break every request.
+ */
+function securityHeaders(): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } },
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+}
+
+/** CORS for the configured origins only (exact match); a preflight may send the headers the API reads. */
+function crossOrigin(origins: readonly string[]): RequestHandler {
+  return cors({
+    origin: [...origins],
+    methods: ['GET', 'HEAD', 'POST'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'Accept'],
+    exposedHeaders: ['Location', 'ETag', 'Retry-After', 'X-Request-Id', 'WWW-Authenticate'],
+    maxAge: 600,
+  });
 }

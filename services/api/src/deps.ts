@@ -4,6 +4,7 @@ import type { Queues } from '@kap/queue';
 import type { Db } from '@kap/store';
 import type { Logger } from 'pino';
 import type { AuditTrail } from './audit/trail';
+import type { RateLimitRedis } from './http/rate-limits';
 
 /** A named dependency the readiness check probes; `check` rejects when it is down. */
 export interface Probe {
@@ -41,6 +42,11 @@ export interface AppDeps {
    * tenant when not given; the tenants file's ids once tenants are configured.
    */
   readonly isKnownTenant?: (tenantId: string) => boolean;
+  /**
+   * Redis for the rate-limit counters, so API replicas share one budget per client; without
+   * it (tests without Redis) each process counts alone, in memory.
+   */
+  readonly rateLimits?: RateLimitRedis;
   /** Injected clock, so tests can pin times. */
   readonly now?: () => Date;
 }

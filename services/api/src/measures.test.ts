@@ -1,6 +1,7 @@
 import type { Bundle, CarePlan, Communication, Flag, Observation, Resource } from '@medplum/fhirtypes';
 import { CourseDetailView, OutcomesResponse } from '@kap/contracts';
 import request from 'supertest';
+import { startTestIssuer } from '../../../test/support/tokens';
 import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
 import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
 import { screeningRequest } from '../../../test/support/requests';
@@ -222,13 +223,18 @@ describe('the course page', () => {
   });
 
   it('with authentication on, the page opens without a token but its data does not', async () => {
-    const secured = await startApiHarness({ env: { API_TOKENS: 'page-token-abcdefghijklmnop' } });
+    const issuer = await startTestIssuer();
+    const secured = await startApiHarness({ env: issuer.env() });
     try {
       await request(secured.app).get('/courses/any').expect(200);
       await request(secured.app).get('/v1/courses/any').expect(401);
       await request(secured.app).get('/v1/courses/any/outcomes').expect(401);
+      // The page's data calls are /v1 GETs: kap/v1.read is what its user's token needs.
+      const reader = await issuer.mint({ scope: 'kap/v1.read' });
+      await request(secured.app).get('/v1/courses/any').set('Authorization', `Bearer ${reader}`).expect(404);
     } finally {
       await secured.close();
+      await issuer.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { ehrBaseUrl, type Config } from '@kap/config';
+import { ehrBaseUrl, openAccessRefusal, type Config } from '@kap/config';
 import { screeningRulesFromSettings } from '@kap/domain';
 import { checkOwnership, createQueues, producerConnection, queuePrefix as prefixOf } from '@kap/queue';
 import { getDeploymentId, maxOutboxId, type Db } from '@kap/store';
@@ -19,8 +19,10 @@ export interface RunningApi {
 
 /** Serves the API on the configured host and port with its Redis and EHR probes. */
 export async function startApi(config: Config, db: Db, logger: Logger): Promise<RunningApi> {
-  if (config.NODE_ENV === 'production' && !config.API_TOKENS && !config.API_ADMIN_TOKENS) {
-    logger.warn('API_TOKENS is not set: the API accepts unauthenticated requests; keep it on a trusted network only');
+  const refusal = openAccessRefusal(config);
+  if (refusal) throw new Error(refusal);
+  if (config.AUTH_MODE === 'none') {
+    logger.warn({ host: config.HOST }, 'AUTH_MODE=none: the API is open to anyone on this machine, and listens on loopback only');
   }
   const rules = screeningRulesFromSettings({
     systolicAbove: config.SCREENING_BP_SYSTOLIC_ABOVE,
@@ -56,7 +58,8 @@ export async function startApi(config: Config, db: Db, logger: Logger): Promise<
   // A separate connection for the dashboard and metrics, so their reads never wait behind commands.
   const queues = createQueues(producerConnection(config.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 }), queuePrefix);
   const audit = createAuditTrail({ config, db, rules, logger });
-  const app = createApp({ config, db, rules, logger, probes, queueCheck: pingRedis, queues, audit });
+  // Rate-limit counters on the commands' connection: every replica counts against one budget per client.
+  const app = createApp({ config, db, rules, logger, probes, queueCheck: pingRedis, queues, audit, rateLimits: { redis, prefix: `${queuePrefix}:rate` } });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createApiServer(app, config, logger);
     s.once('error', reject);

@@ -1,5 +1,5 @@
 import { startApi } from '@kap/api';
-import { databaseOptions, loadConfig } from '@kap/config';
+import { databaseOptions, loadConfig, openAccessRefusal } from '@kap/config';
 import { sandboxPolicyFromEnv, startSandbox } from '@kap/ehr-sandbox';
 import { startConfiguredMllp } from '@kap/mllp';
 import { openDatabase } from '@kap/store';
@@ -15,6 +15,9 @@ import pino from 'pino';
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = pino({ level: config.LOG_LEVEL });
+  // Refused before anything starts, so nothing half-runs on an open network address.
+  const refusal = openAccessRefusal(config);
+  if (refusal) throw new Error(refusal);
   const sandbox = config.EHR_BASE_URL
     ? undefined
     : await startSandbox({ port: config.EHR_SANDBOX_PORT, host: '127.0.0.1', ...sandboxPolicyFromEnv(process.env) });

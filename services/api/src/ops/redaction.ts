@@ -46,6 +46,15 @@ const REDACTED_KEYS = new Set(
     'headers',
     'authorization',
     'cookie',
+    // Credentials, whoever logs them: bearer tokens, client secrets and assertions.
+    'token',
+    'access_token',
+    'id_token',
+    'refresh_token',
+    'client_secret',
+    'client_assertion',
+    'password',
+    'secret',
   ].map((k) => k.toLowerCase()),
 );
 
