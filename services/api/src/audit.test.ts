@@ -234,6 +234,7 @@ describe('the client and the tenant come from the caller', () => {
   it('names the client and the user, and queues the read for the caller tenant', async () => {
     const trail = auditTrailOf(h.app);
     const recorded: { tenantId: string; record: AuditRecord }[] = [];
+    let ownPatientId = '';
     const spy = jest.spyOn(trail, 'record').mockImplementation((tenantId, record) => void recorded.push({ tenantId, record }));
     try {
       // As the authentication layer will: the caller is set before the routes run.
@@ -243,14 +244,17 @@ describe('the client and the tenant come from the caller', () => {
         next();
       });
       outer.use(h.app);
-      await request(outer).get(`/fhir/R4/Patient/${patientId}`).expect(200);
+      // The caller's tenant has a patient of its own: another tenant's would be 404 to it.
+      const created = await request(outer).post('/v1/screenings').send(screeningRequest()).expect(201);
+      ownPatientId = created.body.resources.entry[0].resource.id;
+      await request(outer).get(`/fhir/R4/Patient/${ownPatientId}`).expect(200);
     } finally {
       spy.mockRestore();
     }
     expect(recorded).toEqual([
       {
         tenantId: 'hospital-b',
-        record: expect.objectContaining({ interaction: 'read', patientId, status: 200, client: expect.objectContaining({ clientId: 'ward-app', subject: 'dr-rivera' }) }),
+        record: expect.objectContaining({ interaction: 'read', patientId: ownPatientId, status: 200, client: expect.objectContaining({ clientId: 'ward-app', subject: 'dr-rivera' }) }),
       },
     ]);
   });

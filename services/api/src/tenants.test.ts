@@ -2,6 +2,7 @@ import { TENANT_TABLES, forTenant, markDead, storeInboundMessage } from '@kap/st
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
+import { auditTrailOf } from './app';
 import { screeningRequest } from '../../../test/support/requests';
 import { startTestIssuer, type TestIssuer } from '../../../test/support/tokens';
 
@@ -40,8 +41,17 @@ describe('tenants through the API', () => {
 
   /** Every row south owns, as text, table by table: to prove north's attempts changed none. */
   const southRows = async (): Promise<Record<string, string>> => {
+    // South's own reads are in its audit trail once flushed; north's attempts must add none there.
+    await auditTrailOf(h.app).flush();
     const out: Record<string, string> = {};
-    for (const table of TENANT_TABLES) {
+    // South's audit trail grows with south's own control reads below; what it must never hold is north's client.
+    const [clients] = await h.db.query<{ clients: string[] | null }>(
+      `SELECT array_agg(DISTINCT a->'who'->'identifier'->>'value') AS clients
+         FROM audit_events, jsonb_array_elements(content->'agent') a WHERE tenant_id = $1 AND (a->>'requestor')::boolean`,
+      [SOUTH],
+    );
+    out.auditClients = JSON.stringify(clients?.clients ?? []);
+    for (const table of TENANT_TABLES.filter((t) => t !== 'audit_events')) {
       const [row] = await h.db.query<{ rows: string | null }>(
         `SELECT string_agg(t::text, E'\\n' ORDER BY t::text) AS rows FROM ${table} t WHERE tenant_id = $1`,
         [SOUTH],
