@@ -1,13 +1,13 @@
 import express, { type Express } from 'express';
 import type { AppDeps } from './deps';
 import { bearerAuth } from './http/auth';
-import { DEFAULT_TENANT_ID } from './http/caller';
 import { jwtAuth } from './http/jwt-auth';
 import { errorHandler, unknownRoute } from './http/errors';
 import { jsonBody } from './http/json-body';
 import { rejectControlCharactersInPath } from './http/path-guard';
 import { bodyTimeout } from './http/timeouts';
 import { rejectUnknownV1Query } from './http/query';
+import { tenantSettingsTable } from './http/tenant-settings';
 import { requestLogger } from './ops/logging';
 import { redactingLogger } from './ops/redaction';
 import { coursePageRoutes } from './page/course-page';
@@ -24,6 +24,8 @@ import { systemRoutes } from './routes/system';
 export function createApp(given: AppDeps): Express {
   // Whatever logger the caller passes, no line the app writes carries patient data.
   const deps: AppDeps = { ...given, logger: redactingLogger(given.logger) };
+  // Every tenant's rules are worked out now: a bad override stops start-up, not a screening.
+  const tenants = tenantSettingsTable(deps);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -34,7 +36,7 @@ export function createApp(given: AppDeps): Express {
   app.use(coursePageRoutes());
   app.use(
     deps.config.AUTH_MODE === 'jwt'
-      ? jwtAuth(deps.config, { isKnownTenant: (id) => id === DEFAULT_TENANT_ID })
+      ? jwtAuth(deps.config, { isKnownTenant: (id) => tenants.has(id) })
       : bearerAuth(deps.config),
   );
   app.use(rejectUnknownV1Query);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { publicBaseUrl, webhookUrls } from '@kap/config';
+import { publicBaseUrl } from '@kap/config';
 import { OutcomeError, badRequest, conflict, invalidInput, unavailable } from '@kap/fhir';
 import { IdempotencyKeyTaken, claimIdempotencyKey, completeIdempotencyKey, findIdempotentResponse, type Db, type JsonValue } from '@kap/store';
 import type { Request, RequestHandler, Response } from 'express';
@@ -7,6 +7,8 @@ import stringify from 'safe-stable-stringify';
 import type { z } from 'zod';
 import type { AppDeps } from '../deps';
 import { sendText, type HandlerResult } from './respond';
+import { requestDb } from './tenant-db';
+import { requestTenant, type TenantSettings } from './tenant-settings';
 
 export interface CommandContext {
   /** The transaction every write of the command joins, with the idempotency record. */
@@ -14,7 +16,11 @@ export interface CommandContext {
   readonly params: Readonly<Record<string, string>>;
   readonly now: Date;
   readonly baseUrl: string;
-  /** Subscribers that receive CarePlan and care-team webhooks. */
+  /** The caller's tenant: whose data this is, and whose jobs the command asks for. */
+  readonly tenantId: string;
+  /** That tenant's rules, follow-up timing and webhooks. */
+  readonly tenant: TenantSettings;
+  /** The tenant's subscribers that receive CarePlan and care-team webhooks. */
   readonly webhookUrls: readonly string[];
 }
 
@@ -67,6 +73,7 @@ export function command<T>(
     const scope = callerScope(req, res);
     const endpoint = `${req.method} ${req.baseUrl}${req.path}`;
     const requestHash = sha256(stringify(req.body ?? null) ?? '');
+    const tenant = requestTenant(deps, res);
 
     const replay = async (): Promise<CommandOutcome | undefined> => {
       if (!key) return undefined;
@@ -91,10 +98,18 @@ export function command<T>(
       const earlier = await replay();
       if (earlier) return earlier;
       try {
-        return await deps.db.transaction(async (tx) => {
+        return await requestDb(deps, res).transaction(async (tx) => {
           if (key) await claimIdempotencyKey(tx, { scope, key, requestHash, endpoint });
           const now = (deps.now ?? (() => new Date()))();
-          const out = await handler(input, { tx, params: req.params as Record<string, string>, now, baseUrl: baseUrlOf(deps), webhookUrls: webhookUrls(deps.config) });
+          const out = await handler(input, {
+            tx,
+            params: req.params as Record<string, string>,
+            now,
+            baseUrl: baseUrlOf(deps),
+            tenantId: tenant.id,
+            tenant,
+            webhookUrls: tenant.webhookUrls,
+          });
           const text = JSON.stringify(out.body);
           if (key) await completeIdempotencyKey(tx, { scope, key, status: out.status, body: out.body as JsonValue, response: text, ...(out.headers ? { headers: out.headers } : {}) });
           return { ...out, text };

@@ -4,6 +4,7 @@ import { Router } from 'express';
 import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
 import { sendResource } from '../http/respond';
+import { requestTenant } from '../http/tenant-settings';
 import { startCourse, viewCourse } from '../workflows/course';
 import { recordDosingSession } from '../workflows/dosing-session';
 import { completeFollowUp } from '../workflows/follow-up';
@@ -16,17 +17,12 @@ import { viewOutcomes } from '../workflows/outcomes';
 export function courseRoutes(deps: AppDeps): Router {
   const router = Router();
   const c = deps.config;
-  const sessionSettings = {
-    followUpOffsets: c.FOLLOW_UP_OFFSETS,
-    reminderLead: c.FOLLOW_UP_REMINDER_LEAD,
-    alertThreshold: { systolicAbove: c.SESSION_BP_ALERT_SYSTOLIC_ABOVE, diastolicAbove: c.SESSION_BP_ALERT_DIASTOLIC_ABOVE },
-  };
   router.post('/v1/courses', command(deps, zodParser(CourseRequest), startCourse));
   router.get('/v1/courses/:id', async (req, res) => {
     const id = req.params.id;
     const result = await guardDatabase(() => viewCourse(deps.db, id));
     // Additive: what the course page shows, and where to find the page and the outcomes.
-    const detail = await guardDatabase(() => courseDetail(deps.db, id, sessionSettings.alertThreshold));
+    const detail = await guardDatabase(() => courseDetail(deps.db, id, requestTenant(deps, res).session.alertThreshold));
     const base = publicBaseUrl(c);
     const links = { page: `${base}/courses/${encodeURIComponent(id)}`, outcomes: `${base}/v1/courses/${encodeURIComponent(id)}/outcomes` };
     sendResource(req, res, result.status, { ...(result.body as object), ...detail, links });
@@ -41,7 +37,7 @@ export function courseRoutes(deps: AppDeps): Router {
   });
   router.post(
     '/v1/courses/:id/dosing-sessions',
-    command(deps, zodParser(DosingSessionRequest), (input, ctx) => recordDosingSession(ctx.params.id as string, input, ctx, sessionSettings)),
+    command(deps, zodParser(DosingSessionRequest), (input, ctx) => recordDosingSession(ctx.params.id as string, input, ctx, ctx.tenant.session)),
   );
   router.post(
     '/v1/courses/:id/goals-of-care',
