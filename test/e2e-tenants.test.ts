@@ -7,6 +7,7 @@ import { startMllpListener, type RunningMllpListener } from '../services/mllp/sr
 import { hl7Tenants } from '../services/mllp/src/start';
 import { ehrAll } from './support/ehr-audit';
 import { frame, msa, rawMllp } from './support/mllp';
+import { notification } from './support/notifications';
 import { screeningRequest } from './support/requests';
 import { startStack, startWebhookReceiver, type Stack } from './support/stack';
 import { startTestIssuer, type TestIssuer } from './support/tokens';
@@ -198,6 +199,23 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
     // The stop reached south's EHR; north's never heard of this patient.
     expect((await ehrCarePlan('south', s.courseId, south))?.status).toBe('revoked');
     expect(await patientsWith(north, mrn)).toHaveLength(0);
+  });
+
+  it("reads an id-only EHR notification from the caller's tenant's EHR, and stops that tenant's course", async () => {
+    const mrn = `TN-${Date.now()}-notif`;
+    const s = await enrolAs('south', mrn);
+    await stack.drained();
+    const [ehrPatient] = await patientsWith(south, mrn);
+    expect(ehrPatient?.id).toBeDefined();
+    // South's hospital records the death in south's EHR, which notifies with the id only: only south's EHR can answer the read.
+    const put = await fetch(`${south.url}/Patient/${ehrPatient?.id}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/fhir+json' },
+      body: JSON.stringify({ ...ehrPatient, deceasedBoolean: true }),
+    });
+    expect(put.status).toBe(200);
+    await as('south').post('/v1/ehr-notifications').send(notification('event-notification', { reference: `Patient/${ehrPatient?.id}` })).expect(200);
+    await until(async () => (await as('south').get(`/v1/courses/${s.courseId}`).expect(200)).body.stoppedReason === 'deceased', 30_000, 'south course stopped');
   });
 
   it('the same hospital identifier in two tenants is two patients, each in its own EHR', async () => {
