@@ -1,61 +1,17 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import type { Bundle, Patient, Subscription } from '@medplum/fhirtypes';
+import type { Patient, Subscription } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { until } from '../bench/lib/report';
 import { ehrAll } from './support/ehr-audit';
+import { notification } from './support/notifications';
 import { screeningRequest } from './support/requests';
 import { startStack, type Stack } from './support/stack';
 
 jest.setTimeout(120_000);
 
 const SYSTEM = 'urn:oid:2.16.840.1.113883.19.5.99999.1';
-const SUBSCRIPTION = 'https://ehr.example.org/fhir/R4/Subscription/kap-patients';
-const BACKPORT_STATUS = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4';
-let eventNumber = 0;
-
-/** An R4 backport notification Bundle: the SubscriptionStatus Parameters first, then the focus when full-resource. */
-function notification(type: string, focus?: { reference: string; resource?: Patient }): Bundle {
-  const n = ++eventNumber;
-  return {
-    resourceType: 'Bundle',
-    type: 'history',
-    timestamp: new Date().toISOString(),
-    entry: [
-      {
-        fullUrl: `urn:uuid:00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-        resource: {
-          resourceType: 'Parameters',
-          meta: { profile: [BACKPORT_STATUS] },
-          parameter: [
-            { name: 'subscription', valueReference: { reference: SUBSCRIPTION } },
-            { name: 'topic', valueCanonical: 'http://example.org/SubscriptionTopic/patient-change' },
-            { name: 'status', valueCode: 'active' },
-            { name: 'type', valueCode: type },
-            { name: 'events-since-subscription-start', valueString: String(n) },
-            ...(focus
-              ? [
-                  {
-                    name: 'notification-event',
-                    part: [
-                      { name: 'event-number', valueString: String(n) },
-                      { name: 'timestamp', valueInstant: new Date().toISOString() },
-                      { name: 'focus', valueReference: { reference: focus.reference } },
-                    ],
-                  },
-                ]
-              : []),
-          ],
-        },
-        request: { method: 'GET', url: `${SUBSCRIPTION}/$status` },
-        response: { status: '200' },
-      },
-      ...(focus?.resource ? [{ fullUrl: focus.reference, resource: focus.resource, request: { method: 'PUT' as const, url: focus.reference }, response: { status: '200' } }] : []),
-    ],
-  };
-}
-
 describe('POST /v1/ehr-notifications (FHIR Subscriptions, R4 backport)', () => {
   let stack: Stack;
 

@@ -1,11 +1,12 @@
 import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
-import { assigningAuthorities, dischargeStopCodes } from '@kap/config';
+import { singleTenant } from '@kap/config';
 import type { Communication, Patient } from '@medplum/fhirtypes';
 import pino from 'pino';
 import promClient from 'prom-client';
 import request from 'supertest';
 import { startMllpListener, type RunningMllpListener } from '../services/mllp/src/listener';
+import { hl7Tenants } from '../services/mllp/src/start';
 import { until } from '../bench/lib/report';
 import { ehrAll } from './support/ehr-audit';
 import { frame, msa, rawMllp } from './support/mllp';
@@ -45,7 +46,7 @@ describe('HL7 v2 ADT over MLLP', () => {
       port: 0,
       host: '127.0.0.1',
       db: stack.db,
-      settings: { assigningAuthorities: assigningAuthorities(stack.config), dischargeStopCodes: dischargeStopCodes(stack.config) },
+      tenants: hl7Tenants(singleTenant(stack.config)),
       logger: pino({ level: 'silent' }),
       maxMessageBytes: 64 * 1024,
       idleTimeoutMs: 60_000,

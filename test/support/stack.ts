@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadConfig, type Config } from '@kap/config';
+import { loadConfig, loadTenants, type Config, type Tenants, type TenantsFileText } from '@kap/config';
 import { DEFAULT_SCREENING_RULES } from '@kap/domain';
 import { createEhrClient, type EhrClient } from '@kap/ehr-client';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '@kap/ehr-sandbox';
@@ -25,8 +25,8 @@ export interface Delivery {
   readonly body: { resource: { resourceType: string; id: string; meta?: { versionId?: string } } };
 }
 
-/** A subscriber on loopback that records each webhook and checks its signature. */
-export async function startWebhookReceiver(answer: () => number = () => 204): Promise<{ url: string; deliveries: Delivery[]; close(): Promise<void> }> {
+/** A subscriber on loopback that records each webhook and checks its signature (with `secret`, a tenant's own). */
+export async function startWebhookReceiver(answer: () => number = () => 204, secret = WEBHOOK_SECRET): Promise<{ url: string; deliveries: Delivery[]; close(): Promise<void> }> {
   const deliveries: Delivery[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -38,7 +38,7 @@ export async function startWebhookReceiver(answer: () => number = () => 204): Pr
         deliveries.push({
           event: String(req.headers['x-kap-event']),
           deliveryId: String(req.headers['x-kap-delivery']),
-          signatureValid: verifyWebhook(WEBHOOK_SECRET, body, String(req.headers['x-kap-signature']), Math.floor(Date.now() / 1000)),
+          signatureValid: verifyWebhook(secret, body, String(req.headers['x-kap-signature']), Math.floor(Date.now() / 1000)),
           body: JSON.parse(body),
         });
       }
@@ -54,6 +54,8 @@ export interface Stack {
   readonly app: Express;
   readonly db: Db;
   readonly config: Config;
+  /** The tenants the API and workers serve: from `tenantsFile`, else the single default tenant. */
+  readonly tenants: Tenants;
   readonly sandbox: RunningSandbox;
   readonly queues: Queues;
   readonly redis: Redis;
@@ -96,6 +98,8 @@ export interface StackOptions {
   sandboxOptions?: SandboxOptions;
   /** The worker's EHR fetch, e.g. to record or alter what it sends and reads. */
   ehrFetch?: typeof fetch;
+  /** A tenants file (JSON or YAML by its path), laid over the stack's environment as TENANTS_FILE would be. */
+  tenantsFile?: TenantsFileText;
 }
 
 export async function startStack(env: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
@@ -108,7 +112,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
   const sandbox = options.sandbox ?? (await startSandbox({ port: 0, ...options.sandboxOptions }));
   const proxy = options.behindProxy ? await startTcpProxy(Number(new URL(sandbox.url).port)) : undefined;
   const ehrUrl = proxy ? sandbox.url.replace(/:\d+\//, `:${proxy.port}/`) : sandbox.url;
-  const config = loadConfig({
+  const settings: Record<string, string> = {
     PUBLIC_BASE_URL: 'http://kap.test',
     EHR_BASE_URL: ehrUrl,
     DATABASE_URL: TEST_DATABASE_URL,
@@ -126,7 +130,9 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
     REDISPATCH_AFTER_MS: '1500',
     WEBHOOK_SECRET,
     ...env,
-  });
+  };
+  const config = loadConfig(settings);
+  const tenants = loadTenants(settings, options.tenantsFile);
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const redis = workerConnection(redisUrl);
   // As a worker does at start: Redis's job states are trusted only if they are this database's.
@@ -138,6 +144,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
     config,
     db,
     rules: DEFAULT_SCREENING_RULES,
+    ...(options.tenantsFile ? { tenants } : {}),
     logger: options.logger ?? logger,
     queueCheck: async () => void (await producer.ping()),
     queues,
@@ -154,6 +161,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
     app,
     db,
     config,
+    tenants,
     sandbox,
     queues,
     redis,
@@ -177,7 +185,9 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
       LOG_LEVEL: 'warn',
     },
     startWorker(id = `w${++n}`) {
-      const runtime = startWorkerRuntime({ config, db, ehr, queues, queuePrefix: prefix, redis, logger, workerId: id }, redis);
+      // With a tenants file each tenant's EHR client is made from its own settings, as in production.
+      const clients = options.tenantsFile ? { tenants, ...(options.ehrFetch ? { ehrFetch: options.ehrFetch } : {}) } : { ehr };
+      const runtime = startWorkerRuntime({ config, db, ...clients, queues, queuePrefix: prefix, redis, logger, workerId: id }, redis);
       runtimes.push(runtime);
       return runtime;
     },

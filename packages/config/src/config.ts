@@ -53,6 +53,9 @@ export const ConfigSchema = z
     /** Refused (401) requests a minute one IP address may make before every request from it is 429 until the minute is over. */
     RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: positiveInt.default(120),
 
+    /** The tenants served, JSON or YAML (api.md, "Authentication and tenants"); unset: one tenant `default` on this environment. */
+    TENANTS_FILE: optionalText,
+
     DATABASE_URL: optionalText,
     /** PostgreSQL schema for this deployment's tables (created if missing); default the connection's search_path. */
     DATABASE_SCHEMA: optionalText.pipe(z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).optional()),
@@ -141,6 +144,8 @@ export const ConfigSchema = z
     MLLP_IDLE_TIMEOUT_MS: positiveInt.default(300_000),
     /** Comma-separated `CX.4.1=system URI` pairs mapping PID-3 assigning authorities to identifier systems, e.g. `HOSP=urn:oid:1.2.3`. */
     HL7_ASSIGNING_AUTHORITIES: optionalText,
+    /** Comma-separated MSH-4 sending facilities (HD.1) whose HL7 messages are this tenant's; needed when several tenants share the MLLP listener. */
+    HL7_SENDING_FACILITIES: optionalText,
     /** Comma-separated discharge dispositions (PV1-36, Encounter.hospitalization.dischargeDisposition) that stop a course as `discharged`, e.g. `50,51`. */
     DISCHARGE_STOP_CODES: optionalText,
     /** `npm run ehr:subscribe`: the EHR's SubscriptionTopic canonical URLs for Patient and Encounter changes. */
@@ -283,6 +288,11 @@ export function assigningAuthorities(config: Config): ReadonlyMap<string, string
       return [pair.slice(0, at).trim(), pair.slice(at + 1).trim()] as const;
     }),
   );
+}
+
+/** The MSH-4 sending facilities (HD.1) whose messages belong to this configuration's tenant (HL7_SENDING_FACILITIES). */
+export function sendingFacilities(config: Config): ReadonlySet<string> {
+  return new Set(listSetting(config.HL7_SENDING_FACILITIES));
 }
 
 /** The discharge dispositions that stop a course as `discharged` (DISCHARGE_STOP_CODES). */

@@ -11,3 +11,4 @@ export * from './adt';
 export * from './ack';
 export * from './notification';
 export * from './subscription';
+export * from './tenant-route';

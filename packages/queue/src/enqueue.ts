@@ -1,7 +1,9 @@
 import { enqueueOutbox, type Db, type Instant, type OutboxPayload, type OutboxRow } from '@kap/store';
-import type { WorkUnit } from './units';
+import { withTenant, type WorkUnit } from './units';
 
 export interface EnqueueOptions {
+  /** Whose work it is: its jobs run as this tenant, with its database rows, EHR and webhooks. */
+  readonly tenantId: string;
   readonly patientId?: string | null;
   /** Not to be dispatched before this instant (default now). */
   readonly availableAt?: Instant;
@@ -10,10 +12,11 @@ export interface EnqueueOptions {
 /**
  * Asks for a unit of background work, in the caller's transaction (the transactional
  * outbox): it is dispatched only if the transaction commits, and never lost once it has.
- * The payload is checked here, so a row the relay cannot read is never written.
+ * The payload is checked here, so a row the relay cannot read is never written. The tenant
+ * is written beside it: the relay reads rows of every tenant and must hand each job its own.
  */
-export async function enqueueWork<P>(tx: Db, unit: WorkUnit<P>, payload: P, options: EnqueueOptions = {}): Promise<OutboxRow> {
-  const checked = unit.payload.parse(payload) as unknown as OutboxPayload;
+export async function enqueueWork<P>(tx: Db, unit: WorkUnit<P>, payload: P, options: EnqueueOptions): Promise<OutboxRow> {
+  const checked = withTenant(unit.payload.parse(payload), options.tenantId) as unknown as OutboxPayload;
   return enqueueOutbox(tx, {
     topic: unit.topic,
     payload: checked,

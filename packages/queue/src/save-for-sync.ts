@@ -5,6 +5,8 @@ import { enqueueWork } from './enqueue';
 import { WORK } from './units';
 
 export interface SaveForSyncOptions {
+  /** Whose data it is: the sync and webhooks run as this tenant. */
+  readonly tenantId: string;
   /** Why: kept in the outbox row for operators (never patient data). */
   readonly reason: string;
   /** Webhook subscribers; each change the webhook policy names gets one delivery per URL. */
@@ -20,7 +22,8 @@ export interface SaveForSyncOptions {
 export async function saveForSync(tx: Db, patientId: string, resources: readonly Resource[], options: SaveForSyncOptions): Promise<Resource[]> {
   const stored = await putResources(tx, resources, { patientId });
   await markPending(tx, toVersionRefs(stored));
-  await enqueueWork(tx, WORK.ehrSync, { patientId, reason: options.reason }, { patientId });
+  const { tenantId } = options;
+  await enqueueWork(tx, WORK.ehrSync, { patientId, reason: options.reason }, { patientId, tenantId });
   for (const resource of stored) {
     const event = webhookEventFor(resource.resourceType);
     if (!event) continue;
@@ -29,7 +32,7 @@ export async function saveForSync(tx: Db, patientId: string, resources: readonly
         tx,
         WORK.notify,
         { event, resource: `${resource.resourceType}/${resource.id}`, version: resource.meta?.versionId ?? '1', url },
-        { patientId },
+        { patientId, tenantId },
       );
     }
   }

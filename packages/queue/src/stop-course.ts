@@ -7,6 +7,8 @@ import { saveForSync } from './save-for-sync';
 import { WORK } from './units';
 
 export interface StopCourseInput {
+  /** The course's tenant, whose EHR and webhooks hear of the stop. */
+  readonly tenantId: string;
   readonly reason: StopReason;
   /** ISO instant of the stop. */
   readonly at: string;
@@ -65,9 +67,13 @@ export async function stopCourseWithFollowUps(tx: Db, courseId: string, input: S
       reason: `Course stopped: ${input.reason}`,
     }),
   );
-  const saved = await saveForSync(tx, course.patientId, produced, { reason: input.outboxReason ?? 'course-stopped', webhookUrls: input.webhookUrls });
+  const saved = await saveForSync(tx, course.patientId, produced, {
+    reason: input.outboxReason ?? 'course-stopped',
+    webhookUrls: input.webhookUrls,
+    tenantId: input.tenantId,
+  });
   if (cancelled.length > 0) {
-    await enqueueWork(tx, WORK.followUpCancel, { followUpIds: cancelled.map((f) => f.id) }, { patientId: course.patientId });
+    await enqueueWork(tx, WORK.followUpCancel, { followUpIds: cancelled.map((f) => f.id) }, { patientId: course.patientId, tenantId: input.tenantId });
   }
   return { course: { ...course, stoppedReason: input.reason, stoppedAt: input.at }, cancelled, saved };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DEFAULT_TENANT_ID, TENANT_ID_PATTERN } from '@kap/config';
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 
@@ -9,6 +10,9 @@ import { z } from 'zod';
  *
  * Payloads and job data carry ids only, never patient data: BullMQ keeps them in Redis in
  * clear text. Processors re-read everything else from PostgreSQL, so a job is never stale.
+ *
+ * Every row and job carries its tenant: a processor reads and writes only through that
+ * tenant's database handle and uses only that tenant's EHR connection and webhooks.
  */
 
 /** The queues, one per kind of work (design.md). */
@@ -40,6 +44,29 @@ export interface RowIdentity {
   /** The outbox row's key: the job carries it, and its processor completes the row by it. */
   readonly key: string;
   readonly patientId: string | null;
+  /** Whose work it is; every job of the row carries it. */
+  readonly tenantId: string;
+}
+
+/**
+ * A tenant id in job data and outbox payloads. Rows and jobs written before tenants
+ * existed name none: they are the default tenant's, as their database rows are.
+ */
+export const TenantId = z.string().regex(TENANT_ID_PATTERN).default(DEFAULT_TENANT_ID);
+
+/** The outbox payload's own field for its tenant, beside the unit's payload. */
+const TENANT_FIELD = 'tenantId';
+
+/** The payload as stored: the unit's payload with its tenant beside it. */
+export function withTenant<P>(payload: P, tenantId: string): P & { tenantId: string } {
+  return { ...payload, [TENANT_FIELD]: TenantId.parse(tenantId) } as P & { tenantId: string };
+}
+
+/** A stored payload split into its tenant and the unit's payload; a row without a tenant is the default tenant's. */
+export function splitTenant(stored: Readonly<Record<string, unknown>>): { tenantId: string; payload: Record<string, unknown> } | { error: string } {
+  const { [TENANT_FIELD]: tenant, ...payload } = stored;
+  const parsed = TenantId.safeParse(tenant);
+  return parsed.success ? { tenantId: parsed.data, payload } : { error: `tenantId: not a tenant id` };
 }
 
 export interface WorkUnit<P> {
@@ -58,31 +85,31 @@ const KEEP = { removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail
 const outboxKey = z.uuid();
 
 /** Sync a patient's unsynced resources to the EHR. */
-export const EhrSyncJobData = z.strictObject({ patientId: z.string().min(1), outboxKey });
+export const EhrSyncJobData = z.strictObject({ patientId: z.string().min(1), outboxKey, tenantId: TenantId });
 export type EhrSyncJobData = z.infer<typeof EhrSyncJobData>;
 
 /** A follow-up's reminder before it is due, or its check when it falls due. */
-export const FollowUpJobData = z.strictObject({ followUpId: z.string().min(1), kind: z.enum(['reminder', 'due']), outboxKey });
+export const FollowUpJobData = z.strictObject({ followUpId: z.string().min(1), kind: z.enum(['reminder', 'due']), outboxKey, tenantId: TenantId });
 export type FollowUpJobData = z.infer<typeof FollowUpJobData>;
 
 /** Remove the timers of follow-ups that were completed or cancelled. */
-export const FollowUpCancelJobData = z.strictObject({ followUpIds: z.array(z.string().min(1)), outboxKey });
+export const FollowUpCancelJobData = z.strictObject({ followUpIds: z.array(z.string().min(1)), outboxKey, tenantId: TenantId });
 export type FollowUpCancelJobData = z.infer<typeof FollowUpCancelJobData>;
 
 /** Deliver one outbox notification (a CarePlan change, a care-team message) to its one subscriber. */
-export const NotifyJobData = z.strictObject({ outboxKey });
+export const NotifyJobData = z.strictObject({ outboxKey, tenantId: TenantId });
 export type NotifyJobData = z.infer<typeof NotifyJobData>;
 
 /** Read back from the EHR what a reconciliation covers. */
-export const ReconcileJobData = z.strictObject({ reconciliationId: z.uuid(), outboxKey });
+export const ReconcileJobData = z.strictObject({ reconciliationId: z.uuid(), outboxKey, tenantId: TenantId });
 export type ReconcileJobData = z.infer<typeof ReconcileJobData>;
 
 /** Apply one stored hospital message (HL7 v2 or FHIR notification). */
-export const InboundMessageJobData = z.strictObject({ inboundMessageId: z.number().int().positive(), outboxKey });
+export const InboundMessageJobData = z.strictObject({ inboundMessageId: z.number().int().positive(), outboxKey, tenantId: TenantId });
 export type InboundMessageJobData = z.infer<typeof InboundMessageJobData>;
 
 /** Bring the EHR's Patient up to date with demographics the hospital's feed changed. */
-export const PatientUpdateJobData = z.strictObject({ patientId: z.string().min(1), outboxKey });
+export const PatientUpdateJobData = z.strictObject({ patientId: z.string().min(1), outboxKey, tenantId: TenantId });
 export type PatientUpdateJobData = z.infer<typeof PatientUpdateJobData>;
 
 export const WORK = {
@@ -90,7 +117,7 @@ export const WORK = {
     topic: 'ehr-sync',
     payload: z.strictObject({ patientId: z.string().min(1), reason: z.string().min(1) }),
     queue: QUEUE_NAMES.ehrSync,
-    jobs: (p, row) => [{ name: 'sync', data: EhrSyncJobData.parse({ patientId: p.patientId, outboxKey: row.key }) }],
+    jobs: (p, row) => [{ name: 'sync', data: EhrSyncJobData.parse({ patientId: p.patientId, outboxKey: row.key, tenantId: row.tenantId }) }],
     options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
   }),
   followUpSchedule: defineUnit({
@@ -98,8 +125,8 @@ export const WORK = {
     payload: z.strictObject({ followUpId: z.string().min(1), dueBy: z.iso.datetime({ offset: true }), remindAt: z.iso.datetime({ offset: true }) }),
     queue: QUEUE_NAMES.followUps,
     jobs: (p, row) => [
-      { name: 'due', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'due', outboxKey: row.key }), runAt: Date.parse(p.dueBy) },
-      { name: 'reminder', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'reminder', outboxKey: row.key }), runAt: Date.parse(p.remindAt) },
+      { name: 'due', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'due', outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.dueBy) },
+      { name: 'reminder', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'reminder', outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.remindAt) },
     ],
     options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
   }),
@@ -107,7 +134,7 @@ export const WORK = {
     topic: 'follow-up-cancel',
     payload: z.strictObject({ followUpIds: z.array(z.string().min(1)).min(1) }),
     queue: QUEUE_NAMES.followUps,
-    jobs: (p, row) => [{ name: 'cancel', data: FollowUpCancelJobData.parse({ followUpIds: p.followUpIds, outboxKey: row.key }) }],
+    jobs: (p, row) => [{ name: 'cancel', data: FollowUpCancelJobData.parse({ followUpIds: p.followUpIds, outboxKey: row.key, tenantId: row.tenantId }) }],
     options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
   }),
   notify: defineUnit({
@@ -119,14 +146,14 @@ export const WORK = {
       url: z.url(),
     }),
     queue: QUEUE_NAMES.notify,
-    jobs: (p, row) => [{ name: p.event, data: NotifyJobData.parse({ outboxKey: row.key }) }],
+    jobs: (p, row) => [{ name: p.event, data: NotifyJobData.parse({ outboxKey: row.key, tenantId: row.tenantId }) }],
     options: (l) => ({ attempts: l.webhookAttempts, backoff: { type: 'custom' }, ...KEEP }),
   }),
   reconcile: defineUnit({
     topic: 'reconcile',
     payload: z.strictObject({ reconciliationId: z.uuid() }),
     queue: QUEUE_NAMES.reconcile,
-    jobs: (p, row) => [{ name: 'reconcile', data: ReconcileJobData.parse({ reconciliationId: p.reconciliationId, outboxKey: row.key }) }],
+    jobs: (p, row) => [{ name: 'reconcile', data: ReconcileJobData.parse({ reconciliationId: p.reconciliationId, outboxKey: row.key, tenantId: row.tenantId }) }],
     options: () => ({ attempts: 5, backoff: { type: 'custom' }, ...KEEP }),
   }),
   // The MLLP listener and POST /v1/ehr-notifications write this row (with the message) from
@@ -135,7 +162,7 @@ export const WORK = {
     topic: 'inbound-message',
     payload: z.strictObject({ inboundMessageId: z.number().int().positive() }),
     queue: QUEUE_NAMES.inbound,
-    jobs: (p, row) => [{ name: 'inbound-message', data: InboundMessageJobData.parse({ inboundMessageId: p.inboundMessageId, outboxKey: row.key }) }],
+    jobs: (p, row) => [{ name: 'inbound-message', data: InboundMessageJobData.parse({ inboundMessageId: p.inboundMessageId, outboxKey: row.key, tenantId: row.tenantId }) }],
     // Waits out an EHR outage like the sync: id-only notifications read the EHR.
     options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
   }),
@@ -143,7 +170,7 @@ export const WORK = {
     topic: 'ehr-patient-update',
     payload: z.strictObject({ patientId: z.string().min(1) }),
     queue: QUEUE_NAMES.inbound,
-    jobs: (p, row) => [{ name: 'patient-demographics', data: PatientUpdateJobData.parse({ patientId: p.patientId, outboxKey: row.key }) }],
+    jobs: (p, row) => [{ name: 'patient-demographics', data: PatientUpdateJobData.parse({ patientId: p.patientId, outboxKey: row.key, tenantId: row.tenantId }) }],
     options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
   }),
 } as const;

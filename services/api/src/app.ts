@@ -7,7 +7,6 @@ import { auditRequests } from './audit/requests';
 import { AuditTrail } from './audit/trail';
 import { baseUrlOf } from './http/command';
 import { tenantDb } from './http/tenant-db';
-import { DEFAULT_TENANT_ID } from './http/caller';
 import { jwtAuth } from './http/jwt-auth';
 import { clientLimit, unauthenticatedLimit } from './http/rate-limits';
 import { requireScopes } from './http/scopes';
@@ -16,6 +15,7 @@ import { jsonBody } from './http/json-body';
 import { rejectControlCharactersInPath } from './http/path-guard';
 import { bodyTimeout } from './http/timeouts';
 import { rejectUnknownV1Query } from './http/query';
+import { tenantSettingsTable } from './http/tenant-settings';
 import { requestLogger } from './ops/logging';
 import { redactingLogger } from './ops/redaction';
 import { coursePageRoutes } from './page/course-page';
@@ -33,6 +33,8 @@ import { systemRoutes } from './routes/system';
 export function createApp(given: AppDeps): Express {
   // Whatever logger the caller passes, no line the app writes carries patient data.
   const deps: AppDeps = { ...given, logger: redactingLogger(given.logger), audit: given.audit ?? createAuditTrail(given) };
+  // Every tenant's rules are worked out now: a bad override stops start-up, not a screening.
+  const tenants = tenantSettingsTable(deps);
   const app = express();
   app.locals.audit = deps.audit;
   app.disable('x-powered-by');
@@ -52,7 +54,7 @@ export function createApp(given: AppDeps): Express {
   app.use(smartConfigurationRoutes(deps.config));
   if (deps.config.AUTH_MODE === 'jwt') {
     app.use(unauthenticatedLimit(deps.config, deps.logger, deps.rateLimits));
-    app.use(jwtAuth(deps.config, { isKnownTenant: deps.isKnownTenant ?? ((id) => id === DEFAULT_TENANT_ID) }));
+    app.use(jwtAuth(deps.config, { isKnownTenant: deps.isKnownTenant ?? ((id) => tenants.has(id)) }));
     app.use(requireScopes());
     app.use(clientLimit(deps.config, deps.logger, deps.rateLimits));
   }

@@ -1,4 +1,4 @@
-import type { Config } from '@kap/config';
+import type { Config, Tenants } from '@kap/config';
 import type { ScreeningRuleTable } from '@kap/domain';
 import type { Queues } from '@kap/queue';
 import type { Db } from '@kap/store';
@@ -21,7 +21,10 @@ export interface Probe {
 export interface AppDeps {
   readonly config: Config;
   readonly db: Db;
+  /** The screening rules of a deployment without `tenants`; with them, each tenant's come from its configuration. */
   readonly rules: ScreeningRuleTable;
+  /** The tenants served (TENANTS_FILE); without it, the single default tenant on `config`. */
+  readonly tenants?: Tenants;
   readonly logger: Logger;
   /** Extra readiness probes (Redis, the EHR); the database is always probed. */
   readonly probes?: readonly Probe[];

@@ -1,4 +1,5 @@
-import { databaseOptions, loadConfig } from '@kap/config';
+import { readFileSync } from 'node:fs';
+import { databaseOptions, loadConfig, loadTenants } from '@kap/config';
 import { openDatabase } from '@kap/store';
 import pino from 'pino';
 import { startApi } from './server';
@@ -6,9 +7,11 @@ import { startApi } from './server';
 /** The API as its own process (compose, Kubernetes); the only file here that reads `process.env`. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  // The tenants file is read here, at the edge; parsing and checking it is @kap/config's.
+  const tenants = loadTenants(process.env, config.TENANTS_FILE ? { path: config.TENANTS_FILE, text: readFileSync(config.TENANTS_FILE, 'utf8') } : undefined);
   const logger = pino({ level: config.LOG_LEVEL, base: { service: 'api' } });
   const db = await openDatabase(databaseOptions(config));
-  const api = await startApi(config, db, logger);
+  const api = await startApi(config, db, logger, tenants);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

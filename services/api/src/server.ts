@@ -1,12 +1,12 @@
 import type { Server } from 'node:http';
-import { ehrBaseUrl, openAccessRefusal, type Config } from '@kap/config';
-import { screeningRulesFromSettings } from '@kap/domain';
+import { ehrBaseUrl, openAccessRefusal, singleTenant, type Config, type Tenants } from '@kap/config';
 import { checkOwnership, createQueues, producerConnection, queuePrefix as prefixOf } from '@kap/queue';
 import { getDeploymentId, maxOutboxId, type Db } from '@kap/store';
 import type { Logger } from 'pino';
 import { createApp, createAuditTrail } from './app';
 import { createApiServer } from './http/http-server';
 import type { Probe } from './deps';
+import { screeningRulesFromConfig } from './http/tenant-settings';
 
 export interface RunningApi {
   readonly server: Server;
@@ -17,18 +17,14 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-/** Serves the API on the configured host and port with its Redis and EHR probes. */
-export async function startApi(config: Config, db: Db, logger: Logger): Promise<RunningApi> {
+/** Serves the API on the configured host and port with its Redis and EHR probes, for the given tenants. */
+export async function startApi(config: Config, db: Db, logger: Logger, tenants: Tenants = singleTenant(config)): Promise<RunningApi> {
   const refusal = openAccessRefusal(config);
   if (refusal) throw new Error(refusal);
   if (config.AUTH_MODE === 'none') {
     logger.warn({ host: config.HOST }, 'AUTH_MODE=none: the API is open to anyone on this machine, and listens on loopback only');
   }
-  const rules = screeningRulesFromSettings({
-    systolicAbove: config.SCREENING_BP_SYSTOLIC_ABOVE,
-    diastolicAbove: config.SCREENING_BP_DIASTOLIC_ABOVE,
-    severityOverrides: config.SCREENING_SEVERITY_OVERRIDES ? JSON.parse(config.SCREENING_SEVERITY_OVERRIDES) : undefined,
-  });
+  const rules = screeningRulesFromConfig(config);
   // Fails fast instead of queueing commands while Redis is away: callers get 503 at once.
   const redis = producerConnection(config.REDIS_URL, { lazyConnect: true });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection problem'));
@@ -37,7 +33,8 @@ export async function startApi(config: Config, db: Db, logger: Logger): Promise<
   const pingRedis = async (): Promise<void> => {
     await withTimeout(redis.ping(), 500, 'Redis did not answer within 500 ms');
   };
-  const ehrUrl = ehrBaseUrl(config);
+  // Each tenant's EHR, each address once; /ready is public, so tenants are not named there.
+  const ehrUrls = [...new Set(tenants.all().map((t) => ehrBaseUrl(t.config)))];
   // The deployment id never changes for a database: read once, for the prefix and every readiness check.
   const deploymentId = await getDeploymentId(db);
   const queuePrefix = prefixOf(config.QUEUE_PREFIX, deploymentId);
@@ -53,19 +50,19 @@ export async function startApi(config: Config, db: Db, logger: Logger): Promise<
       },
     },
     // Reported, not required: accepted data waits in the outbox while the EHR is away.
-    { name: 'ehr', critical: false, check: () => reachable(`${ehrUrl}/metadata`) },
+    { name: 'ehr', critical: false, check: async () => void (await Promise.all(ehrUrls.map((url) => reachable(`${url}/metadata`)))) },
   ];
   // A separate connection for the dashboard and metrics, so their reads never wait behind commands.
   const queues = createQueues(producerConnection(config.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 }), queuePrefix);
-  const audit = createAuditTrail({ config, db, rules, logger });
+  const audit = createAuditTrail({ config, db, rules, tenants, logger });
   // Rate-limit counters on the commands' connection: every replica counts against one budget per client.
-  const app = createApp({ config, db, rules, logger, probes, queueCheck: pingRedis, queues, audit, rateLimits: { redis, prefix: `${queuePrefix}:rate` } });
+  const app = createApp({ config, db, rules, tenants, logger, probes, queueCheck: pingRedis, queues, audit, rateLimits: { redis, prefix: `${queuePrefix}:rate` } });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createApiServer(app, config, logger);
     s.once('error', reject);
     s.listen(config.PORT, config.HOST, () => resolve(s));
   });
-  logger.info({ url: `http://${config.HOST}:${config.PORT}`, database: db.kind, queuePrefix }, 'api listening');
+  logger.info({ url: `http://${config.HOST}:${config.PORT}`, database: db.kind, queuePrefix, tenants: tenants.ids }, 'api listening');
   return {
     server,
     async close() {

@@ -5,23 +5,30 @@ import {
   encodeHl7,
   readAdt,
   readMshFields,
+  routeHl7Message,
   type AckCode,
   type Hl7Problem,
+  type Hl7Tenant,
   type InboundSettings,
   type MllpEvent,
 } from '@kap/inbound';
 import { receiveInboundMessage } from '@kap/queue';
-import type { Db, NewInboundMessage } from '@kap/store';
+import { forTenant, storeInboundMessage, type Db, type NewInboundMessage } from '@kap/store';
 import type { Logger } from 'pino';
 import { messageTypeLabel, recordMessage } from './metrics';
 
 export interface FrameDeps {
+  /** The unscoped database: each message is stored through its tenant's handle. */
   readonly db: Db;
-  readonly settings: InboundSettings;
+  /** The tenants this listener serves; the sending facility (MSH-4) picks one when there are several. */
+  readonly tenants: readonly Hl7Tenant[];
   readonly logger: Logger;
   readonly maxBytes: number;
   readonly now?: () => Date;
 }
+
+/** Reads only the header of a message no tenant takes: its events are never applied. */
+const UNROUTED_SETTINGS: InboundSettings = { assigningAuthorities: new Map(), dischargeStopCodes: new Set() };
 
 let ackCounter = 0;
 /** This ACK's own MSH-10: unique, at most 20 characters (MSH-10's length before 2.7). */
@@ -31,7 +38,9 @@ const nextAckControlId = (now: Date): string => `K${now.getTime().toString(36)}$
  * Answers one MLLP event with the bytes of its ACK. The message is stored first, in every
  * case: accepted ADT with the outbox row that has the worker apply it, anything else for an
  * operator to look at. Only a stored message is acknowledged `AA`; if it cannot be stored
- * the answer is `AR` (a system problem, per HL7: send it again later).
+ * the answer is `AR` (a system problem, per HL7: send it again later). A message no tenant
+ * takes (several tenants, an unlisted MSH-4) is answered `AR` with the reason and kept,
+ * under no tenant, for an operator.
  */
 export async function answerFrame(deps: FrameDeps, event: MllpEvent): Promise<Buffer> {
   const now = (deps.now ?? (() => new Date()))();
@@ -43,6 +52,7 @@ export async function answerFrame(deps: FrameDeps, event: MllpEvent): Promise<Bu
   let note: string | undefined;
   let record: NewInboundMessage;
   let typeLabel = messageTypeLabel((msh[9] ?? '').split('^')[0] ?? '', (msh[9] ?? '').split('^')[1] ?? '');
+  let route = routeHl7Message(msh[4], deps.tenants);
 
   if (event.kind !== 'frame') {
     code = 'AR';
@@ -56,7 +66,8 @@ export async function answerFrame(deps: FrameDeps, event: MllpEvent): Promise<Bu
       const decoded = decodeHl7(bytes);
       msh = decoded.msh;
       charset = decoded.charset;
-      const reading = readAdt(decoded.message, deps.settings);
+      route = routeHl7Message(msh[4], deps.tenants);
+      const reading = readAdt(decoded.message, 'tenant' in route ? route.tenant.settings : UNROUTED_SETTINGS);
       typeLabel = messageTypeLabel(reading.header.messageCode, reading.header.triggerEvent);
       const base = {
         channel: 'hl7v2' as const,
@@ -66,7 +77,11 @@ export async function answerFrame(deps: FrameDeps, event: MllpEvent): Promise<Bu
         // PostgreSQL text cannot hold NUL; no HL7 field may contain one either.
         content: decoded.text.replace(/\0/g, ''),
       };
-      if (reading.outcome === 'rejected') {
+      if ('problem' in route) {
+        code = 'AR';
+        problem = route.problem;
+        record = { ...base, status: 'rejected', ackCode: code, problem: problem.text };
+      } else if (reading.outcome === 'rejected') {
         code = reading.ack;
         problem = reading.problem;
         record = { ...base, status: 'rejected', ackCode: code, problem: problem.text };
@@ -81,19 +96,24 @@ export async function answerFrame(deps: FrameDeps, event: MllpEvent): Promise<Bu
       code = 'AR';
       problem = { code: err.code, text: err.message };
       msh = err.msh ?? msh;
+      route = routeHl7Message(msh[4], deps.tenants);
       record = rejected(bytes, msh, code, problem);
     }
   }
 
   try {
-    const stored = await receiveInboundMessage(deps.db, record);
+    // Unrouted, it is refused and nobody's work: kept unscoped for the deployment's operator.
+    const stored =
+      'tenant' in route
+        ? await receiveInboundMessage(forTenant(deps.db, route.tenant.id), route.tenant.id, record)
+        : await storeInboundMessage(deps.db, record);
     if (!stored.created) {
       // The same sender and MSH-10 again: acknowledged as the first time, applied once.
       code = (stored.message.ackCode as AckCode | null) ?? 'AA';
       note = 'Duplicate of a message already received; not applied again';
     }
     deps.logger.info(
-      { inboundMessage: stored.message.id, type: typeLabel, ack: code, duplicate: !stored.created, problem: problem?.text },
+      { tenant: 'tenant' in route ? route.tenant.id : null, inboundMessage: stored.message.id, type: typeLabel, ack: code, duplicate: !stored.created, problem: problem?.text },
       'hl7 message received',
     );
   } catch (err) {

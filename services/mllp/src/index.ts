@@ -1,3 +1,3 @@
 export { startMllpListener, type MllpListenerOptions, type RunningMllpListener } from './listener';
-export { startConfiguredMllp } from './start';
+export { hl7Tenants, startConfiguredMllp } from './start';
 export { answerFrame } from './handle-frame';

@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { MllpFramer, mllpFrame, type InboundSettings } from '@kap/inbound';
+import { MllpFramer, mllpFrame, type Hl7Tenant } from '@kap/inbound';
 import type { Db } from '@kap/store';
 import type { Logger } from 'pino';
 import { answerFrame } from './handle-frame';
@@ -9,7 +9,8 @@ export interface MllpListenerOptions {
   readonly port: number;
   readonly host: string;
   readonly db: Db;
-  readonly settings: InboundSettings;
+  /** Whose messages these may be; with several, MSH-4 decides (`routeHl7Message`). */
+  readonly tenants: readonly Hl7Tenant[];
   readonly logger: Logger;
   readonly maxMessageBytes: number;
   readonly idleTimeoutMs: number;
@@ -33,7 +34,7 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<R
   const inFlight = new Set<Promise<void>>();
   const deps = {
     db: options.db,
-    settings: options.settings,
+    tenants: options.tenants,
     logger: options.logger,
     maxBytes: options.maxMessageBytes,
     ...(options.now ? { now: options.now } : {}),

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
-import { databaseOptions, loadConfig } from '@kap/config';
+import { readFileSync } from 'node:fs';
+import { databaseOptions, loadConfig, loadTenants } from '@kap/config';
 import { openDatabase } from '@kap/store';
 import pino from 'pino';
 import client from 'prom-client';
@@ -12,13 +13,15 @@ import { startConfiguredMllp } from './start';
  */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  // The tenants file is read here, at the edge; parsing and checking it is @kap/config's.
+  const tenants = loadTenants(process.env, config.TENANTS_FILE ? { path: config.TENANTS_FILE, text: readFileSync(config.TENANTS_FILE, 'utf8') } : undefined);
   const logger = pino({ level: config.LOG_LEVEL, base: { service: 'mllp' } });
   if (config.MLLP_PORT === undefined) throw new Error('MLLP_PORT is not set: nothing to listen on');
   if (!config.DATABASE_URL) {
     logger.warn('no DATABASE_URL: the embedded database is private to this process, and no worker will see these messages');
   }
   const db = await openDatabase(databaseOptions(config));
-  const listener = await startConfiguredMllp(config, db, logger);
+  const listener = await startConfiguredMllp(config, db, logger, tenants);
   let metrics: ReturnType<typeof createServer> | undefined;
   if (config.METRICS_PORT) {
     client.collectDefaultMetrics({ prefix: 'kap_mllp_' });

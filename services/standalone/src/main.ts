@@ -1,5 +1,6 @@
 import { startApi } from '@kap/api';
-import { databaseOptions, loadConfig, openAccessRefusal } from '@kap/config';
+import { readFileSync } from 'node:fs';
+import { databaseOptions, loadConfig, loadTenants, openAccessRefusal } from '@kap/config';
 import { sandboxPolicyFromEnv, startSandbox } from '@kap/ehr-sandbox';
 import { startConfiguredMllp } from '@kap/mllp';
 import { openDatabase } from '@kap/store';
@@ -14,6 +15,8 @@ import pino from 'pino';
  */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  // The tenants file is read here, at the edge; parsing and checking it is @kap/config's.
+  const tenants = loadTenants(process.env, config.TENANTS_FILE ? { path: config.TENANTS_FILE, text: readFileSync(config.TENANTS_FILE, 'utf8') } : undefined);
   const logger = pino({ level: config.LOG_LEVEL });
   // Refused before anything starts, so nothing half-runs on an open network address.
   const refusal = openAccessRefusal(config);
@@ -23,10 +26,10 @@ async function main(): Promise<void> {
     : await startSandbox({ port: config.EHR_SANDBOX_PORT, host: '127.0.0.1', ...sandboxPolicyFromEnv(process.env) });
   if (sandbox) logger.info({ url: sandbox.url, profile: sandbox.sandbox.policy.profile }, 'ehr sandbox listening');
   const db = await openDatabase(databaseOptions(config));
-  const worker = await startWorker(config, db, logger.child({ service: 'worker' }));
-  const api = await startApi(config, db, logger.child({ service: 'api' }));
+  const worker = await startWorker(config, db, logger.child({ service: 'worker' }), tenants);
+  const api = await startApi(config, db, logger.child({ service: 'api' }), tenants);
   // The MLLP listener stores into this process's database, where the worker picks messages up.
-  const mllp = await startConfiguredMllp(config, db, logger.child({ service: 'mllp' }));
+  const mllp = await startConfiguredMllp(config, db, logger.child({ service: 'mllp' }), tenants);
 
   let stopping = false;
   const stop = (signal: string): void => {

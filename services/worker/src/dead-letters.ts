@@ -1,4 +1,5 @@
-import { getOutboxMessageByKey, listUnsynced, markDead, markFailed, type Db } from '@kap/store';
+import { forTenant, getOutboxMessageByKey, listUnsynced, markDead, markFailed, type Db } from '@kap/store';
+import { TenantId } from '@kap/queue';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 
@@ -19,13 +20,16 @@ export function isFinalFailure(job: Job, err: Error): boolean {
  * Should this write fail, the relay's sweep finds the job failed in Redis and does it.
  */
 export async function deadLetter(db: Db, logger: Logger, job: Job, err: Error): Promise<void> {
-  const data = job.data as { outboxKey?: unknown; patientId?: unknown };
+  const data = job.data as { outboxKey?: unknown; patientId?: unknown; tenantId?: unknown };
   const row = typeof data.outboxKey === 'string' ? await getOutboxMessageByKey(db, data.outboxKey) : undefined;
   if (!row) return;
   await markDead(db, row.id, err.message.slice(0, 1000));
-  if (typeof data.patientId === 'string') {
-    for (const u of await listUnsynced(db, data.patientId)) {
-      await markFailed(db, { type: u.type, id: u.id, error: err.message.slice(0, 500), localVersion: u.version });
+  const tenant = TenantId.safeParse(data.tenantId);
+  if (typeof data.patientId === 'string' && tenant.success) {
+    // The patient's rows are its tenant's: read and marked through that tenant's handle.
+    const tenantDb = forTenant(db, tenant.data);
+    for (const u of await listUnsynced(tenantDb, data.patientId)) {
+      await markFailed(tenantDb, { type: u.type, id: u.id, error: err.message.slice(0, 500), localVersion: u.version });
     }
   }
   logger.error({ queue: job.queueName, job: job.id, outbox: row.id, attempts: job.attemptsMade, err: err.message }, 'dead letter');

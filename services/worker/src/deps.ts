@@ -1,4 +1,4 @@
-import type { Config } from '@kap/config';
+import type { Config, Tenants } from '@kap/config';
 import type { EhrClient } from '@kap/ehr-client';
 import type { Db } from '@kap/store';
 import type { Queues } from '@kap/queue';
@@ -8,8 +8,17 @@ import type { Logger } from 'pino';
 /** Everything processors need, passed in by main.ts (or a test with real services). */
 export interface WorkerDeps {
   readonly config: Config;
+  /** The unscoped database: the outbox relay and sweeps; a job's own work goes through its tenant's handle (`tenantWork`). */
   readonly db: Db;
-  readonly ehr: EhrClient;
+  /** The tenants served; without it, the single default tenant on `config`. */
+  readonly tenants?: Tenants;
+  /**
+   * The EHR of a deployment without `tenants` (tests inject one). With `tenants`, each
+   * tenant's client is made from its own configuration on first use and kept.
+   */
+  readonly ehr?: EhrClient;
+  /** fetch for the EHR clients made per tenant (tests record or alter what they send). */
+  readonly ehrFetch?: typeof fetch;
   readonly queues: Queues;
   /** The deployment's own key prefix in Redis (`queuePrefix`). */
   readonly queuePrefix: string;

@@ -1,4 +1,5 @@
-import { databaseOptions, loadConfig } from '@kap/config';
+import { readFileSync } from 'node:fs';
+import { databaseOptions, loadConfig, loadTenants } from '@kap/config';
 import { openDatabase } from '@kap/store';
 import pino from 'pino';
 import { startWorker } from './worker';
@@ -6,9 +7,11 @@ import { startWorker } from './worker';
 /** The worker as its own process, scaled apart from the API; the only file here that reads `process.env`. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  // The tenants file is read here, at the edge; parsing and checking it is @kap/config's.
+  const tenants = loadTenants(process.env, config.TENANTS_FILE ? { path: config.TENANTS_FILE, text: readFileSync(config.TENANTS_FILE, 'utf8') } : undefined);
   const logger = pino({ level: config.LOG_LEVEL, base: { service: 'worker' } });
   const db = await openDatabase(databaseOptions(config));
-  const worker = await startWorker(config, db, logger);
+  const worker = await startWorker(config, db, logger, tenants);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

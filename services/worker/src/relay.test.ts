@@ -39,22 +39,36 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
   it('dead-letters a row whose payload does not parse, with the reason, and dispatches the others', async () => {
     const bad = await enqueueOutbox(db, { topic: WORK.ehrSync.topic, payload: { patient: 'no id' } });
     const unknown = await enqueueOutbox(db, { topic: 'no-such-topic', payload: {} });
-    const good = await enqueueWork(db, WORK.ehrSync, { patientId: 'p1', reason: 'test' }, { patientId: 'p1' });
+    const good = await enqueueWork(db, WORK.ehrSync, { patientId: 'p1', reason: 'test' }, { patientId: 'p1', tenantId: 'default' });
     await relayOnce(deps, LIMITS);
     expect(await getOutboxMessage(db, bad.id)).toMatchObject({ deadAt: expect.any(String), lastError: expect.stringMatching(/payload does not parse: patientId/) });
     expect(await getOutboxMessage(db, unknown.id)).toMatchObject({ deadAt: expect.any(String), lastError: expect.stringMatching(/no-such-topic/) });
     const dispatched = await getOutboxMessage(db, good.id);
     expect(dispatched?.jobIds).toHaveLength(1);
     const job = await queues.ehrSync.getJob(dispatched?.jobIds[0] as string);
-    expect(job?.data).toEqual({ patientId: 'p1', outboxKey: good.key });
+    expect(job?.data).toEqual({ patientId: 'p1', outboxKey: good.key, tenantId: 'default' });
+  });
+
+  it("hands each row's jobs the tenant its payload names; a row from before tenants is the default tenant's", async () => {
+    const north = await enqueueWork(db, WORK.ehrSync, { patientId: 'pn', reason: 'test' }, { patientId: 'pn', tenantId: 'north' });
+    const timers = await enqueueWork(db, WORK.followUpSchedule, { followUpId: 'fn', dueBy: new Date(Date.now() + 60_000).toISOString(), remindAt: new Date(Date.now() + 30_000).toISOString() }, { tenantId: 'north' });
+    const older = await enqueueOutbox(db, { topic: WORK.ehrSync.topic, payload: { patientId: 'po', reason: 'before tenants' } });
+    const forged = await enqueueOutbox(db, { topic: WORK.ehrSync.topic, payload: { patientId: 'px', reason: 'test', tenantId: 'North; DROP' } });
+    await relayOnce(deps, LIMITS);
+    const dataOf = async (id: number, queue = queues.ehrSync) =>
+      Promise.all(((await getOutboxMessage(db, id))?.jobIds ?? []).map(async (jobId) => (await queue.getJob(jobId))?.data));
+    expect(await dataOf(north.id)).toEqual([{ patientId: 'pn', outboxKey: north.key, tenantId: 'north' }]);
+    expect((await dataOf(timers.id, queues.followUps)).map((d) => d.tenantId)).toEqual(['north', 'north']);
+    expect(await dataOf(older.id)).toEqual([{ patientId: 'po', outboxKey: older.key, tenantId: 'default' }]);
+    expect(await getOutboxMessage(db, forged.id)).toMatchObject({ deadAt: expect.any(String), lastError: expect.stringMatching(/tenantId/) });
   });
 
   it('refuses at write time a payload the registry would not relay', async () => {
-    await expect(enqueueWork(db, WORK.notify, { event: 'careplan.updated', resource: 'CarePlan/x', version: '1', url: 'not a url' })).rejects.toThrow();
+    await expect(enqueueWork(db, WORK.notify, { event: 'careplan.updated', resource: 'CarePlan/x', version: '1', url: 'not a url' }, { tenantId: 'default' })).rejects.toThrow();
   });
 
   it('never completes a row from a job\'s state: a finished job whose row is open is dispatched again under new ids', async () => {
-    const row = await enqueueWork(db, WORK.ehrSync, { patientId: 'p2', reason: 'test' }, { patientId: 'p2' });
+    const row = await enqueueWork(db, WORK.ehrSync, { patientId: 'p2', reason: 'test' }, { patientId: 'p2', tenantId: 'default' });
     await relayOnce(deps, LIMITS);
     const first = (await getOutboxMessage(db, row.id))?.jobIds[0] as string;
     // The job ends without its processor completing the row (as another database's job would).
@@ -73,7 +87,7 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
   it('schedules a follow-up\'s two timers at their times, under ids of their own', async () => {
     const dueBy = new Date(Date.now() + 3_600_000).toISOString();
     const remindAt = new Date(Date.now() + 1_800_000).toISOString();
-    const row = await enqueueWork(db, WORK.followUpSchedule, { followUpId: 'f1', dueBy, remindAt });
+    const row = await enqueueWork(db, WORK.followUpSchedule, { followUpId: 'f1', dueBy, remindAt }, { tenantId: 'default' });
     await relayOnce(deps, LIMITS);
     const ids = (await getOutboxMessage(db, row.id))?.jobIds ?? [];
     const jobs = await Promise.all(ids.map((id) => queues.followUps.getJob(id)));

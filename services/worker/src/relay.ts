@@ -1,4 +1,4 @@
-import { newJobId, recordHighWater, unitForTopic, type JobLimits, type JobRequest, type WorkUnit } from '@kap/queue';
+import { newJobId, recordHighWater, splitTenant, unitForTopic, type JobLimits, type JobRequest, type WorkUnit } from '@kap/queue';
 import { listUndispatched, markDead, markDispatched, onOutboxWork, type Dispatched, type OutboxRow } from '@kap/store';
 import type { Queue } from 'bullmq';
 import { isStalledOut } from './dead-letters';
@@ -19,7 +19,8 @@ interface Dispatch {
  * else (lost with a flushed or restarted Redis, stalled out, or finished without completing
  * the row) is dispatched again under new ids. No job state ever completes a row: only a
  * processor does, with the work done. A row that names no unit, or whose payload does not
- * parse, becomes a dead letter with the reason rather than stalling the relay.
+ * parse, becomes a dead letter with the reason rather than stalling the relay. Rows of every
+ * tenant pass here (this handle is unscoped); each row's jobs carry the tenant its payload names.
  * Returns how many rows it looked at.
  */
 export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200): Promise<number> {
@@ -34,7 +35,13 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
       await markDead(deps.db, row.id, `no unit of work has the topic "${row.topic}"`);
       continue;
     }
-    const payload = unit.payload.safeParse(row.payload);
+    const stored = splitTenant(row.payload);
+    if ('error' in stored) {
+      deps.logger.error({ outbox: row.id, topic: row.topic, reason: stored.error }, 'outbox payload names no valid tenant: dead letter');
+      await markDead(deps.db, row.id, `payload does not parse: ${stored.error}`);
+      continue;
+    }
+    const payload = unit.payload.safeParse(stored.payload);
     if (!payload.success) {
       const reason = payload.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ');
       deps.logger.error({ outbox: row.id, topic: row.topic, reason }, 'outbox payload does not parse: dead letter');
@@ -50,7 +57,7 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
       if (verdict === 'failed') continue;
       await removeJobs(deps.queues.get(unit.queue), row.jobIds);
     }
-    const jobs = unit.jobs(payload.data, row).map((j) => ({ ...j, id: newJobId(unit) }));
+    const jobs = unit.jobs(payload.data, { key: row.key, patientId: row.patientId, tenantId: stored.tenantId }).map((j) => ({ ...j, id: newJobId(unit) }));
     dispatches.push({ row, unit, jobs });
   }
   // Ids first, then Redis: a crash between leaves ids Redis lacks, which the sweep re-dispatches.

@@ -1,8 +1,9 @@
 import { parseDurationMs } from '@kap/domain';
 import { WORK, enqueueWork } from '@kap/queue';
-import { stalePendingPatients } from '@kap/store';
+import { forTenant, stalePendingPatients } from '@kap/store';
 import type { WorkerDeps } from './deps';
 import { recordStaleRequeues } from './metrics';
+import { tenantsOf } from './tenant-work';
 
 /** The reason a sweep's re-queue carries; /metrics counts the rows with it. */
 export const STALE_REQUEUE_REASON = 'stale-requeue';
@@ -10,13 +11,18 @@ export const STALE_REQUEUE_REASON = 'stale-requeue';
 /**
  * One pass of the light sweep behind the outbox: a patient with a change pending longer
  * than SYNC_STALE_AFTER and no sync job asked for gets one. It does not trust that every
- * path which stored a change also asked for its sync; it costs one indexed query a pass.
- * Returns the patients re-queued.
+ * path which stored a change also asked for its sync; it costs one indexed query a pass per
+ * tenant. Each tenant is swept through its own handle, so a re-queued sync carries the
+ * tenant whose EHR it belongs to. Returns the patients re-queued.
  */
 export async function sweepStaleOnce(deps: WorkerDeps): Promise<string[]> {
-  const patients = await stalePendingPatients(deps.db, parseDurationMs(deps.config.SYNC_STALE_AFTER));
-  for (const patientId of patients) {
-    await enqueueWork(deps.db, WORK.ehrSync, { patientId, reason: STALE_REQUEUE_REASON }, { patientId });
+  const patients: string[] = [];
+  for (const tenantId of tenantsOf(deps).ids) {
+    const db = forTenant(deps.db, tenantId);
+    for (const patientId of await stalePendingPatients(db, parseDurationMs(deps.config.SYNC_STALE_AFTER))) {
+      await enqueueWork(db, WORK.ehrSync, { patientId, reason: STALE_REQUEUE_REASON }, { patientId, tenantId });
+      patients.push(patientId);
+    }
   }
   if (patients.length > 0) {
     recordStaleRequeues(patients.length);

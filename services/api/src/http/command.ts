@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { publicBaseUrl, webhookUrls } from '@kap/config';
+import { publicBaseUrl } from '@kap/config';
 import { OutcomeError, badRequest, conflict, invalidInput, unavailable, type AuditClient } from '@kap/fhir';
 import { IdempotencyKeyTaken, claimIdempotencyKey, completeIdempotencyKey, findIdempotentResponse, type Db, type JsonValue } from '@kap/store';
 import type { Request, RequestHandler, Response } from 'express';
@@ -12,16 +12,19 @@ import type { AppDeps } from '../deps';
 import { callerOf } from './caller';
 import { sendText, type HandlerResult } from './respond';
 import { requestDb } from './tenant-db';
+import { requestTenant, type TenantSettings } from './tenant-settings';
 
 export interface CommandContext {
   /** The transaction every write of the command joins, with the idempotency record; it sees only the caller's tenant. */
   readonly tx: Db;
-  /** The caller's tenant: what is made from a hospital identifier (a Patient's id) is made within it. */
+  /** The caller's tenant: whose data this is, whose jobs the command asks for, and within which a hospital identifier names a patient. */
   readonly tenantId: string;
   readonly params: Readonly<Record<string, string>>;
   readonly now: Date;
   readonly baseUrl: string;
-  /** Subscribers that receive CarePlan and care-team webhooks. */
+  /** That tenant's rules, follow-up timing and webhooks. */
+  readonly tenant: TenantSettings;
+  /** The tenant's subscribers that receive CarePlan and care-team webhooks. */
   readonly webhookUrls: readonly string[];
 }
 
@@ -90,7 +93,7 @@ export function command<T>(
     const scope = callerScope(req, res);
     const endpoint = `${req.method} ${req.baseUrl}${req.path}`;
     const requestHash = sha256(stringify(req.body ?? null) ?? '');
-    const { tenantId } = callerOf(res);
+    const tenant = requestTenant(deps, res);
     const db = requestDb(deps, res);
 
     const replay = async (): Promise<CommandOutcome | undefined> => {
@@ -122,10 +125,18 @@ export function command<T>(
         return await db.transaction(async (tx) => {
           if (key) await claimIdempotencyKey(tx, { scope, key, requestHash, endpoint });
           const now = (deps.now ?? (() => new Date()))();
-          const { written, ...out } = await handler(input, { tx, tenantId, params: req.params as Record<string, string>, now, baseUrl: baseUrlOf(deps), webhookUrls: webhookUrls(deps.config) });
+          const { written, ...out } = await handler(input, {
+            tx,
+            params: req.params as Record<string, string>,
+            now,
+            baseUrl: baseUrlOf(deps),
+            tenantId: tenant.id,
+            tenant,
+            webhookUrls: tenant.webhookUrls,
+          });
           const audited = written ? writeAuditRecords(written, out.status, auditClientOf(req, res), now.toISOString()) : [];
           // In the write's own transaction: the record of a write exists exactly when the write does.
-          await writeAuditEvents(tx, audited.map((r) => auditEventOf(r, baseUrlOf(deps))), deps.config.EHR_SYNC_AUDIT);
+          await writeAuditEvents(tx, tenant.id, audited.map((r) => auditEventOf(r, baseUrlOf(deps))), deps.config.EHR_SYNC_AUDIT);
           const text = JSON.stringify(out.body);
           if (key) await completeIdempotencyKey(tx, { scope, key, status: out.status, body: out.body as JsonValue, response: text, ...(out.headers ? { headers: out.headers } : {}) });
           return { ...out, text, audited: audited.length };

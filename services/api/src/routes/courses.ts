@@ -6,6 +6,7 @@ import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
 import { sendResource } from '../http/respond';
 import { requestDb } from '../http/tenant-db';
+import { requestTenant } from '../http/tenant-settings';
 import { startCourse, viewCourse } from '../workflows/course';
 import { recordDosingSession } from '../workflows/dosing-session';
 import { completeFollowUp } from '../workflows/follow-up';
@@ -18,18 +19,13 @@ import { viewOutcomes } from '../workflows/outcomes';
 export function courseRoutes(deps: AppDeps): Router {
   const router = Router();
   const c = deps.config;
-  const sessionSettings = {
-    followUpOffsets: c.FOLLOW_UP_OFFSETS,
-    reminderLead: c.FOLLOW_UP_REMINDER_LEAD,
-    alertThreshold: { systolicAbove: c.SESSION_BP_ALERT_SYSTOLIC_ABOVE, diastolicAbove: c.SESSION_BP_ALERT_DIASTOLIC_ABOVE },
-  };
   router.post('/v1/courses', command(deps, zodParser(CourseRequest), startCourse));
   router.get('/v1/courses/:id', async (req, res) => {
     const id = req.params.id;
     const result = await guardDatabase(() => viewCourse(requestDb(deps, res), id));
     noteAuditRead(res, { patients: [result.patientId], resources: [`CarePlan/${(result.body as { carePlanId: string }).carePlanId}`] });
     // Additive: what the course page shows, and where to find the page and the outcomes.
-    const detail = await guardDatabase(() => courseDetail(requestDb(deps, res), id, sessionSettings.alertThreshold));
+    const detail = await guardDatabase(() => courseDetail(requestDb(deps, res), id, requestTenant(deps, res).session.alertThreshold));
     const base = publicBaseUrl(c);
     const links = { page: `${base}/courses/${encodeURIComponent(id)}`, outcomes: `${base}/v1/courses/${encodeURIComponent(id)}/outcomes` };
     sendResource(req, res, result.status, { ...(result.body as object), ...detail, links });
@@ -45,7 +41,7 @@ export function courseRoutes(deps: AppDeps): Router {
   });
   router.post(
     '/v1/courses/:id/dosing-sessions',
-    command(deps, zodParser(DosingSessionRequest), (input, ctx) => recordDosingSession(ctx.params.id as string, input, ctx, sessionSettings)),
+    command(deps, zodParser(DosingSessionRequest), (input, ctx) => recordDosingSession(ctx.params.id as string, input, ctx, ctx.tenant.session)),
   );
   router.post(
     '/v1/courses/:id/goals-of-care',

@@ -42,7 +42,7 @@ export function ehrNotificationRoutes(deps: AppDeps): Router {
         numbers.length > 0
           ? numbers.join(',')
           : notification.eventsSinceStart ?? createHash('sha256').update(JSON.stringify(bundle)).digest('hex');
-      const stored = await receiveInboundMessage(ctx.tx, {
+      const stored = await receiveInboundMessage(ctx.tx, ctx.tenantId, {
         channel: 'fhir-notification',
         sender: notification.subscription,
         controlId,

@@ -131,7 +131,7 @@ export function fhirRoutes(deps: AppDeps): Router {
     command(
       deps,
       qrParser,
-      (input, ctx) => recordScreening(input, ctx, deps.rules),
+      (input, ctx) => recordScreening(input, ctx, ctx.tenant.rules),
     ),
   );
 

@@ -8,7 +8,7 @@ export function screeningRoutes(deps: AppDeps): Router {
   const router = Router();
   router.post(
     '/v1/screenings',
-    command(deps, zodParser(ScreeningRequest), (input, ctx) => recordScreening(input, ctx, deps.rules)),
+    command(deps, zodParser(ScreeningRequest), (input, ctx) => recordScreening(input, ctx, ctx.tenant.rules)),
   );
   router.post(
     '/v1/screenings/:id/review',

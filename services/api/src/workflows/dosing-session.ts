@@ -123,7 +123,7 @@ export async function recordDosingSession(
       reason: `Dosing session ${request.sessionNumber} recorded`,
     }),
   );
-  const saved = await saveForSync(ctx.tx, course.patientId, produced, { reason: 'dosing-session', webhookUrls: ctx.webhookUrls });
+  const saved = await saveForSync(ctx.tx, course.patientId, produced, { reason: 'dosing-session', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId });
   for (const f of followUps) {
     const due = Date.parse(f.dueBy);
     const offset = due - Date.parse(request.end);
@@ -131,7 +131,7 @@ export async function recordDosingSession(
       ctx.tx,
       WORK.followUpSchedule,
       { followUpId: f.id, dueBy: f.dueBy, remindAt: new Date(due - Math.min(lead, offset / 2)).toISOString() },
-      { patientId: course.patientId },
+      { patientId: course.patientId, tenantId: ctx.tenantId },
     );
   }
   return {

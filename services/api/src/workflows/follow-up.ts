@@ -57,8 +57,8 @@ export async function completeFollowUp(followUpId: string, request: FollowUpComp
       reason: 'Integration follow-up completed',
     }),
   );
-  const saved = await saveForSync(ctx.tx, course.patientId, produced, { reason: 'follow-up-completed', webhookUrls: ctx.webhookUrls });
-  await enqueueWork(ctx.tx, WORK.followUpCancel, { followUpIds: [followUpId] }, { patientId: course.patientId });
+  const saved = await saveForSync(ctx.tx, course.patientId, produced, { reason: 'follow-up-completed', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId });
+  await enqueueWork(ctx.tx, WORK.followUpCancel, { followUpIds: [followUpId] }, { patientId: course.patientId, tenantId: ctx.tenantId });
   return {
     status: 200,
     body: {

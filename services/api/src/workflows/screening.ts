@@ -43,7 +43,7 @@ export async function recordScreening(
   const screeningId = randomUUID();
   const built = buildScreeningResources({ screeningId, request, evaluation, patient, recordedAt: ctx.now.toISOString() });
   // A Patient created here is new to the EHR too, so it joins what is marked for sync.
-  const stored = await saveForSync(ctx.tx, patientId, created ? [patient, ...built] : built, { reason: 'screening', webhookUrls: ctx.webhookUrls });
+  const stored = await saveForSync(ctx.tx, patientId, created ? [patient, ...built] : built, { reason: 'screening', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId });
   const produced = created ? stored : [patient, ...stored];
   await insertScreening(ctx.tx, {
     id: screeningId,
@@ -88,7 +88,7 @@ export async function reviewScreening(
   const eligibility = type && id ? await readResource(ctx.tx, type, id) : undefined;
   if (!eligibility) throw notFound(`Eligibility Observation of screening ${screeningId}`);
   const reviewed = applyScreeningReview(eligibility as Observation, review, at);
-  const stored = await saveForSync(ctx.tx, screening.patientId, [reviewed], { reason: 'screening-review', webhookUrls: ctx.webhookUrls });
+  const stored = await saveForSync(ctx.tx, screening.patientId, [reviewed], { reason: 'screening-review', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId });
   return {
     status: 200,
     body: {

@@ -19,6 +19,8 @@ export interface ApplyContext {
   readonly messageId: number;
   readonly at: string;
   readonly webhookUrls: readonly string[];
+  /** The message's tenant: the patient, the EHR and the webhooks are this tenant's. */
+  readonly tenantId: string;
 }
 
 /** What one event did, kept with the message for operators (ids only). */
@@ -63,8 +65,8 @@ export async function applyPatientEvent(tx: Db, event: PatientEvent, ctx: ApplyC
         ? event.deceasedAt ? { deceasedDateTime: event.deceasedAt } : { deceasedBoolean: true }
         : { ...(_b !== undefined ? { deceasedBoolean: _b } : {}), ...(_d !== undefined ? { deceasedDateTime: _d } : {}) };
     patient = { ...rest, ...changed, ...deceased };
-    await saveForSync(tx, patientId, [patient], { reason: 'hospital-patient-update' });
-    if (demographicsUpdated) await enqueueWork(tx, WORK.patientDemographics, { patientId }, { patientId });
+    await saveForSync(tx, patientId, [patient], { reason: 'hospital-patient-update', tenantId: ctx.tenantId });
+    if (demographicsUpdated) await enqueueWork(tx, WORK.patientDemographics, { patientId }, { patientId, tenantId: ctx.tenantId });
   }
 
   const stoppedCourses: string[] = [];
@@ -75,6 +77,7 @@ export async function applyPatientEvent(tx: Db, event: PatientEvent, ctx: ApplyC
         reason: event.courseEnd,
         at: ctx.at,
         webhookUrls: ctx.webhookUrls,
+        tenantId: ctx.tenantId,
         outboxReason: `hospital-${event.courseEnd}`,
         tellCareTeam: {
           key: inboundCareTeamKey(ctx.messageId, courseId),

@@ -1,4 +1,4 @@
-import { assigningAuthorities, dischargeStopCodes, webhookUrls } from '@kap/config';
+import { assigningAuthorities, dischargeStopCodes } from '@kap/config';
 import type { EhrClient } from '@kap/ehr-client';
 import {
   parseHl7Text,
@@ -15,8 +15,11 @@ import type { Config } from '@kap/config';
 import type { Logger } from 'pino';
 import { applyPatientEvent, type EventOutcome } from './apply-event';
 
+/** One tenant's view: its messages, database handle, EHR and webhooks. */
 export interface InboundDeps {
+  readonly tenantId: string;
   readonly config: Config;
+  readonly webhookUrls: readonly string[];
   readonly db: Db;
   readonly ehr: EhrClient;
   readonly logger: Logger;
@@ -46,7 +49,7 @@ export async function applyInboundMessage(deps: InboundDeps, data: InboundMessag
     if ((await lockInboundMessage(tx, message.id)) !== 'accepted') throw new AlreadyApplied();
     const outcomes: EventOutcome[] = [];
     for (const event of events) {
-      outcomes.push(await applyPatientEvent(tx, event, { messageId: message.id, at, webhookUrls: webhookUrls(deps.config) }));
+      outcomes.push(await applyPatientEvent(tx, event, { messageId: message.id, at, webhookUrls: deps.webhookUrls, tenantId: deps.tenantId }));
     }
     if (!(await markInboundProcessed(tx, message.id, outcomes as unknown as JsonValue))) {
       // Another run applied it meanwhile: roll this one back.
@@ -55,7 +58,7 @@ export async function applyInboundMessage(deps: InboundDeps, data: InboundMessag
     await markCompleted(tx, data.outboxKey);
     const stopped = outcomes.flatMap((o) => o.stoppedCourses ?? []);
     deps.logger.info(
-      { inboundMessage: message.id, type: message.messageType, events: outcomes.length, matched: outcomes.map((o) => o.matched), stoppedCourses: stopped.length },
+      { tenant: deps.tenantId, inboundMessage: message.id, type: message.messageType, events: outcomes.length, matched: outcomes.map((o) => o.matched), stoppedCourses: stopped.length },
       'hospital message applied',
     );
     return `applied: ${outcomes.map((o) => o.matched).join(',') || 'no events'}`;

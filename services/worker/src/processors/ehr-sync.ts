@@ -3,13 +3,15 @@ import { EhrSyncJobData } from '@kap/queue';
 import { acquireLease, markCompleted, noteSyncAttemptError, releaseLease } from '@kap/store';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
+import { tenantWork } from '../tenant-work';
 import { syncPatient, type SyncOutcome } from '../sync/sync-patient';
 
 /** When another job holds the patient's lease, look again this soon. */
 const LEASE_BUSY_RETRY_MS = 300;
 
 /**
- * One `ehr-sync` job: syncs the patient's unsynced resources, then completes its outbox row
+ * One `ehr-sync` job: syncs the patient's unsynced resources to the EHR of the patient's
+ * tenant, through that tenant's database handle, then completes its outbox row
  * (by the row's key, which no other database or restore reuses).
  * Throws to retry with backoff; 429 waits as long as the EHR asks without spending an
  * attempt; a 4xx that no retry can fix goes straight to the dead letters.
@@ -17,22 +19,23 @@ const LEASE_BUSY_RETRY_MS = 300;
 export function ehrSyncProcessor(deps: WorkerDeps) {
   return async (job: Job, token?: string): Promise<SyncOutcome> => {
     const data = EhrSyncJobData.parse(job.data);
+    const t = tenantWork(deps, data.tenantId);
     const leaseKey = `patient/${data.patientId}`;
-    if (!(await acquireLease(deps.db, leaseKey, `${deps.workerId}/${job.id}`, deps.config.SYNC_LEASE_MS))) {
+    if (!(await acquireLease(t.db, leaseKey, `${deps.workerId}/${job.id}`, deps.config.SYNC_LEASE_MS))) {
       await job.moveToDelayed(Date.now() + LEASE_BUSY_RETRY_MS + Math.floor(Math.random() * LEASE_BUSY_RETRY_MS), token);
       throw new DelayedError();
     }
     try {
-      const outcome = await syncPatient(deps.db, deps.ehr, data.patientId, { settings: writeSettingsFrom(deps.config) });
+      const outcome = await syncPatient(t.db, t.ehr, data.patientId, { settings: writeSettingsFrom(t.config) });
       // Completed here, with the EHR's answers recorded, and nowhere else.
-      if (!(await markCompleted(deps.db, data.outboxKey))) {
+      if (!(await markCompleted(t.db, data.outboxKey))) {
         deps.logger.warn({ job: job.id, outboxKey: data.outboxKey }, 'ehr sync for an outbox row this database does not hold');
       }
       deps.logger.info({ job: job.id, outboxKey: data.outboxKey, ...outcome }, 'ehr sync done');
       return outcome;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      await noteSyncAttemptError(deps.db, data.patientId, message).catch(() => undefined);
+      await noteSyncAttemptError(t.db, data.patientId, message).catch(() => undefined);
       if (isEhrError(err) && err.kind === 'rate-limited') {
         await job.moveToDelayed(Date.now() + (err.retryAfterMs ?? 30_000), token);
         throw new DelayedError();
@@ -40,7 +43,7 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
       if (isEhrError(err) && !err.transient) throw new UnrecoverableError(`EHR refused the sync: ${err.message}`);
       throw err;
     } finally {
-      await releaseLease(deps.db, leaseKey, `${deps.workerId}/${job.id}`).catch(() => undefined);
+      await releaseLease(t.db, leaseKey, `${deps.workerId}/${job.id}`).catch(() => undefined);
     }
   };
 }

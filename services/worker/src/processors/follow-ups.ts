@@ -1,4 +1,3 @@
-import { webhookUrls } from '@kap/config';
 import { buildCareTeamCommunication, escalateFollowUpTask, followUpNotificationKey, resourceId } from '@kap/fhir';
 import { FollowUpCancelJobData, FollowUpJobData, WORK, saveForSync } from '@kap/queue';
 import { completeOutboxMatching, getCourse, getFollowUp, markCompleted, readResource, setFollowUpStatus, type FollowUpRow } from '@kap/store';
@@ -6,6 +5,7 @@ import type { Communication, Resource, Task } from '@medplum/fhirtypes';
 import type { Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
 import { removeJobs } from '../relay';
+import { tenantWork, type TenantWork } from '../tenant-work';
 
 /**
  * A follow-up's timers. The reminder tells the care team one is coming due; at the due
@@ -15,12 +15,16 @@ import { removeJobs } from '../relay';
  */
 export function followUpProcessor(deps: WorkerDeps) {
   return async (job: Job): Promise<string> => {
-    if (job.name === 'cancel') return cancelTimers(deps, FollowUpCancelJobData.parse(job.data));
-    const { followUpId, kind, outboxKey } = FollowUpJobData.parse(job.data);
-    const followUp = await getFollowUp(deps.db, followUpId);
-    const result = !followUp ? 'obsolete: unknown follow-up' : kind === 'reminder' ? await remind(deps, followUp) : await escalate(deps, followUp);
+    if (job.name === 'cancel') {
+      const data = FollowUpCancelJobData.parse(job.data);
+      return cancelTimers(deps, tenantWork(deps, data.tenantId), data);
+    }
+    const { followUpId, kind, outboxKey, tenantId } = FollowUpJobData.parse(job.data);
+    const t = tenantWork(deps, tenantId);
+    const followUp = await getFollowUp(t.db, followUpId);
+    const result = !followUp ? 'obsolete: unknown follow-up' : kind === 'reminder' ? await remind(deps, t, followUp) : await escalate(deps, t, followUp);
     // The due-time job is the schedule's last word: its row is done whatever the follow-up's state.
-    if (kind === 'due') await markCompleted(deps.db, outboxKey);
+    if (kind === 'due') await markCompleted(t.db, outboxKey);
     return result;
   };
 }
@@ -30,20 +34,20 @@ export function followUpProcessor(deps: WorkerDeps) {
  * schedule rows recorded, and closes those rows so the relay never dispatches them again.
  * A timer running meanwhile cannot be removed; it re-reads the follow-up and stops.
  */
-async function cancelTimers(deps: WorkerDeps, data: FollowUpCancelJobData): Promise<string> {
-  const rows = await completeOutboxMatching(deps.db, WORK.followUpSchedule.topic, 'followUpId', data.followUpIds);
+async function cancelTimers(deps: WorkerDeps, t: TenantWork, data: FollowUpCancelJobData): Promise<string> {
+  const rows = await completeOutboxMatching(t.db, WORK.followUpSchedule.topic, 'followUpId', data.followUpIds);
   for (const row of rows) await removeJobs(deps.queues.followUps, row.jobIds);
-  await markCompleted(deps.db, data.outboxKey);
+  await markCompleted(t.db, data.outboxKey);
   return `cancelled the timers of ${rows.length} follow-up(s)`;
 }
 
 
-async function remind(deps: WorkerDeps, followUp: FollowUpRow): Promise<string> {
+async function remind(deps: WorkerDeps, t: TenantWork, followUp: FollowUpRow): Promise<string> {
   if (followUp.status !== 'scheduled') return `obsolete: ${followUp.status}`;
   // Entered after its due time (a late record, or timers restored after an outage): the escalation says it all.
   if (Date.parse(followUp.dueBy) <= Date.parse(now(deps))) return 'obsolete: already due';
   const key = followUpNotificationKey(followUp.id, 'reminder');
-  return deps.db.transaction(async (tx) => {
+  return t.db.transaction(async (tx) => {
     if (await readResource(tx, 'Communication', resourceId(key))) return 'already reminded';
     const course = await getCourse(tx, followUp.courseId);
     if (!course || course.stoppedReason) return 'obsolete: course stopped';
@@ -56,14 +60,14 @@ async function remind(deps: WorkerDeps, followUp: FollowUpRow): Promise<string> 
       sent: now(deps),
       priority: 'routine',
     });
-    await saveForSync(tx, course.patientId, [communication], { reason: 'follow-up-reminder', webhookUrls: webhookUrls(deps.config) });
+    await saveForSync(tx, course.patientId, [communication], { reason: 'follow-up-reminder', webhookUrls: t.webhookUrls, tenantId: t.tenantId });
     return 'reminded';
   });
 }
 
-async function escalate(deps: WorkerDeps, followUp: FollowUpRow): Promise<string> {
+async function escalate(deps: WorkerDeps, t: TenantWork, followUp: FollowUpRow): Promise<string> {
   if (followUp.status !== 'scheduled') return `obsolete: ${followUp.status}`;
-  return deps.db.transaction(async (tx) => {
+  return t.db.transaction(async (tx) => {
     const at = now(deps);
     const escalated = await setFollowUpStatus(tx, followUp.id, 'escalated', at, { onlyFrom: ['scheduled'] });
     if (!escalated) return 'obsolete: changed meanwhile';
@@ -82,8 +86,8 @@ async function escalate(deps: WorkerDeps, followUp: FollowUpRow): Promise<string
       priority: 'urgent',
     });
     changed.push(communication);
-    await saveForSync(tx, course.patientId, changed, { reason: 'follow-up-escalation', webhookUrls: webhookUrls(deps.config) });
-    deps.logger.warn({ followUp: followUp.id, course: course.id }, 'follow-up escalated');
+    await saveForSync(tx, course.patientId, changed, { reason: 'follow-up-escalation', webhookUrls: t.webhookUrls, tenantId: t.tenantId });
+    deps.logger.warn({ tenant: t.tenantId, followUp: followUp.id, course: course.id }, 'follow-up escalated');
     return 'escalated';
   });
 }

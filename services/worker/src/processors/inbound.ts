@@ -5,6 +5,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
 import { applyInboundMessage } from '../inbound/apply-message';
 import { pushPatientDemographics } from '../inbound/push-demographics';
+import { tenantWork } from '../tenant-work';
 
 const LEASE_BUSY_RETRY_MS = 300;
 
@@ -19,19 +20,22 @@ export function inboundProcessor(deps: WorkerDeps) {
     try {
       if (job.name === 'patient-demographics') {
         const data = PatientUpdateJobData.parse(job.data);
+        const t = tenantWork(deps, data.tenantId);
         const leaseKey = `patient/${data.patientId}`;
         const holder = `${deps.workerId}/${job.id}`;
-        if (!(await acquireLease(deps.db, leaseKey, holder, deps.config.SYNC_LEASE_MS))) {
+        if (!(await acquireLease(t.db, leaseKey, holder, deps.config.SYNC_LEASE_MS))) {
           await job.moveToDelayed(Date.now() + LEASE_BUSY_RETRY_MS + Math.floor(Math.random() * LEASE_BUSY_RETRY_MS), token);
           throw new DelayedError();
         }
         try {
-          return await pushPatientDemographics(deps, data);
+          return await pushPatientDemographics(t, data);
         } finally {
-          await releaseLease(deps.db, leaseKey, holder).catch(() => undefined);
+          await releaseLease(t.db, leaseKey, holder).catch(() => undefined);
         }
       }
-      return await applyInboundMessage(deps, InboundMessageJobData.parse(job.data));
+      const data = InboundMessageJobData.parse(job.data);
+      const t = tenantWork(deps, data.tenantId);
+      return await applyInboundMessage({ ...t, logger: deps.logger, ...(deps.now ? { now: deps.now } : {}) }, data);
     } catch (err) {
       if (isEhrError(err) && err.kind === 'rate-limited') {
         await job.moveToDelayed(Date.now() + (err.retryAfterMs ?? 30_000), token);

@@ -2,12 +2,13 @@ import { NotifyJobData } from '@kap/queue';
 import { getOutboxMessageByKey, markCompleted, readResourceVersion } from '@kap/store';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
+import { tenantWork } from '../tenant-work';
 import { SIGNATURE_HEADER, signWebhook } from '../webhooks/signature';
 
 const DELIVERY_TIMEOUT_MS = 10_000;
 
 /**
- * Delivers one webhook: the changed resource (a CarePlan revision, a care-team
+ * Delivers one webhook of a tenant, signed with that tenant's secret: the changed resource (a CarePlan revision, a care-team
  * Communication) as it was stored at that version, signed with HMAC-SHA256. A 2xx
  * completes it; 408, 429 and 5xx are retried with backoff; another 4xx means the
  * subscriber refuses it, so it becomes a dead letter to re-drive once fixed.
@@ -15,15 +16,16 @@ const DELIVERY_TIMEOUT_MS = 10_000;
  */
 export function notifyProcessor(deps: WorkerDeps) {
   return async (job: Job): Promise<string> => {
-    const { outboxKey } = NotifyJobData.parse(job.data);
-    const row = await getOutboxMessageByKey(deps.db, outboxKey);
+    const { outboxKey, tenantId } = NotifyJobData.parse(job.data);
+    const t = tenantWork(deps, tenantId);
+    const row = await getOutboxMessageByKey(t.db, outboxKey);
     if (!row || row.completedAt) return 'obsolete';
     const { event, resource: ref, version, url } = row.payload as { event: string; resource: string; version: string; url: string };
     const [type, id] = ref.split('/') as [string, string];
-    const resource = await readResourceVersion(deps.db, type, id, version);
+    const resource = await readResourceVersion(t.db, type, id, version);
     if (!resource) throw new UnrecoverableError(`${ref}/_history/${version} is not stored`);
-    const secret = deps.config.WEBHOOK_SECRET;
-    if (!secret) throw new UnrecoverableError('WEBHOOK_SECRET is not set');
+    const secret = t.config.WEBHOOK_SECRET;
+    if (!secret) throw new UnrecoverableError(`WEBHOOK_SECRET is not set for tenant "${tenantId}"`);
 
     const body = JSON.stringify({ id: `kap-delivery-${row.key}`, event, occurredAt: row.createdAt, resource });
     const timestamp = Math.floor((deps.now ?? (() => new Date()))().getTime() / 1000);
@@ -42,7 +44,7 @@ export function notifyProcessor(deps: WorkerDeps) {
     });
     await response.body?.cancel();
     if (response.ok) {
-      await markCompleted(deps.db, row.key);
+      await markCompleted(t.db, row.key);
       return `delivered ${response.status}`;
     }
     const retryable = response.status === 408 || response.status === 429 || response.status >= 500;

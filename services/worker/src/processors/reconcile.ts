@@ -4,25 +4,27 @@ import { finishReconciliation, getReconciliation, markCompleted, markForResync, 
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
 import { reconcileWithEhr } from '../sync/reconcile';
+import { tenantWork } from '../tenant-work';
 
 /**
- * One reconciliation: reads the EHR, records per resource what it found, and puts what is
+ * One reconciliation: reads the tenant's EHR, records per resource what it found, and puts what is
  * missing or different back in line for the EHR (one sync asked for per patient concerned),
  * in one transaction with the results.
  */
 export function reconcileProcessor(deps: WorkerDeps) {
   return async (job: Job): Promise<string> => {
-    const { reconciliationId, outboxKey } = ReconcileJobData.parse(job.data);
-    const reconciliation = await getReconciliation(deps.db, reconciliationId);
+    const { reconciliationId, outboxKey, tenantId } = ReconcileJobData.parse(job.data);
+    const t = tenantWork(deps, tenantId);
+    const reconciliation = await getReconciliation(t.db, reconciliationId);
     if (!reconciliation) throw new UnrecoverableError(`Reconciliation ${reconciliationId} is not stored`);
     if (reconciliation.finishedAt) {
-      await markCompleted(deps.db, outboxKey);
+      await markCompleted(t.db, outboxKey);
       return 'already finished';
     }
-    const found = await reconcileWithEhr(deps.db, deps.ehr, writeSettingsFrom(deps.config), reconciliation.patientId ?? undefined);
+    const found = await reconcileWithEhr(t.db, t.ehr, writeSettingsFrom(t.config), reconciliation.patientId ?? undefined);
     const results: ReconciledResource[] = found.map((r) => ({ ...r, requeued: r.status !== 'in-ehr' }));
     const again = results.filter((r) => r.requeued);
-    await deps.db.transaction(async (tx) => {
+    await t.db.transaction(async (tx) => {
       await markForResync(
         tx,
         again.map((r) => {
@@ -31,11 +33,11 @@ export function reconcileProcessor(deps: WorkerDeps) {
         }),
       );
       const patients = new Set(again.map((r) => r.patient.slice('Patient/'.length)));
-      for (const patientId of patients) await enqueueWork(tx, WORK.ehrSync, { patientId, reason: 'reconcile' }, { patientId });
+      for (const patientId of patients) await enqueueWork(tx, WORK.ehrSync, { patientId, reason: 'reconcile' }, { patientId, tenantId });
       await finishReconciliation(tx, reconciliationId, { results });
       await markCompleted(tx, outboxKey);
     });
-    deps.logger.info({ reconciliationId, checked: results.length, requeued: again.length }, 'reconciliation done');
+    deps.logger.info({ tenant: tenantId, reconciliationId, checked: results.length, requeued: again.length }, 'reconciliation done');
     return `${results.length} checked, ${again.length} queued again`;
   };
 }
