@@ -1,4 +1,4 @@
-import { loadConfig, type Config } from '@kap/config';
+import { loadConfig, loadTenants, type Config } from '@kap/config';
 import { DEFAULT_SCREENING_RULES } from '@kap/domain';
 import { openDatabase, type Db } from '@kap/store';
 import type { Express } from 'express';
@@ -22,13 +22,18 @@ export async function startApiHarness(
     probes?: Probe[];
     queueCheck?: () => Promise<void>;
     logger?: Logger;
-    isKnownTenant?: (tenantId: string) => boolean;
+    /** Tenants served besides none: their ids, each on the harness's environment (a tenants file without settings). */
+    tenantIds?: readonly string[];
     rateLimits?: RateLimitRedis;
   } = {},
 ): Promise<ApiHarness> {
   const schema = uniqueSchema('api');
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
-  const config = loadConfig({ PUBLIC_BASE_URL: 'http://kap.test', BODY_LIMIT: '64kb', ...options.env });
+  const env = { PUBLIC_BASE_URL: 'http://kap.test', BODY_LIMIT: '64kb', ...options.env };
+  const config = loadConfig(env);
+  const tenants = options.tenantIds
+    ? loadTenants(env, { path: 'tenants.json', text: JSON.stringify({ tenants: options.tenantIds.map((id) => ({ id, env: {} })) }) })
+    : undefined;
   const app = createApp({
     config,
     db,
@@ -36,7 +41,7 @@ export async function startApiHarness(
     logger: options.logger ?? pino({ level: 'silent' }),
     probes: options.probes,
     queueCheck: options.queueCheck,
-    ...(options.isKnownTenant ? { isKnownTenant: options.isKnownTenant } : {}),
+    ...(tenants ? { tenants } : {}),
     rateLimits: options.rateLimits,
   });
   return {

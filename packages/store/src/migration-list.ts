@@ -8,6 +8,11 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly statements: readonly string[];
+  /**
+   * Run again at every start once the migration is applied: what a restore can leave out
+   * (roles and grants, which `pg_dump --no-owner --no-privileges` drops) but the schema needs.
+   */
+  readonly everyStart?: readonly string[];
 }
 
 const FOLLOW_UP_STATUS_CHECK = "status IN ('scheduled', 'completed', 'escalated', 'cancelled')";
@@ -68,6 +73,42 @@ function tenantOwned(table: string): string[] {
     `CREATE POLICY deployment_rows ON ${table} TO CURRENT_USER USING (COALESCE(${CURRENT_TENANT}, '') = '')`,
   ];
 }
+
+/**
+ * The tenant role exists and this database user may switch to it. Roles are cluster-wide
+ * and many schemas (tests, deployments) may migrate at once: it is created only if missing,
+ * and a concurrent creator's success is taken as ours. A database user without CREATEROLE
+ * needs it created (and granted to it) beforehand.
+ */
+const TENANT_ROLE_READY = `DO $$
+       BEGIN
+         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${TENANT_ROLE}') THEN
+           BEGIN
+             CREATE ROLE ${TENANT_ROLE} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+           EXCEPTION WHEN duplicate_object OR unique_violation THEN
+             NULL;
+           END;
+         END IF;
+         IF NOT pg_has_role(current_user, '${TENANT_ROLE}', 'MEMBER') THEN
+           EXECUTE format('GRANT ${TENANT_ROLE} TO %I', current_user);
+         END IF;
+       END $$`;
+
+/**
+ * The tenant role reaches this schema's tables (the policies decide which rows), and
+ * those later migrations create; the deployment's own tables it may only read.
+ */
+const TENANT_GRANTS: readonly string[] = [
+  `DO $$
+   BEGIN
+     EXECUTE format('GRANT USAGE ON SCHEMA %I TO ${TENANT_ROLE}', current_schema());
+     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO ${TENANT_ROLE}', current_schema());
+     EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO ${TENANT_ROLE}', current_schema());
+     EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${TENANT_ROLE}', current_schema());
+     EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT USAGE, SELECT ON SEQUENCES TO ${TENANT_ROLE}', current_schema());
+   END $$`,
+  `REVOKE INSERT, UPDATE, DELETE ON deployment, schema_migrations FROM ${TENANT_ROLE}`,
+];
 
 /** Every migration, oldest first. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -359,22 +400,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 12,
     name: 'tenants: every tenant-owned row carries its tenant, isolated by row-level security',
     statements: [
-      // Roles are cluster-wide and many schemas (tests, deployments) may migrate at once:
-      // create it only if missing, and take a concurrent creator's success as ours. A
-      // database role without CREATEROLE needs it created (and granted to it) beforehand.
-      `DO $$
-       BEGIN
-         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${TENANT_ROLE}') THEN
-           BEGIN
-             CREATE ROLE ${TENANT_ROLE} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
-           EXCEPTION WHEN duplicate_object OR unique_violation THEN
-             NULL;
-           END;
-         END IF;
-         IF NOT pg_has_role(current_user, '${TENANT_ROLE}', 'MEMBER') THEN
-           EXECUTE format('GRANT ${TENANT_ROLE} TO %I', current_user);
-         END IF;
-       END $$`,
+      TENANT_ROLE_READY,
       ...TENANT_TABLES.flatMap(tenantOwned),
       // Natural keys are per tenant: the same hospital identifier, idempotency key or
       // message control id in two tenants is two things. Surrogate ids (UUIDs, and patient
@@ -385,17 +411,8 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE idempotency_keys ADD PRIMARY KEY (tenant_id, scope, key)',
       'ALTER TABLE inbound_messages DROP CONSTRAINT inbound_messages_dedupe_key_key',
       'CREATE UNIQUE INDEX inbound_messages_dedupe_idx ON inbound_messages (tenant_id, dedupe_key)',
-      // The tenant role reaches this schema's tables (the policies decide which rows), and
-      // those later migrations create; the deployment's own tables it may only read.
-      `DO $$
-       BEGIN
-         EXECUTE format('GRANT USAGE ON SCHEMA %I TO ${TENANT_ROLE}', current_schema());
-         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO ${TENANT_ROLE}', current_schema());
-         EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO ${TENANT_ROLE}', current_schema());
-         EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${TENANT_ROLE}', current_schema());
-         EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT USAGE, SELECT ON SEQUENCES TO ${TENANT_ROLE}', current_schema());
-       END $$`,
-      `REVOKE INSERT, UPDATE, DELETE ON deployment, schema_migrations FROM ${TENANT_ROLE}`,
+      ...TENANT_GRANTS,
     ],
+    everyStart: [TENANT_ROLE_READY, ...TENANT_GRANTS],
   },
 ];

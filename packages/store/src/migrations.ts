@@ -53,6 +53,10 @@ export async function migrate(db: Db, opts: MigrateOptions = {}): Promise<number
       ]);
       applied.push(migration.version);
     }
+    // What a restore may have dropped (roles, grants) is made right again at every start.
+    for (const migration of migrations) {
+      for (const statement of migration.everyStart ?? []) await tx.query(statement);
+    }
     return applied;
   });
 }

@@ -54,7 +54,7 @@ export function createApp(given: AppDeps): Express {
   app.use(smartConfigurationRoutes(deps.config));
   if (deps.config.AUTH_MODE === 'jwt') {
     app.use(unauthenticatedLimit(deps.config, deps.logger, deps.rateLimits));
-    app.use(jwtAuth(deps.config, { isKnownTenant: deps.isKnownTenant ?? ((id) => tenants.has(id)) }));
+    app.use(jwtAuth(deps.config, { isKnownTenant: (id) => tenants.has(id) }));
     app.use(requireScopes());
     app.use(clientLimit(deps.config, deps.logger, deps.rateLimits));
   }

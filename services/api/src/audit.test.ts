@@ -62,7 +62,7 @@ let observationId: string;
 
 beforeAll(async () => {
   // A batch size no test reaches and a timer no test waits for: only flush() writes reads.
-  h = await startApiHarness({ env: { AUDIT_BATCH_SIZE: '1000', AUDIT_FLUSH_MS: '600000' } });
+  h = await startApiHarness({ env: { AUDIT_BATCH_SIZE: '1000', AUDIT_FLUSH_MS: '600000' }, tenantIds: ['default', 'hospital-b'] });
 });
 afterAll(async () => {
   await h.close();

@@ -41,11 +41,6 @@ export interface AppDeps {
    */
   readonly audit?: AuditTrail;
   /**
-   * Whether a token's tenant is one this deployment serves (else 403). Only the default
-   * tenant when not given; the tenants file's ids once tenants are configured.
-   */
-  readonly isKnownTenant?: (tenantId: string) => boolean;
-  /**
    * Redis for the rate-limit counters, so API replicas share one budget per client; without
    * it (tests without Redis) each process counts alone, in memory.
    */

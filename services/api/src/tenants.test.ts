@@ -63,7 +63,7 @@ describe('tenants through the API', () => {
 
   beforeAll(async () => {
     issuer = await startTestIssuer();
-    h = await startApiHarness({ env: issuer.env(), isKnownTenant: (id) => id === NORTH || id === SOUTH });
+    h = await startApiHarness({ env: issuer.env(), tenantIds: [NORTH, SOUTH] });
     north = await issuer.mint({ scope: ALL_SCOPES, tenant: NORTH, clientId: 'north-app', expiresIn: 3600 });
     south = await issuer.mint({ scope: ALL_SCOPES, tenant: SOUTH, clientId: 'south-app', expiresIn: 3600 });
 
