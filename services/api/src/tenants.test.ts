@@ -156,6 +156,21 @@ describe('tenants through the API', () => {
     expect(JSON.stringify(inbound.body)).not.toContain('SOUTH-HIS');
     expect(JSON.stringify((await get(south, '/v1/admin/inbound-messages').expect(200)).body)).toContain('SOUTH-HIS');
     expect(await southRows()).toEqual(before);
+    // Each refused read is in north's own trail, as north's failed attempt: client north-app, outcome 4.
+    const failures = await h.db.query<{ path: string; client: string }>(
+      `SELECT convert_from(decode(e->>'query', 'base64'), 'UTF8') AS path, a->'who'->'identifier'->>'value' AS client
+         FROM audit_events, jsonb_array_elements(content->'agent') a, jsonb_array_elements(content->'entity') e
+        WHERE tenant_id = $1 AND content->>'outcome' = '4' AND (a->>'requestor')::boolean AND e ? 'query'`,
+      [NORTH],
+    );
+    const refusedReads = await h.db.query<{ what: string; client: string }>(
+      `SELECT e->'what'->>'reference' AS what, a->'who'->'identifier'->>'value' AS client
+         FROM audit_events, jsonb_array_elements(content->'agent') a, jsonb_array_elements(content->'entity') e
+        WHERE tenant_id = $1 AND content->>'outcome' = '4' AND (a->>'requestor')::boolean AND e ? 'what'`,
+      [NORTH],
+    );
+    expect(refusedReads).toEqual(expect.arrayContaining([{ what: `Patient/${s.patientId}`, client: 'north-app' }, { what: `Observation/${s.observationId}`, client: 'north-app' }]));
+    expect(new Set([...failures, ...refusedReads].map((r) => r.client))).toEqual(new Set(['north-app']));
   });
 
   it("north can neither review, dose, complete, stop, reconcile nor re-drive south's data (404, nothing changed)", async () => {
