@@ -8,7 +8,7 @@ import { hl7Tenants } from '../services/mllp/src/start';
 import { ehrAll } from './support/ehr-audit';
 import { frame, msa, rawMllp } from './support/mllp';
 import { notification } from './support/notifications';
-import { screeningRequest } from './support/requests';
+import { screeningRequest, sessionOneRequest } from './support/requests';
 import { startStack, startWebhookReceiver, type Stack } from './support/stack';
 import { startTestIssuer, type TestIssuer } from './support/tokens';
 
@@ -100,15 +100,7 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
     const start = new Date(Date.now() - 2 * 3600_000);
     const session = await as(tenant)
       .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
-      .send({
-        sessionNumber: 1,
-        doseLevel: 'low',
-        route: 'sublingual',
-        dose: { value: 100, unit: 'mg' },
-        start: start.toISOString(),
-        end: new Date(start.getTime() + 80 * 60_000).toISOString(),
-        vitals: [{ at: start.toISOString(), systolic: 130, diastolic: 84, heartRate: 76 }],
-      })
+      .send(sessionOneRequest(start))
       .expect(201);
     return { patientId, courseId: course.body.courseId as string, carePlanId: course.body.carePlanId as string, session: session.body, end: new Date(start.getTime() + 80 * 60_000) };
   }

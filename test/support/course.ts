@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { auditEhr } from './ehr-audit';
-import { screeningRequest } from './requests';
+import { screeningRequest, sessionOneRequest } from './requests';
 import type { Stack } from './stack';
 
 /** Records a screening, starts its course and records session 1: about thirty resources for the EHR. */
@@ -10,15 +10,7 @@ export async function enrol(stack: Stack): Promise<string> {
   const start = new Date(Date.now() - 2 * 3600_000);
   await request(stack.app)
     .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
-    .send({
-      sessionNumber: 1,
-      doseLevel: 'low',
-      route: 'sublingual',
-      dose: { value: 100, unit: 'mg' },
-      start: start.toISOString(),
-      end: new Date(start.getTime() + 80 * 60_000).toISOString(),
-      vitals: [{ at: start.toISOString(), systolic: 130, diastolic: 84, heartRate: 76 }],
-    })
+    .send(sessionOneRequest(start))
     .expect(201);
   return course.body.courseId as string;
 }

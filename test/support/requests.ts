@@ -21,3 +21,16 @@ export function screeningRequest(overrides: Partial<ScreeningRequest> = {}): Scr
     ...overrides,
   };
 }
+
+/** Session 1 at the model's low dose, started at `start` and lasting 80 minutes, with one calm reading. */
+export function sessionOneRequest(start: Date): Record<string, unknown> {
+  return {
+    sessionNumber: 1,
+    doseLevel: 'low',
+    route: 'sublingual',
+    dose: { value: 100, unit: 'mg' },
+    start: start.toISOString(),
+    end: new Date(start.getTime() + 80 * 60_000).toISOString(),
+    vitals: [{ at: start.toISOString(), systolic: 130, diastolic: 84, heartRate: 76 }],
+  };
+}

@@ -3,7 +3,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
 import { auditTrailOf } from './app';
-import { screeningRequest } from '../../../test/support/requests';
+import { screeningRequest, sessionOneRequest } from '../../../test/support/requests';
 import { startTestIssuer, type TestIssuer } from '../../../test/support/tokens';
 
 const ALL_SCOPES = 'kap/v1.read kap/v1.write kap/admin system/*.rs system/*.c';
@@ -80,15 +80,7 @@ describe('tenants through the API', () => {
     s.needsReviewId = needsReview.body.screeningId;
     s.courseId = (await post(south, '/v1/courses', { screeningId: s.screeningId }).expect(201)).body.courseId;
     const start = new Date(Date.now() - 2 * 3600_000);
-    const session = await post(south, `/v1/courses/${s.courseId}/dosing-sessions`, {
-      sessionNumber: 1,
-      doseLevel: 'low',
-      route: 'sublingual',
-      dose: { value: 100, unit: 'mg' },
-      start: start.toISOString(),
-      end: new Date(start.getTime() + 80 * 60_000).toISOString(),
-      vitals: [{ at: start.toISOString(), systolic: 130, diastolic: 84, heartRate: 76 }],
-    }).expect(201);
+    const session = await post(south, `/v1/courses/${s.courseId}/dosing-sessions`, sessionOneRequest(start)).expect(201);
     s.followUpId = session.body.followUps[0].id;
     s.reconciliationId = (await post(south, '/v1/admin/reconcile', { patient: s.onlyMrn }).expect(202)).body.reconciliationId;
     const [outbox] = await h.db.query<{ id: number }>('SELECT id FROM outbox WHERE tenant_id = $1 ORDER BY id LIMIT 1', [SOUTH]);
