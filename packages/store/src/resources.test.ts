@@ -123,6 +123,30 @@ describe('resources', () => {
     expect(await listResourceHistory(t.db, 'Observation', 'rolled-back')).toEqual([]);
   });
 
+  it('one call writes new, changed and unchanged resources together, each by the same rules', async () => {
+    await putResources(t.db, [observation('mix-same', 'p-mix', 1), observation('mix-changed', 'p-mix', 1)]);
+    const stored = await putResources(t.db, [observation('mix-new', 'p-mix', 1), observation('mix-same', 'p-mix', 1), observation('mix-changed', 'p-mix', 2)]);
+    expect(stored.map((r) => `${r.id}@${r.meta?.versionId}`)).toEqual(['mix-new@1', 'mix-same@1', 'mix-changed@2']);
+    for (const r of stored) expect(await readResource(t.db, 'Observation', r.id as string)).toEqual(r);
+    expect((await listResourceHistory(t.db, 'Observation', 'mix-changed')).map((r) => r.meta?.versionId)).toEqual(['1', '2']);
+    expect(await listResourceHistory(t.db, 'Observation', 'mix-same')).toHaveLength(1);
+    expect((await listPatientResources(t.db, 'p-mix')).map((r) => r.id).sort()).toEqual(['mix-changed', 'mix-new', 'mix-same']);
+  });
+
+  it('the same id twice in one call is written in order: versions 1 and 2', async () => {
+    const stored = await putResources(t.db, [observation('twice', 'p1', 1), observation('twice', 'p1', 2)]);
+    expect(stored.map((r) => r.meta?.versionId)).toEqual(['1', '2']);
+    expect((await readResource<Observation>(t.db, 'Observation', 'twice'))?.valueQuantity?.value).toBe(2);
+  });
+
+  it('concurrent batches over the same ids all land, each change a version of its own', async () => {
+    const batch = (value: number): Observation[] => ['b-1', 'b-2', 'b-3'].map((id) => observation(id, 'p1', value));
+    await Promise.all([1, 2, 3, 4].map((v) => putResources(t.db, v % 2 === 0 ? batch(v).reverse() : batch(v))));
+    for (const id of ['b-1', 'b-2', 'b-3']) {
+      expect((await listResourceHistory(t.db, 'Observation', id)).map((r) => r.meta?.versionId)).toEqual(['1', '2', '3', '4']);
+    }
+  });
+
   it('concurrent first writes of one id yield versions 1 and 2, never an error', async () => {
     const results = await Promise.all([
       putResources(t.db, [observation('race', 'p1', 1)]),
