@@ -99,6 +99,9 @@ describe('resources', () => {
     const page = await searchResources(t.db, 'Observation', { patient: 'p-search', count: 1, offset: 1 });
     expect(page.total).toBe(3);
     expect(page.resources.map((r) => r.id)).toEqual(['s-a']);
+    // Past the last page: no rows, and still the total.
+    expect(await searchResources(t.db, 'Observation', { patient: 'p-search', count: 2, offset: 5 })).toEqual({ total: 3, resources: [] });
+    expect((await searchResources(t.db, 'Observation', { patient: 'p-search', count: 0 })).total).toBe(3);
 
     await putResources(t.db, [
       { resourceType: 'Patient', id: 'p-ident', identifier: [{ system: 'other', value: 'X' }, { system: MRN, value: 'I-1' }] },

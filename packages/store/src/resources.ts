@@ -256,17 +256,19 @@ export async function searchResources<T extends Resource = Resource>(
     where.push(`content -> 'identifier' @> $${params.length}::jsonb`);
   }
   const filter = where.join(' AND ');
-  const [counted] = await db.query<{ total: unknown }>(
-    `SELECT count(*)::int AS total FROM resources WHERE ${filter}`,
-    params,
-  );
   const count = Math.min(Math.max(Math.trunc(search.count ?? DEFAULT_PAGE), 0), MAX_PAGE);
   const offset = Math.max(Math.trunc(search.offset ?? 0), 0);
-  const rows = await db.query<{ content: T }>(
-    `SELECT content FROM resources WHERE ${filter} ORDER BY last_updated, id LIMIT ${count} OFFSET ${offset}`,
+  // The total rides on the page's rows (one round trip); only an empty page past the start asks again.
+  const rows = await db.query<{ content: T; total: unknown }>(
+    `SELECT content, count(*) OVER () AS total FROM resources WHERE ${filter} ORDER BY last_updated, id LIMIT ${count} OFFSET ${offset}`,
     params,
   );
-  return { total: numberFrom(counted?.total ?? 0), resources: rows.map((row) => row.content) };
+  let total = rows.length > 0 ? numberFrom(rows[0]?.total) : 0;
+  if (rows.length === 0 && (offset > 0 || count === 0)) {
+    const [counted] = await db.query<{ total: unknown }>(`SELECT count(*)::int AS total FROM resources WHERE ${filter}`, params);
+    total = numberFrom(counted?.total ?? 0);
+  }
+  return { total, resources: rows.map((row) => row.content) };
 }
 
 /** Every current resource of one patient (any type), ordered by last_updated then type and id. */
