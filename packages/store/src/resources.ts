@@ -54,9 +54,12 @@ interface Written {
   content: Resource;
   patient_id: string | null;
   last_updated: string;
+  /** Its place in the call: the column gets as many microseconds more, so rows keep the order given. */
+  n: number;
 }
 
-const WRITTEN_COLUMNS = 'type text, id text, version integer, content jsonb, patient_id text, last_updated timestamptz';
+const WRITTEN_COLUMNS = 'type text, id text, version integer, content jsonb, patient_id text, last_updated timestamptz, n integer';
+const ordered = (alias: string): string => `${alias}.last_updated + ${alias}.n * interval '1 microsecond'`;
 
 /**
  * putOne's rules for many resources in two round trips: one read that locks every current
@@ -86,7 +89,7 @@ async function putBatch<T extends Resource>(tx: Db, incoming: readonly T[], pati
     }
     const version = found ? numberFrom(found.version_id) + 1 : 1;
     const content = { ...resource, meta: { ...resource.meta, versionId: String(version), lastUpdated } } as T;
-    (found ? updates : inserts).push({ type, id, version, content, patient_id: patientId ?? patientIdOf(resource) ?? null, last_updated: lastUpdated });
+    (found ? updates : inserts).push({ type, id, version, content, patient_id: patientId ?? patientIdOf(resource) ?? null, last_updated: lastUpdated, n: stored.length });
     stored.push(content);
   }
   if (inserts.length + updates.length === 0) return stored;
@@ -95,17 +98,17 @@ async function putBatch<T extends Resource>(tx: Db, incoming: readonly T[], pati
      updates AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(${WRITTEN_COLUMNS})),
      inserted AS (
        INSERT INTO resources (resource_type, id, version_id, content, patient_id, last_updated)
-       SELECT type, id, version, content, patient_id, last_updated FROM input
+       SELECT i.type, i.id, i.version, i.content, i.patient_id, ${ordered('i')} FROM input i
        ON CONFLICT (resource_type, id) DO NOTHING RETURNING resource_type, id
      ),
      updated AS (
-       UPDATE resources t SET version_id = u.version, content = u.content, patient_id = u.patient_id, last_updated = u.last_updated
+       UPDATE resources t SET version_id = u.version, content = u.content, patient_id = u.patient_id, last_updated = ${ordered('u')}
        FROM updates u WHERE t.resource_type = u.type AND t.id = u.id RETURNING t.resource_type, t.id
      ),
      done AS (SELECT resource_type, id FROM inserted UNION ALL SELECT resource_type, id FROM updated),
      history AS (
        INSERT INTO resource_history (resource_type, id, version_id, content, last_updated)
-       SELECT w.type, w.id, w.version, w.content, w.last_updated
+       SELECT w.type, w.id, w.version, w.content, ${ordered('w')}
        FROM (SELECT * FROM input UNION ALL SELECT * FROM updates) w JOIN done d ON d.resource_type = w.type AND d.id = w.id
        RETURNING resource_type, id
      )
