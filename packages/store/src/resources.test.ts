@@ -4,6 +4,7 @@ import {
   listResourceHistory,
   putResources,
   readResource,
+  readResources,
   readResourceVersion,
   searchResources,
 } from './resources';
@@ -134,6 +135,19 @@ describe('resources', () => {
     expect((await listResourceHistory(t.db, 'Observation', 'mix-changed')).map((r) => r.meta?.versionId)).toEqual(['1', '2']);
     expect(await listResourceHistory(t.db, 'Observation', 'mix-same')).toHaveLength(1);
     expect((await listPatientResources(t.db, 'p-mix')).map((r) => r.id).sort()).toEqual(['mix-changed', 'mix-new', 'mix-same']);
+  });
+
+  it('reads several current resources of a type in one call, leaving out the missing', async () => {
+    await putResources(t.db, [observation('r-1', 'p1', 1), observation('r-2', 'p1', 2)]);
+    const found = await readResources<Observation>(t.db, 'Observation', ['r-1', 'r-2', 'r-missing']);
+    expect([...found.keys()].sort()).toEqual(['r-1', 'r-2']);
+    expect(found.get('r-2')).toEqual(await readResource(t.db, 'Observation', 'r-2'));
+    expect((await readResources(t.db, 'Patient', ['r-1'])).size).toBe(0);
+  });
+
+  it('resources written in one call keep the order given (the sync writes by last_updated)', async () => {
+    await putResources(t.db, [observation('ord-b', 'p-order', 1), observation('ord-c', 'p-order', 1), observation('ord-a', 'p-order', 1)]);
+    expect((await listPatientResources(t.db, 'p-order')).map((r) => r.id)).toEqual(['ord-b', 'ord-c', 'ord-a']);
   });
 
   it('the same id twice in one call is written in order: versions 1 and 2', async () => {

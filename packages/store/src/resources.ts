@@ -189,6 +189,16 @@ export async function readResource<T extends Resource = Resource>(
   return row?.content;
 }
 
+/** The current versions of these ids of one type that exist, in one query, by id. */
+export async function readResources<T extends Resource = Resource>(db: Db, type: string, ids: readonly string[]): Promise<Map<string, T>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.query<{ id: string; content: T }>(
+    'SELECT id, content FROM resources WHERE resource_type = $1 AND id IN (SELECT jsonb_array_elements_text($2::jsonb))',
+    [type, jsonParam(ids)],
+  );
+  return new Map(rows.map((row) => [row.id, row.content]));
+}
+
 /** One historical version of `type/id` (https://hl7.org/fhir/R4/http.html#vread), or undefined. */
 export async function readResourceVersion<T extends Resource = Resource>(
   db: Db,
