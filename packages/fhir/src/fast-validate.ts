@@ -204,7 +204,19 @@ interface Group {
   readonly atRoot: boolean;
 }
 
+/** Groups by their invariants: a profile's element and the base one it narrows mostly share them, and so their verdicts. */
+const groupsBySignature = new Map<string, Group>();
+
 function group(constraints: readonly CompiledConstraint[], atRoot: boolean): Group {
+  const signature = `${atRoot}:${constraints.map((c) => c.id).join(',')}`;
+  const known = groupsBySignature.get(signature);
+  if (known) return known;
+  const made = makeGroup(constraints, atRoot);
+  groupsBySignature.set(signature, made);
+  return made;
+}
+
+function makeGroup(constraints: readonly CompiledConstraint[], atRoot: boolean): Group {
   const byReads: CompiledConstraint[] = [];
   const others: CompiledConstraint[] = [];
   const reads = new Set<string>();
