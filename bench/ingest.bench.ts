@@ -1,7 +1,7 @@
 /**
  * 1. Ingest: POST /v1/screenings and POST /v1/courses/{id}/dosing-sessions on the real API
  * (its own process, production wiring: PostgreSQL, the Redis check), at saturation and at a
- * fixed rate, against a bare express app that parses the same JSON (its own process too),
+ * fixed rate (half its saturation, and 100 req/s), against a bare express app that parses the same JSON (its own process too),
  * measured with autocannon over keep-alive connections in the same run.
  */
 import { screeningRequest } from '../test/support/requests';
@@ -36,6 +36,14 @@ async function main(): Promise<void> {
     report('ingest.screenings', apiSat, 'saturation');
     report('ingest.screenings.bare_express', bareSat, 'saturation');
     ratio('ingest.screenings.ratio_vs_bare_express', apiSat.perSecond / bareSat.perSecond);
+
+    // A fixed 100 req/s, whatever the saturation: the latency a clinic's burst sees.
+    const rate100 = await load({ url: api.url, path: '/v1/screenings', body: screeningRequest, connections: CONNECTIONS, duration: SECONDS, overallRate: 100 });
+    figure('ingest.screenings.rate100.p50', rate100.p50, 'ms');
+    figure('ingest.screenings.rate100.p99', rate100.p99, 'ms');
+    figure('ingest.screenings.rate100.per_s', rate100.perSecond, 'req/s');
+    figure('ingest.screenings.rate100.n', rate100.requests, 'requests');
+    if (rate100.non2xx > 0 || rate100.errors > 0) note(`ingest.screenings rate100: ${rate100.non2xx} non-2xx, ${rate100.errors} errors, statuses ${JSON.stringify(rate100.statuses)}`);
 
     const rate = Math.max(2, Math.floor(apiSat.perSecond / 2));
     note(`ingest fixed rate: ${rate} req/s (half the API's screening saturation), ${SECONDS} s`);

@@ -21,3 +21,7 @@ export function validationIssues(_resource: Resource): OperationOutcomeIssue[] {
 export function validateResource<T extends Resource>(resource: T): T {
   return resource;
 }
+
+export function medplumIssues(_resource: Resource): OperationOutcomeIssue[] {
+  return [];
+}

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FollowUpStatus } from '@kap/domain';
 import type { Db } from './db';
-import { instantParam, isoFrom, isoOrNull, numberFrom, textOrNull, type Instant } from './sql-values';
+import { instantParam, isoFrom, isoOrNull, jsonParam, numberFrom, textOrNull, type Instant } from './sql-values';
 
 export interface FollowUpRow {
   id: string;
@@ -81,28 +81,34 @@ function toRow(record: FollowUpRecord): FollowUpRow {
  * Returns the stored row for every given key, in the order given.
  */
 export async function insertFollowUps(db: Db, followUps: readonly NewFollowUp[]): Promise<FollowUpRow[]> {
+  if (followUps.length === 0) return [];
   return db.transaction(async (tx) => {
+    const input = followUps.map((f) => ({
+      id: f.id ?? randomUUID(),
+      course_id: f.courseId,
+      session_number: f.sessionNumber,
+      sequence: f.sequence,
+      due_by: instantParam(f.dueBy),
+      task_id: f.taskId ?? null,
+    }));
+    // One statement for all; a key already present is read back after.
+    const inserted = await tx.query<FollowUpRecord>(
+      `INSERT INTO follow_ups (id, course_id, session_number, sequence, due_by, task_id)
+       SELECT id, course_id, session_number, sequence, due_by, task_id
+       FROM jsonb_to_recordset($1::jsonb) AS f(id text, course_id text, session_number integer, sequence integer, due_by timestamptz, task_id text)
+       ON CONFLICT (course_id, session_number, sequence) DO NOTHING RETURNING ${COLUMNS}`,
+      [jsonParam(input)],
+    );
+    const keyOf = (courseId: string, sessionNumber: unknown, sequence: unknown): string => `${courseId}/${numberFrom(sessionNumber)}/${numberFrom(sequence)}`;
+    const byKey = new Map(inserted.map((r) => [keyOf(r.course_id, r.session_number, r.sequence), r]));
     const rows: FollowUpRow[] = [];
-    for (const followUp of followUps) {
-      const [inserted] = await tx.query<FollowUpRecord>(
-        `INSERT INTO follow_ups (id, course_id, session_number, sequence, due_by, task_id)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (course_id, session_number, sequence) DO NOTHING RETURNING ${COLUMNS}`,
-        [
-          followUp.id ?? randomUUID(),
-          followUp.courseId,
-          followUp.sessionNumber,
-          followUp.sequence,
-          instantParam(followUp.dueBy),
-          followUp.taskId ?? null,
-        ],
-      );
+    for (const f of followUps) {
       const record =
-        inserted ??
+        byKey.get(keyOf(f.courseId, f.sessionNumber, f.sequence)) ??
         (
           await tx.query<FollowUpRecord>(
             `SELECT ${COLUMNS} FROM follow_ups WHERE course_id = $1 AND session_number = $2 AND sequence = $3`,
-            [followUp.courseId, followUp.sessionNumber, followUp.sequence],
+            [f.courseId, f.sessionNumber, f.sequence],
           )
         )[0];
       if (!record) throw new Error('Follow-up neither inserted nor found');

@@ -4,6 +4,7 @@ import {
   listResourceHistory,
   putResources,
   readResource,
+  readResources,
   readResourceVersion,
   searchResources,
 } from './resources';
@@ -99,6 +100,9 @@ describe('resources', () => {
     const page = await searchResources(t.db, 'Observation', { patient: 'p-search', count: 1, offset: 1 });
     expect(page.total).toBe(3);
     expect(page.resources.map((r) => r.id)).toEqual(['s-a']);
+    // Past the last page: no rows, and still the total.
+    expect(await searchResources(t.db, 'Observation', { patient: 'p-search', count: 2, offset: 5 })).toEqual({ total: 3, resources: [] });
+    expect((await searchResources(t.db, 'Observation', { patient: 'p-search', count: 0 })).total).toBe(3);
 
     await putResources(t.db, [
       { resourceType: 'Patient', id: 'p-ident', identifier: [{ system: 'other', value: 'X' }, { system: MRN, value: 'I-1' }] },
@@ -121,6 +125,43 @@ describe('resources', () => {
     ).rejects.toThrow('abort');
     expect(await readResource(t.db, 'Observation', 'rolled-back')).toBeUndefined();
     expect(await listResourceHistory(t.db, 'Observation', 'rolled-back')).toEqual([]);
+  });
+
+  it('one call writes new, changed and unchanged resources together, each by the same rules', async () => {
+    await putResources(t.db, [observation('mix-same', 'p-mix', 1), observation('mix-changed', 'p-mix', 1)]);
+    const stored = await putResources(t.db, [observation('mix-new', 'p-mix', 1), observation('mix-same', 'p-mix', 1), observation('mix-changed', 'p-mix', 2)]);
+    expect(stored.map((r) => `${r.id}@${r.meta?.versionId}`)).toEqual(['mix-new@1', 'mix-same@1', 'mix-changed@2']);
+    for (const r of stored) expect(await readResource(t.db, 'Observation', r.id as string)).toEqual(r);
+    expect((await listResourceHistory(t.db, 'Observation', 'mix-changed')).map((r) => r.meta?.versionId)).toEqual(['1', '2']);
+    expect(await listResourceHistory(t.db, 'Observation', 'mix-same')).toHaveLength(1);
+    expect((await listPatientResources(t.db, 'p-mix')).map((r) => r.id).sort()).toEqual(['mix-changed', 'mix-new', 'mix-same']);
+  });
+
+  it('reads several current resources of a type in one call, leaving out the missing', async () => {
+    await putResources(t.db, [observation('r-1', 'p1', 1), observation('r-2', 'p1', 2)]);
+    const found = await readResources<Observation>(t.db, 'Observation', ['r-1', 'r-2', 'r-missing']);
+    expect([...found.keys()].sort()).toEqual(['r-1', 'r-2']);
+    expect(found.get('r-2')).toEqual(await readResource(t.db, 'Observation', 'r-2'));
+    expect((await readResources(t.db, 'Patient', ['r-1'])).size).toBe(0);
+  });
+
+  it('resources written in one call keep the order given (the sync writes by last_updated)', async () => {
+    await putResources(t.db, [observation('ord-b', 'p-order', 1), observation('ord-c', 'p-order', 1), observation('ord-a', 'p-order', 1)]);
+    expect((await listPatientResources(t.db, 'p-order')).map((r) => r.id)).toEqual(['ord-b', 'ord-c', 'ord-a']);
+  });
+
+  it('the same id twice in one call is written in order: versions 1 and 2', async () => {
+    const stored = await putResources(t.db, [observation('twice', 'p1', 1), observation('twice', 'p1', 2)]);
+    expect(stored.map((r) => r.meta?.versionId)).toEqual(['1', '2']);
+    expect((await readResource<Observation>(t.db, 'Observation', 'twice'))?.valueQuantity?.value).toBe(2);
+  });
+
+  it('concurrent batches over the same ids all land, each change a version of its own', async () => {
+    const batch = (value: number): Observation[] => ['b-1', 'b-2', 'b-3'].map((id) => observation(id, 'p1', value));
+    await Promise.all([1, 2, 3, 4].map((v) => putResources(t.db, v % 2 === 0 ? batch(v).reverse() : batch(v))));
+    for (const id of ['b-1', 'b-2', 'b-3']) {
+      expect((await listResourceHistory(t.db, 'Observation', id)).map((r) => r.meta?.versionId)).toEqual(['1', '2', '3', '4']);
+    }
   });
 
   it('concurrent first writes of one id yield versions 1 and 2, never an error', async () => {

@@ -28,18 +28,107 @@ export async function putResources<T extends Resource>(
   opts: PutResourcesOptions = {},
 ): Promise<T[]> {
   return db.transaction(async (tx) => {
-    const stored: T[] = [];
-    for (const resource of resources) stored.push(await putOne(tx, resource, opts.patientId));
-    return stored;
+    const incoming = resources.map(normalised);
+    const keys = incoming.map((r) => `${r.resourceType}/${r.id}`);
+    // The same resource twice in one call: each write must see the one before it.
+    if (new Set(keys).size !== keys.length) {
+      const stored: T[] = [];
+      for (const resource of incoming) stored.push(await putOne(tx, resource, opts.patientId));
+      return stored;
+    }
+    return putBatch(tx, incoming, opts.patientId);
   });
 }
 
-async function putOne<T extends Resource>(tx: Db, resource: T, patientId: string | undefined): Promise<T> {
-  // A JSON round trip drops undefined members, so what we compare is what jsonb will hold.
+/** A JSON round trip drops undefined members, so what we compare is what jsonb will hold. */
+function normalised<T extends Resource>(resource: T): T {
   const incoming = JSON.parse(JSON.stringify(resource)) as T;
   if (!incoming.id) incoming.id = randomUUID();
+  return incoming;
+}
+
+interface Written {
+  type: string;
+  id: string;
+  version: number;
+  content: Resource;
+  patient_id: string | null;
+  last_updated: string;
+  /** Its place in the call: the column gets as many microseconds more, so rows keep the order given. */
+  n: number;
+}
+
+const WRITTEN_COLUMNS = 'type text, id text, version integer, content jsonb, patient_id text, last_updated timestamptz, n integer';
+const ordered = (alias: string): string => `${alias}.last_updated + ${alias}.n * interval '1 microsecond'`;
+
+/**
+ * putOne's rules for many resources in two round trips: one read that locks every current
+ * row (in key order, as concurrent batches do), one statement that inserts the new ones,
+ * updates the changed ones and adds their history rows. A row another transaction inserted
+ * meanwhile is left out of the insert and goes through putOne.
+ */
+async function putBatch<T extends Resource>(tx: Db, incoming: readonly T[], patientId: string | undefined): Promise<T[]> {
+  const current = await tx.query<{ resource_type: string; id: string; version_id: unknown; content: T }>(
+    `SELECT r.resource_type, r.id, r.version_id, r.content
+     FROM resources r JOIN jsonb_to_recordset($1::jsonb) AS k(type text, id text) ON r.resource_type = k.type AND r.id = k.id
+     ORDER BY r.resource_type, r.id FOR UPDATE OF r`,
+    [jsonParam(incoming.map((r) => ({ type: r.resourceType, id: r.id })))],
+  );
+  const byKey = new Map(current.map((c) => [`${c.resource_type}/${c.id}`, c]));
+  const lastUpdated = new Date().toISOString();
+  const stored: T[] = [];
+  const inserts: Written[] = [];
+  const updates: Written[] = [];
+  for (const resource of incoming) {
+    const type = resource.resourceType;
+    const id = resource.id as string;
+    const found = byKey.get(`${type}/${id}`);
+    if (found && jsonEqual(withoutVersionMeta(found.content), withoutVersionMeta(resource))) {
+      stored.push(found.content);
+      continue;
+    }
+    const version = found ? numberFrom(found.version_id) + 1 : 1;
+    const content = { ...resource, meta: { ...resource.meta, versionId: String(version), lastUpdated } } as T;
+    (found ? updates : inserts).push({ type, id, version, content, patient_id: patientId ?? patientIdOf(resource) ?? null, last_updated: lastUpdated, n: stored.length });
+    stored.push(content);
+  }
+  if (inserts.length + updates.length === 0) return stored;
+  const written = await tx.query<{ resource_type: string; id: string }>(
+    `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(${WRITTEN_COLUMNS})),
+     updates AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(${WRITTEN_COLUMNS})),
+     inserted AS (
+       INSERT INTO resources (resource_type, id, version_id, content, patient_id, last_updated)
+       SELECT i.type, i.id, i.version, i.content, i.patient_id, ${ordered('i')} FROM input i
+       ON CONFLICT (resource_type, id) DO NOTHING RETURNING resource_type, id
+     ),
+     updated AS (
+       UPDATE resources t SET version_id = u.version, content = u.content, patient_id = u.patient_id, last_updated = ${ordered('u')}
+       FROM updates u WHERE t.resource_type = u.type AND t.id = u.id RETURNING t.resource_type, t.id
+     ),
+     done AS (SELECT resource_type, id FROM inserted UNION ALL SELECT resource_type, id FROM updated),
+     history AS (
+       INSERT INTO resource_history (resource_type, id, version_id, content, last_updated)
+       SELECT w.type, w.id, w.version, w.content, ${ordered('w')}
+       FROM (SELECT * FROM input UNION ALL SELECT * FROM updates) w JOIN done d ON d.resource_type = w.type AND d.id = w.id
+       RETURNING resource_type, id
+     )
+     SELECT resource_type, id FROM history`,
+    [jsonParam(inserts), jsonParam(updates)],
+  );
+  if (written.length === inserts.length + updates.length) return stored;
+  // Another transaction inserted some of these ids first: putOne finds and locks its row.
+  const done = new Set(written.map((w) => `${w.resource_type}/${w.id}`));
+  for (let i = 0; i < incoming.length; i++) {
+    const resource = incoming[i] as T;
+    const key = `${resource.resourceType}/${resource.id}`;
+    if (inserts.some((w) => `${w.type}/${w.id}` === key) && !done.has(key)) stored[i] = await putOne(tx, resource, patientId);
+  }
+  return stored;
+}
+
+async function putOne<T extends Resource>(tx: Db, incoming: T, patientId: string | undefined): Promise<T> {
   const type = incoming.resourceType;
-  const id = incoming.id;
+  const id = incoming.id as string;
   const owner = patientId ?? patientIdOf(incoming) ?? null;
 
   // Two attempts: a concurrent first insert of the same id makes ours a no-op, and the
@@ -98,6 +187,16 @@ export async function readResource<T extends Resource = Resource>(
     id,
   ]);
   return row?.content;
+}
+
+/** The current versions of these ids of one type that exist, in one query, by id. */
+export async function readResources<T extends Resource = Resource>(db: Db, type: string, ids: readonly string[]): Promise<Map<string, T>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.query<{ id: string; content: T }>(
+    'SELECT id, content FROM resources WHERE resource_type = $1 AND id IN (SELECT jsonb_array_elements_text($2::jsonb))',
+    [type, jsonParam(ids)],
+  );
+  return new Map(rows.map((row) => [row.id, row.content]));
 }
 
 /** One historical version of `type/id` (https://hl7.org/fhir/R4/http.html#vread), or undefined. */
@@ -170,17 +269,19 @@ export async function searchResources<T extends Resource = Resource>(
     where.push(`content -> 'identifier' @> $${params.length}::jsonb`);
   }
   const filter = where.join(' AND ');
-  const [counted] = await db.query<{ total: unknown }>(
-    `SELECT count(*)::int AS total FROM resources WHERE ${filter}`,
-    params,
-  );
   const count = Math.min(Math.max(Math.trunc(search.count ?? DEFAULT_PAGE), 0), MAX_PAGE);
   const offset = Math.max(Math.trunc(search.offset ?? 0), 0);
-  const rows = await db.query<{ content: T }>(
-    `SELECT content FROM resources WHERE ${filter} ORDER BY last_updated, id LIMIT ${count} OFFSET ${offset}`,
+  // The total rides on the page's rows (one round trip); only an empty page past the start asks again.
+  const rows = await db.query<{ content: T; total: unknown }>(
+    `SELECT content, count(*) OVER () AS total FROM resources WHERE ${filter} ORDER BY last_updated, id LIMIT ${count} OFFSET ${offset}`,
     params,
   );
-  return { total: numberFrom(counted?.total ?? 0), resources: rows.map((row) => row.content) };
+  let total = rows.length > 0 ? numberFrom(rows[0]?.total) : 0;
+  if (rows.length === 0 && (offset > 0 || count === 0)) {
+    const [counted] = await db.query<{ total: unknown }>(`SELECT count(*)::int AS total FROM resources WHERE ${filter}`, params);
+    total = numberFrom(counted?.total ?? 0);
+  }
+  return { total, resources: rows.map((row) => row.content) };
 }
 
 /** Every current resource of one patient (any type), ordered by last_updated then type and id. */

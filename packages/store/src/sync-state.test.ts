@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { putResources } from './resources';
-import { getSyncStates, listUnsynced, markFailed, markNotSent, markPending, markSynced, recordEhrCopy, toVersionRefs } from './sync-state';
+import { getSyncStates, listUnsynced, markFailed, markNotSent, markPending, markSynced, markSyncedMany, recordEhrCopy, toVersionRefs } from './sync-state';
 import { openTestDb, type TestDb } from './test-support';
 
 describe('sync state', () => {
@@ -32,6 +32,28 @@ describe('sync state', () => {
     expect((await getSyncStates(t.db, [key]))[0]).toMatchObject({ localVersion: 2, syncedVersion: 2, status: 'synced', ehrVersion: '9b2c-uuid' });
     // A stale failure is ignored too.
     expect(await markFailed(t.db, { ...key, localVersion: 2, error: 'late timeout' })).toBe(false);
+  });
+
+  it('markSyncedMany: many at once by the same rules, the newest of a key winning', async () => {
+    const a = { type: 'Observation', id: 'many-a' };
+    const b = { type: 'Observation', id: 'many-b' };
+    const c = { type: 'Observation', id: 'many-c' };
+    await markPending(t.db, [{ ...a, version: 2 }, { ...b, version: 1 }, { ...c, version: 3 }]);
+    await markSynced(t.db, { ...c, localVersion: 3, ehrId: 'ehr-c', ehrVersion: 'c3' });
+    const changed = await markSyncedMany(t.db, [
+      { ...a, localVersion: 1, ehrId: 'ehr-a', ehrVersion: 'a1' },
+      { ...a, localVersion: 2, ehrId: 'ehr-a', ehrVersion: 'a2' },
+      { ...b, localVersion: 1, ehrId: 'ehr-b', ehrVersion: 'b1' },
+      // Stale: c's version 3 is confirmed already.
+      { ...c, localVersion: 2, ehrId: 'ehr-c', ehrVersion: 'c2' },
+    ]);
+    expect(changed).toBe(2);
+    expect(await getSyncStates(t.db, [a, b, c])).toEqual([
+      expect.objectContaining({ syncedVersion: 2, status: 'synced', ehrVersion: 'a2' }),
+      expect.objectContaining({ syncedVersion: 1, status: 'synced', ehrVersion: 'b1' }),
+      expect.objectContaining({ syncedVersion: 3, status: 'synced', ehrVersion: 'c3' }),
+    ]);
+    expect(await markSyncedMany(t.db, [])).toBe(0);
   });
 
   it('records failures for the pending version and clears them once synced', async () => {

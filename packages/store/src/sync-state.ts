@@ -143,9 +143,25 @@ export async function markPending(db: Db, refs: readonly ResourceVersionRef[]): 
  * newer is pending, else it stays as it was.
  */
 export async function markSynced(db: Db, sync: MarkSynced): Promise<boolean> {
+  return (await markSyncedMany(db, [sync])) > 0;
+}
+
+/**
+ * markSynced for many resources in one statement (one row per key: the newest version
+ * wins, as it would one after another). Returns how many rows it changed.
+ */
+export async function markSyncedMany(db: Db, syncs: readonly MarkSynced[]): Promise<number> {
+  if (syncs.length === 0) return 0;
+  const newest = new Map<string, MarkSynced>();
+  for (const s of syncs) {
+    const key = `${s.type}/${s.id}`;
+    const seen = newest.get(key);
+    if (!seen || seen.localVersion <= s.localVersion) newest.set(key, s);
+  }
   const rows = await db.query(
     `INSERT INTO sync_state (resource_type, id, local_version, synced_version, ehr_id, ehr_version, status, updated_at)
-     VALUES ($1, $2, $3, $3, $4, $5, 'synced', now())
+     SELECT r.type, r.id, r.version, r.version, r.ehr_id, r.ehr_version, 'synced', now()
+     FROM jsonb_to_recordset($1::jsonb) AS r(type text, id text, version integer, ehr_id text, ehr_version text)
      ON CONFLICT (resource_type, id) DO UPDATE SET
        synced_version = excluded.synced_version,
        local_version = GREATEST(sync_state.local_version, excluded.local_version),
@@ -156,9 +172,9 @@ export async function markSynced(db: Db, sync: MarkSynced): Promise<boolean> {
        updated_at = now()
      WHERE COALESCE(sync_state.synced_version, 0) <= excluded.synced_version
      RETURNING id`,
-    [sync.type, sync.id, sync.localVersion, sync.ehrId, sync.ehrVersion],
+    [jsonParam([...newest.values()].map((s) => ({ type: s.type, id: s.id, version: s.localVersion, ehr_id: s.ehrId, ehr_version: s.ehrVersion })))],
   );
-  return rows.length > 0;
+  return rows.length;
 }
 
 /**

@@ -30,9 +30,14 @@ export async function startApi(config: Config, db: Db, logger: Logger, tenants: 
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection problem'));
   await redis.connect().catch((err: Error) => logger.warn({ err: err.message }, 'redis not reachable at start'));
 
-  const pingRedis = async (): Promise<void> => {
-    await withTimeout(redis.ping(), 500, 'Redis did not answer within 500 ms');
-  };
+  // Commands that arrive together share one ping: its answer is at most one round trip old.
+  let pingInFlight: Promise<void> | undefined;
+  const pingRedis = (): Promise<void> =>
+    (pingInFlight ??= withTimeout(redis.ping(), 500, 'Redis did not answer within 500 ms')
+      .then(() => undefined)
+      .finally(() => {
+        pingInFlight = undefined;
+      }));
   // Each tenant's EHR, each address once; /ready is public, so tenants are not named there.
   const ehrUrls = [...new Set(tenants.all().map((t) => ehrBaseUrl(t.config)))];
   // The deployment id never changes for a database: read once, for the prefix and every readiness check.

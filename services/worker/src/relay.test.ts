@@ -96,6 +96,24 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
     expect(jobs[0]?.opts.delay).toBeGreaterThan(3_500_000);
   });
 
+  it('looks up stale rows together: a timer lost from Redis is dispatched again, one still delayed is left alone', async () => {
+    const dueBy = new Date(Date.now() + 3_600_000).toISOString();
+    const remindAt = new Date(Date.now() + 1_800_000).toISOString();
+    const kept = await enqueueWork(db, WORK.followUpSchedule, { followUpId: 'f-kept', dueBy, remindAt }, { tenantId: 'default' });
+    const lost = await enqueueWork(db, WORK.followUpSchedule, { followUpId: 'f-lost', dueBy, remindAt }, { tenantId: 'default' });
+    await relayOnce(deps, LIMITS);
+    const keptIds = (await getOutboxMessage(db, kept.id))?.jobIds ?? [];
+    const lostIds = (await getOutboxMessage(db, lost.id))?.jobIds ?? [];
+    for (const id of lostIds) await queues.followUps.remove(id);
+    await db.query("UPDATE outbox SET dispatched_at = now() - interval '1 minute' WHERE id = ANY($1::bigint[])", [[kept.id, lost.id]]);
+    await relayOnce(deps, LIMITS);
+    expect((await getOutboxMessage(db, kept.id))?.jobIds).toEqual(keptIds);
+    const again = (await getOutboxMessage(db, lost.id))?.jobIds ?? [];
+    expect(again).toHaveLength(2);
+    expect(again.some((id) => lostIds.includes(id))).toBe(false);
+    expect(await Promise.all(again.map((id) => queues.followUps.getJobState(id)))).toEqual(['delayed', 'delayed']);
+  });
+
   it('the stale sweep asks for a sync of changes pending past SYNC_STALE_AFTER that no row is working on', async () => {
     const observation: Observation = { resourceType: 'Observation', id: 'o-stale', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p-stale' } };
     const [stored] = await putResources(db, [observation], { patientId: 'p-stale' });

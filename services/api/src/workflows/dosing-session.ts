@@ -16,7 +16,7 @@ import {
 } from '@kap/fhir';
 import { WORK, enqueueWork, saveForSync } from '@kap/queue';
 import { getScreening, insertDosingSession, insertFollowUps, setFollowUpTask } from '@kap/store';
-import type { Patient, Reference, Resource } from '@medplum/fhirtypes';
+import type { Patient, Reference, Resource, Task } from '@medplum/fhirtypes';
 import type { CommandContext, CommandResult } from '../http/command';
 import { loadCourse } from './course-state';
 
@@ -81,11 +81,7 @@ export async function recordDosingSession(
   const offsets = parseFollowUpOffsets(course.followUpOffsets?.join(',') ?? settings.followUpOffsets);
   const planned = planFollowUps(new Date(request.end), offsets);
   const lead = parseDurationMs(settings.reminderLead);
-  const followUps = await insertFollowUps(
-    ctx.tx,
-    planned.map((p) => ({ id: randomUUID(), courseId, sessionNumber: request.sessionNumber, sequence: p.sequence, dueBy: p.dueBy.toISOString() })),
-  );
-  const tasks = followUps.map((f) =>
+  const taskOf = (f: { id: string; sessionNumber: number; sequence: number; dueBy: string }): Task =>
     buildFollowUpTask({
       followUpId: f.id,
       courseId,
@@ -96,9 +92,22 @@ export async function recordDosingSession(
       carePlan: { reference: `CarePlan/${carePlan.id}` },
       sessionProcedure: { reference: `Procedure/${session.procedure.id}` },
       authoredOn: recordedAt,
-    }),
-  );
-  for (const [i, f] of followUps.entries()) await setFollowUpTask(ctx.tx, f.id, tasks[i]?.id as string);
+    });
+  // Each follow-up is stored with its Task's id in the same statement.
+  const intended = planned.map((p) => ({ id: randomUUID(), courseId, sessionNumber: request.sessionNumber, sequence: p.sequence, dueBy: p.dueBy.toISOString() }));
+  const intendedTasks = intended.map(taskOf);
+  const followUps = await insertFollowUps(ctx.tx, intended.map((f, i) => ({ ...f, taskId: intendedTasks[i]?.id as string })));
+  const tasks: Task[] = [];
+  for (const [i, f] of followUps.entries()) {
+    if (f.id === intended[i]?.id) {
+      tasks.push(intendedTasks[i] as Task);
+      continue;
+    }
+    // A follow-up already stored under this key keeps its id; its Task is named after it.
+    const task = taskOf(f);
+    await setFollowUpTask(ctx.tx, f.id, task.id as string);
+    tasks.push(task);
+  }
 
   const produced: Resource[] = [...session.all, recordSessionOnCarePlan(carePlan, request.sessionNumber), ...tasks];
   if (session.alert) {

@@ -27,9 +27,10 @@ import {
   listUnsynced,
   markFailed,
   markNotSent,
-  markSynced,
+  markSyncedMany,
   recordEhrCopy,
   type Db,
+  type MarkSynced,
 } from '@kap/store';
 import type { Identifier, Resource } from '@medplum/fhirtypes';
 import { identityOf, syncIdentifier } from './identity';
@@ -262,6 +263,8 @@ async function record(
   const sent = new Set(plan.resources.filter((p) => p.entry).map((p) => p.localReference));
   const refusedHere = new Set(results.filter((r) => !('ok' in r)).map((r) => r.localReference));
   await db.transaction(async (tx) => {
+    // The confirmed ones, recorded together after the loop in one statement.
+    const synced: MarkSynced[] = [];
     for (const r of results) {
       const [type, id] = r.localReference.split('/') as [string, string];
       if (!('ok' in r)) {
@@ -287,10 +290,11 @@ async function record(
         await recordEhrCopy(tx, { type, id, localVersion: r.ok.version, ehrId, ehrVersion: r.ok.ehrVersion });
         continue;
       }
-      await markSynced(tx, { type, id, localVersion: r.ok.version, ehrId, ehrVersion: r.ok.ehrVersion });
+      synced.push({ type, id, localVersion: r.ok.version, ehrId, ehrVersion: r.ok.ehrVersion });
       if (sent.has(r.localReference)) run.written++;
       else run.unchanged++;
     }
+    await markSyncedMany(tx, synced);
   });
 }
 
