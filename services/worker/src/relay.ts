@@ -35,7 +35,8 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
         .filter((row) => row.dispatchedAt)
         .flatMap((row) => {
           const unit = unitForTopic(row.topic);
-          return unit && unit.payload.safeParse(row.payload).success ? [lookUp(deps, unit, row).then((v) => [row.id, v] as const)] : [];
+          const stored = splitTenant(row.payload);
+          return unit && !('error' in stored) && unit.payload.safeParse(stored.payload).success ? [lookUp(deps, unit, row).then((v) => [row.id, v] as const)] : [];
         }),
     ),
   );
