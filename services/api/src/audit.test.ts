@@ -182,6 +182,17 @@ describe('reads, batched', () => {
   });
 });
 
+describe('operators', () => {
+  it("reading the hospital's messages with their content is audited; listing them without is not", async () => {
+    await fresh();
+    await request(h.app).get('/v1/admin/inbound-messages').expect(200);
+    await request(h.app).get('/v1/admin/inbound-messages?content=true').expect(200);
+    expect((await flushed()).map(seen)).toEqual([
+      { subtype: 'search-type', action: 'E', outcome: '0', patient: undefined, client: 'anonymous', resources: [], query: '/v1/admin/inbound-messages?content=true' },
+    ]);
+  });
+});
+
 describe('the FHIR face of the audit trail', () => {
   it('searches by patient, newest first, with paging; reads by id; and is itself audited', async () => {
     const all = await searchAuditEvents(h.db, { patient: patientId, count: 1000, offset: 0 });

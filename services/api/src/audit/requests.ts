@@ -14,11 +14,14 @@ const V1_UPDATE = /^\/v1\/(?:screenings\/[^/]+\/review|courses\/[^/]+\/stop|foll
  * Which requests touch patient data, and as what interaction, from the method and path
  * alone: so a request refused before its route runs (403 for a missing scope, 404 for an
  * unknown id) is audited like one that got through. Operators' routes and the EHR's own
- * notifications are not a client's access to a patient's record.
+ * notifications are not a client's access to a patient's record, except the hospital's
+ * messages read with their content.
  */
-export function auditedInteraction(method: string, path: string): AuditInteraction | undefined {
+export function auditedInteraction(method: string, path: string, query: Readonly<Record<string, unknown>> = {}): AuditInteraction | undefined {
   if (method === 'GET' || method === 'HEAD') {
     if (V1_READ.test(path)) return 'read';
+    // An operator asking for the hospital's messages themselves reads patient data.
+    if (path === '/v1/admin/inbound-messages') return query.content === 'true' ? 'search-type' : undefined;
     const fhir = FHIR_PATH.exec(path);
     const type = fhir?.[1];
     if (!fhir || !type || !isResourceType(type) || DEFINITIONAL_TYPES.has(type)) return undefined;
@@ -78,7 +81,7 @@ export function auditClientOf(req: Request, res: Response): AuditClient {
  */
 export function auditRequests(trail: AuditTrail, now: () => Date): RequestHandler {
   return (req, res, next) => {
-    const interaction = auditedInteraction(req.method, req.path);
+    const interaction = auditedInteraction(req.method, req.path, req.query as Record<string, unknown>);
     if (!interaction) {
       next();
       return;
