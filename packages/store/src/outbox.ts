@@ -104,22 +104,24 @@ export async function enqueueOutbox(db: Db, message: NewOutboxMessage): Promise<
 }
 
 /**
- * Rows to dispatch, oldest first: not completed, available now, and never dispatched or
- * (with `olderThanMs`) dispatched longer ago than that.
+ * Rows to dispatch: up to `limit` never dispatched, oldest first, then (with `olderThanMs`)
+ * up to `limit` dispatched longer ago than that and still open. Each kind has its own
+ * limit: open follow-up rows stay open for days, and a pile of them due a recheck must not
+ * hold back new work (a course stop waiting behind hundreds of delayed timers), nor new
+ * work hold back the recheck.
  */
 export async function listUndispatched(db: Db, opts: ListUndispatchedOptions): Promise<OutboxRow[]> {
-  const stale =
-    opts.olderThanMs === undefined
-      ? 'FALSE'
-      : "dispatched_at <= now() - $2::double precision * interval '1 millisecond'";
+  const open = 'completed_at IS NULL AND dead_at IS NULL AND available_at <= now()';
   const params: unknown[] = [Math.max(Math.trunc(opts.limit), 0)];
-  if (opts.olderThanMs !== undefined) params.push(opts.olderThanMs);
-  const records = await db.query<OutboxRecord>(
-    `SELECT ${COLUMNS} FROM outbox
-     WHERE completed_at IS NULL AND dead_at IS NULL AND available_at <= now() AND (dispatched_at IS NULL OR ${stale})
-     ORDER BY id LIMIT $1`,
-    params,
-  );
+  const fresh = `(SELECT ${COLUMNS} FROM outbox WHERE ${open} AND dispatched_at IS NULL ORDER BY id LIMIT $1)`;
+  let sql = fresh;
+  if (opts.olderThanMs !== undefined) {
+    params.push(opts.olderThanMs);
+    sql = `${fresh} UNION ALL (SELECT ${COLUMNS} FROM outbox
+       WHERE ${open} AND dispatched_at <= now() - $2::double precision * interval '1 millisecond' ORDER BY id LIMIT $1)
+     ORDER BY id`;
+  }
+  const records = await db.query<OutboxRecord>(sql, params);
   return records.map(toRow);
 }
 
