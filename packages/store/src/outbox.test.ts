@@ -97,6 +97,17 @@ describe('outbox', () => {
     expect(await listUndispatched(t.db, { limit: 10 })).toEqual([]);
   });
 
+  it('never lets rows due a recheck hold back new ones: each kind fills its own limit', async () => {
+    const stale: number[] = [];
+    for (let i = 0; i < 3; i++) stale.push((await enqueueOutbox(t.db, { topic: 'follow-ups', payload: { n: i } })).id);
+    await markDispatched(t.db, stale.map((id) => ({ id, jobIds: [`j-${id}`] })));
+    await t.db.query("UPDATE outbox SET dispatched_at = now() - interval '10 minutes' WHERE id = ANY($1::bigint[])", [stale]);
+    const fresh = (await enqueueOutbox(t.db, { topic: 'follow-ups', payload: { n: 3 } })).id;
+    expect((await listUndispatched(t.db, { limit: 2, olderThanMs: 60_000 })).map((r) => r.id)).toEqual([stale[0], stale[1], fresh]);
+    expect((await listUndispatched(t.db, { limit: 2 })).map((r) => r.id)).toEqual([fresh]);
+    await t.db.query('UPDATE outbox SET completed_at = now() WHERE id = ANY($1::bigint[])', [[...stale, fresh]]);
+  });
+
   it('gives every row a key of its own, which finds it, and which no serial reuse repeats', async () => {
     const a = await enqueueOutbox(t.db, { topic: 'notify', payload: { n: 1 } });
     const b = await enqueueOutbox(t.db, { topic: 'notify', payload: { n: 2 } });
