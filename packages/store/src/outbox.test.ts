@@ -1,6 +1,7 @@
 import {
   countPending,
   enqueueOutbox,
+  enqueueOutboxMany,
   forgetDispatches,
   getOutboxMessage,
   getOutboxMessageByKey,
@@ -106,6 +107,28 @@ describe('outbox', () => {
     expect((await listUndispatched(t.db, { limit: 2, olderThanMs: 60_000 })).map((r) => r.id)).toEqual([stale[0], stale[1], fresh]);
     expect((await listUndispatched(t.db, { limit: 2 })).map((r) => r.id)).toEqual([fresh]);
     await t.db.query('UPDATE outbox SET completed_at = now() WHERE id = ANY($1::bigint[])', [[...stale, fresh]]);
+  });
+
+  it("writes a command's messages in one statement, in the order given, or none of them", async () => {
+    const later = new Date(Date.now() + 3_600_000);
+    const rows = await enqueueOutboxMany(t.db, [
+      { topic: 'ehr-sync', patientId: 'p-many', payload: { n: 1 } },
+      { topic: 'notify', payload: { n: 2 }, availableAt: later },
+      { topic: 'follow-up-schedule', patientId: 'p-many', payload: { n: 3 } },
+    ]);
+    expect(rows.map((r) => [r.topic, r.patientId, r.payload])).toEqual([
+      ['ehr-sync', 'p-many', { n: 1 }],
+      ['notify', null, { n: 2 }],
+      ['follow-up-schedule', 'p-many', { n: 3 }],
+    ]);
+    expect(rows[0]!.id).toBeLessThan(rows[1]!.id);
+    expect(rows[1]!.id).toBeLessThan(rows[2]!.id);
+    expect(rows[1]!.availableAt).toBe(later.toISOString());
+    expect(new Set(rows.map((r) => r.key)).size).toBe(3);
+    expect(await enqueueOutboxMany(t.db, [])).toEqual([]);
+    await expect(enqueueOutboxMany(t.db, [{ topic: 'notify', payload: { n: 4 } }, { topic: 'notify', payload: { n: 5 }, availableAt: 'not a time' }])).rejects.toThrow('Not a valid instant');
+    expect((await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE payload->>'n' = '4'"))[0]?.n).toBe(0);
+    await t.db.query('UPDATE outbox SET completed_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
   });
 
   it('gives every row a key of its own, which finds it, and which no serial reuse repeats', async () => {

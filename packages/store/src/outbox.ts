@@ -89,18 +89,34 @@ function toRow(record: OutboxRecord): OutboxRow {
 
 /** Adds a message; call it with the transaction that writes the data, so both commit or neither. */
 export async function enqueueOutbox(db: Db, message: NewOutboxMessage): Promise<OutboxRow> {
-  const [record] = await db.query<OutboxRecord>(
+  const [row] = await enqueueOutboxMany(db, [message]);
+  if (!row) throw new Error('INSERT returned no row');
+  return row;
+}
+
+/**
+ * Adds a command's messages in one statement (one round trip, however many), in the order
+ * given: their ids rise in that order, and the rows come back in it.
+ */
+export async function enqueueOutboxMany(db: Db, messages: readonly NewOutboxMessage[]): Promise<OutboxRow[]> {
+  if (messages.length === 0) return [];
+  const given = messages.map((m) => ({
+    topic: m.topic,
+    patient_id: m.patientId ?? null,
+    payload: m.payload,
+    available_at: m.availableAt === undefined ? null : instantParam(m.availableAt),
+  }));
+  const records = await db.query<OutboxRecord>(
     `INSERT INTO outbox (topic, patient_id, payload, available_at)
-     VALUES ($1, $2, $3::jsonb, COALESCE($4::timestamptz, now())) RETURNING ${COLUMNS}`,
-    [
-      message.topic,
-      message.patientId ?? null,
-      jsonParam(message.payload),
-      message.availableAt === undefined ? null : instantParam(message.availableAt),
-    ],
+     SELECT m.topic, m.patient_id, m.payload, COALESCE(m.available_at, now())
+     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (topic text, patient_id text, payload jsonb, available_at timestamptz))
+       WITH ORDINALITY AS m(topic, patient_id, payload, available_at, n)
+     ORDER BY m.n
+     RETURNING ${COLUMNS}`,
+    [jsonParam(given)],
   );
-  if (!record) throw new Error('INSERT returned no row');
-  return toRow(record);
+  if (records.length !== messages.length) throw new Error(`INSERT returned ${records.length} rows for ${messages.length}`);
+  return records.map(toRow).sort((a, b) => a.id - b.id);
 }
 
 /**
