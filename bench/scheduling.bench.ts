@@ -8,13 +8,13 @@
  * course's follow-ups (POST /v1/courses/{id}/stop until its six jobs are gone from Redis).
  * The end-to-end figure times the API request path (each session validates and stores ~25
  * resources) as much as scheduling; `scheduling.relay.*` times scheduling alone: follow-up
- * schedule rows committed through `enqueueWork`, ROWS_PER_TX in a transaction as a command
- * writes them, until all their delayed jobs are in Redis, against the same raw baseline.
+ * schedule rows committed through `enqueueWorkMany`, ROWS_PER_TX in a transaction as a
+ * dosing session writes them, until all their delayed jobs are in Redis, against the same raw baseline.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { DEFAULT_TENANT_ID } from '@kap/config';
-import { WORK, enqueueWork } from '@kap/queue';
+import { WORK, enqueueWorkMany, workRequest } from '@kap/queue';
 import { forTenant, listFollowUps } from '@kap/store';
 import type { Stack } from '../test/support/stack';
 import { pool, postJson } from './lib/bodies';
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
 
 /**
  * Scheduling without the API request path: RELAY_FOLLOW_UPS follow-up schedule rows committed
- * through `enqueueWork`, ROWS_PER_TX per transaction, 4 transactions at a time, with the
+ * through `enqueueWorkMany`, ROWS_PER_TX per transaction (one statement, as a dosing session), 4 transactions at a time, with the
  * worker's relay running; timed until all their delayed jobs are in Redis. The follow-up ids
  * are fresh UUIDs: the relay reads only the rows, and the jobs are due hours after the run.
  */
@@ -124,11 +124,12 @@ async function relayOnly(stack: Stack): Promise<number> {
   const t0 = performance.now();
   await pool(batches, 4, (b) =>
     db.transaction(async (tx) => {
-      for (let i = 0; i < ROWS_PER_TX; i++) {
+      const requests = Array.from({ length: ROWS_PER_TX }, (_, i) => {
         const due = Date.now() + 2 * HOUR + b * ROWS_PER_TX + i;
         const payload = { followUpId: randomUUID(), dueBy: new Date(due).toISOString(), remindAt: new Date(due - 600_000).toISOString() };
-        await enqueueWork(tx, WORK.followUpSchedule, payload, { tenantId: DEFAULT_TENANT_ID });
-      }
+        return workRequest(WORK.followUpSchedule, payload, { tenantId: DEFAULT_TENANT_ID });
+      });
+      await enqueueWorkMany(tx, requests);
     }),
   );
   const committed = (performance.now() - t0) / 1000;
