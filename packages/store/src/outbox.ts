@@ -276,6 +276,28 @@ export async function completeOutboxMatching(db: Db, topic: string, key: string,
   return records.map(toRow);
 }
 
+/**
+ * The open (neither completed nor dead) rows of `topic` for a patient, as committed now:
+ * their data was committed with them, so a read of the patient's data after this one sees it.
+ */
+export async function listOpenOutboxIds(db: Db, topic: string, patientId: string): Promise<number[]> {
+  const rows = await db.query<{ id: unknown }>(
+    'SELECT id FROM outbox WHERE topic = $1 AND patient_id = $2 AND completed_at IS NULL AND dead_at IS NULL ORDER BY id',
+    [topic, patientId],
+  );
+  return rows.map((r) => numberFrom(r.id));
+}
+
+/** Completes these rows (their work was done by another row's job); returns how many were still open. */
+export async function completeOutboxRows(db: Db, ids: readonly number[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const rows = await db.query(
+    'UPDATE outbox SET completed_at = now() WHERE id = ANY($1::bigint[]) AND completed_at IS NULL RETURNING id',
+    [ids.map(String)],
+  );
+  return rows.length;
+}
+
 /** The channel new outbox rows are announced on, with their schema as the payload. */
 const OUTBOX_CHANNEL = 'kap_outbox';
 
