@@ -6,10 +6,17 @@
  * another as the relay adds them, on a queue of its own prefix. Also Redis memory per pending
  * follow-up (MEMORY USAGE over the prefix's keys, before and after) and the time to cancel a
  * course's follow-ups (POST /v1/courses/{id}/stop until its six jobs are gone from Redis).
+ * The end-to-end figure times the API request path (each session validates and stores ~25
+ * resources) as much as scheduling; `scheduling.relay.*` times scheduling alone: follow-up
+ * schedule rows committed through `enqueueWorkMany`, ROWS_PER_TX in a transaction as a
+ * dosing session writes them, until all their delayed jobs are in Redis, against the same raw baseline.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { listFollowUps } from '@kap/store';
+import { DEFAULT_TENANT_ID } from '@kap/config';
+import { WORK, enqueueWorkMany, workRequest } from '@kap/queue';
+import { forTenant, listFollowUps } from '@kap/store';
+import type { Stack } from '../test/support/stack';
 import { pool, postJson } from './lib/bodies';
 import { figure, note, ratio, until } from './lib/report';
 import { createCourse, deleteKeys, keyMemory, recordSession, run, withStack } from './lib/stack-bench';
@@ -18,6 +25,8 @@ const M = Number(process.env.BENCH_SCHEDULING_SESSIONS ?? 80);
 const CANCELS = 5;
 const PER_SESSION = 3;
 const HOUR = 3600_000;
+const RELAY_FOLLOW_UPS = Number(process.env.BENCH_SCHEDULING_RELAY_FOLLOW_UPS ?? 600);
+const ROWS_PER_TX = 3;
 
 async function main(): Promise<void> {
   note(`scheduling: ${M} dosing sessions × ${PER_SESSION} follow-ups (PT1H,PT2H,PT3H), 4 requests at a time, worker running (ehr-sync queue paused); stack relay interval 100 ms`);
@@ -50,6 +59,7 @@ async function main(): Promise<void> {
     figure('scheduling.redis_bytes_per_pending_follow_up_all_queues', (allAfter.bytes - allBefore.bytes) / pending, 'bytes');
     note(`follow-ups queue keys ${fuBefore.keys} → ${fuAfter.keys}; all keys ${allBefore.keys} → ${allAfter.keys} (all queues include the sessions' ehr-sync jobs, waiting on the paused queue)`);
 
+    let rawJobsPerS = NaN;
     // Baseline: the same number of delayed jobs added directly, one at a time, with the relay's job options.
     const rawPrefix = `bench-raw-${randomBytes(4).toString('hex')}`;
     const raw = new Queue('follow-ups', { connection: stack.redis, prefix: rawPrefix });
@@ -64,6 +74,7 @@ async function main(): Promise<void> {
       await until(async () => (await raw.getDelayedCount()) >= jobs, 10_000, 'raw delayed jobs');
       figure('scheduling.raw_bullmq.jobs_per_s', jobs / rawSeconds, 'jobs/s');
       ratio('scheduling.ratio_jobs_per_s_vs_raw_bullmq', jobs / seconds / (jobs / rawSeconds));
+      rawJobsPerS = jobs / rawSeconds;
       const rawMem = await keyMemory(stack.redis, `${rawPrefix}:*`);
       figure('scheduling.raw_bullmq.redis_bytes_per_2_jobs', (rawMem.bytes / jobs) * 2, 'bytes');
       ratio('scheduling.ratio_redis_bytes_vs_raw_bullmq', perFollowUp / ((rawMem.bytes / jobs) * 2));
@@ -91,7 +102,41 @@ async function main(): Promise<void> {
     figure('scheduling.cancel_course_ms', times.reduce((a, b) => a + b, 0) / times.length, 'ms');
     figure('scheduling.cancel_course_max_ms', Math.max(...times), 'ms');
     figure('scheduling.cancel_courses', times.length, 'courses');
+
+    // After the cancels, so that their figure is not timed over this part's open rows.
+    const relayJobsPerS = await relayOnly(stack);
+    figure('scheduling.relay.jobs_per_s', relayJobsPerS, 'jobs/s');
+    ratio('scheduling.relay.ratio_vs_raw_bullmq', relayJobsPerS / rawJobsPerS);
   });
+}
+
+/**
+ * Scheduling without the API request path: RELAY_FOLLOW_UPS follow-up schedule rows committed
+ * through `enqueueWorkMany`, ROWS_PER_TX per transaction (one statement, as a dosing session), 4 transactions at a time, with the
+ * worker's relay running; timed until all their delayed jobs are in Redis. The follow-up ids
+ * are fresh UUIDs: the relay reads only the rows, and the jobs are due hours after the run.
+ */
+async function relayOnly(stack: Stack): Promise<number> {
+  const db = forTenant(stack.db, DEFAULT_TENANT_ID);
+  const base = await stack.queues.followUps.getDelayedCount();
+  const batches = Array.from({ length: Math.ceil(RELAY_FOLLOW_UPS / ROWS_PER_TX) }, (_, b) => b);
+  const jobs = batches.length * ROWS_PER_TX * 2;
+  const t0 = performance.now();
+  await pool(batches, 4, (b) =>
+    db.transaction(async (tx) => {
+      const requests = Array.from({ length: ROWS_PER_TX }, (_, i) => {
+        const due = Date.now() + 2 * HOUR + b * ROWS_PER_TX + i;
+        const payload = { followUpId: randomUUID(), dueBy: new Date(due).toISOString(), remindAt: new Date(due - 600_000).toISOString() };
+        return workRequest(WORK.followUpSchedule, payload, { tenantId: DEFAULT_TENANT_ID });
+      });
+      await enqueueWorkMany(tx, requests);
+    }),
+  );
+  const committed = (performance.now() - t0) / 1000;
+  await until(async () => (await stack.queues.followUps.getDelayedCount()) - base >= jobs, 60_000, `${jobs} relayed delayed jobs`, 10);
+  const seconds = (performance.now() - t0) / 1000;
+  note(`relay only: ${batches.length * ROWS_PER_TX} follow-ups in ${batches.length} transactions of ${ROWS_PER_TX}, committed in ${committed.toFixed(2)} s, all ${jobs} jobs delayed in Redis at ${seconds.toFixed(2)} s`);
+  return jobs / seconds;
 }
 
 run(main);

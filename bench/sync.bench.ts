@@ -6,16 +6,19 @@
  * worker process (a fresh stack each). Baseline, in the same run: the same transaction
  * Bundles (listUnsynced + planSync, empty maps, one per patient) POSTed to a fresh sandbox
  * without a transaction limit, one after another.
+ * The sandbox (the stack's, and the baseline's) runs in a process of its own, as an EHR
+ * would: in the bench's process its CPU shared one event loop with the API and the
+ * in-process worker, and a second worker could only wait for it.
  * Every run is audited: nothing lost, nothing duplicated.
  */
 import type { ChildProcess } from 'node:child_process';
 import { createEhrClient, planSync } from '@kap/ehr-client';
-import { startSandbox } from '@kap/ehr-sandbox';
 import { listUnsynced, type Db } from '@kap/store';
 import { identityOf } from '../services/worker/src/sync/identity';
 import { auditEhr } from '../test/support/ehr-audit';
 import { spawnWorkerProcess } from './lib/drill';
 import { figure, note, ratio, until } from './lib/report';
+import { spawnSandboxProcess } from './lib/sandbox-process';
 import { enrol, run, withStack } from './lib/stack-bench';
 
 const N = Number(process.env.BENCH_SYNC_ENROLMENTS ?? 24);
@@ -54,7 +57,7 @@ async function patientIds(db: Db): Promise<string[]> {
 /** The baseline: each patient's Bundle planned and POSTed directly to a fresh sandbox, sequentially. */
 async function direct(db: Db): Promise<{ resources: number; seconds: number }> {
   // One Bundle per patient is what only a server without Medplum's 8-entry limit takes.
-  const sandbox = await startSandbox({ port: 0, maxTransactionEntries: 10_000 });
+  const sandbox = await spawnSandboxProcess({ SANDBOX_MAX_TRANSACTION_ENTRIES: '10000' });
   try {
     const ehr = createEhrClient({ baseUrl: sandbox.url, auth: { mode: 'none' }, timeoutMs: 10_000 });
     const patients = await patientIds(db);
@@ -84,54 +87,59 @@ async function main(): Promise<void> {
   let duplicated = 0;
   const rates = new Map<string, number>();
   for (const s of SETTINGS) {
-    await withStack({ ...ENV, SYNC_CONCURRENCY: String(s.concurrency) }, async (stack, url) => {
-      const t0 = performance.now();
-      await enrol(url, N);
-      note(`${s.label}: ${N} enrolments ingested in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      if (!baseline) {
-        baseline = await direct(stack.db);
-        figure('sync.direct.resources_per_s', baseline.resources / baseline.seconds, 'resources/s');
-        figure('sync.direct.resources', baseline.resources, 'resources');
-        figure('sync.direct.seconds', baseline.seconds, 's');
-      }
-      let child: ChildProcess | undefined;
-      try {
-        // Every worker is up before the clock runs (the ehr-sync queue paused meanwhile), so
-        // a setting measures syncing, not a process's start-up; that is reported on its own.
-        await stack.queues.ehrSync.pause();
-        stack.startWorker(`bench-${s.label}`);
-        await until(async () => (await stack.queues.ehrSync.getWorkers()).length > 0, 30_000, 'the in-process worker');
-        if (s.secondProcess) {
-          const inProcess = (await stack.queues.ehrSync.getWorkers()).length;
-          const spawned = performance.now();
-          child = spawnWorkerProcess(stack, { WORKER_ID: `bench-${s.label}-child`, SYNC_CONCURRENCY: String(s.concurrency) });
-          await until(async () => (await stack.queues.ehrSync.getWorkers()).length > inProcess, 60_000, 'the second worker process');
-          figure(`sync.${s.label}.second_worker_startup_s`, (performance.now() - spawned) / 1000, 's');
+    const ehr = await spawnSandboxProcess();
+    try {
+      await withStack({ ...ENV, SYNC_CONCURRENCY: String(s.concurrency) }, async (stack, url) => {
+        const t0 = performance.now();
+        await enrol(url, N);
+        note(`${s.label}: ${N} enrolments ingested in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        if (!baseline) {
+          baseline = await direct(stack.db);
+          figure('sync.direct.resources_per_s', baseline.resources / baseline.seconds, 'resources/s');
+          figure('sync.direct.resources', baseline.resources, 'resources');
+          figure('sync.direct.seconds', baseline.seconds, 's');
         }
-        const started = performance.now();
-        await stack.queues.ehrSync.resume();
-        await stack.drained(60_000);
-        const seconds = (performance.now() - started) / 1000;
-        const audit = await auditEhr(stack.db, stack.sandbox.url);
-        const resources = Object.values(audit.local).reduce((a, b) => a + b, 0);
-        lost += audit.missing.length;
-        duplicated += audit.duplicates.length;
-        if (audit.missing.length + audit.duplicates.length > 0) note(`${s.label}: missing ${JSON.stringify(audit.missing.slice(0, 5))} duplicated ${JSON.stringify(audit.duplicates.slice(0, 5))}`);
-        figure(`sync.${s.label}.resources_per_s`, resources / seconds, 'resources/s');
-        figure(`sync.${s.label}.resources`, resources, 'resources');
-        figure(`sync.${s.label}.resources_per_enrolment`, resources / N, 'resources');
-        figure(`sync.${s.label}.seconds`, seconds, 's');
-        if (baseline) ratio(`sync.${s.label}.ratio_vs_direct`, resources / seconds / (baseline.resources / baseline.seconds));
-        rates.set(s.label, resources / seconds);
-      } finally {
-        if (child && child.exitCode === null) {
-          const exited = new Promise((r) => child?.once('exit', r));
-          child.kill('SIGTERM');
-          await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-          if (child.exitCode === null) child.kill('SIGKILL');
+        let child: ChildProcess | undefined;
+        try {
+          // Every worker is up before the clock runs (the ehr-sync queue paused meanwhile), so
+          // a setting measures syncing, not a process's start-up; that is reported on its own.
+          await stack.queues.ehrSync.pause();
+          stack.startWorker(`bench-${s.label}`);
+          await until(async () => (await stack.queues.ehrSync.getWorkers()).length > 0, 30_000, 'the in-process worker');
+          if (s.secondProcess) {
+            const inProcess = (await stack.queues.ehrSync.getWorkers()).length;
+            const spawned = performance.now();
+            child = spawnWorkerProcess(stack, { WORKER_ID: `bench-${s.label}-child`, SYNC_CONCURRENCY: String(s.concurrency) });
+            await until(async () => (await stack.queues.ehrSync.getWorkers()).length > inProcess, 60_000, 'the second worker process');
+            figure(`sync.${s.label}.second_worker_startup_s`, (performance.now() - spawned) / 1000, 's');
+          }
+          const started = performance.now();
+          await stack.queues.ehrSync.resume();
+          await stack.drained(60_000);
+          const seconds = (performance.now() - started) / 1000;
+          const audit = await auditEhr(stack.db, stack.sandbox.url);
+          const resources = Object.values(audit.local).reduce((a, b) => a + b, 0);
+          lost += audit.missing.length;
+          duplicated += audit.duplicates.length;
+          if (audit.missing.length + audit.duplicates.length > 0) note(`${s.label}: missing ${JSON.stringify(audit.missing.slice(0, 5))} duplicated ${JSON.stringify(audit.duplicates.slice(0, 5))}`);
+          figure(`sync.${s.label}.resources_per_s`, resources / seconds, 'resources/s');
+          figure(`sync.${s.label}.resources`, resources, 'resources');
+          figure(`sync.${s.label}.resources_per_enrolment`, resources / N, 'resources');
+          figure(`sync.${s.label}.seconds`, seconds, 's');
+          if (baseline) ratio(`sync.${s.label}.ratio_vs_direct`, resources / seconds / (baseline.resources / baseline.seconds));
+          rates.set(s.label, resources / seconds);
+        } finally {
+          if (child && child.exitCode === null) {
+            const exited = new Promise((r) => child?.once('exit', r));
+            child.kill('SIGTERM');
+            await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+            if (child.exitCode === null) child.kill('SIGKILL');
+          }
         }
-      }
-    });
+      }, { sandbox: ehr });
+    } finally {
+      await ehr.close();
+    }
   }
   // The same per-process concurrency, one worker process against two.
   const one = rates.get('concurrency_4');

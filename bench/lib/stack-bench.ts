@@ -7,12 +7,12 @@ import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { Express } from 'express';
 import { screeningRequest } from '../../test/support/requests';
-import { startStack, type Stack } from '../../test/support/stack';
+import { startStack, type Stack, type StackOptions } from '../../test/support/stack';
 import { pool, postJson, sessionRequest } from './bodies';
 
 /** Runs `fn` on a fresh stack (with the API listening) and closes both even if `fn` throws. */
-export async function withStack<T>(env: Record<string, string>, fn: (stack: Stack, url: string) => Promise<T>): Promise<T> {
-  const stack = await startStack({ LOG_LEVEL: 'warn', ...env });
+export async function withStack<T>(env: Record<string, string>, fn: (stack: Stack, url: string) => Promise<T>, options: StackOptions = {}): Promise<T> {
+  const stack = await startStack({ LOG_LEVEL: 'warn', ...env }, options);
   try {
     const server = await listen(stack.app);
     try {

@@ -1,4 +1,4 @@
-import { enqueueOutbox, type Db, type Instant, type OutboxPayload, type OutboxRow } from '@kap/store';
+import { enqueueOutboxMany, type Db, type Instant, type OutboxPayload, type OutboxRow } from '@kap/store';
 import { withTenant, type WorkUnit } from './units';
 
 export interface EnqueueOptions {
@@ -9,6 +9,18 @@ export interface EnqueueOptions {
   readonly availableAt?: Instant;
 }
 
+/** One unit of work a command asks for: what `enqueueWork` takes, as a value (made by `workRequest`). */
+export interface WorkRequest {
+  readonly unit: WorkUnit<unknown>;
+  readonly payload: unknown;
+  readonly options: EnqueueOptions;
+}
+
+/** A work request; the payload is checked against its unit's type here, where the unit is known. */
+export function workRequest<P>(unit: WorkUnit<P>, payload: P, options: EnqueueOptions): WorkRequest {
+  return { unit: unit as unknown as WorkUnit<unknown>, payload, options };
+}
+
 /**
  * Asks for a unit of background work, in the caller's transaction (the transactional
  * outbox): it is dispatched only if the transaction commits, and never lost once it has.
@@ -16,11 +28,20 @@ export interface EnqueueOptions {
  * is written beside it: the relay reads rows of every tenant and must hand each job its own.
  */
 export async function enqueueWork<P>(tx: Db, unit: WorkUnit<P>, payload: P, options: EnqueueOptions): Promise<OutboxRow> {
-  const checked = withTenant(unit.payload.parse(payload), options.tenantId) as unknown as OutboxPayload;
-  return enqueueOutbox(tx, {
+  const [row] = await enqueueWorkMany(tx, [workRequest(unit, payload, options)]);
+  return row as OutboxRow;
+}
+
+/**
+ * A command's units of work, as `enqueueWork` asks for each, in one statement: every
+ * payload is checked before any row is written, and the rows keep the order given.
+ */
+export async function enqueueWorkMany(tx: Db, requests: readonly WorkRequest[]): Promise<OutboxRow[]> {
+  const messages = requests.map(({ unit, payload, options }) => ({
     topic: unit.topic,
-    payload: checked,
+    payload: withTenant(unit.payload.parse(payload), options.tenantId) as unknown as OutboxPayload,
     ...(options.patientId !== undefined ? { patientId: options.patientId } : {}),
     ...(options.availableAt !== undefined ? { availableAt: options.availableAt } : {}),
-  });
+  }));
+  return enqueueOutboxMany(tx, messages);
 }

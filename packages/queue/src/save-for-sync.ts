@@ -1,7 +1,7 @@
 import { webhookEventFor } from '@kap/domain';
 import { markPending, putResources, toVersionRefs, type Db } from '@kap/store';
 import type { Resource } from '@medplum/fhirtypes';
-import { enqueueWork } from './enqueue';
+import { enqueueWorkMany, workRequest, type WorkRequest } from './enqueue';
 import { WORK } from './units';
 
 export interface SaveForSyncOptions {
@@ -11,30 +11,29 @@ export interface SaveForSyncOptions {
   readonly reason: string;
   /** Webhook subscribers; each change the webhook policy names gets one delivery per URL. */
   readonly webhookUrls?: readonly string[];
+  /** The command's other units of work, written with these in the same statement. */
+  readonly alsoEnqueue?: readonly WorkRequest[];
 }
 
 /**
  * Stores resources, marks each stored version pending EHR sync, asks for the patient's
  * sync, and for a webhook per subscriber for each change the palliative team is told of,
- * all in the caller's transaction (the transactional outbox): what is accepted is never
+ * with the command's other work in one outbox statement, all in the caller's transaction (the transactional outbox): what is accepted is never
  * lost, and nothing is queued for data that was rolled back.
  */
 export async function saveForSync(tx: Db, patientId: string, resources: readonly Resource[], options: SaveForSyncOptions): Promise<Resource[]> {
   const stored = await putResources(tx, resources, { patientId });
   await markPending(tx, toVersionRefs(stored));
   const { tenantId } = options;
-  await enqueueWork(tx, WORK.ehrSync, { patientId, reason: options.reason }, { patientId, tenantId });
+  const work = [workRequest(WORK.ehrSync, { patientId, reason: options.reason }, { patientId, tenantId })];
   for (const resource of stored) {
     const event = webhookEventFor(resource.resourceType);
     if (!event) continue;
     for (const url of options.webhookUrls ?? []) {
-      await enqueueWork(
-        tx,
-        WORK.notify,
-        { event, resource: `${resource.resourceType}/${resource.id}`, version: resource.meta?.versionId ?? '1', url },
-        { patientId, tenantId },
-      );
+      const notice = { event, resource: `${resource.resourceType}/${resource.id}`, version: resource.meta?.versionId ?? '1', url };
+      work.push(workRequest(WORK.notify, notice, { patientId, tenantId }));
     }
   }
+  await enqueueWorkMany(tx, [...work, ...(options.alsoEnqueue ?? [])]);
   return stored;
 }

@@ -1,6 +1,7 @@
 import {
   countPending,
   enqueueOutbox,
+  enqueueOutboxMany,
   forgetDispatches,
   getOutboxMessage,
   getOutboxMessageByKey,
@@ -95,6 +96,39 @@ describe('outbox', () => {
     await markDispatched(t.db, ids.map((id) => ({ id, jobIds: [`j-${id}`] })));
     await markDispatched(t.db, []);
     expect(await listUndispatched(t.db, { limit: 10 })).toEqual([]);
+  });
+
+  it('never lets rows due a recheck hold back new ones: each kind fills its own limit', async () => {
+    const stale: number[] = [];
+    for (let i = 0; i < 3; i++) stale.push((await enqueueOutbox(t.db, { topic: 'follow-ups', payload: { n: i } })).id);
+    await markDispatched(t.db, stale.map((id) => ({ id, jobIds: [`j-${id}`] })));
+    await t.db.query("UPDATE outbox SET dispatched_at = now() - interval '10 minutes' WHERE id = ANY($1::bigint[])", [stale]);
+    const fresh = (await enqueueOutbox(t.db, { topic: 'follow-ups', payload: { n: 3 } })).id;
+    expect((await listUndispatched(t.db, { limit: 2, olderThanMs: 60_000 })).map((r) => r.id)).toEqual([stale[0], stale[1], fresh]);
+    expect((await listUndispatched(t.db, { limit: 2 })).map((r) => r.id)).toEqual([fresh]);
+    await t.db.query('UPDATE outbox SET completed_at = now() WHERE id = ANY($1::bigint[])', [[...stale, fresh]]);
+  });
+
+  it("writes a command's messages in one statement, in the order given, or none of them", async () => {
+    const later = new Date(Date.now() + 3_600_000);
+    const rows = await enqueueOutboxMany(t.db, [
+      { topic: 'ehr-sync', patientId: 'p-many', payload: { n: 1 } },
+      { topic: 'notify', payload: { n: 2 }, availableAt: later },
+      { topic: 'follow-up-schedule', patientId: 'p-many', payload: { n: 3 } },
+    ]);
+    expect(rows.map((r) => [r.topic, r.patientId, r.payload])).toEqual([
+      ['ehr-sync', 'p-many', { n: 1 }],
+      ['notify', null, { n: 2 }],
+      ['follow-up-schedule', 'p-many', { n: 3 }],
+    ]);
+    expect(rows[0]!.id).toBeLessThan(rows[1]!.id);
+    expect(rows[1]!.id).toBeLessThan(rows[2]!.id);
+    expect(rows[1]!.availableAt).toBe(later.toISOString());
+    expect(new Set(rows.map((r) => r.key)).size).toBe(3);
+    expect(await enqueueOutboxMany(t.db, [])).toEqual([]);
+    await expect(enqueueOutboxMany(t.db, [{ topic: 'notify', payload: { n: 4 } }, { topic: 'notify', payload: { n: 5 }, availableAt: 'not a time' }])).rejects.toThrow('Not a valid instant');
+    expect((await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE payload->>'n' = '4'"))[0]?.n).toBe(0);
+    await t.db.query('UPDATE outbox SET completed_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
   });
 
   it('gives every row a key of its own, which finds it, and which no serial reuse repeats', async () => {

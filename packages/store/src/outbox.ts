@@ -89,37 +89,55 @@ function toRow(record: OutboxRecord): OutboxRow {
 
 /** Adds a message; call it with the transaction that writes the data, so both commit or neither. */
 export async function enqueueOutbox(db: Db, message: NewOutboxMessage): Promise<OutboxRow> {
-  const [record] = await db.query<OutboxRecord>(
-    `INSERT INTO outbox (topic, patient_id, payload, available_at)
-     VALUES ($1, $2, $3::jsonb, COALESCE($4::timestamptz, now())) RETURNING ${COLUMNS}`,
-    [
-      message.topic,
-      message.patientId ?? null,
-      jsonParam(message.payload),
-      message.availableAt === undefined ? null : instantParam(message.availableAt),
-    ],
-  );
-  if (!record) throw new Error('INSERT returned no row');
-  return toRow(record);
+  const [row] = await enqueueOutboxMany(db, [message]);
+  if (!row) throw new Error('INSERT returned no row');
+  return row;
 }
 
 /**
- * Rows to dispatch, oldest first: not completed, available now, and never dispatched or
- * (with `olderThanMs`) dispatched longer ago than that.
+ * Adds a command's messages in one statement (one round trip, however many), in the order
+ * given: their ids rise in that order, and the rows come back in it.
+ */
+export async function enqueueOutboxMany(db: Db, messages: readonly NewOutboxMessage[]): Promise<OutboxRow[]> {
+  if (messages.length === 0) return [];
+  const given = messages.map((m) => ({
+    topic: m.topic,
+    patient_id: m.patientId ?? null,
+    payload: m.payload,
+    available_at: m.availableAt === undefined ? null : instantParam(m.availableAt),
+  }));
+  const records = await db.query<OutboxRecord>(
+    `INSERT INTO outbox (topic, patient_id, payload, available_at)
+     SELECT m.topic, m.patient_id, m.payload, COALESCE(m.available_at, now())
+     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (topic text, patient_id text, payload jsonb, available_at timestamptz))
+       WITH ORDINALITY AS m(topic, patient_id, payload, available_at, n)
+     ORDER BY m.n
+     RETURNING ${COLUMNS}`,
+    [jsonParam(given)],
+  );
+  if (records.length !== messages.length) throw new Error(`INSERT returned ${records.length} rows for ${messages.length}`);
+  return records.map(toRow).sort((a, b) => a.id - b.id);
+}
+
+/**
+ * Rows to dispatch: up to `limit` never dispatched, oldest first, then (with `olderThanMs`)
+ * up to `limit` dispatched longer ago than that and still open. Each kind has its own
+ * limit: open follow-up rows stay open for days, and a pile of them due a recheck must not
+ * hold back new work (a course stop waiting behind hundreds of delayed timers), nor new
+ * work hold back the recheck.
  */
 export async function listUndispatched(db: Db, opts: ListUndispatchedOptions): Promise<OutboxRow[]> {
-  const stale =
-    opts.olderThanMs === undefined
-      ? 'FALSE'
-      : "dispatched_at <= now() - $2::double precision * interval '1 millisecond'";
+  const open = 'completed_at IS NULL AND dead_at IS NULL AND available_at <= now()';
   const params: unknown[] = [Math.max(Math.trunc(opts.limit), 0)];
-  if (opts.olderThanMs !== undefined) params.push(opts.olderThanMs);
-  const records = await db.query<OutboxRecord>(
-    `SELECT ${COLUMNS} FROM outbox
-     WHERE completed_at IS NULL AND dead_at IS NULL AND available_at <= now() AND (dispatched_at IS NULL OR ${stale})
-     ORDER BY id LIMIT $1`,
-    params,
-  );
+  const fresh = `(SELECT ${COLUMNS} FROM outbox WHERE ${open} AND dispatched_at IS NULL ORDER BY id LIMIT $1)`;
+  let sql = fresh;
+  if (opts.olderThanMs !== undefined) {
+    params.push(opts.olderThanMs);
+    sql = `${fresh} UNION ALL (SELECT ${COLUMNS} FROM outbox
+       WHERE ${open} AND dispatched_at <= now() - $2::double precision * interval '1 millisecond' ORDER BY id LIMIT $1)
+     ORDER BY id`;
+  }
+  const records = await db.query<OutboxRecord>(sql, params);
   return records.map(toRow);
 }
 
@@ -256,6 +274,28 @@ export async function completeOutboxMatching(db: Db, topic: string, key: string,
     [topic, key, JSON.stringify(values)],
   );
   return records.map(toRow);
+}
+
+/**
+ * The open (neither completed nor dead) rows of `topic` for a patient, as committed now:
+ * their data was committed with them, so a read of the patient's data after this one sees it.
+ */
+export async function listOpenOutboxIds(db: Db, topic: string, patientId: string): Promise<number[]> {
+  const rows = await db.query<{ id: unknown }>(
+    'SELECT id FROM outbox WHERE topic = $1 AND patient_id = $2 AND completed_at IS NULL AND dead_at IS NULL ORDER BY id',
+    [topic, patientId],
+  );
+  return rows.map((r) => numberFrom(r.id));
+}
+
+/** Completes these rows (their work was done by another row's job); returns how many were still open. */
+export async function completeOutboxRows(db: Db, ids: readonly number[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const rows = await db.query(
+    'UPDATE outbox SET completed_at = now() WHERE id = ANY($1::bigint[]) AND completed_at IS NULL RETURNING id',
+    [ids.map(String)],
+  );
+  return rows.length;
 }
 
 /** The channel new outbox rows are announced on, with their schema as the payload. */

@@ -1,4 +1,4 @@
-import { newJobId, recordHighWater, splitTenant, unitForTopic, type JobLimits, type JobRequest, type WorkUnit } from '@kap/queue';
+import { newJobId, recordHighWater, splitTenant, unitForTopic, type JobLimits, type JobRequest, type QueueName, type WorkUnit } from '@kap/queue';
 import { listUndispatched, markDead, markDispatched, onOutboxWork, type Dispatched, type OutboxRow } from '@kap/store';
 import type { Queue } from 'bullmq';
 import { isStalledOut } from './dead-letters';
@@ -34,6 +34,8 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
       rows
         .filter((row) => row.dispatchedAt)
         .flatMap((row) => {
+          // Only rows the loop below would dispatch; the payload is read as it does, tenant apart
+          // (a row whose stored payload failed this was taken for lost and re-sent at every pass).
           const unit = unitForTopic(row.topic);
           const stored = splitTenant(row.payload);
           return unit && !('error' in stored) && unit.payload.safeParse(stored.payload).success ? [lookUp(deps, unit, row).then((v) => [row.id, v] as const)] : [];
@@ -75,16 +77,21 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
   // Ids first, then Redis: a crash between leaves ids Redis lacks, which the sweep re-dispatches.
   await markDispatched(deps.db, [...stillRunning, ...dispatches.map((d) => ({ id: d.row.id, jobIds: d.jobs.map((j) => j.id) }))]);
   const now = (deps.now ?? (() => new Date()))().getTime();
+  // One addBulk (one MULTI round trip) per queue per pass, not one per row: a backlog of rows
+  // costs a few Redis exchanges, and the queues are filled in parallel.
+  const byQueue = new Map<QueueName, Parameters<Queue['addBulk']>[0]>();
   for (const d of dispatches) {
-    const queue = deps.queues.get(d.unit.queue);
-    await queue.addBulk(
-      d.jobs.map((j) => ({
+    const bulk = byQueue.get(d.unit.queue) ?? [];
+    for (const j of d.jobs) {
+      bulk.push({
         name: j.name,
         data: j.data,
         opts: { ...d.unit.options(limits), jobId: j.id, ...(j.runAt !== undefined ? { delay: Math.max(0, j.runAt - now) } : {}) },
-      })),
-    );
+      });
+    }
+    byQueue.set(d.unit.queue, bulk);
   }
+  await Promise.all([...byQueue].map(([name, bulk]) => deps.queues.get(name).addBulk(bulk)));
   const newest = dispatches.reduce((max, d) => Math.max(max, d.row.id), 0);
   if (newest > 0 && deps.redis) await recordHighWater(deps.redis, deps.queuePrefix, newest);
   return rows.length;

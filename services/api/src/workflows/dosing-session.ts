@@ -14,7 +14,7 @@ import {
   recordSessionOnCarePlan,
   sessionAlertKey,
 } from '@kap/fhir';
-import { WORK, enqueueWork, saveForSync } from '@kap/queue';
+import { WORK, saveForSync, workRequest } from '@kap/queue';
 import { getScreening, insertDosingSession, insertFollowUps, setFollowUpTask } from '@kap/store';
 import type { Patient, Reference, Resource, Task } from '@medplum/fhirtypes';
 import type { CommandContext, CommandResult } from '../http/command';
@@ -132,17 +132,18 @@ export async function recordDosingSession(
       reason: `Dosing session ${request.sessionNumber} recorded`,
     }),
   );
-  const saved = await saveForSync(ctx.tx, course.patientId, produced, { reason: 'dosing-session', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId });
-  for (const f of followUps) {
+  const schedules = followUps.map((f) => {
     const due = Date.parse(f.dueBy);
     const offset = due - Date.parse(request.end);
-    await enqueueWork(
-      ctx.tx,
-      WORK.followUpSchedule,
-      { followUpId: f.id, dueBy: f.dueBy, remindAt: new Date(due - Math.min(lead, offset / 2)).toISOString() },
-      { patientId: course.patientId, tenantId: ctx.tenantId },
-    );
-  }
+    const remindAt = new Date(due - Math.min(lead, offset / 2)).toISOString();
+    return workRequest(WORK.followUpSchedule, { followUpId: f.id, dueBy: f.dueBy, remindAt }, { patientId: course.patientId, tenantId: ctx.tenantId });
+  });
+  const saved = await saveForSync(ctx.tx, course.patientId, produced, {
+    reason: 'dosing-session',
+    webhookUrls: ctx.webhookUrls,
+    tenantId: ctx.tenantId,
+    alsoEnqueue: schedules,
+  });
   return {
     status: 201,
     body: {

@@ -11,7 +11,7 @@ import {
   notFound,
   provenanceKey,
 } from '@kap/fhir';
-import { WORK, enqueueWork, saveForSync } from '@kap/queue';
+import { WORK, saveForSync, workRequest } from '@kap/queue';
 import { getFollowUp, listDosingSessions, readResource, setFollowUpStatus } from '@kap/store';
 import type { Resource, Task } from '@medplum/fhirtypes';
 import type { CommandContext, CommandResult } from '../http/command';
@@ -57,8 +57,12 @@ export async function completeFollowUp(followUpId: string, request: FollowUpComp
       reason: 'Integration follow-up completed',
     }),
   );
-  const saved = await saveForSync(ctx.tx, course.patientId, produced, { reason: 'follow-up-completed', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId });
-  await enqueueWork(ctx.tx, WORK.followUpCancel, { followUpIds: [followUpId] }, { patientId: course.patientId, tenantId: ctx.tenantId });
+  const saved = await saveForSync(ctx.tx, course.patientId, produced, {
+    reason: 'follow-up-completed',
+    webhookUrls: ctx.webhookUrls,
+    tenantId: ctx.tenantId,
+    alsoEnqueue: [workRequest(WORK.followUpCancel, { followUpIds: [followUpId] }, { patientId: course.patientId, tenantId: ctx.tenantId })],
+  });
   return {
     status: 200,
     body: {

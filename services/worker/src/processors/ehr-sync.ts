@@ -1,6 +1,6 @@
 import { isEhrError, writeSettingsFrom } from '@kap/ehr-client';
-import { EhrSyncJobData } from '@kap/queue';
-import { acquireLease, markCompleted, noteSyncAttemptError, releaseLease } from '@kap/store';
+import { EhrSyncJobData, WORK } from '@kap/queue';
+import { acquireLease, completeOutboxRows, getOutboxMessageByKey, listOpenOutboxIds, markCompleted, noteSyncAttemptError, releaseLease } from '@kap/store';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
 import { tenantWork } from '../tenant-work';
@@ -8,6 +8,8 @@ import { syncPatient, type SyncOutcome } from '../sync/sync-patient';
 
 /** When another job holds the patient's lease, look again this soon. */
 const LEASE_BUSY_RETRY_MS = 300;
+
+const NOTHING_TO_DO: SyncOutcome = { written: 0, unchanged: 0, notSent: 0, requests: 0 };
 
 /**
  * One `ehr-sync` job: syncs the patient's unsynced resources to the EHR of the patient's
@@ -20,18 +22,25 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
   return async (job: Job, token?: string): Promise<SyncOutcome> => {
     const data = EhrSyncJobData.parse(job.data);
     const t = tenantWork(deps, data.tenantId);
+    // Another row's sync already did this one's work (see below): nothing to wait for.
+    if ((await getOutboxMessageByKey(t.db, data.outboxKey))?.completedAt) return NOTHING_TO_DO;
     const leaseKey = `patient/${data.patientId}`;
     if (!(await acquireLease(t.db, leaseKey, `${deps.workerId}/${job.id}`, deps.config.SYNC_LEASE_MS))) {
       await job.moveToDelayed(Date.now() + LEASE_BUSY_RETRY_MS + Math.floor(Math.random() * LEASE_BUSY_RETRY_MS), token);
       throw new DelayedError();
     }
     try {
+      // The patient's open sync rows, read before the sync reads the patient's data: each was
+      // committed with its data, so the sync sends that data too, and its row is done with
+      // this one's. A row committed after this read waits for a sync of its own.
+      const covered = await listOpenOutboxIds(t.db, WORK.ehrSync.topic, data.patientId);
       const outcome = await syncPatient(t.db, t.ehr, data.patientId, { settings: writeSettingsFrom(t.config) });
       // Completed here, with the EHR's answers recorded, and nowhere else.
       if (!(await markCompleted(t.db, data.outboxKey))) {
         deps.logger.warn({ job: job.id, outboxKey: data.outboxKey }, 'ehr sync for an outbox row this database does not hold');
       }
-      deps.logger.info({ job: job.id, outboxKey: data.outboxKey, ...outcome }, 'ehr sync done');
+      const alsoCompleted = await completeOutboxRows(t.db, covered);
+      deps.logger.info({ job: job.id, outboxKey: data.outboxKey, alsoCompleted, ...outcome }, 'ehr sync done');
       return outcome;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
