@@ -1,9 +1,6 @@
 import type { Response } from 'express';
 import { DEFAULT_TENANT_ID } from '@kap/config';
 
-/** The tenant of a deployment without a tenants file, and of every request while auth is off (declared with the tenants registry). */
-export { DEFAULT_TENANT_ID };
-
 /**
  * Who is calling, as authentication established it: the tenant whose data the request may
  * touch, the client to name in AuditEvents, and the scopes the token grants.

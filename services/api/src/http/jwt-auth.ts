@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { Config } from '@kap/config';
+import { DEFAULT_TENANT_ID, type Config } from '@kap/config';
 import { OutcomeError, operationOutcome } from '@kap/fhir';
 import type { RequestHandler } from 'express';
 import {
@@ -11,7 +11,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import { DEFAULT_TENANT_ID, setCaller, type Caller } from './caller';
+import { setCaller, type Caller } from './caller';
 
 /** Asymmetric algorithms only: `none` and HMAC (where a public key could pose as the secret) are refused. */
 export const ACCEPTED_ALGORITHMS = ['RS256', 'RS384', 'ES256', 'ES384'];
@@ -111,12 +111,12 @@ function refusal(error: unknown): OutcomeError {
     if (error.claim === 'nbf') return unauthorized('The bearer token is not valid yet');
     return unauthorized(`The bearer token's ${error.claim} claim is not accepted`);
   }
-  if (error instanceof errors.JWKSTimeout) {
+  // The issuer's keys could not be read (a timeout, or the download failed): an outage, not the caller's fault.
+  const keysUnreadable = error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError);
+  if (keysUnreadable) {
     return new OutcomeError(503, operationOutcome([{ code: 'transient', diagnostics: "The token issuer's keys could not be read; try again" }]), { 'Retry-After': '5' });
   }
-  if (error instanceof errors.JOSEError) return unauthorized('The bearer token is not valid: its signature, algorithm or key is not accepted');
-  // Anything else (the JWKS download failed) is an outage, not the caller's fault.
-  return new OutcomeError(503, operationOutcome([{ code: 'transient', diagnostics: "The token issuer's keys could not be read; try again" }]), { 'Retry-After': '5' });
+  return unauthorized('The bearer token is not valid: its signature, algorithm or key is not accepted');
 }
 
 export interface JwtAuthOptions {
