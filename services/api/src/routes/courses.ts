@@ -22,10 +22,16 @@ export function courseRoutes(deps: AppDeps): Router {
   router.post('/v1/courses', command(deps, zodParser(CourseRequest), startCourse));
   router.get('/v1/courses/:id', async (req, res) => {
     const id = req.params.id;
-    const result = await guardDatabase(() => viewCourse(requestDb(deps, res), id));
+    const alertThreshold = requestTenant(deps, res).session.alertThreshold;
+    // One transaction for all the reads: one tenant scope to set, and the view and its detail from one snapshot.
+    const { result, detail } = await guardDatabase(() =>
+      requestDb(deps, res).transaction(async (tx) => {
+        const view = await viewCourse(tx, id);
+        // Additive: what the course page shows, and where to find the page and the outcomes.
+        return { result: view, detail: await courseDetail(tx, id, alertThreshold) };
+      }),
+    );
     noteAuditRead(res, { patients: [result.patientId], resources: [`CarePlan/${(result.body as { carePlanId: string }).carePlanId}`] });
-    // Additive: what the course page shows, and where to find the page and the outcomes.
-    const detail = await guardDatabase(() => courseDetail(requestDb(deps, res), id, requestTenant(deps, res).session.alertThreshold));
     const base = publicBaseUrl(c);
     const links = { page: `${base}/courses/${encodeURIComponent(id)}`, outcomes: `${base}/v1/courses/${encodeURIComponent(id)}/outcomes` };
     sendResource(req, res, result.status, { ...(result.body as object), ...detail, links });
@@ -35,7 +41,7 @@ export function courseRoutes(deps: AppDeps): Router {
     command(deps, zodParser(MeasureRequest), (input, ctx) => recordMeasure(ctx.params.id as string, input, ctx)),
   );
   router.get('/v1/courses/:id/outcomes', async (req, res) => {
-    const result = await guardDatabase(() => viewOutcomes(requestDb(deps, res), req.params.id));
+    const result = await guardDatabase(() => requestDb(deps, res).transaction((tx) => viewOutcomes(tx, req.params.id)));
     noteAuditRead(res, { patients: [result.patientId] });
     sendResource(req, res, result.status, result.body);
   });
