@@ -76,7 +76,8 @@ export const ConfigSchema = z
     EHR_CLIENT_SECRET: optionalText,
     EHR_PRIVATE_KEY: optionalText,
     EHR_KEY_ID: optionalText,
-    EHR_SCOPE: z.string().default('system/*.read system/*.write'),
+    /** Unset: one scope per type the adapter uses, derived from the write plan and the EHR's CapabilityStatement. */
+    EHR_SCOPE: optionalText,
     EHR_TIMEOUT_MS: positiveInt.default(15000),
     EHR_SANDBOX_PORT: port.default(3100),
     /** Most entries in one transaction Bundle; real servers refuse bigger ones (Medplum: 8 with conditional entries). */

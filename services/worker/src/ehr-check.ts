@@ -1,9 +1,7 @@
 import { ehrBaseUrl, type Config } from '@kap/config';
 import { DEFAULT_SCREENING_RULES, evaluateScreening } from '@kap/domain';
 import {
-  createEhrClient,
   decideWriteStrategy,
-  ehrAuthFromSettings,
   groupWrites,
   isEhrError,
   planSync,
@@ -21,6 +19,9 @@ import { randomUUID } from 'node:crypto';
 import { localReferences } from './sync/ehr-copies';
 import { identityOf } from './sync/identity';
 import { sendGroup } from './sync/sync-patient';
+import { adapterScopeNeeds, connectEhr, grantShortfall, PRODUCED_TYPES } from './ehr-connection';
+
+export { PRODUCED_TYPES };
 
 /**
  * The EHR preflight (`npm run ehr:check`): with the worker's own `EHR_*` settings it
@@ -29,25 +30,6 @@ import { sendGroup } from './sync/sync-patient';
  * again, and what it keeps back. `--write-test` writes one synthetic, tagged screening
  * and reads it back. Exit code 0 only when the EHR can take a screening.
  */
-
-/** The resource types the adapter writes, in the order a course produces them. */
-export const PRODUCED_TYPES = [
-  'Patient',
-  'QuestionnaireResponse',
-  'Observation',
-  'Consent',
-  'Provenance',
-  'CarePlan',
-  'Goal',
-  'Task',
-  'Encounter',
-  'Procedure',
-  'MedicationAdministration',
-  'AdverseEvent',
-  'DetectedIssue',
-  'Flag',
-  'Communication',
-] as const;
 
 /** The types of one screening besides the Patient. */
 const SCREENING_TYPES = ['QuestionnaireResponse', 'Observation', 'Consent'];
@@ -70,7 +52,7 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
   out(`EHR preflight for ${base} (EHR_AUTH=${config.EHR_AUTH})`);
   let ehr: EhrClient;
   try {
-    ehr = options.ehr ?? createEhrClient({ baseUrl: base, auth: ehrAuthFromSettings(config), timeoutMs: config.EHR_TIMEOUT_MS, userAgent: 'kap-ehr-check' });
+    ehr = options.ehr ?? connectEhr(config, { userAgent: 'kap-ehr-check' });
   } catch (err) {
     bad(`settings: ${message(err)}`);
     return 1;
@@ -92,6 +74,7 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
     bad(`authenticated request refused: ${message(err)}`);
     return 1;
   }
+  const scopeProblems = reportScopes(config, capabilities, ehr, out);
 
   const strategy = decideWriteStrategy(capabilities, writeSettingsFrom(config));
   out('');
@@ -110,7 +93,7 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
     out(`  ${type.padEnd(26)} ${how}${revisions}`);
   }
 
-  const problems: string[] = [];
+  const problems: string[] = [...scopeProblems];
   const patientPlan = strategy.forType('Patient');
   if (patientPlan.keptBack) problems.push(`the EHR does not take Patient (${patientPlan.keptBack})`);
   else if (patientPlan.identity !== 'identifier' || !patientPlan.conditionalCreate) {
@@ -140,6 +123,29 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
     bad(`write test failed: ${message(err)}`);
     return 1;
   }
+}
+
+/**
+ * The token's scopes against what the adapter will do: a type or interaction the grant
+ * leaves out is named, since every such write would be refused (403) and dead-lettered.
+ */
+function reportScopes(config: Config, capabilities: EhrCapabilities, ehr: EhrClient, out: (line: string) => void): string[] {
+  const grant = ehr.tokenGrant();
+  out('');
+  if (!grant) {
+    out(`Token scopes: none asked (EHR_AUTH=${config.EHR_AUTH})`);
+    return [];
+  }
+  const source = config.EHR_SCOPE ? 'EHR_SCOPE' : "derived from the write plan and the EHR's CapabilityStatement";
+  out(`Token scopes asked (${source}): ${grant.asked ?? '(none: the server grants its default)'}`);
+  out(`Token scopes granted: ${grant.granted ?? '(not said)'}`);
+  const lines = grantShortfall(adapterScopeNeeds(config, capabilities), grant);
+  if (lines.length === 0) {
+    out('  ok    the token covers every type and interaction the adapter uses here');
+    return [];
+  }
+  for (const line of lines) out(`  FAIL  the token does not cover ${line}`);
+  return [`the token's scopes leave out what the adapter needs (${lines.length} type(s) above); grant them, or unset EHR_SCOPE to ask for exactly those`];
 }
 
 function describeMode(strategy: WriteStrategy, config: Config): string {
