@@ -86,6 +86,8 @@ export const ConfigSchema = z
     EHR_WRITE_MODE: z.enum(['auto', 'transaction', 'batch', 'single']).default('auto'),
     /** Comma-separated resource types this EHR takes (unset: what its CapabilityStatement lists); the rest stay here as `not-sent`. */
     EHR_RESOURCE_TYPES: optionalText,
+    /** Comma-separated profile URLs never claimed in `meta.profile` towards this EHR (ones it validates wrongly); `ehr:check --write-test` finds them. */
+    EHR_UNCLAIMED_PROFILES: optionalText,
     /** How long the EHR's CapabilityStatement is trusted before it is read again. */
     EHR_CAPABILITIES_REFRESH_MS: positiveInt.default(600_000),
 

@@ -18,6 +18,7 @@ import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import { localReferences } from './sync/ehr-copies';
 import { identityOf } from './sync/identity';
+import { profileClaims } from './sync/profile-claims';
 import { sendGroup } from './sync/sync-patient';
 import { adapterScopeNeeds, connectEhr, grantShortfall, PRODUCED_TYPES } from './ehr-connection';
 
@@ -116,7 +117,7 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
   out('');
   out(`Write test: a synthetic screening tagged ${EHR_CHECK_TAG.system}|${EHR_CHECK_TAG.code}`);
   try {
-    const written = await writeTestScreening(ehr, strategy);
+    const written = await writeTestScreening(ehr, strategy, writeSettingsFrom(config).unclaimedProfiles);
     for (const line of written) ok(line);
     return 0;
   } catch (err) {
@@ -164,7 +165,7 @@ function describeMode(strategy: WriteStrategy, config: Config): string {
  * Writes one synthetic screening exactly as the worker would (same grouping, planner and
  * requests, with the ids in memory instead of the database), then reads each resource back.
  */
-async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy): Promise<string[]> {
+async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, unclaimedProfiles: readonly string[]): Promise<string[]> {
   const run = randomUUID();
   const request = {
     patient: { system: `${KAP_CANONICAL}/sid/ehr-check`, value: `synthetic-${run}`, name: { family: 'Synthetic', given: ['Preflight'] }, birthDate: '1950-01-01', gender: 'other' as const },
@@ -190,9 +191,13 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy): Prom
   const keptBack = new Map(
     tagged.filter((r) => strategy.forType(r.resourceType).keptBack).map((r) => [`${r.resourceType}/${r.id}`, { system: `${KAP_CANONICAL}/sid/resource`, value: r.id as string }]),
   );
-  const counter = { requests: 0 };
+  // A claims memory of its own: what the test learns is reported as a setting to make.
+  const counter = { requests: 0, claims: profileClaims(undefined, unclaimedProfiles) };
   const lines: string[] = [];
-  for (const group of groupWrites(items, { mode: strategy.mode, maxEntries: strategy.maxEntries })) {
+  const notes: string[] = [];
+  const queue = groupWrites(items, { mode: strategy.mode, maxEntries: strategy.maxEntries }).map((group) => ({ group, single: false }));
+  for (let next = queue.shift(); next; next = queue.shift()) {
+    const { group, single } = next;
     const plan = planSync({
       resources: group.keys.map((k) => byRef.get(k) as LocalResource),
       identityOf: identity,
@@ -202,8 +207,14 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy): Prom
       keptBack,
       stubs: group.stubs,
     });
-    const sent = await sendGroup(ehr, strategy, plan, counter);
-    if ('bundleRefused' in sent) throw new Error(`the EHR refused a ${strategy.mode} of ${group.keys.length}: ${sent.bundleRefused}`);
+    const sent = await sendGroup(ehr, single ? { ...strategy, mode: 'single', maxEntries: 1 } : strategy, plan, counter);
+    if ('bundleRefused' in sent) {
+      // As the worker does: one by one, so the EHR's answer names the resource it refuses.
+      notes.push(`the EHR refused a ${strategy.mode} of ${group.keys.length} (${sent.bundleRefused.slice(0, 200)}); sent one by one`);
+      queue.unshift(...group.keys.map((key) => ({ group: { keys: [key], stubs: new Map([...group.stubs].filter(([k]) => k === key)) }, single: true })));
+      continue;
+    }
+    for (const [ref, note] of sent.notes) notes.push(`${ref} ${note}`);
     for (const result of sent.results) {
       if (!('ok' in result)) throw new Error(`the EHR refused ${result.localReference}: ${result.refused}`);
       known.set(result.localReference, { reference: result.ok.ehrReference, version: result.ok.ehrVersion });
@@ -216,6 +227,12 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy): Prom
     lines.push(`${type} written and read back as ${copy.reference}`);
   }
   lines.push(`${known.size} resources in ${counter.requests} request(s); ${keptBack.size} kept back`);
+  for (const note of notes) lines.push(note);
+  const learned = counter.claims.learned();
+  if (learned.length > 0) {
+    lines.push(`this EHR refuses the profile claim(s) ${learned.join(', ')}; the worker leaves them out after the first refusal.`);
+    lines.push(`  recommended: EHR_UNCLAIMED_PROFILES=${[...new Set([...unclaimedProfiles, ...learned])].join(',')} (no refused first attempt after each restart)`);
+  }
   return lines;
 }
 

@@ -40,6 +40,13 @@ export const PRODUCED_TYPES = [
 /** What the hospital's notifications make the adapter read: the Patient and Encounter they name. */
 const READ_FOR_NOTIFICATIONS = ['Patient', 'Encounter'];
 
+/**
+ * Types whose resources claim profiles (`meta.profile`: the vital-sign Observations). A
+ * server that validates a claim reads the profile's StructureDefinition as the caller:
+ * Medplum answers 403 to a claim its client may not read, so the token asks for it.
+ */
+const CLAIMS_PROFILES = ['Observation'];
+
 export interface ScopeNeedsOptions {
   /** Types the command creates and reads besides the sync's (`ehr:subscribe`: Subscription). */
   readonly manages?: readonly string[];
@@ -57,7 +64,9 @@ export function adapterScopeNeeds(config: Config, capabilities: EhrCapabilities 
     (type) => !settings.resourceTypes || settings.resourceTypes.includes(type),
   );
   const strategy = capabilities ? decideWriteStrategy(capabilities, settings) : everythingWritable();
-  return scopeNeeds(strategy, { sends, reads: READ_FOR_NOTIFICATIONS, manages: options.manages ?? [] });
+  const claimsProfiles = sends.some((type) => CLAIMS_PROFILES.includes(type) && !strategy.forType(type).keptBack);
+  const reads = [...READ_FOR_NOTIFICATIONS, ...(claimsProfiles ? ['StructureDefinition'] : [])];
+  return scopeNeeds(strategy, { sends, reads, manages: options.manages ?? [] });
 }
 
 /** A strategy that sends every type with create, update and identifier search: for asking before knowing. */
