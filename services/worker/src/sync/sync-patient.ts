@@ -230,7 +230,7 @@ export async function sendGroup(
       const response = strategy.mode === 'batch' ? await ehr.batch(bundle) : await ehr.transaction(bundle);
       return { results: entryResults(plan, response), notes };
     } catch (err) {
-      if (isEhrError(err) && (err.kind === 'rejected' || err.kind === 'not-found')) return { bundleRefused: err.message };
+      if (refusedHere(err)) return { bundleRefused: err.message };
       throw err;
     }
   }
@@ -259,7 +259,7 @@ async function sendOne(ehr: EhrClient, p: PlannedResource, run: { requests: numb
     run.requests++;
     return { result: await writeOne(ehr, p, resource), ...(note ? { note } : {}) };
   } catch (err) {
-    if (!isEhrError(err) || (err.kind !== 'rejected' && err.kind !== 'not-found')) throw err;
+    if (!refusedHere(err)) throw err;
     const refused = { localReference: p.localReference, refused: err.message.slice(0, 500), status: String(err.status ?? '') };
     const claimed = run.claims.droppable(resource);
     if (claimed.length === 0 || (err.status !== 400 && err.status !== 422)) return { result: refused };
@@ -269,12 +269,21 @@ async function sendOne(ehr: EhrClient, p: PlannedResource, run: { requests: numb
       run.claims.learn(claimed, err.message);
       return { result, note: droppedNote(claimed, `the EHR refused it claiming ${claimed.length > 1 ? 'them' : 'it'}: ${err.message}`) };
     } catch (again) {
-      if (isEhrError(again) && (again.kind === 'rejected' || again.kind === 'not-found')) {
+      if (refusedHere(again)) {
         return { result: { ...refused, refused: `${refused.refused} (refused without its profile claims too: ${again.message})`.slice(0, 1000) } };
       }
       throw again;
     }
   }
+}
+
+/**
+ * A refusal of this request alone: a 4xx no retry fixes, or a 403 (the token does not
+ * cover this type or interaction; the others may still go, and the dead letter names each).
+ * A 401 stays the connection's failure.
+ */
+function refusedHere(err: unknown): err is EhrError {
+  return isEhrError(err) && (err.kind === 'rejected' || err.kind === 'not-found' || err.status === 403);
 }
 
 async function writeOne(ehr: EhrClient, p: PlannedResource, resource: Resource): Promise<EntryResult> {
