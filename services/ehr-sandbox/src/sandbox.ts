@@ -107,7 +107,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   });
   app.use('/__admin', adminRoutes(controls));
   if (auth.mode === 'oauth') {
-    app.post(TOKEN_PATH, express.urlencoded({ extended: false }), tokenEndpoint({ options: auth, tokens, now: clock }));
+    app.post(TOKEN_PATH, express.urlencoded({ extended: false }), tokenEndpoint({ options: auth, tokens, now: clock, ...(policy.grantScopes ? { grantScopes: policy.grantScopes } : {}) }));
   }
   app.use(
     FHIR_BASE_PATH,

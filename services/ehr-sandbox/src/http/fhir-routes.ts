@@ -5,7 +5,8 @@ import type { Request, RequestHandler, Router } from 'express';
 import type { FaultInjector, RequestKind } from '../admin/faults';
 import type { AuthOptions } from '../auth/options';
 import { TOKEN_PATH } from '../auth/options';
-import { requireToken } from '../auth/require-token';
+import { grantOf, requireToken } from '../auth/require-token';
+import { scopeRefusal } from '../auth/scopes';
 import type { TokenStore } from '../auth/token-store';
 import type { Resource } from '@medplum/fhirtypes';
 import { executeBundle } from '../fhir/bundle';
@@ -76,9 +77,10 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
       if (firstSegment && !firstSegment.startsWith('$') && !isResourceType(firstSegment)) {
         throw new HttpError(404, errorOutcome('not-found', `Unknown resource type: ${firstSegment}`));
       }
+      const grant = grantOf(res);
       const requested = classifyRequest(req.method, req.url);
       if (requested) {
-        const refused = policyRefusal(deps.policy, requested, searchParamNames(req));
+        const refused = policyRefusal(deps.policy, requested, searchParamNames(req)) ?? scopeRefusal(grant, requested);
         if (refused) throw refused;
         if (requested.interaction === 'create' || requested.interaction === 'update') {
           const content = contentRefusal(deps.policy, req.body as Resource | undefined);
@@ -104,7 +106,7 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
         // it: as if the request never arrived. Serving it would only delay those still waiting.
         if (res.destroyed || req.socket.destroyed) return Promise.resolve(undefined);
         return isBundlePost
-          ? executeBundle(deps.router, deps.repo, fhirRequest, baseUrl, deps.policy)
+          ? executeBundle(deps.router, deps.repo, fhirRequest, baseUrl, deps.policy, grant)
           : deps.router.handleRequest(fhirRequest, deps.repo);
       });
       if (!response) return;
