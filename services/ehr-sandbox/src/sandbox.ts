@@ -71,15 +71,16 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   loadFhirDefinitions();
   const clock = options.clock ?? Date.now;
   const auth: AuthOptions = options.auth ?? { mode: 'none' };
+  const policy = sandboxPolicy(options);
   const repository = new SandboxRepository({
     referentialIntegrity: options.referentialIntegrity,
     now: () => new Date(clock()),
+    profileValidation: policy.profileValidation,
   });
   const faults = new FaultInjector(clock);
   const counter = new RequestCounter();
   const tokens = new TokenStore(clock);
   const mutex = new Mutex();
-  const policy = sandboxPolicy(options);
 
   const controls = {
     injectFault: (spec: FaultSpec) => faults.arm(spec),
