@@ -125,7 +125,8 @@ function checked(request: FhirRequest, reply: FhirReply, now: number, tokens?: T
  */
 function forbiddenDetail(request: FhirRequest, tokens: TokenProvider | undefined): string {
   const grant = tokens?.grant();
-  const scopes = grant ? `; token scopes asked "${grant.asked ?? '(none)'}", granted "${grant.granted ?? '(none)'}"` : '';
+  // Granted first: it is what the EHR holds the request to, and long scope lists get cut.
+  const scopes = grant ? `; token scopes granted "${grant.granted ?? '(not said)'}", asked "${grant.asked ?? '(none)'}"` : '';
   if (!request.access) return scopes;
   return `; the EHR does not let this client ${interactionName(request.access.interaction)} ${request.access.type}${scopes}`;
 }

@@ -260,7 +260,7 @@ async function sendOne(ehr: EhrClient, p: PlannedResource, run: { requests: numb
     return { result: await writeOne(ehr, p, resource), ...(note ? { note } : {}) };
   } catch (err) {
     if (!refusedHere(err)) throw err;
-    const refused = { localReference: p.localReference, refused: err.message.slice(0, 500), status: String(err.status ?? '') };
+    const refused = { localReference: p.localReference, refused: err.message.slice(0, 800), status: String(err.status ?? '') };
     const claimed = run.claims.droppable(resource);
     if (claimed.length === 0 || (err.status !== 400 && err.status !== 422)) return { result: refused };
     try {
