@@ -96,8 +96,9 @@ describe('token scopes asked of the EHR', () => {
     expect(consent?.last_error).toMatch(/403/);
     expect(consent?.last_error).toMatch(/does not let this client (create|search) Consent/);
     let dead: Array<{ lastError: string }> = [];
+    const app = stack.app;
     await until(async () => {
-      dead = (await request(stack?.app).get('/v1/admin/dead-letters').expect(200)).body.deadLetters;
+      dead = (await request(app).get('/v1/admin/dead-letters').expect(200)).body.deadLetters;
       return dead.length > 0;
     }, 30_000, 'the dead letter');
     expect(dead[0]?.lastError).toMatch(/EHR refused 1 resource\(s\): Consent\//);

@@ -206,7 +206,8 @@ async function auditRealEhr(stack: Stack): Promise<RealEhrAudit> {
     const counts = (audit.byType[local.resourceType] ??= { local: 0, ehr: 0 });
     counts.local++;
     const identity = identityOf(local);
-    const params = identity.by === 'identifier' ? { identifier: `${identity.system}|${identity.value}` } : identity.by === 'tag' ? { _tag: `${identity.system}|${identity.code}` } : undefined;
+    const params: Record<string, string> | undefined =
+      identity.by === 'identifier' ? { identifier: `${identity.system}|${identity.value}` } : identity.by === 'tag' ? { _tag: `${identity.system}|${identity.code}` } : undefined;
     if (!params) throw new Error(`${ref} has no identity to find it by`);
     const copies = await stack.ehr.searchAll(local.resourceType as ResourceType, params);
     counts.ehr += copies.length;
