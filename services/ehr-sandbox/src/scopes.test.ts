@@ -116,6 +116,18 @@ describe('the sandbox enforces the scopes of the token it issued', () => {
     expect((await split.post('Patient', patient('split'))).status).toBe(201);
   });
 
+  test('a write claiming a profile needs StructureDefinition read, as Medplum validates the claim as the caller', async () => {
+    const fhir = await client(server, 'system/Patient.crus system/Observation.crus');
+    const created = await fhir.post<Patient>('Patient', patient('claims'));
+    const claiming = { ...observation(`Patient/${created.body.id}`), meta: { profile: ['http://hl7.org/fhir/StructureDefinition/heartrate'] } };
+    const refused = await fhir.post<OperationOutcome>('Observation', claiming);
+    expect(refused.status).toBe(403);
+    expect(text(refused.body)).toContain('cannot read StructureDefinition');
+    expect((await fhir.post('Observation', observation(`Patient/${created.body.id}`))).status).toBe(201);
+    const withProfiles = await client(server, 'system/Patient.crus system/Observation.crus system/StructureDefinition.rs');
+    expect((await withProfiles.post('Observation', claiming)).status).not.toBe(403);
+  });
+
   test('a transaction with one entry the token may not do is refused whole; a batch refuses that entry only', async () => {
     const fhir = await client(server, 'system/Patient.cruds');
     const before = server.sandbox.stats().resources;

@@ -1,3 +1,4 @@
+import type { Resource } from '@medplum/fhirtypes';
 import { READ_INTERACTIONS, type RequestedInteraction } from '../fhir/interactions';
 import { HttpError } from '../fhir/outcomes';
 
@@ -78,12 +79,29 @@ function normalise(permissions: string): string {
  * (Medplum itself says only "Forbidden"). The outcome's id makes the status 403 inside
  * batch responses too.
  */
-export function scopeRefusal(grant: ScopeGrant, requested: RequestedInteraction): HttpError | undefined {
+export function scopeRefusal(grant: ScopeGrant, requested: RequestedInteraction, resource?: Resource): HttpError | undefined {
   const access = grant.access(requested.resourceType);
   if (access === 'full' || (access === 'read' && READ_INTERACTIONS.has(requested.interaction))) {
-    return undefined;
+    return claimRefusal(grant, requested, resource);
   }
   const why = access === 'none' ? `grant no access to ${requested.resourceType}` : `make ${requested.resourceType} read-only`;
+  return forbidden(`${requested.interaction} on ${requested.resourceType} (the token's scopes "${grant.scope ?? ''}" ${why})`);
+}
+
+/**
+ * Medplum validates a claimed profile by reading its StructureDefinition as the caller, so a
+ * write claiming a profile is 403 when the token cannot read StructureDefinition (checked
+ * against Medplum server 5.0.10 with per-type scopes).
+ */
+function claimRefusal(grant: ScopeGrant, requested: RequestedInteraction, resource: Resource | undefined): HttpError | undefined {
+  if ((requested.interaction !== 'create' && requested.interaction !== 'update') || !resource?.meta?.profile?.length) return undefined;
+  if (grant.access('StructureDefinition') !== 'none') return undefined;
+  return forbidden(
+    `${requested.interaction} on ${requested.resourceType} claiming ${resource.meta.profile.join(', ')} (the token's scopes "${grant.scope ?? ''}" cannot read StructureDefinition, which validating the claim reads)`,
+  );
+}
+
+function forbidden(text: string): HttpError {
   return new HttpError(403, {
     resourceType: 'OperationOutcome',
     id: 'forbidden',
@@ -91,9 +109,7 @@ export function scopeRefusal(grant: ScopeGrant, requested: RequestedInteraction)
       {
         severity: 'error',
         code: 'forbidden',
-        details: {
-          text: `Forbidden: ${requested.interaction} on ${requested.resourceType} (the token's scopes "${grant.scope ?? ''}" ${why})`,
-        },
+        details: { text: `Forbidden: ${text}` },
       },
     ],
   });

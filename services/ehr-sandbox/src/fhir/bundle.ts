@@ -90,7 +90,7 @@ function forbiddenEntries(bundle: Bundle, grant: ScopeGrant): Map<number, Operat
   const forbidden = new Map<number, OperationOutcome>();
   for (const [index, entry] of (bundle.entry ?? []).entries()) {
     const requested = classifyRequest(entry.request?.method ?? 'GET', entry.request?.url ?? '');
-    const refusal = requested ? scopeRefusal(grant, requested) : undefined;
+    const refusal = requested ? scopeRefusal(grant, requested, entry.resource) : undefined;
     if (refusal) forbidden.set(index, refusal.outcome);
   }
   return forbidden;

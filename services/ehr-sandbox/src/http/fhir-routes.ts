@@ -80,7 +80,7 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
       const grant = grantOf(res);
       const requested = classifyRequest(req.method, req.url);
       if (requested) {
-        const refused = policyRefusal(deps.policy, requested, searchParamNames(req)) ?? scopeRefusal(grant, requested);
+        const refused = policyRefusal(deps.policy, requested, searchParamNames(req)) ?? scopeRefusal(grant, requested, req.body as Resource | undefined);
         if (refused) throw refused;
         if (requested.interaction === 'create' || requested.interaction === 'update') {
           const content = contentRefusal(deps.policy, req.body as Resource | undefined);
