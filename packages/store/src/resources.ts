@@ -99,6 +99,9 @@ async function putBatch<T extends Resource>(tx: Db, incoming: readonly T[], pati
      inserted AS (
        INSERT INTO resources (resource_type, id, version_id, content, patient_id, last_updated)
        SELECT i.type, i.id, i.version, i.content, i.patient_id, ${ordered('i')} FROM input i
+       -- Key order, as the locking read: two batches inserting the same new ids in other
+       -- orders would otherwise wait on each other's unique-index entries (a deadlock).
+       ORDER BY i.type, i.id, i.n
        ON CONFLICT (resource_type, id) DO NOTHING RETURNING resource_type, id
      ),
      updated AS (

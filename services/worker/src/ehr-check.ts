@@ -192,7 +192,7 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, uncla
     tagged.filter((r) => strategy.forType(r.resourceType).keptBack).map((r) => [`${r.resourceType}/${r.id}`, { system: `${KAP_CANONICAL}/sid/resource`, value: r.id as string }]),
   );
   // A claims memory of its own: what the test learns is reported as a setting to make.
-  const counter = { requests: 0, claims: profileClaims(undefined, unclaimedProfiles) };
+  const counter = { requests: 0, claims: profileClaims(undefined, unclaimedProfiles), claimTrials: new Map<string, string>() };
   const lines: string[] = [];
   const notes: string[] = [];
   const queue = groupWrites(items, { mode: strategy.mode, maxEntries: strategy.maxEntries }).map((group) => ({ group, single: false }));
@@ -208,9 +208,13 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, uncla
       stubs: group.stubs,
     });
     const sent = await sendGroup(ehr, single ? { ...strategy, mode: 'single', maxEntries: 1 } : strategy, plan, counter);
-    if ('bundleRefused' in sent) {
+    if ('bundleRefused' in sent || sent.retrySingly.length > 0) {
       // As the worker does: one by one, so the EHR's answer names the resource it refuses.
-      notes.push(`the EHR refused a ${strategy.mode} of ${group.keys.length} (${sent.bundleRefused.slice(0, 200)}); sent one by one`);
+      const why = 'bundleRefused' in sent ? sent.bundleRefused : `it refused ${sent.retrySingly.join(', ')}`;
+      notes.push(`the EHR refused a ${strategy.mode} of ${group.keys.length} (${why.slice(0, 200)}); sent one by one`);
+      if (!('bundleRefused' in sent)) {
+        for (const result of sent.results) if ('ok' in result) known.set(result.localReference, { reference: result.ok.ehrReference, version: result.ok.ehrVersion });
+      }
       queue.unshift(...group.keys.map((key) => ({ group: { keys: [key], stubs: new Map([...group.stubs].filter(([k]) => k === key)) }, single: true })));
       continue;
     }

@@ -57,7 +57,7 @@ async function sendOneObservation(url: string, resource: Observation, claims = p
     keptBack: new Map(),
     stubs: new Map(),
   });
-  const run = { requests: 0, claims };
+  const run = { requests: 0, claims, claimTrials: new Map<string, string>() };
   const sent = await sendGroup(ehr, single, plan, run);
   if ('bundleRefused' in sent) throw new Error('single writes are never a bundle');
   return { result: sent.results[0], note: sent.notes.get('Observation/obs-1'), requests: run.requests, claims };

@@ -78,7 +78,7 @@ export async function syncPatient(db: Db, ehr: EhrClient, patientId: string, opt
   const strategy = decideWriteStrategy(await capabilities.get(), settings);
   const claims = profileClaims(ehr, settings.unclaimedProfiles);
   for (let attempt = 1; ; attempt++) {
-    const run: Run = { written: 0, unchanged: 0, notSent: 0, requests: 0, refused: new Map(), claims };
+    const run: Run = { written: 0, unchanged: 0, notSent: 0, requests: 0, refused: new Map(), claims, claimTrials: new Map() };
     try {
       await syncPass(db, ehr, strategy, patientId, run, attempt > 1, 0);
     } catch (err) {
@@ -104,6 +104,8 @@ interface Run {
   /** `Type/id` → why the EHR refused it (or what it needed). */
   readonly refused: Map<string, string>;
   readonly claims: ProfileClaims;
+  /** `Type/id` → the EHR's refusal of it with its profile claims, while it is tried without them. */
+  readonly claimTrials: Map<string, string>;
 }
 
 /** At most this many follow-up passes (stubs completed, matched copies compared) per attempt. */
@@ -175,7 +177,21 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
       stubs: group.stubs,
     });
     const sent = await sendGroup(ehr, strategy, plan, run);
-    if ('bundleRefused' in sent) {
+    if ('bundleRefused' in sent || sent.retrySingly.length > 0) {
+      if (!('bundleRefused' in sent)) {
+        // Entries of a batch (or of a transaction run as one) refused while they claim
+        // profiles: what the EHR took is recorded as there, not yet synced, and the whole
+        // group goes again one by one, so what referenced a refused entry is written again
+        // pointing at its copy once the retry without claims has made one.
+        await db.transaction(async (tx) => {
+          for (const r of sent.results) {
+            if (!('ok' in r)) continue;
+            const [type, id] = r.localReference.split('/') as [string, string];
+            await recordEhrCopy(tx, { type, id, localVersion: r.ok.version, ehrId: r.ok.ehrReference.split('/')[1] as string, ehrVersion: r.ok.ehrVersion });
+          }
+        });
+        known = await knownCopies(db, patientResources);
+      }
       // One by one, in the same order, each planned with what the previous ones wrote.
       queue.unshift(...resources.map((r) => ({ keys: [refOf(r.resource)], stubs: new Map([...(group?.stubs ?? [])].filter(([k]) => k === refOf(r.resource))) })));
       continue;
@@ -209,11 +225,11 @@ export async function sendGroup(
   ehr: EhrClient,
   strategy: WriteStrategy,
   plan: SyncPlan,
-  run: { requests: number; readonly claims: ProfileClaims },
-): Promise<{ readonly results: EntryResult[]; readonly notes: ReadonlyMap<string, string> } | { readonly bundleRefused: string }> {
+  run: ClaimsRun,
+): Promise<GroupSent | { readonly bundleRefused: string }> {
   const notes = new Map<string, string>();
   const writes = plan.resources.filter((p) => p.entry);
-  if (!plan.bundle || writes.length === 0) return { results: entryResults(plan, undefined), notes };
+  if (!plan.bundle || writes.length === 0) return { results: entryResults(plan, undefined), notes, retrySingly: [] };
   if (strategy.mode !== 'single' && writes.length > 1) {
     const entries = [...(plan.bundle.entry ?? [])];
     for (const p of writes) {
@@ -228,7 +244,19 @@ export async function sendGroup(
     try {
       run.requests++;
       const response = strategy.mode === 'batch' ? await ehr.batch(bundle) : await ehr.transaction(bundle);
-      return { results: entryResults(plan, response), notes };
+      const results = entryResults(plan, response);
+      // A batch (or a transaction run as one) refuses entries alone: one refused for what it
+      // may claim is tried again on its own, without the claims.
+      const retrySingly: string[] = [];
+      for (const r of results) {
+        if ('ok' in r || !/^(400|422)\b/.test(r.status) || run.claimTrials.has(r.localReference)) continue;
+        const p = writes.find((w) => w.localReference === r.localReference);
+        const sentResource = p?.entryIndex === undefined ? undefined : entries[p.entryIndex]?.resource;
+        if (!sentResource || run.claims.droppable(sentResource).length === 0) continue;
+        run.claimTrials.set(r.localReference, r.refused);
+        retrySingly.push(r.localReference);
+      }
+      return { results, notes, retrySingly };
     } catch (err) {
       if (refusedHere(err)) return { bundleRefused: err.message };
       throw err;
@@ -244,7 +272,23 @@ export async function sendGroup(
     if (sent.note) notes.set(p.localReference, sent.note);
     results.push(sent.result);
   }
-  return { results, notes };
+  return { results, notes, retrySingly: [] };
+}
+
+/** What a sender needs beside the EHR: its request count and the profile claims memory. */
+export interface ClaimsRun {
+  requests: number;
+  readonly claims: ProfileClaims;
+  /** `Type/id` → the EHR's refusal with its claims, for a resource to send next without them. */
+  readonly claimTrials: Map<string, string>;
+}
+
+export interface GroupSent {
+  readonly results: EntryResult[];
+  /** How a resource was sent when not as stored (a profile claim left out). */
+  readonly notes: ReadonlyMap<string, string>;
+  /** Refused entries to send again one by one, without their profile claims. */
+  readonly retrySingly: readonly string[];
 }
 
 /**
@@ -252,28 +296,41 @@ export async function sendGroup(
  * without the claims: taken then, the refusal was the claim's, which is remembered for
  * this EHR and noted on the resource; refused again, the first refusal stands.
  */
-async function sendOne(ehr: EhrClient, p: PlannedResource, run: { requests: number; readonly claims: ProfileClaims }): Promise<{ result: EntryResult; note?: string }> {
+async function sendOne(ehr: EhrClient, p: PlannedResource, run: ClaimsRun): Promise<{ result: EntryResult; note?: string }> {
   const entry = p.entry as NonNullable<PlannedResource['entry']>;
   const { resource, note } = run.claims.outgoing(entry.resource as Resource);
+  const trial = run.claimTrials.get(p.localReference);
+  if (trial !== undefined) {
+    run.claimTrials.delete(p.localReference);
+    return withoutTheClaims(ehr, p, resource, trial, run);
+  }
   try {
     run.requests++;
     return { result: await writeOne(ehr, p, resource), ...(note ? { note } : {}) };
   } catch (err) {
     if (!refusedHere(err)) throw err;
     const refused = { localReference: p.localReference, refused: err.message.slice(0, 800), status: String(err.status ?? '') };
-    const claimed = run.claims.droppable(resource);
-    if (claimed.length === 0 || (err.status !== 400 && err.status !== 422)) return { result: refused };
-    try {
-      run.requests++;
-      const result = await writeOne(ehr, p, withoutClaims(resource, claimed));
-      run.claims.learn(claimed, err.message);
-      return { result, note: droppedNote(claimed, `the EHR refused it claiming ${claimed.length > 1 ? 'them' : 'it'}: ${err.message}`) };
-    } catch (again) {
-      if (refusedHere(again)) {
-        return { result: { ...refused, refused: `${refused.refused} (refused without its profile claims too: ${again.message})`.slice(0, 1000) } };
-      }
-      throw again;
-    }
+    if (run.claims.droppable(resource).length === 0 || (err.status !== 400 && err.status !== 422)) return { result: refused };
+    return withoutTheClaims(ehr, p, resource, err.message, run);
+  }
+}
+
+/**
+ * The second try of a resource the EHR refused while it claimed profiles: taken without
+ * them, the refusal was the claims', remembered for this EHR and noted on the resource;
+ * refused again, the first refusal stands, with the second beside it.
+ */
+async function withoutTheClaims(ehr: EhrClient, p: PlannedResource, resource: Resource, refusal: string, run: ClaimsRun): Promise<{ result: EntryResult; note?: string }> {
+  const claimed = run.claims.droppable(resource);
+  try {
+    run.requests++;
+    const result = await writeOne(ehr, p, withoutClaims(resource, claimed));
+    run.claims.learn(claimed, refusal);
+    return { result, note: droppedNote(claimed, `the EHR refused it claiming ${claimed.length > 1 ? 'them' : 'it'}: ${refusal}`) };
+  } catch (again) {
+    if (!refusedHere(again)) throw again;
+    const refused = `${refusal} (refused without its profile claims too: ${again.message})`.slice(0, 1000);
+    return { result: { localReference: p.localReference, refused, status: String(again.status ?? '') } };
   }
 }
 
