@@ -218,6 +218,7 @@ function smartConfiguration(tokenUrl: string): Record<string, unknown> {
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: ['RS384', 'ES384'],
     scopes_supported: ['system/*.read', 'system/*.write', 'system/*.*', 'system/*.rs', 'system/*.cruds'],
-    capabilities: ['client-confidential-symmetric', 'client-confidential-asymmetric'],
+    // Both scope syntaxes are enforced (auth/scopes.ts), as Medplum announces.
+    capabilities: ['client-confidential-symmetric', 'client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
   };
 }
