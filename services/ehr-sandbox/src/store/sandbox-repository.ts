@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { SearchRequest, WithId } from '@medplum/core';
 import {
@@ -22,7 +23,7 @@ import type { ProfileValidationMode } from '../fhir/policy';
 import { validateClaimedProfiles } from '../fhir/profile-validation';
 import { danglingReferences } from './references';
 import { compareBySortRules, prepareSearch } from './search';
-import type { ResourceVersion } from './versioned-store';
+import type { Journal, ResourceVersion } from './versioned-store';
 import { tokenPrefilter } from './token-prefilter';
 import { VersionedStore } from './versioned-store';
 
@@ -50,8 +51,12 @@ export class SandboxRepository extends FhirRepository<undefined> {
   private readonly referentialIntegrity: boolean;
   private readonly now: () => Date;
   private readonly profileValidation: ProfileValidationMode;
-  /** Resources written in the open transaction, checked for dangling references at commit. */
-  private pendingChecks: Resource[] = [];
+  /**
+   * The open transaction of the current async context: what it appended (for rollback) and
+   * what it wrote (checked for dangling references at commit). Per context, not per
+   * repository, because requests of different identities run concurrently.
+   */
+  private readonly transaction = new AsyncLocalStorage<{ journal: Journal; written: Resource[] }>();
 
   constructor(options: SandboxRepositoryOptions = {}) {
     super();
@@ -115,10 +120,12 @@ export class SandboxRepository extends FhirRepository<undefined> {
     if (!this.exists(resourceType, id)) {
       throw new OperationOutcomeError(notFound);
     }
-    this.store.append(resourceType, id, {
-      versionId: this.nextVersionId(resourceType, id),
-      lastUpdated: this.now().toISOString(),
-    });
+    this.store.append(
+      resourceType,
+      id,
+      { versionId: this.nextVersionId(resourceType, id), lastUpdated: this.now().toISOString() },
+      this.transaction.getStore()?.journal
+    );
   }
 
   async patchResource<T extends Resource>(
@@ -216,6 +223,10 @@ export class SandboxRepository extends FhirRepository<undefined> {
     if (search.sortRules?.length) {
       matches.sort(compareBySortRules(search.sortRules));
     }
+    // A database answers a search after I/O, and other requests run meanwhile. Yielding between
+    // evaluating the search and returning it does the same, so a search-then-write (conditional
+    // create, find-before-create) races here as on a real server unless it is locked (lock-keys.ts).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const offset = search.offset ?? 0;
     const page = matches.slice(offset, search.count === undefined ? undefined : offset + search.count);
     return {
@@ -245,34 +256,34 @@ export class SandboxRepository extends FhirRepository<undefined> {
    * All-or-nothing: every write inside `callback` is undone if it throws, and references are
    * checked when it returns, since a transaction may create a referenced resource after the
    * resource that references it. Nested calls (Medplum's conditional create inside a
-   * transaction) join the open transaction. Callers serialise access, so a flag suffices.
+   * transaction) join the open transaction. Concurrent transactions are isolated from each
+   * other's rollback; the HTTP layer locks the identities they touch (see lock-keys.ts).
    * @see http://hl7.org/fhir/R4/http.html#trules
    */
   async withTransaction<TResult>(callback: (client: undefined) => Promise<TResult>): Promise<TResult> {
-    if (this.store.inTransaction) {
+    if (this.transaction.getStore()) {
       return callback(undefined);
     }
-    this.store.begin();
-    this.pendingChecks = [];
-    try {
-      const result = await callback(undefined);
-      this.checkReferences(this.pendingChecks);
-      this.store.commit();
-      return result;
-    } catch (err) {
-      this.store.rollback();
-      throw err;
-    } finally {
-      this.pendingChecks = [];
-    }
+    const state = { journal: new Map() as Journal, written: [] as Resource[] };
+    return this.transaction.run(state, async () => {
+      try {
+        const result = await callback(undefined);
+        this.checkReferences(state.written);
+        return result;
+      } catch (err) {
+        this.store.rollback(state.journal);
+        throw err;
+      }
+    });
   }
 
   private write<T extends Resource>(input: WithId<T>): WithId<T> {
     const resource = deepClone(input);
     validate(resource);
     validateClaimedProfiles(resource, this.profileValidation);
-    if (this.store.inTransaction) {
-      this.pendingChecks.push(resource);
+    const transaction = this.transaction.getStore();
+    if (transaction) {
+      transaction.written.push(resource);
     } else {
       this.checkReferences([resource]);
     }
@@ -280,7 +291,7 @@ export class SandboxRepository extends FhirRepository<undefined> {
     const lastUpdated = this.now().toISOString();
     // Server-assigned: whatever the client sent in meta.versionId/lastUpdated is replaced.
     resource.meta = { ...resource.meta, versionId, lastUpdated };
-    this.store.append(resource.resourceType, resource.id, { versionId, lastUpdated, resource: deepClone(resource) });
+    this.store.append(resource.resourceType, resource.id, { versionId, lastUpdated, resource: deepClone(resource) }, transaction?.journal);
     return resource;
   }
 
