@@ -4,4 +4,4 @@ export { relayOnce } from './relay';
 export { signWebhook, verifyWebhook, SIGNATURE_HEADER } from './webhooks/signature';
 export { startWorker, type RunningWorker } from './worker';
 export { runEhrCheck, PRODUCED_TYPES, EHR_CHECK_TAG, type EhrCheckOptions } from './ehr-check';
-export { ensureEhrSubscriptions } from './inbound/subscribe';
+export { ensureEhrSubscriptions, subscribeToEhr, type SubscribeOutcome } from './inbound/subscribe';

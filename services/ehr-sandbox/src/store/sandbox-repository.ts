@@ -30,6 +30,8 @@ export interface SandboxRepositoryOptions {
   readonly referentialIntegrity?: boolean;
   /** Clock for `meta.lastUpdated`; tests may freeze it. */
   readonly now?: () => Date;
+  /** Told of every resource version once it is committed (never of one rolled back). */
+  readonly onCommitted?: (resources: readonly Resource[]) => void;
 }
 
 /**
@@ -47,9 +49,13 @@ export class SandboxRepository extends FhirRepository<undefined> {
   private readonly now: () => Date;
   /** Resources written in the open transaction, checked for dangling references at commit. */
   private pendingChecks: Resource[] = [];
+  /** Versions written in the open transaction, announced after commit. */
+  private pendingCommitted: Resource[] = [];
+  private readonly onCommitted: ((resources: readonly Resource[]) => void) | undefined;
 
   constructor(options: SandboxRepositoryOptions = {}) {
     super();
+    this.onCommitted = options.onCommitted;
     this.referentialIntegrity = options.referentialIntegrity ?? true;
     this.now = options.now ?? (() => new Date());
   }
@@ -70,6 +76,11 @@ export class SandboxRepository extends FhirRepository<undefined> {
   /** Live resources per type, for the admin stats endpoint. */
   counts(): Record<string, number> {
     return this.store.counts();
+  }
+
+  /** Current versions of one type, for the rest-hook dispatcher (no search semantics needed there). */
+  live<T extends Resource>(resourceType: T['resourceType']): T[] {
+    return [...this.store.live(resourceType)].map((r) => deepClone(r) as T);
   }
 
   /** True when the resource exists and its current version is not a delete. */
@@ -248,16 +259,20 @@ export class SandboxRepository extends FhirRepository<undefined> {
     }
     this.store.begin();
     this.pendingChecks = [];
+    this.pendingCommitted = [];
     try {
       const result = await callback(undefined);
       this.checkReferences(this.pendingChecks);
       this.store.commit();
+      const committed = this.pendingCommitted;
+      if (committed.length > 0) this.onCommitted?.(committed);
       return result;
     } catch (err) {
       this.store.rollback();
       throw err;
     } finally {
       this.pendingChecks = [];
+      this.pendingCommitted = [];
     }
   }
 
@@ -274,6 +289,8 @@ export class SandboxRepository extends FhirRepository<undefined> {
     // Server-assigned: whatever the client sent in meta.versionId/lastUpdated is replaced.
     resource.meta = { ...resource.meta, versionId, lastUpdated };
     this.store.append(resource.resourceType, resource.id, { versionId, lastUpdated, resource: deepClone(resource) });
+    if (this.store.inTransaction) this.pendingCommitted.push(deepClone(resource));
+    else this.onCommitted?.([deepClone(resource)]);
     return resource;
   }
 
