@@ -96,6 +96,8 @@ export interface StackOptions {
   keepRedisKeys?: boolean;
   /** How strict the stack's own sandbox is (profile, limits, accepted types). */
   sandboxOptions?: SandboxOptions;
+  /** The worker's EHR client, for a real EHR instead of the stack's sandbox (its settings in `env` too). */
+  ehrClient?: EhrClient;
   /** The worker's EHR fetch, e.g. to record or alter what it sends and reads. */
   ehrFetch?: typeof fetch;
   /** A tenants file (JSON or YAML by its path), laid over the stack's environment as TENANTS_FILE would be. */
@@ -149,7 +151,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
     queueCheck: async () => void (await producer.ping()),
     queues,
   });
-  const ehr = createEhrClient({
+  const ehr = options.ehrClient ?? createEhrClient({
     baseUrl: ehrUrl,
     auth: { mode: 'none' },
     timeoutMs: config.EHR_TIMEOUT_MS,
