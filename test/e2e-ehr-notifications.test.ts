@@ -16,7 +16,7 @@ import { startStack, type Stack } from './support/stack';
 jest.setTimeout(120_000);
 
 const SYSTEM = 'urn:oid:2.16.840.1.113883.19.5.99999.1';
-describe('POST /v1/ehr-notifications (FHIR Subscriptions, R4 backport)', () => {
+describe('POST /v1/ehr-notifications (FHIR Subscriptions: R4 backport and classic R4)', () => {
   let stack: Stack;
 
   beforeAll(async () => {
