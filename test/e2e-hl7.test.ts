@@ -166,19 +166,50 @@ describe('HL7 v2 ADT over MLLP', () => {
     await raw.write(frame(adt('A01', `MRN-nobody-${Date.now()}`, { id })));
     const acks = await raw.acks(3);
     expect(msa(acks[2] as string)).toMatchObject({ code: 'AA', controlId: id });
-    // Over the size limit (64 KiB here): AR naming its MSH-10, and the connection goes on.
+    // Over the size limit (64 KiB here): AR naming its MSH-10, then that connection is closed
+    // (a sender over the limit is never read further); the sender reconnects and goes on.
     const big = controlId();
     await raw.write(frame(`${adt('A08', 'MRN-big', { id: big })}\rZXX|${'x'.repeat(70_000)}`));
-    await raw.write(frame(adt('A08', `MRN-nobody-${Date.now()}`, { id: `${big}b` })));
-    const more = await raw.acks(5);
+    const more = await raw.acks(4);
     expect(msa(more[3] as string)).toMatchObject({ code: 'AR', controlId: big });
     expect(msa(more[3] as string).text).toMatch(/exceeds the limit/);
-    expect(msa(more[4] as string)).toMatchObject({ code: 'AA', controlId: `${big}b` });
-    await raw.close();
+    await raw.closed();
+    const again = await rawMllp(mllp.port);
+    await again.write(frame(adt('A08', `MRN-nobody-${Date.now()}`, { id: `${big}b` })));
+    expect(msa((await again.acks(1))[0] as string)).toMatchObject({ code: 'AA', controlId: `${big}b` });
+    await again.close();
     expect((await send(adt('A04', `MRN-nobody2-${Date.now()}`))).code).toBe('AA');
     const metrics = await promClient.register.getSingleMetricAsString('kap_hl7_messages_total');
     expect(metrics).toMatch(/kap_hl7_messages_total\{message_type="unknown",ack="AR"\} [1-9]/);
     expect(metrics).toMatch(/kap_hl7_messages_total\{message_type="ADT\^A01",ack="AA"\} [1-9]/);
+  });
+
+  it('refuses a sender that streams past the size limit without ending its frame: AR, then the connection is closed', async () => {
+    const raw = await rawMllp(mllp.port);
+    const id = controlId();
+    await raw.write(Buffer.concat([Buffer.from([0x0b]), Buffer.from(`${adt('A08', 'MRN-stream', { id })}\rZXX|`)]));
+    // Bounded: at most 64 times the limit, and it stops as soon as the listener hangs up.
+    const chunk = Buffer.alloc(16 * 1024, 0x78);
+    let written = 0;
+    for (let i = 0; i < 256 && !raw.isClosed(); i++) {
+      try {
+        await raw.write(chunk);
+        written += chunk.length;
+      } catch {
+        break; // EPIPE / ECONNRESET: the listener has closed the connection.
+      }
+    }
+    const [ack] = await raw.acks(1);
+    expect(msa(ack as string)).toMatchObject({ code: 'AR', controlId: id });
+    expect(ack).toMatch(/\rERR\|/);
+    expect(msa(ack as string).text).toMatch(/exceeds the limit of 65536 bytes/);
+    await raw.closed();
+    expect(written).toBeLessThan(256 * chunk.length);
+    const kept = await stack.db.query<{ ack_code: string; n: number }>('SELECT ack_code, length(content)::int AS n FROM inbound_messages WHERE control_id = $1', [id]);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]?.ack_code).toBe('AR');
+    // Kept for an operator: its head only, not what it streamed.
+    expect(kept[0]?.n).toBeLessThanOrEqual(64 * 1024);
   });
 
   it('acknowledges a message for an unknown patient AA and changes nothing', async () => {

@@ -9,6 +9,9 @@ export interface RawMllp {
   /** Resolves once `n` ACKs have arrived in total, with all of them as text. */
   acks(n: number, timeoutMs?: number): Promise<string[]>;
   close(): Promise<void>;
+  /** Resolves once the listener has closed the connection. */
+  closed(timeoutMs?: number): Promise<void>;
+  isClosed(): boolean;
 }
 
 export const frame = (text: string, encoding: BufferEncoding = 'utf8'): Buffer =>
@@ -21,6 +24,13 @@ export async function rawMllp(port: number): Promise<RawMllp> {
     socket.once('error', reject);
   });
   let buffer = Buffer.alloc(0);
+  let closed = false;
+  const closeWaiters: Array<() => void> = [];
+  socket.on('error', () => undefined); // a write after the listener hung up; seen through closed()
+  socket.on('close', () => {
+    closed = true;
+    closeWaiters.splice(0).forEach((w) => w());
+  });
   const received: string[] = [];
   const waiters: Array<() => void> = [];
   socket.on('data', (chunk: Buffer) => {
@@ -48,6 +58,17 @@ export async function rawMllp(port: number): Promise<RawMllp> {
       }
       return [...received];
     },
+    isClosed: () => closed,
+    closed: (timeoutMs = 10_000) =>
+      closed
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error('the listener kept the connection open')), timeoutMs);
+            closeWaiters.push(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
     close: () =>
       new Promise((resolve) => {
         socket.end(() => resolve());

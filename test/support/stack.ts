@@ -97,6 +97,8 @@ export interface StackOptions {
   keepRedisKeys?: boolean;
   /** How strict the stack's own sandbox is (profile, limits, accepted types). */
   sandboxOptions?: SandboxOptions;
+  /** The worker's EHR client, for a real EHR instead of the stack's sandbox (its settings in `env` too). */
+  ehrClient?: EhrClient;
   /** The worker's EHR fetch, e.g. to record or alter what it sends and reads. */
   ehrFetch?: typeof fetch;
   /** A tenants file (JSON or YAML by its path), laid over the stack's environment as TENANTS_FILE would be. */
@@ -151,7 +153,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
     queues,
   });
   // As the worker connects: the stack's EHR settings (a real EHR's auth, when the environment names one).
-  const ehr = connectEhr(config, {
+  const ehr = options.ehrClient ?? connectEhr(config, {
     ...(options.ehrFetch ? { fetch: options.ehrFetch } : {}),
     onShortfall: (lines) => logger.warn({ shortfall: lines }, 'the EHR token does not cover what the adapter sends'),
   });

@@ -156,6 +156,17 @@ export const ConfigSchema = z
     EHR_SUBSCRIPTION_TOPIC_ENCOUNTER: z.string().default('https://kap-adapter.org/fhir/SubscriptionTopic/encounter-change'),
     /** What the EHR's notifications carry: `id-only` (the adapter reads the resource) or `full-resource`. */
     EHR_SUBSCRIPTION_CONTENT: z.enum(['id-only', 'full-resource']).default('id-only'),
+    /**
+     * `npm run ehr:subscribe`: classic R4 Subscriptions (a search criteria; the rest-hook
+     * posts the resource) or the R4 backport (topics); `auto` reads the EHR's CapabilityStatement.
+     */
+    EHR_SUBSCRIPTION_STYLE: z.enum(['auto', 'classic', 'backport']).default('auto'),
+    /**
+     * Shared secret for signed rest-hooks: put on classic Subscriptions (Medplum's
+     * subscription-secret extension) and, when set, required as the body's `X-Signature`
+     * (hex HMAC-SHA256) on `POST /v1/ehr-notifications`.
+     */
+    EHR_SUBSCRIPTION_SECRET: optionalText,
   })
   .superRefine((c, ctx) => {
     const need = (cond: boolean, key: string, why: string): void => {

@@ -227,7 +227,7 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
     },
   },  '/v1/ehr-notifications': {
     post: post(
-      "The EHR's FHIR Subscription notification (R4 backport: a history Bundle, first entry the SubscriptionStatus Parameters); handshake and heartbeat change nothing",
+      "The EHR's FHIR Subscription notification: R4 backport (a history Bundle, first entry the SubscriptionStatus Parameters; handshake and heartbeat change nothing) or classic R4 rest-hook (the changed Patient or Encounter itself, or no body: a ping). With EHR_SUBSCRIPTION_SECRET set, X-Signature (hex HMAC-SHA256 of the body) is required (401 without it)",
       AnyResourceSchema,
       '200',
       z.looseObject({
@@ -236,7 +236,7 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
         notificationId: z.string().optional(),
         events: z.number().int().optional(),
       }),
-      { tags: ['operations'], requestBody: { required: true, content: content(AnyResourceSchema, FHIR_TYPES) } },
+      { tags: ['operations'], requestBody: { required: false, content: content(AnyResourceSchema, FHIR_TYPES) } },
     ),
   },  '/v1/admin/inbound-messages': {
     get: {

@@ -39,4 +39,23 @@ describe('MllpFramer', () => {
     expect(out[0]?.kind === 'oversize' && out[0].head.toString().startsWith('MSH|')).toBe(true);
     expect(frames(out.slice(1))).toEqual([`frame:${msg('2')}`]);
   });
+
+  it('reports a frame past the limit as soon as the limit is passed, once, without buffering the rest', () => {
+    const framer = new MllpFramer(100);
+    const first = framer.push(Buffer.concat([Buffer.from([VT]), msg('big'), Buffer.alloc(60, 0x41)]));
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatchObject({ kind: 'oversize', complete: false });
+    expect(first[0]?.kind === 'oversize' && first[0].head.toString().startsWith('MSH|')).toBe(true);
+    // The sender keeps streaming: nothing more is reported, and the kept head stays bounded.
+    for (let i = 0; i < 50; i++) expect(framer.push(Buffer.alloc(10_000, 0x42))).toEqual([]);
+    // Its end (and a next frame) come at last: the end is not reported again.
+    expect(frames(framer.push(Buffer.concat([Buffer.from([FS, CR]), mllpFrame(msg('2'))])))).toEqual([`frame:${msg('2')}`]);
+  });
+
+  it('reports an oversize frame complete in one read with complete = true', () => {
+    const framer = new MllpFramer(100);
+    const out = framer.push(mllpFrame(Buffer.concat([msg('big'), Buffer.alloc(500, 0x41)])));
+    expect(out[0]).toMatchObject({ kind: 'oversize', complete: true });
+    expect(framer.end()).toEqual([]);
+  });
 });

@@ -12,8 +12,12 @@ export const CR = 0x0d;
 export type MllpEvent =
   /** A complete frame's content, without the framing bytes. */
   | { readonly kind: 'frame'; readonly bytes: Buffer }
-  /** A frame larger than the limit: its first bytes (for MSH-10 and an operator), the rest discarded. */
-  | { readonly kind: 'oversize'; readonly head: Buffer; readonly size: number }
+  /**
+   * A frame larger than the limit, reported as soon as the limit is passed (its end may not
+   * have come yet: `complete` false): its first bytes (for MSH-10 and an operator); the rest
+   * of the frame is discarded, never buffered.
+   */
+  | { readonly kind: 'oversize'; readonly head: Buffer; readonly size: number; readonly complete: boolean }
   /** Bytes outside any frame, or a frame cut short by the next start byte. */
   | { readonly kind: 'garbage'; readonly bytes: Buffer };
 
@@ -30,6 +34,8 @@ export class MllpFramer {
   private oversize = false;
   /** The previous read ended on FS: the next byte tells whether that closed the frame. */
   private pendingFs = false;
+  /** The current frame's oversize event went out already: its end only resets the state. */
+  private oversizeReported = false;
 
   constructor(private readonly maxBytes: number) {}
 
@@ -60,6 +66,7 @@ export class MllpFramer {
       const end = indexOfEither(chunk, FS, VT, i);
       if (end === -1) {
         this.append(chunk.subarray(i));
+        this.reportOpenOversize(events);
         break;
       }
       this.append(chunk.subarray(i, end));
@@ -71,6 +78,7 @@ export class MllpFramer {
       }
       if (end + 1 >= chunk.length) {
         this.pendingFs = true;
+        this.reportOpenOversize(events);
         break;
       }
       this.closeFrame(events);
@@ -87,7 +95,10 @@ export class MllpFramer {
       this.closeFrame(events);
       return events;
     }
+    const reported = this.oversizeReported;
+    this.oversizeReported = false;
     const rest = this.take();
+    if (reported) return [];
     return rest.length > 0 && !isBlank(rest) ? [{ kind: 'garbage', bytes: rest }] : [];
   }
 
@@ -110,9 +121,22 @@ export class MllpFramer {
   private closeFrame(events: MllpEvent[]): void {
     const size = this.size;
     const wasOversize = this.oversize;
+    const reported = this.oversizeReported;
     const bytes = this.take();
     this.inFrame = false;
-    events.push(wasOversize ? { kind: 'oversize', head: bytes, size } : { kind: 'frame', bytes });
+    this.oversizeReported = false;
+    if (reported) return;
+    events.push(wasOversize ? { kind: 'oversize', head: bytes, size, complete: true } : { kind: 'frame', bytes });
+  }
+
+  /**
+   * A frame past the limit whose end has not come: reported now, so the sender is answered
+   * (and can be disconnected) while it is still streaming; waiting for its end could be forever.
+   */
+  private reportOpenOversize(events: MllpEvent[]): void {
+    if (!this.inFrame || !this.oversize || this.oversizeReported) return;
+    this.oversizeReported = true;
+    events.push({ kind: 'oversize', head: Buffer.concat(this.parts), size: this.size, complete: false });
   }
 
   private flushStray(events: MllpEvent[]): void {

@@ -1,5 +1,5 @@
 import type { Bundle, Encounter, Patient } from '@medplum/fhirtypes';
-import { NotificationBundle, parseReference, patientEventFromResource, readNotification } from './notification';
+import { NotificationBundle, classicNotificationKey, parseReference, patientEventFromResource, readEhrNotificationBody, readNotification } from './notification';
 
 const settings = { assigningAuthorities: new Map<string, string>(), dischargeStopCodes: new Set(['hosp', '51']) };
 
@@ -60,3 +60,40 @@ describe('FHIR notifications', () => {
     expect(patientEventFromResource({ resourceType: 'Observation', status: 'final', code: {} }, settings)).toBeUndefined();
   });
 });
+
+describe('classic R4 rest-hook bodies', () => {
+  const deceased: Patient = { resourceType: 'Patient', id: 'p9', meta: { versionId: 'v-uuid-2' }, identifier: [{ system: 'urn:mrn', value: 'M1' }], deceasedDateTime: '2026-12-07T01:00:00Z' };
+
+  it('reads a bare Patient or Encounter as a classic notification of that resource', () => {
+    expect(readEhrNotificationBody(deceased)).toEqual({ ok: true, value: { style: 'classic', resource: deceased } });
+    const encounter: Encounter = { resourceType: 'Encounter', id: 'e1', status: 'finished', class: { code: 'IMP' } };
+    expect(readEhrNotificationBody(encounter)).toMatchObject({ ok: true, value: { style: 'classic', resource: { id: 'e1' } } });
+    const event = patientEventFromResource(deceased, settings);
+    expect(event).toMatchObject({ courseEnd: 'deceased', ehrPatientId: 'p9', deceasedAt: '2026-12-07T01:00:00Z' });
+  });
+
+  it('reads no body, or {} (a delete, as Medplum sends it), as a ping', () => {
+    for (const empty of [undefined, null, '', {}]) expect(readEhrNotificationBody(empty)).toEqual({ ok: true, value: { style: 'classic-ping' } });
+  });
+
+  it('still reads a backport Bundle as one, and refuses a malformed one as a Bundle', () => {
+    expect(readEhrNotificationBody(bundle('heartbeat'))).toMatchObject({ ok: true, value: { style: 'backport' } });
+    const bad = readEhrNotificationBody({ resourceType: 'Bundle', type: 'history', entry: [{ resource: { resourceType: 'Patient' } }] });
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.issues[0]?.path[0]).toBe('entry');
+  });
+
+  it('refuses other resource types and a resource without id, naming the field', () => {
+    const other = readEhrNotificationBody({ resourceType: 'Observation', id: 'o1' });
+    expect(!other.ok && other.issues.map((i) => i.path.join('.'))).toEqual(['resourceType']);
+    const noId = readEhrNotificationBody({ resourceType: 'Patient' });
+    expect(!noId.ok && noId.issues.map((i) => i.path.join('.'))).toEqual(['id']);
+    expect(readEhrNotificationBody([deceased]).ok).toBe(false);
+  });
+
+  it('keys a notification by the resource version it reports, so a resend is the same message', () => {
+    expect(classicNotificationKey(deceased)).toBe('Patient/p9/_history/v-uuid-2');
+    expect(classicNotificationKey({ ...deceased, meta: {} })).toBeUndefined();
+  });
+});
+

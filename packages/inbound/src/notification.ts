@@ -158,3 +158,52 @@ export function patientEventFromResource(resource: Resource, settings: InboundSe
 function identifiersOf(list: Patient['identifier']): PatientIdentifier[] {
   return (list ?? []).filter((i) => i.system && i.value).map((i) => ({ system: i.system as string, value: i.value as string }));
 }
+
+/**
+ * A classic R4 rest-hook body (http://hl7.org/fhir/R4/subscription.html#2.46.7.1): the
+ * changed resource itself when the Subscription has a `payload`. Only the types the adapter
+ * subscribes to are taken; an id is needed to name the event.
+ */
+export const ClassicNotificationResource = z
+  .object({
+    resourceType: z.enum(['Patient', 'Encounter'], { message: 'a rest-hook body must be a Patient or Encounter (or a Bundle of the R4 backport)' }),
+    id: z.string().min(1, 'the resource id is required'),
+    meta: z.object({ versionId: z.string().optional() }).loose().optional(),
+  })
+  .loose();
+
+/** What `POST /v1/ehr-notifications` received, whichever Subscription style sent it. */
+export type EhrNotification =
+  | { readonly style: 'backport'; readonly bundle: Bundle }
+  | { readonly style: 'classic'; readonly resource: Patient | Encounter }
+  /** A classic Subscription without `payload` (or a delete): the body says nothing; the EHR is asked. */
+  | { readonly style: 'classic-ping' };
+
+/**
+ * Tells the three apart. An empty body (none, or `{}` as Medplum sends for a delete) is a
+ * ping; a Bundle must be a backport notification; anything else must be a classic resource.
+ * Returns the zod issues of the shape it was checked against.
+ */
+export function readEhrNotificationBody(body: unknown): { ok: true; value: EhrNotification } | { ok: false; issues: z.core.$ZodIssue[] } {
+  if (body === undefined || body === null || body === '' || (isPlainObject(body) && Object.keys(body).length === 0)) {
+    return { ok: true, value: { style: 'classic-ping' } };
+  }
+  if (isPlainObject(body) && body.resourceType === 'Bundle') {
+    const parsed = NotificationBundle.safeParse(body);
+    return parsed.success ? { ok: true, value: { style: 'backport', bundle: parsed.data as unknown as Bundle } } : { ok: false, issues: parsed.error.issues };
+  }
+  const parsed = ClassicNotificationResource.safeParse(body);
+  return parsed.success
+    ? { ok: true, value: { style: 'classic', resource: parsed.data as unknown as Patient | Encounter } }
+    : { ok: false, issues: parsed.error.issues };
+}
+
+/** The key that makes a classic notification's repeats one message: the resource version it reports. */
+export function classicNotificationKey(resource: Resource): string | undefined {
+  const version = resource.meta?.versionId;
+  return resource.id && version ? `${resource.resourceType}/${resource.id}/_history/${version}` : undefined;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -7,7 +7,8 @@ import { startSandbox } from './start';
  * EHR_SANDBOX_BEARER_TOKEN (optional: require this static bearer token),
  * SANDBOX_PROFILE (default | no-transactions | limited-types | vitals-notes), SANDBOX_MAX_TRANSACTION_ENTRIES,
  * SANDBOX_MAX_TRANSACTION_UPDATES, SANDBOX_RESOURCE_TYPES, SANDBOX_NON_ATOMIC_TRANSACTIONS=true,
- * SANDBOX_GRANT_SCOPES (OAuth: scopes granted whatever is asked), SANDBOX_PROFILE_VALIDATION.
+ * SANDBOX_GRANT_SCOPES (OAuth: scopes granted whatever is asked), SANDBOX_PROFILE_VALIDATION,
+ * SANDBOX_REST_HOOKS (default true: fire classic rest-hook Subscriptions to endpoints on this machine).
  */
 async function main(): Promise<void> {
   const port = Number(process.env.EHR_SANDBOX_PORT ?? 3100);
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
     host,
     auth: bearer ? { mode: 'bearer', token: bearer } : { mode: 'none' },
     ...sandboxPolicyFromEnv(process.env),
+    restHooks: process.env.SANDBOX_REST_HOOKS !== 'false',
   });
   console.log(JSON.stringify({ level: 'info', msg: 'ehr-sandbox listening', url: running.url, profile: running.sandbox.policy.profile }));
 

@@ -1,4 +1,4 @@
-import type { Resource } from '@medplum/fhirtypes';
+import type { Resource, Subscription } from '@medplum/fhirtypes';
 import express from 'express';
 import type { FaultSpec } from './admin/faults';
 import { FaultInjector } from './admin/faults';
@@ -11,6 +11,7 @@ import { tokenEndpoint } from './auth/token-endpoint';
 import { TokenStore } from './auth/token-store';
 import { loadFhirDefinitions } from './fhir/definitions';
 import { sandboxPolicy, type SandboxPolicy, type SandboxPolicyOptions } from './fhir/policy';
+import { restHookDispatcher } from './fhir/rest-hooks';
 import { createFhirRouter } from './fhir/routes';
 import { errorHandler } from './http/errors';
 import { fhirRoutes } from './http/fhir-routes';
@@ -33,6 +34,11 @@ export interface SandboxOptions extends SandboxPolicyOptions {
   readonly bodyLimit?: string;
   /** Clock in epoch milliseconds, for token expiry and fault durations; default Date.now. */
   readonly clock?: () => number;
+  /**
+   * Fire classic R4 rest-hook Subscriptions (search criteria) to endpoints on this machine,
+   * as Medplum does; default false, so a test that only stores Subscriptions gets no calls.
+   */
+  readonly restHooks?: boolean;
 }
 
 /** An embedded FHIR R4 server, not yet listening. */
@@ -72,11 +78,14 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   const clock = options.clock ?? Date.now;
   const auth: AuthOptions = options.auth ?? { mode: 'none' };
   const policy = sandboxPolicy(options);
+  let subscriptions: () => Subscription[] = () => [];
   const repository = new SandboxRepository({
     referentialIntegrity: options.referentialIntegrity,
     now: () => new Date(clock()),
     profileValidation: policy.profileValidation,
+    ...(options.restHooks ? { onCommitted: restHookDispatcher(() => subscriptions()) } : {}),
   });
+  subscriptions = () => repository.live<Subscription>('Subscription');
   const faults = new FaultInjector(clock);
   const counter = new RequestCounter();
   const tokens = new TokenStore(clock);

@@ -58,7 +58,12 @@ export async function answerFrame(deps: FrameDeps, event: MllpEvent): Promise<Bu
     code = 'AR';
     problem =
       event.kind === 'oversize'
-        ? { code: '207', text: `Message of ${event.size} bytes exceeds the limit of ${deps.maxBytes} bytes` }
+        ? {
+            code: '207',
+            text: event.complete
+              ? `Message of ${event.size} bytes exceeds the limit of ${deps.maxBytes} bytes; connection closed`
+              : `Message exceeds the limit of ${deps.maxBytes} bytes (${event.size} received, frame not ended); connection closed`,
+          }
         : { code: '100', text: 'Bytes outside an MLLP frame (<VT> message <FS><CR>), or a frame cut short' };
     record = rejected(bytes, msh, code, problem);
   } else {

@@ -52,7 +52,19 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<R
     const framer = new MllpFramer(options.maxMessageBytes);
     // One message at a time per connection: ACKs leave in the order messages came.
     let chain: Promise<void> = Promise.resolve();
-    const handle = (events: ReturnType<MllpFramer['push']>): void => {
+    // Set once a message passed the size limit: a sender that does not stop on its own would
+    // otherwise stream forever (its bytes keep the idle timeout from firing).
+    let refused = false;
+    const handle = (all: ReturnType<MllpFramer['push']>): void => {
+      if (refused) return;
+      const cut = all.findIndex((e) => e.kind === 'oversize');
+      const events = cut === -1 ? all : all.slice(0, cut + 1);
+      if (cut !== -1) {
+        refused = true;
+        // Nothing more is read into memory: what it still sends is dropped unread.
+        socket.removeAllListeners('data');
+        socket.on('data', () => undefined);
+      }
       if (events.length === 0) return;
       // Back-pressure: stop reading while this connection's messages are being stored.
       socket.pause();
@@ -67,6 +79,10 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<R
             return;
           }
           if (!socket.destroyed && socket.writable) socket.write(mllpFrame(ack));
+        }
+        if (refused) {
+          closeAfterRefusal(socket, options.logger, peer);
+          return;
         }
         if (!socket.destroyed) socket.resume();
       });
@@ -107,4 +123,18 @@ export async function startMllpListener(options: MllpListenerOptions): Promise<R
       clearTimeout(forced);
     },
   };
+}
+
+/** How long a refused sender gets to read its AR and hang up before the socket is destroyed. */
+const REFUSAL_GRACE_MS = 2000;
+
+function closeAfterRefusal(socket: Socket, logger: Logger, peer: string): void {
+  if (socket.destroyed) return;
+  logger.warn({ peer }, 'mllp sender passed the message size limit; answered AR and closing');
+  socket.resume();
+  // The AR is flushed before the FIN; a sender still writing is cut off after a short grace.
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }

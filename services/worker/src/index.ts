@@ -5,4 +5,4 @@ export { signWebhook, verifyWebhook, SIGNATURE_HEADER } from './webhooks/signatu
 export { startWorker, type RunningWorker } from './worker';
 export { runEhrCheck, PRODUCED_TYPES, EHR_CHECK_TAG, type EhrCheckOptions } from './ehr-check';
 export { adapterScopeNeeds, connectEhr, grantShortfall } from './ehr-connection';
-export { ensureEhrSubscriptions } from './inbound/subscribe';
+export { ensureEhrSubscriptions, subscribeToEhr, type SubscribeOutcome } from './inbound/subscribe';

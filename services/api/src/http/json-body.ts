@@ -1,4 +1,5 @@
 import { OutcomeError, operationOutcome } from '@kap/fhir';
+import type { IncomingMessage } from 'node:http';
 import express, { type RequestHandler } from 'express';
 
 const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/*+json'];
@@ -26,5 +27,9 @@ export function jsonBody(limit: string): RequestHandler[] {
     }
     next();
   };
-  return [requireJson, express.json({ limit, type: JSON_TYPES, strict: true })];
+  // The bytes as sent are kept: a signed body (an EHR's rest-hook `X-Signature`) is checked on them, not on a re-serialisation.
+  const keepRaw = (req: IncomingMessage, _res: unknown, buf: Buffer): void => {
+    (req as IncomingMessage & { rawBody?: Buffer }).rawBody = buf;
+  };
+  return [requireJson, express.json({ limit, type: JSON_TYPES, strict: true, verify: keepRaw })];
 }

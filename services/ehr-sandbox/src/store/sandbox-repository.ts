@@ -35,6 +35,8 @@ export interface SandboxRepositoryOptions {
   readonly now?: () => Date;
   /** How profiles claimed in `meta.profile` are validated; default `medplum-5.0.10`. */
   readonly profileValidation?: ProfileValidationMode;
+  /** Told of every resource version once it is committed (never of one rolled back). */
+  readonly onCommitted?: (resources: readonly Resource[]) => void;
 }
 
 /**
@@ -53,13 +55,15 @@ export class SandboxRepository extends FhirRepository<undefined> {
   private readonly profileValidation: ProfileValidationMode;
   /**
    * The open transaction of the current async context: what it appended (for rollback) and
-   * what it wrote (checked for dangling references at commit). Per context, not per
+   * what it wrote (checked for dangling references at commit, and announced once committed). Per context, not per
    * repository, because requests of different identities run concurrently.
    */
-  private readonly transaction = new AsyncLocalStorage<{ journal: Journal; written: Resource[] }>();
+  private readonly transaction = new AsyncLocalStorage<{ journal: Journal; written: Resource[]; committed: Resource[] }>();
+  private readonly onCommitted: ((resources: readonly Resource[]) => void) | undefined;
 
   constructor(options: SandboxRepositoryOptions = {}) {
     super();
+    this.onCommitted = options.onCommitted;
     this.referentialIntegrity = options.referentialIntegrity ?? true;
     this.now = options.now ?? (() => new Date());
     this.profileValidation = options.profileValidation ?? 'medplum-5.0.10';
@@ -81,6 +85,11 @@ export class SandboxRepository extends FhirRepository<undefined> {
   /** Live resources per type, for the admin stats endpoint. */
   counts(): Record<string, number> {
     return this.store.counts();
+  }
+
+  /** Current versions of one type, for the rest-hook dispatcher (no search semantics needed there). */
+  live<T extends Resource>(resourceType: T['resourceType']): T[] {
+    return [...this.store.live(resourceType)].map((r) => deepClone(r) as T);
   }
 
   /** True when the resource exists and its current version is not a delete. */
@@ -264,17 +273,20 @@ export class SandboxRepository extends FhirRepository<undefined> {
     if (this.transaction.getStore()) {
       return callback(undefined);
     }
-    const state = { journal: new Map() as Journal, written: [] as Resource[] };
-    return this.transaction.run(state, async () => {
+    const state = { journal: new Map() as Journal, written: [] as Resource[], committed: [] as Resource[] };
+    const result = await this.transaction.run(state, async () => {
       try {
-        const result = await callback(undefined);
+        const value = await callback(undefined);
         this.checkReferences(state.written);
-        return result;
+        return value;
       } catch (err) {
         this.store.rollback(state.journal);
         throw err;
       }
     });
+    // Announced only once committed: a rolled-back transaction fires no rest-hook.
+    if (state.committed.length > 0) this.onCommitted?.(state.committed);
+    return result;
   }
 
   private write<T extends Resource>(input: WithId<T>): WithId<T> {
@@ -292,6 +304,8 @@ export class SandboxRepository extends FhirRepository<undefined> {
     // Server-assigned: whatever the client sent in meta.versionId/lastUpdated is replaced.
     resource.meta = { ...resource.meta, versionId, lastUpdated };
     this.store.append(resource.resourceType, resource.id, { versionId, lastUpdated, resource: deepClone(resource) }, transaction?.journal);
+    if (transaction) transaction.committed.push(deepClone(resource));
+    else this.onCommitted?.([deepClone(resource)]);
     return resource;
   }
 

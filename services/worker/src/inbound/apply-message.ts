@@ -1,6 +1,7 @@
 import { assigningAuthorities, dischargeStopCodes } from '@kap/config';
 import type { EhrClient } from '@kap/ehr-client';
 import {
+  CLASSIC_CRITERIA,
   parseHl7Text,
   patientEventFromResource,
   readAdt,
@@ -71,13 +72,42 @@ export async function applyInboundMessage(deps: InboundDeps, data: InboundMessag
 
 class AlreadyApplied extends Error {}
 
+/** How far back a ping (a classic rest-hook without payload) looks for what changed. */
+const PING_LOOKBACK_MS = 15 * 60_000;
+
+/**
+ * A classic rest-hook without payload says only that something matched a Subscription of
+ * ours: the EHR is asked with the same criteria for what changed shortly before it came.
+ * Applying a death or a discharge twice changes nothing, so an overlap is harmless.
+ */
+async function pingEvents(deps: InboundDeps, message: InboundMessageRow, settings: ReturnType<typeof inboundSettings>): Promise<PatientEvent[]> {
+  const since = new Date(Date.parse(message.receivedAt) - PING_LOOKBACK_MS).toISOString();
+  const events: PatientEvent[] = [];
+  for (const criteria of Object.values(CLASSIC_CRITERIA)) {
+    const [type, query] = criteria.split('?') as [ResourceType, string];
+    const params: Record<string, string> = { ...Object.fromEntries(new URLSearchParams(query)), _lastUpdated: `ge${since}` };
+    for (const resource of await deps.ehr.searchAll(type, params)) {
+      const event = patientEventFromResource(resource, settings);
+      if (event) events.push(event);
+    }
+  }
+  return events;
+}
+
 async function eventsOf(deps: InboundDeps, message: InboundMessageRow): Promise<PatientEvent[]> {
   const settings = inboundSettings(deps.config);
   if (message.channel === 'hl7v2') {
     const reading = readAdt(parseHl7Text(message.content).message, settings);
     return reading.outcome === 'accepted' ? [...reading.events] : [];
   }
-  const notification = readNotification(JSON.parse(message.content) as Bundle);
+  const body = JSON.parse(message.content) as Bundle | Resource | Record<string, never>;
+  if (!('resourceType' in body)) return pingEvents(deps, message, settings);
+  if (body.resourceType !== 'Bundle') {
+    // Classic rest-hook: the changed resource itself, as the EHR stored it.
+    const event = patientEventFromResource(body, settings);
+    return event ? [event] : [];
+  }
+  const notification = readNotification(body);
   if (notification.type !== 'event-notification') return [];
   const events: PatientEvent[] = [];
   for (const e of notification.events) {
