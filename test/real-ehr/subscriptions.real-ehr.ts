@@ -1,46 +1,38 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@kap/config';
-import { createEhrClient, ehrAuthFromSettings, type EhrClient } from '@kap/ehr-client';
-import { subscribeToEhr } from '@kap/worker';
+import type { EhrClient } from '@kap/ehr-client';
+import { connectEhr } from '../../services/worker/src/ehr-connection';
+import { subscribeToEhr } from '../../services/worker/src/inbound/subscribe';
 import type { Communication, Patient, Subscription } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { until } from '../../bench/lib/report';
 import { screeningRequest } from '../support/requests';
 import { startStack, type Stack } from '../support/stack';
 import { startTestIssuer, type TestIssuer } from '../support/tokens';
+import { realEhrConnections } from './environment';
 
 /**
  * Against a real FHIR server that runs classic R4 Subscriptions (Medplum 5, as the EHR peer
  * builds it): a death recorded in the EHR reaches the adapter through the Subscription that
- * ehr:subscribe made, and stops the course once. The EHR is named by a client-credentials
- * env file (EHR_FHIR_BASE_URL, EHR_TOKEN_URL, EHR_CLIENT_ID, EHR_CLIENT_SECRET) whose path is
- * in REAL_EHR_ENV_FILE (or EHR_PEER_ENV). The EHR must be able to reach 127.0.0.1 (our rest-hook).
+ * ehr:subscribe made, and stops the course once. Part of `npm run test:real-ehr`: the EHR is
+ * named by the environment (test/real-ehr/environment.ts) and must reach 127.0.0.1 (our rest-hook).
  */
-const envFile = process.env.REAL_EHR_ENV_FILE ?? process.env.EHR_PEER_ENV;
+const connection = realEhrConnections()[0];
 const SYSTEM = 'urn:oid:2.16.840.1.113883.19.5.99999.1';
 const ALL_SCOPES = 'kap/v1.read kap/v1.write kap/admin system/*.rs system/*.c';
 
-function readEnvFile(path: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const m = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
-    if (m) out[m[1] as string] = (m[2] as string).replace(/^(['"])(.*)\1$/, '$2');
-  }
-  return out;
+if (!connection) {
+  it('has no real EHR to test against', () => {
+    process.stdout.write('test:real-ehr: no EHR configured for the subscriptions test: nothing ran\n');
+  });
 }
-
-if (!envFile) {
-  // Said once, so a run without an EHR is never read as a pass against one.
-  console.log('real-EHR subscriptions test skipped: set REAL_EHR_ENV_FILE to a client-credentials env file of a real FHIR server to run it');
-}
-const describeReal = envFile ? describe : describe.skip;
+const describeReal = connection ? describe : describe.skip;
 jest.setTimeout(240_000);
 
 describeReal('classic R4 Subscriptions against a real EHR server', () => {
-  const peer = envFile ? readEnvFile(envFile) : {};
+  const peer = connection?.env ?? {};
   let issuer: TestIssuer;
   let stack: Stack;
   let server: Server;
@@ -49,22 +41,11 @@ describeReal('classic R4 Subscriptions against a real EHR server', () => {
   let token: string;
 
   beforeAll(async () => {
-    for (const key of ['EHR_FHIR_BASE_URL', 'EHR_TOKEN_URL', 'EHR_CLIENT_ID', 'EHR_CLIENT_SECRET']) {
-      if (!peer[key]) throw new Error(`${envFile} does not set ${key}`);
-    }
     issuer = await startTestIssuer();
-    const ehrSettings = {
-      EHR_BASE_URL: peer.EHR_FHIR_BASE_URL as string,
-      EHR_AUTH: 'client-credentials',
-      EHR_TOKEN_URL: peer.EHR_TOKEN_URL as string,
-      EHR_CLIENT_ID: peer.EHR_CLIENT_ID as string,
-      EHR_CLIENT_SECRET: peer.EHR_CLIENT_SECRET as string,
-      // This test is about notifications; which scopes a server grants is the scopes suite's business.
-      EHR_SCOPE: peer.EHR_SCOPE ?? 'system/*.*',
-      EHR_TIMEOUT_MS: '20000',
-    };
-    const ehrConfig = loadConfig(ehrSettings);
-    ehr = createEhrClient({ baseUrl: ehrSettings.EHR_BASE_URL, auth: ehrAuthFromSettings(ehrConfig), timeoutMs: ehrConfig.EHR_TIMEOUT_MS });
+    // The README's settings only: the adapter asks for its own scopes (none configured).
+    const ehrSettings = { ...peer, EHR_TIMEOUT_MS: '20000' };
+    // ehr:subscribe's connection, whose token also asks for Subscription.
+    ehr = connectEhr(loadConfig(ehrSettings), { manages: ['Subscription'], userAgent: 'kap-ehr-subscribe' });
     stack = await startStack(
       {
         ...issuer.env(),
@@ -73,7 +54,6 @@ describeReal('classic R4 Subscriptions against a real EHR server', () => {
         // A fresh secret per run: the server signs every rest-hook body with it.
         EHR_SUBSCRIPTION_SECRET: randomBytes(16).toString('hex'),
       },
-      { ehrClient: ehr },
     );
     stack.startWorker();
     server = stack.app.listen(0, '127.0.0.1');
@@ -97,10 +77,13 @@ describeReal('classic R4 Subscriptions against a real EHR server', () => {
 
   /** A token of the EHR's own, for what the hospital does there directly. */
   async function bearer(): Promise<string> {
+    // The hospital's own client, with its full access (no scope asked), where the EHR issues one.
+    const secret = process.env.EHR_CLIENT_SECRET;
+    if (!secret || !process.env.EHR_CLIENT_ID) throw new Error('recording a death in the EHR needs EHR_CLIENT_ID and EHR_CLIENT_SECRET');
     const res = await fetch(peer.EHR_TOKEN_URL as string, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: peer.EHR_CLIENT_ID as string, client_secret: peer.EHR_CLIENT_SECRET as string }),
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: process.env.EHR_CLIENT_ID, client_secret: secret }),
     });
     if (!res.ok) throw new Error(`token request: ${res.status}`);
     return ((await res.json()) as { access_token: string }).access_token;
