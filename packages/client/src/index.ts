@@ -85,15 +85,17 @@ type Body<O> = O extends { requestBody: infer B } ? Json<B> : O extends { reques
 type PathOf<O> = O extends { parameters: { path: infer P } } ? ([P] extends [never] ? never : P) : never;
 type QueryOf<O> = O extends { parameters: { query?: infer Q } } ? ([Q] extends [never | undefined] ? never : NonNullable<Q>) : never;
 
+type BodyRequired<O> = O extends { requestBody: unknown } ? true : false;
+
 /** What one operation takes: its path parameters, query and body, each only where the operation has one. */
 export type OperationArgs<K extends OperationId> = ([PathOf<operations[K]>] extends [never] ? unknown : { path: PathOf<operations[K]> }) &
   ([QueryOf<operations[K]>] extends [never] ? unknown : { query?: QueryOf<operations[K]> }) &
-  ([Body<operations[K]>] extends [never] ? unknown : { body: Body<operations[K]> });
+  ([Body<operations[K]>] extends [never] ? unknown : BodyRequired<operations[K]> extends true ? { body: Body<operations[K]> } : { body?: Body<operations[K]> });
 
 /** What one operation answers on success. */
 export type OperationResult<K extends OperationId> = Success<operations[K]>;
 
-type NeedsArgs<K extends OperationId> = [PathOf<operations[K]>] extends [never] ? ([Body<operations[K]>] extends [never] ? false : true) : true;
+type NeedsArgs<K extends OperationId> = [PathOf<operations[K]>] extends [never] ? BodyRequired<operations[K]> : true;
 
 /** One method per operation of the OpenAPI document, named by its operationId. */
 export type KapOperations = {
