@@ -105,7 +105,7 @@ export type KapOperations = {
 };
 
 export type KapClient = KapOperations & {
-  /** The underlying openapi-fetch client (typed by path), for what the methods do not cover. */
+  /** The underlying openapi-fetch client (typed by path, with the same token and Idempotency-Key handling), for what the methods do not cover. */
   readonly raw: Client<paths>;
 };
 
@@ -116,15 +116,22 @@ export type KapClient = KapOperations & {
  */
 export function createKapClient(options: KapClientOptions): KapClient {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
-  const raw = createFetchClient<paths>({ baseUrl, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const raw = createFetchClient<paths>({ baseUrl, ...(options.headers ? { headers: { ...options.headers } } : {}), ...(options.fetch ? { fetch: options.fetch } : {}) });
   const newKey = options.idempotencyKey ?? randomUUID;
+  // On every request, the methods' and `raw`'s alike: the token, and a POST's key unless it names one.
+  raw.use({
+    async onRequest({ request }) {
+      const token = typeof options.token === 'function' ? await options.token() : options.token;
+      if (token && !request.headers.has('Authorization')) request.headers.set('Authorization', `Bearer ${token}`);
+      if (request.method === 'POST' && !request.headers.has('Idempotency-Key')) request.headers.set('Idempotency-Key', newKey());
+      return request;
+    },
+  });
 
   const call = async (id: OperationId, args: { path?: object; query?: object; body?: unknown } = {}, callOptions: CallOptions = {}): Promise<unknown> => {
-    const { method, path } = OPERATIONS[id];
+    const { method, path, parseAs } = OPERATIONS[id];
     const key = method === 'post' ? (callOptions.idempotencyKey ?? newKey()) : undefined;
-    const token = typeof options.token === 'function' ? await options.token() : options.token;
-    const headers: Record<string, string> = { ...options.headers, Accept: 'application/json' };
-    if (token) headers.Authorization = `Bearer ${token}`;
+    const headers: Record<string, string> = parseAs === 'json' ? { Accept: 'application/json' } : {};
     if (key) headers['Idempotency-Key'] = key;
     let answer: { data?: unknown; error?: unknown; response: Response };
     try {
@@ -133,6 +140,7 @@ export function createKapClient(options: KapClientOptions): KapClient {
         params: { path: args.path, query: args.query },
         ...(args.body === undefined ? {} : { body: args.body }),
         headers,
+        parseAs,
         signal: callOptions.signal,
       });
     } catch (err) {

@@ -1,4 +1,4 @@
-import { createKapClient } from './index';
+import { createKapClient, KapApiError } from './index';
 
 /**
  * The methods' types follow the document: these calls compile, and the commented-out
@@ -45,4 +45,23 @@ describe('the typed methods', () => {
     expect(keys[1]).not.toBe(keys[0]);
     expect(keys.slice(2)).toEqual(['mine', null]);
   });
+
+  it('reads the course page as text, and an OperationOutcome error as the outcome', async () => {
+    const kap = createKapClient({
+      baseUrl: 'http://127.0.0.1:9',
+      fetch: async (input) =>
+        new URL((input as Request).url).pathname.startsWith('/courses/')
+          ? new Response('<!doctype html><title>Course</title>', { status: 200, headers: { 'Content-Type': 'text/html' } })
+          : new Response(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-found', diagnostics: 'Course c9 not found' }] }), {
+              status: 404,
+              headers: { 'Content-Type': 'application/fhir+json' },
+            }),
+    });
+    await expect(kap.getCoursePage({ path: { id: 'c1' } })).resolves.toMatch(/^<!doctype html>/);
+    const err = await kap.getCourse({ path: { id: 'c9' } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KapApiError);
+    expect(err).toMatchObject({ status: 404, path: '/v1/courses/c9', message: 'GET /v1/courses/c9 answered 404: Course c9 not found' });
+    expect((err as KapApiError).outcome?.issue[0]?.code).toBe('not-found');
+  });
 });
+
