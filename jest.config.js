@@ -14,7 +14,7 @@ module.exports = {
     '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },
   moduleNameMapper: {
-    '^@kap/(domain|contracts|fhir|store|config|queue|ehr-client|inbound)$': '<rootDir>/packages/$1/src',
+    '^@kap/(domain|contracts|fhir|store|config|queue|ehr-client|inbound|runtime|client)$': '<rootDir>/packages/$1/src',
     '^@kap/(api|worker|ehr-sandbox|mllp)$': '<rootDir>/services/$1/src',
   },
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],

@@ -2,8 +2,10 @@
 // (`npm start` first): screening, clinician review, course with follow-ups in seconds,
 // two dosing sessions, a missed follow-up that escalates, PHQ-9/GAD-7 after each session and at
 // the end (one with PHQ-9 item 9 positive, which alerts the care team), goals of care,
-// completion; then what reached the EHR, the symptom trajectory, and the course page's URL. Plain Node (fetch), so it runs with nothing but the service.
+// completion; then what reached the EHR, the symptom trajectory, and the course page's URL. Plain Node and the typed client @kap/client.
 // DEMO_URL picks the service (default http://localhost:3000, or PORT); DEMO_TOKEN is its API token if it has one.
+import { createKapClient, KapApiError } from '@kap/client';
+
 const base = (process.env.DEMO_URL ?? `http://localhost:${process.env.PORT ?? 3000}`).replace(/\/+$/, '');
 const run = Date.now().toString(36);
 const color = process.stdout.isTTY ? (c, s) => `\x1b[${c}m${s}\x1b[0m` : (_c, s) => s;
@@ -12,28 +14,25 @@ const detail = (text) => console.log(`  ${color('90', text)}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let calls = 0;
-async function call(method, path, body, expected) {
-  let res;
+// The typed client (@kap/client), as a hospital developer would call the API: each POST's
+// Idempotency-Key names this run and call, so a rerun of the demo never replays an old one.
+const kap = createKapClient({
+  baseUrl: base,
+  ...(process.env.DEMO_TOKEN ? { token: process.env.DEMO_TOKEN } : {}),
+  idempotencyKey: () => `demo-${run}-${calls}`,
+});
+async function call(operation, args) {
   calls += 1;
   try {
-    res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        ...(body ? { 'Content-Type': 'application/json', 'Idempotency-Key': `demo-${run}-${calls}` } : {}),
-        ...(process.env.DEMO_TOKEN ? { Authorization: `Bearer ${process.env.DEMO_TOKEN}` } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-  } catch {
-    console.error(`The service does not answer at ${base}. Start it with \`npm start\` (or set DEMO_URL), then run the demo again.`);
+    return await kap[operation](args);
+  } catch (err) {
+    if (err instanceof KapApiError) {
+      console.error(`${err.method.toUpperCase()} ${err.path} answered ${err.status}:\n${JSON.stringify(err.body, null, 2)}`);
+    } else {
+      console.error(`The service does not answer at ${base}. Start it with \`npm start\` (or set DEMO_URL), then run the demo again.`);
+    }
     process.exit(1);
   }
-  const json = await res.json().catch(() => ({}));
-  if (res.status !== expected) {
-    console.error(`${method} ${path} answered ${res.status}, expected ${expected}:\n${JSON.stringify(json, null, 2)}`);
-    process.exit(1);
-  }
-  return json;
 }
 
 const iso = (msFromNow) => new Date(Date.now() + msFromNow).toISOString();
@@ -55,7 +54,7 @@ const session = (n) => ({
 async function waitForFollowUps(courseId, want, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const course = await call('GET', `/v1/courses/${courseId}`, undefined, 200);
+    const course = await call('getCourse', { path: { id: courseId } });
     const statuses = course.followUps.map((f) => f.status);
     if (want(statuses)) return course;
     if (Date.now() > deadline) throw new Error(`follow-ups still ${statuses.join(', ')}`);
@@ -64,14 +63,12 @@ async function waitForFollowUps(courseId, want, timeoutMs) {
 }
 
 console.log(`KAP FHIR adapter demo against ${base}\n`);
-const health = await call('GET', '/ready', undefined, 200);
+const health = await call('getReadiness');
 detail(`ready: ${Object.entries(health.checks).map(([k, v]) => `${k} ${v.status}`).join(', ')}`);
 
 step('Screening a synthetic palliative patient (recurrent cystitis: a caution)');
-const screening = await call(
-  'POST',
-  '/v1/screenings',
-  {
+const screening = await call('createScreening', {
+  body: {
     patient: { system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: `DEMO-${run}`, name: { family: 'Demo', given: ['Ada'] }, birthDate: '1948-02-11', gender: 'female' },
     performedAt: iso(-86_400_000),
     contraindications: { recurrentCystitis: true },
@@ -79,25 +76,24 @@ const screening = await call(
     measures: { phq9: [2, 2, 2, 1, 1, 2, 1, 1, 0], gad7: [2, 2, 1, 1, 1, 1, 2] },
     consent: { informed: true, signedAt: iso(-86_000_000) },
   },
-  201,
-);
+});
 detail(`outcome ${screening.outcome}: ${screening.reasons.map((r) => `${r.code} (${r.severity})`).join(', ')}`);
 detail(`${screening.resources.entry.length} FHIR resources: ${summarize(screening.resources)}`);
 
 step('Clinician review approves it');
-await call('POST', `/v1/screenings/${screening.screeningId}/review`, { decision: 'approved', reviewer: 'Dr Demo Reviewer', note: 'Urology history reviewed.' }, 200);
+await call('reviewScreening', { path: { id: screening.screeningId }, body: { decision: 'approved', reviewer: 'Dr Demo Reviewer', note: 'Urology history reviewed.' } });
 
 step('Starting the course, with integration follow-ups 8, 16 and 24 seconds after each session');
-const course = await call('POST', '/v1/courses', { screeningId: screening.screeningId, followUpOffsets: ['PT8S', 'PT16S', 'PT24S'] }, 201);
+const course = await call('createCourse', { body: { screeningId: screening.screeningId, followUpOffsets: ['PT8S', 'PT16S', 'PT24S'] } });
 detail(`course ${course.courseId}, CarePlan ${course.carePlanId}`);
 
 step('Dosing session 1 (low dose)');
-const s1 = await call('POST', `/v1/courses/${course.courseId}/dosing-sessions`, session(1), 201);
+const s1 = await call('createDosingSession', { path: { id: course.courseId }, body: session(1) });
 detail(`${s1.resources.entry.length} resources: ${summarize(s1.resources)}`);
 detail(`follow-ups due ${s1.followUps.map((f) => new Date(f.dueBy).toLocaleTimeString()).join(', ')}`);
 
 step('The first follow-up takes place; the other two are missed');
-await call('POST', `/v1/follow-ups/${s1.followUps[0].id}/complete`, { completedAt: iso(0), note: 'Integration: meaning of the imagery' }, 200);
+await call('completeFollowUp', { path: { id: s1.followUps[0].id }, body: { completedAt: iso(0), note: 'Integration: meaning of the imagery' } });
 detail('waiting for the missed ones to fall due and escalate…');
 const afterS1 = await waitForFollowUps(course.courseId, (s) => s.filter((x) => x === 'escalated').length === 2, 60_000);
 detail(`follow-ups: ${afterS1.followUps.map((f) => f.status).join(', ')}`);
@@ -105,16 +101,15 @@ detail(`follow-ups: ${afterS1.followUps.map((f) => f.status).join(', ')}`);
 await measure('after-session-1', { phq9: [2, 1, 2, 1, 1, 1, 1, 1, 0], gad7: [1, 2, 1, 1, 1, 1, 1] });
 
 step('Dosing session 2 (moderate dose), and all three follow-ups on time');
-const s2 = await call('POST', `/v1/courses/${course.courseId}/dosing-sessions`, session(2), 201);
-for (const f of s2.followUps) await call('POST', `/v1/follow-ups/${f.id}/complete`, { completedAt: iso(0) }, 200);
+const s2 = await call('createDosingSession', { path: { id: course.courseId }, body: session(2) });
+for (const f of s2.followUps) await call('completeFollowUp', { path: { id: f.id }, body: { completedAt: iso(0) } });
 // Item 9 answered "several days": the alert reaches the care team whatever else the scores say.
 await measure('after-session-2', { phq9: [1, 1, 1, 1, 0, 1, 1, 0, 1], gad7: [1, 1, 1, 1, 0, 1, 1] });
 
 step('Goals-of-care discussion');
-await call(
-  'POST',
-  `/v1/courses/${course.courseId}/goals-of-care`,
-  {
+await call('recordGoalsOfCare', {
+  path: { id: course.courseId },
+  body: {
     discussedAt: iso(0),
     participants: ['Patient', 'Daughter', 'Palliative care physician', 'KAP therapist'],
     values: ['Being at home', 'Staying clear-headed', 'Making peace with her brother'],
@@ -122,19 +117,18 @@ await call(
     preferences: { placeOfCare: 'Home, with hospice support', codeStatus: 'Do not attempt resuscitation' },
     decisions: ['Hospice referral', 'No further hospital admissions'],
   },
-  201,
-);
+});
 
 await measure('end-of-course', { phq9: [1, 1, 1, 0, 0, 1, 1, 0, 0], gad7: [1, 1, 0, 1, 0, 1, 0] });
 
 step('Completing the course');
-await call('POST', `/v1/courses/${course.courseId}/stop`, { reason: 'completed' }, 200);
+await call('stopCourse', { path: { id: course.courseId }, body: { reason: 'completed' } });
 
 step('Waiting for everything to reach the EHR');
 const deadline = Date.now() + 60_000;
 let final;
 for (;;) {
-  final = await call('GET', `/v1/courses/${course.courseId}`, undefined, 200);
+  final = await call('getCourse', { path: { id: course.courseId } });
   const waiting = final.sync.filter((s) => s.status !== 'synced').length;
   if (waiting === 0) break;
   if (Date.now() > deadline) {
@@ -146,20 +140,17 @@ for (;;) {
 
 step("The hospital's feed: a second synthetic patient dies during their course (HL7 v2 ADT^A03 over MLLP)");
 const mllpPort = Number(process.env.DEMO_MLLP_PORT ?? process.env.MLLP_PORT ?? 2575);
-const second = await call(
-  'POST',
-  '/v1/screenings',
-  {
+const second = await call('createScreening', {
+  body: {
     patient: { system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: `DEMO2-${run}`, name: { family: 'Demo', given: ['Ben'] }, birthDate: '1941-07-30', gender: 'male' },
     performedAt: iso(-86_400_000),
     contraindications: {},
     vitals: { systolic: 126, diastolic: 80, heartRate: 70, spo2: 95, respiratoryRate: 15, weightKg: 64.0 },
     consent: { informed: true, signedAt: iso(-86_000_000) },
   },
-  201,
-);
-const secondCourse = await call('POST', '/v1/courses', { screeningId: second.screeningId, followUpOffsets: ['PT1H', 'PT2H', 'PT3H'] }, 201);
-const secondSession = await call('POST', `/v1/courses/${secondCourse.courseId}/dosing-sessions`, session(1), 201);
+});
+const secondCourse = await call('createCourse', { body: { screeningId: second.screeningId, followUpOffsets: ['PT1H', 'PT2H', 'PT3H'] } });
+const secondSession = await call('createDosingSession', { path: { id: secondCourse.courseId }, body: session(1) });
 detail(`course ${secondCourse.courseId}: follow-ups ${secondSession.followUps.map((f) => f.status).join(', ')}`);
 const { Hl7Client } = await import('@medplum/hl7');
 const { Hl7Message } = await import('@medplum/core');
@@ -184,7 +175,7 @@ detail(`ACK ${ack.getSegment('MSA')?.getField(1)?.toString()} for ${ack.getSegme
 const stoppedSecond = await (async () => {
   const until = Date.now() + 30_000;
   for (;;) {
-    const c = await call('GET', `/v1/courses/${secondCourse.courseId}`, undefined, 200);
+    const c = await call('getCourse', { path: { id: secondCourse.courseId } });
     if (c.stoppedReason === 'deceased' && c.followUps.every((f) => f.status === 'cancelled')) return c;
     if (Date.now() > until) throw new Error(`course still ${c.stoppedReason ?? 'running'}, follow-ups ${c.followUps.map((f) => f.status).join(', ')}`);
     await sleep(300);
@@ -202,7 +193,7 @@ for (const [type, n] of Object.entries(byType).sort()) console.log(`    ${type.p
 const patient = final.sync.find((s) => s.reference.startsWith('Patient/'));
 console.log(`  EHR Patient ${patient?.ehrReference}; the CarePlan ${final.sync.find((s) => s.reference.startsWith('CarePlan/'))?.ehrReference}`);
 
-const outcomes = await call('GET', `/v1/courses/${course.courseId}/outcomes`, undefined, 200);
+const outcomes = await call('getCourseOutcomes', { path: { id: course.courseId } });
 console.log(`\n${color('1', 'Trajectory')} (the screening is the baseline; a PHQ-9 fall of 5 or more is clinically meaningful)`);
 printTrajectory(outcomes);
 console.log(`\n${color('1', 'The course page')} for clinicians: ${final.links.page}`);
@@ -211,7 +202,7 @@ if (process.env.DEMO_TOKEN) detail('authentication is on: paste the same token i
 /** PHQ-9 then GAD-7 measures during the course, each printed with its total and any alert. */
 async function measure(timepoint, scores) {
   step(`Measures ${timepoint.replace(/-/g, ' ')}: PHQ-9 and GAD-7`);
-  const res = await call('POST', `/v1/courses/${course.courseId}/measures`, { measuredAt: iso(0), timepoint, ...scores }, 201);
+  const res = await call('recordMeasure', { path: { id: course.courseId }, body: { measuredAt: iso(0), timepoint, ...scores } });
   const sum = (a) => a.reduce((x, y) => x + y, 0);
   detail(`PHQ-9 ${sum(scores.phq9)}, GAD-7 ${sum(scores.gad7)}; ${res.resources.entry.length} resources: ${summarize(res.resources)}`);
   for (const alert of res.alerts) console.log(`  ${color('31', '⚠ ' + alert.text)}\n  ${color('90', `→ ${alert.flag} and urgent ${alert.communication} to the care team (webhook)`)}`);

@@ -61,8 +61,12 @@ async function ensureRedis() {
   stopAll(1);
 }
 
-function run(name, script) {
-  const proc = spawn(process.execPath, ['--enable-source-maps', script], { env, stdio: 'inherit' });
+function run(name, script, onReady) {
+  // The IPC channel carries the service's "ready" (@kap/runtime), once it listens.
+  const proc = spawn(process.execPath, ['--enable-source-maps', script], { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
+  proc.on('message', (message) => {
+    if (message?.type === 'ready') onReady();
+  });
   children.push({ name, proc });
   proc.on('exit', (code, signal) => {
     if (!stopping) {
@@ -89,30 +93,41 @@ function stopAll(code) {
 process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
-env.REDIS_URL = await ensureRedis();
 const port = env.PORT ?? '3000';
 const sandboxPort = env.EHR_SANDBOX_PORT ?? '3100';
 // The hospital's HL7 v2 feed (ADT over MLLP) on the conventional port, unless set otherwise.
 env.MLLP_PORT ??= '2575';
 // One process (services/standalone) runs the API, the worker and the sandbox: the embedded
 // database is single-process. docker-compose.yml runs them apart on PostgreSQL.
-run('kap', 'services/standalone/dist/main.js');
-const base = `http://localhost:${port}`;
-console.log(
-  [
-    '',
-    'KAP FHIR adapter is starting:',
-    `  API            ${base}/v1   (OpenAPI ${base}/openapi.json, docs ${base}/docs)`,
-    `  FHIR           ${base}/fhir/R4/metadata`,
-    `  health/ready   ${base}/health  ${base}/ready`,
-    `  EHR            ${env.EHR_BASE_URL ?? `embedded sandbox http://127.0.0.1:${sandboxPort}/fhir/R4`}`,
-    `  database       ${env.DATABASE_URL ? 'DATABASE_URL' : `embedded PGlite in ${resolve(env.DATA_DIR ?? '.data', 'postgres')}`}`,
-    `  redis          ${env.REDIS_URL}`,
-    `  HL7 v2 (MLLP)  ${env.MLLP_HOST ?? '127.0.0.1'}:${env.MLLP_PORT}   (ADT from the hospital's interface engine)`,
-    (env.AUTH_MODE ?? 'none') === 'none'
-      ? `  access         OPEN (AUTH_MODE=none): no token needed, so it listens on loopback only (${env.HOST ?? '127.0.0.1'}); see README "Production settings" for JWT`
-      : `  access         bearer JWTs from ${env.AUTH_ISSUER ?? '(AUTH_ISSUER)'} (AUTH_MODE=jwt)`,
-    'Press Ctrl-C to stop.',
-    '',
-  ].join('\n'),
-);
+const service = 'services/standalone/dist/main.js';
+// The whole configuration is checked by the service's own code before anything starts or
+// prints: a bad setting ends here, with every problem named, and no URLs.
+const check = spawnSync(process.execPath, [service, '--check-config'], { env, stdio: 'inherit' });
+if (check.status !== 0) {
+  console.error('start: the configuration above is not valid; nothing was started.');
+  process.exit(check.status || 1);
+}
+env.REDIS_URL = await ensureRedis();
+run('kap', service, printReady);
+
+function printReady() {
+  const base = `http://localhost:${port}`;
+  console.log(
+    [
+      '',
+      'KAP FHIR adapter is ready:',
+      `  API            ${base}/v1   (OpenAPI ${base}/openapi.json, docs ${base}/docs)`,
+      `  FHIR           ${base}/fhir/R4/metadata`,
+      `  health/ready   ${base}/health  ${base}/ready`,
+      `  EHR            ${env.EHR_BASE_URL ?? `embedded sandbox http://127.0.0.1:${sandboxPort}/fhir/R4`}`,
+      `  database       ${env.DATABASE_URL ? 'DATABASE_URL' : `embedded PGlite in ${resolve(env.DATA_DIR ?? '.data', 'postgres')}`}`,
+      `  redis          ${env.REDIS_URL}`,
+      `  HL7 v2 (MLLP)  ${env.MLLP_HOST ?? '127.0.0.1'}:${env.MLLP_PORT}   (ADT from the hospital's interface engine)`,
+      (env.AUTH_MODE ?? 'none') === 'none'
+        ? `  access         OPEN (AUTH_MODE=none): no token needed, so it listens on loopback only (${env.HOST ?? '127.0.0.1'}); see README "Production settings" for JWT`
+        : `  access         bearer JWTs from ${env.AUTH_ISSUER ?? '(AUTH_ISSUER)'} (AUTH_MODE=jwt)`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+}

@@ -261,9 +261,9 @@ function seconds(duration: string): number {
   return total;
 }
 
-/** The hard exit a service's main.ts forces after SIGTERM, e.g. `setTimeout(() => process.exit(1), 30_000)`. */
+/** The shutdown timeout a service's main.ts gives @kap/runtime, after which it exits 1, e.g. `shutdownTimeoutMs: 30_000`. */
 function forcedExitSeconds(mainTs: string): number {
-  const m = /setTimeout\(\s*\(\)\s*=>\s*process\.exit\(1\),\s*([\d_]+)\s*\)/.exec(read(mainTs));
+  const m = /shutdownTimeoutMs:\s*([\d_]+)/.exec(read(mainTs));
   if (!m) throw new Error(`no forced exit found in ${mainTs}`);
   return Number((m[1] as string).replace(/_/g, '')) / 1000;
 }

@@ -14,7 +14,7 @@ import { startTestIssuer, type TestIssuer } from './support/tokens';
 
 jest.setTimeout(180_000);
 
-/** Every scope api.md names, so these tests keep passing once scopes are checked. */
+/** Every scope docs/api.md#authentication-and-tenants names, so these tests keep passing once scopes are checked. */
 const ALL_SCOPES = 'kap/v1.read kap/v1.write kap/admin system/*.rs system/*.c';
 const SYSTEM = 'urn:oid:2.16.840.1.113883.19.5.99999.1';
 const SOUTH_SECRET = 'south-test-secret-not-for-production';

@@ -53,7 +53,7 @@ export const ConfigSchema = z
     /** Refused (401) requests a minute one IP address may make before every request from it is 429 until the minute is over. */
     RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: positiveInt.default(120),
 
-    /** The tenants served, JSON or YAML (api.md, "Authentication and tenants"); unset: one tenant `default` on this environment. */
+    /** The tenants served, JSON or YAML (docs/api.md#authentication-and-tenants); unset: one tenant `default` on this environment. */
     TENANTS_FILE: optionalText,
 
     DATABASE_URL: optionalText,

@@ -3,7 +3,7 @@ import { DOSE_LEVELS, STOP_REASONS, parseDurationMs } from '@kap/domain';
 import { DateOnly, Id, PastInstant, Text } from './primitives';
 import { systolicAboveDiastolic, vitalsShape } from './vitals';
 
-/** The neuroplasticity window follow-ups must fall in (domain.md §4): none later than 14 days after the session. */
+/** The neuroplasticity window follow-ups must fall in (docs/domain.md#4-integration): none later than 14 days after the session. */
 export const MAX_FOLLOW_UP_OFFSET_MS = 14 * 86_400_000;
 
 /** A follow-up offset: an ISO 8601 duration of weeks, days, hours, minutes or seconds, longer than zero, at most 14 days. */

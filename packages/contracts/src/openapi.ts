@@ -39,15 +39,26 @@ const errors = (...statuses: number[]) =>
 
 const ERROR_TEXT: Record<number, string> = {
   400: 'Invalid input; `issue[].expression` names the field',
+  401: 'No token, or not a valid one (AUTH_MODE=jwt); `WWW-Authenticate` says why',
+  403: "The token lacks this route's scope, or its tenant is not served here",
   404: 'Unknown id',
   405: 'Another method is allowed here; `Allow` lists them',
   408: 'The request (headers or body) did not arrive in time',
   409: 'The workflow forbids it now, or the Idempotency-Key was used with another body or on another endpoint',
   413: 'Body too large',
   415: 'Content-Type is not JSON',
+  429: 'Too many requests from this client; `Retry-After` says when to try again',
   431: 'Request line and headers too large',
   503: 'A dependency is down; the request was not accepted',
 };
+
+/**
+ * What any route behind the token check may answer with AUTH_MODE=jwt: no or a bad token,
+ * a token without the scope, the rate limit, and the issuer's keys unreadable (503).
+ */
+const SECURED = [401, 403, 429, 503] as const;
+/** A command's errors: the body, the Idempotency-Key, and a store or queue that is down (503: nothing accepted). */
+const COMMAND = [400, 408, 409, 413, 415, ...SECURED] as const;
 
 const idempotencyKey = z.string().min(1).max(255).optional().meta({
   description:
@@ -64,8 +75,9 @@ const post = (
   summary,
   requestParams: { header: z.object({ 'Idempotency-Key': idempotencyKey }) },
   requestBody: { required: true, content: content(body) },
-  responses: { [status]: { description: summary, content: content(response) }, ...errors(400, 408, 409, 413, 415, 503) },
   ...extra,
+  // A command on a path id (a course, a follow-up) also answers 404 for an id it does not know.
+  responses: { [status]: { description: summary, content: content(response) }, ...errors(...COMMAND, ...(extra.requestParams?.path ? [404] : [])) },
 });
 
 const idParam = (name: string) => ({ path: z.object({ [name]: z.string().meta({ description: 'Opaque id' }) }) });
@@ -76,32 +88,37 @@ const idParam = (name: string) => ({ path: z.object({ [name]: z.string().meta({ 
  */
 export const API_PATHS: ZodOpenApiPathsObject = {
   '/v1/screenings': {
-    post: post('Record a KAP screening and evaluate it', ScreeningRequest, '201', ScreeningResponse, { tags: ['screening'] }),
+    post: post('Record a KAP screening and evaluate it', ScreeningRequest, '201', ScreeningResponse, { operationId: 'createScreening', tags: ['screening'] }),
   },
   '/v1/screenings/{id}/review': {
     post: post('Record the clinician review of a needs-review screening', ReviewRequest, '200', ReviewResponse, {
+      operationId: 'reviewScreening',
       tags: ['screening'],
       requestParams: { path: idParam('id').path, header: z.object({ 'Idempotency-Key': idempotencyKey }) },
     }),
   },
   '/v1/courses': {
     post: post('Start a KAP course from an eligible or approved screening', CourseRequest, '201', CourseCreatedResponse, {
+      operationId: 'createCourse',
       tags: ['course'],
     }),
   },
   '/v1/courses/{id}': {
     get: {
+      operationId: 'getCourse',
       summary: 'Course status: phase, sessions, follow-ups, goals and the EHR sync state of each resource',
       tags: ['course'],
       requestParams: idParam('id'),
-      responses: { '200': { description: 'The course', content: content(CourseDetailView) }, ...errors(404) },
+      responses: { '200': { description: 'The course', content: content(CourseDetailView) }, ...errors(400, 404, ...SECURED) },
     },
   },
   '/fhir/R4/metadata': {
     get: {
+      operationId: 'getCapabilityStatement',
       summary: 'CapabilityStatement',
       tags: ['fhir'],
-      responses: { '200': { description: 'CapabilityStatement', content: content(AnyResourceSchema, FHIR_TYPES) } },
+      // Public; the per-address limit on refused requests still applies.
+      responses: { '200': { description: 'CapabilityStatement', content: content(AnyResourceSchema, FHIR_TYPES) }, ...errors(429) },
     },
   },
   '/fhir/R4/QuestionnaireResponse': {
@@ -110,11 +127,12 @@ export const API_PATHS: ZodOpenApiPathsObject = {
       AnyResourceSchema,
       '201',
       ScreeningResponse,
-      { tags: ['fhir'], requestBody: { required: true, content: content(AnyResourceSchema, FHIR_TYPES) } },
+      { operationId: 'createQuestionnaireResponse', tags: ['fhir'], requestBody: { required: true, content: content(AnyResourceSchema, FHIR_TYPES) } },
     ),
   },
   '/fhir/R4/{type}': {
     get: {
+      operationId: 'searchFhirResources',
       summary:
         'Search the resources this adapter produced, by `patient` (Patient/id), `identifier` (system|value) or `_id`; patient data needs one of them. ' +
         'Pages hold at most 100 entries (`_count`), with a `next` link to the following page (`_offset`)',
@@ -130,26 +148,29 @@ export const API_PATHS: ZodOpenApiPathsObject = {
           _offset: z.string().optional(),
         }),
       },
-      responses: { '200': { description: 'searchset Bundle', content: content(BundleSchema, FHIR_TYPES) }, ...errors(400) },
+      responses: { '200': { description: 'searchset Bundle', content: content(BundleSchema, FHIR_TYPES) }, ...errors(400, ...SECURED) },
     },
   },
   '/fhir/R4/{type}/{id}': {
     get: {
+      operationId: 'readFhirResource',
       summary: 'Read a resource (including Questionnaire/kap-screening and PlanDefinition/kap-palliative-course)',
       tags: ['fhir'],
       requestParams: { path: z.object({ type: z.string(), id: z.string() }) },
-      responses: { '200': { description: 'The resource', content: content(AnyResourceSchema, FHIR_TYPES) }, ...errors(404) },
+      responses: { '200': { description: 'The resource', content: content(AnyResourceSchema, FHIR_TYPES) }, ...errors(404, ...SECURED) },
     },
   },
   '/health': {
-    get: { summary: 'Liveness', tags: ['operations'], responses: { '200': { description: 'Alive', content: content(HealthResponse) } } },
+    get: { operationId: 'getHealth', summary: 'Liveness', tags: ['operations'], responses: { '200': { description: 'Alive', content: content(HealthResponse) }, ...errors(429) } },
   },
   '/ready': {
     get: {
+      operationId: 'getReadiness',
       summary: 'Readiness of the database, Redis and the EHR',
       tags: ['operations'],
       responses: {
         '200': { description: 'Ready', content: content(ReadyResponse) },
+        ...errors(429),
         '503': { description: 'Not ready', content: content(ReadyResponse) },
       },
     },
@@ -162,24 +183,28 @@ const withId = (name: string) => ({ path: idParam(name).path, header: z.object({
 export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
   '/v1/courses/{id}/dosing-sessions': {
     post: post('Record a dosing session; schedules its integration follow-ups', DosingSessionRequest, '201', DosingSessionResponse, {
+      operationId: 'createDosingSession',
       tags: ['course'],
       requestParams: withId('id'),
     }),
   },
   '/v1/follow-ups/{id}/complete': {
     post: post('Complete an integration follow-up (on time or after escalation)', FollowUpCompleteRequest, '200', FollowUpCompletedResponse, {
+      operationId: 'completeFollowUp',
       tags: ['course'],
       requestParams: withId('id'),
     }),
   },
   '/v1/courses/{id}/goals-of-care': {
     post: post('Record a goals-of-care discussion; the CarePlan takes its goals', GoalsOfCareRequest, '201', GoalsOfCareResponse, {
+      operationId: 'recordGoalsOfCare',
       tags: ['course'],
       requestParams: withId('id'),
     }),
   },
   '/v1/courses/{id}/stop': {
     post: post('Stop a course; every open follow-up is cancelled with its jobs', StopRequest, '200', StopResponse, {
+      operationId: 'stopCourse',
       tags: ['course'],
       requestParams: withId('id'),
     }),
@@ -190,15 +215,16 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
       MeasureRequest,
       '201',
       MeasureResponse,
-      { tags: ['course'], requestParams: withId('id') },
+      { operationId: 'recordMeasure', tags: ['course'], requestParams: withId('id') },
     ),
   },
   '/v1/courses/{id}/outcomes': {
     get: {
       summary: 'PHQ-9 and GAD-7 totals over the course with severity bands: the screening (baseline) first, then every measure in time order; change = last - baseline',
+      operationId: 'getCourseOutcomes',
       tags: ['course'],
       requestParams: idParam('id'),
-      responses: { '200': { description: 'The outcomes', content: content(OutcomesResponse) }, ...errors(404) },
+      responses: { '200': { description: 'The outcomes', content: content(OutcomesResponse) }, ...errors(400, 404, ...SECURED) },
     },
   },
   '/courses/{id}': {
@@ -207,23 +233,27 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
         "The clinicians' course page (HTML): safety alerts, timeline, vitals against the alert threshold, PHQ-9/GAD-7 over their severity bands. The page itself holds no data and needs no token; it asks for one when the API requires it and keeps it in memory only.",
       tags: ['course'],
       requestParams: idParam('id'),
+      operationId: 'getCoursePage',
       security: [{}],
-      responses: { '200': { description: 'The page', content: { 'text/html': { schema: z.string() } } } },
+      // The page is a shell for any id (its data requests answer 404); only a path with control characters is refused.
+      responses: { '200': { description: 'The page', content: { 'text/html': { schema: z.string() } } }, ...errors(400) },
     },
   },
   '/v1/admin/dead-letters': {
     get: {
+      operationId: 'listDeadLetters',
       summary: 'Work the queues gave up on (EHR writes, webhooks), with the last error',
       tags: ['operations'],
-      responses: { '200': { description: 'Dead letters', content: content(DeadLettersResponse) } },
+      responses: { '200': { description: 'Dead letters', content: content(DeadLettersResponse) }, ...errors(400, ...SECURED) },
     },
   },
   '/v1/admin/dead-letters/{id}/redrive': {
     post: {
+      operationId: 'redriveDeadLetter',
       summary: 'Send a dead letter again once its cause is fixed',
       tags: ['operations'],
       requestParams: withId('id'),
-      responses: { '200': { description: 'Queued again', content: content(z.looseObject({ redriven: DeadLetterView })) }, ...errors(404, 503) },
+      responses: { '200': { description: 'Queued again', content: content(z.looseObject({ redriven: DeadLetterView })) }, ...errors(...COMMAND, 404) },
     },
   },  '/v1/ehr-notifications': {
     post: post(
@@ -236,10 +266,11 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
         notificationId: z.string().optional(),
         events: z.number().int().optional(),
       }),
-      { tags: ['operations'], requestBody: { required: false, content: content(AnyResourceSchema, FHIR_TYPES) } },
+      { operationId: 'receiveEhrNotification', tags: ['operations'], requestBody: { required: false, content: content(AnyResourceSchema, FHIR_TYPES) } },
     ),
   },  '/v1/admin/inbound-messages': {
     get: {
+      operationId: 'listInboundMessages',
       summary: 'What the hospital sent (HL7 v2 messages, FHIR notifications) and what became of it; rejected ones wait here for an operator',
       tags: ['operations'],
       requestParams: {
@@ -249,31 +280,34 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
           content: z.enum(['true', 'false']).optional().meta({ description: 'true: include the messages themselves (patient data)' }),
         }),
       },
-      responses: { '200': { description: 'Inbound messages, newest first', content: content(z.looseObject({ inboundMessages: z.array(z.looseObject({})) })) } },
+      responses: { '200': { description: 'Inbound messages, newest first', content: content(z.looseObject({ inboundMessages: z.array(z.looseObject({})) })) }, ...errors(400, ...SECURED) },
     },
   },
   '/v1/admin/sync-status': {
     get: {
+      operationId: 'getSyncStatus',
       summary: 'Resources by EHR sync state (pending, synced, dead) and the oldest pending age, per tenant',
       tags: ['operations'],
-      responses: { '200': { description: 'Sync status', content: content(SyncStatusResponse) } },
+      responses: { '200': { description: 'Sync status', content: content(SyncStatusResponse) }, ...errors(400, ...SECURED) },
     },
   },
   '/v1/admin/reconcile': {
     post: {
+      operationId: 'startReconciliation',
       summary: 'Read back from the EHR what the adapter believes is there; missing or different resources are queued again',
       tags: ['operations'],
       requestParams: { header: z.object({ 'Idempotency-Key': idempotencyKey }) },
       requestBody: { content: content(ReconcileRequest) },
-      responses: { '202': { description: 'Started; the report is at /v1/admin/reconcile/{reconciliationId}', content: content(ReconcileStarted) }, ...errors(400, 404, 503) },
+      responses: { '202': { description: 'Started; the report is at /v1/admin/reconcile/{reconciliationId}', content: content(ReconcileStarted) }, ...errors(...COMMAND, 404) },
     },
   },
   '/v1/admin/reconcile/{id}': {
     get: {
+      operationId: 'getReconciliation',
       summary: 'A reconciliation: per resource in-ehr, missing or different',
       tags: ['operations'],
       requestParams: { path: idParam('id').path },
-      responses: { '200': { description: 'The report', content: content(ReconciliationReport) }, ...errors(404) },
+      responses: { '200': { description: 'The report', content: content(ReconciliationReport) }, ...errors(404, ...SECURED) },
     },
   },
 };

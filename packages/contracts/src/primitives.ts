@@ -56,7 +56,7 @@ const inRange = (v: string): boolean => {
 };
 const RANGE_MESSAGE = `must be between ${DATE_RANGE.earliest} and ${DATE_RANGE.latest}`;
 
-/** An instant with an explicit UTC offset, as api.md requires (`2026-03-01T09:30:00+01:00` or `...Z`). */
+/** An instant with an explicit UTC offset, as docs/api.md#conventions requires (`2026-03-01T09:30:00+01:00` or `...Z`). */
 export const Instant = z.iso
   .datetime({ offset: true })
   .refine(realDay, 'must be a real calendar date')
@@ -98,7 +98,7 @@ export const Text = (max = 2000) => z.string().trim().min(1).max(max).superRefin
 /** One-line text such as an identifier value: FHIR-safe, no line breaks or tabs either. */
 export const Token = (max = 128) => z.string().trim().min(1).max(max).superRefine(fhirSafe(true));
 
-/** Identifiers are opaque strings (api.md), but one-line FHIR-safe text. */
+/** Identifiers are opaque strings (docs/api.md#conventions), but one-line FHIR-safe text. */
 export const Id = z.string().min(1).max(128).superRefine(fhirSafe(true)).meta({ description: 'Opaque identifier' });
 
 const OID = /^urn:oid:[0-2](\.(0|[1-9]\d*))+$/;

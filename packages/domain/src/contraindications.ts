@@ -1,6 +1,6 @@
 /**
  * The contraindication items a KAP screening asks about. The keys are the public REST
- * contract (`api.md`); the texts paraphrase the source lists (domain.md §2).
+ * contract (`docs/api.md#contraindication-keys`); the texts paraphrase the source lists (docs/domain.md#2-screening).
  */
 export const CONTRAINDICATION_KEYS = [
   'notReadyForTherapy',

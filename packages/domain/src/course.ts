@@ -1,5 +1,5 @@
 /**
- * The KAP palliative course (domain.md §1): preparation, two dosing sessions (low then
+ * The KAP palliative course (docs/domain.md#1-the-course-of-care): preparation, two dosing sessions (low then
  * moderate) each followed by integration, a goals-of-care discussion, and an optional
  * medication review. This module holds the order rules; storage and FHIR live elsewhere.
  */

@@ -1,9 +1,9 @@
 /**
- * Integration follow-ups inside the neuroplasticity window (domain.md §4): each dosing
+ * Integration follow-ups inside the neuroplasticity window (docs/domain.md#4-integration): each dosing
  * session schedules follow-ups at configured offsets after the session ends.
  */
 
-/** Default offsets: within 24 h, about 72 h, and before 7 days (domain.md §4). */
+/** Default offsets: within 24 h, about 72 h, and before 7 days (docs/domain.md#4-integration). */
 export const DEFAULT_FOLLOW_UP_OFFSETS = 'PT24H,PT72H,P7D';
 
 export const FOLLOW_UP_STATUSES = ['scheduled', 'completed', 'escalated', 'cancelled'] as const;

@@ -1,5 +1,5 @@
 /**
- * Symptom measures over the course (domain.md §5b): PHQ-9 and GAD-7 totals, their published
+ * Symptom measures over the course (docs/domain.md#5b-safety-and-outcomes): PHQ-9 and GAD-7 totals, their published
  * severity bands, and the PHQ-9 item 9 safety rule. Pure rules; FHIR and storage live elsewhere.
  */
 
@@ -19,7 +19,7 @@ export interface BandDef {
 
 /**
  * PHQ-9 total 0–27 (Kroenke, Spitzer & Williams 2001) and GAD-7 total 0–21 (Spitzer et al.
- * 2006), as domain.md §5b gives them. GAD-7 has no "moderately severe" band.
+ * 2006), as docs/domain.md#5b-safety-and-outcomes gives them. GAD-7 has no "moderately severe" band.
  */
 export const SEVERITY_BAND_TABLES: Readonly<Record<InstrumentName, readonly BandDef[]>> = {
   phq9: [
@@ -43,7 +43,7 @@ export const INSTRUMENT_SHAPE: Readonly<Record<InstrumentName, { readonly items:
   gad7: { items: 7, maxTotal: 21 },
 };
 
-/** A fall of this many PHQ-9 points or more is the usual threshold for a clinically meaningful change (domain.md §5b). */
+/** A fall of this many PHQ-9 points or more is the usual threshold for a clinically meaningful change (docs/domain.md#5b-safety-and-outcomes). */
 export const PHQ9_MEANINGFUL_CHANGE = 5;
 
 /** The total of item scores; refuses a wrong item count or a score outside 0–3 rather than summing nonsense. */
@@ -74,7 +74,7 @@ const FREQUENCY_TEXT = ['not at all', 'on several days', 'on more than half the 
 /**
  * PHQ-9 item 9 answered above 0. It is not a contraindication by itself, so it is a caution
  * (the screening needs review), and it always raises a safety alert to the care team: the
- * PHQ-9's own instructions ask for further assessment of any positive item 9 (domain.md §5b).
+ * PHQ-9's own instructions ask for further assessment of any positive item 9 (docs/domain.md#5b-safety-and-outcomes).
  * Unlike the rule table, nothing a site configures can turn this off or change its severity.
  */
 export interface SelfHarmFinding {
@@ -98,7 +98,7 @@ export function phq9SelfHarmFinding(phq9: readonly number[] | undefined): SelfHa
   };
 }
 
-/** When a measure after the screening was taken (api.md). */
+/** When a measure after the screening was taken (docs/api.md#measures-and-outcomes). */
 export const MEASURE_TIMEPOINTS = ['after-session-1', 'after-session-2', 'end-of-course', 'follow-up'] as const;
 export type MeasureTimepoint = (typeof MEASURE_TIMEPOINTS)[number];
 
@@ -120,7 +120,7 @@ export function activityOfTimepoint(timepoint: MeasureTimepoint | undefined): 'd
   return 'integration';
 }
 
-/** How long after a course stopped measures are still taken (api.md: 409 after 90 days). */
+/** How long after a course stopped measures are still taken (docs/api.md#measures-and-outcomes: 409 after 90 days). */
 export const MEASURES_AFTER_STOP_DAYS = 90;
 
 export interface MeasureTiming {
@@ -133,7 +133,7 @@ export interface MeasureTiming {
 
 /**
  * A measure belongs to a course that has started (its first day has come, and the measure
- * is not from before it) and that stopped no more than 90 days ago (api.md).
+ * is not from before it) and that stopped no more than 90 days ago (docs/api.md#measures-and-outcomes).
  */
 export function checkMeasure(t: MeasureTiming): { readonly code: 'course-not-started' | 'course-stopped'; readonly text: string } | undefined {
   const today = t.now.toISOString().slice(0, 10);

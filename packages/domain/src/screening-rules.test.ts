@@ -31,7 +31,7 @@ describe('evaluateScreening with the default rules', () => {
     expect(result.findings[0]?.text.length).toBeGreaterThan(5);
   });
 
-  it('marks exactly the six absolute items of domain.md as absolute', () => {
+  it('marks exactly the six absolute items of docs/domain.md#2-screening as absolute', () => {
     const absolute = CONTRAINDICATION_KEYS.filter((k) => DEFAULT_SCREENING_RULES.severities[k] === 'absolute');
     expect([...absolute].sort()).toEqual([...ABSOLUTE].sort());
   });

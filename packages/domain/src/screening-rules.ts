@@ -33,7 +33,7 @@ export interface ScreeningRuleTable {
   };
 }
 
-/** Absolute in the sources: 002 (hypertension, CV disease, psychosis, mania) plus pregnancy and allergy (domain.md §2). */
+/** Absolute in the sources: 002 (hypertension, CV disease, psychosis, mania) plus pregnancy and allergy (docs/domain.md#2-screening). */
 const ABSOLUTE_BY_DEFAULT: ReadonlySet<ContraindicationKey> = new Set([
   'uncontrolledHypertension',
   'cardiovascularDisease',
@@ -44,7 +44,7 @@ const ABSOLUTE_BY_DEFAULT: ReadonlySet<ContraindicationKey> = new Set([
 ]);
 
 /**
- * The default rule table (domain.md §2). The blood-pressure limits follow the esketamine
+ * The default rule table (docs/domain.md#2-screening). The blood-pressure limits follow the esketamine
  * (SPRAVATO) prescribing information's general guide for an elevated pre-dose pressure,
  * >140/90 mmHg; a site changes them through configuration.
  */
@@ -85,7 +85,7 @@ export interface ScreeningEvaluation {
 
 /**
  * Evaluates a screening against a rule table. Decision support only: the outcome is shown
- * with its reasons and a clinician signs it off (domain.md §6).
+ * with its reasons and a clinician signs it off (docs/domain.md#6-what-this-is-not).
  */
 export function evaluateScreening(
   facts: ScreeningFacts,

@@ -100,7 +100,7 @@ export function recordSessionOnCarePlan(carePlan: CarePlan, sessionNumber: 1 | 2
   return setActivityStatus(afterSession, 'integration', 'in-progress');
 }
 
-/** The note a stopped CarePlan carries, one per reason (domain.md §4). */
+/** The note a stopped CarePlan carries, one per reason (docs/domain.md#4-integration). */
 export const STOP_REASON_TEXT: Readonly<Record<StopReason, string>> = {
   completed: 'Course completed.',
   withdrawn: 'Course stopped: the patient withdrew.',

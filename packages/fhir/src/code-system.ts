@@ -13,7 +13,7 @@ import {
 import { KAP_CODE_SYSTEM_URL, resourceIdentifier } from './identity';
 
 /**
- * The project's own CodeSystem (domain.md §7): the eligibility outcome, contraindication
+ * The project's own CodeSystem (docs/domain.md#7-codes): the eligibility outcome, contraindication
  * items, finding severities, dose levels, experience ratings, course activities, the
  * review decision, why the care team is told something, and the care preferences of a
  * goals-of-care discussion have no standard code.

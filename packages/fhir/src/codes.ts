@@ -38,7 +38,7 @@ const loinc = (code: string, display: string): CodeDef => ({ system: LOINC_SYSTE
 const snomed = (code: string, display: string): CodeDef => ({ system: SNOMED_SYSTEM, code, display });
 
 /**
- * LOINC terms. Sources: domain.md §7 (pre-checked); the meaning and display of 81378-2 and
+ * LOINC terms. Sources: docs/domain.md#7-codes (pre-checked); the meaning and display of 81378-2 and
  * 87528-6 from the PACIO Advance Directive Interoperability IG value set PADIHealthGoalsVS
  * (http://hl7.org/fhir/us/pacio-adi/ValueSet/PADIHealthGoalsVS, VSAC 2.16.840.1.113762.1.4.1115.7),
  * which binds them to Goal.category: both are goal categories, not "care preferences"; PHQ-9 and GAD-7 item codes from the
@@ -107,7 +107,7 @@ export const FREQUENCY_ANSWERS: readonly CodeDef[] = [
 ];
 
 /**
- * SNOMED CT concepts. Sources: domain.md §7 (pre-checked); 182836005 from the R4 List
+ * SNOMED CT concepts. Sources: docs/domain.md#7-codes (pre-checked); 182836005 from the R4 List
  * example `list-example-medlist` (code "Review of medication").
  */
 export const SNOMED = {
@@ -121,7 +121,7 @@ export const SNOMED = {
   medicationReview: snomed('182836005', 'Review of medication'),
 } as const satisfies Record<string, CodeDef>;
 
-/** RxNorm (domain.md §7). */
+/** RxNorm (docs/domain.md#7-codes). */
 export const RXNORM = {
   ketamine: { system: RXNORM_SYSTEM, code: '6130', display: 'ketamine' },
 } as const satisfies Record<string, CodeDef>;
@@ -133,7 +133,7 @@ export interface UnitDef extends CodeDef {
 const ucum = (code: string, display: string): UnitDef => ({ system: UCUM_SYSTEM, code, display });
 
 /**
- * UCUM units (domain.md §7; `h` and `d` from the R4 duration-units value set). `{score}` is a
+ * UCUM units (docs/domain.md#7-codes; `h` and `d` from the R4 duration-units value set). `{score}` is a
  * UCUM annotation: it equals the unity `1`, the braces only name what is counted
  * (https://terminology.hl7.org/UCUM.html; the annotation syntax of https://ucum.org/ucum).
  */

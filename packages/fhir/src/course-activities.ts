@@ -4,7 +4,7 @@ import { coding, SNOMED, type CodeDef } from './codes';
 import { kapCoding } from './code-system';
 
 /**
- * The course activities as data (domain.md §1): what each one is, its standard code where
+ * The course activities as data (docs/domain.md#1-the-course-of-care): what each one is, its standard code where
  * one fits, and whether the palliative model requires it. The PlanDefinition and the
  * CarePlan are both built from this table.
  */

@@ -30,7 +30,7 @@ import type { SessionContext } from './session-context';
 import { buildSessionProcedure } from './session-procedure';
 
 /**
- * Everything one dosing session produces (domain.md §3): the visit, the psychotherapy
+ * Everything one dosing session produces (docs/domain.md#3-dosing-sessions): the visit, the psychotherapy
  * session, the ketamine given, the serial vital signs, the experience ratings, adverse
  * events, and an alert when an in-session blood pressure was above the threshold.
  */

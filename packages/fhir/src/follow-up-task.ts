@@ -6,7 +6,7 @@ import { validateResource } from './validate';
 import { followUpGroupKey, followUpTaskKey } from './business-keys';
 
 /**
- * An integration follow-up (domain.md §4) as a Task for the care team: to be done before its
+ * An integration follow-up (docs/domain.md#4-integration) as a Task for the care team: to be done before its
  * window closes, escalated when it closes undone, cancelled when the course stops, completed
  * with the integration Procedure as output.
  * @see https://hl7.org/fhir/R4/task.html

@@ -7,7 +7,7 @@ import { validateResource } from './validate';
 
 /**
  * A goal the patient stated in a goals-of-care discussion; the goals become the goals of the
- * course CarePlan (domain.md §5).
+ * course CarePlan (docs/domain.md#5-goals-of-care).
  * @see https://hl7.org/fhir/R4/goal.html
  */
 

@@ -10,7 +10,7 @@ import { validateResource } from './validate';
 import { goalKey, goalsOfCareKey } from './business-keys';
 
 /**
- * A goals-of-care discussion (domain.md §5): who took part, the patient's values and goals,
+ * A goals-of-care discussion (docs/domain.md#5-goals-of-care): who took part, the patient's values and goals,
  * preferences for care at the end of life, and decisions; the goals become the CarePlan's.
  * @see https://hl7.org/fhir/R4/procedure.html
  * @see https://hl7.org/fhir/R4/careplan.html
@@ -40,7 +40,7 @@ export interface GoalsOfCareResources {
 
 /**
  * The discussion as a `completed` Procedure (our code and SNOMED 713603004 advance care
- * planning; no dedicated goals-of-care code was found, domain.md §7). Participants are
+ * planning; no dedicated goals-of-care code was found, docs/domain.md#7-codes). Participants are
  * named, not registered, so each `performer.actor` is a display-only Reference. Values and
  * decisions are free text, so they are notes, each prefixed with what it is.
  */

@@ -4,7 +4,7 @@ import { v5 as uuidv5 } from 'uuid';
 /** Base of every canonical URL this adapter publishes (CodeSystem, Questionnaire, PlanDefinition). */
 export const KAP_CANONICAL = 'https://kap-adapter.org/fhir';
 
-/** The project's own CodeSystem, for concepts with no standard code (domain.md §7). */
+/** The project's own CodeSystem, for concepts with no standard code (docs/domain.md#7-codes). */
 export const KAP_CODE_SYSTEM_URL = `${KAP_CANONICAL}/CodeSystem/kap`;
 
 /**

@@ -7,7 +7,7 @@ import { buildTotalScoreObservation } from './observation-scores';
 import { buildSelfHarmAlert, type SelfHarmAlert } from './self-harm-alert';
 
 /**
- * Everything one measure during a course produces (domain.md §5b): per instrument given, its
+ * Everything one measure during a course produces (docs/domain.md#5b-safety-and-outcomes): per instrument given, its
  * QuestionnaireResponse and the total-score Observation `derivedFrom` it with the severity
  * band; and the self-harm alert when PHQ-9 item 9 is above 0. Ids derive from the measure's
  * key, so building again gives the same resources.

@@ -23,7 +23,7 @@ import { validateResource } from './validate';
  */
 export const DOSE_LEVEL_EXTENSION = `${KAP_CANONICAL}/StructureDefinition/dose-level`;
 
-/** The SNOMED CT route of each REST route (domain.md §7). */
+/** The SNOMED CT route of each REST route (docs/domain.md#7-codes). */
 export const ROUTE_CODES: Readonly<Record<Route, CodeDef>> = {
   sublingual: SNOMED.sublingualRoute,
   intramuscular: SNOMED.intramuscularRoute,

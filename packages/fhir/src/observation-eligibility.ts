@@ -12,7 +12,7 @@ import { eligibilityKey, findingKey } from './business-keys';
 /**
  * The screening outcome as an Observation (our code, value = outcome) whose `hasMember`
  * are one Observation per finding, each keeping its severity and reason so a clinician can
- * see why (domain.md §2). Decision support only; `applyScreeningReview` records the sign-off.
+ * see why (docs/domain.md#2-screening). Decision support only; `applyScreeningReview` records the sign-off.
  * @see https://hl7.org/fhir/R4/observation.html#obsgrouping
  */
 

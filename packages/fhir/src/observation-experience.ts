@@ -9,7 +9,7 @@ import { validateResource } from './validate';
 
 /**
  * How the patient experienced a session (dissociative versus psychedelic quality, distress;
- * domain.md §3) as one survey Observation per given rating. No standard code exists, so
+ * docs/domain.md#3-dosing-sessions) as one survey Observation per given rating. No standard code exists, so
  * the codes are ours.
  * @see https://hl7.org/fhir/R4/observation.html
  */

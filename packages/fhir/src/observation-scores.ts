@@ -10,7 +10,7 @@ import { validateResource } from './validate';
 
 /**
  * Symptom scores (PHQ-9, GAD-7) as total-score Observations, at the screening (the baseline)
- * and at every later measure, so change can be shown over the course (domain.md §5b). The
+ * and at every later measure, so change can be shown over the course (docs/domain.md#5b-safety-and-outcomes). The
  * score is a number (`valueInteger`); its published severity band is the interpretation.
  * @see https://hl7.org/fhir/R4/observation.html
  * @see https://hl7.org/fhir/uv/sdc/STU3/extraction.html (derivedFrom the QuestionnaireResponse)

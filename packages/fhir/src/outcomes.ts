@@ -45,7 +45,7 @@ export const badRequest = (diagnostics: string, expression?: string): OutcomeErr
 export const notFound = (what: string): OutcomeError =>
   new OutcomeError(404, operationOutcome([{ code: 'not-found', diagnostics: `${what} not found` }]));
 
-/** The workflow forbids the action now (api.md: 409). */
+/** The workflow forbids the action now (docs/api.md#errors: 409). */
 export const conflict = (diagnostics: string, code: IssueCode = 'business-rule', expression?: string): OutcomeError =>
   new OutcomeError(409, operationOutcome([{ code, diagnostics, expression }]));
 

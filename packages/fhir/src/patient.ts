@@ -5,7 +5,7 @@ import { validateResource } from './validate';
 import { patientKey } from './business-keys';
 
 /**
- * The Patient as the hospital identifies them (api.md: the adapter finds or creates the
+ * The Patient as the hospital identifies them (docs/api.md#conventions: the adapter finds or creates the
  * EHR's Patient by identifier and never duplicates it).
  * @see https://hl7.org/fhir/R4/patient.html
  */

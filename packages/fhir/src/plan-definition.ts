@@ -29,7 +29,7 @@ const after = (actionId: CourseActivity, withinHours?: number): PlanDefinitionAc
 
 /**
  * Order between activities, as data. Integration follows each session inside the window,
- * which lasts up to a week (domain.md §4); goals of care and the medication review have no
+ * which lasts up to a week (docs/domain.md#4-integration); goals of care and the medication review have no
  * fixed place in the sources, so they are not ordered.
  */
 const RELATED: Readonly<Partial<Record<CourseActivity, readonly PlanDefinitionActionRelatedAction[]>>> = {
@@ -38,7 +38,7 @@ const RELATED: Readonly<Partial<Record<CourseActivity, readonly PlanDefinitionAc
   integration: [after('dosing-session-1', 7 * 24), after('dosing-session-2', 7 * 24)],
 };
 
-/** A session is monitored for up to three hours (domain.md §3). */
+/** A session is monitored for up to three hours (docs/domain.md#3-dosing-sessions). */
 const SESSION_DURATION = quantity(3, UCUM.hour);
 
 function action(def: (typeof COURSE_ACTIVITY_DEFS)[number]): PlanDefinitionAction {

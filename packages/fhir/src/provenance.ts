@@ -5,7 +5,7 @@ import { RESOURCE_IDENTIFIER_SYSTEM, resourceId } from './identity';
 import { validateResource } from './validate';
 
 /**
- * Provenance of what the adapter writes (domain.md §8).
+ * Provenance of what the adapter writes (docs/domain.md#8-standards).
  * @see https://hl7.org/fhir/R4/provenance.html
  */
 

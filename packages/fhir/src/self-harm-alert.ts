@@ -10,7 +10,7 @@ import { selfHarmAlertResourceKey } from './business-keys';
 import { validateResource } from './validate';
 
 /**
- * The `phq9-self-harm` safety alert (api.md), raised at a screening and at every later
+ * The `phq9-self-harm` safety alert (docs/api.md#screening-outcome-and-reasons), raised at a screening and at every later
  * measure whose PHQ-9 item 9 is above 0, whatever else was found:
  * - a `safety` Flag on the patient's chart, coded with our finding and LOINC 44260-8 (the
  *   item), pointing at the evidence with the core `flag-detail` extension;

@@ -3,13 +3,13 @@ import type { CourseEnd, InboundSettings, PatientEvent } from './event';
 import { cxIdentifiers, hl7Date, hl7DateTime, hl7Gender, xpnNames } from './hl7-datatypes';
 
 /**
- * Reads an ADT message into patient events (api.md, "Inbound events from the EHR"):
+ * Reads an ADT message into patient events (docs/api.md#inbound-events-from-the-ehr):
  * A01, A03, A04, A08 and A40 are handled; any other message is acknowledged and ignored.
  */
 
 export const HANDLED_ADT_EVENTS = ['A01', 'A03', 'A04', 'A08', 'A40'] as const;
 
-/** UB-04 discharge status 20, "expired": the patient died (domain.md §5c). */
+/** UB-04 discharge status 20, "expired": the patient died (docs/domain.md#5c-events-from-the-hospital). */
 export const DISPOSITION_EXPIRED = '20';
 
 /** The message header, as the ACK and the store need it. */

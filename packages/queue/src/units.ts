@@ -15,7 +15,7 @@ import { z } from 'zod';
  * tenant's database handle and uses only that tenant's EHR connection and webhooks.
  */
 
-/** The queues, one per kind of work (design.md). */
+/** The queues, one per kind of work (docs/design.md#data-flow). */
 export const QUEUE_NAMES = {
   ehrSync: 'ehr-sync',
   followUps: 'follow-ups',

@@ -1,5 +1,5 @@
 /**
- * Stored responses for the `Idempotency-Key` header (api.md: the same key and body within
+ * Stored responses for the `Idempotency-Key` header (docs/api.md#idempotency: the same key and body within
  * 24 hours returns the first response, byte for byte; another body, or another endpoint, is
  * 409; concurrent requests with one key give one result).
  *

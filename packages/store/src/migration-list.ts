@@ -317,7 +317,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 8,
     name: 'idempotency keys name one request: its endpoint, and the response bytes as sent',
     statements: [
-      // The endpoint a key was first used on: the same key on another endpoint is 409 (api.md).
+      // The endpoint a key was first used on: the same key on another endpoint is 409 (docs/api.md#idempotency).
       'ALTER TABLE idempotency_keys ADD COLUMN endpoint text NULL',
       // The response body exactly as sent, so a replay is byte for byte (jsonb reorders keys).
       'ALTER TABLE idempotency_keys ADD COLUMN response text NULL',

@@ -155,7 +155,7 @@ describe('Idempotency-Key', () => {
     expect((after.screenings ?? 0) - (before.screenings ?? 0)).toBe(1);
   });
 
-  it('a key names one request: the same key on another endpoint is 409 and runs nothing (api.md)', async () => {
+  it('a key names one request: the same key on another endpoint is 409 and runs nothing (docs/api.md#idempotency)', async () => {
     const s = await request(h.app).post('/v1/screenings').set('Idempotency-Key', 'key-scope-1').send(screeningRequest()).expect(201);
     const before = await counts();
     const res = await request(h.app).post('/v1/courses').set('Idempotency-Key', 'key-scope-1').send({ screeningId: s.body.screeningId }).expect(409);

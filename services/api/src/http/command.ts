@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { auditClientOf, noteAuditReplay, noteAuditStored } from '../audit/requests';
 import { auditEventOf, countWrittenInTransaction, writeAuditEvents, type AuditRecord } from '../audit/trail';
 import type { AppDeps } from '../deps';
-import { callerOf } from './caller';
+import { callerOf, type Caller } from './caller';
 import { sendText, type HandlerResult } from './respond';
 import { requestDb } from './tenant-db';
 import { requestTenant, type TenantSettings } from './tenant-settings';
@@ -58,11 +58,14 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
 /**
  * Whose keys these are: an authentication layer's principal when it names one, else the
  * bearer token (hashed), else one scope for an open deployment. Keys of different callers
- * never meet; one caller's key names one request across every endpoint (api.md).
+ * never meet; one caller's key names one request across every endpoint (docs/api.md#idempotency).
  */
 function callerScope(req: Request, res: Response): string {
   const principal = (res.locals as { principal?: { id?: unknown } }).principal?.id;
   if (typeof principal === 'string' && principal) return `principal:${principal}`;
+  // A client's key outlives its token: a retry sent after the token was refreshed is the same request.
+  const caller = (res.locals as { caller?: Caller }).caller;
+  if (caller && caller.clientId !== 'unknown-client') return `client:${caller.tenantId}:${caller.clientId}`;
   const auth = req.get('Authorization');
   return auth ? `token:${sha256(auth).slice(0, 32)}` : 'anonymous';
 }

@@ -4,7 +4,7 @@ const need = (method: string, path: string): ScopeNeed => scopeNeeded(method, pa
 const allowed = (scope: string, method: string, path: string): boolean => grants(new Set(scope.split(' ').filter(Boolean)), need(method, path));
 
 describe('the route table', () => {
-  it('gives each route the scope api.md names', () => {
+  it('gives each route the scope docs/api.md#authentication-and-tenants names', () => {
     expect(need('POST', '/v1/screenings')).toEqual({ kind: 'kap', scope: 'kap/v1.write' });
     expect(need('POST', '/v1/courses/c1/dosing-sessions')).toEqual({ kind: 'kap', scope: 'kap/v1.write' });
     expect(need('POST', '/v1/ehr-notifications')).toEqual({ kind: 'kap', scope: 'kap/v1.write' });

@@ -4,7 +4,7 @@ import { callerOf } from './caller';
 import { PUBLIC_PATHS } from './jwt-auth';
 
 /**
- * Which scope each route needs, in one table (api.md, "Authentication and tenants"), so an
+ * Which scope each route needs, in one table (docs/api.md#authentication-and-tenants), so an
  * auditor reads every rule here and a route nobody listed is closed, not open.
  *
  * Two kinds of scope:

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 
 /**
- * Patient data never reaches a log line, whoever logs what (api.md: no patient data in
+ * Patient data never reaches a log line, whoever logs what (docs/api.md#patient-data-in-logs: no patient data in
  * logs). Redaction sits at the logger, not at each call site: an error carries the SQL
  * parameters, a resource or a request body along with it, and a later change that logs
  * one more object must not leak. What survives is what an operator needs: the kind of

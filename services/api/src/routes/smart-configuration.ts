@@ -25,7 +25,7 @@ export function smartConfiguration(config: Config): Record<string, unknown> {
   };
 }
 
-/** `GET /.well-known/smart-configuration`, public (api.md). */
+/** `GET /.well-known/smart-configuration`, public (docs/api.md#authentication-and-tenants). */
 export function smartConfigurationRoutes(config: Config): Router {
   const router = Router();
   const document = smartConfiguration(config);

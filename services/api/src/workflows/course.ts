@@ -71,7 +71,7 @@ export async function startCourse(request: CourseRequest, ctx: CommandContext): 
   };
 }
 
-/** The course as api.md describes it: phase, sessions, follow-ups, goals, and the sync state of each resource. */
+/** The course as docs/api.md#endpoints describes it: phase, sessions, follow-ups, goals, and the sync state of each resource. */
 export async function viewCourse(db: Db, courseId: string): Promise<HandlerResult> {
   const course = await getCourse(db, courseId);
   if (!course) throw notFound(`Course ${courseId}`);

@@ -35,7 +35,7 @@ async function baseline(db: Db, screeningId: string, instrument: InstrumentName)
 }
 
 /**
- * PHQ-9 and GAD-7 totals of a course (api.md): the screening as baseline first, then every
+ * PHQ-9 and GAD-7 totals of a course (docs/api.md#measures-and-outcomes): the screening as baseline first, then every
  * measure in time order; `change` is the last total minus the baseline, or null without both.
  */
 async function outcomesOf(db: Db, course: CourseRow): Promise<CourseOutcomes> {

@@ -69,7 +69,7 @@ export async function recordScreening(
   };
 }
 
-/** Records the clinician's decision on a `needs-review` screening (api.md: only then). */
+/** Records the clinician's decision on a `needs-review` screening (docs/api.md#screening-outcome-and-reasons: only then). */
 export async function reviewScreening(
   screeningId: string,
   review: ReviewRequest,

@@ -34,7 +34,7 @@ export interface EventOutcome {
 }
 
 /**
- * Applies one patient event in the caller's transaction (api.md, "Inbound events"): a
+ * Applies one patient event in the caller's transaction (docs/api.md#inbound-events-from-the-ehr): a
  * death or a stop disposition stops every running course of the patient (and of patients
  * merged into them) and tells the care team; A08 demographics update the Patient and are
  * pushed to the EHR; an A40 merge re-points the merged patient to the survivor. A patient
