@@ -38,7 +38,7 @@ export function courseNoteHtml(model: CourseNoteModel, options: { readonly timeZ
     `<dt>Patient</dt><dd>${e(p.name ?? 'Name not recorded')}</dd>`,
     ...(p.identifier ? [`<dt>Identifier</dt><dd>${e(p.identifier)}</dd>`] : []),
     ...(p.birthDate ? [`<dt>Birth date</dt><dd>${e(formatDate(p.birthDate, tz))}</dd>`] : []),
-    `<dt>Course</dt><dd>${t(model.period.start)} to ${model.period.end ? t(model.period.end) : 'ongoing'}; ${e(NOTE_TEXT.status(model))}</dd>`,
+    `<dt>Course</dt><dd>${e(formatDate(model.period.start, tz))} to ${model.period.end ? t(model.period.end) : 'ongoing'}; ${e(NOTE_TEXT.status(model))}</dd>`,
     `<dt>As of</dt><dd>${t(model.asOf)}</dd>`,
     `<dt>Times</dt><dd>shown in ${e(tz)}</dd>`,
     '</dl>',

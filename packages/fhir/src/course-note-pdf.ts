@@ -73,7 +73,7 @@ export function courseNotePdf(model: CourseNoteModel, options: { readonly timeZo
   para(`Patient: ${p.name ?? 'Name not recorded'}`);
   if (p.identifier) para(`Identifier: ${p.identifier}`);
   if (p.birthDate) para(`Birth date: ${formatDate(p.birthDate, tz)}`);
-  para(`Course: ${t(model.period.start)} to ${model.period.end ? t(model.period.end) : 'ongoing'}; ${NOTE_TEXT.status(model)}`);
+  para(`Course: ${formatDate(model.period.start, tz)} to ${model.period.end ? t(model.period.end) : 'ongoing'}; ${NOTE_TEXT.status(model)}`);
   para(`As of: ${t(model.asOf)}. Times shown in ${tz}.`);
 
   heading('Screening');

@@ -19,7 +19,7 @@ const HOSTILE = `<script>alert("x")</script>&'`;
 const MODEL: CourseNoteModel = {
   courseId: 'course-1',
   patient: { id: 'p1', name: 'Ada Lovelace', birthDate: '1950-02-03', identifier: 'MRN-0001' },
-  period: { start: '2026-03-02T09:00:00Z', end: '2026-05-01T16:30:00Z' },
+  period: { start: '2026-03-02', end: '2026-05-01T16:30:00Z' },
   asOf: '2026-05-01T16:30:00Z',
   screening: {
     performedAt: '2026-03-01T10:00:00Z',
