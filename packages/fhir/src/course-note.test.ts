@@ -150,7 +150,7 @@ describe('buildCourseNote', () => {
     expect(note.id).toBe(courseNoteId('course-1', 1));
     expect(note.status).toBe('current');
     expect(note.docStatus).toBe('final');
-    expect(note.type.coding).toEqual([{ system: 'http://loinc.org', code: '11506-3', display: 'Progress note' }]);
+    expect(note.type?.coding).toEqual([{ system: 'http://loinc.org', code: '11506-3', display: 'Progress note' }]);
     expect(note.category?.[0]?.coding).toEqual([CLINICAL_NOTE_CATEGORY]);
     expect(note.subject).toEqual({ reference: 'Patient/p1', display: 'Ada Lovelace' });
     expect(note.date).toBe(MODEL.asOf);

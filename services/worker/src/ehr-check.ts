@@ -47,6 +47,7 @@ export const PRODUCED_TYPES = [
   'DetectedIssue',
   'Flag',
   'Communication',
+  'DocumentReference',
 ] as const;
 
 /** The types of one screening besides the Patient. */
