@@ -11,14 +11,13 @@ import type { Flag, Goal, MedicationAdministration, Observation, Patient, Proced
 export async function readCourseNoteModel(db: Db, courseId: string): Promise<CourseNoteModel | undefined> {
   const course = await getCourse(db, courseId);
   if (!course) return undefined;
-  const [screening, sessions, measures, discussions, followUps, resources] = [
-    await getScreening(db, course.screeningId),
-    await listDosingSessions(db, courseId),
-    await listCourseMeasures(db, courseId),
-    await listGoalsOfCare(db, courseId),
-    await listFollowUps(db, courseId),
-    await listPatientResources(db, course.patientId),
-  ];
+  // One after another: inside the rebuild's transaction they share one connection.
+  const screening = await getScreening(db, course.screeningId);
+  const sessions = await listDosingSessions(db, courseId);
+  const measures = await listCourseMeasures(db, courseId);
+  const discussions = await listGoalsOfCare(db, courseId);
+  const followUps = await listFollowUps(db, courseId);
+  const resources = await listPatientResources(db, course.patientId);
   const byRef = new Map(resources.map((r) => [`${r.resourceType}/${r.id}`, r]));
   const flags = resources.filter((r): r is Flag => r.resourceType === 'Flag');
 
