@@ -17,7 +17,8 @@ export function courseNoteProcessor(deps: WorkerDeps) {
   return async (job: Job, token?: string): Promise<RebuildResult | { outcome: 'done-by-another' }> => {
     const data = CourseNoteJobData.parse(job.data);
     const t = tenantWork(deps, data.tenantId);
-    if ((await getOutboxMessageByKey(t.db, data.outboxKey))?.completedAt) return { outcome: 'done-by-another' };
+    const doneByAnother = async (): Promise<boolean> => !!(await getOutboxMessageByKey(t.db, data.outboxKey))?.completedAt;
+    if (await doneByAnother()) return { outcome: 'done-by-another' };
     const leaseKey = `course-note/${data.courseId}`;
     const holder = `${deps.workerId}/${job.id}`;
     if (!(await acquireLease(t.db, leaseKey, holder, deps.config.SYNC_LEASE_MS))) {
@@ -25,6 +26,8 @@ export function courseNoteProcessor(deps: WorkerDeps) {
       throw new DelayedError();
     }
     try {
+      // The lease's last holder completes the rows it covered before letting go: look again.
+      if (await doneByAnother()) return { outcome: 'done-by-another' };
       const course = await getCourse(t.db, data.courseId);
       const covered = course ? await listOpenOutboxIds(t.db, WORK.courseNote.topic, course.patientId, { field: 'courseId', value: data.courseId }) : [];
       const result = await rebuildCourseNote(t.db, data.courseId, { tenantId: t.tenantId, timeZone: noteTimeZone(t.config), webhookUrls: t.webhookUrls });
