@@ -150,5 +150,7 @@ describe('the course note', () => {
     expect(text).toMatch(/After session 2 .*2 \(Minimal\) -8 1 \(Minimal\) -7/);
     expect(text).toContain('Stopped');
     expect(text).toContain('Integration went well');
+    // Each page names the patient, so a printed page on its own still says whose it is.
+    expect(text).toMatch(new RegExp(`${FULL_NAME}, SYN-[^ ]+ \u2014 course note as of .* page 1 of \\d+`));
   });
 });

@@ -35,6 +35,8 @@ export function courseNotePdf(model: CourseNoteModel, options: { readonly timeZo
     size: 'A4',
     margin: 50,
     compress: true,
+    // Kept until the end, so each page's footer can say "page i of n".
+    bufferPages: true,
     info: {
       Title: pdfSafeText(`${NOTE_TEXT.title}${model.patient.name ? ` - ${model.patient.name}` : ''}`),
       Author: 'KAP FHIR adapter',
@@ -136,6 +138,27 @@ export function courseNotePdf(model: CourseNoteModel, options: { readonly timeZo
   heading('Course stop');
   para(model.stop ? `Stopped ${t(model.stop.at)}: ${NOTE_TEXT.stopReason(model.stop.reason)}.` : 'The course is ongoing.');
 
+  footers(doc, `${p.name ?? 'Name not recorded'}${p.identifier ? `, ${p.identifier}` : ''} — course note as of ${t(model.asOf)} (${tz})`);
   doc.end();
   return done;
+}
+
+/** Every page names the patient (a printed page may be separated from the rest) and its place in the note. */
+function footers(doc: PDFKit.PDFDocument, who: string): void {
+  const range = doc.bufferedPageRange();
+  for (let i = range.start; i < range.start + range.count; i++) {
+    doc.switchToPage(i);
+    const { left, right, bottom } = doc.page.margins;
+    // Written inside the bottom margin, which pdfkit would otherwise take for a page break.
+    doc.page.margins.bottom = 0;
+    doc
+      .font('Helvetica')
+      .fontSize(8)
+      .text(pdfSafeText(`${who} — page ${i - range.start + 1} of ${range.count}`), left, doc.page.height - bottom / 2 - 4, {
+        width: doc.page.width - left - right,
+        align: 'center',
+        lineBreak: false,
+      });
+    doc.page.margins.bottom = bottom;
+  }
 }
