@@ -58,10 +58,12 @@ export function courseNotePdf(model: CourseNoteModel, options: { readonly timeZo
   const para = (text: string): void => {
     doc.font('Helvetica').fontSize(BODY).text(pdfSafeText(text));
   };
-  const table = (head: readonly string[], rows: readonly (readonly string[])[]): void => {
+  /** `widths` in points, `'*'` for a share of what is left (A4 less margins is 495 pt). */
+  const table = (head: readonly string[], rows: readonly (readonly string[])[], widths: (number | '*')[]): void => {
     doc.font('Helvetica').fontSize(9);
     doc.table({
       position: { x: doc.page.margins.left },
+      columnStyles: widths,
       defaultStyle: { padding: 3, border: 0.5 },
       data: [head.map((h) => ({ text: pdfSafeText(h), font: { src: 'Helvetica-Bold' }, type: 'TH' as const })), ...rows.map((r) => r.map(pdfSafeText))],
     });
@@ -105,6 +107,7 @@ export function courseNotePdf(model: CourseNoteModel, options: { readonly timeZo
         x.route ?? '\u2014',
         x.alerts.length > 0 ? x.alerts.join('\n') : 'None',
       ]),
+      [40, 175, 55, 55, 75, '*'],
     );
 
   heading('PHQ-9 and GAD-7');
@@ -114,6 +117,7 @@ export function courseNotePdf(model: CourseNoteModel, options: { readonly timeZo
     table(
       ['Timepoint', 'Date', 'PHQ-9', 'PHQ-9 change', 'GAD-7', 'GAD-7 change'],
       rows.map((r) => [r.label + (r.selfHarm ? ' (PHQ-9 item 9 positive)' : ''), t(r.measuredAt), r.phq9, r.phq9Change, r.gad7, r.gad7Change]),
+      [110, 85, 90, 50, 90, '*'],
     );
     para('Change is since the baseline (screening) total; a negative change is an improvement.');
   }
@@ -133,6 +137,7 @@ export function courseNotePdf(model: CourseNoteModel, options: { readonly timeZo
     table(
       ['After session', 'Follow-up', 'Due by', 'Status', 'Completed', 'Note'],
       model.followUps.map((f) => [String(f.sessionNumber), String(f.sequence), t(f.dueBy), f.status, f.completedAt ? t(f.completedAt) : '\u2014', f.note ?? '']),
+      [50, 50, 85, 65, 85, '*'],
     );
 
   heading('Course stop');
