@@ -30,6 +30,7 @@ describe('business keys', () => {
     [keys.goalKey('course/c1/goals-of-care/d1', 0), 'course/c1/goals-of-care/d1/goal/1'],
     [keys.provenanceKey('course/c1/session/1'), 'course/c1/session/1/provenance'],
     [keys.courseStopKey('c1'), 'course/c1/stop'],
+    [keys.courseNoteKey('c1', 2), 'course/c1/note/2'],
     [keys.followUpCompletionKey('f1'), 'follow-up/f1/completion'],
     [keys.inboundCareTeamKey(42, 'c1'), 'inbound/42/course/c1/care-team'],
     [keys.screeningSelfHarmAlertKey('s1'), 'screening/s1/alert/phq9-self-harm'],
@@ -48,7 +49,7 @@ describe('business keys', () => {
       'dosingSessionKey', 'sessionResourceKey', 'sessionAlertKey', 'followUpGroupKey', 'followUpKey', 'followUpTaskKey',
       'followUpProcedureKey', 'followUpNotificationKey', 'goalsOfCareKey', 'goalKey', 'provenanceKey', 'courseStopKey', 'followUpCompletionKey',
       'screeningSelfHarmAlertKey', 'measureKey', 'measureResourceKey', 'measureSelfHarmAlertKey', 'selfHarmAlertResourceKey',
-      'inboundCareTeamKey',
+      'inboundCareTeamKey', 'courseNoteKey',
     ];
     expect(Object.keys(keys).sort()).toEqual([...pinned].sort());
   });

@@ -49,6 +49,9 @@ export const followUpNotificationKey = (followUpId: string, kind: 'reminder' | '
 export const goalsOfCareKey = (courseId: string, discussionId: string): string => `course/${courseId}/goals-of-care/${discussionId}`;
 export const goalKey = (discussionKey: string, index: number): string => `${discussionKey}/goal/${index + 1}`;
 
+/** Version `version` (1, 2, ...) of a course's note; each version is a DocumentReference of its own. */
+export const courseNoteKey = (courseId: string, version: number): string => `course/${courseId}/note/${version}`;
+
 /** The Provenance of one write, below the key of what it records. */
 export const provenanceKey = (ofKey: string): string => `${ofKey}/provenance`;
 /** Keys of the writes whose Provenance has no resource key of its own. */

@@ -18,6 +18,8 @@ export const SERVED_RESOURCE_TYPES = [
   'DetectedIssue',
   'Communication',
   'Provenance',
+  /** The course note (course-note.ts), each version with the one it replaces. */
+  'DocumentReference',
 ] as const;
 
 const PATIENT_SEARCH = [

@@ -48,6 +48,8 @@ const snomed = (code: string, display: string): CodeDef => ({ system: SNOMED_SYS
  * consent-category value set.
  */
 export const LOINC = {
+  /** The course note's document type: from the US Core Clinical Note Type value set (http://hl7.org/fhir/us/core/ValueSet/us-core-clinical-note-type). */
+  progressNote: loinc('11506-3', 'Progress note'),
   phq9Panel: loinc('44249-1', 'PHQ-9 quick depression assessment panel [Reported.PHQ]'),
   phq9Total: loinc('44261-6', 'Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]'),
   gad7Panel: loinc('69737-5', 'Generalized anxiety disorder 7 item (GAD-7)'),

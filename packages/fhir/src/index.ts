@@ -40,3 +40,7 @@ export * from './measure-response';
 export * from './self-harm-alert';
 export * from './measure';
 export * from './audit-event';
+export * from './course-note-model';
+export * from './course-note-html';
+export * from './course-note-pdf';
+export * from './course-note';

@@ -8,6 +8,7 @@ export interface Queues {
   readonly notify: Queue;
   readonly reconcile: Queue;
   readonly inbound: Queue;
+  readonly courseNotes: Queue;
   /** The queue of that name. */
   get(name: QueueName): Queue;
   readonly all: readonly Queue[];
@@ -26,6 +27,7 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     notify: get(QUEUE_NAMES.notify),
     reconcile: get(QUEUE_NAMES.reconcile),
     inbound: get(QUEUE_NAMES.inbound),
+    courseNotes: get(QUEUE_NAMES.courseNotes),
     get,
     all: [...byName.values()],
     async close() {

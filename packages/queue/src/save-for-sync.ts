@@ -11,6 +11,8 @@ export interface SaveForSyncOptions {
   readonly reason: string;
   /** Webhook subscribers; each change the webhook policy names gets one delivery per URL. */
   readonly webhookUrls?: readonly string[];
+  /** The course these resources change: its note is rebuilt (a `course-note` row in the same statement). */
+  readonly courseId?: string;
   /** The command's other units of work, written with these in the same statement. */
   readonly alsoEnqueue?: readonly WorkRequest[];
 }
@@ -34,6 +36,7 @@ export async function saveForSync(tx: Db, patientId: string, resources: readonly
       work.push(workRequest(WORK.notify, notice, { patientId, tenantId }));
     }
   }
+  if (options.courseId) work.push(workRequest(WORK.courseNote, { courseId: options.courseId }, { patientId, tenantId }));
   await enqueueWorkMany(tx, [...work, ...(options.alsoEnqueue ?? [])]);
   return stored;
 }

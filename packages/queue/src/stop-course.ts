@@ -72,6 +72,7 @@ export async function stopCourseWithFollowUps(tx: Db, courseId: string, input: S
     reason: input.outboxReason ?? 'course-stopped',
     webhookUrls: input.webhookUrls,
     tenantId: input.tenantId,
+    courseId,
   });
   if (cancelled.length > 0) {
     await enqueueWork(tx, WORK.followUpCancel, { followUpIds: cancelled.map((f) => f.id) }, { patientId: course.patientId, tenantId: input.tenantId });

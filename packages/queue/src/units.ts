@@ -23,6 +23,8 @@ export const QUEUE_NAMES = {
   reconcile: 'reconcile',
   /** What the hospital sent (HL7 v2 ADT, FHIR notifications), applied, and the Patient updates it causes in the EHR. */
   inbound: 'ehr-inbound',
+  /** The course note rebuilt from the stored course; saving it asks for the patient's sync. */
+  courseNotes: 'course-notes',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
@@ -112,6 +114,10 @@ export type InboundMessageJobData = z.infer<typeof InboundMessageJobData>;
 export const PatientUpdateJobData = z.strictObject({ patientId: z.string().min(1), outboxKey, tenantId: TenantId });
 export type PatientUpdateJobData = z.infer<typeof PatientUpdateJobData>;
 
+/** Rebuild a course's note from what is stored now. */
+export const CourseNoteJobData = z.strictObject({ courseId: z.string().min(1), outboxKey, tenantId: TenantId });
+export type CourseNoteJobData = z.infer<typeof CourseNoteJobData>;
+
 export const WORK = {
   ehrSync: defineUnit({
     topic: 'ehr-sync',
@@ -172,6 +178,15 @@ export const WORK = {
     queue: QUEUE_NAMES.inbound,
     jobs: (p, row) => [{ name: 'patient-demographics', data: PatientUpdateJobData.parse({ patientId: p.patientId, outboxKey: row.key, tenantId: row.tenantId }) }],
     options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
+  }),
+  // Written with every change a course's note shows, in the change's transaction; the job
+  // rebuilds from the stored course, so open rows of one course are done by one rebuild.
+  courseNote: defineUnit({
+    topic: 'course-note',
+    payload: z.strictObject({ courseId: z.string().min(1) }),
+    queue: QUEUE_NAMES.courseNotes,
+    jobs: (p, row) => [{ name: 'course-note', data: CourseNoteJobData.parse({ courseId: p.courseId, outboxKey: row.key, tenantId: row.tenantId }) }],
+    options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
   }),
 } as const;
 

@@ -280,10 +280,13 @@ export async function completeOutboxMatching(db: Db, topic: string, key: string,
  * The open (neither completed nor dead) rows of `topic` for a patient, as committed now:
  * their data was committed with them, so a read of the patient's data after this one sees it.
  */
-export async function listOpenOutboxIds(db: Db, topic: string, patientId: string): Promise<number[]> {
+export async function listOpenOutboxIds(db: Db, topic: string, patientId: string, payload?: { readonly field: string; readonly value: string }): Promise<number[]> {
+  // `payload` narrows to the rows of one thing of the patient's (e.g. one course).
   const rows = await db.query<{ id: unknown }>(
-    'SELECT id FROM outbox WHERE topic = $1 AND patient_id = $2 AND completed_at IS NULL AND dead_at IS NULL ORDER BY id',
-    [topic, patientId],
+    payload
+      ? 'SELECT id FROM outbox WHERE topic = $1 AND patient_id = $2 AND completed_at IS NULL AND dead_at IS NULL AND payload->>$3 = $4 ORDER BY id'
+      : 'SELECT id FROM outbox WHERE topic = $1 AND patient_id = $2 AND completed_at IS NULL AND dead_at IS NULL ORDER BY id',
+    payload ? [topic, patientId, payload.field, payload.value] : [topic, patientId],
   );
   return rows.map((r) => numberFrom(r.id));
 }

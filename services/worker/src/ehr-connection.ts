@@ -35,6 +35,7 @@ export const PRODUCED_TYPES = [
   'DetectedIssue',
   'Flag',
   'Communication',
+  'DocumentReference',
 ] as const;
 
 /** What the hospital's notifications make the adapter read: the Patient and Encounter they name. */

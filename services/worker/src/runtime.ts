@@ -5,6 +5,7 @@ import { Worker, type ConnectionOptions, type Job, type Processor } from 'bullmq
 import { deadLetter, isFinalFailure, isStalledOut } from './dead-letters';
 import type { WorkerDeps } from './deps';
 import { recordJob } from './metrics';
+import { courseNoteProcessor } from './processors/course-note';
 import { ehrSyncProcessor } from './processors/ehr-sync';
 import { followUpProcessor } from './processors/follow-ups';
 import { inboundProcessor } from './processors/inbound';
@@ -74,6 +75,7 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
     start(QUEUE_NAMES.notify, notifyProcessor(deps), 4),
     start(QUEUE_NAMES.reconcile, reconcileProcessor(deps), 1),
     start(QUEUE_NAMES.inbound, inboundProcessor(deps), 2),
+    start(QUEUE_NAMES.courseNotes, courseNoteProcessor(deps), 1),
   ];
   const relay = startRelay(deps, jobLimits(deps));
   const sweep = startStaleSweep(deps);

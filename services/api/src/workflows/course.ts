@@ -53,7 +53,7 @@ export async function startCourse(request: CourseRequest, ctx: CommandContext): 
     supportingInfo,
     created: ctx.now.toISOString(),
   });
-  const stored = await saveForSync(ctx.tx, screening.patientId, [carePlan], { reason: 'course-started', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId });
+  const stored = await saveForSync(ctx.tx, screening.patientId, [carePlan], { reason: 'course-started', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId, courseId });
   const course = await insertCourse(ctx.tx, {
     id: courseId,
     screeningId: screening.id,

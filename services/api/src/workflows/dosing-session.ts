@@ -142,6 +142,7 @@ export async function recordDosingSession(
     reason: 'dosing-session',
     webhookUrls: ctx.webhookUrls,
     tenantId: ctx.tenantId,
+    courseId: course.id,
     alsoEnqueue: schedules,
   });
   return {

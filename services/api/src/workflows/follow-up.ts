@@ -61,6 +61,7 @@ export async function completeFollowUp(followUpId: string, request: FollowUpComp
     reason: 'follow-up-completed',
     webhookUrls: ctx.webhookUrls,
     tenantId: ctx.tenantId,
+    courseId: course.id,
     alsoEnqueue: [workRequest(WORK.followUpCancel, { followUpIds: [followUpId] }, { patientId: course.patientId, tenantId: ctx.tenantId })],
   });
   return {

@@ -66,7 +66,11 @@ export async function applyPatientEvent(tx: Db, event: PatientEvent, ctx: ApplyC
         : { ...(_b !== undefined ? { deceasedBoolean: _b } : {}), ...(_d !== undefined ? { deceasedDateTime: _d } : {}) };
     patient = { ...rest, ...changed, ...deceased };
     await saveForSync(tx, patientId, [patient], { reason: 'hospital-patient-update', tenantId: ctx.tenantId });
-    if (demographicsUpdated) await enqueueWork(tx, WORK.patientDemographics, { patientId }, { patientId, tenantId: ctx.tenantId });
+    if (demographicsUpdated) {
+      await enqueueWork(tx, WORK.patientDemographics, { patientId }, { patientId, tenantId: ctx.tenantId });
+      // The course note names the patient: a running course's note is rebuilt with the new demographics.
+      for (const courseId of await listActiveCourseIds(tx, [patientId])) await enqueueWork(tx, WORK.courseNote, { courseId }, { patientId, tenantId: ctx.tenantId });
+    }
   }
 
   const stoppedCourses: string[] = [];

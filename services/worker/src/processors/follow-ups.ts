@@ -86,7 +86,7 @@ async function escalate(deps: WorkerDeps, t: TenantWork, followUp: FollowUpRow):
       priority: 'urgent',
     });
     changed.push(communication);
-    await saveForSync(tx, course.patientId, changed, { reason: 'follow-up-escalation', webhookUrls: t.webhookUrls, tenantId: t.tenantId });
+    await saveForSync(tx, course.patientId, changed, { reason: 'follow-up-escalation', webhookUrls: t.webhookUrls, tenantId: t.tenantId, courseId: course.id });
     deps.logger.warn({ tenant: t.tenantId, followUp: followUp.id, course: course.id }, 'follow-up escalated');
     return 'escalated';
   });

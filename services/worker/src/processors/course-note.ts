@@ -1,0 +1,42 @@
+import { CourseNoteJobData, WORK } from '@kap/queue';
+import { acquireLease, completeOutboxRows, getCourse, getOutboxMessageByKey, listOpenOutboxIds, markCompleted, releaseLease } from '@kap/store';
+import { DelayedError, type Job } from 'bullmq';
+import { noteTimeZone, rebuildCourseNote, type RebuildResult } from '../course-note/rebuild';
+import type { WorkerDeps } from '../deps';
+import { tenantWork } from '../tenant-work';
+
+const LEASE_BUSY_RETRY_MS = 300;
+
+/**
+ * One `course-note` job: rebuilds the course's note (see `rebuildCourseNote`) under the
+ * course's note lease, then completes its row and every other open row of the same course
+ * that was committed before the rebuild read the course: the rebuild saw their changes.
+ * A row committed later waits for a rebuild of its own.
+ */
+export function courseNoteProcessor(deps: WorkerDeps) {
+  return async (job: Job, token?: string): Promise<RebuildResult | { outcome: 'done-by-another' }> => {
+    const data = CourseNoteJobData.parse(job.data);
+    const t = tenantWork(deps, data.tenantId);
+    const doneByAnother = async (): Promise<boolean> => !!(await getOutboxMessageByKey(t.db, data.outboxKey))?.completedAt;
+    if (await doneByAnother()) return { outcome: 'done-by-another' };
+    const leaseKey = `course-note/${data.courseId}`;
+    const holder = `${deps.workerId}/${job.id}`;
+    if (!(await acquireLease(t.db, leaseKey, holder, deps.config.SYNC_LEASE_MS))) {
+      await job.moveToDelayed(Date.now() + LEASE_BUSY_RETRY_MS + Math.floor(Math.random() * LEASE_BUSY_RETRY_MS), token);
+      throw new DelayedError();
+    }
+    try {
+      // The lease's last holder completes the rows it covered before letting go: look again.
+      if (await doneByAnother()) return { outcome: 'done-by-another' };
+      const course = await getCourse(t.db, data.courseId);
+      const covered = course ? await listOpenOutboxIds(t.db, WORK.courseNote.topic, course.patientId, { field: 'courseId', value: data.courseId }) : [];
+      const result = await rebuildCourseNote(t.db, data.courseId, { tenantId: t.tenantId, timeZone: noteTimeZone(t.config), webhookUrls: t.webhookUrls });
+      await markCompleted(t.db, data.outboxKey);
+      const alsoCompleted = await completeOutboxRows(t.db, covered);
+      deps.logger.info({ job: job.id, course: data.courseId, alsoCompleted, ...result }, 'course note rebuilt');
+      return result;
+    } finally {
+      await releaseLease(t.db, leaseKey, holder).catch(() => undefined);
+    }
+  };
+}
