@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DosingSessionRequest } from '@kap/contracts';
-import { PLANNED_DOSE_LEVEL, checkDosingSession, parseDurationMs, parseFollowUpOffsets, planFollowUps } from '@kap/domain';
+import { PLANNED_DOSE_LEVEL, checkDosingSession, checkNotBeforeCourse, parseDurationMs, parseFollowUpOffsets, planFollowUps } from '@kap/domain';
 import {
   badRequest,
   buildCareTeamCommunication,
@@ -38,8 +38,8 @@ export async function recordDosingSession(
   settings: SessionSettings,
 ): Promise<CommandResult> {
   const { course, facts, carePlan } = await loadCourse(ctx.tx, courseId);
-  const refused = checkDosingSession(facts, request.sessionNumber);
-  if (refused) throw conflict(refused.text);
+  const refused = checkDosingSession(facts, request.sessionNumber) ?? checkNotBeforeCourse(course.startDate, request.start, ctx.tenant.timeZone, 'start');
+  if (refused) throw conflict(refused.text, 'business-rule', refused.code === 'course-not-started' ? 'start' : undefined);
   const plannedLevel = PLANNED_DOSE_LEVEL[request.sessionNumber];
   if (request.doseLevel !== plannedLevel && !request.doseDeviationReason) {
     throw conflict(

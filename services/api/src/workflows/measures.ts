@@ -16,7 +16,7 @@ import { loadCourse } from './course-state';
  */
 export async function recordMeasure(courseId: string, request: MeasureRequest, ctx: CommandContext): Promise<CommandResult> {
   const { course, carePlan } = await loadCourse(ctx.tx, courseId);
-  const refused = checkMeasure({ startDate: course.startDate, stoppedAt: course.stoppedAt, measuredAt: request.measuredAt, now: ctx.now });
+  const refused = checkMeasure({ startDate: course.startDate, stoppedAt: course.stoppedAt, measuredAt: request.measuredAt, now: ctx.now, timeZone: ctx.tenant.timeZone });
   if (refused) throw conflict(refused.text);
 
   const recordedAt = ctx.now.toISOString();
