@@ -112,6 +112,10 @@ export type InboundMessageJobData = z.infer<typeof InboundMessageJobData>;
 export const PatientUpdateJobData = z.strictObject({ patientId: z.string().min(1), outboxKey, tenantId: TenantId });
 export type PatientUpdateJobData = z.infer<typeof PatientUpdateJobData>;
 
+/** A safety alert's acknowledgement deadline: when it passes with the alert still open, the alert escalates. */
+export const SafetyAlertJobData = z.strictObject({ alertId: z.uuid(), escalation: z.number().int().positive(), dueAt: z.iso.datetime({ offset: true }), outboxKey, tenantId: TenantId });
+export type SafetyAlertJobData = z.infer<typeof SafetyAlertJobData>;
+
 export const WORK = {
   ehrSync: defineUnit({
     topic: 'ehr-sync',
@@ -127,6 +131,17 @@ export const WORK = {
     jobs: (p, row) => [
       { name: 'due', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'due', outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.dueBy) },
       { name: 'reminder', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'reminder', outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.remindAt) },
+    ],
+    options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
+  }),
+  // A timer like the follow-ups' (same queue): one row per deadline, the escalation it would be. The
+  // processor completes the row in the transaction that records the escalation and asks for the next.
+  safetyAlertEscalation: defineUnit({
+    topic: 'safety-alert-escalation',
+    payload: z.strictObject({ alertId: z.uuid(), escalation: z.number().int().positive(), dueAt: z.iso.datetime({ offset: true }) }),
+    queue: QUEUE_NAMES.followUps,
+    jobs: (p, row) => [
+      { name: 'alert-escalation', data: SafetyAlertJobData.parse({ ...p, outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.dueAt) },
     ],
     options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
   }),

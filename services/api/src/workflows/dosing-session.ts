@@ -18,6 +18,7 @@ import { WORK, saveForSync, workRequest } from '@kap/queue';
 import { getScreening, insertDosingSession, insertFollowUps, setFollowUpTask } from '@kap/store';
 import type { Patient, Reference, Resource, Task } from '@medplum/fhirtypes';
 import type { CommandContext, CommandResult } from '../http/command';
+import { raiseAlerts } from './alerts';
 import { loadCourse } from './course-state';
 
 export interface SessionSettings {
@@ -38,8 +39,8 @@ export async function recordDosingSession(
   settings: SessionSettings,
 ): Promise<CommandResult> {
   const { course, facts, carePlan } = await loadCourse(ctx.tx, courseId);
-  const refused = checkDosingSession(facts, request.sessionNumber) ?? checkNotBeforeCourse(course.startDate, request.start, ctx.tenant.timeZone, 'start');
-  if (refused) throw conflict(refused.text, 'business-rule', refused.code === 'course-not-started' ? 'start' : undefined);
+  const refused = checkDosingSession(facts, request.sessionNumber);
+  if (refused) throw conflict(refused.text);
   const plannedLevel = PLANNED_DOSE_LEVEL[request.sessionNumber];
   if (request.doseLevel !== plannedLevel && !request.doseDeviationReason) {
     throw conflict(
@@ -52,6 +53,8 @@ export async function recordDosingSession(
   if (screening && Date.parse(request.start) < Date.parse(screening.performedAt)) {
     throw badRequest(`start is before the course's screening (${screening.performedAt})`, 'start');
   }
+  const early = checkNotBeforeCourse(course.startDate, request.start, ctx.tenant.timeZone, 'start');
+  if (early) throw conflict(early.text, 'business-rule', 'start');
 
   const recordedAt = ctx.now.toISOString();
   const sessionId = randomUUID();
@@ -138,11 +141,12 @@ export async function recordDosingSession(
     const remindAt = new Date(due - Math.min(lead, offset / 2)).toISOString();
     return workRequest(WORK.followUpSchedule, { followUpId: f.id, dueBy: f.dueBy, remindAt }, { patientId: course.patientId, tenantId: ctx.tenantId });
   });
+  const alertTimers = await raiseAlerts(ctx, produced, { patientId: course.patientId, courseId });
   const saved = await saveForSync(ctx.tx, course.patientId, produced, {
     reason: 'dosing-session',
     webhookUrls: ctx.webhookUrls,
     tenantId: ctx.tenantId,
-    alsoEnqueue: schedules,
+    alsoEnqueue: [...schedules, ...alertTimers],
   });
   return {
     status: 201,
