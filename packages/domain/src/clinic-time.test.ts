@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { addDays, clinicDay, formatClinicTime, isClinicTimeZone } from './clinic-time';
+import { addDays, clinicDay, clinicDayStart, formatClinicTime, isClinicTimeZone } from './clinic-time';
 
 const ZONES = ['America/Los_Angeles', 'Europe/Berlin', 'Australia/Lord_Howe', 'Pacific/Kiritimati', 'UTC'] as const;
 const SEED = 20261207;
@@ -95,6 +95,24 @@ describe('clinicDay: the day an instant falls on in the clinic', () => {
     expect(clinicDay(at, 'America/Los_Angeles')).toBe('2026-12-06');
     expect(clinicDay('2026-12-07T10:30:00Z', 'Pacific/Kiritimati')).toBe('2026-12-08');
     expect(clinicDay('2026-12-06T22:46:00-08:00', 'America/Los_Angeles')).toBe('2026-12-06');
+  });
+});
+
+describe('clinicDayStart: where a day begins in the clinic', () => {
+  it('is the first minute of that day there, across zones and DST', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: FROM / 86_400_000, max: TO / 86_400_000 }), fc.constantFrom(...ZONES), (d, zone) => {
+        const day = new Date(d * 86_400_000).toISOString().slice(0, 10);
+        const start = Date.parse(clinicDayStart(day, zone));
+        expect(expectedDay(start, zone)).toBe(day);
+        expect(expectedDay(start - 60_000, zone) < day).toBe(true);
+      }),
+      { seed: SEED, numRuns: 1500 },
+    );
+  });
+  it('puts a course that started on 7 December before a session at 00:10 that day in Kiritimati', () => {
+    expect(clinicDayStart('2026-12-07', 'Pacific/Kiritimati')).toBe('2026-12-06T10:00:00.000Z');
+    expect(clinicDayStart('2026-12-07', 'America/Los_Angeles')).toBe('2026-12-07T08:00:00.000Z');
   });
 });
 

@@ -70,3 +70,33 @@ export function formatClinicTime(instant: Date | string | number, timeZone: stri
   const get = (type: Intl.DateTimeFormatPartTypes): string => parts.find((p) => p.type === type)?.value ?? '';
   return `${clinicDay(at, timeZone)} ${get('hour')}:${get('minute')} (${timeZone})`;
 }
+
+const wallFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/** The zone's offset from UTC at `ms`, in ms: the wall clock there read as if it were UTC, less the instant. */
+function offsetAt(ms: number, timeZone: string): number {
+  let f = wallFormatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    wallFormatters.set(timeZone, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+  const wall = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second));
+  return wall - (ms - (ms % 1000 + 1000) % 1000);
+}
+
+/**
+ * The first instant of `day` in the clinic (its local midnight, or the first moment after a
+ * DST gap that skips midnight): where a date-only event such as "course started" belongs
+ * among instants.
+ */
+export function clinicDayStart(day: ClinicDay, timeZone: string): string {
+  const midnightUtc = Date.parse(`${day}T00:00:00Z`);
+  if (Number.isNaN(midnightUtc) || !/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new RangeError(`not a date: ${day}`);
+  // Two passes settle the offset on either side of a transition; then step to the day's first minute.
+  let guess = midnightUtc - offsetAt(midnightUtc, timeZone);
+  guess = midnightUtc - offsetAt(guess, timeZone);
+  while (clinicDay(guess, timeZone) < day) guess += 60_000;
+  while (clinicDay(guess - 60_000, timeZone) >= day) guess -= 60_000;
+  return new Date(guess).toISOString();
+}

@@ -121,12 +121,10 @@ export async function listUnresolvedSafetyAlerts(db: Db, limit = 500): Promise<S
   return records.map(toRow);
 }
 
-/** A course's alerts, and those of the screening it started from, oldest first. */
-export async function listSafetyAlertsForCourse(db: Db, courseId: string, screeningId: string): Promise<SafetyAlertRow[]> {
-  const records = await db.query<SafetyAlertRecord>(
-    `SELECT ${COLUMNS} FROM safety_alerts WHERE course_id = $1 OR screening_id = $2 ORDER BY raised_at, id`,
-    [courseId, screeningId],
-  );
+/** The alerts of these Flags (`Flag` ids). */
+export async function listSafetyAlertsByFlag(db: Db, flagIds: readonly string[]): Promise<SafetyAlertRow[]> {
+  if (flagIds.length === 0) return [];
+  const records = await db.query<SafetyAlertRecord>(`SELECT ${COLUMNS} FROM safety_alerts WHERE flag_id = ANY($1::text[]) ORDER BY raised_at, id`, [[...flagIds]]);
   return records.map(toRow);
 }
 
