@@ -7,7 +7,7 @@ import { GOALS_OF_CARE } from '../packages/fhir/src/test-fixtures';
 import { createApiServer } from '../services/api/src/http/http-server';
 import { startApiHarness, type ApiHarness } from './support/api-harness';
 import { rawExchange } from './support/raw-http';
-import { screeningRequest, courseStartYesterday } from './support/requests';
+import { screeningRequest } from './support/requests';
 
 /**
  * The hostile-input suite (issue 14): every defect a probe of about 2,300 requests found,
@@ -64,10 +64,13 @@ function expectOutcome(res: { status: number; body: any }, status: number, expre
   if (expression) expect(res.body.issue.flatMap((i: { expression?: string[] }) => i.expression ?? [])).toContain(expression);
 }
 
+/** The day of screeningRequest()'s default performedAt: the courses here start then, so every fixture date is inside them. */
+const SCREENING_DAY = '2026-03-01';
+
 /** A fresh course with session 1 recorded; its first follow-up. */
 async function freshCourse(): Promise<{ course: string; followUp: string; screening: string }> {
   const s = await post('/v1/screenings', screeningRequest());
-  const c = await post('/v1/courses', { screeningId: s.body.screeningId, startDate: courseStartYesterday() });
+  const c = await post('/v1/courses', { screeningId: s.body.screeningId, startDate: SCREENING_DAY });
   const session = await post(`/v1/courses/${c.body.courseId}/dosing-sessions`, sessionRequest(1));
   expect(session.status).toBe(201);
   return { course: c.body.courseId, followUp: session.body.followUps[0].id, screening: s.body.screeningId };
@@ -220,7 +223,7 @@ describe('10: clinical plausibility', () => {
 
   it('a session before its course screening', async () => {
     const s = await post('/v1/screenings', screeningRequest({ performedAt: new Date(Date.now() - 3600_000).toISOString() }));
-    const c = await post('/v1/courses', { screeningId: s.body.screeningId, startDate: courseStartYesterday() });
+    const c = await post('/v1/courses', { screeningId: s.body.screeningId, startDate: SCREENING_DAY });
     const early = new Date(Date.now() - 30 * 86_400_000);
     const body = { ...sessionRequest(1), start: early.toISOString(), end: new Date(early.getTime() + 3600_000).toISOString(), vitals: [{ at: early.toISOString(), systolic: 120, diastolic: 80, heartRate: 70 }] };
     expectOutcome(await post(`/v1/courses/${c.body.courseId}/dosing-sessions`, body), 400, 'start');
@@ -238,7 +241,7 @@ describe('10: clinical plausibility', () => {
   it("a dose level other than the model's is 409 without doseDeviationReason; with it, the reason is on the MedicationAdministration", async () => {
     const fresh = await (async () => {
       const s = await post('/v1/screenings', screeningRequest());
-      return (await post('/v1/courses', { screeningId: s.body.screeningId, startDate: courseStartYesterday() })).body.courseId as string;
+      return (await post('/v1/courses', { screeningId: s.body.screeningId, startDate: SCREENING_DAY })).body.courseId as string;
     })();
     const before = await fingerprint();
     const high = { ...sessionRequest(1), doseLevel: 'high' };
