@@ -223,7 +223,7 @@ describe('10: clinical plausibility', () => {
 
   it('a session before its course screening', async () => {
     const s = await post('/v1/screenings', screeningRequest({ performedAt: new Date(Date.now() - 3600_000).toISOString() }));
-    const c = await post('/v1/courses', { screeningId: s.body.screeningId, startDate: SCREENING_DAY });
+    const c = await post('/v1/courses', { screeningId: s.body.screeningId });
     const early = new Date(Date.now() - 30 * 86_400_000);
     const body = { ...sessionRequest(1), start: early.toISOString(), end: new Date(early.getTime() + 3600_000).toISOString(), vitals: [{ at: early.toISOString(), systolic: 120, diastolic: 80, heartRate: 70 }] };
     expectOutcome(await post(`/v1/courses/${c.body.courseId}/dosing-sessions`, body), 400, 'start');
