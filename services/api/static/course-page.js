@@ -173,7 +173,8 @@
         (loop.nextEscalationAt ? '; escalates next at ' + whenNamed(loop.nextEscalationAt) + ' unless acknowledged.' : '.'));
     } else {
       parts.push(badge(loop.status === 'resolved' ? 'Resolved' : 'Acknowledged', 'completed'));
-      parts.push(' by ' + loop.acknowledgedBy + ' at ' + whenNamed(loop.acknowledgedAt) +
+      var resolved = loop.status === 'resolved';
+      parts.push(' by ' + (resolved ? loop.resolvedBy : loop.acknowledgedBy) + ' at ' + whenNamed(resolved ? loop.resolvedAt : loop.acknowledgedAt) +
         (loop.escalations ? ' (after ' + loop.escalations + ' escalation' + (loop.escalations === 1 ? '' : 's') + ')' : '') + '.');
     }
     return el('p', { className: 'alert-state' }, parts);
