@@ -157,7 +157,7 @@ describe('the course page in Chromium', () => {
     expect(await page.locator('.alert-item.alert-safety .alert-state').textContent()).toMatch(/Acknowledged by Dr\. Page Test at .*\(America\/Los_Angeles\)/);
     // The form is gone once acknowledged; the API agrees.
     expect(await page.locator('.alert-item.alert-safety form').count()).toBe(0);
-    const alerts = await request(h.app).get('/v1/alerts').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    const alerts = await request(h.app).get('/v1/alerts?status=acknowledged').set('Authorization', `Bearer ${TOKEN}`).expect(200);
     expect(alerts.body.alerts.find((a: { id: string }) => a.id === selfHarm?.alert.id)).toMatchObject({
       status: 'acknowledged',
       acknowledgedBy: 'Dr. Page Test',

@@ -46,7 +46,10 @@ afterAll(async () => {
   await oncall?.close();
 });
 
-const alerts = async (): Promise<AlertView[]> => AlertList.parse((await request(stack.app).get('/v1/alerts').expect(200)).body).alerts;
+const alerts = async (): Promise<AlertView[]> => {
+  const of = async (status: string) => AlertList.parse((await request(stack.app).get(`/v1/alerts?status=${status}&_count=100`).expect(200)).body).alerts;
+  return [...(await of('open')), ...(await of('acknowledged'))];
+};
 const alertOf = async (pred: (a: AlertView) => boolean): Promise<AlertView> => {
   const found = (await alerts()).find(pred);
   if (!found) throw new Error('alert not listed');

@@ -32,9 +32,10 @@ export const AlertHistoryEntry = z
 export const AlertView = z
   .object({
     id: z.string(),
-    kind: z.enum(['phq9-self-harm', 'blood-pressure']),
+    kind: z.enum(['phq9-self-harm', 'session-blood-pressure']),
     status: z.enum(['open', 'acknowledged', 'resolved']),
     text: z.string().meta({ description: "The Flag's text: what was found" }),
+    patient: z.string().meta({ description: '`Patient/<id>`' }),
     patientId: z.string(),
     courseId: z.string().nullable(),
     screeningId: z.string().nullable(),
@@ -56,7 +57,15 @@ export type AlertView = z.infer<typeof AlertView>;
 export const AlertList = z
   .object({
     timeZone: z.string().meta({ description: "The clinic's IANA time zone" }),
-    alerts: z.array(AlertView).meta({ description: 'Alerts not yet resolved (open or acknowledged), oldest first' }),
+    alerts: z.array(AlertView).meta({ description: 'The alerts in the state asked for (default open), oldest first' }),
   })
   .meta({ id: 'AlertList' });
 export type AlertList = z.infer<typeof AlertList>;
+
+/** GET /v1/alerts's query. */
+export const AlertListQuery = z.strictObject({
+  status: z.enum(['open', 'acknowledged', 'resolved']).optional().meta({ description: 'Which alerts: `open` (default), `acknowledged` or `resolved`' }),
+  patient: z.string().optional().meta({ description: 'One patient\'s alerts: `Patient/<id>` or the id' }),
+  _count: z.string().optional().meta({ description: 'Alerts per page, 1 to 100 (default 50)' }),
+  _page: z.string().optional().meta({ description: 'Which page, from 1' }),
+});

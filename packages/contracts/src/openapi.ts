@@ -22,7 +22,7 @@ import {
 import { ReviewRequest, ScreeningRequest } from './screening';
 import { MeasureRequest, MeasureResponse, OutcomesResponse } from './measures';
 import { CourseDetailView } from './course-detail';
-import { AlertAcknowledgeRequest, AlertList, AlertResolveRequest, AlertView } from './alerts';
+import { AlertAcknowledgeRequest, AlertList, AlertListQuery, AlertResolveRequest, AlertView } from './alerts';
 
 const JSON_TYPES = ['application/json'] as const;
 const FHIR_TYPES = ['application/fhir+json', 'application/json'] as const;
@@ -169,14 +169,15 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
   '/v1/alerts': {
     get: {
       operationId: 'listAlerts',
-      summary: "The tenant's safety alerts not yet resolved (open or acknowledged), oldest first, each with its history",
+      summary: "The tenant's safety alerts in one state (default open), oldest first, each with its history",
       tags: ['alerts'],
-      responses: { '200': { description: 'The alerts', content: content(AlertList) } },
+      requestParams: { query: AlertListQuery },
+      responses: { '200': { description: 'The alerts', content: content(AlertList) }, ...errors(400, 503) },
     },
   },
   '/v1/alerts/{id}/acknowledge': {
     post: post(
-      'Acknowledge a safety alert: it stops escalating; the Flag, a Communication and a Provenance record who and when, and the webhooks are told. 409 once resolved or already acknowledged',
+      'Acknowledge a safety alert: it stops escalating; the Flag, a Communication and a Provenance record who and when, and the webhooks are told. The same person again is 200 and changes nothing; 409 once resolved, or acknowledged by someone else',
       AlertAcknowledgeRequest,
       '200',
       AlertView,

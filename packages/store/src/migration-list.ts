@@ -424,7 +424,7 @@ export const MIGRATIONS: readonly Migration[] = [
       // the Communications and the Provenance; this is what the loop is decided from.
       `CREATE TABLE safety_alerts (
         id uuid PRIMARY KEY,
-        kind text NOT NULL CHECK (kind IN ('phq9-self-harm', 'blood-pressure')),
+        kind text NOT NULL CHECK (kind IN ('phq9-self-harm', 'session-blood-pressure')),
         patient_id text NOT NULL,
         course_id uuid NULL,
         screening_id uuid NULL,
@@ -443,7 +443,7 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX safety_alerts_course_idx ON safety_alerts (course_id)',
       'CREATE INDEX safety_alerts_screening_idx ON safety_alerts (screening_id)',
       ...tenantOwned('safety_alerts'),
-      "CREATE INDEX safety_alerts_unresolved_idx ON safety_alerts (tenant_id, raised_at, id) WHERE status <> 'resolved'",
+      'CREATE INDEX safety_alerts_status_idx ON safety_alerts (tenant_id, status, raised_at, id)',
       ...TENANT_GRANTS,
     ],
   },

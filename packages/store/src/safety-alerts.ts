@@ -7,7 +7,7 @@
 import type { Db } from './db';
 import { instantParam, isoFrom, isoOrNull, jsonParam, numberFrom, textOrNull, type Instant } from './sql-values';
 
-export type SafetyAlertKind = 'phq9-self-harm' | 'blood-pressure';
+export type SafetyAlertKind = 'phq9-self-harm' | 'session-blood-pressure';
 export type SafetyAlertStatus = 'open' | 'acknowledged' | 'resolved';
 
 /** One step of an alert's history. */
@@ -112,11 +112,15 @@ export async function getSafetyAlert(db: Db, id: string): Promise<SafetyAlertRow
   return record && toRow(record);
 }
 
-/** Alerts not yet resolved (open or acknowledged), oldest first. */
-export async function listUnresolvedSafetyAlerts(db: Db, limit = 500): Promise<SafetyAlertRow[]> {
+/** Alerts in one state, of one patient or all, oldest first, a page at a time. */
+export async function listSafetyAlerts(
+  db: Db,
+  q: { status: SafetyAlertStatus; patientId?: string; limit: number; offset: number },
+): Promise<SafetyAlertRow[]> {
   const records = await db.query<SafetyAlertRecord>(
-    `SELECT ${COLUMNS} FROM safety_alerts WHERE status <> 'resolved' ORDER BY raised_at, id LIMIT $1`,
-    [limit],
+    `SELECT ${COLUMNS} FROM safety_alerts WHERE status = $1 AND ($2::text IS NULL OR patient_id = $2)
+     ORDER BY raised_at, id LIMIT $3 OFFSET $4`,
+    [q.status, q.patientId ?? null, q.limit, q.offset],
   );
   return records.map(toRow);
 }

@@ -49,7 +49,7 @@ async function selfHarmScreening(token: string, at: string): Promise<string> {
   return s.body.screeningId;
 }
 
-const alertsOf = async (token: string) => AlertList.parse((await get(token, '/v1/alerts').expect(200)).body).alerts;
+const alertsOf = async (token: string, query = '') => AlertList.parse((await get(token, `/v1/alerts${query}`).expect(200)).body).alerts;
 
 describe('GET /v1/alerts', () => {
   it("lists the tenant's unresolved alerts oldest first, with the time in the clinic's zone", async () => {
@@ -86,7 +86,7 @@ describe('GET /v1/alerts', () => {
     (session.vitals as { systolic: number }[])[0]!.systolic = 200;
     await post(north, `/v1/courses/${c.body.courseId}/dosing-sessions`, session).expect(201);
     const alert = (await alertsOf(north)).find((a) => a.courseId === c.body.courseId);
-    expect(alert).toMatchObject({ kind: 'blood-pressure', status: 'open' });
+    expect(alert).toMatchObject({ kind: 'session-blood-pressure', status: 'open', patient: `Patient/${alert?.patientId}` });
   });
 });
 
@@ -131,17 +131,22 @@ describe('acknowledging and resolving', () => {
     );
     expect(pending.map((p) => p.resource_type)).toEqual(['Communication', 'Flag', 'Provenance']);
 
-    // Acknowledged twice is refused, naming who did; it stays listed until resolved.
+    // The same clinician again changes nothing; someone else is told who did.
+    const same = await post(north, `/v1/alerts/${alert.id}/acknowledge`, { by: 'Dr. A. Synthetic' }).expect(200);
+    expect(same.body.history).toHaveLength(2);
     const again = await post(north, `/v1/alerts/${alert.id}/acknowledge`, { by: 'Nurse B' }).expect(409);
     expect(again.body.issue[0].diagnostics).toMatch(/already acknowledged by Dr\. A\. Synthetic/);
-    expect((await alertsOf(north)).some((a) => a.id === alert.id)).toBe(true);
+    // Listed as acknowledged now, no longer as open.
+    expect((await alertsOf(north)).some((a) => a.id === alert.id)).toBe(false);
+    expect((await alertsOf(north, '?status=acknowledged')).some((a) => a.id === alert.id)).toBe(true);
 
     now = new Date('2026-06-01T13:00:00Z');
     const resolved = await post(north, `/v1/alerts/${alert.id}/resolve`, { by: 'Dr. A. Synthetic', note: 'Assessed: no current intent' }).expect(200);
     expect(resolved.body).toMatchObject({ status: 'resolved', resolvedBy: 'Dr. A. Synthetic', acknowledgedBy: 'Dr. A. Synthetic' });
     const ended = (await readResource<Flag>(h.db, 'Flag', flag.id as string)) as Flag;
     expect(ended).toMatchObject({ status: 'inactive', period: { end: '2026-06-01T13:00:00.000Z' } });
-    expect((await alertsOf(north)).some((a) => a.id === alert.id)).toBe(false);
+    expect((await alertsOf(north, '?status=acknowledged')).some((a) => a.id === alert.id)).toBe(false);
+    expect((await alertsOf(north, '?status=resolved')).find((a) => a.id === alert.id)?.history.map((e) => e.event)).toEqual(['raised', 'acknowledged', 'resolved']);
 
     // A resolved alert takes nothing more.
     await post(north, `/v1/alerts/${alert.id}/acknowledge`, { by: 'Nurse B' }).expect(409);
@@ -162,6 +167,16 @@ describe('acknowledging and resolving', () => {
     await post(south, `/v1/alerts/${alert.id}/resolve`, { by: 'Dr. South', note: 'x' }).expect(404);
     await post(northReader, `/v1/alerts/${alert.id}/acknowledge`, { by: 'Dr. A' }).expect(403);
     await get(northReader, '/v1/alerts').expect(200);
+    expect((await get(north, '/v1/alerts?status=closed').expect(400)).body.issue[0].expression).toEqual(['status']);
+    expect((await get(north, '/v1/alerts?limit=5').expect(400)).body.issue[0].expression).toEqual(['limit']);
+    expect((await get(north, '/v1/alerts?_count=0').expect(400)).body.issue[0].expression).toEqual(['_count']);
+    // One patient's alerts, a page at a time.
+    const mine = await alertsOf(north, `?patient=Patient/${alert.patientId}`);
+    expect(mine.map((a) => a.id)).toEqual([alert.id]);
+    expect(await alertsOf(north, `?patient=${alert.patientId}&_count=1&_page=2`)).toEqual([]);
+    const all = await alertsOf(north);
+    const paged = [...(await alertsOf(north, '?_count=1&_page=1')), ...(await alertsOf(north, '?_count=1&_page=2'))];
+    expect(paged.map((a) => a.id)).toEqual(all.slice(0, 2).map((a) => a.id));
     const still = (await alertsOf(north)).find((a) => a.id === alert.id);
     expect(still).toMatchObject({ status: 'open', history: [expect.objectContaining({ event: 'raised' })] });
   });

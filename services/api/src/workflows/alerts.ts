@@ -7,7 +7,7 @@ import {
   advanceSafetyAlert,
   getSafetyAlert,
   insertSafetyAlert,
-  listUnresolvedSafetyAlerts,
+  listSafetyAlerts,
   readResource,
   type Db,
   type SafetyAlertRow,
@@ -46,7 +46,7 @@ export async function raiseAlerts(ctx: CommandContext, produced: readonly Resour
     const selfHarm = (flag.code.coding ?? []).some((c) => c.code === 'phq9-self-harm');
     const row = await insertSafetyAlert(ctx.tx, {
       id: randomUUID(),
-      kind: selfHarm ? 'phq9-self-harm' : 'blood-pressure',
+      kind: selfHarm ? 'phq9-self-harm' : 'session-blood-pressure',
       patientId: origin.patientId,
       courseId: origin.courseId ?? null,
       screeningId: origin.screeningId ?? null,
@@ -71,6 +71,7 @@ export async function alertView(db: Db, row: SafetyAlertRow, tenant: Pick<Tenant
     kind: row.kind,
     status: row.status,
     text: flag?.code.text ?? (row.kind === 'phq9-self-harm' ? 'PHQ-9 item 9 positive' : 'In-session blood pressure above the alert threshold'),
+    patient: `Patient/${row.patientId}`,
     patientId: row.patientId,
     courseId: row.courseId,
     screeningId: row.screeningId,
@@ -88,9 +89,16 @@ export async function alertView(db: Db, row: SafetyAlertRow, tenant: Pick<Tenant
   };
 }
 
-/** GET /v1/alerts: the tenant's alerts not yet resolved, oldest first. */
-export async function listAlerts(db: Db, tenant: TenantSettings): Promise<{ timeZone: string; alerts: AlertView[]; patientIds: string[] }> {
-  const rows = await listUnresolvedSafetyAlerts(db);
+export interface AlertQuery {
+  readonly status: SafetyAlertStatus;
+  readonly patientId?: string;
+  readonly count: number;
+  readonly page: number;
+}
+
+/** GET /v1/alerts: the tenant's alerts in one state, oldest first. */
+export async function listAlerts(db: Db, tenant: TenantSettings, q: AlertQuery): Promise<{ timeZone: string; alerts: AlertView[]; patientIds: string[] }> {
+  const rows = await listSafetyAlerts(db, { status: q.status, ...(q.patientId ? { patientId: q.patientId } : {}), limit: q.count, offset: (q.page - 1) * q.count });
   const alerts: AlertView[] = [];
   for (const row of rows) alerts.push(await alertView(db, row, tenant));
   return { timeZone: tenant.timeZone, alerts, patientIds: [...new Set(rows.map((r) => r.patientId))] };
@@ -113,6 +121,10 @@ export async function closeAlertStep(step: Step, id: string, request: AlertAckno
     if (alert.status === 'resolved') throw conflict(`Alert ${id} was resolved by ${alert.resolvedBy} at ${alert.resolvedAt}; nothing more can be recorded`);
     throw conflict(`Alert ${id} was already acknowledged by ${alert.acknowledgedBy} at ${alert.acknowledgedAt}`);
   };
+  // The same clinician acknowledging again (a second click, another device) changes nothing.
+  if (step === 'acknowledgement' && alert.status === 'acknowledged' && alert.acknowledgedBy === request.by) {
+    return { status: 200, body: await alertView(ctx.tx, alert, ctx.tenant), written: null };
+  }
   if (!rule.from.includes(alert.status)) refused();
   const flag = await readResource<Flag>(ctx.tx, 'Flag', alert.flagId);
   if (!flag) throw new Error(`Flag ${alert.flagId} of alert ${id} is not stored`);
