@@ -87,6 +87,8 @@ describe('GET /v1/alerts', () => {
     await post(north, `/v1/courses/${c.body.courseId}/dosing-sessions`, session).expect(201);
     const alert = (await alertsOf(north)).find((a) => a.courseId === c.body.courseId);
     expect(alert).toMatchObject({ kind: 'session-blood-pressure', status: 'open', patient: `Patient/${alert?.patientId}` });
+    // The reading's time in the text is the clinic's, named.
+    expect(alert?.text).toMatch(/200\/84 mmHg at \d{4}-\d{2}-\d{2} \d{2}:\d{2} \(Europe\/Berlin\)/);
   });
 });
 

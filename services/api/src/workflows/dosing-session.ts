@@ -68,6 +68,7 @@ export async function recordDosingSession(
     request,
     recordedAt,
     alertThreshold: settings.alertThreshold,
+    timeZone: ctx.tenant.timeZone,
   });
   const stored = await insertDosingSession(ctx.tx, {
     id: sessionId,
