@@ -36,6 +36,7 @@ async function call(operation, args) {
 }
 
 const iso = (msFromNow) => new Date(Date.now() + msFromNow).toISOString();
+const screeningAt = iso(-86_400_000);
 const session = (n) => ({
   sessionNumber: n,
   doseLevel: n === 1 ? 'low' : 'moderate',
@@ -70,7 +71,7 @@ step('Screening a synthetic palliative patient (recurrent cystitis: a caution)')
 const screening = await call('createScreening', {
   body: {
     patient: { system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: `DEMO-${run}`, name: { family: 'Demo', given: ['Ada'] }, birthDate: '1948-02-11', gender: 'female' },
-    performedAt: iso(-86_400_000),
+    performedAt: screeningAt,
     contraindications: { recurrentCystitis: true },
     vitals: { systolic: 132, diastolic: 84, heartRate: 76, spo2: 96, respiratoryRate: 16, weightKg: 58.4 },
     measures: { phq9: [2, 2, 2, 1, 1, 2, 1, 1, 0], gad7: [2, 2, 1, 1, 1, 1, 2] },
@@ -83,9 +84,12 @@ detail(`${screening.resources.entry.length} FHIR resources: ${summarize(screenin
 step('Clinician review approves it');
 await call('reviewScreening', { path: { id: screening.screeningId }, body: { decision: 'approved', reviewer: 'Dr Demo Reviewer', note: 'Urology history reviewed.' } });
 
-step('Starting the course, with integration follow-ups 8, 16 and 24 seconds after each session');
-const course = await call('createCourse', { body: { screeningId: screening.screeningId, followUpOffsets: ['PT8S', 'PT16S', 'PT24S'] } });
-detail(`course ${course.courseId}, CarePlan ${course.carePlanId}`);
+step('Starting the course on the screening day, with integration follow-ups 8, 16 and 24 seconds after each session');
+// The clinic's calendar decides what "the screening day" is (CLINIC_TIME_ZONE); the alerts list names the zone.
+const { timeZone } = await call('listAlerts');
+const clinicDay = (at) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(at));
+const course = await call('createCourse', { body: { screeningId: screening.screeningId, startDate: clinicDay(screeningAt), followUpOffsets: ['PT8S', 'PT16S', 'PT24S'] } });
+detail(`course ${course.courseId}, CarePlan ${course.carePlanId}, first day ${clinicDay(screeningAt)} in the clinic's time zone (${timeZone})`);
 
 step('Dosing session 1 (low dose)');
 const s1 = await call('createDosingSession', { path: { id: course.courseId }, body: session(1) });
@@ -105,6 +109,18 @@ const s2 = await call('createDosingSession', { path: { id: course.courseId }, bo
 for (const f of s2.followUps) await call('completeFollowUp', { path: { id: f.id }, body: { completedAt: iso(0) } });
 // Item 9 answered "several days": the alert reaches the care team whatever else the scores say.
 await measure('after-session-2', { phq9: [1, 1, 1, 1, 0, 1, 1, 0, 1], gad7: [1, 1, 1, 1, 0, 1, 1] });
+
+step('A clinician acknowledges the self-harm alert (unacknowledged, it would escalate every SAFETY_ALERT_ACK_WITHIN)');
+const open = await call('listAlerts');
+const alert = open.alerts.find((a) => a.courseId === course.courseId && a.kind === 'phq9-self-harm');
+const acknowledged = await call('acknowledgeAlert', { path: { id: alert.id }, body: { by: 'Dr Demo On-call', note: 'Phoned the patient: safe, visit booked for today' } });
+detail(`raised ${alert.raisedAtClinic}; now ${acknowledged.status} by ${acknowledged.acknowledgedBy}`);
+console.log(`  ${color('1', 'Alert history')}`);
+for (const e of acknowledged.history) {
+  const who = e.by ? ` by ${e.by}` : '';
+  const what = e.event === 'escalated' ? `escalated (${e.escalation}) at stat priority` : e.event;
+  detail(`${new Date(e.at).toLocaleString('en-GB', { timeZone, dateStyle: 'medium', timeStyle: 'short' })} (${timeZone})  ${what}${who}${e.note ? `: ${e.note}` : ''}${e.communication ? `  → ${e.communication}` : ''}`);
+}
 
 step('Goals-of-care discussion');
 await call('recordGoalsOfCare', {
@@ -143,7 +159,7 @@ const mllpPort = Number(process.env.DEMO_MLLP_PORT ?? process.env.MLLP_PORT ?? 2
 const second = await call('createScreening', {
   body: {
     patient: { system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: `DEMO2-${run}`, name: { family: 'Demo', given: ['Ben'] }, birthDate: '1941-07-30', gender: 'male' },
-    performedAt: iso(-86_400_000),
+    performedAt: screeningAt,
     contraindications: {},
     vitals: { systolic: 126, diastolic: 80, heartRate: 70, spo2: 95, respiratoryRate: 15, weightKg: 64.0 },
     consent: { informed: true, signedAt: iso(-86_000_000) },

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import request from 'supertest';
 import { startApiHarness, type ApiHarness } from './support/api-harness';
 import { runCourseScenario, type CourseScenario } from './support/course-scenario';
 import { startTestIssuer, type TestIssuer } from './support/tokens';
@@ -12,6 +13,7 @@ import { startTestIssuer, type TestIssuer } from './support/tokens';
  * cannot download browsers here). Without Chromium this test fails and says what to install.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CLINIC_ZONE = 'America/Los_Angeles';
 const OUTPUT_DIR = join(__dirname, '..', 'test-output');
 let issuer: TestIssuer;
 let TOKEN: string;
@@ -31,7 +33,8 @@ beforeAll(async () => {
   }
   issuer = await startTestIssuer();
   TOKEN = await issuer.mint({ scope: 'kap/v1.read kap/v1.write', sub: 'clinician-page-test' });
-  h = await startApiHarness({ env: issuer.env() });
+  // The clinic is in Los Angeles; the browsers below are elsewhere.
+  h = await startApiHarness({ env: { ...issuer.env(), CLINIC_TIME_ZONE: CLINIC_ZONE } });
   server = h.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -126,6 +129,43 @@ describe('the course page in Chromium', () => {
     // What a clinician sees first, without scrolling.
     await inPage('window.scrollTo(0, 0)');
     await page.screenshot({ path: join(OUTPUT_DIR, 'course-page-first-screen.png') });
+    await page.close();
+  });
+
+  it("shows times in the clinic's zone, naming it, in a browser elsewhere, and acknowledges an alert", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: 'Pacific/Kiritimati' });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}/courses/${scenario.courseId}`);
+    await page.getByLabel('Access token').fill(TOKEN);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('body[data-ready="true"]');
+    expect(await page.textContent('#summary')).toMatch(/Times shown in\s*America\/Los_Angeles \(the clinic's time zone\)/);
+
+    const view = await request(h.app).get(`/v1/courses/${scenario.courseId}`).set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    const selfHarm = (view.body.alerts as { code: string; at: string; alert: { id: string; status: string } }[]).find((a) => a.code === 'phq9-self-harm');
+    expect(selfHarm?.alert.status).toBe('open');
+    const inClinic = new Date(selfHarm?.at as string).toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: CLINIC_ZONE });
+    const item = page.locator('.alert-item.alert-safety');
+    expect(await item.locator('.alert-when').textContent()).toBe(`${inClinic} (America/Los_Angeles)`);
+    expect(await item.textContent()).toMatch(/Open: not acknowledged/);
+
+    await item.getByLabel('Acknowledged by').fill('Dr. Page Test');
+    await item.getByLabel('Note (optional)').fill('Phoned the patient');
+    await item.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.waitForSelector('.alert-item.alert-safety[data-alert-status="acknowledged"]');
+    expect(await page.locator('.alert-item.alert-safety .alert-state').textContent()).toMatch(/Acknowledged by Dr\. Page Test at .*\(America\/Los_Angeles\)/);
+    // The form is gone once acknowledged; the API agrees.
+    expect(await page.locator('.alert-item.alert-safety form').count()).toBe(0);
+    const alerts = await request(h.app).get('/v1/alerts?status=acknowledged').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    expect(alerts.body.alerts.find((a: { id: string }) => a.id === selfHarm?.alert.id)).toMatchObject({
+      status: 'acknowledged',
+      acknowledgedBy: 'Dr. Page Test',
+      history: [expect.objectContaining({ event: 'raised' }), expect.objectContaining({ event: 'acknowledged', note: 'Phoned the patient' })],
+    });
+    expect(errors).toEqual([]);
+    mkdirSync(OUTPUT_DIR, { recursive: true });
+    await page.screenshot({ path: join(OUTPUT_DIR, 'course-page-alert-acknowledged.png'), fullPage: true });
     await page.close();
   });
 

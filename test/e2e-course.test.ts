@@ -3,7 +3,7 @@ import type { Bundle, CarePlan } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { auditEhr, ehrAll } from './support/ehr-audit';
 import { assertBundleInvariants } from './support/fhir-invariants';
-import { screeningRequest } from './support/requests';
+import { screeningRequest, courseStartYesterday } from './support/requests';
 import { startStack, startWebhookReceiver, type Stack } from './support/stack';
 
 jest.setTimeout(120_000);
@@ -40,7 +40,7 @@ describe('a full KAP course reaches the EHR exactly once', () => {
     const app = stack.app;
     const screening = await request(app).post('/v1/screenings').send(screeningRequest()).expect(201);
     expect(screening.body.outcome).toBe('eligible');
-    const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
+    const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
     const courseId = course.body.courseId as string;
 
     // Session 2 before session 1 is refused, and changes nothing.

@@ -10,7 +10,7 @@ import { hl7Tenants } from '../services/mllp/src/start';
 import { until } from '../bench/lib/report';
 import { ehrAll } from './support/ehr-audit';
 import { frame, msa, rawMllp } from './support/mllp';
-import { screeningRequest } from './support/requests';
+import { screeningRequest, courseStartYesterday } from './support/requests';
 import { startStack, startWebhookReceiver, type Stack } from './support/stack';
 
 jest.setTimeout(120_000);
@@ -80,7 +80,7 @@ describe('HL7 v2 ADT over MLLP', () => {
       .post('/v1/screenings')
       .send(screeningRequest({ patient: { system: SYSTEM, value: mrn, name: { family: 'Synthetic', given: ['Test'] }, birthDate: '1950-04-02', gender: 'female' } }))
       .expect(201);
-    const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
+    const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
     const start = new Date(Date.now() - 90 * 60_000);
     const session = await request(stack.app)
       .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)

@@ -8,7 +8,7 @@ import { until } from '../bench/lib/report';
 import { syncPatient } from '../services/worker/src/sync/sync-patient';
 import { danglingReferences, everything, sessionRequest } from './support/course-flow';
 import { auditEhr } from './support/ehr-audit';
-import { screeningRequest } from './support/requests';
+import { screeningRequest, courseStartYesterday } from './support/requests';
 import { startStack, type Stack } from './support/stack';
 
 jest.setTimeout(120_000);
@@ -47,7 +47,7 @@ describe.each([['before'], ['after']] as const)('a worker killed %s sending the 
     const app = stack.app;
     const screening = await request(app).post('/v1/screenings').send(screeningRequest()).expect(201);
     const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-    const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
+    const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
     await request(app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
     const pending = await listUnsynced(stack.db, patientId);
     // Many more than one chunk of 8.
@@ -90,7 +90,7 @@ describe('a worker process killed (SIGKILL) while the second chunk of one patien
     const app = stack.app;
     const screening = await request(app).post('/v1/screenings').send(screeningRequest()).expect(201);
     const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-    const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
+    const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
     await request(app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
     expect((await listUnsynced(stack.db, patientId)).length).toBeGreaterThan(16);
 

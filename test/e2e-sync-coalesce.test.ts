@@ -7,7 +7,7 @@ import { ehrSyncProcessor } from '../services/worker/src/processors/ehr-sync';
 import type { WorkerDeps } from '../services/worker/src/deps';
 import { sessionRequest } from './support/course-flow';
 import { auditEhr } from './support/ehr-audit';
-import { screeningRequest } from './support/requests';
+import { screeningRequest, courseStartYesterday } from './support/requests';
 import { startStack, type Stack } from './support/stack';
 
 jest.setTimeout(120_000);
@@ -43,7 +43,7 @@ describe("one patient's sync completes the rows it covered", () => {
 
   it('syncs once for the rows seen, lets their jobs end at once, and leaves a later row its own sync', async () => {
     const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
-    const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
+    const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
     const [first, second] = await syncRows();
     if (!first || !second) throw new Error('expected two ehr-sync rows');
     const process = ehrSyncProcessor(deps);

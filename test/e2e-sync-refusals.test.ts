@@ -5,7 +5,7 @@ import request from 'supertest';
 import { syncPatient } from '../services/worker/src/sync/sync-patient';
 import { everything, sessionRequest } from './support/course-flow';
 import { auditEhr } from './support/ehr-audit';
-import { screeningRequest } from './support/requests';
+import { screeningRequest, courseStartYesterday } from './support/requests';
 import { startStack, type Stack } from './support/stack';
 
 jest.setTimeout(120_000);
@@ -19,7 +19,7 @@ function withStatement(ehr: EhrClient, edit: (s: CapabilityStatement) => Capabil
 async function patientWithTwoSessions(stack: Stack): Promise<string> {
   const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
   const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-  const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
+  const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
   await request(stack.app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 3 * 60 * 60_000))).expect(201);
   await request(stack.app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(2, new Date(Date.now() - 90 * 60_000))).expect(201);
   return patientId;
@@ -173,7 +173,7 @@ describe('an EHR that lost a resource the adapter synced (PUT answers 404)', () 
   it('creates it again, once', async () => {
     const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
     const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-    const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
+    const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
     const s1 = await request(stack.app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
     const settings = writeSettingsFrom(stack.config);
     await syncPatient(stack.db, stack.ehr, patientId, { settings });

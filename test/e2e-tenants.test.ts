@@ -8,7 +8,7 @@ import { hl7Tenants } from '../services/mllp/src/start';
 import { ehrAll } from './support/ehr-audit';
 import { frame, msa, rawMllp } from './support/mllp';
 import { notification } from './support/notifications';
-import { screeningRequest, sessionOneRequest } from './support/requests';
+import { screeningRequest, sessionOneRequest, courseStartYesterday } from './support/requests';
 import { startStack, startWebhookReceiver, type Stack } from './support/stack';
 import { startTestIssuer, type TestIssuer } from './support/tokens';
 
@@ -96,7 +96,7 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
       .send(screeningRequest({ patient: { system: SYSTEM, value: mrn, name: { family: 'Synthetic', given: [tenant] }, birthDate: '1950-04-02', gender: 'female' } }))
       .expect(201);
     const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-    const course = await as(tenant).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
+    const course = await as(tenant).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
     const start = new Date(Date.now() - 2 * 3600_000);
     const session = await as(tenant)
       .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)

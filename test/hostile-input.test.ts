@@ -64,10 +64,13 @@ function expectOutcome(res: { status: number; body: any }, status: number, expre
   if (expression) expect(res.body.issue.flatMap((i: { expression?: string[] }) => i.expression ?? [])).toContain(expression);
 }
 
+/** The day of screeningRequest()'s default performedAt: the courses here start then, so every fixture date is inside them. */
+const SCREENING_DAY = '2026-03-01';
+
 /** A fresh course with session 1 recorded; its first follow-up. */
 async function freshCourse(): Promise<{ course: string; followUp: string; screening: string }> {
   const s = await post('/v1/screenings', screeningRequest());
-  const c = await post('/v1/courses', { screeningId: s.body.screeningId });
+  const c = await post('/v1/courses', { screeningId: s.body.screeningId, startDate: SCREENING_DAY });
   const session = await post(`/v1/courses/${c.body.courseId}/dosing-sessions`, sessionRequest(1));
   expect(session.status).toBe(201);
   return { course: c.body.courseId, followUp: session.body.followUps[0].id, screening: s.body.screeningId };
@@ -238,7 +241,7 @@ describe('10: clinical plausibility', () => {
   it("a dose level other than the model's is 409 without doseDeviationReason; with it, the reason is on the MedicationAdministration", async () => {
     const fresh = await (async () => {
       const s = await post('/v1/screenings', screeningRequest());
-      return (await post('/v1/courses', { screeningId: s.body.screeningId })).body.courseId as string;
+      return (await post('/v1/courses', { screeningId: s.body.screeningId, startDate: SCREENING_DAY })).body.courseId as string;
     })();
     const before = await fingerprint();
     const high = { ...sessionRequest(1), doseLevel: 'high' };

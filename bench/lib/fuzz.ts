@@ -222,7 +222,7 @@ export async function startFuzzServer(app: Express, db: Db): Promise<FuzzServer>
   const reviewable = await postJson(`${url}/v1/screenings`, screeningRequest({ contraindications: { recurrentCystitis: true } }));
   const eligible = await postJson(`${url}/v1/screenings`, screeningRequest());
   const forCourse = await postJson(`${url}/v1/screenings`, screeningRequest());
-  const course = await postJson(`${url}/v1/courses`, { screeningId: forCourse.body.screeningId });
+  const course = await postJson(`${url}/v1/courses`, { screeningId: forCourse.body.screeningId, startDate: '2026-03-01' });
   const session = await postJson(`${url}/v1/courses/${course.body.courseId}/dosing-sessions`, sessionRequest(1));
   if (session.status !== 201) throw new Error(`fuzz setup: session ${session.status} ${JSON.stringify(session.body)}`);
   const qr = (eligible.body.resources.entry as Array<{ resource: { resourceType: string } }>).find((e) => e.resource.resourceType === 'QuestionnaireResponse')?.resource as Record<string, Json>;

@@ -25,6 +25,8 @@ export async function startApiHarness(
     /** Tenants served besides none: their ids, each on the harness's environment (a tenants file without settings). */
     tenantIds?: readonly string[];
     rateLimits?: RateLimitRedis;
+    /** The clock commands read (a test clock), instead of the real one. */
+    now?: () => Date;
   } = {},
 ): Promise<ApiHarness> {
   const schema = uniqueSchema('api');
@@ -43,6 +45,7 @@ export async function startApiHarness(
     queueCheck: options.queueCheck,
     ...(tenants ? { tenants } : {}),
     rateLimits: options.rateLimits,
+    ...(options.now ? { now: options.now } : {}),
   });
   return {
     app,

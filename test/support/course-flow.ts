@@ -1,7 +1,7 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { until } from '../../bench/lib/report';
-import { screeningRequest } from './requests';
+import { screeningRequest, courseStartYesterday } from './requests';
 import type { Stack } from './stack';
 
 /** A dosing session request; session 2 reports an adverse event and a blood pressure above the in-session alert threshold. */
@@ -37,7 +37,7 @@ export async function runWholeCourse(stack: Stack): Promise<CourseRun> {
   const app = stack.app;
   const screening = await request(app).post('/v1/screenings').send(screeningRequest()).expect(201);
   const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-  const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
+  const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
   const courseId = course.body.courseId as string;
   const s1 = await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
   const [first] = s1.body.followUps as Array<{ id: string }>;

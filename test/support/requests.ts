@@ -1,4 +1,5 @@
 import type { ScreeningRequest } from '@kap/contracts';
+import { clinicDay } from '@kap/domain';
 
 let counter = 0;
 
@@ -33,4 +34,12 @@ export function sessionOneRequest(start: Date): Record<string, unknown> {
     end: new Date(start.getTime() + 80 * 60_000).toISOString(),
     vitals: [{ at: start.toISOString(), systolic: 130, diastolic: 84, heartRate: 76 }],
   };
+}
+
+/**
+ * Yesterday on a UTC clinic's calendar: the first day for a test course whose sessions are
+ * dated hours ago, so that just after midnight they are not before the course started.
+ */
+export function courseStartYesterday(): string {
+  return clinicDay(Date.now() - 86_400_000, 'UTC');
 }

@@ -103,6 +103,8 @@ export interface StackOptions {
   ehrFetch?: typeof fetch;
   /** A tenants file (JSON or YAML by its path), laid over the stack's environment as TENANTS_FILE would be. */
   tenantsFile?: TenantsFileText;
+  /** The worker's webhook fetch, e.g. to fail a delivery after it was sent, as a crash would. */
+  webhookFetch?: typeof fetch;
 }
 
 export async function startStack(env: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
@@ -189,7 +191,10 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
     startWorker(id = `w${++n}`) {
       // With a tenants file each tenant's EHR client is made from its own settings, as in production.
       const clients = options.tenantsFile ? { tenants, ...(options.ehrFetch ? { ehrFetch: options.ehrFetch } : {}) } : { ehr };
-      const runtime = startWorkerRuntime({ config, db, ...clients, queues, queuePrefix: prefix, redis, logger, workerId: id }, redis);
+      const runtime = startWorkerRuntime(
+        { config, db, ...clients, queues, queuePrefix: prefix, redis, logger, workerId: id, ...(options.webhookFetch ? { fetch: options.webhookFetch } : {}) },
+        redis,
+      );
       runtimes.push(runtime);
       return runtime;
     },
@@ -200,7 +205,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
       const deadline = Date.now() + timeoutMs;
       const open = async (): Promise<number> =>
         ((await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND topic <> '${WORK.followUpSchedule.topic}'`,
+          `SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND topic NOT IN ('${WORK.followUpSchedule.topic}', '${WORK.safetyAlertEscalation.topic}')`,
         ))[0]?.n ?? 0);
       for (;;) {
         if ((await open()) === 0) return;

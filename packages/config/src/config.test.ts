@@ -1,4 +1,4 @@
-import { isLoopbackHost, loadConfig, openAccessRefusal, publicBaseUrl } from './config';
+import { clinicTimeZone, escalationWebhookUrls, isLoopbackHost, loadConfig, openAccessRefusal, publicBaseUrl } from './config';
 
 describe('loadConfig', () => {
   it('gives embedded defaults for an empty environment', () => {
@@ -51,5 +51,25 @@ describe('secure defaults', () => {
     expect(loadConfig({ CORS_ORIGINS: 'https://kap.hospital.example, http://localhost:5173' }).CORS_ORIGINS).toBeDefined();
     expect(() => loadConfig({ CORS_ORIGINS: 'https://kap.hospital.example/' })).toThrow(/CORS_ORIGINS/);
     expect(() => loadConfig({ CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
+  });
+});
+
+describe('clinic time and safety alerts', () => {
+  it('takes an IANA zone, refuses offsets and unknown names, and is UTC when unset', () => {
+    expect(clinicTimeZone(loadConfig({ CLINIC_TIME_ZONE: 'Australia/Lord_Howe' }))).toBe('Australia/Lord_Howe');
+    expect(clinicTimeZone(loadConfig({}))).toBe('UTC');
+    expect(() => loadConfig({ CLINIC_TIME_ZONE: '+01:00' })).toThrow(/CLINIC_TIME_ZONE: not an IANA time zone/);
+    expect(() => loadConfig({ CLINIC_TIME_ZONE: 'Europe/Berlinn' })).toThrow(/CLINIC_TIME_ZONE/);
+  });
+  it('reads the acknowledgement window as an ISO 8601 duration, PT30M by default', () => {
+    expect(loadConfig({}).SAFETY_ALERT_ACK_WITHIN).toBe('PT30M');
+    expect(loadConfig({ SAFETY_ALERT_ACK_WITHIN: 'PT2S' }).SAFETY_ALERT_ACK_WITHIN).toBe('PT2S');
+    for (const bad of ['30m', 'PT', 'P', 'PT0M', '1800']) expect(() => loadConfig({ SAFETY_ALERT_ACK_WITHIN: bad })).toThrow(/SAFETY_ALERT_ACK_WITHIN/);
+  });
+  it('sends escalations to their own URLs, else to the webhooks', () => {
+    const base = { WEBHOOK_URLS: 'https://team.example/hook', WEBHOOK_SECRET: 's' };
+    expect(escalationWebhookUrls(loadConfig(base))).toEqual(['https://team.example/hook']);
+    expect(escalationWebhookUrls(loadConfig({ ...base, SAFETY_ESCALATION_WEBHOOK_URLS: 'https://oncall.example/page' }))).toEqual(['https://oncall.example/page']);
+    expect(() => loadConfig({ SAFETY_ESCALATION_WEBHOOK_URLS: 'https://oncall.example/page' })).toThrow(/WEBHOOK_SECRET/);
   });
 });

@@ -15,6 +15,19 @@ const optionalText = z
   .optional()
   .transform((v) => (v ? v : undefined));
 const positiveInt = z.coerce.number().int().positive();
+/** An ISO 8601 duration of weeks, days, hours, minutes, seconds, longer than zero. */
+const ISO_DURATION = /^P(?!$)(?=.*[1-9])(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/;
+
+/** An IANA zone name the runtime knows; offsets (`+01:00`) and abbreviations are not zones. */
+function isIanaTimeZone(name: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(name)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const ConfigSchema = z
   .object({
@@ -96,6 +109,16 @@ export const ConfigSchema = z
     FOLLOW_UP_REMINDER_LEAD: z.string().default('PT2H'),
     SESSION_BP_ALERT_SYSTOLIC_ABOVE: z.coerce.number().positive().default(180),
     SESSION_BP_ALERT_DIASTOLIC_ABOVE: z.coerce.number().positive().default(110),
+    /**
+     * The clinic's IANA time zone (e.g. `Europe/Berlin`): every calendar-day decision (a course's
+     * first day, "before the course started", 90 days after it stopped, the screening day) and
+     * the times the course page shows. Unset: UTC, with a warning at start in production.
+     */
+    CLINIC_TIME_ZONE: optionalText.pipe(z.string().refine(isIanaTimeZone, 'not an IANA time zone name (e.g. Europe/Berlin, America/Los_Angeles)').optional()),
+    /** A safety alert (PHQ-9 item 9, in-session blood pressure) not acknowledged within this ISO 8601 duration escalates, and again at each further interval. */
+    SAFETY_ALERT_ACK_WITHIN: z.string().regex(ISO_DURATION, 'an ISO 8601 duration of weeks, days, hours, minutes or seconds, e.g. PT30M').default('PT30M'),
+    /** Comma-separated URLs that receive escalated safety alerts (signed like the webhooks); unset: WEBHOOK_URLS. */
+    SAFETY_ESCALATION_WEBHOOK_URLS: optionalText,
 
     WORKER_ID: optionalText,
     /** A worker running as its own process serves Prometheus metrics on this port (unset: none). */
@@ -203,6 +226,10 @@ export const ConfigSchema = z
         if (!URL.canParse(url.trim())) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_URLS'], message: `not a URL: ${url}` });
       }
     }
+    for (const url of listSetting(c.SAFETY_ESCALATION_WEBHOOK_URLS)) {
+      if (!URL.canParse(url)) ctx.addIssue({ code: 'custom', path: ['SAFETY_ESCALATION_WEBHOOK_URLS'], message: `not a URL: ${url}` });
+    }
+    if (c.SAFETY_ESCALATION_WEBHOOK_URLS) need(!!c.WEBHOOK_SECRET, 'WEBHOOK_SECRET', 'required when SAFETY_ESCALATION_WEBHOOK_URLS is set: deliveries are signed');
     for (const pair of listSetting(c.HL7_ASSIGNING_AUTHORITIES)) {
       const [authority, system] = pair.split('=').map((v) => v.trim());
       if (!authority || !system || !URL.canParse(system)) {
@@ -242,6 +269,17 @@ export function publicBaseUrl(config: Config): string {
 /** The FHIR base the worker syncs to: the configured EHR, else the embedded sandbox. */
 export function ehrBaseUrl(config: Config): string {
   return (config.EHR_BASE_URL ?? `http://127.0.0.1:${config.EHR_SANDBOX_PORT}/fhir/R4`).replace(/\/+$/, '');
+}
+
+/** The clinic's time zone (CLINIC_TIME_ZONE), UTC when unset. */
+export function clinicTimeZone(config: Config): string {
+  return config.CLINIC_TIME_ZONE ?? 'UTC';
+}
+
+/** Where escalated safety alerts go: SAFETY_ESCALATION_WEBHOOK_URLS, else the webhooks. */
+export function escalationWebhookUrls(config: Config): string[] {
+  const own = listSetting(config.SAFETY_ESCALATION_WEBHOOK_URLS);
+  return own.length > 0 ? own : webhookUrls(config);
 }
 
 /** The webhook subscribers, in configured order. */

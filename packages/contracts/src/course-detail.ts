@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AlertView } from './alerts';
 import { CourseView } from './responses';
 
 /**
@@ -20,10 +21,21 @@ export const CourseDetailView = CourseView.extend({
   }),
   patient: z.object({ name: z.string().nullable(), birthDate: z.string().nullable(), identifier: z.string().nullable() }).nullable(),
   stoppedAt: z.string().nullable(),
+  timeZone: z.string().meta({ description: "The clinic's IANA time zone: the page shows every time in it, whatever the browser's zone" }),
+  startsAt: z.string().meta({ description: "The first instant of startDate in the clinic's time zone" }),
   alertThreshold: z.object({ systolicAbove: z.number(), diastolicAbove: z.number() }).meta({ description: 'The in-session blood-pressure alert threshold' }),
   severityBands: z.record(z.string(), z.array(z.object({ band: z.string(), min: z.number(), max: z.number(), label: z.string() }))),
   alerts: z
-    .array(z.object({ code: z.string(), text: z.string(), at: z.string(), flag: z.string(), category: z.string().nullable() }))
+    .array(
+      z.object({
+        code: z.string(),
+        text: z.string(),
+        at: z.string(),
+        flag: z.string(),
+        category: z.string().nullable(),
+        alert: AlertView.nullable().meta({ description: 'The alert loop of this Flag: open, acknowledged by whom, escalated how often' }),
+      }),
+    )
     .meta({ description: 'Active Flags of the patient, newest first: `phq9-self-harm` (safety) and `blood-pressure-alert`' }),
   screening: z
     .object({

@@ -8,3 +8,4 @@ export * from './openapi';
 export * from './admin';
 export * from './measures';
 export * from './course-detail';
+export * from './alerts';

@@ -22,6 +22,7 @@ import {
 import { ReviewRequest, ScreeningRequest } from './screening';
 import { MeasureRequest, MeasureResponse, OutcomesResponse } from './measures';
 import { CourseDetailView } from './course-detail';
+import { AlertAcknowledgeRequest, AlertList, AlertListQuery, AlertResolveRequest, AlertView } from './alerts';
 
 const JSON_TYPES = ['application/json'] as const;
 const FHIR_TYPES = ['application/fhir+json', 'application/json'] as const;
@@ -177,10 +178,42 @@ export const API_PATHS: ZodOpenApiPathsObject = {
   },
 };
 
+const alertResponses = (operation: string) => ({
+  '200': { description: `${operation}: the alert as it now stands`, content: content(AlertView) },
+  ...errors(400, 404, 408, 409, 413, 415, 503),
+});
+
 const withId = (name: string) => ({ path: idParam(name).path, header: z.object({ 'Idempotency-Key': idempotencyKey }) });
 
 /** The course workflow after the start: dosing, follow-ups, goals of care, stop; and dead letters. */
 export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
+  '/v1/alerts': {
+    get: {
+      operationId: 'listAlerts',
+      summary: "The tenant's safety alerts in one state (default open), oldest first, each with its history",
+      tags: ['alerts'],
+      requestParams: { query: AlertListQuery },
+      responses: { '200': { description: 'The alerts', content: content(AlertList) }, ...errors(400, 503) },
+    },
+  },
+  '/v1/alerts/{id}/acknowledge': {
+    post: post(
+      'Acknowledge a safety alert: it stops escalating; the Flag, a Communication and a Provenance record who and when, and the webhooks are told. The same person again is 200 and changes nothing; 409 once resolved, or acknowledged by someone else',
+      AlertAcknowledgeRequest,
+      '200',
+      AlertView,
+      { operationId: 'acknowledgeAlert', tags: ['alerts'], requestParams: withId('id'), responses: alertResponses('acknowledgeAlert') },
+    ),
+  },
+  '/v1/alerts/{id}/resolve': {
+    post: post(
+      'Resolve a safety alert (acknowledged or not): the Flag becomes inactive; a Communication and a Provenance record who, when and how. 409 once resolved',
+      AlertResolveRequest,
+      '200',
+      AlertView,
+      { operationId: 'resolveAlert', tags: ['alerts'], requestParams: withId('id'), responses: alertResponses('resolveAlert') },
+    ),
+  },
   '/v1/courses/{id}/dosing-sessions': {
     post: post('Record a dosing session; schedules its integration follow-ups', DosingSessionRequest, '201', DosingSessionResponse, {
       operationId: 'createDosingSession',

@@ -3,6 +3,7 @@
  * moderate) each followed by integration, a goals-of-care discussion, and an optional
  * medication review. This module holds the order rules; storage and FHIR live elsewhere.
  */
+import { clinicDay } from './clinic-time';
 
 /** The activities of the course, in the order the PlanDefinition lists them. */
 export const COURSE_ACTIVITIES = [
@@ -52,6 +53,16 @@ export function phaseOf(facts: CourseFacts): CoursePhase {
 export interface RuleViolation {
   readonly code: 'course-stopped' | 'session-order' | 'session-recorded' | 'screening-not-eligible' | 'course-not-started';
   readonly text: string;
+}
+
+/**
+ * A record dated before the course's first day (on the clinic's calendar) belongs to no
+ * course: refused, naming the day it fell on in the clinic so the caller sees why.
+ */
+export function checkNotBeforeCourse(startDate: string, at: string, timeZone: string, field: string): RuleViolation | undefined {
+  const day = clinicDay(at, timeZone);
+  if (day >= startDate) return undefined;
+  return { code: 'course-not-started', text: `${field} is before the course started: ${at} is ${day} in the clinic's time zone (${timeZone}), the course starts on ${startDate}` };
 }
 
 export function checkCourseActive(facts: CourseFacts): RuleViolation | undefined {

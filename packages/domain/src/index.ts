@@ -4,3 +4,4 @@ export * from './course';
 export * from './follow-ups';
 export * from './webhook-events';
 export * from './measures';
+export * from './clinic-time';

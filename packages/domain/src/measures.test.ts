@@ -80,16 +80,24 @@ describe('phq9-self-harm', () => {
 
 describe('checkMeasure', () => {
   const now = new Date('2026-04-01T12:00:00Z');
+  const timeZone = 'UTC';
   it('allows a measure during an active course', () => {
-    expect(checkMeasure({ startDate: '2026-03-02', measuredAt: '2026-03-10T10:00:00+01:00', now })).toBeUndefined();
+    expect(checkMeasure({ startDate: '2026-03-02', measuredAt: '2026-03-10T10:00:00+01:00', now, timeZone })).toBeUndefined();
   });
-  it('refuses before the course started, or dated before its first day', () => {
-    expect(checkMeasure({ startDate: '2026-04-05', measuredAt: '2026-04-01T10:00:00Z', now })?.code).toBe('course-not-started');
-    expect(checkMeasure({ startDate: '2026-03-02', measuredAt: '2026-03-01T23:00:00-05:00', now })?.code).toBe('course-not-started');
+  it('refuses before the course started, or dated before its first day in the clinic', () => {
+    expect(checkMeasure({ startDate: '2026-04-05', measuredAt: '2026-04-01T10:00:00Z', now, timeZone })?.code).toBe('course-not-started');
+    // 23:00 in New York is 04:00 the next day in UTC: the clinic's zone decides, not the offset written.
+    const lateEvening = '2026-03-01T23:00:00-05:00';
+    expect(checkMeasure({ startDate: '2026-03-02', measuredAt: lateEvening, now, timeZone: 'America/New_York' })?.text).toMatch(
+      /measuredAt is before the course started: .* is 2026-03-01 in the clinic's time zone \(America\/New_York\)/,
+    );
+    expect(checkMeasure({ startDate: '2026-03-02', measuredAt: lateEvening, now, timeZone: 'UTC' })).toBeUndefined();
   });
-  it('allows up to 90 days after the course stopped, not after', () => {
-    expect(checkMeasure({ startDate: '2026-01-02', stoppedAt: '2026-01-02T12:00:00Z', measuredAt: '2026-04-01T10:00:00Z', now })).toBeUndefined();
-    expect(checkMeasure({ startDate: '2026-01-01', stoppedAt: '2026-01-01T11:59:00Z', measuredAt: '2026-04-01T10:00:00Z', now })?.code).toBe('course-stopped');
+  it('allows up to 90 clinic days after the course stopped, not after', () => {
+    expect(checkMeasure({ startDate: '2026-01-01', stoppedAt: '2026-01-01T11:59:00Z', measuredAt: '2026-04-01T10:00:00Z', now, timeZone })).toBeUndefined();
+    expect(checkMeasure({ startDate: '2025-12-31', stoppedAt: '2025-12-31T23:59:00Z', measuredAt: '2026-04-01T10:00:00Z', now, timeZone })?.code).toBe('course-stopped');
+    // Stopped at 20:00 on 31 December in Los Angeles: its 90th day is 31 March there, so 1 April is past it.
+    expect(checkMeasure({ startDate: '2025-12-31', stoppedAt: '2026-01-01T04:00:00Z', measuredAt: '2026-04-01T10:00:00Z', now, timeZone: 'America/Los_Angeles' })?.code).toBe('course-stopped');
   });
 });
 

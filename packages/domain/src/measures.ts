@@ -1,3 +1,5 @@
+import { addDays, clinicDay } from './clinic-time';
+import { checkNotBeforeCourse } from './course';
 /**
  * Symptom measures over the course (docs/domain.md#5b-safety-and-outcomes): PHQ-9 and GAD-7 totals, their published
  * severity bands, and the PHQ-9 item 9 safety rule. Pure rules; FHIR and storage live elsewhere.
@@ -124,27 +126,28 @@ export function activityOfTimepoint(timepoint: MeasureTimepoint | undefined): 'd
 export const MEASURES_AFTER_STOP_DAYS = 90;
 
 export interface MeasureTiming {
-  /** The course's first day, `YYYY-MM-DD`. */
+  /** The course's first day, `YYYY-MM-DD` on the clinic's calendar. */
   readonly startDate: string;
   readonly stoppedAt?: string | null;
   readonly measuredAt: string;
   readonly now: Date;
+  /** The clinic's IANA time zone: whose calendar "day" means. */
+  readonly timeZone: string;
 }
 
 /**
  * A measure belongs to a course that has started (its first day has come, and the measure
- * is not from before it) and that stopped no more than 90 days ago (docs/api.md#measures-and-outcomes).
+ * is not from before it) and that stopped no more than 90 days ago (docs/api.md#measures-and-outcomes); days
+ * are the clinic's calendar days.
  */
 export function checkMeasure(t: MeasureTiming): { readonly code: 'course-not-started' | 'course-stopped'; readonly text: string } | undefined {
-  const today = t.now.toISOString().slice(0, 10);
+  const today = clinicDay(t.now, t.timeZone);
   if (t.startDate > today) return { code: 'course-not-started', text: `The course starts on ${t.startDate}; measures come after its start` };
-  // The date as written (in the measurer's own offset) is the day they mean.
-  if (t.measuredAt.slice(0, 10) < t.startDate) {
-    return { code: 'course-not-started', text: `measuredAt is before the course started (${t.startDate}); the screening is the baseline` };
-  }
+  const early = checkNotBeforeCourse(t.startDate, t.measuredAt, t.timeZone, 'measuredAt');
+  if (early) return { code: 'course-not-started', text: `${early.text}; the screening is the baseline` };
   if (t.stoppedAt) {
-    const limit = Date.parse(t.stoppedAt) + MEASURES_AFTER_STOP_DAYS * 86_400_000;
-    if (t.now.getTime() > limit) {
+    const lastDay = addDays(clinicDay(t.stoppedAt, t.timeZone), MEASURES_AFTER_STOP_DAYS);
+    if (today > lastDay) {
       return { code: 'course-stopped', text: `The course stopped more than ${MEASURES_AFTER_STOP_DAYS} days ago (${t.stoppedAt}); no more measures are recorded` };
     }
   }

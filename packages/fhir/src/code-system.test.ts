@@ -73,7 +73,7 @@ function everythingBuilt(): Resource[] {
   for (const category of ['follow-up-reminder', 'follow-up-escalation', 'blood-pressure-alert', 'care-plan-update'] as const) {
     out.push(buildCareTeamCommunication({ key: category, patient, about: [], category, text: 't', sent: RECORDED_AT, priority: 'routine' }));
   }
-  out.push(...buildGoalsOfCareResources({ courseId: 'c', discussionId: 'd', patient, carePlan, request: GOALS_OF_CARE, recordedAt: RECORDED_AT }).all);
+  out.push(...buildGoalsOfCareResources({ courseId: 'c', discussionId: 'd', patient, carePlan, request: GOALS_OF_CARE, recordedAt: RECORDED_AT, timeZone: 'UTC' }).all);
   out.push(buildProvenance({ key: 'p', targets: [patient], recorded: RECORDED_AT, activity: 'CREATE', authorDisplay: 'a' }));
   out.push(buildProvenance({ key: 'p', targets: [patient], recorded: RECORDED_AT, activity: 'UPDATE' }));
   return out;

@@ -28,7 +28,10 @@ export type CommunicationCategory =
   | 'follow-up-escalation'
   | 'blood-pressure-alert'
   | 'care-plan-update'
-  | 'self-harm-alert';
+  | 'self-harm-alert'
+  | 'safety-alert-escalation'
+  | 'safety-alert-acknowledged'
+  | 'safety-alert-resolved';
 /**
  * A PHQ-9 or GAD-7 severity band, as the interpretation of a total score. Prefixed, since
  * `moderate` already names a dose level; LOINC has no answer list for these bands.
@@ -118,6 +121,12 @@ export const KAP_CONCEPTS: Readonly<Record<KapCode, ConceptDef>> = {
     display: 'Self-harm safety alert',
     definition: 'PHQ-9 item 9 was answered above 0 at a screening or a later measure; a clinician must assess the patient now',
   },
+  'safety-alert-escalation': {
+    display: 'Safety alert escalation',
+    definition: 'A safety alert was not acknowledged by a clinician within the configured time; it is sent again at stat priority',
+  },
+  'safety-alert-acknowledged': { display: 'Safety alert acknowledged', definition: 'A clinician acknowledged a safety alert: it was seen and is being acted on' },
+  'safety-alert-resolved': { display: 'Safety alert resolved', definition: 'A clinician resolved a safety alert; the Flag is no longer active' },
   'severity-minimal': { display: 'Minimal symptoms', definition: 'PHQ-9 or GAD-7 total 0-4' },
   'severity-mild': { display: 'Mild symptoms', definition: 'PHQ-9 or GAD-7 total 5-9' },
   'severity-moderate': { display: 'Moderate symptoms', definition: 'PHQ-9 or GAD-7 total 10-14' },

@@ -19,7 +19,7 @@ export interface CareTeamCommunicationInput {
   category: CommunicationCategory;
   text: string;
   sent: string;
-  priority: 'routine' | 'urgent';
+  priority: 'routine' | 'urgent' | 'stat';
 }
 
 /**

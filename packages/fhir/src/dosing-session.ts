@@ -47,6 +47,8 @@ export interface DosingSessionInput {
   recordedAt: string;
   /** In-session blood-pressure alert: a reading strictly above either limit raises it. */
   alertThreshold: AlertThreshold;
+  /** The clinic's IANA time zone, for the reading times in the alert's text; absent: the instants as recorded. */
+  timeZone?: string;
 }
 
 export interface DosingSessionResources {
@@ -127,8 +129,8 @@ export function buildDosingSessionResources(input: DosingSessionInput): DosingSe
     .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   let alert: DosingSessionResources['alert'];
   if (above.length > 0) {
-    const detectedIssue = buildBloodPressureDetectedIssue(ctx, above, input.alertThreshold);
-    alert = { detectedIssue, flag: buildBloodPressureFlag(ctx, above, input.alertThreshold, detectedIssue) };
+    const detectedIssue = buildBloodPressureDetectedIssue(ctx, above, input.alertThreshold, input.timeZone);
+    alert = { detectedIssue, flag: buildBloodPressureFlag(ctx, above, input.alertThreshold, detectedIssue, input.timeZone) };
   }
 
   const all: Resource[] = [

@@ -13,7 +13,7 @@ const stored: CarePlan = {
   meta: { versionId: '3', lastUpdated: '2026-03-10T11:00:00Z' },
   goal: [{ reference: 'Goal/earlier' }],
 };
-const input: GoalsOfCareInput = { courseId: 'c1', discussionId: 'd1', patient, carePlan: stored, request: GOALS_OF_CARE, recordedAt: RECORDED };
+const input: GoalsOfCareInput = { courseId: 'c1', discussionId: 'd1', patient, carePlan: stored, request: GOALS_OF_CARE, recordedAt: RECORDED, timeZone: 'UTC' };
 const codes = (c: { coding?: { system?: string; code?: string }[] } | undefined): string[] => c?.coding?.map((x) => `${x.system}|${x.code}`) ?? [];
 const activity = (cp: CarePlan, code: string) => cp.activity?.find((a) => a.detail?.code?.coding?.some((c) => c.code === code));
 

@@ -1,5 +1,6 @@
 import type { Annotation, CarePlan, Goal, Observation, Patient, Procedure, Reference, Resource } from '@medplum/fhirtypes';
 import type { GoalsOfCareRequest } from '@kap/contracts';
+import { clinicDay } from '@kap/domain';
 import { updateCarePlanActivity } from './care-plan';
 import { activityConcept } from './course-activities';
 import { referenceTo } from './datatypes';
@@ -24,6 +25,8 @@ export interface GoalsOfCareInput {
   carePlan: CarePlan;
   request: GoalsOfCareRequest;
   recordedAt: string;
+  /** The clinic's IANA time zone: a Goal starts on the discussion's day in the clinic. */
+  timeZone: string;
 }
 
 export interface GoalsOfCareResources {
@@ -74,8 +77,8 @@ function buildDiscussionProcedure(key: string, input: GoalsOfCareInput): Procedu
 export function buildGoalsOfCareResources(input: GoalsOfCareInput): GoalsOfCareResources {
   const key = goalsOfCareKey(input.courseId, input.discussionId);
   const procedure = buildDiscussionProcedure(`${key}/procedure`, input);
-  // A Goal's start is a date: the day of the discussion as written (its own offset).
-  const startDate = input.request.discussedAt.slice(0, 10);
+  // A Goal's start is a date: the day of the discussion on the clinic's calendar.
+  const startDate = clinicDay(input.request.discussedAt, input.timeZone);
   const goals = input.request.goals.map((goal, index) =>
     buildGoal({ key: goalKey(key, index), goal, subject: input.patient, startDate }),
   );

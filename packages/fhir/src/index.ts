@@ -44,3 +44,4 @@ export * from './course-note-model';
 export * from './course-note-html';
 export * from './course-note-pdf';
 export * from './course-note';
+export * from './safety-alert-loop';

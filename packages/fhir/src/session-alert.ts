@@ -1,4 +1,5 @@
 import type { DetectedIssue, Flag, Observation, Reference } from '@medplum/fhirtypes';
+import { formatClinicTime } from '@kap/domain';
 import { HL7 } from './codes';
 import { kapCoding } from './code-system';
 import { concept, kapConcept, referenceTo } from './datatypes';
@@ -40,7 +41,9 @@ export interface BloodPressureReading {
 export const isAboveThreshold = (r: Pick<BloodPressureReading, 'systolic' | 'diastolic'>, t: AlertThreshold): boolean =>
   r.systolic > t.systolicAbove || r.diastolic > t.diastolicAbove;
 
-const describeReading = (r: BloodPressureReading): string => `${r.systolic}/${r.diastolic} mmHg at ${r.at}`;
+/** A reading for people: the time as the clinic reads it when its zone is given, else the instant as recorded. */
+const describeReading = (r: BloodPressureReading, timeZone?: string): string =>
+  `${r.systolic}/${r.diastolic} mmHg at ${timeZone ? formatClinicTime(r.at, timeZone) : r.at}`;
 const describeThreshold = (t: AlertThreshold): string => `systolic above ${t.systolicAbove} or diastolic above ${t.diastolicAbove} mmHg`;
 
 function firstOf(readings: readonly BloodPressureReading[]): BloodPressureReading {
@@ -54,6 +57,7 @@ export function buildBloodPressureDetectedIssue(
   ctx: SessionContext,
   above: readonly BloodPressureReading[],
   threshold: AlertThreshold,
+  timeZone?: string,
 ): DetectedIssue {
   const first = firstOf(above);
   const key = `${ctx.key}/alert/detected-issue`;
@@ -67,7 +71,7 @@ export function buildBloodPressureDetectedIssue(
     patient: ctx.subject,
     identifiedDateTime: first.at,
     implicated: above.map((r) => r.observation),
-    detail: `Blood pressure during the dosing session above the alert threshold (${describeThreshold(threshold)}): ${above.map(describeReading).join('; ')}.`,
+    detail: `Blood pressure during the dosing session above the alert threshold (${describeThreshold(threshold)}): ${above.map((r) => describeReading(r, timeZone)).join('; ')}.`,
   };
   return validateResource(issue);
 }
@@ -78,6 +82,7 @@ export function buildBloodPressureFlag(
   above: readonly BloodPressureReading[],
   threshold: AlertThreshold,
   detectedIssue: DetectedIssue,
+  timeZone?: string,
 ): Flag {
   const first = firstOf(above);
   const key = `${ctx.key}/alert/flag`;
@@ -91,7 +96,7 @@ export function buildBloodPressureFlag(
     category: [concept([HL7.clinicalFlag])],
     code: {
       coding: [kapCoding('blood-pressure-alert')],
-      text: `Blood pressure ${describeReading(first)} during the dosing session, above the alert threshold (${describeThreshold(threshold)})${more}`,
+      text: `Blood pressure ${describeReading(first, timeZone)} during the dosing session, above the alert threshold (${describeThreshold(threshold)})${more}`,
     },
     subject: ctx.subject,
     period: { start: first.at },

@@ -117,6 +117,9 @@ export type PatientUpdateJobData = z.infer<typeof PatientUpdateJobData>;
 /** Rebuild a course's note from what is stored now. */
 export const CourseNoteJobData = z.strictObject({ courseId: z.string().min(1), outboxKey, tenantId: TenantId });
 export type CourseNoteJobData = z.infer<typeof CourseNoteJobData>;
+/** A safety alert's acknowledgement deadline: when it passes with the alert still open, the alert escalates. */
+export const SafetyAlertJobData = z.strictObject({ alertId: z.uuid(), escalation: z.number().int().positive(), dueAt: z.iso.datetime({ offset: true }), outboxKey, tenantId: TenantId });
+export type SafetyAlertJobData = z.infer<typeof SafetyAlertJobData>;
 
 export const WORK = {
   ehrSync: defineUnit({
@@ -133,6 +136,17 @@ export const WORK = {
     jobs: (p, row) => [
       { name: 'due', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'due', outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.dueBy) },
       { name: 'reminder', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'reminder', outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.remindAt) },
+    ],
+    options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
+  }),
+  // A timer like the follow-ups' (same queue): one row per deadline, the escalation it would be. The
+  // processor completes the row in the transaction that records the escalation and asks for the next.
+  safetyAlertEscalation: defineUnit({
+    topic: 'safety-alert-escalation',
+    payload: z.strictObject({ alertId: z.uuid(), escalation: z.number().int().positive(), dueAt: z.iso.datetime({ offset: true }) }),
+    queue: QUEUE_NAMES.followUps,
+    jobs: (p, row) => [
+      { name: 'alert-escalation', data: SafetyAlertJobData.parse({ ...p, outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.dueAt) },
     ],
     options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
   }),

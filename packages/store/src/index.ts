@@ -28,3 +28,4 @@ export * from './patient-links';
 export * from './active-courses';
 export * from './tenant';
 export * from './audit-events';
+export * from './safety-alerts';

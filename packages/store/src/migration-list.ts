@@ -416,6 +416,38 @@ export const MIGRATIONS: readonly Migration[] = [
     everyStart: [TENANT_ROLE_READY, ...TENANT_GRANTS],
   },
   {
+    version: 13,
+    name: 'safety alerts: who acknowledged or resolved each, and its escalations',
+    statements: [
+      // One row per alert (a self-harm Flag or an in-session blood-pressure Flag): its state,
+      // and its history as the page and GET /v1/alerts show it. The FHIR record is the Flag,
+      // the Communications and the Provenance; this is what the loop is decided from.
+      `CREATE TABLE safety_alerts (
+        id uuid PRIMARY KEY,
+        kind text NOT NULL CHECK (kind IN ('phq9-self-harm', 'session-blood-pressure')),
+        patient_id text NOT NULL,
+        course_id uuid NULL,
+        screening_id uuid NULL,
+        flag_id text NOT NULL,
+        communication_id text NOT NULL,
+        raised_at timestamptz NOT NULL,
+        status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged', 'resolved')),
+        acknowledged_by text NULL,
+        acknowledged_at timestamptz NULL,
+        resolved_by text NULL,
+        resolved_at timestamptz NULL,
+        escalations integer NOT NULL DEFAULT 0,
+        history jsonb NOT NULL DEFAULT '[]'::jsonb
+      )`,
+      'CREATE UNIQUE INDEX safety_alerts_flag_idx ON safety_alerts (flag_id)',
+      'CREATE INDEX safety_alerts_course_idx ON safety_alerts (course_id)',
+      'CREATE INDEX safety_alerts_screening_idx ON safety_alerts (screening_id)',
+      ...tenantOwned('safety_alerts'),
+      'CREATE INDEX safety_alerts_status_idx ON safety_alerts (tenant_id, status, raised_at, id)',
+      ...TENANT_GRANTS,
+    ],
+  },
+  {
     version: 18,
     name: 'sync state: how a resource was sent when it differs from what is stored (a profile claim left out)',
     statements: ['ALTER TABLE sync_state ADD COLUMN sent_note text NULL'],

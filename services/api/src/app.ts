@@ -22,6 +22,7 @@ import { coursePageRoutes } from './page/course-page';
 import { httpMetrics, metricsRoutes } from './ops/metrics';
 import { QUEUE_DASHBOARD_PATH, queueDashboard } from './ops/queue-dashboard';
 import { adminRoutes } from './routes/admin';
+import { alertRoutes } from './routes/alerts';
 import { courseRoutes } from './routes/courses';
 import { ehrNotificationRoutes } from './routes/ehr-notifications';
 import { fhirRoutes } from './routes/fhir';
@@ -66,6 +67,7 @@ export function createApp(given: AppDeps): Express {
   app.use(systemRoutes(deps));
   app.use(screeningRoutes(deps));
   app.use(courseRoutes(deps));
+  app.use(alertRoutes(deps));
   app.use(adminRoutes(deps));
   app.use(ehrNotificationRoutes(deps));
   app.use(fhirRoutes(deps));

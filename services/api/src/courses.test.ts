@@ -96,7 +96,7 @@ describe('courses', () => {
     const bad = await request(h.app).post('/v1/courses').send({ screeningId: s.screeningId, followUpOffsets: ['PT0S'] }).expect(400);
     expect(bad.body.issue[0].expression).toEqual(['followUpOffsets[0]']);
     await request(h.app).post('/v1/courses').send({ screeningId: s.screeningId, followUpOffsets: ['P45D'] }).expect(400);
-    const res = await request(h.app).post('/v1/courses').send({ screeningId: s.screeningId, followUpOffsets: ['PT12H', 'PT36H'] }).expect(201);
+    const res = await request(h.app).post('/v1/courses').send({ screeningId: s.screeningId, startDate: '2026-03-02', followUpOffsets: ['PT12H', 'PT36H'] }).expect(201);
     const session = await request(h.app)
       .post(`/v1/courses/${res.body.courseId}/dosing-sessions`)
       .send({

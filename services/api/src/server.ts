@@ -24,6 +24,12 @@ export async function startApi(config: Config, db: Db, logger: Logger, tenants: 
   if (config.AUTH_MODE === 'none') {
     logger.warn({ host: config.HOST }, 'AUTH_MODE=none: the API is open to anyone on this machine, and listens on loopback only');
   }
+  for (const t of tenants.all()) {
+    // UTC is a guess about the clinic's calendar: wrong days are refused or recorded without an error.
+    if (config.NODE_ENV === 'production' && !t.config.CLINIC_TIME_ZONE) {
+      logger.warn({ tenant: t.id }, "CLINIC_TIME_ZONE is not set: clinical days (a course's first day, before its start, 90 days after its stop) are taken in UTC");
+    }
+  }
   const rules = screeningRulesFromConfig(config);
   // Fails fast instead of queueing commands while Redis is away: callers get 503 at once.
   const redis = producerConnection(config.REDIS_URL, { lazyConnect: true });

@@ -3,7 +3,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
 import { auditTrailOf } from './app';
-import { screeningRequest, sessionOneRequest } from '../../../test/support/requests';
+import { screeningRequest, sessionOneRequest, courseStartYesterday } from '../../../test/support/requests';
 import { startTestIssuer, type TestIssuer } from '../../../test/support/tokens';
 
 const ALL_SCOPES = 'kap/v1.read kap/v1.write kap/admin system/*.rs system/*.c';
@@ -78,7 +78,7 @@ describe('tenants through the API', () => {
     const needsReview = await post(south, '/v1/screenings', only).expect(201);
     expect(needsReview.body.outcome).toBe('needs-review');
     s.needsReviewId = needsReview.body.screeningId;
-    s.courseId = (await post(south, '/v1/courses', { screeningId: s.screeningId }).expect(201)).body.courseId;
+    s.courseId = (await post(south, '/v1/courses', { screeningId: s.screeningId, startDate: courseStartYesterday() }).expect(201)).body.courseId;
     const start = new Date(Date.now() - 2 * 3600_000);
     const session = await post(south, `/v1/courses/${s.courseId}/dosing-sessions`, sessionOneRequest(start)).expect(201);
     s.followUpId = session.body.followUps[0].id;

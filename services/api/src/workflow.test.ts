@@ -27,7 +27,7 @@ const sessionBody = (n: 1 | 2, overrides: Record<string, unknown> = {}) => ({
 
 async function newCourse(): Promise<{ courseId: string; known: Set<string> }> {
   const s = await request(h.app).post('/v1/screenings').send(screeningRequest()).expect(201);
-  const c = await request(h.app).post('/v1/courses').send({ screeningId: s.body.screeningId }).expect(201);
+  const c = await request(h.app).post('/v1/courses').send({ screeningId: s.body.screeningId, startDate: '2026-03-01' }).expect(201);
   const known = new Set(
     [s.body.resources, c.body.resources].flatMap((b: Bundle) => (b.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`)),
   );

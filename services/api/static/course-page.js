@@ -6,6 +6,8 @@
   var courseId = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() || '');
   var token = null;
   var charts = [];
+  // The clinic's time zone, from the course view: every time on the page is the clinic's, whatever the browser's zone.
+  var zone = 'UTC';
 
   var STOP_TEXT = {
     completed: 'Course completed',
@@ -52,14 +54,17 @@
     if (!iso) return '';
     var d = new Date(iso);
     if (isNaN(d.getTime())) return iso;
-    return d.toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+    return d.toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: zone });
   }
+  /** A time that must not be misread (alerts): with the zone named. */
+  function whenNamed(iso) { return iso ? when(iso) + ' (' + zone + ')' : ''; }
   function day(iso) {
-    var d = new Date(iso.length === 10 ? iso + 'T12:00:00' : iso);
-    return d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric' });
+    // A date is a calendar day already: shown as it is; an instant is shown as the clinic's day.
+    if (iso.length === 10) return new Date(iso + 'T12:00:00Z').toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+    return new Date(iso).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: zone });
   }
   function clock(iso) {
-    return new Date(iso).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
+    return new Date(iso).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', timeZone: zone });
   }
   function bandLabel(bands, band) {
     var b = (bands || []).find(function (x) { return x.band === band; });
@@ -86,6 +91,23 @@
           throw e;
         }
         return body;
+      });
+    });
+  }
+
+  function post(path, body) {
+    var headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
+    if (token) headers.Authorization = 'Bearer ' + token;
+    // One key per submission: a retried or double-clicked submit is one acknowledgement.
+    headers['Idempotency-Key'] = 'page-' + (window.crypto && crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+    return fetch(path, { method: 'POST', headers: headers, body: JSON.stringify(body), credentials: 'omit', cache: 'no-store' }).then(function (res) {
+      return res.json().then(function (out) {
+        if (!res.ok) {
+          var e = new Error(res.status === 403 ? 'This token may not acknowledge alerts.' : (out && out.issue && out.issue[0] && out.issue[0].diagnostics) || 'HTTP ' + res.status);
+          e.status = res.status;
+          throw e;
+        }
+        return out;
       });
     });
   }
@@ -129,14 +151,60 @@
       var title = a.code === 'phq9-self-harm'
         ? 'Self-harm risk: PHQ-9 item 9 positive'
         : a.code === 'blood-pressure-alert' ? 'Blood pressure above the alert threshold during a session' : 'Alert';
-      list.appendChild(el('li', { className: 'alert-item ' + (a.code === 'phq9-self-harm' ? 'alert-safety' : 'alert-clinical') }, [
+      var loop = a.alert;
+      var children = [
         el('strong', { text: title }),
-        el('span', { className: 'alert-when', text: when(a.at) }),
+        el('span', { className: 'alert-when', text: whenNamed(a.at) }),
         el('p', { text: a.text }),
-      ]));
+      ];
+      if (loop) children.push(alertState(loop));
+      if (loop && loop.status === 'open') children.push(ackForm(loop));
+      list.appendChild(el('li', { className: 'alert-item ' + (a.code === 'phq9-self-harm' ? 'alert-safety' : 'alert-clinical'), 'data-alert-status': loop ? loop.status : 'unknown' }, children));
     });
     body.appendChild(list);
     if (alerts.some(function (a) { return a.code === 'phq9-self-harm'; })) section.setAttribute('role', 'alert');
+  }
+
+  function alertState(loop) {
+    var parts = [];
+    if (loop.status === 'open') {
+      parts.push(badge('Open: not acknowledged', 'escalated'));
+      parts.push(' ' + (loop.escalations === 0 ? 'Not escalated yet' : 'Escalated ' + loop.escalations + (loop.escalations === 1 ? ' time' : ' times')) +
+        (loop.nextEscalationAt ? '; escalates next at ' + whenNamed(loop.nextEscalationAt) + ' unless acknowledged.' : '.'));
+    } else {
+      parts.push(badge(loop.status === 'resolved' ? 'Resolved' : 'Acknowledged', 'completed'));
+      var resolved = loop.status === 'resolved';
+      parts.push(' by ' + (resolved ? loop.resolvedBy : loop.acknowledgedBy) + ' at ' + whenNamed(resolved ? loop.resolvedAt : loop.acknowledgedAt) +
+        (loop.escalations ? ' (after ' + loop.escalations + ' escalation' + (loop.escalations === 1 ? '' : 's') + ')' : '') + '.');
+    }
+    return el('p', { className: 'alert-state' }, parts);
+  }
+
+  function ackForm(loop) {
+    var id = 'ack-' + loop.id;
+    var by = el('input', { id: id + '-by', name: 'by', type: 'text', autocomplete: 'name', required: 'required', maxlength: '200' });
+    var note = el('input', { id: id + '-note', name: 'note', type: 'text', maxlength: '2000' });
+    var error = el('p', { className: 'error', role: 'alert' });
+    var button = el('button', { type: 'submit', text: 'Acknowledge' });
+    var form = el('form', { className: 'ack', 'aria-label': 'Acknowledge this alert' }, [
+      el('label', { for: id + '-by', text: 'Acknowledged by' }), by,
+      el('label', { for: id + '-note', text: 'Note (optional)' }), note,
+      button, error,
+    ]);
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var body = { by: by.value.trim() };
+      if (note.value.trim()) body.note = note.value.trim();
+      button.disabled = true;
+      error.textContent = '';
+      post('/v1/alerts/' + encodeURIComponent(loop.id) + '/acknowledge', body)
+        .then(function () { load(); })
+        .catch(function (err) {
+          button.disabled = false;
+          error.textContent = 'Not acknowledged: ' + err.message;
+        });
+    });
+    return form;
   }
 
   // ---- summary --------------------------------------------------------------------------
@@ -151,6 +219,7 @@
       .sort(function (a, b) { return Date.parse(a.dueBy) - Date.parse(b.dueBy); })[0];
     row('Status', course.status === 'stopped' ? STOP_TEXT[course.stoppedReason] || 'Stopped' : 'Active · ' + (PHASE_TEXT[course.phase] || course.phase));
     row('Started', day(course.startDate));
+    row('Times shown in', zone + " (the clinic's time zone)");
     if (course.stoppedAt) row('Stopped', when(course.stoppedAt));
     if (course.screening) row('Screening', OUTCOME_TEXT[course.screening.outcome] || course.screening.outcome);
     ['phq9', 'gad7'].forEach(function (k) {
@@ -329,7 +398,7 @@
       if (sc.review) body.push(el('p', { text: 'Clinician review: ' + sc.review.decision + ' by ' + sc.review.reviewer + (sc.review.note ? ' — ' + sc.review.note : '') }));
       events.push({ at: sc.performedAt, kind: 'screening', title: 'Screening', body: body });
     }
-    events.push({ at: course.startDate + 'T00:00:00', kind: 'start', title: 'Course started · preparation', dateOnly: true,
+    events.push({ at: course.startsAt || course.startDate + 'T00:00:00Z', kind: 'start', title: 'Course started · preparation', dateOnly: true,
       body: [el('p', { text: 'Preparatory psychotherapy: alliance, intention setting, set and setting, education.' })] });
     (course.sessionDetails || []).forEach(function (s, i) {
       var dose = s.dose ? s.dose.value + ' ' + s.dose.unit : '';
@@ -394,6 +463,7 @@
   function render(course, outcomes) {
     charts.forEach(function (c) { c.destroy(); });
     charts = [];
+    zone = course.timeZone || 'UTC';
     var p = course.patient || {};
     $('title').textContent = (p.name || 'Patient') + ' · KAP course';
     document.title = (p.name || 'Patient') + ' · KAP course';

@@ -8,6 +8,10 @@ describe('the route table', () => {
     expect(need('POST', '/v1/screenings')).toEqual({ kind: 'kap', scope: 'kap/v1.write' });
     expect(need('POST', '/v1/courses/c1/dosing-sessions')).toEqual({ kind: 'kap', scope: 'kap/v1.write' });
     expect(need('POST', '/v1/ehr-notifications')).toEqual({ kind: 'kap', scope: 'kap/v1.write' });
+    // Safety alerts: reading them is clinical reading, acknowledging or resolving one is a clinical write.
+    expect(need('GET', '/v1/alerts')).toEqual({ kind: 'kap', scope: 'kap/v1.read' });
+    expect(need('POST', '/v1/alerts/a1/acknowledge')).toEqual({ kind: 'kap', scope: 'kap/v1.write' });
+    expect(need('POST', '/v1/alerts/a1/resolve')).toEqual({ kind: 'kap', scope: 'kap/v1.write' });
     expect(need('GET', '/v1/courses/c1')).toEqual({ kind: 'kap', scope: 'kap/v1.read' });
     expect(need('HEAD', '/v1/courses/c1/outcomes')).toEqual({ kind: 'kap', scope: 'kap/v1.read' });
     for (const [method, path] of [

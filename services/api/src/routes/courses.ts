@@ -22,13 +22,14 @@ export function courseRoutes(deps: AppDeps): Router {
   router.post('/v1/courses', command(deps, zodParser(CourseRequest), startCourse));
   router.get('/v1/courses/:id', async (req, res) => {
     const id = req.params.id;
-    const alertThreshold = requestTenant(deps, res).session.alertThreshold;
+    const tenant = requestTenant(deps, res);
+    const alertThreshold = tenant.session.alertThreshold;
     // One transaction for all the reads: one tenant scope to set, and the view and its detail from one snapshot.
     const { result, detail } = await guardDatabase(() =>
       requestDb(deps, res).transaction(async (tx) => {
         const view = await viewCourse(tx, id);
         // Additive: what the course page shows, and where to find the page and the outcomes.
-        return { result: view, detail: await courseDetail(tx, id, alertThreshold) };
+        return { result: view, detail: await courseDetail(tx, id, alertThreshold, tenant) };
       }),
     );
     noteAuditRead(res, { patients: [result.patientId], resources: [`CarePlan/${(result.body as { carePlanId: string }).carePlanId}`] });

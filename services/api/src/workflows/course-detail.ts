@@ -1,6 +1,8 @@
-import { SEVERITY_BAND_TABLES, TIMEPOINT_TEXT } from '@kap/domain';
+import { SEVERITY_BAND_TABLES, TIMEPOINT_TEXT, clinicDayStart } from '@kap/domain';
 import { KAP_CODE_SYSTEM_URL, LOINC, notFound } from '@kap/fhir';
-import { getCourse, getScreening, listCourseMeasures, listDosingSessions, listGoalsOfCare, listPatientResources, readResource, type Db } from '@kap/store';
+import { getCourse, getScreening, listCourseMeasures, listSafetyAlertsByFlag, listDosingSessions, listGoalsOfCare, listPatientResources, readResource, type Db } from '@kap/store';
+import type { TenantSettings } from '../http/tenant-settings';
+import { alertView } from './alerts';
 import type { CarePlan, Flag, Goal, MedicationAdministration, Observation, Patient, Procedure, Resource } from '@medplum/fhirtypes';
 
 /**
@@ -50,7 +52,7 @@ function sessionVitals(resources: readonly Resource[], encounter: string): Vital
   return [...byTime.values()].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
 }
 
-export async function courseDetail(db: Db, courseId: string, threshold: AlertThreshold) {
+export async function courseDetail(db: Db, courseId: string, threshold: AlertThreshold, tenant: Pick<TenantSettings, 'timeZone' | 'config'>) {
   const course = await getCourse(db, courseId);
   if (!course) throw notFound(`Course ${courseId}`);
   const screening = await getScreening(db, course.screeningId);
@@ -61,15 +63,23 @@ export async function courseDetail(db: Db, courseId: string, threshold: AlertThr
   const carePlan = await readResource<CarePlan>(db, 'CarePlan', course.carePlanId);
 
   const flags = resources.filter((r): r is Flag => r.resourceType === 'Flag' && r.status === 'active');
-  const alerts = flags
-    .map((f) => ({
-      code: kapCode(f.code) ?? 'alert',
-      text: f.code.text ?? '',
-      at: f.period?.start ?? f.meta?.lastUpdated ?? '',
-      flag: `Flag/${f.id}`,
-      category: f.category?.[0]?.coding?.[0]?.code ?? null,
-    }))
-    .sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
+  const loops = new Map((await listSafetyAlertsByFlag(db, flags.map((f) => f.id as string))).map((a) => [a.flagId, a]));
+  const alerts = (
+    await Promise.all(
+      flags.map(async (f) => {
+        const loop = loops.get(f.id as string);
+        return {
+          code: kapCode(f.code) ?? 'alert',
+          text: f.code.text ?? '',
+          at: f.period?.start ?? f.meta?.lastUpdated ?? '',
+          flag: `Flag/${f.id}`,
+          category: f.category?.[0]?.coding?.[0]?.code ?? null,
+          // Who has seen it and how often it was escalated; null for a Flag raised before alerts had a loop.
+          alert: loop ? await alertView(db, loop, tenant) : null,
+        };
+      }),
+    )
+  ).sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
 
   const patient = resources.find((r): r is Patient => r.resourceType === 'Patient' && r.id === course.patientId);
   const name = patient?.name?.[0];
@@ -82,6 +92,8 @@ export async function courseDetail(db: Db, courseId: string, threshold: AlertThr
         }
       : null,
     stoppedAt: course.stoppedAt,
+    timeZone: tenant.timeZone,
+    startsAt: clinicDayStart(course.startDate, tenant.timeZone),
     alertThreshold: threshold,
     severityBands: SEVERITY_BAND_TABLES,
     screening: screening

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CourseRequest } from '@kap/contracts';
-import { checkCourseStart, phaseOf } from '@kap/domain';
+import { addDays, checkCourseStart, clinicDay, phaseOf } from '@kap/domain';
 import { applyCoursePlan, badRequest, collectionBundle, conflict, notFound } from '@kap/fhir';
 import {
   type Db,
@@ -22,13 +22,12 @@ import type { HandlerResult } from '../http/respond';
 /** How far ahead a course may be planned to start; later is a typo, not a plan. */
 export const MAX_START_AHEAD_DAYS = 90;
 
-/** A course starts on or after the day of its screening, and within MAX_START_AHEAD_DAYS of today. */
-function checkStartDate(startDate: string, screenedAt: string, now: Date): void {
-  // Days compared in the zones furthest apart, so no caller's local date is refused.
-  const screenedDay = new Date(Date.parse(screenedAt) - 12 * 3600_000).toISOString().slice(0, 10);
-  if (startDate < screenedDay) throw badRequest(`startDate is before the screening (${screenedDay})`, 'startDate');
-  const latest = new Date(now.getTime() + MAX_START_AHEAD_DAYS * 86_400_000 + 14 * 3600_000).toISOString().slice(0, 10);
-  if (startDate > latest) throw badRequest(`startDate must be within ${MAX_START_AHEAD_DAYS} days from today`, 'startDate');
+/** A course starts on or after the day of its screening, and within MAX_START_AHEAD_DAYS of today, both on the clinic's calendar. */
+function checkStartDate(startDate: string, screenedAt: string, now: Date, timeZone: string): void {
+  const screenedDay = clinicDay(screenedAt, timeZone);
+  if (startDate < screenedDay) throw badRequest(`startDate is before the screening (${screenedDay} in the clinic's time zone, ${timeZone})`, 'startDate');
+  const latest = addDays(clinicDay(now, timeZone), MAX_START_AHEAD_DAYS);
+  if (startDate > latest) throw badRequest(`startDate must be within ${MAX_START_AHEAD_DAYS} days from today (${clinicDay(now, timeZone)} in ${timeZone})`, 'startDate');
 }
 
 /** Starts a course from an eligible or approved screening: the PlanDefinition applied to the patient gives the CarePlan. */
@@ -40,8 +39,8 @@ export async function startCourse(request: CourseRequest, ctx: CommandContext): 
   const [existing] = await listCoursesForScreening(ctx.tx, screening.id);
   if (existing) throw conflict(`Course ${existing.id} was already started from screening ${screening.id}`, 'duplicate');
 
-  const startDate = request.startDate ?? ctx.now.toISOString().slice(0, 10);
-  checkStartDate(startDate, screening.performedAt, ctx.now);
+  const startDate = request.startDate ?? clinicDay(ctx.now, ctx.tenant.timeZone);
+  checkStartDate(startDate, screening.performedAt, ctx.now, ctx.tenant.timeZone);
   const courseId = randomUUID();
   const supportingInfo: Reference[] = [screening.resourceRefs.eligibility, screening.resourceRefs.questionnaireResponse]
     .filter((r): r is string => !!r)

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DosingSessionRequest } from '@kap/contracts';
-import { PLANNED_DOSE_LEVEL, checkDosingSession, parseDurationMs, parseFollowUpOffsets, planFollowUps } from '@kap/domain';
+import { PLANNED_DOSE_LEVEL, checkDosingSession, checkNotBeforeCourse, parseDurationMs, parseFollowUpOffsets, planFollowUps } from '@kap/domain';
 import {
   badRequest,
   buildCareTeamCommunication,
@@ -18,6 +18,7 @@ import { WORK, saveForSync, workRequest } from '@kap/queue';
 import { getScreening, insertDosingSession, insertFollowUps, setFollowUpTask } from '@kap/store';
 import type { Patient, Reference, Resource, Task } from '@medplum/fhirtypes';
 import type { CommandContext, CommandResult } from '../http/command';
+import { raiseAlerts } from './alerts';
 import { loadCourse } from './course-state';
 
 export interface SessionSettings {
@@ -52,6 +53,8 @@ export async function recordDosingSession(
   if (screening && Date.parse(request.start) < Date.parse(screening.performedAt)) {
     throw badRequest(`start is before the course's screening (${screening.performedAt})`, 'start');
   }
+  const early = checkNotBeforeCourse(course.startDate, request.start, ctx.tenant.timeZone, 'start');
+  if (early) throw conflict(early.text, 'business-rule', 'start');
 
   const recordedAt = ctx.now.toISOString();
   const sessionId = randomUUID();
@@ -65,6 +68,7 @@ export async function recordDosingSession(
     request,
     recordedAt,
     alertThreshold: settings.alertThreshold,
+    timeZone: ctx.tenant.timeZone,
   });
   const stored = await insertDosingSession(ctx.tx, {
     id: sessionId,
@@ -138,12 +142,13 @@ export async function recordDosingSession(
     const remindAt = new Date(due - Math.min(lead, offset / 2)).toISOString();
     return workRequest(WORK.followUpSchedule, { followUpId: f.id, dueBy: f.dueBy, remindAt }, { patientId: course.patientId, tenantId: ctx.tenantId });
   });
+  const alertTimers = await raiseAlerts(ctx, produced, { patientId: course.patientId, courseId });
   const saved = await saveForSync(ctx.tx, course.patientId, produced, {
     reason: 'dosing-session',
     webhookUrls: ctx.webhookUrls,
     tenantId: ctx.tenantId,
     courseId: course.id,
-    alsoEnqueue: schedules,
+    alsoEnqueue: [...schedules, ...alertTimers],
   });
   return {
     status: 201,

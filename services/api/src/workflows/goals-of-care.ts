@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { GoalsOfCareRequest } from '@kap/contracts';
-import { checkCourseActive } from '@kap/domain';
+import { checkCourseActive, checkNotBeforeCourse } from '@kap/domain';
 import { buildGoalsOfCareResources, buildProvenance, collectionBundle, conflict, goalsOfCareKey, provenanceKey } from '@kap/fhir';
 import { saveForSync } from '@kap/queue';
 import { insertGoalsOfCare } from '@kap/store';
@@ -15,6 +15,8 @@ export async function recordGoalsOfCare(courseId: string, request: GoalsOfCareRe
   const { course, facts, carePlan } = await loadCourse(ctx.tx, courseId);
   const stopped = checkCourseActive(facts);
   if (stopped) throw conflict(stopped.text);
+  const early = checkNotBeforeCourse(course.startDate, request.discussedAt, ctx.tenant.timeZone, 'discussedAt');
+  if (early) throw conflict(early.text, 'business-rule', 'discussedAt');
   const discussionId = randomUUID();
   const goc = buildGoalsOfCareResources({
     courseId,
@@ -23,6 +25,7 @@ export async function recordGoalsOfCare(courseId: string, request: GoalsOfCareRe
     carePlan,
     request,
     recordedAt: ctx.now.toISOString(),
+    timeZone: ctx.tenant.timeZone,
   });
   const provenance = buildProvenance({
     key: provenanceKey(goalsOfCareKey(courseId, discussionId)),

@@ -6,6 +6,7 @@ import { saveForSync } from '@kap/queue';
 import { insertCourseMeasure } from '@kap/store';
 import type { CarePlan, Patient, Reference, Resource } from '@medplum/fhirtypes';
 import type { CommandContext, CommandResult } from '../http/command';
+import { raiseAlerts } from './alerts';
 import { loadCourse } from './course-state';
 
 /**
@@ -16,7 +17,7 @@ import { loadCourse } from './course-state';
  */
 export async function recordMeasure(courseId: string, request: MeasureRequest, ctx: CommandContext): Promise<CommandResult> {
   const { course, carePlan } = await loadCourse(ctx.tx, courseId);
-  const refused = checkMeasure({ startDate: course.startDate, stoppedAt: course.stoppedAt, measuredAt: request.measuredAt, now: ctx.now });
+  const refused = checkMeasure({ startDate: course.startDate, stoppedAt: course.stoppedAt, measuredAt: request.measuredAt, now: ctx.now, timeZone: ctx.tenant.timeZone });
   if (refused) throw conflict(refused.text);
 
   const recordedAt = ctx.now.toISOString();
@@ -46,7 +47,15 @@ export async function recordMeasure(courseId: string, request: MeasureRequest, c
       reason: built.alert ? 'Course measure recorded; PHQ-9 item 9 positive, care team alerted' : 'Course measure recorded',
     }),
   );
-  const saved = await saveForSync(ctx.tx, course.patientId, produced, { reason: 'course-measure', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId, courseId: course.id });
+  // A stopped course does not silence it: the alert is the patient's, not the course's.
+  const alertTimers = await raiseAlerts(ctx, produced, { patientId: course.patientId, courseId });
+  const saved = await saveForSync(ctx.tx, course.patientId, produced, {
+    reason: 'course-measure',
+    webhookUrls: ctx.webhookUrls,
+    tenantId: ctx.tenantId,
+    courseId: course.id,
+    alsoEnqueue: alertTimers,
+  });
 
   const ref = (r: Resource | undefined): string | undefined => (r ? `${r.resourceType}/${r.id}` : undefined);
   const phq9Total = request.phq9 ? instrumentTotal('phq9', request.phq9) : null;

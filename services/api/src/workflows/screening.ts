@@ -22,6 +22,7 @@ import {
 import type { Observation } from '@medplum/fhirtypes';
 import { saveForSync } from '@kap/queue';
 import type { CommandContext, CommandResult } from '../http/command';
+import { raiseAlerts } from './alerts';
 
 /**
  * Records a screening: evaluates it against the site's rules, maps it to FHIR, and stores
@@ -42,8 +43,14 @@ export async function recordScreening(
   const patientId = patient.id as string;
   const screeningId = randomUUID();
   const built = buildScreeningResources({ screeningId, request, evaluation, patient, recordedAt: ctx.now.toISOString() });
+  const alertTimers = await raiseAlerts(ctx, built, { patientId, screeningId });
   // A Patient created here is new to the EHR too, so it joins what is marked for sync.
-  const stored = await saveForSync(ctx.tx, patientId, created ? [patient, ...built] : built, { reason: 'screening', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId });
+  const stored = await saveForSync(ctx.tx, patientId, created ? [patient, ...built] : built, {
+    reason: 'screening',
+    webhookUrls: ctx.webhookUrls,
+    tenantId: ctx.tenantId,
+    alsoEnqueue: alertTimers,
+  });
   const produced = created ? stored : [patient, ...stored];
   await insertScreening(ctx.tx, {
     id: screeningId,

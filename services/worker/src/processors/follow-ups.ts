@@ -6,6 +6,7 @@ import type { Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
 import { removeJobs } from '../relay';
 import { tenantWork, type TenantWork } from '../tenant-work';
+import { escalateSafetyAlert } from './safety-alerts';
 
 /**
  * A follow-up's timers. The reminder tells the care team one is coming due; at the due
@@ -15,6 +16,7 @@ import { tenantWork, type TenantWork } from '../tenant-work';
  */
 export function followUpProcessor(deps: WorkerDeps) {
   return async (job: Job): Promise<string> => {
+    if (job.name === 'alert-escalation') return escalateSafetyAlert(deps, job.data);
     if (job.name === 'cancel') {
       const data = FollowUpCancelJobData.parse(job.data);
       return cancelTimers(deps, tenantWork(deps, data.tenantId), data);
