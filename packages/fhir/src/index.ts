@@ -40,3 +40,4 @@ export * from './measure-response';
 export * from './self-harm-alert';
 export * from './measure';
 export * from './audit-event';
+export * from './hl7v2-out';
