@@ -23,6 +23,8 @@ export const QUEUE_NAMES = {
   reconcile: 'reconcile',
   /** What the hospital sent (HL7 v2 ADT, FHIR notifications), applied, and the Patient updates it causes in the EHR. */
   inbound: 'ehr-inbound',
+  /** HL7 v2 results and notes to the hospital's interface engine over MLLP. */
+  hl7Out: 'hl7-out',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
@@ -112,6 +114,10 @@ export type InboundMessageJobData = z.infer<typeof InboundMessageJobData>;
 export const PatientUpdateJobData = z.strictObject({ patientId: z.string().min(1), outboxKey, tenantId: TenantId });
 export type PatientUpdateJobData = z.infer<typeof PatientUpdateJobData>;
 
+/** Send one stored resource version to the tenant's interface engine as an HL7 v2 message. */
+export const Hl7OutJobData = z.strictObject({ outboxKey, tenantId: TenantId });
+export type Hl7OutJobData = z.infer<typeof Hl7OutJobData>;
+
 export const WORK = {
   ehrSync: defineUnit({
     topic: 'ehr-sync',
@@ -171,6 +177,23 @@ export const WORK = {
     payload: z.strictObject({ patientId: z.string().min(1) }),
     queue: QUEUE_NAMES.inbound,
     jobs: (p, row) => [{ name: 'patient-demographics', data: PatientUpdateJobData.parse({ patientId: p.patientId, outboxKey: row.key, tenantId: row.tenantId }) }],
+    options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
+  }),
+  // One row per resource version (a vital sign, a PHQ-9/GAD-7 total, a note); the patient is the row's.
+  // Job data carries no patient id: a dead v2 message is that message's, not the patient's FHIR sync.
+  hl7Out: defineUnit({
+    topic: 'hl7-out',
+    payload: z.strictObject({
+      resourceType: z.enum(['Observation', 'DocumentReference']),
+      resourceId: z.string().min(1),
+      version: z.string().min(1),
+      /** MSH-10, derived from the version: the same on every retry, so the engine can drop a repeat. */
+      controlId: z.string().min(1).max(20),
+      messageType: z.enum(['ORU^R01', 'MDM^T02']),
+    }),
+    queue: QUEUE_NAMES.hl7Out,
+    jobs: (_p, row) => [{ name: 'hl7-out', data: Hl7OutJobData.parse({ outboxKey: row.key, tenantId: row.tenantId }) }],
+    // Waits out an engine outage as the EHR sync waits out the EHR's.
     options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
   }),
 } as const;

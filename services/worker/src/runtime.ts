@@ -7,6 +7,8 @@ import type { WorkerDeps } from './deps';
 import { recordJob } from './metrics';
 import { ehrSyncProcessor } from './processors/ehr-sync';
 import { followUpProcessor } from './processors/follow-ups';
+import { hl7OutProcessor } from './processors/hl7-out';
+import { closeSenders } from './hl7-out/senders';
 import { inboundProcessor } from './processors/inbound';
 import { notifyProcessor } from './processors/notify';
 import { reconcileProcessor } from './processors/reconcile';
@@ -74,6 +76,8 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
     start(QUEUE_NAMES.notify, notifyProcessor(deps), 4),
     start(QUEUE_NAMES.reconcile, reconcileProcessor(deps), 1),
     start(QUEUE_NAMES.inbound, inboundProcessor(deps), 2),
+    // Messages share one connection per engine, one in flight: more concurrency only queues on it.
+    start(QUEUE_NAMES.hl7Out, hl7OutProcessor(deps), 2),
   ];
   const relay = startRelay(deps, jobLimits(deps));
   const sweep = startStaleSweep(deps);
@@ -82,6 +86,7 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
       await sweep.stop();
       await relay.stop();
       await Promise.all(workers.map((w) => w.close()));
+      closeSenders(deps);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { singleTenant, webhookUrls, type Config, type Tenants } from '@kap/config';
+import { hl7OutDestination, singleTenant, webhookUrls, type Config, type Tenants } from '@kap/config';
 import { screeningRulesFromSettings, type ScreeningRuleTable } from '@kap/domain';
 import { OutcomeError, operationOutcome } from '@kap/fhir';
 import type { Response } from 'express';
@@ -13,6 +13,8 @@ export interface TenantSettings {
   readonly rules: ScreeningRuleTable;
   readonly session: SessionSettings;
   readonly webhookUrls: readonly string[];
+  /** Whether its results and notes also go to an interface engine as HL7 v2 (HL7_OUT_HOST). */
+  readonly hl7Out: boolean;
 }
 
 /** The screening rules a configuration names (thresholds and severity overrides); throws on an override the rules refuse. */
@@ -55,6 +57,7 @@ export function tenantSettingsTable(deps: AppDeps): ReadonlyMap<string, TenantSe
               alertThreshold: { systolicAbove: c.SESSION_BP_ALERT_SYSTOLIC_ABOVE, diastolicAbove: c.SESSION_BP_ALERT_DIASTOLIC_ABOVE },
             },
             webhookUrls: webhookUrls(c),
+            hl7Out: hl7OutDestination(c) !== undefined,
           },
         ];
       });

@@ -142,6 +142,7 @@ export async function recordDosingSession(
     reason: 'dosing-session',
     webhookUrls: ctx.webhookUrls,
     tenantId: ctx.tenantId,
+    hl7Out: ctx.tenant.hl7Out,
     alsoEnqueue: schedules,
   });
   return {

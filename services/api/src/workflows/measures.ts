@@ -46,7 +46,7 @@ export async function recordMeasure(courseId: string, request: MeasureRequest, c
       reason: built.alert ? 'Course measure recorded; PHQ-9 item 9 positive, care team alerted' : 'Course measure recorded',
     }),
   );
-  const saved = await saveForSync(ctx.tx, course.patientId, produced, { reason: 'course-measure', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId });
+  const saved = await saveForSync(ctx.tx, course.patientId, produced, { reason: 'course-measure', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId, hl7Out: ctx.tenant.hl7Out });
 
   const ref = (r: Resource | undefined): string | undefined => (r ? `${r.resourceType}/${r.id}` : undefined);
   const phq9Total = request.phq9 ? instrumentTotal('phq9', request.phq9) : null;

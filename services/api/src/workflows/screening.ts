@@ -43,7 +43,7 @@ export async function recordScreening(
   const screeningId = randomUUID();
   const built = buildScreeningResources({ screeningId, request, evaluation, patient, recordedAt: ctx.now.toISOString() });
   // A Patient created here is new to the EHR too, so it joins what is marked for sync.
-  const stored = await saveForSync(ctx.tx, patientId, created ? [patient, ...built] : built, { reason: 'screening', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId });
+  const stored = await saveForSync(ctx.tx, patientId, created ? [patient, ...built] : built, { reason: 'screening', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId, hl7Out: ctx.tenant.hl7Out });
   const produced = created ? stored : [patient, ...stored];
   await insertScreening(ctx.tx, {
     id: screeningId,
