@@ -25,6 +25,8 @@ const MAX_ACK_BYTES = 1_048_576;
 
 interface Waiter {
   readonly controlId: string;
+  /** The connection the message went out on: only its ACK or its loss settles the wait. */
+  readonly socket: Socket;
   resolve(ack: MllpAck): void;
   reject(err: Error): void;
 }
@@ -64,6 +66,7 @@ export class MllpSender {
       }, ackTimeoutMs);
       this.waiter = {
         controlId,
+        socket,
         resolve: (ack) => {
           clearTimeout(timer);
           this.waiter = undefined;
@@ -96,12 +99,12 @@ export class MllpSender {
         socket.off('error', fail);
         socket.setKeepAlive(true, 30_000);
         socket.on('data', (chunk: Buffer) => {
-          for (const event of framer.push(chunk)) if (event.kind === 'frame') this.onFrame(event.bytes);
+          for (const event of framer.push(chunk)) if (event.kind === 'frame') this.onFrame(socket, event.bytes);
         });
         socket.on('error', () => undefined);
         socket.on('close', () => {
           if (this.socket === socket) this.socket = undefined;
-          this.waiter?.reject(new MllpLinkError(`${this.host}:${this.port} closed the connection before the ACK`));
+          if (this.waiter?.socket === socket) this.waiter.reject(new MllpLinkError(`${this.host}:${this.port} closed the connection before the ACK`));
         });
         this.socket = socket;
         resolve(socket);
@@ -112,10 +115,10 @@ export class MllpSender {
     return this.connecting;
   }
 
-  private onFrame(bytes: Buffer): void {
+  private onFrame(socket: Socket, bytes: Buffer): void {
     const ack = readAck(bytes.toString('utf8'));
     // An ACK naming another message (a stray, or one the engine sent twice) is not this message's answer.
-    if (!ack || !this.waiter || ack.controlId !== this.waiter.controlId) return;
+    if (!ack || this.waiter?.socket !== socket || ack.controlId !== this.waiter.controlId) return;
     this.waiter.resolve(ack);
   }
 
