@@ -26,11 +26,13 @@ export interface InterfaceEngine {
   readonly port: number;
   /** Messages kept, once per MSH-10, in the order they were first kept. */
   readonly accepted: Received[];
-  /** How many times each MSH-10 arrived whole (retries included). */
+  /** How many times each MSH-10 was read whole and kept or answered (retries included). */
   readonly receipts: Map<string, number>;
+  /** How many times each MSH-10 arrived, lost ones included. */
+  readonly arrivals: Map<string, number>;
   /** Connections opened by the sender. */
   connections(): number;
-  /** How to answer a message; `nth` counts its receipts (1 = the first). */
+  /** How to answer a message; `nth` counts its arrivals, lost ones included (1 = the first). */
   answer: (message: Hl7Message, nth: number) => EngineAnswer;
   close(): Promise<void>;
 }
@@ -56,12 +58,14 @@ const frame = (text: string): Buffer => Buffer.concat([Buffer.from([VT]), Buffer
 export async function startInterfaceEngine(): Promise<InterfaceEngine> {
   const accepted: Received[] = [];
   const receipts = new Map<string, number>();
+  const arrivals = new Map<string, number>();
   let connections = 0;
   const sockets = new Set<Socket>();
   const engine: InterfaceEngine = {
     port: 0,
     accepted,
     receipts,
+    arrivals,
     connections: () => connections,
     answer: () => ({ kind: 'ack', code: 'AA' }),
     close: () =>
@@ -94,13 +98,14 @@ export async function startInterfaceEngine(): Promise<InterfaceEngine> {
         buffer = buffer.subarray(end + 2);
         const message = Hl7Message.parse(text);
         const controlId = message.getSegment('MSH')?.getField(10).toString() ?? '';
-        const nth = (receipts.get(controlId) ?? 0) + 1;
+        const nth = (arrivals.get(controlId) ?? 0) + 1;
+        arrivals.set(controlId, nth);
         const answer = engine.answer(message, nth);
         if (answer.kind === 'drop-mid-message') {
           socket.destroy();
           return;
         }
-        receipts.set(controlId, nth);
+        receipts.set(controlId, (receipts.get(controlId) ?? 0) + 1);
         if (answer.kind === 'silent') {
           keep(controlId, text, message);
           continue;

@@ -1,0 +1,162 @@
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import request from 'supertest';
+import { until } from '../bench/lib/report';
+import { v2ControlId, v2MessageKind } from '@kap/fhir';
+import { startInterfaceEngine, type EngineAnswer, type InterfaceEngine } from './support/interface-engine';
+import { screeningRequest, sessionOneRequest } from './support/requests';
+import { startStack, type Stack } from './support/stack';
+
+jest.setTimeout(120_000);
+
+const SYSTEM = 'urn:oid:2.16.840.1.113883.19.5.99999.1';
+
+/**
+ * HL7 v2 to the interface engine on the whole stack (PostgreSQL, Redis, the worker): what a
+ * screening and a dosing session store goes out as ORU^R01 to a raw-socket engine, once per
+ * resource version, whatever the engine or the link does.
+ */
+describe('HL7 v2 out', () => {
+  let stack: Stack;
+  let engine: InterfaceEngine;
+  beforeAll(async () => {
+    engine = await startInterfaceEngine();
+    stack = await startStack({
+      HL7_OUT_HOST: '127.0.0.1',
+      HL7_OUT_PORT: String(engine.port),
+      HL7_OUT_ACK_TIMEOUT_MS: '400',
+      HL7_OUT_RECEIVING_APPLICATION: 'ENGINE',
+      HL7_OUT_RECEIVING_FACILITY: 'HOSP',
+      HL7_ASSIGNING_AUTHORITIES: `HOSP=${SYSTEM}`,
+    });
+    stack.startWorker();
+  });
+  afterAll(async () => {
+    await stack.close();
+    await engine.close();
+  });
+
+  interface V2Row {
+    id: number;
+    controlId: string;
+    done: boolean;
+    dead: boolean;
+    lastError: string | null;
+  }
+
+  async function rowsOf(patientId: string): Promise<V2Row[]> {
+    const rows = await stack.db.query<{ id: number; payload: { controlId: string }; completed_at: unknown; dead_at: unknown; last_error: string | null }>(
+      `SELECT id::int AS id, payload, completed_at, dead_at, last_error FROM outbox WHERE topic = 'hl7-out' AND patient_id = $1 ORDER BY id`,
+      [patientId],
+    );
+    return rows.map((r) => ({ id: r.id, controlId: r.payload.controlId, done: r.completed_at !== null, dead: r.dead_at !== null, lastError: r.last_error }));
+  }
+
+  /** MSH-10 of every stored version of the patient's resources that is sent as HL7 v2. */
+  async function expectedControlIds(patientId: string): Promise<string[]> {
+    const versions = await stack.db.query<{ resource_type: string; id: string; version_id: number; content: Resource }>(
+      `SELECT h.resource_type, h.id, h.version_id, h.content FROM resource_history h JOIN resources r USING (resource_type, id) WHERE r.patient_id = $1`,
+      [patientId],
+    );
+    return versions.filter((v) => v2MessageKind(v.content)).map((v) => v2ControlId(v.resource_type, v.id, String(v.version_id))).sort();
+  }
+
+  async function screen(): Promise<{ patientId: string; mrn: string; screeningId: string }> {
+    const body = screeningRequest();
+    const res = await request(stack.app).post('/v1/screenings').send(body).expect(201);
+    const patientId = ((res.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
+    return { patientId, mrn: body.patient.value, screeningId: res.body.screeningId as string };
+  }
+
+  async function settled(patientId: string): Promise<V2Row[]> {
+    let rows: V2Row[] = [];
+    await until(async () => {
+      rows = await rowsOf(patientId);
+      return rows.length > 0 && rows.every((r) => r.done || r.dead);
+    }, 60_000, 'every v2 message of the patient to be acknowledged or refused', 200);
+    return rows;
+  }
+
+  const acceptedFor = (ids: readonly string[]): string[] => engine.accepted.filter((a) => ids.includes(a.controlId)).map((a) => a.controlId).sort();
+
+  it('sends a screening and a dosing session as ORU^R01, each version once, with PID-3 as the hospital feed reads it', async () => {
+    engine.answer = () => ({ kind: 'ack', code: 'AA' });
+    const { patientId, mrn, screeningId } = await screen();
+    const course = await request(stack.app).post('/v1/courses').send({ screeningId }).expect(201);
+    await request(stack.app)
+      .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
+      .send(sessionOneRequest(new Date(Date.now() - 2 * 3600_000)))
+      .expect(201);
+    const rows = await settled(patientId);
+    expect(rows.every((r) => r.done)).toBe(true);
+    const expected = await expectedControlIds(patientId);
+    // Vital signs of the screening and the session, and the PHQ-9 and GAD-7 totals.
+    expect(expected.length).toBeGreaterThanOrEqual(9);
+    expect([...new Set(rows.map((r) => r.controlId))].sort()).toEqual(expected);
+    expect(acceptedFor(expected)).toEqual(expected);
+    for (const id of expected) expect(engine.receipts.get(id)).toBe(1);
+
+    const mine = engine.accepted.filter((a) => expected.includes(a.controlId));
+    for (const { message } of mine) {
+      expect(message.getSegment('MSH')?.getField(9).toString()).toBe('ORU^R01^ORU_R01');
+      expect(message.getSegment('MSH')?.getField(5).toString()).toBe('ENGINE');
+      expect(message.getSegment('PID')?.getField(3).toString()).toBe(`${mrn}^^^HOSP^MR`);
+    }
+    const obx = mine.flatMap(({ message }) => message.getAllSegments('OBX').map((s) => s.getComponent(3, 1)));
+    for (const code of ['8480-6', '8462-4', '8867-4', '9279-1', '29463-7', '44261-6', '70274-6', 'SEVERITY']) expect(obx).toContain(code);
+    const phq = mine.find(({ message }) => message.getSegment('OBX')?.getComponent(3, 1) === '44261-6')?.message;
+    // The screening's PHQ-9 items sum to 10: moderate.
+    expect(phq?.getAllSegments('OBX').map((s) => s.getField(5).toString())).toEqual(['10', expect.stringMatching(/^severity-moderate\^/)]);
+
+    const status = (await request(stack.app).get('/v1/admin/sync-status').expect(200)).body.tenants[0].hl7v2;
+    expect(status.delivered).toBeGreaterThanOrEqual(expected.length);
+    expect(status.messages.filter((m: { controlId: string }) => expected.includes(m.controlId)).every((m: { state: string }) => m.state === 'delivered')).toBe(true);
+  });
+
+  it.each(['AE', 'AR'] as const)('makes a message the engine answers %s a dead letter with its text, and delivers it once re-driven', async (code) => {
+    let refuse = true;
+    engine.answer = (message) =>
+      refuse && message.getAllSegments('OBX').some((s) => s.getComponent(3, 1) === '8867-4')
+        ? { kind: 'ack', code, text: 'Heart rate | not accepted ^ here' }
+        : { kind: 'ack', code: 'AA' };
+    const { patientId } = await screen();
+    const rows = await settled(patientId);
+    const dead = rows.filter((r) => r.dead);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.lastError).toBe(`interface engine answered ${code}: Heart rate | not accepted ^ here; Heart rate | not accepted ^ here (detail)`);
+    // Messages saved after the refused one were not held back by it.
+    expect(rows.filter((r) => r.done)).toHaveLength(rows.length - 1);
+    const letters = (await request(stack.app).get('/v1/admin/dead-letters').expect(200)).body.deadLetters as Array<{ id: number; topic: string }>;
+    expect(letters.find((l) => l.id === dead[0]?.id)).toMatchObject({ topic: 'hl7-out' });
+    const status = (await request(stack.app).get('/v1/admin/sync-status').expect(200)).body.tenants[0].hl7v2;
+    expect(status.messages.find((m: { outboxId: number }) => m.outboxId === dead[0]?.id)).toMatchObject({ state: 'refused', messageType: 'ORU^R01' });
+
+    refuse = false;
+    await request(stack.app).post(`/v1/admin/dead-letters/${dead[0]?.id}/redrive`).expect(200);
+    const after = await settled(patientId);
+    expect(after.every((r) => r.done)).toBe(true);
+    const expected = await expectedControlIds(patientId);
+    expect(acceptedFor(expected)).toEqual(expected);
+    expect(engine.receipts.get(dead[0]?.controlId as string)).toBe(2);
+  });
+
+  const faults: Array<[string, (nth: number) => EngineAnswer]> = [
+    ['no ACK', (nth) => (nth === 1 ? { kind: 'silent' } : { kind: 'ack', code: 'AA' })],
+    ['a slow ACK', (nth) => ({ kind: 'ack', code: 'AA', delayMs: nth === 1 ? 1500 : 0 })],
+    ['a connection dropped mid-ACK', (nth) => (nth === 1 ? { kind: 'drop-mid-ack' } : { kind: 'ack', code: 'AA' })],
+    ['a connection dropped as the message arrives', (nth) => (nth === 1 ? { kind: 'drop-mid-message' } : { kind: 'ack', code: 'AA' })],
+  ];
+  it.each(faults)('retries after %s with the same MSH-10, and the engine keeps each message once', async (name, answer) => {
+    engine.answer = (_message, nth) => answer(nth);
+    const { patientId } = await screen();
+    const rows = await settled(patientId);
+    expect(rows.every((r) => r.done)).toBe(true);
+    const expected = await expectedControlIds(patientId);
+    expect(acceptedFor(expected)).toEqual(expected);
+    // Every message was sent again under its own MSH-10; one lost on arrival was read whole only the second time.
+    for (const id of expected) expect(engine.arrivals.get(id)).toBe(2);
+    for (const id of expected) expect(engine.receipts.get(id)).toBe(name === 'a connection dropped as the message arrives' ? 1 : 2);
+    // In order per patient: the engine first kept them in the order they were saved.
+    const order = engine.accepted.map((a) => a.controlId).filter((id) => expected.includes(id));
+    expect(order).toEqual([...new Set(rows.map((r) => r.controlId))]);
+  });
+});
