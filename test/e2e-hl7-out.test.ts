@@ -1,4 +1,7 @@
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { DEFAULT_TENANT_ID } from '@kap/config';
+import { saveForSync } from '@kap/queue';
+import { forTenant } from '@kap/store';
+import type { Bundle, DocumentReference, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { until } from '../bench/lib/report';
 import { v2ControlId, v2MessageKind } from '@kap/fhir';
@@ -110,6 +113,42 @@ describe('HL7 v2 out', () => {
     const status = (await request(stack.app).get('/v1/admin/sync-status').expect(200)).body.tenants[0].hl7v2;
     expect(status.delivered).toBeGreaterThanOrEqual(expected.length);
     expect(status.messages.filter((m: { controlId: string }) => expected.includes(m.controlId)).every((m: { state: string }) => m.state === 'delivered')).toBe(true);
+  });
+
+  it('sends each version of a clinical note as MDM^T02, the new one naming the one it replaces', async () => {
+    engine.answer = () => ({ kind: 'ack', code: 'AA' });
+    const { patientId, mrn } = await screen();
+    const html = '<h1>Course note</h1><p>PHQ-9 10 → 6 | GAD-7 8 ^ 4 &amp; calm</p>';
+    const note = (text: string, n: number): DocumentReference => ({
+      resourceType: 'DocumentReference',
+      id: `note-${n}-${patientId}`,
+      ...(n > 1 ? { relatesTo: [{ code: 'replaces' as const, target: { reference: `DocumentReference/note-${n - 1}-${patientId}` } }] } : {}),
+      status: 'current',
+      docStatus: 'final',
+      type: { coding: [{ system: 'http://loinc.org', code: '11506-3', display: 'Progress note' }] },
+      category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note' }] }],
+      subject: { reference: `Patient/${patientId}` },
+      date: `2026-03-0${n}T12:00:00Z`,
+      content: [
+        { attachment: { contentType: 'text/html', data: Buffer.from(text).toString('base64') } },
+        { attachment: { contentType: 'application/pdf', data: Buffer.from(`%PDF-1.4 synthetic ${n}`).toString('base64') } },
+      ],
+    });
+    const save = (doc: DocumentReference): Promise<Resource[]> =>
+      forTenant(stack.db, DEFAULT_TENANT_ID).transaction((tx) => saveForSync(tx, patientId, [doc], { reason: 'course-note', tenantId: DEFAULT_TENANT_ID, hl7Out: true }));
+    await save(note(html, 1));
+    await save(note(`${html}<p>Session 2</p>`, 2));
+    const rows = await settled(patientId);
+    expect(rows.every((r) => r.done)).toBe(true);
+    const ids = [v2ControlId('DocumentReference', `note-1-${patientId}`, '1'), v2ControlId('DocumentReference', `note-2-${patientId}`, '1')];
+    const mdm = ids.map((id) => engine.accepted.find((a) => a.controlId === id)?.message);
+    expect(mdm.map((m) => m?.getSegment('MSH')?.getField(9).toString())).toEqual(['MDM^T02^MDM_T02', 'MDM^T02^MDM_T02']);
+    expect(mdm.map((m) => m?.getSegment('TXA')?.getField(12).toString())).toEqual([`note-1-${patientId}_1^KAP`, `note-2-${patientId}_1^KAP`]);
+    expect(mdm.map((m) => m?.getSegment('TXA')?.getField(13).toString())).toEqual(['', `note-1-${patientId}_1^KAP`]);
+    expect(mdm[1]?.getSegment('PID')?.getField(3).toString()).toBe(`${mrn}^^^HOSP^MR`);
+    const [ft, ed] = mdm[1]?.getAllSegments('OBX') ?? [];
+    expect(ft?.getField(5).toString()).toBe('Course note\\.br\\PHQ-9 10 → 6 \\F\\ GAD-7 8 \\S\\ 4 \\T\\ calm\\.br\\Session 2');
+    expect(Buffer.from(ed?.getComponent(5, 5) ?? '', 'base64').toString()).toBe('%PDF-1.4 synthetic 2');
   });
 
   it.each(['AE', 'AR'] as const)('makes a message the engine answers %s a dead letter with its text, and delivers it once re-driven', async (code) => {

@@ -125,7 +125,7 @@ describe('MDM^T02', () => {
       '11506-3',
       'FT',
       'note1_3^KAP',
-      'note0^KAP',
+      'note0_1^KAP',
       'AU',
       'AV',
     ]);
@@ -135,6 +135,15 @@ describe('MDM^T02', () => {
     expect(ed?.getField(2).toString()).toBe('ED');
     expect([ft?.getField(11).toString(), ed?.getField(11).toString()]).toEqual(['F', 'F']);
     expect([2, 3, 4, 5].map((c) => ed?.getComponent(5, c))).toEqual(['AP', 'PDF', 'Base64', pdf]);
+  });
+
+  it('names the replaced version in TXA-13: from the reference, the store, or the previous version of the same note', () => {
+    const parent = (doc: DocumentReference, replacedVersion?: string): string | undefined =>
+      Hl7Message.parse(buildMdm(doc, patient, 'C', settings, now, replacedVersion ? { replacedVersion } : {}).toString()).getSegment('TXA')?.getField(13).toString();
+    expect(parent({ ...note, relatesTo: [{ code: 'replaces', target: { reference: 'DocumentReference/note0/_history/4' } }] })).toBe('note0_4^KAP');
+    expect(parent(note, '7')).toBe('note0_7^KAP');
+    expect(parent({ ...note, relatesTo: [] })).toBe('note1_2^KAP');
+    expect(parent({ ...note, relatesTo: [], meta: { versionId: '1' } })).toBe('');
   });
 
   it('refuses a note with no inline content', () => {

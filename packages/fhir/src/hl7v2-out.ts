@@ -225,6 +225,31 @@ export function htmlToLines(html: string): string {
     .trim();
 }
 
+/** TXA-12: one number per document version, so an engine can tell a new version from a repeat. */
+export function documentNumber(id: string, version: string): string {
+  return `${id}_${version}`;
+}
+
+/**
+ * The document version this one supersedes (TXA-13): the `relatesTo` replaces target (its
+ * version from the reference's `_history`, else `replacedVersion`, which the caller reads
+ * from the store), else the previous version of this same DocumentReference.
+ */
+function replacedDocument(doc: DocumentReference, replacedVersion: string | undefined): { id: string; version: string } | undefined {
+  const target = doc.relatesTo?.find((r) => r.code === 'replaces')?.target?.reference;
+  const match = target ? /^(?:DocumentReference\/)?([^/]+)(?:\/_history\/([^/]+))?$/.exec(target) : null;
+  if (match?.[1]) return { id: match[1], version: match[2] ?? replacedVersion ?? '1' };
+  const version = Number(doc.meta?.versionId ?? '1');
+  return doc.id && version > 1 ? { id: doc.id, version: String(version - 1) } : undefined;
+}
+
+/** The `relatesTo` replaces target without a version, whose current version the caller must look up for TXA-13. */
+export function unversionedReplacedId(doc: DocumentReference): string | undefined {
+  const target = doc.relatesTo?.find((r) => r.code === 'replaces')?.target?.reference;
+  const match = target ? /^(?:DocumentReference\/)?([^/]+)$/.exec(target) : null;
+  return match?.[1];
+}
+
 function attachmentOf(doc: DocumentReference, contentType: string): Attachment | undefined {
   return doc.content?.map((c) => c.attachment).find((a) => a?.contentType?.split(';')[0]?.trim().toLowerCase() === contentType && a.data);
 }
@@ -235,7 +260,14 @@ function attachmentOf(doc: DocumentReference, contentType: string): Attachment |
  * OBX: the PDF as ED (`^AP^PDF^Base64^…`, base64 needs no escaping), the HTML as FT lines.
  * Attachments by URL only are not fetched: a note needs inline data to be sent.
  */
-export function buildMdm(doc: DocumentReference, patient: Patient, controlId: string, settings: V2OutSettings, now: Date): Hl7Message {
+export function buildMdm(
+  doc: DocumentReference,
+  patient: Patient,
+  controlId: string,
+  settings: V2OutSettings,
+  now: Date,
+  options: { readonly replacedVersion?: string } = {},
+): Hl7Message {
   const version = doc.meta?.versionId ?? '1';
   const typeCoding = doc.type?.coding?.find((c) => c.system === LOINC_SYSTEM) ?? doc.type?.coding?.[0];
   const typeCe = codedElement(doc.type);
@@ -247,8 +279,8 @@ export function buildMdm(doc: DocumentReference, patient: Patient, controlId: st
   if (text !== undefined) obx.push([String(obx.length + 1), 'FT', typeCe, '1', formattedText(text), '', '', '', '', '', 'F']);
   if (pdf?.data) obx.push([String(obx.length + 1), 'ED', typeCe, '2', ['', 'AP', 'PDF', 'Base64', pdf.data.replace(/\s+/g, '')].join('^'), '', '', '', '', '', 'F']);
   if (obx.length === 0) throw new V2BuildError(`DocumentReference/${doc.id} has no inline text/html, text/plain or application/pdf content to send`);
-  const replaced = doc.relatesTo?.find((r) => r.code === 'replaces')?.target?.reference;
-  const parent = replaced ? comp(`${replaced.split('/')[1] ?? replaced}`, settings.sendingApplication) : '';
+  const replaced = replacedDocument(doc, options.replacedVersion);
+  const parent = replaced ? comp(documentNumber(replaced.id, replaced.version), settings.sendingApplication) : '';
   const author = doc.author?.[0];
   const authorId = author?.reference?.split('/')[1];
   const created = v2DateTime(doc.date ?? doc.meta?.lastUpdated);
@@ -264,7 +296,7 @@ export function buildMdm(doc: DocumentReference, patient: Patient, controlId: st
     authorId || author?.display ? comp(authorId, author?.display) : '',
     '',
     '',
-    comp(`${doc.id}_${version}`, settings.sendingApplication),
+    comp(documentNumber(doc.id ?? '', version), settings.sendingApplication),
     parent,
     '',
     '',

@@ -1,5 +1,5 @@
 import { assigningAuthorities, hl7OutDestination, type Config } from '@kap/config';
-import { V2BuildError, buildMdm, buildOru, type V2OutSettings } from '@kap/fhir';
+import { V2BuildError, buildMdm, buildOru, unversionedReplacedId, type V2OutSettings } from '@kap/fhir';
 import { Hl7OutJobData, WORK, splitTenant } from '@kap/queue';
 import { getOutboxMessageByKey, hl7OutPrecedence, markCompleted, readResource, readResourceVersion, recordFailure } from '@kap/store';
 import type { DocumentReference, Observation, Patient } from '@medplum/fhirtypes';
@@ -60,11 +60,14 @@ export function hl7OutProcessor(deps: WorkerDeps) {
     const patient = row.patientId ? await readResource<Patient>(t.db, 'Patient', row.patientId) : undefined;
     if (!patient) throw new UnrecoverableError(`${ref}: its patient is not stored`);
     const now = (deps.now ?? (() => new Date()))();
+    // TXA-13 names the replaced note's own version, as its TXA-12 did.
+    const replacedId = message.messageType === 'MDM^T02' ? unversionedReplacedId(resource as DocumentReference) : undefined;
+    const replacedVersion = replacedId ? (await readResource(t.db, 'DocumentReference', replacedId))?.meta?.versionId : undefined;
     let text: string;
     try {
       const settings = v2OutSettings(t.config);
       text = (message.messageType === 'MDM^T02'
-        ? buildMdm(resource as DocumentReference, patient, message.controlId, settings, now)
+        ? buildMdm(resource as DocumentReference, patient, message.controlId, settings, now, replacedVersion ? { replacedVersion } : {})
         : buildOru(resource as Observation, patient, message.controlId, settings, now)
       ).toString();
     } catch (err) {
