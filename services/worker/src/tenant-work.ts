@@ -1,4 +1,4 @@
-import { ehrBaseUrl, singleTenant, webhookUrls, type Config, type Tenant, type Tenants } from '@kap/config';
+import { ehrBaseUrl, hl7OutDestination, singleTenant, webhookUrls, type Config, type Tenant, type Tenants } from '@kap/config';
 import { createEhrClient, ehrAuthFromSettings, type EhrClient } from '@kap/ehr-client';
 import { forTenant, type Db } from '@kap/store';
 import { UnrecoverableError } from 'bullmq';
@@ -13,6 +13,8 @@ export interface TenantWork {
   /** This tenant's EHR connection, with its own token and CapabilityStatement caches. */
   readonly ehr: EhrClient;
   readonly webhookUrls: readonly string[];
+  /** Whether its results and notes also go to an interface engine as HL7 v2 (`saveForSync`'s `hl7Out`). */
+  readonly hl7Out: boolean;
 }
 
 interface PerDeps {
@@ -52,6 +54,7 @@ export function tenantWork(deps: WorkerDeps, tenantId: string): TenantWork {
     db: forTenant(deps.db, tenantId),
     ehr: ehrOf(deps, state, tenant),
     webhookUrls: webhookUrls(tenant.config),
+    hl7Out: hl7OutDestination(tenant.config) !== undefined,
   };
 }
 
