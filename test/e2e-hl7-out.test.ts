@@ -134,12 +134,14 @@ describe('HL7 v2 out', () => {
         { attachment: { contentType: 'application/pdf', data: Buffer.from(`%PDF-1.4 synthetic ${n}`).toString('base64') } },
       ],
     });
-    const save = (doc: DocumentReference): Promise<Resource[]> =>
-      forTenant(stack.db, DEFAULT_TENANT_ID).transaction((tx) => saveForSync(tx, patientId, [doc], { reason: 'course-note', tenantId: DEFAULT_TENANT_ID, hl7Out: true }));
-    await save(note(html, 1));
-    await save(note(`${html}<p>Session 2</p>`, 2));
+    const save = (docs: DocumentReference[]): Promise<Resource[]> =>
+      forTenant(stack.db, DEFAULT_TENANT_ID).transaction((tx) => saveForSync(tx, patientId, docs, { reason: 'course-note', tenantId: DEFAULT_TENANT_ID, hl7Out: true }));
+    const [first] = await save([note(html, 1)]);
+    // As a rebuild saves it: the old version marked superseded (not sent itself) with the new one.
+    await save([{ ...(first as DocumentReference), status: 'superseded' }, note(`${html}<p>Session 2</p>`, 2)]);
     const rows = await settled(patientId);
     expect(rows.every((r) => r.done)).toBe(true);
+    expect(rows.map((r) => r.controlId)).not.toContain(v2ControlId('DocumentReference', `note-1-${patientId}`, '2'));
     const ids = [v2ControlId('DocumentReference', `note-1-${patientId}`, '1'), v2ControlId('DocumentReference', `note-2-${patientId}`, '1')];
     const mdm = ids.map((id) => engine.accepted.find((a) => a.controlId === id)?.message);
     expect(mdm.map((m) => m?.getSegment('MSH')?.getField(9).toString())).toEqual(['MDM^T02^MDM_T02', 'MDM^T02^MDM_T02']);

@@ -83,6 +83,7 @@ describe('ORU^R01', () => {
     expect(v2MessageKind(phq9)).toBe('ORU^R01');
     expect(v2MessageKind({ ...phq9, code: { coding: [{ system: 'http://loinc.org', code: '81378-2' }] } })).toBeUndefined();
     expect(v2MessageKind({ resourceType: 'DocumentReference', status: 'current', content: [] })).toBe('MDM^T02');
+    expect(v2MessageKind({ resourceType: 'DocumentReference', status: 'superseded', content: [] })).toBeUndefined();
     expect(v2MessageKind({ resourceType: 'CarePlan', status: 'active', intent: 'plan', subject: {} })).toBeUndefined();
   });
 

@@ -37,7 +37,8 @@ const VITAL_SIGNS = HL7.vitalSignsCategory;
 
 /** Which message a resource becomes, or undefined when it is not sent as HL7 v2. */
 export function v2MessageKind(resource: Resource): V2MessageKind | undefined {
-  if (resource.resourceType === 'DocumentReference') return 'MDM^T02';
+  // A version that only marks a note superseded is not sent: its replacement's TXA-13 names it.
+  if (resource.resourceType === 'DocumentReference') return (resource as DocumentReference).status === 'superseded' ? undefined : 'MDM^T02';
   if (resource.resourceType !== 'Observation') return undefined;
   const obs = resource as Observation;
   const isVital = obs.category?.some((c) => c.coding?.some((k) => k.system === VITAL_SIGNS.system && k.code === VITAL_SIGNS.code));
@@ -232,8 +233,9 @@ export function documentNumber(id: string, version: string): string {
 
 /**
  * The document version this one supersedes (TXA-13): the `relatesTo` replaces target (its
- * version from the reference's `_history`, else `replacedVersion`, which the caller reads
- * from the store), else the previous version of this same DocumentReference.
+ * version from the reference's `_history`, else `replacedVersion`: its last `current` version,
+ * the one sent as MDM, which the caller reads from the store), else the previous version of
+ * this same DocumentReference.
  */
 function replacedDocument(doc: DocumentReference, replacedVersion: string | undefined): { id: string; version: string } | undefined {
   const target = doc.relatesTo?.find((r) => r.code === 'replaces')?.target?.reference;
@@ -243,7 +245,7 @@ function replacedDocument(doc: DocumentReference, replacedVersion: string | unde
   return doc.id && version > 1 ? { id: doc.id, version: String(version - 1) } : undefined;
 }
 
-/** The `relatesTo` replaces target without a version, whose current version the caller must look up for TXA-13. */
+/** The `relatesTo` replaces target without a version, whose last sent (`current`) version the caller looks up for TXA-13. */
 export function unversionedReplacedId(doc: DocumentReference): string | undefined {
   const target = doc.relatesTo?.find((r) => r.code === 'replaces')?.target?.reference;
   const match = target ? /^(?:DocumentReference\/)?([^/]+)$/.exec(target) : null;

@@ -1,7 +1,7 @@
 import { assigningAuthorities, hl7OutDestination, type Config } from '@kap/config';
 import { V2BuildError, buildMdm, buildOru, unversionedReplacedId, type V2OutSettings } from '@kap/fhir';
 import { Hl7OutJobData, WORK, splitTenant } from '@kap/queue';
-import { getOutboxMessageByKey, hl7OutPrecedence, markCompleted, readResource, readResourceVersion, recordFailure } from '@kap/store';
+import { getOutboxMessageByKey, hl7OutPrecedence, listResourceHistory, markCompleted, readResource, readResourceVersion, recordFailure } from '@kap/store';
 import type { DocumentReference, Observation, Patient } from '@medplum/fhirtypes';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
@@ -60,9 +60,12 @@ export function hl7OutProcessor(deps: WorkerDeps) {
     const patient = row.patientId ? await readResource<Patient>(t.db, 'Patient', row.patientId) : undefined;
     if (!patient) throw new UnrecoverableError(`${ref}: its patient is not stored`);
     const now = (deps.now ?? (() => new Date()))();
-    // TXA-13 names the replaced note's own version, as its TXA-12 did.
+    // TXA-13 names the replaced note as its own message did (TXA-12): its last version still
+    // `current`, since the version that marks it superseded is not sent.
     const replacedId = message.messageType === 'MDM^T02' ? unversionedReplacedId(resource as DocumentReference) : undefined;
-    const replacedVersion = replacedId ? (await readResource(t.db, 'DocumentReference', replacedId))?.meta?.versionId : undefined;
+    const replacedVersion = replacedId
+      ? (await listResourceHistory<DocumentReference>(t.db, 'DocumentReference', replacedId)).filter((v) => v.status === 'current').pop()?.meta?.versionId
+      : undefined;
     let text: string;
     try {
       const settings = v2OutSettings(t.config);
