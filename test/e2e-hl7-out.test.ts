@@ -150,6 +150,14 @@ describe('HL7 v2 out', () => {
     const [ft, ed] = mdm[1]?.getAllSegments('OBX') ?? [];
     expect(ft?.getField(5).toString()).toBe('Course note\\.br\\PHQ-9 10 → 6 \\F\\ GAD-7 8 \\S\\ 4 \\T\\ calm\\.br\\Session 2');
     expect(Buffer.from(ed?.getComponent(5, 5) ?? '', 'base64').toString()).toBe('%PDF-1.4 synthetic 2');
+
+    // The same version saved again (an unchanged rebuild) is a row of its own, but not sent again.
+    const before = engine.arrivals.get(ids[1] as string);
+    await save([note(`${html}<p>Session 2</p>`, 2)]);
+    const again = await settled(patientId);
+    expect(again.filter((r) => r.controlId === ids[1])).toHaveLength(2);
+    expect(again.every((r) => r.done)).toBe(true);
+    expect(engine.arrivals.get(ids[1] as string)).toBe(before);
   });
 
   it.each(['AE', 'AR'] as const)('makes a message the engine answers %s a dead letter with its text, and delivers it once re-driven', async (code) => {

@@ -17,7 +17,8 @@ export async function hl7OutPrecedence(db: Db, topic: string, row: { id: number;
   const [r] = await db.query<{ open: unknown; delivered: unknown }>(
     `SELECT
        (SELECT count(*)::int FROM outbox WHERE topic = $1 AND patient_id = $2 AND id < $3 AND completed_at IS NULL AND dead_at IS NULL) AS open,
-       EXISTS (SELECT 1 FROM outbox WHERE topic = $1 AND patient_id = $2 AND id <> $3 AND completed_at IS NOT NULL AND payload->>'controlId' = $4) AS delivered`,
+       EXISTS (SELECT 1 FROM outbox WHERE topic = $1 AND patient_id = $2 AND id <> $3 AND completed_at IS NOT NULL
+               AND payload ? 'controlId' AND payload->>'controlId' = $4) AS delivered`,
     [topic, row.patientId, row.id, row.controlId],
   );
   return { earlierOpen: numberFrom(r?.open ?? 0), alreadyDelivered: r?.delivered === true };

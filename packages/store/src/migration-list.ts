@@ -415,4 +415,13 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
     everyStart: [TENANT_ROLE_READY, ...TENANT_GRANTS],
   },
+  {
+    version: 15,
+    name: 'HL7 v2 out: outbox rows found by their MSH-10',
+    statements: [
+      // Before sending, a message looks for an acknowledged row with its MSH-10 (the same
+      // version saved twice): found by index however long the outbox grows.
+      "CREATE INDEX outbox_control_id_idx ON outbox ((payload->>'controlId')) WHERE payload ? 'controlId'",
+    ],
+  },
 ];
