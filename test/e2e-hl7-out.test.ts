@@ -8,6 +8,7 @@ import { v2ControlId, v2MessageKind } from '@kap/fhir';
 import { startInterfaceEngine, type EngineAnswer, type InterfaceEngine } from './support/interface-engine';
 import { screeningRequest, sessionOneRequest } from './support/requests';
 import { startStack, type Stack } from './support/stack';
+import { startTestIssuer, type TestIssuer } from './support/tokens';
 
 jest.setTimeout(120_000);
 
@@ -207,5 +208,62 @@ describe('HL7 v2 out', () => {
     // In order per patient: the engine first kept them in the order they were saved.
     const order = engine.accepted.map((a) => a.controlId).filter((id) => expected.includes(id));
     expect(order).toEqual([...new Set(rows.map((r) => r.controlId))]);
+  });
+});
+
+/** Per tenant: only a tenant that names an interface engine sends HL7 v2, and only to its own. */
+describe('HL7 v2 out per tenant', () => {
+  let issuer: TestIssuer;
+  let engine: InterfaceEngine;
+  let stack: Stack;
+  const tokens: Record<'north' | 'south', string> = { north: '', south: '' };
+  beforeAll(async () => {
+    issuer = await startTestIssuer();
+    engine = await startInterfaceEngine();
+    const yaml = [
+      'tenants:',
+      '  - id: north',
+      '    env:',
+      `      HL7_ASSIGNING_AUTHORITIES: HOSP=${SYSTEM}`,
+      '      HL7_OUT_HOST: 127.0.0.1',
+      `      HL7_OUT_PORT: ${engine.port}`,
+      '      HL7_OUT_RECEIVING_FACILITY: NORTHHOSP',
+      '  - id: south',
+      '    env:',
+      `      HL7_ASSIGNING_AUTHORITIES: HOSP=${SYSTEM}`,
+    ].join('\n');
+    stack = await startStack({ ...issuer.env(), HL7_OUT_ACK_TIMEOUT_MS: '1500' }, { tenantsFile: { path: 'tenants.yaml', text: yaml } });
+    stack.startWorker();
+    const scope = 'kap/v1.read kap/v1.write kap/admin system/*.rs system/*.c';
+    tokens.north = await issuer.mint({ tenant: 'north', scope, clientId: 'north-app' });
+    tokens.south = await issuer.mint({ tenant: 'south', scope, clientId: 'south-app' });
+  });
+  afterAll(async () => {
+    await stack.close();
+    await engine.close();
+    await issuer.close();
+  });
+
+  it("sends the north tenant's results to its engine, and nothing of the south tenant's", async () => {
+    const northBody = screeningRequest();
+    const southBody = screeningRequest();
+    await request(stack.app).post('/v1/screenings').set('Authorization', `Bearer ${tokens.north}`).send(northBody).expect(201);
+    await request(stack.app).post('/v1/screenings').set('Authorization', `Bearer ${tokens.south}`).send(southBody).expect(201);
+    const rows = async (tenant: string): Promise<Array<{ done: boolean }>> =>
+      (await stack.db.query<{ completed_at: unknown }>(`SELECT completed_at FROM outbox WHERE topic = 'hl7-out' AND tenant_id = $1`, [tenant])).map((r) => ({
+        done: r.completed_at !== null,
+      }));
+    await until(async () => {
+      const north = await rows('north');
+      return north.length > 0 && north.every((r) => r.done);
+    }, 60_000, "the north tenant's messages", 200);
+    expect(await rows('south')).toEqual([]);
+    const mrns = new Set(engine.accepted.map((a) => a.message.getSegment('PID')?.getComponent(3, 1)));
+    expect([...mrns]).toEqual([northBody.patient.value]);
+    expect(engine.accepted.every((a) => a.message.getSegment('MSH')?.getField(6).toString() === 'NORTHHOSP')).toBe(true);
+    const status = async (token: string): Promise<Record<string, unknown>> =>
+      (await request(stack.app).get('/v1/admin/sync-status').set('Authorization', `Bearer ${token}`).expect(200)).body.tenants[0];
+    expect((await status(tokens.north)).hl7v2).toMatchObject({ delivered: engine.accepted.length, refused: 0 });
+    expect((await status(tokens.south)).hl7v2).toBeUndefined();
   });
 });
