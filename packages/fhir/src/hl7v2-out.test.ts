@@ -56,6 +56,8 @@ describe('ORU^R01', () => {
     expect(msh?.getField(9).toString()).toBe('ORU^R01^ORU_R01');
     expect(msh?.getField(10).toString()).toBe(v2ControlId('Observation', 'bp1', '1'));
     expect(msh?.getField(12).toString()).toBe('2.5.1');
+    // Original-mode acknowledgement (no MSH-15/16), UTF-8.
+    expect([15, 16, 18].map((f) => msh?.getField(f)?.toString() ?? '')).toEqual(['', '', 'UNICODE UTF-8']);
     expect([3, 4, 5, 6].map((f) => msh?.getField(f).toString())).toEqual(['KAP', 'PALLIATIVE', 'ENGINE', 'HOSP']);
     const pid = msg.getSegment('PID');
     expect(pid?.getField(3).toString()).toBe('MRN-1^^^HOSP^MR');

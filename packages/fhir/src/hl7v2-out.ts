@@ -109,9 +109,9 @@ function msh(kind: V2MessageKind, controlId: string, settings: V2OutSettings, no
       HL7_OUT_VERSION,
       '',
       '',
-      // Original-mode acknowledgement: the engine answers every message with AA, AE or AR.
-      'AL',
-      'NE',
+      // MSH-15/16 empty: original-mode acknowledgement, the engine answers each message AA, AE or AR.
+      '',
+      '',
       '',
       'UNICODE UTF-8',
     ],
