@@ -1,4 +1,4 @@
-import { clinicTimeZone, escalationWebhookUrls, isLoopbackHost, loadConfig, openAccessRefusal, publicBaseUrl } from './config';
+import { clinicTimeZone, escalationWebhookUrls, hl7OutDestination, isLoopbackHost, loadConfig, openAccessRefusal, publicBaseUrl } from './config';
 
 describe('loadConfig', () => {
   it('gives embedded defaults for an empty environment', () => {
@@ -22,6 +22,13 @@ describe('loadConfig', () => {
 
   it('refuses a port that is not a number', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+  });
+
+  it('sends HL7 v2 only to an engine named by host and port together', () => {
+    expect(hl7OutDestination(loadConfig({}))).toBeUndefined();
+    expect(hl7OutDestination(loadConfig({ HL7_OUT_HOST: 'engine.hosp', HL7_OUT_PORT: '6661' }))).toEqual({ host: 'engine.hosp', port: 6661 });
+    expect(() => loadConfig({ HL7_OUT_HOST: 'engine.hosp' })).toThrow(/HL7_OUT_PORT: HL7_OUT_HOST and HL7_OUT_PORT are set together/);
+    expect(() => loadConfig({ HL7_OUT_PORT: '6661' })).toThrow(/HL7_OUT_HOST: /);
   });
 });
 

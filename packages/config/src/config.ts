@@ -172,6 +172,17 @@ export const ConfigSchema = z
     HL7_ASSIGNING_AUTHORITIES: optionalText,
     /** Comma-separated MSH-4 sending facilities (HD.1) whose HL7 messages are this tenant's; needed when several tenants share the MLLP listener. */
     HL7_SENDING_FACILITIES: optionalText,
+    /** The hospital's interface engine that takes ORU^R01 (vital signs, PHQ-9/GAD-7 totals) and MDM^T02 (notes) over MLLP; unset: no HL7 v2 is sent. */
+    HL7_OUT_HOST: optionalText,
+    HL7_OUT_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    /** How long to wait for the engine's ACK before the message is retried (with backoff, same MSH-10). */
+    HL7_OUT_ACK_TIMEOUT_MS: positiveInt.default(30_000),
+    /** MSH-3 / MSH-4 of what we send: this adapter as the engine knows it. */
+    HL7_OUT_SENDING_APPLICATION: z.string().trim().min(1).default('KAP'),
+    HL7_OUT_SENDING_FACILITY: z.string().trim().min(1).default('KAP'),
+    /** MSH-5 / MSH-6 of what we send: the receiving application and facility the engine routes on. */
+    HL7_OUT_RECEIVING_APPLICATION: optionalText,
+    HL7_OUT_RECEIVING_FACILITY: optionalText,
     /** Comma-separated discharge dispositions (PV1-36, Encounter.hospitalization.dischargeDisposition) that stop a course as `discharged`, e.g. `50,51`. */
     DISCHARGE_STOP_CODES: optionalText,
     /** `npm run ehr:subscribe`: the EHR's SubscriptionTopic canonical URLs for Patient and Encounter changes. */
@@ -235,6 +246,9 @@ export const ConfigSchema = z
       if (!authority || !system || !URL.canParse(system)) {
         ctx.addIssue({ code: 'custom', path: ['HL7_ASSIGNING_AUTHORITIES'], message: `not AUTHORITY=system-uri: ${pair}` });
       }
+    }
+    if (!!c.HL7_OUT_HOST !== (c.HL7_OUT_PORT !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: [c.HL7_OUT_HOST ? 'HL7_OUT_PORT' : 'HL7_OUT_HOST'], message: 'HL7_OUT_HOST and HL7_OUT_PORT are set together' });
     }
     if (c.SCREENING_SEVERITY_OVERRIDES) {
       try {
@@ -350,4 +364,9 @@ export function sendingFacilities(config: Config): ReadonlySet<string> {
 /** The discharge dispositions that stop a course as `discharged` (DISCHARGE_STOP_CODES). */
 export function dischargeStopCodes(config: Config): ReadonlySet<string> {
   return new Set(listSetting(config.DISCHARGE_STOP_CODES));
+}
+
+/** Where HL7 v2 results and notes go (HL7_OUT_HOST / HL7_OUT_PORT), or undefined when this tenant sends none. */
+export function hl7OutDestination(config: Config): { host: string; port: number } | undefined {
+  return config.HL7_OUT_HOST && config.HL7_OUT_PORT ? { host: config.HL7_OUT_HOST, port: config.HL7_OUT_PORT } : undefined;
 }

@@ -1,4 +1,4 @@
-import { ConfigError } from './config';
+import { ConfigError, hl7OutDestination } from './config';
 import { DEFAULT_TENANT_ID, loadTenants } from './tenants';
 
 const ENV = { EHR_BASE_URL: 'http://ehr.example/fhir/R4', WEBHOOK_SECRET: 'env-secret', FOLLOW_UP_OFFSETS: 'PT24H' };
@@ -62,6 +62,17 @@ describe('loadTenants', () => {
     expect(east.HL7_SENDING_FACILITIES).toBe('EASTHOSP');
     expect(JSON.parse(east.SCREENING_SEVERITY_OVERRIDES!)).toEqual({ uncontrolledHypertension: 'caution' });
     expect(east.EHR_TIMEOUT_MS).toBe(2000);
+  });
+
+  it("takes a tenant's own interface engine for HL7 v2 out, but not the deployment's ACK timing", () => {
+    const tenants = loadTenants(ENV, {
+      path: 'tenants.yaml',
+      text: ['tenants:', '  - id: east', '    env:', '      HL7_OUT_HOST: engine.east.example', '      HL7_OUT_PORT: 6661', '      HL7_OUT_RECEIVING_FACILITY: EAST', '  - id: west'].join('\n'),
+    });
+    expect(hl7OutDestination(tenants.get('east')!.config)).toEqual({ host: 'engine.east.example', port: 6661 });
+    expect(tenants.get('east')!.config.HL7_OUT_RECEIVING_FACILITY).toBe('EAST');
+    expect(hl7OutDestination(tenants.get('west')!.config)).toBeUndefined();
+    expect(refusal('t.yaml', 'tenants:\n  - id: east\n    env:\n      HL7_OUT_ACK_TIMEOUT_MS: 5')).toMatch(/HL7_OUT_ACK_TIMEOUT_MS: belongs to the deployment/);
   });
 
   it('names the tenant and the setting of a bad value', () => {

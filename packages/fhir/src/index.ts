@@ -45,3 +45,4 @@ export * from './course-note-html';
 export * from './course-note-pdf';
 export * from './course-note';
 export * from './safety-alert-loop';
+export * from './hl7v2-out';

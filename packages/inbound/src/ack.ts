@@ -1,4 +1,6 @@
+import { Hl7Message } from '@medplum/core';
 import type { Hl7Problem } from './adt';
+import { unescapeHl7 } from './hl7-text';
 
 /**
  * The acknowledgment (original mode, HL7 v2 chapter 2): `AA` accepted, `AE` an error in
@@ -92,4 +94,33 @@ export function escapeHl7(text: string): string {
 /** A received field copied into the ACK: kept as is, but never able to break its framing. */
 function sanitizeField(value: string): string {
   return value.replace(/[\r\n\x0b\x1c|]/g, '').slice(0, 227);
+}
+
+/** An acknowledgment as read from a receiver (our HL7 v2 out). */
+export interface ReadAck {
+  /** MSA-1: AA, AE, AR (or CA, CE, CR in enhanced mode). */
+  readonly code: string;
+  /** MSA-2: the MSH-10 it acknowledges. */
+  readonly controlId: string;
+  /** MSA-3 and the ERR segments' text, as the receiver wrote them (unescaped). */
+  readonly text: string;
+}
+
+/** MSA and ERR of an ACK, or undefined when the frame is no ACK. */
+export function readAck(frame: string): ReadAck | undefined {
+  let message: Hl7Message;
+  try {
+    message = Hl7Message.parse(frame);
+  } catch {
+    return undefined;
+  }
+  const msa = message.getSegment('MSA');
+  if (!msa) return undefined;
+  const errors = message.getAllSegments('ERR').map((err) => {
+    // v2.5+: ERR-8 user message, else ERR-3's text; up to 2.4: ERR-1's code text.
+    const parts = [err.getField(8)?.toString(), err.getComponent(3, 2), err.getComponent(1, 4)];
+    return parts.map((p) => unescapeHl7(p ?? '', message)).find((p) => p.trim() !== '') ?? '';
+  });
+  const text = [unescapeHl7(msa.getField(3)?.toString() ?? '', message), ...errors].filter((t) => t.trim() !== '').join('; ');
+  return { code: msa.getField(1)?.toString() ?? '', controlId: msa.getField(2)?.toString() ?? '', text };
 }

@@ -1,4 +1,5 @@
 import { webhookEventFor } from '@kap/domain';
+import { v2ControlId, v2MessageKind } from '@kap/fhir';
 import { markPending, putResources, toVersionRefs, type Db } from '@kap/store';
 import type { Resource } from '@medplum/fhirtypes';
 import { enqueueWorkMany, workRequest, type WorkRequest } from './enqueue';
@@ -15,12 +16,17 @@ export interface SaveForSyncOptions {
   readonly courseId?: string;
   /** The command's other units of work, written with these in the same statement. */
   readonly alsoEnqueue?: readonly WorkRequest[];
+  /**
+   * The tenant sends HL7 v2 to an interface engine (HL7_OUT_HOST): each stored version of a
+   * vital-sign Observation, PHQ-9/GAD-7 total or DocumentReference also gets a v2 message row.
+   */
+  readonly hl7Out?: boolean;
 }
 
 /**
  * Stores resources, marks each stored version pending EHR sync, asks for the patient's
  * sync, and for a webhook per subscriber for each change the palliative team is told of,
- * with the command's other work in one outbox statement, all in the caller's transaction (the transactional outbox): what is accepted is never
+ * with the command's other work (and, for a tenant with HL7 out, a v2 message per qualifying version) in one outbox statement, all in the caller's transaction (the transactional outbox): what is accepted is never
  * lost, and nothing is queued for data that was rolled back.
  */
 export async function saveForSync(tx: Db, patientId: string, resources: readonly Resource[], options: SaveForSyncOptions): Promise<Resource[]> {
@@ -37,6 +43,16 @@ export async function saveForSync(tx: Db, patientId: string, resources: readonly
     }
   }
   if (options.courseId) work.push(workRequest(WORK.courseNote, { courseId: options.courseId }, { patientId, tenantId }));
+  if (options.hl7Out) {
+    for (const resource of stored) {
+      const messageType = v2MessageKind(resource);
+      if (!messageType || !resource.id) continue;
+      const version = resource.meta?.versionId ?? '1';
+      const controlId = v2ControlId(resource.resourceType, resource.id, version);
+      const resourceType = resource.resourceType as 'Observation' | 'DocumentReference';
+      work.push(workRequest(WORK.hl7Out, { resourceType, resourceId: resource.id, version, controlId, messageType }, { patientId, tenantId }));
+    }
+  }
   await enqueueWorkMany(tx, [...work, ...(options.alsoEnqueue ?? [])]);
   return stored;
 }

@@ -25,6 +25,8 @@ export const QUEUE_NAMES = {
   inbound: 'ehr-inbound',
   /** The course note rebuilt from the stored course; saving it asks for the patient's sync. */
   courseNotes: 'course-notes',
+  /** HL7 v2 results and notes to the hospital's interface engine over MLLP. */
+  hl7Out: 'hl7-out',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
@@ -120,6 +122,9 @@ export type CourseNoteJobData = z.infer<typeof CourseNoteJobData>;
 /** A safety alert's acknowledgement deadline: when it passes with the alert still open, the alert escalates. */
 export const SafetyAlertJobData = z.strictObject({ alertId: z.uuid(), escalation: z.number().int().positive(), dueAt: z.iso.datetime({ offset: true }), outboxKey, tenantId: TenantId });
 export type SafetyAlertJobData = z.infer<typeof SafetyAlertJobData>;
+/** Send one stored resource version to the tenant's interface engine as an HL7 v2 message. */
+export const Hl7OutJobData = z.strictObject({ outboxKey, tenantId: TenantId });
+export type Hl7OutJobData = z.infer<typeof Hl7OutJobData>;
 
 export const WORK = {
   ehrSync: defineUnit({
@@ -201,6 +206,23 @@ export const WORK = {
     queue: QUEUE_NAMES.courseNotes,
     jobs: (p, row) => [{ name: 'course-note', data: CourseNoteJobData.parse({ courseId: p.courseId, outboxKey: row.key, tenantId: row.tenantId }) }],
     options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
+  }),
+  // One row per resource version (a vital sign, a PHQ-9/GAD-7 total, a note); the patient is the row's.
+  // Job data carries no patient id: a dead v2 message is that message's, not the patient's FHIR sync.
+  hl7Out: defineUnit({
+    topic: 'hl7-out',
+    payload: z.strictObject({
+      resourceType: z.enum(['Observation', 'DocumentReference']),
+      resourceId: z.string().min(1),
+      version: z.string().min(1),
+      /** MSH-10, derived from the version: the same on every retry, so the engine can drop a repeat. */
+      controlId: z.string().min(1).max(20),
+      messageType: z.enum(['ORU^R01', 'MDM^T02']),
+    }),
+    queue: QUEUE_NAMES.hl7Out,
+    jobs: (_p, row) => [{ name: 'hl7-out', data: Hl7OutJobData.parse({ outboxKey: row.key, tenantId: row.tenantId }) }],
+    // Waits out an engine outage as the EHR sync waits out the EHR's.
+    options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
   }),
 } as const;
 

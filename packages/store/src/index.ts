@@ -17,6 +17,7 @@ export * from './follow-ups';
 export * from './goals-of-care';
 export * from './idempotency';
 export * from './outbox';
+export * from './hl7-out';
 export * from './deployment';
 export * from './sync-state';
 export * from './leases';

@@ -448,6 +448,15 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 15,
+    name: 'HL7 v2 out: outbox rows found by their MSH-10',
+    statements: [
+      // Before sending, a message looks for an acknowledged row with its MSH-10 (the same
+      // version saved twice): found by index however long the outbox grows.
+      "CREATE INDEX outbox_control_id_idx ON outbox ((payload->>'controlId')) WHERE payload ? 'controlId'",
+    ],
+  },
+  {
     version: 18,
     name: 'sync state: how a resource was sent when it differs from what is stored (a profile claim left out)',
     statements: ['ALTER TABLE sync_state ADD COLUMN sent_note text NULL'],

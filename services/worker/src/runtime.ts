@@ -8,6 +8,8 @@ import { recordJob } from './metrics';
 import { courseNoteProcessor } from './processors/course-note';
 import { ehrSyncProcessor } from './processors/ehr-sync';
 import { followUpProcessor } from './processors/follow-ups';
+import { hl7OutProcessor } from './processors/hl7-out';
+import { closeSenders } from './hl7-out/senders';
 import { inboundProcessor } from './processors/inbound';
 import { notifyProcessor } from './processors/notify';
 import { reconcileProcessor } from './processors/reconcile';
@@ -76,6 +78,8 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
     start(QUEUE_NAMES.reconcile, reconcileProcessor(deps), 1),
     start(QUEUE_NAMES.inbound, inboundProcessor(deps), 2),
     start(QUEUE_NAMES.courseNotes, courseNoteProcessor(deps), 1),
+    // Messages share one connection per engine, one in flight: more concurrency only queues on it.
+    start(QUEUE_NAMES.hl7Out, hl7OutProcessor(deps), 2),
   ];
   const relay = startRelay(deps, jobLimits(deps));
   const sweep = startStaleSweep(deps);
@@ -84,6 +88,7 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
       await sweep.stop();
       await relay.stop();
       await Promise.all(workers.map((w) => w.close()));
+      closeSenders(deps);
     },
   };
 }

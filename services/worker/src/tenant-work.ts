@@ -1,4 +1,4 @@
-import { singleTenant, webhookUrls, type Config, type Tenant, type Tenants } from '@kap/config';
+import { hl7OutDestination, singleTenant, webhookUrls, type Config, type Tenant, type Tenants } from '@kap/config';
 import type { EhrClient } from '@kap/ehr-client';
 import { forTenant, type Db } from '@kap/store';
 import { UnrecoverableError } from 'bullmq';
@@ -14,6 +14,8 @@ export interface TenantWork {
   /** This tenant's EHR connection, with its own token and CapabilityStatement caches. */
   readonly ehr: EhrClient;
   readonly webhookUrls: readonly string[];
+  /** Whether its results and notes also go to an interface engine as HL7 v2 (`saveForSync`'s `hl7Out`). */
+  readonly hl7Out: boolean;
 }
 
 interface PerDeps {
@@ -53,6 +55,7 @@ export function tenantWork(deps: WorkerDeps, tenantId: string): TenantWork {
     db: forTenant(deps.db, tenantId),
     ehr: ehrOf(deps, state, tenant),
     webhookUrls: webhookUrls(tenant.config),
+    hl7Out: hl7OutDestination(tenant.config) !== undefined,
   };
 }
 

@@ -1,4 +1,4 @@
-import { clinicTimeZone, singleTenant, webhookUrls, type Config, type Tenants } from '@kap/config';
+import { clinicTimeZone, hl7OutDestination, singleTenant, webhookUrls, type Config, type Tenants } from '@kap/config';
 import { screeningRulesFromSettings, type ScreeningRuleTable } from '@kap/domain';
 import { OutcomeError, operationOutcome } from '@kap/fhir';
 import type { Response } from 'express';
@@ -15,6 +15,8 @@ export interface TenantSettings {
   readonly webhookUrls: readonly string[];
   /** The clinic's IANA time zone: whose calendar days mean "today", "before the course", "the screening day". */
   readonly timeZone: string;
+  /** Whether its results and notes also go to an interface engine as HL7 v2 (HL7_OUT_HOST). */
+  readonly hl7Out: boolean;
 }
 
 /** The screening rules a configuration names (thresholds and severity overrides); throws on an override the rules refuse. */
@@ -58,6 +60,7 @@ export function tenantSettingsTable(deps: AppDeps): ReadonlyMap<string, TenantSe
             },
             webhookUrls: webhookUrls(c),
             timeZone: clinicTimeZone(c),
+            hl7Out: hl7OutDestination(c) !== undefined,
           },
         ];
       });

@@ -4,7 +4,9 @@ import { WORK, enqueueWork } from '@kap/queue';
 import {
   createReconciliation,
   getReconciliation,
+  hl7OutCounts,
   listDeadLetters,
+  listHl7OutMessages,
   patientIdFor,
   redriveDeadLetter,
   syncStatusCounts,
@@ -16,9 +18,13 @@ import { ReconcileRequest } from '@kap/contracts';
 import { callerOf } from '../http/caller';
 import type { AppDeps } from '../deps';
 import { command, guardDatabase, zodParser } from '../http/command';
+import { requestTenant } from '../http/tenant-settings';
 import { intQuery } from '../http/query';
 import { sendResource } from '../http/respond';
 import { requestDb } from '../http/tenant-db';
+
+/** How many of the newest HL7 v2 messages sync-status lists. */
+const HL7_OUT_LISTED = 100;
 
 const view = (row: OutboxRow) => ({
   id: row.id,
@@ -55,8 +61,16 @@ export function adminRoutes(deps: AppDeps): Router {
   );
   router.get('/v1/admin/sync-status', async (req, res) => {
     // An operator of one hospital sees that hospital's delivery only.
-    const counts = await guardDatabase(() => syncStatusCounts(requestDb(deps, res)));
-    sendResource(req, res, 200, { tenants: [{ tenant: callerOf(res).tenantId, ...counts }] });
+    const db = requestDb(deps, res);
+    const counts = await guardDatabase(() => syncStatusCounts(db));
+    // A tenant that sends HL7 v2 also sees each message's delivery (newest first; the whole history is in the outbox).
+    const hl7v2 = requestTenant(deps, res).hl7Out
+      ? await guardDatabase(async () => ({
+          ...(await hl7OutCounts(db, WORK.hl7Out.topic)),
+          messages: await listHl7OutMessages(db, WORK.hl7Out.topic, { limit: HL7_OUT_LISTED }),
+        }))
+      : undefined;
+    sendResource(req, res, 200, { tenants: [{ tenant: callerOf(res).tenantId, ...counts, ...(hl7v2 ? { hl7v2 } : {}) }] });
   });
   router.post(
     '/v1/admin/reconcile',

@@ -148,6 +148,7 @@ export async function recordDosingSession(
     webhookUrls: ctx.webhookUrls,
     tenantId: ctx.tenantId,
     courseId: course.id,
+    hl7Out: ctx.tenant.hl7Out,
     alsoEnqueue: [...schedules, ...alertTimers],
   });
   return {

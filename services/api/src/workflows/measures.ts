@@ -54,6 +54,7 @@ export async function recordMeasure(courseId: string, request: MeasureRequest, c
     webhookUrls: ctx.webhookUrls,
     tenantId: ctx.tenantId,
     courseId: course.id,
+    hl7Out: ctx.tenant.hl7Out,
     alsoEnqueue: alertTimers,
   });
 

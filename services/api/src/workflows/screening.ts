@@ -49,6 +49,7 @@ export async function recordScreening(
     reason: 'screening',
     webhookUrls: ctx.webhookUrls,
     tenantId: ctx.tenantId,
+    hl7Out: ctx.tenant.hl7Out,
     alsoEnqueue: alertTimers,
   });
   const produced = created ? stored : [patient, ...stored];
