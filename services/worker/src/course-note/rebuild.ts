@@ -1,4 +1,4 @@
-import type { Config } from '@kap/config';
+import { clinicTimeZone, type Config } from '@kap/config';
 import { buildCourseNote, courseNoteHolds, courseNoteHtml, courseNoteId, courseNotePdf, supersedeCourseNote } from '@kap/fhir';
 import { saveForSync } from '@kap/queue';
 import { readResource, type Db } from '@kap/store';
@@ -10,12 +10,9 @@ export type RebuildResult =
   | { readonly outcome: 'unchanged'; readonly version: number }
   | { readonly outcome: 'obsolete' };
 
-/**
- * The zone the note's times are shown in: the clinic's once `CLINIC_TIME_ZONE` is a setting,
- * UTC until then (the note names it either way).
- */
+/** The zone the note's times are shown in: the clinic's (`CLINIC_TIME_ZONE`, else UTC); the note names it. */
 export function noteTimeZone(config: Config): string {
-  return (config as Config & { readonly CLINIC_TIME_ZONE?: string }).CLINIC_TIME_ZONE ?? 'UTC';
+  return clinicTimeZone(config);
 }
 
 /** The course's newest note and its version, found by the versions' deterministic ids. */
@@ -37,7 +34,13 @@ export async function currentCourseNote(db: Db, courseId: string): Promise<{ not
 export async function rebuildCourseNote(
   db: Db,
   courseId: string,
-  options: { readonly tenantId: string; readonly timeZone: string; readonly webhookUrls?: readonly string[] },
+  options: {
+    readonly tenantId: string;
+    readonly timeZone: string;
+    readonly webhookUrls?: readonly string[];
+    /** The tenant sends notes to an interface engine too (MDM^T02). */
+    readonly hl7Out?: boolean;
+  },
 ): Promise<RebuildResult> {
   return db.transaction(async (tx) => {
     const model = await readCourseNoteModel(tx, courseId);
@@ -53,6 +56,7 @@ export async function rebuildCourseNote(
       reason: 'course-note',
       tenantId: options.tenantId,
       ...(options.webhookUrls ? { webhookUrls: options.webhookUrls } : {}),
+      ...(options.hl7Out ? { hl7Out: true } : {}),
     });
     return { outcome: 'written', version, note: `DocumentReference/${note.id}` };
   });
