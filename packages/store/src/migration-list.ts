@@ -415,4 +415,12 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
     everyStart: [TENANT_ROLE_READY, ...TENANT_GRANTS],
   },
+  {
+    version: 16,
+    name: 'sync state waiting-for-patient: the EHR may not create Patients and has not got this one yet',
+    statements: [
+      'ALTER TABLE sync_state DROP CONSTRAINT IF EXISTS sync_state_status_check',
+      `ALTER TABLE sync_state ADD CONSTRAINT sync_state_status_check CHECK (status IN ('pending', 'synced', 'failed', 'not-sent', 'waiting-for-patient'))`,
+    ],
+  },
 ];

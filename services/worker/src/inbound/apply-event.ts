@@ -8,6 +8,7 @@ import {
   linkMergedPatient,
   listActiveCourseIds,
   patientWithMerged,
+  patientsWaitingForEhrPatient,
   putResources,
   readResource,
   type Db,
@@ -67,6 +68,10 @@ export async function applyPatientEvent(tx: Db, event: PatientEvent, ctx: ApplyC
     patient = { ...rest, ...changed, ...deceased };
     await saveForSync(tx, patientId, [patient], { reason: 'hospital-patient-update', tenantId: ctx.tenantId });
     if (demographicsUpdated) await enqueueWork(tx, WORK.patientDemographics, { patientId }, { patientId, tenantId: ctx.tenantId });
+  } else if ((await patientsWaitingForEhrPatient(tx, patientId)).length > 0) {
+    // An ADT for a patient whose sync waits for the hospital's Patient in the EHR: it is
+    // likely there now (registered or updated), so the sync looks again at once.
+    await enqueueWork(tx, WORK.ehrSync, { patientId, reason: 'hospital-patient-event' }, { patientId, tenantId: ctx.tenantId });
   }
 
   const stoppedCourses: string[] = [];

@@ -1,4 +1,4 @@
-import { isEhrError, type EhrClient } from '@kap/ehr-client';
+import { capabilityCache, DEFAULT_WRITE_SETTINGS, isEhrError, type EhrClient } from '@kap/ehr-client';
 import type { PatientUpdateJobData } from '@kap/queue';
 import { getSyncStates, markCompleted, readResource, type Db } from '@kap/store';
 import type { Patient } from '@medplum/fhirtypes';
@@ -32,6 +32,11 @@ export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient }, 
   if (!current) {
     await markCompleted(deps.db, data.outboxKey);
     return 'not in the EHR yet';
+  }
+  if (!(await capabilityCache(deps.ehr, DEFAULT_WRITE_SETTINGS.capabilitiesRefreshMs).get()).types.get('Patient')?.update) {
+    // An EHR that only lets the adapter find its Patients: the hospital keeps them current itself.
+    await markCompleted(deps.db, data.outboxKey);
+    return 'the EHR takes no Patient updates';
   }
   const updated: Patient = { ...current.resource };
   for (const element of FED_ELEMENTS) {

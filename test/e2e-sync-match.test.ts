@@ -1,0 +1,223 @@
+import { writeSettingsFrom, type EhrClient } from '@kap/ehr-client';
+import { RESOURCE_IDENTIFIER_SYSTEM } from '@kap/fhir';
+import { receiveInboundMessage } from '@kap/queue';
+import { getSyncStates, listUnsynced } from '@kap/store';
+import type { Bundle, CapabilityStatement, Observation, Patient, Resource } from '@medplum/fhirtypes';
+import request from 'supertest';
+import { until } from '../bench/lib/report';
+import { reconcileWithEhr } from '../services/worker/src/sync/reconcile';
+import { syncPatient } from '../services/worker/src/sync/sync-patient';
+import { everything, runWholeCourse } from './support/course-flow';
+import { screeningRequest } from './support/requests';
+import { startStack, type Stack } from './support/stack';
+
+jest.setTimeout(240_000);
+
+/**
+ * The EHR most hospitals run, as its CapabilityStatement says: Patient read and search only;
+ * Observation created (never updated) and DocumentReference created and updated, neither
+ * with conditional create; no transaction or batch. Laid over the sandbox's own statement
+ * (the sandbox takes Patient, Observation and DocumentReference only, and refuses the rest).
+ */
+const vitalsAndNotes: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init);
+  if (!String(input).endsWith('/metadata')) return res;
+  const statement = (await res.json()) as CapabilityStatement;
+  const search = (...names: string[]) => names.map((name) => ({ name, type: 'token' as const }));
+  const edited: CapabilityStatement = {
+    ...statement,
+    rest: [
+      {
+        mode: 'server',
+        resource: [
+          { type: 'Patient', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: search('identifier') },
+          { type: 'Observation', interaction: [{ code: 'create' }, { code: 'read' }, { code: 'search-type' }], conditionalCreate: false, searchParam: search('identifier', 'category') },
+          {
+            type: 'DocumentReference',
+            interaction: [{ code: 'create' }, { code: 'read' }, { code: 'update' }, { code: 'search-type' }],
+            conditionalCreate: false,
+            searchParam: search('identifier'),
+          },
+        ],
+      },
+    ],
+  };
+  return new Response(JSON.stringify(edited), { status: 200, headers: { 'content-type': 'application/fhir+json' } });
+};
+
+const TAKEN_TYPES = ['Patient', 'Observation', 'DocumentReference'];
+const SETTINGS = { EHR_OBSERVATION_CATEGORIES: 'vital-signs,survey' };
+
+/** The hospital registers the patient in its EHR (its own id, its own record). */
+async function registerInEhr(stack: Stack, patientId: string): Promise<string> {
+  const [row] = await stack.db.query<{ content: Patient }>(`SELECT content FROM resources WHERE resource_type = 'Patient' AND id = $1`, [patientId]);
+  const mrn = row?.content.identifier?.find((i) => i.system !== RESOURCE_IDENTIFIER_SYSTEM);
+  const created = await stack.sandbox.sandbox.repository.createResource<Patient>({
+    resourceType: 'Patient',
+    identifier: [{ system: mrn?.system, value: mrn?.value }],
+    name: [{ family: 'Synthetic', given: ['Registered'] }],
+  });
+  return created.id;
+}
+
+const localObservations = async (stack: Stack, patientId: string): Promise<Observation[]> =>
+  (await stack.db.query<{ content: Observation }>(`SELECT content FROM resources WHERE resource_type = 'Observation' AND patient_id = $1`, [patientId])).map((r) => r.content);
+
+const categoryOf = (o: Observation): string | undefined => o.category?.[0]?.coding?.[0]?.code;
+const ourIdentifier = (r: Resource): string | undefined =>
+  ((r as Observation).identifier ?? []).find((i) => i.system === RESOURCE_IDENTIFIER_SYSTEM)?.value;
+
+/** Requests the sandbox refused (4xx): the adapter attempted something this EHR does not take. */
+const refusals = (stack: Stack): number =>
+  Object.entries(stack.sandbox.sandbox.stats().requests.byStatus)
+    .filter(([status]) => status.startsWith('4'))
+    .reduce((n, [, count]) => n + count, 0);
+
+async function syncView(stack: Stack, courseId: string): Promise<Array<{ reference: string; status: string; ehrReference: string | null; lastError: string | null }>> {
+  return (await request(stack.app).get(`/v1/courses/${courseId}`).expect(200)).body.sync;
+}
+
+describe('an EHR that may not create Patients and takes vital signs and notes only', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ...SETTINGS, EHR_PATIENT_RECHECK_MS: '300' }, { sandboxOptions: { profile: 'no-transactions', resourceTypes: TAKEN_TYPES }, ehrFetch: vitalsAndNotes });
+    stack.startWorker();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('a whole course waits for the hospital Patient, then puts the vitals there against it, attempting nothing the EHR refuses', async () => {
+    const run = await runWholeCourse(stack);
+    const observations = await localObservations(stack, run.patientId);
+    const sent = observations.filter((o) => ['vital-signs', 'survey'].includes(categoryOf(o) ?? ''));
+    expect(sent.length).toBeGreaterThan(0);
+
+    // Unknown to the EHR: the Patient and what it would take wait; everything else is not-sent, nothing failed.
+    await until(async () => (await syncView(stack, run.courseId)).some((s) => s.status === 'waiting-for-patient'), 60_000, 'the sync to wait for the Patient', 250);
+    const waiting = await syncView(stack, run.courseId);
+    expect(waiting.filter((s) => s.status === 'failed')).toEqual([]);
+    expect(waiting.find((s) => s.reference === `Patient/${run.patientId}`)).toMatchObject({ status: 'waiting-for-patient', lastError: expect.stringMatching(/no Patient with the hospital's identifier/) });
+    for (const s of waiting.filter((x) => !['Patient', 'Observation', 'DocumentReference'].includes(x.reference.split('/')[0] as string))) {
+      expect([s.reference, s.status]).toEqual([s.reference, 'not-sent']);
+    }
+    const status = await request(stack.app).get('/v1/admin/sync-status').expect(200);
+    expect(status.body.tenants[0].waitingForPatient).toBeGreaterThan(0);
+    expect(await everything(stack.sandbox.url, 'Observation')).toEqual([]);
+
+    // The hospital registers the patient: the recheck finds it and the sync goes on by itself.
+    const ehrPatientId = await registerInEhr(stack, run.patientId);
+    await until(async () => (await syncView(stack, run.courseId)).every((s) => s.status === 'synced' || s.status === 'not-sent'), 90_000, 'the sync to go on', 250);
+    const done = await syncView(stack, run.courseId);
+    expect(done.find((s) => s.reference === `Patient/${run.patientId}`)).toMatchObject({ status: 'synced', ehrReference: `Patient/${ehrPatientId}` });
+    for (const o of observations) {
+      const state = done.find((s) => s.reference === `Observation/${o.id}`);
+      expect([o.id, state?.status]).toEqual([o.id, sent.includes(o) ? 'synced' : 'not-sent']);
+      if (!sent.includes(o)) expect(state?.lastError).toMatch(/not in EHR_OBSERVATION_CATEGORIES/);
+    }
+
+    // Each vital sign and survey exactly once, in the hospital Patient's chart; no Patient created.
+    const inEhr = (await everything(stack.sandbox.url, 'Observation')) as Observation[];
+    expect(inEhr.map(ourIdentifier).sort()).toEqual(sent.map((o) => o.id).sort());
+    expect(new Set(inEhr.map((o) => o.subject?.reference))).toEqual(new Set([`Patient/${ehrPatientId}`]));
+    expect(await everything(stack.sandbox.url, 'Patient')).toHaveLength(1);
+    expect(refusals(stack)).toBe(0);
+  });
+});
+
+describe('exactly once without conditional create', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ...SETTINGS, EHR_PATIENT_RECHECK_MS: '300' }, { sandboxOptions: { profile: 'no-transactions', resourceTypes: TAKEN_TYPES }, ehrFetch: vitalsAndNotes });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('a worker killed between a create and its record, then two workers, leave no duplicate; a reconcile reports one made outside and deletes nothing', async () => {
+    const patients: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
+      const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
+      await registerInEhr(stack, patientId);
+      patients.push(patientId);
+    }
+    const [first] = patients as [string];
+    const settings = writeSettingsFrom(stack.config);
+    // The statement as the worker reads it, then a client that dies once its second create is done, before the answer is recorded.
+    const ehr: EhrClient = stack.ehr;
+    let creates = 0;
+    const dying: EhrClient = {
+      ...ehr,
+      create: async (resource, options) => {
+        expect(options?.ifNoneExist).toBeUndefined();
+        const written = await ehr.create(resource, options);
+        if (++creates === 2) throw new Error('worker killed');
+        return written;
+      },
+    };
+    await expect(syncPatient(stack.db, dying, first, { settings })).rejects.toThrow('worker killed');
+    const lost = (await everything(stack.sandbox.url, 'Observation')).map(ourIdentifier);
+    expect(lost).toHaveLength(2);
+    const [lostState] = await getSyncStates(stack.db, [{ type: 'Observation', id: lost[1] as string }]);
+    expect(lostState?.ehrId ?? null).toBeNull();
+
+    // Two workers take the outbox rows the screenings left, the killed patient's among them.
+    stack.startWorker('a');
+    stack.startWorker('b');
+    await stack.drained(120_000);
+    for (const patientId of patients) expect(await listUnsynced(stack.db, patientId)).toEqual([]);
+    const all = (await everything(stack.sandbox.url, 'Observation')) as Observation[];
+    const ids = all.map(ourIdentifier);
+    expect(ids.length).toBeGreaterThan(3);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(refusals(stack)).toBe(0);
+
+    // Someone else copies one of ours into the EHR: the reconcile names it and leaves both.
+    const copied = all.find((o) => o.subject?.reference) as Observation;
+    const { id: _id, meta: _meta, ...rest } = copied;
+    await stack.sandbox.sandbox.repository.createResource<Observation>(rest);
+    const found = await reconcileWithEhr(stack.db, stack.ehr, settings);
+    const flagged = found.filter((r) => (r.duplicates?.length ?? 0) > 0);
+    expect(flagged).toEqual([expect.objectContaining({ resource: `Observation/${ourIdentifier(copied)}`, ehr: `Observation/${copied.id}`, duplicates: [expect.stringMatching(/^Observation\//)] })]);
+    expect(await everything(stack.sandbox.url, 'Observation')).toHaveLength(all.length + 1);
+  });
+});
+
+describe('a waiting sync woken by the hospital', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // Rechecks far apart: only the ADT message or the reconcile can wake the sync within the test.
+    stack = await startStack({ ...SETTINGS, EHR_PATIENT_RECHECK_MS: '3600000' }, { sandboxOptions: { profile: 'no-transactions', resourceTypes: TAKEN_TYPES }, ehrFetch: vitalsAndNotes });
+    stack.startWorker();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const waitingPatient = async (): Promise<{ patientId: string; mrn: { system: string; value: string } }> => {
+    const screening = screeningRequest();
+    const res = await request(stack.app).post('/v1/screenings').send(screening).expect(201);
+    const patientId = ((res.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
+    await until(async () => (await getSyncStates(stack.db, [{ type: 'Patient', id: patientId }]))[0]?.status === 'waiting-for-patient', 60_000, 'the sync to wait', 250);
+    return { patientId, mrn: { system: screening.patient.system, value: screening.patient.value } };
+  };
+
+  it('an ADT A08 for the patient makes the sync look again at once', async () => {
+    const { patientId, mrn } = await waitingPatient();
+    await registerInEhr(stack, patientId);
+    const text = `MSH|^~\\&|EPIC|GEN|KAP|PALL|20260301||ADT^A08|A08-${patientId}|P|2.5.1\rPID|1||${mrn.value}^^^&${mrn.system.replace(/^urn:oid:/, '')}&ISO^MR`;
+    await receiveInboundMessage(stack.db, 'default', { channel: 'hl7v2', sender: 'EPIC|GEN', controlId: `A08-${patientId}`, messageType: 'ADT^A08', content: text, status: 'accepted' });
+    await until(async () => (await listUnsynced(stack.db, patientId)).every((u) => u.status === 'not-sent'), 60_000, 'the A08 to wake the sync', 250);
+    expect((await getSyncStates(stack.db, [{ type: 'Patient', id: patientId }]))[0]?.status).toBe('synced');
+  });
+
+  it('a reconcile makes the sync look again', async () => {
+    const { patientId } = await waitingPatient();
+    await registerInEhr(stack, patientId);
+    await request(stack.app).post('/v1/admin/reconcile').send({}).expect(202);
+    await until(async () => (await listUnsynced(stack.db, patientId)).every((u) => u.status === 'not-sent'), 60_000, 'the reconcile to wake the sync', 250);
+    expect((await getSyncStates(stack.db, [{ type: 'Patient', id: patientId }]))[0]?.status).toBe('synced');
+    expect(refusals(stack)).toBe(0);
+  });
+});
