@@ -1,3 +1,4 @@
+import type { Resource } from '@medplum/fhirtypes';
 import express from 'express';
 import type { FaultSpec } from './admin/faults';
 import { FaultInjector } from './admin/faults';
@@ -46,6 +47,11 @@ export interface Sandbox {
   clearFaults(): void;
   /** How many armed faults requests have met so far. */
   faultsTaken(): number;
+  /**
+   * Writes a resource as the hospital would (a Patient registered at admission), past the
+   * profile and the token's scopes, as `POST /__admin/seed` does. The id is server-assigned.
+   */
+  seed<T extends Resource>(resource: T): Promise<T>;
   /** Request counts and live resource counts, as `GET /__admin/stats` returns. */
   stats(): SandboxStats;
   /** The repository behind the endpoint, for in-process inspection. */
@@ -85,6 +91,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
       counter.reset();
     },
     stats: () => counter.snapshot(repository.counts()),
+    seed: <T extends Resource>(resource: T): Promise<T> =>
+      mutex.run(() => repository.createResource({ ...resource, id: undefined }) as Promise<T>),
   };
 
   const app = express();

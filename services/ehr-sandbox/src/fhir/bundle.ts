@@ -3,6 +3,7 @@ import type { FhirRequest, FhirResponse, FhirRouter } from '@medplum/fhir-router
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import type { SandboxRepository } from '../store/sandbox-repository';
 import { completeBundleResponse, firstFailure } from './bundle-response';
+import { errorOutcome } from './outcomes';
 import type { SandboxPolicy } from './policy';
 
 /**
@@ -68,7 +69,7 @@ export async function executeBundle(
  */
 function refusedByPolicy(bundle: Bundle, policy: SandboxPolicy): OperationOutcome | undefined {
   if (!policy.transactions) {
-    return badRequest(`This server does not support ${bundle.type ?? 'Bundle'} interactions; send each resource on its own`);
+    return errorOutcome('not-supported', `This server does not support ${bundle.type ?? 'Bundle'} interactions; send each resource on its own`);
   }
   const entries = bundle.entry ?? [];
   for (const [index, entry] of entries.entries()) {

@@ -7,7 +7,10 @@ import type { AuthOptions } from '../auth/options';
 import { TOKEN_PATH } from '../auth/options';
 import { requireToken } from '../auth/require-token';
 import type { TokenStore } from '../auth/token-store';
+import type { Resource } from '@medplum/fhirtypes';
 import { executeBundle } from '../fhir/bundle';
+import { contentRefusal, policyRefusal } from '../fhir/enforce-policy';
+import { classifyRequest } from '../fhir/interactions';
 import { buildCapabilityStatement } from '../fhir/capability';
 import type { SandboxPolicy } from '../fhir/policy';
 import { errorOutcome, HttpError } from '../fhir/outcomes';
@@ -73,8 +76,14 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
       if (firstSegment && !firstSegment.startsWith('$') && !isResourceType(firstSegment)) {
         throw new HttpError(404, errorOutcome('not-found', `Unknown resource type: ${firstSegment}`));
       }
-      if (firstSegment && !firstSegment.startsWith('$') && !deps.policy.accepts(firstSegment)) {
-        throw new HttpError(404, errorOutcome('not-supported', `Resource type not supported: ${firstSegment}`));
+      const requested = classifyRequest(req.method, req.url);
+      if (requested) {
+        const refused = policyRefusal(deps.policy, requested, searchParamNames(req));
+        if (refused) throw refused;
+        if (requested.interaction === 'create' || requested.interaction === 'update') {
+          const content = contentRefusal(deps.policy, req.body as Resource | undefined);
+          if (content) throw content;
+        }
       }
       const baseUrl = baseUrlOf(req);
       const fhirRequest: FhirRequest = {
@@ -84,7 +93,9 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
         params: {},
         query: {},
         body: req.body,
-        headers: req.headers,
+        // A server without conditional create ignores If-None-Exist and creates: an adapter
+        // that relies on it duplicates here as it would there.
+        headers: deps.policy.conditionalCreate ? req.headers : withoutHeader(req.headers, 'if-none-exist'),
         config: {},
       };
       const isBundlePost = req.method === 'POST' && (req.path === '/' || req.path === '');
@@ -103,6 +114,20 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
       next(err);
     }
   };
+}
+
+function withoutHeader(headers: Request['headers'], name: string): Request['headers'] {
+  const { [name]: _dropped, ...rest } = headers;
+  return rest;
+}
+
+/** Names of the search parameters of a search, from the query and a `_search` form body. */
+function searchParamNames(req: Request): string[] {
+  const names = Object.keys(req.query as Record<string, unknown>);
+  if (req.method === 'POST' && req.is(FORM_TYPE) && req.body && typeof req.body === 'object') {
+    names.push(...Object.keys(req.body as Record<string, unknown>));
+  }
+  return names;
 }
 
 /** A write whose body is neither FHIR JSON nor, for `_search`, a form is a 415. */
