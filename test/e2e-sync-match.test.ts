@@ -14,50 +14,24 @@ import { startStack, type Stack } from './support/stack';
 jest.setTimeout(240_000);
 
 /**
- * The EHR most hospitals run, as its CapabilityStatement says: Patient read and search only;
- * Observation created (never updated) and DocumentReference created and updated, neither
- * with conditional create; no transaction or batch. Laid over the sandbox's own statement
- * (the sandbox takes Patient, Observation and DocumentReference only, and refuses the rest).
+ * The EHR most hospitals run (the sandbox's `vitals-notes` profile): Patient read and search
+ * only; Observation (vital-signs and survey) created, never updated; DocumentReference created
+ * and updated; no conditional create (If-None-Exist ignored: a second POST duplicates); no
+ * transaction or batch; every other type refused.
  */
-const vitalsAndNotes: typeof fetch = async (input, init) => {
-  const res = await fetch(input, init);
-  if (!String(input).endsWith('/metadata')) return res;
-  const statement = (await res.json()) as CapabilityStatement;
-  const search = (...names: string[]) => names.map((name) => ({ name, type: 'token' as const }));
-  const edited: CapabilityStatement = {
-    ...statement,
-    rest: [
-      {
-        mode: 'server',
-        resource: [
-          { type: 'Patient', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: search('identifier') },
-          { type: 'Observation', interaction: [{ code: 'create' }, { code: 'read' }, { code: 'search-type' }], conditionalCreate: false, searchParam: search('identifier', 'category') },
-          {
-            type: 'DocumentReference',
-            interaction: [{ code: 'create' }, { code: 'read' }, { code: 'update' }, { code: 'search-type' }],
-            conditionalCreate: false,
-            searchParam: search('identifier'),
-          },
-        ],
-      },
-    ],
-  };
-  return new Response(JSON.stringify(edited), { status: 200, headers: { 'content-type': 'application/fhir+json' } });
-};
-
-const TAKEN_TYPES = ['Patient', 'Observation', 'DocumentReference'];
+const EHR = { sandboxOptions: { profile: 'vitals-notes' as const } };
 const SETTINGS = { EHR_OBSERVATION_CATEGORIES: 'vital-signs,survey' };
 
 /** The hospital registers the patient in its EHR (its own id, its own record). */
 async function registerInEhr(stack: Stack, patientId: string): Promise<string> {
   const [row] = await stack.db.query<{ content: Patient }>(`SELECT content FROM resources WHERE resource_type = 'Patient' AND id = $1`, [patientId]);
   const mrn = row?.content.identifier?.find((i) => i.system !== RESOURCE_IDENTIFIER_SYSTEM);
-  const created = await stack.sandbox.sandbox.repository.createResource<Patient>({
+  const created = await stack.sandbox.sandbox.seed<Patient>({
     resourceType: 'Patient',
     identifier: [{ system: mrn?.system, value: mrn?.value }],
     name: [{ family: 'Synthetic', given: ['Registered'] }],
   });
-  return created.id;
+  return created.id as string;
 }
 
 const localObservations = async (stack: Stack, patientId: string): Promise<Observation[]> =>
@@ -80,7 +54,7 @@ async function syncView(stack: Stack, courseId: string): Promise<Array<{ referen
 describe('an EHR that may not create Patients and takes vital signs and notes only', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ ...SETTINGS, EHR_PATIENT_RECHECK_MS: '300' }, { sandboxOptions: { profile: 'no-transactions', resourceTypes: TAKEN_TYPES }, ehrFetch: vitalsAndNotes });
+    stack = await startStack({ ...SETTINGS, EHR_PATIENT_RECHECK_MS: '300' }, EHR);
     stack.startWorker();
   });
   afterAll(async () => {
@@ -133,7 +107,7 @@ describe('an EHR that may not create Patients and takes vital signs and notes on
 describe('exactly once without conditional create', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ ...SETTINGS, EHR_PATIENT_RECHECK_MS: '300' }, { sandboxOptions: { profile: 'no-transactions', resourceTypes: TAKEN_TYPES }, ehrFetch: vitalsAndNotes });
+    stack = await startStack({ ...SETTINGS, EHR_PATIENT_RECHECK_MS: '300' }, EHR);
   });
   afterAll(async () => {
     await stack?.close();
@@ -181,7 +155,7 @@ describe('exactly once without conditional create', () => {
     // Someone else copies one of ours into the EHR: the reconcile names it and leaves both.
     const copied = all.find((o) => o.subject?.reference) as Observation;
     const { id: _id, meta: _meta, ...rest } = copied;
-    await stack.sandbox.sandbox.repository.createResource<Observation>(rest);
+    await stack.sandbox.sandbox.seed<Observation>(rest);
     const found = await reconcileWithEhr(stack.db, stack.ehr, settings);
     const flagged = found.filter((r) => (r.duplicates?.length ?? 0) > 0);
     expect(flagged).toEqual([expect.objectContaining({ resource: `Observation/${ourIdentifier(copied)}`, ehr: `Observation/${copied.id}`, duplicates: [expect.stringMatching(/^Observation\//)] })]);
@@ -193,7 +167,7 @@ describe('a waiting sync woken by the hospital', () => {
   let stack: Stack;
   beforeAll(async () => {
     // Rechecks far apart: only the ADT message or the reconcile can wake the sync within the test.
-    stack = await startStack({ ...SETTINGS, EHR_PATIENT_RECHECK_MS: '3600000' }, { sandboxOptions: { profile: 'no-transactions', resourceTypes: TAKEN_TYPES }, ehrFetch: vitalsAndNotes });
+    stack = await startStack({ ...SETTINGS, EHR_PATIENT_RECHECK_MS: '3600000' }, EHR);
     stack.startWorker();
   });
   afterAll(async () => {
@@ -224,5 +198,45 @@ describe('a waiting sync woken by the hospital', () => {
     await until(async () => (await listUnsynced(stack.db, patientId)).every((u) => u.status === 'not-sent'), 60_000, 'the reconcile to wake the sync', 250);
     expect((await getSyncStates(stack.db, [{ type: 'Patient', id: patientId }]))[0]?.status).toBe('synced');
     expect(refusals(stack)).toBe(0);
+  });
+});
+
+describe('a resource the EHR refuses, beside resources it does not take', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // The statement the worker reads claims Consent too, which this EHR then refuses.
+    const claimsConsent: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      if (!String(input).endsWith('/metadata')) return res;
+      const statement = (await res.json()) as CapabilityStatement;
+      const rest = statement.rest?.[0];
+      const observation = rest?.resource?.find((r) => r.type === 'Observation');
+      const edited = { ...statement, rest: [{ ...rest, mode: 'server' as const, resource: [...(rest?.resource ?? []), { ...observation, type: 'Consent' as const }] }] };
+      return new Response(JSON.stringify(edited), { status: 200, headers: { 'content-type': 'application/fhir+json' } });
+    };
+    stack = await startStack({ ...SETTINGS, EHR_RESOURCE_TYPES: 'Observation,DocumentReference,Consent' }, { ...EHR, ehrFetch: claimsConsent });
+    stack.startWorker();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('the refused one is failed with its reason; the kept-back ones stay not-sent, never failed with its error', async () => {
+    const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
+    const resources = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource);
+    const patientId = resources.find((r) => r.resourceType === 'Patient')?.id as string;
+    await registerInEhr(stack, patientId);
+    const settled = async (): Promise<boolean> =>
+      (await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE topic = 'ehr-sync' AND completed_at IS NULL AND dead_at IS NULL"))[0]?.n === 0 &&
+      (await listUnsynced(stack.db, patientId)).every((u) => u.status === 'failed' || u.status === 'not-sent');
+    await until(settled, 60_000, 'the sync to end in a dead letter', 250);
+    expect((await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE dead_at IS NOT NULL'))[0]?.n).toBeGreaterThan(0);
+    const states = await getSyncStates(stack.db, resources.map((r) => ({ type: r.resourceType, id: r.id as string })));
+    const byType = (type: string) => states.filter((s) => s.type === type);
+    expect(byType('Consent').map((s) => s.status)).toEqual(['failed']);
+    expect(byType('QuestionnaireResponse').map((s) => [s.status, s.lastError])).toEqual([['not-sent', expect.stringMatching(/not in EHR_RESOURCE_TYPES/)]]);
+    expect(byType('Patient').map((s) => s.status)).toEqual(['synced']);
+    expect(byType('Observation').every((s) => s.status === 'synced')).toBe(true);
+    expect(states.filter((s) => s.status === 'failed').map((s) => s.type)).toEqual(['Consent']);
   });
 });

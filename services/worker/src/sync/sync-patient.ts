@@ -16,6 +16,7 @@ import {
   type KnownEhrCopy,
   type LocalResource,
   type PlannedResource,
+  type SyncIdentity,
   type SyncPlan,
   type WriteStrategy,
 } from '@kap/ehr-client';
@@ -169,14 +170,14 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
   );
   const existing = readFirst
     ? await readEhrCopies(ehr, sendable.map((r) => r.resource), identity, known)
-    : unconditional.length > 0
-      ? await readEhrCopies(ehr, unconditional.map((r) => r.resource), identity, known)
-      : new Map<string, EhrCopy>();
+    : await searchBeforeCreate(db, ehr, unconditional, identity, known, run);
+  // What the EHR refused even to search for is recorded failed; the rest still goes.
+  const writable = sendable.filter((r) => !run.refused.has(refOf(r.resource)));
 
-  const byRef = new Map(sendable.map((r) => [refOf(r.resource), r]));
-  const found = new Set(sendable.filter((r) => existing.has(copyKey(r.resource, identity(r.resource)))).map((r) => refOf(r.resource)));
+  const byRef = new Map(writable.map((r) => [refOf(r.resource), r]));
+  const found = new Set(writable.filter((r) => existing.has(copyKey(r.resource, identity(r.resource)))).map((r) => refOf(r.resource)));
   const hasEhrCopy = (ref: string): boolean => known.has(ref) || found.has(ref);
-  const items = sendable.map((r) => ({
+  const items = writable.map((r) => ({
     key: refOf(r.resource),
     // A reference to one the EHR refused earlier in this run blocks it too.
     dependsOn: localReferences(r.resource).filter((ref) => (byRef.has(ref) && !hasEhrCopy(ref)) || run.refused.has(ref)),
@@ -238,6 +239,38 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
   }
   // Stubs are completed and copies a create matched are compared, from a fresh read of the EHR.
   if (again && pass + 1 < MAX_PASSES) await syncPass(db, ehr, strategy, patientId, run, true, pass + 1);
+}
+
+/**
+ * The copies earlier attempts left of resources about to be created without conditional
+ * create, searched type by type. A type whose search the EHR refuses (it claimed the type,
+ * then answers 404 or 4xx) is recorded failed with that answer: nothing of it is created
+ * blind, and the other types still go.
+ */
+async function searchBeforeCreate(
+  db: Db,
+  ehr: EhrClient,
+  resources: readonly LocalResource[],
+  identity: (r: Resource) => SyncIdentity,
+  known: ReadonlyMap<string, KnownEhrCopy>,
+  run: Run,
+): Promise<Map<string, EhrCopy>> {
+  const existing = new Map<string, EhrCopy>();
+  const byType = new Map<string, LocalResource[]>();
+  for (const r of resources) byType.set(r.resource.resourceType, [...(byType.get(r.resource.resourceType) ?? []), r]);
+  for (const [type, list] of byType) {
+    try {
+      for (const [key, copy] of await readEhrCopies(ehr, list.map((r) => r.resource), identity, known)) existing.set(key, copy);
+    } catch (err) {
+      if (!isEhrError(err) || (err.kind !== 'rejected' && err.kind !== 'not-found')) throw err;
+      const why = `the EHR refused the ${type} search that must come before its create: ${err.message}`.slice(0, 500);
+      for (const r of list) {
+        run.refused.set(refOf(r.resource), why);
+        await failed(db, r, why);
+      }
+    }
+  }
+  return existing;
 }
 
 /**
