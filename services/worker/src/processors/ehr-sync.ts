@@ -46,6 +46,9 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
         // reconcile asks for a sync sooner. The wait grows with how long it has waited.
         const waitedMs = row ? Date.now() - Date.parse(row.createdAt) : 0;
         const delay = patientRecheckDelay(t.config.EHR_PATIENT_RECHECK_MS, waitedMs);
+        // One job per patient does the waiting: this row stays open (the relay brings its job
+        // back if Redis loses it), and the sync it resumes sends what the others were for.
+        if (row) await completeOutboxRows(t.db, covered.filter((id) => id !== row.id));
         deps.logger.info({ job: job.id, outboxKey: data.outboxKey, recheckInMs: delay }, 'ehr sync waits for the hospital Patient');
         await job.moveToDelayed(Date.now() + delay, token);
         throw new DelayedError();

@@ -407,13 +407,18 @@ export async function matchEhrPatient(db: Db, ehr: EhrClient, all: readonly Reso
     await markSyncedMany(db, [{ type: 'Patient', id: patient.id, localVersion: version, ehrId: copy.reference.split('/')[1] as string, ehrVersion: copy.version }]);
     return undefined;
   }
-  const hospital = syncIdentifier(patient);
-  if (!hospital) return "the Patient has no hospital identifier to find it by in the EHR";
-  const found = await ehr.findByIdentifiers('Patient', [hospital]);
-  const matching = found.filter((p) => (p.identifier ?? []).some((i) => i.system === hospital.system && i.value === hospital.value));
-  if (matching.length === 0) return `the EHR has no Patient with the hospital's identifier (${hospital.system}) yet; it may not create one`;
-  if (matching.length > 1) return `the EHR has ${matching.length} Patients with the hospital's identifier (${hospital.system}); the hospital must merge them`;
-  const ehrPatient = matching[0] as Resource;
+  // Every identifier the hospital gave (an MRN, a national number): one EHR Patient must answer to them.
+  const hospital = (patient.resourceType === 'Patient' ? (patient.identifier ?? []) : [])
+    .filter((i) => i.system && i.value && i.system !== RESOURCE_IDENTIFIER_SYSTEM)
+    .map((i) => ({ system: i.system as string, value: i.value as string }));
+  if (hospital.length === 0) return 'the Patient has no hospital identifier to find it by in the EHR';
+  const found = await ehr.findByIdentifiers('Patient', hospital);
+  const matching = found.filter((p) => (p.identifier ?? []).some((i) => hospital.some((h) => i.system === h.system && i.value === h.value)));
+  const systems = hospital.map((h) => h.system).join(', ');
+  const distinct = new Map(matching.map((p) => [p.id, p]));
+  if (distinct.size === 0) return `the EHR has no Patient with the hospital's identifier (${systems}) yet; it may not create one`;
+  if (distinct.size > 1) return `the EHR has ${distinct.size} Patients with the hospital's identifiers (${systems}); the hospital must merge them`;
+  const ehrPatient = [...distinct.values()][0] as Resource;
   await markSyncedMany(db, [{ type: 'Patient', id: patient.id, localVersion: version, ehrId: ehrPatient.id as string, ehrVersion: ehrPatient.meta?.versionId ?? null }]);
   return undefined;
 }
