@@ -168,9 +168,7 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
   const unconditional = sendable.filter(
     (r) => !strategy.forType(r.resource.resourceType).conditionalCreate && identity(r.resource).by !== 'none' && !known.has(refOf(r.resource)),
   );
-  const existing = readFirst
-    ? await readEhrCopies(ehr, sendable.map((r) => r.resource), identity, known)
-    : await searchBeforeCreate(db, ehr, unconditional, identity, known, run);
+  const existing = await searchBeforeCreate(db, ehr, readFirst ? sendable : unconditional, identity, known, run);
   // What the EHR refused even to search for is recorded failed; the rest still goes.
   const writable = sendable.filter((r) => !run.refused.has(refOf(r.resource)));
 
@@ -242,8 +240,8 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
 }
 
 /**
- * The copies earlier attempts left of resources about to be created without conditional
- * create, searched type by type. A type whose search the EHR refuses (it claimed the type,
+ * What the EHR holds for these resources (all of them on a re-read, else those about to be
+ * created without conditional create: the copies earlier attempts left), type by type. A type whose search the EHR refuses (it claimed the type,
  * then answers 404 or 4xx) is recorded failed with that answer: nothing of it is created
  * blind, and the other types still go.
  */
