@@ -216,11 +216,13 @@ const v2On = Boolean(process.env.HL7_OUT_HOST);
 console.log(`  what went where (${final.sync.length} resources; FHIR writes each exactly once):`);
 console.log(`    ${'type'.padEnd(26)} ${'FHIR write'.padEnd(24)} ${'v2'.padEnd(9)} kept back`);
 for (const [type, r] of Object.entries(byType).sort()) {
-  const fhir = type === 'Patient' ? (r.sent ? 'matched or created' : '-') : r.sent ? `${r.sent}${type === 'DocumentReference' ? ' (note)' : ''}` : '-';
+  const fhir = r.sent ? `${r.sent}${type === 'DocumentReference' ? ' (note)' : ''}` : '-';
   console.log(`    ${type.padEnd(26)} ${fhir.padEnd(24)} ${(v2On && v2[type] ? v2[type] : '-').padEnd(9)} ${r.kept ? `${r.kept}: ${[...r.why].join('; ')}` : '-'}`);
 }
 const patient = final.sync.find((s) => s.reference.startsWith('Patient/'));
-console.log(`  EHR Patient ${patient?.ehrReference}; the CarePlan ${final.sync.find((s) => s.reference.startsWith('CarePlan/'))?.ehrReference}`);
+const carePlan = final.sync.find((s) => s.reference.startsWith('CarePlan/'));
+console.log(`  EHR Patient ${patient?.ehrReference}${carePlan?.ehrReference ? `; the CarePlan ${carePlan.ehrReference}` : ''}`);
+detail('`npm run ehr:check` shows, per type, how each is written and whether the Patient is matched (never created) or created');
 
 const outcomes = await call('GET', `/v1/courses/${course.courseId}/outcomes`, undefined, 200);
 console.log(`\n${color('1', 'Trajectory')} (the screening is the baseline; a PHQ-9 fall of 5 or more is clinically meaningful)`);
