@@ -186,13 +186,18 @@ describe('a waiting sync woken by the hospital', () => {
     return { patientId, mrn: { system: screening.patient.system, value: screening.patient.value } };
   };
 
-  it('an ADT A08 for the patient makes the sync look again at once', async () => {
+  it('an ADT A08 for the patient makes the sync look again at once, and never writes the hospital Patient', async () => {
     const { patientId, mrn } = await waitingPatient();
-    await registerInEhr(stack, patientId);
-    const text = `MSH|^~\\&|EPIC|GEN|KAP|PALL|20260301||ADT^A08|A08-${patientId}|P|2.5.1\rPID|1||${mrn.value}^^^&${mrn.system.replace(/^urn:oid:/, '')}&ISO^MR`;
+    const ehrPatientId = await registerInEhr(stack, patientId);
+    const text = `MSH|^~\\&|EPIC|GEN|KAP|PALL|20260301||ADT^A08|A08-${patientId}|P|2.5.1\rPID|1||${mrn.value}^^^&${mrn.system.replace(/^urn:oid:/, '')}&ISO^MR||Renamed^Synthetic`;
     await receiveInboundMessage(stack.db, 'default', { channel: 'hl7v2', sender: 'EPIC|GEN', controlId: `A08-${patientId}`, messageType: 'ADT^A08', content: text, status: 'accepted' });
     await until(async () => (await listUnsynced(stack.db, patientId)).every((u) => u.status === 'not-sent'), 60_000, 'the A08 to wake the sync', 250);
-    expect((await getSyncStates(stack.db, [{ type: 'Patient', id: patientId }]))[0]?.status).toBe('synced');
+    expect((await getSyncStates(stack.db, [{ type: 'Patient', id: patientId }]))[0]).toMatchObject({ status: 'synced', ehrId: ehrPatientId });
+    await stack.drained(60_000);
+    // The new name is ours to keep; the EHR's Patient is the hospital's, and this EHR takes no Patient writes.
+    const [inEhr] = (await everything(stack.sandbox.url, 'Patient')).filter((p) => p.id === ehrPatientId) as Patient[];
+    expect(inEhr?.name?.[0]?.family).toBe('Synthetic');
+    expect(refusals(stack)).toBe(0);
   });
 
   it('a reconcile makes the sync look again', async () => {

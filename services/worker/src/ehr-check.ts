@@ -147,6 +147,10 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
   const width = Math.max(...rows.map((r) => r.type.length)) + 2;
   out(`  ${'Resource type'.padEnd(width)}FHIR write | v2 | kept back`);
   for (const r of rows) out(`  ${r.type.padEnd(width)}${r.fhir} | ${r.v2} | ${r.keptBack || '-'}`);
+  if (strategy.patients === 'match' && !settings.observationCategories && !strategy.forType('Observation').keptBack) {
+    // A CapabilityStatement cannot say which categories an EHR takes; these EHRs usually take two.
+    out('  hint: EHRs that only find Patients often take only some Observation categories: set EHR_OBSERVATION_CATEGORIES (e.g. vital-signs,survey) so nothing is sent that they refuse');
+  }
 
   const problems: string[] = [];
   const patientPlan = strategy.forType('Patient');
