@@ -142,7 +142,8 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
   const patientResources = await listPatientResources(db, patientId);
   let known = await knownCopies(db, patientResources);
   let toSend = unsynced.filter((u) => !keptBackWhy(u));
-  if (matchPatient && toSend.length > 0) {
+  const patientKnown = patientResources.some((r) => r.resourceType === 'Patient' && known.has(refOf(r)));
+  if (matchPatient && (toSend.some((u) => u.type === 'Patient') || (toSend.length > 0 && !patientKnown))) {
     const waiting = await matchEhrPatient(db, ehr, patientResources, known);
     if (waiting) {
       run.waitingForPatient = waiting;
