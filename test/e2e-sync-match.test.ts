@@ -4,6 +4,7 @@ import { receiveInboundMessage } from '@kap/queue';
 import { getSyncStates, listUnsynced } from '@kap/store';
 import type { Bundle, CapabilityStatement, Observation, Patient, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
+import { spawnWorkerProcess } from '../bench/lib/drill';
 import { until } from '../bench/lib/report';
 import { reconcileWithEhr } from '../services/worker/src/sync/reconcile';
 import { syncPatient } from '../services/worker/src/sync/sync-patient';
@@ -247,5 +248,53 @@ describe('a resource the EHR refuses, beside resources it does not take', () => 
     expect(byType('Patient').map((s) => s.status)).toEqual(['synced']);
     expect(byType('Observation').every((s) => s.status === 'synced')).toBe(true);
     expect(states.filter((s) => s.status === 'failed').map((s) => s.type)).toEqual(['Consent']);
+  });
+});
+
+describe('a worker process killed while its create is in flight', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ ...SETTINGS, EHR_PATIENT_RECHECK_MS: '300' }, EHR);
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('leaves a copy the EHR made but nobody recorded, which the next worker finds instead of creating it again', async () => {
+    const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
+    const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
+    await registerInEhr(stack, patientId);
+    const sandbox = stack.sandbox.sandbox;
+    const worker = spawnWorkerProcess(stack, { ...SETTINGS, EHR_PATIENT_RECHECK_MS: '300' });
+    const exited = new Promise((r) => worker.once('exit', r));
+    // The worker process dies the moment the EHR has made its second Observation, before the
+    // answer reaches it: the copy is there and nobody recorded it.
+    const repository = sandbox.repository;
+    const create = repository.createResource.bind(repository);
+    let creates = 0;
+    repository.createResource = async (resource, options) => {
+      const made = await create(resource, options);
+      if (resource.resourceType === 'Observation' && ++creates === 2) worker.kill('SIGKILL');
+      return made;
+    };
+    try {
+      await exited;
+    } finally {
+      repository.createResource = create;
+      worker.kill('SIGKILL');
+    }
+    const left = (await everything(stack.sandbox.url, 'Observation')).map(ourIdentifier) as string[];
+    const recorded = await getSyncStates(stack.db, left.map((id) => ({ type: 'Observation', id })));
+    expect(recorded.filter((s) => s.ehrId).length).toBeLessThan(left.length);
+
+    // A fresh worker takes over once the dead one's job lock and patient lease expire.
+    stack.startWorker('after-kill');
+    await stack.drained(120_000);
+    expect((await listUnsynced(stack.db, patientId)).filter((u) => u.status !== 'not-sent')).toEqual([]);
+    const ids = (await everything(stack.sandbox.url, 'Observation')).map(ourIdentifier);
+    expect(new Set(ids).size).toBe(ids.length);
+    const local = await localObservations(stack, patientId);
+    expect(ids.sort()).toEqual(local.map((o) => o.id).sort());
+    expect(refusals(stack)).toBe(0);
   });
 });
