@@ -9,6 +9,7 @@ import { ehrAll } from './support/ehr-audit';
 import { frame, msa, rawMllp } from './support/mllp';
 import { notification } from './support/notifications';
 import { screeningRequest, sessionOneRequest } from './support/requests';
+import { ADAPTER_SANDBOX_OPTIONS } from './support/adapter-sandbox';
 import { startStack, startWebhookReceiver, type Stack } from './support/stack';
 import { startTestIssuer, type TestIssuer } from './support/tokens';
 
@@ -38,8 +39,8 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
 
   beforeAll(async () => {
     issuer = await startTestIssuer();
-    north = await startSandbox({ port: 0 });
-    south = await startSandbox({ port: 0 });
+    north = await startSandbox({ port: 0, ...ADAPTER_SANDBOX_OPTIONS });
+    south = await startSandbox({ port: 0, ...ADAPTER_SANDBOX_OPTIONS });
     hooksNorth = await startWebhookReceiver();
     hooksSouth = await startWebhookReceiver(undefined, SOUTH_SECRET);
     const yaml = [

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { loadConfig } from '@kap/config';
 import { startSandbox, type SandboxProfile } from '@kap/ehr-sandbox';
 import { runEhrCheck } from '../services/worker/src/ehr-check';
+import { ADAPTER_SANDBOX_OPTIONS } from './support/adapter-sandbox';
 
 jest.setTimeout(60_000);
 
@@ -12,7 +13,7 @@ async function check(
   writeTest = false,
   hl7OutHost?: string,
 ): Promise<{ code: number; text: string; resources: Record<string, number> }> {
-  const sandbox = await startSandbox({ port: 0, profile });
+  const sandbox = await startSandbox({ port: 0, profile, ...ADAPTER_SANDBOX_OPTIONS });
   try {
     const lines: string[] = [];
     const code = await runEhrCheck(loadConfig({ EHR_BASE_URL: sandbox.url, ...env }), { writeTest, out: (l) => lines.push(l), ...(hl7OutHost ? { hl7OutHost } : {}) });

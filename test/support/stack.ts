@@ -14,6 +14,7 @@ import { startWorkerRuntime, type WorkerRuntime } from '../../services/worker/sr
 import { verifyWebhook } from '../../services/worker/src/webhooks/signature';
 import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';
+import { ADAPTER_SANDBOX_OPTIONS } from './adapter-sandbox';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const WEBHOOK_SECRET = 'test-secret-not-for-production';
@@ -109,7 +110,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
   // The deployment's own prefix, as the worker and API derive it from the database.
   const prefix = await resolveQueuePrefix(db, prefixBase);
-  const sandbox = options.sandbox ?? (await startSandbox({ port: 0, ...options.sandboxOptions }));
+  const sandbox = options.sandbox ?? (await startSandbox({ port: 0, ...ADAPTER_SANDBOX_OPTIONS, ...options.sandboxOptions }));
   const proxy = options.behindProxy ? await startTcpProxy(Number(new URL(sandbox.url).port)) : undefined;
   const ehrUrl = proxy ? sandbox.url.replace(/:\d+\//, `:${proxy.port}/`) : sandbox.url;
   const settings: Record<string, string> = {

@@ -14,7 +14,7 @@ import { sandboxPolicy, type SandboxPolicy, type SandboxPolicyOptions } from './
 import { createFhirRouter } from './fhir/routes';
 import { errorHandler } from './http/errors';
 import { fhirRoutes } from './http/fhir-routes';
-import { Mutex } from './store/mutex';
+import { KeyedLock } from './store/keyed-lock';
 import { SandboxRepository } from './store/sandbox-repository';
 
 /** Path of the FHIR base under the server root. */
@@ -62,7 +62,7 @@ export interface Sandbox {
 
 /**
  * Builds the sandbox FHIR server: Medplum's FhirRouter over a versioned in-memory repository,
- * with all-or-nothing transactions, serialised writes, fault injection and optional OAuth.
+ * with all-or-nothing transactions, writes locked per identity, fault injection and optional OAuth.
  * Each call is independent; nothing is shared between sandboxes except Medplum's global
  * FHIR schema, which is immutable once loaded.
  * @see http://hl7.org/fhir/R4/http.html
@@ -71,15 +71,16 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   loadFhirDefinitions();
   const clock = options.clock ?? Date.now;
   const auth: AuthOptions = options.auth ?? { mode: 'none' };
+  const policy = sandboxPolicy(options);
   const repository = new SandboxRepository({
     referentialIntegrity: options.referentialIntegrity,
     now: () => new Date(clock()),
+    profileValidation: policy.profileValidation,
   });
   const faults = new FaultInjector(clock);
   const counter = new RequestCounter();
   const tokens = new TokenStore(clock);
-  const mutex = new Mutex();
-  const policy = sandboxPolicy(options);
+  const locks = new KeyedLock();
 
   const controls = {
     injectFault: (spec: FaultSpec) => faults.arm(spec),
@@ -91,8 +92,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
       counter.reset();
     },
     stats: () => counter.snapshot(repository.counts()),
-    seed: <T extends Resource>(resource: T): Promise<T> =>
-      mutex.run(() => repository.createResource({ ...resource, id: undefined }) as Promise<T>),
+    seed: <T extends Resource>(resource: T): Promise<T> => repository.createResource({ ...resource, id: undefined }) as Promise<T>,
   };
 
   const app = express();
@@ -107,7 +107,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   });
   app.use('/__admin', adminRoutes(controls));
   if (auth.mode === 'oauth') {
-    app.post(TOKEN_PATH, express.urlencoded({ extended: false }), tokenEndpoint({ options: auth, tokens, now: clock }));
+    app.post(TOKEN_PATH, express.urlencoded({ extended: false }), tokenEndpoint({ options: auth, tokens, now: clock, ...(policy.grantScopes ? { grantScopes: policy.grantScopes } : {}) }));
   }
   app.use(
     FHIR_BASE_PATH,
@@ -115,7 +115,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
       router: createFhirRouter(repository, { updateCreate: policy.updateCreate }),
       policy,
       repo: repository,
-      mutex,
+      locks,
       faults,
       auth,
       tokens,

@@ -141,6 +141,8 @@ describe('vitals-notes profile: an EHR that takes vital signs and clinical notes
     expect(superseded.body.status).toBe('superseded');
     // A stale version is refused: the update is not lost to a concurrent one.
     expect((await fhir.put(`DocumentReference/${v1.body.id}`, { ...v1.body, status: 'entered-in-error' }, { 'If-Match': v1.headers.get('etag') as string })).status).toBe(412);
+    const byIdentifier = await fhir.get<Bundle>(`DocumentReference?identifier=${encodeURIComponent(`${ADAPTER}|note-1-v2`)}`);
+    expect(byIdentifier.body.entry?.map((e) => e.resource?.id)).toEqual([v2.body.id]);
     const current = await fhir.get<Bundle>(`DocumentReference?patient=${patientId}&status=current`);
     expect(current.body.entry?.map((e) => e.resource?.id)).toEqual([v2.body.id]);
   });

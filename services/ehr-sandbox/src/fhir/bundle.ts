@@ -1,6 +1,9 @@
 import { allOk, badRequest, normalizeOperationOutcome, OperationOutcomeError } from '@medplum/core';
 import type { FhirRequest, FhirResponse, FhirRouter } from '@medplum/fhir-router';
-import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, OperationOutcome } from '@medplum/fhirtypes';
+import type { ScopeGrant } from '../auth/scopes';
+import { FULL_ACCESS, scopeRefusal } from '../auth/scopes';
+import { classifyRequest } from './interactions';
 import type { SandboxRepository } from '../store/sandbox-repository';
 import { completeBundleResponse, firstFailure } from './bundle-response';
 import { errorOutcome } from './outcomes';
@@ -23,7 +26,8 @@ export async function executeBundle(
   repo: SandboxRepository,
   req: FhirRequest,
   baseUrl: string,
-  policy: SandboxPolicy
+  policy: SandboxPolicy,
+  grant: ScopeGrant = FULL_ACCESS
 ): Promise<FhirResponse> {
   const bundle = req.body as Bundle | undefined;
   if (bundle?.resourceType !== 'Bundle') {
@@ -33,15 +37,35 @@ export async function executeBundle(
   if (refused) {
     return [refused];
   }
+  const forbidden = forbiddenEntries(bundle, grant);
   if (bundle.type === 'batch' || (bundle.type === 'transaction' && policy.nonAtomicTransactions)) {
     // Non-atomic: each entry on its own; a "transaction" so run still answers 200 (Medplum without transaction-bundles).
-    const asBatch = { ...req, body: { ...bundle, type: 'batch' }, config: { transactions: false } };
-    const [outcome, result] = await router.handleRequest(asBatch, repo);
-    const response = result ? { ...(result as Bundle), type: `${bundle.type}-response` as Bundle['type'] } : undefined;
-    return response ? [outcome, completeBundleResponse(response, baseUrl)] : [outcome];
+    // Entries the token may not do are answered 403 in place; the others run.
+    const allowed = (bundle.entry ?? []).filter((_e, i) => !forbidden.has(i));
+    const entries: BundleEntry[] = [];
+    let outcome: OperationOutcome = allOk;
+    if (allowed.length > 0) {
+      const asBatch = { ...req, body: { ...bundle, type: 'batch', entry: allowed }, config: { transactions: false } };
+      const [batchOutcome, result] = await router.handleRequest(asBatch, repo);
+      if (!result) return [batchOutcome];
+      outcome = batchOutcome;
+      entries.push(...((result as Bundle).entry ?? []));
+    }
+    const merged = (bundle.entry ?? []).map((_e, i) => {
+      const refusal = forbidden.get(i);
+      return refusal ? { response: { status: '403', outcome: refusal } } : (entries.shift() ?? {});
+    });
+    const response: Bundle = { resourceType: 'Bundle', type: `${bundle.type}-response` as Bundle['type'], entry: merged };
+    return [outcome, completeBundleResponse(response, baseUrl)];
   }
   if (bundle.type !== 'transaction') {
     return [badRequest(`Bundle.type must be batch or transaction, not ${bundle.type ?? 'absent'}`, 'Bundle.type')];
+  }
+  const [firstForbidden] = forbidden;
+  if (firstForbidden) {
+    // All or nothing: one entry the token may not do refuses the whole transaction.
+    const [index, outcome] = firstForbidden;
+    return [{ ...outcome, issue: outcome.issue.map((issue) => ({ ...issue, expression: [`Bundle.entry[${index}]`] })) }];
   }
   try {
     const result = await repo.withTransaction(async () => {
@@ -59,6 +83,17 @@ export async function executeBundle(
   } catch (err) {
     return [normalizeOperationOutcome(err)];
   }
+}
+
+/** The entries the token's scopes do not allow, by index, with their 403 outcome. */
+function forbiddenEntries(bundle: Bundle, grant: ScopeGrant): Map<number, OperationOutcome> {
+  const forbidden = new Map<number, OperationOutcome>();
+  for (const [index, entry] of (bundle.entry ?? []).entries()) {
+    const requested = classifyRequest(entry.request?.method ?? 'GET', entry.request?.url ?? '');
+    const refusal = requested ? scopeRefusal(grant, requested) : undefined;
+    if (refusal) forbidden.set(index, refusal.outcome);
+  }
+  return forbidden;
 }
 
 /**

@@ -12,12 +12,10 @@ export const SANDBOX_PROFILES = ['default', 'no-transactions', 'limited-types', 
 export type SandboxProfile = (typeof SANDBOX_PROFILES)[number];
 
 /**
- * How claimed profiles (`meta.profile`) are validated. `strict`: against the known
- * StructureDefinition with this sandbox's validator; `medplum-5.0.10`: the same, plus the
- * refusals that server makes where our validator does not (see profile-validation.ts);
- * `off`: claims are not checked.
+ * How claimed profiles (`meta.profile`) are validated: `medplum-5.0.10` as that server does,
+ * its false positives included (see profile-validation.ts); `off`: claims are not checked.
  */
-export const PROFILE_VALIDATION_MODES = ['medplum-5.0.10', 'strict', 'off'] as const;
+export const PROFILE_VALIDATION_MODES = ['medplum-5.0.10', 'off'] as const;
 export type ProfileValidationMode = (typeof PROFILE_VALIDATION_MODES)[number];
 
 /** What a profile allows on one resource type. */

@@ -5,9 +5,10 @@ import type { Request, RequestHandler, Router } from 'express';
 import type { FaultInjector, RequestKind } from '../admin/faults';
 import type { AuthOptions } from '../auth/options';
 import { TOKEN_PATH } from '../auth/options';
-import { requireToken } from '../auth/require-token';
+import { grantOf, requireToken } from '../auth/require-token';
+import { scopeRefusal } from '../auth/scopes';
 import type { TokenStore } from '../auth/token-store';
-import type { Resource } from '@medplum/fhirtypes';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { executeBundle } from '../fhir/bundle';
 import { contentRefusal, policyRefusal } from '../fhir/enforce-policy';
 import { classifyRequest } from '../fhir/interactions';
@@ -15,7 +16,8 @@ import { buildCapabilityStatement } from '../fhir/capability';
 import type { SandboxPolicy } from '../fhir/policy';
 import { errorOutcome, HttpError } from '../fhir/outcomes';
 import type { SandboxRepository } from '../store/sandbox-repository';
-import type { Mutex } from '../store/mutex';
+import type { KeyedLock } from '../store/keyed-lock';
+import { bundleLockKeys, requestLockKeys } from '../fhir/lock-keys';
 import { FHIR_JSON, FORM_TYPE, JSON_TYPES } from './fhir-json';
 import { sendFhir } from './send';
 
@@ -23,7 +25,7 @@ import { sendFhir } from './send';
 export interface FhirRoutesDeps {
   readonly router: FhirRouter;
   readonly repo: SandboxRepository;
-  readonly mutex: Mutex;
+  readonly locks: KeyedLock;
   readonly faults: FaultInjector;
   readonly auth: AuthOptions;
   readonly tokens: TokenStore;
@@ -36,7 +38,8 @@ const METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DE
 /**
  * The FHIR R4 REST endpoint, mounted at the base URL (`/fhir/R4`).
  * `metadata` and the SMART configuration stay public, as R4 and SMART expect; everything else
- * passes authentication, then fault injection, then Medplum's router under the write mutex.
+ * passes authentication, then fault injection, then Medplum's router holding the locks of the
+ * identities it writes (none for reads).
  * @see http://hl7.org/fhir/R4/http.html
  */
 export function fhirRoutes(deps: FhirRoutesDeps): Router {
@@ -76,9 +79,10 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
       if (firstSegment && !firstSegment.startsWith('$') && !isResourceType(firstSegment)) {
         throw new HttpError(404, errorOutcome('not-found', `Unknown resource type: ${firstSegment}`));
       }
+      const grant = grantOf(res);
       const requested = classifyRequest(req.method, req.url);
       if (requested) {
-        const refused = policyRefusal(deps.policy, requested, searchParamNames(req));
+        const refused = policyRefusal(deps.policy, requested, searchParamNames(req)) ?? scopeRefusal(grant, requested);
         if (refused) throw refused;
         if (requested.interaction === 'create' || requested.interaction === 'update') {
           const content = contentRefusal(deps.policy, req.body as Resource | undefined);
@@ -99,12 +103,17 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
         config: {},
       };
       const isBundlePost = req.method === 'POST' && (req.path === '/' || req.path === '');
-      const response = await deps.mutex.run((): Promise<FhirResponse | undefined> => {
+      const keys = isBundlePost
+        ? (req.body as Bundle | undefined)?.resourceType === 'Bundle'
+          ? bundleLockKeys(req.body as Bundle)
+          : []
+        : requestLockKeys(req.method, req.url, fhirRequest.headers?.['if-none-exist'] as string | undefined);
+      const response = await deps.locks.run(keys, (): Promise<FhirResponse | undefined> => {
         // A client that gave up while queued (timed out, disconnected) gets nothing done for
         // it: as if the request never arrived. Serving it would only delay those still waiting.
         if (res.destroyed || req.socket.destroyed) return Promise.resolve(undefined);
         return isBundlePost
-          ? executeBundle(deps.router, deps.repo, fhirRequest, baseUrl, deps.policy)
+          ? executeBundle(deps.router, deps.repo, fhirRequest, baseUrl, deps.policy, grant)
           : deps.router.handleRequest(fhirRequest, deps.repo);
       });
       if (!response) return;
@@ -209,6 +218,7 @@ function smartConfiguration(tokenUrl: string): Record<string, unknown> {
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: ['RS384', 'ES384'],
     scopes_supported: ['system/*.read', 'system/*.write', 'system/*.*', 'system/*.rs', 'system/*.cruds'],
-    capabilities: ['client-confidential-symmetric', 'client-confidential-asymmetric'],
+    // Both scope syntaxes are enforced (auth/scopes.ts), as Medplum announces.
+    capabilities: ['client-confidential-symmetric', 'client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
   };
 }

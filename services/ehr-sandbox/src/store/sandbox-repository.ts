@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { SearchRequest, WithId } from '@medplum/core';
 import {
@@ -18,9 +19,11 @@ import type { Bundle, BundleEntry, OperationOutcomeIssue, Reference, Resource } 
 import type { Operation } from 'rfc6902';
 import { applyPatch } from 'rfc6902';
 import { unprocessable } from '../fhir/outcomes';
+import type { ProfileValidationMode } from '../fhir/policy';
+import { validateClaimedProfiles } from '../fhir/profile-validation';
 import { danglingReferences } from './references';
 import { compareBySortRules, prepareSearch } from './search';
-import type { ResourceVersion } from './versioned-store';
+import type { Journal, ResourceVersion } from './versioned-store';
 import { tokenPrefilter } from './token-prefilter';
 import { VersionedStore } from './versioned-store';
 
@@ -30,6 +33,8 @@ export interface SandboxRepositoryOptions {
   readonly referentialIntegrity?: boolean;
   /** Clock for `meta.lastUpdated`; tests may freeze it. */
   readonly now?: () => Date;
+  /** How profiles claimed in `meta.profile` are validated; default `medplum-5.0.10`. */
+  readonly profileValidation?: ProfileValidationMode;
 }
 
 /**
@@ -45,13 +50,19 @@ export class SandboxRepository extends FhirRepository<undefined> {
   private readonly store = new VersionedStore();
   private readonly referentialIntegrity: boolean;
   private readonly now: () => Date;
-  /** Resources written in the open transaction, checked for dangling references at commit. */
-  private pendingChecks: Resource[] = [];
+  private readonly profileValidation: ProfileValidationMode;
+  /**
+   * The open transaction of the current async context: what it appended (for rollback) and
+   * what it wrote (checked for dangling references at commit). Per context, not per
+   * repository, because requests of different identities run concurrently.
+   */
+  private readonly transaction = new AsyncLocalStorage<{ journal: Journal; written: Resource[] }>();
 
   constructor(options: SandboxRepositoryOptions = {}) {
     super();
     this.referentialIntegrity = options.referentialIntegrity ?? true;
     this.now = options.now ?? (() => new Date());
+    this.profileValidation = options.profileValidation ?? 'medplum-5.0.10';
   }
 
   setMode(_mode: RepositoryMode): void {
@@ -109,10 +120,12 @@ export class SandboxRepository extends FhirRepository<undefined> {
     if (!this.exists(resourceType, id)) {
       throw new OperationOutcomeError(notFound);
     }
-    this.store.append(resourceType, id, {
-      versionId: this.nextVersionId(resourceType, id),
-      lastUpdated: this.now().toISOString(),
-    });
+    this.store.append(
+      resourceType,
+      id,
+      { versionId: this.nextVersionId(resourceType, id), lastUpdated: this.now().toISOString() },
+      this.transaction.getStore()?.journal
+    );
   }
 
   async patchResource<T extends Resource>(
@@ -210,6 +223,10 @@ export class SandboxRepository extends FhirRepository<undefined> {
     if (search.sortRules?.length) {
       matches.sort(compareBySortRules(search.sortRules));
     }
+    // A database answers a search after I/O, and other requests run meanwhile. Yielding between
+    // evaluating the search and returning it does the same, so a search-then-write (conditional
+    // create, find-before-create) races here as on a real server unless it is locked (lock-keys.ts).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const offset = search.offset ?? 0;
     const page = matches.slice(offset, search.count === undefined ? undefined : offset + search.count);
     return {
@@ -239,33 +256,34 @@ export class SandboxRepository extends FhirRepository<undefined> {
    * All-or-nothing: every write inside `callback` is undone if it throws, and references are
    * checked when it returns, since a transaction may create a referenced resource after the
    * resource that references it. Nested calls (Medplum's conditional create inside a
-   * transaction) join the open transaction. Callers serialise access, so a flag suffices.
+   * transaction) join the open transaction. Concurrent transactions are isolated from each
+   * other's rollback; the HTTP layer locks the identities they touch (see lock-keys.ts).
    * @see http://hl7.org/fhir/R4/http.html#trules
    */
   async withTransaction<TResult>(callback: (client: undefined) => Promise<TResult>): Promise<TResult> {
-    if (this.store.inTransaction) {
+    if (this.transaction.getStore()) {
       return callback(undefined);
     }
-    this.store.begin();
-    this.pendingChecks = [];
-    try {
-      const result = await callback(undefined);
-      this.checkReferences(this.pendingChecks);
-      this.store.commit();
-      return result;
-    } catch (err) {
-      this.store.rollback();
-      throw err;
-    } finally {
-      this.pendingChecks = [];
-    }
+    const state = { journal: new Map() as Journal, written: [] as Resource[] };
+    return this.transaction.run(state, async () => {
+      try {
+        const result = await callback(undefined);
+        this.checkReferences(state.written);
+        return result;
+      } catch (err) {
+        this.store.rollback(state.journal);
+        throw err;
+      }
+    });
   }
 
   private write<T extends Resource>(input: WithId<T>): WithId<T> {
     const resource = deepClone(input);
     validate(resource);
-    if (this.store.inTransaction) {
-      this.pendingChecks.push(resource);
+    validateClaimedProfiles(resource, this.profileValidation);
+    const transaction = this.transaction.getStore();
+    if (transaction) {
+      transaction.written.push(resource);
     } else {
       this.checkReferences([resource]);
     }
@@ -273,7 +291,7 @@ export class SandboxRepository extends FhirRepository<undefined> {
     const lastUpdated = this.now().toISOString();
     // Server-assigned: whatever the client sent in meta.versionId/lastUpdated is replaced.
     resource.meta = { ...resource.meta, versionId, lastUpdated };
-    this.store.append(resource.resourceType, resource.id, { versionId, lastUpdated, resource: deepClone(resource) });
+    this.store.append(resource.resourceType, resource.id, { versionId, lastUpdated, resource: deepClone(resource) }, transaction?.journal);
     return resource;
   }
 

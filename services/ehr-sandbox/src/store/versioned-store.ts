@@ -15,14 +15,19 @@ export interface ResourceRecord {
 }
 
 /**
- * In-memory versioned storage with an undo journal. Versions are immutable once written, so a
- * journal entry only needs the record's previous version list: rolling back a transaction
- * restores those lists and nothing else, whatever the store's size.
+ * The versions one transaction appended, by `Type/id`: rolling it back removes exactly those,
+ * so writes other requests made meanwhile to other (or even the same) records survive.
+ */
+export type Journal = Map<string, string[]>;
+
+/**
+ * In-memory versioned storage. Versions are immutable once written; a transaction passes its
+ * own journal to {@link append}, and {@link rollback} undoes only what that journal recorded,
+ * so transactions of different patients can run side by side.
  * @see http://hl7.org/fhir/R4/http.html#transaction ("all or nothing")
  */
 export class VersionedStore {
   private readonly types = new Map<string, Map<string, ResourceRecord>>();
-  private journal: Map<string, ResourceRecord | undefined> | undefined;
 
   get(resourceType: string, id: string): ResourceRecord | undefined {
     return this.types.get(resourceType)?.get(id);
@@ -58,16 +63,16 @@ export class VersionedStore {
     return counts;
   }
 
-  append(resourceType: string, id: string, version: ResourceVersion): void {
+  append(resourceType: string, id: string, version: ResourceVersion, journal?: Journal): void {
     let byId = this.types.get(resourceType);
     if (!byId) {
       byId = new Map();
       this.types.set(resourceType, byId);
     }
     const previous = byId.get(id);
-    const key = `${resourceType}/${id}`;
-    if (this.journal && !this.journal.has(key)) {
-      this.journal.set(key, previous);
+    if (journal) {
+      const key = `${resourceType}/${id}`;
+      journal.set(key, [...(journal.get(key) ?? []), version.versionId]);
     }
     byId.set(id, { resourceType, id, versions: [...(previous?.versions ?? []), Object.freeze(version)] });
   }
@@ -76,29 +81,20 @@ export class VersionedStore {
     this.types.clear();
   }
 
-  get inTransaction(): boolean {
-    return this.journal !== undefined;
-  }
-
-  begin(): void {
-    this.journal = new Map();
-  }
-
-  commit(): void {
-    this.journal = undefined;
-  }
-
-  rollback(): void {
-    const journal = this.journal;
-    this.journal = undefined;
-    for (const [key, before] of journal ?? []) {
+  /** Removes the versions `journal` recorded; a record left with none is gone, as before its create. */
+  rollback(journal: Journal): void {
+    for (const [key, versionIds] of journal) {
       const slash = key.indexOf('/');
       const byId = this.types.get(key.slice(0, slash));
       const id = key.slice(slash + 1);
-      if (before) {
-        byId?.set(id, before);
+      const record = byId?.get(id);
+      if (!byId || !record) continue;
+      const undone = new Set(versionIds);
+      const versions = record.versions.filter((v) => !undone.has(v.versionId));
+      if (versions.length > 0) {
+        byId.set(id, { ...record, versions });
       } else {
-        byId?.delete(id);
+        byId.delete(id);
       }
     }
   }
