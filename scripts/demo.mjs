@@ -145,10 +145,15 @@ const deadline = Date.now() + 60_000;
 let final;
 for (;;) {
   final = await call('getCourse', { path: { id: course.courseId } });
-  const waiting = final.sync.filter((s) => s.status !== 'synced').length;
-  if (waiting === 0) break;
+  // Kept back (a type or category this EHR does not take) is settled: it stays here on purpose.
+  const open = final.sync.filter((s) => s.status !== 'synced' && s.status !== 'not-sent');
+  if (open.length === 0) break;
+  if (open.every((s) => s.status === 'waiting-for-patient')) {
+    console.error(`The EHR may not create Patients and has no Patient with this patient's identifier: ${open.length} resources wait (waiting-for-patient) until the hospital registers them.`);
+    process.exit(1);
+  }
   if (Date.now() > deadline) {
-    console.error(`${waiting} resources still not in the EHR: ${final.sync.filter((s) => s.status !== 'synced').map((s) => `${s.reference} ${s.status} ${s.lastError ?? ''}`).join('; ')}`);
+    console.error(`${open.length} resources still not in the EHR: ${open.map((s) => `${s.reference} ${s.status} ${s.lastError ?? ''}`).join('; ')}`);
     process.exit(1);
   }
   await sleep(500);
@@ -203,11 +208,28 @@ console.log(`\n${color('1', 'Summary')}`);
 console.log(`  phase ${final.phase} (${final.stoppedReason}); ${final.sessions.length} sessions; follow-ups ${final.followUps.map((f) => f.status).join(', ')}`);
 console.log(`  goals: ${final.goals.map((g) => g.description).join('; ')}`);
 const byType = {};
-for (const s of final.sync) byType[s.reference.split('/')[0]] = (byType[s.reference.split('/')[0]] ?? 0) + 1;
-console.log(`  in the EHR, each exactly once (${final.sync.length} resources):`);
-for (const [type, n] of Object.entries(byType).sort()) console.log(`    ${type.padEnd(26)} ${n}`);
+for (const s of final.sync) {
+  const type = s.reference.split('/')[0];
+  const row = (byType[type] ??= { sent: 0, kept: 0, why: new Set() });
+  if (s.status === 'synced') row.sent++;
+  else {
+    row.kept++;
+    row.why.add((s.lastError ?? '').replace(/^EHR does not take \w+: /, ''));
+  }
+}
+// The v2 column reads this shell's HL7_OUT_HOST: run the demo with the service's settings.
+const v2 = { Observation: 'ORU^R01', DocumentReference: 'MDM^T02' };
+const v2On = Boolean(process.env.HL7_OUT_HOST);
+console.log(`  what went where (${final.sync.length} resources; FHIR writes each exactly once):`);
+console.log(`    ${'type'.padEnd(26)} ${'FHIR write'.padEnd(24)} ${'v2'.padEnd(9)} kept back`);
+for (const [type, r] of Object.entries(byType).sort()) {
+  const fhir = r.sent ? `${r.sent}${type === 'DocumentReference' ? ' (note)' : ''}` : '-';
+  console.log(`    ${type.padEnd(26)} ${fhir.padEnd(24)} ${(v2On && v2[type] ? v2[type] : '-').padEnd(9)} ${r.kept ? `${r.kept}: ${[...r.why].join('; ')}` : '-'}`);
+}
 const patient = final.sync.find((s) => s.reference.startsWith('Patient/'));
-console.log(`  EHR Patient ${patient?.ehrReference}; the CarePlan ${final.sync.find((s) => s.reference.startsWith('CarePlan/'))?.ehrReference}`);
+const carePlan = final.sync.find((s) => s.reference.startsWith('CarePlan/'));
+console.log(`  EHR Patient ${patient?.ehrReference}${carePlan?.ehrReference ? `; the CarePlan ${carePlan.ehrReference}` : ''}`);
+detail('`npm run ehr:check` shows, per type, how each is written and whether the Patient is matched (never created) or created');
 
 const outcomes = await call('getCourseOutcomes', { path: { id: course.courseId } });
 console.log(`\n${color('1', 'Trajectory')} (the screening is the baseline; a PHQ-9 fall of 5 or more is clinically meaningful)`);

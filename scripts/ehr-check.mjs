@@ -25,4 +25,4 @@ try {
   console.error(err instanceof Error ? err.message : String(err));
   process.exit(2);
 }
-process.exitCode = await runEhrCheck(config, { writeTest: args.includes('--write-test') });
+process.exitCode = await runEhrCheck(config, { writeTest: args.includes('--write-test'), hl7OutHost: process.env.HL7_OUT_HOST || undefined });

@@ -6,11 +6,16 @@ import { runEhrCheck } from '../services/worker/src/ehr-check';
 
 jest.setTimeout(60_000);
 
-async function check(profile: SandboxProfile, env: Record<string, string> = {}, writeTest = false): Promise<{ code: number; text: string; resources: Record<string, number> }> {
+async function check(
+  profile: SandboxProfile,
+  env: Record<string, string> = {},
+  writeTest = false,
+  hl7OutHost?: string,
+): Promise<{ code: number; text: string; resources: Record<string, number> }> {
   const sandbox = await startSandbox({ port: 0, profile });
   try {
     const lines: string[] = [];
-    const code = await runEhrCheck(loadConfig({ EHR_BASE_URL: sandbox.url, ...env }), { writeTest, out: (l) => lines.push(l) });
+    const code = await runEhrCheck(loadConfig({ EHR_BASE_URL: sandbox.url, ...env }), { writeTest, out: (l) => lines.push(l), ...(hl7OutHost ? { hl7OutHost } : {}) });
     return { code, text: lines.join('\n'), resources: sandbox.sandbox.stats().resources };
   } finally {
     await sandbox.close();
@@ -22,9 +27,10 @@ describe('npm run ehr:check against the strict sandbox', () => {
     const { code, text, resources } = await check('default', {}, true);
     expect(code).toBe(0);
     expect(text).toContain('Writes: transaction chunks of at most 8 entries');
-    expect(text).toMatch(/AdverseEvent\s+sent, found by _tag search/);
-    expect(text).toMatch(/Provenance\s+sent, found by _tag search/);
-    expect(text).toMatch(/Task\s+sent, found by identifier search/);
+    expect(text).toMatch(/AdverseEvent\s+create\S*.*; _tag in If-None-Exist \| - \| -/);
+    expect(text).toMatch(/Provenance\s+create\S*.*; _tag in If-None-Exist/);
+    expect(text).toMatch(/Task\s+create\/update; identifier in If-None-Exist/);
+    expect(text).toMatch(/Patient\s+created if missing \(conditional create on the hospital identifier\), never updated/);
     expect(text).toContain('a screening can go to this EHR');
     expect(text).toMatch(/Patient written and read back as Patient\//);
     expect(resources['Patient']).toBe(1);
@@ -51,14 +57,30 @@ describe('npm run ehr:check against the strict sandbox', () => {
   it('limited-types: keeps back what the EHR does not list, and exits non-zero as no screening content can go', async () => {
     const { code, text } = await check('limited-types');
     expect(code).toBe(1);
-    expect(text).toMatch(/Observation\s+kept back \(not in the EHR's CapabilityStatement\)/);
-    expect(text).toMatch(/CarePlan\s+sent/);
+    expect(text).toMatch(/Observation\s+- \| - \| not in the EHR's CapabilityStatement/);
+    expect(text).toMatch(/CarePlan\s+create/);
     expect(text).toContain("FAIL  a screening cannot go to this EHR: the EHR takes none of a screening's resources");
   });
 
   it('EHR_RESOURCE_TYPES keeps back types the EHR would take', async () => {
     const { text } = await check('default', { EHR_RESOURCE_TYPES: 'Patient,Observation,QuestionnaireResponse,Consent' });
-    expect(text).toMatch(/CarePlan\s+kept back \(not in EHR_RESOURCE_TYPES\)/);
+    expect(text).toMatch(/CarePlan\s+- \| - \| not in EHR_RESOURCE_TYPES/);
+  });
+
+  it('an EHR taking vital signs and notes only: the Patient matched, the categories and the v2 channel shown per type', async () => {
+    const env = { EHR_RESOURCE_TYPES: 'Observation,DocumentReference', EHR_OBSERVATION_CATEGORIES: 'vital-signs,survey' };
+    const { code, text, resources } = await check('no-transactions', env, true, 'engine.hospital.test');
+    expect(code).toBe(0);
+    expect(text).toContain('v2: HL7_OUT_HOST is set');
+    expect(text).toMatch(/Patient\s+matched by the hospital's identifier \(Patient\?identifier=\), never created/);
+    expect(text).toMatch(/Observation\s+create\S*.*\| ORU\^R01 \| categories other than vital-signs, survey/);
+    expect(text).toMatch(/DocumentReference \(note\)\s+create\S*.*\| MDM\^T02/);
+    expect(text).toMatch(/QuestionnaireResponse\s+- \| - \| not in EHR_RESOURCE_TYPES/);
+    expect(text).toContain('no write test: this EHR may not create Patients');
+    expect(resources['Patient'] ?? 0).toBe(0);
+    const without = await check('no-transactions', env);
+    expect(without.text).toContain('HL7_OUT_HOST unset');
+    expect(without.text).toMatch(/Observation\s+create\S*.*\| - \| categories other/);
   });
 
   it('exits non-zero when the EHR does not answer', async () => {

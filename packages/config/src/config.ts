@@ -103,6 +103,10 @@ export const ConfigSchema = z
     EHR_UNCLAIMED_PROFILES: optionalText,
     /** How long the EHR's CapabilityStatement is trusted before it is read again. */
     EHR_CAPABILITIES_REFRESH_MS: positiveInt.default(600_000),
+    /** Comma-separated Observation categories this EHR takes (e.g. `vital-signs,survey`; unset: all); the rest stay here as `not-sent`. */
+    EHR_OBSERVATION_CATEGORIES: optionalText,
+    /** Where the EHR may not create a Patient: how soon a sync waiting for the hospital's Patient looks again (doubling up to 64x). */
+    EHR_PATIENT_RECHECK_MS: positiveInt.default(300_000),
 
     FOLLOW_UP_OFFSETS: z.string().default('PT24H,PT72H,P7D'),
     /** How long before a follow-up is due its reminder goes to the care team (capped at half the offset). */

@@ -15,7 +15,12 @@ export const ReconciliationReport = z
     status: z.enum(['running', 'finished', 'failed']),
     requestedAt: z.string(),
     finishedAt: z.string().nullable(),
-    summary: z.looseObject({ inEhr: z.number().int(), missing: z.number().int(), different: z.number().int() }),
+    summary: z.looseObject({
+      inEhr: z.number().int(),
+      missing: z.number().int(),
+      different: z.number().int(),
+      duplicated: z.number().int().optional().meta({ description: 'Resources the EHR holds more than once (reported, never deleted)' }),
+    }),
     resources: z.array(
       z.looseObject({
         patient: z.string(),
@@ -23,6 +28,7 @@ export const ReconciliationReport = z
         ehr: z.string().meta({ description: '`Type/id` in the EHR' }),
         status: z.enum(['in-ehr', 'missing', 'different']),
         requeued: z.boolean(),
+        duplicates: z.array(z.string()).optional().meta({ description: 'Other EHR resources with the same identity (`Type/id` there)' }),
       }),
     ),
   })
@@ -36,6 +42,7 @@ export const SyncStatusResponse = z
         pending: z.number().int(),
         synced: z.number().int(),
         dead: z.number().int(),
+        waitingForPatient: z.number().int().optional().meta({ description: "Resources waiting for the hospital's Patient in an EHR that may not create one" }),
         oldestPendingSeconds: z.number().meta({ description: 'Age of the oldest stored version the EHR has not confirmed; 0 when none' }),
       }),
     ),

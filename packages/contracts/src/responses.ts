@@ -51,7 +51,7 @@ export const SyncStateView = z
   .object({
     reference: z.string().meta({ description: '`Type/id` of the resource in this adapter' }),
     version: z.string(),
-    status: z.enum(['pending', 'synced', 'failed', 'not-sent']),
+    status: z.enum(['pending', 'synced', 'failed', 'not-sent', 'waiting-for-patient']),
     ehrReference: z.string().nullable(),
     lastError: z.string().nullable(),
     sentNote: z

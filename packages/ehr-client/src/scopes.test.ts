@@ -47,7 +47,7 @@ describe('scope needs from the write plan', () => {
 
   it('asks nothing for a type hospital IT keeps back, and only search and read for a match-only type', () => {
     const result = scopeNeeds(strategy('Patient,Observation'), { sends: ['Patient', 'Observation', 'Provenance'], matchOnly: ['Patient'] });
-    expect([...(result.get('Patient') ?? [])].sort().join('')).toBe('rsu');
+    expect([...(result.get('Patient') ?? [])].sort().join('')).toBe('rs');
     expect(result.has('Provenance')).toBe(false);
   });
 

@@ -32,7 +32,7 @@ export interface ScopeNeedsInput {
   readonly reads?: readonly string[];
   /** Types the adapter creates and reads outside the sync (e.g. `ehr:subscribe`'s Subscription). */
   readonly manages?: readonly string[];
-  /** Sent types that are never created, only found (a hospital that does not let us create Patients). */
+  /** Types never created nor updated here, only found (a hospital that does not let us create Patients). */
   readonly matchOnly?: readonly string[];
 }
 
@@ -54,7 +54,7 @@ export function scopeNeeds(strategy: WriteStrategy, input: ScopeNeedsInput): Sco
     if (plan.keptBack) continue;
     add(type, 'r');
     if (!matchOnly.has(type)) add(type, 'c');
-    if (plan.update) add(type, 'u');
+    if (plan.update && !matchOnly.has(type)) add(type, 'u');
     if (plan.identity !== 'none' || plan.tagSearch || matchOnly.has(type)) add(type, 's');
   }
   for (const type of input.reads ?? []) add(type, 'r', 's');

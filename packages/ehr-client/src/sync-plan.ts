@@ -63,6 +63,12 @@ export interface SyncPlanInput {
   readonly keptBack?: ReadonlyMap<string, Identifier>;
   /** `Type/localId` → references it is written without this time (a cycle broken open). */
   readonly stubs?: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * Whether the EHR honours `If-None-Exist` for a resource's type (default: yes). Where it
+   * does not, a create is plain and its exactly-once rests on the caller: it searched by the
+   * identity first (a copy found is in `existing`) and holds the patient's lease.
+   */
+  readonly conditionalCreate?: (resource: Resource) => boolean;
 }
 
 export type PlannedAction = 'create' | 'update' | 'unchanged';
@@ -181,7 +187,7 @@ export function planSync(input: SyncPlanInput): SyncPlan {
       return { localReference, version: item.version, action: 'update', entryIndex: entries.length - 1, entry, ehrReference: known.reference, ...stub };
     }
     if (!copy) {
-      const ifNoneExist = identityQuery(identity);
+      const ifNoneExist = input.conditionalCreate?.(item.resource) === false ? undefined : identityQuery(identity);
       const entry: BundleEntry = {
         fullUrl: `urn:uuid:${item.resource.id}`,
         resource: outgoing,

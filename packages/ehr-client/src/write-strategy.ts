@@ -1,3 +1,4 @@
+import type { Resource } from '@medplum/fhirtypes';
 import type { EhrCapabilities } from './capabilities';
 
 /**
@@ -16,6 +17,7 @@ export interface EhrWriteSettingsInput {
   readonly EHR_RESOURCE_TYPES?: string | undefined;
   readonly EHR_CAPABILITIES_REFRESH_MS?: number;
   readonly EHR_UNCLAIMED_PROFILES?: string | undefined;
+  readonly EHR_OBSERVATION_CATEGORIES?: string | undefined;
 }
 
 export interface EhrWriteSettings {
@@ -26,6 +28,8 @@ export interface EhrWriteSettings {
   readonly capabilitiesRefreshMs: number;
   /** Profile claims (`meta.profile`) left out of what is sent: ones this EHR validates wrongly. */
   readonly unclaimedProfiles: readonly string[];
+  /** Undefined: every Observation category; else the `observation-category` codes the EHR takes. */
+  readonly observationCategories?: readonly string[];
 }
 
 /** Defaults safe against the strictest server known (Medplum: 8 entries with conditional writes). */
@@ -38,12 +42,14 @@ export const DEFAULT_WRITE_SETTINGS: EhrWriteSettings = {
 
 export function writeSettingsFrom(input: EhrWriteSettingsInput): EhrWriteSettings {
   const types = (input.EHR_RESOURCE_TYPES ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  const categories = (input.EHR_OBSERVATION_CATEGORIES ?? '').split(',').map((t) => t.trim()).filter(Boolean);
   return {
     maxTransactionEntries: input.EHR_MAX_TRANSACTION_ENTRIES ?? DEFAULT_WRITE_SETTINGS.maxTransactionEntries,
     writeMode: input.EHR_WRITE_MODE ?? DEFAULT_WRITE_SETTINGS.writeMode,
     capabilitiesRefreshMs: input.EHR_CAPABILITIES_REFRESH_MS ?? DEFAULT_WRITE_SETTINGS.capabilitiesRefreshMs,
     unclaimedProfiles: (input.EHR_UNCLAIMED_PROFILES ?? '').split(',').map((t) => t.trim()).filter(Boolean),
     ...(types.length > 0 ? { resourceTypes: types } : {}),
+    ...(categories.length > 0 ? { observationCategories: categories } : {}),
   };
 }
 
@@ -74,7 +80,25 @@ export interface WriteStrategy {
   readonly maxEntries: number;
   /** Things hospital IT should know: a setting that overrides what the EHR says, for one. */
   readonly warnings: readonly string[];
+  /**
+   * `create`: the Patient is written (a conditional create on the hospital's identifier).
+   * `match`: the EHR may not create one (hospital IT left Patient out, or the EHR lacks
+   * `create` for it): the hospital's Patient is found by identifier and referenced by its
+   * EHR id; until it is there, the patient's sync waits (`waiting-for-patient`).
+   */
+  readonly patients: 'create' | 'match';
   forType(type: string): TypePlan;
+  /** Why this resource stays in the adapter (its type, or an Observation category the EHR does not take); absent when it is sent. */
+  keptBackResource(resource: Resource): string | undefined;
+}
+
+/** http://hl7.org/fhir/R4/valueset-observation-category.html (the same system @kap/fhir codes with). */
+const CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/observation-category';
+
+/** The `observation-category` codes of an Observation. */
+export function observationCategories(resource: Resource): string[] {
+  if (resource.resourceType !== 'Observation') return [];
+  return (resource.category ?? []).flatMap((c) => c.coding ?? []).filter((c) => c.system === CATEGORY_SYSTEM && c.code).map((c) => c.code as string);
 }
 
 /** Decides the write strategy; pure, so `ehr:check` prints exactly what the worker will do. */
@@ -114,5 +138,19 @@ export function decideWriteStrategy(capabilities: EhrCapabilities, settings: Ehr
     cache.set(type, plan);
     return plan;
   };
-  return { mode, maxEntries: mode === 'single' ? 1 : settings.maxTransactionEntries, warnings, forType };
+  const categories = settings.observationCategories ? new Set(settings.observationCategories) : undefined;
+  const keptBackResource = (resource: Resource): string | undefined => {
+    const byType = forType(resource.resourceType).keptBack;
+    if (byType || !categories || resource.resourceType !== 'Observation') return byType;
+    const own = observationCategories(resource);
+    return own.some((c) => categories.has(c))
+      ? undefined
+      : `category ${own.join(', ') || '(none)'} not in EHR_OBSERVATION_CATEGORIES`;
+  };
+  const patientCaps = capabilities.types.get('Patient');
+  const patients = forType('Patient').keptBack || !patientCaps?.create ? 'match' : 'create';
+  if (patients === 'match' && patientCaps && !patientCaps.searchParams.has('identifier')) {
+    warnings.push("the EHR lists no Patient identifier search: the hospital's Patient cannot be matched");
+  }
+  return { mode, maxEntries: mode === 'single' ? 1 : settings.maxTransactionEntries, warnings, patients, forType, keptBackResource };
 }

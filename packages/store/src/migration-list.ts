@@ -457,6 +457,14 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 16,
+    name: 'sync state waiting-for-patient: the EHR may not create Patients and has not got this one yet',
+    statements: [
+      'ALTER TABLE sync_state DROP CONSTRAINT IF EXISTS sync_state_status_check',
+      `ALTER TABLE sync_state ADD CONSTRAINT sync_state_status_check CHECK (status IN ('pending', 'synced', 'failed', 'not-sent', 'waiting-for-patient'))`,
+    ],
+  },
+  {
     version: 18,
     name: 'sync state: how a resource was sent when it differs from what is stored (a profile claim left out)',
     statements: ['ALTER TABLE sync_state ADD COLUMN sent_note text NULL'],

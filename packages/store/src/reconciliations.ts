@@ -15,6 +15,11 @@ export interface ReconciledResource {
   /** `Type/id` in the EHR. */
   readonly ehr: string;
   readonly status: ReconciledStatus;
+  /**
+   * Other EHR resources carrying this one's identity (`Type/id` there), beside `ehr`: a
+   * duplicate made outside the adapter's exactly-once path. Reported, never deleted.
+   */
+  readonly duplicates?: readonly string[];
   /** Missing and different ones are queued for the EHR again. */
   readonly requeued: boolean;
 }

@@ -7,8 +7,12 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Db } from './db';
 import { isoFrom, jsonParam, numberFrom, textOrNull } from './sql-values';
 
-/** `not-sent`: a resource type this EHR does not take; it stays here, readable on the FHIR face. */
-export const SYNC_STATUSES = ['pending', 'synced', 'failed', 'not-sent'] as const;
+/**
+ * `not-sent`: a resource type this EHR does not take; it stays here, readable on the FHIR face.
+ * `waiting-for-patient`: the EHR may not create Patients and has none with the hospital's
+ * identifier yet; the sync goes on by itself once it has (ADT, reconcile or recheck).
+ */
+export const SYNC_STATUSES = ['pending', 'synced', 'failed', 'not-sent', 'waiting-for-patient'] as const;
 export type SyncStatus = (typeof SYNC_STATUSES)[number];
 
 /** A resource by type and id. */
@@ -215,6 +219,35 @@ export async function markNotSent(db: Db, refs: readonly ResourceVersionRef[], r
      WHERE COALESCE(sync_state.synced_version, 0) < excluded.local_version`,
     [jsonParam(refs.map((r) => ({ type: r.type, id: r.id, version: r.version }))), reason.slice(0, 1000)],
   );
+}
+
+/**
+ * Records that these versions wait for the hospital's Patient to exist in the EHR. A newer
+ * version keeps waiting (it is pending, and its sync finds the Patient missing again).
+ */
+export async function markWaitingForPatient(db: Db, refs: readonly ResourceVersionRef[], reason: string): Promise<void> {
+  if (refs.length === 0) return;
+  await db.query(
+    `INSERT INTO sync_state (resource_type, id, local_version, status, last_error, updated_at)
+     SELECT r.type, r.id, r.version, 'waiting-for-patient', $2, now()
+     FROM jsonb_to_recordset($1::jsonb) AS r(type text, id text, version integer)
+     ON CONFLICT (resource_type, id) DO UPDATE SET
+       local_version = GREATEST(sync_state.local_version, excluded.local_version),
+       status = 'waiting-for-patient', last_error = $2, updated_at = now()
+     WHERE COALESCE(sync_state.synced_version, 0) < excluded.local_version`,
+    [jsonParam(refs.map((r) => ({ type: r.type, id: r.id, version: r.version }))), reason.slice(0, 1000)],
+  );
+}
+
+/** Patients with resources waiting for their Patient in the EHR (for a reconcile to wake). */
+export async function patientsWaitingForEhrPatient(db: Db, patientId?: string): Promise<string[]> {
+  const rows = await db.query<{ patient_id: unknown }>(
+    `SELECT DISTINCT r.patient_id FROM sync_state s
+     JOIN resources r ON r.resource_type = s.resource_type AND r.id = s.id
+     WHERE s.status = 'waiting-for-patient' AND r.patient_id IS NOT NULL AND ($1::text IS NULL OR r.patient_id = $1)`,
+    [patientId ?? null],
+  );
+  return rows.map((r) => String(r.patient_id));
 }
 
 /**

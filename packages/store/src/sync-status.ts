@@ -13,6 +13,8 @@ export interface SyncStatusCounts {
   readonly synced: number;
   /** Given up on: the queue's dead letters hold the reason. */
   readonly dead: number;
+  /** Waiting for the hospital's Patient to exist in an EHR that may not create one. */
+  readonly waitingForPatient: number;
   /** Seconds since the oldest pending change was stored; 0 when nothing is pending. */
   readonly oldestPendingSeconds: number;
 }
@@ -22,10 +24,11 @@ export interface SyncStatusCounts {
  * pending: it was stored, and its sync is still to come.
  */
 export async function syncStatusCounts(db: Db): Promise<SyncStatusCounts> {
-  const [row] = await db.query<{ pending: unknown; synced: unknown; dead: unknown; oldest: unknown }>(
+  const [row] = await db.query<{ pending: unknown; synced: unknown; dead: unknown; waiting: unknown; oldest: unknown }>(
     `SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending,
             count(*) FILTER (WHERE state = 'synced')::int AS synced,
             count(*) FILTER (WHERE state = 'failed')::int AS dead,
+            count(*) FILTER (WHERE state = 'waiting-for-patient')::int AS waiting,
             COALESCE(EXTRACT(EPOCH FROM now() - min(last_updated) FILTER (WHERE state = 'pending')), 0)::float8 AS oldest
      FROM (SELECT CASE WHEN s.status IS NULL THEN 'pending' ELSE s.status END AS state, r.last_updated
            FROM resources r LEFT JOIN sync_state s ON s.resource_type = r.resource_type AND s.id = r.id
@@ -35,6 +38,7 @@ export async function syncStatusCounts(db: Db): Promise<SyncStatusCounts> {
     pending: numberFrom(row?.pending ?? 0),
     synced: numberFrom(row?.synced ?? 0),
     dead: numberFrom(row?.dead ?? 0),
+    waitingForPatient: numberFrom(row?.waiting ?? 0),
     oldestPendingSeconds: Math.max(0, Number(row?.oldest ?? 0)),
   };
 }

@@ -231,6 +231,21 @@
       row(INSTRUMENT[k].name + ' now', text, changeClass(k, outcomes.change[k]));
     });
     row('Next follow-up', next ? 'Due ' + when(next.dueBy) : 'None scheduled');
+    var ehr = ehrText(course.sync || []);
+    if (ehr) row("In the hospital's EHR", ehr.text, ehr.cls);
+  }
+  // Where the course's records stand with the hospital's EHR, most urgent first.
+  function ehrText(sync) {
+    if (sync.length === 0) return null;
+    var n = {};
+    sync.forEach(function (s) { n[s.status] = (n[s.status] || 0) + 1; });
+    var parts = [];
+    if (n['waiting-for-patient']) parts.push('waiting: the patient is not registered in the EHR yet (' + n['waiting-for-patient'] + ' records); they go once the hospital registers them');
+    if (n.failed) parts.push(n.failed + ' refused by the EHR');
+    if (n.synced) parts.push(n.synced + ' in the EHR');
+    if (n.pending) parts.push(n.pending + ' on the way');
+    if (n['not-sent']) parts.push(n['not-sent'] + ' kept here (the EHR does not take them)');
+    return { text: parts.join(' · '), cls: n['waiting-for-patient'] || n.failed ? 'worse' : '' };
   }
   function changeClass(k, change) {
     if (change === null) return '';

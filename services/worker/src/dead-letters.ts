@@ -29,6 +29,8 @@ export async function deadLetter(db: Db, logger: Logger, job: Job, err: Error): 
     // The patient's rows are its tenant's: read and marked through that tenant's handle.
     const tenantDb = forTenant(db, tenant.data);
     for (const u of await listUnsynced(tenantDb, data.patientId)) {
+      // Kept back on purpose, or waiting for the Patient: another resource's error is not theirs.
+      if (u.status === 'not-sent' || u.status === 'waiting-for-patient') continue;
       await markFailed(tenantDb, { type: u.type, id: u.id, error: err.message.slice(0, 500), localVersion: u.version });
     }
   }

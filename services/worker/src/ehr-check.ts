@@ -32,6 +32,45 @@ export { PRODUCED_TYPES };
  * and reads it back. Exit code 0 only when the EHR can take a screening.
  */
 
+/** What goes out of the adapter for one resource type, per channel, for the configured EHR. */
+export interface ChannelRow {
+  readonly type: string;
+  /** The FHIR write and how its identity is found, or `-` when nothing is written. */
+  readonly fhir: string;
+  /** The HL7 v2 message it travels in to the interface engine, or `-`. */
+  readonly v2: string;
+  /** Why (part of) it stays in the adapter; empty when everything goes. */
+  readonly keptBack: string;
+}
+
+/** v2 messages by type, once `HL7_OUT_HOST` names the hospital's interface engine. */
+const V2_MESSAGES: Readonly<Record<string, string>> = { Observation: 'ORU^R01', DocumentReference: 'MDM^T02 (the course note)' };
+
+/**
+ * Per resource type the adapter produces: what reaches this EHR over FHIR (create/update,
+ * how a retry finds the first write, the Patient matched or created), what goes as HL7 v2,
+ * and what is kept back and why. Pure: the same decision the worker makes.
+ */
+export function channelRows(strategy: WriteStrategy, settings: { readonly observationCategories?: readonly string[] }, hl7OutHost?: string): ChannelRow[] {
+  return PRODUCED_TYPES.map((type): ChannelRow => {
+    const plan = strategy.forType(type);
+    const v2 = hl7OutHost && V2_MESSAGES[type] ? V2_MESSAGES[type] : '-';
+    if (type === 'Patient') {
+      return strategy.patients === 'match'
+        ? { type, fhir: "matched by the hospital's identifier (Patient?identifier=), never created; the sync waits until it is there", v2, keptBack: '' }
+        : { type, fhir: 'created if missing (conditional create on the hospital identifier), never updated', v2, keptBack: '' };
+    }
+    if (plan.keptBack) return { type, fhir: '-', v2, keptBack: plan.keptBack };
+    const found =
+      plan.identity === 'none'
+        ? 'no identity search: one create, its EHR id recorded at once'
+        : `${plan.identity === 'identifier' ? 'identifier' : '_tag'} ${plan.conditionalCreate ? 'in If-None-Exist' : 'searched before each create (no conditional create)'}`;
+    const writes = plan.update ? 'create/update' : 'create only (no update: later revisions refused)';
+    const categories = type === 'Observation' && settings.observationCategories ? `categories other than ${settings.observationCategories.join(', ')}` : '';
+    return { type: type === 'DocumentReference' ? 'DocumentReference (note)' : type, fhir: `${writes}; ${found}`, v2, keptBack: categories };
+  });
+}
+
 /** The types of one screening besides the Patient. */
 const SCREENING_TYPES = ['QuestionnaireResponse', 'Observation', 'Consent'];
 
@@ -43,6 +82,8 @@ export interface EhrCheckOptions {
   readonly out?: (line: string) => void;
   /** Replaces the client built from the settings (tests). */
   readonly ehr?: EhrClient;
+  /** The interface engine's host (`HL7_OUT_HOST`): only whether it is set is read. */
+  readonly hl7OutHost?: string;
 }
 
 export async function runEhrCheck(config: Config, options: EhrCheckOptions = {}): Promise<number> {
@@ -77,27 +118,29 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
   }
   const scopeProblems = reportScopes(config, capabilities, ehr, out);
 
-  const strategy = decideWriteStrategy(capabilities, writeSettingsFrom(config));
+  const settings = writeSettingsFrom(config);
+  const strategy = decideWriteStrategy(capabilities, settings);
   out('');
   out(`Writes: ${describeMode(strategy, config)}`);
   for (const warning of strategy.warnings) out(`  warning: ${warning}`);
+  const hl7OutHost = options.hl7OutHost ?? (config as { HL7_OUT_HOST?: string }).HL7_OUT_HOST;
   out('');
-  out('Resource types the adapter writes:');
-  for (const type of PRODUCED_TYPES) {
-    const plan = strategy.forType(type);
-    const how = plan.keptBack
-      ? `kept back (${plan.keptBack}): stays in the adapter, readable on its FHIR API, sync state not-sent`
-      : plan.conditionalCreate
-        ? `sent, found by ${plan.identity === 'identifier' ? 'identifier' : '_tag'} search (conditional create)`
-        : `sent, no usable identity search: single create, its EHR id recorded at once`;
-    const revisions = !plan.keptBack && !plan.update ? '; no update interaction: later revisions will be refused' : '';
-    out(`  ${type.padEnd(26)} ${how}${revisions}`);
+  out(`What goes where (FHIR: this EHR; v2: ${hl7OutHost ? 'HL7_OUT_HOST is set' : 'HL7_OUT_HOST unset, no v2 messages'}; kept back: stays in the adapter, readable on its FHIR API, sync state not-sent):`);
+  const rows = channelRows(strategy, settings, hl7OutHost);
+  const width = Math.max(...rows.map((r) => r.type.length)) + 2;
+  out(`  ${'Resource type'.padEnd(width)}FHIR write | v2 | kept back`);
+  for (const r of rows) out(`  ${r.type.padEnd(width)}${r.fhir} | ${r.v2} | ${r.keptBack || '-'}`);
+  if (strategy.patients === 'match' && !settings.observationCategories && !strategy.forType('Observation').keptBack) {
+    // A CapabilityStatement cannot say which categories an EHR takes; these EHRs usually take two.
+    out('  hint: EHRs that only find Patients often take only some Observation categories: set EHR_OBSERVATION_CATEGORIES (e.g. vital-signs,survey) so nothing is sent that they refuse');
   }
 
   const problems: string[] = [...scopeProblems];
   const patientPlan = strategy.forType('Patient');
-  if (patientPlan.keptBack) problems.push(`the EHR does not take Patient (${patientPlan.keptBack})`);
-  else if (patientPlan.identity !== 'identifier' || !patientPlan.conditionalCreate) {
+  const patientCaps = capabilities.types.get('Patient');
+  if (strategy.patients === 'match') {
+    if (!patientCaps?.searchParams.has('identifier')) problems.push("the EHR may not create Patients and lists no Patient identifier search: the hospital's Patient cannot be found");
+  } else if (patientPlan.identity !== 'identifier' || !patientPlan.conditionalCreate) {
     problems.push('the EHR offers no conditional create on Patient identifier: the adapter could not find the hospital\'s patient and would create another');
   }
   if (SCREENING_TYPES.every((t) => strategy.forType(t).keptBack)) {
@@ -111,6 +154,11 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
   ok('a screening can go to this EHR');
   if (!options.writeTest) {
     out('  (run with -- --write-test to write a synthetic, tagged test screening and read it back)');
+    return 0;
+  }
+  if (strategy.patients === 'match') {
+    // A synthetic screening needs a synthetic Patient, which this EHR may not be sent.
+    out('  (no write test: this EHR may not create Patients, and none of the hospital\'s is written to)');
     return 0;
   }
 
@@ -179,17 +227,17 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, uncla
   const evaluation = evaluateScreening({ contraindications: request.contraindications, vitals: request.vitals }, DEFAULT_SCREENING_RULES);
   const built = buildScreeningResources({ screeningId: run, request, evaluation, patient, recordedAt: new Date().toISOString() });
   const tagged = [patient, ...built].map((r) => ({ ...r, meta: { ...r.meta, tag: [...(r.meta?.tag ?? []), { ...EHR_CHECK_TAG }] } }) as Resource);
-  const sendable = tagged.filter((r) => !strategy.forType(r.resourceType).keptBack);
+  const sendable = tagged.filter((r) => !strategy.keptBackResource(r));
   const byRef = new Map<string, LocalResource>(sendable.map((r) => [`${r.resourceType}/${r.id}`, { resource: r, version: 1 }]));
   const known = new Map<string, KnownEhrCopy>();
   const identity = (r: Resource) => identityOf(r, strategy.forType(r.resourceType));
   const items = sendable.map((r) => ({
     key: `${r.resourceType}/${r.id}`,
     dependsOn: localReferences(r).filter((ref) => byRef.has(ref)),
-    alone: identity(r).by === 'none',
+    alone: identity(r).by === 'none' || !strategy.forType(r.resourceType).conditionalCreate,
   }));
   const keptBack = new Map(
-    tagged.filter((r) => strategy.forType(r.resourceType).keptBack).map((r) => [`${r.resourceType}/${r.id}`, { system: `${KAP_CANONICAL}/sid/resource`, value: r.id as string }]),
+    tagged.filter((r) => strategy.keptBackResource(r)).map((r) => [`${r.resourceType}/${r.id}`, { system: `${KAP_CANONICAL}/sid/resource`, value: r.id as string }]),
   );
   // A claims memory of its own: what the test learns is reported as a setting to make.
   const counter = { requests: 0, claims: profileClaims(undefined, unclaimedProfiles), claimTrials: new Map<string, string>() };
@@ -206,6 +254,7 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, uncla
       bundleType: strategy.mode === 'batch' ? 'batch' : 'transaction',
       keptBack,
       stubs: group.stubs,
+      conditionalCreate: (r) => strategy.forType(r.resourceType).conditionalCreate,
     });
     const sent = await sendGroup(ehr, single ? { ...strategy, mode: 'single', maxEntries: 1 } : strategy, plan, counter);
     if ('bundleRefused' in sent || sent.retrySingly.length > 0) {

@@ -67,7 +67,9 @@ export function adapterScopeNeeds(config: Config, capabilities: EhrCapabilities 
   const strategy = capabilities ? decideWriteStrategy(capabilities, settings) : everythingWritable();
   const claimsProfiles = sends.some((type) => CLAIMS_PROFILES.includes(type) && !strategy.forType(type).keptBack);
   const reads = [...READ_FOR_NOTIFICATIONS, ...(claimsProfiles ? ['StructureDefinition'] : [])];
-  return scopeNeeds(strategy, { sends, reads, manages: options.manages ?? [] });
+  // Where the EHR does not let us create Patients, the hospital's Patient is only found.
+  const matchOnly = strategy.patients === 'match' ? ['Patient'] : [];
+  return scopeNeeds(strategy, { sends, reads, matchOnly, manages: options.manages ?? [] });
 }
 
 /** A strategy that sends every type with create, update and identifier search: for asking before knowing. */
@@ -76,7 +78,9 @@ function everythingWritable(): ReturnType<typeof decideWriteStrategy> {
     mode: 'single',
     maxEntries: 1,
     warnings: [],
+    patients: 'create',
     forType: (type) => ({ type, identity: 'identifier', tagSearch: true, conditionalCreate: true, update: true }),
+    keptBackResource: () => undefined,
   };
 }
 

@@ -96,7 +96,12 @@ export function adminRoutes(deps: AppDeps): Router {
       requestedAt: reconciliation.requestedAt,
       finishedAt: reconciliation.finishedAt,
       ...(reconciliation.error ? { error: reconciliation.error } : {}),
-      summary: { inEhr: count('in-ehr'), missing: count('missing'), different: count('different') },
+      summary: {
+        inEhr: count('in-ehr'),
+        missing: count('missing'),
+        different: count('different'),
+        duplicated: reconciliation.results.filter((r) => (r.duplicates?.length ?? 0) > 0).length,
+      },
       resources: reconciliation.results,
     });
   });

@@ -8,6 +8,7 @@ import {
   linkMergedPatient,
   listActiveCourseIds,
   patientWithMerged,
+  patientsWaitingForEhrPatient,
   putResources,
   readResource,
   type Db,
@@ -71,6 +72,10 @@ export async function applyPatientEvent(tx: Db, event: PatientEvent, ctx: ApplyC
       // The course note names the patient: a running course's note is rebuilt with the new demographics.
       for (const courseId of await listActiveCourseIds(tx, [patientId])) await enqueueWork(tx, WORK.courseNote, { courseId }, { patientId, tenantId: ctx.tenantId });
     }
+  } else if ((await patientsWaitingForEhrPatient(tx, patientId)).length > 0) {
+    // An ADT for a patient whose sync waits for the hospital's Patient in the EHR: it is
+    // likely there now (registered or updated), so the sync looks again at once.
+    await enqueueWork(tx, WORK.ehrSync, { patientId, reason: 'hospital-patient-event' }, { patientId, tenantId: ctx.tenantId });
   }
 
   const stoppedCourses: string[] = [];

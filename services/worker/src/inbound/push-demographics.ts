@@ -1,4 +1,4 @@
-import { isEhrError, type EhrClient } from '@kap/ehr-client';
+import { capabilityCache, decideWriteStrategy, DEFAULT_WRITE_SETTINGS, isEhrError, writeSettingsFrom, type EhrClient, type EhrWriteSettingsInput } from '@kap/ehr-client';
 import type { PatientUpdateJobData } from '@kap/queue';
 import { getSyncStates, markCompleted, readResource, type Db } from '@kap/store';
 import type { Patient } from '@medplum/fhirtypes';
@@ -15,7 +15,7 @@ const FED_ELEMENTS = ['name', 'birthDate', 'gender'] as const;
  * concurrent change is a 412 and the job retries on a fresh read. A Patient the EHR does
  * not have yet gets the new demographics when the normal sync creates it.
  */
-export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient }, data: PatientUpdateJobData): Promise<string> {
+export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient; config?: EhrWriteSettingsInput }, data: PatientUpdateJobData): Promise<string> {
   const local = await readResource<Patient>(deps.db, 'Patient', data.patientId);
   if (!local) {
     await markCompleted(deps.db, data.outboxKey);
@@ -32,6 +32,13 @@ export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient }, 
   if (!current) {
     await markCompleted(deps.db, data.outboxKey);
     return 'not in the EHR yet';
+  }
+  const settings = deps.config ? writeSettingsFrom(deps.config) : DEFAULT_WRITE_SETTINGS;
+  const capabilities = await capabilityCache(deps.ehr, settings.capabilitiesRefreshMs).get();
+  if (decideWriteStrategy(capabilities, settings).patients === 'match' || !capabilities.types.get('Patient')?.update) {
+    // An EHR whose Patients the adapter only finds (or hospital IT left Patient out): the hospital keeps them current itself.
+    await markCompleted(deps.db, data.outboxKey);
+    return 'the EHR takes no Patient updates';
   }
   const updated: Patient = { ...current.resource };
   for (const element of FED_ELEMENTS) {

@@ -11,6 +11,11 @@ const LEASE_BUSY_RETRY_MS = 300;
 
 const NOTHING_TO_DO: SyncOutcome = { written: 0, unchanged: 0, notSent: 0, requests: 0 };
 
+/** Rechecks for a missing Patient: every `baseMs` at first, then about as long as it has waited, up to 64 × `baseMs`. */
+export function patientRecheckDelay(baseMs: number, waitedMs: number): number {
+  return Math.min(baseMs * 64, Math.max(baseMs, Math.floor(waitedMs)));
+}
+
 /**
  * One `ehr-sync` job: syncs the patient's unsynced resources to the EHR of the patient's
  * tenant, through that tenant's database handle, then completes its outbox row
@@ -23,7 +28,8 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
     const data = EhrSyncJobData.parse(job.data);
     const t = tenantWork(deps, data.tenantId);
     // Another row's sync already did this one's work (see below): nothing to wait for.
-    if ((await getOutboxMessageByKey(t.db, data.outboxKey))?.completedAt) return NOTHING_TO_DO;
+    const row = await getOutboxMessageByKey(t.db, data.outboxKey);
+    if (row?.completedAt) return NOTHING_TO_DO;
     const leaseKey = `patient/${data.patientId}`;
     if (!(await acquireLease(t.db, leaseKey, `${deps.workerId}/${job.id}`, deps.config.SYNC_LEASE_MS))) {
       await job.moveToDelayed(Date.now() + LEASE_BUSY_RETRY_MS + Math.floor(Math.random() * LEASE_BUSY_RETRY_MS), token);
@@ -35,6 +41,18 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
       // this one's. A row committed after this read waits for a sync of its own.
       const covered = await listOpenOutboxIds(t.db, WORK.ehrSync.topic, data.patientId);
       const outcome = await syncPatient(t.db, t.ehr, data.patientId, { settings: writeSettingsFrom(t.config) });
+      if (outcome.waitingForPatient) {
+        // The row stays open and its job comes back by itself; an ADT for the patient or a
+        // reconcile asks for a sync sooner. The wait grows with how long it has waited.
+        const waitedMs = row ? Date.now() - Date.parse(row.createdAt) : 0;
+        const delay = patientRecheckDelay(t.config.EHR_PATIENT_RECHECK_MS, waitedMs);
+        // One job per patient does the waiting: this row stays open (the relay brings its job
+        // back if Redis loses it), and the sync it resumes sends what the others were for.
+        if (row) await completeOutboxRows(t.db, covered.filter((id) => id !== row.id));
+        deps.logger.info({ job: job.id, outboxKey: data.outboxKey, recheckInMs: delay }, 'ehr sync waits for the hospital Patient');
+        await job.moveToDelayed(Date.now() + delay, token);
+        throw new DelayedError();
+      }
       // Completed here, with the EHR's answers recorded, and nowhere else.
       if (!(await markCompleted(t.db, data.outboxKey))) {
         deps.logger.warn({ job: job.id, outboxKey: data.outboxKey }, 'ehr sync for an outbox row this database does not hold');
@@ -43,6 +61,7 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
       deps.logger.info({ job: job.id, outboxKey: data.outboxKey, alsoCompleted, ...outcome }, 'ehr sync done');
       return outcome;
     } catch (err) {
+      if (err instanceof DelayedError) throw err;
       const message = err instanceof Error ? err.message : String(err);
       await noteSyncAttemptError(t.db, data.patientId, message).catch(() => undefined);
       if (isEhrError(err) && err.kind === 'rate-limited') {

@@ -1,6 +1,6 @@
 import { writeSettingsFrom } from '@kap/ehr-client';
 import { ReconcileJobData, WORK, enqueueWork } from '@kap/queue';
-import { finishReconciliation, getReconciliation, markCompleted, markForResync, type ReconciledResource } from '@kap/store';
+import { finishReconciliation, getReconciliation, markCompleted, markForResync, patientsWaitingForEhrPatient, type ReconciledResource } from '@kap/store';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
 import { reconcileWithEhr } from '../sync/reconcile';
@@ -33,6 +33,8 @@ export function reconcileProcessor(deps: WorkerDeps) {
         }),
       );
       const patients = new Set(again.map((r) => r.patient.slice('Patient/'.length)));
+      // Syncs waiting for the hospital's Patient look for it again now.
+      for (const p of await patientsWaitingForEhrPatient(tx, reconciliation.patientId ?? undefined)) patients.add(p);
       for (const patientId of patients) await enqueueWork(tx, WORK.ehrSync, { patientId, reason: 'reconcile' }, { patientId, tenantId });
       await finishReconciliation(tx, reconciliationId, { results });
       await markCompleted(tx, outboxKey);

@@ -12,12 +12,12 @@ const TAGGED_TYPES = new Set(['Provenance', 'AuditEvent']);
  * has an `identifier` search for the type, else by a meta tag carrying the same value
  * (Provenance and AuditEvent by their own tag), else not at all: then it is created once and found again
  * by the EHR id recorded at once. Without a plan (tests, tools): identifier, else tag.
+ * An EHR without conditional create for the type still finds it by identity: the sync
+ * searches before it creates, so a retry after a lost answer or a crash finds the first copy.
  */
 export function identityOf(resource: Resource, plan?: TypePlan): SyncIdentity {
-  const conditional = plan ? plan.conditionalCreate : true;
   const byIdentifier = plan ? plan.identity === 'identifier' : true;
   const byTag = plan ? plan.identity === 'tag' || plan.tagSearch : true;
-  if (!conditional) return { by: 'none' };
   const chosen = syncIdentifier(resource);
   if (byIdentifier && chosen) return { by: 'identifier', system: chosen.system, value: chosen.value };
   if (byTag) {

@@ -13,7 +13,9 @@ const single: WriteStrategy = {
   mode: 'single',
   maxEntries: 1,
   warnings: [],
+  patients: 'create',
   forType: (type) => ({ type, identity: 'identifier', tagSearch: true, conditionalCreate: true, update: true }),
+  keptBackResource: () => undefined,
 };
 
 const observation = (profiles: string[]): Observation => ({

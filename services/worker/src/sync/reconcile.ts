@@ -1,7 +1,18 @@
-import { capabilityCache, copyKey, decideWriteStrategy, planSync, type EhrClient, type EhrCopy, type EhrWriteSettings, type WriteStrategy } from '@kap/ehr-client';
+import {
+  capabilityCache,
+  copyKey,
+  decideWriteStrategy,
+  identityKey,
+  planSync,
+  type EhrClient,
+  type EhrCopy,
+  type EhrWriteSettings,
+  type SyncIdentity,
+  type WriteStrategy,
+} from '@kap/ehr-client';
 import { listPatientResources, listSyncedResources, type Db, type ReconciledResource, type SyncedResource } from '@kap/store';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
-import { identityOf } from './identity';
+import { identitiesOfCopy, identityOf } from './identity';
 import { keptBackReferences, knownCopies } from './sync-patient';
 
 type Found = Omit<ReconciledResource, 'requeued'>;
@@ -50,6 +61,7 @@ async function reconcilePatient(db: Db, ehr: EhrClient, strategy: WriteStrategy,
   const known = await knownCopies(db, all);
   const keptBack = keptBackReferences(all, strategy);
   const identity = (r: Resource) => identityOf(r, strategy.forType(r.resourceType));
+  const duplicates = await findDuplicates(ehr, resources.filter((r) => r.type !== 'Patient'), identity);
   const results: Found[] = [];
   for (const r of resources) {
     const local = `${r.type}/${r.id}`;
@@ -75,7 +87,47 @@ async function reconcilePatient(db: Db, ehr: EhrClient, strategy: WriteStrategy,
       // It references something the EHR has not got yet: not as we hold it.
       same = false;
     }
-    results.push({ ...at, status: same ? 'in-ehr' : 'different' });
+    const others = (duplicates.get(`${r.type}/${r.id}`) ?? []).filter((ref) => ref !== ehrRef);
+    results.push({ ...at, status: same ? 'in-ehr' : 'different', ...(others.length > 0 ? { duplicates: others } : {}) });
   }
   return results;
+}
+
+/**
+ * `Type/id` here → every EHR resource answering to its identity, where more than one does:
+ * what a create outside the exactly-once path (another system, a server ignoring
+ * `If-None-Exist`) left there. Searched the way the sync finds each type.
+ */
+async function findDuplicates(
+  ehr: EhrClient,
+  resources: readonly SyncedResource[],
+  identity: (r: Resource) => SyncIdentity,
+): Promise<Map<string, string[]>> {
+  const byType = new Map<string, SyncedResource[]>();
+  for (const r of resources) byType.set(r.type, [...(byType.get(r.type) ?? []), r]);
+  const out = new Map<string, string[]>();
+  for (const [type, list] of byType) {
+    const wanted = new Map<string, string>();
+    const byIdentifier: { system: string; value: string }[] = [];
+    const byTag: string[] = [];
+    for (const r of list) {
+      const id = identity(r.resource);
+      if (id.by === 'none') continue;
+      wanted.set(identityKey(type, id), `${r.type}/${r.id}`);
+      if (id.by === 'identifier') byIdentifier.push({ system: id.system, value: id.value });
+      else byTag.push(`${id.system}|${id.code}`);
+    }
+    const found: Resource[] = [];
+    if (byIdentifier.length > 0) found.push(...(await ehr.findByIdentifiers(type as ResourceType, byIdentifier)));
+    for (const tag of byTag) found.push(...(await ehr.searchAll(type as ResourceType, { _tag: tag })));
+    const seen = new Map<string, Set<string>>();
+    for (const copy of found) {
+      for (const key of identitiesOfCopy(copy).map((i) => identityKey(type, i))) {
+        const local = wanted.get(key);
+        if (local) seen.set(local, new Set([...(seen.get(local) ?? []), `${type}/${copy.id}`]));
+      }
+    }
+    for (const [local, refs] of seen) if (refs.size > 1) out.set(local, [...refs].sort());
+  }
+  return out;
 }

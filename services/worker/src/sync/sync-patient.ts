@@ -16,6 +16,7 @@ import {
   type KnownEhrCopy,
   type LocalResource,
   type PlannedResource,
+  type SyncIdentity,
   type SyncPlan,
   type WriteStrategy,
 } from '@kap/ehr-client';
@@ -28,6 +29,7 @@ import {
   markFailed,
   markNotSent,
   markSyncedMany,
+  markWaitingForPatient,
   recordEhrCopy,
   type Db,
   type MarkSynced,
@@ -46,6 +48,11 @@ export interface SyncOutcome {
   readonly notSent?: number;
   /** Requests sent (Bundles or single writes). */
   readonly requests?: number;
+  /**
+   * The EHR may not create Patients and holds none with the hospital's identifier (yet):
+   * the patient's resources are `waiting-for-patient`, nothing was written.
+   */
+  readonly waitingForPatient?: string;
 }
 
 export interface SyncOptions {
@@ -78,7 +85,7 @@ export async function syncPatient(db: Db, ehr: EhrClient, patientId: string, opt
   const strategy = decideWriteStrategy(await capabilities.get(), settings);
   const claims = profileClaims(ehr, settings.unclaimedProfiles);
   for (let attempt = 1; ; attempt++) {
-    const run: Run = { written: 0, unchanged: 0, notSent: 0, requests: 0, refused: new Map(), claims, claimTrials: new Map() };
+    const run: Run = { written: 0, unchanged: 0, notSent: 0, requests: 0, refused: new Map(), claims, claimTrials: new Map(), waitingForPatient: undefined };
     try {
       await syncPass(db, ehr, strategy, patientId, run, attempt > 1, 0);
     } catch (err) {
@@ -92,7 +99,13 @@ export async function syncPatient(db: Db, ehr: EhrClient, patientId: string, opt
       const list = [...run.refused].map(([ref, why]) => `${ref}: ${why}`);
       throw new EhrError('rejected', `EHR refused ${run.refused.size} resource(s): ${list.join('; ')}`.slice(0, 4000));
     }
-    return { written: run.written, unchanged: run.unchanged, notSent: run.notSent, requests: run.requests };
+    return {
+      written: run.written,
+      unchanged: run.unchanged,
+      notSent: run.notSent,
+      requests: run.requests,
+      ...(run.waitingForPatient ? { waitingForPatient: run.waitingForPatient } : {}),
+    };
   }
 }
 
@@ -106,6 +119,7 @@ interface Run {
   readonly claims: ProfileClaims;
   /** `Type/id` → the EHR's refusal of it with its profile claims, while it is tried without them. */
   readonly claimTrials: Map<string, string>;
+  waitingForPatient: string | undefined;
 }
 
 /** At most this many follow-up passes (stubs completed, matched copies compared) per attempt. */
@@ -115,35 +129,64 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
   const unsynced = (await listUnsynced(db, patientId)).filter((u) => !run.refused.has(`${u.type}/${u.id}`));
   if (unsynced.length === 0) return;
 
-  const keptBackTypes = new Map<string, string>();
-  for (const u of unsynced) {
-    const why = strategy.forType(u.type).keptBack;
-    if (why) keptBackTypes.set(u.type, why);
+  const matchPatient = strategy.patients === 'match';
+  // Where the EHR may not create Patients, the Patient is matched below, never kept back.
+  const keptBackWhy = (u: { type: string; resource: Resource }): string | undefined =>
+    matchPatient && u.type === 'Patient' ? undefined : strategy.keptBackResource(u.resource);
+  const notSentWhy = new Map<string, string[]>();
+  const notSent = unsynced.filter((u) => keptBackWhy(u));
+  for (const u of notSent) {
+    const why = `EHR does not take ${u.type}: ${keptBackWhy(u) as string}`;
+    notSentWhy.set(why, [...(notSentWhy.get(why) ?? []), `${u.type}/${u.id}`]);
   }
-  const notSent = unsynced.filter((u) => keptBackTypes.has(u.type));
-  for (const [type, why] of keptBackTypes) {
-    await markNotSent(db, notSent.filter((u) => u.type === type).map((u) => ({ type: u.type, id: u.id, version: u.version })), `EHR does not take ${type}: ${why}`);
+  for (const [why, refs] of notSentWhy) {
+    await markNotSent(db, notSent.filter((u) => refs.includes(`${u.type}/${u.id}`)).map((u) => ({ type: u.type, id: u.id, version: u.version })), why);
   }
   if (pass === 0) run.notSent += notSent.length;
 
-  const sendable: LocalResource[] = unsynced
-    .filter((u) => !keptBackTypes.has(u.type))
-    .map((u) => ({ resource: u.resource, version: u.version, createOnly: u.resource.resourceType === 'Patient' }));
+  const patientResources = await listPatientResources(db, patientId);
+  let known = await knownCopies(db, patientResources);
+  let toSend = unsynced.filter((u) => !keptBackWhy(u));
+  const patientKnown = patientResources.some((r) => r.resourceType === 'Patient' && known.has(refOf(r)));
+  if (matchPatient && (toSend.some((u) => u.type === 'Patient') || (toSend.length > 0 && !patientKnown))) {
+    const waiting = await matchEhrPatient(db, ehr, patientResources, known);
+    if (waiting) {
+      run.waitingForPatient = waiting;
+      await markWaitingForPatient(db, toSend.map((u) => ({ type: u.type, id: u.id, version: u.version })), waiting);
+      return;
+    }
+    known = await knownCopies(db, patientResources);
+    toSend = toSend.filter((u) => u.type !== 'Patient');
+  }
+
+  const sendable: LocalResource[] = toSend.map((u) => ({
+    resource: u.resource,
+    version: u.version,
+    // A type the EHR cannot update: a copy found by identity (an earlier attempt's) is kept as it is.
+    createOnly: u.type === 'Patient' || (!strategy.forType(u.type).update && !known.has(`${u.type}/${u.id}`)),
+  }));
   if (sendable.length === 0) return;
   const identity = (r: Resource) => identityOf(r, strategy.forType(r.resourceType));
-  const patientResources = await listPatientResources(db, patientId);
   const keptBack = keptBackReferences(patientResources, strategy);
-  let known = await knownCopies(db, patientResources);
-  const existing = readFirst ? await readEhrCopies(ehr, sendable.map((r) => r.resource), identity, known) : new Map<string, EhrCopy>();
+  // Without conditional create, every create is preceded by a search on its identity: a copy
+  // an earlier attempt wrote (its answer lost, or the worker killed before recording it) is
+  // found and recorded instead of written twice. The patient's lease keeps other writers out.
+  const unconditional = sendable.filter(
+    (r) => !strategy.forType(r.resource.resourceType).conditionalCreate && identity(r.resource).by !== 'none' && !known.has(refOf(r.resource)),
+  );
+  const existing = await searchBeforeCreate(db, ehr, readFirst ? sendable : unconditional, identity, known, run);
+  // What the EHR refused even to search for is recorded failed; the rest still goes.
+  const writable = sendable.filter((r) => !run.refused.has(refOf(r.resource)));
 
-  const byRef = new Map(sendable.map((r) => [refOf(r.resource), r]));
-  const found = new Set(sendable.filter((r) => existing.has(copyKey(r.resource, identity(r.resource)))).map((r) => refOf(r.resource)));
+  const byRef = new Map(writable.map((r) => [refOf(r.resource), r]));
+  const found = new Set(writable.filter((r) => existing.has(copyKey(r.resource, identity(r.resource)))).map((r) => refOf(r.resource)));
   const hasEhrCopy = (ref: string): boolean => known.has(ref) || found.has(ref);
-  const items = sendable.map((r) => ({
+  const items = writable.map((r) => ({
     key: refOf(r.resource),
     // A reference to one the EHR refused earlier in this run blocks it too.
     dependsOn: localReferences(r.resource).filter((ref) => (byRef.has(ref) && !hasEhrCopy(ref)) || run.refused.has(ref)),
-    alone: identity(r.resource).by === 'none' && !known.has(refOf(r.resource)),
+    // A create that is not conditional goes alone, and its EHR id is recorded before anything else is sent.
+    alone: (identity(r.resource).by === 'none' || !strategy.forType(r.resource.resourceType).conditionalCreate) && !known.has(refOf(r.resource)),
   }));
   const dependsOn = new Map(items.map((i) => [i.key, i.dependsOn]));
   const groups = groupWrites(items, { mode: strategy.mode, maxEntries: strategy.maxEntries });
@@ -175,6 +218,7 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
       bundleType: strategy.mode === 'batch' ? 'batch' : 'transaction',
       keptBack,
       stubs: group.stubs,
+      conditionalCreate: (r) => strategy.forType(r.resourceType).conditionalCreate,
     });
     const sent = await sendGroup(ehr, strategy, plan, run);
     if ('bundleRefused' in sent || sent.retrySingly.length > 0) {
@@ -213,6 +257,38 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
   }
   // Stubs are completed and copies a create matched are compared, from a fresh read of the EHR.
   if (again && pass + 1 < MAX_PASSES) await syncPass(db, ehr, strategy, patientId, run, true, pass + 1);
+}
+
+/**
+ * What the EHR holds for these resources (all of them on a re-read, else those about to be
+ * created without conditional create: the copies earlier attempts left), type by type. A type whose search the EHR refuses (it claimed the type,
+ * then answers 404 or 4xx) is recorded failed with that answer: nothing of it is created
+ * blind, and the other types still go.
+ */
+async function searchBeforeCreate(
+  db: Db,
+  ehr: EhrClient,
+  resources: readonly LocalResource[],
+  identity: (r: Resource) => SyncIdentity,
+  known: ReadonlyMap<string, KnownEhrCopy>,
+  run: Run,
+): Promise<Map<string, EhrCopy>> {
+  const existing = new Map<string, EhrCopy>();
+  const byType = new Map<string, LocalResource[]>();
+  for (const r of resources) byType.set(r.resource.resourceType, [...(byType.get(r.resource.resourceType) ?? []), r]);
+  for (const [type, list] of byType) {
+    try {
+      for (const [key, copy] of await readEhrCopies(ehr, list.map((r) => r.resource), identity, known)) existing.set(key, copy);
+    } catch (err) {
+      if (!isEhrError(err) || (err.kind !== 'rejected' && err.kind !== 'not-found')) throw err;
+      const why = `the EHR refused the ${type} search that must come before its create: ${err.message}`.slice(0, 500);
+      for (const r of list) {
+        run.refused.set(refOf(r.resource), why);
+        await failed(db, r, why);
+      }
+    }
+  }
+  return existing;
 }
 
 /**
@@ -412,11 +488,44 @@ async function failed(db: Db, r: LocalResource, why: string): Promise<void> {
 export function keptBackReferences(all: readonly Resource[], strategy: WriteStrategy): Map<string, Identifier> {
   const out = new Map<string, Identifier>();
   for (const r of all) {
-    if (!strategy.forType(r.resourceType).keptBack) continue;
+    // A matched Patient is referenced by the EHR's own id: that is what puts it in the chart.
+    if (strategy.patients === 'match' && r.resourceType === 'Patient') continue;
+    if (!strategy.keptBackResource(r)) continue;
     const identifier = syncIdentifier(r) ?? { system: RESOURCE_IDENTIFIER_SYSTEM, value: r.id as string };
     out.set(refOf(r), { system: identifier.system, value: identifier.value });
   }
   return out;
+}
+
+/**
+ * Finds the hospital's Patient in an EHR that may not create one, by the hospital's
+ * identifier, and records its EHR id as the Patient's copy (never written: the hospital
+ * owns it). Returns why the sync must wait, or undefined once the Patient is matched.
+ */
+export async function matchEhrPatient(db: Db, ehr: EhrClient, all: readonly Resource[], known: ReadonlyMap<string, KnownEhrCopy>): Promise<string | undefined> {
+  const patient = all.find((r) => r.resourceType === 'Patient');
+  if (!patient?.id) return 'the adapter holds no Patient for this patient';
+  const version = Number(patient.meta?.versionId ?? 1);
+  const ref = `Patient/${patient.id}`;
+  const copy = known.get(ref);
+  if (copy) {
+    await markSyncedMany(db, [{ type: 'Patient', id: patient.id, localVersion: version, ehrId: copy.reference.split('/')[1] as string, ehrVersion: copy.version }]);
+    return undefined;
+  }
+  // Every identifier the hospital gave (an MRN, a national number): one EHR Patient must answer to them.
+  const hospital = (patient.resourceType === 'Patient' ? (patient.identifier ?? []) : [])
+    .filter((i) => i.system && i.value && i.system !== RESOURCE_IDENTIFIER_SYSTEM)
+    .map((i) => ({ system: i.system as string, value: i.value as string }));
+  if (hospital.length === 0) return 'the Patient has no hospital identifier to find it by in the EHR';
+  const found = await ehr.findByIdentifiers('Patient', hospital);
+  const matching = found.filter((p) => (p.identifier ?? []).some((i) => hospital.some((h) => i.system === h.system && i.value === h.value)));
+  const systems = hospital.map((h) => h.system).join(', ');
+  const distinct = new Map(matching.map((p) => [p.id, p]));
+  if (distinct.size === 0) return `the EHR has no Patient with the hospital's identifier (${systems}) yet; it may not create one`;
+  if (distinct.size > 1) return `the EHR has ${distinct.size} Patients with the hospital's identifiers (${systems}); the hospital must merge them`;
+  const ehrPatient = [...distinct.values()][0] as Resource;
+  await markSyncedMany(db, [{ type: 'Patient', id: patient.id, localVersion: version, ehrId: ehrPatient.id as string, ehrVersion: ehrPatient.meta?.versionId ?? null }]);
+  return undefined;
 }
 
 export async function knownCopies(db: Db, all: readonly Resource[]): Promise<Map<string, KnownEhrCopy>> {
