@@ -2,9 +2,8 @@
 // service of Patient and Encounter changes, with R4-backport Subscriptions whose rest-hook is
 // PUBLIC_BASE_URL/v1/ehr-notifications. Running it again creates nothing new.
 import { ehrBaseUrl, loadConfig, publicBaseUrl } from '@kap/config';
-import { createEhrClient, ehrAuthFromSettings } from '@kap/ehr-client';
 import { backportSubscription } from '@kap/inbound';
-import { ensureEhrSubscriptions } from '@kap/worker';
+import { connectEhr, ensureEhrSubscriptions } from '@kap/worker';
 
 const config = loadConfig(process.env);
 // A JWT your issuer minted for the EHR's client with kap/v1.write (and the tenant claim, with tenants).
@@ -20,7 +19,8 @@ const subscriptions = [
   backportSubscription({ resourceType: 'Patient', topic: config.EHR_SUBSCRIPTION_TOPIC_PATIENT }, settings),
   backportSubscription({ resourceType: 'Encounter', topic: config.EHR_SUBSCRIPTION_TOPIC_ENCOUNTER, filter: 'Encounter?status=finished' }, settings),
 ];
-const ehr = createEhrClient({ baseUrl: ehrBaseUrl(config), auth: ehrAuthFromSettings(config), timeoutMs: config.EHR_TIMEOUT_MS });
+// Its token also asks for Subscription, which the sync itself never writes.
+const ehr = connectEhr(config, { manages: ['Subscription'], userAgent: 'kap-ehr-subscribe' });
 try {
   const results = await ensureEhrSubscriptions(ehr, subscriptions);
   console.log(`Subscriptions on ${ehrBaseUrl(config)} (rest-hook ${settings.endpoint}, ${settings.content}):`);

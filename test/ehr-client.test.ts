@@ -250,7 +250,7 @@ describe('EHR client authentication against the FHIR sandbox', () => {
       tokenUrl: `${server.rootUrl}${TOKEN_PATH}`,
       clientId: 'kap',
       clientSecret: 's3cret:with/odd&chars',
-      scope: 'system/*.read system/*.write',
+      scope: 'system/*.cruds',
     };
     const client = createEhrClient({ baseUrl: server.url, auth, timeoutMs: TIMEOUT_MS, fetch: recorder.fetch });
 
@@ -350,7 +350,7 @@ describe('EHR client authentication against the FHIR sandbox', () => {
         privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
         keyId: 'kap-key-1',
         algorithm: 'RS384',
-        scope: 'system/*.read system/*.write',
+        scope: 'system/*.cruds',
       },
       timeoutMs: TIMEOUT_MS,
       fetch: recorder.fetch,

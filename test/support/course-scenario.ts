@@ -1,3 +1,4 @@
+import type { ScreeningRequest } from '@kap/contracts';
 import type { Bundle } from '@medplum/fhirtypes';
 import type { Express } from 'express';
 import request from 'supertest';
@@ -30,6 +31,8 @@ export async function runCourseScenario(
     token?: string;
     /** The course's follow-up offsets; far ones keep a running worker from escalating during the scenario. */
     followUpOffsets?: string[];
+    /** The patient, when a test needs to know who it is (an HL7 message about them, say). */
+    patient?: ScreeningRequest['patient'];
   } = {},
 ): Promise<CourseScenario> {
   const auth = (r: request.Test): request.Test => (options.token ? r.set('Authorization', `Bearer ${options.token}`) : r);
@@ -41,6 +44,7 @@ export async function runCourseScenario(
   const screening = await post(
     '/v1/screenings',
     screeningRequest({
+      ...(options.patient ? { patient: options.patient } : {}),
       performedAt: iso(t0),
       measures: { phq9: [2, 3, 2, 2, 2, 2, 2, 2, 0], gad7: [2, 2, 2, 2, 2, 2, 2] },
     }),

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, loadTenants, type Config, type Tenants, type TenantsFileText } from '@kap/config';
 import { DEFAULT_SCREENING_RULES } from '@kap/domain';
-import { createEhrClient, type EhrClient } from '@kap/ehr-client';
+import type { EhrClient } from '@kap/ehr-client';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '@kap/ehr-sandbox';
 import { WORK, adoptRedis, createQueues, producerConnection, resolveQueuePrefix, workerConnection, type Queues } from '@kap/queue';
 import { openDatabase, type Db } from '@kap/store';
@@ -10,6 +10,7 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { auditTrailOf, createApp } from '../../services/api/src/app';
+import { connectEhr } from '../../services/worker/src/ehr-connection';
 import { startWorkerRuntime, type WorkerRuntime } from '../../services/worker/src/runtime';
 import { verifyWebhook } from '../../services/worker/src/webhooks/signature';
 import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
@@ -149,11 +150,10 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
     queueCheck: async () => void (await producer.ping()),
     queues,
   });
-  const ehr = createEhrClient({
-    baseUrl: ehrUrl,
-    auth: { mode: 'none' },
-    timeoutMs: config.EHR_TIMEOUT_MS,
+  // As the worker connects: the stack's EHR settings (a real EHR's auth, when the environment names one).
+  const ehr = connectEhr(config, {
     ...(options.ehrFetch ? { fetch: options.ehrFetch } : {}),
+    onShortfall: (lines) => logger.warn({ shortfall: lines }, 'the EHR token does not cover what the adapter sends'),
   });
   const runtimes: WorkerRuntime[] = [];
   let n = 0;
@@ -173,7 +173,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
       DATABASE_SCHEMA: schema,
       REDIS_URL: redisUrl,
       QUEUE_PREFIX: prefixBase,
-      EHR_BASE_URL: ehrUrl,
+      EHR_BASE_URL: settings.EHR_BASE_URL ?? ehrUrl,
       EHR_TIMEOUT_MS: String(config.EHR_TIMEOUT_MS),
       JOB_LOCK_MS: String(config.JOB_LOCK_MS),
       SYNC_LEASE_MS: String(config.SYNC_LEASE_MS),

@@ -76,7 +76,8 @@ export const ConfigSchema = z
     EHR_CLIENT_SECRET: optionalText,
     EHR_PRIVATE_KEY: optionalText,
     EHR_KEY_ID: optionalText,
-    EHR_SCOPE: z.string().default('system/*.read system/*.write'),
+    /** Unset: one scope per type the adapter uses, derived from the write plan and the EHR's CapabilityStatement. */
+    EHR_SCOPE: optionalText,
     EHR_TIMEOUT_MS: positiveInt.default(15000),
     EHR_SANDBOX_PORT: port.default(3100),
     /** Most entries in one transaction Bundle; real servers refuse bigger ones (Medplum: 8 with conditional entries). */
@@ -85,6 +86,8 @@ export const ConfigSchema = z
     EHR_WRITE_MODE: z.enum(['auto', 'transaction', 'batch', 'single']).default('auto'),
     /** Comma-separated resource types this EHR takes (unset: what its CapabilityStatement lists); the rest stay here as `not-sent`. */
     EHR_RESOURCE_TYPES: optionalText,
+    /** Comma-separated profile URLs never claimed in `meta.profile` towards this EHR (ones it validates wrongly); `ehr:check --write-test` finds them. */
+    EHR_UNCLAIMED_PROFILES: optionalText,
     /** How long the EHR's CapabilityStatement is trusted before it is read again. */
     EHR_CAPABILITIES_REFRESH_MS: positiveInt.default(600_000),
 

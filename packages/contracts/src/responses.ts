@@ -54,6 +54,10 @@ export const SyncStateView = z
     status: z.enum(['pending', 'synced', 'failed', 'not-sent']),
     ehrReference: z.string().nullable(),
     lastError: z.string().nullable(),
+    sentNote: z
+      .string()
+      .optional()
+      .meta({ description: 'How the synced version was sent when not exactly as stored: a profile claim the EHR refuses, left out (its data unchanged)' }),
   })
   .meta({ id: 'SyncState' });
 

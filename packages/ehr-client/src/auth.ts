@@ -30,6 +30,12 @@ export interface TokenProvider {
   /** A token that is valid now, or `undefined` when the connection needs none. */
   getToken(): Promise<string | undefined>;
   /**
+   * The scopes asked for and granted with the current token; `undefined` before the first
+   * token, or for modes without a token request. `granted` is what the token endpoint said,
+   * or what was asked when it said nothing (RFC 6749 §5.1).
+   */
+  grant(): TokenGrant | undefined;
+  /**
    * Drops the cached token after the EHR refused it (401). Pass the refused token: when
    * several requests fail with the same old token, only the first invalidation counts and
    * they all share the one renewed token.
@@ -37,7 +43,19 @@ export interface TokenProvider {
   invalidate(refusedToken?: string): void;
 }
 
+export interface TokenGrant {
+  readonly asked?: string;
+  readonly granted?: string;
+}
+
 export interface TokenProviderOptions {
+  /**
+   * The scopes to ask for when the connection names none (`EHR_SCOPE` unset): resolved
+   * at each token request, so a changed CapabilityStatement changes the next token.
+   */
+  readonly scope?: () => Promise<string | undefined>;
+  /** Told of every token granted, to log what was asked and what was granted. */
+  readonly onGrant?: (grant: TokenGrant) => void;
   readonly fetch?: typeof fetch;
   /** Token endpoint timeout. Default 15 s. */
   readonly timeoutMs?: number;
@@ -65,17 +83,20 @@ interface CachedToken {
 export function createTokenProvider(auth: EhrAuth, options: TokenProviderOptions = {}): TokenProvider {
   switch (auth.mode) {
     case 'none':
-      return { getToken: () => Promise.resolve(undefined), invalidate: () => undefined };
+      return { getToken: () => Promise.resolve(undefined), grant: () => undefined, invalidate: () => undefined };
     case 'bearer':
       // A fixed token cannot be renewed; a 401 retry with it will fail again and say so.
-      return { getToken: () => Promise.resolve(auth.token), invalidate: () => undefined };
+      return { getToken: () => Promise.resolve(auth.token), grant: () => undefined, invalidate: () => undefined };
     case 'client-credentials':
-    case 'smart-backend':
-      return cachingProvider(tokenFetcher(auth, options), options);
+    case 'smart-backend': {
+      // A configured scope (EHR_SCOPE) is an override; otherwise ask for what the adapter needs.
+      const scope = auth.scope ? () => Promise.resolve(auth.scope) : (options.scope ?? (() => Promise.resolve(undefined)));
+      return cachingProvider(tokenFetcher(auth, options), scope, options);
+    }
   }
 }
 
-type TokenFetcher = (nowMs: number) => Promise<IssuedToken>;
+type TokenFetcher = (nowMs: number, scope: string | undefined) => Promise<IssuedToken>;
 
 function tokenFetcher(
   auth: Extract<EhrAuth, { mode: 'client-credentials' | 'smart-backend' }>,
@@ -87,39 +108,44 @@ function tokenFetcher(
     timeoutMs: options.timeoutMs ?? 15_000,
     ...(options.userAgent ? { userAgent: options.userAgent } : {}),
   };
-  const scope: Record<string, string> = auth.scope ? { scope: auth.scope } : {};
+  const scopeField = (scope: string | undefined): Record<string, string> => (scope ? { scope } : {});
   if (auth.mode === 'client-credentials') {
     // RFC 6749 §2.3.1: id and secret are form-encoded before being joined and base64-encoded.
     const basic = Buffer.from(`${formEncode(auth.clientId)}:${formEncode(auth.clientSecret)}`).toString('base64');
-    return () =>
-      requestToken({ ...common, headers: { Authorization: `Basic ${basic}` }, form: { grant_type: 'client_credentials', ...scope } });
+    return (_nowMs, scope) =>
+      requestToken({ ...common, headers: { Authorization: `Basic ${basic}` }, form: { grant_type: 'client_credentials', ...scopeField(scope) } });
   }
   const signer = createAssertionSigner(auth);
-  return async (nowMs) =>
+  return async (nowMs, scope) =>
     requestToken({
       ...common,
       form: {
         grant_type: 'client_credentials',
-        ...scope,
+        ...scopeField(scope),
         client_assertion_type: CLIENT_ASSERTION_TYPE,
         client_assertion: await signer.sign(nowMs),
       },
     });
 }
 
-function cachingProvider(fetchToken: TokenFetcher, options: TokenProviderOptions): TokenProvider {
+function cachingProvider(fetchToken: TokenFetcher, scopeFor: () => Promise<string | undefined>, options: TokenProviderOptions): TokenProvider {
   const now = options.now ?? Date.now;
   const renewBeforeMs = options.renewBeforeMs ?? 60_000;
   const defaultLifetimeSeconds = options.defaultLifetimeSeconds ?? 300;
   let cached: CachedToken | undefined;
   let inFlight: Promise<string> | undefined;
+  let grant: TokenGrant | undefined;
 
   const renew = async (): Promise<string> => {
     // Lifetime counts from before the request, so network latency only makes us renew earlier.
     const requestedAt = now();
     const stale = cached;
     try {
-      const issued = await fetchToken(requestedAt);
+      const asked = await scopeFor();
+      const issued = await fetchToken(requestedAt, asked);
+      const granted = issued.scope ?? asked;
+      grant = { ...(asked ? { asked } : {}), ...(granted ? { granted } : {}) };
+      options.onGrant?.(grant);
       const lifetimeMs = (issued.expiresInSeconds ?? defaultLifetimeSeconds) * 1000;
       cached = {
         token: issued.accessToken,
@@ -141,6 +167,7 @@ function cachingProvider(fetchToken: TokenFetcher, options: TokenProviderOptions
       });
       return inFlight;
     },
+    grant: () => grant,
     invalidate: (refusedToken) => {
       if (refusedToken === undefined || cached?.token === refusedToken) cached = undefined;
     },

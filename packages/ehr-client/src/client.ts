@@ -1,5 +1,7 @@
 import type { Bundle, CapabilityStatement, ExtractResource, Resource, ResourceType } from '@medplum/fhirtypes';
-import { createTokenProvider, type EhrAuth, type TokenProvider } from './auth';
+import { createTokenProvider, type EhrAuth, type TokenGrant, type TokenProvider } from './auth';
+import { readCapabilities, type EhrCapabilities } from './capabilities';
+import { formatScopes, scopeStyleFor, type ScopeNeeds } from './scopes';
 import { EhrError } from './errors';
 import { createFhirSend, type FhirReply } from './http';
 import { chunkIdentifierTokens, type IdentifierKey } from './identifiers';
@@ -68,6 +70,13 @@ export interface EhrClient {
    * @see http://hl7.org/fhir/R4/http.html#capabilities
    */
   capabilities(): Promise<CapabilityStatement>;
+  /** The scopes asked for and granted with the current token, once one was issued. */
+  tokenGrant(): TokenGrant | undefined;
+  /**
+   * The scope string this client asks for: `EHR_SCOPE` when configured, else derived
+   * from the adapter's needs and the EHR's CapabilityStatement and SMART configuration.
+   */
+  requestedScope(): Promise<string | undefined>;
 }
 
 /** Search parameters; a list value repeats the parameter (AND), as in `date=ge..&date=le..`. */
@@ -98,6 +107,15 @@ export interface EhrClientOptions {
   readonly now?: () => number;
   /** Replaces the token provider built from `auth`, e.g. to share one between clients. */
   readonly tokens?: TokenProvider;
+  /**
+   * What the adapter needs of the EHR, per type and interaction, given its capabilities
+   * (`undefined` when the CapabilityStatement cannot be read without a token). Without
+   * it, and without a configured scope, the token request names no scope and the server
+   * grants its default.
+   */
+  readonly scopeNeeds?: (capabilities: EhrCapabilities | undefined) => ScopeNeeds;
+  /** Told of each token granted (asked and granted scopes), e.g. to log a shortfall. */
+  readonly onGrant?: (grant: TokenGrant) => void;
 }
 
 const DEFAULT_MAX_PAGES = 10;
@@ -107,6 +125,31 @@ export function createEhrClient(options: EhrClientOptions): EhrClient {
   const base = normalizeBaseUrl(options.baseUrl);
   const fetchImpl = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
+  // Anonymous requests never ask for a token, so deriving the scope cannot wait on itself.
+  const anonymousSend = createFhirSend({
+    tokens: createTokenProvider({ mode: 'none' }),
+    timeoutMs: options.timeoutMs,
+    fetch: fetchImpl,
+    now,
+    ...(options.userAgent ? { userAgent: options.userAgent } : {}),
+  });
+  const anonymousGet = async (url: string): Promise<unknown> => {
+    try {
+      return (await anonymousSend({ method: 'GET', url, what: `read ${url}`, anonymous: true })).body;
+    } catch {
+      return undefined;
+    }
+  };
+  const derivedScope = options.scopeNeeds
+    ? async (): Promise<string | undefined> => {
+        const needs = options.scopeNeeds as NonNullable<typeof options.scopeNeeds>;
+        const [statement, smart] = await Promise.all([anonymousGet(`${base}/metadata`), anonymousGet(`${base}/.well-known/smart-configuration`)]);
+        const capabilityStatement = asResource(statement, 'CapabilityStatement');
+        const scope = formatScopes(needs(capabilityStatement ? readCapabilities(capabilityStatement) : undefined), scopeStyleFor(smart));
+        return scope || undefined;
+      }
+    : undefined;
+  const configuredScope = 'scope' in options.auth ? options.auth.scope : undefined;
   const tokens =
     options.tokens ??
     createTokenProvider(options.auth, {
@@ -114,6 +157,8 @@ export function createEhrClient(options: EhrClientOptions): EhrClient {
       timeoutMs: options.timeoutMs,
       now,
       ...(options.userAgent ? { userAgent: options.userAgent } : {}),
+      ...(derivedScope ? { scope: derivedScope } : {}),
+      ...(options.onGrant ? { onGrant: options.onGrant } : {}),
     });
   const send = createFhirSend({
     tokens,
@@ -124,7 +169,7 @@ export function createEhrClient(options: EhrClientOptions): EhrClient {
   });
 
   const getSearchset = async <K extends ResourceType>(url: string, type: K, what: string): Promise<Bundle<ExtractResource<K>>> => {
-    const reply = await send({ method: 'GET', url, what });
+    const reply = await send({ method: 'GET', url, what, access: { type, interaction: 's' } });
     const bundle = asResource(reply.body, 'Bundle');
     if (!bundle || bundle.type !== 'searchset') throw unexpected(what, reply, 'a searchset Bundle');
     return bundle as Bundle<ExtractResource<K>>;
@@ -171,7 +216,7 @@ export function createEhrClient(options: EhrClientOptions): EhrClient {
       const what = `read ${type}/${id}`;
       let reply: FhirReply;
       try {
-        reply = await send({ method: 'GET', url: `${base}/${type}/${encodeURIComponent(id)}`, what });
+        reply = await send({ method: 'GET', url: `${base}/${type}/${encodeURIComponent(id)}`, what, access: { type, interaction: 'r' } });
       } catch (error) {
         if (error instanceof EhrError && error.kind === 'not-found') return undefined;
         throw error;
@@ -191,6 +236,7 @@ export function createEhrClient(options: EhrClientOptions): EhrClient {
         body: resource,
         headers: opts.ifMatch ? { 'If-Match': opts.ifMatch } : {},
         what,
+        access: { type: resource.resourceType, interaction: 'u' },
       });
       const stored = reply.body === undefined ? undefined : asResource(reply.body, resource.resourceType);
       // An OperationOutcome (or nothing) is a valid success body under Prefer: return=minimal/OperationOutcome.
@@ -230,6 +276,7 @@ export function createEhrClient(options: EhrClientOptions): EhrClient {
         body: resource,
         headers: opts.ifNoneExist ? { 'If-None-Exist': opts.ifNoneExist } : {},
         what,
+        access: { type: resource.resourceType, interaction: 'c' },
       });
       const written = reply.body === undefined ? undefined : (asResource(reply.body, resource.resourceType) as T | undefined);
       const etag = etagOf(reply, written);
@@ -250,6 +297,10 @@ export function createEhrClient(options: EhrClientOptions): EhrClient {
       if (!statement) throw unexpected(what, reply, 'a CapabilityStatement');
       return statement;
     },
+
+    tokenGrant: () => tokens.grant(),
+
+    requestedScope: async () => configuredScope ?? (options.auth.mode === 'none' || options.auth.mode === 'bearer' ? undefined : await derivedScope?.()),
   };
 }
 

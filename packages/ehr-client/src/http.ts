@@ -1,6 +1,7 @@
 import type { TokenProvider } from './auth';
 import { classifyStatus, EhrError } from './errors';
 import { asOperationOutcome, outcomeSummary, parseBody, PARSE_FAILURE } from './reply';
+import { interactionName, type ScopeInteraction } from './scopes';
 import { transportError } from './token-request';
 
 /**
@@ -20,6 +21,10 @@ export interface FhirRequest {
   readonly headers?: Readonly<Record<string, string>>;
   /** What this request is, for error messages ("read Patient/123"). */
   readonly what: string;
+  /** The type and interaction a token scope must allow, to name it when the EHR answers 403. */
+  readonly access?: { readonly type: string; readonly interaction: ScopeInteraction };
+  /** Sent without a token: the CapabilityStatement, which SMART servers serve to anyone. */
+  readonly anonymous?: boolean;
 }
 
 export interface FhirReply {
@@ -74,6 +79,7 @@ export function createFhirSend(options: FhirHttpOptions): FhirSend {
   };
 
   return async (request) => {
+    if (request.anonymous) return checked(request, await exchange(request, undefined), options.now());
     const token = await options.tokens.getToken();
     let reply = await exchange(request, token);
     if (reply.status === 401 && token !== undefined) {
@@ -82,11 +88,11 @@ export function createFhirSend(options: FhirHttpOptions): FhirSend {
       // A fixed bearer token cannot change, so repeating the request would only repeat the 401.
       if (renewed !== token) reply = await exchange(request, renewed);
     }
-    return checked(request, reply, options.now());
+    return checked(request, reply, options.now(), options.tokens);
   };
 }
 
-function checked(request: FhirRequest, reply: FhirReply, now: number): FhirReply {
+function checked(request: FhirRequest, reply: FhirReply, now: number, tokens?: TokenProvider): FhirReply {
   const { status } = reply;
   if (status >= 200 && status <= 299) {
     if (reply.body === PARSE_FAILURE) {
@@ -105,9 +111,22 @@ function checked(request: FhirRequest, reply: FhirReply, now: number): FhirReply
   }
   const { kind, retryAfterMs } = classifyStatus(status, reply.headers, now);
   const outcome = asOperationOutcome(reply.body);
-  throw new EhrError(kind, `EHR ${request.what} answered ${status}${outcomeSummary(outcome)}`, {
+  const forbidden = status === 403 ? forbiddenDetail(request, tokens) : '';
+  throw new EhrError(kind, `EHR ${request.what} answered ${status}${outcomeSummary(outcome)}${forbidden}`, {
     status,
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     ...(outcome === undefined ? {} : { outcome }),
   });
+}
+
+/**
+ * What hospital IT needs to fix a 403: the type and interaction refused and the scopes the
+ * token was asked for and granted, so the dead letter names the grant to add.
+ */
+function forbiddenDetail(request: FhirRequest, tokens: TokenProvider | undefined): string {
+  const grant = tokens?.grant();
+  // Granted first: it is what the EHR holds the request to, and long scope lists get cut.
+  const scopes = grant ? `; token scopes granted "${grant.granted ?? '(not said)'}", asked "${grant.asked ?? '(none)'}"` : '';
+  if (!request.access) return scopes;
+  return `; the EHR does not let this client ${interactionName(request.access.interaction)} ${request.access.type}${scopes}`;
 }

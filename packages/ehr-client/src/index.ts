@@ -16,3 +16,4 @@ export * from './capabilities';
 export * from './capability-cache';
 export * from './write-order';
 export * from './write-strategy';
+export * from './scopes';

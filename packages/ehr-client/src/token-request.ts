@@ -12,6 +12,8 @@ export interface IssuedToken {
   readonly accessToken: string;
   /** `expires_in` as the server gave it; absent when the server did not say. */
   readonly expiresInSeconds?: number;
+  /** `scope` as the server gave it: what was granted, when it differs from what was asked (RFC 6749 §5.1). */
+  readonly scope?: string;
 }
 
 export interface TokenRequest {
@@ -75,9 +77,12 @@ export async function requestToken(request: TokenRequest): Promise<IssuedToken> 
     throw new EhrError('auth', `${where} issued a ${tokenType} token; only bearer is supported`, { status: response.status });
   }
   const expiresInSeconds = parseExpiresIn(body['expires_in']);
-  return expiresInSeconds === undefined
-    ? { accessToken: body['access_token'] }
-    : { accessToken: body['access_token'], expiresInSeconds };
+  const scope = typeof body['scope'] === 'string' ? body['scope'].trim() : undefined;
+  return {
+    accessToken: body['access_token'],
+    ...(expiresInSeconds === undefined ? {} : { expiresInSeconds }),
+    ...(scope === undefined ? {} : { scope }),
+  };
 }
 
 /** Maps a fetch rejection to a `timeout` or `network` error. Shared with the FHIR client. */

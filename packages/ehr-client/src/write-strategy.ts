@@ -15,6 +15,7 @@ export interface EhrWriteSettingsInput {
   readonly EHR_WRITE_MODE?: WriteModeSetting;
   readonly EHR_RESOURCE_TYPES?: string | undefined;
   readonly EHR_CAPABILITIES_REFRESH_MS?: number;
+  readonly EHR_UNCLAIMED_PROFILES?: string | undefined;
 }
 
 export interface EhrWriteSettings {
@@ -23,6 +24,8 @@ export interface EhrWriteSettings {
   /** Undefined: every type the EHR's CapabilityStatement lists. */
   readonly resourceTypes?: readonly string[];
   readonly capabilitiesRefreshMs: number;
+  /** Profile claims (`meta.profile`) left out of what is sent: ones this EHR validates wrongly. */
+  readonly unclaimedProfiles: readonly string[];
 }
 
 /** Defaults safe against the strictest server known (Medplum: 8 entries with conditional writes). */
@@ -30,6 +33,7 @@ export const DEFAULT_WRITE_SETTINGS: EhrWriteSettings = {
   maxTransactionEntries: 8,
   writeMode: 'auto',
   capabilitiesRefreshMs: 600_000,
+  unclaimedProfiles: [],
 };
 
 export function writeSettingsFrom(input: EhrWriteSettingsInput): EhrWriteSettings {
@@ -38,6 +42,7 @@ export function writeSettingsFrom(input: EhrWriteSettingsInput): EhrWriteSetting
     maxTransactionEntries: input.EHR_MAX_TRANSACTION_ENTRIES ?? DEFAULT_WRITE_SETTINGS.maxTransactionEntries,
     writeMode: input.EHR_WRITE_MODE ?? DEFAULT_WRITE_SETTINGS.writeMode,
     capabilitiesRefreshMs: input.EHR_CAPABILITIES_REFRESH_MS ?? DEFAULT_WRITE_SETTINGS.capabilitiesRefreshMs,
+    unclaimedProfiles: (input.EHR_UNCLAIMED_PROFILES ?? '').split(',').map((t) => t.trim()).filter(Boolean),
     ...(types.length > 0 ? { resourceTypes: types } : {}),
   };
 }

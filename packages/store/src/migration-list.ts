@@ -415,4 +415,9 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
     everyStart: [TENANT_ROLE_READY, ...TENANT_GRANTS],
   },
+  {
+    version: 18,
+    name: 'sync state: how a resource was sent when it differs from what is stored (a profile claim left out)',
+    statements: ['ALTER TABLE sync_state ADD COLUMN sent_note text NULL'],
+  },
 ];

@@ -33,6 +33,8 @@ export interface SyncStateRow {
   ehrVersion: string | null;
   status: SyncStatus;
   lastError: string | null;
+  /** How the synced version was sent when not exactly as stored (a profile claim the EHR refused, left out). */
+  sentNote: string | null;
   updatedAt: string;
 }
 
@@ -43,6 +45,8 @@ export interface MarkSynced {
   localVersion: number;
   ehrId: string;
   ehrVersion: string | null;
+  /** How it was sent, when not exactly as stored. */
+  note?: string;
 }
 
 export interface MarkFailed {
@@ -81,7 +85,7 @@ export function toVersionRefs(resources: readonly Resource[]): ResourceVersionRe
 }
 
 const COLUMNS =
-  'resource_type, id, local_version, synced_version, ehr_id, ehr_version, status, last_error, updated_at';
+  'resource_type, id, local_version, synced_version, ehr_id, ehr_version, status, last_error, sent_note, updated_at';
 
 interface SyncStateRecord {
   resource_type: string;
@@ -92,6 +96,7 @@ interface SyncStateRecord {
   ehr_version: unknown;
   status: SyncStatus;
   last_error: unknown;
+  sent_note: unknown;
   updated_at: unknown;
 }
 
@@ -105,6 +110,7 @@ function toRow(record: SyncStateRecord): SyncStateRow {
     ehrVersion: textOrNull(record.ehr_version),
     status: record.status,
     lastError: textOrNull(record.last_error),
+    sentNote: textOrNull(record.sent_note),
     updatedAt: isoFrom(record.updated_at),
   };
 }
@@ -159,11 +165,12 @@ export async function markSyncedMany(db: Db, syncs: readonly MarkSynced[]): Prom
     if (!seen || seen.localVersion <= s.localVersion) newest.set(key, s);
   }
   const rows = await db.query(
-    `INSERT INTO sync_state (resource_type, id, local_version, synced_version, ehr_id, ehr_version, status, updated_at)
-     SELECT r.type, r.id, r.version, r.version, r.ehr_id, r.ehr_version, 'synced', now()
-     FROM jsonb_to_recordset($1::jsonb) AS r(type text, id text, version integer, ehr_id text, ehr_version text)
+    `INSERT INTO sync_state (resource_type, id, local_version, synced_version, ehr_id, ehr_version, status, sent_note, updated_at)
+     SELECT r.type, r.id, r.version, r.version, r.ehr_id, r.ehr_version, 'synced', r.note, now()
+     FROM jsonb_to_recordset($1::jsonb) AS r(type text, id text, version integer, ehr_id text, ehr_version text, note text)
      ON CONFLICT (resource_type, id) DO UPDATE SET
        synced_version = excluded.synced_version,
+       sent_note = excluded.sent_note,
        local_version = GREATEST(sync_state.local_version, excluded.local_version),
        ehr_id = excluded.ehr_id,
        ehr_version = excluded.ehr_version,
@@ -172,7 +179,7 @@ export async function markSyncedMany(db: Db, syncs: readonly MarkSynced[]): Prom
        updated_at = now()
      WHERE COALESCE(sync_state.synced_version, 0) <= excluded.synced_version
      RETURNING id`,
-    [jsonParam([...newest.values()].map((s) => ({ type: s.type, id: s.id, version: s.localVersion, ehr_id: s.ehrId, ehr_version: s.ehrVersion })))],
+    [jsonParam([...newest.values()].map((s) => ({ type: s.type, id: s.id, version: s.localVersion, ehr_id: s.ehrId, ehr_version: s.ehrVersion, note: s.note ?? null })))],
   );
   return rows.length;
 }

@@ -5,8 +5,9 @@ import { startSandbox } from './start';
  * Standalone entry point. The only file that reads the environment:
  * EHR_SANDBOX_PORT (default 3100), EHR_SANDBOX_HOST (default 127.0.0.1),
  * EHR_SANDBOX_BEARER_TOKEN (optional: require this static bearer token),
- * SANDBOX_PROFILE (default | no-transactions | limited-types), SANDBOX_MAX_TRANSACTION_ENTRIES,
- * SANDBOX_MAX_TRANSACTION_UPDATES, SANDBOX_RESOURCE_TYPES, SANDBOX_NON_ATOMIC_TRANSACTIONS=true.
+ * SANDBOX_PROFILE (default | no-transactions | limited-types | vitals-notes), SANDBOX_MAX_TRANSACTION_ENTRIES,
+ * SANDBOX_MAX_TRANSACTION_UPDATES, SANDBOX_RESOURCE_TYPES, SANDBOX_NON_ATOMIC_TRANSACTIONS=true,
+ * SANDBOX_GRANT_SCOPES (OAuth: scopes granted whatever is asked), SANDBOX_PROFILE_VALIDATION.
  */
 async function main(): Promise<void> {
   const port = Number(process.env.EHR_SANDBOX_PORT ?? 3100);

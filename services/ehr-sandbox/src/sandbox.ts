@@ -1,3 +1,4 @@
+import type { Resource } from '@medplum/fhirtypes';
 import express from 'express';
 import type { FaultSpec } from './admin/faults';
 import { FaultInjector } from './admin/faults';
@@ -46,6 +47,11 @@ export interface Sandbox {
   clearFaults(): void;
   /** How many armed faults requests have met so far. */
   faultsTaken(): number;
+  /**
+   * Writes a resource as the hospital would (a Patient registered at admission), past the
+   * profile and the token's scopes, as `POST /__admin/seed` does. The id is server-assigned.
+   */
+  seed<T extends Resource>(resource: T): Promise<T>;
   /** Request counts and live resource counts, as `GET /__admin/stats` returns. */
   stats(): SandboxStats;
   /** The repository behind the endpoint, for in-process inspection. */
@@ -65,15 +71,16 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   loadFhirDefinitions();
   const clock = options.clock ?? Date.now;
   const auth: AuthOptions = options.auth ?? { mode: 'none' };
+  const policy = sandboxPolicy(options);
   const repository = new SandboxRepository({
     referentialIntegrity: options.referentialIntegrity,
     now: () => new Date(clock()),
+    profileValidation: policy.profileValidation,
   });
   const faults = new FaultInjector(clock);
   const counter = new RequestCounter();
   const tokens = new TokenStore(clock);
   const mutex = new Mutex();
-  const policy = sandboxPolicy(options);
 
   const controls = {
     injectFault: (spec: FaultSpec) => faults.arm(spec),
@@ -85,6 +92,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
       counter.reset();
     },
     stats: () => counter.snapshot(repository.counts()),
+    seed: <T extends Resource>(resource: T): Promise<T> =>
+      mutex.run(() => repository.createResource({ ...resource, id: undefined }) as Promise<T>),
   };
 
   const app = express();
@@ -99,7 +108,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   });
   app.use('/__admin', adminRoutes(controls));
   if (auth.mode === 'oauth') {
-    app.post(TOKEN_PATH, express.urlencoded({ extended: false }), tokenEndpoint({ options: auth, tokens, now: clock }));
+    app.post(TOKEN_PATH, express.urlencoded({ extended: false }), tokenEndpoint({ options: auth, tokens, now: clock, ...(policy.grantScopes ? { grantScopes: policy.grantScopes } : {}) }));
   }
   app.use(
     FHIR_BASE_PATH,

@@ -1,9 +1,7 @@
 import { ehrBaseUrl, type Config } from '@kap/config';
 import { DEFAULT_SCREENING_RULES, evaluateScreening } from '@kap/domain';
 import {
-  createEhrClient,
   decideWriteStrategy,
-  ehrAuthFromSettings,
   groupWrites,
   isEhrError,
   planSync,
@@ -20,7 +18,11 @@ import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import { localReferences } from './sync/ehr-copies';
 import { identityOf } from './sync/identity';
+import { profileClaims } from './sync/profile-claims';
 import { sendGroup } from './sync/sync-patient';
+import { adapterScopeNeeds, connectEhr, grantShortfall, PRODUCED_TYPES } from './ehr-connection';
+
+export { PRODUCED_TYPES };
 
 /**
  * The EHR preflight (`npm run ehr:check`): with the worker's own `EHR_*` settings it
@@ -29,25 +31,6 @@ import { sendGroup } from './sync/sync-patient';
  * again, and what it keeps back. `--write-test` writes one synthetic, tagged screening
  * and reads it back. Exit code 0 only when the EHR can take a screening.
  */
-
-/** The resource types the adapter writes, in the order a course produces them. */
-export const PRODUCED_TYPES = [
-  'Patient',
-  'QuestionnaireResponse',
-  'Observation',
-  'Consent',
-  'Provenance',
-  'CarePlan',
-  'Goal',
-  'Task',
-  'Encounter',
-  'Procedure',
-  'MedicationAdministration',
-  'AdverseEvent',
-  'DetectedIssue',
-  'Flag',
-  'Communication',
-] as const;
 
 /** The types of one screening besides the Patient. */
 const SCREENING_TYPES = ['QuestionnaireResponse', 'Observation', 'Consent'];
@@ -70,7 +53,7 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
   out(`EHR preflight for ${base} (EHR_AUTH=${config.EHR_AUTH})`);
   let ehr: EhrClient;
   try {
-    ehr = options.ehr ?? createEhrClient({ baseUrl: base, auth: ehrAuthFromSettings(config), timeoutMs: config.EHR_TIMEOUT_MS, userAgent: 'kap-ehr-check' });
+    ehr = options.ehr ?? connectEhr(config, { userAgent: 'kap-ehr-check' });
   } catch (err) {
     bad(`settings: ${message(err)}`);
     return 1;
@@ -92,6 +75,7 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
     bad(`authenticated request refused: ${message(err)}`);
     return 1;
   }
+  const scopeProblems = reportScopes(config, capabilities, ehr, out);
 
   const strategy = decideWriteStrategy(capabilities, writeSettingsFrom(config));
   out('');
@@ -110,7 +94,7 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
     out(`  ${type.padEnd(26)} ${how}${revisions}`);
   }
 
-  const problems: string[] = [];
+  const problems: string[] = [...scopeProblems];
   const patientPlan = strategy.forType('Patient');
   if (patientPlan.keptBack) problems.push(`the EHR does not take Patient (${patientPlan.keptBack})`);
   else if (patientPlan.identity !== 'identifier' || !patientPlan.conditionalCreate) {
@@ -133,13 +117,36 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
   out('');
   out(`Write test: a synthetic screening tagged ${EHR_CHECK_TAG.system}|${EHR_CHECK_TAG.code}`);
   try {
-    const written = await writeTestScreening(ehr, strategy);
+    const written = await writeTestScreening(ehr, strategy, writeSettingsFrom(config).unclaimedProfiles);
     for (const line of written) ok(line);
     return 0;
   } catch (err) {
     bad(`write test failed: ${message(err)}`);
     return 1;
   }
+}
+
+/**
+ * The token's scopes against what the adapter will do: a type or interaction the grant
+ * leaves out is named, since every such write would be refused (403) and dead-lettered.
+ */
+function reportScopes(config: Config, capabilities: EhrCapabilities, ehr: EhrClient, out: (line: string) => void): string[] {
+  const grant = ehr.tokenGrant();
+  out('');
+  if (!grant) {
+    out(`Token scopes: none asked (EHR_AUTH=${config.EHR_AUTH})`);
+    return [];
+  }
+  const source = config.EHR_SCOPE ? 'EHR_SCOPE' : "derived from the write plan and the EHR's CapabilityStatement";
+  out(`Token scopes asked (${source}): ${grant.asked ?? '(none: the server grants its default)'}`);
+  out(`Token scopes granted: ${grant.granted ?? '(not said)'}`);
+  const lines = grantShortfall(adapterScopeNeeds(config, capabilities), grant);
+  if (lines.length === 0) {
+    out('  ok    the token covers every type and interaction the adapter uses here');
+    return [];
+  }
+  for (const line of lines) out(`  FAIL  the token does not cover ${line}`);
+  return [`the token's scopes leave out what the adapter needs (${lines.length} type(s) above); grant them, or unset EHR_SCOPE to ask for exactly those`];
 }
 
 function describeMode(strategy: WriteStrategy, config: Config): string {
@@ -158,7 +165,7 @@ function describeMode(strategy: WriteStrategy, config: Config): string {
  * Writes one synthetic screening exactly as the worker would (same grouping, planner and
  * requests, with the ids in memory instead of the database), then reads each resource back.
  */
-async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy): Promise<string[]> {
+async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, unclaimedProfiles: readonly string[]): Promise<string[]> {
   const run = randomUUID();
   const request = {
     patient: { system: `${KAP_CANONICAL}/sid/ehr-check`, value: `synthetic-${run}`, name: { family: 'Synthetic', given: ['Preflight'] }, birthDate: '1950-01-01', gender: 'other' as const },
@@ -184,9 +191,13 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy): Prom
   const keptBack = new Map(
     tagged.filter((r) => strategy.forType(r.resourceType).keptBack).map((r) => [`${r.resourceType}/${r.id}`, { system: `${KAP_CANONICAL}/sid/resource`, value: r.id as string }]),
   );
-  const counter = { requests: 0 };
+  // A claims memory of its own: what the test learns is reported as a setting to make.
+  const counter = { requests: 0, claims: profileClaims(undefined, unclaimedProfiles) };
   const lines: string[] = [];
-  for (const group of groupWrites(items, { mode: strategy.mode, maxEntries: strategy.maxEntries })) {
+  const notes: string[] = [];
+  const queue = groupWrites(items, { mode: strategy.mode, maxEntries: strategy.maxEntries }).map((group) => ({ group, single: false }));
+  for (let next = queue.shift(); next; next = queue.shift()) {
+    const { group, single } = next;
     const plan = planSync({
       resources: group.keys.map((k) => byRef.get(k) as LocalResource),
       identityOf: identity,
@@ -196,8 +207,14 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy): Prom
       keptBack,
       stubs: group.stubs,
     });
-    const sent = await sendGroup(ehr, strategy, plan, counter);
-    if ('bundleRefused' in sent) throw new Error(`the EHR refused a ${strategy.mode} of ${group.keys.length}: ${sent.bundleRefused}`);
+    const sent = await sendGroup(ehr, single ? { ...strategy, mode: 'single', maxEntries: 1 } : strategy, plan, counter);
+    if ('bundleRefused' in sent) {
+      // As the worker does: one by one, so the EHR's answer names the resource it refuses.
+      notes.push(`the EHR refused a ${strategy.mode} of ${group.keys.length} (${sent.bundleRefused.slice(0, 200)}); sent one by one`);
+      queue.unshift(...group.keys.map((key) => ({ group: { keys: [key], stubs: new Map([...group.stubs].filter(([k]) => k === key)) }, single: true })));
+      continue;
+    }
+    for (const [ref, note] of sent.notes) notes.push(`${ref} ${note}`);
     for (const result of sent.results) {
       if (!('ok' in result)) throw new Error(`the EHR refused ${result.localReference}: ${result.refused}`);
       known.set(result.localReference, { reference: result.ok.ehrReference, version: result.ok.ehrVersion });
@@ -210,6 +227,12 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy): Prom
     lines.push(`${type} written and read back as ${copy.reference}`);
   }
   lines.push(`${known.size} resources in ${counter.requests} request(s); ${keptBack.size} kept back`);
+  for (const note of notes) lines.push(note);
+  const learned = counter.claims.learned();
+  if (learned.length > 0) {
+    lines.push(`this EHR refuses the profile claim(s) ${learned.join(', ')}; the worker leaves them out after the first refusal.`);
+    lines.push(`  recommended: EHR_UNCLAIMED_PROFILES=${[...new Set([...unclaimedProfiles, ...learned])].join(',')} (no refused first attempt after each restart)`);
+  }
   return lines;
 }
 

@@ -1,8 +1,9 @@
-import { ehrBaseUrl, singleTenant, webhookUrls, type Config, type Tenant, type Tenants } from '@kap/config';
-import { createEhrClient, ehrAuthFromSettings, type EhrClient } from '@kap/ehr-client';
+import { singleTenant, webhookUrls, type Config, type Tenant, type Tenants } from '@kap/config';
+import type { EhrClient } from '@kap/ehr-client';
 import { forTenant, type Db } from '@kap/store';
 import { UnrecoverableError } from 'bullmq';
 import type { WorkerDeps } from './deps';
+import { connectEhr } from './ehr-connection';
 
 /** What one job may use: its tenant's configuration, database handle, EHR connection and webhooks. */
 export interface TenantWork {
@@ -60,11 +61,14 @@ function ehrOf(deps: WorkerDeps, state: PerDeps, tenant: Tenant): EhrClient {
   if (!deps.tenants && deps.ehr) return deps.ehr;
   let client = state.clients.get(tenant.id);
   if (!client) {
-    client = createEhrClient({
-      baseUrl: ehrBaseUrl(tenant.config),
-      auth: ehrAuthFromSettings(tenant.config),
-      timeoutMs: tenant.config.EHR_TIMEOUT_MS,
+    client = connectEhr(tenant.config, {
       ...(deps.ehrFetch ? { fetch: deps.ehrFetch } : {}),
+      // Said at every token: the writes it cannot cover will be refused and dead-lettered.
+      onShortfall: (lines, grant) =>
+        deps.logger.warn(
+          { tenantId: tenant.id, asked: grant.asked, granted: grant.granted, shortfall: lines },
+          `the EHR token does not cover what the adapter sends: ${lines.join('; ')}`,
+        ),
     });
     state.clients.set(tenant.id, client);
   }

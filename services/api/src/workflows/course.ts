@@ -129,6 +129,7 @@ export async function viewCourse(db: Db, courseId: string): Promise<HandlerResul
           status: s?.status ?? 'pending',
           ehrReference: s?.ehrId ? `${r.resourceType}/${s.ehrId}` : null,
           lastError: s?.lastError ?? null,
+          ...(s?.sentNote ? { sentNote: s.sentNote } : {}),
         };
       }),
     },

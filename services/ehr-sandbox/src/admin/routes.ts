@@ -1,5 +1,6 @@
 import express from 'express';
 import type { Router } from 'express';
+import type { Resource } from '@medplum/fhirtypes';
 import { errorOutcome, HttpError } from '../fhir/outcomes';
 import type { FaultSpec } from './faults';
 import { faultSpecSchema } from './faults';
@@ -11,6 +12,7 @@ export interface AdminControls {
   clearFaults(): void;
   reset(): void;
   stats(): SandboxStats;
+  seed(resource: Resource): Promise<Resource>;
 }
 
 /**
@@ -39,6 +41,19 @@ export function adminRoutes(controls: AdminControls): Router {
   routes.post('/reset', (_req, res) => {
     controls.reset();
     res.status(204).end();
+  });
+  // The hospital's own records (a Patient registered at admission, say), written past the
+  // profile and scopes, which bind outside clients only.
+  routes.post('/seed', async (req, res, next) => {
+    try {
+      const body = req.body as Resource | undefined;
+      if (!body || typeof body !== 'object' || typeof body.resourceType !== 'string') {
+        throw new HttpError(400, errorOutcome('invalid', 'Expected a FHIR resource', 'resourceType'));
+      }
+      res.status(201).json(await controls.seed(body));
+    } catch (err) {
+      next(err);
+    }
   });
   routes.get('/stats', (_req, res) => {
     res.status(200).json(controls.stats());

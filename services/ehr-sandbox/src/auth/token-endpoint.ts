@@ -15,6 +15,8 @@ export interface TokenEndpointDeps {
   readonly options: OAuthOptions;
   readonly tokens: TokenStore;
   readonly now: () => number;
+  /** Scopes granted whatever the client asks (RFC 6749 §3.3); undefined grants what it asks. */
+  readonly grantScopes?: string;
 }
 
 /**
@@ -39,12 +41,15 @@ export function tokenEndpoint(deps: TokenEndpointDeps): RequestHandler {
       return;
     }
     const ttl = deps.options.tokenTtlSeconds ?? DEFAULT_TTL_SECONDS;
+    // The token is held to what it was granted; RFC 6749 §5.1 has the response say so when
+    // that is less than asked. No scope asked (and none configured) is full access, as on Medplum.
+    const granted = deps.grantScopes ?? (form.scope?.trim() || undefined);
     res.setHeader('Cache-Control', 'no-store');
     res.status(200).json({
-      access_token: deps.tokens.issue(ttl),
+      access_token: deps.tokens.issue(ttl, granted),
       token_type: 'bearer',
       expires_in: ttl,
-      scope: form.scope ?? 'system/*.*',
+      scope: granted ?? 'system/*.*',
     });
   };
 }

@@ -1,8 +1,12 @@
 import { allOk, badRequest, normalizeOperationOutcome, OperationOutcomeError } from '@medplum/core';
 import type { FhirRequest, FhirResponse, FhirRouter } from '@medplum/fhir-router';
-import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, OperationOutcome } from '@medplum/fhirtypes';
+import type { ScopeGrant } from '../auth/scopes';
+import { FULL_ACCESS, scopeRefusal } from '../auth/scopes';
+import { classifyRequest } from './interactions';
 import type { SandboxRepository } from '../store/sandbox-repository';
 import { completeBundleResponse, firstFailure } from './bundle-response';
+import { errorOutcome } from './outcomes';
 import type { SandboxPolicy } from './policy';
 
 /**
@@ -22,7 +26,8 @@ export async function executeBundle(
   repo: SandboxRepository,
   req: FhirRequest,
   baseUrl: string,
-  policy: SandboxPolicy
+  policy: SandboxPolicy,
+  grant: ScopeGrant = FULL_ACCESS
 ): Promise<FhirResponse> {
   const bundle = req.body as Bundle | undefined;
   if (bundle?.resourceType !== 'Bundle') {
@@ -32,15 +37,35 @@ export async function executeBundle(
   if (refused) {
     return [refused];
   }
+  const forbidden = forbiddenEntries(bundle, grant);
   if (bundle.type === 'batch' || (bundle.type === 'transaction' && policy.nonAtomicTransactions)) {
     // Non-atomic: each entry on its own; a "transaction" so run still answers 200 (Medplum without transaction-bundles).
-    const asBatch = { ...req, body: { ...bundle, type: 'batch' }, config: { transactions: false } };
-    const [outcome, result] = await router.handleRequest(asBatch, repo);
-    const response = result ? { ...(result as Bundle), type: `${bundle.type}-response` as Bundle['type'] } : undefined;
-    return response ? [outcome, completeBundleResponse(response, baseUrl)] : [outcome];
+    // Entries the token may not do are answered 403 in place; the others run.
+    const allowed = (bundle.entry ?? []).filter((_e, i) => !forbidden.has(i));
+    const entries: BundleEntry[] = [];
+    let outcome: OperationOutcome = allOk;
+    if (allowed.length > 0) {
+      const asBatch = { ...req, body: { ...bundle, type: 'batch', entry: allowed }, config: { transactions: false } };
+      const [batchOutcome, result] = await router.handleRequest(asBatch, repo);
+      if (!result) return [batchOutcome];
+      outcome = batchOutcome;
+      entries.push(...((result as Bundle).entry ?? []));
+    }
+    const merged = (bundle.entry ?? []).map((_e, i) => {
+      const refusal = forbidden.get(i);
+      return refusal ? { response: { status: '403', outcome: refusal } } : (entries.shift() ?? {});
+    });
+    const response: Bundle = { resourceType: 'Bundle', type: `${bundle.type}-response` as Bundle['type'], entry: merged };
+    return [outcome, completeBundleResponse(response, baseUrl)];
   }
   if (bundle.type !== 'transaction') {
     return [badRequest(`Bundle.type must be batch or transaction, not ${bundle.type ?? 'absent'}`, 'Bundle.type')];
+  }
+  const [firstForbidden] = forbidden;
+  if (firstForbidden) {
+    // All or nothing: one entry the token may not do refuses the whole transaction.
+    const [index, outcome] = firstForbidden;
+    return [{ ...outcome, issue: outcome.issue.map((issue) => ({ ...issue, expression: [`Bundle.entry[${index}]`] })) }];
   }
   try {
     const result = await repo.withTransaction(async () => {
@@ -60,6 +85,17 @@ export async function executeBundle(
   }
 }
 
+/** The entries the token's scopes do not allow, by index, with their 403 outcome. */
+function forbiddenEntries(bundle: Bundle, grant: ScopeGrant): Map<number, OperationOutcome> {
+  const forbidden = new Map<number, OperationOutcome>();
+  for (const [index, entry] of (bundle.entry ?? []).entries()) {
+    const requested = classifyRequest(entry.request?.method ?? 'GET', entry.request?.url ?? '');
+    const refusal = requested ? scopeRefusal(grant, requested, entry.resource) : undefined;
+    if (refusal) forbidden.set(index, refusal.outcome);
+  }
+  return forbidden;
+}
+
 /**
  * The limits real servers put on Bundles, with Medplum server's messages: any conditional
  * entry makes a transaction need serializable isolation, refused above
@@ -68,7 +104,7 @@ export async function executeBundle(
  */
 function refusedByPolicy(bundle: Bundle, policy: SandboxPolicy): OperationOutcome | undefined {
   if (!policy.transactions) {
-    return badRequest(`This server does not support ${bundle.type ?? 'Bundle'} interactions; send each resource on its own`);
+    return errorOutcome('not-supported', `This server does not support ${bundle.type ?? 'Bundle'} interactions; send each resource on its own`);
   }
   const entries = bundle.entry ?? [];
   for (const [index, entry] of entries.entries()) {

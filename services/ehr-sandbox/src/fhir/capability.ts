@@ -5,6 +5,7 @@ import type {
   CapabilityStatementRestSecurity,
   ResourceType,
 } from '@medplum/fhirtypes';
+import type { TypeInteraction } from './interactions';
 import type { SandboxPolicy } from './policy';
 
 /** Abstract types that isResourceType accepts but that cannot be instantiated. */
@@ -58,6 +59,14 @@ function resourceTypes(): ResourceType[] {
 
 /** The limits a CapabilityStatement has no element for, in words for people. */
 function documentation(policy: SandboxPolicy): string {
+  if (policy.profile === 'vitals-notes') {
+    return (
+      `Profile vitals-notes. Patient: read and search by identifier or _id only. Observation: create, read, search; ` +
+      `category ${[...(policy.observationCategories ?? [])].join(' or ')} only. DocumentReference: create, read, search, update ` +
+      `(a new note version supersedes the last through relatesTo; the client updates the old one's status and docStatus). ` +
+      `No transaction or batch, no conditional create (If-None-Exist is ignored), server-assigned ids only.`
+    );
+  }
   return policy.transactions
     ? `Profile ${policy.profile}. Transactions with a conditional entry take at most ${policy.maxTransactionEntries} entries; ` +
         `at most ${policy.maxTransactionUpdates} updates per transaction` +
@@ -65,24 +74,37 @@ function documentation(policy: SandboxPolicy): string {
     : `Profile ${policy.profile}. No transaction or batch: one resource per request.`;
 }
 
+const ALL_INTERACTIONS: readonly TypeInteraction[] = [
+  'read',
+  'vread',
+  'update',
+  'patch',
+  'delete',
+  'history-instance',
+  'create',
+  'search-type',
+];
+
 function resourceCapability(type: ResourceType, policy: SandboxPolicy): CapabilityStatementRestResource {
   const params = globalSchema.types[type]?.searchParams ?? {};
+  const rule = policy.typeRules?.get(type);
+  const interactions = ALL_INTERACTIONS.filter((code) => !rule || rule.interactions.has(code));
   return {
     type,
-    interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'create', 'search-type'].map(
-      (code) => ({ code: code as 'read' })
-    ),
+    interaction: interactions.map((code) => ({ code: code as 'read' })),
     versioning: 'versioned-update',
-    readHistory: true,
+    readHistory: interactions.includes('vread'),
     updateCreate: policy.updateCreate,
-    conditionalCreate: true,
-    conditionalUpdate: true,
-    conditionalDelete: 'single',
-    searchParam: Object.entries(params).map(([name, p]) => ({
-      name,
-      type: p.type,
-      ...(p.url ? { definition: p.url } : {}),
-    })),
+    conditionalCreate: policy.conditionalCreate,
+    conditionalUpdate: policy.conditionalWrites,
+    conditionalDelete: policy.conditionalWrites ? 'single' : 'not-supported',
+    searchParam: Object.entries(params)
+      .filter(([name]) => !rule?.searchParams || rule.searchParams.has(name))
+      .map(([name, p]) => ({
+        name,
+        type: p.type,
+        ...(p.url ? { definition: p.url } : {}),
+      })),
   };
 }
 

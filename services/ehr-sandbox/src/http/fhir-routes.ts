@@ -5,9 +5,13 @@ import type { Request, RequestHandler, Router } from 'express';
 import type { FaultInjector, RequestKind } from '../admin/faults';
 import type { AuthOptions } from '../auth/options';
 import { TOKEN_PATH } from '../auth/options';
-import { requireToken } from '../auth/require-token';
+import { grantOf, requireToken } from '../auth/require-token';
+import { scopeRefusal } from '../auth/scopes';
 import type { TokenStore } from '../auth/token-store';
+import type { Resource } from '@medplum/fhirtypes';
 import { executeBundle } from '../fhir/bundle';
+import { contentRefusal, policyRefusal } from '../fhir/enforce-policy';
+import { classifyRequest } from '../fhir/interactions';
 import { buildCapabilityStatement } from '../fhir/capability';
 import type { SandboxPolicy } from '../fhir/policy';
 import { errorOutcome, HttpError } from '../fhir/outcomes';
@@ -73,8 +77,15 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
       if (firstSegment && !firstSegment.startsWith('$') && !isResourceType(firstSegment)) {
         throw new HttpError(404, errorOutcome('not-found', `Unknown resource type: ${firstSegment}`));
       }
-      if (firstSegment && !firstSegment.startsWith('$') && !deps.policy.accepts(firstSegment)) {
-        throw new HttpError(404, errorOutcome('not-supported', `Resource type not supported: ${firstSegment}`));
+      const grant = grantOf(res);
+      const requested = classifyRequest(req.method, req.url);
+      if (requested) {
+        const refused = policyRefusal(deps.policy, requested, searchParamNames(req)) ?? scopeRefusal(grant, requested, req.body as Resource | undefined);
+        if (refused) throw refused;
+        if (requested.interaction === 'create' || requested.interaction === 'update') {
+          const content = contentRefusal(deps.policy, req.body as Resource | undefined);
+          if (content) throw content;
+        }
       }
       const baseUrl = baseUrlOf(req);
       const fhirRequest: FhirRequest = {
@@ -84,7 +95,9 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
         params: {},
         query: {},
         body: req.body,
-        headers: req.headers,
+        // A server without conditional create ignores If-None-Exist and creates: an adapter
+        // that relies on it duplicates here as it would there.
+        headers: deps.policy.conditionalCreate ? req.headers : withoutHeader(req.headers, 'if-none-exist'),
         config: {},
       };
       const isBundlePost = req.method === 'POST' && (req.path === '/' || req.path === '');
@@ -93,7 +106,7 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
         // it: as if the request never arrived. Serving it would only delay those still waiting.
         if (res.destroyed || req.socket.destroyed) return Promise.resolve(undefined);
         return isBundlePost
-          ? executeBundle(deps.router, deps.repo, fhirRequest, baseUrl, deps.policy)
+          ? executeBundle(deps.router, deps.repo, fhirRequest, baseUrl, deps.policy, grant)
           : deps.router.handleRequest(fhirRequest, deps.repo);
       });
       if (!response) return;
@@ -103,6 +116,20 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
       next(err);
     }
   };
+}
+
+function withoutHeader(headers: Request['headers'], name: string): Request['headers'] {
+  const { [name]: _dropped, ...rest } = headers;
+  return rest;
+}
+
+/** Names of the search parameters of a search, from the query and a `_search` form body. */
+function searchParamNames(req: Request): string[] {
+  const names = Object.keys(req.query as Record<string, unknown>);
+  if (req.method === 'POST' && req.is(FORM_TYPE) && req.body && typeof req.body === 'object') {
+    names.push(...Object.keys(req.body as Record<string, unknown>));
+  }
+  return names;
 }
 
 /** A write whose body is neither FHIR JSON nor, for `_search`, a form is a 415. */
@@ -184,6 +211,7 @@ function smartConfiguration(tokenUrl: string): Record<string, unknown> {
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: ['RS384', 'ES384'],
     scopes_supported: ['system/*.read', 'system/*.write', 'system/*.*', 'system/*.rs', 'system/*.cruds'],
-    capabilities: ['client-confidential-symmetric', 'client-confidential-asymmetric'],
+    // As Medplum lists them: both scope syntaxes, so a client may ask in v2.
+    capabilities: ['client-confidential-symmetric', 'client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
   };
 }

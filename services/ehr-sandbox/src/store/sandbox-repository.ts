@@ -18,6 +18,8 @@ import type { Bundle, BundleEntry, OperationOutcomeIssue, Reference, Resource } 
 import type { Operation } from 'rfc6902';
 import { applyPatch } from 'rfc6902';
 import { unprocessable } from '../fhir/outcomes';
+import type { ProfileValidationMode } from '../fhir/policy';
+import { validateClaimedProfiles } from '../fhir/profile-validation';
 import { danglingReferences } from './references';
 import { compareBySortRules, prepareSearch } from './search';
 import type { ResourceVersion } from './versioned-store';
@@ -30,6 +32,8 @@ export interface SandboxRepositoryOptions {
   readonly referentialIntegrity?: boolean;
   /** Clock for `meta.lastUpdated`; tests may freeze it. */
   readonly now?: () => Date;
+  /** How profiles claimed in `meta.profile` are validated; default `medplum-5.0.10`. */
+  readonly profileValidation?: ProfileValidationMode;
 }
 
 /**
@@ -45,6 +49,7 @@ export class SandboxRepository extends FhirRepository<undefined> {
   private readonly store = new VersionedStore();
   private readonly referentialIntegrity: boolean;
   private readonly now: () => Date;
+  private readonly profileValidation: ProfileValidationMode;
   /** Resources written in the open transaction, checked for dangling references at commit. */
   private pendingChecks: Resource[] = [];
 
@@ -52,6 +57,7 @@ export class SandboxRepository extends FhirRepository<undefined> {
     super();
     this.referentialIntegrity = options.referentialIntegrity ?? true;
     this.now = options.now ?? (() => new Date());
+    this.profileValidation = options.profileValidation ?? 'medplum-5.0.10';
   }
 
   setMode(_mode: RepositoryMode): void {
@@ -264,6 +270,7 @@ export class SandboxRepository extends FhirRepository<undefined> {
   private write<T extends Resource>(input: WithId<T>): WithId<T> {
     const resource = deepClone(input);
     validate(resource);
+    validateClaimedProfiles(resource, this.profileValidation);
     if (this.store.inTransaction) {
       this.pendingChecks.push(resource);
     } else {

@@ -35,6 +35,7 @@ import {
 import type { Identifier, Resource } from '@medplum/fhirtypes';
 import { identityOf, syncIdentifier } from './identity';
 import { localReferences, readEhrCopies } from './ehr-copies';
+import { droppedNote, profileClaims, withoutClaims, type ProfileClaims } from './profile-claims';
 
 export interface SyncOutcome {
   /** Resources written to the EHR in this run. */
@@ -75,8 +76,9 @@ export async function syncPatient(db: Db, ehr: EhrClient, patientId: string, opt
   const settings = options.settings ?? DEFAULT_WRITE_SETTINGS;
   const capabilities = capabilityCache(ehr, settings.capabilitiesRefreshMs);
   const strategy = decideWriteStrategy(await capabilities.get(), settings);
+  const claims = profileClaims(ehr, settings.unclaimedProfiles);
   for (let attempt = 1; ; attempt++) {
-    const run: Run = { written: 0, unchanged: 0, notSent: 0, requests: 0, refused: new Map() };
+    const run: Run = { written: 0, unchanged: 0, notSent: 0, requests: 0, refused: new Map(), claims };
     try {
       await syncPass(db, ehr, strategy, patientId, run, attempt > 1, 0);
     } catch (err) {
@@ -101,6 +103,7 @@ interface Run {
   requests: number;
   /** `Type/id` → why the EHR refused it (or what it needed). */
   readonly refused: Map<string, string>;
+  readonly claims: ProfileClaims;
 }
 
 /** At most this many follow-up passes (stubs completed, matched copies compared) per attempt. */
@@ -187,7 +190,7 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
     }
     const goneRefs = new Set(gone.map((r) => r.localReference));
     for (const ref of goneRefs) deferred.add(ref);
-    await record(db, plan, sent.results.filter((r) => !goneRefs.has(r.localReference)), byRef, run, dependsOn);
+    await record(db, plan, sent.results.filter((r) => !goneRefs.has(r.localReference)), byRef, run, dependsOn, sent.notes);
     if (gone.length > 0) again = true;
     if (sent.results.some((r) => 'ok' in r && (r.matchedExisting || r.stub) && !r.localReference.startsWith('Patient/'))) again = true;
     known = await knownCopies(db, patientResources);
@@ -199,23 +202,35 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
 /**
  * Sends one group: a Bundle, or single requests. A refused Bundle (a 4xx for the whole of
  * it) comes back as `bundleRefused`: the caller then writes the same resources one by one,
- * planned afresh, so the good ones still go and the EHR's answer names the bad one.
+ * planned afresh, so the good ones still go and the EHR's answer names the bad one. What
+ * goes out leaves out the profile claims this EHR cannot take; `notes` says so per resource.
  */
 export async function sendGroup(
   ehr: EhrClient,
   strategy: WriteStrategy,
   plan: SyncPlan,
-  run: { requests: number },
-): Promise<{ readonly results: EntryResult[] } | { readonly bundleRefused: string }> {
+  run: { requests: number; readonly claims: ProfileClaims },
+): Promise<{ readonly results: EntryResult[]; readonly notes: ReadonlyMap<string, string> } | { readonly bundleRefused: string }> {
+  const notes = new Map<string, string>();
   const writes = plan.resources.filter((p) => p.entry);
-  if (!plan.bundle || writes.length === 0) return { results: entryResults(plan, undefined) };
+  if (!plan.bundle || writes.length === 0) return { results: entryResults(plan, undefined), notes };
   if (strategy.mode !== 'single' && writes.length > 1) {
+    const entries = [...(plan.bundle.entry ?? [])];
+    for (const p of writes) {
+      const entry = p.entryIndex === undefined ? undefined : entries[p.entryIndex];
+      if (!entry?.resource) continue;
+      const out = run.claims.outgoing(entry.resource);
+      if (!out.note) continue;
+      entries[p.entryIndex as number] = { ...entry, resource: out.resource };
+      notes.set(p.localReference, out.note);
+    }
+    const bundle = { ...plan.bundle, entry: entries };
     try {
       run.requests++;
-      const response = strategy.mode === 'batch' ? await ehr.batch(plan.bundle) : await ehr.transaction(plan.bundle);
-      return { results: entryResults(plan, response) };
+      const response = strategy.mode === 'batch' ? await ehr.batch(bundle) : await ehr.transaction(bundle);
+      return { results: entryResults(plan, response), notes };
     } catch (err) {
-      if (isEhrError(err) && (err.kind === 'rejected' || err.kind === 'not-found')) return { bundleRefused: err.message };
+      if (refusedHere(err)) return { bundleRefused: err.message };
       throw err;
     }
   }
@@ -225,30 +240,62 @@ export async function sendGroup(
       results.push(...entryResults({ resources: [p] }, undefined));
       continue;
     }
-    run.requests++;
-    results.push(await sendOne(ehr, p));
+    const sent = await sendOne(ehr, p, run);
+    if (sent.note) notes.set(p.localReference, sent.note);
+    results.push(sent.result);
   }
-  return { results };
+  return { results, notes };
 }
 
-async function sendOne(ehr: EhrClient, p: PlannedResource): Promise<EntryResult> {
+/**
+ * One write. A resource refused (400/422) while it claims profiles is sent once more
+ * without the claims: taken then, the refusal was the claim's, which is remembered for
+ * this EHR and noted on the resource; refused again, the first refusal stands.
+ */
+async function sendOne(ehr: EhrClient, p: PlannedResource, run: { requests: number; readonly claims: ProfileClaims }): Promise<{ result: EntryResult; note?: string }> {
   const entry = p.entry as NonNullable<PlannedResource['entry']>;
-  const resource = entry.resource as Resource;
+  const { resource, note } = run.claims.outgoing(entry.resource as Resource);
   try {
-    if (entry.request?.method === 'POST') {
-      const ifNoneExist = entry.request.ifNoneExist;
-      const written = await ehr.create(resource, ifNoneExist ? { ifNoneExist } : {});
-      return entryResult(p, written.created ? '201' : '200', written.location, written.etag, written.resource);
-    }
-    const ifMatch = entry.request?.ifMatch;
-    const written = await ehr.update(resource, ifMatch ? { ifMatch } : {});
-    return entryResult(p, '200', written.location, written.etag, written.resource ?? resource);
+    run.requests++;
+    return { result: await writeOne(ehr, p, resource), ...(note ? { note } : {}) };
   } catch (err) {
-    if (isEhrError(err) && (err.kind === 'rejected' || err.kind === 'not-found')) {
-      return { localReference: p.localReference, refused: err.message.slice(0, 500), status: String(err.status ?? '') };
+    if (!refusedHere(err)) throw err;
+    const refused = { localReference: p.localReference, refused: err.message.slice(0, 800), status: String(err.status ?? '') };
+    const claimed = run.claims.droppable(resource);
+    if (claimed.length === 0 || (err.status !== 400 && err.status !== 422)) return { result: refused };
+    try {
+      run.requests++;
+      const result = await writeOne(ehr, p, withoutClaims(resource, claimed));
+      run.claims.learn(claimed, err.message);
+      return { result, note: droppedNote(claimed, `the EHR refused it claiming ${claimed.length > 1 ? 'them' : 'it'}: ${err.message}`) };
+    } catch (again) {
+      if (refusedHere(again)) {
+        return { result: { ...refused, refused: `${refused.refused} (refused without its profile claims too: ${again.message})`.slice(0, 1000) } };
+      }
+      throw again;
     }
-    throw err;
   }
+}
+
+/**
+ * A refusal of this request alone: a 4xx no retry fixes, or a 403 (the token does not
+ * cover this type or interaction; the others may still go, and the dead letter names each).
+ * A 401 stays the connection's failure.
+ */
+function refusedHere(err: unknown): err is EhrError {
+  return isEhrError(err) && (err.kind === 'rejected' || err.kind === 'not-found' || err.status === 403);
+}
+
+async function writeOne(ehr: EhrClient, p: PlannedResource, resource: Resource): Promise<EntryResult> {
+  const entry = p.entry as NonNullable<PlannedResource['entry']>;
+  if (entry.request?.method === 'POST') {
+    const ifNoneExist = entry.request.ifNoneExist;
+    const written = await ehr.create(resource, ifNoneExist ? { ifNoneExist } : {});
+    return entryResult(p, written.created ? '201' : '200', written.location, written.etag, written.resource);
+  }
+  const ifMatch = entry.request?.ifMatch;
+  const written = await ehr.update(resource, ifMatch ? { ifMatch } : {});
+  return entryResult(p, '200', written.location, written.etag, written.resource ?? resource);
 }
 
 /** Records a group's results in one database transaction, before anything else is sent. */
@@ -259,6 +306,7 @@ async function record(
   byRef: ReadonlyMap<string, LocalResource>,
   run: Run,
   dependsOn: ReadonlyMap<string, readonly string[]>,
+  notes: ReadonlyMap<string, string>,
 ): Promise<void> {
   const sent = new Set(plan.resources.filter((p) => p.entry).map((p) => p.localReference));
   const refusedHere = new Set(results.filter((r) => !('ok' in r)).map((r) => r.localReference));
@@ -290,7 +338,8 @@ async function record(
         await recordEhrCopy(tx, { type, id, localVersion: r.ok.version, ehrId, ehrVersion: r.ok.ehrVersion });
         continue;
       }
-      synced.push({ type, id, localVersion: r.ok.version, ehrId, ehrVersion: r.ok.ehrVersion });
+      const note = notes.get(r.localReference);
+      synced.push({ type, id, localVersion: r.ok.version, ehrId, ehrVersion: r.ok.ehrVersion, ...(note ? { note } : {}) });
       if (sent.has(r.localReference)) run.written++;
       else run.unchanged++;
     }
