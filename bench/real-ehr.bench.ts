@@ -149,7 +149,8 @@ async function lookUp(stack: Stack): Promise<{ lost: string[]; duplicated: strin
   const duplicated: string[] = [];
   await pool(rows, 4, async ({ content }) => {
     const id = identityOf(content);
-    const params = id.by === 'identifier' ? { identifier: `${id.system}|${id.value}` } : id.by === 'tag' ? { _tag: `${id.system}|${id.code}` } : undefined;
+    const params: Record<string, string> | undefined =
+      id.by === 'identifier' ? { identifier: `${id.system}|${id.value}` } : id.by === 'tag' ? { _tag: `${id.system}|${id.code}` } : undefined;
     if (!params) {
       lost.push(`${refOf(content)}: no identity to find it by`);
       return;

@@ -73,7 +73,7 @@ export function spread(name: string, values: readonly number[], unit: string, go
   const median = sorted.length % 2 === 1 ? (sorted[(sorted.length - 1) / 2] as number) : ((sorted[sorted.length / 2 - 1] as number) + (sorted[sorted.length / 2] as number)) / 2;
   const min = sorted[0] as number;
   const max = sorted[sorted.length - 1] as number;
-  const line = (suffix: string, v: number): void => process.stdout.write(`${name}${suffix}: ${format(v)} ${unit}\n`);
+  const line = (suffix: string, v: number): void => void process.stdout.write(`${name}${suffix}: ${format(v)} ${unit}\n`);
   line('', median);
   line('.min', min);
   line('.median', median);
