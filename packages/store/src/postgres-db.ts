@@ -36,11 +36,12 @@ export function openPostgresDb(opts: PostgresDbOptions): Db {
       const client = await pool.connect();
       let broken: Error | undefined;
       try {
-        // With settings, one simple-query string (no parameters, so several statements may
-        // travel together): BEGIN and the settings cost one round trip instead of two.
-        await client.query(settings ? `BEGIN; ${settings}` : 'BEGIN');
         const tx = clientDb(client);
         try {
+          // With settings, one simple-query string (no parameters, so several statements may
+          // travel together): BEGIN and the settings cost one round trip instead of two. A
+          // failing setting leaves the transaction open and aborted: the ROLLBACK below ends it.
+          await client.query(settings ? `BEGIN; ${settings}` : 'BEGIN');
           const result = await fn(tx.db);
           await client.query('COMMIT');
           return result;

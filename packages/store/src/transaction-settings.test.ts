@@ -38,6 +38,16 @@ describe('transaction settings sent with BEGIN', () => {
       expect(scoped).toEqual([{ tenant: 'tenant-a', role: 'kap_tenant' }]);
     });
 
+    it('a setting PostgreSQL refuses fails the transaction and leaves no pooled connection inside it', async () => {
+      // 'role' to a role that does not exist: refused after BEGIN, in the same round trip.
+      const body = jest.fn(async () => 'ran');
+      await expect(t.db.transaction(body, { settings: { role: 'no_such_role_kap' } })).rejects.toThrow(/no_such_role_kap/);
+      expect(body).not.toHaveBeenCalled();
+      // Every pooled connection answers normally: none was returned in an aborted transaction.
+      const rows = await Promise.all(Array.from({ length: 12 }, () => t.db.query<{ one: number }>('SELECT 1 AS one')));
+      expect(rows.flat()).toEqual(Array.from({ length: 12 }, () => ({ one: 1 })));
+    });
+
     it('settings on a nested transaction apply within the open one, and end with it', async () => {
       const inner = await t.db.transaction(async (tx) => tx.transaction((again) => again.query<{ v: string }>("SELECT current_setting('kap.nested') AS v"), { settings: { 'kap.nested': 'yes' } }));
       expect(inner).toEqual([{ v: 'yes' }]);
