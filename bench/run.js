@@ -7,7 +7,7 @@
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
-const ALL = ['mapping', 'ingest', 'fuzz', 'drill', 'sync', 'scheduling', 'concurrency'];
+const ALL = ['mapping', 'ingest', 'fuzz', 'drill', 'sync', 'scheduling', 'concurrency', 'real-ehr'];
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 let failed = 0;
 const t0 = Date.now();

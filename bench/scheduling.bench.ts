@@ -10,104 +10,140 @@
  * resources) as much as scheduling; `scheduling.relay.*` times scheduling alone: follow-up
  * schedule rows committed through `enqueueWorkMany`, ROWS_PER_TX in a transaction as a
  * dosing session writes them, until all their delayed jobs are in Redis, against the same raw baseline.
+ * All of it runs RUNS times (BENCH_RUNS, default 5) on one stack, M sessions a run; each
+ * figure is reported as min/median/max, and a goal holds only at its worst run.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { DEFAULT_TENANT_ID } from '@kap/config';
-import { WORK, enqueueWorkMany, workRequest } from '@kap/queue';
+import { WORK, enqueueWorkMany, workRequest, type JobLimits } from '@kap/queue';
 import { forTenant, listFollowUps } from '@kap/store';
 import type { Stack } from '../test/support/stack';
 import { pool, postJson } from './lib/bodies';
-import { figure, note, ratio, until } from './lib/report';
+import { RUNS, figure, note, spread, until } from './lib/report';
 import { createCourse, deleteKeys, keyMemory, recordSession, run, withStack } from './lib/stack-bench';
 
-const M = Number(process.env.BENCH_SCHEDULING_SESSIONS ?? 80);
-const CANCELS = 5;
+/** Dosing sessions per run; the case runs RUNS times (BENCH_RUNS, default 5) for each figure's spread. */
+const M = Number(process.env.BENCH_SCHEDULING_SESSIONS ?? 30);
+const CANCELS = Number(process.env.BENCH_SCHEDULING_CANCELS ?? 5);
 const PER_SESSION = 3;
 const HOUR = 3600_000;
-const RELAY_FOLLOW_UPS = Number(process.env.BENCH_SCHEDULING_RELAY_FOLLOW_UPS ?? 600);
+const RELAY_FOLLOW_UPS = Number(process.env.BENCH_SCHEDULING_RELAY_FOLLOW_UPS ?? 300);
 const ROWS_PER_TX = 3;
+/** Follow-up jobs' options do not depend on the limits; the baseline takes the relay's options from the unit itself. */
+const LIMITS: JobLimits = { syncAttempts: 10, webhookAttempts: 10 };
+
+interface RunFigures {
+  followUpsPerS: number;
+  jobsRatio: number;
+  bytesPerFollowUp: number;
+  bytesRatio: number;
+  cancelMeanMs: number;
+  cancelMaxMs: number;
+  relayRatio: number;
+}
 
 async function main(): Promise<void> {
-  note(`scheduling: ${M} dosing sessions × ${PER_SESSION} follow-ups (PT1H,PT2H,PT3H), 4 requests at a time, worker running (ehr-sync queue paused); stack relay interval 100 ms`);
+  note(`scheduling: ${RUNS} runs of ${M} dosing sessions × ${PER_SESSION} follow-ups (PT1H,PT2H,PT3H), 4 requests at a time, worker running (ehr-sync queue paused), ${CANCELS} course cancels and ${RELAY_FOLLOW_UPS} relay-only follow-ups per run; stack relay interval 100 ms`);
   await withStack({ FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H', FOLLOW_UP_REMINDER_LEAD: 'PT10M' }, async (stack, url) => {
     // The EHR sync is held back (its queue paused): the sandbox runs in this process, and its
     // CPU-bound transactions would otherwise be timed here. The relay and the follow-up worker run.
     await stack.queues.ehrSync.pause();
     stack.startWorker('bench-scheduling');
-    const courses = await pool(Array.from({ length: M }), 4, () => createCourse(url));
-    const fuPattern = `${stack.prefix}:follow-ups:*`;
-    const allPattern = `${stack.prefix}:*`;
-    const [fuBefore, allBefore] = [await keyMemory(stack.redis, fuPattern), await keyMemory(stack.redis, allPattern)];
-    const baseDelayed = await stack.queues.followUps.getDelayedCount();
-
-    const jobs = M * PER_SESSION * 2;
-    const t0 = performance.now();
-    await pool(courses, 4, (courseId) => recordSession(url, courseId));
-    await until(async () => (await stack.queues.followUps.getDelayedCount()) - baseDelayed >= jobs, 60_000, `${jobs} delayed follow-up jobs`, 20);
-    const seconds = (performance.now() - t0) / 1000;
-    figure('scheduling.follow_ups_per_s', (M * PER_SESSION) / seconds, 'follow-ups/s');
-    figure('scheduling.jobs_per_s', jobs / seconds, 'jobs/s');
-    figure('scheduling.follow_ups', M * PER_SESSION, 'follow-ups');
-    figure('scheduling.seconds', seconds, 's');
-
-    const pending = M * PER_SESSION;
-    const fuAfter = await keyMemory(stack.redis, fuPattern);
-    const allAfter = await keyMemory(stack.redis, allPattern);
-    const perFollowUp = (fuAfter.bytes - fuBefore.bytes) / pending;
-    figure('scheduling.redis_bytes_per_pending_follow_up', perFollowUp, 'bytes');
-    figure('scheduling.redis_bytes_per_pending_follow_up_all_queues', (allAfter.bytes - allBefore.bytes) / pending, 'bytes');
-    note(`follow-ups queue keys ${fuBefore.keys} → ${fuAfter.keys}; all keys ${allBefore.keys} → ${allAfter.keys} (all queues include the sessions' ehr-sync jobs, waiting on the paused queue)`);
-
-    let rawJobsPerS = NaN;
-    // Baseline: the same number of delayed jobs added directly, one at a time, with the relay's job options.
-    const rawPrefix = `bench-raw-${randomBytes(4).toString('hex')}`;
-    const raw = new Queue('follow-ups', { connection: stack.redis, prefix: rawPrefix });
-    try {
-      const tr = performance.now();
-      for (let i = 0; i < jobs; i++) {
-        const followUpId = randomUUID();
-        const kind = i % 2 === 0 ? 'due' : 'reminder';
-        await raw.add(kind, { followUpId, kind }, { jobId: followUpId + kind, delay: HOUR + i, attempts: 10, backoff: { type: 'custom' }, removeOnComplete: { age: 86400, count: 10_000 }, removeOnFail: { age: 30 * 86400 } });
-      }
-      const rawSeconds = (performance.now() - tr) / 1000;
-      await until(async () => (await raw.getDelayedCount()) >= jobs, 10_000, 'raw delayed jobs');
-      figure('scheduling.raw_bullmq.jobs_per_s', jobs / rawSeconds, 'jobs/s');
-      ratio('scheduling.ratio_jobs_per_s_vs_raw_bullmq', jobs / seconds / (jobs / rawSeconds));
-      rawJobsPerS = jobs / rawSeconds;
-      const rawMem = await keyMemory(stack.redis, `${rawPrefix}:*`);
-      figure('scheduling.raw_bullmq.redis_bytes_per_2_jobs', (rawMem.bytes / jobs) * 2, 'bytes');
-      ratio('scheduling.ratio_redis_bytes_vs_raw_bullmq', perFollowUp / ((rawMem.bytes / jobs) * 2));
-    } finally {
-      await raw.close();
-      await deleteKeys(stack.redis, `${rawPrefix}:*`);
+    const runs: RunFigures[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const started = performance.now();
+      runs.push(await oneRun(stack, url, run === RUNS - 1));
+      note(`scheduling run ${run + 1}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
-
-    // Cancelling: stop a course, wait until its six jobs are gone.
-    const times: number[] = [];
-    for (const courseId of courses.slice(0, CANCELS)) {
-      const followUps = await listFollowUps(stack.db, courseId);
-      const rows = await stack.db.query<{ job_ids: string[] }>(
-        "SELECT job_ids FROM outbox WHERE topic = 'follow-up-schedule' AND payload->>'followUpId' IN (SELECT jsonb_array_elements_text($1::jsonb))",
-        [JSON.stringify(followUps.map((f) => f.id))],
-      );
-      const ids = rows.flatMap((r) => r.job_ids);
-      if (ids.length !== PER_SESSION * 2) throw new Error(`course ${courseId} has ${ids.length} follow-up jobs`);
-      const tc = performance.now();
-      const r = await postJson(`${url}/v1/courses/${courseId}/stop`, { reason: 'withdrawn' });
-      if (r.status !== 200) throw new Error(`stop: ${r.status} ${JSON.stringify(r.body)}`);
-      await until(async () => (await Promise.all(ids.map((id) => stack.queues.followUps.getJob(id)))).every((j) => j === undefined), 10_000, 'cancelled jobs gone', 10);
-      times.push(performance.now() - tc);
-    }
-    figure('scheduling.cancel_course_ms', times.reduce((a, b) => a + b, 0) / times.length, 'ms');
-    figure('scheduling.cancel_course_max_ms', Math.max(...times), 'ms');
-    figure('scheduling.cancel_courses', times.length, 'courses');
-
-    // After the cancels, so that their figure is not timed over this part's open rows.
-    const relayJobsPerS = await relayOnly(stack);
-    figure('scheduling.relay.jobs_per_s', relayJobsPerS, 'jobs/s');
-    ratio('scheduling.relay.ratio_vs_raw_bullmq', relayJobsPerS / rawJobsPerS);
+    const pick = (k: keyof RunFigures): number[] => runs.map((r) => r[k]);
+    spread('scheduling.follow_ups_per_s', pick('followUpsPerS'), 'follow-ups/s');
+    spread('scheduling.ratio_jobs_per_s_vs_raw_bullmq', pick('jobsRatio'), 'x');
+    spread('scheduling.redis_bytes_per_pending_follow_up', pick('bytesPerFollowUp'), 'bytes');
+    spread('scheduling.ratio_redis_bytes_vs_raw_bullmq', pick('bytesRatio'), 'x', { kind: 'max', value: 1.1 });
+    spread('scheduling.cancel_course_ms', pick('cancelMeanMs'), 'ms');
+    spread('scheduling.cancel_course_max_ms', pick('cancelMaxMs'), 'ms', { kind: 'max', value: 50 });
+    spread('scheduling.relay.ratio_vs_raw_bullmq', pick('relayRatio'), 'x', { kind: 'min', value: 0.9 });
   });
+}
+
+/** One run: M sessions recorded and their jobs in Redis, the raw baseline, CANCELS course stops, the relay alone. */
+async function oneRun(stack: Stack, url: string, last: boolean): Promise<RunFigures> {
+  const courses = await pool(Array.from({ length: M }), 4, () => createCourse(url));
+  const fuPattern = `${stack.prefix}:follow-ups:*`;
+  const allPattern = `${stack.prefix}:*`;
+  const [fuBefore, allBefore] = [await keyMemory(stack.redis, fuPattern), await keyMemory(stack.redis, allPattern)];
+  const baseDelayed = await stack.queues.followUps.getDelayedCount();
+
+  const jobs = M * PER_SESSION * 2;
+  const t0 = performance.now();
+  await pool(courses, 4, (courseId) => recordSession(url, courseId));
+  await until(async () => (await stack.queues.followUps.getDelayedCount()) - baseDelayed >= jobs, 60_000, `${jobs} delayed follow-up jobs`, 20);
+  const seconds = (performance.now() - t0) / 1000;
+
+  const pending = M * PER_SESSION;
+  const fuAfter = await keyMemory(stack.redis, fuPattern);
+  const allAfter = await keyMemory(stack.redis, allPattern);
+  const perFollowUp = (fuAfter.bytes - fuBefore.bytes) / pending;
+  if (last) {
+    figure('scheduling.redis_bytes_per_pending_follow_up_all_queues', (allAfter.bytes - allBefore.bytes) / pending, 'bytes');
+    note(`last run: follow-ups queue keys ${fuBefore.keys} → ${fuAfter.keys}; all keys ${allBefore.keys} → ${allAfter.keys} (all queues include the sessions' ehr-sync jobs, waiting on the paused queue)`);
+  }
+
+  // Baseline: the same number of delayed jobs added directly, one at a time, with the relay's job options.
+  const rawPrefix = `bench-raw-${randomBytes(4).toString('hex')}`;
+  const raw = new Queue('follow-ups', { connection: stack.redis, prefix: rawPrefix });
+  let rawJobsPerS: number;
+  let bytesRatio: number;
+  try {
+    const tr = performance.now();
+    for (let i = 0; i < jobs; i++) {
+      const followUpId = randomUUID();
+      const kind = i % 2 === 0 ? 'due' : 'reminder';
+      await raw.add(kind, { followUpId, kind }, { jobId: followUpId + kind, delay: HOUR + i, ...WORK.followUpSchedule.options(LIMITS) });
+    }
+    const rawSeconds = (performance.now() - tr) / 1000;
+    await until(async () => (await raw.getDelayedCount()) >= jobs, 10_000, 'raw delayed jobs');
+    rawJobsPerS = jobs / rawSeconds;
+    const rawMem = await keyMemory(stack.redis, `${rawPrefix}:*`);
+    bytesRatio = perFollowUp / ((rawMem.bytes / jobs) * 2);
+    if (last) {
+      figure('scheduling.raw_bullmq.jobs_per_s', rawJobsPerS, 'jobs/s');
+      figure('scheduling.raw_bullmq.redis_bytes_per_2_jobs', (rawMem.bytes / jobs) * 2, 'bytes');
+    }
+  } finally {
+    await raw.close();
+    await deleteKeys(stack.redis, `${rawPrefix}:*`);
+  }
+
+  // Cancelling: stop a course, wait until its six jobs are gone.
+  const times: number[] = [];
+  for (const courseId of courses.slice(0, CANCELS)) {
+    const followUps = await listFollowUps(stack.db, courseId);
+    const rows = await stack.db.query<{ job_ids: string[] }>(
+      "SELECT job_ids FROM outbox WHERE topic = 'follow-up-schedule' AND payload->>'followUpId' IN (SELECT jsonb_array_elements_text($1::jsonb))",
+      [JSON.stringify(followUps.map((f) => f.id))],
+    );
+    const ids = rows.flatMap((r) => r.job_ids);
+    if (ids.length !== PER_SESSION * 2) throw new Error(`course ${courseId} has ${ids.length} follow-up jobs`);
+    const tc = performance.now();
+    const r = await postJson(`${url}/v1/courses/${courseId}/stop`, { reason: 'withdrawn' });
+    if (r.status !== 200) throw new Error(`stop: ${r.status} ${JSON.stringify(r.body)}`);
+    await until(async () => (await Promise.all(ids.map((id) => stack.queues.followUps.getJob(id)))).every((j) => j === undefined), 10_000, 'cancelled jobs gone', 10);
+    times.push(performance.now() - tc);
+  }
+
+  // After the cancels, so that their figure is not timed over this part's open rows.
+  const relayJobsPerS = await relayOnly(stack);
+  return {
+    followUpsPerS: pending / seconds,
+    jobsRatio: jobs / seconds / rawJobsPerS,
+    bytesPerFollowUp: perFollowUp,
+    bytesRatio,
+    cancelMeanMs: times.reduce((a, b) => a + b, 0) / Math.max(1, times.length),
+    cancelMaxMs: Math.max(...times),
+    relayRatio: relayJobsPerS / rawJobsPerS,
+  };
 }
 
 /**
@@ -135,7 +171,7 @@ async function relayOnly(stack: Stack): Promise<number> {
   const committed = (performance.now() - t0) / 1000;
   await until(async () => (await stack.queues.followUps.getDelayedCount()) - base >= jobs, 60_000, `${jobs} relayed delayed jobs`, 10);
   const seconds = (performance.now() - t0) / 1000;
-  note(`relay only: ${batches.length * ROWS_PER_TX} follow-ups in ${batches.length} transactions of ${ROWS_PER_TX}, committed in ${committed.toFixed(2)} s, all ${jobs} jobs delayed in Redis at ${seconds.toFixed(2)} s`);
+  if (process.env.BENCH_VERBOSE === '1') note(`relay only: ${batches.length * ROWS_PER_TX} follow-ups in ${batches.length} transactions of ${ROWS_PER_TX}, committed in ${committed.toFixed(2)} s, all ${jobs} jobs delayed in Redis at ${seconds.toFixed(2)} s`);
   return jobs / seconds;
 }
 

@@ -49,3 +49,42 @@ export function timedLoop(fn: () => void, ms: number, warmupMs = 500): { n: numb
   }
   return { n, seconds: (performance.now() - start) / 1000 };
 }
+
+/** How many times a case runs for its spread: BENCH_RUNS, at least 5 (fewer only when asked for a smoke run). */
+export const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
+
+export interface Goal {
+  /** `min`: the figure must be at least `value`; `max`: at most. */
+  readonly kind: 'min' | 'max';
+  readonly value: number;
+}
+
+/**
+ * A figure measured once per run: prints `name: median unit` (so scripts reading one value
+ * per figure keep working), then `name.min`, `name.median`, `name.max` and the runs, and,
+ * with a goal, whether its WORST run meets it. A goal is met only when every run meets it.
+ */
+export function spread(name: string, values: readonly number[], unit: string, goal?: Goal): void {
+  const sorted = [...values].filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) {
+    note(`${name}: no run produced a value`);
+    return;
+  }
+  const median = sorted.length % 2 === 1 ? (sorted[(sorted.length - 1) / 2] as number) : ((sorted[sorted.length / 2 - 1] as number) + (sorted[sorted.length / 2] as number)) / 2;
+  const min = sorted[0] as number;
+  const max = sorted[sorted.length - 1] as number;
+  const line = (suffix: string, v: number): void => void process.stdout.write(`${name}${suffix}: ${format(v)} ${unit}\n`);
+  line('', median);
+  line('.min', min);
+  line('.median', median);
+  line('.max', max);
+  note(`${name}: ${sorted.length} runs, in run order ${values.map(format).join(', ')}`);
+  if (!goal) return;
+  const worst = goal.kind === 'min' ? min : max;
+  const met = goal.kind === 'min' ? worst >= goal.value : worst <= goal.value;
+  const sign = goal.kind === 'min' ? '≥' : '≤';
+  // Three significant digits, so a worst run just under its goal never prints as equal to it.
+  const exact = (v: number): string => (Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(3))));
+  process.stdout.write(`${name}: ${met ? `goal met (worst ${exact(worst)}, goal ${sign} ${exact(goal.value)})` : `goal NOT met (worst ${exact(worst)} vs goal ${exact(goal.value)})`}\n`);
+  if (values.length < 5) note(`${name}: only ${values.length} runs (BENCH_RUNS); a goal needs at least 5 to hold`);
+}

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { DEFAULT_TENANT_ID, TENANT_ID_PATTERN } from '@kap/config';
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
@@ -241,5 +241,8 @@ export function unitForTopic(topic: string): AnyUnit | undefined {
  * BullMQ reserves ':' and integer ids.
  */
 export function newJobId(unit: AnyUnit): string {
-  return `${unit.topic}-${randomUUID()}`;
+  // Short: the id is stored in the job's key, its queue's sorted set and its events, per
+  // pending job (a follow-up holds two for weeks). 128 random bits (a UUID has 122), in
+  // base64url, which has no ':'. The prefix is the topic's initials (fus = follow-up-schedule).
+  return `${unit.topic.split('-').map((w) => w[0]).join('')}-${randomBytes(16).toString('base64url')}`;
 }

@@ -83,8 +83,9 @@ export async function insertCourse(db: Db, course: NewCourse): Promise<CourseRow
 }
 
 /** The course with this id, or undefined. */
-export async function getCourse(db: Db, id: string): Promise<CourseRow | undefined> {
-  const [record] = await db.query<CourseRecord>(`SELECT ${COLUMNS} FROM courses WHERE id = $1`, [id]);
+export async function getCourse(db: Db, id: string, options: { forUpdate?: boolean } = {}): Promise<CourseRow | undefined> {
+  // forUpdate: the row is read and locked until the transaction ends in one statement.
+  const [record] = await db.query<CourseRecord>(`SELECT ${COLUMNS} FROM courses WHERE id = $1${options.forUpdate ? ' FOR UPDATE' : ''}`, [id]);
   return record && toRow(record);
 }
 

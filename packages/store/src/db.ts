@@ -3,6 +3,7 @@
  * through a `pg` pool and the embedded PGlite, and both run the same SQL, so a repository
  * never asks which one it has.
  */
+import { escapeLiteral } from 'pg';
 import { migrate } from './migrations';
 import { openPgliteDb } from './pglite-db';
 import { openPostgresDb } from './postgres-db';
@@ -13,8 +14,12 @@ export interface Db {
   readonly kind: 'postgres' | 'pglite';
   /** One statement with `$1`-style parameters; returns its rows. */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
-  /** Runs fn in one transaction (BEGIN/COMMIT, ROLLBACK on throw). Nested calls reuse the outer transaction. */
-  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn in one transaction (BEGIN/COMMIT, ROLLBACK on throw). Nested calls reuse the outer
+   * transaction. `options.settings` are transaction-local settings (`set_config(name, value, true)`)
+   * in force before fn runs; PostgreSQL gets them in the same round trip as BEGIN.
+   */
+  transaction<T>(fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Cheap liveness probe for /ready. */
   ping(): Promise<void>;
   /**
@@ -25,6 +30,30 @@ export interface Db {
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /** Releases the pool or the embedded database. Not allowed on a transaction handle. */
   close(): Promise<void>;
+}
+
+export interface TransactionOptions {
+  /** Transaction-local settings (name → value), e.g. the tenant scope; names are plain identifiers. */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+/** Names `set_config` is given unquoted-safe: letters, digits, _ and one optional `.` namespace. */
+const SETTING_NAME = /^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?$/;
+
+/**
+ * One `SELECT set_config(...)` statement for the settings, values as SQL literals built by pg's
+ * escapeLiteral (quotes doubled; an E'' literal with backslashes doubled when there is one), so
+ * it can travel in a simple-query string with BEGIN, which takes no parameters. Undefined when none.
+ */
+export function settingsStatement(settings: Readonly<Record<string, string>> | undefined): string | undefined {
+  const entries = Object.entries(settings ?? {});
+  if (entries.length === 0) return undefined;
+  const calls = entries.map(([name, value]) => {
+    if (!SETTING_NAME.test(name)) throw new Error(`Not a setting name: ${name}`);
+    if (typeof value !== 'string' || value.includes('\0')) throw new Error(`Not a setting value for ${name}`);
+    return `set_config(${escapeLiteral(name)}, ${escapeLiteral(value)}, true)`;
+  });
+  return `SELECT ${calls.join(', ')}`;
 }
 
 export interface OpenDatabaseOptions {

@@ -27,6 +27,28 @@ describe('ensurePatient', () => {
     expect(again).toEqual({ patient: first.patient, created: false });
   });
 
+  it('with callerStoresNew, claims a new Patient for the caller to store in its transaction; concurrent callers get that one', async () => {
+    const id = { system: MRN, value: 'DEFER-1' };
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const claiming = t.db.transaction(async (tx) => {
+      const claimed = await ensurePatient(tx, id, build, { callerStoresNew: true });
+      expect(claimed.created).toBe(true);
+      expect(claimed.patient.identifier).toEqual([id]);
+      // Not stored yet: the caller's own write stores it.
+      expect(await tx.query('SELECT 1 FROM resources WHERE resource_type = $1 AND id = $2', ['Patient', claimed.patient.id])).toEqual([]);
+      await held;
+      const [stored] = await putResources(tx, [claimed.patient]);
+      return stored as Patient;
+    });
+    // A second caller waits on the claim, then reads what the first stored.
+    const waiting = ensurePatient(t.db, id, build);
+    await new Promise((r) => setTimeout(r, 100));
+    release();
+    const [stored, other] = await Promise.all([claiming, waiting]);
+    expect(other).toEqual({ patient: stored, created: false });
+  });
+
   it('gives exactly one Patient to 10 concurrent transactions', async () => {
     const identifier = { system: MRN, value: 'RACE-1' };
     const results = await Promise.all(

@@ -21,6 +21,15 @@ export interface EnsuredPatient {
   created: boolean;
 }
 
+export interface EnsurePatientOptions {
+  /**
+   * A new Patient is claimed (its identifier row written) but not stored: the caller stores
+   * it in the same transaction with the rest of what it writes (one `putResources` instead of
+   * two round trips more). The caller must store it before committing.
+   */
+  readonly callerStoresNew?: boolean;
+}
+
 /**
  * Finds the Patient with this identifier or creates it from `build()`, never twice, even
  * for concurrent requests in different transactions. `build` runs only when creating; its
@@ -33,6 +42,7 @@ export async function ensurePatient(
   db: Db,
   identifier: PatientIdentifier,
   build: () => Patient,
+  options: EnsurePatientOptions = {},
 ): Promise<EnsuredPatient> {
   return db.transaction(async (tx) => {
     const known = await patientIdFor(tx, identifier);
@@ -56,6 +66,7 @@ export async function ensurePatient(
       return loadOrCreate(tx, winner, identifier, build);
     }
     if (found) return { patient: found, created: false };
+    if (options.callerStoresNew) return { patient: { ...candidate, id: candidateId }, created: true };
     const [patient] = await putResources(tx, [{ ...candidate, id: candidateId }]);
     if (!patient) throw new Error('putResources returned nothing');
     return { patient, created: true };

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import type { Db } from './db';
+import { settingsStatement, type Db, type TransactionOptions } from './db';
 import { assertChannel } from './postgres-db';
 
 export interface PgliteDbOptions {
@@ -28,8 +28,11 @@ export async function openPgliteDb(opts: PgliteDbOptions): Promise<Db> {
       const result = await pg.query<T>(sql, params);
       return result.rows;
     },
-    async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    async transaction<T>(fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T> {
+      const settings = settingsStatement(options?.settings);
       return pg.transaction(async (raw) => {
+        // In process, so no round trip to save: the settings go right after PGlite's BEGIN.
+        if (settings) await raw.query(settings);
         const tx = transactionDb(raw);
         try {
           return await fn(tx.db);
@@ -66,8 +69,10 @@ function transactionDb(raw: Transaction): { db: Db; end: () => void } {
       const result = await raw.query<T>(sql, params);
       return result.rows;
     },
-    async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    async transaction<T>(fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T> {
       guard();
+      const settings = settingsStatement(options?.settings);
+      if (settings) await raw.query(settings);
       return fn(db);
     },
     async ping(): Promise<void> {

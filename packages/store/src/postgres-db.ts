@@ -1,5 +1,5 @@
 import { Client, Pool, type PoolClient } from 'pg';
-import type { Db } from './db';
+import { settingsStatement, type Db, type TransactionOptions } from './db';
 
 export interface PostgresDbOptions {
   url: string;
@@ -31,13 +31,17 @@ export function openPostgresDb(opts: PostgresDbOptions): Db {
       const result = await pool.query(sql, params);
       return result.rows as T[];
     },
-    async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    async transaction<T>(fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T> {
+      const settings = settingsStatement(options?.settings);
       const client = await pool.connect();
       let broken: Error | undefined;
       try {
-        await client.query('BEGIN');
         const tx = clientDb(client);
         try {
+          // With settings, one simple-query string (no parameters, so several statements may
+          // travel together): BEGIN and the settings cost one round trip instead of two. A
+          // failing setting leaves the transaction open and aborted: the ROLLBACK below ends it.
+          await client.query(settings ? `BEGIN; ${settings}` : 'BEGIN');
           const result = await fn(tx.db);
           await client.query('COMMIT');
           return result;
@@ -96,8 +100,10 @@ function clientDb(client: PoolClient): { db: Db; end: () => void } {
       const result = await client.query(sql, params);
       return result.rows as T[];
     },
-    async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    async transaction<T>(fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T> {
       guard();
+      const settings = settingsStatement(options?.settings);
+      if (settings) await client.query(settings);
       return fn(db);
     },
     async ping(): Promise<void> {

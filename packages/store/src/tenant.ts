@@ -1,13 +1,13 @@
-import type { Db } from './db';
+import type { Db, TransactionOptions } from './db';
 import { TENANT_ROLE } from './migration-list';
 
 /**
  * Opens a tenant's view in the current transaction: its role is not the tables' owner nor a
  * superuser, so row-level security applies, and the policies compare each row's tenant_id
- * with `kap.tenant`. Both settings are transaction-local (`is_local`), so a pooled
- * connection goes back to the pool unscoped.
+ * with `kap.tenant`. Both settings are transaction-local, so a pooled connection goes back to
+ * the pool unscoped; PostgreSQL gets them with BEGIN, in one round trip.
  */
-const SCOPE_TRANSACTION = `SELECT set_config('kap.tenant', $1, true), set_config('role', '${TENANT_ROLE}', true)`;
+const scopeSettings = (tenantId: string): Record<string, string> => ({ 'kap.tenant': tenantId, role: TENANT_ROLE });
 
 const TENANT = Symbol('kap.tenant');
 
@@ -35,11 +35,8 @@ export function forTenant(db: Db, tenantId: string): Db {
     if (scoped === tenantId) return db;
     throw new Error('This handle is already scoped to another tenant');
   }
-  const transaction = <T>(fn: (tx: Db) => Promise<T>): Promise<T> =>
-    db.transaction(async (tx) => {
-      await tx.query(SCOPE_TRANSACTION, [tenantId]);
-      return fn(scopedTransaction(tx, tenantId));
-    });
+  const transaction = <T>(fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T> =>
+    db.transaction((tx) => fn(scopedTransaction(tx, tenantId)), { settings: { ...options?.settings, ...scopeSettings(tenantId) } });
   const view: TenantDb = {
     [TENANT]: tenantId,
     kind: db.kind,
@@ -60,7 +57,7 @@ function scopedTransaction(tx: Db, tenantId: string): Db {
     [TENANT]: tenantId,
     kind: tx.kind,
     query: <T>(sql: string, params?: unknown[]) => tx.query<T>(sql, params),
-    transaction: <T>(fn: (inner: Db) => Promise<T>) => tx.transaction(() => fn(view)),
+    transaction: <T>(fn: (inner: Db) => Promise<T>, options?: TransactionOptions) => tx.transaction(() => fn(view), options),
     ping: () => tx.ping(),
     listen: (channel, onNotify) => tx.listen(channel, onNotify),
     close: () => tx.close(),

@@ -13,8 +13,7 @@ export interface LoadedCourse {
 export async function loadCourse(db: Db, courseId: string): Promise<LoadedCourse> {
   // Inside a command's transaction this holds the course until commit, so two writes to
   // one course (a measure and a session, both revising the CarePlan) cannot lose either's revision.
-  await db.query('SELECT id FROM courses WHERE id = $1 FOR UPDATE', [courseId]);
-  const course = await getCourse(db, courseId);
+  const course = await getCourse(db, courseId, { forUpdate: true });
   if (!course) throw notFound(`Course ${courseId}`);
   // One after another: inside a transaction they share one connection.
   const sessions = await listDosingSessions(db, courseId);

@@ -37,8 +37,10 @@ export async function recordScreening(
     { contraindications: request.contraindications, vitals: request.vitals, measures: request.measures },
     rules,
   );
+  // A new Patient is stored below with the screening's resources, in the same statement.
   const { patient, created } = await ensurePatient(ctx.tx, { system: request.patient.system, value: request.patient.value }, () =>
     buildPatient(request.patient, ctx.tenantId),
+    { callerStoresNew: true },
   );
   const patientId = patient.id as string;
   const screeningId = randomUUID();

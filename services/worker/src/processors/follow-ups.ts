@@ -38,7 +38,7 @@ export function followUpProcessor(deps: WorkerDeps) {
  */
 async function cancelTimers(deps: WorkerDeps, t: TenantWork, data: FollowUpCancelJobData): Promise<string> {
   const rows = await completeOutboxMatching(t.db, WORK.followUpSchedule.topic, 'followUpId', data.followUpIds);
-  for (const row of rows) await removeJobs(deps.queues.followUps, row.jobIds);
+  await removeJobs(deps.queues.followUps, rows.flatMap((row) => row.jobIds));
   await markCompleted(t.db, data.outboxKey);
   return `cancelled the timers of ${rows.length} follow-up(s)`;
 }
