@@ -60,7 +60,7 @@ async function sendDirect(stack: Stack, strategy: WriteStrategy, claims: ReturnT
     alone: identity(r.resource).by === 'none',
   }));
   const groups = groupWrites(items, { mode: strategy.mode, maxEntries: strategy.maxEntries });
-  const counter = { requests: 0, claims };
+  const counter = { requests: 0, claims, claimTrials: new Map<string, string>() };
   const refused: string[] = [];
   let written = 0;
   const stubbed = new Set<string>();
@@ -79,7 +79,8 @@ async function sendDirect(stack: Stack, strategy: WriteStrategy, claims: ReturnT
       ...(group.stubs ? { stubs: group.stubs as Map<string, Set<string>> } : {}),
     });
     const sent = await sendWithRetry(() => sendGroup(stack.ehr, strategy, plan, counter));
-    if ('bundleRefused' in sent) {
+    if ('bundleRefused' in sent || sent.retrySingly.length > 0) {
+      if (!('bundleRefused' in sent)) for (const r of sent.results) if ('ok' in r) known.set(r.localReference, { reference: r.ok.ehrReference, version: r.ok.ehrVersion });
       const stubs = group.stubs;
       queue.unshift(...group.keys.map((k) => ({ keys: [k], stubs: new Map([...(stubs ?? [])].filter(([s]) => s === k)) })));
       continue;
