@@ -27,7 +27,7 @@ describe('HL7 v2 out', () => {
     stack = await startStack({
       HL7_OUT_HOST: '127.0.0.1',
       HL7_OUT_PORT: String(engine.port),
-      HL7_OUT_ACK_TIMEOUT_MS: '1500',
+      HL7_OUT_ACK_TIMEOUT: 'PT2S',
       HL7_OUT_RECEIVING_APPLICATION: 'ENGINE',
       HL7_OUT_RECEIVING_FACILITY: 'HOSP',
       HL7_ASSIGNING_AUTHORITIES: `HOSP=${SYSTEM}`,
@@ -232,7 +232,7 @@ describe('HL7 v2 out per tenant', () => {
       '    env:',
       `      HL7_ASSIGNING_AUTHORITIES: HOSP=${SYSTEM}`,
     ].join('\n');
-    stack = await startStack({ ...issuer.env(), HL7_OUT_ACK_TIMEOUT_MS: '1500' }, { tenantsFile: { path: 'tenants.yaml', text: yaml } });
+    stack = await startStack({ ...issuer.env(), HL7_OUT_ACK_TIMEOUT: 'PT2S' }, { tenantsFile: { path: 'tenants.yaml', text: yaml } });
     stack.startWorker();
     const scope = 'kap/v1.read kap/v1.write kap/admin system/*.rs system/*.c';
     tokens.north = await issuer.mint({ tenant: 'north', scope, clientId: 'north-app' });

@@ -179,8 +179,8 @@ export const ConfigSchema = z
     /** The hospital's interface engine that takes ORU^R01 (vital signs, PHQ-9/GAD-7 totals) and MDM^T02 (notes) over MLLP; unset: no HL7 v2 is sent. */
     HL7_OUT_HOST: optionalText,
     HL7_OUT_PORT: z.coerce.number().int().min(1).max(65535).optional(),
-    /** How long to wait for the engine's ACK before the message is retried (with backoff, same MSH-10). */
-    HL7_OUT_ACK_TIMEOUT_MS: positiveInt.default(30_000),
+    /** How long to wait for the engine's ACK (ISO 8601 duration) before the message is retried (with backoff, same MSH-10). */
+    HL7_OUT_ACK_TIMEOUT: z.string().regex(ISO_DURATION, 'an ISO 8601 duration of weeks, days, hours, minutes or seconds, e.g. PT30S').default('PT30S'),
     /** MSH-3 / MSH-4 of what we send: this adapter as the engine knows it. */
     HL7_OUT_SENDING_APPLICATION: z.string().trim().min(1).default('KAP'),
     HL7_OUT_SENDING_FACILITY: z.string().trim().min(1).default('KAP'),

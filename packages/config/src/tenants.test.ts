@@ -72,7 +72,7 @@ describe('loadTenants', () => {
     expect(hl7OutDestination(tenants.get('east')!.config)).toEqual({ host: 'engine.east.example', port: 6661 });
     expect(tenants.get('east')!.config.HL7_OUT_RECEIVING_FACILITY).toBe('EAST');
     expect(hl7OutDestination(tenants.get('west')!.config)).toBeUndefined();
-    expect(refusal('t.yaml', 'tenants:\n  - id: east\n    env:\n      HL7_OUT_ACK_TIMEOUT_MS: 5')).toMatch(/HL7_OUT_ACK_TIMEOUT_MS: belongs to the deployment/);
+    expect(refusal('t.yaml', 'tenants:\n  - id: east\n    env:\n      HL7_OUT_ACK_TIMEOUT: PT5S')).toMatch(/HL7_OUT_ACK_TIMEOUT: belongs to the deployment/);
   });
 
   it('names the tenant and the setting of a bad value', () => {

@@ -1,3 +1,4 @@
+import { parseDurationMs } from '@kap/domain';
 import { hl7OutDestination, type Config } from '@kap/config';
 import { buildOru, HL7, LOINC, quantity, UCUM } from '@kap/fhir';
 import type { Observation, Patient } from '@medplum/fhirtypes';
@@ -51,7 +52,7 @@ export async function runHl7Check(config: Config, options: Hl7CheckOptions = {})
   out(`HL7 v2 preflight to ${destination.host}:${destination.port}: ORU^R01, MSH-10 ${controlId}, MSH-11 T (test), synthetic patient`);
   const sender = new MllpSender(destination.host, destination.port);
   try {
-    const ack = await sender.send(text, controlId, config.HL7_OUT_ACK_TIMEOUT_MS);
+    const ack = await sender.send(text, controlId, parseDurationMs(config.HL7_OUT_ACK_TIMEOUT));
     const accepted = ack.code === 'AA' || ack.code === 'CA';
     out(`  ${accepted ? 'ok  ' : 'FAIL'}  ACK ${ack.code}${ack.text ? `: ${ack.text}` : ''}`);
     return accepted ? 0 : 1;

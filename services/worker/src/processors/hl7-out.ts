@@ -1,3 +1,4 @@
+import { parseDurationMs } from '@kap/domain';
 import { assigningAuthorities, hl7OutDestination, type Config } from '@kap/config';
 import { V2BuildError, buildMdm, buildOru, unversionedReplacedId, type V2OutSettings } from '@kap/fhir';
 import { Hl7OutJobData, WORK, splitTenant } from '@kap/queue';
@@ -80,7 +81,7 @@ export function hl7OutProcessor(deps: WorkerDeps) {
 
     let ack;
     try {
-      ack = await senderFor(deps, destination).send(text, message.controlId, t.config.HL7_OUT_ACK_TIMEOUT_MS);
+      ack = await senderFor(deps, destination).send(text, message.controlId, t.parseDurationMs(config.HL7_OUT_ACK_TIMEOUT));
     } catch (err) {
       await recordFailure(t.db, row.id, err instanceof Error ? err.message : String(err)).catch(() => undefined);
       throw err;
