@@ -64,22 +64,21 @@ export async function courseDetail(db: Db, courseId: string, threshold: AlertThr
 
   const flags = resources.filter((r): r is Flag => r.resourceType === 'Flag' && r.status === 'active');
   const loops = new Map((await listSafetyAlertsByFlag(db, flags.map((f) => f.id as string))).map((a) => [a.flagId, a]));
-  const alerts = (
-    await Promise.all(
-      flags.map(async (f) => {
-        const loop = loops.get(f.id as string);
-        return {
-          code: kapCode(f.code) ?? 'alert',
-          text: f.code.text ?? '',
-          at: f.period?.start ?? f.meta?.lastUpdated ?? '',
-          flag: `Flag/${f.id}`,
-          category: f.category?.[0]?.coding?.[0]?.code ?? null,
-          // Who has seen it and how often it was escalated; null for a Flag raised before alerts had a loop.
-          alert: loop ? await alertView(db, loop, tenant) : null,
-        };
-      }),
-    )
-  ).sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
+  const alerts = [];
+  // One at a time: these reads share the view's one transaction connection.
+  for (const f of flags) {
+    const loop = loops.get(f.id as string);
+    alerts.push({
+      code: kapCode(f.code) ?? 'alert',
+      text: f.code.text ?? '',
+      at: f.period?.start ?? f.meta?.lastUpdated ?? '',
+      flag: `Flag/${f.id}`,
+      category: f.category?.[0]?.coding?.[0]?.code ?? null,
+      // Who has seen it and how often it was escalated; null for a Flag raised before alerts had a loop.
+      alert: loop ? await alertView(db, loop, tenant) : null,
+    });
+  }
+  alerts.sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
 
   const patient = resources.find((r): r is Patient => r.resourceType === 'Patient' && r.id === course.patientId);
   const name = patient?.name?.[0];

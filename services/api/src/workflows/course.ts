@@ -74,12 +74,11 @@ export async function startCourse(request: CourseRequest, ctx: CommandContext): 
 export async function viewCourse(db: Db, courseId: string): Promise<HandlerResult> {
   const course = await getCourse(db, courseId);
   if (!course) throw notFound(`Course ${courseId}`);
-  const [sessions, followUps, goalsOfCare, resources] = await Promise.all([
-    listDosingSessions(db, courseId),
-    listFollowUps(db, courseId),
-    listGoalsOfCare(db, courseId),
-    listPatientResources(db, course.patientId),
-  ]).then(([s, f, g, all]) => [s, f, g, all.filter((r) => r.resourceType !== 'AuditEvent')] as const);
+  // One after another: the view reads in one transaction, whose one connection runs one query at a time.
+  const sessions = await listDosingSessions(db, courseId);
+  const followUps = await listFollowUps(db, courseId);
+  const goalsOfCare = await listGoalsOfCare(db, courseId);
+  const resources = (await listPatientResources(db, course.patientId)).filter((r) => r.resourceType !== 'AuditEvent');
   const states = await getSyncStates(
     db,
     resources.map((r) => ({ type: r.resourceType, id: r.id as string })),
