@@ -21,7 +21,11 @@ jest.setTimeout(240_000);
  * transaction or batch; every other type refused.
  */
 const EHR = { sandboxOptions: { profile: 'vitals-notes' as const } };
-const SETTINGS = { EHR_OBSERVATION_CATEGORIES: 'vital-signs,survey' };
+/**
+ * As hospital IT sets this EHR up after ehr:check: the categories it takes, and the profile
+ * claim it refuses (it validates claims as Medplum 5.0.10 does, refusing every bp claim).
+ */
+const SETTINGS = { EHR_OBSERVATION_CATEGORIES: 'vital-signs,survey', EHR_UNCLAIMED_PROFILES: 'http://hl7.org/fhir/StructureDefinition/bp' };
 
 /** The hospital registers the patient in its EHR (its own id, its own record). */
 async function registerInEhr(stack: Stack, patientId: string): Promise<string> {

@@ -180,7 +180,7 @@ export const API_PATHS: ZodOpenApiPathsObject = {
 
 const alertResponses = (operation: string) => ({
   '200': { description: `${operation}: the alert as it now stands`, content: content(AlertView) },
-  ...errors(400, 404, 408, 409, 413, 415, 503),
+  ...errors(400, 404, 408, 409, 413, 415, ...SECURED),
 });
 
 const withId = (name: string) => ({ path: idParam(name).path, header: z.object({ 'Idempotency-Key': idempotencyKey }) });
@@ -193,7 +193,7 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
       summary: "The tenant's safety alerts in one state (default open), oldest first, each with its history",
       tags: ['alerts'],
       requestParams: { query: AlertListQuery },
-      responses: { '200': { description: 'The alerts', content: content(AlertList) }, ...errors(400, 503) },
+      responses: { '200': { description: 'The alerts', content: content(AlertList) }, ...errors(400, ...SECURED) },
     },
   },
   '/v1/alerts/{id}/acknowledge': {
