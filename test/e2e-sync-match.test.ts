@@ -111,6 +111,21 @@ describe('an EHR that may not create Patients and takes vital signs and notes on
     expect(await everything(stack.sandbox.url, 'Patient')).toHaveLength(1);
     expect(refusals(stack)).toBe(0);
   });
+
+  it('a revision of an Observation the EHR holds (the eligibility amended at review) stays here, said so: the EHR takes no update of it', async () => {
+    const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest({ contraindications: { recurrentCystitis: true } })).expect(201);
+    expect(screening.body.outcome).toBe('needs-review');
+    const patientId = (screening.body.resources as Bundle).entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource?.id as string;
+    await registerInEhr(stack, patientId);
+    const eligibility = (await localObservations(stack, patientId)).find((o) => o.hasMember?.length || o.code.coding?.some((c) => c.code === 'eligibility')) as Observation;
+    const stateOf = async (): Promise<{ status: string; lastError: string | null } | undefined> => (await getSyncStates(stack.db, [{ type: 'Observation', id: eligibility.id as string }]))[0];
+    await until(async () => (await stateOf())?.status === 'synced', 60_000, 'the eligibility Observation synced', 250);
+    const before = refusals(stack);
+    await request(stack.app).post(`/v1/screenings/${screening.body.screeningId}/review`).send({ decision: 'approved', reviewer: 'Dr Synthetic', note: 'Reviewed' }).expect(200);
+    await until(async () => (await stateOf())?.status === 'not-sent', 60_000, 'the amended version kept here', 250);
+    expect((await stateOf())?.lastError).toMatch(/EHR takes no update of Observation: it keeps version 1 as sent; version 2 stays here/);
+    expect(refusals(stack)).toBe(before);
+  });
 });
 
 describe('exactly once without conditional create', () => {

@@ -159,6 +159,17 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
     toSend = toSend.filter((u) => u.type !== 'Patient');
   }
 
+  // A newer version of what the EHR holds but cannot update (its Observations, on most
+  // hospital EHRs): the EHR keeps the version it has, and this one stays here, said so, never
+  // attempted. A copy recorded but never confirmed (a create that matched) is compared below.
+  const frozen = toSend.filter((u) => u.type !== 'Patient' && u.syncedVersion !== null && !strategy.forType(u.type).update && known.has(`${u.type}/${u.id}`));
+  for (const u of frozen) {
+    const why = `EHR takes no update of ${u.type}: it keeps version ${u.syncedVersion} as sent; version ${u.version} stays here`;
+    await markNotSent(db, [{ type: u.type, id: u.id, version: u.version }], why);
+  }
+  if (pass === 0) run.notSent += frozen.length;
+  toSend = toSend.filter((u) => !frozen.includes(u));
+
   const sendable: LocalResource[] = toSend.map((u) => ({
     resource: u.resource,
     version: u.version,
