@@ -99,8 +99,12 @@ describe('HL7 v2 out', () => {
     expect(acceptedFor(expected)).toEqual(expected);
 
     const mine = engine.accepted.filter((a) => expected.includes(a.controlId));
+    const types = mine.map(({ message }) => message.getSegment('MSH')?.getField(9).toString());
+    expect(types.filter((t) => t === 'ORU^R01^ORU_R01').length).toBeGreaterThanOrEqual(9);
+    // The course note, rebuilt at the course start and after the session, goes as MDM^T02.
+    expect(types).toContain('MDM^T02^MDM_T02');
+    expect(types.filter((t) => t !== 'ORU^R01^ORU_R01' && t !== 'MDM^T02^MDM_T02')).toEqual([]);
     for (const { message } of mine) {
-      expect(message.getSegment('MSH')?.getField(9).toString()).toBe('ORU^R01^ORU_R01');
       expect(message.getSegment('MSH')?.getField(5).toString()).toBe('ENGINE');
       expect(message.getSegment('PID')?.getField(3).toString()).toBe(`${mrn}^^^HOSP^MR`);
     }

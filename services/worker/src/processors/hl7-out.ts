@@ -81,7 +81,7 @@ export function hl7OutProcessor(deps: WorkerDeps) {
 
     let ack;
     try {
-      ack = await senderFor(deps, destination).send(text, message.controlId, t.parseDurationMs(config.HL7_OUT_ACK_TIMEOUT));
+      ack = await senderFor(deps, destination).send(text, message.controlId, parseDurationMs(t.config.HL7_OUT_ACK_TIMEOUT));
     } catch (err) {
       await recordFailure(t.db, row.id, err instanceof Error ? err.message : String(err)).catch(() => undefined);
       throw err;
