@@ -112,9 +112,10 @@ async function sendWithRetry<T>(send: () => Promise<T>): Promise<T> {
     try {
       return await send();
     } catch (err) {
-      if (!isEhrError(err) || err.kind !== 'conflict' || attempt >= 5) throw err;
+      if (!isEhrError(err) || err.kind !== 'conflict' || attempt >= 12) throw err;
       conflictRetries++;
-      await sleep(50 * attempt);
+      // Backoff with jitter, as the worker's job retries spread: lockstep retries collide again.
+      await sleep(Math.random() * Math.min(2000, 50 * 2 ** attempt));
     }
   }
 }
