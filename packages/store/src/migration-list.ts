@@ -469,4 +469,21 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'sync state: how a resource was sent when it differs from what is stored (a profile claim left out)',
     statements: ['ALTER TABLE sync_state ADD COLUMN sent_note text NULL'],
   },
+  {
+    version: 19,
+    name: "tenants: a child row and its parent belong to one tenant (composite foreign keys)",
+    statements: [
+      // Row-level security hides another tenant's parent from a query, but foreign-key checks
+      // do not apply it: a course could name another tenant's screening by id. Keys that
+      // carry the tenant make the database refuse that, whatever the code does.
+      'ALTER TABLE screenings ADD CONSTRAINT screenings_tenant_id_key UNIQUE (tenant_id, id)',
+      'ALTER TABLE courses ADD CONSTRAINT courses_tenant_id_key UNIQUE (tenant_id, id)',
+      'ALTER TABLE courses DROP CONSTRAINT courses_screening_id_fkey',
+      'ALTER TABLE courses ADD CONSTRAINT courses_screening_tenant_fkey FOREIGN KEY (tenant_id, screening_id) REFERENCES screenings (tenant_id, id)',
+      ...['dosing_sessions', 'follow_ups', 'goals_of_care', 'course_measures'].flatMap((child) => [
+        `ALTER TABLE ${child} DROP CONSTRAINT ${child}_course_id_fkey`,
+        `ALTER TABLE ${child} ADD CONSTRAINT ${child}_course_tenant_fkey FOREIGN KEY (tenant_id, course_id) REFERENCES courses (tenant_id, id)`,
+      ]),
+    ],
+  },
 ];

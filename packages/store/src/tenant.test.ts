@@ -71,3 +71,36 @@ describe('tenants on PostgreSQL (row-level security)', () => {
     });
   });
 });
+
+describe('a child row and its parent belong to one tenant', () => {
+  let t: TestDb;
+  beforeAll(async () => {
+    t = await openTestDb('store_tenant_fk');
+  });
+  afterAll(async () => {
+    await t.cleanup();
+  });
+
+  it("refuses a course under another tenant's screening, and a session under another tenant's course, even by id", async () => {
+    const screening = (tenant: string, id: string) =>
+      forTenant(t.db, tenant).query(
+        "INSERT INTO screenings (id, patient_id, outcome, performed_at) VALUES ($1, 'p-fk', 'eligible', now())",
+        [id],
+      );
+    const course = (tenant: string, id: string, screeningId: string) =>
+      forTenant(t.db, tenant).query(
+        "INSERT INTO courses (id, screening_id, patient_id, care_plan_id, start_date) VALUES ($1, $2, 'p-fk', 'cp-fk', current_date)",
+        [id, screeningId],
+      );
+    await screening('north', 'scr-north');
+    await expect(course('south', 'course-south', 'scr-north')).rejects.toThrow(/foreign key/);
+    await course('north', 'course-north', 'scr-north');
+    const session = (tenant: string) =>
+      forTenant(t.db, tenant).query(
+        "INSERT INTO dosing_sessions (id, course_id, session_number, start_time, end_time, dose_level) VALUES ($1, 'course-north', 1, now(), now(), 'low')",
+        [`session-${tenant}`],
+      );
+    await expect(session('south')).rejects.toThrow(/foreign key/);
+    await expect(session('north')).resolves.toEqual([]);
+  });
+});
