@@ -121,11 +121,14 @@ async function putBatch<T extends Resource>(tx: Db, incoming: readonly T[], pati
   if (written.length === inserts.length + updates.length) return stored;
   // Another transaction inserted some of these ids first: putOne finds and locks its row.
   const done = new Set(written.map((w) => `${w.resource_type}/${w.id}`));
-  for (let i = 0; i < incoming.length; i++) {
-    const resource = incoming[i] as T;
-    const key = `${resource.resourceType}/${resource.id}`;
-    if (inserts.some((w) => `${w.type}/${w.id}` === key) && !done.has(key)) stored[i] = await putOne(tx, resource, patientId);
-  }
+  const keyOf = (r: Resource): string => `${r.resourceType}/${r.id}`;
+  const leftOver = incoming
+    .map((resource, i) => ({ resource, i, key: keyOf(resource) }))
+    .filter(({ key }) => inserts.some((w) => `${w.type}/${w.id}` === key) && !done.has(key))
+    // In key order, as every other lock here is taken: in the caller's order, two batches
+    // holding each other's rows would deadlock. The same id twice keeps the order given.
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i));
+  for (const { resource, i } of leftOver) stored[i] = await putOne(tx, resource as T, patientId);
   return stored;
 }
 
