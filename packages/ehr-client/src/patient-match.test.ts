@@ -1,34 +1,24 @@
 import type { CapabilityStatement, Observation, Resource } from '@medplum/fhirtypes';
 import { readCapabilities } from './capabilities';
+import { serverStatement } from './test-statement';
 import { planSync, type SyncIdentity } from './sync-plan';
 import { decideWriteStrategy, observationCategories, writeSettingsFrom } from './write-strategy';
 
 const OBSERVATION_CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/observation-category';
 
 /** An EHR as most hospitals run: Patient read and search only; vital signs and notes created; no conditional create, no transactions. */
-const vitalsAndNotes: CapabilityStatement = {
-  resourceType: 'CapabilityStatement',
-  status: 'active',
-  date: '2026-01-01',
-  kind: 'instance',
-  fhirVersion: '4.0.1',
-  format: ['json'],
-  rest: [
+const vitalsAndNotes = serverStatement({
+  resource: [
+    { type: 'Patient', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: [{ name: 'identifier', type: 'token' }] },
+    { type: 'Observation', interaction: [{ code: 'create' }, { code: 'read' }, { code: 'search-type' }], conditionalCreate: false, searchParam: [{ name: 'identifier', type: 'token' }] },
     {
-      mode: 'server',
-      resource: [
-        { type: 'Patient', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: [{ name: 'identifier', type: 'token' }] },
-        { type: 'Observation', interaction: [{ code: 'create' }, { code: 'read' }, { code: 'search-type' }], conditionalCreate: false, searchParam: [{ name: 'identifier', type: 'token' }] },
-        {
-          type: 'DocumentReference',
-          interaction: [{ code: 'create' }, { code: 'read' }, { code: 'update' }, { code: 'search-type' }],
-          conditionalCreate: false,
-          searchParam: [{ name: 'identifier', type: 'token' }],
-        },
-      ],
+      type: 'DocumentReference',
+      interaction: [{ code: 'create' }, { code: 'read' }, { code: 'update' }, { code: 'search-type' }],
+      conditionalCreate: false,
+      searchParam: [{ name: 'identifier', type: 'token' }],
     },
   ],
-};
+});
 
 const observation = (id: string, category: string): Observation => ({
   resourceType: 'Observation',

@@ -1,28 +1,17 @@
-import type { CapabilityStatement } from '@medplum/fhirtypes';
 import { readCapabilities } from './capabilities';
+import { serverStatement } from './test-statement';
 import { describeShortfall, formatScopes, scopeNeeds, scopeShortfall, scopeStyleFor, type ScopeNeeds } from './scopes';
 import { decideWriteStrategy, writeSettingsFrom } from './write-strategy';
 
-const statement: CapabilityStatement = {
-  resourceType: 'CapabilityStatement',
-  status: 'active',
-  date: '2026-01-01',
-  kind: 'instance',
-  fhirVersion: '4.0.1',
-  format: ['json'],
-  rest: [
-    {
-      mode: 'server',
-      interaction: [{ code: 'transaction' }],
-      resource: [
-        { type: 'Patient', interaction: [{ code: 'create' }, { code: 'update' }, { code: 'read' }], conditionalCreate: true, searchParam: [{ name: 'identifier', type: 'token' }] },
-        { type: 'Observation', interaction: [{ code: 'create' }, { code: 'read' }], searchParam: [{ name: 'identifier', type: 'token' }] },
-        { type: 'Provenance', interaction: [{ code: 'create' }] },
-        { type: 'CarePlan', interaction: [{ code: 'read' }] },
-      ],
-    },
+const statement = serverStatement({
+  interaction: [{ code: 'transaction' }],
+  resource: [
+    { type: 'Patient', interaction: [{ code: 'create' }, { code: 'update' }, { code: 'read' }], conditionalCreate: true, searchParam: [{ name: 'identifier', type: 'token' }] },
+    { type: 'Observation', interaction: [{ code: 'create' }, { code: 'read' }], searchParam: [{ name: 'identifier', type: 'token' }] },
+    { type: 'Provenance', interaction: [{ code: 'create' }] },
+    { type: 'CarePlan', interaction: [{ code: 'read' }] },
   ],
-};
+});
 
 const strategy = (types?: string) => decideWriteStrategy(readCapabilities(statement), writeSettingsFrom({ EHR_RESOURCE_TYPES: types }));
 const needs = (entries: Record<string, string>): ScopeNeeds =>

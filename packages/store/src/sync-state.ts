@@ -208,17 +208,7 @@ export async function markFailed(db: Db, failure: MarkFailed): Promise<boolean> 
  * version (or a configuration that takes the type) makes it `pending` again.
  */
 export async function markNotSent(db: Db, refs: readonly ResourceVersionRef[], reason: string): Promise<void> {
-  if (refs.length === 0) return;
-  await db.query(
-    `INSERT INTO sync_state (resource_type, id, local_version, status, last_error, updated_at)
-     SELECT r.type, r.id, r.version, 'not-sent', $2, now()
-     FROM jsonb_to_recordset($1::jsonb) AS r(type text, id text, version integer)
-     ON CONFLICT (resource_type, id) DO UPDATE SET
-       local_version = GREATEST(sync_state.local_version, excluded.local_version),
-       status = 'not-sent', last_error = $2, updated_at = now()
-     WHERE COALESCE(sync_state.synced_version, 0) < excluded.local_version`,
-    [jsonParam(refs.map((r) => ({ type: r.type, id: r.id, version: r.version }))), reason.slice(0, 1000)],
-  );
+  await holdBack(db, refs, 'not-sent', reason);
 }
 
 /**
@@ -226,16 +216,21 @@ export async function markNotSent(db: Db, refs: readonly ResourceVersionRef[], r
  * version keeps waiting (it is pending, and its sync finds the Patient missing again).
  */
 export async function markWaitingForPatient(db: Db, refs: readonly ResourceVersionRef[], reason: string): Promise<void> {
+  await holdBack(db, refs, 'waiting-for-patient', reason);
+}
+
+/** Versions the EHR has not got and is not sent now, with why; a version it already has is left as it is. */
+async function holdBack(db: Db, refs: readonly ResourceVersionRef[], status: 'not-sent' | 'waiting-for-patient', reason: string): Promise<void> {
   if (refs.length === 0) return;
   await db.query(
     `INSERT INTO sync_state (resource_type, id, local_version, status, last_error, updated_at)
-     SELECT r.type, r.id, r.version, 'waiting-for-patient', $2, now()
+     SELECT r.type, r.id, r.version, $3, $2, now()
      FROM jsonb_to_recordset($1::jsonb) AS r(type text, id text, version integer)
      ON CONFLICT (resource_type, id) DO UPDATE SET
        local_version = GREATEST(sync_state.local_version, excluded.local_version),
-       status = 'waiting-for-patient', last_error = $2, updated_at = now()
+       status = $3, last_error = $2, updated_at = now()
      WHERE COALESCE(sync_state.synced_version, 0) < excluded.local_version`,
-    [jsonParam(refs.map((r) => ({ type: r.type, id: r.id, version: r.version }))), reason.slice(0, 1000)],
+    [jsonParam(refs.map((r) => ({ type: r.type, id: r.id, version: r.version }))), reason.slice(0, 1000), status],
   );
 }
 
