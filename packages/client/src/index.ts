@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import createFetchClient, { type Client } from 'openapi-fetch';
 import { OPERATIONS } from './generated/operations';
 import type { components, operations, paths } from './generated/schema';
@@ -117,7 +116,8 @@ export type KapClient = KapOperations & {
 export function createKapClient(options: KapClientOptions): KapClient {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const raw = createFetchClient<paths>({ baseUrl, ...(options.headers ? { headers: { ...options.headers } } : {}), ...(options.fetch ? { fetch: options.fetch } : {}) });
-  const newKey = options.idempotencyKey ?? randomUUID;
+  // Web Crypto, not node:crypto: the client runs in browsers too (the course page bundles it).
+  const newKey = options.idempotencyKey ?? (() => globalThis.crypto.randomUUID());
   // On every request, the methods' and `raw`'s alike: the token, and a POST's key unless it names one.
   raw.use({
     async onRequest({ request }) {

@@ -19,11 +19,22 @@ export type CourseActivity = (typeof COURSE_ACTIVITIES)[number];
 export const DOSE_LEVELS = ['low', 'moderate', 'high'] as const;
 export type DoseLevel = (typeof DOSE_LEVELS)[number];
 
+/** How a clinician reads each dose level (the course page's badges). */
+export const DOSE_LEVEL_LABEL: Readonly<Record<DoseLevel, string>> = { low: 'Low dose', moderate: 'Moderate dose', high: 'High dose' };
+
 /** The dose level each session of this model plans (000: session 1 low, session 2 moderate). */
 export const PLANNED_DOSE_LEVEL: Readonly<Record<1 | 2, DoseLevel>> = { 1: 'low', 2: 'moderate' };
 
 export const STOP_REASONS = ['completed', 'withdrawn', 'deceased', 'discharged'] as const;
 export type StopReason = (typeof STOP_REASONS)[number];
+
+/** A stopped course's status as the course page states it, one per reason. */
+export const STOP_REASON_LABEL: Readonly<Record<StopReason, string>> = {
+  completed: 'Course completed',
+  withdrawn: 'Stopped: the patient withdrew',
+  deceased: 'Stopped: the patient died',
+  discharged: 'Stopped: discharged to care that does not continue the course',
+};
 
 /** Where a course stands, derived from what has been recorded. */
 export const COURSE_PHASES = [
@@ -34,6 +45,15 @@ export const COURSE_PHASES = [
   'stopped',
 ] as const;
 export type CoursePhase = (typeof COURSE_PHASES)[number];
+
+/** Each phase as the course page names it. */
+export const COURSE_PHASE_LABEL: Readonly<Record<CoursePhase, string>> = {
+  preparation: 'Preparation',
+  'integration-1': 'Integration after session 1',
+  'integration-2': 'Integration after session 2',
+  'goals-of-care-done': 'Goals of care discussed',
+  stopped: 'Stopped',
+};
 
 export interface CourseFacts {
   readonly sessionsRecorded: readonly number[];

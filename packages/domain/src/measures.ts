@@ -45,6 +45,12 @@ export const INSTRUMENT_SHAPE: Readonly<Record<InstrumentName, { readonly items:
   gad7: { items: 7, maxTotal: 21 },
 };
 
+/** Each instrument's name and what it measures, as clinicians call them. */
+export const INSTRUMENT_LABEL: Readonly<Record<InstrumentName, { readonly name: string; readonly measures: string }>> = {
+  phq9: { name: 'PHQ-9', measures: 'depression' },
+  gad7: { name: 'GAD-7', measures: 'anxiety' },
+};
+
 /** A fall of this many PHQ-9 points or more is the usual threshold for a clinically meaningful change (docs/domain.md#5b-safety-and-outcomes). */
 export const PHQ9_MEANINGFUL_CHANGE = 5;
 

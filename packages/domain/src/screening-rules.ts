@@ -7,6 +7,13 @@ export type FindingSeverity = 'absolute' | 'caution';
 export const SCREENING_OUTCOMES = ['eligible', 'needs-review', 'contraindicated'] as const;
 export type ScreeningOutcome = (typeof SCREENING_OUTCOMES)[number];
 
+/** Each outcome as a clinician reads it (the CodeSystem's display, the course page's badge). */
+export const SCREENING_OUTCOME_LABEL: Readonly<Record<ScreeningOutcome, string>> = {
+  eligible: 'Eligible',
+  'needs-review': 'Needs clinician review',
+  contraindicated: 'Contraindicated',
+};
+
 /**
  * The code of a finding: a contraindication key, `blood-pressure` for the measured-BP rule, or
  * `phq9-self-harm` for a positive PHQ-9 item 9.

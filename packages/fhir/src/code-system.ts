@@ -2,6 +2,7 @@ import type { CodeSystem, CodeSystemConcept, Coding } from '@medplum/fhirtypes';
 import {
   CONTRAINDICATION_KEYS,
   CONTRAINDICATION_TEXT,
+  SCREENING_OUTCOME_LABEL,
   type ContraindicationKey,
   type CourseActivity,
   type DoseLevel,
@@ -73,9 +74,9 @@ export const KAP_CONCEPTS: Readonly<Record<KapCode, ConceptDef>> = {
     display: 'KAP screening eligibility',
     definition: 'Decision-support outcome of a KAP screening; a clinician signs it off',
   },
-  eligible: { display: 'Eligible', definition: 'No contraindication was found' },
-  'needs-review': { display: 'Needs clinician review', definition: 'A caution was found; a clinician must review it' },
-  contraindicated: { display: 'Contraindicated', definition: 'An absolute contraindication was found' },
+  eligible: { display: SCREENING_OUTCOME_LABEL.eligible, definition: 'No contraindication was found' },
+  'needs-review': { display: SCREENING_OUTCOME_LABEL['needs-review'], definition: 'A caution was found; a clinician must review it' },
+  contraindicated: { display: SCREENING_OUTCOME_LABEL.contraindicated, definition: 'An absolute contraindication was found' },
   ...contraindicationConcepts,
   'blood-pressure': {
     display: 'Measured blood pressure above the configured threshold',
