@@ -208,17 +208,22 @@ describe('GET /v1/courses/{id}/outcomes', () => {
 });
 
 describe('the course page', () => {
-  it('is linked from the course, served as HTML with a strict CSP, with Chart.js from this installation', async () => {
+  it('is linked from the course, served as HTML with a strict CSP, with its bundled script (Chart.js inside) and source map', async () => {
     const { courseId } = await newCourse();
     const view = await request(h.app).get(`/v1/courses/${courseId}`).expect(200);
     expect(view.body.links).toEqual({ page: `http://kap.test/courses/${courseId}`, outcomes: `http://kap.test/v1/courses/${courseId}/outcomes` });
     const page = await request(h.app).get(`/courses/${courseId}`).expect(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
-    expect(page.text).toMatch(/<script src="\/assets\/chart.umd.min.js"/);
-    const chart = await request(h.app).get('/assets/chart.umd.min.js').expect(200);
-    expect(chart.text).toMatch(/Chart/);
-    await request(h.app).get('/assets/course-page.js').expect(200);
+    // One same-origin script, no inline one: the CSP allows nothing else.
+    expect(page.text.match(/<script[^>]*>/g)).toEqual(['<script src="/assets/course-page.js" defer>']);
+    const script = await request(h.app).get('/assets/course-page.js').expect(200);
+    expect(script.headers['content-type']).toMatch(/text\/javascript/);
+    expect(script.text).toMatch(/Chart\.js v4/);
+    expect(script.text).toMatch(/\/\/# sourceMappingURL=course-page\.js\.map\s*$/);
+    const map = await request(h.app).get('/assets/course-page.js.map').expect(200);
+    expect(JSON.parse(map.text).sources).toEqual(expect.arrayContaining([expect.stringMatching(/page\/src\/render\.ts$/)]));
+    await request(h.app).get('/assets/chart.umd.min.js').expect(404);
     await request(h.app).get('/assets/../package.json').expect(404);
   });
 

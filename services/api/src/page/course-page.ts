@@ -1,17 +1,17 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Router, type Response } from 'express';
 
 /**
  * The clinicians' course page (`GET /courses/{id}`), served by the API itself. The HTML and
  * scripts hold no patient data, so they are served without a token; the page fetches the
  * course from `/v1`, which needs one when authentication is on (the user pastes it into the
- * page, which keeps it in memory only). Chart.js comes from this installation's
- * node_modules: hospital networks often block CDNs, and the page must work offline.
+ * page, which keeps it in memory only). The script is the page's TypeScript (services/api/page)
+ * bundled at build with everything it uses, Chart.js included: hospital networks often
+ * block CDNs, and the page must work offline.
  */
 
 const STATIC_DIR = join(__dirname, '..', '..', 'static');
-const CHART_JS = join(dirname(require.resolve('chart.js')), 'chart.umd.min.js');
 
 /** Only same-origin scripts, styles and requests; nothing may frame the page. */
 const CONTENT_SECURITY_POLICY = [
@@ -27,8 +27,8 @@ const CONTENT_SECURITY_POLICY = [
 
 const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
   'course-page.js': { file: join(STATIC_DIR, 'course-page.js'), type: 'text/javascript; charset=utf-8' },
+  'course-page.js.map': { file: join(STATIC_DIR, 'course-page.js.map'), type: 'application/json; charset=utf-8' },
   'course-page.css': { file: join(STATIC_DIR, 'course-page.css'), type: 'text/css; charset=utf-8' },
-  'chart.umd.min.js': { file: CHART_JS, type: 'text/javascript; charset=utf-8' },
 };
 
 // Read once: a few hundred kilobytes, the same for every request.
@@ -36,6 +36,8 @@ const cache = new Map<string, Buffer>();
 function load(file: string): Buffer {
   let body = cache.get(file);
   if (!body) {
+    // The bundle is build output: a checkout that was never built has none.
+    if (!existsSync(file)) throw new Error(`${file} is missing: \`npm run build\` builds the course page`);
     body = readFileSync(file);
     cache.set(file, body);
   }
