@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import request from 'supertest';
 import { startApiHarness, type ApiHarness } from './support/api-harness';
 import { runCourseScenario, type CourseScenario } from './support/course-scenario';
 import { startTestIssuer, type TestIssuer } from './support/tokens';
@@ -56,119 +55,51 @@ afterAll(async () => {
 jest.setTimeout(120_000);
 
 describe('the course page in Chromium', () => {
-  it('asks for a token, then shows alerts first, the timeline and both charts with the right points', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  // The page's rendering and behaviour are unit-tested in jsdom (services/api/page/src/*.test.ts);
+  // this is the one check that the built bundle runs in a real browser against the real API.
+  it('asks for a token, then loads a real course and shows its key figures, charts drawn, nothing blocked', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: 'Pacific/Kiritimati' });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => {
       // The first requests go without a token and are refused: that is how the page knows to ask.
       if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push(m.text());
     });
-    await page.goto(`${base}/courses/${scenario.courseId}`);
-    // Authentication is on: the page asks for a token and keeps it in memory.
-    await page.getByLabel('Access token').waitFor();
+    const res = await page.goto(`${base}/courses/${scenario.courseId}`);
+    expect(res?.headers()['content-security-policy']).toMatch(/script-src 'self'/);
     await page.getByLabel('Access token').fill(TOKEN);
     await page.keyboard.press('Enter');
     await page.waitForSelector('body[data-ready="true"]');
 
-    // Safety alerts come first, and the self-harm one is there.
     const sections = await page.$$eval('#course > section h2', (hs) => hs.map((x) => x.textContent));
     expect(sections[0]).toBe('Safety alerts');
-    const alerts = await page.$$eval('.alert-item', (items) => items.map((x) => x.textContent ?? ''));
-    expect(alerts.some((a) => /PHQ-9 item 9/.test(a))).toBe(true);
-    expect(alerts.some((a) => /Blood pressure/.test(a))).toBe(true);
-
-    // The timeline, in time order: screening, start, sessions, measures, follow-ups, goals, stop.
+    expect(await page.locator('.alert-item.alert-safety').count()).toBe(1);
+    const summary = (await page.textContent('#summary')) ?? '';
+    expect(summary).toMatch(/PHQ-9 now\s*6 \(Mild\), −11 since baseline/);
+    expect(summary).toMatch(/GAD-7 now\s*5 \(Mild\), −9 since baseline/);
+    // A browser in another zone shows the clinic's times.
+    expect(summary).toMatch(/Times shown in\s*America\/Los_Angeles \(the clinic's time zone\)/);
+    const totals = (table: string) => page.$$eval(`${table} tbody td.num`, (tds) => tds.map((td) => Number(td.textContent)));
+    expect({ phq9: await totals('#phq9-table'), gad7: await totals('#gad7-table') }).toEqual({ phq9: scenario.phq9, gad7: scenario.gad7 });
     const kinds = await page.$$eval('#timeline > li', (lis) => lis.map((li) => li.getAttribute('data-kind')));
-    expect(kinds[0]).toBe('screening');
-    expect(kinds[1]).toBe('start');
-    expect(kinds[kinds.length - 1]).toBe('stop');
     expect(kinds.filter((k) => k === 'session')).toHaveLength(2);
-    expect(kinds.filter((k) => k === 'measure')).toHaveLength(3);
-    expect(kinds.filter((k) => k === 'follow-up')).toHaveLength(6);
-    expect(kinds).toContain('goals');
-    const timeline = (await page.textContent('#timeline')) ?? '';
-    expect(timeline).toMatch(/Intramuscular route/);
-    expect(timeline).toMatch(/Sublingual route/);
-    expect(timeline).toMatch(/Low dose/);
-    expect(timeline).toMatch(/Moderate dose/);
-    expect(timeline).toMatch(/Completed/);
-    expect(timeline).toMatch(/Cancelled/);
-    expect(await page.textContent('#goals')).toMatch(/Remain at home/);
 
-    // Both charts draw exactly the outcome totals, baseline first, over their bands.
-    // Evaluated in the page (as strings: these tests compile without the DOM library).
-    const inPage = <T>(expression: string): Promise<T> => page.evaluate(expression) as Promise<T>;
-    const chartData = (id: string) => `Chart.getChart(document.getElementById('${id}')).data.datasets.map((d) => d.data)`;
-    const [phq9Points] = await inPage<number[][]>(chartData('phq9-chart'));
-    const [gad7Points] = await inPage<number[][]>(chartData('gad7-chart'));
-    const points = { phq9: phq9Points, gad7: gad7Points };
-    expect(points).toEqual({ phq9: scenario.phq9, gad7: scenario.gad7 });
-    // The text alternative says the same.
-    const tableTotals = await page.$$eval('#phq9-table tbody td.num', (tds) => tds.map((td) => Number(td.textContent)));
-    expect(tableTotals).toEqual(scenario.phq9);
-    expect(await page.getAttribute('#phq9-chart', 'aria-label')).toMatch(/Baseline \(screening\) 17/);
-    expect(await page.textContent('#phq9-change')).toMatch(/−11 since baseline \(clinically meaningful fall\)/);
-    // Session 1's vitals chart has the reading above the threshold.
-    const vitals = await inPage<number[][]>(chartData('vitals-chart-1'));
-    expect(vitals[0]).toEqual([142, 184, 156, 138]);
-    expect(vitals[3]).toEqual([180, 180, 180, 180]);
-
-    // Keyboard: the skip link leads to the course, and a vitals table opens with Enter.
-    expect(await inPage<string>(`document.querySelector('a, button, input, summary, [tabindex="0"]').textContent`)).toMatch(/Skip to the course/);
-    await page.focus('.skip');
-    await page.keyboard.press('Enter');
-    expect(await inPage<string>('document.activeElement.id')).toBe('main');
-    await page.focus('#timeline details summary');
-    await page.keyboard.press('Enter');
-    expect(await inPage<boolean>(`document.querySelector('#timeline details').hasAttribute('open')`)).toBe(true);
+    // Chart.js, bundled into the page's script, drew on every canvas (evaluated as a string: these tests compile without the DOM library).
+    const inked = (id: string): Promise<number> =>
+      page.evaluate(
+        `(() => { const c = document.getElementById('${id}'); const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;` +
+          ' let n = 0; for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++; return n; })()',
+      ) as Promise<number>;
+    for (const id of ['phq9-chart', 'gad7-chart', 'vitals-chart-1', 'vitals-chart-2']) expect(await inked(id)).toBeGreaterThan(1000);
 
     expect(errors).toEqual([]);
     mkdirSync(OUTPUT_DIR, { recursive: true });
     await page.screenshot({ path: join(OUTPUT_DIR, 'course-page.png'), fullPage: true });
-    // What a clinician sees first, without scrolling.
-    await inPage('window.scrollTo(0, 0)');
-    await page.screenshot({ path: join(OUTPUT_DIR, 'course-page-first-screen.png') });
     await page.close();
   });
+});
 
-  it("shows times in the clinic's zone, naming it, in a browser elsewhere, and acknowledges an alert", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: 'Pacific/Kiritimati' });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${base}/courses/${scenario.courseId}`);
-    await page.getByLabel('Access token').fill(TOKEN);
-    await page.keyboard.press('Enter');
-    await page.waitForSelector('body[data-ready="true"]');
-    expect(await page.textContent('#summary')).toMatch(/Times shown in\s*America\/Los_Angeles \(the clinic's time zone\)/);
-
-    const view = await request(h.app).get(`/v1/courses/${scenario.courseId}`).set('Authorization', `Bearer ${TOKEN}`).expect(200);
-    const selfHarm = (view.body.alerts as { code: string; at: string; alert: { id: string; status: string } }[]).find((a) => a.code === 'phq9-self-harm');
-    expect(selfHarm?.alert.status).toBe('open');
-    const inClinic = new Date(selfHarm?.at as string).toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: CLINIC_ZONE });
-    const item = page.locator('.alert-item.alert-safety');
-    expect(await item.locator('.alert-when').textContent()).toBe(`${inClinic} (America/Los_Angeles)`);
-    expect(await item.textContent()).toMatch(/Open: not acknowledged/);
-
-    await item.getByLabel('Acknowledged by').fill('Dr. Page Test');
-    await item.getByLabel('Note (optional)').fill('Phoned the patient');
-    await item.getByRole('button', { name: 'Acknowledge' }).click();
-    await page.waitForSelector('.alert-item.alert-safety[data-alert-status="acknowledged"]');
-    expect(await page.locator('.alert-item.alert-safety .alert-state').textContent()).toMatch(/Acknowledged by Dr\. Page Test at .*\(America\/Los_Angeles\)/);
-    // The form is gone once acknowledged; the API agrees.
-    expect(await page.locator('.alert-item.alert-safety form').count()).toBe(0);
-    const alerts = await request(h.app).get('/v1/alerts?status=acknowledged').set('Authorization', `Bearer ${TOKEN}`).expect(200);
-    expect(alerts.body.alerts.find((a: { id: string }) => a.id === selfHarm?.alert.id)).toMatchObject({
-      status: 'acknowledged',
-      acknowledgedBy: 'Dr. Page Test',
-      history: [expect.objectContaining({ event: 'raised' }), expect.objectContaining({ event: 'acknowledged', note: 'Phoned the patient' })],
-    });
-    expect(errors).toEqual([]);
-    mkdirSync(OUTPUT_DIR, { recursive: true });
-    await page.screenshot({ path: join(OUTPUT_DIR, 'course-page-alert-acknowledged.png'), fullPage: true });
-    await page.close();
-  });
-
+describe('the API docs in Chromium', () => {
   it('renders the API docs (swagger-ui) under the security headers, with nothing blocked', async () => {
     const page = await browser.newPage();
     const problems: string[] = [];
@@ -183,16 +114,6 @@ describe('the course page in Chromium', () => {
     // The operations come from /openapi.json, fetched by the page's own script.
     await page.waitForSelector('.opblock');
     expect(problems).toEqual([]);
-    await page.close();
-  });
-
-  it('says plainly when the token is wrong, and shows nothing of the course', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${base}/courses/${scenario.courseId}`);
-    await page.getByLabel('Access token').fill('not-the-token');
-    await page.getByRole('button', { name: 'Show the course' }).click();
-    await page.getByText('That token was not accepted.').waitFor();
-    expect(await page.isHidden('#course')).toBe(true);
     await page.close();
   });
 });
