@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import request from 'supertest';
 import { startApiHarness, type ApiHarness } from './support/api-harness';
 import { runCourseScenario, type CourseScenario } from './support/course-scenario';
 import { startTestIssuer, type TestIssuer } from './support/tokens';
@@ -57,7 +58,7 @@ jest.setTimeout(120_000);
 describe('the course page in Chromium', () => {
   // The page's rendering and behaviour are unit-tested in jsdom (services/api/page/src/*.test.ts);
   // this is the one check that the built bundle runs in a real browser against the real API.
-  it('asks for a token, then loads a real course and shows its key figures, charts drawn, nothing blocked', async () => {
+  it('asks for a token, then loads a real course and shows its key figures, charts drawn, nothing blocked, and acknowledges an alert', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: 'Pacific/Kiritimati' });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -91,6 +92,17 @@ describe('the course page in Chromium', () => {
           ' let n = 0; for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++; return n; })()',
       ) as Promise<number>;
     for (const id of ['phq9-chart', 'gad7-chart', 'vitals-chart-1', 'vitals-chart-2']) expect(await inked(id)).toBeGreaterThan(1000);
+
+    // The one write the page makes, through @kap/client on the real wire (token, Idempotency-Key, JSON body).
+    const item = page.locator('.alert-item.alert-safety');
+    await item.getByLabel('Acknowledged by').fill('Dr. Page Test');
+    await item.getByLabel('Note (optional)').fill('Phoned the patient');
+    await item.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.waitForSelector('.alert-item.alert-safety[data-alert-status="acknowledged"]');
+    const alerts = await request(h.app).get('/v1/alerts?status=acknowledged').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    expect(alerts.body.alerts).toEqual([
+      expect.objectContaining({ kind: 'phq9-self-harm', acknowledgedBy: 'Dr. Page Test', history: [expect.objectContaining({ event: 'raised' }), expect.objectContaining({ event: 'acknowledged', note: 'Phoned the patient' })] }),
+    ]);
 
     expect(errors).toEqual([]);
     mkdirSync(OUTPUT_DIR, { recursive: true });
