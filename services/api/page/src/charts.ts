@@ -9,7 +9,7 @@ import {
   Tooltip,
   type Plugin,
 } from 'chart.js';
-import type { SeverityBand } from '@kap/domain';
+import { INSTRUMENT_LABEL, type SeverityBand } from '@kap/domain';
 import type { ChartDrawer } from './app';
 import type { ChartSpec, ScoreChart, VitalsChart } from './render';
 
@@ -72,7 +72,7 @@ function scoreChart(spec: ScoreChart): Chart<'line'> {
       labels: spec.labels,
       datasets: [
         {
-          label: `${spec.instrument === 'phq9' ? 'PHQ-9' : 'GAD-7'} total`,
+          label: `${INSTRUMENT_LABEL[spec.instrument].name} total`,
           data: spec.totals,
           borderColor: '#0d47a1',
           backgroundColor: '#0d47a1',

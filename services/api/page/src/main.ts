@@ -21,6 +21,7 @@ document.addEventListener('DOMContentLoaded', () => {
         baseUrl: location.origin,
         token,
         idempotencyKey,
+        // openapi-fetch hands over a complete Request; this only adds what the page insists on.
         fetch: (input) => fetch(new Request(input, { credentials: 'omit', cache: 'no-store' })),
       }),
     charts: chartJsDrawer(),

@@ -298,3 +298,16 @@ describe('hostile strings', () => {
     expect(page.querySelector('label')?.getAttribute('for')).toBe(`ack-${HOSTILE}-by`);
   });
 });
+
+describe("the clinic's times", () => {
+  it('keeps a calendar day the day it is in any zone, names the zone where a time must not be misread, and shows what is not a time as it came', () => {
+    for (const zone of ['Pacific/Kiritimati', 'Pacific/Pago_Pago', 'UTC']) expect(clinicFormat(zone).day('2026-03-29')).toBe('29 Mar 2026');
+    const instant = '2026-03-29T01:30:00Z';
+    expect(clinicFormat('Pacific/Kiritimati').when(instant)).toBe('29 Mar 2026, 15:30');
+    expect(clinicFormat('Pacific/Pago_Pago').when(instant)).toBe('28 Mar 2026, 14:30');
+    expect(clinicFormat('Europe/Berlin').whenNamed(instant)).toBe('29 Mar 2026, 03:30 (Europe/Berlin)');
+    expect(fmt.when('not a time')).toBe('not a time');
+    expect(fmt.when(null)).toBe('');
+    expect(fmt.whenNamed(undefined)).toBe('');
+  });
+});
