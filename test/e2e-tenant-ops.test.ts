@@ -3,7 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { connectEhr, subscribeToEhr, bearerExpiryMs } from '@kap/worker';
 import { startSandbox, type RunningSandbox } from '@kap/ehr-sandbox';
 import type { Subscription } from '@medplum/fhirtypes';
-import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
+import type { AuditEvent, Bundle, Resource } from '@medplum/fhirtypes';
+import pino from 'pino';
+import { startMllpListener, type RunningMllpListener } from '../services/mllp/src/listener';
+import { hl7Tenants } from '../services/mllp/src/start';
+import { frame, msa, rawMllp } from './support/mllp';
+import { courseStartYesterday, screeningRequest } from './support/requests';
 import { SignJWT, decodeProtectedHeader, generateKeyPair } from 'jose';
 import request from 'supertest';
 import { auditTrailOf } from '../services/api/src/app';
@@ -15,6 +20,10 @@ import { startTestIssuer, type TestIssuer } from './support/tokens';
 jest.setTimeout(180_000);
 
 const ENDPOINT = 'http://kap.test/v1/ehr-notifications';
+const SYSTEM = 'urn:oid:2.16.840.1.113883.19.5.99999.1';
+/** PHQ-9 with item 9 (thoughts of self-harm) answered: a safety alert. */
+const ITEM9 = [2, 2, 1, 1, 1, 2, 1, 1, 2];
+const NORTH_SCOPES = 'kap/v1.read kap/v1.write kap/admin system/*.rs system/*.c';
 const NOTIFIER = { id: 'north-ehr-notifier', secret: 'north-notifier-secret-not-for-production' };
 
 /** The issuer's token endpoint for the EHR's notification client (client credentials, HTTP Basic), as the worker asks it. */
@@ -41,6 +50,12 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
   let south: RunningSandbox;
   let tokenEndpoint: Awaited<ReturnType<typeof startTokenEndpoint>>;
   let stack: Stack;
+  let mllp: RunningMllpListener;
+  let workerStarted = false;
+  const startWorkerOnce = (): void => {
+    if (!workerStarted) stack.startWorker();
+    workerStarted = true;
+  };
 
   beforeAll(async () => {
     issuer = await startTestIssuer();
@@ -58,6 +73,10 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
             EHR_SUBSCRIPTION_CLIENT_SECRET: NOTIFIER.secret,
             // The token put there first has two minutes left: within the window, so the worker renews it at once.
             EHR_SUBSCRIPTION_RENEW_WITHIN: 'PT10M',
+            // Short, as an operator could set it, so an unacknowledged alert escalates within the test.
+            SAFETY_ALERT_ACK_WITHIN: 'PT2S',
+            HL7_ASSIGNING_AUTHORITIES: `HOSP=${SYSTEM}`,
+            HL7_SENDING_FACILITIES: 'NORTHHOSP',
           },
         },
         // South's token is fixed (EHR_SUBSCRIPTION_TOKEN): nothing renews it, nothing touches its Subscriptions.
@@ -66,8 +85,10 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
     };
     // The per-address limit on unauthenticated requests would stop the flood below before it reaches the record.
     stack = await startStack({ ...issuer.env(), EHR_SUBSCRIPTION_RENEW_CHECK_MS: '1000', RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '100000' }, { tenantsFile: { path: 'tenants.json', text: JSON.stringify(tenants) } });
+    mllp = await startMllpListener({ port: 0, host: '127.0.0.1', db: stack.db, tenants: hl7Tenants(stack.tenants), logger: pino({ level: 'silent' }), maxMessageBytes: 64 * 1024, idleTimeoutMs: 60_000 });
   });
   afterAll(async () => {
+    await mllp?.close();
     await stack?.close();
     await tokenEndpoint?.close();
     await north?.close();
@@ -89,7 +110,7 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
     await subscribeToEhr(connectEhr(southConfig, { manages: ['Subscription'] }), southConfig, { endpoint: ENDPOINT, token: southToken });
     expect((await subscriptionsOn(north)).map(tokenOf)).toEqual([oldToken, oldToken]);
 
-    stack.startWorker();
+    startWorkerOnce();
     await until(async () => (await subscriptionsOn(north)).every((s) => tokenOf(s) !== oldToken), 30_000, 'north token renewed');
     const renewed = await subscriptionsOn(north);
     const newToken = tokenOf(renewed[0]!);
@@ -179,5 +200,77 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
     );
     expect(counted[0]!.n).toBe(FLOOD);
     expect((await deploymentAudit()).some((e) => /more distinct refusals this minute/.test(e.outcomeDesc ?? ''))).toBe(true);
+  });
+
+  it("the worker's own writes of patient data each leave an AuditEvent in the tenant's trail, naming the adapter and the cause", async () => {
+    startWorkerOnce();
+    const token = await issuer.mint({ tenant: 'north', scope: NORTH_SCOPES, clientId: 'north-app' });
+    const as = {
+      get: (path: string) => request(stack.app).get(path).set('Authorization', `Bearer ${token}`),
+      post: (path: string) => request(stack.app).post(path).set('Authorization', `Bearer ${token}`),
+    };
+    const mrn = `OPS-${Date.now()}`;
+    const screening = await as
+      .post('/v1/screenings')
+      .send(screeningRequest({ patient: { system: SYSTEM, value: mrn, name: { family: 'Synthetic', given: ['North'] }, birthDate: '1950-04-02', gender: 'female' } }))
+      .expect(201);
+    const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
+    const course = await as.post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
+    await as.post(`/v1/courses/${course.body.courseId}/measures`).send({ measuredAt: new Date(Date.now() - 60_000).toISOString(), phq9: ITEM9 }).expect(201);
+    // The Patient must be in the EHR before the hospital's A08 can be pushed there.
+    await stack.drained();
+
+    // The trail as an outside checker reads it: the tenant's FHIR AuditEvent search by patient.
+    const trail = async (): Promise<AuditEvent[]> =>
+      ((await as.get(`/fhir/R4/AuditEvent?patient=${patientId}&_count=100`).expect(200)).body as Bundle<AuditEvent>).entry?.map((e) => e.resource as AuditEvent) ?? [];
+    const byActor = async (actor: string): Promise<AuditEvent[]> => (await trail()).filter((e) => e.agent?.[0]?.altId === actor);
+    const cause = (e: AuditEvent) => e.entity?.find((x) => x.role?.code === '20')?.what?.identifier;
+
+    // 1. Escalation: nobody acknowledges the alert within PT2S.
+    const alerts = (await as.get(`/v1/alerts?patient=${patientId}&status=open`).expect(200)).body.alerts as { id: string }[];
+    expect(alerts).toHaveLength(1);
+    await until(async () => (await byActor('worker/safety-alert-escalation')).length > 0, 60_000, 'escalation audited');
+    const [escalation] = await byActor('worker/safety-alert-escalation');
+    expect(escalation).toMatchObject({
+      action: 'C',
+      outcome: '0',
+      agent: [{ requestor: true, who: { display: 'KAP FHIR adapter' } }],
+      entity: expect.arrayContaining([expect.objectContaining({ what: { reference: `Patient/${patientId}` } }), expect.objectContaining({ what: expect.objectContaining({ reference: expect.stringMatching(/^Communication\//) }) })]),
+    });
+    expect(cause(escalation!)).toEqual({ system: 'https://kap-adapter.org/fhir/sid/safety-alert', value: alerts[0]!.id });
+    await as.post(`/v1/alerts/${alerts[0]!.id}/acknowledge`).send({ by: 'Dr. Synthetic' });
+
+    // 2 and 3. The hospital's A08 renames the patient: the message applied, then the new name pushed to the EHR's Patient.
+    const controlId = `OPS${Date.now().toString(36)}`;
+    const a08 = [
+      `MSH|^~\\&|EPIC|NORTHHOSP|KAP|PALLIATIVE|20260301120000+0100||ADT^A08^ADT_A01|${controlId}|P|2.5.1|||AL|NE`,
+      'EVN|A08|20260301120000+0100',
+      `PID|1||${mrn}^^^HOSP^MR||Renamed^North||19500402|F`,
+      'PV1|1|I',
+    ].join('\r');
+    const raw = await rawMllp(mllp.port);
+    try {
+      await raw.write(frame(a08));
+      expect(msa((await raw.acks(1))[0] as string)).toMatchObject({ code: 'AA', controlId });
+    } finally {
+      await raw.close();
+    }
+    await until(async () => (await byActor('worker/ehr-inbound')).length > 0 && (await byActor('worker/patient-demographics')).length > 0, 60_000, 'A08 applied and pushed, audited');
+    const messages = (await as.get('/v1/admin/inbound-messages?limit=100').expect(200)).body.inboundMessages as { id: string; controlId: string }[];
+    const messageId = messages.find((m) => m.controlId === controlId)?.id;
+    expect(messageId).toBeDefined();
+    const [applied] = await byActor('worker/ehr-inbound');
+    expect(applied).toMatchObject({ action: 'U', outcome: '0', agent: [{ requestor: true }] });
+    expect(cause(applied!)).toEqual({ system: 'https://kap-adapter.org/fhir/sid/inbound-message', value: String(messageId) });
+    expect(applied!.entity?.find((x) => x.role?.code === '20')?.description).toMatch(/ADT\^A08/);
+    const [pushed] = await byActor('worker/patient-demographics');
+    expect(pushed).toMatchObject({ action: 'U', outcome: '0' });
+    expect(pushed!.entity?.some((x) => x.what?.reference?.startsWith(`${north.url}/Patient/`))).toBe(true);
+    expect(cause(pushed!)?.system).toBe('https://kap-adapter.org/fhir/sid/outbox');
+    // One of each: nothing audited twice.
+    for (const actor of ['worker/safety-alert-escalation', 'worker/ehr-inbound', 'worker/patient-demographics']) {
+      const causes = (await byActor(actor)).map((e) => JSON.stringify(cause(e)) + (e.entity?.find((x) => x.role?.code === '20')?.description ?? ''));
+      expect(new Set(causes).size).toBe(causes.length);
+    }
   });
 });

@@ -182,8 +182,11 @@ export function buildRefusedTokenAuditEvent(input: RefusedTokenAuditInput): Audi
 
 /** What made the adapter write on its own: the stored message it applied, the follow-up or alert it escalated. */
 export interface AdapterWriteCause {
-  /** `inbound-message`, `follow-up` or `safety-alert`: the identifier system's last segment. */
-  readonly kind: 'inbound-message' | 'follow-up' | 'safety-alert';
+  /**
+   * The identifier system's last segment: `inbound-message` (its id), `follow-up`,
+   * `safety-alert`, or `outbox` (the key of the stored work that asked for the write).
+   */
+  readonly kind: 'inbound-message' | 'follow-up' | 'safety-alert' | 'outbox';
   readonly id: string;
   /** In words, e.g. `HL7 v2 ADT^A03 applied`; never patient data. */
   readonly description: string;
