@@ -1,5 +1,6 @@
 import { createEhrClient } from '@kap/ehr-client';
 import { receiveInboundMessage } from '@kap/queue';
+import { forTenant } from '@kap/store';
 import pino from 'pino';
 import request from 'supertest';
 import { applyInboundMessage } from '../services/worker/src/inbound/apply-message';
@@ -31,7 +32,8 @@ describe('applying a hospital message', () => {
       tenantId: 'default',
       webhookUrls: [],
       config: stack.config,
-      db: stack.db,
+      // The tenant's handle, as the processor passes: what it writes (and audits) is that tenant's.
+      db: forTenant(stack.db, 'default'),
       // A hospital message never reads the EHR; a call would fail loudly.
       ehr: createEhrClient({ baseUrl: 'http://127.0.0.1:9/fhir', auth: { mode: 'none' }, timeoutMs: 100 }),
       logger: pino({ level: 'silent' }),

@@ -205,6 +205,24 @@ export const ConfigSchema = z
      * (hex HMAC-SHA256) on `POST /v1/ehr-notifications`.
      */
     EHR_SUBSCRIPTION_SECRET: optionalText,
+    /**
+     * The token the EHR presents with its notifications (`Authorization: Bearer`), minted by
+     * the deployment's issuer for the EHR's client with kap/v1.write (and the tenant claim).
+     * A fixed token expires; EHR_SUBSCRIPTION_TOKEN_URL lets the worker renew it instead.
+     */
+    EHR_SUBSCRIPTION_TOKEN: optionalText,
+    /**
+     * The issuer's token endpoint for the notification token: the worker asks it
+     * (OAuth client credentials, EHR_SUBSCRIPTION_CLIENT_ID/SECRET) for a new token before the
+     * one on the EHR's Subscriptions expires, and puts it there.
+     */
+    EHR_SUBSCRIPTION_TOKEN_URL: optionalText.pipe(z.url().optional()),
+    EHR_SUBSCRIPTION_CLIENT_ID: optionalText,
+    EHR_SUBSCRIPTION_CLIENT_SECRET: optionalText,
+    /** Renew the notification token when it has less than this long left (ISO 8601 duration). */
+    EHR_SUBSCRIPTION_RENEW_WITHIN: z.string().regex(ISO_DURATION, 'an ISO 8601 duration of weeks, days, hours, minutes or seconds, e.g. PT1H').default('PT1H'),
+    /** How often the worker looks at each tenant's notification token, in ms. */
+    EHR_SUBSCRIPTION_RENEW_CHECK_MS: z.coerce.number().int().min(1_000).default(300_000),
   })
   .superRefine((c, ctx) => {
     const need = (cond: boolean, key: string, why: string): void => {
@@ -219,6 +237,10 @@ export const ConfigSchema = z
     if (c.EHR_AUTH === 'smart-backend') {
       need(!!c.EHR_PRIVATE_KEY, 'EHR_PRIVATE_KEY', 'required when EHR_AUTH=smart-backend');
       need(!!c.EHR_KEY_ID, 'EHR_KEY_ID', 'required when EHR_AUTH=smart-backend');
+    }
+    if (c.EHR_SUBSCRIPTION_TOKEN_URL) {
+      need(!!c.EHR_SUBSCRIPTION_CLIENT_ID, 'EHR_SUBSCRIPTION_CLIENT_ID', 'required when EHR_SUBSCRIPTION_TOKEN_URL is set');
+      need(!!c.EHR_SUBSCRIPTION_CLIENT_SECRET, 'EHR_SUBSCRIPTION_CLIENT_SECRET', 'required when EHR_SUBSCRIPTION_TOKEN_URL is set');
     }
     if (c.AUTH_MODE === 'jwt') {
       need(!!c.AUTH_ISSUER, 'AUTH_ISSUER', 'required when AUTH_MODE=jwt');

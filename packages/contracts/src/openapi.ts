@@ -316,6 +316,16 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
       responses: { '200': { description: 'Inbound messages, newest first', content: content(z.looseObject({ inboundMessages: z.array(z.looseObject({})) })) }, ...errors(400, ...SECURED) },
     },
   },
+  '/v1/deployment/audit-events': {
+    get: {
+      operationId: 'listDeploymentAuditEvents',
+      summary:
+        "The deployment's own audit record (kap/deployment): refused tokens (401), counted per minute by the client the token claims (unverified), address and reason, as AuditEvents; never the token",
+      tags: ['operations'],
+      requestParams: { query: z.object({ limit: z.string().optional() }) },
+      responses: { '200': { description: 'A searchset Bundle of AuditEvents, newest first', content: content(z.looseObject({ resourceType: z.literal('Bundle'), entry: z.array(z.looseObject({})) })) }, ...errors(400, ...SECURED) },
+    },
+  },
   '/v1/admin/sync-status': {
     get: {
       operationId: 'getSyncStatus',
@@ -372,7 +382,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): ReturnType<t
           description:
             'With AUTH_MODE=jwt, a JWT from the deployment\'s token issuer (its token endpoint is in /.well-known/smart-configuration), ' +
             'signed RS256, RS384, ES256 or ES384, for this API\'s audience. Scopes (claim `scope`): ' +
-            '`kap/v1.read` for GETs under /v1, `kap/v1.write` for POSTs under /v1, `kap/admin` for /v1/admin, /admin/queues and /metrics; ' +
+            '`kap/v1.read` for GETs under /v1, `kap/v1.write` for POSTs under /v1, `kap/admin` for /v1/admin, /admin/queues and /metrics, `kap/deployment` for /v1/deployment; ' +
             'on /fhir/R4 SMART v2 scopes `system/<Type>.<cruds>` or `user/<Type>.<cruds>` (`*` for every type; read needs r, search s, ' +
             'POST QuestionnaireResponse c; SMART v1 .read/.write/.* are taken as .rs/.cud/.cruds). No token: 401; a token without the scope: 403. ' +
             'With AUTH_MODE=none (loopback only) no token is needed.',

@@ -1,7 +1,16 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
-import { auditOutcome, auditPatientId, buildAuditEvent, type AuditEventInput } from './audit-event';
+import {
+  adapterCauseSystem,
+  auditOutcome,
+  auditPatientId,
+  buildAdapterWriteAuditEvent,
+  buildAuditEvent,
+  buildRefusedTokenAuditEvent,
+  UNVERIFIED_CLIENT_DISPLAY,
+  type AuditEventInput,
+} from './audit-event';
 import { collectionBundle } from './bundle';
 import { RESOURCE_IDENTIFIER_SYSTEM } from './identity';
 import { ADAPTER_DISPLAY } from './provenance';
@@ -131,5 +140,44 @@ describe('golden file', () => {
     }
     if (!existsSync(path)) throw new Error('Missing golden file audit-event-read.json: run with UPDATE_GOLDEN=1 and review it');
     expect(JSON.parse(text)).toEqual(JSON.parse(readFileSync(path, 'utf8')));
+  });
+});
+
+describe('buildRefusedTokenAuditEvent', () => {
+  const base = { id: 'refused-1', windowStart: '2026-03-01T10:00:00.000Z', firstAt: '2026-03-01T10:00:05.000Z', lastAt: '2026-03-01T10:00:50.000Z', address: '10.0.0.9', reason: 'expired', count: 7, baseUrl: BASE_URL };
+  it('a failed User Authentication/Login, the claimed client marked unverified, the count and period; no patient', () => {
+    const e = buildRefusedTokenAuditEvent({ ...base, clientId: 'ward-app' });
+    expect(codeOf(e.type)).toBe('http://dicom.nema.org/resources/ontology/DCM|110114');
+    expect(e.subtype?.map(codeOf)).toEqual(['http://dicom.nema.org/resources/ontology/DCM|110122']);
+    expect(e.outcome).toBe('4');
+    expect(e.outcomeDesc).toBe('HTTP 401: expired; 7 time(s) in the minute from 2026-03-01T10:00:00.000Z');
+    expect(e.period).toEqual({ start: base.firstAt, end: base.lastAt });
+    expect(e.agent?.[0]).toMatchObject({ requestor: true, who: { identifier: { value: 'ward-app' }, display: UNVERIFIED_CLIENT_DISPLAY }, network: { address: '10.0.0.9', type: '2' } });
+    expect(auditPatientId(e)).toBeUndefined();
+    expect(e.entity).toBeUndefined();
+  });
+  it('no client named: says so', () => {
+    expect(buildRefusedTokenAuditEvent({ ...base, clientId: '', address: '' }).agent?.[0]).toEqual(expect.objectContaining({ who: { display: expect.stringMatching(/^no client named/) } }));
+  });
+});
+
+describe('buildAdapterWriteAuditEvent', () => {
+  it('the adapter as the requesting agent, the patient and resources as entities, the cause as a Job entity', () => {
+    const e = buildAdapterWriteAuditEvent({
+      id: '0b6f6a3e-5d0c-4f4e-9d51-7c7c3b1f0a09',
+      recorded: RECORDED_AT,
+      interaction: 'update',
+      baseUrl: BASE_URL,
+      actor: 'worker/ehr-inbound',
+      patientId: 'p1',
+      resources: ['Patient/p1', 'Communication/c1'],
+      cause: { kind: 'inbound-message', id: '42', description: 'hl7v2 ADT^A08 applied' },
+    });
+    expect(e.action).toBe('U');
+    expect(e.agent).toEqual([expect.objectContaining({ who: { display: ADAPTER_DISPLAY }, altId: 'worker/ehr-inbound', requestor: true })]);
+    expect(auditPatientId(e)).toBe('p1');
+    expect(e.entity?.map((x) => x.what?.reference ?? x.what?.identifier?.value)).toEqual(['Patient/p1', 'Communication/c1', '42']);
+    expect(e.entity?.[2]).toMatchObject({ role: { code: '20' }, what: { identifier: { system: adapterCauseSystem('inbound-message') } }, description: 'hl7v2 ADT^A08 applied' });
+    expect(e.meta?.tag).toEqual([{ system: RESOURCE_IDENTIFIER_SYSTEM, code: e.id }]);
   });
 });

@@ -1,7 +1,7 @@
 import type { AuditEvent, AuditEventAgent, AuditEventEntity } from '@medplum/fhirtypes';
 import { AUDIT, coding, type CodeDef } from './codes';
 import { concept } from './datatypes';
-import { RESOURCE_IDENTIFIER_SYSTEM } from './identity';
+import { KAP_CANONICAL, RESOURCE_IDENTIFIER_SYSTEM } from './identity';
 import { ADAPTER_DISPLAY } from './provenance';
 import { validateResource } from './validate';
 
@@ -125,4 +125,131 @@ export function buildAuditEvent(input: AuditEventInput, options: { readonly vali
     ...(entity.length > 0 ? { entity } : {}),
   };
   return options.validate === false ? event : validateResource(event);
+}
+
+/** One minute's refusals of tokens alike (same claimed client, address and reason), as the deployment counts them. */
+export interface RefusedTokenAuditInput {
+  readonly id: string;
+  readonly windowStart: string;
+  readonly firstAt: string;
+  readonly lastAt: string;
+  /** The client the refused token named (`client_id`, `azp` or `sub`), unverified; '' when it named none. */
+  readonly clientId: string;
+  readonly address: string;
+  readonly reason: string;
+  readonly count: number;
+  readonly baseUrl: string;
+}
+
+/** `agent.who.display` of a client known only from a token that was refused. */
+export const UNVERIFIED_CLIENT_DISPLAY = 'client named by a refused token (unverified)';
+
+/**
+ * The AuditEvent of refused tokens (401): a User Authentication event (DICOM 110114, subtype
+ * Login 110122) that failed, with the client the token claimed to be marked unverified, the
+ * address, the reason and how many times in that minute (`period`, `outcomeDesc`). It names
+ * no patient and never the token itself.
+ * @see https://hl7.org/fhir/R4/auditevent.html
+ * @see https://profiles.ihe.net/ITI/BALP/
+ */
+export function buildRefusedTokenAuditEvent(input: RefusedTokenAuditInput): AuditEvent {
+  const client: AuditEventAgent = {
+    type: concept([AUDIT.sourceRole]),
+    who: input.clientId ? { identifier: { value: input.clientId }, display: UNVERIFIED_CLIENT_DISPLAY } : { display: 'no client named (no token, or one without a client claim)' },
+    requestor: true,
+    ...(input.address ? { network: { address: input.address, type: '2' as const } } : {}),
+  };
+  const adapter: AuditEventAgent = {
+    type: concept([AUDIT.destinationRole]),
+    who: { display: ADAPTER_DISPLAY },
+    requestor: false,
+    network: { address: input.baseUrl, type: '5' },
+  };
+  return validateResource<AuditEvent>({
+    resourceType: 'AuditEvent',
+    id: input.id,
+    type: coding(AUDIT.userAuthentication),
+    subtype: [coding(AUDIT.login)],
+    action: 'E',
+    period: { start: input.firstAt, end: input.lastAt },
+    recorded: input.lastAt,
+    outcome: '4',
+    outcomeDesc: `HTTP 401: ${input.reason}; ${input.count} time(s) in the minute from ${input.windowStart}`,
+    agent: [client, adapter],
+    source: { site: input.baseUrl, observer: { display: ADAPTER_DISPLAY }, type: [coding(AUDIT.applicationServer)] },
+  });
+}
+
+/** What made the adapter write on its own: the stored message it applied, the follow-up or alert it escalated. */
+export interface AdapterWriteCause {
+  /**
+   * The identifier system's last segment: `inbound-message` (its id), `follow-up`,
+   * `safety-alert`, or `outbox` (the key of the stored work that asked for the write).
+   */
+  readonly kind: 'inbound-message' | 'follow-up' | 'safety-alert' | 'outbox';
+  readonly id: string;
+  /** In words, e.g. `HL7 v2 ADT^A03 applied`; never patient data. */
+  readonly description: string;
+}
+
+export interface AdapterWriteAuditInput {
+  readonly id: string;
+  readonly recorded: string;
+  readonly interaction: 'create' | 'update';
+  /** The adapter's FHIR base URL. */
+  readonly baseUrl: string;
+  /** Which part of the adapter acted, e.g. `worker/ehr-inbound`. */
+  readonly actor: string;
+  readonly patientId?: string;
+  /** `Type/id` of each resource written besides the Patient. */
+  readonly resources?: readonly string[];
+  readonly cause: AdapterWriteCause;
+}
+
+/** The identifier system of a cause kind, e.g. `https://kap-adapter.org/fhir/sid/inbound-message`. */
+export function adapterCauseSystem(kind: AdapterWriteCause['kind']): string {
+  return `${KAP_CANONICAL}/sid/${kind}`;
+}
+
+/**
+ * The AuditEvent of a write of patient data the adapter made on its own (no client asked):
+ * a hospital message applied, a safety alert escalated. BALP's RESTful shape, with the
+ * adapter itself as the one requesting agent (`altId` names the part that acted), the
+ * Patient and each resource written as entities, and the cause as a Job entity identified
+ * by its id (`https://kap-adapter.org/fhir/sid/<kind>|<id>`).
+ */
+export function buildAdapterWriteAuditEvent(input: AdapterWriteAuditInput): AuditEvent {
+  const adapter: AuditEventAgent = {
+    type: concept([AUDIT.sourceRole]),
+    who: { display: ADAPTER_DISPLAY },
+    altId: input.actor,
+    requestor: true,
+    network: { address: input.baseUrl, type: '5' },
+  };
+  const patientRef = input.patientId ? `Patient/${input.patientId}` : undefined;
+  const entity: AuditEventEntity[] = [
+    ...(patientRef ? [{ what: { reference: patientRef }, type: coding(AUDIT.person), role: coding(AUDIT.patientRole) }] : []),
+    ...[...new Set(input.resources ?? [])]
+      .filter((reference) => reference !== patientRef)
+      .map((reference) => ({ what: { reference }, type: coding(AUDIT.systemObject), role: coding(AUDIT.domainResourceRole) })),
+    {
+      what: { identifier: { system: adapterCauseSystem(input.cause.kind), value: input.cause.id } },
+      type: coding(AUDIT.systemObject),
+      role: coding(AUDIT.jobRole),
+      description: input.cause.description,
+    },
+  ];
+  return validateResource<AuditEvent>({
+    resourceType: 'AuditEvent',
+    id: input.id,
+    meta: { tag: [{ system: RESOURCE_IDENTIFIER_SYSTEM, code: input.id }] },
+    type: coding(AUDIT.rest),
+    subtype: [coding(SUBTYPE[input.interaction])],
+    action: ACTION[input.interaction],
+    recorded: input.recorded,
+    outcome: '0',
+    agent: [adapter],
+    source: { site: input.baseUrl, observer: { display: ADAPTER_DISPLAY }, type: [coding(AUDIT.applicationServer)] },
+    entity,
+  });
 }

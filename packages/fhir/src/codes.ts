@@ -219,6 +219,9 @@ export const AUDIT = {
   domainResourceRole: { system: OBJECT_ROLE_SYSTEM, code: '4', display: 'Domain Resource' },
   queryRole: { system: OBJECT_ROLE_SYSTEM, code: '24', display: 'Query' },
   applicationServer: { system: SECURITY_SOURCE_TYPE_SYSTEM, code: '4', display: 'Application Server' },
+  userAuthentication: { system: DICOM_DCM_SYSTEM, code: '110114', display: 'User Authentication' },
+  login: { system: DICOM_DCM_SYSTEM, code: '110122', display: 'Login' },
+  jobRole: { system: OBJECT_ROLE_SYSTEM, code: '20', display: 'Job' },
 } as const satisfies Record<string, CodeDef>;
 
 /** Every standard code in the tables above, for tests and audits. */

@@ -29,4 +29,5 @@ export * from './patient-links';
 export * from './active-courses';
 export * from './tenant';
 export * from './audit-events';
+export * from './deployment-audit';
 export * from './safety-alerts';

@@ -486,4 +486,27 @@ export const MIGRATIONS: readonly Migration[] = [
       ]),
     ],
   },
+  {
+    version: 22,
+    name: "deployment audit: refused tokens, the deployment's and no tenant's, counted per minute",
+    statements: [
+      // A refused token is unverified: no tenant it names can be trusted, so its record is the
+      // deployment's. One row per client, address and reason a minute, with a count, so a
+      // flood of bad tokens adds to counts instead of rows.
+      `CREATE TABLE deployment_audit (
+        window_start timestamptz NOT NULL,
+        kind text NOT NULL,
+        client_id text NOT NULL DEFAULT '',
+        address text NOT NULL DEFAULT '',
+        reason text NOT NULL,
+        count integer NOT NULL CHECK (count > 0),
+        first_at timestamptz NOT NULL,
+        last_at timestamptz NOT NULL,
+        PRIMARY KEY (window_start, kind, client_id, address, reason)
+      )`,
+      'CREATE INDEX deployment_audit_last_idx ON deployment_audit (last_at DESC)',
+      // Tables made after the grants are the tenant role's by default privileges: not this one.
+      `REVOKE ALL ON deployment_audit FROM ${TENANT_ROLE}`,
+    ],
+  },
 ];

@@ -4,6 +4,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AppDeps } from './deps';
 import { auditRequests } from './audit/requests';
+import { RefusalLog } from './audit/refusals';
 import { AuditTrail } from './audit/trail';
 import { baseUrlOf } from './http/command';
 import { tenantDb } from './http/tenant-db';
@@ -55,7 +56,8 @@ export function createApp(given: AppDeps): Express {
   app.use(smartConfigurationRoutes(deps.config));
   if (deps.config.AUTH_MODE === 'jwt') {
     app.use(unauthenticatedLimit(deps.config, deps.logger, deps.rateLimits));
-    app.use(jwtAuth(deps.config, { isKnownTenant: (id) => tenants.has(id) }));
+    const now = deps.now ?? (() => new Date());
+    app.use(jwtAuth(deps.config, { isKnownTenant: (id) => tenants.has(id), onRefused: (r) => (deps.audit as AuditTrail).refused({ ...r, at: now() }) }));
     app.use(requireScopes());
     app.use(clientLimit(deps.config, deps.logger, deps.rateLimits));
   }
@@ -85,6 +87,7 @@ export function createAuditTrail(deps: AppDeps): AuditTrail {
     flushMs: deps.config.AUDIT_FLUSH_MS,
     syncToEhr: deps.config.EHR_SYNC_AUDIT,
     logger: redactingLogger(deps.logger),
+    refusals: new RefusalLog({ db: deps.db, flushMs: deps.config.AUDIT_FLUSH_MS, logger: redactingLogger(deps.logger) }),
   });
 }
 

@@ -15,6 +15,7 @@ import { notifyProcessor } from './processors/notify';
 import { reconcileProcessor } from './processors/reconcile';
 import { startRelay } from './relay';
 import { startStaleSweep } from './stale-sweep';
+import { startSubscriptionRenewal } from './inbound/renew-subscriptions';
 
 export interface WorkerRuntime {
   /** Stops taking work, lets running jobs finish (or returns them to the queue), stops the relay. */
@@ -83,8 +84,10 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
   ];
   const relay = startRelay(deps, jobLimits(deps));
   const sweep = startStaleSweep(deps);
+  const renewal = startSubscriptionRenewal(deps);
   return {
     async close() {
+      await renewal.stop();
       await sweep.stop();
       await relay.stop();
       await Promise.all(workers.map((w) => w.close()));

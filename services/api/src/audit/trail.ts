@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import client from 'prom-client';
 import { safeError } from '../ops/redaction';
 import { singleton } from '../ops/metrics';
+import type { RefusalLog, RefusedToken } from './refusals';
 
 /** One request's access to patient data, as the AuditEvent will tell it. */
 export interface AuditRecord {
@@ -65,6 +66,8 @@ export interface AuditTrailOptions {
   readonly logger: Logger;
   /** Most events held while the database refuses them; beyond it the oldest are dropped (and counted). */
   readonly maxQueued?: number;
+  /** The deployment's record of refused tokens, flushed and closed with the trail. */
+  readonly refusals?: RefusalLog;
 }
 
 const RETRY_CAP_MS = 30_000;
@@ -107,17 +110,23 @@ export class AuditTrail {
     else if (!this.timer) this.schedule(this.options.flushMs);
   }
 
+  /** Counts a refused token (401) in the deployment's record; never throws, never waits. */
+  refused(refused: RefusedToken): void {
+    this.options.refusals?.record(refused);
+  }
+
   /** Writes everything queued so far; rejects (keeping it queued) if the database refuses. */
   flush(): Promise<void> {
     this.clearTimer();
     const run = this.running.catch(() => undefined).then(() => this.writeAll());
     this.running = run;
-    return run;
+    return this.options.refusals ? Promise.all([run, this.options.refusals.flush()]).then(() => undefined) : run;
   }
 
   /** Writes what is left, retrying a few times; what still cannot be written is counted as dropped. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.options.refusals?.close();
     for (let attempt = 0; ; attempt++) {
       try {
         await this.flush();

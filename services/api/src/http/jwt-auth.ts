@@ -119,7 +119,20 @@ function refusal(error: unknown): OutcomeError {
   return unauthorized('The bearer token is not valid: its signature, algorithm or key is not accepted');
 }
 
+/** Why a token was refused (401), in a few words for the deployment's audit record; `undefined` when it was not refused (the issuer's keys were unreadable). */
+export function refusalReason(error: unknown): string | undefined {
+  if (error instanceof errors.JWTExpired) return 'expired';
+  if (error instanceof errors.JWTClaimValidationFailed) return error.claim === 'nbf' ? 'not valid yet' : `${error.claim} claim not accepted`;
+  if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError)) return undefined;
+  return 'signature, algorithm or key not accepted';
+}
+
 export interface JwtAuthOptions {
+  /**
+   * Told of each refusal (401) with the raw token, if any, for the deployment's audit record
+   * (which keeps the client the token claims, never the token).
+   */
+  readonly onRefused?: (refused: { readonly token?: string; readonly reason: string; readonly address?: string }) => void;
   /** Whether a tenant id names a configured tenant; a token of an unknown tenant is 403. */
   readonly isKnownTenant: (tenantId: string) => boolean;
   /** The key source; defaults to the configured JWKS. */
@@ -144,7 +157,10 @@ export function jwtAuth(config: Config, options: JwtAuthOptions): RequestHandler
   return (req, res, next) => {
     if (PUBLIC_PATHS.some((p) => p.test(req.path))) return next();
     const token = /^Bearer\s+(\S+)$/i.exec(req.get('Authorization') ?? '')?.[1];
-    if (!token) return next(unauthorized('An Authorization: Bearer token is required', 'invalid_request'));
+    if (!token) {
+      options.onRefused?.({ reason: 'no bearer token', ...(req.ip ? { address: req.ip } : {}) });
+      return next(unauthorized('An Authorization: Bearer token is required', 'invalid_request'));
+    }
     jwtVerify(token, keys, verifyOptions).then(
       ({ payload }) => {
         const claims = callerFromClaims(payload, config.AUTH_TENANT_CLAIM);
@@ -155,7 +171,11 @@ export function jwtAuth(config: Config, options: JwtAuthOptions): RequestHandler
         setCaller(res, { ...claims, tenantId });
         next();
       },
-      (error: unknown) => next(refusal(error)),
+      (error: unknown) => {
+        const reason = refusalReason(error);
+        if (reason) options.onRefused?.({ token, reason, ...(req.ip ? { address: req.ip } : {}) });
+        next(refusal(error));
+      },
     );
   };
 }

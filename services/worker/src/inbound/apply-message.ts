@@ -14,6 +14,7 @@ import { getInboundMessage, lockInboundMessage, markCompleted, markInboundProces
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { Config } from '@kap/config';
 import type { Logger } from 'pino';
+import { auditAdapterWrites, type AdapterWrite } from '../audit';
 import { applyPatientEvent, type EventOutcome } from './apply-event';
 
 /** One tenant's view: its messages, database handle, EHR and webhooks. */
@@ -56,6 +57,7 @@ export async function applyInboundMessage(deps: InboundDeps, data: InboundMessag
       // Another run applied it meanwhile: roll this one back.
       throw new AlreadyApplied();
     }
+    await auditAdapterWrites(tx, deps.config, 'worker/ehr-inbound', appliedWrites(message, events, outcomes), new Date(at));
     await markCompleted(tx, data.outboxKey);
     const stopped = outcomes.flatMap((o) => o.stoppedCourses ?? []);
     deps.logger.info(
@@ -71,6 +73,26 @@ export async function applyInboundMessage(deps: InboundDeps, data: InboundMessag
 }
 
 class AlreadyApplied extends Error {}
+
+/**
+ * The patients whose data applying the message changed (Patient updated or marked deceased,
+ * courses stopped, records merged), each with the message as the cause. An event that
+ * matched nobody, or changed nothing, writes no patient data and is not audited.
+ */
+export function appliedWrites(message: InboundMessageRow, events: readonly PatientEvent[], outcomes: readonly EventOutcome[]): AdapterWrite[] {
+  const cause = { kind: 'inbound-message' as const, id: String(message.id), description: `${message.channel} ${message.messageType ?? 'message'} applied` };
+  return outcomes.flatMap((o, i): AdapterWrite[] => {
+    if (o.matched !== 'patient' || !o.patientId) return [];
+    const event = events[i];
+    const wrote = o.demographicsUpdated || (o.stoppedCourses?.length ?? 0) > 0 || (o.merged?.length ?? 0) > 0 || event?.courseEnd === 'deceased';
+    if (!wrote) return [];
+    const stopped = o.stoppedCourses?.length ? `; ${o.stoppedCourses.length} course(s) stopped` : '';
+    return [
+      { patientId: o.patientId, interaction: 'update', cause: { ...cause, description: `${cause.description}${stopped}` } },
+      ...(o.merged ?? []).map((mergedId): AdapterWrite => ({ patientId: mergedId, interaction: 'update', cause })),
+    ];
+  });
+}
 
 /** How far back a ping (a classic rest-hook without payload) looks for what changed. */
 const PING_LOOKBACK_MS = 15 * 60_000;

@@ -1,8 +1,10 @@
-import { capabilityCache, decideWriteStrategy, DEFAULT_WRITE_SETTINGS, isEhrError, writeSettingsFrom, type EhrClient, type EhrWriteSettingsInput } from '@kap/ehr-client';
+import { ehrBaseUrl, type Config } from '@kap/config';
+import { capabilityCache, decideWriteStrategy, isEhrError, writeSettingsFrom, type EhrClient } from '@kap/ehr-client';
 import type { PatientUpdateJobData } from '@kap/queue';
 import { getSyncStates, markCompleted, readResource, type Db } from '@kap/store';
 import type { Patient } from '@medplum/fhirtypes';
 import stringify from 'safe-stable-stringify';
+import { auditAdapterWrites } from '../audit';
 import { identityOf } from '../sync/identity';
 
 /** The demographics the hospital's feed (ADT A08) owns; nothing else of the EHR's Patient is touched. */
@@ -15,7 +17,7 @@ const FED_ELEMENTS = ['name', 'birthDate', 'gender'] as const;
  * concurrent change is a 412 and the job retries on a fresh read. A Patient the EHR does
  * not have yet gets the new demographics when the normal sync creates it.
  */
-export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient; config?: EhrWriteSettingsInput }, data: PatientUpdateJobData): Promise<string> {
+export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient; config: Config; now?: () => Date }, data: PatientUpdateJobData): Promise<string> {
   const local = await readResource<Patient>(deps.db, 'Patient', data.patientId);
   if (!local) {
     await markCompleted(deps.db, data.outboxKey);
@@ -33,7 +35,7 @@ export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient; co
     await markCompleted(deps.db, data.outboxKey);
     return 'not in the EHR yet';
   }
-  const settings = deps.config ? writeSettingsFrom(deps.config) : DEFAULT_WRITE_SETTINGS;
+  const settings = writeSettingsFrom(deps.config);
   const capabilities = await capabilityCache(deps.ehr, settings.capabilitiesRefreshMs).get();
   if (decideWriteStrategy(capabilities, settings).patients === 'match' || !capabilities.types.get('Patient')?.update) {
     // An EHR whose Patients the adapter only finds (or hospital IT left Patient out): the hospital keeps them current itself.
@@ -57,6 +59,18 @@ export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient; co
     }
     throw err;
   }
-  await markCompleted(deps.db, data.outboxKey);
+  // The adapter changed the EHR's copy of the patient on its own: the trail names the EHR's
+  // Patient and the work that asked for it (the hospital feed's change, stored in the outbox).
+  await deps.db.transaction(async (tx) => {
+    await auditAdapterWrites(tx, deps.config, 'worker/patient-demographics', [
+      {
+        patientId: data.patientId,
+        interaction: 'update',
+        resources: [`${ehrBaseUrl(deps.config)}/Patient/${current.resource.id}`],
+        cause: { kind: 'outbox', id: data.outboxKey, description: "demographics the hospital's feed changed, pushed to the EHR's Patient" },
+      },
+    ], (deps.now ?? (() => new Date()))());
+    await markCompleted(tx, data.outboxKey);
+  });
   return 'updated';
 }

@@ -101,3 +101,63 @@ export async function subscribeToEhr(ehr: EhrClient, config: Config, options: Su
         ];
   return { style, reason, subscriptions: await ensureEhrSubscriptions(ehr, subscriptions) };
 }
+
+/**
+ * When an unverified JWT says it expires (its `exp`, epoch ms), or `undefined` when the
+ * header carries no bearer JWT with one. Read without verifying: it is our own token as the
+ * EHR holds it, and only decides when to renew.
+ */
+export function bearerExpiryMs(header: string | undefined): number | undefined {
+  const token = /^Authorization:\s*Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
+  const payload = token?.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const exp = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown }).exp;
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RenewOptions {
+  /** This service's `POST /v1/ehr-notifications`, as the EHR reaches it. */
+  readonly endpoint: string;
+  /** Renew when the token on the Subscriptions has less than this long left, ms. */
+  readonly renewWithinMs: number;
+  /** A new token from the issuer. */
+  readonly issueToken: () => Promise<string>;
+  readonly now?: () => number;
+}
+
+export interface RenewOutcome {
+  /** `renewed`, `current` (nothing to do yet), or `none` (no Subscriptions of ours on this EHR). */
+  readonly status: 'renewed' | 'current' | 'none';
+  /** When the token the Subscriptions carry (after a renewal, the new one) expires; absent if it names none. */
+  readonly expiresAt?: string;
+  readonly subscriptions: readonly EnsuredSubscription[];
+}
+
+/**
+ * Renews the token the EHR presents with its notifications before it expires. The
+ * Subscriptions of ours on this EHR (those posting to `endpoint`) are read; when the token in
+ * their header has less than `renewWithinMs` left (or none), a new one is asked of the
+ * issuer and put in their `channel.header` in place. The API verifies each notification's
+ * token by its signature and `exp` alone, so the old token stays accepted until it expires:
+ * a notification the EHR sends with it during the rotation is not refused. Creates nothing:
+ * without Subscriptions (no `ehr:subscribe` yet) there is nothing to renew.
+ */
+export async function renewSubscriptionToken(ehr: EhrClient, config: Config, options: RenewOptions): Promise<RenewOutcome> {
+  const now = (options.now ?? Date.now)();
+  const ours = await ehr.searchAll('Subscription', { url: options.endpoint });
+  const mine = ours.filter((s) => s.channel?.endpoint === options.endpoint);
+  if (mine.length === 0) return { status: 'none', subscriptions: [] };
+  const expiries = mine.map((s) => bearerExpiryMs(s.channel?.header?.find((h) => /^Authorization:/i.test(h))));
+  const soonest = expiries.some((e) => e === undefined) ? undefined : Math.min(...(expiries as number[]));
+  if (soonest !== undefined && soonest - now > options.renewWithinMs) {
+    return { status: 'current', expiresAt: new Date(soonest).toISOString(), subscriptions: mine.map((s) => ({ criteria: s.criteria ?? '', status: 'exists', location: `Subscription/${s.id}` })) };
+  }
+  const token = await options.issueToken();
+  const outcome = await subscribeToEhr(ehr, config, { endpoint: options.endpoint, token });
+  const expires = bearerExpiryMs(`Authorization: Bearer ${token}`);
+  return { status: 'renewed', ...(expires !== undefined ? { expiresAt: new Date(expires).toISOString() } : {}), subscriptions: outcome.subscriptions };
+}

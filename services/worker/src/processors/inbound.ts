@@ -28,7 +28,7 @@ export function inboundProcessor(deps: WorkerDeps) {
           throw new DelayedError();
         }
         try {
-          return await pushPatientDemographics(t, data);
+          return await pushPatientDemographics({ ...t, ...(deps.now ? { now: deps.now } : {}) }, data);
         } finally {
           await releaseLease(t.db, leaseKey, holder).catch(() => undefined);
         }

@@ -4,6 +4,7 @@ import { buildAlertStepRecords } from '@kap/fhir';
 import { SafetyAlertJobData, WORK, saveForSync, workRequest } from '@kap/queue';
 import { advanceSafetyAlert, getSafetyAlert, markCompleted, readResource } from '@kap/store';
 import type { Flag } from '@medplum/fhirtypes';
+import { auditAdapterWrites } from '../audit';
 import type { WorkerDeps } from '../deps';
 import { tenantWork } from '../tenant-work';
 
@@ -62,6 +63,15 @@ export async function escalateSafetyAlert(deps: WorkerDeps, jobData: unknown): P
       tenantId: t.tenantId,
       alsoEnqueue: [timer],
     });
+    // The adapter wrote this patient's data on its own: the trail names the alert it escalated.
+    await auditAdapterWrites(tx, t.config, 'worker/safety-alert-escalation', [
+      {
+        patientId: alert.patientId,
+        interaction: 'create',
+        resources: [`Communication/${communication.id}`, `Provenance/${provenance.id}`],
+        cause: { kind: 'safety-alert', id: alert.id, description: `safety alert not acknowledged in time: escalation ${data.escalation}` },
+      },
+    ], at);
     await markCompleted(tx, data.outboxKey);
     deps.logger.warn({ tenant: t.tenantId, alert: alert.id, escalation: data.escalation }, 'safety alert escalated: not acknowledged in time');
     return `escalated (${data.escalation})`;
