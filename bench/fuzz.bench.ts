@@ -1,6 +1,6 @@
 /** 7. Bad input: property-based fuzzing of every POST endpoint (bench/lib/fuzz.ts), more runs than the test suite's, from random seeds it prints (FUZZ_SEED fixes them). */
-import { startApiHarness } from '../test/support/api-harness';
-import { FUZZ_TARGETS, fuzzEndpoint, startFuzzServer } from './lib/fuzz';
+import { startApiHarness } from '@kap/testkit/api-harness';
+import { FUZZ_TARGETS, fuzzEndpoint, startFuzzServer } from '@kap/testkit/fuzz';
 import { figure, note } from './lib/report';
 
 const RUNS = Number(process.env.BENCH_FUZZ_RUNS ?? 800);

@@ -16,12 +16,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { createEhrClient, planSync } from '@kap/ehr-client';
 import { listUnsynced, type Db } from '@kap/store';
-import { identityOf } from '../services/worker/src/sync/identity';
-import { auditEhr } from '../test/support/ehr-audit';
-import { spawnWorkerProcess } from './lib/drill';
-import { RUNS, figure, note, spread, until, type Goal } from './lib/report';
-import { spawnSandboxProcess } from './lib/sandbox-process';
-import { enrol, run, withStack } from './lib/stack-bench';
+import { identityOf } from '@kap/worker';
+import { auditEhr } from '@kap/testkit/ehr-audit';
+import { spawnWorkerProcess } from '@kap/testkit/drill';
+import { until } from '@kap/testkit/poll';
+import { RUNS, figure, note, spread, type Goal } from './lib/report';
+import { spawnSandboxProcess } from '@kap/testkit/sandbox-process';
+import { enrol, run, withStack } from '@kap/testkit/stack-bench';
 
 /** Enrolments per setting per run; every setting runs RUNS times (BENCH_RUNS, default 5). */
 const N = Number(process.env.BENCH_SYNC_ENROLMENTS ?? 12);

@@ -1,6 +1,6 @@
-import { FUZZ_CORPUS } from '../bench/lib/fuzz-corpus';
-import { FUZZ_TARGETS, checkCase, fixedSeed, fuzzEndpoint, startFuzzServer, type FuzzServer } from '../bench/lib/fuzz';
-import { startApiHarness, type ApiHarness } from './support/api-harness';
+import { FUZZ_CORPUS } from '@kap/testkit/fuzz-corpus';
+import { FUZZ_TARGETS, checkCase, fixedSeed, fuzzEndpoint, startFuzzServer, type FuzzServer } from '@kap/testkit/fuzz';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
 
 /**
  * Property-based fuzzing of every POST endpoint (bench/lib/fuzz.ts): never a 5xx, every

@@ -1,4 +1,4 @@
-import { runDrill } from '../bench/lib/drill';
+import { runDrill } from '@kap/testkit/drill';
 
 /**
  * A short resilience drill (bench/lib/drill.ts; `npm run bench` runs a longer one): a steady

@@ -3,15 +3,15 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@kap/config';
 import type { EhrClient } from '@kap/ehr-client';
-import { connectEhr } from '../../services/worker/src/ehr-connection';
-import { subscribeToEhr } from '../../services/worker/src/inbound/subscribe';
+import { connectEhr } from '@kap/worker';
+import { subscribeToEhr } from '@kap/worker';
 import type { Communication, Patient, Subscription } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { until } from '../../bench/lib/report';
-import { screeningRequest } from '../support/requests';
-import { startStack, type Stack } from '../support/stack';
-import { startTestIssuer, type TestIssuer } from '../support/tokens';
-import { realEhrConnections } from './environment';
+import { until } from '@kap/testkit/poll';
+import { screeningRequest } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
+import { startTestIssuer, type TestIssuer } from '@kap/testkit/tokens';
+import { realEhrConnections } from '@kap/testkit/real-ehr-environment';
 
 /**
  * Against a real FHIR server that runs classic R4 Subscriptions (Medplum 5, as the EHR peer
