@@ -38,7 +38,7 @@ function seen(e: AuditEvent): Seen {
 }
 
 let h: ApiHarness;
-let known = new Set<string>();
+const known = new Set<string>();
 
 /** AuditEvents stored since the last call, oldest first. */
 async function fresh(db: Db = h.db): Promise<AuditEvent[]> {

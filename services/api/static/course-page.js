@@ -348,7 +348,7 @@
   // ---- timeline -------------------------------------------------------------------------
   function badge(text, cls) { return el('span', { className: 'badge ' + cls, text: text }); }
 
-  function vitalsBlock(s, threshold, index) {
+  function vitalsBlock(s, threshold) {
     var wrap = el('div', { className: 'vitals' });
     if (!s.vitals || s.vitals.length === 0) return wrap;
     var above = function (v) { return v.systolic > threshold.systolicAbove || v.diastolic > threshold.diastolicAbove; };
@@ -398,7 +398,7 @@
     }));
   }
 
-  function renderTimeline(course, outcomes) {
+  function renderTimeline(course) {
     var ol = $('timeline');
     ol.textContent = '';
     var events = [];
