@@ -1,4 +1,4 @@
-/** 6. Resilience drill (bench/lib/drill.ts): load while the EHR fails, a worker is killed and Redis loses its keys. */
+/** 6. Resilience drill (packages/testkit/src/drill.ts): load while the EHR fails, a worker is killed and Redis loses its keys. */
 import { runDrill } from '@kap/testkit/drill';
 import { figure, note } from './lib/report';
 

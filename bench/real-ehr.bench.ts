@@ -1,7 +1,7 @@
 /**
  * 8. Real EHR: `npm run bench -- real-ehr`, where a real FHIR server is configured in the
  * shape `npm run test:real-ehr` reads (EHR_FHIR_BASE_URL, EHR_TOKEN_URL, EHR_CLIENT_ID,
- * EHR_CLIENT_SECRET; test/real-ehr/environment.ts). Skipped, exit 0, with one line otherwise.
+ * EHR_CLIENT_SECRET; packages/testkit/src/real-ehr-environment.ts). Skipped, exit 0, with one line otherwise.
  *
  * Per run, two fresh stacks on that EHR, each ingesting N enrolments (screening, course,
  * dosing session) with no worker running:

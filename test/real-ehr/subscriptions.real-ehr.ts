@@ -17,7 +17,7 @@ import { realEhrConnections } from '@kap/testkit/real-ehr-environment';
  * Against a real FHIR server that runs classic R4 Subscriptions (Medplum 5, as the EHR peer
  * builds it): a death recorded in the EHR reaches the adapter through the Subscription that
  * ehr:subscribe made, and stops the course once. Part of `npm run test:real-ehr`: the EHR is
- * named by the environment (test/real-ehr/environment.ts) and must reach 127.0.0.1 (our rest-hook).
+ * named by the environment (packages/testkit/src/real-ehr-environment.ts) and must reach 127.0.0.1 (our rest-hook).
  */
 const connection = realEhrConnections()[0];
 const SYSTEM = 'urn:oid:2.16.840.1.113883.19.5.99999.1';
