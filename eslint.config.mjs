@@ -28,7 +28,7 @@ const EVERYWHERE = [
     message: "Another workspace's src or dist by path: import its entry point (@kap/name) instead.",
   },
   {
-    regex: '(^|/)(test/support|bench/lib)(/|$)',
+    regex: '(^|/)(test/support|bench/lib)(/|$)|^(\\./|(\\.\\./)+)support(/|$)',
     message: 'Shared test helpers live in @kap/testkit: import @kap/testkit/<module>.',
   },
 ];
