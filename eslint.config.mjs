@@ -68,6 +68,11 @@ export default tseslint.config(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
       ],
+      // prettier wraps code at 140; this catches what it leaves: long comments and code around strings.
+      'max-len': [
+        'error',
+        { code: 140, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreUrls: true, ignoreRegExpLiterals: true },
+      ],
       // Every match is deliberate: input validation that rejects control characters, HL7 framing bytes.
       'no-control-regex': 'off',
     },

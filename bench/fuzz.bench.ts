@@ -1,4 +1,7 @@
-/** 7. Bad input: property-based fuzzing of every POST endpoint (@kap/testkit/fuzz), more runs than the test suite's, from random seeds it prints (FUZZ_SEED fixes them). */
+/**
+ * 7. Bad input: property-based fuzzing of every POST endpoint (@kap/testkit/fuzz), more runs than the test suite's, from random seeds it
+ * prints (FUZZ_SEED fixes them).
+ */
 import { startApiHarness } from '@kap/testkit/api-harness';
 import { FUZZ_TARGETS, fuzzEndpoint, startFuzzServer } from '@kap/testkit/fuzz';
 import { figure, note } from './lib/report';

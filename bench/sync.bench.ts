@@ -2,8 +2,8 @@
  * 5. Sync: resources per second delivered to the EHR (the FHIR sandbox) through the outbox
  * and `ehr-sync` jobs. With no worker running, N enrolments (screening, course, dosing
  * session) are ingested through the API; then the workers start (the ehr-sync queue paused
- * until they are up) and the clock runs from its resumption until the outbox is drained. Once per setting: SYNC_CONCURRENCY 1, 4, and 4 with a second
- * worker process (a fresh stack each). Baseline, in the same run: the same transaction
+ * until they are up) and the clock runs from its resumption until the outbox is drained. Once per setting: SYNC_CONCURRENCY 1, 4, and 4
+ * with a second worker process (a fresh stack each). Baseline, in the same run: the same transaction
  * Bundles (listUnsynced + planSync, empty maps, one per patient) POSTed to a fresh sandbox
  * without a transaction limit, one after another.
  * The sandbox (the stack's, and the baseline's) runs in a process of its own, as an EHR

@@ -174,7 +174,8 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
     try {
       const stray = `TNX${Date.now().toString(36)}`;
       const routed = `TNS${Date.now().toString(36)}`;
-      // North knows no such patient, so a message wrongly routed there would change nothing visible: the unlisted one must be refused outright.
+      // North knows no such patient, so a message wrongly routed there would change nothing visible: the unlisted one must be refused
+      // outright.
       await raw.write(frame(adt('ELSEWHERE', stray)));
       await raw.write(frame(adt('SOUTHHOSP^1.2.3^ISO', routed)));
       const acks = await raw.acks(2);

@@ -45,7 +45,10 @@ export const INSTRUMENT_SHAPE: Readonly<Record<InstrumentName, { readonly items:
   gad7: { items: 7, maxTotal: 21 },
 };
 
-/** A fall of this many PHQ-9 points or more is the usual threshold for a clinically meaningful change (docs/domain.md#5b-safety-and-outcomes). */
+/**
+ * A fall of this many PHQ-9 points or more is the usual threshold for a clinically meaningful change
+ * (docs/domain.md#5b-safety-and-outcomes).
+ */
 export const PHQ9_MEANINGFUL_CHANGE = 5;
 
 /** The total of item scores; refuses a wrong item count or a score outside 0–3 rather than summing nonsense. */
