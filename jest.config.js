@@ -14,6 +14,7 @@ module.exports = {
     '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },
   moduleNameMapper: {
+    '^@kap/testkit/(.*)$': '<rootDir>/packages/testkit/src/$1',
     '^@kap/(domain|contracts|fhir|store|config|queue|ehr-client|inbound|runtime|client)$': '<rootDir>/packages/$1/src',
     '^@kap/(api|worker|ehr-sandbox|mllp)$': '<rootDir>/services/$1/src',
   },

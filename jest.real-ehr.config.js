@@ -1,6 +1,6 @@
 /**
  * `npm run test:real-ehr`: the suite that needs a real EHR server, named by the environment
- * (see test/real-ehr/environment.ts). Kept out of `npm test`, which CI runs without one.
+ * (see packages/testkit/src/real-ehr-environment.ts). Kept out of `npm test`, which CI runs without one.
  * @type {import('jest').Config}
  */
 const base = require('./jest.config.js');

@@ -6,11 +6,11 @@
  * different patients (the burst only). A fresh stack per case.
  */
 import { randomUUID } from 'node:crypto';
-import { auditEhr, ehrAll } from '../test/support/ehr-audit';
-import { screeningRequest } from '../test/support/requests';
-import { postJson } from './lib/bodies';
+import { auditEhr, ehrAll } from '@kap/testkit/ehr-audit';
+import { screeningRequest } from '@kap/testkit/requests';
+import { postJson } from '@kap/testkit/bodies';
 import { RUNS, figure, note, spread } from './lib/report';
-import { run, withStack } from './lib/stack-bench';
+import { run, withStack } from '@kap/testkit/stack-bench';
 
 /** BENCH_CONCURRENCY_BURST changes the burst size. */
 const BURST = Number(process.env.BENCH_CONCURRENCY_BURST ?? 50);

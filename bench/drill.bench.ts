@@ -1,5 +1,5 @@
-/** 6. Resilience drill (bench/lib/drill.ts): load while the EHR fails, a worker is killed and Redis loses its keys. */
-import { runDrill } from './lib/drill';
+/** 6. Resilience drill (packages/testkit/src/drill.ts): load while the EHR fails, a worker is killed and Redis loses its keys. */
+import { runDrill } from '@kap/testkit/drill';
 import { figure, note } from './lib/report';
 
 const SECONDS = Number(process.env.BENCH_DRILL_SECONDS ?? 40);

@@ -1,6 +1,9 @@
-/** 7. Bad input: property-based fuzzing of every POST endpoint (bench/lib/fuzz.ts), more runs than the test suite's, from random seeds it prints (FUZZ_SEED fixes them). */
-import { startApiHarness } from '../test/support/api-harness';
-import { FUZZ_TARGETS, fuzzEndpoint, startFuzzServer } from './lib/fuzz';
+/**
+ * 7. Bad input: property-based fuzzing of every POST endpoint (@kap/testkit/fuzz), more runs than the test suite's, from random seeds it
+ * prints (FUZZ_SEED fixes them).
+ */
+import { startApiHarness } from '@kap/testkit/api-harness';
+import { FUZZ_TARGETS, fuzzEndpoint, startFuzzServer } from '@kap/testkit/fuzz';
 import { figure, note } from './lib/report';
 
 const RUNS = Number(process.env.BENCH_FUZZ_RUNS ?? 800);
@@ -19,7 +22,7 @@ async function main(): Promise<void> {
         figure(`fuzz.${target.name}.tried`, r.tried, 'requests');
       } catch (err) {
         failures++;
-        // fast-check's message names the seed and path that reproduce it; add the counterexample to bench/lib/fuzz-corpus.ts.
+        // fast-check's message names the seed and path that reproduce it; add the counterexample to packages/testkit/src/fuzz-corpus.ts.
         console.error(`fuzz ${target.name} FAILED: ${err instanceof Error ? err.message : err}`);
       }
     }

@@ -11,7 +11,7 @@ import type { ScreeningRequest } from '@kap/contracts';
 import { DEFAULT_SCREENING_RULES, evaluateScreening } from '@kap/domain';
 import { buildPatient, buildScreeningResources, validationIssues } from '@kap/fhir';
 import type { Resource } from '@medplum/fhirtypes';
-import { screeningRequest } from '../test/support/requests';
+import { screeningRequest } from '@kap/testkit/requests';
 import { RUNS, figure, note, ratio, spread, timedLoop } from './lib/report';
 
 const DURATION_MS = Number(process.env.BENCH_MAPPING_MS ?? 2000);

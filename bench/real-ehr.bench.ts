@@ -1,7 +1,7 @@
 /**
  * 8. Real EHR: `npm run bench -- real-ehr`, where a real FHIR server is configured in the
  * shape `npm run test:real-ehr` reads (EHR_FHIR_BASE_URL, EHR_TOKEN_URL, EHR_CLIENT_ID,
- * EHR_CLIENT_SECRET; test/real-ehr/environment.ts). Skipped, exit 0, with one line otherwise.
+ * EHR_CLIENT_SECRET; packages/testkit/src/real-ehr-environment.ts). Skipped, exit 0, with one line otherwise.
  *
  * Per run, two fresh stacks on that EHR, each ingesting N enrolments (screening, course,
  * dosing session) with no worker running:
@@ -20,15 +20,16 @@ import { DEFAULT_TENANT_ID } from '@kap/config';
 import { capabilityCache, decideWriteStrategy, groupWrites, isEhrError, planSync, writeSettingsFrom, type KnownEhrCopy, type LocalResource, type WriteStrategy } from '@kap/ehr-client';
 import { forTenant, listPatientResources, listUnsynced, type Db } from '@kap/store';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
-import { localReferences } from '../services/worker/src/sync/ehr-copies';
-import { identityOf } from '../services/worker/src/sync/identity';
-import { profileClaims } from '../services/worker/src/sync/profile-claims';
-import { keptBackReferences, sendGroup } from '../services/worker/src/sync/sync-patient';
-import { realEhrConnections } from '../test/real-ehr/environment';
-import type { Stack } from '../test/support/stack';
-import { pool } from './lib/bodies';
-import { RUNS, figure, note, sleep, spread, until } from './lib/report';
-import { enrol, run, withStack } from './lib/stack-bench';
+import { localReferences } from '@kap/worker';
+import { identityOf } from '@kap/worker';
+import { profileClaims } from '@kap/worker';
+import { keptBackReferences, sendGroup } from '@kap/worker';
+import { realEhrConnections } from '@kap/testkit/real-ehr-environment';
+import type { Stack } from '@kap/testkit/stack';
+import { pool } from '@kap/testkit/bodies';
+import { sleep, until } from '@kap/testkit/poll';
+import { RUNS, figure, note, spread } from './lib/report';
+import { enrol, run, withStack } from '@kap/testkit/stack-bench';
 
 const N = Number(process.env.BENCH_REAL_EHR_COURSES ?? 10);
 /** Production-like job timing: a real EHR answers a transaction in hundreds of ms. */

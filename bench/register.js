@@ -13,15 +13,15 @@ const fs = require('node:fs');
 const { transformSync } = require('@swc/core');
 
 const root = path.resolve(__dirname, '..');
-const KAP = /^@kap\/(domain|contracts|fhir|store|config|queue|ehr-client|api|worker|ehr-sandbox)$/;
-const PACKAGES = new Set(['domain', 'contracts', 'fhir', 'store', 'config', 'queue', 'ehr-client']);
+const KAP = /^@kap\/([a-z-]+)(\/[a-z-]+)?$/;
+const SERVICES = new Set(['api', 'worker', 'ehr-sandbox', 'mllp', 'standalone']);
 const realValidate = path.join(root, 'packages/fhir/src/validate.ts');
 const stubValidate = path.join(__dirname, 'lib/stub-validate.ts');
 
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, parent, ...rest) {
   const m = KAP.exec(request);
-  if (m) request = path.join(root, PACKAGES.has(m[1]) ? 'packages' : 'services', m[1], 'src');
+  if (m) request = path.join(root, SERVICES.has(m[1]) ? 'services' : 'packages', m[1], 'src', m[2] ?? '');
   const resolved = resolve.call(this, request, parent, ...rest);
   if (process.env.KAP_BENCH_STUB_VALIDATE === '1' && resolved === realValidate) return stubValidate;
   return resolved;

@@ -18,10 +18,11 @@ import { Queue } from 'bullmq';
 import { DEFAULT_TENANT_ID } from '@kap/config';
 import { WORK, enqueueWorkMany, workRequest, type JobLimits } from '@kap/queue';
 import { forTenant, listFollowUps } from '@kap/store';
-import type { Stack } from '../test/support/stack';
-import { pool, postJson } from './lib/bodies';
-import { RUNS, figure, note, spread, until } from './lib/report';
-import { createCourse, deleteKeys, keyMemory, recordSession, run, withStack } from './lib/stack-bench';
+import type { Stack } from '@kap/testkit/stack';
+import { pool, postJson } from '@kap/testkit/bodies';
+import { until } from '@kap/testkit/poll';
+import { RUNS, figure, note, spread } from './lib/report';
+import { createCourse, deleteKeys, keyMemory, recordSession, run, withStack } from '@kap/testkit/stack-bench';
 
 /** Dosing sessions per run; the case runs RUNS times (BENCH_RUNS, default 5) for each figure's spread. */
 const M = Number(process.env.BENCH_SCHEDULING_SESSIONS ?? 30);

@@ -2,8 +2,8 @@
  * 5. Sync: resources per second delivered to the EHR (the FHIR sandbox) through the outbox
  * and `ehr-sync` jobs. With no worker running, N enrolments (screening, course, dosing
  * session) are ingested through the API; then the workers start (the ehr-sync queue paused
- * until they are up) and the clock runs from its resumption until the outbox is drained. Once per setting: SYNC_CONCURRENCY 1, 4, and 4 with a second
- * worker process (a fresh stack each). Baseline, in the same run: the same transaction
+ * until they are up) and the clock runs from its resumption until the outbox is drained. Once per setting: SYNC_CONCURRENCY 1, 4, and 4
+ * with a second worker process (a fresh stack each). Baseline, in the same run: the same transaction
  * Bundles (listUnsynced + planSync, empty maps, one per patient) POSTed to a fresh sandbox
  * without a transaction limit, one after another.
  * The sandbox (the stack's, and the baseline's) runs in a process of its own, as an EHR
@@ -16,12 +16,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { createEhrClient, planSync } from '@kap/ehr-client';
 import { listUnsynced, type Db } from '@kap/store';
-import { identityOf } from '../services/worker/src/sync/identity';
-import { auditEhr } from '../test/support/ehr-audit';
-import { spawnWorkerProcess } from './lib/drill';
-import { RUNS, figure, note, spread, until, type Goal } from './lib/report';
-import { spawnSandboxProcess } from './lib/sandbox-process';
-import { enrol, run, withStack } from './lib/stack-bench';
+import { identityOf } from '@kap/worker';
+import { auditEhr } from '@kap/testkit/ehr-audit';
+import { spawnWorkerProcess } from '@kap/testkit/drill';
+import { until } from '@kap/testkit/poll';
+import { RUNS, figure, note, spread, type Goal } from './lib/report';
+import { spawnSandboxProcess } from '@kap/testkit/sandbox-process';
+import { enrol, run, withStack } from '@kap/testkit/stack-bench';
 
 /** Enrolments per setting per run; every setting runs RUNS times (BENCH_RUNS, default 5). */
 const N = Number(process.env.BENCH_SYNC_ENROLMENTS ?? 12);

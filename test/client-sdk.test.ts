@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createKapClient, KapApiError, type KapClient } from '@kap/client';
-import { screeningRequest } from './support/requests';
-import { startStack, type Stack } from './support/stack';
-import { startTestIssuer, type TestIssuer } from './support/tokens';
+import { screeningRequest } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
+import { startTestIssuer, type TestIssuer } from '@kap/testkit/tokens';
 
 jest.setTimeout(120_000);
 

@@ -4,9 +4,9 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import request from 'supertest';
-import { startApiHarness, type ApiHarness } from './support/api-harness';
-import { runCourseScenario, type CourseScenario } from './support/course-scenario';
-import { startTestIssuer, type TestIssuer } from './support/tokens';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
+import { runCourseScenario, type CourseScenario } from '@kap/testkit/course-scenario';
+import { startTestIssuer, type TestIssuer } from '@kap/testkit/tokens';
 
 /**
  * The course page in a real browser: Debian's `chromium` driven by playwright-core (which

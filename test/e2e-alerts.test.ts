@@ -1,10 +1,10 @@
 import { AlertList, type AlertView } from '@kap/contracts';
 import pino from 'pino';
 import request from 'supertest';
-import { until } from '../bench/lib/report';
-import { escalateSafetyAlert } from '../services/worker/src/processors/safety-alerts';
-import { courseStartYesterday, screeningRequest } from './support/requests';
-import { startStack, startWebhookReceiver, type Delivery, type Stack } from './support/stack';
+import { until } from '@kap/testkit/poll';
+import { escalateSafetyAlert } from '@kap/worker';
+import { courseStartYesterday, screeningRequest } from '@kap/testkit/requests';
+import { startStack, startWebhookReceiver, type Delivery, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(120_000);
 

@@ -1,10 +1,10 @@
 import type { AuditEvent, Bundle, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { auditTrailOf } from '../services/api/src/app';
-import { expectExactlyOnce } from './support/course';
-import { ehrAll } from './support/ehr-audit';
-import { screeningRequest } from './support/requests';
-import { startStack, type Stack } from './support/stack';
+import { auditTrailOf } from '@kap/api';
+import { expectExactlyOnce } from '@kap/testkit/course';
+import { ehrAll } from '@kap/testkit/ehr-audit';
+import { screeningRequest } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(120_000);
 

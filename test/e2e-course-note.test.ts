@@ -2,10 +2,10 @@ import { courseNoteId } from '@kap/fhir';
 import { WORK, enqueueWork } from '@kap/queue';
 import type { Bundle, DocumentReference } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { auditEhr, ehrAll } from './support/ehr-audit';
-import { pdfText } from './support/pdf-text';
-import { screeningRequest } from './support/requests';
-import { startStack, type Stack } from './support/stack';
+import { auditEhr, ehrAll } from '@kap/testkit/ehr-audit';
+import { pdfText } from '@kap/testkit/pdf-text';
+import { screeningRequest } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(180_000);
 

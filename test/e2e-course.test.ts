@@ -1,10 +1,10 @@
-import { until } from '../bench/lib/report';
+import { until } from '@kap/testkit/poll';
 import type { Bundle, CarePlan } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { auditEhr, ehrAll } from './support/ehr-audit';
-import { assertBundleInvariants } from './support/fhir-invariants';
-import { screeningRequest, courseStartYesterday } from './support/requests';
-import { startStack, startWebhookReceiver, type Stack } from './support/stack';
+import { auditEhr, ehrAll } from '@kap/testkit/ehr-audit';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
+import { screeningRequest, courseStartYesterday } from '@kap/testkit/requests';
+import { startStack, startWebhookReceiver, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(120_000);
 

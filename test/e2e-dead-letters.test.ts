@@ -1,7 +1,7 @@
-import { until } from '../bench/lib/report';
+import { until } from '@kap/testkit/poll';
 import request from 'supertest';
-import { screeningRequest } from './support/requests';
-import { startStack, startWebhookReceiver, type Stack } from './support/stack';
+import { screeningRequest } from '@kap/testkit/requests';
+import { startStack, startWebhookReceiver, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(60_000);
 

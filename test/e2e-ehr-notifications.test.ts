@@ -7,11 +7,11 @@ import type { AddressInfo } from 'node:net';
 import type { Communication, Patient, Subscription } from '@medplum/fhirtypes';
 import { subscribeToEhr } from '@kap/worker';
 import request from 'supertest';
-import { until } from '../bench/lib/report';
-import { ehrAll } from './support/ehr-audit';
-import { notification } from './support/notifications';
-import { screeningRequest } from './support/requests';
-import { startStack, type Stack } from './support/stack';
+import { until } from '@kap/testkit/poll';
+import { ehrAll } from '@kap/testkit/ehr-audit';
+import { notification } from '@kap/testkit/notifications';
+import { screeningRequest } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(120_000);
 

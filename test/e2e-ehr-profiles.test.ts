@@ -2,8 +2,8 @@ import type { SandboxProfile } from '@kap/ehr-sandbox';
 import { getSyncStates } from '@kap/store';
 import type { CarePlan, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { danglingReferences, everything, runWholeCourse } from './support/course-flow';
-import { startStack, type Stack } from './support/stack';
+import { danglingReferences, everything, runWholeCourse } from '@kap/testkit/course-flow';
+import { startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(180_000);
 

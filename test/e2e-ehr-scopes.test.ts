@@ -7,12 +7,12 @@ import { loadConfig } from '@kap/config';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '@kap/ehr-sandbox';
 import type { Observation } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { until } from '../bench/lib/report';
-import { connectEhr } from '../services/worker/src/ehr-connection';
-import { runEhrCheck } from '../services/worker/src/ehr-check';
-import { ehrAll } from './support/ehr-audit';
-import { screeningRequest } from './support/requests';
-import { startStack, type Stack } from './support/stack';
+import { until } from '@kap/testkit/poll';
+import { connectEhr } from '@kap/worker';
+import { runEhrCheck } from '@kap/worker';
+import { ehrAll } from '@kap/testkit/ehr-audit';
+import { screeningRequest } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(120_000);
 

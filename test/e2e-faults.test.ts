@@ -1,8 +1,8 @@
-import { spawnWorkerProcess } from '../bench/lib/drill';
-import { until } from '../bench/lib/report';
+import { spawnWorkerProcess } from '@kap/testkit/drill';
+import { until } from '@kap/testkit/poll';
 import request from 'supertest';
-import { enrol, expectExactlyOnce } from './support/course';
-import { startStack, type Stack } from './support/stack';
+import { enrol, expectExactlyOnce } from '@kap/testkit/course';
+import { startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(180_000);
 

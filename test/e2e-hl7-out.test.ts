@@ -3,12 +3,12 @@ import { saveForSync } from '@kap/queue';
 import { forTenant } from '@kap/store';
 import type { Bundle, DocumentReference, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { until } from '../bench/lib/report';
+import { until } from '@kap/testkit/poll';
 import { v2ControlId, v2MessageKind } from '@kap/fhir';
-import { startInterfaceEngine, type EngineAnswer, type InterfaceEngine } from './support/interface-engine';
-import { screeningRequest, sessionOneRequest } from './support/requests';
-import { startStack, type Stack } from './support/stack';
-import { startTestIssuer, type TestIssuer } from './support/tokens';
+import { startInterfaceEngine, type EngineAnswer, type InterfaceEngine } from '@kap/testkit/interface-engine';
+import { screeningRequest, sessionOneRequest } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
+import { startTestIssuer, type TestIssuer } from '@kap/testkit/tokens';
 
 jest.setTimeout(120_000);
 

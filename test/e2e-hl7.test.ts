@@ -5,13 +5,13 @@ import type { Communication, Patient } from '@medplum/fhirtypes';
 import pino from 'pino';
 import promClient from 'prom-client';
 import request from 'supertest';
-import { startMllpListener, type RunningMllpListener } from '../services/mllp/src/listener';
-import { hl7Tenants } from '../services/mllp/src/start';
-import { until } from '../bench/lib/report';
-import { ehrAll } from './support/ehr-audit';
-import { frame, msa, rawMllp } from './support/mllp';
-import { screeningRequest, courseStartYesterday } from './support/requests';
-import { startStack, startWebhookReceiver, type Stack } from './support/stack';
+import { startMllpListener, type RunningMllpListener } from '@kap/mllp';
+import { hl7Tenants } from '@kap/mllp';
+import { until } from '@kap/testkit/poll';
+import { ehrAll } from '@kap/testkit/ehr-audit';
+import { frame, msa, rawMllp } from '@kap/testkit/mllp';
+import { screeningRequest, courseStartYesterday } from '@kap/testkit/requests';
+import { startStack, startWebhookReceiver, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(120_000);
 

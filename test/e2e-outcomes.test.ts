@@ -1,9 +1,9 @@
 import type { CarePlan, Communication, Flag, Observation, QuestionnaireResponse } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { until } from '../bench/lib/report';
-import { runCourseScenario } from './support/course-scenario';
-import { auditEhr, ehrAll } from './support/ehr-audit';
-import { startStack, startWebhookReceiver, type Stack } from './support/stack';
+import { until } from '@kap/testkit/poll';
+import { runCourseScenario } from '@kap/testkit/course-scenario';
+import { auditEhr, ehrAll } from '@kap/testkit/ehr-audit';
+import { startStack, startWebhookReceiver, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(180_000);
 

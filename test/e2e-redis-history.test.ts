@@ -10,10 +10,10 @@ import { QUEUE_NAMES, checkOwnership, databaseFingerprint } from '@kap/queue';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { until } from '../bench/lib/report';
-import { enrol, expectExactlyOnce, syncStatus } from './support/course';
-import { TEST_DATABASE_URL, uniqueSchema } from './support/postgres';
-import { TEST_REDIS_URL, startStack, type Stack } from './support/stack';
+import { until } from '@kap/testkit/poll';
+import { enrol, expectExactlyOnce, syncStatus } from '@kap/testkit/course';
+import { TEST_DATABASE_URL, uniqueSchema } from '@kap/testkit/postgres';
+import { TEST_REDIS_URL, startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(240_000);
 

@@ -3,13 +3,13 @@ import { writeSettingsFrom } from '@kap/ehr-client';
 import { getSyncStates, listUnsynced } from '@kap/store';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { spawnWorkerProcess } from '../bench/lib/drill';
-import { until } from '../bench/lib/report';
-import { syncPatient } from '../services/worker/src/sync/sync-patient';
-import { danglingReferences, everything, sessionRequest } from './support/course-flow';
-import { auditEhr } from './support/ehr-audit';
-import { screeningRequest, courseStartYesterday } from './support/requests';
-import { startStack, type Stack } from './support/stack';
+import { spawnWorkerProcess } from '@kap/testkit/drill';
+import { until } from '@kap/testkit/poll';
+import { syncPatient } from '@kap/worker';
+import { danglingReferences, everything, sessionRequest } from '@kap/testkit/course-flow';
+import { auditEhr } from '@kap/testkit/ehr-audit';
+import { screeningRequest, courseStartYesterday } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(120_000);
 

@@ -3,12 +3,12 @@ import { acquireLease, getOutboxMessage, releaseLease, type OutboxRow } from '@k
 import type { Job } from 'bullmq';
 import pino from 'pino';
 import request from 'supertest';
-import { ehrSyncProcessor } from '../services/worker/src/processors/ehr-sync';
-import type { WorkerDeps } from '../services/worker/src/deps';
-import { sessionRequest } from './support/course-flow';
-import { auditEhr } from './support/ehr-audit';
-import { screeningRequest, courseStartYesterday } from './support/requests';
-import { startStack, type Stack } from './support/stack';
+import { ehrSyncProcessor } from '@kap/worker';
+import type { WorkerDeps } from '@kap/worker';
+import { sessionRequest } from '@kap/testkit/course-flow';
+import { auditEhr } from '@kap/testkit/ehr-audit';
+import { screeningRequest, courseStartYesterday } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(120_000);
 

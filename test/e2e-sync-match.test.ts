@@ -4,13 +4,13 @@ import { receiveInboundMessage } from '@kap/queue';
 import { getSyncStates, listUnsynced } from '@kap/store';
 import type { Bundle, CapabilityStatement, Observation, Patient, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { spawnWorkerProcess } from '../bench/lib/drill';
-import { until } from '../bench/lib/report';
-import { reconcileWithEhr } from '../services/worker/src/sync/reconcile';
-import { syncPatient } from '../services/worker/src/sync/sync-patient';
-import { everything, runWholeCourse } from './support/course-flow';
-import { screeningRequest } from './support/requests';
-import { startStack, type Stack } from './support/stack';
+import { spawnWorkerProcess } from '@kap/testkit/drill';
+import { until } from '@kap/testkit/poll';
+import { reconcileWithEhr } from '@kap/worker';
+import { syncPatient } from '@kap/worker';
+import { everything, runWholeCourse } from '@kap/testkit/course-flow';
+import { screeningRequest } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(240_000);
 

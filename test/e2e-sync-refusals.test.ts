@@ -2,11 +2,11 @@ import { EhrError, writeSettingsFrom, type EhrClient } from '@kap/ehr-client';
 import { getSyncStates, listUnsynced } from '@kap/store';
 import type { Bundle, CapabilityStatement, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { syncPatient } from '../services/worker/src/sync/sync-patient';
-import { everything, sessionRequest } from './support/course-flow';
-import { auditEhr } from './support/ehr-audit';
-import { screeningRequest, courseStartYesterday } from './support/requests';
-import { startStack, type Stack } from './support/stack';
+import { syncPatient } from '@kap/worker';
+import { everything, sessionRequest } from '@kap/testkit/course-flow';
+import { auditEhr } from '@kap/testkit/ehr-audit';
+import { screeningRequest, courseStartYesterday } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(120_000);
 

@@ -5,17 +5,17 @@ import { startSandbox, type RunningSandbox } from '@kap/ehr-sandbox';
 import type { Subscription } from '@medplum/fhirtypes';
 import type { AuditEvent, Bundle, Resource } from '@medplum/fhirtypes';
 import pino from 'pino';
-import { startMllpListener, type RunningMllpListener } from '../services/mllp/src/listener';
-import { hl7Tenants } from '../services/mllp/src/start';
-import { frame, msa, rawMllp } from './support/mllp';
-import { courseStartYesterday, screeningRequest } from './support/requests';
+import { startMllpListener, type RunningMllpListener } from '@kap/mllp';
+import { hl7Tenants } from '@kap/mllp';
+import { frame, msa, rawMllp } from '@kap/testkit/mllp';
+import { courseStartYesterday, screeningRequest } from '@kap/testkit/requests';
 import { SignJWT, decodeProtectedHeader, generateKeyPair } from 'jose';
 import request from 'supertest';
-import { auditTrailOf } from '../services/api/src/app';
-import { until } from '../bench/lib/report';
-import { notification } from './support/notifications';
-import { startStack, type Stack } from './support/stack';
-import { startTestIssuer, type TestIssuer } from './support/tokens';
+import { auditTrailOf } from '@kap/api';
+import { until } from '@kap/testkit/poll';
+import { notification } from '@kap/testkit/notifications';
+import { startStack, type Stack } from '@kap/testkit/stack';
+import { startTestIssuer, type TestIssuer } from '@kap/testkit/tokens';
 
 jest.setTimeout(180_000);
 

@@ -2,15 +2,15 @@ import { startSandbox, type RunningSandbox } from '@kap/ehr-sandbox';
 import type { Bundle, CarePlan, Patient, Resource } from '@medplum/fhirtypes';
 import pino from 'pino';
 import request from 'supertest';
-import { until } from '../bench/lib/report';
-import { startMllpListener, type RunningMllpListener } from '../services/mllp/src/listener';
-import { hl7Tenants } from '../services/mllp/src/start';
-import { ehrAll } from './support/ehr-audit';
-import { frame, msa, rawMllp } from './support/mllp';
-import { notification } from './support/notifications';
-import { screeningRequest, sessionOneRequest, courseStartYesterday } from './support/requests';
-import { startStack, startWebhookReceiver, type Stack } from './support/stack';
-import { startTestIssuer, type TestIssuer } from './support/tokens';
+import { until } from '@kap/testkit/poll';
+import { startMllpListener, type RunningMllpListener } from '@kap/mllp';
+import { hl7Tenants } from '@kap/mllp';
+import { ehrAll } from '@kap/testkit/ehr-audit';
+import { frame, msa, rawMllp } from '@kap/testkit/mllp';
+import { notification } from '@kap/testkit/notifications';
+import { screeningRequest, sessionOneRequest, courseStartYesterday } from '@kap/testkit/requests';
+import { startStack, startWebhookReceiver, type Stack } from '@kap/testkit/stack';
+import { startTestIssuer, type TestIssuer } from '@kap/testkit/tokens';
 
 jest.setTimeout(180_000);
 
@@ -174,7 +174,8 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
     try {
       const stray = `TNX${Date.now().toString(36)}`;
       const routed = `TNS${Date.now().toString(36)}`;
-      // North knows no such patient, so a message wrongly routed there would change nothing visible: the unlisted one must be refused outright.
+      // North knows no such patient, so a message wrongly routed there would change nothing visible: the unlisted one must be refused
+      // outright.
       await raw.write(frame(adt('ELSEWHERE', stray)));
       await raw.write(frame(adt('SOUTHHOSP^1.2.3^ISO', routed)));
       const acks = await raw.acks(2);

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { loadConfig } from '@kap/config';
 import { startSandbox, type SandboxProfile } from '@kap/ehr-sandbox';
-import { runEhrCheck } from '../services/worker/src/ehr-check';
+import { runEhrCheck } from '@kap/worker';
 
 jest.setTimeout(60_000);
 

@@ -8,7 +8,7 @@ import {
   type EhrClient,
 } from '@kap/ehr-client';
 import type { Bundle, Patient } from '@medplum/fhirtypes';
-import { startSandbox, TOKEN_PATH, type AuthOptions, type FaultSpec, type RunningSandbox } from '../services/ehr-sandbox/src';
+import { startSandbox, TOKEN_PATH, type AuthOptions, type FaultSpec, type RunningSandbox } from '@kap/ehr-sandbox';
 
 /**
  * The EHR client against the real embedded FHIR server (Medplum's FHIR router) over

@@ -1,11 +1,11 @@
-import { FUZZ_CORPUS } from '../bench/lib/fuzz-corpus';
-import { FUZZ_TARGETS, checkCase, fixedSeed, fuzzEndpoint, startFuzzServer, type FuzzServer } from '../bench/lib/fuzz';
-import { startApiHarness, type ApiHarness } from './support/api-harness';
+import { FUZZ_CORPUS } from '@kap/testkit/fuzz-corpus';
+import { FUZZ_TARGETS, checkCase, fixedSeed, fuzzEndpoint, startFuzzServer, type FuzzServer } from '@kap/testkit/fuzz';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
 
 /**
- * Property-based fuzzing of every POST endpoint (bench/lib/fuzz.ts): never a 5xx, every
+ * Property-based fuzzing of every POST endpoint (@kap/testkit/fuzz): never a 5xx, every
  * 4xx an OperationOutcome, no write on a rejected request. Deterministic, so no submission
- * fails by chance: every counterexample found so far (bench/lib/fuzz-corpus.ts) first, then
+ * fails by chance: every counterexample found so far (@kap/testkit/fuzz-corpus) first, then
  * generated requests from a fixed seed per endpoint (FUZZ_SEED). `npm run bench` runs more,
  * from random seeds it prints.
  */

@@ -2,12 +2,12 @@ import { gzipSync } from 'node:zlib';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { sessionRequest } from '../bench/lib/bodies';
-import { GOALS_OF_CARE } from '../packages/fhir/src/test-fixtures';
-import { createApiServer } from '../services/api/src/http/http-server';
-import { startApiHarness, type ApiHarness } from './support/api-harness';
-import { rawExchange } from './support/raw-http';
-import { screeningRequest } from './support/requests';
+import { sessionRequest } from '@kap/testkit/bodies';
+import { GOALS_OF_CARE } from '@kap/testkit/fixtures';
+import { createApiServer } from '@kap/api';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
+import { rawExchange } from '@kap/testkit/raw-http';
+import { screeningRequest } from '@kap/testkit/requests';
 
 /**
  * The hostile-input suite (issue 14): every defect a probe of about 2,300 requests found,

@@ -3,9 +3,9 @@ import { receiveInboundMessage } from '@kap/queue';
 import { forTenant } from '@kap/store';
 import pino from 'pino';
 import request from 'supertest';
-import { applyInboundMessage } from '../services/worker/src/inbound/apply-message';
-import { screeningRequest } from './support/requests';
-import { startStack, type Stack } from './support/stack';
+import { applyInboundMessage } from '@kap/worker';
+import { screeningRequest } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(60_000);
 

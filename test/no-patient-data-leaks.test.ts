@@ -4,11 +4,11 @@ import { loadConfig } from '@kap/config';
 import { DEFAULT_SCREENING_RULES } from '@kap/domain';
 import { openDatabase, type Db } from '@kap/store';
 import pino from 'pino';
-import { createApp } from '../services/api/src/app';
-import { createApiServer } from '../services/api/src/http/http-server';
-import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './support/postgres';
-import { rawExchange } from './support/raw-http';
-import { screeningRequest } from './support/requests';
+import { createApp } from '@kap/api';
+import { createApiServer } from '@kap/api';
+import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from '@kap/testkit/postgres';
+import { rawExchange } from '@kap/testkit/raw-http';
+import { screeningRequest } from '@kap/testkit/requests';
 
 /**
  * Canary names, MRNs and birth dates sent through every error path: none may reach a log

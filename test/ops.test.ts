@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import request from 'supertest';
-import { screeningRequest } from './support/requests';
-import { startStack, type Stack } from './support/stack';
+import { screeningRequest } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(60_000);
 

@@ -1,7 +1,7 @@
-import { runDrill } from '../bench/lib/drill';
+import { runDrill } from '@kap/testkit/drill';
 
 /**
- * A short resilience drill (bench/lib/drill.ts; `npm run bench` runs a longer one): a steady
+ * A short resilience drill (@kap/testkit/drill; `npm run bench` runs a longer one): a steady
  * load while the EHR answers 500s and 429s and goes down, a worker process is killed, and
  * Redis loses this run's keys; afterwards every accepted resource is in the EHR exactly
  * once. Needs the built worker (services/worker/dist), which `npm test` builds first.

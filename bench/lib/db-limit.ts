@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { pool as runPool } from './bodies';
+import { pool as runPool } from '@kap/testkit/bodies';
 import { FreshValues, replay, storePg, type CapturedCall } from './sql-capture';
 
 export interface DbLimitScripts {

@@ -26,16 +26,6 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[i] as number;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
 /** Runs `fn` for `ms` milliseconds after `warmupMs` of warm-up; returns iterations and elapsed seconds. */
 export function timedLoop(fn: () => void, ms: number, warmupMs = 500): { n: number; seconds: number } {
   let end = performance.now() + warmupMs;

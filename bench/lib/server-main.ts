@@ -12,7 +12,7 @@ import { databaseOptions, loadConfig } from '@kap/config';
 import { openDatabase } from '@kap/store';
 import express from 'express';
 import pino from 'pino';
-import { startApi } from '../../services/api/src/server';
+import { startApi } from '@kap/api';
 import { startDbLimitServer } from './db-limit';
 import { installCapture } from './sql-capture';
 

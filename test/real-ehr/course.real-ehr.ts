@@ -17,14 +17,14 @@ import { Hl7Client } from '@medplum/hl7';
 import type { Patient, Resource, ResourceType } from '@medplum/fhirtypes';
 import pino from 'pino';
 import request from 'supertest';
-import { until } from '../../bench/lib/report';
-import { startMllpListener, type RunningMllpListener } from '../../services/mllp/src/listener';
-import { hl7Tenants } from '../../services/mllp/src/start';
-import { runEhrCheck } from '../../services/worker/src/ehr-check';
-import { identityOf } from '../../services/worker/src/sync/identity';
-import { runCourseScenario } from '../support/course-scenario';
-import { startStack, type Stack } from '../support/stack';
-import { realEhrConnections, type RealEhrConnection } from './environment';
+import { until } from '@kap/testkit/poll';
+import { startMllpListener, type RunningMllpListener } from '@kap/mllp';
+import { hl7Tenants } from '@kap/mllp';
+import { runEhrCheck } from '@kap/worker';
+import { identityOf } from '@kap/worker';
+import { runCourseScenario } from '@kap/testkit/course-scenario';
+import { startStack, type Stack } from '@kap/testkit/stack';
+import { realEhrConnections, type RealEhrConnection } from '@kap/testkit/real-ehr-environment';
 
 jest.setTimeout(600_000);
 

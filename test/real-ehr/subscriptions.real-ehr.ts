@@ -3,21 +3,21 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@kap/config';
 import type { EhrClient } from '@kap/ehr-client';
-import { connectEhr } from '../../services/worker/src/ehr-connection';
-import { subscribeToEhr } from '../../services/worker/src/inbound/subscribe';
+import { connectEhr } from '@kap/worker';
+import { subscribeToEhr } from '@kap/worker';
 import type { Communication, Patient, Subscription } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { until } from '../../bench/lib/report';
-import { screeningRequest } from '../support/requests';
-import { startStack, type Stack } from '../support/stack';
-import { startTestIssuer, type TestIssuer } from '../support/tokens';
-import { realEhrConnections } from './environment';
+import { until } from '@kap/testkit/poll';
+import { screeningRequest } from '@kap/testkit/requests';
+import { startStack, type Stack } from '@kap/testkit/stack';
+import { startTestIssuer, type TestIssuer } from '@kap/testkit/tokens';
+import { realEhrConnections } from '@kap/testkit/real-ehr-environment';
 
 /**
  * Against a real FHIR server that runs classic R4 Subscriptions (Medplum 5, as the EHR peer
  * builds it): a death recorded in the EHR reaches the adapter through the Subscription that
  * ehr:subscribe made, and stops the course once. Part of `npm run test:real-ehr`: the EHR is
- * named by the environment (test/real-ehr/environment.ts) and must reach 127.0.0.1 (our rest-hook).
+ * named by the environment (packages/testkit/src/real-ehr-environment.ts) and must reach 127.0.0.1 (our rest-hook).
  */
 const connection = realEhrConnections()[0];
 const SYSTEM = 'urn:oid:2.16.840.1.113883.19.5.99999.1';

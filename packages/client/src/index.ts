@@ -104,7 +104,10 @@ export type KapOperations = {
 };
 
 export type KapClient = KapOperations & {
-  /** The underlying openapi-fetch client (typed by path, with the same token and Idempotency-Key handling), for what the methods do not cover. */
+  /**
+   * The underlying openapi-fetch client (typed by path, with the same token and Idempotency-Key handling), for what the methods do not
+   * cover.
+   */
   readonly raw: Client<paths>;
 };
 

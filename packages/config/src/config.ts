@@ -99,7 +99,10 @@ export const ConfigSchema = z
     EHR_WRITE_MODE: z.enum(['auto', 'transaction', 'batch', 'single']).default('auto'),
     /** Comma-separated resource types this EHR takes (unset: what its CapabilityStatement lists); the rest stay here as `not-sent`. */
     EHR_RESOURCE_TYPES: optionalText,
-    /** Comma-separated profile URLs never claimed in `meta.profile` towards this EHR (ones it validates wrongly); `ehr:check --write-test` finds them. */
+    /**
+     * Comma-separated profile URLs never claimed in `meta.profile` towards this EHR (ones it validates wrongly); `ehr:check --write-test`
+     * finds them.
+     */
     EHR_UNCLAIMED_PROFILES: optionalText,
     /** How long the EHR's CapabilityStatement is trusted before it is read again. */
     EHR_CAPABILITIES_REFRESH_MS: positiveInt.default(600_000),
@@ -119,7 +122,10 @@ export const ConfigSchema = z
      * the times the course page shows. Unset: UTC, with a warning at start in production.
      */
     CLINIC_TIME_ZONE: optionalText.pipe(z.string().refine(isIanaTimeZone, 'not an IANA time zone name (e.g. Europe/Berlin, America/Los_Angeles)').optional()),
-    /** A safety alert (PHQ-9 item 9, in-session blood pressure) not acknowledged within this ISO 8601 duration escalates, and again at each further interval. */
+    /**
+     * A safety alert (PHQ-9 item 9, in-session blood pressure) not acknowledged within this ISO 8601 duration escalates, and again at each
+     * further interval.
+     */
     SAFETY_ALERT_ACK_WITHIN: z.string().regex(ISO_DURATION, 'an ISO 8601 duration of weeks, days, hours, minutes or seconds, e.g. PT30M').default('PT30M'),
     /** Comma-separated URLs that receive escalated safety alerts (signed like the webhooks); unset: WEBHOOK_URLS. */
     SAFETY_ESCALATION_WEBHOOK_URLS: optionalText,
@@ -174,9 +180,15 @@ export const ConfigSchema = z
     MLLP_IDLE_TIMEOUT_MS: positiveInt.default(300_000),
     /** Comma-separated `CX.4.1=system URI` pairs mapping PID-3 assigning authorities to identifier systems, e.g. `HOSP=urn:oid:1.2.3`. */
     HL7_ASSIGNING_AUTHORITIES: optionalText,
-    /** Comma-separated MSH-4 sending facilities (HD.1) whose HL7 messages are this tenant's; needed when several tenants share the MLLP listener. */
+    /**
+     * Comma-separated MSH-4 sending facilities (HD.1) whose HL7 messages are this tenant's; needed when several tenants share the MLLP
+     * listener.
+     */
     HL7_SENDING_FACILITIES: optionalText,
-    /** The hospital's interface engine that takes ORU^R01 (vital signs, PHQ-9/GAD-7 totals) and MDM^T02 (notes) over MLLP; unset: no HL7 v2 is sent. */
+    /**
+     * The hospital's interface engine that takes ORU^R01 (vital signs, PHQ-9/GAD-7 totals) and MDM^T02 (notes) over MLLP; unset: no HL7 v2
+     * is sent.
+     */
     HL7_OUT_HOST: optionalText,
     HL7_OUT_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     /** How long to wait for the engine's ACK (ISO 8601 duration) before the message is retried (with backoff, same MSH-10). */
@@ -187,7 +199,10 @@ export const ConfigSchema = z
     /** MSH-5 / MSH-6 of what we send: the receiving application and facility the engine routes on. */
     HL7_OUT_RECEIVING_APPLICATION: optionalText,
     HL7_OUT_RECEIVING_FACILITY: optionalText,
-    /** Comma-separated discharge dispositions (PV1-36, Encounter.hospitalization.dischargeDisposition) that stop a course as `discharged`, e.g. `50,51`. */
+    /**
+     * Comma-separated discharge dispositions (PV1-36, Encounter.hospitalization.dischargeDisposition) that stop a course as `discharged`,
+     * e.g. `50,51`.
+     */
     DISCHARGE_STOP_CODES: optionalText,
     /** `npm run ehr:subscribe`: the EHR's SubscriptionTopic canonical URLs for Patient and Encounter changes. */
     EHR_SUBSCRIPTION_TOPIC_PATIENT: z.string().default('https://kap-adapter.org/fhir/SubscriptionTopic/patient-change'),

@@ -6,7 +6,6 @@ import {
   AnyResourceSchema,
   BundleSchema,
   CourseCreatedResponse,
-  CourseView,
   DeadLetterView,
   DeadLettersResponse,
   DosingSessionResponse,

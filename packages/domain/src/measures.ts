@@ -51,7 +51,10 @@ export const INSTRUMENT_LABEL: Readonly<Record<InstrumentName, { readonly name: 
   gad7: { name: 'GAD-7', measures: 'anxiety' },
 };
 
-/** A fall of this many PHQ-9 points or more is the usual threshold for a clinically meaningful change (docs/domain.md#5b-safety-and-outcomes). */
+/**
+ * A fall of this many PHQ-9 points or more is the usual threshold for a clinically meaningful change
+ * (docs/domain.md#5b-safety-and-outcomes).
+ */
 export const PHQ9_MEANINGFUL_CHANGE = 5;
 
 /** The total of item scores; refuses a wrong item count or a score outside 0–3 rather than summing nonsense. */

@@ -1,4 +1,3 @@
-import type { EhrCapabilities } from './capabilities';
 import type { WriteStrategy } from './write-strategy';
 
 /**

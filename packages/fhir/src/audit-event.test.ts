@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import {
   adapterCauseSystem,
   auditOutcome,
@@ -14,7 +14,7 @@ import {
 import { collectionBundle } from './bundle';
 import { RESOURCE_IDENTIFIER_SYSTEM } from './identity';
 import { ADAPTER_DISPLAY } from './provenance';
-import { BASE_URL, RECORDED_AT } from './test-fixtures';
+import { BASE_URL, RECORDED_AT } from '@kap/testkit/fixtures';
 
 const READ: AuditEventInput = {
   id: '0b6f6a3e-5d0c-4f4e-9d51-7c7c3b1f0a01',

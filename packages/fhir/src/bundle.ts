@@ -5,7 +5,7 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
  * adapter's FHIR base, so relative references (`Type/id`) resolve inside the Bundle.
  * The Bundles are not validated again: every resource in them was validated by its builder,
  * and validating a Bundle re-validates each entry, doubling the cost of every response.
- * The tests check every Bundle they see (test/support/fhir-invariants.ts).
+ * The tests check every Bundle they see (@kap/testkit/fhir-invariants).
  * @see https://hl7.org/fhir/R4/bundle.html#references
  */
 

@@ -1,12 +1,12 @@
 import type { CarePlan } from '@medplum/fhirtypes';
 import { COURSE_ACTIVITIES } from '@kap/domain';
-import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { collectionBundle } from './bundle';
 import { applyCoursePlan, recordSessionOnCarePlan, setActivityStatus, stopCarePlan } from './care-plan';
 import { KAP_CODE_SYSTEM_URL } from './identity';
 import { buildPatient } from './patient';
 import { buildCoursePlanDefinition, COURSE_PLAN_CANONICAL } from './plan-definition';
-import { BASE_URL, ELIGIBLE_FULL, RECORDED_AT } from './test-fixtures';
+import { BASE_URL, ELIGIBLE_FULL, RECORDED_AT } from '@kap/testkit/fixtures';
 
 const ourCode = (codes: { coding?: { system?: string; code?: string }[] } | undefined): string | undefined =>
   codes?.coding?.find((c) => c.system === KAP_CODE_SYSTEM_URL)?.code;

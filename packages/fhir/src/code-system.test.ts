@@ -1,6 +1,6 @@
 import type { Coding, Resource } from '@medplum/fhirtypes';
 import { evaluateScreening } from '@kap/domain';
-import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { collectionBundle } from './bundle';
 import { applyCoursePlan, recordSessionOnCarePlan, stopCarePlan } from './care-plan';
 import { buildCareTeamCommunication } from './communication';
@@ -19,7 +19,7 @@ import { buildPatient } from './patient';
 import { buildCoursePlanDefinition } from './plan-definition';
 import { buildScreeningQuestionnaire } from './questionnaire';
 import { buildScreeningResources } from './screening';
-import { BASE_URL, BP_CONTRAINDICATED, ELIGIBLE_FULL, GOALS_OF_CARE, NEEDS_REVIEW, RECORDED_AT, SESSION_1 } from './test-fixtures';
+import { BASE_URL, BP_CONTRAINDICATED, ELIGIBLE_FULL, GOALS_OF_CARE, NEEDS_REVIEW, RECORDED_AT, SESSION_1 } from '@kap/testkit/fixtures';
 
 function codings(value: unknown, out: Coding[] = []): Coding[] {
   if (Array.isArray(value)) value.forEach((v) => codings(v, out));

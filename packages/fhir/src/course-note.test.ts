@@ -12,7 +12,7 @@ import {
 import { courseNoteHtml, escapeHtml } from './course-note-html';
 import { formatInstant, trajectoryRows, type CourseNoteModel } from './course-note-model';
 import { courseNotePdf, pdfSafeText } from './course-note-pdf';
-import { BASE_URL, RECORDED_AT } from './test-fixtures';
+import { BASE_URL, RECORDED_AT } from '@kap/testkit/fixtures';
 
 const HOSTILE = `<script>alert("x")</script>&'`;
 

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Observation, Reference, CarePlan, Patient } from '@medplum/fhirtypes';
 import type { DosingSessionRequest } from '@kap/contracts';
-import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { collectionBundle } from './bundle';
 import { applyCoursePlan } from './care-plan';
 import { referenceTo } from './datatypes';
@@ -13,7 +13,7 @@ import { DOSE_LEVEL_EXTENSION } from './medication-administration';
 import { buildPatient } from './patient';
 import { FLAG_DETAIL_EXTENSION, type AlertThreshold } from './session-alert';
 import { dosingSessionKey } from './business-keys';
-import { ALERT_THRESHOLD, BASE_URL, ELIGIBLE_FULL, SESSION_1 } from './test-fixtures';
+import { ALERT_THRESHOLD, BASE_URL, ELIGIBLE_FULL, SESSION_1 } from '@kap/testkit/fixtures';
 import { VITAL_SIGNS_PROFILES } from './validate';
 
 const RECORDED = '2026-03-10T11:00:00Z';

@@ -7,7 +7,7 @@ import { buildKapCodeSystem } from './code-system';
 import { certainlyValid } from './fast-validate';
 import { buildCoursePlanDefinition } from './plan-definition';
 import { buildScreeningQuestionnaire } from './questionnaire';
-import { BASE_URL, RECORDED_AT } from './test-fixtures';
+import { BASE_URL, RECORDED_AT } from '@kap/testkit/fixtures';
 import { loadDefinitions, medplumIssues, validationIssues } from './validate';
 
 /** Every resource the golden Bundles hold, and the definitional resources: what the builders make. */

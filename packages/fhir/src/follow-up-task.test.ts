@@ -1,5 +1,5 @@
 import type { Task } from '@medplum/fhirtypes';
-import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { collectionBundle } from './bundle';
 import { buildCareTeamCommunication } from './communication';
 import { referenceTo } from './datatypes';
@@ -13,7 +13,7 @@ import {
 } from './follow-up-task';
 import { KAP_CODE_SYSTEM_URL, RESOURCE_IDENTIFIER_SYSTEM, resourceId, resourceIdentifier } from './identity';
 import { buildIntegrationProcedure } from './integration-procedure';
-import { BASE_URL } from './test-fixtures';
+import { BASE_URL } from '@kap/testkit/fixtures';
 
 const AUTHORED = '2026-03-10T11:00:00Z';
 const DUE = '2026-03-11T10:45:00+01:00';

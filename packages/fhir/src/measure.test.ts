@@ -1,6 +1,6 @@
 import type { CarePlan, Communication, Flag, Observation, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
 import { evaluateScreening } from '@kap/domain';
-import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { collectionBundle } from './bundle';
 import { applyCoursePlan, linkActivityOutcomes } from './care-plan';
 import { DEFINITIONAL_RESOURCES } from './definitional';
@@ -10,7 +10,7 @@ import { buildMeasureQuestionnaire } from './measure-questionnaire';
 import { buildPatient } from './patient';
 import { buildScreeningQuestionnaire } from './questionnaire';
 import { buildScreeningResources } from './screening';
-import { BASE_URL, ELIGIBLE_FULL, RECORDED_AT } from './test-fixtures';
+import { BASE_URL, ELIGIBLE_FULL, RECORDED_AT } from '@kap/testkit/fixtures';
 
 const patient = buildPatient(ELIGIBLE_FULL.patient);
 const subject = { reference: `Patient/${patient.id}` };

@@ -4,7 +4,6 @@ import type { ReviewRequest } from '@kap/contracts';
 import { HL7, type CodeDef } from './codes';
 import { KAP_CODE_SYSTEM_URL, resourceId, resourceIdentifier } from './identity';
 import { concept, kapConcept, referenceTo } from './datatypes';
-import { screeningKey } from './business-keys';
 import type { ScreeningContext } from './screening-context';
 import { validateResource } from './validate';
 import { eligibilityKey, findingKey } from './business-keys';

@@ -1,8 +1,8 @@
-import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { collectionBundle } from './bundle';
 import { RESOURCE_IDENTIFIER_SYSTEM, resourceId } from './identity';
 import { ADAPTER_DISPLAY, buildProvenance, PROVENANCE_TAG_SYSTEM } from './provenance';
-import { BASE_URL, RECORDED_AT } from './test-fixtures';
+import { BASE_URL, RECORDED_AT } from '@kap/testkit/fixtures';
 
 describe('buildProvenance', () => {
   const targets = [{ reference: 'Encounter/e1' }, { reference: 'Procedure/p1' }];

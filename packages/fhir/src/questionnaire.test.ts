@@ -1,7 +1,7 @@
 import type { QuestionnaireItem, QuestionnaireResponse } from '@medplum/fhirtypes';
 import { CONTRAINDICATION_KEYS } from '@kap/domain';
 import { ScreeningRequest } from '@kap/contracts';
-import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { collectionBundle } from './bundle';
 import { buildPatient } from './patient';
 import {
@@ -12,7 +12,7 @@ import {
   SCREENING_QUESTIONNAIRE_URL,
 } from './questionnaire';
 import { buildScreeningQuestionnaireResponse, screeningRequestFromQuestionnaireResponse } from './questionnaire-response';
-import { BASE_URL, BP_CONTRAINDICATED, ELIGIBLE_FULL, NEEDS_REVIEW, RECORDED_AT } from './test-fixtures';
+import { BASE_URL, BP_CONTRAINDICATED, ELIGIBLE_FULL, NEEDS_REVIEW, RECORDED_AT } from '@kap/testkit/fixtures';
 
 const group = (items: QuestionnaireItem[] | undefined, linkId: string): QuestionnaireItem | undefined =>
   items?.find((i) => i.linkId === linkId);

@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import type { Bundle, Consent, Observation, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
 import { evaluateScreening } from '@kap/domain';
 import type { ScreeningRequest } from '@kap/contracts';
-import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { collectionBundle, searchsetBundle } from './bundle';
 import { KAP_CODE_SYSTEM_URL } from './identity';
 import { applyScreeningReview } from './observation-eligibility';
 import { buildPatient } from './patient';
 import { buildScreeningResources } from './screening';
-import { BASE_URL, BP_CONTRAINDICATED, ELIGIBLE_FULL, NEEDS_REVIEW, RECORDED_AT } from './test-fixtures';
+import { BASE_URL, BP_CONTRAINDICATED, ELIGIBLE_FULL, NEEDS_REVIEW, RECORDED_AT } from '@kap/testkit/fixtures';
 import { VITAL_SIGNS_PROFILES } from './validate';
 
 function screen(screeningId: string, request: ScreeningRequest): { resources: Resource[]; bundle: Bundle } {

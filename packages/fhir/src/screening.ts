@@ -9,7 +9,7 @@ import { buildVitalSignObservations } from './observation-vitals';
 import { buildScreeningQuestionnaireResponse } from './questionnaire-response';
 import type { ScreeningContext } from './screening-context';
 import { buildSelfHarmAlert } from './self-harm-alert';
-import { screeningKey, screeningSelfHarmAlertKey } from './business-keys';
+import { screeningSelfHarmAlertKey } from './business-keys';
 
 function nameText(patient: Patient): string | undefined {
   const name = patient.name?.[0];

@@ -26,8 +26,8 @@ export interface SaveForSyncOptions {
 /**
  * Stores resources, marks each stored version pending EHR sync, asks for the patient's
  * sync, and for a webhook per subscriber for each change the palliative team is told of,
- * with the command's other work (and, for a tenant with HL7 out, a v2 message per qualifying version) in one outbox statement, all in the caller's transaction (the transactional outbox): what is accepted is never
- * lost, and nothing is queued for data that was rolled back.
+ * with the command's other work (and, for a tenant with HL7 out, a v2 message per qualifying version) in one outbox statement, all in the
+ * caller's transaction (the transactional outbox): what is accepted is never lost, and nothing is queued for data that was rolled back.
  */
 export async function saveForSync(tx: Db, patientId: string, resources: readonly Resource[], options: SaveForSyncOptions): Promise<Resource[]> {
   const stored = await putResources(tx, resources, { patientId });

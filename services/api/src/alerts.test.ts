@@ -2,9 +2,9 @@ import type { Communication, Flag, Provenance } from '@medplum/fhirtypes';
 import { AlertList, AlertView } from '@kap/contracts';
 import { readResource } from '@kap/store';
 import request from 'supertest';
-import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
-import { courseStartYesterday, screeningRequest, sessionOneRequest } from '../../../test/support/requests';
-import { startTestIssuer, type TestIssuer } from '../../../test/support/tokens';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
+import { courseStartYesterday, screeningRequest, sessionOneRequest } from '@kap/testkit/requests';
+import { startTestIssuer, type TestIssuer } from '@kap/testkit/tokens';
 
 /**
  * Safety alerts through the API, for two tenants: listing (oldest first, this tenant's

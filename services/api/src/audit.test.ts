@@ -5,9 +5,9 @@ import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
 import express from 'express';
 import pino from 'pino';
 import request from 'supertest';
-import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
-import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from '../../../test/support/postgres';
-import { screeningRequest } from '../../../test/support/requests';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
+import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from '@kap/testkit/postgres';
+import { screeningRequest } from '@kap/testkit/requests';
 import { auditTrailOf, createApp } from './app';
 import { AuditTrail, type AuditRecord } from './audit/trail';
 import { setCaller } from './http/caller';
@@ -38,7 +38,7 @@ function seen(e: AuditEvent): Seen {
 }
 
 let h: ApiHarness;
-let known = new Set<string>();
+const known = new Set<string>();
 
 /** AuditEvents stored since the last call, oldest first. */
 async function fresh(db: Db = h.db): Promise<AuditEvent[]> {

@@ -1,6 +1,6 @@
 import request from 'supertest';
-import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
-import { screeningRequest, sessionOneRequest } from '../../../test/support/requests';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
+import { screeningRequest, sessionOneRequest } from '@kap/testkit/requests';
 
 /**
  * A clinic walking a course across its own midnight, in a zone behind UTC (Los Angeles)

@@ -1,8 +1,8 @@
 import type { Bundle, CarePlan } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
-import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
-import { screeningRequest } from '../../../test/support/requests';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
+import { screeningRequest } from '@kap/testkit/requests';
 
 let h: ApiHarness;
 beforeAll(async () => {

@@ -1,9 +1,9 @@
 import type { Bundle, CapabilityStatement, Questionnaire } from '@medplum/fhirtypes';
 import request from 'supertest';
 import { buildScreeningQuestionnaireResponse } from '@kap/fhir';
-import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
-import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
-import { screeningRequest } from '../../../test/support/requests';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
+import { screeningRequest } from '@kap/testkit/requests';
 
 let h: ApiHarness;
 let screening: { screeningId: string; resources: Bundle };

@@ -2,9 +2,9 @@ import { createHmac, createPublicKey, generateKeyPairSync, randomUUID, sign, typ
 import { SignJWT, generateKeyPair, type JWK } from 'jose';
 import pino from 'pino';
 import request from 'supertest';
-import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
-import { screeningRequest } from '../../../test/support/requests';
-import { startTestIssuer, type TestIssuer } from '../../../test/support/tokens';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
+import { screeningRequest } from '@kap/testkit/requests';
+import { startTestIssuer, type TestIssuer } from '@kap/testkit/tokens';
 
 const ALL_SCOPES = 'kap/v1.read kap/v1.write kap/admin system/*.rs system/*.c';
 

@@ -1,10 +1,10 @@
 import type { Bundle, CarePlan, Communication, Flag, Observation, Resource } from '@medplum/fhirtypes';
 import { CourseDetailView, OutcomesResponse } from '@kap/contracts';
 import request from 'supertest';
-import { startTestIssuer } from '../../../test/support/tokens';
-import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
-import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
-import { screeningRequest } from '../../../test/support/requests';
+import { startTestIssuer } from '@kap/testkit/tokens';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
+import { screeningRequest } from '@kap/testkit/requests';
 
 const WEBHOOK = 'https://palliative-team.example.org/hooks/kap';
 let h: ApiHarness;

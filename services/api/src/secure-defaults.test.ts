@@ -8,8 +8,8 @@ import { loadConfig } from '@kap/config';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import request from 'supertest';
-import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
-import { startTestIssuer, type TestIssuer } from '../../../test/support/tokens';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
+import { startTestIssuer, type TestIssuer } from '@kap/testkit/tokens';
 import { redactFields } from './ops/redaction';
 import { startApi } from './server';
 

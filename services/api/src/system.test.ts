@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
 
 describe('operations endpoints', () => {
   let h: ApiHarness;

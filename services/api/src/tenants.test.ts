@@ -1,10 +1,10 @@
 import { TENANT_TABLES, forTenant, markDead, storeInboundMessage } from '@kap/store';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
 import { auditTrailOf } from './app';
-import { screeningRequest, sessionOneRequest, courseStartYesterday } from '../../../test/support/requests';
-import { startTestIssuer, type TestIssuer } from '../../../test/support/tokens';
+import { screeningRequest, sessionOneRequest, courseStartYesterday } from '@kap/testkit/requests';
+import { startTestIssuer, type TestIssuer } from '@kap/testkit/tokens';
 
 const ALL_SCOPES = 'kap/v1.read kap/v1.write kap/admin system/*.rs system/*.c';
 const NORTH = 'north';

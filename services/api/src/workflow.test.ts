@@ -1,9 +1,9 @@
 import { producerConnection } from '@kap/queue';
 import type { Bundle, Task } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { startApiHarness, type ApiHarness } from '../../../test/support/api-harness';
-import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
-import { screeningRequest } from '../../../test/support/requests';
+import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
+import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
+import { screeningRequest } from '@kap/testkit/requests';
 
 let h: ApiHarness;
 beforeAll(async () => {

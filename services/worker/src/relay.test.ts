@@ -5,8 +5,8 @@ import { enqueueOutbox, getOutboxMessage, markPending, openDatabase, putResource
 import type { Observation } from '@medplum/fhirtypes';
 import { Worker } from 'bullmq';
 import pino from 'pino';
-import { until } from '../../../bench/lib/report';
-import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from '../../../test/support/postgres';
+import { until } from '@kap/testkit/poll';
+import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from '@kap/testkit/postgres';
 import type { WorkerDeps } from './deps';
 import { relayOnce } from './relay';
 import { sweepStaleOnce } from './stale-sweep';

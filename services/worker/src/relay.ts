@@ -129,7 +129,10 @@ async function lookUp(deps: WorkerDeps, unit: WorkUnit<unknown>, row: OutboxRow)
   return 'running';
 }
 
-/** Removes what is left of a dispatch being replaced, so its timers do not fire twice; an active job cannot be removed and finds its work done. */
+/**
+ * Removes what is left of a dispatch being replaced, so its timers do not fire twice; an active job cannot be removed and finds its work
+ * done.
+ */
 export async function removeJobs(queue: Queue, jobIds: readonly string[]): Promise<void> {
   // Independent removals, sent together: one wait for Redis instead of one per job.
   await Promise.all(jobIds.map((id) => queue.remove(id).catch(() => 0)));

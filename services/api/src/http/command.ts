@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { auditClientOf, noteAuditReplay, noteAuditStored } from '../audit/requests';
 import { auditEventOf, countWrittenInTransaction, writeAuditEvents, type AuditRecord } from '../audit/trail';
 import type { AppDeps } from '../deps';
-import { callerOf, type Caller } from './caller';
+import type { Caller } from './caller';
 import { sendText, type HandlerResult } from './respond';
 import { requestDb } from './tenant-db';
 import { requestTenant, type TenantSettings } from './tenant-settings';

@@ -16,7 +16,10 @@ import { setCaller, type Caller } from './caller';
 /** Asymmetric algorithms only: `none` and HMAC (where a public key could pose as the secret) are refused. */
 export const ACCEPTED_ALGORITHMS = ['RS256', 'RS384', 'ES256', 'ES384'];
 
-/** Paths anyone may read (docs/api.md#authentication-and-tenants): probes, the contract, the FHIR CapabilityStatement and the SMART discovery document. */
+/**
+ * Paths anyone may read (docs/api.md#authentication-and-tenants): probes, the contract, the FHIR CapabilityStatement and the SMART
+ * discovery document.
+ */
 export const PUBLIC_PATHS: readonly RegExp[] = [
   /^\/health$/,
   /^\/ready$/,

@@ -272,8 +272,8 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
 
 /**
  * What the EHR holds for these resources (all of them on a re-read, else those about to be
- * created without conditional create: the copies earlier attempts left), type by type. A type whose search the EHR refuses (it claimed the type,
- * then answers 404 or 4xx) is recorded failed with that answer: nothing of it is created
+ * created without conditional create: the copies earlier attempts left), type by type. A type whose search the EHR refuses (it claimed the
+ * type, then answers 404 or 4xx) is recorded failed with that answer: nothing of it is created
  * blind, and the other types still go.
  */
 async function searchBeforeCreate(

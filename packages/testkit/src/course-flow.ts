@@ -1,6 +1,6 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { until } from '../../bench/lib/report';
+import { until } from './poll';
 import { screeningRequest, courseStartYesterday } from './requests';
 import type { Stack } from './stack';
 

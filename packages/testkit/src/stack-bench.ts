@@ -6,8 +6,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { Express } from 'express';
-import { screeningRequest } from '../../test/support/requests';
-import { startStack, type Stack, type StackOptions } from '../../test/support/stack';
+import { screeningRequest } from './requests';
+import { startStack, type Stack, type StackOptions } from './stack';
 import { pool, postJson, sessionRequest } from './bodies';
 
 /** Runs `fn` on a fresh stack (with the API listening) and closes both even if `fn` throws. */

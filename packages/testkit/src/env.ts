@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { openDatabase, type Db } from '@kap/store';
-import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from '../../test/support/postgres';
-import { TEST_REDIS_URL } from '../../test/support/stack';
+import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
+import { TEST_REDIS_URL } from './stack';
 
 /** A fresh PostgreSQL schema and Redis prefix for one benchmark, and the env a server process needs for them. */
 export async function benchSchema(label: string): Promise<{ db: Db; env: Record<string, string>; close(): Promise<void> }> {

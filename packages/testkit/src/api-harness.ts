@@ -3,9 +3,7 @@ import { DEFAULT_SCREENING_RULES } from '@kap/domain';
 import { openDatabase, type Db } from '@kap/store';
 import type { Express } from 'express';
 import pino, { type Logger } from 'pino';
-import { auditTrailOf, createApp } from '../../services/api/src/app';
-import type { Probe } from '../../services/api/src/deps';
-import type { RateLimitRedis } from '../../services/api/src/http/rate-limits';
+import { auditTrailOf, createApp, type Probe, type RateLimitRedis } from '@kap/api';
 import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
 
 export interface ApiHarness {

@@ -9,10 +9,8 @@ import { openDatabase, type Db } from '@kap/store';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { auditTrailOf, createApp } from '../../services/api/src/app';
-import { connectEhr } from '../../services/worker/src/ehr-connection';
-import { startWorkerRuntime, type WorkerRuntime } from '../../services/worker/src/runtime';
-import { verifyWebhook } from '../../services/worker/src/webhooks/signature';
+import { auditTrailOf, createApp } from '@kap/api';
+import { connectEhr, startWorkerRuntime, verifyWebhook, type WorkerRuntime } from '@kap/worker';
 import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 

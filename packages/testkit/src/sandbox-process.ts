@@ -11,7 +11,7 @@ import type { RunningSandbox } from '@kap/ehr-sandbox';
 
 /** A sandbox process on a free loopback port; `env` sets its policy (SANDBOX_* as main.ts reads them). */
 export async function spawnSandboxProcess(env: Record<string, string> = {}): Promise<RunningSandbox> {
-  const script = resolve(__dirname, '../../services/ehr-sandbox/dist/main.js');
+  const script = resolve(__dirname, '../../../services/ehr-sandbox/dist/main.js');
   const child = spawn(process.execPath, [...(process.env.BENCH_SANDBOX_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_SANDBOX_PROF_DIR] : []), script], {
     // Claims are left unchecked: the sandbox refuses every bp claim as Medplum 5.0.10 does,
     // which the direct baseline's Bundles would meet too; the bench times the adapter.

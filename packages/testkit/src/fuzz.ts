@@ -8,8 +8,8 @@ import type { AddressInfo } from 'node:net';
 import type { Db } from '@kap/store';
 import type { Express } from 'express';
 import fc from 'fast-check';
-import { GOALS_OF_CARE } from '../../packages/fhir/src/test-fixtures';
-import { screeningRequest } from '../../test/support/requests';
+import { GOALS_OF_CARE } from './fixtures';
+import { screeningRequest } from './requests';
 import { postJson, sessionRequest } from './bodies';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

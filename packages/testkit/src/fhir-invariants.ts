@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
  * Invariants every Bundle the tests produce must hold (docs/design.md#principles, principle 10): ids
  * unique, every reference resolves, nothing empty, @medplum/core validation and HL7's R4
  * JSON schema pass. Shared by every package's tests:
- * `import { assertBundleInvariants } from '../../../test/support/fhir-invariants'`.
+ * `import { assertBundleInvariants } from '@kap/testkit/fhir-invariants'`.
  */
 
 let definitionsLoaded = false;

@@ -10,11 +10,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { WORK } from '@kap/queue';
-import { auditEhr } from '../../test/support/ehr-audit';
-import { screeningRequest } from '../../test/support/requests';
-import { startStack, type Stack } from '../../test/support/stack';
+import { auditEhr } from './ehr-audit';
+import { screeningRequest } from './requests';
+import { startStack, type Stack } from './stack';
 import { postJson, sessionRequest } from './bodies';
-import { sleep } from './report';
+import { sleep } from './poll';
 
 export interface DrillOptions {
   readonly seconds: number;
@@ -44,7 +44,7 @@ export interface DrillResult {
 }
 
 export function spawnWorkerProcess(stack: Stack, env: Record<string, string> = {}): ChildProcess {
-  const script = resolve(__dirname, '../../services/worker/dist/main.js');
+  const script = resolve(__dirname, '../../../services/worker/dist/main.js');
   const child = spawn(process.execPath, [script], { env: { ...process.env, ...stack.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   // A test killed by its timeout must not leave a worker polling a dropped schema behind.
   const reap = (): void => void child.kill('SIGKILL');
