@@ -12,7 +12,9 @@
  * goal holds only at its worst run. Also: round trips and statements per command, and where
  * PostgreSQL spends the time (EXPLAIN (ANALYZE, BUFFERS) of each captured statement, or
  * pg_stat_statements where it is loaded).
- * Time: about RUNS × (3 saturation runs + 1 fixed-rate run) × SECONDS for screenings, the
+ * The SQL alone is also held at the API's fixed 100 req/s (`db_limit.rate100.p99`): the floor
+ * under the API's p99 there.
+ * Time: about RUNS × (3 saturation runs + 2 fixed-rate runs) × SECONDS for screenings, the
  * dosing courses made beforehand (≈ RUNS × saturation × SECONDS enrolments), and the dosing runs.
  */
 import { writeFileSync } from 'node:fs';
@@ -182,6 +184,7 @@ async function main(): Promise<void> {
     const dbRates: number[] = [];
     const bareRates: number[] = [];
     const p99s: number[] = [];
+    const dbP99s: number[] = [];
     let last: { api: LoadResult; db: LoadResult; bare: LoadResult } | undefined;
     for (let run = 0; run < RUNS; run++) {
       const a = await load({ url: api.url, path: '/v1/screenings', body: screeningRequest, connections: CONNECTIONS, duration: SECONDS });
@@ -196,6 +199,10 @@ async function main(): Promise<void> {
       const r100 = await load({ url: api.url, path: '/v1/screenings', body: screeningRequest, connections: CONNECTIONS, duration: SECONDS, overallRate: 100 });
       problems('ingest.screenings rate100', r100);
       p99s.push(r100.p99);
+      // The same 100 req/s on the SQL alone: the least p99 the API can have there, whatever it does besides.
+      const d100 = await load({ url: dblimit.url, path: '/v1/screenings', body: screeningRequest, connections: CONNECTIONS, duration: SECONDS, overallRate: 100 });
+      problems('ingest.screenings.db_limit rate100', d100);
+      dbP99s.push(d100.p99);
       last = { api: a, db: d, bare: b };
     }
     spread('ingest.screenings.throughput', apiRates, 'req/s');
@@ -203,6 +210,7 @@ async function main(): Promise<void> {
     spread('ingest.screenings.ratio_vs_db_limit', apiRates.map((a, i) => a / (dbRates[i] as number)), 'x', { kind: 'min', value: 0.5 });
     spread('ingest.screenings.ratio_vs_bare_express', apiRates.map((a, i) => a / (bareRates[i] as number)), 'x');
     spread('ingest.screenings.rate100.p99', p99s, 'ms', { kind: 'max', value: 50 });
+    spread('ingest.screenings.db_limit.rate100.p99', dbP99s, 'ms');
     if (last) {
       report('ingest.screenings', last.api, 'saturation');
       report('ingest.screenings.db_limit', last.db, 'saturation');

@@ -27,7 +27,8 @@ const {
   deepIncludes,
   evalFhirPathTyped,
   getDataType,
-  getNestedProperty,
+  getElementDefinition,
+  getTypedPropertyValue,
   isEmpty,
   isResource,
   matchDiscriminant,
@@ -54,7 +55,10 @@ interface Compiled {
   readonly dotted: readonly string[];
   readonly rootConstraints: Group;
   readonly memoizable: boolean;
-  /** Whether the last value of this type had invariants to evaluate; only then is a memo worth its JSON. */
+  /**
+   * Whether the last value of this type had invariants to evaluate and could be remembered
+   * (none of them read beyond it); only then is a memo worth its JSON.
+   */
   worthMemo: boolean;
 }
 
@@ -287,6 +291,80 @@ function readsKey(names: readonly string[], k: string): boolean {
   return false;
 }
 
+/**
+ * One step of medplum's getTypedPropertyValue for an element with a schema, its keys and
+ * types read once: medplum builds every choice-type key anew per call, the most time of a
+ * profile's slicing and nested-path checks.
+ */
+interface Step {
+  /** Each JSON key the element may have, with its values' type, in medplum's order. */
+  readonly keys: readonly (readonly [key: string, type: string])[];
+}
+
+const steps = new Map<string, Map<string, Step | null>>();
+
+function stepOf(type: string, name: string): Step | null {
+  let ofType = steps.get(type);
+  if (!ofType) steps.set(type, (ofType = new Map()));
+  let step = ofType.get(name);
+  if (step !== undefined) return step;
+  const element = getElementDefinition(type, name);
+  if (!element) {
+    step = null;
+  } else {
+    const last = element.path.slice(element.path.lastIndexOf('.') + 1);
+    const first = (element.type[0] as { code: string } | undefined)?.code;
+    step = {
+      keys: element.type.map((t) => {
+        const key = last.replace('[x]', t.code ? t.code.charAt(0).toUpperCase() + t.code.slice(1) : '');
+        return [key, t.code === 'Element' || t.code === 'BackboneElement' ? (first as string) : t.code] as const;
+      }),
+    };
+  }
+  ofType.set(name, step);
+  return step;
+}
+
+/** medplum's getTypedPropertyValue (no profile), the same answer for what it is given here. */
+function propertyOf(value: TypedValue, name: string): TypedValue | TypedValue[] | undefined {
+  const obj = value.value as Record<string, unknown> | undefined;
+  if (!obj) return undefined;
+  const step = stepOf(value.type, name);
+  // No schema (medplum guesses types) or primitive extensions (medplum merges them): medplum's own.
+  if (step === null || typeof obj !== 'object') return getTypedPropertyValue(value, name);
+  for (const [key, type] of step.keys) {
+    const raw = obj[key];
+    if (obj[`_${key}`] !== undefined) return getTypedPropertyValue(value, name);
+    if (raw === undefined) continue;
+    if (isEmpty(raw)) return undefined;
+    if (!Array.isArray(raw)) return typed(raw, type);
+    const out = new Array<TypedValue>(raw.length);
+    for (let i = 0; i < raw.length; i++) out[i] = typed(raw[i], type);
+    return out;
+  }
+  return undefined;
+}
+
+const splitPaths = new Map<string, readonly string[]>();
+
+/** medplum's getNestedProperty (no options), by propertyOf. */
+function nestedProperty(value: TypedValue, path: string): (TypedValue | TypedValue[] | undefined)[] {
+  if (path === '$this') return [value];
+  let segments = splitPaths.get(path);
+  if (!segments) splitPaths.set(path, (segments = path.split('.')));
+  let current: (TypedValue | TypedValue[] | undefined)[] = [propertyOf(value, segments[0] as string)];
+  for (let s = 1; s < segments.length; s++) {
+    const name = segments[s] as string;
+    const next: (TypedValue | TypedValue[] | undefined)[] = [];
+    for (const u of current) {
+      if (Array.isArray(u)) for (const p of u) next.push(propertyOf(p, name));
+      else if (u !== undefined) next.push(propertyOf(u, name));
+    }
+    current = next;
+  }
+  return current;
+}
+
 function primitiveValid(type: string, value: unknown): boolean {
   const expected = JS_TYPES[type];
   if (!expected || typeof value !== expected) return false;
@@ -333,7 +411,7 @@ function propertyValid(values: TypedValue | TypedValue[] | undefined, element: I
     }
     if (slicing && counts) {
       const name = slicing.slices.find((slice) =>
-        slicing.discriminator.every((d) => arrayify(getNestedProperty(v, d.path))?.some((x) => matchDiscriminant(x, d, slice))),
+        slicing.discriminator.every((d) => arrayify(nestedProperty(v, d.path))?.some((x) => matchDiscriminant(x, d, slice))),
       )?.name;
       if (name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1);
     }
@@ -372,7 +450,7 @@ function complexValid(value: TypedValue, g: Group, walk: Walk): boolean {
     if (memoKey) remember(validValues, memoKey);
     walk.verified.set(obj, { g, type: value.type });
   }
-  compiled.worthMemo = walk.checked;
+  compiled.worthMemo = walk.checked && !walk.usedContext;
   walk.usedContext = walk.usedContext || outer.usedContext;
   walk.checked = walk.checked || outer.checked;
   return ok;
@@ -415,7 +493,7 @@ function objectValid(value: TypedValue, compiled: Compiled, walk: Walk): boolean
   for (const keys of compiled.required) if (!keys.some((k) => obj[k] !== undefined)) return false;
   for (const name of compiled.dotted) {
     const element = elements[name] as InternalSchemaElement;
-    for (const values of getNestedProperty(value, name)) {
+    for (const values of nestedProperty(value, name)) {
       // medplum visits the nested values again with their own types; they were checked above.
       if (!propertyValid(values, element, walk, false)) return false;
     }
