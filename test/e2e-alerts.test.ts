@@ -2,7 +2,7 @@ import { AlertList, type AlertView } from '@kap/contracts';
 import pino from 'pino';
 import request from 'supertest';
 import { until } from '../bench/lib/report';
-import { escalateSafetyAlert } from '../services/worker/src/processors/safety-alerts';
+import { escalateSafetyAlert } from '../services/worker/src/units/safety-alert-escalation/processor';
 import { courseStartYesterday, screeningRequest } from './support/requests';
 import { startStack, startWebhookReceiver, type Delivery, type Stack } from './support/stack';
 

@@ -3,7 +3,7 @@ import { acquireLease, getOutboxMessage, releaseLease, type OutboxRow } from '@k
 import type { Job } from 'bullmq';
 import pino from 'pino';
 import request from 'supertest';
-import { ehrSyncProcessor } from '../services/worker/src/processors/ehr-sync';
+import { ehrSyncProcessor } from '../services/worker/src/units/ehr-sync/processor';
 import type { WorkerDeps } from '../services/worker/src/deps';
 import { sessionRequest } from './support/course-flow';
 import { auditEhr } from './support/ehr-audit';

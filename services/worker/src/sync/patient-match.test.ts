@@ -1,7 +1,7 @@
 import { decideWriteStrategy, readCapabilities, writeSettingsFrom } from '@kap/ehr-client';
 import type { CapabilityStatement, Observation, Patient } from '@medplum/fhirtypes';
 import { channelRows } from '../ehr-check';
-import { patientRecheckDelay } from '../processors/ehr-sync';
+import { patientRecheckDelay } from '../units/ehr-sync/processor';
 import { identityOf } from './identity';
 import { keptBackReferences } from './sync-patient';
 

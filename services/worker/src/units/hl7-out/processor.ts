@@ -4,10 +4,11 @@ import { V2BuildError, buildMdm, buildOru, unversionedReplacedId, type V2OutSett
 import { Hl7OutJobData, WORK, splitTenant } from '@kap/queue';
 import { getOutboxMessageByKey, hl7OutPrecedence, listResourceHistory, markCompleted, readResource, readResourceVersion, recordFailure } from '@kap/store';
 import type { DocumentReference, Observation, Patient } from '@medplum/fhirtypes';
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { WorkerDeps } from '../deps';
-import { senderFor } from '../hl7-out/senders';
-import { tenantWork } from '../tenant-work';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { WorkerDeps } from '../../deps';
+import { senderFor } from '../../hl7-out/senders';
+import { tenantWork } from '../../tenant-work';
+import { retryLater } from '../lease-and-rate';
 
 /** When an earlier message of the same patient is still on its way, look again this soon. */
 const ORDER_WAIT_MS = 500;
@@ -51,8 +52,7 @@ export function hl7OutProcessor(deps: WorkerDeps) {
       return 'already delivered';
     }
     if (order.earlierOpen > 0) {
-      await job.moveToDelayed(Date.now() + ORDER_WAIT_MS + Math.floor(Math.random() * ORDER_WAIT_MS), token);
-      throw new DelayedError();
+      return retryLater(job, token, ORDER_WAIT_MS, ORDER_WAIT_MS);
     }
 
     const ref = `${message.resourceType}/${message.resourceId}/_history/${message.version}`;
