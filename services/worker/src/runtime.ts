@@ -2,7 +2,7 @@ import { attemptsToSpan, syncBackoffMs } from '@kap/ehr-client';
 import { parseDurationMs } from '@kap/domain';
 import type { JobLimits, QueueName } from '@kap/queue';
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job, type Processor } from 'bullmq';
-import { deadLetter, isFinalFailure, isStalledOut } from './dead-letters';
+import { countFailedAttempt, deadLetter, isFinalFailure, isStalledOut } from './dead-letters';
 import type { WorkerDeps } from './deps';
 import { recordJob } from './metrics';
 import { closeSenders } from './hl7-out/senders';
@@ -54,13 +54,17 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
         return;
       }
       recordJob(name, isFinalFailure(job, err) ? 'dead' : 'retried', job);
+      const counted = countFailedAttempt(deps.db, job, err).catch((countErr: unknown) =>
+        deps.logger.warn({ err: countErr, job: job.id }, 'could not count a failed attempt on its outbox row'),
+      );
       if (!isFinalFailure(job, err)) {
         deps.logger.warn({ queue: name, job: job.id, attempt: job.attemptsMade, err: err.message }, 'job failed; will retry');
         return;
       }
-      deadLetter(deps.db, deps.logger, job, err).catch((dlqErr: unknown) =>
-        deps.logger.error({ err: dlqErr, job: job.id }, 'could not record a dead letter; the relay sweep will'),
-      );
+      // After the count, so the dead letter's reason is the row's last error.
+      counted
+        .then(() => deadLetter(deps.db, deps.logger, job, err))
+        .catch((dlqErr: unknown) => deps.logger.error({ err: dlqErr, job: job.id }, 'could not record a dead letter; the relay sweep will'));
     });
     worker.on('error', (err) => deps.logger.error({ queue: name, err: err.message }, 'worker error'));
     return worker;

@@ -2,7 +2,7 @@ import { parseDurationMs } from '@kap/domain';
 import { assigningAuthorities, hl7OutDestination, type Config } from '@kap/config';
 import { V2BuildError, buildMdm, buildOru, unversionedReplacedId, type V2OutSettings } from '@kap/fhir';
 import { Hl7OutJobData, WORK, splitTenant } from '@kap/queue';
-import { getOutboxMessageByKey, hl7OutPrecedence, listResourceHistory, markCompleted, readResource, readResourceVersion, recordFailure } from '@kap/store';
+import { getOutboxMessageByKey, hl7OutPrecedence, listResourceHistory, markCompleted, readResource, readResourceVersion } from '@kap/store';
 import type { DocumentReference, Observation, Patient } from '@medplum/fhirtypes';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { WorkerDeps } from '../../deps';
@@ -79,13 +79,8 @@ export function hl7OutProcessor(deps: WorkerDeps) {
       throw err;
     }
 
-    let ack;
-    try {
-      ack = await senderFor(deps, destination).send(text, message.controlId, parseDurationMs(t.config.HL7_OUT_ACK_TIMEOUT));
-    } catch (err) {
-      await recordFailure(t.db, row.id, err instanceof Error ? err.message : String(err)).catch(() => undefined);
-      throw err;
-    }
+    // A failed send is counted on the row by the worker's failed handler, as every unit's is.
+    const ack = await senderFor(deps, destination).send(text, message.controlId, parseDurationMs(t.config.HL7_OUT_ACK_TIMEOUT));
     if (ack.code === 'AA' || ack.code === 'CA') {
       await markCompleted(t.db, outboxKey);
       deps.logger.info({ job: job.id, controlId: message.controlId, type: message.messageType }, 'hl7 v2 message acknowledged');
