@@ -1,3 +1,4 @@
+import { SYNC_STATUSES } from '@kap/domain';
 import { z } from 'zod';
 import { Reason, ScreeningOutcomeSchema } from './screening';
 
@@ -51,7 +52,7 @@ export const SyncStateView = z
   .object({
     reference: z.string().meta({ description: '`Type/id` of the resource in this adapter' }),
     version: z.string(),
-    status: z.enum(['pending', 'synced', 'failed', 'not-sent', 'waiting-for-patient']),
+    status: z.enum(SYNC_STATUSES),
     ehrReference: z.string().nullable(),
     lastError: z.string().nullable(),
     sentNote: z
