@@ -16,7 +16,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createEhrClient, planSync } from '@kap/ehr-client';
 import { listUnsynced, type Db } from '@kap/store';
-import { identityOf } from '../services/worker/src/sync/identity';
+import { syncIdentityOf } from '../services/worker/src/sync/sync-identity';
 import { auditEhr } from '../test/support/ehr-audit';
 import { spawnWorkerProcess } from './lib/drill';
 import { RUNS, figure, note, spread, until, type Goal } from './lib/report';
@@ -77,7 +77,7 @@ async function direct(db: Db): Promise<{ resources: number; seconds: number }> {
       const unsynced = await listUnsynced(db, patientId);
       const plan = planSync({
         resources: unsynced.map((u) => ({ resource: u.resource, version: u.version, createOnly: u.resource.resourceType === 'Patient' })),
-        identityOf,
+        syncIdentityOf,
         existing: new Map(),
         knownEhrCopies: new Map(),
       });

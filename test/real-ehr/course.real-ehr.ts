@@ -21,7 +21,7 @@ import { until } from '../../bench/lib/report';
 import { startMllpListener, type RunningMllpListener } from '../../services/mllp/src/listener';
 import { hl7Tenants } from '../../services/mllp/src/start';
 import { runEhrCheck } from '../../services/worker/src/ehr-check';
-import { identityOf } from '../../services/worker/src/sync/identity';
+import { syncIdentityOf } from '../../services/worker/src/sync/sync-identity';
 import { runCourseScenario } from '../support/course-scenario';
 import { startStack, type Stack } from '../support/stack';
 import { realEhrConnections, type RealEhrConnection } from './environment';
@@ -205,7 +205,7 @@ async function auditRealEhr(stack: Stack): Promise<RealEhrAudit> {
     const ref = `${local.resourceType}/${local.id}`;
     const counts = (audit.byType[local.resourceType] ??= { local: 0, ehr: 0 });
     counts.local++;
-    const identity = identityOf(local);
+    const identity = syncIdentityOf(local);
     const params: Record<string, string> | undefined =
       identity.by === 'identifier' ? { identifier: `${identity.system}|${identity.value}` } : identity.by === 'tag' ? { _tag: `${identity.system}|${identity.code}` } : undefined;
     if (!params) throw new Error(`${ref} has no identity to find it by`);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { assertBundleInvariants } from '../../../test/support/fhir-invariants';
 import { auditOutcome, auditPatientId, buildAuditEvent, type AuditEventInput } from './audit-event';
 import { collectionBundle } from './bundle';
-import { RESOURCE_IDENTIFIER_SYSTEM } from './identity';
+import { RESOURCE_IDENTIFIER_SYSTEM } from './resource-ids';
 import { ADAPTER_DISPLAY } from './provenance';
 import { BASE_URL, RECORDED_AT } from './test-fixtures';
 

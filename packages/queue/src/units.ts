@@ -44,7 +44,7 @@ export interface JobRequest<N extends string = string> {
 }
 
 /** The row as a unit sees it when its jobs are made. */
-export interface RowIdentity {
+export interface OutboxRowRef {
   /** The outbox row's key: the job carries it, and its processor completes the row by it. */
   readonly key: string;
   readonly patientId: string | null;
@@ -83,7 +83,7 @@ export interface WorkUnit<P, N extends string = string> {
    */
   readonly jobNames: readonly N[];
   /** The jobs one row stands for; the first is the one whose processor completes the row. */
-  jobs(payload: P, row: RowIdentity): JobRequest<N>[];
+  jobs(payload: P, row: OutboxRowRef): JobRequest<N>[];
   options(limits: JobLimits): JobsOptions;
 }
 

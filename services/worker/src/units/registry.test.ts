@@ -1,6 +1,12 @@
 import { ALL_UNITS, QUEUE_NAMES } from '@kap/queue';
 import type { WorkerDeps } from '../deps';
-import { processorsByQueue, UNIT_WORKERS, unitsWithoutProcessor } from './registry';
+import { processorsByQueue, UNIT_WORKERS, type UnitWorker } from './registry';
+
+/** Declared units that `workers` has no processor for. */
+function unitsWithoutProcessor(workers: readonly UnitWorker[] = UNIT_WORKERS): string[] {
+  const served = new Set(workers.map((w) => w.unit.topic));
+  return ALL_UNITS.filter((u) => !served.has(u.topic)).map((u) => u.topic);
+}
 
 // The processors are only made here, never run: what is checked is the wiring, not the work.
 const deps = { config: { SYNC_CONCURRENCY: 1 } } as unknown as WorkerDeps;

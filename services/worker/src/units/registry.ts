@@ -1,4 +1,4 @@
-import { ALL_UNITS, QUEUE_NAMES, WORK, type QueueName, type WorkUnit } from '@kap/queue';
+import { QUEUE_NAMES, WORK, type QueueName, type WorkUnit } from '@kap/queue';
 import type { Job } from 'bullmq';
 import type { WorkerDeps } from '../deps';
 import { courseNoteProcessor } from './course-note/processor';
@@ -67,10 +67,4 @@ export function processorsByQueue(deps: WorkerDeps, workers: readonly UnitWorker
     queues.set(unit.queue, byName);
   }
   return queues;
-}
-
-/** Declared units the worker has no processor for (the registry test keeps this empty). */
-export function unitsWithoutProcessor(workers: readonly UnitWorker[] = UNIT_WORKERS): string[] {
-  const served = new Set(workers.map((w) => w.unit.topic));
-  return ALL_UNITS.filter((u) => !served.has(u.topic)).map((u) => u.topic);
 }
