@@ -123,7 +123,7 @@ export const DeadLetterView = z
     patientId: z.string().nullable(),
     createdAt: z.string(),
     deadAt: z.string().nullable(),
-    attempts: z.number().int(),
+    attempts: z.number().int().meta({ description: "Failed attempts of the row's jobs, counted by the worker; a re-drive starts again from 0" }),
     lastError: z.string().nullable(),
   })
   .meta({ id: 'DeadLetter' });
