@@ -21,14 +21,14 @@ import { capabilityCache, decideWriteStrategy, groupWrites, isEhrError, planSync
 import { forTenant, listPatientResources, listUnsynced, type Db } from '@kap/store';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import { localReferences } from '@kap/worker';
-import { identityOf } from '@kap/worker';
+import { syncIdentityOf } from '@kap/worker';
 import { profileClaims } from '@kap/worker';
 import { keptBackReferences, sendGroup } from '@kap/worker';
 import { realEhrConnections } from '@kap/testkit/real-ehr-environment';
 import type { Stack } from '@kap/testkit/stack';
 import { pool } from '@kap/testkit/bodies';
-import { sleep, until } from '@kap/testkit/poll';
 import { RUNS, figure, note, spread } from './lib/report';
+import { sleep, until } from '@kap/testkit/poll';
 import { enrol, run, withStack } from '@kap/testkit/stack-bench';
 
 const N = Number(process.env.BENCH_REAL_EHR_COURSES ?? 10);
@@ -51,7 +51,7 @@ async function patientIds(db: Db): Promise<string[]> {
 
 /** One patient's resources planned and sent as the worker's first pass plans them, with what the EHR answered kept in memory. */
 async function sendDirect(stack: Stack, strategy: WriteStrategy, claims: ReturnType<typeof profileClaims>, sendable: LocalResource[], all: Resource[]): Promise<{ written: number; refused: string[] }> {
-  const identity = (r: Resource) => identityOf(r, strategy.forType(r.resourceType));
+  const identity = (r: Resource) => syncIdentityOf(r, strategy.forType(r.resourceType));
   const keptBack = keptBackReferences(all, strategy);
   const known = new Map<string, KnownEhrCopy>();
   const byRef = new Map(sendable.map((r) => [refOf(r.resource), r]));
@@ -72,7 +72,7 @@ async function sendDirect(stack: Stack, strategy: WriteStrategy, claims: ReturnT
     const resources = group.keys.map((k) => byRef.get(k) as LocalResource);
     const plan = planSync({
       resources,
-      identityOf: identity,
+      syncIdentityOf: identity,
       existing: new Map(),
       knownEhrCopies: known,
       bundleType: strategy.mode === 'batch' ? 'batch' : 'transaction',
@@ -151,7 +151,7 @@ async function lookUp(stack: Stack): Promise<{ lost: string[]; duplicated: strin
   const lost: string[] = [];
   const duplicated: string[] = [];
   await pool(rows, 4, async ({ content }) => {
-    const id = identityOf(content);
+    const id = syncIdentityOf(content);
     const params: Record<string, string> | undefined =
       id.by === 'identifier' ? { identifier: `${id.system}|${id.value}` } : id.by === 'tag' ? { _tag: `${id.system}|${id.code}` } : undefined;
     if (!params) {

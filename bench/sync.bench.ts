@@ -16,11 +16,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { createEhrClient, planSync } from '@kap/ehr-client';
 import { listUnsynced, type Db } from '@kap/store';
-import { identityOf } from '@kap/worker';
+import { syncIdentityOf } from '@kap/worker';
 import { auditEhr } from '@kap/testkit/ehr-audit';
 import { spawnWorkerProcess } from '@kap/testkit/drill';
-import { until } from '@kap/testkit/poll';
 import { RUNS, figure, note, spread, type Goal } from './lib/report';
+import { until } from '@kap/testkit/poll';
 import { spawnSandboxProcess } from '@kap/testkit/sandbox-process';
 import { enrol, run, withStack } from '@kap/testkit/stack-bench';
 
@@ -78,7 +78,7 @@ async function direct(db: Db): Promise<{ resources: number; seconds: number }> {
       const unsynced = await listUnsynced(db, patientId);
       const plan = planSync({
         resources: unsynced.map((u) => ({ resource: u.resource, version: u.version, createOnly: u.resource.resourceType === 'Patient' })),
-        identityOf,
+        syncIdentityOf,
         existing: new Map(),
         knownEhrCopies: new Map(),
       });

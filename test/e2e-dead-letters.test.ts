@@ -24,12 +24,13 @@ describe('dead letters', () => {
     const s = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
     await request(stack.app).post('/v1/courses').send({ screeningId: s.body.screeningId }).expect(201);
 
-    let dead: Array<{ id: number; topic: string; lastError: string }> = [];
+    let dead: Array<{ id: number; topic: string; lastError: string; attempts: number }> = [];
     await until(async () => {
       dead = (await request(stack.app).get('/v1/admin/dead-letters').expect(200)).body.deadLetters;
       return dead.length === 1;
     }, 20_000, 'the refused webhook to become a dead letter');
-    expect(dead[0]).toMatchObject({ topic: 'notify', lastError: expect.stringMatching(/answered 410/) });
+    // A refusal no retry can fix is one attempt, counted on the row operators see.
+    expect(dead[0]).toMatchObject({ topic: 'notify', attempts: 1, lastError: expect.stringMatching(/answered 410/) });
     expect(hooks.deliveries).toHaveLength(0);
 
     // The EHR sync is unaffected by a subscriber's refusal.

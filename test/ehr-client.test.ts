@@ -1,13 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
 import {
-  conditionalCreateEntry,
-  conditionalUpdateEntry,
   createEhrClient,
   EhrError,
   type EhrAuth,
   type EhrClient,
 } from '@kap/ehr-client';
 import type { Bundle, Patient } from '@medplum/fhirtypes';
+import { conditionalCreateEntry, conditionalUpdateEntry } from '@kap/testkit/conditional-entries';
 import { startSandbox, TOKEN_PATH, type AuthOptions, type FaultSpec, type RunningSandbox } from '@kap/ehr-sandbox';
 
 /**

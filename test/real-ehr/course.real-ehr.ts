@@ -21,7 +21,7 @@ import { until } from '@kap/testkit/poll';
 import { startMllpListener, type RunningMllpListener } from '@kap/mllp';
 import { hl7Tenants } from '@kap/mllp';
 import { runEhrCheck } from '@kap/worker';
-import { identityOf } from '@kap/worker';
+import { syncIdentityOf } from '@kap/worker';
 import { runCourseScenario } from '@kap/testkit/course-scenario';
 import { startStack, type Stack } from '@kap/testkit/stack';
 import { realEhrConnections, type RealEhrConnection } from '@kap/testkit/real-ehr-environment';
@@ -205,7 +205,7 @@ async function auditRealEhr(stack: Stack): Promise<RealEhrAudit> {
     const ref = `${local.resourceType}/${local.id}`;
     const counts = (audit.byType[local.resourceType] ??= { local: 0, ehr: 0 });
     counts.local++;
-    const identity = identityOf(local);
+    const identity = syncIdentityOf(local);
     const params: Record<string, string> | undefined =
       identity.by === 'identifier' ? { identifier: `${identity.system}|${identity.value}` } : identity.by === 'tag' ? { _tag: `${identity.system}|${identity.code}` } : undefined;
     if (!params) throw new Error(`${ref} has no identity to find it by`);

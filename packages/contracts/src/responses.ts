@@ -1,3 +1,4 @@
+import { SYNC_STATUSES } from '@kap/domain';
 import { z } from 'zod';
 import { Reason, ScreeningOutcomeSchema } from './screening';
 
@@ -51,7 +52,7 @@ export const SyncStateView = z
   .object({
     reference: z.string().meta({ description: '`Type/id` of the resource in this adapter' }),
     version: z.string(),
-    status: z.enum(['pending', 'synced', 'failed', 'not-sent', 'waiting-for-patient']),
+    status: z.enum(SYNC_STATUSES),
     ehrReference: z.string().nullable(),
     lastError: z.string().nullable(),
     sentNote: z
@@ -122,7 +123,7 @@ export const DeadLetterView = z
     patientId: z.string().nullable(),
     createdAt: z.string(),
     deadAt: z.string().nullable(),
-    attempts: z.number().int(),
+    attempts: z.number().int().meta({ description: "Failed attempts of the row's jobs, counted by the worker; a re-drive starts again from 0" }),
     lastError: z.string().nullable(),
   })
   .meta({ id: 'DeadLetter' });

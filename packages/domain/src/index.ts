@@ -5,3 +5,4 @@ export * from './follow-ups';
 export * from './webhook-events';
 export * from './measures';
 export * from './clinic-time';
+export * from './sync-status';

@@ -1,4 +1,4 @@
-import { chunkIdentifierTokens, conditionalCreateEntry, conditionalUpdateEntry, identifierQuery, identifierToken } from './identifiers';
+import { chunkIdentifierTokens, identifierQuery, identifierToken } from './identifiers';
 
 describe('identifier tokens', () => {
   it('escapes FHIR search separators in system and value', () => {
@@ -16,24 +16,5 @@ describe('identifier tokens', () => {
     for (const chunk of byLength) expect(encodeURIComponent(chunk.join(',')).length).toBeLessThanOrEqual(1000);
     expect(byLength.flat()).toHaveLength(10);
     expect(chunkIdentifierTokens([])).toEqual([]);
-  });
-});
-
-describe('conditional transaction entries', () => {
-  const key = { system: 'urn:kap', value: 'k 1' };
-  it('creates with If-None-Exist', () => {
-    expect(conditionalCreateEntry({ resourceType: 'Patient' }, key, 'urn:uuid:1')).toEqual({
-      fullUrl: 'urn:uuid:1',
-      resource: { resourceType: 'Patient' },
-      request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=urn%3Akap%7Ck+1' },
-    });
-  });
-
-  it('updates by identifier, passing the ETag through untouched', () => {
-    expect(conditionalUpdateEntry({ resourceType: 'Patient' }, key, { ifMatch: 'W/"abc-7"' }).request).toEqual({
-      method: 'PUT',
-      url: 'Patient?identifier=urn%3Akap%7Ck+1',
-      ifMatch: 'W/"abc-7"',
-    });
   });
 });

@@ -1,5 +1,3 @@
-import type { BundleEntry, Resource } from '@medplum/fhirtypes';
-
 /**
  * Identifier tokens for search and for conditional writes. Identifiers are derived from
  * source keys, so a conditional create or update by identifier makes every retry of a
@@ -59,40 +57,4 @@ export function chunkIdentifierTokens(
   }
   if (current.length > 0) chunks.push(current);
   return chunks;
-}
-
-/**
- * A transaction entry that creates `resource` unless one with this identifier exists
- * (`If-None-Exist`). Repeating it never makes a second resource.
- * @see http://hl7.org/fhir/R4/http.html#ccreate
- */
-export function conditionalCreateEntry<T extends Resource>(resource: T, identifier: IdentifierKey, fullUrl?: string): BundleEntry<T> {
-  return {
-    ...(fullUrl ? { fullUrl } : {}),
-    resource,
-    request: { method: 'POST', url: resource.resourceType, ifNoneExist: identifierQuery(identifier) },
-  };
-}
-
-/**
- * A transaction entry that updates the resource with this identifier, or creates it when
- * there is none. `ifMatch` (an ETag from a read, passed through untouched) makes it fail
- * with 412 if someone else changed the resource since.
- * @see http://hl7.org/fhir/R4/http.html#cond-update
- * @see http://hl7.org/fhir/R4/http.html#concurrency
- */
-export function conditionalUpdateEntry<T extends Resource>(
-  resource: T,
-  identifier: IdentifierKey,
-  options: { readonly fullUrl?: string; readonly ifMatch?: string } = {},
-): BundleEntry<T> {
-  return {
-    ...(options.fullUrl ? { fullUrl: options.fullUrl } : {}),
-    resource,
-    request: {
-      method: 'PUT',
-      url: `${resource.resourceType}?${identifierQuery(identifier)}`,
-      ...(options.ifMatch ? { ifMatch: options.ifMatch } : {}),
-    },
-  };
 }

@@ -79,7 +79,7 @@ describe('Observation categories an EHR takes', () => {
 });
 
 describe('planning creates without conditional create', () => {
-  const identityOf = (r: Resource): SyncIdentity => {
+  const syncIdentityOf = (r: Resource): SyncIdentity => {
     const id = (r as Observation).identifier?.[0];
     return id?.system && id.value ? { by: 'identifier', system: id.system, value: id.value } : { by: 'none' };
   };
@@ -88,7 +88,7 @@ describe('planning creates without conditional create', () => {
   it('sends a plain create (no If-None-Exist the EHR would ignore) referencing the matched Patient by its EHR id', () => {
     const plan = planSync({
       resources: [{ resource: observation('hr', 'vital-signs'), version: 1 }],
-      identityOf,
+      syncIdentityOf,
       existing: new Map(),
       knownEhrCopies: matched,
       conditionalCreate: () => false,
@@ -99,7 +99,7 @@ describe('planning creates without conditional create', () => {
   });
 
   it('keeps If-None-Exist where the EHR honours it', () => {
-    const plan = planSync({ resources: [{ resource: observation('hr', 'vital-signs'), version: 1 }], identityOf, existing: new Map(), knownEhrCopies: matched });
+    const plan = planSync({ resources: [{ resource: observation('hr', 'vital-signs'), version: 1 }], syncIdentityOf, existing: new Map(), knownEhrCopies: matched });
     expect(plan.bundle?.entry?.[0]?.request?.ifNoneExist).toBe('identifier=urn%3Akap%3Aresource%7Chr');
   });
 
@@ -108,7 +108,7 @@ describe('planning creates without conditional create', () => {
     const left = { ...local, id: 'ehr-obs-1', subject: { reference: 'Patient/ehr-77' }, meta: { versionId: '1' } };
     const plan = planSync({
       resources: [{ resource: local, version: 1, createOnly: true }],
-      identityOf,
+      syncIdentityOf,
       existing: new Map([['Observation|identifier|urn:kap:resource|hr', { resource: left }]]),
       knownEhrCopies: matched,
       conditionalCreate: () => false,

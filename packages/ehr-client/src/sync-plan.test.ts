@@ -1,5 +1,5 @@
 import type { Observation, Patient, Provenance, Resource } from '@medplum/fhirtypes';
-import { identityKey, parseLocation, planSync, rewriteReferences, sameContent, syncedFromResponse, type SyncIdentity } from './sync-plan';
+import { syncIdentityKey, parseLocation, planSync, rewriteReferences, sameContent, syncedFromResponse, type SyncIdentity } from './sync-plan';
 
 const OURS = 'https://example.org/sid/resource';
 const HOSPITAL = 'urn:oid:2.16.840.1.113883.19.5.99999.1';
@@ -29,7 +29,7 @@ const provenance: Provenance = {
   agent: [{ who: { display: 'adapter' } }],
 };
 
-const identityOf = (r: Resource): SyncIdentity => {
+const syncIdentityOf = (r: Resource): SyncIdentity => {
   if (r.resourceType === 'Provenance') return { by: 'tag', system: OURS, code: r.id as string };
   const id = (r as Patient).identifier?.[0];
   return { by: 'identifier', system: id?.system ?? '', value: id?.value ?? '' };
@@ -41,7 +41,7 @@ describe('planSync', () => {
   it('creates what the EHR lacks, conditionally, with references to entries as urn:uuid', () => {
     const plan = planSync({
       resources: [{ resource: patient, version: 1, createOnly: true }, { resource: o1, version: 1 }, { resource: provenance, version: 1 }],
-      identityOf,
+      syncIdentityOf,
       existing: new Map(),
       knownEhrCopies: new Map(),
     });
@@ -59,10 +59,10 @@ describe('planSync', () => {
 
   it('leaves out what the EHR already holds unchanged, and references it by the EHR id', () => {
     const existing = new Map([
-      [identityKey('Patient', identityOf(patient)), { resource: { ...patient, id: 'ehr-p', meta: { versionId: 'abc' } } }],
-      [identityKey('Observation', identityOf(o1)), { resource: { ...rewriteReferences(o1, () => 'Patient/ehr-p'), id: 'ehr-o', meta: { versionId: 'v9' } }, etag: 'W/"v9"' }],
+      [syncIdentityKey('Patient', syncIdentityOf(patient)), { resource: { ...patient, id: 'ehr-p', meta: { versionId: 'abc' } } }],
+      [syncIdentityKey('Observation', syncIdentityOf(o1)), { resource: { ...rewriteReferences(o1, () => 'Patient/ehr-p'), id: 'ehr-o', meta: { versionId: 'v9' } }, etag: 'W/"v9"' }],
     ]);
-    const plan = planSync({ resources: [{ resource: patient, version: 1, createOnly: true }, { resource: o1, version: 1 }], identityOf, existing, knownEhrCopies: new Map() });
+    const plan = planSync({ resources: [{ resource: patient, version: 1, createOnly: true }, { resource: o1, version: 1 }], syncIdentityOf, existing, knownEhrCopies: new Map() });
     expect(plan.bundle).toBeUndefined();
     expect(plan.resources).toEqual([
       expect.objectContaining({ action: 'unchanged', ehrReference: 'Patient/ehr-p', ehrVersion: 'abc' }),
@@ -73,10 +73,10 @@ describe('planSync', () => {
   it('updates a changed resource under If-Match of the version read, never the hospital Patient', () => {
     const changed = obs(o1.id as string, 90);
     const existing = new Map([
-      [identityKey('Patient', identityOf(patient)), { resource: { ...patient, id: 'ehr-p', name: [{ family: 'Other' }] } }],
-      [identityKey('Observation', identityOf(o1)), { resource: { ...o1, id: 'ehr-o' }, etag: 'W/"7f3a-uuid"' }],
+      [syncIdentityKey('Patient', syncIdentityOf(patient)), { resource: { ...patient, id: 'ehr-p', name: [{ family: 'Other' }] } }],
+      [syncIdentityKey('Observation', syncIdentityOf(o1)), { resource: { ...o1, id: 'ehr-o' }, etag: 'W/"7f3a-uuid"' }],
     ]);
-    const plan = planSync({ resources: [{ resource: patient, version: 1, createOnly: true }, { resource: changed, version: 2 }], identityOf, existing, knownEhrCopies: new Map() });
+    const plan = planSync({ resources: [{ resource: patient, version: 1, createOnly: true }, { resource: changed, version: 2 }], syncIdentityOf, existing, knownEhrCopies: new Map() });
     expect(plan.resources.map((r) => r.action)).toEqual(['unchanged', 'update']);
     expect(plan.bundle?.entry).toHaveLength(1);
     expect(plan.bundle?.entry?.[0]?.request).toEqual({ method: 'PUT', url: 'Observation/ehr-o', ifMatch: 'W/"7f3a-uuid"' });
@@ -86,7 +86,7 @@ describe('planSync', () => {
   it('points references at resources synced earlier by their EHR ids', () => {
     const plan = planSync({
       resources: [{ resource: o1, version: 1 }],
-      identityOf,
+      syncIdentityOf,
       existing: new Map(),
       knownEhrCopies: new Map([[`Patient/${patient.id}`, { reference: 'Patient/ehr-p', version: '1' }]]),
     });
@@ -97,7 +97,7 @@ describe('planSync', () => {
     const changed = obs(o1.id as string, 95);
     const plan = planSync({
       resources: [{ resource: patient, version: 1, createOnly: true }, { resource: changed, version: 3 }],
-      identityOf,
+      syncIdentityOf,
       existing: new Map(),
       knownEhrCopies: new Map([
         [`Patient/${patient.id}`, { reference: 'Patient/ehr-p', version: 'a1' }],
@@ -110,7 +110,7 @@ describe('planSync', () => {
   });
 
   it('refuses to send a reference to a local resource that is neither synced nor sent', () => {
-    expect(() => planSync({ resources: [{ resource: o1, version: 1 }], identityOf, existing: new Map(), knownEhrCopies: new Map() })).toThrow(
+    expect(() => planSync({ resources: [{ resource: o1, version: 1 }], syncIdentityOf, existing: new Map(), knownEhrCopies: new Map() })).toThrow(
       /Patient\/11111111.* is referenced but neither synced nor part of this sync/,
     );
   });
@@ -125,7 +125,7 @@ describe('reading the transaction-response', () => {
   });
 
   it('maps each planned resource to its EHR id and opaque version', () => {
-    const plan = planSync({ resources: [{ resource: patient, version: 1 }], identityOf, existing: new Map(), knownEhrCopies: new Map() });
+    const plan = planSync({ resources: [{ resource: patient, version: 1 }], syncIdentityOf, existing: new Map(), knownEhrCopies: new Map() });
     const synced = syncedFromResponse(plan, {
       resourceType: 'Bundle',
       type: 'transaction-response',

@@ -45,9 +45,9 @@ export interface KnownEhrCopy {
 
 export interface SyncPlanInput {
   readonly resources: readonly LocalResource[];
-  readonly identityOf: (resource: Resource) => SyncIdentity;
+  readonly syncIdentityOf: (resource: Resource) => SyncIdentity;
   /**
-   * EHR copies found by identity, keyed by `identityKey`, when the EHR was searched first.
+   * EHR copies found by identity, keyed by `syncIdentityKey`, when the EHR was searched first.
    * Empty on the fast path: then what was synced before is updated under If-Match of the
    * version written then, and the rest is created conditionally.
    */
@@ -94,7 +94,7 @@ export interface SyncPlan {
   readonly resources: readonly PlannedResource[];
 }
 
-export const identityKey = (type: string, identity: SyncIdentity): string =>
+export const syncIdentityKey = (type: string, identity: SyncIdentity): string =>
   identity.by === 'identifier'
     ? `${type}|identifier|${identityToken(identity)}`
     : identity.by === 'tag'
@@ -111,10 +111,10 @@ const identityToken = (identity: Exclude<SyncIdentity, { by: 'none' }>): string 
  * EHR cannot search, the local reference (such a copy is found by reading its recorded id).
  */
 export const copyKey = (resource: Resource, identity: SyncIdentity): string =>
-  identity.by === 'none' ? `none:${resource.resourceType}/${resource.id ?? ''}` : identityKey(resource.resourceType, identity);
+  identity.by === 'none' ? `none:${resource.resourceType}/${resource.id ?? ''}` : syncIdentityKey(resource.resourceType, identity);
 
 /** The search that finds an identity, as `If-None-Exist` takes it; undefined when there is none. */
-export function identityQuery(identity: SyncIdentity): string | undefined {
+export function syncIdentitySearch(identity: SyncIdentity): string | undefined {
   if (identity.by === 'none') return undefined;
   return identity.by === 'identifier'
     ? new URLSearchParams({ identifier: identityToken(identity) }).toString()
@@ -132,7 +132,7 @@ export function versionOfCopy(copy: EhrCopy): string | undefined {
 export function planSync(input: SyncPlanInput): SyncPlan {
   const local = new Set(input.resources.map((r) => refOf(r.resource)));
   const decided = input.resources.map((item) => {
-    const identity = input.identityOf(item.resource);
+    const identity = input.syncIdentityOf(item.resource);
     const copy = input.existing.get(copyKey(item.resource, identity));
     return { item, identity, copy };
   });
@@ -187,7 +187,7 @@ export function planSync(input: SyncPlanInput): SyncPlan {
       return { localReference, version: item.version, action: 'update', entryIndex: entries.length - 1, entry, ehrReference: known.reference, ...stub };
     }
     if (!copy) {
-      const ifNoneExist = input.conditionalCreate?.(item.resource) === false ? undefined : identityQuery(identity);
+      const ifNoneExist = input.conditionalCreate?.(item.resource) === false ? undefined : syncIdentitySearch(identity);
       const entry: BundleEntry = {
         fullUrl: `urn:uuid:${item.resource.id}`,
         resource: outgoing,

@@ -103,13 +103,13 @@ describe('planSync for strict EHRs', () => {
     encounter: { reference: 'Encounter/e' },
     partOf: [{ reference: 'Procedure/x' }],
   };
-  const identityOf = (r: Resource): SyncIdentity =>
+  const syncIdentityOf = (r: Resource): SyncIdentity =>
     r.resourceType === 'Patient' ? { by: 'identifier', system: 'h', value: '1' } : r.resourceType === 'Observation' ? { by: 'tag', system: 'ours', code: 'o' } : { by: 'none' };
 
   it('finds by _tag and adds the tag, points at kept-back resources by identifier, drops a stub reference', () => {
     const plan = planSync({
       resources: [{ resource: obs, version: 1 }],
-      identityOf,
+      syncIdentityOf,
       existing: new Map(),
       knownEhrCopies: new Map([['Patient/p', { reference: 'Patient/99', version: 'v1' }]]),
       keptBack: new Map([['Encounter/e', { system: 'ours', value: 'e' }]]),
@@ -126,12 +126,12 @@ describe('planSync for strict EHRs', () => {
   });
 
   it('a type the EHR cannot search is created without If-None-Exist', () => {
-    const plan = planSync({ resources: [{ resource: { resourceType: 'Basic', id: 'b', code: { text: 'x' } }, version: 1 }], identityOf, existing: new Map(), knownEhrCopies: new Map() });
+    const plan = planSync({ resources: [{ resource: { resourceType: 'Basic', id: 'b', code: { text: 'x' } }, version: 1 }], syncIdentityOf, existing: new Map(), knownEhrCopies: new Map() });
     expect(plan.bundle?.entry?.[0]?.request).toEqual({ method: 'POST', url: 'Basic' });
   });
 
   it('checks a 200 transaction-response entry by entry', () => {
-    const plan = planSync({ resources: [{ resource: patient, version: 1, createOnly: true }, { resource: { ...obs, encounter: undefined, partOf: undefined }, version: 1 }], identityOf, existing: new Map(), knownEhrCopies: new Map() });
+    const plan = planSync({ resources: [{ resource: patient, version: 1, createOnly: true }, { resource: { ...obs, encounter: undefined, partOf: undefined }, version: 1 }], syncIdentityOf, existing: new Map(), knownEhrCopies: new Map() });
     const response: Bundle = {
       resourceType: 'Bundle',
       type: 'transaction-response',

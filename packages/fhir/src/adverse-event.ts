@@ -2,7 +2,7 @@ import type { AdverseEvent, MedicationAdministration, Reference } from '@medplum
 import type { DosingSessionRequest } from '@kap/contracts';
 import { ADVERSE_EVENT_SEVERITY } from './codes';
 import { concept } from './datatypes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import type { SessionContext } from './session-context';
 import { validateResource } from './validate';
 

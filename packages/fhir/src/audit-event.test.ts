@@ -12,7 +12,7 @@ import {
   type AuditEventInput,
 } from './audit-event';
 import { collectionBundle } from './bundle';
-import { RESOURCE_IDENTIFIER_SYSTEM } from './identity';
+import { RESOURCE_IDENTIFIER_SYSTEM } from './resource-ids';
 import { ADAPTER_DISPLAY } from './provenance';
 import { BASE_URL, RECORDED_AT } from '@kap/testkit/fixtures';
 

@@ -1,7 +1,7 @@
 import type { AuditEvent, AuditEventAgent, AuditEventEntity } from '@medplum/fhirtypes';
 import { AUDIT, coding, type CodeDef } from './codes';
 import { concept } from './datatypes';
-import { KAP_CANONICAL, RESOURCE_IDENTIFIER_SYSTEM } from './identity';
+import { KAP_CANONICAL, RESOURCE_IDENTIFIER_SYSTEM } from './resource-ids';
 import { ADAPTER_DISPLAY } from './provenance';
 import { validateResource } from './validate';
 

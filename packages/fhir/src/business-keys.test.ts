@@ -1,5 +1,5 @@
 import * as keys from './business-keys';
-import { resourceId } from './identity';
+import { resourceId } from './resource-ids';
 
 /**
  * Each key's format, pinned: a change here changes the id of every resource made from it,

@@ -3,7 +3,7 @@ import { COURSE_ACTIVITIES } from '@kap/domain';
 import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { collectionBundle } from './bundle';
 import { applyCoursePlan, recordSessionOnCarePlan, setActivityStatus, stopCarePlan } from './care-plan';
-import { KAP_CODE_SYSTEM_URL } from './identity';
+import { KAP_CODE_SYSTEM_URL } from './resource-ids';
 import { buildPatient } from './patient';
 import { buildCoursePlanDefinition, COURSE_PLAN_CANONICAL } from './plan-definition';
 import { BASE_URL, ELIGIBLE_FULL, RECORDED_AT } from '@kap/testkit/fixtures';

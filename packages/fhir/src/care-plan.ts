@@ -3,7 +3,7 @@ import type { CourseActivity, StopReason } from '@kap/domain';
 import { RXNORM, SNOMED } from './codes';
 import { activityConcept, COURSE_ACTIVITY_DEFS, type CourseActivityDef } from './course-activities';
 import { concept } from './datatypes';
-import { KAP_CODE_SYSTEM_URL, resourceId, resourceIdentifier } from './identity';
+import { KAP_CODE_SYSTEM_URL, resourceId, resourceIdentifier } from './resource-ids';
 import { COURSE_PLAN_CANONICAL } from './plan-definition';
 import { validateResource } from './validate';
 import { carePlanKey } from './business-keys';

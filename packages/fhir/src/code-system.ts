@@ -11,7 +11,7 @@ import {
   type ScreeningOutcome,
   type SeverityBand,
 } from '@kap/domain';
-import { KAP_CODE_SYSTEM_URL, resourceIdentifier } from './identity';
+import { KAP_CODE_SYSTEM_URL, resourceIdentifier } from './resource-ids';
 
 /**
  * The project's own CodeSystem (docs/domain.md#7-codes): the eligibility outcome, contraindication

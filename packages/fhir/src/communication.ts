@@ -1,7 +1,7 @@
 import type { Communication, Patient, Reference } from '@medplum/fhirtypes';
 import type { CommunicationCategory } from './code-system';
 import { kapConcept } from './datatypes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import { validateResource } from './validate';
 
 /**

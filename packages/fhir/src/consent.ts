@@ -2,7 +2,7 @@ import type { Consent } from '@medplum/fhirtypes';
 import type { ConsentInput } from '@kap/contracts';
 import { HL7, LOINC, SNOMED } from './codes';
 import { concept } from './datatypes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import { screeningKey } from './business-keys';
 import type { ScreeningContext } from './screening-context';
 import { validateResource } from './validate';

@@ -4,7 +4,7 @@ import { courseNoteKey } from './business-keys';
 import { LOINC } from './codes';
 import type { CourseNoteModel } from './course-note-model';
 import { concept } from './datatypes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import { ADAPTER_DISPLAY } from './provenance';
 import { validateResource } from './validate';
 

@@ -8,7 +8,7 @@ import { applyCoursePlan } from './care-plan';
 import { referenceTo } from './datatypes';
 import { buildDosingSessionResources, type DosingSessionResources } from './dosing-session';
 import { SESSION_IDENTIFIER_SYSTEM } from './encounter';
-import { KAP_CODE_SYSTEM_URL, RESOURCE_IDENTIFIER_SYSTEM, resourceId } from './identity';
+import { KAP_CODE_SYSTEM_URL, RESOURCE_IDENTIFIER_SYSTEM, resourceId } from './resource-ids';
 import { DOSE_LEVEL_EXTENSION } from './medication-administration';
 import { buildPatient } from './patient';
 import { FLAG_DETAIL_EXTENSION, type AlertThreshold } from './session-alert';

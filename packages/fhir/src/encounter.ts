@@ -1,7 +1,7 @@
 import type { Encounter, Identifier, Patient, Reference } from '@medplum/fhirtypes';
 import { coding, HL7 } from './codes';
 import { activityConcept } from './course-activities';
-import { KAP_CANONICAL, resourceId, resourceIdentifier } from './identity';
+import { KAP_CANONICAL, resourceId, resourceIdentifier } from './resource-ids';
 import { validateResource } from './validate';
 
 /**

@@ -11,7 +11,7 @@ import {
   ESCALATED_STATUS_TEXT,
   type FollowUpTaskInput,
 } from './follow-up-task';
-import { KAP_CODE_SYSTEM_URL, RESOURCE_IDENTIFIER_SYSTEM, resourceId, resourceIdentifier } from './identity';
+import { KAP_CODE_SYSTEM_URL, RESOURCE_IDENTIFIER_SYSTEM, resourceId, resourceIdentifier } from './resource-ids';
 import { buildIntegrationProcedure } from './integration-procedure';
 import { BASE_URL } from '@kap/testkit/fixtures';
 

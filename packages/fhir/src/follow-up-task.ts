@@ -1,7 +1,7 @@
 import type { CarePlan, Patient, Procedure, Reference, Task } from '@medplum/fhirtypes';
 import { activityConcept } from './course-activities';
 import { kapConcept } from './datatypes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import { validateResource } from './validate';
 import { followUpGroupKey, followUpTaskKey } from './business-keys';
 

@@ -2,7 +2,7 @@ import type { Goal, Patient, Reference } from '@medplum/fhirtypes';
 import type { GoalsOfCareRequest } from '@kap/contracts';
 import { GOAL_PRIORITY, LOINC } from './codes';
 import { concept } from './datatypes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import { validateResource } from './validate';
 
 /**

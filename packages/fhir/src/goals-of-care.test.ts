@@ -3,7 +3,7 @@ import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { collectionBundle } from './bundle';
 import { applyCoursePlan, recordSessionOnCarePlan } from './care-plan';
 import { buildGoalsOfCareResources, type GoalsOfCareInput } from './goals-of-care';
-import { KAP_CODE_SYSTEM_URL } from './identity';
+import { KAP_CODE_SYSTEM_URL } from './resource-ids';
 import { BASE_URL, GOALS_OF_CARE } from '@kap/testkit/fixtures';
 
 const RECORDED = '2026-03-20T15:00:00Z';

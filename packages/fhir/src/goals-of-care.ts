@@ -5,7 +5,7 @@ import { updateCarePlanActivity } from './care-plan';
 import { activityConcept } from './course-activities';
 import { referenceTo } from './datatypes';
 import { buildGoal } from './goal';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import { buildPreferenceObservations } from './observation-preferences';
 import { validateResource } from './validate';
 import { goalKey, goalsOfCareKey } from './business-keys';

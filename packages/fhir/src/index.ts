@@ -1,5 +1,5 @@
 export * from './outcomes';
-export * from './identity';
+export * from './resource-ids';
 export * from './business-keys';
 export * from './codes';
 export * from './code-system';

@@ -1,6 +1,6 @@
 import type { CarePlan, Patient, Procedure, Reference, Task } from '@medplum/fhirtypes';
 import { activityConcept } from './course-activities';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import { validateResource } from './validate';
 import { followUpProcedureKey, followUpTaskKey } from './business-keys';
 

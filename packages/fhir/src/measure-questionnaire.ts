@@ -1,7 +1,7 @@
 import type { Questionnaire } from '@medplum/fhirtypes';
 import type { InstrumentName } from '@kap/domain';
 import { coding } from './codes';
-import { KAP_CANONICAL, resourceIdentifier } from './identity';
+import { KAP_CANONICAL, resourceIdentifier } from './resource-ids';
 import { INSTRUMENTS, instrumentQuestions, SDC_QUESTIONNAIRE_PROFILE, type InstrumentDef } from './questionnaire';
 import { validateResource } from './validate';
 

@@ -1,7 +1,7 @@
 import type { CarePlan, Patient, QuestionnaireResponse, Reference } from '@medplum/fhirtypes';
 import type { InstrumentName } from '@kap/domain';
 import { coding, FREQUENCY_ANSWERS } from './codes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import { instrumentDef, MEASURE_QUESTIONNAIRE_VERSION, measureQuestionnaireUrl } from './measure-questionnaire';
 import { instrumentLinkId } from './questionnaire';
 import { validateResource } from './validate';

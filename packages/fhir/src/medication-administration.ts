@@ -4,7 +4,7 @@ import type { DosingSessionRequest, Route } from '@kap/contracts';
 import { RXNORM, SNOMED, UCUM, type CodeDef, type UnitDef } from './codes';
 import { KAP_CONCEPTS } from './code-system';
 import { concept, kapConcept, quantity } from './datatypes';
-import { KAP_CANONICAL, resourceId, resourceIdentifier } from './identity';
+import { KAP_CANONICAL, resourceId, resourceIdentifier } from './resource-ids';
 import type { SessionContext } from './session-context';
 import { validateResource } from './validate';
 

@@ -2,7 +2,7 @@ import type { Observation, Reference } from '@medplum/fhirtypes';
 import type { Finding, ScreeningEvaluation } from '@kap/domain';
 import type { ReviewRequest } from '@kap/contracts';
 import { HL7, type CodeDef } from './codes';
-import { KAP_CODE_SYSTEM_URL, resourceId, resourceIdentifier } from './identity';
+import { KAP_CODE_SYSTEM_URL, resourceId, resourceIdentifier } from './resource-ids';
 import { concept, kapConcept, referenceTo } from './datatypes';
 import type { ScreeningContext } from './screening-context';
 import { validateResource } from './validate';

@@ -3,7 +3,7 @@ import type { DosingSessionRequest } from '@kap/contracts';
 import { HL7, UCUM } from './codes';
 import type { ExperienceRating } from './code-system';
 import { concept, kapConcept, quantity } from './datatypes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import type { SessionContext } from './session-context';
 import { validateResource } from './validate';
 

@@ -3,7 +3,7 @@ import type { GoalsOfCareRequest } from '@kap/contracts';
 import { coding, HL7, LOINC } from './codes';
 import { KAP_CONCEPTS, kapCoding, type CarePreference } from './code-system';
 import { concept } from './datatypes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import { validateResource } from './validate';
 
 /**

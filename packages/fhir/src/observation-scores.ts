@@ -3,7 +3,7 @@ import type { Measures } from '@kap/contracts';
 import { instrumentTotal, severityBand, type InstrumentName } from '@kap/domain';
 import { HL7, LOINC, type CodeDef } from './codes';
 import { concept, kapConcept } from './datatypes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import { screeningKey } from './business-keys';
 import type { ScreeningContext } from './screening-context';
 import { validateResource } from './validate';

@@ -11,7 +11,7 @@ import type {
 import type { Vitals } from '@kap/contracts';
 import { HL7, LOINC, UCUM, type CodeDef, type UnitDef } from './codes';
 import { concept, quantity } from './datatypes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import { screeningKey } from './business-keys';
 import type { ScreeningContext } from './screening-context';
 import { validateResource, VITAL_SIGNS_PROFILES } from './validate';

@@ -1,6 +1,6 @@
 import type { HumanName, Patient } from '@medplum/fhirtypes';
 import type { PatientRef } from '@kap/contracts';
-import { resourceId } from './identity';
+import { resourceId } from './resource-ids';
 import { validateResource } from './validate';
 import { patientKey } from './business-keys';
 

@@ -4,7 +4,7 @@ import { coding, HL7, UCUM } from './codes';
 import { kapCoding } from './code-system';
 import { COURSE_ACTIVITY_DEFS } from './course-activities';
 import { concept, quantity } from './datatypes';
-import { KAP_CANONICAL, resourceIdentifier } from './identity';
+import { KAP_CANONICAL, resourceIdentifier } from './resource-ids';
 import { validateResource } from './validate';
 
 /**

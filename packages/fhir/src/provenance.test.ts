@@ -1,6 +1,6 @@
 import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { collectionBundle } from './bundle';
-import { RESOURCE_IDENTIFIER_SYSTEM, resourceId } from './identity';
+import { RESOURCE_IDENTIFIER_SYSTEM, resourceId } from './resource-ids';
 import { ADAPTER_DISPLAY, buildProvenance, PROVENANCE_TAG_SYSTEM } from './provenance';
 import { BASE_URL, RECORDED_AT } from '@kap/testkit/fixtures';
 

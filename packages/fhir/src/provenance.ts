@@ -1,7 +1,7 @@
 import type { Provenance, ProvenanceAgent, Reference } from '@medplum/fhirtypes';
 import { DATA_OPERATION, HL7 } from './codes';
 import { concept } from './datatypes';
-import { RESOURCE_IDENTIFIER_SYSTEM, resourceId } from './identity';
+import { RESOURCE_IDENTIFIER_SYSTEM, resourceId } from './resource-ids';
 import { validateResource } from './validate';
 
 /**

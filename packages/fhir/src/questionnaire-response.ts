@@ -8,7 +8,7 @@ import type {
 import { CONTRAINDICATION_KEYS, isContraindicationKey } from '@kap/domain';
 import type { ScreeningRequest } from '@kap/contracts';
 import { coding, FREQUENCY_ANSWERS } from './codes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import type { IssueInput } from './outcomes';
 import { patientDisplayName, patientId } from './patient';
 import {

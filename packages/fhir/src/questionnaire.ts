@@ -2,7 +2,7 @@ import type { Extension, Questionnaire, QuestionnaireItem, QuestionnaireItemAnsw
 import { CONTRAINDICATION_KEYS, CONTRAINDICATION_TEXT } from '@kap/domain';
 import { coding, FREQUENCY_ANSWERS, GAD7_ITEMS, LOINC, PHQ9_ITEMS, UCUM, type CodeDef, type UnitDef } from './codes';
 import { kapCoding } from './code-system';
-import { KAP_CANONICAL, resourceIdentifier } from './identity';
+import { KAP_CANONICAL, resourceIdentifier } from './resource-ids';
 import { validateResource } from './validate';
 
 /**

@@ -1,7 +1,7 @@
 import type { Communication, Extension, Flag, Patient, Provenance, Reference } from '@medplum/fhirtypes';
 import { provenanceKey } from './business-keys';
 import { buildCareTeamCommunication } from './communication';
-import { KAP_CANONICAL } from './identity';
+import { KAP_CANONICAL } from './resource-ids';
 import { buildProvenance } from './provenance';
 import { validateResource } from './validate';
 

@@ -5,7 +5,7 @@ import { evaluateScreening } from '@kap/domain';
 import type { ScreeningRequest } from '@kap/contracts';
 import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { collectionBundle, searchsetBundle } from './bundle';
-import { KAP_CODE_SYSTEM_URL } from './identity';
+import { KAP_CODE_SYSTEM_URL } from './resource-ids';
 import { applyScreeningReview } from './observation-eligibility';
 import { buildPatient } from './patient';
 import { buildScreeningResources } from './screening';

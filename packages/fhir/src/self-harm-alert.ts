@@ -4,7 +4,7 @@ import { coding, HL7, PHQ9_ITEMS } from './codes';
 import { kapCoding } from './code-system';
 import { buildCareTeamCommunication } from './communication';
 import { concept, referenceTo } from './datatypes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import { FLAG_DETAIL_EXTENSION } from './session-alert';
 import { selfHarmAlertResourceKey } from './business-keys';
 import { validateResource } from './validate';

@@ -3,7 +3,7 @@ import { formatClinicTime } from '@kap/domain';
 import { HL7 } from './codes';
 import { kapCoding } from './code-system';
 import { concept, kapConcept, referenceTo } from './datatypes';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import type { SessionContext } from './session-context';
 import { validateResource } from './validate';
 

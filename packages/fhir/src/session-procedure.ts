@@ -1,6 +1,6 @@
 import type { CarePlan, Encounter, Patient, Procedure, Reference } from '@medplum/fhirtypes';
 import { activityConcept } from './course-activities';
-import { resourceId, resourceIdentifier } from './identity';
+import { resourceId, resourceIdentifier } from './resource-ids';
 import { validateResource } from './validate';
 
 /**

@@ -37,14 +37,14 @@ export interface JobLimits {
 }
 
 /** One job a row asks for; `runAt` (epoch ms) delays it. */
-export interface JobRequest {
-  readonly name: string;
+export interface JobRequest<N extends string = string> {
+  readonly name: N;
   readonly data: Record<string, unknown>;
   readonly runAt?: number;
 }
 
 /** The row as a unit sees it when its jobs are made. */
-export interface RowIdentity {
+export interface OutboxRowRef {
   /** The outbox row's key: the job carries it, and its processor completes the row by it. */
   readonly key: string;
   readonly patientId: string | null;
@@ -73,16 +73,21 @@ export function splitTenant(stored: Readonly<Record<string, unknown>>): { tenant
   return parsed.success ? { tenantId: parsed.data, payload } : { error: `tenantId: not a tenant id` };
 }
 
-export interface WorkUnit<P> {
+export interface WorkUnit<P, N extends string = string> {
   readonly topic: string;
   readonly payload: z.ZodType<P>;
   readonly queue: QueueName;
+  /**
+   * The names its jobs carry, unique on its queue: the worker hands a job to this unit's
+   * processor by its name. Jobs already in Redis keep theirs, so a name stays.
+   */
+  readonly jobNames: readonly N[];
   /** The jobs one row stands for; the first is the one whose processor completes the row. */
-  jobs(payload: P, row: RowIdentity): JobRequest[];
+  jobs(payload: P, row: OutboxRowRef): JobRequest<N>[];
   options(limits: JobLimits): JobsOptions;
 }
 
-const defineUnit = <P>(unit: WorkUnit<P>): WorkUnit<P> => unit;
+const defineUnit = <P, N extends string>(unit: WorkUnit<P, N>): WorkUnit<P, N> => unit;
 
 /** Finished jobs stay visible for a day (failed ones a month), then BullMQ removes them. */
 const KEEP = { removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 30 * 24 * 3600 } } as const;
@@ -131,6 +136,7 @@ export const WORK = {
     topic: 'ehr-sync',
     payload: z.strictObject({ patientId: z.string().min(1), reason: z.string().min(1) }),
     queue: QUEUE_NAMES.ehrSync,
+    jobNames: ['sync'],
     jobs: (p, row) => [{ name: 'sync', data: EhrSyncJobData.parse({ patientId: p.patientId, outboxKey: row.key, tenantId: row.tenantId }) }],
     options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
   }),
@@ -138,6 +144,7 @@ export const WORK = {
     topic: 'follow-up-schedule',
     payload: z.strictObject({ followUpId: z.string().min(1), dueBy: z.iso.datetime({ offset: true }), remindAt: z.iso.datetime({ offset: true }) }),
     queue: QUEUE_NAMES.followUps,
+    jobNames: ['due', 'reminder'],
     jobs: (p, row) => [
       { name: 'due', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'due', outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.dueBy) },
       { name: 'reminder', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'reminder', outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.remindAt) },
@@ -150,6 +157,7 @@ export const WORK = {
     topic: 'safety-alert-escalation',
     payload: z.strictObject({ alertId: z.uuid(), escalation: z.number().int().positive(), dueAt: z.iso.datetime({ offset: true }) }),
     queue: QUEUE_NAMES.followUps,
+    jobNames: ['alert-escalation'],
     jobs: (p, row) => [
       { name: 'alert-escalation', data: SafetyAlertJobData.parse({ ...p, outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.dueAt) },
     ],
@@ -159,6 +167,7 @@ export const WORK = {
     topic: 'follow-up-cancel',
     payload: z.strictObject({ followUpIds: z.array(z.string().min(1)).min(1) }),
     queue: QUEUE_NAMES.followUps,
+    jobNames: ['cancel'],
     jobs: (p, row) => [{ name: 'cancel', data: FollowUpCancelJobData.parse({ followUpIds: p.followUpIds, outboxKey: row.key, tenantId: row.tenantId }) }],
     options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
   }),
@@ -171,6 +180,7 @@ export const WORK = {
       url: z.url(),
     }),
     queue: QUEUE_NAMES.notify,
+    jobNames: ['careplan.updated', 'care-team.notification'],
     jobs: (p, row) => [{ name: p.event, data: NotifyJobData.parse({ outboxKey: row.key, tenantId: row.tenantId }) }],
     options: (l) => ({ attempts: l.webhookAttempts, backoff: { type: 'custom' }, ...KEEP }),
   }),
@@ -178,6 +188,7 @@ export const WORK = {
     topic: 'reconcile',
     payload: z.strictObject({ reconciliationId: z.uuid() }),
     queue: QUEUE_NAMES.reconcile,
+    jobNames: ['reconcile'],
     jobs: (p, row) => [{ name: 'reconcile', data: ReconcileJobData.parse({ reconciliationId: p.reconciliationId, outboxKey: row.key, tenantId: row.tenantId }) }],
     options: () => ({ attempts: 5, backoff: { type: 'custom' }, ...KEEP }),
   }),
@@ -187,6 +198,7 @@ export const WORK = {
     topic: 'inbound-message',
     payload: z.strictObject({ inboundMessageId: z.number().int().positive() }),
     queue: QUEUE_NAMES.inbound,
+    jobNames: ['inbound-message'],
     jobs: (p, row) => [{ name: 'inbound-message', data: InboundMessageJobData.parse({ inboundMessageId: p.inboundMessageId, outboxKey: row.key, tenantId: row.tenantId }) }],
     // Waits out an EHR outage like the sync: id-only notifications read the EHR.
     options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
@@ -195,6 +207,7 @@ export const WORK = {
     topic: 'ehr-patient-update',
     payload: z.strictObject({ patientId: z.string().min(1) }),
     queue: QUEUE_NAMES.inbound,
+    jobNames: ['patient-demographics'],
     jobs: (p, row) => [{ name: 'patient-demographics', data: PatientUpdateJobData.parse({ patientId: p.patientId, outboxKey: row.key, tenantId: row.tenantId }) }],
     options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
   }),
@@ -204,6 +217,7 @@ export const WORK = {
     topic: 'course-note',
     payload: z.strictObject({ courseId: z.string().min(1) }),
     queue: QUEUE_NAMES.courseNotes,
+    jobNames: ['course-note'],
     jobs: (p, row) => [{ name: 'course-note', data: CourseNoteJobData.parse({ courseId: p.courseId, outboxKey: row.key, tenantId: row.tenantId }) }],
     options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
   }),
@@ -220,6 +234,7 @@ export const WORK = {
       messageType: z.enum(['ORU^R01', 'MDM^T02']),
     }),
     queue: QUEUE_NAMES.hl7Out,
+    jobNames: ['hl7-out'],
     jobs: (_p, row) => [{ name: 'hl7-out', data: Hl7OutJobData.parse({ outboxKey: row.key, tenantId: row.tenantId }) }],
     // Waits out an engine outage as the EHR sync waits out the EHR's.
     options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
@@ -228,7 +243,10 @@ export const WORK = {
 
 type AnyUnit = WorkUnit<unknown>;
 
-const BY_TOPIC: ReadonlyMap<string, AnyUnit> = new Map(Object.values(WORK).map((u) => [u.topic, u as AnyUnit]));
+/** Every declared unit, as the relay and the worker walk them. */
+export const ALL_UNITS: readonly AnyUnit[] = Object.values(WORK) as readonly AnyUnit[];
+
+const BY_TOPIC: ReadonlyMap<string, AnyUnit> = new Map(ALL_UNITS.map((u) => [u.topic, u]));
 
 /** The unit an outbox row's topic names, or undefined for a topic no unit declares. */
 export function unitForTopic(topic: string): AnyUnit | undefined {

@@ -76,12 +76,6 @@ export async function insertDosingSession(db: Db, session: NewDosingSession): Pr
   return record && toRow(record);
 }
 
-/** The session with this id, or undefined. */
-export async function getDosingSession(db: Db, id: string): Promise<DosingSessionRow | undefined> {
-  const [record] = await db.query<DosingSessionRecord>(`SELECT ${COLUMNS} FROM dosing_sessions WHERE id = $1`, [id]);
-  return record && toRow(record);
-}
-
 /** A course's sessions by session number. */
 export async function listDosingSessions(db: Db, courseId: string): Promise<DosingSessionRow[]> {
   const records = await db.query<DosingSessionRecord>(

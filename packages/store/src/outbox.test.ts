@@ -9,7 +9,7 @@ import {
   markCompleted,
   markDispatched,
   onOutboxWork,
-  recordFailure,
+  recordFailedAttempt,
 } from './outbox';
 import { putResources, readResource } from './resources';
 import { openTestDb, type TestDb } from './test-support';
@@ -56,8 +56,9 @@ describe('outbox', () => {
     expect(await listUndispatched(t.db, { limit: 10, olderThanMs: 60 * 60 * 1000 })).toEqual([]);
     expect((await listUndispatched(t.db, { limit: 10, olderThanMs: 5 * 60 * 1000 })).map((r) => r.id)).toEqual([row.id]);
 
-    await recordFailure(t.db, row.id, 'EHR 503');
-    expect(await getOutboxMessage(t.db, row.id)).toMatchObject({ attempts: 1, lastError: 'EHR 503' });
+    await recordFailedAttempt(t.db, row.key, 'EHR 503');
+    await recordFailedAttempt(t.db, row.key, 'EHR 502');
+    expect(await getOutboxMessage(t.db, row.id)).toMatchObject({ attempts: 2, lastError: 'EHR 502' });
 
     expect(await markCompleted(t.db, '00000000-0000-4000-8000-000000000000')).toBe(false);
     expect(await markCompleted(t.db, row.key)).toBe(true);

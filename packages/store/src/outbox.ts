@@ -174,11 +174,13 @@ export async function markCompleted(db: Db, key: string): Promise<boolean> {
 }
 
 /**
- * Counts a failed attempt and keeps its error. The row stays dispatched: the queue retries
- * on its own, and the relay's `olderThanMs` sweep catches a job the queue gave up on.
+ * Counts a failed attempt of the row's work (by the key its jobs carry) and keeps its error,
+ * for the operators' dead-letter view; a completed row is left alone. The row stays
+ * dispatched: the queue retries on its own, and the relay's sweep catches a job it gave up on.
  */
-export async function recordFailure(db: Db, id: number, error: string): Promise<void> {
-  await db.query('UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1', [id, error]);
+export async function recordFailedAttempt(db: Db, key: string, error: string): Promise<void> {
+  if (!UUID.test(key)) return;
+  await db.query('UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE key = $1::uuid AND completed_at IS NULL', [key, error]);
 }
 
 /** The row with this id, or undefined. */

@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { putResources } from './resources';
-import { getSyncStates, listUnsynced, markFailed, markNotSent, markPending, markSynced, markSyncedMany, recordEhrCopy, toVersionRefs } from './sync-state';
+import { SYNC_STATUSES, getSyncStates, listUnsynced, markFailed, markNotSent, markPending, markSynced, markSyncedMany, recordEhrCopy, toVersionRefs } from './sync-state';
 import { openTestDb, type TestDb } from './test-support';
 
 describe('sync state', () => {
@@ -13,6 +13,14 @@ describe('sync state', () => {
   });
 
   const key = { type: 'Observation', id: 'o1' };
+
+  it("allows in the database exactly the statuses the code knows", async () => {
+    const [row] = await t.db.query<{ def: string }>(
+      "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'sync_state_status_check' AND connamespace = to_regnamespace(current_schema())",
+    );
+    const allowed = [...(row?.def ?? '').matchAll(/'([^']+)'/g)].map((m) => m[1]);
+    expect(allowed.sort()).toEqual([...SYNC_STATUSES].sort());
+  });
 
   it('moves forward only', async () => {
     await markPending(t.db, [{ ...key, version: 1 }]);

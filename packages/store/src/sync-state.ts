@@ -7,13 +7,9 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Db } from './db';
 import { isoFrom, jsonParam, numberFrom, textOrNull } from './sql-values';
 
-/**
- * `not-sent`: a resource type this EHR does not take; it stays here, readable on the FHIR face.
- * `waiting-for-patient`: the EHR may not create Patients and has none with the hospital's
- * identifier yet; the sync goes on by itself once it has (ADT, reconcile or recheck).
- */
-export const SYNC_STATUSES = ['pending', 'synced', 'failed', 'not-sent', 'waiting-for-patient'] as const;
-export type SyncStatus = (typeof SYNC_STATUSES)[number];
+// The statuses are @kap/domain's (one list for the store, the API and the schema's CHECK).
+export { SYNC_STATUSES, type SyncStatus } from '@kap/domain';
+import type { SyncStatus } from '@kap/domain';
 
 /** A resource by type and id. */
 export interface ResourceKey {

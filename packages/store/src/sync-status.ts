@@ -58,21 +58,41 @@ export async function oldestPendingSeconds(db: Db): Promise<number> {
 }
 
 /**
- * Patients with a change pending for longer than `olderThanMs` and no open ehr-sync row:
- * work that was lost somewhere (a row completed by mistake, a bug), to be asked for again.
+ * Patients with a change pending for longer than `olderThanMs` and no open row of the sync's
+ * topic (`syncTopic`, the work registry's): work that was lost somewhere (a row completed by
+ * mistake, a bug), to be asked for again.
  */
-export async function stalePendingPatients(db: Db, olderThanMs: number, limit = 100): Promise<string[]> {
+export async function stalePendingPatients(db: Db, syncTopic: string, olderThanMs: number, limit = 100): Promise<string[]> {
   const rows = await db.query<{ patient_id: unknown }>(
     `SELECT DISTINCT r.patient_id FROM sync_state s
      JOIN resources r ON r.resource_type = s.resource_type AND r.id = s.id
      WHERE s.status = 'pending' AND r.patient_id IS NOT NULL
        AND r.last_updated <= now() - $1::double precision * interval '1 millisecond'
-       AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.topic = 'ehr-sync' AND o.patient_id = r.patient_id
+       AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.topic = $3 AND o.patient_id = r.patient_id
                        AND o.completed_at IS NULL AND o.dead_at IS NULL)
      LIMIT $2`,
-    [olderThanMs, limit],
+    [olderThanMs, limit, syncTopic],
   );
   return rows.map((r) => String(r.patient_id));
+}
+
+/** Open outbox rows (neither completed nor dead) by topic, for /metrics. */
+export async function openOutboxByTopic(db: Db): Promise<Record<string, number>> {
+  return countsBy(db, 'SELECT topic AS label, count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND dead_at IS NULL GROUP BY topic');
+}
+
+/** Dead letters not re-driven yet by topic, for /metrics. */
+export async function deadLettersByTopic(db: Db): Promise<Record<string, number>> {
+  return countsBy(db, 'SELECT topic AS label, count(*)::int AS n FROM outbox WHERE dead_at IS NOT NULL AND completed_at IS NULL GROUP BY topic');
+}
+
+/** Stored resources whose latest version is not in the EHR yet, by sync status, for /metrics. */
+export async function unsyncedByStatus(db: Db): Promise<Record<string, number>> {
+  return countsBy(db, "SELECT status AS label, count(*)::int AS n FROM sync_state WHERE status <> 'synced' GROUP BY status");
+}
+
+async function countsBy(db: Db, sql: string): Promise<Record<string, number>> {
+  return Object.fromEntries((await db.query<{ label: unknown; n: unknown }>(sql)).map((r) => [String(r.label), numberFrom(r.n)]));
 }
 
 /** A resource the adapter believes the EHR holds at the version it wrote. */

@@ -1,8 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { ConfigError, databaseOptions } from '@kap/config';
-import { loadProcessSettings, runService } from '@kap/runtime';
-import { openDatabase } from '@kap/store';
-import pino from 'pino';
+import { ConfigError } from '@kap/config';
+import { loadProcessSettings, runDatabaseService } from '@kap/runtime';
 import client from 'prom-client';
 import { startConfiguredMllp } from './start';
 
@@ -11,21 +9,18 @@ import { startConfiguredMllp } from './start';
  * stores messages (with their outbox rows) and acknowledges them; the worker applies them.
  * The only file here that reads `process.env`.
  */
-void runService({
+void runDatabaseService({
   name: 'mllp',
   settings: (env) => {
     const settings = loadProcessSettings(env);
     if (settings.config.MLLP_PORT === undefined) throw new ConfigError('MLLP_PORT is not set: nothing to listen on');
     return settings;
   },
-  logger: ({ config }) => pino({ level: config.LOG_LEVEL, base: { service: 'mllp' } }),
   shutdownTimeoutMs: 10_000,
-  start: async ({ config, tenants }, lifecycle, logger) => {
+  start: async ({ config, tenants }, db, lifecycle, logger) => {
     if (!config.DATABASE_URL) {
       logger.warn('no DATABASE_URL: the embedded database is private to this process, and no worker will see these messages');
     }
-    const db = await openDatabase(databaseOptions(config));
-    lifecycle.onStop('database', () => db.close());
     const listener = await startConfiguredMllp(config, db, logger, tenants);
     if (listener) lifecycle.onStop('mllp listener', () => listener.close());
     if (config.METRICS_PORT) {

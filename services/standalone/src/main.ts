@@ -1,11 +1,8 @@
 import { startApi } from '@kap/api';
-import { databaseOptions } from '@kap/config';
 import { sandboxPolicyFromEnv, startSandbox } from '@kap/ehr-sandbox';
 import { startConfiguredMllp } from '@kap/mllp';
-import { loadProcessSettings, runService } from '@kap/runtime';
-import { openDatabase } from '@kap/store';
+import { loadProcessSettings, runDatabaseService } from '@kap/runtime';
 import { startWorker } from '@kap/worker';
-import pino from 'pino';
 
 /**
  * The Quick start's one process: the API, the worker, the MLLP listener (with MLLP_PORT)
@@ -14,23 +11,22 @@ import pino from 'pino';
  * service runs on its own against PostgreSQL (docker-compose.yml, infra/).
  * The composition root: the one place a service imports the others.
  */
-void runService({
+void runDatabaseService({
   name: 'kap',
   settings: (env) => {
     const settings = loadProcessSettings(env, { servesApi: true });
     // The sandbox's settings are checked with the rest, so nothing half-runs on a bad one.
     return { ...settings, sandboxPolicy: settings.config.EHR_BASE_URL ? undefined : sandboxPolicyFromEnv(env) };
   },
-  logger: ({ config }) => pino({ level: config.LOG_LEVEL }),
+  // Its services name themselves on child loggers.
+  nameInLogs: false,
   shutdownTimeoutMs: 30_000,
-  start: async ({ config, tenants, sandboxPolicy }, lifecycle, logger) => {
+  start: async ({ config, tenants, sandboxPolicy }, db, lifecycle, logger) => {
     if (sandboxPolicy) {
       const sandbox = await startSandbox({ port: config.EHR_SANDBOX_PORT, host: '127.0.0.1', ...sandboxPolicy });
       lifecycle.onStop('ehr sandbox', () => sandbox.close());
       logger.info({ url: sandbox.url, profile: sandbox.sandbox.policy.profile }, 'ehr sandbox listening');
     }
-    const db = await openDatabase(databaseOptions(config));
-    lifecycle.onStop('database', () => db.close());
     const worker = await startWorker(config, db, logger.child({ service: 'worker' }), tenants);
     lifecycle.onStop('worker', () => worker.close());
     const api = await startApi(config, db, logger.child({ service: 'api' }), tenants);

@@ -1,4 +1,4 @@
-import { forTenant, getOutboxMessageByKey, listUnsynced, markDead, markFailed, type Db } from '@kap/store';
+import { forTenant, getOutboxMessageByKey, listUnsynced, markDead, markFailed, recordFailedAttempt, type Db } from '@kap/store';
 import { TenantId } from '@kap/queue';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -12,6 +12,12 @@ export function isStalledOut(err: Error): boolean {
 export function isFinalFailure(job: Job, err: Error): boolean {
   if (isStalledOut(err)) return false;
   return err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+}
+
+/** Counts a failed attempt on the job's outbox row, for operators to see retries; a wait (lease, 429) is no attempt. */
+export async function countFailedAttempt(db: Db, job: Job, err: Error): Promise<void> {
+  const key = (job.data as { outboxKey?: unknown }).outboxKey;
+  if (typeof key === 'string') await recordFailedAttempt(db, key, err.message.slice(0, 1000));
 }
 
 /**

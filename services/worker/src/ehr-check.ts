@@ -17,7 +17,7 @@ import { buildPatient, buildScreeningResources, KAP_CANONICAL } from '@kap/fhir'
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import { localReferences } from './sync/ehr-copies';
-import { identityOf } from './sync/identity';
+import { syncIdentityOf } from './sync/sync-identity';
 import { profileClaims } from './sync/profile-claims';
 import { sendGroup } from './sync/sync-patient';
 import { adapterScopeNeeds, connectEhr, grantShortfall, PRODUCED_TYPES } from './ehr-connection';
@@ -230,7 +230,7 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, uncla
   const sendable = tagged.filter((r) => !strategy.keptBackResource(r));
   const byRef = new Map<string, LocalResource>(sendable.map((r) => [`${r.resourceType}/${r.id}`, { resource: r, version: 1 }]));
   const known = new Map<string, KnownEhrCopy>();
-  const identity = (r: Resource) => identityOf(r, strategy.forType(r.resourceType));
+  const identity = (r: Resource) => syncIdentityOf(r, strategy.forType(r.resourceType));
   const items = sendable.map((r) => ({
     key: `${r.resourceType}/${r.id}`,
     dependsOn: localReferences(r).filter((ref) => byRef.has(ref)),
@@ -248,7 +248,7 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, uncla
     const { group, single } = next;
     const plan = planSync({
       resources: group.keys.map((k) => byRef.get(k) as LocalResource),
-      identityOf: identity,
+      syncIdentityOf: identity,
       existing: new Map(),
       knownEhrCopies: known,
       bundleType: strategy.mode === 'batch' ? 'batch' : 'transaction',

@@ -3,7 +3,7 @@ import { hl7OutDestination, type Config } from '@kap/config';
 import { buildOru, HL7, LOINC, quantity, UCUM } from '@kap/fhir';
 import type { Observation, Patient } from '@medplum/fhirtypes';
 import { MllpSender } from './hl7-out/mllp-sender';
-import { v2OutSettings } from './processors/hl7-out';
+import { v2OutSettings } from './units/hl7-out/processor';
 
 export interface Hl7CheckOptions {
   readonly out?: (line: string) => void;

@@ -10,11 +10,11 @@ export { notificationTokenIssuer, renewSubscriptionTokensOnce } from './inbound/
 export { chooseTenants, parseTenantArgs, runPerTenant, tenantHeading, TenantChoiceError, type TenantChoice } from './tenant-ops';
 // The steps the processors are made of, exported for the cross-service tests and benchmarks
 // (which drive one step against a real EHR or the sandbox) so they need no path into src.
-export { ehrSyncProcessor } from './processors/ehr-sync';
-export { escalateSafetyAlert } from './processors/safety-alerts';
+export { ehrSyncProcessor } from './units/ehr-sync/processor';
+export { escalateSafetyAlert } from './units/safety-alert-escalation/processor';
 export { applyInboundMessage } from './inbound/apply-message';
 export { syncPatient, sendGroup, keptBackReferences } from './sync/sync-patient';
 export { reconcileWithEhr } from './sync/reconcile';
-export { identityOf } from './sync/identity';
+export { syncIdentityOf } from './sync/sync-identity';
 export { localReferences } from './sync/ehr-copies';
 export { profileClaims } from './sync/profile-claims';

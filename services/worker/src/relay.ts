@@ -28,40 +28,22 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
   if (rows.length === 0) return 0;
   const dispatches: Dispatch[] = [];
   const stillRunning: Dispatched[] = [];
+  // Each row's unit and payload, read once: the stale rows' look-ups and the dispatch below both use them.
+  const parsed: Parsed[] = [];
+  for (const row of rows) {
+    const read = readRow(row);
+    if ('deadLetter' in read) {
+      deps.logger.error({ outbox: row.id, topic: row.topic, reason: read.deadLetter }, 'outbox row cannot be dispatched: dead letter');
+      await markDead(deps.db, row.id, read.deadLetter);
+      continue;
+    }
+    parsed.push(read);
+  }
   // The stale rows' jobs are looked up all at once: one pipelined Redis exchange a pass, not two calls a row.
   const verdicts = new Map(
-    await Promise.all(
-      rows
-        .filter((row) => row.dispatchedAt)
-        .flatMap((row) => {
-          // Only rows the loop below would dispatch; the payload is read as it does, tenant apart
-          // (a row whose stored payload failed this was taken for lost and re-sent at every pass).
-          const unit = unitForTopic(row.topic);
-          const stored = splitTenant(row.payload);
-          return unit && !('error' in stored) && unit.payload.safeParse(stored.payload).success ? [lookUp(deps, unit, row).then((v) => [row.id, v] as const)] : [];
-        }),
-    ),
+    await Promise.all(parsed.filter(({ row }) => row.dispatchedAt).map(({ row, unit }) => lookUp(deps, unit, row).then((v) => [row.id, v] as const))),
   );
-  for (const row of rows) {
-    const unit = unitForTopic(row.topic);
-    if (!unit) {
-      deps.logger.error({ outbox: row.id, topic: row.topic }, 'outbox row with an unknown topic: dead letter');
-      await markDead(deps.db, row.id, `no unit of work has the topic "${row.topic}"`);
-      continue;
-    }
-    const stored = splitTenant(row.payload);
-    if ('error' in stored) {
-      deps.logger.error({ outbox: row.id, topic: row.topic, reason: stored.error }, 'outbox payload names no valid tenant: dead letter');
-      await markDead(deps.db, row.id, `payload does not parse: ${stored.error}`);
-      continue;
-    }
-    const payload = unit.payload.safeParse(stored.payload);
-    if (!payload.success) {
-      const reason = payload.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ');
-      deps.logger.error({ outbox: row.id, topic: row.topic, reason }, 'outbox payload does not parse: dead letter');
-      await markDead(deps.db, row.id, `payload does not parse: ${reason}`);
-      continue;
-    }
+  for (const { row, unit, tenantId, payload } of parsed) {
     if (row.dispatchedAt) {
       const verdict = verdicts.get(row.id) ?? 'lost';
       if (verdict === 'running') {
@@ -71,7 +53,7 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
       if (verdict === 'failed') continue;
       await removeJobs(deps.queues.get(unit.queue), row.jobIds);
     }
-    const jobs = unit.jobs(payload.data, { key: row.key, patientId: row.patientId, tenantId: stored.tenantId }).map((j) => ({ ...j, id: newJobId(unit) }));
+    const jobs = unit.jobs(payload, { key: row.key, patientId: row.patientId, tenantId }).map((j) => ({ ...j, id: newJobId(unit) }));
     dispatches.push({ row, unit, jobs });
   }
   // Ids first, then Redis: a crash between leaves ids Redis lacks, which the sweep re-dispatches.
@@ -95,6 +77,25 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
   const newest = dispatches.reduce((max, d) => Math.max(max, d.row.id), 0);
   if (newest > 0 && deps.redis) await recordHighWater(deps.redis, deps.queuePrefix, newest);
   return rows.length;
+}
+
+/** A row the relay can dispatch: its unit, and its payload parsed, tenant apart. */
+interface Parsed {
+  readonly row: OutboxRow;
+  readonly unit: WorkUnit<unknown>;
+  readonly tenantId: string;
+  readonly payload: unknown;
+}
+
+/** The unit and payload of a row, or why it becomes a dead letter: no unit has its topic, or its payload does not parse. */
+function readRow(row: OutboxRow): Parsed | { readonly deadLetter: string } {
+  const unit = unitForTopic(row.topic);
+  if (!unit) return { deadLetter: `no unit of work has the topic "${row.topic}"` };
+  const stored = splitTenant(row.payload);
+  if ('error' in stored) return { deadLetter: `payload does not parse: ${stored.error}` };
+  const payload = unit.payload.safeParse(stored.payload);
+  if (!payload.success) return { deadLetter: `payload does not parse: ${payload.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ')}` };
+  return { row, unit, tenantId: stored.tenantId, payload: payload.data };
 }
 
 /**

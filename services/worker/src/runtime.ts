@@ -1,21 +1,15 @@
 import { attemptsToSpan, syncBackoffMs } from '@kap/ehr-client';
 import { parseDurationMs } from '@kap/domain';
-import { QUEUE_NAMES, type JobLimits, type QueueName } from '@kap/queue';
-import { Worker, type ConnectionOptions, type Job, type Processor } from 'bullmq';
-import { deadLetter, isFinalFailure, isStalledOut } from './dead-letters';
+import type { JobLimits, QueueName } from '@kap/queue';
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job, type Processor } from 'bullmq';
+import { countFailedAttempt, deadLetter, isFinalFailure, isStalledOut } from './dead-letters';
 import type { WorkerDeps } from './deps';
 import { recordJob } from './metrics';
-import { courseNoteProcessor } from './processors/course-note';
-import { ehrSyncProcessor } from './processors/ehr-sync';
-import { followUpProcessor } from './processors/follow-ups';
-import { hl7OutProcessor } from './processors/hl7-out';
 import { closeSenders } from './hl7-out/senders';
-import { inboundProcessor } from './processors/inbound';
-import { notifyProcessor } from './processors/notify';
-import { reconcileProcessor } from './processors/reconcile';
 import { startRelay } from './relay';
 import { startStaleSweep } from './stale-sweep';
 import { startSubscriptionRenewal } from './inbound/renew-subscriptions';
+import { processorsByQueue, queueConcurrency, type UnitProcessor } from './units/registry';
 
 export interface WorkerRuntime {
   /** Stops taking work, lets running jobs finish (or returns them to the queue), stops the relay. */
@@ -61,27 +55,23 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
         return;
       }
       recordJob(name, isFinalFailure(job, err) ? 'dead' : 'retried', job);
+      const counted = countFailedAttempt(deps.db, job, err).catch((countErr: unknown) =>
+        deps.logger.warn({ err: countErr, job: job.id }, 'could not count a failed attempt on its outbox row'),
+      );
       if (!isFinalFailure(job, err)) {
         deps.logger.warn({ queue: name, job: job.id, attempt: job.attemptsMade, err: err.message }, 'job failed; will retry');
         return;
       }
-      deadLetter(deps.db, deps.logger, job, err).catch((dlqErr: unknown) =>
-        deps.logger.error({ err: dlqErr, job: job.id }, 'could not record a dead letter; the relay sweep will'),
-      );
+      // After the count, so the dead letter's reason is the row's last error.
+      counted
+        .then(() => deadLetter(deps.db, deps.logger, job, err))
+        .catch((dlqErr: unknown) => deps.logger.error({ err: dlqErr, job: job.id }, 'could not record a dead letter; the relay sweep will'));
     });
     worker.on('error', (err) => deps.logger.error({ queue: name, err: err.message }, 'worker error'));
     return worker;
   };
-  const workers = [
-    start(QUEUE_NAMES.ehrSync, ehrSyncProcessor(deps), deps.config.SYNC_CONCURRENCY),
-    start(QUEUE_NAMES.followUps, followUpProcessor(deps), 2),
-    start(QUEUE_NAMES.notify, notifyProcessor(deps), 4),
-    start(QUEUE_NAMES.reconcile, reconcileProcessor(deps), 1),
-    start(QUEUE_NAMES.inbound, inboundProcessor(deps), 2),
-    start(QUEUE_NAMES.courseNotes, courseNoteProcessor(deps), 1),
-    // Messages share one connection per engine, one in flight: more concurrency only queues on it.
-    start(QUEUE_NAMES.hl7Out, hl7OutProcessor(deps), 2),
-  ];
+  // One worker per queue of the registry; a job goes to its unit's processor by its name.
+  const workers = [...processorsByQueue(deps)].map(([name, byJobName]) => start(name, dispatchByJobName(name, byJobName), queueConcurrency(deps, name)));
   const relay = startRelay(deps, jobLimits(deps));
   const sweep = startStaleSweep(deps);
   const renewal = startSubscriptionRenewal(deps);
@@ -93,5 +83,13 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
       await Promise.all(workers.map((w) => w.close()));
       closeSenders(deps);
     },
+  };
+}
+
+function dispatchByJobName(queue: QueueName, byJobName: ReadonlyMap<string, UnitProcessor>): Processor {
+  return async (job, token) => {
+    const run = byJobName.get(job.name);
+    if (!run) throw new UnrecoverableError(`no unit on queue "${queue}" has jobs named "${job.name}"`);
+    return run(job, token);
   };
 }

@@ -19,7 +19,7 @@ export async function sweepStaleOnce(deps: WorkerDeps): Promise<string[]> {
   const patients: string[] = [];
   for (const tenantId of tenantsOf(deps).ids) {
     const db = forTenant(deps.db, tenantId);
-    for (const patientId of await stalePendingPatients(db, parseDurationMs(deps.config.SYNC_STALE_AFTER))) {
+    for (const patientId of await stalePendingPatients(db, WORK.ehrSync.topic, parseDurationMs(deps.config.SYNC_STALE_AFTER))) {
       await enqueueWork(db, WORK.ehrSync, { patientId, reason: STALE_REQUEUE_REASON }, { patientId, tenantId });
       patients.push(patientId);
     }

@@ -1,5 +1,5 @@
-import type { Queues } from '@kap/queue';
-import { oldestPendingSeconds, type Db } from '@kap/store';
+import { WORK, type Queues } from '@kap/queue';
+import { deadLettersByTopic, oldestPendingAgeSeconds, oldestPendingSeconds, openOutboxByTopic, unsyncedByStatus, type Db } from '@kap/store';
 import type { RequestHandler, Router } from 'express';
 import { Router as makeRouter } from 'express';
 import client from 'prom-client';
@@ -69,8 +69,8 @@ function scraped(
  */
 function stateRegistry(db: Db, queues: Queues | undefined): client.Registry {
   const registry = new client.Registry();
-  const countBy = async (sql: string, label: string, set: (l: Record<string, string>, v: number) => void): Promise<void> => {
-    for (const row of await db.query<Record<string, string | number>>(sql)) set({ [label]: String(row[label]) }, Number(row.n));
+  const countBy = async (read: (db: Db) => Promise<Record<string, number>>, label: string, set: (l: Record<string, string>, v: number) => void): Promise<void> => {
+    for (const [value, n] of Object.entries(await read(db))) set({ [label]: value }, n);
   };
   if (queues) {
     scraped(registry, 'kap_queue_jobs', 'Jobs per queue and state', ['queue', 'state'], async (set) => {
@@ -81,20 +81,16 @@ function stateRegistry(db: Db, queues: Queues | undefined): client.Registry {
     });
   }
   scraped(registry, 'kap_outbox_open', 'Outbox rows not done yet, by topic (dead letters excluded)', ['topic'], (set) =>
-    countBy('SELECT topic, count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND dead_at IS NULL GROUP BY topic', 'topic', set),
+    countBy(openOutboxByTopic, 'topic', set),
   );
   scraped(registry, 'kap_dead_letters', 'Work the queues gave up on, waiting to be re-driven', ['topic'], (set) =>
-    countBy('SELECT topic, count(*)::int AS n FROM outbox WHERE dead_at IS NOT NULL AND completed_at IS NULL GROUP BY topic', 'topic', set),
+    countBy(deadLettersByTopic, 'topic', set),
   );
   scraped(registry, 'kap_resources_unsynced', 'Stored resources whose latest version is not in the EHR yet, by status', ['status'], (set) =>
-    countBy("SELECT status, count(*)::int AS n FROM sync_state WHERE status <> 'synced' GROUP BY status", 'status', set),
+    countBy(unsyncedByStatus, 'status', set),
   );
   scraped(registry, 'kap_sync_lag_seconds', 'Age of the oldest accepted change not yet in the EHR (0 when all are)', [], async (set) => {
-    const [row] = await db.query<{ age: number }>(
-      `SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age FROM outbox
-       WHERE topic = 'ehr-sync' AND completed_at IS NULL AND dead_at IS NULL`,
-    );
-    set({}, Number(row?.age ?? 0));
+    set({}, await oldestPendingAgeSeconds(db, WORK.ehrSync.topic));
   });
   scraped(registry, 'kap_sync_oldest_pending_seconds', 'Age of the oldest stored resource version not yet confirmed by the EHR (0 when none)', [], async (set) => {
     set({}, await oldestPendingSeconds(db));

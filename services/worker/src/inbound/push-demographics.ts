@@ -5,7 +5,7 @@ import { getSyncStates, markCompleted, readResource, type Db } from '@kap/store'
 import type { Patient } from '@medplum/fhirtypes';
 import stringify from 'safe-stable-stringify';
 import { auditAdapterWrites } from '../audit';
-import { identityOf } from '../sync/identity';
+import { syncIdentityOf } from '../sync/sync-identity';
 
 /** The demographics the hospital's feed (ADT A08) owns; nothing else of the EHR's Patient is touched. */
 const FED_ELEMENTS = ['name', 'birthDate', 'gender'] as const;
@@ -26,7 +26,7 @@ export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient; co
   const [state] = await getSyncStates(deps.db, [{ type: 'Patient', id: data.patientId }]);
   let current = state?.ehrId ? await deps.ehr.read('Patient', state.ehrId) : undefined;
   if (!current) {
-    const identity = identityOf(local);
+    const identity = syncIdentityOf(local);
     const found = identity.by === 'identifier' ? await deps.ehr.findByIdentifiers('Patient', [{ system: identity.system, value: identity.value }]) : [];
     if (found.length > 1) throw new Error(`The EHR holds more than one Patient with the hospital identifier; resolve the duplicate there`);
     if (found[0]?.id) current = await deps.ehr.read('Patient', found[0].id);

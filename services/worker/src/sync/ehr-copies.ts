@@ -1,6 +1,6 @@
-import { chunkIdentifierTokens, identityKey, type EhrClient, type EhrCopy, type KnownEhrCopy, type SyncIdentity } from '@kap/ehr-client';
+import { chunkIdentifierTokens, syncIdentityKey, type EhrClient, type EhrCopy, type KnownEhrCopy, type SyncIdentity } from '@kap/ehr-client';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
-import { identitiesOfCopy } from './identity';
+import { syncIdentitiesOfEhrCopy } from './sync-identity';
 
 /** `Type/id` of every relative reference in a resource (logical and `urn:` ones are not local). */
 export function localReferences(resource: Resource): string[] {
@@ -26,15 +26,15 @@ export function localReferences(resource: Resource): string[] {
 export async function readEhrCopies(
   ehr: EhrClient,
   resources: readonly Resource[],
-  identityOf: (resource: Resource) => SyncIdentity,
+  syncIdentityOf: (resource: Resource) => SyncIdentity,
   known: ReadonlyMap<string, KnownEhrCopy>,
 ): Promise<Map<string, EhrCopy>> {
   const byType = new Map<string, Resource[]>();
   for (const r of resources) byType.set(r.resourceType, [...(byType.get(r.resourceType) ?? []), r]);
   const copies = new Map<string, EhrCopy>();
-  const wanted = new Set(resources.map((r) => identityKey(r.resourceType, identityOf(r))));
+  const wanted = new Set(resources.map((r) => syncIdentityKey(r.resourceType, syncIdentityOf(r))));
   for (const [type, list] of byType) {
-    const identities = list.map(identityOf);
+    const identities = list.map(syncIdentityOf);
     const byIdentifier = identities.flatMap((i) => (i.by === 'identifier' ? [{ system: i.system, value: i.value }] : []));
     const byTag = identities.flatMap((i) => (i.by === 'tag' ? [{ system: i.system, value: i.code }] : []));
     const found: Resource[] = [];
@@ -43,8 +43,8 @@ export async function readEhrCopies(
       found.push(...(await ehr.searchAll(type as ResourceType, { _tag: chunk.join(','), _count: String(Math.max(chunk.length, 10)) })));
     }
     for (const resource of found) {
-      for (const identity of identitiesOfCopy(resource)) {
-        const key = identityKey(type, identity);
+      for (const identity of syncIdentitiesOfEhrCopy(resource)) {
+        const key = syncIdentityKey(type, identity);
         if (!wanted.has(key)) continue;
         if (copies.has(key) && copies.get(key)?.resource.id !== resource.id) {
           // Two EHR resources answer to one identity: someone else duplicated it. Refuse to guess.
@@ -56,7 +56,7 @@ export async function readEhrCopies(
   }
   // Types it cannot search: read what was recorded, keyed as the planner finds it.
   for (const r of resources) {
-    if (identityOf(r).by !== 'none') continue;
+    if (syncIdentityOf(r).by !== 'none') continue;
     const copy = known.get(`${r.resourceType}/${r.id}`);
     if (!copy) continue;
     const [type, id] = copy.reference.split('/') as [ResourceType, string];

@@ -1,8 +1,8 @@
 import { decideWriteStrategy, readCapabilities, writeSettingsFrom } from '@kap/ehr-client';
 import type { CapabilityStatement, Observation, Patient } from '@medplum/fhirtypes';
 import { channelRows } from '../ehr-check';
-import { patientRecheckDelay } from '../processors/ehr-sync';
-import { identityOf } from './identity';
+import { patientRecheckDelay } from '../units/ehr-sync/processor';
+import { syncIdentityOf } from './sync-identity';
 import { keptBackReferences } from './sync-patient';
 
 const statement: CapabilityStatement = {
@@ -38,7 +38,7 @@ const lab: Observation = {
 describe('the sync planner against an EHR that may not create Patients', () => {
   it('finds a create that is not conditional by its identifier all the same, so a retry searches before it writes', () => {
     const obs: Observation = { ...lab, category: [] };
-    expect(identityOf(obs, strategy.forType('Observation'))).toEqual({ by: 'identifier', system: 'https://kap-adapter.org/fhir/sid/resource', value: 'lab' });
+    expect(syncIdentityOf(obs, strategy.forType('Observation'))).toEqual({ by: 'identifier', system: 'https://kap-adapter.org/fhir/sid/resource', value: 'lab' });
   });
 
   it('references the matched Patient by its EHR id, not logically; a kept-back Observation category logically', () => {

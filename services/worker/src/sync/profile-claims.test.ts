@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createEhrClient, planSync, type WriteStrategy } from '@kap/ehr-client';
 import type { Observation } from '@medplum/fhirtypes';
-import { identityOf } from './identity';
+import { syncIdentityOf } from './sync-identity';
 import { profileClaims, withoutClaims } from './profile-claims';
 import { sendGroup } from './sync-patient';
 
@@ -52,7 +52,7 @@ async function sendOneObservation(url: string, resource: Observation, claims = p
   const ehr = createEhrClient({ baseUrl: url, auth: { mode: 'none' }, timeoutMs: 5000 });
   const plan = planSync({
     resources: [{ resource, version: 1 }],
-    identityOf: (r) => identityOf(r),
+    syncIdentityOf: (r) => syncIdentityOf(r),
     existing: new Map(),
     knownEhrCopies: new Map(),
     bundleType: 'transaction',

@@ -2,7 +2,7 @@ import {
   capabilityCache,
   copyKey,
   decideWriteStrategy,
-  identityKey,
+  syncIdentityKey,
   planSync,
   type EhrClient,
   type EhrCopy,
@@ -12,7 +12,7 @@ import {
 } from '@kap/ehr-client';
 import { listPatientResources, listSyncedResources, type Db, type ReconciledResource, type SyncedResource } from '@kap/store';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
-import { identitiesOfCopy, identityOf } from './identity';
+import { syncIdentitiesOfEhrCopy, syncIdentityOf } from './sync-identity';
 import { keptBackReferences, knownCopies } from './sync-patient';
 
 type Found = Omit<ReconciledResource, 'requeued'>;
@@ -60,7 +60,7 @@ async function reconcilePatient(db: Db, ehr: EhrClient, strategy: WriteStrategy,
   const all = await listPatientResources(db, patient);
   const known = await knownCopies(db, all);
   const keptBack = keptBackReferences(all, strategy);
-  const identity = (r: Resource) => identityOf(r, strategy.forType(r.resourceType));
+  const identity = (r: Resource) => syncIdentityOf(r, strategy.forType(r.resourceType));
   const duplicates = await findDuplicates(ehr, resources.filter((r) => r.type !== 'Patient'), identity);
   const results: Found[] = [];
   for (const r of resources) {
@@ -77,7 +77,7 @@ async function reconcilePatient(db: Db, ehr: EhrClient, strategy: WriteStrategy,
     try {
       const plan = planSync({
         resources: [{ resource: r.resource, version: r.version, createOnly: r.type === 'Patient' }],
-        identityOf: identity,
+        syncIdentityOf: identity,
         existing,
         knownEhrCopies: known,
         keptBack,
@@ -113,7 +113,7 @@ async function findDuplicates(
     for (const r of list) {
       const id = identity(r.resource);
       if (id.by === 'none') continue;
-      wanted.set(identityKey(type, id), `${r.type}/${r.id}`);
+      wanted.set(syncIdentityKey(type, id), `${r.type}/${r.id}`);
       if (id.by === 'identifier') byIdentifier.push({ system: id.system, value: id.value });
       else byTag.push(`${id.system}|${id.code}`);
     }
@@ -122,7 +122,7 @@ async function findDuplicates(
     for (const tag of byTag) found.push(...(await ehr.searchAll(type as ResourceType, { _tag: tag })));
     const seen = new Map<string, Set<string>>();
     for (const copy of found) {
-      for (const key of identitiesOfCopy(copy).map((i) => identityKey(type, i))) {
+      for (const key of syncIdentitiesOfEhrCopy(copy).map((i) => syncIdentityKey(type, i))) {
         const local = wanted.get(key);
         if (local) seen.set(local, new Set([...(seen.get(local) ?? []), `${type}/${copy.id}`]));
       }

@@ -35,7 +35,7 @@ import {
   type MarkSynced,
 } from '@kap/store';
 import type { Identifier, Resource } from '@medplum/fhirtypes';
-import { identityOf, syncIdentifier } from './identity';
+import { syncIdentityOf, syncIdentifier } from './sync-identity';
 import { localReferences, readEhrCopies } from './ehr-copies';
 import { droppedNote, profileClaims, withoutClaims, type ProfileClaims } from './profile-claims';
 
@@ -177,7 +177,7 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
     createOnly: u.type === 'Patient' || (!strategy.forType(u.type).update && !known.has(`${u.type}/${u.id}`)),
   }));
   if (sendable.length === 0) return;
-  const identity = (r: Resource) => identityOf(r, strategy.forType(r.resourceType));
+  const identity = (r: Resource) => syncIdentityOf(r, strategy.forType(r.resourceType));
   const keptBack = keptBackReferences(patientResources, strategy);
   // Without conditional create, every create is preceded by a search on its identity: a copy
   // an earlier attempt wrote (its answer lost, or the worker killed before recording it) is
@@ -223,7 +223,7 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
     if (resources.length === 0) continue;
     const plan = planSync({
       resources,
-      identityOf: identity,
+      syncIdentityOf: identity,
       existing,
       knownEhrCopies: known,
       bundleType: strategy.mode === 'batch' ? 'batch' : 'transaction',

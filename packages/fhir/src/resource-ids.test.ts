@@ -1,4 +1,4 @@
-import { KAP_CANONICAL, RESOURCE_IDENTIFIER_SYSTEM, resourceId, resourceIdentifier } from './identity';
+import { KAP_CANONICAL, RESOURCE_IDENTIFIER_SYSTEM, resourceId, resourceIdentifier } from './resource-ids';
 
 /** uuid5(uuid5(NAMESPACE_URL, 'https://kap-adapter.org/fhir'), key), computed with Python's uuid module. */
 const PINNED_BLOOD_PRESSURE_ID = '026d38e7-39bb-57b1-bb64-5734142970a4';

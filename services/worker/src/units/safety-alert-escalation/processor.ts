@@ -4,9 +4,10 @@ import { buildAlertStepRecords } from '@kap/fhir';
 import { SafetyAlertJobData, WORK, saveForSync, workRequest } from '@kap/queue';
 import { advanceSafetyAlert, getSafetyAlert, markCompleted, readResource } from '@kap/store';
 import type { Flag } from '@medplum/fhirtypes';
-import { auditAdapterWrites } from '../audit';
-import type { WorkerDeps } from '../deps';
-import { tenantWork } from '../tenant-work';
+import { auditAdapterWrites } from '../../audit';
+import type { Job } from 'bullmq';
+import type { WorkerDeps } from '../../deps';
+import { tenantWork } from '../../tenant-work';
 
 /**
  * A safety alert's acknowledgement deadline. Still open when it comes (nobody acknowledged
@@ -17,6 +18,11 @@ import { tenantWork } from '../tenant-work';
  * finds the escalation recorded and sends nothing more, and a delivery retried after a crash
  * carries the same delivery id (X-KAP-Delivery) for the subscriber to drop.
  */
+export function safetyAlertEscalationProcessor(deps: WorkerDeps) {
+  return async (job: Job): Promise<string> => escalateSafetyAlert(deps, job.data);
+}
+
+/** One deadline's escalation, as `safetyAlertEscalationProcessor` runs it on a job's data. */
 export async function escalateSafetyAlert(deps: WorkerDeps, jobData: unknown): Promise<string> {
   const data = SafetyAlertJobData.parse(jobData);
   const t = tenantWork(deps, data.tenantId);

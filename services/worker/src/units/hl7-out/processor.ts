@@ -2,12 +2,13 @@ import { parseDurationMs } from '@kap/domain';
 import { assigningAuthorities, hl7OutDestination, type Config } from '@kap/config';
 import { V2BuildError, buildMdm, buildOru, unversionedReplacedId, type V2OutSettings } from '@kap/fhir';
 import { Hl7OutJobData, WORK, splitTenant } from '@kap/queue';
-import { getOutboxMessageByKey, hl7OutPrecedence, listResourceHistory, markCompleted, readResource, readResourceVersion, recordFailure } from '@kap/store';
+import { getOutboxMessageByKey, hl7OutPrecedence, listResourceHistory, markCompleted, readResource, readResourceVersion } from '@kap/store';
 import type { DocumentReference, Observation, Patient } from '@medplum/fhirtypes';
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { WorkerDeps } from '../deps';
-import { senderFor } from '../hl7-out/senders';
-import { tenantWork } from '../tenant-work';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { WorkerDeps } from '../../deps';
+import { senderFor } from '../../hl7-out/senders';
+import { tenantWork } from '../../tenant-work';
+import { retryLater } from '../lease-and-rate';
 
 /** When an earlier message of the same patient is still on its way, look again this soon. */
 const ORDER_WAIT_MS = 500;
@@ -51,8 +52,7 @@ export function hl7OutProcessor(deps: WorkerDeps) {
       return 'already delivered';
     }
     if (order.earlierOpen > 0) {
-      await job.moveToDelayed(Date.now() + ORDER_WAIT_MS + Math.floor(Math.random() * ORDER_WAIT_MS), token);
-      throw new DelayedError();
+      return retryLater(job, token, ORDER_WAIT_MS, ORDER_WAIT_MS);
     }
 
     const ref = `${message.resourceType}/${message.resourceId}/_history/${message.version}`;
@@ -79,13 +79,8 @@ export function hl7OutProcessor(deps: WorkerDeps) {
       throw err;
     }
 
-    let ack;
-    try {
-      ack = await senderFor(deps, destination).send(text, message.controlId, parseDurationMs(t.config.HL7_OUT_ACK_TIMEOUT));
-    } catch (err) {
-      await recordFailure(t.db, row.id, err instanceof Error ? err.message : String(err)).catch(() => undefined);
-      throw err;
-    }
+    // A failed send is counted on the row by the worker's failed handler, as every unit's is.
+    const ack = await senderFor(deps, destination).send(text, message.controlId, parseDurationMs(t.config.HL7_OUT_ACK_TIMEOUT));
     if (ack.code === 'AA' || ack.code === 'CA') {
       await markCompleted(t.db, outboxKey);
       deps.logger.info({ job: job.id, controlId: message.controlId, type: message.messageType }, 'hl7 v2 message acknowledged');

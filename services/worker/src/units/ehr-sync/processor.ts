@@ -1,13 +1,11 @@
-import { isEhrError, writeSettingsFrom } from '@kap/ehr-client';
+import { writeSettingsFrom } from '@kap/ehr-client';
 import { EhrSyncJobData, WORK } from '@kap/queue';
-import { acquireLease, completeOutboxRows, getOutboxMessageByKey, listOpenOutboxIds, markCompleted, noteSyncAttemptError, releaseLease } from '@kap/store';
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { WorkerDeps } from '../deps';
-import { tenantWork } from '../tenant-work';
-import { syncPatient, type SyncOutcome } from '../sync/sync-patient';
-
-/** When another job holds the patient's lease, look again this soon. */
-const LEASE_BUSY_RETRY_MS = 300;
+import { completeOutboxRows, getOutboxMessageByKey, listOpenOutboxIds, markCompleted, noteSyncAttemptError } from '@kap/store';
+import { DelayedError, type Job } from 'bullmq';
+import type { WorkerDeps } from '../../deps';
+import { tenantWork } from '../../tenant-work';
+import { syncPatient, type SyncOutcome } from '../../sync/sync-patient';
+import { rethrowEhrFailure, retryLater, withLease } from '../lease-and-rate';
 
 const NOTHING_TO_DO: SyncOutcome = { written: 0, unchanged: 0, notSent: 0, requests: 0 };
 
@@ -30,11 +28,7 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
     // Another row's sync already did this one's work (see below): nothing to wait for.
     const row = await getOutboxMessageByKey(t.db, data.outboxKey);
     if (row?.completedAt) return NOTHING_TO_DO;
-    const leaseKey = `patient/${data.patientId}`;
-    if (!(await acquireLease(t.db, leaseKey, `${deps.workerId}/${job.id}`, deps.config.SYNC_LEASE_MS))) {
-      await job.moveToDelayed(Date.now() + LEASE_BUSY_RETRY_MS + Math.floor(Math.random() * LEASE_BUSY_RETRY_MS), token);
-      throw new DelayedError();
-    }
+    return withLease(deps, t.db, job, token, `patient/${data.patientId}`, async () => {
     try {
       // The patient's open sync rows, read before the sync reads the patient's data: each was
       // committed with its data, so the sync sends that data too, and its row is done with
@@ -50,8 +44,7 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
         // back if Redis loses it), and the sync it resumes sends what the others were for.
         if (row) await completeOutboxRows(t.db, covered.filter((id) => id !== row.id));
         deps.logger.info({ job: job.id, outboxKey: data.outboxKey, recheckInMs: delay }, 'ehr sync waits for the hospital Patient');
-        await job.moveToDelayed(Date.now() + delay, token);
-        throw new DelayedError();
+        return retryLater(job, token, delay);
       }
       // Completed here, with the EHR's answers recorded, and nowhere else.
       if (!(await markCompleted(t.db, data.outboxKey))) {
@@ -61,17 +54,12 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
       deps.logger.info({ job: job.id, outboxKey: data.outboxKey, alsoCompleted, ...outcome }, 'ehr sync done');
       return outcome;
     } catch (err) {
-      if (err instanceof DelayedError) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      await noteSyncAttemptError(t.db, data.patientId, message).catch(() => undefined);
-      if (isEhrError(err) && err.kind === 'rate-limited') {
-        await job.moveToDelayed(Date.now() + (err.retryAfterMs ?? 30_000), token);
-        throw new DelayedError();
+      if (!(err instanceof DelayedError)) {
+        const message = err instanceof Error ? err.message : String(err);
+        await noteSyncAttemptError(t.db, data.patientId, message).catch(() => undefined);
       }
-      if (isEhrError(err) && !err.transient) throw new UnrecoverableError(`EHR refused the sync: ${err.message}`);
-      throw err;
-    } finally {
-      await releaseLease(t.db, leaseKey, `${deps.workerId}/${job.id}`).catch(() => undefined);
+      return rethrowEhrFailure(err, job, token, 'EHR refused the sync');
     }
+    });
   };
 }

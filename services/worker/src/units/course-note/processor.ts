@@ -1,11 +1,10 @@
 import { CourseNoteJobData, WORK } from '@kap/queue';
-import { acquireLease, completeOutboxRows, getCourse, getOutboxMessageByKey, listOpenOutboxIds, markCompleted, releaseLease } from '@kap/store';
-import { DelayedError, type Job } from 'bullmq';
-import { noteTimeZone, rebuildCourseNote, type RebuildResult } from '../course-note/rebuild';
-import type { WorkerDeps } from '../deps';
-import { tenantWork } from '../tenant-work';
-
-const LEASE_BUSY_RETRY_MS = 300;
+import { completeOutboxRows, getCourse, getOutboxMessageByKey, listOpenOutboxIds, markCompleted } from '@kap/store';
+import type { Job } from 'bullmq';
+import { noteTimeZone, rebuildCourseNote, type RebuildResult } from '../../course-note/rebuild';
+import type { WorkerDeps } from '../../deps';
+import { tenantWork } from '../../tenant-work';
+import { withLease } from '../lease-and-rate';
 
 /**
  * One `course-note` job: rebuilds the course's note (see `rebuildCourseNote`) under the
@@ -19,13 +18,7 @@ export function courseNoteProcessor(deps: WorkerDeps) {
     const t = tenantWork(deps, data.tenantId);
     const doneByAnother = async (): Promise<boolean> => !!(await getOutboxMessageByKey(t.db, data.outboxKey))?.completedAt;
     if (await doneByAnother()) return { outcome: 'done-by-another' };
-    const leaseKey = `course-note/${data.courseId}`;
-    const holder = `${deps.workerId}/${job.id}`;
-    if (!(await acquireLease(t.db, leaseKey, holder, deps.config.SYNC_LEASE_MS))) {
-      await job.moveToDelayed(Date.now() + LEASE_BUSY_RETRY_MS + Math.floor(Math.random() * LEASE_BUSY_RETRY_MS), token);
-      throw new DelayedError();
-    }
-    try {
+    return withLease(deps, t.db, job, token, `course-note/${data.courseId}`, async () => {
       // The lease's last holder completes the rows it covered before letting go: look again.
       if (await doneByAnother()) return { outcome: 'done-by-another' };
       const course = await getCourse(t.db, data.courseId);
@@ -35,8 +28,6 @@ export function courseNoteProcessor(deps: WorkerDeps) {
       const alsoCompleted = await completeOutboxRows(t.db, covered);
       deps.logger.info({ job: job.id, course: data.courseId, alsoCompleted, ...result }, 'course note rebuilt');
       return result;
-    } finally {
-      await releaseLease(t.db, leaseKey, holder).catch(() => undefined);
-    }
+    });
   };
 }

@@ -1,9 +1,9 @@
 import { NotifyJobData } from '@kap/queue';
 import { getOutboxMessageByKey, markCompleted, readResourceVersion } from '@kap/store';
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { WorkerDeps } from '../deps';
-import { tenantWork } from '../tenant-work';
-import { SIGNATURE_HEADER, signWebhook } from '../webhooks/signature';
+import type { WorkerDeps } from '../../deps';
+import { tenantWork } from '../../tenant-work';
+import { SIGNATURE_HEADER, signWebhook } from '../../webhooks/signature';
 
 const DELIVERY_TIMEOUT_MS = 10_000;
 

@@ -3,10 +3,9 @@ import { FollowUpCancelJobData, FollowUpJobData, WORK, saveForSync } from '@kap/
 import { completeOutboxMatching, getCourse, getFollowUp, markCompleted, readResource, setFollowUpStatus, type FollowUpRow } from '@kap/store';
 import type { Communication, Resource, Task } from '@medplum/fhirtypes';
 import type { Job } from 'bullmq';
-import type { WorkerDeps } from '../deps';
-import { removeJobs } from '../relay';
-import { tenantWork, type TenantWork } from '../tenant-work';
-import { escalateSafetyAlert } from './safety-alerts';
+import type { WorkerDeps } from '../../deps';
+import { removeJobs } from '../../relay';
+import { tenantWork, type TenantWork } from '../../tenant-work';
 
 /**
  * A follow-up's timers. The reminder tells the care team one is coming due; at the due
@@ -14,13 +13,8 @@ import { escalateSafetyAlert } from './safety-alerts';
  * the follow-up and do nothing once it is completed or cancelled, and each notification
  * has a deterministic id, so a job that runs twice notifies once.
  */
-export function followUpProcessor(deps: WorkerDeps) {
+export function followUpScheduleProcessor(deps: WorkerDeps) {
   return async (job: Job): Promise<string> => {
-    if (job.name === 'alert-escalation') return escalateSafetyAlert(deps, job.data);
-    if (job.name === 'cancel') {
-      const data = FollowUpCancelJobData.parse(job.data);
-      return cancelTimers(deps, tenantWork(deps, data.tenantId), data);
-    }
     const { followUpId, kind, outboxKey, tenantId } = FollowUpJobData.parse(job.data);
     const t = tenantWork(deps, tenantId);
     const followUp = await getFollowUp(t.db, followUpId);
@@ -28,6 +22,14 @@ export function followUpProcessor(deps: WorkerDeps) {
     // The due-time job is the schedule's last word: its row is done whatever the follow-up's state.
     if (kind === 'due') await markCompleted(t.db, outboxKey);
     return result;
+  };
+}
+
+/** One `follow-up-cancel` job: see `cancelTimers`. */
+export function followUpCancelProcessor(deps: WorkerDeps) {
+  return async (job: Job): Promise<string> => {
+    const data = FollowUpCancelJobData.parse(job.data);
+    return cancelTimers(deps, tenantWork(deps, data.tenantId), data);
   };
 }
 

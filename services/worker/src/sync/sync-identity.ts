@@ -15,7 +15,7 @@ const TAGGED_TYPES = new Set(['Provenance', 'AuditEvent']);
  * An EHR without conditional create for the type still finds it by identity: the sync
  * searches before it creates, so a retry after a lost answer or a crash finds the first copy.
  */
-export function identityOf(resource: Resource, plan?: TypePlan): SyncIdentity {
+export function syncIdentityOf(resource: Resource, plan?: TypePlan): SyncIdentity {
   const byIdentifier = plan ? plan.identity === 'identifier' : true;
   const byTag = plan ? plan.identity === 'tag' || plan.tagSearch : true;
   const chosen = syncIdentifier(resource);
@@ -44,7 +44,7 @@ export function syncIdentifier(resource: Resource): { system: string; value: str
 }
 
 /** Every identity key an EHR copy answers to, so a search result maps back to the local resource. */
-export function identitiesOfCopy(resource: Resource): SyncIdentity[] {
+export function syncIdentitiesOfEhrCopy(resource: Resource): SyncIdentity[] {
   const out: SyncIdentity[] = [];
   const identifiers = 'identifier' in resource ? resource.identifier : undefined;
   const list = Array.isArray(identifiers) ? identifiers : identifiers ? [identifiers] : [];

@@ -2,9 +2,9 @@ import { writeSettingsFrom } from '@kap/ehr-client';
 import { ReconcileJobData, WORK, enqueueWork } from '@kap/queue';
 import { finishReconciliation, getReconciliation, markCompleted, markForResync, patientsWaitingForEhrPatient, type ReconciledResource } from '@kap/store';
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { WorkerDeps } from '../deps';
-import { reconcileWithEhr } from '../sync/reconcile';
-import { tenantWork } from '../tenant-work';
+import type { WorkerDeps } from '../../deps';
+import { reconcileWithEhr } from '../../sync/reconcile';
+import { tenantWork } from '../../tenant-work';
 
 /**
  * One reconciliation: reads the tenant's EHR, records per resource what it found, and puts what is
