@@ -5,6 +5,7 @@ import { Worker, type ConnectionOptions, type Job, type Processor } from 'bullmq
 import { deadLetter, isFinalFailure, isStalledOut } from './dead-letters';
 import type { WorkerDeps } from './deps';
 import { recordJob } from './metrics';
+import { closePdfThread } from './course-note/pdf-thread';
 import { courseNoteProcessor } from './processors/course-note';
 import { ehrSyncProcessor } from './processors/ehr-sync';
 import { followUpProcessor } from './processors/follow-ups';
@@ -89,6 +90,7 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
       await relay.stop();
       await Promise.all(workers.map((w) => w.close()));
       closeSenders(deps);
+      await closePdfThread();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { courseNotePdf, type CourseNoteModel } from '@kap/fhir';
-import { pdfThreadState, renderCourseNotePdf } from './pdf-thread';
+import { closePdfThread, pdfThreadState, renderCourseNotePdf } from './pdf-thread';
 
 const MODEL: CourseNoteModel = {
   courseId: 'course-1',
@@ -16,6 +16,8 @@ const MODEL: CourseNoteModel = {
 };
 
 describe('the course note PDF rendered off the event loop', () => {
+  afterAll(closePdfThread);
+
   it('is rendered on its thread, to the same bytes as in the main thread, for several notes at once', async () => {
     const options = { timeZone: 'Europe/Berlin' };
     const other: CourseNoteModel = { ...MODEL, courseId: 'course-2', patient: { ...MODEL.patient, name: 'Grace Hopper' } };
@@ -25,5 +27,10 @@ describe('the course note PDF rendered off the event loop', () => {
     expect(a.equals(await courseNotePdf(MODEL, options))).toBe(true);
     expect(b.equals(await courseNotePdf(other, options))).toBe(true);
     expect(a.equals(b)).toBe(false);
+    // Closed (as the worker's shutdown does), the next note starts a thread again.
+    await closePdfThread();
+    expect(pdfThreadState()).toBe('not started');
+    expect((await renderCourseNotePdf(MODEL, options)).equals(a)).toBe(true);
+    expect(pdfThreadState()).toBe('running');
   });
 });

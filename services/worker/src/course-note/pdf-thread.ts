@@ -22,6 +22,15 @@ type Answer = { readonly pdf: Uint8Array } | { readonly error: string };
 
 interface PdfThread {
   render(model: CourseNoteModel, options: { readonly timeZone: string }): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+/** An idle thread goes after this long; the next note starts another. */
+const IDLE_MS = 5000;
+
+/** Ends the thread now (the worker's shutdown); a render still waiting finishes in the main thread. */
+export async function closePdfThread(): Promise<void> {
+  await current?.close();
 }
 
 // Loads the built module through this file's own resolution of @kap/fhir, as the worker's main thread does in production.
@@ -51,6 +60,8 @@ function pdfThread(): PdfThread | undefined {
   const pending = new Map<number, (answer: Answer) => void>();
   let nextId = 0;
   let rendered = false;
+  let closed = false;
+  let idle: NodeJS.Timeout | undefined;
   let worker: Worker;
   try {
     worker = new Worker(SOURCE, { eval: true, workerData: { from: __filename } });
@@ -61,7 +72,8 @@ function pdfThread(): PdfThread | undefined {
   // Never what keeps a process alive; a job awaiting a render holds its own handles.
   worker.unref();
   const fail = (why: string): void => {
-    if (!rendered) unavailable = true;
+    if (!rendered && !closed) unavailable = true;
+    clearTimeout(idle);
     for (const done of pending.values()) done({ error: why });
     pending.clear();
     if (current === thread) current = undefined;
@@ -70,16 +82,23 @@ function pdfThread(): PdfThread | undefined {
     if ('pdf' in m) rendered = true;
     pending.get(m.id)?.(m);
     pending.delete(m.id);
+    if (pending.size === 0) idle = setTimeout(() => void thread.close(), IDLE_MS).unref();
   });
   worker.on('error', (err) => fail(err.message));
   worker.on('exit', (code) => fail(`the PDF thread exited (${code})`));
   const thread: PdfThread = {
     render: (model, options) =>
       new Promise<Answer>((resolve) => {
+        clearTimeout(idle);
         const id = ++nextId;
         pending.set(id, resolve);
         worker.postMessage({ id, model, options });
       }),
+    async close() {
+      closed = true;
+      if (current === thread) current = undefined;
+      await worker.terminate();
+    },
   };
   current = thread;
   return thread;
