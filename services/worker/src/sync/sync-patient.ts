@@ -362,8 +362,12 @@ export async function sendGroup(
   return { results, notes, retrySingly: [] };
 }
 
-/** How many times one request the EHR answered 409 is sent again as it was, before the EHR is re-read. */
-const CONTENTION_RESENDS = 3;
+/**
+ * How many times one request the EHR answered 409 is sent again as it was, before the EHR is
+ * re-read; the waits grow from 100 ms to 2 s (full jitter). Ten patients at concurrency 4
+ * against the Medplum peer still fell back to the re-read three times in a run with three.
+ */
+const CONTENTION_RESENDS = 8;
 
 /**
  * Sends a group, and sends it again as it was, after a short random wait, when the EHR
@@ -387,7 +391,7 @@ async function sendThroughContention<T>(send: () => Promise<T>, plan: SyncPlan, 
     } catch (err) {
       if (!isEhrError(err) || err.kind !== 'conflict' || !oneRequest || !conditional || resend >= CONTENTION_RESENDS) throw err;
       // Full jitter: two workers that collided do not collide again in step.
-      await new Promise((r) => setTimeout(r, Math.random() * 50 * 2 ** (resend + 1)));
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 50 * 2 ** (resend + 1))));
     }
   }
 }
