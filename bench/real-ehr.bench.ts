@@ -5,12 +5,13 @@
  *
  * Per run, two fresh stacks on that EHR, each ingesting N enrolments (screening, course,
  * dosing session) with no worker running:
- * - adapter: the worker starts (ehr-sync paused until it is up); the clock runs from the
- *   queue's resumption to a drained outbox: outbox, relay, queue, leases, sync state and all;
+ * - adapter: the worker starts (ehr-sync paused until it is up and the course notes are
+ *   rendered, which is not sync); the clock runs from the queue's resumption to a drained
+ *   outbox (looked at every 10 ms): outbox, relay, queue, leases, sync state and all;
  * - direct: the same kind of resources (each patient's, read from the database before the
  *   clock starts) posted with the same write plan (the EHR's write strategy, groupWrites,
  *   planSync, the worker's sendGroup), SYNC_CONCURRENCY patients at a time, with no database
- *   or queue in between.
+ *   or queue in between; the course notes rendered first, untimed, as on the adapter's side.
  * `real_ehr.ratio_vs_direct` = adapter resources/s ÷ direct resources/s, min/median/max over
  * RUNS runs (goal ≥ 0.8 at the worst run). Afterwards every resource of both stacks is looked
  * up on the EHR by its identity: none lost, none duplicated.
@@ -29,7 +30,7 @@ import type { Stack } from '@kap/testkit/stack';
 import { pool } from '@kap/testkit/bodies';
 import { RUNS, figure, note, spread } from './lib/report';
 import { sleep, until } from '@kap/testkit/poll';
-import { enrol, run, withStack } from '@kap/testkit/stack-bench';
+import { drainedNow, enrol, run, settledBesideSync, withStack } from '@kap/testkit/stack-bench';
 
 const N = Number(process.env.BENCH_REAL_EHR_COURSES ?? 10);
 /** Production-like job timing: a real EHR answers a transaction in hundreds of ms. */
@@ -180,6 +181,12 @@ async function main(): Promise<void> {
     const started = performance.now();
     const d = await withStack(env, async (stack, url) => {
       await enrol(url, N);
+      // The course notes are rendered as on the adapter's side (a worker with the ehr-sync
+      // queue paused), so that both sides send the same resources, each patient's note among them.
+      await stack.queues.ehrSync.pause();
+      stack.startWorker(`bench-real-ehr-notes-${i}`);
+      await settledBesideSync(stack);
+      await stack.stopWorkers();
       const r = await direct(stack);
       if (r.refused.length > 0) note(`direct run ${i + 1}: refused ${JSON.stringify(r.refused.slice(0, 3))}`);
       const audit = await lookUp(stack);
@@ -193,9 +200,11 @@ async function main(): Promise<void> {
       await stack.queues.ehrSync.pause();
       stack.startWorker(`bench-real-ehr-${i}`);
       await until(async () => (await stack.queues.ehrSync.getWorkers()).length > 0, 30_000, 'the worker');
+      // Course notes rendered before the clock: that is not sync, and the direct side does it untimed too.
+      await settledBesideSync(stack);
       const t0 = performance.now();
       await stack.queues.ehrSync.resume();
-      await stack.drained(300_000);
+      await drainedNow(stack, 300_000);
       const seconds = (performance.now() - t0) / 1000;
       const audit = await lookUp(stack);
       lost += audit.lost.length;

@@ -92,3 +92,26 @@ describe('everything accepted reaches the EHR exactly once, whatever fails', () 
   });
 });
 
+
+describe('a transaction the EHR answers 409 as a whole', () => {
+  it('goes again as it was (a serialisation conflict wrote nothing), without re-reading the EHR, and lands once', async () => {
+    const searches: string[] = [];
+    const ehrFetch: typeof fetch = (input, init) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if ((init?.method ?? 'GET') === 'GET' && url.includes('?')) searches.push(url);
+      return fetch(input, init);
+    };
+    const stack = await startStack({ FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H' }, { ehrFetch });
+    try {
+      stack.sandbox.sandbox.injectFault({ status: 409, count: 2, match: 'transaction' });
+      stack.startWorker();
+      await enrol(stack);
+      await expectExactlyOnce(stack);
+      expect(statusCount(stack, 409)).toBe(2);
+      // A re-read would search each type by identity; the Bundle was only sent again.
+      expect(searches).toEqual([]);
+    } finally {
+      await stack.close();
+    }
+  });
+});

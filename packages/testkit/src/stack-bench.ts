@@ -6,9 +6,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { Express } from 'express';
+import { WORK } from '@kap/queue';
 import { screeningRequest } from './requests';
 import { startStack, type Stack, type StackOptions } from './stack';
 import { pool, postJson, sessionRequest } from './bodies';
+import { until } from './poll';
 
 /** Runs `fn` on a fresh stack (with the API listening) and closes both even if `fn` throws. */
 export async function withStack<T>(env: Record<string, string>, fn: (stack: Stack, url: string) => Promise<T>, options: StackOptions = {}): Promise<T> {
@@ -63,6 +65,35 @@ export async function enrol(url: string, n: number, concurrency = 4): Promise<st
     await recordSession(url, courseId);
     return courseId;
   });
+}
+
+/** Outbox rows still open of the given topics (every topic but the timers' when none is given). */
+async function openRows(stack: Stack, topics?: readonly string[]): Promise<number> {
+  const rows = await stack.db.query<{ n: number }>(
+    topics
+      ? 'SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND topic = ANY($1::text[])'
+      : 'SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND NOT (topic = ANY($1::text[]))',
+    [topics ?? [WORK.followUpSchedule.topic, WORK.safetyAlertEscalation.topic]],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/**
+ * Waits until the work an enrolment causes beside its EHR sync (the course note rebuilt and
+ * rendered, webhooks) is done, so that a sync benchmark's clock times the sync alone and its
+ * direct baseline reads the same resources (the course note's DocumentReference among them).
+ */
+export async function settledBesideSync(stack: Stack, timeoutMs = 60_000): Promise<void> {
+  const others = Object.values(WORK).map((u) => u.topic).filter((t) => t !== WORK.ehrSync.topic && t !== WORK.followUpSchedule.topic && t !== WORK.safetyAlertEscalation.topic);
+  await until(async () => (await openRows(stack, others)) === 0, timeoutMs, 'the work beside the EHR sync', 20);
+}
+
+/**
+ * `stack.drained`, looked at every 10 ms instead of 200: a benchmark's clock stops within
+ * 10 ms of the last row completing, not up to 200 ms later (a sixth of a one-second run).
+ */
+export async function drainedNow(stack: Stack, timeoutMs = 60_000): Promise<void> {
+  await until(async () => (await openRows(stack)) === 0, timeoutMs, 'a drained outbox', 10);
 }
 
 /** Bytes `MEMORY USAGE` reports, summed over the keys matching `pattern` (SCAN). */

@@ -8,6 +8,7 @@ import { startSandbox } from './start';
  * SANDBOX_PROFILE (default | no-transactions | limited-types | vitals-notes), SANDBOX_MAX_TRANSACTION_ENTRIES,
  * SANDBOX_MAX_TRANSACTION_UPDATES, SANDBOX_RESOURCE_TYPES, SANDBOX_NON_ATOMIC_TRANSACTIONS=true,
  * SANDBOX_GRANT_SCOPES (OAuth: scopes granted whatever is asked), SANDBOX_PROFILE_VALIDATION,
+ * SANDBOX_LATENCY_MS (each interaction waits this long after its work, as an EHR's database would),
  * SANDBOX_REST_HOOKS (default true: fire classic rest-hook Subscriptions to endpoints on this machine).
  */
 async function main(): Promise<void> {

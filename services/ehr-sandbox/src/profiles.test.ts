@@ -105,5 +105,17 @@ describe('sandbox strictness and profiles', () => {
     expect(sandboxPolicyFromEnv({ SANDBOX_PROFILE: 'limited-types', SANDBOX_MAX_TRANSACTION_ENTRIES: '20' })).toEqual({ profile: 'limited-types', maxTransactionEntries: 20 });
     expect(() => sandboxPolicyFromEnv({ SANDBOX_PROFILE: 'lenient' })).toThrow(/SANDBOX_PROFILE/);
     expect(() => sandboxPolicyFromEnv({ SANDBOX_MAX_TRANSACTION_ENTRIES: '0' })).toThrow(/SANDBOX_MAX_TRANSACTION_ENTRIES/);
+    expect(sandboxPolicyFromEnv({ SANDBOX_LATENCY_MS: '40' })).toEqual({ profile: 'default', latencyMs: 40 });
+    expect(() => sandboxPolicyFromEnv({ SANDBOX_LATENCY_MS: 'soon' })).toThrow(/SANDBOX_LATENCY_MS/);
+  });
+
+  test('with a latency, two identical conditional creates at once still make one', async () => {
+    await withSandbox({ latencyMs: 50 }, async (server) => {
+      const fhir = fhirClient(server.url);
+      const patient = { resourceType: 'Patient', identifier: [{ system: SYSTEM, value: 'same' }] } as Patient;
+      const answers = await Promise.all([1, 2].map(() => fhir.post<Patient>('Patient', patient, { 'If-None-Exist': `identifier=${SYSTEM}|same` })));
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 201]);
+      expect(server.sandbox.stats().resources).toEqual({ Patient: 1 });
+    });
   });
 });

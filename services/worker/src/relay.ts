@@ -73,9 +73,15 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
     }
     byQueue.set(d.unit.queue, bulk);
   }
-  await Promise.all([...byQueue].map(([name, bulk]) => deps.queues.get(name).addBulk(bulk)));
+  // The high water goes with the jobs, not after them: it names rows the database already
+  // holds as dispatched, so it is true whether or not an addBulk fails, and the pass ends one
+  // Redis round trip sooner.
   const newest = dispatches.reduce((max, d) => Math.max(max, d.row.id), 0);
-  if (newest > 0 && deps.redis) await recordHighWater(deps.redis, deps.queuePrefix, newest);
+  const redis = deps.redis;
+  await Promise.all([
+    ...[...byQueue].map(([name, bulk]) => deps.queues.get(name).addBulk(bulk)),
+    ...(newest > 0 && redis ? [recordHighWater(redis, deps.queuePrefix, newest)] : []),
+  ]);
   return rows.length;
 }
 

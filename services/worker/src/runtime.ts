@@ -5,6 +5,7 @@ import { UnrecoverableError, Worker, type ConnectionOptions, type Job, type Proc
 import { countFailedAttempt, deadLetter, isFinalFailure, isStalledOut } from './dead-letters';
 import type { WorkerDeps } from './deps';
 import { recordJob } from './metrics';
+import { closePdfThread } from './course-note/pdf-thread';
 import { closeSenders } from './hl7-out/senders';
 import { startRelay } from './relay';
 import { startStaleSweep } from './stale-sweep';
@@ -82,6 +83,7 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
       await relay.stop();
       await Promise.all(workers.map((w) => w.close()));
       closeSenders(deps);
+      await closePdfThread();
     },
   };
 }

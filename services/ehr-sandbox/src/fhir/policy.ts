@@ -50,6 +50,13 @@ export interface SandboxPolicyOptions {
    * registered the client with fewer scopes does (RFC 6749 §3.3: the response names them).
    */
   readonly grantScopes?: string;
+  /**
+   * Milliseconds each FHIR interaction (the CapabilityStatement aside) waits, holding its
+   * identity locks, after its work: a real EHR's time is mostly its database and network,
+   * which requests of different clients wait out side by side, while this sandbox's is all
+   * CPU in one thread. With it a benchmark can give the EHR capacity to spare; default 0.
+   */
+  readonly latencyMs?: number;
 }
 
 /**
@@ -118,6 +125,7 @@ export interface SandboxPolicy {
   readonly observationCategories?: ReadonlySet<string>;
   readonly profileValidation: ProfileValidationMode;
   readonly grantScopes?: string;
+  readonly latencyMs: number;
   accepts(type: string): boolean;
   /** Whether `interaction` on `type` is supported at all (the token's scopes aside). */
   allows(type: string, interaction: TypeInteraction): boolean;
@@ -145,6 +153,7 @@ export function sandboxPolicy(options: SandboxPolicyOptions = {}): SandboxPolicy
     ...(typeRules ? { typeRules } : {}),
     ...(vitalsNotes ? { observationCategories: VITALS_NOTES_OBSERVATION_CATEGORIES } : {}),
     ...(options.grantScopes?.trim() ? { grantScopes: options.grantScopes.trim() } : {}),
+    latencyMs: options.latencyMs ?? 0,
     accepts,
     allows: (type, interaction) => {
       if (!accepts(type)) return false;
@@ -175,6 +184,7 @@ export function sandboxPolicyFromEnv(env: Readonly<Record<string, string | undef
   const types = env['SANDBOX_RESOURCE_TYPES']?.split(',').map((t) => t.trim()).filter(Boolean);
   const maxEntries = int('SANDBOX_MAX_TRANSACTION_ENTRIES');
   const maxUpdates = int('SANDBOX_MAX_TRANSACTION_UPDATES');
+  const latencyMs = int('SANDBOX_LATENCY_MS');
   return {
     profile: profile as SandboxProfile,
     ...(maxEntries ? { maxTransactionEntries: maxEntries } : {}),
@@ -183,5 +193,6 @@ export function sandboxPolicyFromEnv(env: Readonly<Record<string, string | undef
     ...(env['SANDBOX_NON_ATOMIC_TRANSACTIONS'] === 'true' ? { nonAtomicTransactions: true } : {}),
     ...(validation ? { profileValidation: validation as ProfileValidationMode } : {}),
     ...(grantScopes ? { grantScopes } : {}),
+    ...(latencyMs ? { latencyMs } : {}),
   };
 }

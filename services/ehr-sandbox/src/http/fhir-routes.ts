@@ -108,13 +108,16 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
           ? bundleLockKeys(req.body as Bundle)
           : []
         : requestLockKeys(req.method, req.url, fhirRequest.headers?.['if-none-exist'] as string | undefined);
-      const response = await deps.locks.run(keys, (): Promise<FhirResponse | undefined> => {
+      const response = await deps.locks.run(keys, async (): Promise<FhirResponse | undefined> => {
         // A client that gave up while queued (timed out, disconnected) gets nothing done for
         // it: as if the request never arrived. Serving it would only delay those still waiting.
-        if (res.destroyed || req.socket.destroyed) return Promise.resolve(undefined);
-        return isBundlePost
+        if (res.destroyed || req.socket.destroyed) return undefined;
+        const handled = await (isBundlePost
           ? executeBundle(deps.router, deps.repo, fhirRequest, baseUrl, deps.policy, grant)
-          : deps.router.handleRequest(fhirRequest, deps.repo);
+          : deps.router.handleRequest(fhirRequest, deps.repo));
+        // The EHR's database and network time, as a wait that other requests overlap.
+        if (deps.policy.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, deps.policy.latencyMs));
+        return handled;
       });
       if (!response) return;
       const [outcome, resource] = response;

@@ -1,8 +1,9 @@
 import { clinicTimeZone, type Config } from '@kap/config';
-import { buildCourseNote, courseNoteHolds, courseNoteHtml, courseNoteId, courseNotePdf, supersedeCourseNote } from '@kap/fhir';
+import { buildCourseNote, courseNoteHolds, courseNoteHtml, courseNoteId, supersedeCourseNote } from '@kap/fhir';
 import { saveForSync } from '@kap/queue';
 import { readResource, type Db } from '@kap/store';
 import type { DocumentReference } from '@medplum/fhirtypes';
+import { renderCourseNotePdf } from './pdf-thread';
 import { readCourseNoteModel } from './read-model';
 
 export type RebuildResult =
@@ -49,7 +50,7 @@ export async function rebuildCourseNote(
     const current = await currentCourseNote(tx, courseId);
     if (current && courseNoteHolds(current.note, html)) return { outcome: 'unchanged', version: current.version };
     const version = (current?.version ?? 0) + 1;
-    const pdf = await courseNotePdf(model, { timeZone: options.timeZone });
+    const pdf = await renderCourseNotePdf(model, { timeZone: options.timeZone });
     const note = buildCourseNote({ model, version, html, pdf });
     const changed = current ? [supersedeCourseNote(current.note), note] : [note];
     await saveForSync(tx, model.patient.id, changed, {
