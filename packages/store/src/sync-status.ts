@@ -4,7 +4,8 @@
  * job is working on.
  */
 import type { Resource } from '@medplum/fhirtypes';
-import type { Db } from './db';
+import type { DeploymentDb } from './db';
+import type { TenantDb } from './tenant';
 import { jsonParam, numberFrom, textOrNull } from './sql-values';
 import type { ResourceKey } from './sync-state';
 
@@ -23,7 +24,7 @@ export interface SyncStatusCounts {
  * Counts of stored resources by sync state. A resource with no sync state yet counts as
  * pending: it was stored, and its sync is still to come.
  */
-export async function syncStatusCounts(db: Db): Promise<SyncStatusCounts> {
+export async function syncStatusCounts(db: TenantDb): Promise<SyncStatusCounts> {
   const [row] = await db.query<{ pending: unknown; synced: unknown; dead: unknown; waiting: unknown; oldest: unknown }>(
     `SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending,
             count(*) FILTER (WHERE state = 'synced')::int AS synced,
@@ -45,10 +46,11 @@ export async function syncStatusCounts(db: Db): Promise<SyncStatusCounts> {
 
 /**
  * Seconds since the oldest change the EHR has not confirmed was stored, 0 when none: for a
- * metrics scrape, which should not count every stored resource as `syncStatusCounts` does.
+ * metrics scrape (every tenant's, through the deployment's handle), which should not count
+ * every stored resource as `syncStatusCounts` does.
  * Reads the pending rows only (a partial index).
  */
-export async function oldestPendingSeconds(db: Db): Promise<number> {
+export async function oldestPendingSeconds(db: DeploymentDb): Promise<number> {
   const [row] = await db.query<{ oldest: unknown }>(
     `SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(r.last_updated)), 0)::float8 AS oldest
      FROM sync_state s JOIN resources r ON r.resource_type = s.resource_type AND r.id = s.id
@@ -61,7 +63,7 @@ export async function oldestPendingSeconds(db: Db): Promise<number> {
  * Patients with a change pending for longer than `olderThanMs` and no open ehr-sync row:
  * work that was lost somewhere (a row completed by mistake, a bug), to be asked for again.
  */
-export async function stalePendingPatients(db: Db, olderThanMs: number, limit = 100): Promise<string[]> {
+export async function stalePendingPatients(db: TenantDb, olderThanMs: number, limit = 100): Promise<string[]> {
   const rows = await db.query<{ patient_id: unknown }>(
     `SELECT DISTINCT r.patient_id FROM sync_state s
      JOIN resources r ON r.resource_type = s.resource_type AND r.id = s.id
@@ -87,7 +89,7 @@ export interface SyncedResource {
 }
 
 /** Every synced resource (of one patient, or all), for reconciliation against the EHR. */
-export async function listSyncedResources(db: Db, patientId?: string): Promise<SyncedResource[]> {
+export async function listSyncedResources(db: TenantDb, patientId?: string): Promise<SyncedResource[]> {
   const records = await db.query<{ resource_type: string; id: string; patient_id: unknown; version_id: unknown; content: Resource; ehr_id: unknown; ehr_version: unknown }>(
     `SELECT r.resource_type, r.id, r.patient_id, r.version_id, r.content, s.ehr_id, s.ehr_version
      FROM sync_state s JOIN resources r ON r.resource_type = s.resource_type AND r.id = s.id
@@ -110,7 +112,7 @@ export async function listSyncedResources(db: Db, patientId?: string): Promise<S
  * Puts resources back in line for the EHR, after reconciliation found them missing there
  * (their EHR id is forgotten, so they are created again) or different (updated again).
  */
-export async function markForResync(db: Db, items: readonly (ResourceKey & { readonly missing: boolean })[]): Promise<void> {
+export async function markForResync(db: TenantDb, items: readonly (ResourceKey & { readonly missing: boolean })[]): Promise<void> {
   if (items.length === 0) return;
   await db.query(
     `UPDATE sync_state s SET status = 'pending', synced_version = NULL, last_error = NULL, updated_at = now(),

@@ -1,4 +1,4 @@
-import { forTenant, getOutboxMessageByKey, listUnsynced, markDead, markFailed, type Db } from '@kap/store';
+import { forTenant, getOutboxMessageByKey, listUnsynced, markDead, markFailed, type DeploymentDb } from '@kap/store';
 import { TenantId } from '@kap/queue';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -19,7 +19,7 @@ export function isFinalFailure(job: Job, err: Error): boolean {
  * over the API, and for an EHR sync each waiting resource shows `failed` with the error.
  * Should this write fail, the relay's sweep finds the job failed in Redis and does it.
  */
-export async function deadLetter(db: Db, logger: Logger, job: Job, err: Error): Promise<void> {
+export async function deadLetter(db: DeploymentDb, logger: Logger, job: Job, err: Error): Promise<void> {
   const data = job.data as { outboxKey?: unknown; patientId?: unknown; tenantId?: unknown };
   const row = typeof data.outboxKey === 'string' ? await getOutboxMessageByKey(db, data.outboxKey) : undefined;
   if (!row) return;

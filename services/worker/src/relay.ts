@@ -1,4 +1,4 @@
-import { newJobId, recordHighWater, splitTenant, unitForTopic, type JobLimits, type JobRequest, type QueueName, type WorkUnit } from '@kap/queue';
+import { newJobId, recordHighWater, unitForTopic, unitPayload, type JobLimits, type JobRequest, type QueueName, type WorkUnit } from '@kap/queue';
 import { listUndispatched, markDead, markDispatched, onOutboxWork, type Dispatched, type OutboxRow } from '@kap/store';
 import type { Queue } from 'bullmq';
 import { isStalledOut } from './dead-letters';
@@ -20,7 +20,8 @@ interface Dispatch {
  * the row) is dispatched again under new ids. No job state ever completes a row: only a
  * processor does, with the work done. A row that names no unit, or whose payload does not
  * parse, becomes a dead letter with the reason rather than stalling the relay. Rows of every
- * tenant pass here (this handle is unscoped); each row's jobs carry the tenant its payload names.
+ * tenant pass here (this handle is the deployment's); each row's jobs carry the tenant of the
+ * row's own `tenant_id` column, whatever its payload says.
  * Returns how many rows it looked at.
  */
 export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200): Promise<number> {
@@ -34,11 +35,10 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
       rows
         .filter((row) => row.dispatchedAt)
         .flatMap((row) => {
-          // Only rows the loop below would dispatch; the payload is read as it does, tenant apart
+          // Only rows the loop below would dispatch; the payload is read as it does
           // (a row whose stored payload failed this was taken for lost and re-sent at every pass).
           const unit = unitForTopic(row.topic);
-          const stored = splitTenant(row.payload);
-          return unit && !('error' in stored) && unit.payload.safeParse(stored.payload).success ? [lookUp(deps, unit, row).then((v) => [row.id, v] as const)] : [];
+          return unit && unit.payload.safeParse(unitPayload(row.payload)).success ? [lookUp(deps, unit, row).then((v) => [row.id, v] as const)] : [];
         }),
     ),
   );
@@ -49,13 +49,7 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
       await markDead(deps.db, row.id, `no unit of work has the topic "${row.topic}"`);
       continue;
     }
-    const stored = splitTenant(row.payload);
-    if ('error' in stored) {
-      deps.logger.error({ outbox: row.id, topic: row.topic, reason: stored.error }, 'outbox payload names no valid tenant: dead letter');
-      await markDead(deps.db, row.id, `payload does not parse: ${stored.error}`);
-      continue;
-    }
-    const payload = unit.payload.safeParse(stored.payload);
+    const payload = unit.payload.safeParse(unitPayload(row.payload));
     if (!payload.success) {
       const reason = payload.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ');
       deps.logger.error({ outbox: row.id, topic: row.topic, reason }, 'outbox payload does not parse: dead letter');
@@ -71,7 +65,7 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
       if (verdict === 'failed') continue;
       await removeJobs(deps.queues.get(unit.queue), row.jobIds);
     }
-    const jobs = unit.jobs(payload.data, { key: row.key, patientId: row.patientId, tenantId: stored.tenantId }).map((j) => ({ ...j, id: newJobId(unit) }));
+    const jobs = unit.jobs(payload.data, { key: row.key, patientId: row.patientId, tenantId: row.tenantId }).map((j) => ({ ...j, id: newJobId(unit) }));
     dispatches.push({ row, unit, jobs });
   }
   // Ids first, then Redis: a crash between leaves ids Redis lacks, which the sweep re-dispatches.

@@ -1,5 +1,5 @@
 import type { Queues } from '@kap/queue';
-import { oldestPendingSeconds, type Db } from '@kap/store';
+import { oldestPendingSeconds, type DeploymentDb } from '@kap/store';
 import type { RequestHandler, Router } from 'express';
 import { Router as makeRouter } from 'express';
 import client from 'prom-client';
@@ -67,7 +67,7 @@ function scraped(
  * reports the same truth. They live in a registry of this app's own: they read this
  * app's database and queues.
  */
-function stateRegistry(db: Db, queues: Queues | undefined): client.Registry {
+function stateRegistry(db: DeploymentDb, queues: Queues | undefined): client.Registry {
   const registry = new client.Registry();
   const countBy = async (sql: string, label: string, set: (l: Record<string, string>, v: number) => void): Promise<void> => {
     for (const row of await db.query<Record<string, string | number>>(sql)) set({ [label]: String(row[label]) }, Number(row.n));
@@ -104,7 +104,7 @@ function stateRegistry(db: Db, queues: Queues | undefined): client.Registry {
 
 let defaultsCollected = false;
 
-export function metricsRoutes(db: Db, queues: Queues | undefined): Router {
+export function metricsRoutes(db: DeploymentDb, queues: Queues | undefined): Router {
   if (!defaultsCollected) {
     client.collectDefaultMetrics({ prefix: 'kap_' });
     defaultsCollected = true;

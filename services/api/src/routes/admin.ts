@@ -82,7 +82,7 @@ export function adminRoutes(deps: AppDeps): Router {
         if (!patientId) throw notFound('A patient with that identifier');
       }
       const reconciliation = await createReconciliation(ctx.tx, randomUUID(), patientId);
-      await enqueueWork(ctx.tx, WORK.reconcile, { reconciliationId: reconciliation.id }, { patientId, tenantId: ctx.tenantId });
+      await enqueueWork(ctx.tx, WORK.reconcile, { reconciliationId: reconciliation.id }, { patientId });
       return { status: 202, body: { reconciliationId: reconciliation.id }, headers: { Location: `/v1/admin/reconcile/${reconciliation.id}` }, written: null };
     }),
   );

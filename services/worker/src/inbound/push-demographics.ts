@@ -1,6 +1,6 @@
 import { capabilityCache, decideWriteStrategy, DEFAULT_WRITE_SETTINGS, isEhrError, writeSettingsFrom, type EhrClient, type EhrWriteSettingsInput } from '@kap/ehr-client';
 import type { PatientUpdateJobData } from '@kap/queue';
-import { getSyncStates, markCompleted, readResource, type Db } from '@kap/store';
+import { getSyncStates, markCompleted, readResource, type TenantDb } from '@kap/store';
 import type { Patient } from '@medplum/fhirtypes';
 import stringify from 'safe-stable-stringify';
 import { identityOf } from '../sync/identity';
@@ -15,7 +15,7 @@ const FED_ELEMENTS = ['name', 'birthDate', 'gender'] as const;
  * concurrent change is a 412 and the job retries on a fresh read. A Patient the EHR does
  * not have yet gets the new demographics when the normal sync creates it.
  */
-export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient; config?: EhrWriteSettingsInput }, data: PatientUpdateJobData): Promise<string> {
+export async function pushPatientDemographics(deps: { db: TenantDb; ehr: EhrClient; config?: EhrWriteSettingsInput }, data: PatientUpdateJobData): Promise<string> {
   const local = await readResource<Patient>(deps.db, 'Patient', data.patientId);
   if (!local) {
     await markCompleted(deps.db, data.outboxKey);

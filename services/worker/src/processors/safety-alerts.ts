@@ -2,7 +2,7 @@ import { clinicTimeZone, escalationWebhookUrls } from '@kap/config';
 import { formatClinicTime, parseDurationMs } from '@kap/domain';
 import { buildAlertStepRecords } from '@kap/fhir';
 import { SafetyAlertJobData, WORK, saveForSync, workRequest } from '@kap/queue';
-import { advanceSafetyAlert, getSafetyAlert, markCompleted, readResource } from '@kap/store';
+import { advanceSafetyAlert, getSafetyAlert, markCompleted, readResource, tenantOf } from '@kap/store';
 import type { Flag } from '@medplum/fhirtypes';
 import type { WorkerDeps } from '../deps';
 import { tenantWork } from '../tenant-work';
@@ -54,16 +54,15 @@ export async function escalateSafetyAlert(deps: WorkerDeps, jobData: unknown): P
     const timer = workRequest(
       WORK.safetyAlertEscalation,
       { alertId: alert.id, escalation: data.escalation + 1, dueAt: new Date(next).toISOString() },
-      { patientId: alert.patientId, tenantId: t.tenantId },
+      { patientId: alert.patientId },
     );
     await saveForSync(tx, alert.patientId, [communication, provenance], {
       reason: 'safety-alert-escalation',
       webhookUrls: escalationWebhookUrls(t.config),
-      tenantId: t.tenantId,
       alsoEnqueue: [timer],
     });
     await markCompleted(tx, data.outboxKey);
-    deps.logger.warn({ tenant: t.tenantId, alert: alert.id, escalation: data.escalation }, 'safety alert escalated: not acknowledged in time');
+    deps.logger.warn({ tenant: tenantOf(t.db), alert: alert.id, escalation: data.escalation }, 'safety alert escalated: not acknowledged in time');
     return `escalated (${data.escalation})`;
   });
 }
