@@ -1,10 +1,10 @@
-import { openDatabase, type Db } from './db';
+import { openDatabase, type DeploymentDb } from './db';
 import { migrate, MIGRATIONS } from './migrations';
 import { TEST_DATABASE_URL, uniqueSchema } from './test-support';
 
 describe('migrations', () => {
   const schema = uniqueSchema('store_migrations');
-  const opened: Db[] = [];
+  const opened: DeploymentDb[] = [];
 
   afterAll(async () => {
     const admin = await openDatabase({ url: TEST_DATABASE_URL, schema });
