@@ -316,6 +316,20 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
       responses: { '200': { description: 'Inbound messages, newest first', content: content(z.looseObject({ inboundMessages: z.array(z.looseObject({})) })) }, ...errors(400, ...SECURED) },
     },
   },
+  '/v1/operator/unrouted-messages': {
+    get: {
+      operationId: 'listUnroutedMessages',
+      summary: "HL7 v2 messages whose sender no tenant claims: refused (AR) and kept for the deployment's operator (scope kap/operator), never in a tenant's inbound messages",
+      tags: ['operations'],
+      requestParams: {
+        query: z.object({
+          limit: z.string().optional(),
+          content: z.enum(['true', 'false']).optional().meta({ description: 'true: include the messages themselves (patient data)' }),
+        }),
+      },
+      responses: { '200': { description: 'Unrouted messages, newest first', content: content(z.looseObject({ unroutedMessages: z.array(z.looseObject({})) })) }, ...errors(400, ...SECURED) },
+    },
+  },
   '/v1/admin/sync-status': {
     get: {
       operationId: 'getSyncStatus',
