@@ -45,7 +45,8 @@ function failing(inner: DeploymentDb): DeploymentDb {
       }
       return inner.query<T>(sql, params);
     },
-    transaction: (fn) => inner.transaction((tx) => fn(failing(tx))),
+    // The options carry the tenant scope: dropped, every write would be no tenant's and fail.
+    transaction: (fn, options) => inner.transaction((tx) => fn(failing(tx)), options),
     listen: (channel, onNotify) => inner.listen(channel, onNotify),
     ping: () => inner.ping(),
     close: () => inner.close(),
