@@ -138,6 +138,9 @@ const TENANT_GRANTS: readonly string[] = [
  */
 const UNROUTED_PRIVATE: readonly string[] = [`REVOKE ALL ON unrouted_messages FROM ${TENANT_ROLE}`];
 
+/** The rejected messages the MLLP listener stored before migration 20 because no tenant claimed their MSH-4 (packages/inbound/src/tenant-route.ts). */
+const UNROUTED_BEFORE = `status = 'rejected' AND (problem LIKE 'MSH-4 sending facility % is not assigned to a tenant here%' OR problem LIKE 'MSH-4 (sending facility) is missing%')`;
+
 /** Every migration, oldest first. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -534,6 +537,11 @@ export const MIGRATIONS: readonly Migration[] = [
         problem text NULL,
         received_at timestamptz NOT NULL DEFAULT now()
       )`,
+      // Those the listener kept before, as the default tenant's, move: their problem is the router's.
+      `INSERT INTO unrouted_messages (channel, sender, control_id, message_type, content, ack_code, problem, received_at)
+       SELECT channel, sender, control_id, message_type, content, ack_code, problem, received_at FROM inbound_messages
+       WHERE ${UNROUTED_BEFORE} ORDER BY id`,
+      `DELETE FROM inbound_messages WHERE ${UNROUTED_BEFORE}`,
       ...UNROUTED_PRIVATE,
     ],
     everyStart: UNROUTED_PRIVATE,
