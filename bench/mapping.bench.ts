@@ -27,7 +27,7 @@ function inputs(): Array<() => Resource[]> {
   return Array.from({ length: 32 }, (_, i) => {
     const request = screeningRequest(variants[i % variants.length]);
     const evaluation = evaluateScreening({ contraindications: request.contraindications, vitals: request.vitals }, DEFAULT_SCREENING_RULES);
-    const patient = { ...buildPatient(request.patient), id: randomUUID() };
+    const patient = { ...buildPatient(request.patient, 'default'), id: randomUUID() };
     return () => buildScreeningResources({ screeningId: randomUUID(), request, evaluation, patient, recordedAt });
   });
 }

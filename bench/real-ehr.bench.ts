@@ -19,7 +19,7 @@
  */
 import { DEFAULT_TENANT_ID } from '@kap/config';
 import { capabilityCache, decideWriteStrategy, groupWrites, isEhrError, planSync, writeSettingsFrom, type KnownEhrCopy, type LocalResource, type WriteStrategy } from '@kap/ehr-client';
-import { forTenant, listPatientResources, listUnsynced, type Db } from '@kap/store';
+import { forTenant, listPatientResources, listUnsynced, type DeploymentDb } from '@kap/store';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import { localReferences } from '@kap/worker';
 import { syncIdentityOf } from '@kap/worker';
@@ -45,7 +45,7 @@ const ENV = {
 
 const refOf = (r: Resource): string => `${r.resourceType}/${r.id ?? ''}`;
 
-async function patientIds(db: Db): Promise<string[]> {
+async function patientIds(db: DeploymentDb): Promise<string[]> {
   const rows = await db.query<{ patient_id: string }>('SELECT DISTINCT patient_id FROM resources WHERE patient_id IS NOT NULL ORDER BY patient_id');
   return rows.map((r) => r.patient_id);
 }

@@ -120,7 +120,7 @@ async function oneRun(stack: Stack, url: string, last: boolean): Promise<RunFigu
   // Cancelling: stop a course, wait until its six jobs are gone.
   const times: number[] = [];
   for (const courseId of courses.slice(0, CANCELS)) {
-    const followUps = await listFollowUps(stack.db, courseId);
+    const followUps = await listFollowUps(stack.tenantDb, courseId);
     const rows = await stack.db.query<{ job_ids: string[] }>(
       "SELECT job_ids FROM outbox WHERE topic = 'follow-up-schedule' AND payload->>'followUpId' IN (SELECT jsonb_array_elements_text($1::jsonb))",
       [JSON.stringify(followUps.map((f) => f.id))],
@@ -167,7 +167,7 @@ async function relayOnly(stack: Stack): Promise<number> {
       const requests = Array.from({ length: ROWS_PER_TX }, (_, i) => {
         const due = Date.now() + 2 * HOUR + b * ROWS_PER_TX + i;
         const payload = { followUpId: randomUUID(), dueBy: new Date(due).toISOString(), remindAt: new Date(due - 600_000).toISOString() };
-        return workRequest(WORK.followUpSchedule, payload, { tenantId: DEFAULT_TENANT_ID });
+        return workRequest(WORK.followUpSchedule, payload, {});
       });
       await enqueueWorkMany(tx, requests);
     }),

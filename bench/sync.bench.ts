@@ -19,7 +19,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createEhrClient, planSync } from '@kap/ehr-client';
-import { listUnsynced, type Db } from '@kap/store';
+import { forTenant, listUnsynced, type DeploymentDb } from '@kap/store';
 import { syncIdentityOf } from '@kap/worker';
 import { auditEhr } from '@kap/testkit/ehr-audit';
 import { spawnWorkerProcess } from '@kap/testkit/drill';
@@ -81,13 +81,13 @@ const SETTINGS: readonly Setting[] = [
   { label: 'ehr_wait.concurrency_4_two_workers', concurrency: 4, secondProcess: true, ehrWaitMs: EHR_WAIT_MS, enrolments: WAIT_N },
 ].filter((s) => !process.env.BENCH_SYNC_SETTINGS || process.env.BENCH_SYNC_SETTINGS.split(',').includes(s.label));
 
-async function patientIds(db: Db): Promise<string[]> {
+async function patientIds(db: DeploymentDb): Promise<string[]> {
   const rows = await db.query<{ patient_id: string }>('SELECT DISTINCT patient_id FROM resources WHERE patient_id IS NOT NULL ORDER BY patient_id');
   return rows.map((r) => r.patient_id);
 }
 
 /** The baseline: each patient's Bundle planned and POSTed directly to a fresh sandbox, sequentially. */
-async function direct(db: Db): Promise<{ resources: number; seconds: number }> {
+async function direct(db: DeploymentDb): Promise<{ resources: number; seconds: number }> {
   // One Bundle per patient is what only a server without Medplum's 8-entry limit takes.
   const sandbox = await spawnSandboxProcess({ ...SANDBOX, SANDBOX_MAX_TRANSACTION_ENTRIES: '10000' });
   try {
@@ -96,7 +96,7 @@ async function direct(db: Db): Promise<{ resources: number; seconds: number }> {
     let resources = 0;
     const t0 = performance.now();
     for (const patientId of patients) {
-      const unsynced = await listUnsynced(db, patientId);
+      const unsynced = await listUnsynced(forTenant(db, 'default'), patientId);
       const plan = planSync({
         resources: unsynced.map((u) => ({ resource: u.resource, version: u.version, createOnly: u.resource.resourceType === 'Patient' })),
         syncIdentityOf,

@@ -132,12 +132,12 @@ it('a crash between sending an escalation and recording it sends it once: one es
   await until(async () => (await alertOf((a) => a.id === alert.id)).escalations >= 1, 60_000, 'the first escalation');
 
   // The deadline's job run again, as after a crash that followed its commit: it finds the escalation recorded and sends nothing.
-  const [row] = await stack.db.query<{ key: string; payload: Record<string, unknown> }>(
-    "SELECT key, payload FROM outbox WHERE topic = 'safety-alert-escalation' AND payload->>'alertId' = $1 AND (payload->>'escalation')::int = 1",
+  const [row] = await stack.db.query<{ key: string; payload: Record<string, unknown>; tenant_id: string }>(
+    "SELECT key, payload, tenant_id FROM outbox WHERE topic = 'safety-alert-escalation' AND payload->>'alertId' = $1 AND (payload->>'escalation')::int = 1",
     [alert.id],
   );
   const deps = { config: stack.config, db: stack.db, ehr: stack.ehr, queues: stack.queues, queuePrefix: stack.prefix, logger: pino({ level: 'silent' }), workerId: 'rerun' };
-  expect(await escalateSafetyAlert(deps, { ...row?.payload, outboxKey: row?.key })).toMatch(/^already escalated/);
+  expect(await escalateSafetyAlert(deps, { ...row?.payload, outboxKey: row?.key, tenantId: row?.tenant_id })).toMatch(/^already escalated/);
 
   // The delivery that "crashed" after reaching on-call is sent again under the same id, for on-call to drop.
   await until(() => about(oncall.deliveries, alert).length >= 2, 60_000, 'the delivery retried after the crash');

@@ -101,7 +101,7 @@ describe('the course note', () => {
     const patientId = notes[0]?.subject?.reference?.split('/')[1] as string;
 
     // A rebuild of an unchanged course writes nothing.
-    await enqueueWork(stack.db, WORK.courseNote, { courseId }, { patientId, tenantId: 'default' });
+    await enqueueWork(stack.tenantDb, WORK.courseNote, { courseId }, { patientId });
     await stack.drained(60_000);
     expect(await localNotes(stack, courseId)).toHaveLength(5);
 

@@ -88,7 +88,7 @@ describe.each<[SandboxProfile]>([['default'], ['no-transactions'], ['limited-typ
     expect(history.total).toBeGreaterThan(1);
 
     // Sync state: sent types synced, the others not-sent, nothing pending or failed.
-    const states = await getSyncStates(stack.db, local.map((r) => ({ type: r.resource_type, id: r.id })));
+    const states = await getSyncStates(stack.tenantDb, local.map((r) => ({ type: r.resource_type, id: r.id })));
     const statusOf = new Map(states.map((s) => [`${s.type}/${s.id}`, s.status]));
     for (const r of local) {
       expect([`${r.resource_type}/${r.id}`, statusOf.get(`${r.resource_type}/${r.id}`)]).toEqual([

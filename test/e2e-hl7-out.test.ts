@@ -139,7 +139,7 @@ describe('HL7 v2 out', () => {
       ],
     });
     const save = (docs: DocumentReference[]): Promise<Resource[]> =>
-      forTenant(stack.db, DEFAULT_TENANT_ID).transaction((tx) => saveForSync(tx, patientId, docs, { reason: 'course-note', tenantId: DEFAULT_TENANT_ID, hl7Out: true }));
+      forTenant(stack.db, DEFAULT_TENANT_ID).transaction((tx) => saveForSync(tx, patientId, docs, { reason: 'course-note', hl7Out: true }));
     const [first] = await save([note(html, 1)]);
     // As a rebuild saves it: the old version marked superseded (not sent itself) with the new one.
     await save([{ ...(first as DocumentReference), status: 'superseded' }, note(`${html}<p>Session 2</p>`, 2)]);

@@ -49,21 +49,21 @@ describe.each([['before'], ['after']] as const)('a worker killed %s sending the 
     const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
     const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
     await request(app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
-    const pending = await listUnsynced(stack.db, patientId);
+    const pending = await listUnsynced(stack.tenantDb, patientId);
     // Many more than one chunk of 8.
     expect(pending.length).toBeGreaterThan(16);
 
     const settings = writeSettingsFrom(stack.config);
-    await expect(syncPatient(stack.db, dyingAtSecondChunk(stack.ehr, when), patientId, { settings })).rejects.toBeInstanceOf(WorkerKilled);
+    await expect(syncPatient(stack.tenantDb, dyingAtSecondChunk(stack.ehr, when), patientId, { settings })).rejects.toBeInstanceOf(WorkerKilled);
     // The first chunk was recorded before the second was sent.
-    const states = await getSyncStates(stack.db, pending.map((p) => ({ type: p.type, id: p.id })));
+    const states = await getSyncStates(stack.tenantDb, pending.map((p) => ({ type: p.type, id: p.id })));
     const synced = states.filter((s) => s.status === 'synced').length;
     expect(synced).toBeGreaterThan(0);
     expect(synced).toBeLessThanOrEqual(settings.maxTransactionEntries);
 
-    const resumed = await syncPatient(stack.db, stack.ehr, patientId, { settings });
+    const resumed = await syncPatient(stack.tenantDb, stack.ehr, patientId, { settings });
     expect(resumed.written + resumed.unchanged).toBeGreaterThan(0);
-    expect(await listUnsynced(stack.db, patientId)).toEqual([]);
+    expect(await listUnsynced(stack.tenantDb, patientId)).toEqual([]);
 
     const audit = await auditEhr(stack.db, stack.sandbox.url);
     expect(audit.duplicates).toEqual([]);
@@ -73,7 +73,7 @@ describe.each([['before'], ['after']] as const)('a worker killed %s sending the 
     expect(danglingReferences(all)).toEqual([]);
 
     // A second resume finds nothing to do.
-    expect(await syncPatient(stack.db, stack.ehr, patientId, { settings })).toMatchObject({ written: 0 });
+    expect(await syncPatient(stack.tenantDb, stack.ehr, patientId, { settings })).toMatchObject({ written: 0 });
   });
 });
 
@@ -92,7 +92,7 @@ describe('a worker process killed (SIGKILL) while the second chunk of one patien
     const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
     const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
     await request(app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
-    expect((await listUnsynced(stack.db, patientId)).length).toBeGreaterThan(16);
+    expect((await listUnsynced(stack.tenantDb, patientId)).length).toBeGreaterThan(16);
 
     // The first transaction goes through; the second waits in the EHR long enough to kill the worker meanwhile.
     stack.sandbox.sandbox.injectFault({ match: 'transaction', delayMs: 1, count: 1 });
@@ -109,7 +109,7 @@ describe('a worker process killed (SIGKILL) while the second chunk of one patien
 
     stack.startWorker('survivor');
     await stack.drained(60_000);
-    expect(await listUnsynced(stack.db, patientId)).toEqual([]);
+    expect(await listUnsynced(stack.tenantDb, patientId)).toEqual([]);
     const audit = await auditEhr(stack.db, stack.sandbox.url);
     expect(audit.duplicates).toEqual([]);
     expect(audit.missing).toEqual([]);

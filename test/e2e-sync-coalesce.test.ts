@@ -1,4 +1,4 @@
-import { WORK, splitTenant } from '@kap/queue';
+import { WORK, unitPayload } from '@kap/queue';
 import { acquireLease, getOutboxMessage, releaseLease, type OutboxRow } from '@kap/store';
 import type { Job } from 'bullmq';
 import pino from 'pino';
@@ -31,13 +31,11 @@ describe("one patient's sync completes the rows it covered", () => {
 
   const syncRows = async (): Promise<OutboxRow[]> => {
     const rows = await stack.db.query<{ id: string }>('SELECT id FROM outbox WHERE topic = $1 ORDER BY id', [WORK.ehrSync.topic]);
-    return Promise.all(rows.map(async (r) => (await getOutboxMessage(stack.db, Number(r.id))) as OutboxRow));
+    return Promise.all(rows.map(async (r) => (await getOutboxMessage(stack.tenantDb, Number(r.id))) as OutboxRow));
   };
   /** The job the relay would make of a row; only what the processor reads of a job. */
   const jobOf = (row: OutboxRow): Job => {
-    const stored = splitTenant(row.payload);
-    if ('error' in stored) throw new Error(stored.error);
-    const [job] = WORK.ehrSync.jobs(WORK.ehrSync.payload.parse(stored.payload), { key: row.key, patientId: row.patientId, tenantId: stored.tenantId });
+    const [job] = WORK.ehrSync.jobs(WORK.ehrSync.payload.parse(unitPayload(row.payload)), { key: row.key, patientId: row.patientId, tenantId: row.tenantId });
     return { id: `job-${row.id}`, data: job?.data } as unknown as Job;
   };
 
@@ -50,15 +48,15 @@ describe("one patient's sync completes the rows it covered", () => {
 
     const outcome = await process(jobOf(first));
     expect(outcome.written).toBeGreaterThan(0);
-    expect((await getOutboxMessage(stack.db, first.id))?.completedAt).not.toBeNull();
-    expect((await getOutboxMessage(stack.db, second.id))?.completedAt).not.toBeNull();
+    expect((await getOutboxMessage(stack.tenantDb, first.id))?.completedAt).not.toBeNull();
+    expect((await getOutboxMessage(stack.tenantDb, second.id))?.completedAt).not.toBeNull();
 
     // The second row's job does not wait for the lease: its work is done. (A job that had to
     // wait would move itself to delayed, which this stand-in job cannot do.)
     const patientId = first.patientId as string;
-    expect(await acquireLease(stack.db, `patient/${patientId}`, 'someone-else', 60_000)).toBe(true);
+    expect(await acquireLease(stack.tenantDb, `patient/${patientId}`, 'someone-else', 60_000)).toBe(true);
     expect(await process(jobOf(second))).toEqual({ written: 0, unchanged: 0, notSent: 0, requests: 0 });
-    await releaseLease(stack.db, `patient/${patientId}`, 'someone-else');
+    await releaseLease(stack.tenantDb, `patient/${patientId}`, 'someone-else');
 
     // A row committed after that sync is open, and its job sends its data.
     await request(stack.app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
@@ -66,7 +64,7 @@ describe("one patient's sync completes the rows it covered", () => {
     if (!third) throw new Error('expected a third ehr-sync row');
     expect(third.completedAt).toBeNull();
     expect((await process(jobOf(third))).written).toBeGreaterThan(0);
-    expect((await getOutboxMessage(stack.db, third.id))?.completedAt).not.toBeNull();
+    expect((await getOutboxMessage(stack.tenantDb, third.id))?.completedAt).not.toBeNull();
 
     const audit = await auditEhr(stack.db, stack.sandbox.url);
     expect(audit.missing).toEqual([]);

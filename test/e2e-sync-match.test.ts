@@ -118,7 +118,7 @@ describe('an EHR that may not create Patients and takes vital signs and notes on
     const patientId = (screening.body.resources as Bundle).entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource?.id as string;
     await registerInEhr(stack, patientId);
     const eligibility = (await localObservations(stack, patientId)).find((o) => o.hasMember?.length || o.code.coding?.some((c) => c.code === 'eligibility')) as Observation;
-    const stateOf = async (): Promise<{ status: string; lastError: string | null } | undefined> => (await getSyncStates(stack.db, [{ type: 'Observation', id: eligibility.id as string }]))[0];
+    const stateOf = async (): Promise<{ status: string; lastError: string | null } | undefined> => (await getSyncStates(stack.tenantDb, [{ type: 'Observation', id: eligibility.id as string }]))[0];
     await until(async () => (await stateOf())?.status === 'synced', 60_000, 'the eligibility Observation synced', 250);
     const before = refusals(stack);
     await request(stack.app).post(`/v1/screenings/${screening.body.screeningId}/review`).send({ decision: 'approved', reviewer: 'Dr Synthetic', note: 'Reviewed' }).expect(200);
@@ -159,17 +159,17 @@ describe('exactly once without conditional create', () => {
         return written;
       },
     };
-    await expect(syncPatient(stack.db, dying, first, { settings })).rejects.toThrow('worker killed');
+    await expect(syncPatient(stack.tenantDb, dying, first, { settings })).rejects.toThrow('worker killed');
     const lost = (await everything(stack.sandbox.url, 'Observation')).map(ourIdentifier);
     expect(lost).toHaveLength(2);
-    const [lostState] = await getSyncStates(stack.db, [{ type: 'Observation', id: lost[1] as string }]);
+    const [lostState] = await getSyncStates(stack.tenantDb, [{ type: 'Observation', id: lost[1] as string }]);
     expect(lostState?.ehrId ?? null).toBeNull();
 
     // Two workers take the outbox rows the screenings left, the killed patient's among them.
     stack.startWorker('a');
     stack.startWorker('b');
     await stack.drained(120_000);
-    for (const patientId of patients) expect((await listUnsynced(stack.db, patientId)).filter((u) => u.status !== 'not-sent')).toEqual([]);
+    for (const patientId of patients) expect((await listUnsynced(stack.tenantDb, patientId)).filter((u) => u.status !== 'not-sent')).toEqual([]);
     const all = (await everything(stack.sandbox.url, 'Observation')) as Observation[];
     const ids = all.map(ourIdentifier);
     expect(ids.length).toBeGreaterThan(3);
@@ -180,7 +180,7 @@ describe('exactly once without conditional create', () => {
     const copied = all.find((o) => o.subject?.reference) as Observation;
     const { id: _id, meta: _meta, ...rest } = copied;
     await stack.sandbox.sandbox.seed<Observation>(rest);
-    const found = await reconcileWithEhr(stack.db, stack.ehr, settings);
+    const found = await reconcileWithEhr(stack.tenantDb, stack.ehr, settings);
     const flagged = found.filter((r) => (r.duplicates?.length ?? 0) > 0);
     expect(flagged).toEqual([expect.objectContaining({ resource: `Observation/${ourIdentifier(copied)}`, ehr: `Observation/${copied.id}`, duplicates: [expect.stringMatching(/^Observation\//)] })]);
     expect(await everything(stack.sandbox.url, 'Observation')).toHaveLength(all.length + 1);
@@ -202,7 +202,7 @@ describe('a waiting sync woken by the hospital', () => {
     const screening = screeningRequest();
     const res = await request(stack.app).post('/v1/screenings').send(screening).expect(201);
     const patientId = ((res.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-    await until(async () => (await getSyncStates(stack.db, [{ type: 'Patient', id: patientId }]))[0]?.status === 'waiting-for-patient', 60_000, 'the sync to wait', 250);
+    await until(async () => (await getSyncStates(stack.tenantDb, [{ type: 'Patient', id: patientId }]))[0]?.status === 'waiting-for-patient', 60_000, 'the sync to wait', 250);
     return { patientId, mrn: { system: screening.patient.system, value: screening.patient.value } };
   };
 
@@ -210,9 +210,9 @@ describe('a waiting sync woken by the hospital', () => {
     const { patientId, mrn } = await waitingPatient();
     const ehrPatientId = await registerInEhr(stack, patientId);
     const text = `MSH|^~\\&|EPIC|GEN|KAP|PALL|20260301||ADT^A08|A08-${patientId}|P|2.5.1\rPID|1||${mrn.value}^^^&${mrn.system.replace(/^urn:oid:/, '')}&ISO^MR||Renamed^Synthetic`;
-    await receiveInboundMessage(stack.db, 'default', { channel: 'hl7v2', sender: 'EPIC|GEN', controlId: `A08-${patientId}`, messageType: 'ADT^A08', content: text, status: 'accepted' });
-    await until(async () => (await listUnsynced(stack.db, patientId)).every((u) => u.status === 'not-sent'), 60_000, 'the A08 to wake the sync', 250);
-    expect((await getSyncStates(stack.db, [{ type: 'Patient', id: patientId }]))[0]).toMatchObject({ status: 'synced', ehrId: ehrPatientId });
+    await receiveInboundMessage(stack.tenantDb, { channel: 'hl7v2', sender: 'EPIC|GEN', controlId: `A08-${patientId}`, messageType: 'ADT^A08', content: text, status: 'accepted' });
+    await until(async () => (await listUnsynced(stack.tenantDb, patientId)).every((u) => u.status === 'not-sent'), 60_000, 'the A08 to wake the sync', 250);
+    expect((await getSyncStates(stack.tenantDb, [{ type: 'Patient', id: patientId }]))[0]).toMatchObject({ status: 'synced', ehrId: ehrPatientId });
     await stack.drained(60_000);
     // The new name is ours to keep; the EHR's Patient is the hospital's, and this EHR takes no Patient writes.
     const [inEhr] = (await everything(stack.sandbox.url, 'Patient')).filter((p) => p.id === ehrPatientId) as Patient[];
@@ -224,8 +224,8 @@ describe('a waiting sync woken by the hospital', () => {
     const { patientId } = await waitingPatient();
     await registerInEhr(stack, patientId);
     await request(stack.app).post('/v1/admin/reconcile').send({}).expect(202);
-    await until(async () => (await listUnsynced(stack.db, patientId)).every((u) => u.status === 'not-sent'), 60_000, 'the reconcile to wake the sync', 250);
-    expect((await getSyncStates(stack.db, [{ type: 'Patient', id: patientId }]))[0]?.status).toBe('synced');
+    await until(async () => (await listUnsynced(stack.tenantDb, patientId)).every((u) => u.status === 'not-sent'), 60_000, 'the reconcile to wake the sync', 250);
+    expect((await getSyncStates(stack.tenantDb, [{ type: 'Patient', id: patientId }]))[0]?.status).toBe('synced');
     expect(refusals(stack)).toBe(0);
   });
 });
@@ -257,10 +257,10 @@ describe('a resource the EHR refuses, beside resources it does not take', () => 
     await registerInEhr(stack, patientId);
     const settled = async (): Promise<boolean> =>
       (await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE topic = 'ehr-sync' AND completed_at IS NULL AND dead_at IS NULL"))[0]?.n === 0 &&
-      (await listUnsynced(stack.db, patientId)).every((u) => u.status === 'failed' || u.status === 'not-sent');
+      (await listUnsynced(stack.tenantDb, patientId)).every((u) => u.status === 'failed' || u.status === 'not-sent');
     await until(settled, 60_000, 'the sync to end in a dead letter', 250);
     expect((await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE dead_at IS NOT NULL'))[0]?.n).toBeGreaterThan(0);
-    const states = await getSyncStates(stack.db, resources.map((r) => ({ type: r.resourceType, id: r.id as string })));
+    const states = await getSyncStates(stack.tenantDb, resources.map((r) => ({ type: r.resourceType, id: r.id as string })));
     const byType = (type: string) => states.filter((s) => s.type === type);
     expect(byType('Consent').map((s) => s.status)).toEqual(['failed']);
     expect(byType('QuestionnaireResponse').map((s) => [s.status, s.lastError])).toEqual([['not-sent', expect.stringMatching(/not in EHR_RESOURCE_TYPES/)]]);
@@ -303,13 +303,13 @@ describe('a worker process killed while its create is in flight', () => {
       worker.kill('SIGKILL');
     }
     const left = (await everything(stack.sandbox.url, 'Observation')).map(ourIdentifier) as string[];
-    const recorded = await getSyncStates(stack.db, left.map((id) => ({ type: 'Observation', id })));
+    const recorded = await getSyncStates(stack.tenantDb, left.map((id) => ({ type: 'Observation', id })));
     expect(recorded.filter((s) => s.ehrId).length).toBeLessThan(left.length);
 
     // A fresh worker takes over once the dead one's job lock and patient lease expire.
     stack.startWorker('after-kill');
     await stack.drained(120_000);
-    expect((await listUnsynced(stack.db, patientId)).filter((u) => u.status !== 'not-sent')).toEqual([]);
+    expect((await listUnsynced(stack.tenantDb, patientId)).filter((u) => u.status !== 'not-sent')).toEqual([]);
     const ids = (await everything(stack.sandbox.url, 'Observation')).map(ourIdentifier);
     expect(new Set(ids).size).toBe(ids.length);
     const local = await localObservations(stack, patientId);

@@ -46,7 +46,7 @@ describe.each([
       rest: s.rest?.map((r) => ({ ...r, resource: [...(r.resource ?? []), { ...(r.resource?.find((x) => x.type === 'Patient') ?? {}), type: 'Consent' as const }] })),
     }));
     const settings = writeSettingsFrom(stack.config);
-    const failure = await syncPatient(stack.db, claimsConsent, patientId, { settings }).then(
+    const failure = await syncPatient(stack.tenantDb, claimsConsent, patientId, { settings }).then(
       () => undefined,
       (err: unknown) => err,
     );
@@ -54,9 +54,9 @@ describe.each([
     expect((failure as EhrError).kind).toBe('rejected');
     expect((failure as EhrError).message).toMatch(/EHR refused 1 resource\(s\): Consent\/[0-9a-f-]+: .*Resource type not supported: Consent/);
 
-    const left = await listUnsynced(stack.db, patientId);
+    const left = await listUnsynced(stack.tenantDb, patientId);
     expect(left.map((u) => u.type)).toEqual(['Consent']);
-    const [consent] = await getSyncStates(stack.db, [{ type: 'Consent', id: left[0]?.id as string }]);
+    const [consent] = await getSyncStates(stack.tenantDb, [{ type: 'Consent', id: left[0]?.id as string }]);
     expect(consent).toMatchObject({ status: 'failed', lastError: expect.stringContaining('Resource type not supported: Consent') });
 
     // Everything else is on the EHR exactly once, as it is here (auditEhr would search Consent, which this EHR refuses).
@@ -105,15 +105,15 @@ describe('an EHR that cannot search a type (no conditional create for AdverseEve
       },
     };
     const settings = writeSettingsFrom(stack.config);
-    await syncPatient(stack.db, dying, patientId, { settings }).catch((err: Error) => expect(err.message).toBe('worker killed'));
+    await syncPatient(stack.tenantDb, dying, patientId, { settings }).catch((err: Error) => expect(err.message).toBe('worker killed'));
     expect(created).toBe(true);
     const [ae] = await stack.db.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'AdverseEvent'`);
-    const [state] = await getSyncStates(stack.db, [{ type: 'AdverseEvent', id: ae?.id as string }]);
+    const [state] = await getSyncStates(stack.tenantDb, [{ type: 'AdverseEvent', id: ae?.id as string }]);
     expect(state).toMatchObject({ status: 'synced' });
     expect(state?.ehrId).toBeTruthy();
 
-    await syncPatient(stack.db, base, patientId, { settings });
-    expect(await listUnsynced(stack.db, patientId)).toEqual([]);
+    await syncPatient(stack.tenantDb, base, patientId, { settings });
+    expect(await listUnsynced(stack.tenantDb, patientId)).toEqual([]);
     expect(await everything(stack.sandbox.url, 'AdverseEvent')).toHaveLength(1);
     const audit = await auditEhr(stack.db, stack.sandbox.url);
     expect(audit.duplicates).toEqual([]);
@@ -153,7 +153,7 @@ describe('through the worker: an EHR that refuses a type its CapabilityStatement
     expect(dead).toHaveLength(1);
     expect(dead[0]).toMatchObject({ topic: 'ehr-sync', lastError: expect.stringMatching(/EHR refused 1 resource\(s\): Consent\/[0-9a-f-]+: EHR create Consent answered 404: Resource type not supported: Consent/) });
     const [consent] = await stack.db.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'Consent'`);
-    const [state] = await getSyncStates(stack.db, [{ type: 'Consent', id: consent?.id as string }]);
+    const [state] = await getSyncStates(stack.tenantDb, [{ type: 'Consent', id: consent?.id as string }]);
     expect(state).toMatchObject({ status: 'failed', lastError: expect.stringContaining('Resource type not supported: Consent') });
     const local = (await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resources WHERE resource_type = 'Observation'`))[0]?.n;
     expect(await everything(stack.sandbox.url, 'Observation')).toHaveLength(local as number);
@@ -176,20 +176,20 @@ describe('an EHR that lost a resource the adapter synced (PUT answers 404)', () 
     const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
     const s1 = await request(stack.app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
     const settings = writeSettingsFrom(stack.config);
-    await syncPatient(stack.db, stack.ehr, patientId, { settings });
+    await syncPatient(stack.tenantDb, stack.ehr, patientId, { settings });
     const tasksBefore = await everything(stack.sandbox.url, 'Task');
     const [first] = s1.body.followUps as Array<{ id: string }>;
-    const states = await getSyncStates(stack.db, (await stack.db.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'Task'`)).map((r) => ({ type: 'Task', id: r.id })));
+    const states = await getSyncStates(stack.tenantDb, (await stack.db.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'Task'`)).map((r) => ({ type: 'Task', id: r.id })));
     // Someone deletes every Task on the EHR; completing the follow-up then updates one of them.
     for (const t of tasksBefore) expect((await fetch(`${stack.sandbox.url}/Task/${t.id}`, { method: 'DELETE' })).status).toBe(200);
     await request(stack.app).post(`/v1/follow-ups/${first?.id}/complete`).send({ completedAt: new Date().toISOString() }).expect(200);
-    await syncPatient(stack.db, stack.ehr, patientId, { settings });
-    expect(await listUnsynced(stack.db, patientId)).toEqual([]);
+    await syncPatient(stack.tenantDb, stack.ehr, patientId, { settings });
+    expect(await listUnsynced(stack.tenantDb, patientId)).toEqual([]);
     const tasksAfter = await everything(stack.sandbox.url, 'Task');
     // The updated Task is there again, once, under a new id; the deleted others stay deleted (they did not change here).
     expect(tasksAfter).toHaveLength(1);
     expect(states.map((s) => s.ehrId)).not.toContain(tasksAfter[0]?.id);
-    const now = await getSyncStates(stack.db, states.map((s) => ({ type: s.type, id: s.id })));
+    const now = await getSyncStates(stack.tenantDb, states.map((s) => ({ type: s.type, id: s.id })));
     expect(now.filter((s) => s.ehrId === tasksAfter[0]?.id)).toEqual([expect.objectContaining({ status: 'synced' })]);
   });
 });

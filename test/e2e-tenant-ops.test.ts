@@ -142,9 +142,9 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
 
   const deploymentAudit = async (): Promise<AuditEvent[]> => {
     await auditTrailOf(stack.app).flush();
-    // The deployment's operator: kap/deployment (a token still names a tenant the deployment serves).
-    const operator = await issuer.mint({ tenant: 'north', scope: 'kap/deployment', clientId: 'deployment-operator' });
-    const res = await request(stack.app).get('/v1/deployment/audit-events?limit=1000').set('Authorization', `Bearer ${operator}`).expect(200);
+    // The deployment's operator: kap/operator (a token still names a tenant the deployment serves).
+    const operator = await issuer.mint({ tenant: 'north', scope: 'kap/operator', clientId: 'deployment-operator' });
+    const res = await request(stack.app).get('/v1/operator/audit-events?limit=1000').set('Authorization', `Bearer ${operator}`).expect(200);
     return ((res.body as Bundle<AuditEvent>).entry ?? []).map((e) => e.resource as AuditEvent);
   };
 
@@ -176,7 +176,7 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
 
     // A tenant's administrator cannot read the deployment's record, and no tenant's trail holds the refusals.
     const northAdmin = await issuer.mint({ tenant: 'north', clientId: 'north-admin', scope: 'kap/admin kap/v1.read system/*.rs' });
-    await request(stack.app).get('/v1/deployment/audit-events').set('Authorization', `Bearer ${northAdmin}`).expect(403);
+    await request(stack.app).get('/v1/operator/audit-events').set('Authorization', `Bearer ${northAdmin}`).expect(403);
     const inTenantTrails = await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_events WHERE content::text LIKE '%intruder-app%'");
     expect(inTenantTrails[0]!.n).toBe(0);
   });

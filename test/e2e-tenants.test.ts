@@ -160,7 +160,7 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
     await request(stack.app).get('/v1/admin/sync-status').set('Authorization', `Bearer ${none}`).expect(403);
   });
 
-  it("routes an HL7 message by its sending facility to that tenant's patient; an unlisted facility is AR and kept", async () => {
+  it("routes an HL7 message by its sending facility to that tenant's patient; an unlisted facility is AR and kept for the deployment's operator only", async () => {
     const mrn = `TN-${Date.now()}-hl7`;
     const s = await enrolAs('south', mrn);
     const adt = (facility: string, id: string) =>
@@ -182,8 +182,18 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
       expect(msa(acks[0] as string)).toMatchObject({ code: 'AR', controlId: stray });
       expect(msa(acks[0] as string).text).toMatch(/sending facility ELSEWHERE is not assigned to a tenant/);
       expect(msa(acks[1] as string)).toMatchObject({ code: 'AA', controlId: routed });
-      const [kept] = await stack.db.query<{ status: string; problem: string }>('SELECT status, problem FROM inbound_messages WHERE control_id = $1', [stray]);
-      expect(kept).toMatchObject({ status: 'rejected', problem: expect.stringMatching(/ELSEWHERE/) });
+      // No tenant claims it: kept for the deployment's operator, in no tenant's inbound messages.
+      expect(await stack.db.query('SELECT id FROM inbound_messages WHERE control_id = $1', [stray])).toEqual([]);
+      for (const tenant of ['north', 'south'] as const) {
+        const listed = (await as(tenant).get('/v1/admin/inbound-messages?status=rejected').expect(200)).body.inboundMessages as Array<{ controlId: string }>;
+        expect(listed.map((m) => m.controlId)).not.toContain(stray);
+        // A tenant's admin scope does not reach the deployment's messages.
+        await as(tenant).get('/v1/operator/unrouted-messages').expect(403);
+      }
+      const operator = await issuer.mint({ tenant: 'north', scope: 'kap/operator', clientId: 'deployment-operator' });
+      const unrouted = (await request(stack.app).get('/v1/operator/unrouted-messages').set('Authorization', `Bearer ${operator}`).expect(200)).body.unroutedMessages;
+      expect(unrouted).toContainEqual(expect.objectContaining({ controlId: stray, ackCode: 'AR', problem: expect.stringMatching(/ELSEWHERE/) }));
+      expect(JSON.stringify(unrouted)).not.toContain(routed);
     } finally {
       await raw.close();
     }

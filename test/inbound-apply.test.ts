@@ -26,14 +26,12 @@ describe('applying a hospital message', () => {
       .expect(201);
     const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
     const text = `MSH|^~\\&|EPIC|GEN|KAP|PALL|20260301||ADT^A03|RACE-1|P|2.5.1\rPID|1||${mrn}^^^&2.16.840.1.113883.19.5.99999.1&ISO^MR\rPV1|1|I${'|'.repeat(34)}20`;
-    const { message } = await receiveInboundMessage(stack.db, 'default', { channel: 'hl7v2', sender: 'EPIC|GEN', controlId: 'RACE-1', messageType: 'ADT^A03', content: text, status: 'accepted' });
+    const { message } = await receiveInboundMessage(stack.tenantDb, { channel: 'hl7v2', sender: 'EPIC|GEN', controlId: 'RACE-1', messageType: 'ADT^A03', content: text, status: 'accepted' });
     const [outbox] = await stack.db.query<{ key: string }>("SELECT key FROM outbox WHERE topic = 'inbound-message' AND payload->>'inboundMessageId' = $1", [String(message.id)]);
     const deps = {
-      tenantId: 'default',
       webhookUrls: [],
       config: stack.config,
-      // The tenant's handle, as the processor passes: what it writes (and audits) is that tenant's.
-      db: forTenant(stack.db, 'default'),
+      db: stack.tenantDb,
       // A hospital message never reads the EHR; a call would fail loudly.
       ehr: createEhrClient({ baseUrl: 'http://127.0.0.1:9/fhir', auth: { mode: 'none' }, timeoutMs: 100 }),
       logger: pino({ level: 'silent' }),

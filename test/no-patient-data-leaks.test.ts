@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@kap/config';
 import { DEFAULT_SCREENING_RULES } from '@kap/domain';
-import { openDatabase, type Db } from '@kap/store';
+import { openDatabase, type DeploymentDb } from '@kap/store';
 import pino from 'pino';
 import { createApp } from '@kap/api';
 import { createApiServer } from '@kap/api';
@@ -23,7 +23,7 @@ const SYSTEM = 'urn:oid:2.16.840.1.113883.19.5.99999.1';
 
 const canaryPatient = (value = CANARY.mrn) => ({ system: SYSTEM, value, name: { family: CANARY.family, given: [CANARY.given] }, birthDate: CANARY.birthDate });
 
-let db: Db;
+let db: DeploymentDb;
 let schema: string;
 let server: Server;
 let base: string;
@@ -34,7 +34,7 @@ const bodies: string[] = [];
 let failNext: ((sql: string, params: unknown[]) => Error) | undefined;
 let queueDown = false;
 
-function failing(inner: Db): Db {
+function failing(inner: DeploymentDb): DeploymentDb {
   return {
     kind: inner.kind,
     async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
@@ -45,7 +45,8 @@ function failing(inner: Db): Db {
       }
       return inner.query<T>(sql, params);
     },
-    transaction: (fn) => inner.transaction((tx) => fn(failing(tx))),
+    // The options carry the tenant scope: dropped, every write would be no tenant's and fail.
+    transaction: (fn, options) => inner.transaction((tx) => fn(failing(tx)), options),
     listen: (channel, onNotify) => inner.listen(channel, onNotify),
     ping: () => inner.ping(),
     close: () => inner.close(),

@@ -159,7 +159,7 @@ async function resyncEverything(stack: Stack): Promise<number> {
       "UPDATE sync_state SET ehr_id = NULL, ehr_version = NULL, synced_version = NULL, status = 'pending', sent_note = NULL RETURNING id",
     );
     const patients = await tx.query<{ patient_id: string }>('SELECT DISTINCT patient_id FROM resources WHERE patient_id IS NOT NULL');
-    for (const p of patients) await enqueueWork(tx, WORK.ehrSync, { patientId: p.patient_id, reason: 'test: replay' }, { patientId: p.patient_id, tenantId: 'default' });
+    for (const p of patients) await enqueueWork(tx, WORK.ehrSync, { patientId: p.patient_id, reason: 'test: replay' }, { patientId: p.patient_id });
     return reset.length;
   });
 }

@@ -315,11 +315,25 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
       responses: { '200': { description: 'Inbound messages, newest first', content: content(z.looseObject({ inboundMessages: z.array(z.looseObject({})) })) }, ...errors(400, ...SECURED) },
     },
   },
-  '/v1/deployment/audit-events': {
+  '/v1/operator/unrouted-messages': {
+    get: {
+      operationId: 'listUnroutedMessages',
+      summary: "HL7 v2 messages whose sender no tenant claims: refused (AR) and kept for the deployment's operator (scope kap/operator), never in a tenant's inbound messages",
+      tags: ['operations'],
+      requestParams: {
+        query: z.object({
+          limit: z.string().optional(),
+          content: z.enum(['true', 'false']).optional().meta({ description: 'true: include the messages themselves (patient data)' }),
+        }),
+      },
+      responses: { '200': { description: 'Unrouted messages, newest first', content: content(z.looseObject({ unroutedMessages: z.array(z.looseObject({})) })) }, ...errors(400, ...SECURED) },
+    },
+  },
+  '/v1/operator/audit-events': {
     get: {
       operationId: 'listDeploymentAuditEvents',
       summary:
-        "The deployment's own audit record (kap/deployment): refused tokens (401), counted per minute by the client the token claims (unverified), address and reason, as AuditEvents; never the token",
+        "The deployment's own audit record (kap/operator): refused tokens (401), counted per minute by the client the token claims (unverified), address and reason, as AuditEvents; never the token",
       tags: ['operations'],
       requestParams: { query: z.object({ limit: z.string().optional() }) },
       responses: { '200': { description: 'A searchset Bundle of AuditEvents, newest first', content: content(z.looseObject({ resourceType: z.literal('Bundle'), entry: z.array(z.looseObject({})) })) }, ...errors(400, ...SECURED) },

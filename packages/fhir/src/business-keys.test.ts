@@ -7,7 +7,6 @@ import { resourceId } from './resource-ids';
  */
 describe('business keys', () => {
   it.each([
-    [keys.patientKey({ system: 'urn:oid:1.2.3', value: 'MRN-1' }), 'patient/urn:oid:1.2.3|MRN-1'],
     [keys.patientKey({ system: 'urn:oid:1.2.3', value: 'MRN-1' }, 'default'), 'patient/urn:oid:1.2.3|MRN-1'],
     [keys.patientKey({ system: 'urn:oid:1.2.3', value: 'MRN-1' }, 'north'), 'tenant/north/patient/urn:oid:1.2.3|MRN-1'],
     [keys.patientKey({ system: 'urn:oid:1.2.3', value: 'MRN-1' }, 'a/patient/b'), 'tenant/a%2Fpatient%2Fb/patient/urn:oid:1.2.3|MRN-1'],
@@ -57,7 +56,6 @@ describe('business keys', () => {
   it("keeps the default tenant's patient ids as they were before tenants, and gives another tenant's its own", () => {
     const mrn = { system: 'urn:oid:1.2.3', value: 'MRN-1' };
     // uuid5(uuid5(NAMESPACE_URL, 'https://kap-adapter.org/fhir'), 'patient/urn:oid:1.2.3|MRN-1'), computed with Python's uuid module.
-    expect(resourceId(keys.patientKey(mrn))).toBe(PATIENT_MRN_1_ID);
     expect(resourceId(keys.patientKey(mrn, 'default'))).toBe(PATIENT_MRN_1_ID);
     expect(resourceId(keys.patientKey(mrn, 'north'))).not.toBe(PATIENT_MRN_1_ID);
     expect(resourceId(keys.patientKey(mrn, 'north'))).not.toBe(resourceId(keys.patientKey(mrn, 'south')));

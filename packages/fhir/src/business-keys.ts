@@ -13,7 +13,7 @@
  * before tenants, so its patients keep their ids; another tenant's id is URI-encoded, so no
  * `/` in it can make two tenants' keys meet.
  */
-export const patientKey = (ref: { readonly system: string; readonly value: string }, tenantId = 'default'): string =>
+export const patientKey = (ref: { readonly system: string; readonly value: string }, tenantId: string): string =>
   tenantId === 'default' ? `patient/${ref.system}|${ref.value}` : `tenant/${encodeURIComponent(tenantId)}/patient/${ref.system}|${ref.value}`;
 
 /** A resource of screening `screeningId`, e.g. `screening/s1/observation/heart-rate`. */

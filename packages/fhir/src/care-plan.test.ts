@@ -36,7 +36,7 @@ describe('the kap-palliative-course PlanDefinition', () => {
 });
 
 describe('applyCoursePlan', () => {
-  const patient = buildPatient(ELIGIBLE_FULL.patient);
+  const patient = buildPatient(ELIGIBLE_FULL.patient, 'default');
   const build = (): CarePlan =>
     applyCoursePlan({
       courseId: 'c1',

@@ -34,7 +34,7 @@ function codings(value: unknown, out: Coding[] = []): Coding[] {
 function everythingBuilt(): Resource[] {
   const out: Resource[] = [buildScreeningQuestionnaire(), buildCoursePlanDefinition()];
   for (const [id, request] of [['a', ELIGIBLE_FULL], ['b', NEEDS_REVIEW], ['c', BP_CONTRAINDICATED]] as const) {
-    const patient = buildPatient(request.patient);
+    const patient = buildPatient(request.patient, 'default');
     const resources = buildScreeningResources({ screeningId: id, request, evaluation: evaluateScreening(request), patient, recordedAt: RECORDED_AT });
     out.push(patient, ...resources);
     const eligibility = resources.find((r) => r.resourceType === 'Observation' && r.code.coding?.[0]?.code === 'screening-eligibility');

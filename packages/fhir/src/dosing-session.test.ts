@@ -17,7 +17,7 @@ import { ALERT_THRESHOLD, BASE_URL, ELIGIBLE_FULL, SESSION_1 } from '@kap/testki
 import { VITAL_SIGNS_PROFILES } from './validate';
 
 const RECORDED = '2026-03-10T11:00:00Z';
-const patient = buildPatient(ELIGIBLE_FULL.patient);
+const patient = buildPatient(ELIGIBLE_FULL.patient, 'default');
 const carePlan = applyCoursePlan({ courseId: 'c1', patient: patient.id ?? '', startDate: '2026-03-05', supportingInfo: [], created: RECORDED });
 const patientRef: Reference<Patient> = referenceTo(patient, 'Ada Example');
 const carePlanRef: Reference<CarePlan> = referenceTo(carePlan);

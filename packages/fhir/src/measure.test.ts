@@ -12,7 +12,7 @@ import { buildScreeningQuestionnaire } from './questionnaire';
 import { buildScreeningResources } from './screening';
 import { BASE_URL, ELIGIBLE_FULL, RECORDED_AT } from '@kap/testkit/fixtures';
 
-const patient = buildPatient(ELIGIBLE_FULL.patient);
+const patient = buildPatient(ELIGIBLE_FULL.patient, 'default');
 const subject = { reference: `Patient/${patient.id}` };
 const carePlan = applyCoursePlan({ courseId: 'c1', patient: subject, startDate: '2026-03-02', supportingInfo: [], created: RECORDED_AT });
 const carePlanRef = { reference: `CarePlan/${carePlan.id}` };

@@ -12,7 +12,7 @@ import { patientKey } from './business-keys';
 
 
 /** The Patient id the adapter uses for `ref` in a tenant, so every resource references the same one. */
-export function patientId(ref: Pick<PatientRef, 'system' | 'value'>, tenantId?: string): string {
+export function patientId(ref: Pick<PatientRef, 'system' | 'value'>, tenantId: string): string {
   return resourceId(patientKey(ref, tenantId));
 }
 
@@ -34,11 +34,11 @@ function humanName(name: NonNullable<PatientRef['name']>): HumanName | undefined
 }
 
 /**
- * The Patient for a hospital identifier in a tenant (the default tenant when not given). Its
+ * The Patient for a hospital identifier in a tenant. Its
  * only identifier is the hospital's: that is what the EHR sync matches on (conditional
  * create), so no adapter identifier is added.
  */
-export function buildPatient(ref: PatientRef, tenantId?: string): Patient {
+export function buildPatient(ref: PatientRef, tenantId: string): Patient {
   const name = ref.name === undefined ? undefined : humanName(ref.name);
   const patient: Patient = {
     resourceType: 'Patient',

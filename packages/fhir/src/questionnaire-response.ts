@@ -10,7 +10,7 @@ import type { ScreeningRequest } from '@kap/contracts';
 import { coding, FREQUENCY_ANSWERS } from './codes';
 import { resourceId, resourceIdentifier } from './resource-ids';
 import type { IssueInput } from './outcomes';
-import { patientDisplayName, patientId } from './patient';
+import { patientDisplayName } from './patient';
 import {
   CONSENT_LINK_IDS,
   INSTRUMENTS,
@@ -59,15 +59,16 @@ function instrumentItems(def: InstrumentDef, scores: readonly number[] | undefin
 /**
  * The QuestionnaireResponse a REST screening stands for. Only the contraindication items the
  * request answered are included, so reading the response back gives the same request.
- * `subject` defaults to the Patient `buildPatient(request.patient)` builds.
+ * `subject` is the tenant's Patient (`buildPatient(request.patient, tenantId)`): a patient's id
+ * depends on its tenant, so there is no default.
  */
 export function buildScreeningQuestionnaireResponse(
   screeningId: string,
   request: ScreeningRequest,
-  subject?: Reference<Patient>,
+  subject: Reference<Patient>,
 ): QuestionnaireResponse {
   const key = questionnaireResponseKey(screeningId);
-  const display = subject?.display ?? patientDisplayName(request.patient);
+  const display = subject.display ?? patientDisplayName(request.patient);
   const contraindications = CONTRAINDICATION_KEYS.flatMap((k) => {
     const value = request.contraindications[k];
     return value === undefined ? [] : [answerItem(k, { valueBoolean: value })];
@@ -89,7 +90,7 @@ export function buildScreeningQuestionnaireResponse(
     questionnaire: `${SCREENING_QUESTIONNAIRE_URL}|${SCREENING_QUESTIONNAIRE_VERSION}`,
     status: 'completed',
     subject: {
-      reference: subject?.reference ?? `Patient/${patientId(request.patient)}`,
+      reference: subject.reference,
       identifier: { system: request.patient.system, value: request.patient.value },
       ...(display ? { display } : {}),
     },

@@ -3,7 +3,7 @@ import { CONTRAINDICATION_KEYS } from '@kap/domain';
 import { ScreeningRequest } from '@kap/contracts';
 import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { collectionBundle } from './bundle';
-import { buildPatient } from './patient';
+import { buildPatient, patientId } from './patient';
 import {
   buildScreeningQuestionnaire,
   OBSERVATION_EXTRACT_EXTENSION,
@@ -70,7 +70,7 @@ describe('QuestionnaireResponse round trip', () => {
     ['needs review', NEEDS_REVIEW],
     ['contraindicated by blood pressure', BP_CONTRAINDICATED],
   ])('%s: request -> response -> request gives the same request', (_, request) => {
-    const qr = buildScreeningQuestionnaireResponse('rt', request);
+    const qr = buildScreeningQuestionnaireResponse('rt', request, { reference: `Patient/${patientId(request.patient, 'default')}` });
     const parsed = screeningRequestFromQuestionnaireResponse(JSON.parse(JSON.stringify(qr)));
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
     // Only the identifier and a text name travel in subject; birthDate and gender stay on the Patient.
@@ -78,12 +78,12 @@ describe('QuestionnaireResponse round trip', () => {
     const expected = { ...request, patient: { system: request.patient.system, value: request.patient.value, ...(name ? { name } : {}) } };
     expect(parsed.value).toEqual(expected);
     expect(ScreeningRequest.safeParse(parsed.value).success).toBe(true);
-    assertBundleInvariants(collectionBundle([buildPatient(request.patient), qr], BASE_URL, RECORDED_AT));
+    assertBundleInvariants(collectionBundle([buildPatient(request.patient, 'default'), qr], BASE_URL, RECORDED_AT));
   });
 });
 
 describe('screeningRequestFromQuestionnaireResponse refuses', () => {
-  const good = (): QuestionnaireResponse => buildScreeningQuestionnaireResponse('bad', ELIGIBLE_FULL);
+  const good = (): QuestionnaireResponse => buildScreeningQuestionnaireResponse('bad', ELIGIBLE_FULL, { reference: `Patient/${patientId(ELIGIBLE_FULL.patient, 'default')}` });
 
   it('something that is not a QuestionnaireResponse', () => {
     expect(screeningRequestFromQuestionnaireResponse({ resourceType: 'Patient' })).toEqual({

@@ -13,7 +13,7 @@ import { BASE_URL, BP_CONTRAINDICATED, ELIGIBLE_FULL, NEEDS_REVIEW, RECORDED_AT 
 import { VITAL_SIGNS_PROFILES } from './validate';
 
 function screen(screeningId: string, request: ScreeningRequest): { resources: Resource[]; bundle: Bundle } {
-  const patient = buildPatient(request.patient);
+  const patient = buildPatient(request.patient, 'default');
   const resources = buildScreeningResources({
     screeningId,
     request,
@@ -119,12 +119,12 @@ describe('buildScreeningResources', () => {
 
 describe('buildPatient', () => {
   it('keys the Patient by the hospital identifier and keeps the name as given', () => {
-    const a = buildPatient(ELIGIBLE_FULL.patient);
+    const a = buildPatient(ELIGIBLE_FULL.patient, 'default');
     expect(a).toMatchObject({ identifier: [{ system: ELIGIBLE_FULL.patient.system, value: 'MRN-001' }], name: [{ text: 'Ada Example' }] });
     expect(a).toMatchObject({ birthDate: '1950-04-01', gender: 'female' });
-    expect(buildPatient({ ...ELIGIBLE_FULL.patient, name: undefined }).id).toBe(a.id);
-    expect(buildPatient(NEEDS_REVIEW.patient).name).toEqual([{ family: 'Sample', given: ['Ben'] }]);
-    expect(buildPatient(BP_CONTRAINDICATED.patient).name).toBeUndefined();
+    expect(buildPatient({ ...ELIGIBLE_FULL.patient, name: undefined }, 'default').id).toBe(a.id);
+    expect(buildPatient(NEEDS_REVIEW.patient, 'default').name).toEqual([{ family: 'Sample', given: ['Ben'] }]);
+    expect(buildPatient(BP_CONTRAINDICATED.patient, 'default').name).toBeUndefined();
   });
 });
 
@@ -144,7 +144,7 @@ describe('applyScreeningReview', () => {
     expect(again.component).toHaveLength(1);
     expect(again.component?.[0]?.valueCodeableConcept?.coding?.[0]?.code).toBe('declined');
     expect(again.note).toHaveLength(2);
-    const patient = buildPatient(NEEDS_REVIEW.patient);
+    const patient = buildPatient(NEEDS_REVIEW.patient, 'default');
     assertBundleInvariants(collectionBundle([patient, ...resources.filter((r) => r.id !== again.id), again], BASE_URL, RECORDED_AT));
   });
 });
@@ -161,7 +161,7 @@ describe('bundles', () => {
 
   it('searchset: every entry a match, total and self link', () => {
     const { resources } = screen('s-review', NEEDS_REVIEW);
-    const patient = buildPatient(NEEDS_REVIEW.patient);
+    const patient = buildPatient(NEEDS_REVIEW.patient, 'default');
     const obs = ofType(resources, 'Observation');
     const bundle = searchsetBundle(obs, BASE_URL, `${BASE_URL}/Observation?patient=${patient.id}`, { timestamp: RECORDED_AT });
     expect(bundle.total).toBe(obs.length);

@@ -1,9 +1,7 @@
-import { enqueueOutboxMany, type Db, type Instant, type OutboxPayload, type OutboxRow } from '@kap/store';
-import { withTenant, type WorkUnit } from './units';
+import { enqueueOutboxMany, type Instant, type OutboxPayload, type OutboxRow, type TenantDb } from '@kap/store';
+import type { WorkUnit } from './units';
 
 export interface EnqueueOptions {
-  /** Whose work it is: its jobs run as this tenant, with its database rows, EHR and webhooks. */
-  readonly tenantId: string;
   readonly patientId?: string | null;
   /** Not to be dispatched before this instant (default now). */
   readonly availableAt?: Instant;
@@ -24,10 +22,11 @@ export function workRequest<P>(unit: WorkUnit<P>, payload: P, options: EnqueueOp
 /**
  * Asks for a unit of background work, in the caller's transaction (the transactional
  * outbox): it is dispatched only if the transaction commits, and never lost once it has.
- * The payload is checked here, so a row the relay cannot read is never written. The tenant
- * is written beside it: the relay reads rows of every tenant and must hand each job its own.
+ * The payload is checked here, so a row the relay cannot read is never written. The row is
+ * the handle's tenant's (its `tenant_id` column): the relay reads rows of every tenant and
+ * hands each job the tenant of its row; its jobs run with that tenant's data, EHR and webhooks.
  */
-export async function enqueueWork<P>(tx: Db, unit: WorkUnit<P>, payload: P, options: EnqueueOptions): Promise<OutboxRow> {
+export async function enqueueWork<P>(tx: TenantDb, unit: WorkUnit<P>, payload: P, options: EnqueueOptions): Promise<OutboxRow> {
   const [row] = await enqueueWorkMany(tx, [workRequest(unit, payload, options)]);
   return row as OutboxRow;
 }
@@ -36,10 +35,10 @@ export async function enqueueWork<P>(tx: Db, unit: WorkUnit<P>, payload: P, opti
  * A command's units of work, as `enqueueWork` asks for each, in one statement: every
  * payload is checked before any row is written, and the rows keep the order given.
  */
-export async function enqueueWorkMany(tx: Db, requests: readonly WorkRequest[]): Promise<OutboxRow[]> {
+export async function enqueueWorkMany(tx: TenantDb, requests: readonly WorkRequest[]): Promise<OutboxRow[]> {
   const messages = requests.map(({ unit, payload, options }) => ({
     topic: unit.topic,
-    payload: withTenant(unit.payload.parse(payload), options.tenantId) as unknown as OutboxPayload,
+    payload: unit.payload.parse(payload) as unknown as OutboxPayload,
     ...(options.patientId !== undefined ? { patientId: options.patientId } : {}),
     ...(options.availableAt !== undefined ? { availableAt: options.availableAt } : {}),
   }));

@@ -1,4 +1,4 @@
-import { forgetDispatches, getDeploymentId, maxOutboxId, type Db } from '@kap/store';
+import { forgetDispatches, getDeploymentId, maxOutboxId, type DeploymentDb } from '@kap/store';
 import type { Redis } from 'ioredis';
 
 /**
@@ -68,12 +68,12 @@ export interface OwnershipLogger {
 }
 
 /** The deployment's prefix, from the database it stores its work in. */
-export async function resolveQueuePrefix(db: Db, base: string): Promise<string> {
+export async function resolveQueuePrefix(db: DeploymentDb, base: string): Promise<string> {
   return queuePrefix(base, await getDeploymentId(db));
 }
 
 /** What the database says of itself now. */
-export async function databaseFingerprint(db: Db): Promise<DatabaseFingerprint> {
+export async function databaseFingerprint(db: DeploymentDb): Promise<DatabaseFingerprint> {
   return { deploymentId: await getDeploymentId(db), outboxHighWater: await maxOutboxId(db) };
 }
 
@@ -83,7 +83,7 @@ export async function databaseFingerprint(db: Db): Promise<DatabaseFingerprint> 
  * open row is dispatched anew under new job ids, none of the old states being trusted, and
  * Redis's record then names this database. Returns what it found.
  */
-export async function adoptRedis(db: Db, redis: Redis, prefix: string, logger: OwnershipLogger): Promise<Ownership> {
+export async function adoptRedis(db: DeploymentDb, redis: Redis, prefix: string, logger: OwnershipLogger): Promise<Ownership> {
   const verdict = await checkOwnership(redis, prefix, await databaseFingerprint(db));
   if (verdict.status === 'foreign' || verdict.status === 'rewound') {
     logger.error({ prefix, detail: verdict.detail }, 'Redis job states are not this database\'s: every open outbox row is dispatched again');

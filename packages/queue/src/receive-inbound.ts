@@ -1,4 +1,4 @@
-import { storeInboundMessage, type Db, type NewInboundMessage, type StoredInbound } from '@kap/store';
+import { storeInboundMessage, type NewInboundMessage, type StoredInbound, type TenantDb } from '@kap/store';
 import { enqueueWork } from './enqueue';
 import { WORK } from './units';
 
@@ -8,11 +8,11 @@ import { WORK } from './units';
  * acknowledged is applied, once, even if Redis or a worker fails. `db` is the tenant's
  * handle the message was addressed to; the worker applies it as that tenant.
  */
-export async function receiveInboundMessage(db: Db, tenantId: string, message: NewInboundMessage): Promise<StoredInbound> {
+export async function receiveInboundMessage(db: TenantDb, message: NewInboundMessage): Promise<StoredInbound> {
   return db.transaction(async (tx) => {
     const stored = await storeInboundMessage(tx, message);
     if (stored.created && stored.message.status === 'accepted') {
-      await enqueueWork(tx, WORK.inboundMessage, { inboundMessageId: stored.message.id }, { tenantId });
+      await enqueueWork(tx, WORK.inboundMessage, { inboundMessageId: stored.message.id }, {});
     }
     return stored;
   });

@@ -1,13 +1,11 @@
 import { webhookEventFor } from '@kap/domain';
 import { v2ControlId, v2MessageKind } from '@kap/fhir';
-import { markPending, putResources, toVersionRefs, type Db } from '@kap/store';
+import { markPending, putResources, toVersionRefs, type TenantDb } from '@kap/store';
 import type { Resource } from '@medplum/fhirtypes';
 import { enqueueWorkMany, workRequest, type WorkRequest } from './enqueue';
 import { WORK } from './units';
 
 export interface SaveForSyncOptions {
-  /** Whose data it is: the sync and webhooks run as this tenant. */
-  readonly tenantId: string;
   /** Why: kept in the outbox row for operators (never patient data). */
   readonly reason: string;
   /** Webhook subscribers; each change the webhook policy names gets one delivery per URL. */
@@ -29,20 +27,19 @@ export interface SaveForSyncOptions {
  * with the command's other work (and, for a tenant with HL7 out, a v2 message per qualifying version) in one outbox statement, all in the
  * caller's transaction (the transactional outbox): what is accepted is never lost, and nothing is queued for data that was rolled back.
  */
-export async function saveForSync(tx: Db, patientId: string, resources: readonly Resource[], options: SaveForSyncOptions): Promise<Resource[]> {
+export async function saveForSync(tx: TenantDb, patientId: string, resources: readonly Resource[], options: SaveForSyncOptions): Promise<Resource[]> {
   const stored = await putResources(tx, resources, { patientId });
   await markPending(tx, toVersionRefs(stored));
-  const { tenantId } = options;
-  const work = [workRequest(WORK.ehrSync, { patientId, reason: options.reason }, { patientId, tenantId })];
+  const work = [workRequest(WORK.ehrSync, { patientId, reason: options.reason }, { patientId })];
   for (const resource of stored) {
     const event = webhookEventFor(resource.resourceType);
     if (!event) continue;
     for (const url of options.webhookUrls ?? []) {
       const notice = { event, resource: `${resource.resourceType}/${resource.id}`, version: resource.meta?.versionId ?? '1', url };
-      work.push(workRequest(WORK.notify, notice, { patientId, tenantId }));
+      work.push(workRequest(WORK.notify, notice, { patientId }));
     }
   }
-  if (options.courseId) work.push(workRequest(WORK.courseNote, { courseId: options.courseId }, { patientId, tenantId }));
+  if (options.courseId) work.push(workRequest(WORK.courseNote, { courseId: options.courseId }, { patientId }));
   if (options.hl7Out) {
     for (const resource of stored) {
       const messageType = v2MessageKind(resource);
@@ -50,7 +47,7 @@ export async function saveForSync(tx: Db, patientId: string, resources: readonly
       const version = resource.meta?.versionId ?? '1';
       const controlId = v2ControlId(resource.resourceType, resource.id, version);
       const resourceType = resource.resourceType as 'Observation' | 'DocumentReference';
-      work.push(workRequest(WORK.hl7Out, { resourceType, resourceId: resource.id, version, controlId, messageType }, { patientId, tenantId }));
+      work.push(workRequest(WORK.hl7Out, { resourceType, resourceId: resource.id, version, controlId, messageType }, { patientId }));
     }
   }
   await enqueueWorkMany(tx, [...work, ...(options.alsoEnqueue ?? [])]);

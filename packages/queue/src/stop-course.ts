@@ -1,14 +1,12 @@
 import type { StopReason } from '@kap/domain';
 import { buildCareTeamCommunication, buildProvenance, cancelFollowUpTask, courseStopKey, provenanceKey, stopCarePlan } from '@kap/fhir';
-import { cancelPendingFollowUps, getCourse, readResource, readResources, stopCourse, type CourseRow, type Db, type FollowUpRow } from '@kap/store';
+import { cancelPendingFollowUps, getCourse, readResource, readResources, stopCourse, type CourseRow, type FollowUpRow, type TenantDb } from '@kap/store';
 import type { CarePlan, Resource, Task } from '@medplum/fhirtypes';
 import { enqueueWork } from './enqueue';
 import { saveForSync } from './save-for-sync';
 import { WORK } from './units';
 
 export interface StopCourseInput {
-  /** The course's tenant, whose EHR and webhooks hear of the stop. */
-  readonly tenantId: string;
   readonly reason: StopReason;
   /** ISO instant of the stop. */
   readonly at: string;
@@ -33,7 +31,7 @@ export interface StoppedCourse {
  * records it, and all of it is queued for the EHR and the webhooks. Returns undefined
  * when the course is unknown or already stopped, so two stops never both act.
  */
-export async function stopCourseWithFollowUps(tx: Db, courseId: string, input: StopCourseInput): Promise<StoppedCourse | undefined> {
+export async function stopCourseWithFollowUps(tx: TenantDb, courseId: string, input: StopCourseInput): Promise<StoppedCourse | undefined> {
   const course = await getCourse(tx, courseId);
   if (!course) return undefined;
   if (!(await stopCourse(tx, courseId, input.reason, input.at))) return undefined;
@@ -71,11 +69,10 @@ export async function stopCourseWithFollowUps(tx: Db, courseId: string, input: S
   const saved = await saveForSync(tx, course.patientId, produced, {
     reason: input.outboxReason ?? 'course-stopped',
     webhookUrls: input.webhookUrls,
-    tenantId: input.tenantId,
     courseId,
   });
   if (cancelled.length > 0) {
-    await enqueueWork(tx, WORK.followUpCancel, { followUpIds: cancelled.map((f) => f.id) }, { patientId: course.patientId, tenantId: input.tenantId });
+    await enqueueWork(tx, WORK.followUpCancel, { followUpIds: cancelled.map((f) => f.id) }, { patientId: course.patientId });
   }
   return { course: { ...course, stoppedReason: input.reason, stoppedAt: input.at }, cancelled, saved };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_TENANT_ID, TENANT_ID_PATTERN } from '@kap/config';
+import { TENANT_ID_PATTERN } from '@kap/config';
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 
@@ -52,25 +52,16 @@ export interface OutboxRowRef {
   readonly tenantId: string;
 }
 
+/** A tenant id in job data: the relay copies it from the outbox row's own `tenant_id`. */
+export const TenantId = z.string().regex(TENANT_ID_PATTERN);
+
 /**
- * A tenant id in job data and outbox payloads. Rows and jobs written before tenants
- * existed name none: they are the default tenant's, as their database rows are.
+ * The unit's payload as stored. Rows written before migration 20 also carried their tenant in
+ * the payload; the row's `tenant_id` column is the one the relay trusts, so that copy is dropped.
  */
-export const TenantId = z.string().regex(TENANT_ID_PATTERN).default(DEFAULT_TENANT_ID);
-
-/** The outbox payload's own field for its tenant, beside the unit's payload. */
-const TENANT_FIELD = 'tenantId';
-
-/** The payload as stored: the unit's payload with its tenant beside it. */
-export function withTenant<P>(payload: P, tenantId: string): P & { tenantId: string } {
-  return { ...payload, [TENANT_FIELD]: TenantId.parse(tenantId) } as P & { tenantId: string };
-}
-
-/** A stored payload split into its tenant and the unit's payload; a row without a tenant is the default tenant's. */
-export function splitTenant(stored: Readonly<Record<string, unknown>>): { tenantId: string; payload: Record<string, unknown> } | { error: string } {
-  const { [TENANT_FIELD]: tenant, ...payload } = stored;
-  const parsed = TenantId.safeParse(tenant);
-  return parsed.success ? { tenantId: parsed.data, payload } : { error: `tenantId: not a tenant id` };
+export function unitPayload(stored: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const { tenantId: _legacy, ...payload } = stored;
+  return payload;
 }
 
 export interface WorkUnit<P, N extends string = string> {

@@ -1,5 +1,5 @@
 import { databaseOptions } from '@kap/config';
-import { openDatabase, type Db } from '@kap/store';
+import { openDatabase, type DeploymentDb } from '@kap/store';
 import pino, { type Logger } from 'pino';
 import type { Lifecycle } from './lifecycle';
 import { runService, type ServiceHost } from './service';
@@ -15,7 +15,7 @@ export interface DatabaseServiceSpec<S extends ProcessSettings> {
   readonly nameInLogs?: boolean;
   readonly shutdownTimeoutMs: number;
   /** Starts the service's parts on the opened database, registering each one's close with `lifecycle.onStop`. */
-  readonly start: (settings: S, db: Db, lifecycle: Lifecycle, logger: Logger) => Promise<void>;
+  readonly start: (settings: S, db: DeploymentDb, lifecycle: Lifecycle, logger: Logger) => Promise<void>;
 }
 
 /**

@@ -3,7 +3,7 @@
  * because an AuditEvent has no versions and there are many more of them than of anything else.
  */
 import type { AuditEvent } from '@medplum/fhirtypes';
-import type { Db } from './db';
+import type { TenantDb } from './tenant';
 import type { ResourceSearchResult } from './resources';
 import { jsonParam, numberFrom } from './sql-values';
 
@@ -20,7 +20,7 @@ const ROWS_PER_STATEMENT = 500;
  * Appends AuditEvents in as few statements as it can. An id already stored is skipped, so a
  * batch retried after its commit's answer was lost records each event once.
  */
-export async function insertAuditEvents(db: Db, rows: readonly AuditRow[]): Promise<void> {
+export async function insertAuditEvents(db: TenantDb, rows: readonly AuditRow[]): Promise<void> {
   for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
     const chunk = rows.slice(start, start + ROWS_PER_STATEMENT);
     const params: unknown[] = [];
@@ -37,7 +37,7 @@ export async function insertAuditEvents(db: Db, rows: readonly AuditRow[]): Prom
   }
 }
 
-export async function readAuditEvent(db: Db, id: string): Promise<AuditEvent | undefined> {
+export async function readAuditEvent(db: TenantDb, id: string): Promise<AuditEvent | undefined> {
   const [row] = await db.query<{ content: AuditEvent }>('SELECT content FROM audit_events WHERE id = $1', [id]);
   return row?.content;
 }
@@ -51,7 +51,7 @@ export interface AuditSearch {
 }
 
 /** AuditEvents, newest first (an auditor asks what happened lately), paged. */
-export async function searchAuditEvents(db: Db, search: AuditSearch): Promise<ResourceSearchResult<AuditEvent>> {
+export async function searchAuditEvents(db: TenantDb, search: AuditSearch): Promise<ResourceSearchResult<AuditEvent>> {
   const where: string[] = [];
   const params: unknown[] = [];
   if (search.patient !== undefined) {

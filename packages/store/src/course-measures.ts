@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { MeasureTimepoint } from '@kap/domain';
-import type { Db } from './db';
+import type { TenantDb } from './tenant';
 import { instantParam, isoFrom, jsonParam, type Instant } from './sql-values';
 
 export interface CourseMeasureRow {
@@ -63,7 +63,7 @@ function toRow(record: CourseMeasureRecord): CourseMeasureRow {
 }
 
 /** Stores a measure; returns it as stored. */
-export async function insertCourseMeasure(db: Db, measure: NewCourseMeasure): Promise<CourseMeasureRow> {
+export async function insertCourseMeasure(db: TenantDb, measure: NewCourseMeasure): Promise<CourseMeasureRow> {
   const [record] = await db.query<CourseMeasureRecord>(
     `INSERT INTO course_measures (id, course_id, measured_at, timepoint, phq9_total, gad7_total, self_harm, resource_refs)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb) RETURNING ${COLUMNS}`,
@@ -83,7 +83,7 @@ export async function insertCourseMeasure(db: Db, measure: NewCourseMeasure): Pr
 }
 
 /** A course's measures in the order they were taken (ties: the order they were recorded). */
-export async function listCourseMeasures(db: Db, courseId: string): Promise<CourseMeasureRow[]> {
+export async function listCourseMeasures(db: TenantDb, courseId: string): Promise<CourseMeasureRow[]> {
   const records = await db.query<CourseMeasureRecord>(
     `SELECT ${COLUMNS} FROM course_measures WHERE course_id = $1 ORDER BY measured_at, created_at, id`,
     [courseId],

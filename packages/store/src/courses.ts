@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { StopReason } from '@kap/domain';
-import type { Db } from './db';
+import type { TenantDb } from './tenant';
 import { instantParam, isoFrom, isoOrNull, type Instant } from './sql-values';
 
 export interface CourseRow {
@@ -66,7 +66,7 @@ function toRow(record: CourseRecord): CourseRow {
  * Stores a course; returns it as stored, or undefined when the screening already has one
  * (a concurrent request may have started it: the caller answers 409).
  */
-export async function insertCourse(db: Db, course: NewCourse): Promise<CourseRow | undefined> {
+export async function insertCourse(db: TenantDb, course: NewCourse): Promise<CourseRow | undefined> {
   const [record] = await db.query<CourseRecord>(
     `INSERT INTO courses (id, screening_id, patient_id, care_plan_id, start_date, follow_up_offsets)
      VALUES ($1, $2, $3, $4, $5::date, $6::jsonb) ON CONFLICT (screening_id) DO NOTHING RETURNING ${COLUMNS}`,
@@ -83,14 +83,14 @@ export async function insertCourse(db: Db, course: NewCourse): Promise<CourseRow
 }
 
 /** The course with this id, or undefined. */
-export async function getCourse(db: Db, id: string, options: { forUpdate?: boolean } = {}): Promise<CourseRow | undefined> {
+export async function getCourse(db: TenantDb, id: string, options: { forUpdate?: boolean } = {}): Promise<CourseRow | undefined> {
   // forUpdate: the row is read and locked until the transaction ends in one statement.
   const [record] = await db.query<CourseRecord>(`SELECT ${COLUMNS} FROM courses WHERE id = $1${options.forUpdate ? ' FOR UPDATE' : ''}`, [id]);
   return record && toRow(record);
 }
 
 /** The courses started from one screening, oldest first. */
-export async function listCoursesForScreening(db: Db, screeningId: string): Promise<CourseRow[]> {
+export async function listCoursesForScreening(db: TenantDb, screeningId: string): Promise<CourseRow[]> {
   const records = await db.query<CourseRecord>(
     `SELECT ${COLUMNS} FROM courses WHERE screening_id = $1 ORDER BY created_at, id`,
     [screeningId],
@@ -102,7 +102,7 @@ export async function listCoursesForScreening(db: Db, screeningId: string): Prom
  * Stops a running course; returns false when it is unknown or already stopped, so two
  * concurrent stops cannot both cancel follow-ups and report success.
  */
-export async function stopCourse(db: Db, id: string, reason: StopReason, at: Instant): Promise<boolean> {
+export async function stopCourse(db: TenantDb, id: string, reason: StopReason, at: Instant): Promise<boolean> {
   const rows = await db.query(
     'UPDATE courses SET stopped_reason = $2, stopped_at = $3 WHERE id = $1 AND stopped_at IS NULL RETURNING id',
     [id, reason, instantParam(at)],

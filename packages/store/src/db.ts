@@ -1,7 +1,10 @@
 /**
- * The one database handle every repository takes. Two engines sit behind it, PostgreSQL
- * through a `pg` pool and the embedded PGlite, and both run the same SQL, so a repository
- * never asks which one it has.
+ * The database handles. Two engines sit behind them, PostgreSQL through a `pg` pool and the
+ * embedded PGlite, and both run the same SQL, so a repository never asks which one it has.
+ * There are two kinds of handle, and the compiler keeps them apart: the deployment's
+ * (`DeploymentDb`, what `openDatabase` returns: the relay, sweeps, migrations, metrics) and a
+ * tenant's (`TenantDb`, made only by `forTenant`). Every function on a tenant's rows takes a
+ * `TenantDb` and reads the tenant from it.
  */
 import { escapeLiteral } from 'pg';
 import { migrate } from './migrations';
@@ -9,19 +12,30 @@ import { openPgliteDb } from './pglite-db';
 import { openPostgresDb } from './postgres-db';
 import { assertSchemaName } from './schema-name';
 
-/** A connection to the store: the pool itself, or one transaction on it. */
-export interface Db {
+/**
+ * What either handle does: statements on one engine. Only functions on tables no tenant owns
+ * that both the deployment and a tenant's work use (the sync leases) take this.
+ */
+export interface SqlHandle {
   readonly kind: 'postgres' | 'pglite';
   /** One statement with `$1`-style parameters; returns its rows. */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Cheap liveness probe for /ready. */
+  ping(): Promise<void>;
+}
+
+/**
+ * The deployment's connection to the store, unscoped: the pool itself, or one transaction on
+ * it. It sees every tenant's rows and writes none of them (a tenant row needs a tenant: see
+ * migration 20); `forTenant` turns it into one tenant's handle.
+ */
+export interface DeploymentDb extends SqlHandle {
   /**
    * Runs fn in one transaction (BEGIN/COMMIT, ROLLBACK on throw). Nested calls reuse the outer
    * transaction. `options.settings` are transaction-local settings (`set_config(name, value, true)`)
    * in force before fn runs; PostgreSQL gets them in the same round trip as BEGIN.
    */
-  transaction<T>(fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T>;
-  /** Cheap liveness probe for /ready. */
-  ping(): Promise<void>;
+  transaction<T>(fn: (tx: DeploymentDb) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * Calls `onNotify` with the payload of each NOTIFY on `channel` (an SQL identifier), on a
    * connection of its own; resolves to the function that stops listening. Not allowed on a
@@ -78,7 +92,7 @@ export interface OpenDatabaseOptions {
  * created if missing); otherwise PGlite at `dataDir` (in memory when undefined). Runs
  * migrations before returning.
  */
-export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<DeploymentDb> {
   if (opts.schema !== undefined) assertSchemaName(opts.schema);
   const db = opts.url
     ? openPostgresDb({ url: opts.url, schema: opts.schema, poolSize: opts.poolSize, onPoolError: opts.onPoolError })

@@ -4,7 +4,7 @@
  * minute by client, address and reason, so a flood of refusals adds to counts, not rows.
  * Read and written only through the deployment's handle: the tenant role has no grant on it.
  */
-import type { Db } from './db';
+import type { DeploymentDb } from './db';
 import { isoFrom, numberFrom } from './sql-values';
 
 export interface DeploymentAuditCount {
@@ -23,7 +23,7 @@ export interface DeploymentAuditCount {
 }
 
 /** Adds counts: a key already stored for its minute has the count added and its times widened. */
-export async function addDeploymentAuditCounts(db: Db, counts: readonly DeploymentAuditCount[]): Promise<void> {
+export async function addDeploymentAuditCounts(db: DeploymentDb, counts: readonly DeploymentAuditCount[]): Promise<void> {
   for (const c of counts) {
     await db.query(
       `INSERT INTO deployment_audit (window_start, kind, client_id, address, reason, count, first_at, last_at)
@@ -38,7 +38,7 @@ export async function addDeploymentAuditCounts(db: Db, counts: readonly Deployme
 }
 
 /** The latest counts, newest first. */
-export async function listDeploymentAudit(db: Db, options: { readonly count: number; readonly kind?: string }): Promise<DeploymentAuditCount[]> {
+export async function listDeploymentAudit(db: DeploymentDb, options: { readonly count: number; readonly kind?: string }): Promise<DeploymentAuditCount[]> {
   const params: unknown[] = [];
   let filter = '';
   if (options.kind !== undefined) {

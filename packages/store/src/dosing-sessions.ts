@@ -1,7 +1,7 @@
 /** The dosing sessions of a course, at most one per session number. */
 import { randomUUID } from 'node:crypto';
 import type { DoseLevel } from '@kap/domain';
-import type { Db } from './db';
+import type { TenantDb } from './tenant';
 import { instantParam, isoFrom, jsonParam, numberFrom, type Instant } from './sql-values';
 
 export interface DosingSessionRow {
@@ -58,7 +58,7 @@ function toRow(record: DosingSessionRecord): DosingSessionRow {
  * (a concurrent request won the race the domain check could not see), so the caller can
  * roll back and answer 409.
  */
-export async function insertDosingSession(db: Db, session: NewDosingSession): Promise<DosingSessionRow | undefined> {
+export async function insertDosingSession(db: TenantDb, session: NewDosingSession): Promise<DosingSessionRow | undefined> {
   const [record] = await db.query<DosingSessionRecord>(
     `INSERT INTO dosing_sessions (id, course_id, session_number, start_time, end_time, dose_level, resource_refs)
      VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
@@ -77,7 +77,7 @@ export async function insertDosingSession(db: Db, session: NewDosingSession): Pr
 }
 
 /** A course's sessions by session number. */
-export async function listDosingSessions(db: Db, courseId: string): Promise<DosingSessionRow[]> {
+export async function listDosingSessions(db: TenantDb, courseId: string): Promise<DosingSessionRow[]> {
   const records = await db.query<DosingSessionRecord>(
     `SELECT ${COLUMNS} FROM dosing_sessions WHERE course_id = $1 ORDER BY session_number`,
     [courseId],

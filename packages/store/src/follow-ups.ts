@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FollowUpStatus } from '@kap/domain';
-import type { Db } from './db';
+import type { TenantDb } from './tenant';
 import { instantParam, isoFrom, isoOrNull, jsonParam, numberFrom, textOrNull, type Instant } from './sql-values';
 
 export interface FollowUpRow {
@@ -80,7 +80,7 @@ function toRow(record: FollowUpRecord): FollowUpRow {
  * Schedules follow-ups (status `scheduled`). A key already present keeps its stored row.
  * Returns the stored row for every given key, in the order given.
  */
-export async function insertFollowUps(db: Db, followUps: readonly NewFollowUp[]): Promise<FollowUpRow[]> {
+export async function insertFollowUps(db: TenantDb, followUps: readonly NewFollowUp[]): Promise<FollowUpRow[]> {
   if (followUps.length === 0) return [];
   return db.transaction(async (tx) => {
     const input = followUps.map((f) => ({
@@ -119,13 +119,13 @@ export async function insertFollowUps(db: Db, followUps: readonly NewFollowUp[])
 }
 
 /** The follow-up with this id, or undefined. */
-export async function getFollowUp(db: Db, id: string): Promise<FollowUpRow | undefined> {
+export async function getFollowUp(db: TenantDb, id: string): Promise<FollowUpRow | undefined> {
   const [record] = await db.query<FollowUpRecord>(`SELECT ${COLUMNS} FROM follow_ups WHERE id = $1`, [id]);
   return record && toRow(record);
 }
 
 /** A course's follow-ups by session, then sequence. */
-export async function listFollowUps(db: Db, courseId: string): Promise<FollowUpRow[]> {
+export async function listFollowUps(db: TenantDb, courseId: string): Promise<FollowUpRow[]> {
   const records = await db.query<FollowUpRecord>(
     `SELECT ${COLUMNS} FROM follow_ups WHERE course_id = $1 ORDER BY session_number, sequence`,
     [courseId],
@@ -139,7 +139,7 @@ export async function listFollowUps(db: Db, courseId: string): Promise<FollowUpR
  * follow-up is unknown or not in one of `opts.onlyFrom`.
  */
 export async function setFollowUpStatus(
-  db: Db,
+  db: TenantDb,
   id: string,
   status: FollowUpStatus,
   at?: Instant,
@@ -168,7 +168,7 @@ export async function setFollowUpStatus(
 }
 
 /** Records the FHIR Task written for a follow-up after it was scheduled. */
-export async function setFollowUpTask(db: Db, id: string, taskId: string): Promise<boolean> {
+export async function setFollowUpTask(db: TenantDb, id: string, taskId: string): Promise<boolean> {
   const rows = await db.query('UPDATE follow_ups SET task_id = $2, updated_at = now() WHERE id = $1 RETURNING id', [
     id,
     taskId,
@@ -181,7 +181,7 @@ export async function setFollowUpTask(db: Db, id: string, taskId: string): Promi
  * stops, and returns them: an escalated one is overdue but still asks the care team for
  * work that will no longer happen. Its escalation stays on record in the Task's history.
  */
-export async function cancelPendingFollowUps(db: Db, courseId: string): Promise<FollowUpRow[]> {
+export async function cancelPendingFollowUps(db: TenantDb, courseId: string): Promise<FollowUpRow[]> {
   const records = await db.query<FollowUpRecord>(
     `UPDATE follow_ups SET status = 'cancelled', updated_at = now()
      WHERE course_id = $1 AND status IN ('scheduled', 'escalated') RETURNING ${COLUMNS}`,

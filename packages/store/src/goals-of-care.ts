@@ -1,6 +1,6 @@
 /** Goals-of-care discussions recorded for a course. */
 import { randomUUID } from 'node:crypto';
-import type { Db } from './db';
+import type { TenantDb } from './tenant';
 import { instantParam, isoFrom, jsonParam, type Instant } from './sql-values';
 
 export interface GoalsOfCareRow {
@@ -41,7 +41,7 @@ function toRow(record: GoalsOfCareRecord): GoalsOfCareRow {
 }
 
 /** Stores a discussion; returns it as stored. */
-export async function insertGoalsOfCare(db: Db, goals: NewGoalsOfCare): Promise<GoalsOfCareRow> {
+export async function insertGoalsOfCare(db: TenantDb, goals: NewGoalsOfCare): Promise<GoalsOfCareRow> {
   const [record] = await db.query<GoalsOfCareRecord>(
     `INSERT INTO goals_of_care (id, course_id, discussed_at, resource_refs)
      VALUES ($1, $2, $3, $4::jsonb) RETURNING ${COLUMNS}`,
@@ -52,7 +52,7 @@ export async function insertGoalsOfCare(db: Db, goals: NewGoalsOfCare): Promise<
 }
 
 /** A course's discussions, oldest first. */
-export async function listGoalsOfCare(db: Db, courseId: string): Promise<GoalsOfCareRow[]> {
+export async function listGoalsOfCare(db: TenantDb, courseId: string): Promise<GoalsOfCareRow[]> {
   const records = await db.query<GoalsOfCareRecord>(
     `SELECT ${COLUMNS} FROM goals_of_care WHERE course_id = $1 ORDER BY discussed_at, id`,
     [courseId],

@@ -3,7 +3,7 @@
  * resource version): their state is the row's. These queries keep them in order per patient,
  * never send one version twice, and show operators where each message is.
  */
-import type { Db } from './db';
+import type { TenantDb } from './tenant';
 import { isoOrNull, numberFrom, textOrNull } from './sql-values';
 
 export interface Hl7OutPrecedence {
@@ -13,7 +13,7 @@ export interface Hl7OutPrecedence {
   readonly alreadyDelivered: boolean;
 }
 
-export async function hl7OutPrecedence(db: Db, topic: string, row: { id: number; patientId: string | null; controlId: string }): Promise<Hl7OutPrecedence> {
+export async function hl7OutPrecedence(db: TenantDb, topic: string, row: { id: number; patientId: string | null; controlId: string }): Promise<Hl7OutPrecedence> {
   const [r] = await db.query<{ open: unknown; delivered: unknown }>(
     `SELECT
        (SELECT count(*)::int FROM outbox WHERE topic = $1 AND patient_id = $2 AND id < $3 AND completed_at IS NULL AND dead_at IS NULL) AS open,
@@ -40,7 +40,7 @@ export interface Hl7OutMessage {
 }
 
 /** The newest messages (per patient when given), with their delivery state. */
-export async function listHl7OutMessages(db: Db, topic: string, opts: { limit: number; patientId?: string }): Promise<Hl7OutMessage[]> {
+export async function listHl7OutMessages(db: TenantDb, topic: string, opts: { limit: number; patientId?: string }): Promise<Hl7OutMessage[]> {
   const rows = await db.query<Record<string, unknown>>(
     `SELECT id, payload, attempts, last_error, created_at, completed_at, dead_at FROM outbox
      WHERE topic = $1 AND ($2::text IS NULL OR patient_id = $2) ORDER BY id DESC LIMIT $3`,
@@ -65,7 +65,7 @@ export async function listHl7OutMessages(db: Db, topic: string, opts: { limit: n
 }
 
 /** How many messages are in each state. */
-export async function hl7OutCounts(db: Db, topic: string): Promise<Record<Hl7OutState, number>> {
+export async function hl7OutCounts(db: TenantDb, topic: string): Promise<Record<Hl7OutState, number>> {
   const [r] = await db.query<Record<string, unknown>>(
     `SELECT count(*) FILTER (WHERE completed_at IS NOT NULL)::int AS delivered,
             count(*) FILTER (WHERE completed_at IS NULL AND dead_at IS NOT NULL)::int AS refused,

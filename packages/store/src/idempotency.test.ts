@@ -52,7 +52,7 @@ describe('idempotency keys', () => {
 
   it('lets exactly one of 8 concurrent transactions take a key; the others roll back', async () => {
     const key = 'race';
-    await t.db.query('CREATE TABLE race_work (n int)');
+    await t.deployment.query('CREATE TABLE race_work (n int)');
     const outcomes = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
         t.db

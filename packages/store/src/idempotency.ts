@@ -9,8 +9,8 @@
  * rolls back (then runs). So the loser never runs its handler against the winner's
  * committed work, which would answer "already done" instead of the replay.
  */
-import type { Db } from './db';
-import { WRITING_TENANT } from './migration-list';
+import type { TenantDb } from './tenant';
+import { SCOPED_TENANT } from './migration-list';
 import { jsonParam, numberFrom, type JsonValue } from './sql-values';
 
 /** How long a key holds its response. */
@@ -60,7 +60,7 @@ export class IdempotencyKeyTaken extends Error {
 const TTL = `$3::double precision * interval '1 millisecond'`;
 
 /** The response saved under this key within the last 24 hours, or undefined. Claims not yet completed are not responses. */
-export async function findIdempotentResponse(db: Db, scope: string, key: string): Promise<IdempotentResponse | undefined> {
+export async function findIdempotentResponse(db: TenantDb, scope: string, key: string): Promise<IdempotentResponse | undefined> {
   const [row] = await db.query<{
     request_hash: string;
     status: unknown;
@@ -70,7 +70,7 @@ export async function findIdempotentResponse(db: Db, scope: string, key: string)
     headers: Record<string, string> | null;
   }>(
     `SELECT request_hash, status, body, endpoint, response, headers FROM idempotency_keys
-     WHERE scope = $1 AND key = $2 AND tenant_id = ${WRITING_TENANT} AND status > 0 AND created_at > now() - ${TTL}`,
+     WHERE scope = $1 AND key = $2 AND tenant_id = ${SCOPED_TENANT} AND status > 0 AND created_at > now() - ${TTL}`,
     [scope, key, IDEMPOTENCY_TTL_MS],
   );
   return (
@@ -91,7 +91,7 @@ export async function findIdempotentResponse(db: Db, scope: string, key: string)
  * IdempotencyKeyTaken if that one committed, or takes the key if it rolled back. A key
  * older than 24 hours is taken over.
  */
-export async function claimIdempotencyKey(tx: Db, claim: IdempotencyClaim): Promise<void> {
+export async function claimIdempotencyKey(tx: TenantDb, claim: IdempotencyClaim): Promise<void> {
   const rows = await tx.query(
     `INSERT INTO idempotency_keys (scope, key, request_hash, status, body, endpoint, response, created_at)
      VALUES ($1, $2, $4, 0, NULL, $5, NULL, now())
@@ -106,12 +106,12 @@ export async function claimIdempotencyKey(tx: Db, claim: IdempotencyClaim): Prom
 
 /** Records the response of a claimed key, in the transaction that claimed it. `response` is the body as sent. */
 export async function completeIdempotencyKey(
-  tx: Db,
+  tx: TenantDb,
   done: { scope: string; key: string; status: number; body: JsonValue; response: string; headers?: Readonly<Record<string, string>> },
 ): Promise<void> {
   const rows = await tx.query(
     `UPDATE idempotency_keys SET status = $3, body = $4::jsonb, response = $5, headers = $6::jsonb
-     WHERE scope = $1 AND key = $2 AND tenant_id = ${WRITING_TENANT} AND status = 0 RETURNING key`,
+     WHERE scope = $1 AND key = $2 AND tenant_id = ${SCOPED_TENANT} AND status = 0 RETURNING key`,
     [done.scope, done.key, done.status, jsonParam(done.body), done.response, done.headers ? jsonParam(done.headers) : null],
   );
   if (rows.length === 0) throw new Error('completeIdempotencyKey: the key was not claimed in this transaction');
@@ -121,7 +121,7 @@ export async function completeIdempotencyKey(
  * Claims and completes in one step, for work that needs no claim before it. If a live
  * row holds the key, throws IdempotencyKeyTaken; a row older than 24 hours is replaced.
  */
-export async function saveIdempotentResponse(db: Db, response: SaveIdempotentResponse): Promise<void> {
+export async function saveIdempotentResponse(db: TenantDb, response: SaveIdempotentResponse): Promise<void> {
   await db.transaction(async (tx) => {
     await claimIdempotencyKey(tx, { scope: response.scope, key: response.key, requestHash: response.requestHash, endpoint: response.endpoint ?? '' });
     await completeIdempotencyKey(tx, {
@@ -136,7 +136,7 @@ export async function saveIdempotentResponse(db: Db, response: SaveIdempotentRes
 }
 
 /** Deletes keys older than 24 hours; returns how many. */
-export async function purgeExpiredIdempotencyKeys(db: Db): Promise<number> {
+export async function purgeExpiredIdempotencyKeys(db: TenantDb): Promise<number> {
   const rows = await db.query(
     `DELETE FROM idempotency_keys WHERE created_at <= now() - $1::double precision * interval '1 millisecond'
      RETURNING key`,

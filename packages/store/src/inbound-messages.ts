@@ -3,8 +3,8 @@
  * is acknowledged. Accepted messages are unique by sender and control id, so a resend is
  * acknowledged again and applied once; rejected ones are kept for an operator.
  */
-import type { Db } from './db';
-import { WRITING_TENANT } from './migration-list';
+import type { TenantDb } from './tenant';
+import { SCOPED_TENANT } from './migration-list';
 import { isoFrom, isoOrNull, jsonParam, numberFrom, textOrNull, type JsonValue } from './sql-values';
 
 export type InboundChannel = 'hl7v2' | 'fhir-notification';
@@ -84,7 +84,7 @@ export interface StoredInbound {
  * Callers go through `receiveInboundMessage` (@kap/queue), which also asks the worker, in
  * the same transaction, to apply what was accepted.
  */
-export async function storeInboundMessage(db: Db, message: NewInboundMessage): Promise<StoredInbound> {
+export async function storeInboundMessage(db: TenantDb, message: NewInboundMessage): Promise<StoredInbound> {
   const dedupeKey =
     (message.status === 'accepted' || message.status === 'ignored') && message.controlId
       ? `${message.channel}|${message.sender ?? ''}|${message.controlId}`
@@ -106,7 +106,7 @@ export async function storeInboundMessage(db: Db, message: NewInboundMessage): P
       ],
     );
     if (!record) {
-      const [earlier] = await tx.query<InboundRecord>(`SELECT ${COLUMNS} FROM inbound_messages WHERE dedupe_key = $1 AND tenant_id = ${WRITING_TENANT}`, [dedupeKey]);
+      const [earlier] = await tx.query<InboundRecord>(`SELECT ${COLUMNS} FROM inbound_messages WHERE dedupe_key = $1 AND tenant_id = ${SCOPED_TENANT}`, [dedupeKey]);
       if (!earlier) throw new Error('inbound message conflict without an earlier row');
       return { message: toRow(earlier), created: false };
     }
@@ -116,7 +116,7 @@ export async function storeInboundMessage(db: Db, message: NewInboundMessage): P
 }
 
 /** The message with this id, or undefined. */
-export async function getInboundMessage(db: Db, id: number): Promise<InboundMessageRow | undefined> {
+export async function getInboundMessage(db: TenantDb, id: number): Promise<InboundMessageRow | undefined> {
   const [record] = await db.query<InboundRecord>(`SELECT ${COLUMNS} FROM inbound_messages WHERE id = $1`, [id]);
   return record && toRow(record);
 }
@@ -125,7 +125,7 @@ export async function getInboundMessage(db: Db, id: number): Promise<InboundMess
  * Locks the message's row for the caller's transaction and returns its status, so two
  * runs of its job apply it one after the other, the second finding it processed.
  */
-export async function lockInboundMessage(tx: Db, id: number): Promise<InboundStatus | undefined> {
+export async function lockInboundMessage(tx: TenantDb, id: number): Promise<InboundStatus | undefined> {
   const [row] = await tx.query<{ status: InboundStatus }>('SELECT status FROM inbound_messages WHERE id = $1 FOR UPDATE', [id]);
   return row?.status;
 }
@@ -134,7 +134,7 @@ export async function lockInboundMessage(tx: Db, id: number): Promise<InboundSta
  * Marks an accepted message applied, with what it did; false when it already was (a
  * second run of its job), so the caller rolls back and changes nothing twice. Locks the row.
  */
-export async function markInboundProcessed(db: Db, id: number, outcome: JsonValue): Promise<boolean> {
+export async function markInboundProcessed(db: TenantDb, id: number, outcome: JsonValue): Promise<boolean> {
   const rows = await db.query(
     `UPDATE inbound_messages SET status = 'processed', outcome = $2::jsonb, processed_at = now()
      WHERE id = $1 AND status = 'accepted' RETURNING id`,
@@ -144,7 +144,7 @@ export async function markInboundProcessed(db: Db, id: number, outcome: JsonValu
 }
 
 /** Messages by status, newest first, for operators (rejected ones wait here to be looked at). */
-export async function listInboundMessages(db: Db, opts: { status?: InboundStatus; limit: number }): Promise<InboundMessageRow[]> {
+export async function listInboundMessages(db: TenantDb, opts: { status?: InboundStatus; limit: number }): Promise<InboundMessageRow[]> {
   const records = await db.query<InboundRecord>(
     `SELECT ${COLUMNS} FROM inbound_messages WHERE ($1::text IS NULL OR status = $1) ORDER BY id DESC LIMIT $2`,
     [opts.status ?? null, Math.max(Math.trunc(opts.limit), 0)],

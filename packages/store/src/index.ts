@@ -1,7 +1,8 @@
 /**
  * `@kap/store`: the adapter's PostgreSQL (or embedded PGlite) storage: FHIR resources with
  * history, the KAP workflow tables, idempotency keys, the outbox and EHR sync state.
- * Every repository function takes a `Db` first, which may be a transaction.
+ * Every repository function on a tenant's rows takes a `TenantDb` first (made by `forTenant`,
+ * possibly a transaction); the deployment's own machinery takes the `DeploymentDb`.
  */
 export * from './db';
 export { migrate, MIGRATIONS, type Migration, type MigrateOptions } from './migrations';
@@ -25,6 +26,7 @@ export * from './sync-status';
 export * from './reconciliations';
 export * from './course-measures';
 export * from './inbound-messages';
+export * from './unrouted-messages';
 export * from './patient-links';
 export * from './active-courses';
 export * from './tenant';

@@ -30,13 +30,13 @@ describe('sync leases and dead letters', () => {
 
   it('keeps a dead letter out of the relay until it is re-driven', async () => {
     const row = await enqueueOutbox(t.db, { topic: 'ehr-sync', patientId: 'p', payload: { patientId: 'p' } });
-    await markDispatched(t.db, [{ id: row.id, jobIds: ['ehr-sync-x'] }]);
+    await markDispatched(t.deployment, [{ id: row.id, jobIds: ['ehr-sync-x'] }]);
     await markDead(t.db, row.id, 'EHR answered 422');
-    expect((await listUndispatched(t.db, { limit: 100, olderThanMs: 0 })).map((r) => r.id)).not.toContain(row.id);
+    expect((await listUndispatched(t.deployment, { limit: 100, olderThanMs: 0 })).map((r) => r.id)).not.toContain(row.id);
     expect(await listDeadLetters(t.db, { limit: 10 })).toEqual([expect.objectContaining({ id: row.id, lastError: 'EHR answered 422' })]);
     expect(await redriveDeadLetter(t.db, row.id)).toMatchObject({ id: row.id, deadAt: null, dispatchedAt: null });
     expect(await redriveDeadLetter(t.db, row.id)).toBeUndefined();
-    expect((await listUndispatched(t.db, { limit: 100 })).map((r) => r.id)).toContain(row.id);
+    expect((await listUndispatched(t.deployment, { limit: 100 })).map((r) => r.id)).toContain(row.id);
     expect((await getOutboxMessage(t.db, row.id))?.attempts).toBe(0);
   });
 });

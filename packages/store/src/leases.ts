@@ -1,4 +1,4 @@
-import type { Db } from './db';
+import type { SqlHandle } from './db';
 
 /**
  * Short leases on a key, shared by every worker process through the database. The EHR sync
@@ -8,7 +8,7 @@ import type { Db } from './db';
  */
 
 /** Takes the lease if it is free, expired or already ours; true when we hold it now. */
-export async function acquireLease(db: Db, key: string, holder: string, ttlMs: number): Promise<boolean> {
+export async function acquireLease(db: SqlHandle, key: string, holder: string, ttlMs: number): Promise<boolean> {
   const rows = await db.query(
     `INSERT INTO sync_leases (lease_key, holder, expires_at)
      VALUES ($1, $2, now() + $3::double precision * interval '1 millisecond')
@@ -21,6 +21,6 @@ export async function acquireLease(db: Db, key: string, holder: string, ttlMs: n
 }
 
 /** Gives the lease up if we still hold it. */
-export async function releaseLease(db: Db, key: string, holder: string): Promise<void> {
+export async function releaseLease(db: SqlHandle, key: string, holder: string): Promise<void> {
   await db.query('DELETE FROM sync_leases WHERE lease_key = $1 AND holder = $2', [key, holder]);
 }

@@ -48,11 +48,33 @@ export const TENANT_ROLE = 'kap_tenant';
 const CURRENT_TENANT = "current_setting('kap.tenant', true)";
 
 /**
- * The tenant whose rows a statement writes, as SQL: the scoped transaction's, else (the
- * deployment's own handle) the default tenant, the one tenant there is without a tenants file.
- * Lookups by a natural key that is unique only per tenant compare with it too.
+ * The tenant a scoped transaction works for, as SQL; NULL without one, so a comparison with
+ * it finds nothing. Lookups by a natural key that is unique only per tenant compare with it.
  */
-export const WRITING_TENANT = `COALESCE(NULLIF(${CURRENT_TENANT}, ''), 'default')`;
+export const SCOPED_TENANT = `NULLIF(${CURRENT_TENANT}, '')`;
+
+/**
+ * What migrations 12 and 13 made the column default: the deployment's own writes went to the
+ * default tenant. Kept only so those released migrations stay as they ran; migration 20 replaces it.
+ */
+const LEGACY_WRITING_TENANT = `COALESCE(NULLIF(${CURRENT_TENANT}, ''), 'default')`;
+
+/**
+ * The tenant a new row belongs to, as the column default after migration 20: the scoped
+ * transaction's, or an error naming the table. A write through the deployment's handle (no
+ * tenant set) fails loudly rather than landing in some tenant's rows.
+ */
+const WRITING_TENANT_FUNCTION = `CREATE OR REPLACE FUNCTION kap_writing_tenant(target text) RETURNS text
+  LANGUAGE plpgsql STABLE AS $$
+  DECLARE
+    tenant text := NULLIF(current_setting('kap.tenant', true), '');
+  BEGIN
+    IF tenant IS NULL THEN
+      RAISE EXCEPTION 'a row of % needs a tenant: write it through forTenant, not the deployment''s handle', target
+        USING ERRCODE = '42501';
+    END IF;
+    RETURN tenant;
+  END $$`;
 
 /**
  * A tenant's rows, and only these, exist for a transaction scoped to it; a row it writes
@@ -64,9 +86,9 @@ function tenantOwned(table: string): string[] {
   return [
     // Rows from before tenants belong to the one tenant there was.
     `ALTER TABLE ${table} ADD COLUMN tenant_id text NOT NULL DEFAULT 'default'`,
-    // Inserts need not name it: a scoped transaction's rows are its tenant's; the
-    // deployment's own writes (no tenant set) are the default tenant's, as before tenants.
-    `ALTER TABLE ${table} ALTER COLUMN tenant_id SET DEFAULT ${WRITING_TENANT}`,
+    // Inserts need not name it: a scoped transaction's rows are its tenant's (migration 20
+    // makes a write without a tenant fail; until then it went to the default tenant).
+    `ALTER TABLE ${table} ALTER COLUMN tenant_id SET DEFAULT ${LEGACY_WRITING_TENANT}`,
     `ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`,
     `ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`,
     `CREATE POLICY tenant_rows ON ${table} USING (tenant_id = ${CURRENT_TENANT}) WITH CHECK (tenant_id = ${CURRENT_TENANT})`,
@@ -109,6 +131,15 @@ const TENANT_GRANTS: readonly string[] = [
    END $$`,
   `REVOKE INSERT, UPDATE, DELETE ON deployment, schema_migrations FROM ${TENANT_ROLE}`,
 ];
+
+/**
+ * The tenant role's grants on every table (migration 12, again at each start) do not reach the
+ * deployment's messages: no tenant transaction reads them, whatever its policies.
+ */
+const UNROUTED_PRIVATE: readonly string[] = [`REVOKE ALL ON unrouted_messages FROM ${TENANT_ROLE}`];
+
+/** The rejected messages the MLLP listener stored before migration 20 because no tenant claimed their MSH-4 (packages/inbound/src/tenant-route.ts). */
+const UNROUTED_BEFORE = `status = 'rejected' AND (problem LIKE 'MSH-4 sending facility % is not assigned to a tenant here%' OR problem LIKE 'MSH-4 (sending facility) is missing%')`;
 
 /** Every migration, oldest first. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -485,6 +516,35 @@ export const MIGRATIONS: readonly Migration[] = [
         `ALTER TABLE ${child} ADD CONSTRAINT ${child}_course_tenant_fkey FOREIGN KEY (tenant_id, course_id) REFERENCES courses (tenant_id, id)`,
       ]),
     ],
+  },
+  {
+    version: 20,
+    name: "tenants: a tenant row is written only with a tenant; hospital messages no tenant claims are the deployment's",
+    statements: [
+      WRITING_TENANT_FUNCTION,
+      ...[...TENANT_TABLES, 'safety_alerts'].map((table) => `ALTER TABLE ${table} ALTER COLUMN tenant_id SET DEFAULT kap_writing_tenant('${table}')`),
+      // An HL7 v2 message whose sender no tenant claims is refused (AR) and kept here, for the
+      // deployment's operator: not in any tenant's inbound_messages, where that tenant's
+      // admins would see another hospital's message.
+      `CREATE TABLE unrouted_messages (
+        id bigserial PRIMARY KEY,
+        channel text NOT NULL CHECK (channel IN ('hl7v2', 'fhir-notification')),
+        sender text NULL,
+        control_id text NULL,
+        message_type text NULL,
+        content text NOT NULL,
+        ack_code text NULL,
+        problem text NULL,
+        received_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      // Those the listener kept before, as the default tenant's, move: their problem is the router's.
+      `INSERT INTO unrouted_messages (channel, sender, control_id, message_type, content, ack_code, problem, received_at)
+       SELECT channel, sender, control_id, message_type, content, ack_code, problem, received_at FROM inbound_messages
+       WHERE ${UNROUTED_BEFORE} ORDER BY id`,
+      `DELETE FROM inbound_messages WHERE ${UNROUTED_BEFORE}`,
+      ...UNROUTED_PRIVATE,
+    ],
+    everyStart: UNROUTED_PRIVATE,
   },
   {
     version: 22,

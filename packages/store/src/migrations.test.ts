@@ -1,10 +1,11 @@
-import { openDatabase, type Db } from './db';
+import { openDatabase, type DeploymentDb } from './db';
 import { migrate, MIGRATIONS } from './migrations';
+import { openPostgresDb } from './postgres-db';
 import { TEST_DATABASE_URL, uniqueSchema } from './test-support';
 
 describe('migrations', () => {
   const schema = uniqueSchema('store_migrations');
-  const opened: Db[] = [];
+  const opened: DeploymentDb[] = [];
 
   afterAll(async () => {
     const admin = await openDatabase({ url: TEST_DATABASE_URL, schema });
@@ -63,5 +64,36 @@ describe('migrations', () => {
 
   it('refuses a schema name that would need quoting', async () => {
     await expect(openDatabase({ url: TEST_DATABASE_URL, schema: 'x; DROP TABLE y' })).rejects.toThrow(/Invalid schema/);
+  });
+});
+
+describe('migration 20: the tenant of a row, and messages no tenant claims', () => {
+  const schema = uniqueSchema('store_migration20');
+  let db: DeploymentDb;
+
+  beforeAll(async () => {
+    db = openPostgresDb({ url: TEST_DATABASE_URL, schema, poolSize: 2 });
+    await migrate(db, { schema, migrations: MIGRATIONS.filter((m) => m.version < 20) });
+  });
+  afterAll(async () => {
+    await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await db.close();
+  });
+
+  it("moves the HL7 messages kept for want of a tenant to the deployment's table, and then refuses a tenant row written without a tenant", async () => {
+    // Before 20, the unscoped handle's rows were the default tenant's, unrouted HL7 among them.
+    const insert = `INSERT INTO inbound_messages (channel, sender, control_id, content, status, ack_code, problem) VALUES ('hl7v2', $1, $2, 'MSH|', $3, $4, $5)`;
+    await db.query(insert, ['EPIC|ELSEWHERE', 'stray', 'rejected', 'AR', 'MSH-4 sending facility ELSEWHERE is not assigned to a tenant here (HL7_SENDING_FACILITIES)']);
+    await db.query(insert, ['EPIC|', 'no-msh4', 'rejected', 'AR', 'MSH-4 (sending facility) is missing: with several tenants it decides whose message this is']);
+    await db.query(insert, ['EPIC|NORTH', 'garbled', 'rejected', 'AR', 'PID-3 is missing']);
+    await db.query(insert, ['EPIC|NORTH', 'fine', 'accepted', 'AA', null]);
+    expect(await db.query("SELECT tenant_id FROM inbound_messages WHERE control_id = 'stray'")).toEqual([{ tenant_id: 'default' }]);
+
+    await migrate(db, { schema });
+    expect((await db.query<{ control_id: string }>('SELECT control_id FROM unrouted_messages ORDER BY id')).map((r) => r.control_id)).toEqual(['stray', 'no-msh4']);
+    expect((await db.query<{ control_id: string }>('SELECT control_id FROM inbound_messages ORDER BY id')).map((r) => r.control_id)).toEqual(['garbled', 'fine']);
+    await expect(db.query(insert, ['EPIC|X', 'after', 'accepted', 'AA', null])).rejects.toThrow('a row of inbound_messages needs a tenant');
+    // Named explicitly, a tenant's row may still be written by the deployment (a restore, a fix by hand).
+    await expect(db.query("INSERT INTO reconciliations (id, tenant_id) VALUES ('00000000-0000-4000-8000-000000000020', 'north')")).resolves.toEqual([]);
   });
 });

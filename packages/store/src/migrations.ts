@@ -2,7 +2,7 @@
  * Ordered, append-only schema migrations. A released migration is never edited: change the
  * schema by appending a new one. The same SQL runs on PostgreSQL and PGlite.
  */
-import type { Db } from './db';
+import type { DeploymentDb } from './db';
 import { MIGRATIONS, type Migration } from './migration-list';
 import { assertSchemaName } from './schema-name';
 
@@ -25,7 +25,7 @@ export interface MigrateOptions {
  * under the same lock because concurrent `CREATE SCHEMA IF NOT EXISTS` can still collide.
  * Returns the versions applied by this call.
  */
-export async function migrate(db: Db, opts: MigrateOptions = {}): Promise<number[]> {
+export async function migrate(db: DeploymentDb, opts: MigrateOptions = {}): Promise<number[]> {
   const migrations = opts.migrations ?? MIGRATIONS;
   assertOrdered(migrations);
   if (opts.schema !== undefined) assertSchemaName(opts.schema);

@@ -3,7 +3,11 @@
  * data it concerns, then a relay hands it to Redis. If Redis loses a job, the row is still
  * here and the relay dispatches it again, so nothing accepted is lost.
  */
-import type { Db } from './db';
+import type { DeploymentDb } from './db';
+import type { TenantDb } from './tenant';
+
+/** A row found by its id or key: the relay and the queue's failed handler (the deployment's) and a tenant's job alike. */
+type EitherDb = TenantDb | DeploymentDb;
 import { instantParam, isoFrom, isoOrNull, jsonParam, numberFrom, textOrNull, type Instant, type JsonValue } from './sql-values';
 
 /** A job payload. Ids only: queues keep payloads in clear text, so no patient data. */
@@ -88,7 +92,7 @@ function toRow(record: OutboxRecord): OutboxRow {
 }
 
 /** Adds a message; call it with the transaction that writes the data, so both commit or neither. */
-export async function enqueueOutbox(db: Db, message: NewOutboxMessage): Promise<OutboxRow> {
+export async function enqueueOutbox(db: TenantDb, message: NewOutboxMessage): Promise<OutboxRow> {
   const [row] = await enqueueOutboxMany(db, [message]);
   if (!row) throw new Error('INSERT returned no row');
   return row;
@@ -98,7 +102,7 @@ export async function enqueueOutbox(db: Db, message: NewOutboxMessage): Promise<
  * Adds a command's messages in one statement (one round trip, however many), in the order
  * given: their ids rise in that order, and the rows come back in it.
  */
-export async function enqueueOutboxMany(db: Db, messages: readonly NewOutboxMessage[]): Promise<OutboxRow[]> {
+export async function enqueueOutboxMany(db: TenantDb, messages: readonly NewOutboxMessage[]): Promise<OutboxRow[]> {
   if (messages.length === 0) return [];
   const given = messages.map((m) => ({
     topic: m.topic,
@@ -126,7 +130,7 @@ export async function enqueueOutboxMany(db: Db, messages: readonly NewOutboxMess
  * hold back new work (a course stop waiting behind hundreds of delayed timers), nor new
  * work hold back the recheck.
  */
-export async function listUndispatched(db: Db, opts: ListUndispatchedOptions): Promise<OutboxRow[]> {
+export async function listUndispatched(db: DeploymentDb, opts: ListUndispatchedOptions): Promise<OutboxRow[]> {
   const open = 'completed_at IS NULL AND dead_at IS NULL AND available_at <= now()';
   const params: unknown[] = [Math.max(Math.trunc(opts.limit), 0)];
   const fresh = `(SELECT ${COLUMNS} FROM outbox WHERE ${open} AND dispatched_at IS NULL ORDER BY id LIMIT $1)`;
@@ -152,7 +156,7 @@ export interface Dispatched {
  * the jobs are added, so a crash in between leaves ids that Redis lacks, which the relay's
  * sweep finds missing and dispatches again.
  */
-export async function markDispatched(db: Db, rows: readonly Dispatched[]): Promise<void> {
+export async function markDispatched(db: DeploymentDb, rows: readonly Dispatched[]): Promise<void> {
   if (rows.length === 0) return;
   await db.query(
     `UPDATE outbox o SET dispatched_at = now(), job_ids = d.job_ids
@@ -168,7 +172,7 @@ export async function markDispatched(db: Db, rows: readonly Dispatched[]): Promi
  * hand): nothing completes a row from a job's state in Redis. False for a key this database
  * does not hold.
  */
-export async function markCompleted(db: Db, key: string): Promise<boolean> {
+export async function markCompleted(db: TenantDb, key: string): Promise<boolean> {
   const rows = await db.query('UPDATE outbox SET completed_at = COALESCE(completed_at, now()) WHERE key = $1::uuid RETURNING id', [key]);
   return rows.length > 0;
 }
@@ -178,19 +182,19 @@ export async function markCompleted(db: Db, key: string): Promise<boolean> {
  * for the operators' dead-letter view; a completed row is left alone. The row stays
  * dispatched: the queue retries on its own, and the relay's sweep catches a job it gave up on.
  */
-export async function recordFailedAttempt(db: Db, key: string, error: string): Promise<void> {
+export async function recordFailedAttempt(db: DeploymentDb, key: string, error: string): Promise<void> {
   if (!UUID.test(key)) return;
   await db.query('UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE key = $1::uuid AND completed_at IS NULL', [key, error]);
 }
 
 /** The row with this id, or undefined. */
-export async function getOutboxMessage(db: Db, id: number): Promise<OutboxRow | undefined> {
+export async function getOutboxMessage(db: EitherDb, id: number): Promise<OutboxRow | undefined> {
   const [record] = await db.query<OutboxRecord>(`SELECT ${COLUMNS} FROM outbox WHERE id = $1`, [id]);
   return record && toRow(record);
 }
 
 /** The row with this key (as jobs carry it), or undefined: a key that is not a UUID is no row of ours. */
-export async function getOutboxMessageByKey(db: Db, key: string): Promise<OutboxRow | undefined> {
+export async function getOutboxMessageByKey(db: EitherDb, key: string): Promise<OutboxRow | undefined> {
   if (!UUID.test(key)) return undefined;
   const [record] = await db.query<OutboxRecord>(`SELECT ${COLUMNS} FROM outbox WHERE key = $1::uuid`, [key]);
   return record && toRow(record);
@@ -199,7 +203,7 @@ export async function getOutboxMessageByKey(db: Db, key: string): Promise<Outbox
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The newest row's id, 0 for none: with the Redis fingerprint, tells a database restored from an older backup. */
-export async function maxOutboxId(db: Db): Promise<number> {
+export async function maxOutboxId(db: DeploymentDb): Promise<number> {
   const [row] = await db.query<{ n: unknown }>('SELECT COALESCE(max(id), 0)::bigint AS n FROM outbox');
   return numberFrom(row?.n ?? 0);
 }
@@ -209,7 +213,7 @@ export async function maxOutboxId(db: Db): Promise<number> {
  * for when the job states in Redis cannot be trusted (another database wrote them, or this
  * one was restored from a backup). Returns how many rows.
  */
-export async function forgetDispatches(db: Db): Promise<number> {
+export async function forgetDispatches(db: DeploymentDb): Promise<number> {
   const rows = await db.query(
     "UPDATE outbox SET dispatched_at = NULL, job_ids = '[]'::jsonb WHERE completed_at IS NULL AND dead_at IS NULL AND dispatched_at IS NOT NULL RETURNING id",
   );
@@ -217,13 +221,13 @@ export async function forgetDispatches(db: Db): Promise<number> {
 }
 
 /** How many rows are not completed yet (for /ready and metrics). */
-export async function countPending(db: Db): Promise<number> {
+export async function countPending(db: DeploymentDb): Promise<number> {
   const [row] = await db.query<{ n: unknown }>('SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL');
   return numberFrom(row?.n ?? 0);
 }
 
 /** The queue gave up on this row's job: it becomes a dead letter, kept with its last error. */
-export async function markDead(db: Db, id: number, error: string): Promise<void> {
+export async function markDead(db: EitherDb, id: number, error: string): Promise<void> {
   await db.query(
     'UPDATE outbox SET dead_at = COALESCE(dead_at, now()), last_error = $2 WHERE id = $1 AND completed_at IS NULL',
     [id, error],
@@ -231,7 +235,7 @@ export async function markDead(db: Db, id: number, error: string): Promise<void>
 }
 
 /** Dead letters, oldest first. */
-export async function listDeadLetters(db: Db, opts: { limit: number; offset?: number }): Promise<OutboxRow[]> {
+export async function listDeadLetters(db: TenantDb, opts: { limit: number; offset?: number }): Promise<OutboxRow[]> {
   const records = await db.query<OutboxRecord>(
     `SELECT ${COLUMNS} FROM outbox WHERE dead_at IS NOT NULL AND completed_at IS NULL ORDER BY id LIMIT $1 OFFSET $2`,
     [Math.max(Math.trunc(opts.limit), 0), Math.max(Math.trunc(opts.offset ?? 0), 0)],
@@ -243,7 +247,7 @@ export async function listDeadLetters(db: Db, opts: { limit: number; offset?: nu
  * Puts a dead letter back in line: the relay dispatches it again on its next pass.
  * Returns the row, or undefined when it is not a dead letter (unknown, live or done).
  */
-export async function redriveDeadLetter(db: Db, id: number): Promise<OutboxRow | undefined> {
+export async function redriveDeadLetter(db: TenantDb, id: number): Promise<OutboxRow | undefined> {
   const [record] = await db.query<OutboxRecord>(
     `UPDATE outbox SET dead_at = NULL, dispatched_at = NULL, attempts = 0, job_ids = '[]'::jsonb
      WHERE id = $1 AND dead_at IS NOT NULL AND completed_at IS NULL RETURNING ${COLUMNS}`,
@@ -253,7 +257,7 @@ export async function redriveDeadLetter(db: Db, id: number): Promise<OutboxRow |
 }
 
 /** Oldest pending row's age in seconds (sync lag for metrics), 0 when nothing is pending. */
-export async function oldestPendingAgeSeconds(db: Db, topic?: string): Promise<number> {
+export async function oldestPendingAgeSeconds(db: DeploymentDb, topic?: string): Promise<number> {
   const [row] = await db.query<{ age: unknown }>(
     `SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age FROM outbox
      WHERE completed_at IS NULL AND dead_at IS NULL AND ($1::text IS NULL OR topic = $1)`,
@@ -267,7 +271,7 @@ export async function oldestPendingAgeSeconds(db: Db, topic?: string): Promise<n
  * them (with the job ids to remove): when a follow-up is done or cancelled, its timers have
  * nothing left to do.
  */
-export async function completeOutboxMatching(db: Db, topic: string, key: string, values: readonly string[]): Promise<OutboxRow[]> {
+export async function completeOutboxMatching(db: TenantDb, topic: string, key: string, values: readonly string[]): Promise<OutboxRow[]> {
   if (values.length === 0) return [];
   const records = await db.query<OutboxRecord>(
     `UPDATE outbox SET completed_at = now()
@@ -282,7 +286,7 @@ export async function completeOutboxMatching(db: Db, topic: string, key: string,
  * The open (neither completed nor dead) rows of `topic` for a patient, as committed now:
  * their data was committed with them, so a read of the patient's data after this one sees it.
  */
-export async function listOpenOutboxIds(db: Db, topic: string, patientId: string, payload?: { readonly field: string; readonly value: string }): Promise<number[]> {
+export async function listOpenOutboxIds(db: TenantDb, topic: string, patientId: string, payload?: { readonly field: string; readonly value: string }): Promise<number[]> {
   // `payload` narrows to the rows of one thing of the patient's (e.g. one course).
   const rows = await db.query<{ id: unknown }>(
     payload
@@ -294,7 +298,7 @@ export async function listOpenOutboxIds(db: Db, topic: string, patientId: string
 }
 
 /** Completes these rows (their work was done by another row's job); returns how many were still open. */
-export async function completeOutboxRows(db: Db, ids: readonly number[]): Promise<number> {
+export async function completeOutboxRows(db: TenantDb, ids: readonly number[]): Promise<number> {
   if (ids.length === 0) return 0;
   const rows = await db.query(
     'UPDATE outbox SET completed_at = now() WHERE id = ANY($1::bigint[]) AND completed_at IS NULL RETURNING id',
@@ -310,7 +314,7 @@ const OUTBOX_CHANNEL = 'kap_outbox';
  * Calls `onWork` soon after a transaction that added outbox rows to this database commits,
  * so the relay need not wait for its next poll. Resolves to the function that stops it.
  */
-export async function onOutboxWork(db: Db, onWork: () => void): Promise<() => Promise<void>> {
+export async function onOutboxWork(db: DeploymentDb, onWork: () => void): Promise<() => Promise<void>> {
   const [row] = await db.query<{ schema: string }>('SELECT current_schema() AS schema');
   const schema = row?.schema;
   return db.listen(OUTBOX_CHANNEL, (payload) => {

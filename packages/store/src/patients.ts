@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Identifier, Patient } from '@medplum/fhirtypes';
-import type { Db } from './db';
-import { WRITING_TENANT } from './migration-list';
+import type { TenantDb } from './tenant';
+import { SCOPED_TENANT } from './migration-list';
 import { putResources, readResource, searchResources } from './resources';
 
 /** A hospital identifier (https://hl7.org/fhir/R4/datatypes.html#Identifier), system required. */
@@ -39,7 +39,7 @@ export interface EnsurePatientOptions {
  * waiting caller sees the winner's row once it commits.
  */
 export async function ensurePatient(
-  db: Db,
+  db: TenantDb,
   identifier: PatientIdentifier,
   build: () => Patient,
   options: EnsurePatientOptions = {},
@@ -74,9 +74,9 @@ export async function ensurePatient(
 }
 
 /** The local Patient id mapped to this hospital identifier, if any. */
-export async function patientIdFor(db: Db, identifier: PatientIdentifier): Promise<string | undefined> {
+export async function patientIdFor(db: TenantDb, identifier: PatientIdentifier): Promise<string | undefined> {
   const [row] = await db.query<{ patient_id: string }>(
-    `SELECT patient_id FROM patient_identifiers WHERE system = $1 AND value = $2 AND tenant_id = ${WRITING_TENANT}`,
+    `SELECT patient_id FROM patient_identifiers WHERE system = $1 AND value = $2 AND tenant_id = ${SCOPED_TENANT}`,
     [identifier.system, identifier.value],
   );
   return row?.patient_id;
@@ -84,7 +84,7 @@ export async function patientIdFor(db: Db, identifier: PatientIdentifier): Promi
 
 /** The mapped Patient; recreated under the mapped id if its resource went missing. */
 async function loadOrCreate(
-  tx: Db,
+  tx: TenantDb,
   patientId: string,
   identifier: PatientIdentifier,
   build: () => Patient,

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { settingsStatement, type Db, type TransactionOptions } from './db';
+import { settingsStatement, type DeploymentDb, type TransactionOptions } from './db';
 import { assertChannel } from './postgres-db';
 
 export interface PgliteDbOptions {
@@ -10,11 +10,11 @@ export interface PgliteDbOptions {
 }
 
 /**
- * A Db over the embedded PGlite, for running without a PostgreSQL server. PGlite is one
+ * A deployment handle over the embedded PGlite, for running without a PostgreSQL server. PGlite is one
  * connection: it queues a query on the root handle behind an open transaction, so code
  * inside `transaction` must use the `tx` it was given, or it waits forever.
  */
-export async function openPgliteDb(opts: PgliteDbOptions): Promise<Db> {
+export async function openPgliteDb(opts: PgliteDbOptions): Promise<DeploymentDb> {
   // PGlite creates its own folder but not the parents (`.data/postgres` on a fresh clone).
   if (opts.dataDir) await mkdir(dirname(resolve(opts.dataDir)), { recursive: true });
   const pg = await PGlite.create(opts.dataDir);
@@ -22,13 +22,13 @@ export async function openPgliteDb(opts: PgliteDbOptions): Promise<Db> {
   if (opts.schema) await pg.query(`SET search_path TO ${opts.schema}`);
   let closed = false;
 
-  const db: Db = {
+  const db: DeploymentDb = {
     kind: 'pglite',
     async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
       const result = await pg.query<T>(sql, params);
       return result.rows;
     },
-    async transaction<T>(fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    async transaction<T>(fn: (tx: DeploymentDb) => Promise<T>, options?: TransactionOptions): Promise<T> {
       const settings = settingsStatement(options?.settings);
       return pg.transaction(async (raw) => {
         // In process, so no round trip to save: the settings go right after PGlite's BEGIN.
@@ -57,19 +57,19 @@ export async function openPgliteDb(opts: PgliteDbOptions): Promise<Db> {
   return db;
 }
 
-function transactionDb(raw: Transaction): { db: Db; end: () => void } {
+function transactionDb(raw: Transaction): { db: DeploymentDb; end: () => void } {
   let ended = false;
   const guard = (): void => {
-    if (ended) throw new Error('This transaction has ended; use the outer Db');
+    if (ended) throw new Error('This transaction has ended; use the outer handle');
   };
-  const db: Db = {
+  const db: DeploymentDb = {
     kind: 'pglite',
     async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
       guard();
       const result = await raw.query<T>(sql, params);
       return result.rows;
     },
-    async transaction<T>(fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    async transaction<T>(fn: (tx: DeploymentDb) => Promise<T>, options?: TransactionOptions): Promise<T> {
       guard();
       const settings = settingsStatement(options?.settings);
       if (settings) await raw.query(settings);

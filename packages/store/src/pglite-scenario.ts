@@ -15,16 +15,18 @@ import { ensurePatient } from './patients';
 import { putResources, readResource, readResourceVersion, searchResources } from './resources';
 import { insertScreening } from './screenings';
 import { getSyncStates, markPending, markSynced } from './sync-state';
+import { forTenant } from './tenant';
 import { tenantIsolationScenario } from './tenant-scenario';
 
 const IDENTIFIER = { system: 'urn:mrn', value: 'L-1' };
 
 /** First process: migrate a new data directory and write through every kind of repository. */
 export async function writePhase(dataDir: string): Promise<Record<string, unknown>> {
-  const db = await openDatabase({ dataDir, schema: 'kap' });
+  const deployment = await openDatabase({ dataDir, schema: 'kap' });
+  const db = forTenant(deployment, 'default');
   try {
     await db.ping();
-    const versions = await db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    const versions = await deployment.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
     const { patient, created } = await ensurePatient(db, IDENTIFIER, () => ({ resourceType: 'Patient' }));
     const obs: Observation = {
       resourceType: 'Observation',
@@ -35,7 +37,7 @@ export async function writePhase(dataDir: string): Promise<Record<string, unknow
       valueQuantity: { value: 60 },
     };
     let notified = 0;
-    const unlisten = await onOutboxWork(db, () => (notified += 1));
+    const unlisten = await onOutboxWork(deployment, () => (notified += 1));
     await db.transaction(async (tx) => {
       const [stored] = await putResources(tx, [obs]);
       await markPending(tx, [{ type: 'Observation', id: 'lite-obs', version: Number(stored?.meta?.versionId) }]);
@@ -78,29 +80,30 @@ export async function writePhase(dataDir: string): Promise<Record<string, unknow
       outboxNotified: notified,
     };
   } finally {
-    await db.close();
+    await deployment.close();
   }
 }
 
 /** Second process: reopen the same directory and read everything back. */
 export async function readPhase(dataDir: string): Promise<Record<string, unknown>> {
-  const db = await openDatabase({ dataDir, schema: 'kap' });
+  const deployment = await openDatabase({ dataDir, schema: 'kap' });
+  const db = forTenant(deployment, 'default');
   try {
     const again = await ensurePatient(db, IDENTIFIER, () => ({ resourceType: 'Patient' }));
     return {
-      migratedAgain: await migrate(db, { schema: 'kap' }),
+      migratedAgain: await migrate(deployment, { schema: 'kap' }),
       current: (await readResource<Observation>(db, 'Observation', 'lite-obs'))?.valueQuantity?.value,
       first: (await readResourceVersion<Observation>(db, 'Observation', 'lite-obs', 1))?.valueQuantity?.value,
       byPatient: (await searchResources(db, 'Observation', { patient: again.patient.id })).total,
       patientId: again.patient.id,
       created: again.created,
-      pendingOutbox: await countPending(db),
+      pendingOutbox: await countPending(deployment),
       sync: (await getSyncStates(db, [{ type: 'Observation', id: 'lite-obs' }]))[0],
       followUp: await getFollowUp(db, 'fu-1'),
       audited: (await searchAuditEvents(db, { patient: 'p', count: 10, offset: 0 })).resources.map((r) => r.id),
     };
   } finally {
-    await db.close();
+    await deployment.close();
   }
 }
 

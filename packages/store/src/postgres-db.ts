@@ -1,5 +1,5 @@
 import { Client, Pool, type PoolClient } from 'pg';
-import { settingsStatement, type Db, type TransactionOptions } from './db';
+import { settingsStatement, type DeploymentDb, type TransactionOptions } from './db';
 
 export interface PostgresDbOptions {
   url: string;
@@ -9,10 +9,10 @@ export interface PostgresDbOptions {
 }
 
 /**
- * A Db over a pg Pool. The search_path is a connection option rather than a `SET` after
+ * A deployment handle over a pg Pool. The search_path is a connection option rather than a `SET` after
  * connecting, so every pooled connection has it before its first query.
  */
-export function openPostgresDb(opts: PostgresDbOptions): Db {
+export function openPostgresDb(opts: PostgresDbOptions): DeploymentDb {
   const pool = new Pool({
     connectionString: opts.url,
     max: opts.poolSize ?? 10,
@@ -25,13 +25,13 @@ export function openPostgresDb(opts: PostgresDbOptions): Db {
   pool.on('error', (error) => opts.onPoolError?.(error));
   let closed = false;
 
-  const db: Db = {
+  const db: DeploymentDb = {
     kind: 'postgres',
     async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
       const result = await pool.query(sql, params);
       return result.rows as T[];
     },
-    async transaction<T>(fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    async transaction<T>(fn: (tx: DeploymentDb) => Promise<T>, options?: TransactionOptions): Promise<T> {
       const settings = settingsStatement(options?.settings);
       const client = await pool.connect();
       let broken: Error | undefined;
@@ -87,20 +87,20 @@ export function openPostgresDb(opts: PostgresDbOptions): Db {
   return db;
 }
 
-/** The Db handed to a transaction body: one client, refusing use once the transaction ends. */
-function clientDb(client: PoolClient): { db: Db; end: () => void } {
+/** The handle handed to a transaction body: one client, refusing use once the transaction ends. */
+function clientDb(client: PoolClient): { db: DeploymentDb; end: () => void } {
   let ended = false;
   const guard = (): void => {
-    if (ended) throw new Error('This transaction has ended; use the outer Db');
+    if (ended) throw new Error('This transaction has ended; use the outer handle');
   };
-  const db: Db = {
+  const db: DeploymentDb = {
     kind: 'postgres',
     async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
       guard();
       const result = await client.query(sql, params);
       return result.rows as T[];
     },
-    async transaction<T>(fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    async transaction<T>(fn: (tx: DeploymentDb) => Promise<T>, options?: TransactionOptions): Promise<T> {
       guard();
       const settings = settingsStatement(options?.settings);
       if (settings) await client.query(settings);

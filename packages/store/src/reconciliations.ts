@@ -2,7 +2,7 @@
  * Reconciliations: an operator asks the adapter to read back from the EHR what it believes
  * is there, and gets per resource whether the EHR holds it as we do, lacks it, or differs.
  */
-import type { Db } from './db';
+import type { TenantDb } from './tenant';
 import { isoFrom, isoOrNull, jsonParam, textOrNull } from './sql-values';
 
 export type ReconciledStatus = 'in-ehr' | 'missing' | 'different';
@@ -53,20 +53,20 @@ const toReconciliation = (r: Record): Reconciliation => ({
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export async function createReconciliation(db: Db, id: string, patientId: string | null): Promise<Reconciliation> {
+export async function createReconciliation(db: TenantDb, id: string, patientId: string | null): Promise<Reconciliation> {
   const [record] = await db.query<Record>('INSERT INTO reconciliations (id, patient_id) VALUES ($1::uuid, $2) RETURNING *', [id, patientId]);
   if (!record) throw new Error('INSERT returned no row');
   return toReconciliation(record);
 }
 
 /** The reconciliation with this id, or undefined (also for an id that is no UUID). */
-export async function getReconciliation(db: Db, id: string): Promise<Reconciliation | undefined> {
+export async function getReconciliation(db: TenantDb, id: string): Promise<Reconciliation | undefined> {
   if (!UUID.test(id)) return undefined;
   const [record] = await db.query<Record>('SELECT * FROM reconciliations WHERE id = $1::uuid', [id]);
   return record && toReconciliation(record);
 }
 
-export async function finishReconciliation(db: Db, id: string, outcome: { results: readonly ReconciledResource[]; error?: string }): Promise<void> {
+export async function finishReconciliation(db: TenantDb, id: string, outcome: { results: readonly ReconciledResource[]; error?: string }): Promise<void> {
   await db.query('UPDATE reconciliations SET finished_at = now(), results = $2::jsonb, error = $3 WHERE id = $1::uuid', [
     id,
     jsonParam(outcome.results),

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
-import type { Db } from './db';
+import type { TenantDb } from './tenant';
 import { jsonEqual } from './json-equal';
 import { patientIdOf } from './patient-ref';
 import { jsonParam, numberFrom } from './sql-values';
@@ -23,7 +23,7 @@ export interface PutResourcesOptions {
  * nothing. Returns the resources as stored, in the order given.
  */
 export async function putResources<T extends Resource>(
-  db: Db,
+  db: TenantDb,
   resources: readonly T[],
   opts: PutResourcesOptions = {},
 ): Promise<T[]> {
@@ -67,7 +67,7 @@ const ordered = (alias: string): string => `${alias}.last_updated + ${alias}.n *
  * updates the changed ones and adds their history rows. A row another transaction inserted
  * meanwhile is left out of the insert and goes through putOne.
  */
-async function putBatch<T extends Resource>(tx: Db, incoming: readonly T[], patientId: string | undefined): Promise<T[]> {
+async function putBatch<T extends Resource>(tx: TenantDb, incoming: readonly T[], patientId: string | undefined): Promise<T[]> {
   const current = await tx.query<{ resource_type: string; id: string; version_id: unknown; content: T }>(
     `SELECT r.resource_type, r.id, r.version_id, r.content
      FROM resources r JOIN jsonb_to_recordset($1::jsonb) AS k(type text, id text) ON r.resource_type = k.type AND r.id = k.id
@@ -132,7 +132,7 @@ async function putBatch<T extends Resource>(tx: Db, incoming: readonly T[], pati
   return stored;
 }
 
-async function putOne<T extends Resource>(tx: Db, incoming: T, patientId: string | undefined): Promise<T> {
+async function putOne<T extends Resource>(tx: TenantDb, incoming: T, patientId: string | undefined): Promise<T> {
   const type = incoming.resourceType;
   const id = incoming.id as string;
   const owner = patientId ?? patientIdOf(incoming) ?? null;
@@ -184,7 +184,7 @@ function withoutVersionMeta(resource: Resource): Resource {
 
 /** The current version of `type/id`, or undefined. */
 export async function readResource<T extends Resource = Resource>(
-  db: Db,
+  db: TenantDb,
   type: string,
   id: string,
 ): Promise<T | undefined> {
@@ -196,7 +196,7 @@ export async function readResource<T extends Resource = Resource>(
 }
 
 /** The current versions of these ids of one type that exist, in one query, by id. */
-export async function readResources<T extends Resource = Resource>(db: Db, type: string, ids: readonly string[]): Promise<Map<string, T>> {
+export async function readResources<T extends Resource = Resource>(db: TenantDb, type: string, ids: readonly string[]): Promise<Map<string, T>> {
   if (ids.length === 0) return new Map();
   const rows = await db.query<{ id: string; content: T }>(
     'SELECT id, content FROM resources WHERE resource_type = $1 AND id IN (SELECT jsonb_array_elements_text($2::jsonb))',
@@ -207,7 +207,7 @@ export async function readResources<T extends Resource = Resource>(db: Db, type:
 
 /** One historical version of `type/id` (https://hl7.org/fhir/R4/http.html#vread), or undefined. */
 export async function readResourceVersion<T extends Resource = Resource>(
-  db: Db,
+  db: TenantDb,
   type: string,
   id: string,
   versionId: string | number,
@@ -223,7 +223,7 @@ export async function readResourceVersion<T extends Resource = Resource>(
 
 /** Every stored version of `type/id`, oldest first. */
 export async function listResourceHistory<T extends Resource = Resource>(
-  db: Db,
+  db: TenantDb,
   type: string,
   id: string,
 ): Promise<T[]> {
@@ -256,7 +256,7 @@ const MAX_PAGE = 1000;
 
 /** Current resources of one type, filtered, ordered by last_updated then id, paged. */
 export async function searchResources<T extends Resource = Resource>(
-  db: Db,
+  db: TenantDb,
   type: string,
   search: ResourceSearch = {},
 ): Promise<ResourceSearchResult<T>> {
@@ -291,7 +291,7 @@ export async function searchResources<T extends Resource = Resource>(
 }
 
 /** Every current resource of one patient (any type), ordered by last_updated then type and id. */
-export async function listPatientResources(db: Db, patientId: string): Promise<Resource[]> {
+export async function listPatientResources(db: TenantDb, patientId: string): Promise<Resource[]> {
   const rows = await db.query<{ content: Resource }>(
     'SELECT content FROM resources WHERE patient_id = $1 ORDER BY last_updated, resource_type, id',
     [patientId],

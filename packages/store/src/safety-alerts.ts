@@ -4,7 +4,7 @@
  * has. The FHIR Flag, Communications and Provenance are the clinical record; this row is
  * what the loop is decided from, with the alert's history as the page shows it.
  */
-import type { Db } from './db';
+import type { TenantDb } from './tenant';
 import { instantParam, isoFrom, isoOrNull, jsonParam, numberFrom, textOrNull, type Instant } from './sql-values';
 
 export type SafetyAlertKind = 'phq9-self-harm' | 'session-blood-pressure';
@@ -94,7 +94,7 @@ function toRow(r: SafetyAlertRecord): SafetyAlertRow {
 }
 
 /** Records a raised alert; one whose Flag is already recorded keeps its row (returns undefined). */
-export async function insertSafetyAlert(db: Db, a: NewSafetyAlert): Promise<SafetyAlertRow | undefined> {
+export async function insertSafetyAlert(db: TenantDb, a: NewSafetyAlert): Promise<SafetyAlertRow | undefined> {
   const raisedAt = instantParam(a.raisedAt);
   const history: SafetyAlertEvent[] = [{ at: raisedAt, event: 'raised', communication: `Communication/${a.communicationId}` }];
   const [record] = await db.query<SafetyAlertRecord>(
@@ -106,7 +106,7 @@ export async function insertSafetyAlert(db: Db, a: NewSafetyAlert): Promise<Safe
   return record && toRow(record);
 }
 
-export async function getSafetyAlert(db: Db, id: string): Promise<SafetyAlertRow | undefined> {
+export async function getSafetyAlert(db: TenantDb, id: string): Promise<SafetyAlertRow | undefined> {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
   const [record] = await db.query<SafetyAlertRecord>(`SELECT ${COLUMNS} FROM safety_alerts WHERE id = $1`, [id]);
   return record && toRow(record);
@@ -114,7 +114,7 @@ export async function getSafetyAlert(db: Db, id: string): Promise<SafetyAlertRow
 
 /** Alerts in one state, of one patient or all, oldest first, a page at a time. */
 export async function listSafetyAlerts(
-  db: Db,
+  db: TenantDb,
   q: { status: SafetyAlertStatus; patientId?: string; limit: number; offset: number },
 ): Promise<SafetyAlertRow[]> {
   const records = await db.query<SafetyAlertRecord>(
@@ -126,7 +126,7 @@ export async function listSafetyAlerts(
 }
 
 /** The alerts of these Flags (`Flag` ids). */
-export async function listSafetyAlertsByFlag(db: Db, flagIds: readonly string[]): Promise<SafetyAlertRow[]> {
+export async function listSafetyAlertsByFlag(db: TenantDb, flagIds: readonly string[]): Promise<SafetyAlertRow[]> {
   if (flagIds.length === 0) return [];
   const records = await db.query<SafetyAlertRecord>(`SELECT ${COLUMNS} FROM safety_alerts WHERE flag_id = ANY($1::text[]) ORDER BY raised_at, id`, [[...flagIds]]);
   return records.map(toRow);
@@ -138,7 +138,7 @@ export async function listSafetyAlertsByFlag(db: Db, flagIds: readonly string[])
  * the updated row, or undefined when it was not in one of `from`.
  */
 export async function advanceSafetyAlert(
-  db: Db,
+  db: TenantDb,
   id: string,
   from: readonly SafetyAlertStatus[],
   change: { status: SafetyAlertStatus; event: SafetyAlertEvent },

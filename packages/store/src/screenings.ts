@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FindingCode, FindingSeverity, ScreeningOutcome } from '@kap/domain';
-import type { Db } from './db';
+import type { TenantDb } from './tenant';
 import { instantParam, isoFrom, jsonParam, type Instant } from './sql-values';
 
 /** One reason behind an outcome, as the domain's screening rules report it. */
@@ -72,7 +72,7 @@ function toRow(record: ScreeningRecord): ScreeningRow {
 }
 
 /** Stores a screening; returns it as stored. */
-export async function insertScreening(db: Db, screening: NewScreening): Promise<ScreeningRow> {
+export async function insertScreening(db: TenantDb, screening: NewScreening): Promise<ScreeningRow> {
   const [record] = await db.query<ScreeningRecord>(
     `INSERT INTO screenings (id, patient_id, outcome, reasons, resource_refs, performed_at)
      VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6) RETURNING ${COLUMNS}`,
@@ -90,7 +90,7 @@ export async function insertScreening(db: Db, screening: NewScreening): Promise<
 }
 
 /** The screening with this id, or undefined. */
-export async function getScreening(db: Db, id: string): Promise<ScreeningRow | undefined> {
+export async function getScreening(db: TenantDb, id: string): Promise<ScreeningRow | undefined> {
   const [record] = await db.query<ScreeningRecord>(`SELECT ${COLUMNS} FROM screenings WHERE id = $1`, [id]);
   return record && toRow(record);
 }
@@ -100,7 +100,7 @@ export async function getScreening(db: Db, id: string): Promise<ScreeningRow | u
  * is unknown or already reviewed (the API answers 409 or 404). Whether the outcome admits
  * a review at all (`needs-review`) is the caller's rule to check.
  */
-export async function recordReview(db: Db, id: string, review: ScreeningReview): Promise<boolean> {
+export async function recordReview(db: TenantDb, id: string, review: ScreeningReview): Promise<boolean> {
   const stored: ScreeningReview = {
     decision: review.decision,
     reviewer: review.reviewer,

@@ -4,7 +4,7 @@
  * move forward, so a late, stale sync job can never mark newer data as synced.
  */
 import type { Resource } from '@medplum/fhirtypes';
-import type { Db } from './db';
+import type { TenantDb } from './tenant';
 import { isoFrom, jsonParam, numberFrom, textOrNull } from './sql-values';
 
 // The statuses are @kap/domain's (one list for the store, the API and the schema's CHECK).
@@ -120,7 +120,7 @@ function toRow(record: SyncStateRecord): SyncStateRow {
  * every resource written. A version the EHR already has (an unchanged resource) keeps its
  * status; a newer one turns the row `pending`.
  */
-export async function markPending(db: Db, refs: readonly ResourceVersionRef[]): Promise<void> {
+export async function markPending(db: TenantDb, refs: readonly ResourceVersionRef[]): Promise<void> {
   if (refs.length === 0) return;
   // One row per key: ON CONFLICT cannot touch the same row twice in one statement.
   const newest = new Map<string, ResourceVersionRef>();
@@ -148,7 +148,7 @@ export async function markPending(db: Db, refs: readonly ResourceVersionRef[]): 
  * was already confirmed; never lowers `local_version`. The row is `synced` when nothing
  * newer is pending, else it stays as it was.
  */
-export async function markSynced(db: Db, sync: MarkSynced): Promise<boolean> {
+export async function markSynced(db: TenantDb, sync: MarkSynced): Promise<boolean> {
   return (await markSyncedMany(db, [sync])) > 0;
 }
 
@@ -156,7 +156,7 @@ export async function markSynced(db: Db, sync: MarkSynced): Promise<boolean> {
  * markSynced for many resources in one statement (one row per key: the newest version
  * wins, as it would one after another). Returns how many rows it changed.
  */
-export async function markSyncedMany(db: Db, syncs: readonly MarkSynced[]): Promise<number> {
+export async function markSyncedMany(db: TenantDb, syncs: readonly MarkSynced[]): Promise<number> {
   if (syncs.length === 0) return 0;
   const newest = new Map<string, MarkSynced>();
   for (const s of syncs) {
@@ -188,7 +188,7 @@ export async function markSyncedMany(db: Db, syncs: readonly MarkSynced[]): Prom
  * Records a failed sync. Ignored (returns false) when the row is unknown or the EHR
  * already holds the failed version or a newer one.
  */
-export async function markFailed(db: Db, failure: MarkFailed): Promise<boolean> {
+export async function markFailed(db: TenantDb, failure: MarkFailed): Promise<boolean> {
   const rows = await db.query(
     `UPDATE sync_state SET status = 'failed', last_error = $3, updated_at = now()
      WHERE resource_type = $1 AND id = $2
@@ -203,7 +203,7 @@ export async function markFailed(db: Db, failure: MarkFailed): Promise<boolean> 
  * Records that a version will not be sent because the EHR does not take its type. A later
  * version (or a configuration that takes the type) makes it `pending` again.
  */
-export async function markNotSent(db: Db, refs: readonly ResourceVersionRef[], reason: string): Promise<void> {
+export async function markNotSent(db: TenantDb, refs: readonly ResourceVersionRef[], reason: string): Promise<void> {
   await holdBack(db, refs, 'not-sent', reason);
 }
 
@@ -211,12 +211,12 @@ export async function markNotSent(db: Db, refs: readonly ResourceVersionRef[], r
  * Records that these versions wait for the hospital's Patient to exist in the EHR. A newer
  * version keeps waiting (it is pending, and its sync finds the Patient missing again).
  */
-export async function markWaitingForPatient(db: Db, refs: readonly ResourceVersionRef[], reason: string): Promise<void> {
+export async function markWaitingForPatient(db: TenantDb, refs: readonly ResourceVersionRef[], reason: string): Promise<void> {
   await holdBack(db, refs, 'waiting-for-patient', reason);
 }
 
 /** Versions the EHR has not got and is not sent now, with why; a version it already has is left as it is. */
-async function holdBack(db: Db, refs: readonly ResourceVersionRef[], status: 'not-sent' | 'waiting-for-patient', reason: string): Promise<void> {
+async function holdBack(db: TenantDb, refs: readonly ResourceVersionRef[], status: 'not-sent' | 'waiting-for-patient', reason: string): Promise<void> {
   if (refs.length === 0) return;
   await db.query(
     `INSERT INTO sync_state (resource_type, id, local_version, status, last_error, updated_at)
@@ -231,7 +231,7 @@ async function holdBack(db: Db, refs: readonly ResourceVersionRef[], status: 'no
 }
 
 /** Patients with resources waiting for their Patient in the EHR (for a reconcile to wake). */
-export async function patientsWaitingForEhrPatient(db: Db, patientId?: string): Promise<string[]> {
+export async function patientsWaitingForEhrPatient(db: TenantDb, patientId?: string): Promise<string[]> {
   const rows = await db.query<{ patient_id: unknown }>(
     `SELECT DISTINCT r.patient_id FROM sync_state s
      JOIN resources r ON r.resource_type = s.resource_type AND r.id = s.id
@@ -247,7 +247,7 @@ export async function patientsWaitingForEhrPatient(db: Db, patientId?: string): 
  * conditional create that matched an older copy. Later requests can then reference it by
  * its EHR id, and a later pass updates it.
  */
-export async function recordEhrCopy(db: Db, ref: ResourceKey & { localVersion: number; ehrId: string; ehrVersion: string | null }): Promise<void> {
+export async function recordEhrCopy(db: TenantDb, ref: ResourceKey & { localVersion: number; ehrId: string; ehrVersion: string | null }): Promise<void> {
   await db.query(
     `INSERT INTO sync_state (resource_type, id, local_version, ehr_id, ehr_version, status, updated_at)
      VALUES ($1, $2, $3, $4, $5, 'pending', now())
@@ -260,12 +260,12 @@ export async function recordEhrCopy(db: Db, ref: ResourceKey & { localVersion: n
  * Forgets where the EHR had a resource, after the EHR answered 404/410 to its update (the
  * copy was deleted there, or the EHR lost it): the next sync finds or creates it afresh.
  */
-export async function forgetEhrCopy(db: Db, ref: ResourceKey): Promise<void> {
+export async function forgetEhrCopy(db: TenantDb, ref: ResourceKey): Promise<void> {
   await db.query(`UPDATE sync_state SET ehr_id = NULL, ehr_version = NULL, updated_at = now() WHERE resource_type = $1 AND id = $2`, [ref.type, ref.id]);
 }
 
 /** The sync state of each given resource that has one, in the order given. */
-export async function getSyncStates(db: Db, refs: readonly ResourceKey[]): Promise<SyncStateRow[]> {
+export async function getSyncStates(db: TenantDb, refs: readonly ResourceKey[]): Promise<SyncStateRow[]> {
   if (refs.length === 0) return [];
   const records = await db.query<SyncStateRecord>(
     `SELECT ${COLUMNS.split(', ').map((column) => `s.${column}`).join(', ')}
@@ -281,7 +281,7 @@ export async function getSyncStates(db: Db, refs: readonly ResourceKey[]): Promi
  * A patient's stored resources whose current version is newer than the one the EHR
  * confirmed (or never synced), ordered by last_updated: the work an ehr-sync job has left.
  */
-export async function listUnsynced(db: Db, patientId: string): Promise<UnsyncedResource[]> {
+export async function listUnsynced(db: TenantDb, patientId: string): Promise<UnsyncedResource[]> {
   const records = await db.query<{
     resource_type: string;
     id: string;
@@ -319,7 +319,7 @@ export async function listUnsynced(db: Db, patientId: string): Promise<UnsyncedR
  * waiting resources, without calling them failed: operators see why they wait. Resources
  * already `failed` or `not-sent` keep their own reason.
  */
-export async function noteSyncAttemptError(db: Db, patientId: string, error: string): Promise<void> {
+export async function noteSyncAttemptError(db: TenantDb, patientId: string, error: string): Promise<void> {
   await db.query(
     `UPDATE sync_state s SET last_error = $2, updated_at = now()
      FROM resources r

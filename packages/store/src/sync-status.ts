@@ -4,7 +4,8 @@
  * job is working on.
  */
 import type { Resource } from '@medplum/fhirtypes';
-import type { Db } from './db';
+import type { DeploymentDb } from './db';
+import type { TenantDb } from './tenant';
 import { jsonParam, numberFrom, textOrNull } from './sql-values';
 import type { ResourceKey } from './sync-state';
 
@@ -23,7 +24,7 @@ export interface SyncStatusCounts {
  * Counts of stored resources by sync state. A resource with no sync state yet counts as
  * pending: it was stored, and its sync is still to come.
  */
-export async function syncStatusCounts(db: Db): Promise<SyncStatusCounts> {
+export async function syncStatusCounts(db: TenantDb): Promise<SyncStatusCounts> {
   const [row] = await db.query<{ pending: unknown; synced: unknown; dead: unknown; waiting: unknown; oldest: unknown }>(
     `SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending,
             count(*) FILTER (WHERE state = 'synced')::int AS synced,
@@ -45,10 +46,11 @@ export async function syncStatusCounts(db: Db): Promise<SyncStatusCounts> {
 
 /**
  * Seconds since the oldest change the EHR has not confirmed was stored, 0 when none: for a
- * metrics scrape, which should not count every stored resource as `syncStatusCounts` does.
+ * metrics scrape (every tenant's, through the deployment's handle), which should not count
+ * every stored resource as `syncStatusCounts` does.
  * Reads the pending rows only (a partial index).
  */
-export async function oldestPendingSeconds(db: Db): Promise<number> {
+export async function oldestPendingSeconds(db: DeploymentDb): Promise<number> {
   const [row] = await db.query<{ oldest: unknown }>(
     `SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(r.last_updated)), 0)::float8 AS oldest
      FROM sync_state s JOIN resources r ON r.resource_type = s.resource_type AND r.id = s.id
@@ -62,7 +64,7 @@ export async function oldestPendingSeconds(db: Db): Promise<number> {
  * topic (`syncTopic`, the work registry's): work that was lost somewhere (a row completed by
  * mistake, a bug), to be asked for again.
  */
-export async function stalePendingPatients(db: Db, syncTopic: string, olderThanMs: number, limit = 100): Promise<string[]> {
+export async function stalePendingPatients(db: TenantDb, syncTopic: string, olderThanMs: number, limit = 100): Promise<string[]> {
   const rows = await db.query<{ patient_id: unknown }>(
     `SELECT DISTINCT r.patient_id FROM sync_state s
      JOIN resources r ON r.resource_type = s.resource_type AND r.id = s.id
@@ -77,21 +79,21 @@ export async function stalePendingPatients(db: Db, syncTopic: string, olderThanM
 }
 
 /** Open outbox rows (neither completed nor dead) by topic, for /metrics. */
-export async function openOutboxByTopic(db: Db): Promise<Record<string, number>> {
+export async function openOutboxByTopic(db: DeploymentDb): Promise<Record<string, number>> {
   return countsBy(db, 'SELECT topic AS label, count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND dead_at IS NULL GROUP BY topic');
 }
 
 /** Dead letters not re-driven yet by topic, for /metrics. */
-export async function deadLettersByTopic(db: Db): Promise<Record<string, number>> {
+export async function deadLettersByTopic(db: DeploymentDb): Promise<Record<string, number>> {
   return countsBy(db, 'SELECT topic AS label, count(*)::int AS n FROM outbox WHERE dead_at IS NOT NULL AND completed_at IS NULL GROUP BY topic');
 }
 
 /** Stored resources whose latest version is not in the EHR yet, by sync status, for /metrics. */
-export async function unsyncedByStatus(db: Db): Promise<Record<string, number>> {
+export async function unsyncedByStatus(db: DeploymentDb): Promise<Record<string, number>> {
   return countsBy(db, "SELECT status AS label, count(*)::int AS n FROM sync_state WHERE status <> 'synced' GROUP BY status");
 }
 
-async function countsBy(db: Db, sql: string): Promise<Record<string, number>> {
+async function countsBy(db: DeploymentDb, sql: string): Promise<Record<string, number>> {
   return Object.fromEntries((await db.query<{ label: unknown; n: unknown }>(sql)).map((r) => [String(r.label), numberFrom(r.n)]));
 }
 
@@ -107,7 +109,7 @@ export interface SyncedResource {
 }
 
 /** Every synced resource (of one patient, or all), for reconciliation against the EHR. */
-export async function listSyncedResources(db: Db, patientId?: string): Promise<SyncedResource[]> {
+export async function listSyncedResources(db: TenantDb, patientId?: string): Promise<SyncedResource[]> {
   const records = await db.query<{ resource_type: string; id: string; patient_id: unknown; version_id: unknown; content: Resource; ehr_id: unknown; ehr_version: unknown }>(
     `SELECT r.resource_type, r.id, r.patient_id, r.version_id, r.content, s.ehr_id, s.ehr_version
      FROM sync_state s JOIN resources r ON r.resource_type = s.resource_type AND r.id = s.id
@@ -130,7 +132,7 @@ export async function listSyncedResources(db: Db, patientId?: string): Promise<S
  * Puts resources back in line for the EHR, after reconciliation found them missing there
  * (their EHR id is forgotten, so they are created again) or different (updated again).
  */
-export async function markForResync(db: Db, items: readonly (ResourceKey & { readonly missing: boolean })[]): Promise<void> {
+export async function markForResync(db: TenantDb, items: readonly (ResourceKey & { readonly missing: boolean })[]): Promise<void> {
   if (items.length === 0) return;
   await db.query(
     `UPDATE sync_state s SET status = 'pending', synced_version = NULL, last_error = NULL, updated_at = now(),

@@ -4,7 +4,7 @@
  * a child process on PGlite, and both expect `TENANT_ISOLATION_EXPECTED`.
  */
 import type { Observation } from '@medplum/fhirtypes';
-import type { Db } from './db';
+import type { DeploymentDb, SqlHandle } from './db';
 import { claimIdempotencyKey, completeIdempotencyKey, findIdempotentResponse } from './idempotency';
 import { storeInboundMessage } from './inbound-messages';
 import { TENANT_TABLES } from './migration-list';
@@ -22,12 +22,16 @@ async function outcome(run: () => Promise<unknown>): Promise<string> {
     await run();
     return 'accepted';
   } catch (error) {
-    return /row-level security/.test(error instanceof Error ? error.message : String(error)) ? 'refused by row-level security' : String(error);
+    const message = error instanceof Error ? error.message : String(error);
+    if (/row-level security/.test(message)) return 'refused by row-level security';
+    if (/needs a tenant/.test(message)) return 'refused: no tenant';
+    if (/permission denied/.test(message)) return 'permission denied';
+    return String(error);
   }
 }
 
 /** Every tenant_id a handle can see in every tenant-owned table, deduplicated. */
-async function visibleTenants(db: Db): Promise<string[]> {
+async function visibleTenants(db: SqlHandle): Promise<string[]> {
   const seen = new Set<string>();
   for (const table of TENANT_TABLES) {
     const rows = await db.query<{ tenant_id: string }>(`SELECT DISTINCT tenant_id FROM ${table}`);
@@ -37,7 +41,7 @@ async function visibleTenants(db: Db): Promise<string[]> {
 }
 
 /** Writes the same hospital identifier, an idempotency key and a message in tenants A and B, then tries to cross over. */
-export async function tenantIsolationScenario(db: Db): Promise<Record<string, unknown>> {
+export async function tenantIsolationScenario(db: DeploymentDb): Promise<Record<string, unknown>> {
   const a = forTenant(db, 'A');
   const b = forTenant(db, 'B');
 
@@ -62,7 +66,7 @@ export async function tenantIsolationScenario(db: Db): Promise<Record<string, un
   for (const tenant of [a, b]) {
     await tenant.transaction(async (tx) => {
       await claimIdempotencyKey(tx, { scope: 'client', key: 'k1', requestHash: 'h', endpoint: 'POST /v1/screenings' });
-      await completeIdempotencyKey(tx, { scope: 'client', key: 'k1', status: 201, body: { tenant: tenantOf(tenant) ?? null }, response: '{}' });
+      await completeIdempotencyKey(tx, { scope: 'client', key: 'k1', status: 201, body: { tenant: tenantOf(tenant) }, response: '{}' });
     });
   }
   const message = { channel: 'hl7v2' as const, sender: 'HIS', controlId: 'MSG-1', messageType: 'ADT^A03', content: 'MSH|…', status: 'accepted' as const };
@@ -109,8 +113,18 @@ export async function tenantIsolationScenario(db: Db): Promise<Record<string, un
     outboxTenants: (await listUndispatched(db, { limit: 10 })).map((row) => row.tenantId),
     roleInTenantTransaction: (await a.query<{ role: string }>('SELECT current_user AS role'))[0]?.role,
     roleAfterwards: (await db.query<{ role: string }>('SELECT current_user AS role'))[0]?.role !== 'kap_tenant',
-    scopedTwice: forTenant(a, 'A') === a,
-    rescopedToB: await outcome(async () => forTenant(a, 'B')),
+    // The compiler refuses a tenant's handle where the deployment's is asked for; forced, it is refused still.
+    rescopedToB: await outcome(async () => forTenant(a as unknown as DeploymentDb, 'B')),
+    // A tenant row written without a tenant (the deployment's handle) fails: it lands in no tenant's rows.
+    deploymentWritesTenantRow: await outcome(() =>
+      db.query(
+        `INSERT INTO resources (resource_type, id, version_id, content, patient_id, last_updated)
+         VALUES ('Observation', 'orphan', 1, '{}'::jsonb, NULL, now())`,
+      ),
+    ),
+    deploymentWritesOutbox: await outcome(() => db.query(`INSERT INTO outbox (topic, payload) VALUES ('ehr-sync', '{}'::jsonb)`)),
+    // Messages no tenant claims are the deployment's: no tenant's transaction reads them.
+    aReadsUnrouted: await outcome(() => a.query('SELECT id FROM unrouted_messages')),
   };
 }
 
@@ -138,6 +152,8 @@ export const TENANT_ISOLATION_EXPECTED: Record<string, unknown> = {
   outboxTenants: ['B'],
   roleInTenantTransaction: 'kap_tenant',
   roleAfterwards: true,
-  scopedTwice: true,
-  rescopedToB: 'Error: This handle is already scoped to another tenant',
+  rescopedToB: 'Error: This handle is already scoped to a tenant',
+  deploymentWritesTenantRow: 'refused: no tenant',
+  deploymentWritesOutbox: 'refused: no tenant',
+  aReadsUnrouted: 'permission denied',
 };

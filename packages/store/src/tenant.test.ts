@@ -14,11 +14,11 @@ describe('tenants on PostgreSQL (row-level security)', () => {
   });
 
   it("a tenant's handle sees, changes and writes only its own rows, whatever the query says", async () => {
-    await expect(tenantIsolationScenario(t.db)).resolves.toEqual(TENANT_ISOLATION_EXPECTED);
+    await expect(tenantIsolationScenario(t.deployment)).resolves.toEqual(TENANT_ISOLATION_EXPECTED);
   });
 
   it('a tenant-scoped transaction rolls back like any other and leaves its connection unscoped', async () => {
-    const a = forTenant(t.db, 'rollback-tenant');
+    const a = forTenant(t.deployment, 'rollback-tenant');
     await expect(
       a.transaction(async (tx) => {
         await tx.query("INSERT INTO reconciliations (id) VALUES ('00000000-0000-4000-8000-000000000001')");
@@ -28,7 +28,7 @@ describe('tenants on PostgreSQL (row-level security)', () => {
     expect(await a.query('SELECT id FROM reconciliations')).toEqual([]);
     // Every pooled connection comes back as the deployment's role, with no tenant set.
     const roles = await Promise.all(
-      Array.from({ length: 12 }, () => t.db.query<{ role: string; tenant: string | null }>("SELECT current_user AS role, current_setting('kap.tenant', true) AS tenant")),
+      Array.from({ length: 12 }, () => t.deployment.query<{ role: string; tenant: string | null }>("SELECT current_user AS role, current_setting('kap.tenant', true) AS tenant")),
     );
     for (const [row] of roles) {
       expect(row?.role).not.toBe('kap_tenant');
@@ -37,14 +37,14 @@ describe('tenants on PostgreSQL (row-level security)', () => {
   });
 
   it('refuses an empty tenant rather than scoping to nothing', () => {
-    expect(() => forTenant(t.db, '')).toThrow('forTenant needs a tenant id');
+    expect(() => forTenant(t.deployment, '')).toThrow('forTenant needs a tenant id');
   });
 
   it('binds the tables’ owner too when it is not a superuser (FORCE): all rows for the machinery, one tenant once one is set', async () => {
     // A production-like deployment role, created and dropped inside one rolled-back transaction.
     const owner = `kap_owner_${randomBytes(4).toString('hex')}`;
     const schema = uniqueSchema('store_tenant_owner');
-    const seen = await t.db
+    const seen = await t.deployment
       .transaction(async (tx) => {
         await tx.query(`CREATE ROLE ${owner} NOLOGIN`);
         await tx.query(`CREATE SCHEMA ${schema} AUTHORIZATION ${owner}`);
@@ -83,12 +83,12 @@ describe('a child row and its parent belong to one tenant', () => {
 
   it("refuses a course under another tenant's screening, and a session under another tenant's course, even by id", async () => {
     const screening = (tenant: string, id: string) =>
-      forTenant(t.db, tenant).query(
+      forTenant(t.deployment, tenant).query(
         "INSERT INTO screenings (id, patient_id, outcome, performed_at) VALUES ($1, 'p-fk', 'eligible', now())",
         [id],
       );
     const course = (tenant: string, id: string, screeningId: string) =>
-      forTenant(t.db, tenant).query(
+      forTenant(t.deployment, tenant).query(
         "INSERT INTO courses (id, screening_id, patient_id, care_plan_id, start_date) VALUES ($1, $2, 'p-fk', 'cp-fk', current_date)",
         [id, screeningId],
       );
@@ -96,7 +96,7 @@ describe('a child row and its parent belong to one tenant', () => {
     await expect(course('south', 'course-south', 'scr-north')).rejects.toThrow(/foreign key/);
     await course('north', 'course-north', 'scr-north');
     const session = (tenant: string) =>
-      forTenant(t.db, tenant).query(
+      forTenant(t.deployment, tenant).query(
         "INSERT INTO dosing_sessions (id, course_id, session_number, start_time, end_time, dose_level) VALUES ($1, 'course-north', 1, now(), now(), 'low')",
         [`session-${tenant}`],
       );

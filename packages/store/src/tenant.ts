@@ -1,5 +1,6 @@
-import type { Db, TransactionOptions } from './db';
+import type { DeploymentDb, SqlHandle, TransactionOptions } from './db';
 import { TENANT_ROLE } from './migration-list';
+import { TENANT } from './tenant-brand';
 
 /**
  * Opens a tenant's view in the current transaction: its role is not the tables' owner nor a
@@ -9,58 +10,52 @@ import { TENANT_ROLE } from './migration-list';
  */
 const scopeSettings = (tenantId: string): Record<string, string> => ({ 'kap.tenant': tenantId, role: TENANT_ROLE });
 
-const TENANT = Symbol('kap.tenant');
-
-interface TenantDb extends Db {
+/**
+ * One tenant's handle, or a transaction on it: made only by `forTenant` (the brand is a
+ * symbol no code outside the store can name), so a function that takes one cannot be given
+ * the deployment's handle. It carries its tenant; nothing passes a tenant id beside it.
+ */
+export interface TenantDb extends SqlHandle {
   readonly [TENANT]: string;
+  /** As the deployment's, but the transaction is the tenant's too. */
+  transaction<T>(fn: (tx: TenantDb) => Promise<T>, options?: TransactionOptions): Promise<T>;
 }
 
-/** The tenant a handle from `forTenant` is scoped to; undefined for the deployment's unscoped handle. */
-export function tenantOf(db: Db): string | undefined {
-  return (db as Partial<TenantDb>)[TENANT];
+/** The tenant a handle is scoped to. */
+export function tenantOf(db: TenantDb): string {
+  return db[TENANT];
 }
 
 /**
  * The database as one tenant sees it. Every read and write of a tenant's data goes through
- * the handle this returns; the unscoped handle is for the deployment's own machinery
- * (migrations, the outbox relay, sweeps, metrics). PostgreSQL enforces the scope (row-level
- * security, migration 11): a query that forgets the tenant finds no other tenant's rows, and
- * a row written for another tenant is refused. Each query outside a transaction runs in one
- * of its own. Given a transaction handle, the rest of that transaction is the tenant's.
+ * the handle this returns; the deployment's handle is for its own machinery (migrations, the
+ * outbox relay, sweeps, metrics). PostgreSQL enforces the scope (row-level security, migration
+ * 12): a query that forgets the tenant finds no other tenant's rows, and a row written for
+ * another tenant is refused. Each query outside a transaction runs in one of its own. Given a
+ * transaction handle, the rest of that transaction is the tenant's.
  */
-export function forTenant(db: Db, tenantId: string): Db {
+export function forTenant(db: DeploymentDb, tenantId: string): TenantDb {
   if (typeof tenantId !== 'string' || tenantId.length === 0) throw new Error('forTenant needs a tenant id');
-  const scoped = tenantOf(db);
-  if (scoped !== undefined) {
-    if (scoped === tenantId) return db;
-    throw new Error('This handle is already scoped to another tenant');
-  }
-  const transaction = <T>(fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T> =>
+  if (TENANT in db) throw new Error('This handle is already scoped to a tenant');
+  const transaction = <T>(fn: (tx: TenantDb) => Promise<T>, options?: TransactionOptions): Promise<T> =>
     db.transaction((tx) => fn(scopedTransaction(tx, tenantId)), { settings: { ...options?.settings, ...scopeSettings(tenantId) } });
-  const view: TenantDb = {
+  return {
     [TENANT]: tenantId,
     kind: db.kind,
     query: <T>(sql: string, params?: unknown[]) => transaction((tx) => tx.query<T>(sql, params)),
     transaction,
     ping: () => db.ping(),
-    listen: (channel, onNotify) => db.listen(channel, onNotify),
-    async close() {
-      throw new Error("Close the database, not a tenant's view of it");
-    },
   };
-  return view;
 }
 
 /** A transaction already scoped: its queries run as they are, and nested transactions reuse it. */
-function scopedTransaction(tx: Db, tenantId: string): Db {
+function scopedTransaction(tx: DeploymentDb, tenantId: string): TenantDb {
   const view: TenantDb = {
     [TENANT]: tenantId,
     kind: tx.kind,
     query: <T>(sql: string, params?: unknown[]) => tx.query<T>(sql, params),
-    transaction: <T>(fn: (inner: Db) => Promise<T>, options?: TransactionOptions) => tx.transaction(() => fn(view), options),
+    transaction: <T>(fn: (inner: TenantDb) => Promise<T>, options?: TransactionOptions) => tx.transaction(() => fn(view), options),
     ping: () => tx.ping(),
-    listen: (channel, onNotify) => tx.listen(channel, onNotify),
-    close: () => tx.close(),
   };
   return view;
 }

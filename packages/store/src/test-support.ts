@@ -3,7 +3,8 @@
  * the real PostgreSQL server, dropped afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { openDatabase, type Db } from './db';
+import { openDatabase, type DeploymentDb } from './db';
+import { forTenant, type TenantDb } from './tenant';
 
 /** The server the integration tests use; TEST_DATABASE_URL overrides the local default. */
 export const TEST_DATABASE_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -14,7 +15,10 @@ export function uniqueSchema(prefix: string): string {
 }
 
 export interface TestDb {
-  db: Db;
+  /** The default tenant's handle: what the repositories take. */
+  db: TenantDb;
+  /** The deployment's handle: the relay's and the metrics' functions, and raw checks across tenants. */
+  deployment: DeploymentDb;
   schema: string;
   /** Drops the schema and closes the pool. */
   cleanup(): Promise<void>;
@@ -25,7 +29,8 @@ export async function openTestDb(prefix: string, poolSize = 12): Promise<TestDb>
   const schema = uniqueSchema(prefix);
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema, poolSize });
   return {
-    db,
+    db: forTenant(db, 'default'),
+    deployment: db,
     schema,
     async cleanup() {
       try {

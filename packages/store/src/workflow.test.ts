@@ -135,7 +135,8 @@ describe('workflow tables', () => {
     const completion = setFollowUpStatus(t.db, followUp.id, 'completed', '2025-03-04T08:00:00Z', { onlyFrom: ['scheduled', 'escalated'] });
     // Once the completion waits on the row lock, commit the escalation.
     for (;;) {
-      const [row] = await t.db.query<{ n: number }>(
+      // The deployment's role: the tenant's may not read other sessions' queries.
+      const [row] = await t.deployment.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE follow_ups%'",
       );
       if ((row?.n ?? 0) > 0) break;

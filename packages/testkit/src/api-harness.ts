@@ -1,6 +1,6 @@
 import { loadConfig, loadTenants, type Config } from '@kap/config';
 import { DEFAULT_SCREENING_RULES } from '@kap/domain';
-import { openDatabase, type Db } from '@kap/store';
+import { openDatabase, type DeploymentDb } from '@kap/store';
 import type { Express } from 'express';
 import pino, { type Logger } from 'pino';
 import { auditTrailOf, createApp, type Probe, type RateLimitRedis } from '@kap/api';
@@ -8,7 +8,7 @@ import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
 
 export interface ApiHarness {
   readonly app: Express;
-  readonly db: Db;
+  readonly db: DeploymentDb;
   readonly config: Config;
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { sameContent } from '@kap/ehr-client';
 import { RESOURCE_IDENTIFIER_SYSTEM, PROVENANCE_TAG_SYSTEM } from '@kap/fhir';
-import { getSyncStates, type Db } from '@kap/store';
+import { forTenant, getSyncStates, type DeploymentDb, type SyncStateRow } from '@kap/store';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 
 /** Everything of one type on the EHR (the sandbox), following `next` links. */
@@ -40,9 +40,9 @@ const identityOf = (r: Resource): string | undefined => {
  * Compares what the adapter holds with what the EHR holds: every accepted resource must be
  * there exactly once, at its latest local version.
  */
-export async function auditEhr(db: Db, ehrBaseUrl: string): Promise<EhrAudit> {
-  const rows = await db.query<{ resource_type: string; id: string; version_id: number; content: Resource }>(
-    'SELECT resource_type, id, version_id, content FROM resources',
+export async function auditEhr(db: DeploymentDb, ehrBaseUrl: string): Promise<EhrAudit> {
+  const rows = await db.query<{ resource_type: string; id: string; version_id: number; content: Resource; tenant_id: string }>(
+    'SELECT resource_type, id, version_id, content, tenant_id FROM resources',
   );
   const local: Record<string, number> = {};
   for (const r of rows) local[r.resource_type] = (local[r.resource_type] ?? 0) + 1;
@@ -60,7 +60,12 @@ export async function auditEhr(db: Db, ehrBaseUrl: string): Promise<EhrAudit> {
     }
     for (const [key, count] of seen) if (count > 1) duplicates.push(`${key} ×${count}`);
   }
-  const states = await getSyncStates(db, rows.map((r) => ({ type: r.resource_type, id: r.id })));
+  // Each tenant's sync states through its own handle, as the adapter reads them.
+  const states: SyncStateRow[] = [];
+  for (const tenant of new Set(rows.map((r) => r.tenant_id))) {
+    const own = rows.filter((r) => r.tenant_id === tenant);
+    states.push(...(await getSyncStates(forTenant(db, tenant), own.map((r) => ({ type: r.resource_type, id: r.id })))));
+  }
   const missing: string[] = [];
   for (const r of rows) {
     const state = states.find((s) => s.type === r.resource_type && s.id === r.id);

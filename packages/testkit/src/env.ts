@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { openDatabase, type Db } from '@kap/store';
+import { openDatabase, type DeploymentDb } from '@kap/store';
 import { TEST_DATABASE_URL, dropSchema, uniqueSchema } from './postgres';
 import { TEST_REDIS_URL } from './stack';
 
 /** A fresh PostgreSQL schema and Redis prefix for one benchmark, and the env a server process needs for them. */
-export async function benchSchema(label: string): Promise<{ db: Db; env: Record<string, string>; close(): Promise<void> }> {
+export async function benchSchema(label: string): Promise<{ db: DeploymentDb; env: Record<string, string>; close(): Promise<void> }> {
   const schema = uniqueSchema(`bench_${label}`);
   const prefix = `bench-${label}-${randomBytes(4).toString('hex')}`;
   const db = await openDatabase({ url: TEST_DATABASE_URL, schema });

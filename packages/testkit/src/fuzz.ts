@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Db } from '@kap/store';
+import type { DeploymentDb } from '@kap/store';
 import type { Express } from 'express';
 import fc from 'fast-check';
 import { GOALS_OF_CARE } from './fixtures';
@@ -197,7 +197,7 @@ export function caseArbitrary(target: FuzzTarget, valid: Json): fc.Arbitrary<Fuz
 const TABLES = ['resources', 'resource_history', 'patient_identifiers', 'screenings', 'courses', 'dosing_sessions', 'follow_ups', 'goals_of_care', 'outbox', 'sync_state', 'idempotency_keys'];
 
 /** A fingerprint of every table: row counts, plus versions and outbox states (updates in place). */
-export async function tableFingerprint(db: Db): Promise<string> {
+export async function tableFingerprint(db: DeploymentDb): Promise<string> {
   const counts = TABLES.map((t) => `(SELECT count(*) FROM ${t})::text AS ${t}`).join(', ');
   const rows = await db.query<Record<string, string>>(
     `SELECT ${counts},
@@ -215,7 +215,7 @@ export interface FuzzServer {
 }
 
 /** Serves `app` on loopback and creates the records the endpoints' valid bodies refer to. */
-export async function startFuzzServer(app: Express, db: Db): Promise<FuzzServer> {
+export async function startFuzzServer(app: Express, db: DeploymentDb): Promise<FuzzServer> {
   const server: Server = createServer(app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -269,7 +269,7 @@ const GARBLED: Readonly<Record<NonNullable<FuzzCase['garbled']>, Buffer>> = {
  * rejected request writes nothing. Throws, naming the endpoint, when a property fails.
  * Returns the status.
  */
-export async function checkCase(s: FuzzServer, db: Db, target: FuzzTarget, c: FuzzCase): Promise<number> {
+export async function checkCase(s: FuzzServer, db: DeploymentDb, target: FuzzTarget, c: FuzzCase): Promise<number> {
   const before = await tableFingerprint(db);
   const path = c.id !== undefined && target.pathWithId ? target.pathWithId(safeEncode(c.id)) : target.path(s.ids);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -315,7 +315,7 @@ export function fixedSeed(base: number, target: FuzzTarget): number {
  * (checkCase). Throws (through fast-check, with a shrunk counterexample and its seed) when
  * a property fails. Without `seed`, fast-check draws one; the result says which.
  */
-export async function fuzzEndpoint(s: FuzzServer, db: Db, target: FuzzTarget, runs: number, seed?: number): Promise<FuzzResult> {
+export async function fuzzEndpoint(s: FuzzServer, db: DeploymentDb, target: FuzzTarget, runs: number, seed?: number): Promise<FuzzResult> {
   const statuses: Record<string, number> = {};
   let tried = 0;
   const used = seed ?? (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) | 0;

@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadConfig, loadTenants, type Config, type Tenants, type TenantsFileText } from '@kap/config';
+import { DEFAULT_TENANT_ID, loadConfig, loadTenants, type Config, type Tenants, type TenantsFileText } from '@kap/config';
 import { DEFAULT_SCREENING_RULES } from '@kap/domain';
 import type { EhrClient } from '@kap/ehr-client';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '@kap/ehr-sandbox';
 import { WORK, adoptRedis, createQueues, producerConnection, resolveQueuePrefix, workerConnection, type Queues } from '@kap/queue';
-import { openDatabase, type Db } from '@kap/store';
+import { forTenant, openDatabase, type DeploymentDb, type TenantDb } from '@kap/store';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
@@ -51,7 +51,10 @@ export async function startWebhookReceiver(answer: () => number = () => 204, sec
 
 export interface Stack {
   readonly app: Express;
-  readonly db: Db;
+  /** The deployment's handle: raw checks across tenants, and what the workers are given. */
+  readonly db: DeploymentDb;
+  /** The default tenant's handle: what the store's functions on its rows take. */
+  readonly tenantDb: TenantDb;
   readonly config: Config;
   /** The tenants the API and workers serve: from `tenantsFile`, else the single default tenant. */
   readonly tenants: Tenants;
@@ -162,6 +165,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
   const stack: Stack = {
     app,
     db,
+    tenantDb: forTenant(db, DEFAULT_TENANT_ID),
     config,
     tenants,
     sandbox,

@@ -1,6 +1,6 @@
 import type { Communication, Flag, Provenance } from '@medplum/fhirtypes';
 import { AlertList, AlertView } from '@kap/contracts';
-import { readResource } from '@kap/store';
+import { forTenant, readResource } from '@kap/store';
 import request from 'supertest';
 import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
 import { courseStartYesterday, screeningRequest, sessionOneRequest } from '@kap/testkit/requests';
@@ -103,7 +103,7 @@ describe('acknowledging and resolving', () => {
     const replay = await post(north, `/v1/alerts/${alert.id}/acknowledge`, body, 'ack-1').expect(200);
     expect(replay.headers['idempotent-replayed']).toBe('true');
 
-    const flag = (await readResource<Flag>(h.db, 'Flag', alert.flag.split('/')[1] as string)) as Flag;
+    const flag = (await readResource<Flag>(forTenant(h.db, 'north'), 'Flag', alert.flag.split('/')[1] as string)) as Flag;
     expect(flag.status).toBe('active');
     expect(flag.extension).toContainEqual({
       url: 'https://kap-adapter.org/fhir/StructureDefinition/alert-acknowledgement',
@@ -115,7 +115,7 @@ describe('acknowledging and resolving', () => {
     });
     const step = ack.body.history.at(-1);
     expect(step).toMatchObject({ event: 'acknowledged', by: 'Dr. A. Synthetic' });
-    const communication = (await readResource<Communication>(h.db, 'Communication', step.communication.split('/')[1])) as Communication;
+    const communication = (await readResource<Communication>(forTenant(h.db, 'north'), 'Communication', step.communication.split('/')[1])) as Communication;
     expect(communication).toMatchObject({ priority: 'routine', about: [{ reference: alert.flag }], category: [{ coding: [expect.objectContaining({ code: 'safety-alert-acknowledged' })] }] });
     expect(communication.payload?.[0]?.contentString).toMatch(/^Acknowledged by Dr\. A\. Synthetic at 2026-06-01 14:10 \(Europe\/Berlin\): Called the patient/);
     const provenances = await h.db.query<{ content: Provenance }>(
@@ -145,7 +145,7 @@ describe('acknowledging and resolving', () => {
     now = new Date('2026-06-01T13:00:00Z');
     const resolved = await post(north, `/v1/alerts/${alert.id}/resolve`, { by: 'Dr. A. Synthetic', note: 'Assessed: no current intent' }).expect(200);
     expect(resolved.body).toMatchObject({ status: 'resolved', resolvedBy: 'Dr. A. Synthetic', acknowledgedBy: 'Dr. A. Synthetic' });
-    const ended = (await readResource<Flag>(h.db, 'Flag', flag.id as string)) as Flag;
+    const ended = (await readResource<Flag>(forTenant(h.db, 'north'), 'Flag', flag.id as string)) as Flag;
     expect(ended).toMatchObject({ status: 'inactive', period: { end: '2026-06-01T13:00:00.000Z' } });
     expect((await alertsOf(north, '?status=acknowledged')).some((a) => a.id === alert.id)).toBe(false);
     expect((await alertsOf(north, '?status=resolved')).find((a) => a.id === alert.id)?.history.map((e) => e.event)).toEqual(['raised', 'acknowledged', 'resolved']);

@@ -23,6 +23,7 @@ import { coursePageRoutes } from './page/course-page';
 import { httpMetrics, metricsRoutes } from './ops/metrics';
 import { QUEUE_DASHBOARD_PATH, queueDashboard } from './ops/queue-dashboard';
 import { adminRoutes } from './routes/admin';
+import { operatorRoutes } from './routes/operator';
 import { alertRoutes } from './routes/alerts';
 import { courseRoutes } from './routes/courses';
 import { ehrNotificationRoutes } from './routes/ehr-notifications';
@@ -71,6 +72,7 @@ export function createApp(given: AppDeps): Express {
   app.use(courseRoutes(deps));
   app.use(alertRoutes(deps));
   app.use(adminRoutes(deps));
+  app.use(operatorRoutes(deps));
   app.use(ehrNotificationRoutes(deps));
   app.use(fhirRoutes(deps));
   app.use(unknownRoute);

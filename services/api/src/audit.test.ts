@@ -1,6 +1,6 @@
 import { DEFAULT_SCREENING_RULES } from '@kap/domain';
 import { loadConfig } from '@kap/config';
-import { openDatabase, searchAuditEvents, type Db } from '@kap/store';
+import { forTenant, openDatabase, searchAuditEvents, type DeploymentDb, type TenantDb } from '@kap/store';
 import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
 import express from 'express';
 import pino from 'pino';
@@ -41,7 +41,7 @@ let h: ApiHarness;
 const known = new Set<string>();
 
 /** AuditEvents stored since the last call, oldest first. */
-async function fresh(db: Db = h.db): Promise<AuditEvent[]> {
+async function fresh(db: DeploymentDb = h.db): Promise<AuditEvent[]> {
   const rows = await db.query<{ content: AuditEvent }>('SELECT content FROM audit_events ORDER BY recorded, id');
   const out = rows.map((r) => r.content).filter((e) => !known.has(e.id as string));
   for (const e of out) known.add(e.id as string);
@@ -195,7 +195,7 @@ describe('operators', () => {
 
 describe('the FHIR face of the audit trail', () => {
   it('searches by patient, newest first, with paging; reads by id; and is itself audited', async () => {
-    const all = await searchAuditEvents(h.db, { patient: patientId, count: 1000, offset: 0 });
+    const all = await searchAuditEvents(forTenant(h.db, 'default'), { patient: patientId, count: 1000, offset: 0 });
     expect(all.total).toBeGreaterThanOrEqual(8);
     const page = await request(h.app).get(`/fhir/R4/AuditEvent?patient=${patientId}&_count=2`).expect(200);
     expect(page.headers['content-type']).toMatch(/application\/fhir\+json/);
@@ -283,13 +283,13 @@ describe('the batch writer', () => {
   it('writes each tenant only to its own database, and a failed batch stays queued until it can be written', async () => {
     const schemas = [uniqueSchema('audit_a'), uniqueSchema('audit_b')];
     const [a, b] = await Promise.all(schemas.map((schema) => openDatabase({ url: TEST_DATABASE_URL, schema })));
-    const dbs: Record<string, Db> = { a: a as Db, b: b as Db };
+    const dbs: Record<string, TenantDb> = { a: forTenant(a as DeploymentDb, 'a'), b: forTenant(b as DeploymentDb, 'b') };
     let refuse = true;
     const lines: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
     const trail = new AuditTrail({
       dbFor: (tenantId) => {
-        const db = dbs[tenantId] as Db;
+        const db = dbs[tenantId] as TenantDb;
         if (tenantId === 'b' && refuse) return { ...db, transaction: () => Promise.reject(Object.assign(new Error('connection lost'), { code: '08006' })) };
         return db;
       },
@@ -310,10 +310,10 @@ describe('the batch writer', () => {
       refuse = false;
       await trail.close();
       expect(trail.size).toBe(0);
-      const patientsIn = async (db: Db) => (await searchAuditEvents(db, { count: 10, offset: 0 })).resources.map((e) => seen(e).patient);
+      const patientsIn = async (db: TenantDb) => (await searchAuditEvents(db, { count: 10, offset: 0 })).resources.map((e) => seen(e).patient);
       // Tenant a's part was stored by the failed attempt too: the retry stores it once.
-      expect(await patientsIn(a as Db)).toEqual(['pa']);
-      expect(await patientsIn(b as Db)).toEqual(['pb']);
+      expect(await patientsIn(dbs['a'] as TenantDb)).toEqual(['pa']);
+      expect(await patientsIn(dbs['b'] as TenantDb)).toEqual(['pb']);
     } finally {
       await Promise.all([a, b].map((db) => db?.close()));
       await Promise.all(schemas.map(dropSchema));
@@ -322,7 +322,8 @@ describe('the batch writer', () => {
 
   it('writes a full batch without being asked, and what is queued at a clean close', async () => {
     const schema = uniqueSchema('audit_c');
-    const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
+    const deployment = await openDatabase({ url: TEST_DATABASE_URL, schema });
+    const db = forTenant(deployment, 'default');
     const trail = new AuditTrail({ dbFor: () => db, baseUrl: 'http://kap.test/fhir/R4', batchSize: 3, flushMs: 600_000, syncToEhr: false, logger: pino({ level: 'silent' }) });
     try {
       for (let i = 0; i < 3; i++) trail.record('default', record(`p${i}`));
@@ -335,7 +336,7 @@ describe('the batch writer', () => {
       await trail.close();
       expect((await searchAuditEvents(db, { count: 0, offset: 0 })).total).toBe(4);
     } finally {
-      await db.close();
+      await deployment.close();
       await dropSchema(schema);
     }
   });
@@ -349,9 +350,9 @@ describe('a clean shutdown', () => {
     const app = createApp({ config, db, rules: DEFAULT_SCREENING_RULES, logger: pino({ level: 'silent' }) });
     try {
       await request(app).get('/fhir/R4/Observation/nope').expect(404);
-      expect((await searchAuditEvents(db, { count: 0, offset: 0 })).total).toBe(0);
+      expect((await searchAuditEvents(forTenant(db, 'default'), { count: 0, offset: 0 })).total).toBe(0);
       await auditTrailOf(app).close();
-      expect((await searchAuditEvents(db, { count: 0, offset: 0 })).total).toBe(1);
+      expect((await searchAuditEvents(forTenant(db, 'default'), { count: 0, offset: 0 })).total).toBe(1);
     } finally {
       await db.close();
       await dropSchema(schema);

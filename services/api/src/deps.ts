@@ -1,7 +1,7 @@
 import type { Config, Tenants } from '@kap/config';
 import type { ScreeningRuleTable } from '@kap/domain';
 import type { Queues } from '@kap/queue';
-import type { Db } from '@kap/store';
+import type { DeploymentDb } from '@kap/store';
 import type { Logger } from 'pino';
 import type { AuditTrail } from './audit/trail';
 import type { RateLimitRedis } from './http/rate-limits';
@@ -20,7 +20,7 @@ export interface Probe {
  */
 export interface AppDeps {
   readonly config: Config;
-  readonly db: Db;
+  readonly db: DeploymentDb;
   /** The screening rules of a deployment without `tenants`; with them, each tenant's come from its configuration. */
   readonly rules: ScreeningRuleTable;
   /** The tenants served (TENANTS_FILE); without it, the single default tenant on `config`. */

@@ -1,6 +1,6 @@
 import type { Bundle, CapabilityStatement, Questionnaire } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { buildScreeningQuestionnaireResponse } from '@kap/fhir';
+import { buildScreeningQuestionnaireResponse, patientId as defaultPatientId } from '@kap/fhir';
 import { startApiHarness, type ApiHarness } from '@kap/testkit/api-harness';
 import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { screeningRequest } from '@kap/testkit/requests';
@@ -84,7 +84,7 @@ describe('FHIR R4 endpoints', () => {
   });
 
   it('refuses elements FHIR R4 does not define in a POSTed QuestionnaireResponse', async () => {
-    const qr = { ...buildScreeningQuestionnaireResponse('client-form-3', screeningRequest()), extraTopLevel: true };
+    const qr = { ...buildScreeningQuestionnaireResponse('client-form-3', screeningRequest(), { reference: `Patient/${defaultPatientId(screeningRequest().patient, 'default')}` }), extraTopLevel: true };
     const res = await request(h.app).post('/fhir/R4/QuestionnaireResponse').send(qr).expect(400);
     expect(res.body.issue.map((i: { expression: string[] }) => i.expression[0])).toContain('QuestionnaireResponse.extraTopLevel');
   });
@@ -100,7 +100,7 @@ describe('FHIR R4 endpoints', () => {
 
   it('accepts a completed kap-screening QuestionnaireResponse like POST /v1/screenings', async () => {
     const body = screeningRequest({ contraindications: { bipolarHistory: true } });
-    const qr = buildScreeningQuestionnaireResponse('client-form-1', body);
+    const qr = buildScreeningQuestionnaireResponse('client-form-1', body, { reference: `Patient/${defaultPatientId(body.patient, 'default')}` });
     const res = await request(h.app)
       .post('/fhir/R4/QuestionnaireResponse')
       .set('Content-Type', 'application/fhir+json')
@@ -111,7 +111,7 @@ describe('FHIR R4 endpoints', () => {
   });
 
   it('refuses a QuestionnaireResponse for another questionnaire with 400', async () => {
-    const qr = { ...buildScreeningQuestionnaireResponse('client-form-2', screeningRequest()), questionnaire: 'http://example.org/Questionnaire/other' };
+    const qr = { ...buildScreeningQuestionnaireResponse('client-form-2', screeningRequest(), { reference: `Patient/${defaultPatientId(screeningRequest().patient, 'default')}` }), questionnaire: 'http://example.org/Questionnaire/other' };
     const res = await request(h.app).post('/fhir/R4/QuestionnaireResponse').send(qr).expect(400);
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect(res.body.issue[0].expression?.[0]).toMatch(/questionnaire/);

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { ehrBaseUrl, openAccessRefusal, singleTenant, type Config, type Tenants } from '@kap/config';
 import { checkOwnership, createQueues, producerConnection, queuePrefix as prefixOf } from '@kap/queue';
-import { getDeploymentId, maxOutboxId, type Db } from '@kap/store';
+import { getDeploymentId, maxOutboxId, type DeploymentDb } from '@kap/store';
 import type { Logger } from 'pino';
 import { createApp, createAuditTrail } from './app';
 import { createApiServer } from './http/http-server';
@@ -18,7 +18,7 @@ export interface RunningApi {
 }
 
 /** Serves the API on the configured host and port with its Redis and EHR probes, for the given tenants. */
-export async function startApi(config: Config, db: Db, logger: Logger, tenants: Tenants = singleTenant(config)): Promise<RunningApi> {
+export async function startApi(config: Config, db: DeploymentDb, logger: Logger, tenants: Tenants = singleTenant(config)): Promise<RunningApi> {
   const refusal = openAccessRefusal(config);
   if (refusal) throw new Error(refusal);
   if (config.AUTH_MODE === 'none') {

@@ -146,8 +146,8 @@ describe('follow-ups, goals of care and stop', () => {
 describe('dead letters', () => {
   it('lists dead letters and re-drives one exactly once', async () => {
     const [row] = await h.db.query<{ id: string }>(
-      `INSERT INTO outbox (topic, patient_id, payload, dispatched_at, dead_at, last_error)
-       VALUES ('ehr-sync', 'p-dead', '{"patientId":"p-dead"}', now(), now(), 'EHR answered 422') RETURNING id`,
+      `INSERT INTO outbox (topic, patient_id, payload, dispatched_at, dead_at, last_error, tenant_id)
+       VALUES ('ehr-sync', 'p-dead', '{"patientId":"p-dead"}', now(), now(), 'EHR answered 422', 'default') RETURNING id`,
     );
     const list = await request(h.app).get('/v1/admin/dead-letters').expect(200);
     expect(list.body.deadLetters).toEqual([expect.objectContaining({ id: Number(row?.id), lastError: 'EHR answered 422' })]);

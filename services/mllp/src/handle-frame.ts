@@ -13,13 +13,13 @@ import {
   type MllpEvent,
 } from '@kap/inbound';
 import { receiveInboundMessage } from '@kap/queue';
-import { forTenant, storeInboundMessage, type Db, type NewInboundMessage } from '@kap/store';
+import { forTenant, storeUnroutedMessage, type DeploymentDb, type NewInboundMessage } from '@kap/store';
 import type { Logger } from 'pino';
 import { messageTypeLabel, recordMessage } from './metrics';
 
 export interface FrameDeps {
   /** The unscoped database: each message is stored through its tenant's handle. */
-  readonly db: Db;
+  readonly db: DeploymentDb;
   /** The tenants this listener serves; the sending facility (MSH-4) picks one when there are several. */
   readonly tenants: readonly Hl7Tenant[];
   readonly logger: Logger;
@@ -107,11 +107,12 @@ export async function answerFrame(deps: FrameDeps, event: MllpEvent): Promise<Bu
   }
 
   try {
-    // Unrouted, it is refused and nobody's work: kept unscoped for the deployment's operator.
+    // Unrouted, it is refused and nobody's work: kept in the deployment's own table, for its
+    // operator (GET /v1/operator/unrouted-messages), never in a tenant's.
     const stored =
       'tenant' in route
-        ? await receiveInboundMessage(forTenant(deps.db, route.tenant.id), route.tenant.id, record)
-        : await storeInboundMessage(deps.db, record);
+        ? await receiveInboundMessage(forTenant(deps.db, route.tenant.id), record)
+        : { message: await storeUnroutedMessage(deps.db, record), created: true };
     if (!stored.created) {
       // The same sender and MSH-10 again: acknowledged as the first time, applied once.
       code = (stored.message.ackCode as AckCode | null) ?? 'AA';

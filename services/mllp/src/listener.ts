@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { MllpFramer, mllpFrame, type Hl7Tenant } from '@kap/inbound';
-import type { Db } from '@kap/store';
+import type { DeploymentDb } from '@kap/store';
 import type { Logger } from 'pino';
 import { answerFrame } from './handle-frame';
 import { connectionClosed, connectionOpened } from './metrics';
@@ -8,7 +8,7 @@ import { connectionClosed, connectionOpened } from './metrics';
 export interface MllpListenerOptions {
   readonly port: number;
   readonly host: string;
-  readonly db: Db;
+  readonly db: DeploymentDb;
   /** Whose messages these may be; with several, MSH-4 decides (`routeHl7Message`). */
   readonly tenants: readonly Hl7Tenant[];
   readonly logger: Logger;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { publicBaseUrl, type Config } from '@kap/config';
 import { buildAdapterWriteAuditEvent, type AdapterWriteCause } from '@kap/fhir';
 import { saveForSync } from '@kap/queue';
-import { insertAuditEvents, tenantOf, type Db } from '@kap/store';
+import { insertAuditEvents, type TenantDb } from '@kap/store';
 import type { AuditEvent } from '@medplum/fhirtypes';
 
 /** One write of a patient's data the worker made on its own. */
@@ -21,10 +21,8 @@ export interface AdapterWrite {
  * `worker/ehr-inbound`) as the requesting agent and the cause as an entity. The tenant is the
  * handle's; with EHR_SYNC_AUDIT the events go to the EHR too, as the API's do.
  */
-export async function auditAdapterWrites(tx: Db, config: Config, actor: string, writes: readonly AdapterWrite[], at: Date): Promise<AuditEvent[]> {
+export async function auditAdapterWrites(tx: TenantDb, config: Config, actor: string, writes: readonly AdapterWrite[], at: Date): Promise<AuditEvent[]> {
   if (writes.length === 0) return [];
-  const tenantId = tenantOf(tx);
-  if (!tenantId) throw new Error("auditAdapterWrites needs a tenant's handle: the trail is the tenant's");
   const baseUrl = `${publicBaseUrl(config)}/fhir/R4`;
   const events = writes.map((w) =>
     buildAdapterWriteAuditEvent({
@@ -43,7 +41,7 @@ export async function auditAdapterWrites(tx: Db, config: Config, actor: string, 
     events.map((event, i) => ({ event, patientId: (writes[i] as AdapterWrite).patientId })),
   );
   if (config.EHR_SYNC_AUDIT) {
-    for (const [i, event] of events.entries()) await saveForSync(tx, (writes[i] as AdapterWrite).patientId, [event], { reason: 'audit', tenantId });
+    for (const [i, event] of events.entries()) await saveForSync(tx, (writes[i] as AdapterWrite).patientId, [event], { reason: 'audit' });
   }
   return events;
 }

@@ -1,4 +1,4 @@
-import { forTenant, getOutboxMessageByKey, listUnsynced, markDead, markFailed, recordFailedAttempt, type Db } from '@kap/store';
+import { forTenant, getOutboxMessageByKey, listUnsynced, markDead, markFailed, recordFailedAttempt, type DeploymentDb } from '@kap/store';
 import { TenantId } from '@kap/queue';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -15,7 +15,7 @@ export function isFinalFailure(job: Job, err: Error): boolean {
 }
 
 /** Counts a failed attempt on the job's outbox row, for operators to see retries; a wait (lease, 429) is no attempt. */
-export async function countFailedAttempt(db: Db, job: Job, err: Error): Promise<void> {
+export async function countFailedAttempt(db: DeploymentDb, job: Job, err: Error): Promise<void> {
   const key = (job.data as { outboxKey?: unknown }).outboxKey;
   if (typeof key === 'string') await recordFailedAttempt(db, key, err.message.slice(0, 1000));
 }
@@ -25,7 +25,7 @@ export async function countFailedAttempt(db: Db, job: Job, err: Error): Promise<
  * over the API, and for an EHR sync each waiting resource shows `failed` with the error.
  * Should this write fail, the relay's sweep finds the job failed in Redis and does it.
  */
-export async function deadLetter(db: Db, logger: Logger, job: Job, err: Error): Promise<void> {
+export async function deadLetter(db: DeploymentDb, logger: Logger, job: Job, err: Error): Promise<void> {
   const data = job.data as { outboxKey?: unknown; patientId?: unknown; tenantId?: unknown };
   const row = typeof data.outboxKey === 'string' ? await getOutboxMessageByKey(db, data.outboxKey) : undefined;
   if (!row) return;

@@ -1,6 +1,6 @@
 import type { Config, Tenants } from '@kap/config';
 import type { EhrClient } from '@kap/ehr-client';
-import type { Db } from '@kap/store';
+import type { DeploymentDb } from '@kap/store';
 import type { Queues } from '@kap/queue';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 export interface WorkerDeps {
   readonly config: Config;
   /** The unscoped database: the outbox relay and sweeps; a job's own work goes through its tenant's handle (`tenantWork`). */
-  readonly db: Db;
+  readonly db: DeploymentDb;
   /** The tenants served; without it, the single default tenant on `config`. */
   readonly tenants?: Tenants;
   /**

@@ -1,4 +1,4 @@
-import { ehrBaseUrl, type Config } from '@kap/config';
+import { DEFAULT_TENANT_ID, ehrBaseUrl, type Config } from '@kap/config';
 import { DEFAULT_SCREENING_RULES, evaluateScreening } from '@kap/domain';
 import {
   decideWriteStrategy,
@@ -223,7 +223,8 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, uncla
     measures: {},
     consent: { informed: true, signedAt: new Date().toISOString() },
   };
-  const patient = buildPatient(request.patient);
+  // The check runs on one configuration, the deployment's without a tenants file: its patient is that tenant's.
+  const patient = buildPatient(request.patient, DEFAULT_TENANT_ID);
   const evaluation = evaluateScreening({ contraindications: request.contraindications, vitals: request.vitals }, DEFAULT_SCREENING_RULES);
   const built = buildScreeningResources({ screeningId: run, request, evaluation, patient, recordedAt: new Date().toISOString() });
   const tagged = [patient, ...built].map((r) => ({ ...r, meta: { ...r.meta, tag: [...(r.meta?.tag ?? []), { ...EHR_CHECK_TAG }] } }) as Resource);

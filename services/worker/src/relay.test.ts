@@ -1,7 +1,7 @@
 import { loadConfig } from '@kap/config';
 import { createEhrClient } from '@kap/ehr-client';
 import { QUEUE_NAMES, WORK, createQueues, enqueueWork, workerConnection, type Queues } from '@kap/queue';
-import { enqueueOutbox, getOutboxMessage, markPending, openDatabase, putResources, type Db } from '@kap/store';
+import { enqueueOutbox, forTenant, getOutboxMessage, markPending, openDatabase, putResources, type DeploymentDb, type TenantDb } from '@kap/store';
 import type { Observation } from '@medplum/fhirtypes';
 import { Worker } from 'bullmq';
 import pino from 'pino';
@@ -17,13 +17,16 @@ const LIMITS = { syncAttempts: 3, webhookAttempts: 3 };
 describe('the outbox relay, over the work registry (real PostgreSQL and Redis)', () => {
   const schema = uniqueSchema('relay');
   const prefix = `test-${schema}`;
-  let db: Db;
+  let db: DeploymentDb;
+  /** The default tenant's handle: work is written as a tenant, the relay reads it as the deployment. */
+  let tenant: TenantDb;
   let queues: Queues;
   let deps: WorkerDeps;
   const redis = workerConnection(REDIS_URL);
 
   beforeAll(async () => {
     db = await openDatabase({ url: TEST_DATABASE_URL, schema });
+    tenant = forTenant(db, 'default');
     queues = createQueues(redis, prefix);
     const config = loadConfig({ REDISPATCH_AFTER_MS: '1', SYNC_STALE_AFTER: 'PT1S' });
     deps = { config, db, queues, queuePrefix: prefix, redis, logger: pino({ level: 'silent' }), workerId: 'test', ehr: createEhrClient({ baseUrl: 'http://127.0.0.1:9/fhir', auth: { mode: 'none' }, timeoutMs: 1000 }) };
@@ -37,9 +40,9 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
   });
 
   it('dead-letters a row whose payload does not parse, with the reason, and dispatches the others', async () => {
-    const bad = await enqueueOutbox(db, { topic: WORK.ehrSync.topic, payload: { patient: 'no id' } });
-    const unknown = await enqueueOutbox(db, { topic: 'no-such-topic', payload: {} });
-    const good = await enqueueWork(db, WORK.ehrSync, { patientId: 'p1', reason: 'test' }, { patientId: 'p1', tenantId: 'default' });
+    const bad = await enqueueOutbox(tenant, { topic: WORK.ehrSync.topic, payload: { patient: 'no id' } });
+    const unknown = await enqueueOutbox(tenant, { topic: 'no-such-topic', payload: {} });
+    const good = await enqueueWork(tenant, WORK.ehrSync, { patientId: 'p1', reason: 'test' }, { patientId: 'p1' });
     await relayOnce(deps, LIMITS);
     expect(await getOutboxMessage(db, bad.id)).toMatchObject({ deadAt: expect.any(String), lastError: expect.stringMatching(/payload does not parse: patientId/) });
     expect(await getOutboxMessage(db, unknown.id)).toMatchObject({ deadAt: expect.any(String), lastError: expect.stringMatching(/no-such-topic/) });
@@ -49,26 +52,32 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
     expect(job?.data).toEqual({ patientId: 'p1', outboxKey: good.key, tenantId: 'default' });
   });
 
-  it("hands each row's jobs the tenant its payload names; a row from before tenants is the default tenant's", async () => {
-    const north = await enqueueWork(db, WORK.ehrSync, { patientId: 'pn', reason: 'test' }, { patientId: 'pn', tenantId: 'north' });
-    const timers = await enqueueWork(db, WORK.followUpSchedule, { followUpId: 'fn', dueBy: new Date(Date.now() + 60_000).toISOString(), remindAt: new Date(Date.now() + 30_000).toISOString() }, { tenantId: 'north' });
-    const older = await enqueueOutbox(db, { topic: WORK.ehrSync.topic, payload: { patientId: 'po', reason: 'before tenants' } });
-    const forged = await enqueueOutbox(db, { topic: WORK.ehrSync.topic, payload: { patientId: 'px', reason: 'test', tenantId: 'North; DROP' } });
+  it("hands each row's jobs the tenant of the row's own column, whatever the payload says", async () => {
+    const north = forTenant(db, 'north');
+    const pn = await enqueueWork(north, WORK.ehrSync, { patientId: 'pn', reason: 'test' }, { patientId: 'pn' });
+    const timers = await enqueueWork(north, WORK.followUpSchedule, { followUpId: 'fn', dueBy: new Date(Date.now() + 60_000).toISOString(), remindAt: new Date(Date.now() + 30_000).toISOString() }, {});
+    // Rows from before migration 20 carried a tenant in the payload too; only the column counts.
+    const claimsSouth = await enqueueOutbox(north, { topic: WORK.ehrSync.topic, payload: { patientId: 'px', reason: 'test', tenantId: 'south' } });
+    const forged = await enqueueOutbox(tenant, { topic: WORK.ehrSync.topic, payload: { patientId: 'py', reason: 'test', tenantId: 'North; DROP' } });
     await relayOnce(deps, LIMITS);
     const dataOf = async (id: number, queue = queues.ehrSync) =>
       Promise.all(((await getOutboxMessage(db, id))?.jobIds ?? []).map(async (jobId) => (await queue.getJob(jobId))?.data));
-    expect(await dataOf(north.id)).toEqual([{ patientId: 'pn', outboxKey: north.key, tenantId: 'north' }]);
+    expect(await dataOf(pn.id)).toEqual([{ patientId: 'pn', outboxKey: pn.key, tenantId: 'north' }]);
     expect((await dataOf(timers.id, queues.followUps)).map((d) => d.tenantId)).toEqual(['north', 'north']);
-    expect(await dataOf(older.id)).toEqual([{ patientId: 'po', outboxKey: older.key, tenantId: 'default' }]);
-    expect(await getOutboxMessage(db, forged.id)).toMatchObject({ deadAt: expect.any(String), lastError: expect.stringMatching(/tenantId/) });
+    expect(await dataOf(claimsSouth.id)).toEqual([{ patientId: 'px', outboxKey: claimsSouth.key, tenantId: 'north' }]);
+    expect(await dataOf(forged.id)).toEqual([{ patientId: 'py', outboxKey: forged.key, tenantId: 'default' }]);
+  });
+
+  it('refuses an outbox row written through the deployment handle: it would be no tenant\'s work', async () => {
+    await expect(db.query(`INSERT INTO outbox (topic, payload) VALUES ('ehr-sync', '{"patientId":"pz","reason":"test"}'::jsonb)`)).rejects.toThrow(/a row of outbox needs a tenant/);
   });
 
   it('refuses at write time a payload the registry would not relay', async () => {
-    await expect(enqueueWork(db, WORK.notify, { event: 'careplan.updated', resource: 'CarePlan/x', version: '1', url: 'not a url' }, { tenantId: 'default' })).rejects.toThrow();
+    await expect(enqueueWork(tenant, WORK.notify, { event: 'careplan.updated', resource: 'CarePlan/x', version: '1', url: 'not a url' }, {})).rejects.toThrow();
   });
 
   it('never completes a row from a job\'s state: a finished job whose row is open is dispatched again under new ids', async () => {
-    const row = await enqueueWork(db, WORK.ehrSync, { patientId: 'p2', reason: 'test' }, { patientId: 'p2', tenantId: 'default' });
+    const row = await enqueueWork(tenant, WORK.ehrSync, { patientId: 'p2', reason: 'test' }, { patientId: 'p2' });
     await relayOnce(deps, LIMITS);
     const first = (await getOutboxMessage(db, row.id))?.jobIds[0] as string;
     // The job ends without its processor completing the row (as another database's job would).
@@ -87,7 +96,7 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
   it('schedules a follow-up\'s two timers at their times, under ids of their own', async () => {
     const dueBy = new Date(Date.now() + 3_600_000).toISOString();
     const remindAt = new Date(Date.now() + 1_800_000).toISOString();
-    const row = await enqueueWork(db, WORK.followUpSchedule, { followUpId: 'f1', dueBy, remindAt }, { tenantId: 'default' });
+    const row = await enqueueWork(tenant, WORK.followUpSchedule, { followUpId: 'f1', dueBy, remindAt }, {});
     await relayOnce(deps, LIMITS);
     const ids = (await getOutboxMessage(db, row.id))?.jobIds ?? [];
     const jobs = await Promise.all(ids.map((id) => queues.followUps.getJob(id)));
@@ -99,8 +108,8 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
   it('looks up stale rows together: a timer lost from Redis is dispatched again, one still delayed is left alone', async () => {
     const dueBy = new Date(Date.now() + 3_600_000).toISOString();
     const remindAt = new Date(Date.now() + 1_800_000).toISOString();
-    const kept = await enqueueWork(db, WORK.followUpSchedule, { followUpId: 'f-kept', dueBy, remindAt }, { tenantId: 'default' });
-    const lost = await enqueueWork(db, WORK.followUpSchedule, { followUpId: 'f-lost', dueBy, remindAt }, { tenantId: 'default' });
+    const kept = await enqueueWork(tenant, WORK.followUpSchedule, { followUpId: 'f-kept', dueBy, remindAt }, {});
+    const lost = await enqueueWork(tenant, WORK.followUpSchedule, { followUpId: 'f-lost', dueBy, remindAt }, {});
     await relayOnce(deps, LIMITS);
     const keptIds = (await getOutboxMessage(db, kept.id))?.jobIds ?? [];
     const lostIds = (await getOutboxMessage(db, lost.id))?.jobIds ?? [];
@@ -116,8 +125,8 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
 
   it('the stale sweep asks for a sync of changes pending past SYNC_STALE_AFTER that no row is working on', async () => {
     const observation: Observation = { resourceType: 'Observation', id: 'o-stale', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p-stale' } };
-    const [stored] = await putResources(db, [observation], { patientId: 'p-stale' });
-    await markPending(db, [{ type: 'Observation', id: 'o-stale', version: Number(stored?.meta?.versionId) }]);
+    const [stored] = await putResources(tenant, [observation], { patientId: 'p-stale' });
+    await markPending(tenant, [{ type: 'Observation', id: 'o-stale', version: Number(stored?.meta?.versionId) }]);
     await db.query("UPDATE resources SET last_updated = now() - interval '1 hour' WHERE id = 'o-stale'");
     expect(await sweepStaleOnce(deps)).toEqual(['p-stale']);
     // Asked for once: the open row is the work now.

@@ -1,4 +1,4 @@
-import { newJobId, recordHighWater, splitTenant, unitForTopic, type JobLimits, type JobRequest, type QueueName, type WorkUnit } from '@kap/queue';
+import { newJobId, recordHighWater, unitForTopic, unitPayload, type JobLimits, type JobRequest, type QueueName, type WorkUnit } from '@kap/queue';
 import { listUndispatched, markDead, markDispatched, onOutboxWork, type Dispatched, type OutboxRow } from '@kap/store';
 import type { Queue } from 'bullmq';
 import { isStalledOut } from './dead-letters';
@@ -20,7 +20,8 @@ interface Dispatch {
  * the row) is dispatched again under new ids. No job state ever completes a row: only a
  * processor does, with the work done. A row that names no unit, or whose payload does not
  * parse, becomes a dead letter with the reason rather than stalling the relay. Rows of every
- * tenant pass here (this handle is unscoped); each row's jobs carry the tenant its payload names.
+ * tenant pass here (this handle is the deployment's); each row's jobs carry the tenant of the
+ * row's own `tenant_id` column, whatever its payload says.
  * Returns how many rows it looked at.
  */
 export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200): Promise<number> {
@@ -43,7 +44,7 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
   const verdicts = new Map(
     await Promise.all(parsed.filter(({ row }) => row.dispatchedAt).map(({ row, unit }) => lookUp(deps, unit, row).then((v) => [row.id, v] as const))),
   );
-  for (const { row, unit, tenantId, payload } of parsed) {
+  for (const { row, unit, payload } of parsed) {
     if (row.dispatchedAt) {
       const verdict = verdicts.get(row.id) ?? 'lost';
       if (verdict === 'running') {
@@ -53,7 +54,7 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
       if (verdict === 'failed') continue;
       await removeJobs(deps.queues.get(unit.queue), row.jobIds);
     }
-    const jobs = unit.jobs(payload, { key: row.key, patientId: row.patientId, tenantId }).map((j) => ({ ...j, id: newJobId(unit) }));
+    const jobs = unit.jobs(payload, { key: row.key, patientId: row.patientId, tenantId: row.tenantId }).map((j) => ({ ...j, id: newJobId(unit) }));
     dispatches.push({ row, unit, jobs });
   }
   // Ids first, then Redis: a crash between leaves ids Redis lacks, which the sweep re-dispatches.
@@ -85,11 +86,10 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
   return rows.length;
 }
 
-/** A row the relay can dispatch: its unit, and its payload parsed, tenant apart. */
+/** A row the relay can dispatch: its unit, and its payload parsed (the tenant is the row's column). */
 interface Parsed {
   readonly row: OutboxRow;
   readonly unit: WorkUnit<unknown>;
-  readonly tenantId: string;
   readonly payload: unknown;
 }
 
@@ -97,11 +97,9 @@ interface Parsed {
 function readRow(row: OutboxRow): Parsed | { readonly deadLetter: string } {
   const unit = unitForTopic(row.topic);
   if (!unit) return { deadLetter: `no unit of work has the topic "${row.topic}"` };
-  const stored = splitTenant(row.payload);
-  if ('error' in stored) return { deadLetter: `payload does not parse: ${stored.error}` };
-  const payload = unit.payload.safeParse(stored.payload);
+  const payload = unit.payload.safeParse(unitPayload(row.payload));
   if (!payload.success) return { deadLetter: `payload does not parse: ${payload.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ')}` };
-  return { row, unit, tenantId: stored.tenantId, payload: payload.data };
+  return { row, unit, payload: payload.data };
 }
 
 /**

@@ -20,7 +20,7 @@ export async function sweepStaleOnce(deps: WorkerDeps): Promise<string[]> {
   for (const tenantId of tenantsOf(deps).ids) {
     const db = forTenant(deps.db, tenantId);
     for (const patientId of await stalePendingPatients(db, WORK.ehrSync.topic, parseDurationMs(deps.config.SYNC_STALE_AFTER))) {
-      await enqueueWork(db, WORK.ehrSync, { patientId, reason: STALE_REQUEUE_REASON }, { patientId, tenantId });
+      await enqueueWork(db, WORK.ehrSync, { patientId, reason: STALE_REQUEUE_REASON }, { patientId });
       patients.push(patientId);
     }
   }

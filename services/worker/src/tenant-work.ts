@@ -1,16 +1,15 @@
 import { hl7OutDestination, singleTenant, webhookUrls, type Config, type Tenant, type Tenants } from '@kap/config';
 import type { EhrClient } from '@kap/ehr-client';
-import { forTenant, type Db } from '@kap/store';
+import { forTenant, type TenantDb } from '@kap/store';
 import { UnrecoverableError } from 'bullmq';
 import type { WorkerDeps } from './deps';
 import { connectEhr } from './ehr-connection';
 
 /** What one job may use: its tenant's configuration, database handle, EHR connection and webhooks. */
 export interface TenantWork {
-  readonly tenantId: string;
   readonly config: Config;
-  /** The database as this tenant sees it: every read and write of the job's data goes through it. */
-  readonly db: Db;
+  /** The database as this tenant sees it: every read and write of the job's data goes through it, and it names the tenant (`tenantOf`). */
+  readonly db: TenantDb;
   /** This tenant's EHR connection, with its own token and CapabilityStatement caches. */
   readonly ehr: EhrClient;
   readonly webhookUrls: readonly string[];
@@ -50,7 +49,6 @@ export function tenantWork(deps: WorkerDeps, tenantId: string): TenantWork {
   const tenant = state.tenants.get(tenantId);
   if (!tenant) throw new UnrecoverableError(`tenant "${tenantId}" is not configured in this worker`);
   return {
-    tenantId,
     config: tenant.config,
     db: forTenant(deps.db, tenantId),
     ehr: ehrOf(deps, state, tenant),

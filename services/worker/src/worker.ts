@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { ehrBaseUrl, singleTenant, type Config, type Tenants } from '@kap/config';
 import { capabilityCache, decideWriteStrategy, writeSettingsFrom } from '@kap/ehr-client';
 import { adoptRedis, checkEvictionPolicy, createQueues, resolveQueuePrefix, workerConnection } from '@kap/queue';
-import type { Db } from '@kap/store';
+import type { DeploymentDb } from '@kap/store';
 import type { Logger } from 'pino';
 import { serveMetrics } from './metrics';
 import { startWorkerRuntime } from './runtime';
@@ -19,7 +19,7 @@ export interface RunningWorker {
  * (see `adoptRedis`), and starts the relay and the queue workers. Each tenant's EHR is
  * connected on its first job, with its own token and CapabilityStatement caches.
  */
-export async function startWorker(config: Config, db: Db, logger: Logger, tenants: Tenants = singleTenant(config)): Promise<RunningWorker> {
+export async function startWorker(config: Config, db: DeploymentDb, logger: Logger, tenants: Tenants = singleTenant(config)): Promise<RunningWorker> {
   const redis = workerConnection(config.REDIS_URL);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection problem'));
   await checkEvictionPolicy(redis);

@@ -1,18 +1,18 @@
-import type { Db, DeploymentAuditCount } from '@kap/store';
+import type { DeploymentDb, DeploymentAuditCount } from '@kap/store';
 import pino from 'pino';
 import { MAX_KEYS_PER_MINUTE, RefusalLog, claimedClient } from './refusals';
 
 const jwt = (payload: unknown) => `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.c2ln`;
 
 /** Only what RefusalLog calls: the rows it would add, in memory (the SQL is exercised end to end in test/e2e-tenant-ops). */
-function recordingDb(): { db: Db; added: DeploymentAuditCount[] } {
+function recordingDb(): { db: DeploymentDb; added: DeploymentAuditCount[] } {
   const added: DeploymentAuditCount[] = [];
   const tx = { query: async (_sql: string, params: unknown[]) => {
     const [windowStart, kind, clientId, address, reason, count, firstAt, lastAt] = params as [string, string, string, string, string, number, string, string];
     added.push({ windowStart, kind, clientId, address, reason, count, firstAt, lastAt });
     return [];
   } };
-  return { db: { transaction: (fn: (t: unknown) => Promise<unknown>) => fn(tx) } as unknown as Db, added };
+  return { db: { transaction: (fn: (t: unknown) => Promise<unknown>) => fn(tx) } as unknown as DeploymentDb, added };
 }
 
 describe('refused tokens for the deployment', () => {

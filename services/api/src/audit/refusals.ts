@@ -1,4 +1,4 @@
-import { addDeploymentAuditCounts, type DeploymentAuditCount, type Db } from '@kap/store';
+import { addDeploymentAuditCounts, type DeploymentAuditCount, type DeploymentDb } from '@kap/store';
 import { decodeJwt } from 'jose';
 import type { Logger } from 'pino';
 import { safeError } from '../ops/redaction';
@@ -46,7 +46,7 @@ export class RefusalLog {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
 
-  constructor(private readonly options: { readonly db: Db; readonly flushMs: number; readonly logger: Logger }) {}
+  constructor(private readonly options: { readonly db: DeploymentDb; readonly flushMs: number; readonly logger: Logger }) {}
 
   /** Counts one refusal; never throws, never waits. */
   record(refused: RefusedToken): void {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { auditPatientId, buildAuditEvent, type AuditClient, type AuditInteraction } from '@kap/fhir';
 import { saveForSync } from '@kap/queue';
-import { insertAuditEvents, type Db } from '@kap/store';
+import { insertAuditEvents, type TenantDb } from '@kap/store';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import client from 'prom-client';
@@ -41,14 +41,14 @@ export function auditEventOf(record: AuditRecord, baseUrl: string, id: string = 
  * Stores AuditEvents in the caller's transaction; with `syncToEhr`, each that names a
  * patient is also saved for the EHR sync through the outbox, in that same transaction.
  */
-export async function writeAuditEvents(tx: Db, tenantId: string, events: readonly AuditEvent[], syncToEhr: boolean): Promise<void> {
+export async function writeAuditEvents(tx: TenantDb, events: readonly AuditEvent[], syncToEhr: boolean): Promise<void> {
   if (events.length === 0) return;
   const rows = events.map((event) => ({ event, patientId: auditPatientId(event) ?? null }));
   await insertAuditEvents(tx, rows);
   if (!syncToEhr) return;
   const byPatient = new Map<string, AuditEvent[]>();
   for (const { event, patientId } of rows) if (patientId) byPatient.set(patientId, [...(byPatient.get(patientId) ?? []), event]);
-  for (const [patientId, list] of byPatient) await saveForSync(tx, patientId, list, { reason: 'audit', tenantId });
+  for (const [patientId, list] of byPatient) await saveForSync(tx, patientId, list, { reason: 'audit' });
 }
 
 /** Counts AuditEvents stored with a write, in the write's transaction. */
@@ -58,7 +58,7 @@ export function countWrittenInTransaction(n: number): void {
 
 export interface AuditTrailOptions {
   /** The database as one tenant sees it: each tenant's events are written as that tenant. */
-  readonly dbFor: (tenantId: string) => Db;
+  readonly dbFor: (tenantId: string) => TenantDb;
   readonly baseUrl: string;
   readonly batchSize: number;
   readonly flushMs: number;
@@ -200,7 +200,7 @@ export class AuditTrail {
     // One transaction per tenant: all of a tenant's part of the batch is stored, or none of it.
     // A tenant's part stored before another's failed comes again on the retry with the same ids: skipped.
     for (const [tenantId, events] of byTenant) {
-      await this.options.dbFor(tenantId).transaction((tx) => writeAuditEvents(tx, tenantId, events, this.options.syncToEhr));
+      await this.options.dbFor(tenantId).transaction((tx) => writeAuditEvents(tx, events, this.options.syncToEhr));
     }
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { publicBaseUrl } from '@kap/config';
 import { OutcomeError, badRequest, conflict, invalidInput, unavailable, type AuditClient } from '@kap/fhir';
-import { IdempotencyKeyTaken, claimIdempotencyKey, completeIdempotencyKey, findIdempotentResponse, type Db, type JsonValue } from '@kap/store';
+import { IdempotencyKeyTaken, claimIdempotencyKey, completeIdempotencyKey, findIdempotentResponse, type TenantDb, type JsonValue } from '@kap/store';
 import type { Request, RequestHandler, Response } from 'express';
 import stringify from 'safe-stable-stringify';
 import type { Resource } from '@medplum/fhirtypes';
@@ -16,9 +16,7 @@ import { requestTenant, type TenantSettings } from './tenant-settings';
 
 export interface CommandContext {
   /** The transaction every write of the command joins, with the idempotency record; it sees only the caller's tenant. */
-  readonly tx: Db;
-  /** The caller's tenant: whose data this is, whose jobs the command asks for, and within which a hospital identifier names a patient. */
-  readonly tenantId: string;
+  readonly tx: TenantDb;
   readonly params: Readonly<Record<string, string>>;
   readonly now: Date;
   readonly baseUrl: string;
@@ -133,13 +131,12 @@ export function command<T>(
             params: req.params as Record<string, string>,
             now,
             baseUrl: baseUrlOf(deps),
-            tenantId: tenant.id,
             tenant,
             webhookUrls: tenant.webhookUrls,
           });
           const audited = written ? writeAuditRecords(written, out.status, auditClientOf(req, res), now.toISOString()) : [];
           // In the write's own transaction: the record of a write exists exactly when the write does.
-          await writeAuditEvents(tx, tenant.id, audited.map((r) => auditEventOf(r, baseUrlOf(deps))), deps.config.EHR_SYNC_AUDIT);
+          await writeAuditEvents(tx, audited.map((r) => auditEventOf(r, baseUrlOf(deps))), deps.config.EHR_SYNC_AUDIT);
           const text = JSON.stringify(out.body);
           if (key) await completeIdempotencyKey(tx, { scope, key, status: out.status, body: out.body as JsonValue, response: text, ...(out.headers ? { headers: out.headers } : {}) });
           return { ...out, text, audited: audited.length };

@@ -9,6 +9,7 @@ import type { Request, RequestHandler } from 'express';
 const V1_QUERY_PARAMS: ReadonlyArray<readonly [RegExp, readonly string[]]> = [
   [/^\/v1\/admin\/dead-letters\/?$/, ['limit', 'offset']],
   [/^\/v1\/admin\/inbound-messages\/?$/, ['limit', 'status', 'content']],
+  [/^\/v1\/operator\/unrouted-messages\/?$/, ['limit', 'content']],
   [/^\/v1\/alerts\/?$/, ['status', 'patient', '_count', '_page']],
   [/^\/v1\/deployment\/audit-events\/?$/, ['limit']],
 ];

@@ -55,6 +55,13 @@ describe('granted scopes', () => {
     expect(allowed('kap/v1.reader kap/v1', 'GET', '/v1/courses/c1')).toBe(false);
   });
 
+  it("keeps the deployment's operator apart from a tenant's admin: what no tenant owns needs kap/operator", () => {
+    expect(need('GET', '/v1/operator/unrouted-messages')).toEqual({ kind: 'kap', scope: 'kap/operator' });
+    expect(allowed('kap/admin kap/v1.read kap/v1.write', 'GET', '/v1/operator/unrouted-messages')).toBe(false);
+    expect(allowed('kap/operator', 'GET', '/v1/operator/unrouted-messages')).toBe(true);
+    expect(allowed('kap/operator', 'GET', '/v1/admin/inbound-messages')).toBe(false);
+  });
+
   it('reads SMART v2 scopes: type or *, system or user, each letter its own permission', () => {
     expect(allowed('system/Observation.rs', 'GET', '/fhir/R4/Observation/o1')).toBe(true);
     expect(allowed('system/Observation.rs', 'GET', '/fhir/R4/Observation')).toBe(true);

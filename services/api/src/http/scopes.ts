@@ -8,8 +8,9 @@ import { PUBLIC_PATHS } from './jwt-auth';
  * auditor reads every rule here and a route nobody listed is closed, not open.
  *
  * Two kinds of scope:
- * - the adapter's own: `kap/v1.read`, `kap/v1.write`, `kap/admin`, and `kap/deployment`
- *   for the deployment's operators (records that belong to no tenant);
+ * - the adapter's own: `kap/v1.read`, `kap/v1.write`, `kap/admin` (a tenant's operator), and
+ *   `kap/operator` (the deployment's operator, for what belongs to no tenant: hospital messages no
+ *   tenant claims, refused tokens);
  * - SMART App Launch 2.x resource scopes on the FHIR face, `system/<Type>.<cruds>` or
  *   `user/<Type>.<cruds>` with `*` for every type; SMART 1.x `.read`, `.write` and `.*` are
  *   taken as `.rs`, `.cud` and `.cruds`
@@ -18,7 +19,7 @@ import { PUBLIC_PATHS } from './jwt-auth';
  *   A scope with a `?param=value` restriction is not honoured either: the API cannot apply it.
  */
 
-export const KAP_SCOPES = { read: 'kap/v1.read', write: 'kap/v1.write', admin: 'kap/admin', deployment: 'kap/deployment' } as const;
+export const KAP_SCOPES = { read: 'kap/v1.read', write: 'kap/v1.write', admin: 'kap/admin', operator: 'kap/operator' } as const;
 
 /** One SMART permission letter: create, read, update, delete, search. */
 export type SmartPermission = 'c' | 'r' | 'u' | 'd' | 's';
@@ -49,8 +50,8 @@ const ROUTES: ReadonlyArray<{ readonly path: RegExp; readonly need: (method: str
   { path: /^\/metrics$/, need: () => kap(KAP_SCOPES.admin) },
   { path: /^\/admin\/queues(\/|$)/, need: () => kap(KAP_SCOPES.admin) },
   { path: /^\/v1\/admin(\/|$)/, need: () => kap(KAP_SCOPES.admin) },
-  // The deployment's own records (refused tokens): no tenant's, so not a tenant admin's either.
-  { path: /^\/v1\/deployment(\/|$)/, need: () => kap(KAP_SCOPES.deployment) },
+  // The deployment's own data (hospital messages no tenant claims): not any tenant's admin's.
+  { path: /^\/v1\/operator(\/|$)/, need: () => kap(KAP_SCOPES.operator) },
   { path: /^\/v1(\/|$)/, need: (method) => kap(isRead(method) ? KAP_SCOPES.read : KAP_SCOPES.write) },
   // FHIR: read and vread need `r`, search needs `s`, a POST to the type needs `c`.
   { path: /^\/fhir\/R4\/([A-Za-z]+)\/[^/]+(\/_history\/[^/]+)?$/, need: (method, m) => smart(m[1] as string, isRead(method) ? 'r' : (FHIR_WRITE[method] ?? 'u')) },

@@ -1,5 +1,5 @@
 import { WORK, type Queues } from '@kap/queue';
-import { deadLettersByTopic, oldestPendingAgeSeconds, oldestPendingSeconds, openOutboxByTopic, unsyncedByStatus, type Db } from '@kap/store';
+import { deadLettersByTopic, oldestPendingAgeSeconds, oldestPendingSeconds, openOutboxByTopic, unsyncedByStatus, type DeploymentDb } from '@kap/store';
 import type { RequestHandler, Router } from 'express';
 import { Router as makeRouter } from 'express';
 import client from 'prom-client';
@@ -67,9 +67,9 @@ function scraped(
  * reports the same truth. They live in a registry of this app's own: they read this
  * app's database and queues.
  */
-function stateRegistry(db: Db, queues: Queues | undefined): client.Registry {
+function stateRegistry(db: DeploymentDb, queues: Queues | undefined): client.Registry {
   const registry = new client.Registry();
-  const countBy = async (read: (db: Db) => Promise<Record<string, number>>, label: string, set: (l: Record<string, string>, v: number) => void): Promise<void> => {
+  const countBy = async (read: (db: DeploymentDb) => Promise<Record<string, number>>, label: string, set: (l: Record<string, string>, v: number) => void): Promise<void> => {
     for (const [value, n] of Object.entries(await read(db))) set({ [label]: value }, n);
   };
   if (queues) {
@@ -100,7 +100,7 @@ function stateRegistry(db: Db, queues: Queues | undefined): client.Registry {
 
 let defaultsCollected = false;
 
-export function metricsRoutes(db: Db, queues: Queues | undefined): Router {
+export function metricsRoutes(db: DeploymentDb, queues: Queues | undefined): Router {
   if (!defaultsCollected) {
     client.collectDefaultMetrics({ prefix: 'kap_' });
     defaultsCollected = true;

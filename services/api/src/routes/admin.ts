@@ -1,11 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { buildRefusedTokenAuditEvent, notFound } from '@kap/fhir';
+import { randomUUID } from 'node:crypto';
+import { notFound } from '@kap/fhir';
 import { WORK, enqueueWork } from '@kap/queue';
 import {
   createReconciliation,
   getReconciliation,
   hl7OutCounts,
-  listDeploymentAudit,
   listDeadLetters,
   listHl7OutMessages,
   patientIdFor,
@@ -18,7 +17,7 @@ import { z } from 'zod';
 import { ReconcileRequest } from '@kap/contracts';
 import { callerOf } from '../http/caller';
 import type { AppDeps } from '../deps';
-import { baseUrlOf, command, guardDatabase, zodParser } from '../http/command';
+import { command, guardDatabase, zodParser } from '../http/command';
 import { requestTenant } from '../http/tenant-settings';
 import { intQuery } from '../http/query';
 import { sendResource } from '../http/respond';
@@ -45,17 +44,6 @@ const view = (row: OutboxRow) => ({
  */
 export function adminRoutes(deps: AppDeps): Router {
   const router = Router();
-  // The deployment's operators: refused tokens (401), which belong to no tenant, as AuditEvents.
-  router.get('/v1/deployment/audit-events', async (req, res) => {
-    const limit = intQuery(req, 'limit', { min: 1, max: 1000, fallback: 100 });
-    const rows = await guardDatabase(() => listDeploymentAudit(deps.db, { count: limit }));
-    const baseUrl = baseUrlOf(deps);
-    const entry = rows.map((row) => {
-      const id = `refused-${createHash('sha256').update(JSON.stringify([row.windowStart, row.kind, row.clientId, row.address, row.reason])).digest('hex').slice(0, 32)}`;
-      return { resource: buildRefusedTokenAuditEvent({ id, ...row, baseUrl }) };
-    });
-    sendResource(req, res, 200, { resourceType: 'Bundle', type: 'searchset', total: entry.length, entry });
-  });
   router.get('/v1/admin/dead-letters', async (req, res) => {
     const limit = intQuery(req, 'limit', { min: 1, max: 1000, fallback: 100 });
     const offset = intQuery(req, 'offset', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 });
@@ -94,7 +82,7 @@ export function adminRoutes(deps: AppDeps): Router {
         if (!patientId) throw notFound('A patient with that identifier');
       }
       const reconciliation = await createReconciliation(ctx.tx, randomUUID(), patientId);
-      await enqueueWork(ctx.tx, WORK.reconcile, { reconciliationId: reconciliation.id }, { patientId, tenantId: ctx.tenantId });
+      await enqueueWork(ctx.tx, WORK.reconcile, { reconciliationId: reconciliation.id }, { patientId });
       return { status: 202, body: { reconciliationId: reconciliation.id }, headers: { Location: `/v1/admin/reconcile/${reconciliation.id}` }, written: null };
     }),
   );

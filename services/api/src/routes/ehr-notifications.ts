@@ -50,7 +50,7 @@ export function ehrNotificationRoutes(deps: AppDeps): Router {
         numbers.length > 0
           ? numbers.join(',')
           : notification.eventsSinceStart ?? createHash('sha256').update(JSON.stringify(bundle)).digest('hex');
-      const stored = await receiveInboundMessage(ctx.tx, ctx.tenantId, {
+      const stored = await receiveInboundMessage(ctx.tx, {
         channel: 'fhir-notification',
         sender: notification.subscription,
         controlId,
@@ -94,7 +94,7 @@ async function storeClassic(ctx: CommandContext, notice: Extract<EhrNotification
   const content = resource ? JSON.stringify(resource) : '{}';
   // A ping names nothing, so each one is its own message; a resource version is one message however often it comes.
   const controlId = resource ? classicNotificationKey(resource) ?? createHash('sha256').update(content).digest('hex') : `ping-${randomUUID()}`;
-  const stored = await receiveInboundMessage(ctx.tx, ctx.tenantId, {
+  const stored = await receiveInboundMessage(ctx.tx, {
     channel: 'fhir-notification',
     sender: CLASSIC_SENDER,
     controlId,

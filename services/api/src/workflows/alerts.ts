@@ -9,7 +9,7 @@ import {
   insertSafetyAlert,
   listSafetyAlerts,
   readResource,
-  type Db,
+  type TenantDb,
   type SafetyAlertRow,
   type SafetyAlertStatus,
 } from '@kap/store';
@@ -57,13 +57,13 @@ export async function raiseAlerts(ctx: CommandContext, produced: readonly Resour
     // Already recorded (the same Flag again): its timers are running.
     if (!row) continue;
     const dueAt = new Date(ctx.now.getTime() + window).toISOString();
-    timers.push(workRequest(WORK.safetyAlertEscalation, { alertId: row.id, escalation: 1, dueAt }, { patientId: origin.patientId, tenantId: ctx.tenantId }));
+    timers.push(workRequest(WORK.safetyAlertEscalation, { alertId: row.id, escalation: 1, dueAt }, { patientId: origin.patientId }));
   }
   return timers;
 }
 
 /** An alert as the API shows it: its state, who did what, and when it escalates next. */
-export async function alertView(db: Db, row: SafetyAlertRow, tenant: Pick<TenantSettings, 'timeZone' | 'config'>): Promise<AlertView> {
+export async function alertView(db: TenantDb, row: SafetyAlertRow, tenant: Pick<TenantSettings, 'timeZone' | 'config'>): Promise<AlertView> {
   const flag = await readResource<Flag>(db, 'Flag', row.flagId);
   const window = parseDurationMs(tenant.config.SAFETY_ALERT_ACK_WITHIN);
   return {
@@ -97,7 +97,7 @@ export interface AlertQuery {
 }
 
 /** GET /v1/alerts: the tenant's alerts in one state, oldest first. */
-export async function listAlerts(db: Db, tenant: TenantSettings, q: AlertQuery): Promise<{ timeZone: string; alerts: AlertView[]; patientIds: string[] }> {
+export async function listAlerts(db: TenantDb, tenant: TenantSettings, q: AlertQuery): Promise<{ timeZone: string; alerts: AlertView[]; patientIds: string[] }> {
   const rows = await listSafetyAlerts(db, { status: q.status, ...(q.patientId ? { patientId: q.patientId } : {}), limit: q.count, offset: (q.page - 1) * q.count });
   const alerts: AlertView[] = [];
   for (const row of rows) alerts.push(await alertView(db, row, tenant));
@@ -158,7 +158,6 @@ export async function closeAlertStep(step: Step, id: string, request: AlertAckno
   const saved = await saveForSync(ctx.tx, alert.patientId, [updatedFlag, communication, provenance], {
     reason: step === 'acknowledgement' ? 'safety-alert-acknowledged' : 'safety-alert-resolved',
     webhookUrls: ctx.webhookUrls,
-    tenantId: ctx.tenantId,
   });
   return {
     status: 200,

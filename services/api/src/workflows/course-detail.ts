@@ -1,6 +1,6 @@
 import { SEVERITY_BAND_TABLES, TIMEPOINT_TEXT, clinicDayStart } from '@kap/domain';
 import { KAP_CODE_SYSTEM_URL, LOINC, notFound } from '@kap/fhir';
-import { getCourse, getScreening, listCourseMeasures, listSafetyAlertsByFlag, listDosingSessions, listGoalsOfCare, listPatientResources, readResource, type Db } from '@kap/store';
+import { getCourse, getScreening, listCourseMeasures, listSafetyAlertsByFlag, listDosingSessions, listGoalsOfCare, listPatientResources, readResource, type TenantDb } from '@kap/store';
 import type { TenantSettings } from '../http/tenant-settings';
 import { alertView } from './alerts';
 import type { CarePlan, Flag, Goal, MedicationAdministration, Observation, Patient, Procedure, Resource } from '@medplum/fhirtypes';
@@ -52,7 +52,7 @@ function sessionVitals(resources: readonly Resource[], encounter: string): Vital
   return [...byTime.values()].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
 }
 
-export async function courseDetail(db: Db, courseId: string, threshold: AlertThreshold, tenant: Pick<TenantSettings, 'timeZone' | 'config'>) {
+export async function courseDetail(db: TenantDb, courseId: string, threshold: AlertThreshold, tenant: Pick<TenantSettings, 'timeZone' | 'config'>) {
   const course = await getCourse(db, courseId);
   if (!course) throw notFound(`Course ${courseId}`);
   const screening = await getScreening(db, course.screeningId);

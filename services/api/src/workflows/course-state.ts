@@ -1,5 +1,5 @@
 import { notFound } from '@kap/fhir';
-import { getCourse, listDosingSessions, listGoalsOfCare, readResource, type CourseRow, type Db } from '@kap/store';
+import { getCourse, listDosingSessions, listGoalsOfCare, readResource, type CourseRow, type TenantDb } from '@kap/store';
 import type { CourseFacts } from '@kap/domain';
 import type { CarePlan } from '@medplum/fhirtypes';
 
@@ -10,7 +10,7 @@ export interface LoadedCourse {
 }
 
 /** A course with what the domain rules need to know about it, and its current CarePlan; 404 if unknown. */
-export async function loadCourse(db: Db, courseId: string): Promise<LoadedCourse> {
+export async function loadCourse(db: TenantDb, courseId: string): Promise<LoadedCourse> {
   // Inside a command's transaction this holds the course until commit, so two writes to
   // one course (a measure and a session, both revising the CarePlan) cannot lose either's revision.
   const course = await getCourse(db, courseId, { forUpdate: true });

@@ -3,7 +3,7 @@ import type { CourseRequest } from '@kap/contracts';
 import { addDays, checkCourseStart, clinicDay, phaseOf } from '@kap/domain';
 import { applyCoursePlan, badRequest, collectionBundle, conflict, notFound } from '@kap/fhir';
 import {
-  type Db,
+  type TenantDb,
   getCourse,
   getScreening,
   getSyncStates,
@@ -52,7 +52,7 @@ export async function startCourse(request: CourseRequest, ctx: CommandContext): 
     supportingInfo,
     created: ctx.now.toISOString(),
   });
-  const stored = await saveForSync(ctx.tx, screening.patientId, [carePlan], { reason: 'course-started', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId, courseId });
+  const stored = await saveForSync(ctx.tx, screening.patientId, [carePlan], { reason: 'course-started', webhookUrls: ctx.webhookUrls, courseId });
   const course = await insertCourse(ctx.tx, {
     id: courseId,
     screeningId: screening.id,
@@ -71,7 +71,7 @@ export async function startCourse(request: CourseRequest, ctx: CommandContext): 
 }
 
 /** The course as docs/api.md#endpoints describes it: phase, sessions, follow-ups, goals, and the sync state of each resource. */
-export async function viewCourse(db: Db, courseId: string): Promise<HandlerResult> {
+export async function viewCourse(db: TenantDb, courseId: string): Promise<HandlerResult> {
   const course = await getCourse(db, courseId);
   if (!course) throw notFound(`Course ${courseId}`);
   // One after another: the view reads in one transaction, whose one connection runs one query at a time.

@@ -140,13 +140,12 @@ export async function recordDosingSession(
     const due = Date.parse(f.dueBy);
     const offset = due - Date.parse(request.end);
     const remindAt = new Date(due - Math.min(lead, offset / 2)).toISOString();
-    return workRequest(WORK.followUpSchedule, { followUpId: f.id, dueBy: f.dueBy, remindAt }, { patientId: course.patientId, tenantId: ctx.tenantId });
+    return workRequest(WORK.followUpSchedule, { followUpId: f.id, dueBy: f.dueBy, remindAt }, { patientId: course.patientId });
   });
   const alertTimers = await raiseAlerts(ctx, produced, { patientId: course.patientId, courseId });
   const saved = await saveForSync(ctx.tx, course.patientId, produced, {
     reason: 'dosing-session',
     webhookUrls: ctx.webhookUrls,
-    tenantId: ctx.tenantId,
     courseId: course.id,
     hl7Out: ctx.tenant.hl7Out,
     alsoEnqueue: [...schedules, ...alertTimers],

@@ -60,9 +60,8 @@ export async function completeFollowUp(followUpId: string, request: FollowUpComp
   const saved = await saveForSync(ctx.tx, course.patientId, produced, {
     reason: 'follow-up-completed',
     webhookUrls: ctx.webhookUrls,
-    tenantId: ctx.tenantId,
     courseId: course.id,
-    alsoEnqueue: [workRequest(WORK.followUpCancel, { followUpIds: [followUpId] }, { patientId: course.patientId, tenantId: ctx.tenantId })],
+    alsoEnqueue: [workRequest(WORK.followUpCancel, { followUpIds: [followUpId] }, { patientId: course.patientId })],
   });
   return {
     status: 200,

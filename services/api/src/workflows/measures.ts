@@ -52,7 +52,6 @@ export async function recordMeasure(courseId: string, request: MeasureRequest, c
   const saved = await saveForSync(ctx.tx, course.patientId, produced, {
     reason: 'course-measure',
     webhookUrls: ctx.webhookUrls,
-    tenantId: ctx.tenantId,
     courseId: course.id,
     hl7Out: ctx.tenant.hl7Out,
     alsoEnqueue: alertTimers,

@@ -1,6 +1,6 @@
 import { INSTRUMENT_NAMES, severityBand, type InstrumentName, type MeasureTimepoint, type SeverityBand } from '@kap/domain';
 import { notFound, resourceId, SCORE_DEFS, screeningKey } from '@kap/fhir';
-import { getCourse, listCourseMeasures, readResource, type CourseRow, type Db } from '@kap/store';
+import { getCourse, listCourseMeasures, readResource, type CourseRow, type TenantDb } from '@kap/store';
 import type { Observation } from '@medplum/fhirtypes';
 import type { HandlerResult } from '../http/respond';
 
@@ -19,7 +19,7 @@ export interface CourseOutcomes {
 }
 
 /** The screening's total of `instrument`, read by its deterministic id; none when it was not measured. */
-async function baseline(db: Db, screeningId: string, instrument: InstrumentName): Promise<OutcomePoint | undefined> {
+async function baseline(db: TenantDb, screeningId: string, instrument: InstrumentName): Promise<OutcomePoint | undefined> {
   const def = SCORE_DEFS.find((d) => d.measure === instrument);
   if (!def) return undefined;
   const id = resourceId(screeningKey(screeningId, def.path));
@@ -38,7 +38,7 @@ async function baseline(db: Db, screeningId: string, instrument: InstrumentName)
  * PHQ-9 and GAD-7 totals of a course (docs/api.md#measures-and-outcomes): the screening as baseline first, then every
  * measure in time order; `change` is the last total minus the baseline, or null without both.
  */
-async function outcomesOf(db: Db, course: CourseRow): Promise<CourseOutcomes> {
+async function outcomesOf(db: TenantDb, course: CourseRow): Promise<CourseOutcomes> {
   const courseId = course.id;
   const measures = await listCourseMeasures(db, courseId);
   const result = { phq9: [] as OutcomePoint[], gad7: [] as OutcomePoint[], change: { phq9: null, gad7: null } as Record<InstrumentName, number | null> };
@@ -59,7 +59,7 @@ async function outcomesOf(db: Db, course: CourseRow): Promise<CourseOutcomes> {
   return result;
 }
 
-export async function viewOutcomes(db: Db, courseId: string): Promise<HandlerResult> {
+export async function viewOutcomes(db: TenantDb, courseId: string): Promise<HandlerResult> {
   const course = await getCourse(db, courseId);
   if (!course) throw notFound(`Course ${courseId}`);
   return { status: 200, body: await outcomesOf(db, course), patientId: course.patientId };

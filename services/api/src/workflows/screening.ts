@@ -18,6 +18,7 @@ import {
   insertScreening,
   readResource,
   recordReview,
+  tenantOf,
 } from '@kap/store';
 import type { Observation } from '@medplum/fhirtypes';
 import { saveForSync } from '@kap/queue';
@@ -39,7 +40,7 @@ export async function recordScreening(
   );
   // A new Patient is stored below with the screening's resources, in the same statement.
   const { patient, created } = await ensurePatient(ctx.tx, { system: request.patient.system, value: request.patient.value }, () =>
-    buildPatient(request.patient, ctx.tenantId),
+    buildPatient(request.patient, tenantOf(ctx.tx)),
     { callerStoresNew: true },
   );
   const patientId = patient.id as string;
@@ -50,7 +51,6 @@ export async function recordScreening(
   const stored = await saveForSync(ctx.tx, patientId, created ? [patient, ...built] : built, {
     reason: 'screening',
     webhookUrls: ctx.webhookUrls,
-    tenantId: ctx.tenantId,
     hl7Out: ctx.tenant.hl7Out,
     alsoEnqueue: alertTimers,
   });
@@ -98,7 +98,7 @@ export async function reviewScreening(
   const eligibility = type && id ? await readResource(ctx.tx, type, id) : undefined;
   if (!eligibility) throw notFound(`Eligibility Observation of screening ${screeningId}`);
   const reviewed = applyScreeningReview(eligibility as Observation, review, at);
-  const stored = await saveForSync(ctx.tx, screening.patientId, [reviewed], { reason: 'screening-review', webhookUrls: ctx.webhookUrls, tenantId: ctx.tenantId });
+  const stored = await saveForSync(ctx.tx, screening.patientId, [reviewed], { reason: 'screening-review', webhookUrls: ctx.webhookUrls });
   return {
     status: 200,
     body: {

@@ -15,7 +15,6 @@ export async function stopCourseWorkflow(courseId: string, request: StopRequest,
     reason: request.reason,
     at: ctx.now.toISOString(),
     webhookUrls: ctx.webhookUrls,
-    tenantId: ctx.tenantId,
   });
   if (!stopped) throw conflict(`Course ${courseId} was already stopped (${course.stoppedReason ?? 'unknown'})`);
   return {

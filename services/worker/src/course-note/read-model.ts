@@ -1,6 +1,6 @@
 import { TIMEPOINT_TEXT, severityBand, type InstrumentName } from '@kap/domain';
 import { KAP_CODE_SYSTEM_URL, SCORE_DEFS, resourceId, screeningKey, screeningSelfHarmAlertKey, selfHarmAlertResourceKey, type CourseNoteModel } from '@kap/fhir';
-import { getCourse, getScreening, listCourseMeasures, listDosingSessions, listFollowUps, listGoalsOfCare, listPatientResources, type Db } from '@kap/store';
+import { getCourse, getScreening, listCourseMeasures, listDosingSessions, listFollowUps, listGoalsOfCare, listPatientResources, type TenantDb } from '@kap/store';
 import type { Flag, Goal, MedicationAdministration, Observation, Patient, Procedure, Resource } from '@medplum/fhirtypes';
 
 /**
@@ -8,7 +8,7 @@ import type { Flag, Goal, MedicationAdministration, Observation, Patient, Proced
  * workflows wrote and the resources that went (or go) to the EHR, so the note says what
  * the chart holds. Undefined for a course this tenant does not hold.
  */
-export async function readCourseNoteModel(db: Db, courseId: string): Promise<CourseNoteModel | undefined> {
+export async function readCourseNoteModel(db: TenantDb, courseId: string): Promise<CourseNoteModel | undefined> {
   const course = await getCourse(db, courseId);
   if (!course) return undefined;
   // One after another: inside the rebuild's transaction they share one connection.

@@ -1,7 +1,7 @@
 import { clinicTimeZone, type Config } from '@kap/config';
 import { buildCourseNote, courseNoteHolds, courseNoteHtml, courseNoteId, supersedeCourseNote } from '@kap/fhir';
 import { saveForSync } from '@kap/queue';
-import { readResource, type Db } from '@kap/store';
+import { readResource, type TenantDb } from '@kap/store';
 import type { DocumentReference } from '@medplum/fhirtypes';
 import { renderCourseNotePdf } from './pdf-thread';
 import { readCourseNoteModel } from './read-model';
@@ -17,7 +17,7 @@ export function noteTimeZone(config: Config): string {
 }
 
 /** The course's newest note and its version, found by the versions' deterministic ids. */
-export async function currentCourseNote(db: Db, courseId: string): Promise<{ note: DocumentReference; version: number } | undefined> {
+export async function currentCourseNote(db: TenantDb, courseId: string): Promise<{ note: DocumentReference; version: number } | undefined> {
   let found: { note: DocumentReference; version: number } | undefined;
   for (let version = 1; ; version++) {
     const note = await readResource<DocumentReference>(db, 'DocumentReference', courseNoteId(courseId, version));
@@ -33,10 +33,9 @@ export async function currentCourseNote(db: Db, courseId: string): Promise<{ not
  * holds the course's note lease, so two rebuilds never make the same version.
  */
 export async function rebuildCourseNote(
-  db: Db,
+  db: TenantDb,
   courseId: string,
   options: {
-    readonly tenantId: string;
     readonly timeZone: string;
     readonly webhookUrls?: readonly string[];
     /** The tenant sends notes to an interface engine too (MDM^T02). */
@@ -55,7 +54,6 @@ export async function rebuildCourseNote(
     const changed = current ? [supersedeCourseNote(current.note), note] : [note];
     await saveForSync(tx, model.patient.id, changed, {
       reason: 'course-note',
-      tenantId: options.tenantId,
       ...(options.webhookUrls ? { webhookUrls: options.webhookUrls } : {}),
       ...(options.hl7Out ? { hl7Out: true } : {}),
     });

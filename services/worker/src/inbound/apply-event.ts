@@ -11,7 +11,7 @@ import {
   patientsWaitingForEhrPatient,
   putResources,
   readResource,
-  type Db,
+  type TenantDb,
 } from '@kap/store';
 import type { Patient } from '@medplum/fhirtypes';
 
@@ -20,8 +20,6 @@ export interface ApplyContext {
   readonly messageId: number;
   readonly at: string;
   readonly webhookUrls: readonly string[];
-  /** The message's tenant: the patient, the EHR and the webhooks are this tenant's. */
-  readonly tenantId: string;
 }
 
 /** What one event did, kept with the message for operators (ids only). */
@@ -41,7 +39,7 @@ export interface EventOutcome {
  * pushed to the EHR; an A40 merge re-points the merged patient to the survivor. A patient
  * the adapter does not know changes nothing.
  */
-export async function applyPatientEvent(tx: Db, event: PatientEvent, ctx: ApplyContext): Promise<EventOutcome> {
+export async function applyPatientEvent(tx: TenantDb, event: PatientEvent, ctx: ApplyContext): Promise<EventOutcome> {
   if (event.mergedIdentifiers) return applyMerge(tx, event, ctx);
   const ids = await findPatientIds(tx, event.identifiers);
   if (ids.length === 0 && event.ehrPatientId) {
@@ -66,16 +64,16 @@ export async function applyPatientEvent(tx: Db, event: PatientEvent, ctx: ApplyC
         ? event.deceasedAt ? { deceasedDateTime: event.deceasedAt } : { deceasedBoolean: true }
         : { ...(_b !== undefined ? { deceasedBoolean: _b } : {}), ...(_d !== undefined ? { deceasedDateTime: _d } : {}) };
     patient = { ...rest, ...changed, ...deceased };
-    await saveForSync(tx, patientId, [patient], { reason: 'hospital-patient-update', tenantId: ctx.tenantId });
+    await saveForSync(tx, patientId, [patient], { reason: 'hospital-patient-update' });
     if (demographicsUpdated) {
-      await enqueueWork(tx, WORK.patientDemographics, { patientId }, { patientId, tenantId: ctx.tenantId });
+      await enqueueWork(tx, WORK.patientDemographics, { patientId }, { patientId });
       // The course note names the patient: a running course's note is rebuilt with the new demographics.
-      for (const courseId of await listActiveCourseIds(tx, [patientId])) await enqueueWork(tx, WORK.courseNote, { courseId }, { patientId, tenantId: ctx.tenantId });
+      for (const courseId of await listActiveCourseIds(tx, [patientId])) await enqueueWork(tx, WORK.courseNote, { courseId }, { patientId });
     }
   } else if ((await patientsWaitingForEhrPatient(tx, patientId)).length > 0) {
     // An ADT for a patient whose sync waits for the hospital's Patient in the EHR: it is
     // likely there now (registered or updated), so the sync looks again at once.
-    await enqueueWork(tx, WORK.ehrSync, { patientId, reason: 'hospital-patient-event' }, { patientId, tenantId: ctx.tenantId });
+    await enqueueWork(tx, WORK.ehrSync, { patientId, reason: 'hospital-patient-event' }, { patientId });
   }
 
   const stoppedCourses: string[] = [];
@@ -86,7 +84,6 @@ export async function applyPatientEvent(tx: Db, event: PatientEvent, ctx: ApplyC
         reason: event.courseEnd,
         at: ctx.at,
         webhookUrls: ctx.webhookUrls,
-        tenantId: ctx.tenantId,
         outboxReason: `hospital-${event.courseEnd}`,
         tellCareTeam: {
           key: inboundCareTeamKey(ctx.messageId, courseId),
@@ -106,7 +103,7 @@ export async function applyPatientEvent(tx: Db, event: PatientEvent, ctx: ApplyC
  * survives here; the identifiers of both now lead to it, and a merged record of ours is
  * marked inactive and `replaced-by` the survivor (https://hl7.org/fhir/R4/patient.html#links).
  */
-async function applyMerge(tx: Db, event: PatientEvent, ctx: ApplyContext): Promise<EventOutcome> {
+async function applyMerge(tx: TenantDb, event: PatientEvent, ctx: ApplyContext): Promise<EventOutcome> {
   void ctx;
   const survivors = await findPatientIds(tx, event.identifiers);
   const mergedIds = await findPatientIds(tx, event.mergedIdentifiers ?? []);

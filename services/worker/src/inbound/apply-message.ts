@@ -10,7 +10,7 @@ import {
   type PatientEvent,
 } from '@kap/inbound';
 import type { InboundMessageJobData } from '@kap/queue';
-import { getInboundMessage, lockInboundMessage, markCompleted, markInboundProcessed, type Db, type InboundMessageRow, type JsonValue } from '@kap/store';
+import { getInboundMessage, lockInboundMessage, markCompleted, markInboundProcessed, tenantOf, type TenantDb, type InboundMessageRow, type JsonValue } from '@kap/store';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { Config } from '@kap/config';
 import type { Logger } from 'pino';
@@ -19,10 +19,9 @@ import { applyPatientEvent, type EventOutcome } from './apply-event';
 
 /** One tenant's view: its messages, database handle, EHR and webhooks. */
 export interface InboundDeps {
-  readonly tenantId: string;
   readonly config: Config;
   readonly webhookUrls: readonly string[];
-  readonly db: Db;
+  readonly db: TenantDb;
   readonly ehr: EhrClient;
   readonly logger: Logger;
   readonly now?: () => Date;
@@ -51,7 +50,7 @@ export async function applyInboundMessage(deps: InboundDeps, data: InboundMessag
     if ((await lockInboundMessage(tx, message.id)) !== 'accepted') throw new AlreadyApplied();
     const outcomes: EventOutcome[] = [];
     for (const event of events) {
-      outcomes.push(await applyPatientEvent(tx, event, { messageId: message.id, at, webhookUrls: deps.webhookUrls, tenantId: deps.tenantId }));
+      outcomes.push(await applyPatientEvent(tx, event, { messageId: message.id, at, webhookUrls: deps.webhookUrls }));
     }
     if (!(await markInboundProcessed(tx, message.id, outcomes as unknown as JsonValue))) {
       // Another run applied it meanwhile: roll this one back.
@@ -61,7 +60,7 @@ export async function applyInboundMessage(deps: InboundDeps, data: InboundMessag
     await markCompleted(tx, data.outboxKey);
     const stopped = outcomes.flatMap((o) => o.stoppedCourses ?? []);
     deps.logger.info(
-      { tenant: deps.tenantId, inboundMessage: message.id, type: message.messageType, events: outcomes.length, matched: outcomes.map((o) => o.matched), stoppedCourses: stopped.length },
+      { tenant: tenantOf(deps.db), inboundMessage: message.id, type: message.messageType, events: outcomes.length, matched: outcomes.map((o) => o.matched), stoppedCourses: stopped.length },
       'hospital message applied',
     );
     return `applied: ${outcomes.map((o) => o.matched).join(',') || 'no events'}`;

@@ -1,7 +1,7 @@
 import { ehrBaseUrl, type Config } from '@kap/config';
 import { capabilityCache, decideWriteStrategy, isEhrError, writeSettingsFrom, type EhrClient } from '@kap/ehr-client';
 import type { PatientUpdateJobData } from '@kap/queue';
-import { getSyncStates, markCompleted, readResource, type Db } from '@kap/store';
+import { getSyncStates, markCompleted, readResource, type TenantDb } from '@kap/store';
 import type { Patient } from '@medplum/fhirtypes';
 import stringify from 'safe-stable-stringify';
 import { auditAdapterWrites } from '../audit';
@@ -17,7 +17,7 @@ const FED_ELEMENTS = ['name', 'birthDate', 'gender'] as const;
  * concurrent change is a 412 and the job retries on a fresh read. A Patient the EHR does
  * not have yet gets the new demographics when the normal sync creates it.
  */
-export async function pushPatientDemographics(deps: { db: Db; ehr: EhrClient; config: Config; now?: () => Date }, data: PatientUpdateJobData): Promise<string> {
+export async function pushPatientDemographics(deps: { db: TenantDb; ehr: EhrClient; config: Config; now?: () => Date }, data: PatientUpdateJobData): Promise<string> {
   const local = await readResource<Patient>(deps.db, 'Patient', data.patientId);
   if (!local) {
     await markCompleted(deps.db, data.outboxKey);

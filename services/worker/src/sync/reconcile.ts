@@ -10,7 +10,7 @@ import {
   type SyncIdentity,
   type WriteStrategy,
 } from '@kap/ehr-client';
-import { listPatientResources, listSyncedResources, type Db, type ReconciledResource, type SyncedResource } from '@kap/store';
+import { listPatientResources, listSyncedResources, type TenantDb, type ReconciledResource, type SyncedResource } from '@kap/store';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import { syncIdentitiesOfEhrCopy, syncIdentityOf } from './sync-identity';
 import { keptBackReferences, knownCopies } from './sync-patient';
@@ -25,7 +25,7 @@ type Found = Omit<ReconciledResource, 'requeued'>;
  * resource it would leave out is in the EHR as we hold it. Reads only; the caller decides
  * what to queue again.
  */
-export async function reconcileWithEhr(db: Db, ehr: EhrClient, settings: EhrWriteSettings, patientId?: string): Promise<Found[]> {
+export async function reconcileWithEhr(db: TenantDb, ehr: EhrClient, settings: EhrWriteSettings, patientId?: string): Promise<Found[]> {
   const strategy = decideWriteStrategy(await capabilityCache(ehr, settings.capabilitiesRefreshMs).get(), settings);
   const byPatient = new Map<string, SyncedResource[]>();
   for (const r of await listSyncedResources(db, patientId)) {
@@ -56,7 +56,7 @@ const referencesTo = (resource: unknown): Set<string> => {
   return refs;
 };
 
-async function reconcilePatient(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient: string, resources: readonly SyncedResource[]): Promise<Found[]> {
+async function reconcilePatient(db: TenantDb, ehr: EhrClient, strategy: WriteStrategy, patient: string, resources: readonly SyncedResource[]): Promise<Found[]> {
   const all = await listPatientResources(db, patient);
   const known = await knownCopies(db, all);
   const keptBack = keptBackReferences(all, strategy);

@@ -31,7 +31,7 @@ import {
   markSyncedMany,
   markWaitingForPatient,
   recordEhrCopy,
-  type Db,
+  type TenantDb,
   type MarkSynced,
 } from '@kap/store';
 import type { Identifier, Resource } from '@medplum/fhirtypes';
@@ -79,7 +79,7 @@ const CONFLICT_REPLANS = 3;
  * needs it; the rest still goes. The run then ends with a `rejected` EhrError naming each
  * refused resource, for the dead letter. The caller holds the patient's lease.
  */
-export async function syncPatient(db: Db, ehr: EhrClient, patientId: string, options: SyncOptions = {}): Promise<SyncOutcome> {
+export async function syncPatient(db: TenantDb, ehr: EhrClient, patientId: string, options: SyncOptions = {}): Promise<SyncOutcome> {
   const settings = options.settings ?? DEFAULT_WRITE_SETTINGS;
   const capabilities = capabilityCache(ehr, settings.capabilitiesRefreshMs);
   const strategy = decideWriteStrategy(await capabilities.get(), settings);
@@ -125,7 +125,7 @@ interface Run {
 /** At most this many follow-up passes (stubs completed, matched copies compared) per attempt. */
 const MAX_PASSES = 3;
 
-async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patientId: string, run: Run, readFirst: boolean, pass: number): Promise<void> {
+async function syncPass(db: TenantDb, ehr: EhrClient, strategy: WriteStrategy, patientId: string, run: Run, readFirst: boolean, pass: number): Promise<void> {
   const unsynced = (await listUnsynced(db, patientId)).filter((u) => !run.refused.has(`${u.type}/${u.id}`));
   if (unsynced.length === 0) return;
 
@@ -277,7 +277,7 @@ async function syncPass(db: Db, ehr: EhrClient, strategy: WriteStrategy, patient
  * blind, and the other types still go.
  */
 async function searchBeforeCreate(
-  db: Db,
+  db: TenantDb,
   ehr: EhrClient,
   resources: readonly LocalResource[],
   identity: (r: Resource) => SyncIdentity,
@@ -478,7 +478,7 @@ async function writeOne(ehr: EhrClient, p: PlannedResource, resource: Resource):
 
 /** Records a group's results in one database transaction, before anything else is sent. */
 async function record(
-  db: Db,
+  db: TenantDb,
   plan: SyncPlan,
   results: readonly EntryResult[],
   byRef: ReadonlyMap<string, LocalResource>,
@@ -525,7 +525,7 @@ async function record(
   });
 }
 
-async function failed(db: Db, r: LocalResource, why: string): Promise<void> {
+async function failed(db: TenantDb, r: LocalResource, why: string): Promise<void> {
   await markFailed(db, { type: r.resource.resourceType, id: r.resource.id as string, error: why.slice(0, 1000), localVersion: r.version });
 }
 
@@ -547,7 +547,7 @@ export function keptBackReferences(all: readonly Resource[], strategy: WriteStra
  * identifier, and records its EHR id as the Patient's copy (never written: the hospital
  * owns it). Returns why the sync must wait, or undefined once the Patient is matched.
  */
-export async function matchEhrPatient(db: Db, ehr: EhrClient, all: readonly Resource[], known: ReadonlyMap<string, KnownEhrCopy>): Promise<string | undefined> {
+export async function matchEhrPatient(db: TenantDb, ehr: EhrClient, all: readonly Resource[], known: ReadonlyMap<string, KnownEhrCopy>): Promise<string | undefined> {
   const patient = all.find((r) => r.resourceType === 'Patient');
   if (!patient?.id) return 'the adapter holds no Patient for this patient';
   const version = Number(patient.meta?.versionId ?? 1);
@@ -573,7 +573,7 @@ export async function matchEhrPatient(db: Db, ehr: EhrClient, all: readonly Reso
   return undefined;
 }
 
-export async function knownCopies(db: Db, all: readonly Resource[]): Promise<Map<string, KnownEhrCopy>> {
+export async function knownCopies(db: TenantDb, all: readonly Resource[]): Promise<Map<string, KnownEhrCopy>> {
   const states = await getSyncStates(db, all.map((r) => ({ type: r.resourceType, id: r.id as string })));
   return new Map(
     states.filter((s) => s.ehrId).map((s) => [`${s.type}/${s.id}`, { reference: `${s.type}/${s.ehrId}`, version: s.ehrVersion }]),

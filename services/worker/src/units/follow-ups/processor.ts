@@ -1,6 +1,6 @@
 import { buildCareTeamCommunication, escalateFollowUpTask, followUpNotificationKey, resourceId } from '@kap/fhir';
 import { FollowUpCancelJobData, FollowUpJobData, WORK, saveForSync } from '@kap/queue';
-import { completeOutboxMatching, getCourse, getFollowUp, markCompleted, readResource, setFollowUpStatus, type FollowUpRow } from '@kap/store';
+import { completeOutboxMatching, getCourse, getFollowUp, markCompleted, readResource, setFollowUpStatus, tenantOf, type FollowUpRow } from '@kap/store';
 import type { Communication, Resource, Task } from '@medplum/fhirtypes';
 import type { Job } from 'bullmq';
 import type { WorkerDeps } from '../../deps';
@@ -64,7 +64,7 @@ async function remind(deps: WorkerDeps, t: TenantWork, followUp: FollowUpRow): P
       sent: now(deps),
       priority: 'routine',
     });
-    await saveForSync(tx, course.patientId, [communication], { reason: 'follow-up-reminder', webhookUrls: t.webhookUrls, tenantId: t.tenantId });
+    await saveForSync(tx, course.patientId, [communication], { reason: 'follow-up-reminder', webhookUrls: t.webhookUrls });
     return 'reminded';
   });
 }
@@ -90,8 +90,8 @@ async function escalate(deps: WorkerDeps, t: TenantWork, followUp: FollowUpRow):
       priority: 'urgent',
     });
     changed.push(communication);
-    await saveForSync(tx, course.patientId, changed, { reason: 'follow-up-escalation', webhookUrls: t.webhookUrls, tenantId: t.tenantId, courseId: course.id });
-    deps.logger.warn({ tenant: t.tenantId, followUp: followUp.id, course: course.id }, 'follow-up escalated');
+    await saveForSync(tx, course.patientId, changed, { reason: 'follow-up-escalation', webhookUrls: t.webhookUrls, courseId: course.id });
+    deps.logger.warn({ tenant: tenantOf(t.db), followUp: followUp.id, course: course.id }, 'follow-up escalated');
     return 'escalated';
   });
 }

@@ -1,7 +1,7 @@
 import { parseDurationMs } from '@kap/domain';
 import { assigningAuthorities, hl7OutDestination, type Config } from '@kap/config';
 import { V2BuildError, buildMdm, buildOru, unversionedReplacedId, type V2OutSettings } from '@kap/fhir';
-import { Hl7OutJobData, WORK, splitTenant } from '@kap/queue';
+import { Hl7OutJobData, WORK, unitPayload } from '@kap/queue';
 import { getOutboxMessageByKey, hl7OutPrecedence, listResourceHistory, markCompleted, readResource, readResourceVersion } from '@kap/store';
 import type { DocumentReference, Observation, Patient } from '@medplum/fhirtypes';
 import { UnrecoverableError, type Job } from 'bullmq';
@@ -40,9 +40,7 @@ export function hl7OutProcessor(deps: WorkerDeps) {
     const t = tenantWork(deps, tenantId);
     const row = await getOutboxMessageByKey(t.db, outboxKey);
     if (!row || row.completedAt) return 'obsolete';
-    const split = splitTenant(row.payload);
-    if ('error' in split) throw new UnrecoverableError(split.error);
-    const message = WORK.hl7Out.payload.parse(split.payload);
+    const message = WORK.hl7Out.payload.parse(unitPayload(row.payload));
     const destination = hl7OutDestination(t.config);
     if (!destination) throw new UnrecoverableError(`HL7_OUT_HOST and HL7_OUT_PORT are not set for tenant "${tenantId}"`);
 

@@ -35,7 +35,7 @@ export function reconcileProcessor(deps: WorkerDeps) {
       const patients = new Set(again.map((r) => r.patient.slice('Patient/'.length)));
       // Syncs waiting for the hospital's Patient look for it again now.
       for (const p of await patientsWaitingForEhrPatient(tx, reconciliation.patientId ?? undefined)) patients.add(p);
-      for (const patientId of patients) await enqueueWork(tx, WORK.ehrSync, { patientId, reason: 'reconcile' }, { patientId, tenantId });
+      for (const patientId of patients) await enqueueWork(tx, WORK.ehrSync, { patientId, reason: 'reconcile' }, { patientId });
       await finishReconciliation(tx, reconciliationId, { results });
       await markCompleted(tx, outboxKey);
     });

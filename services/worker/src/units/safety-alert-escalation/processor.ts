@@ -2,7 +2,7 @@ import { clinicTimeZone, escalationWebhookUrls } from '@kap/config';
 import { formatClinicTime, parseDurationMs } from '@kap/domain';
 import { buildAlertStepRecords } from '@kap/fhir';
 import { SafetyAlertJobData, WORK, saveForSync, workRequest } from '@kap/queue';
-import { advanceSafetyAlert, getSafetyAlert, markCompleted, readResource } from '@kap/store';
+import { advanceSafetyAlert, getSafetyAlert, markCompleted, readResource, tenantOf } from '@kap/store';
 import type { Flag } from '@medplum/fhirtypes';
 import { auditAdapterWrites } from '../../audit';
 import type { Job } from 'bullmq';
@@ -61,12 +61,11 @@ export async function escalateSafetyAlert(deps: WorkerDeps, jobData: unknown): P
     const timer = workRequest(
       WORK.safetyAlertEscalation,
       { alertId: alert.id, escalation: data.escalation + 1, dueAt: new Date(next).toISOString() },
-      { patientId: alert.patientId, tenantId: t.tenantId },
+      { patientId: alert.patientId },
     );
     await saveForSync(tx, alert.patientId, [communication, provenance], {
       reason: 'safety-alert-escalation',
       webhookUrls: escalationWebhookUrls(t.config),
-      tenantId: t.tenantId,
       alsoEnqueue: [timer],
     });
     // The adapter wrote this patient's data on its own: the trail names the alert it escalated.
@@ -79,7 +78,7 @@ export async function escalateSafetyAlert(deps: WorkerDeps, jobData: unknown): P
       },
     ], at);
     await markCompleted(tx, data.outboxKey);
-    deps.logger.warn({ tenant: t.tenantId, alert: alert.id, escalation: data.escalation }, 'safety alert escalated: not acknowledged in time');
+    deps.logger.warn({ tenant: tenantOf(t.db), alert: alert.id, escalation: data.escalation }, 'safety alert escalated: not acknowledged in time');
     return `escalated (${data.escalation})`;
   });
 }
