@@ -395,7 +395,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): ReturnType<t
           description:
             'With AUTH_MODE=jwt, a JWT from the deployment\'s token issuer (its token endpoint is in /.well-known/smart-configuration), ' +
             'signed RS256, RS384, ES256 or ES384, for this API\'s audience. Scopes (claim `scope`): ' +
-            '`kap/v1.read` for GETs under /v1, `kap/v1.write` for POSTs under /v1, `kap/admin` for /v1/admin, /admin/queues and /metrics, `kap/deployment` for /v1/deployment; ' +
+            '`kap/v1.read` for GETs under /v1, `kap/v1.write` for POSTs under /v1, `kap/admin` for /v1/admin, /admin/queues and /metrics, `kap/operator` (the deployment\'s operator, not a tenant\'s) for /v1/operator; ' +
             'on /fhir/R4 SMART v2 scopes `system/<Type>.<cruds>` or `user/<Type>.<cruds>` (`*` for every type; read needs r, search s, ' +
             'POST QuestionnaireResponse c; SMART v1 .read/.write/.* are taken as .rs/.cud/.cruds). No token: 401; a token without the scope: 403. ' +
             'With AUTH_MODE=none (loopback only) no token is needed.',

@@ -11,7 +11,7 @@ const V1_QUERY_PARAMS: ReadonlyArray<readonly [RegExp, readonly string[]]> = [
   [/^\/v1\/admin\/inbound-messages\/?$/, ['limit', 'status', 'content']],
   [/^\/v1\/operator\/unrouted-messages\/?$/, ['limit', 'content']],
   [/^\/v1\/alerts\/?$/, ['status', 'patient', '_count', '_page']],
-  [/^\/v1\/deployment\/audit-events\/?$/, ['limit']],
+  [/^\/v1\/operator\/audit-events\/?$/, ['limit']],
 ];
 
 export const rejectUnknownV1Query: RequestHandler = (req, _res, next) => {
