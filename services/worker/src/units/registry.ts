@@ -48,8 +48,7 @@ export function queueConcurrency(deps: WorkerDeps, queue: QueueName): number {
       return 4;
     case QUEUE_NAMES.followUps:
     case QUEUE_NAMES.inbound:
-    // Messages share one connection per engine, one in flight: more concurrency only queues on it.
-    case QUEUE_NAMES.hl7Out:
+    case QUEUE_NAMES.hl7Out: // messages share one connection per engine, one in flight: more concurrency only queues on it
       return 2;
     case QUEUE_NAMES.reconcile:
     case QUEUE_NAMES.courseNotes:
