@@ -3,8 +3,14 @@ import { screeningRulesFromSettings, type ScreeningRuleTable } from '@kap/domain
 import { OutcomeError, operationOutcome } from '@kap/fhir';
 import type { Response } from 'express';
 import type { AppDeps } from '../deps';
-import type { SessionSettings } from '../workflows/dosing-session';
 import { callerOf } from './caller';
+
+/** A tenant's follow-up timing and in-session blood-pressure alert thresholds. */
+export interface SessionSettings {
+  readonly followUpOffsets: string;
+  readonly reminderLead: string;
+  readonly alertThreshold: { readonly systolicAbove: number; readonly diastolicAbove: number };
+}
 
 /** What a tenant's requests are decided by: its screening rules, follow-up timing and webhooks. */
 export interface TenantSettings {

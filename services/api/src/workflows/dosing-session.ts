@@ -18,14 +18,9 @@ import { WORK, saveForSync, workRequest } from '@kap/queue';
 import { getScreening, insertDosingSession, insertFollowUps, setFollowUpTask } from '@kap/store';
 import type { Patient, Reference, Resource, Task } from '@medplum/fhirtypes';
 import type { CommandContext, CommandResult } from '../http/command';
+import type { SessionSettings } from '../http/tenant-settings';
 import { raiseAlerts } from './alerts';
 import { loadCourse } from './course-state';
-
-export interface SessionSettings {
-  readonly followUpOffsets: string;
-  readonly reminderLead: string;
-  readonly alertThreshold: { readonly systolicAbove: number; readonly diastolicAbove: number };
-}
 
 /**
  * Records a dosing session: the FHIR record of the visit, the CarePlan's progress, and the
