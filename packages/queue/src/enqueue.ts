@@ -1,4 +1,4 @@
-import { enqueueOutboxMany, type Db, type Instant, type OutboxPayload, type OutboxRow } from '@kap/store';
+import { enqueueOutboxMarkingPending, type Db, type Instant, type OutboxPayload, type OutboxRow, type ResourceVersionRef } from '@kap/store';
 import { withTenant, type WorkUnit } from './units';
 
 export interface EnqueueOptions {
@@ -37,11 +37,16 @@ export async function enqueueWork<P>(tx: Db, unit: WorkUnit<P>, payload: P, opti
  * payload is checked before any row is written, and the rows keep the order given.
  */
 export async function enqueueWorkMany(tx: Db, requests: readonly WorkRequest[]): Promise<OutboxRow[]> {
+  return enqueueWorkMarkingPending(tx, [], requests);
+}
+
+/** `enqueueWorkMany` with `markPending(pending)` in the same statement: one round trip for both. */
+export async function enqueueWorkMarkingPending(tx: Db, pending: readonly ResourceVersionRef[], requests: readonly WorkRequest[]): Promise<OutboxRow[]> {
   const messages = requests.map(({ unit, payload, options }) => ({
     topic: unit.topic,
     payload: withTenant(unit.payload.parse(payload), options.tenantId) as unknown as OutboxPayload,
     ...(options.patientId !== undefined ? { patientId: options.patientId } : {}),
     ...(options.availableAt !== undefined ? { availableAt: options.availableAt } : {}),
   }));
-  return enqueueOutboxMany(tx, messages);
+  return enqueueOutboxMarkingPending(tx, pending, messages);
 }

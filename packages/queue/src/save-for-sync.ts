@@ -1,8 +1,8 @@
 import { webhookEventFor } from '@kap/domain';
 import { v2ControlId, v2MessageKind } from '@kap/fhir';
-import { markPending, putResources, toVersionRefs, type Db } from '@kap/store';
+import { putResources, toVersionRefs, type Db } from '@kap/store';
 import type { Resource } from '@medplum/fhirtypes';
-import { enqueueWorkMany, workRequest, type WorkRequest } from './enqueue';
+import { enqueueWorkMarkingPending, workRequest, type WorkRequest } from './enqueue';
 import { WORK } from './units';
 
 export interface SaveForSyncOptions {
@@ -31,7 +31,6 @@ export interface SaveForSyncOptions {
  */
 export async function saveForSync(tx: Db, patientId: string, resources: readonly Resource[], options: SaveForSyncOptions): Promise<Resource[]> {
   const stored = await putResources(tx, resources, { patientId });
-  await markPending(tx, toVersionRefs(stored));
   const { tenantId } = options;
   const work = [workRequest(WORK.ehrSync, { patientId, reason: options.reason }, { patientId, tenantId })];
   for (const resource of stored) {
@@ -53,6 +52,7 @@ export async function saveForSync(tx: Db, patientId: string, resources: readonly
       work.push(workRequest(WORK.hl7Out, { resourceType, resourceId: resource.id, version, controlId, messageType }, { patientId, tenantId }));
     }
   }
-  await enqueueWorkMany(tx, [...work, ...(options.alsoEnqueue ?? [])]);
+  // The pending marks ride with the outbox rows: one statement.
+  await enqueueWorkMarkingPending(tx, toVersionRefs(stored), [...work, ...(options.alsoEnqueue ?? [])]);
   return stored;
 }

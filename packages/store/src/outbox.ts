@@ -4,6 +4,7 @@
  * here and the relay dispatches it again, so nothing accepted is lost.
  */
 import type { Db } from './db';
+import { MARK_PENDING_SQL, pendingParam, type ResourceVersionRef } from './sync-state';
 import { instantParam, isoFrom, isoOrNull, jsonParam, numberFrom, textOrNull, type Instant, type JsonValue } from './sql-values';
 
 /** A job payload. Ids only: queues keep payloads in clear text, so no patient data. */
@@ -99,22 +100,36 @@ export async function enqueueOutbox(db: Db, message: NewOutboxMessage): Promise<
  * given: their ids rise in that order, and the rows come back in it.
  */
 export async function enqueueOutboxMany(db: Db, messages: readonly NewOutboxMessage[]): Promise<OutboxRow[]> {
-  if (messages.length === 0) return [];
+  return enqueueOutboxMarkingPending(db, [], messages);
+}
+
+const INSERT_OUTBOX = (param: string): string => `INSERT INTO outbox (topic, patient_id, payload, available_at)
+     SELECT m.topic, m.patient_id, m.payload, COALESCE(m.available_at, now())
+     FROM ROWS FROM (jsonb_to_recordset(${param}::jsonb) AS (topic text, patient_id text, payload jsonb, available_at timestamptz))
+       WITH ORDINALITY AS m(topic, patient_id, payload, available_at, n)
+     ORDER BY m.n
+     RETURNING ${COLUMNS}`;
+
+/**
+ * `markPending(refs)` and `enqueueOutboxMany(messages)` in one statement (one round trip
+ * instead of two): a command's stored versions and the work they ask for are written together.
+ */
+export async function enqueueOutboxMarkingPending(db: Db, pending: readonly ResourceVersionRef[], messages: readonly NewOutboxMessage[]): Promise<OutboxRow[]> {
+  if (messages.length === 0) {
+    if (pending.length > 0) await db.query(MARK_PENDING_SQL('$1'), [pendingParam(pending)]);
+    return [];
+  }
   const given = messages.map((m) => ({
     topic: m.topic,
     patient_id: m.patientId ?? null,
     payload: m.payload,
     available_at: m.availableAt === undefined ? null : instantParam(m.availableAt),
   }));
-  const records = await db.query<OutboxRecord>(
-    `INSERT INTO outbox (topic, patient_id, payload, available_at)
-     SELECT m.topic, m.patient_id, m.payload, COALESCE(m.available_at, now())
-     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (topic text, patient_id text, payload jsonb, available_at timestamptz))
-       WITH ORDINALITY AS m(topic, patient_id, payload, available_at, n)
-     ORDER BY m.n
-     RETURNING ${COLUMNS}`,
-    [jsonParam(given)],
-  );
+  const records =
+    pending.length === 0
+      ? await db.query<OutboxRecord>(INSERT_OUTBOX('$1'), [jsonParam(given)])
+      : // The sync_state rows and the outbox rows touch different tables: neither needs the other's result.
+        await db.query<OutboxRecord>(`WITH pending AS (${MARK_PENDING_SQL('$2')}) ${INSERT_OUTBOX('$1')}`, [jsonParam(given), pendingParam(pending)]);
   if (records.length !== messages.length) throw new Error(`INSERT returned ${records.length} rows for ${messages.length}`);
   return records.map(toRow).sort((a, b) => a.id - b.id);
 }

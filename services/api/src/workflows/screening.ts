@@ -9,6 +9,7 @@ import {
   conflict,
   eligibilityKey,
   notFound,
+  patientId as patientIdFor,
   questionnaireResponseKey,
   resourceId,
 } from '@kap/fhir';
@@ -40,7 +41,8 @@ export async function recordScreening(
   // A new Patient is stored below with the screening's resources, in the same statement.
   const { patient, created } = await ensurePatient(ctx.tx, { system: request.patient.system, value: request.patient.value }, () =>
     buildPatient(request.patient, ctx.tenantId),
-    { callerStoresNew: true },
+    // buildPatient's id, known before building: the lookup and the claim are one statement.
+    { callerStoresNew: true, newId: patientIdFor(request.patient, ctx.tenantId) },
   );
   const patientId = patient.id as string;
   const screeningId = randomUUID();
