@@ -12,6 +12,7 @@ export * from './resources';
 export * from './patients';
 export * from './screenings';
 export * from './courses';
+export * from './course-context';
 export * from './dosing-sessions';
 export * from './follow-ups';
 export * from './goals-of-care';

@@ -71,6 +71,10 @@ function toRow(record: ScreeningRecord): ScreeningRow {
   };
 }
 
+/** The columns and the row of a screening, for statements that read it beside other rows (as JSON). */
+export const SCREENING_COLUMNS = COLUMNS;
+export const screeningFromRecord = toRow;
+
 /** Stores a screening; returns it as stored. */
 export async function insertScreening(db: Db, screening: NewScreening): Promise<ScreeningRow> {
   const [record] = await db.query<ScreeningRecord>(
