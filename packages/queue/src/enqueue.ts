@@ -1,4 +1,4 @@
-import { enqueueOutboxMarkingPending, type Db, type Instant, type OutboxPayload, type OutboxRow, type ResourceVersionRef } from '@kap/store';
+import { enqueueOutboxMarkingPending, outboxMarkingPending, type Db, type NewOutboxMessage, type WriteStatement, type Instant, type OutboxPayload, type OutboxRow, type ResourceVersionRef } from '@kap/store';
 import { withTenant, type WorkUnit } from './units';
 
 export interface EnqueueOptions {
@@ -42,11 +42,19 @@ export async function enqueueWorkMany(tx: Db, requests: readonly WorkRequest[]):
 
 /** `enqueueWorkMany` with `markPending(pending)` in the same statement: one round trip for both. */
 export async function enqueueWorkMarkingPending(tx: Db, pending: readonly ResourceVersionRef[], requests: readonly WorkRequest[]): Promise<OutboxRow[]> {
-  const messages = requests.map(({ unit, payload, options }) => ({
+  return enqueueOutboxMarkingPending(tx, pending, outboxMessages(requests));
+}
+
+/** enqueueWorkMarkingPending as statements for writeTogether; the payloads are checked here, before anything is sent. */
+export function workMarkingPending(pending: readonly ResourceVersionRef[], requests: readonly WorkRequest[]): WriteStatement[] {
+  return outboxMarkingPending(pending, outboxMessages(requests));
+}
+
+function outboxMessages(requests: readonly WorkRequest[]): NewOutboxMessage[] {
+  return requests.map(({ unit, payload, options }) => ({
     topic: unit.topic,
     payload: withTenant(unit.payload.parse(payload), options.tenantId) as unknown as OutboxPayload,
     ...(options.patientId !== undefined ? { patientId: options.patientId } : {}),
     ...(options.availableAt !== undefined ? { availableAt: options.availableAt } : {}),
   }));
-  return enqueueOutboxMarkingPending(tx, pending, messages);
 }

@@ -1,8 +1,8 @@
 import { webhookEventFor } from '@kap/domain';
 import { v2ControlId, v2MessageKind } from '@kap/fhir';
-import { putResources, toVersionRefs, type Db } from '@kap/store';
+import { putResources, toVersionRefs, type Db, type WriteStatement } from '@kap/store';
 import type { Resource } from '@medplum/fhirtypes';
-import { enqueueWorkMarkingPending, workRequest, type WorkRequest } from './enqueue';
+import { enqueueWorkMarkingPending, workMarkingPending, workRequest, type WorkRequest } from './enqueue';
 import { WORK } from './units';
 
 export interface SaveForSyncOptions {
@@ -21,6 +21,11 @@ export interface SaveForSyncOptions {
    * vital-sign Observation, PHQ-9/GAD-7 total or DocumentReference also gets a v2 message row.
    */
   readonly hl7Out?: boolean;
+  /**
+   * Takes the pending marks and outbox rows instead of writing them now, for the caller to
+   * send with its last writes (writeTogether, before commit): nothing this call returns depends on them.
+   */
+  readonly defer?: (statements: readonly WriteStatement[]) => void;
 }
 
 /**
@@ -53,6 +58,8 @@ export async function saveForSync(tx: Db, patientId: string, resources: readonly
     }
   }
   // The pending marks ride with the outbox rows: one statement.
-  await enqueueWorkMarkingPending(tx, toVersionRefs(stored), [...work, ...(options.alsoEnqueue ?? [])]);
+  const requests = [...work, ...(options.alsoEnqueue ?? [])];
+  if (options.defer) options.defer(workMarkingPending(toVersionRefs(stored), requests));
+  else await enqueueWorkMarkingPending(tx, toVersionRefs(stored), requests);
   return stored;
 }

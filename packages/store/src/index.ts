@@ -32,3 +32,4 @@ export * from './tenant';
 export * from './audit-events';
 export * from './deployment-audit';
 export * from './safety-alerts';
+export * from './write-together';

@@ -5,6 +5,7 @@
  */
 import type { Db } from './db';
 import { MARK_PENDING_SQL, pendingParam, type ResourceVersionRef } from './sync-state';
+import type { WriteStatement } from './write-together';
 import { instantParam, isoFrom, isoOrNull, jsonParam, numberFrom, textOrNull, type Instant, type JsonValue } from './sql-values';
 
 /** A job payload. Ids only: queues keep payloads in clear text, so no patient data. */
@@ -119,19 +120,38 @@ export async function enqueueOutboxMarkingPending(db: Db, pending: readonly Reso
     if (pending.length > 0) await db.query(MARK_PENDING_SQL('$1'), [pendingParam(pending)]);
     return [];
   }
-  const given = messages.map((m) => ({
+  const given = jsonParam(outboxInput(messages));
+  const records =
+    pending.length === 0
+      ? await db.query<OutboxRecord>(INSERT_OUTBOX('$1'), [given])
+      : // The sync_state rows and the outbox rows touch different tables: neither needs the other's result.
+        await db.query<OutboxRecord>(`WITH pending AS (${MARK_PENDING_SQL('$2')}) ${INSERT_OUTBOX('$1')}`, [given, pendingParam(pending)]);
+  if (records.length !== messages.length) throw new Error(`INSERT returned ${records.length} rows for ${messages.length}`);
+  return records.map(toRow).sort((a, b) => a.id - b.id);
+}
+
+function outboxInput(messages: readonly NewOutboxMessage[]): unknown[] {
+  return messages.map((m) => ({
     topic: m.topic,
     patient_id: m.patientId ?? null,
     payload: m.payload,
     available_at: m.availableAt === undefined ? null : instantParam(m.availableAt),
   }));
-  const records =
-    pending.length === 0
-      ? await db.query<OutboxRecord>(INSERT_OUTBOX('$1'), [jsonParam(given)])
-      : // The sync_state rows and the outbox rows touch different tables: neither needs the other's result.
-        await db.query<OutboxRecord>(`WITH pending AS (${MARK_PENDING_SQL('$2')}) ${INSERT_OUTBOX('$1')}`, [jsonParam(given), pendingParam(pending)]);
-  if (records.length !== messages.length) throw new Error(`INSERT returned ${records.length} rows for ${messages.length}`);
-  return records.map(toRow).sort((a, b) => a.id - b.id);
+}
+
+/** enqueueOutboxMarkingPending as statements, for writeTogether. */
+export function outboxMarkingPending(pending: readonly ResourceVersionRef[], messages: readonly NewOutboxMessage[]): WriteStatement[] {
+  const statements: WriteStatement[] = [];
+  if (pending.length > 0) statements.push({ sql: `${MARK_PENDING_SQL('$1')} RETURNING id`, params: [pendingParam(pending)] });
+  if (messages.length > 0) {
+    statements.push({
+      sql: INSERT_OUTBOX('$1'),
+      params: [jsonParam(outboxInput(messages))],
+      expectRows: messages.length,
+      failure: `The outbox did not take all ${messages.length} rows`,
+    });
+  }
+  return statements;
 }
 
 /**

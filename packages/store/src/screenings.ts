@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FindingCode, FindingSeverity, ScreeningOutcome } from '@kap/domain';
 import type { Db } from './db';
+import type { WriteStatement } from './write-together';
 import { instantParam, isoFrom, jsonParam, type Instant } from './sql-values';
 
 /** One reason behind an outcome, as the domain's screening rules report it. */
@@ -77,10 +78,18 @@ export const screeningFromRecord = toRow;
 
 /** Stores a screening; returns it as stored. */
 export async function insertScreening(db: Db, screening: NewScreening): Promise<ScreeningRow> {
-  const [record] = await db.query<ScreeningRecord>(
-    `INSERT INTO screenings (id, patient_id, outcome, reasons, resource_refs, performed_at)
+  const { sql, params } = screeningInsert(screening);
+  const [record] = await db.query<ScreeningRecord>(sql, [...params]);
+  if (!record) throw new Error('INSERT returned no row');
+  return toRow(record);
+}
+
+/** insertScreening as a statement, for writeTogether (a command that needs nothing back from it). */
+export function screeningInsert(screening: NewScreening): WriteStatement {
+  return {
+    sql: `INSERT INTO screenings (id, patient_id, outcome, reasons, resource_refs, performed_at)
      VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6) RETURNING ${COLUMNS}`,
-    [
+    params: [
       screening.id ?? randomUUID(),
       screening.patientId,
       screening.outcome,
@@ -88,9 +97,9 @@ export async function insertScreening(db: Db, screening: NewScreening): Promise<
       jsonParam(screening.resourceRefs),
       instantParam(screening.performedAt),
     ],
-  );
-  if (!record) throw new Error('INSERT returned no row');
-  return toRow(record);
+    expectRows: 1,
+    failure: 'INSERT returned no row',
+  };
 }
 
 /** The screening with this id, or undefined. */

@@ -1,13 +1,22 @@
 import { createHash } from 'node:crypto';
 import { publicBaseUrl } from '@kap/config';
 import { OutcomeError, badRequest, conflict, invalidInput, unavailable, type AuditClient } from '@kap/fhir';
-import { IdempotencyKeyTaken, claimIdempotencyKey, completeIdempotencyKey, findIdempotentResponse, type Db, type JsonValue } from '@kap/store';
+import {
+  IdempotencyKeyTaken,
+  claimIdempotencyKey,
+  findIdempotentResponse,
+  idempotencyCompletion,
+  writeTogether,
+  type Db,
+  type JsonValue,
+  type WriteStatement,
+} from '@kap/store';
 import type { Request, RequestHandler, Response } from 'express';
 import stringify from 'safe-stable-stringify';
 import type { Resource } from '@medplum/fhirtypes';
 import type { z } from 'zod';
 import { auditClientOf, noteAuditReplay, noteAuditStored } from '../audit/requests';
-import { auditEventOf, countWrittenInTransaction, writeAuditEvents, type AuditRecord } from '../audit/trail';
+import { auditEventOf, auditEventStatements, countWrittenInTransaction, writeAuditEvents, type AuditRecord } from '../audit/trail';
 import type { AppDeps } from '../deps';
 import type { Caller } from './caller';
 import { sendText, type HandlerResult } from './respond';
@@ -26,6 +35,12 @@ export interface CommandContext {
   readonly tenant: TenantSettings;
   /** The tenant's subscribers that receive CarePlan and care-team webhooks. */
   readonly webhookUrls: readonly string[];
+  /**
+   * Takes writes whose results the handler needs no more and that nothing it reads after
+   * depends on: they are sent with the AuditEvents and the idempotency record as one
+   * statement before commit (one round trip for all).
+   */
+  readonly defer: (statements: readonly WriteStatement[]) => void;
 }
 
 /** The patient data a command wrote: its AuditEvents are stored in the command's transaction. */
@@ -128,6 +143,7 @@ export function command<T>(
         return await db.transaction(async (tx) => {
           if (key) await claimIdempotencyKey(tx, { scope, key, requestHash, endpoint });
           const now = (deps.now ?? (() => new Date()))();
+          const last: WriteStatement[] = [];
           const { written, ...out } = await handler(input, {
             tx,
             params: req.params as Record<string, string>,
@@ -136,12 +152,21 @@ export function command<T>(
             tenantId: tenant.id,
             tenant,
             webhookUrls: tenant.webhookUrls,
+            defer: (statements) => last.push(...statements),
           });
           const audited = written ? writeAuditRecords(written, out.status, auditClientOf(req, res), now.toISOString()) : [];
           // In the write's own transaction: the record of a write exists exactly when the write does.
-          await writeAuditEvents(tx, tenant.id, audited.map((r) => auditEventOf(r, baseUrlOf(deps))), deps.config.EHR_SYNC_AUDIT);
+          const events = audited.map((r) => auditEventOf(r, baseUrlOf(deps)));
+          if (deps.config.EHR_SYNC_AUDIT && events.length > 0) {
+            // Their sync reads what putResources returns: the deferred writes go first, in the order asked for.
+            await writeTogether(tx, last.splice(0));
+            await writeAuditEvents(tx, tenant.id, events, true);
+          } else {
+            last.push(...auditEventStatements(events));
+          }
           const text = JSON.stringify(out.body);
-          if (key) await completeIdempotencyKey(tx, { scope, key, status: out.status, body: out.body as JsonValue, response: text, ...(out.headers ? { headers: out.headers } : {}) });
+          if (key) last.push(idempotencyCompletion({ scope, key, status: out.status, body: out.body as JsonValue, response: text, ...(out.headers ? { headers: out.headers } : {}) }));
+          await writeTogether(tx, last);
           return { ...out, text, audited: audited.length };
         });
       } catch (err) {

@@ -152,6 +152,7 @@ export async function recordDosingSession(
     courseId: course.id,
     hl7Out: ctx.tenant.hl7Out,
     alsoEnqueue: [...schedules, ...alertTimers],
+    defer: ctx.defer,
   });
   return {
     status: 201,

@@ -16,7 +16,7 @@ import {
 import {
   ensurePatient,
   getScreening,
-  insertScreening,
+  screeningInsert,
   readResource,
   recordReview,
 } from '@kap/store';
@@ -55,9 +55,11 @@ export async function recordScreening(
     tenantId: ctx.tenantId,
     hl7Out: ctx.tenant.hl7Out,
     alsoEnqueue: alertTimers,
+    defer: ctx.defer,
   });
   const produced = created ? stored : [patient, ...stored];
-  await insertScreening(ctx.tx, {
+  // Nothing below reads it: it is sent with the command's last writes.
+  ctx.defer([screeningInsert({
     id: screeningId,
     patientId,
     outcome: evaluation.outcome,
@@ -67,7 +69,7 @@ export async function recordScreening(
       questionnaireResponse: `QuestionnaireResponse/${resourceId(questionnaireResponseKey(screeningId))}`,
     },
     performedAt: request.performedAt,
-  });
+  })]);
   return {
     status: 201,
     body: {
