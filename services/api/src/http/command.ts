@@ -96,7 +96,8 @@ interface CommandOutcome extends HandlerResult {
  * A POST that changes state. The body is parsed at the edge; the handler runs in one
  * database transaction. With an `Idempotency-Key` the key is claimed first in that
  * transaction and its response stored last, so concurrent requests with one key give one
- * result, and a replay within 24 hours returns the stored bytes and does nothing again.
+ * result, and a replay within 24 hours (its claim fails) returns the stored bytes and does
+ * nothing again.
  * Everything runs on the caller's tenant's database, keys included: the same key in two
  * tenants names two requests.
  */
@@ -134,11 +135,9 @@ export function command<T>(
       });
     }
     const result = await guardDatabase(async (): Promise<CommandOutcome> => {
-      const earlier = await replay();
-      if (earlier) {
-        noteAuditReplay(res);
-        return earlier;
-      }
+      // No look for a stored response first: on a tenant's handle that is a transaction of its
+      // own (three round trips) that a new key, the common case, does not need. A key already
+      // used fails its claim below, and the stored response is replayed from there.
       try {
         return await db.transaction(async (tx) => {
           if (key) await claimIdempotencyKey(tx, { scope, key, requestHash, endpoint });
@@ -170,7 +169,7 @@ export function command<T>(
           return { ...out, text, audited: audited.length };
         });
       } catch (err) {
-        // A concurrent request with the same key committed first: answer as its replay.
+        // The key was used before, or a concurrent request with it committed first: answer as its replay.
         if (err instanceof IdempotencyKeyTaken) {
           const winner = await replay();
           if (winner) {
