@@ -1,4 +1,4 @@
-import { enqueueOutboxMany, type Instant, type OutboxPayload, type OutboxRow, type TenantDb } from '@kap/store';
+import { enqueueOutboxMarkingPending, outboxMarkingPending, type NewOutboxMessage, type WriteStatement, type Instant, type OutboxPayload, type OutboxRow, type ResourceVersionRef, type TenantDb } from '@kap/store';
 import type { WorkUnit } from './units';
 
 export interface EnqueueOptions {
@@ -36,11 +36,24 @@ export async function enqueueWork<P>(tx: TenantDb, unit: WorkUnit<P>, payload: P
  * payload is checked before any row is written, and the rows keep the order given.
  */
 export async function enqueueWorkMany(tx: TenantDb, requests: readonly WorkRequest[]): Promise<OutboxRow[]> {
-  const messages = requests.map(({ unit, payload, options }) => ({
+  return enqueueWorkMarkingPending(tx, [], requests);
+}
+
+/** `enqueueWorkMany` with `markPending(pending)` in the same statement: one round trip for both. */
+export async function enqueueWorkMarkingPending(tx: TenantDb, pending: readonly ResourceVersionRef[], requests: readonly WorkRequest[]): Promise<OutboxRow[]> {
+  return enqueueOutboxMarkingPending(tx, pending, outboxMessages(requests));
+}
+
+/** enqueueWorkMarkingPending as statements for writeTogether; the payloads are checked here, before anything is sent. */
+export function workMarkingPending(pending: readonly ResourceVersionRef[], requests: readonly WorkRequest[]): WriteStatement[] {
+  return outboxMarkingPending(pending, outboxMessages(requests));
+}
+
+function outboxMessages(requests: readonly WorkRequest[]): NewOutboxMessage[] {
+  return requests.map(({ unit, payload, options }) => ({
     topic: unit.topic,
     payload: unit.payload.parse(payload) as unknown as OutboxPayload,
     ...(options.patientId !== undefined ? { patientId: options.patientId } : {}),
     ...(options.availableAt !== undefined ? { availableAt: options.availableAt } : {}),
   }));
-  return enqueueOutboxMany(tx, messages);
 }

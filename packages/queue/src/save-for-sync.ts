@@ -1,8 +1,8 @@
 import { webhookEventFor } from '@kap/domain';
 import { v2ControlId, v2MessageKind } from '@kap/fhir';
-import { markPending, putResources, toVersionRefs, type TenantDb } from '@kap/store';
+import { putResources, toVersionRefs, type TenantDb, type WriteStatement } from '@kap/store';
 import type { Resource } from '@medplum/fhirtypes';
-import { enqueueWorkMany, workRequest, type WorkRequest } from './enqueue';
+import { enqueueWorkMarkingPending, workMarkingPending, workRequest, type WorkRequest } from './enqueue';
 import { WORK } from './units';
 
 export interface SaveForSyncOptions {
@@ -19,6 +19,11 @@ export interface SaveForSyncOptions {
    * vital-sign Observation, PHQ-9/GAD-7 total or DocumentReference also gets a v2 message row.
    */
   readonly hl7Out?: boolean;
+  /**
+   * Takes the pending marks and outbox rows instead of writing them now, for the caller to
+   * send with its last writes (writeTogether, before commit): nothing this call returns depends on them.
+   */
+  readonly defer?: (statements: readonly WriteStatement[]) => void;
 }
 
 /**
@@ -29,7 +34,6 @@ export interface SaveForSyncOptions {
  */
 export async function saveForSync(tx: TenantDb, patientId: string, resources: readonly Resource[], options: SaveForSyncOptions): Promise<Resource[]> {
   const stored = await putResources(tx, resources, { patientId });
-  await markPending(tx, toVersionRefs(stored));
   const work = [workRequest(WORK.ehrSync, { patientId, reason: options.reason }, { patientId })];
   for (const resource of stored) {
     const event = webhookEventFor(resource.resourceType);
@@ -50,6 +54,9 @@ export async function saveForSync(tx: TenantDb, patientId: string, resources: re
       work.push(workRequest(WORK.hl7Out, { resourceType, resourceId: resource.id, version, controlId, messageType }, { patientId }));
     }
   }
-  await enqueueWorkMany(tx, [...work, ...(options.alsoEnqueue ?? [])]);
+  // The pending marks ride with the outbox rows: one statement.
+  const requests = [...work, ...(options.alsoEnqueue ?? [])];
+  if (options.defer) options.defer(workMarkingPending(toVersionRefs(stored), requests));
+  else await enqueueWorkMarkingPending(tx, toVersionRefs(stored), requests);
   return stored;
 }

@@ -6,6 +6,7 @@ import type { AuditEvent } from '@medplum/fhirtypes';
 import type { TenantDb } from './tenant';
 import type { ResourceSearchResult } from './resources';
 import { jsonParam, numberFrom } from './sql-values';
+import type { WriteStatement } from './write-together';
 
 export interface AuditRow {
   readonly event: AuditEvent;
@@ -21,6 +22,12 @@ const ROWS_PER_STATEMENT = 500;
  * batch retried after its commit's answer was lost records each event once.
  */
 export async function insertAuditEvents(db: TenantDb, rows: readonly AuditRow[]): Promise<void> {
+  for (const { sql, params } of auditEventsInsert(rows)) await db.query(sql, [...params]);
+}
+
+/** insertAuditEvents as statements (one per 500 rows), for writeTogether. */
+export function auditEventsInsert(rows: readonly AuditRow[]): WriteStatement[] {
+  const statements: WriteStatement[] = [];
   for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
     const chunk = rows.slice(start, start + ROWS_PER_STATEMENT);
     const params: unknown[] = [];
@@ -30,11 +37,12 @@ export async function insertAuditEvents(db: TenantDb, rows: readonly AuditRow[])
       const n = params.length;
       return `($${n - 3}, $${n - 2}, $${n - 1}, $${n}::jsonb)`;
     });
-    await db.query(
-      `INSERT INTO audit_events (id, recorded, patient_id, content) VALUES ${values.join(', ')} ON CONFLICT (id) DO NOTHING`,
+    statements.push({
+      sql: `INSERT INTO audit_events (id, recorded, patient_id, content) VALUES ${values.join(', ')} ON CONFLICT (id) DO NOTHING RETURNING id`,
       params,
-    );
+    });
   }
+  return statements;
 }
 
 export async function readAuditEvent(db: TenantDb, id: string): Promise<AuditEvent | undefined> {

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DoseLevel } from '@kap/domain';
 import type { TenantDb } from './tenant';
+import { FOLLOW_UP_COLUMNS, followUpFromRecord, insertFollowUps, type FollowUpRow, type NewFollowUp } from './follow-ups';
 import { instantParam, isoFrom, jsonParam, numberFrom, type Instant } from './sql-values';
 
 export interface DosingSessionRow {
@@ -53,6 +54,10 @@ function toRow(record: DosingSessionRecord): DosingSessionRow {
   };
 }
 
+/** The columns and the row of a session, for statements that read sessions beside other rows (as JSON). */
+export const DOSING_SESSION_COLUMNS = COLUMNS;
+export const dosingSessionFromRecord = toRow;
+
 /**
  * Stores a session; returns undefined when the course already has this session number
  * (a concurrent request won the race the domain check could not see), so the caller can
@@ -74,6 +79,64 @@ export async function insertDosingSession(db: TenantDb, session: NewDosingSessio
     ],
   );
   return record && toRow(record);
+}
+
+export interface RecordedDosingSession {
+  /** Undefined when the course already has this session number (nothing was written). */
+  readonly session: DosingSessionRow | undefined;
+  /** As insertFollowUps returns them, in the order given; empty when the session was not stored. */
+  readonly followUps: FollowUpRow[];
+}
+
+/**
+ * insertDosingSession and, only if the session was stored, insertFollowUps, in one
+ * statement: one round trip instead of two (a third only when a follow-up key was taken).
+ */
+export async function insertDosingSessionWithFollowUps(
+  db: TenantDb,
+  session: NewDosingSession,
+  followUps: readonly NewFollowUp[],
+): Promise<RecordedDosingSession> {
+  const given = followUps.map((f) => ({
+    id: f.id ?? randomUUID(),
+    course_id: f.courseId,
+    session_number: f.sessionNumber,
+    sequence: f.sequence,
+    due_by: instantParam(f.dueBy),
+    task_id: f.taskId ?? null,
+  }));
+  const [row] = await db.query<{ session: DosingSessionRecord | null; follow_ups: Parameters<typeof followUpFromRecord>[0][] }>(
+    `WITH s AS (
+       INSERT INTO dosing_sessions (id, course_id, session_number, start_time, end_time, dose_level, resource_refs)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+       ON CONFLICT (course_id, session_number) DO NOTHING RETURNING ${COLUMNS}
+     ),
+     f AS (
+       INSERT INTO follow_ups (id, course_id, session_number, sequence, due_by, task_id)
+       SELECT id, course_id, session_number, sequence, due_by, task_id
+       FROM jsonb_to_recordset($8::jsonb) AS f(id text, course_id text, session_number integer, sequence integer, due_by timestamptz, task_id text)
+       WHERE EXISTS (SELECT 1 FROM s)
+       ON CONFLICT (course_id, session_number, sequence) DO NOTHING RETURNING ${FOLLOW_UP_COLUMNS}
+     )
+     SELECT (SELECT row_to_json(s) FROM s) AS session, (SELECT COALESCE(json_agg(f), '[]') FROM f) AS follow_ups`,
+    [
+      session.id ?? randomUUID(),
+      session.courseId,
+      session.sessionNumber,
+      instantParam(session.start),
+      instantParam(session.end),
+      session.doseLevel,
+      jsonParam(session.resourceRefs),
+      jsonParam(given),
+    ],
+  );
+  if (!row?.session) return { session: undefined, followUps: [] };
+  const inserted = row.follow_ups.map(followUpFromRecord);
+  const byKey = new Map(inserted.map((f) => [`${f.courseId}/${f.sessionNumber}/${f.sequence}`, f]));
+  const rows = followUps.map((f) => byKey.get(`${f.courseId}/${f.sessionNumber}/${f.sequence}`));
+  // A key already present keeps its stored row: insertFollowUps reads those back.
+  const all = rows.every((f) => f !== undefined) ? (rows as FollowUpRow[]) : await insertFollowUps(db, followUps.map((f, i) => ({ ...f, id: given[i]?.id })));
+  return { session: toRow(row.session), followUps: all };
 }
 
 /** A course's sessions by session number. */

@@ -76,6 +76,10 @@ function toRow(record: FollowUpRecord): FollowUpRow {
   };
 }
 
+/** The columns and the row of a follow-up, for statements that write them beside other rows (as JSON). */
+export const FOLLOW_UP_COLUMNS = COLUMNS;
+export const followUpFromRecord = toRow;
+
 /**
  * Schedules follow-ups (status `scheduled`). A key already present keeps its stored row.
  * Returns the stored row for every given key, in the order given.

@@ -40,6 +40,10 @@ function toRow(record: GoalsOfCareRecord): GoalsOfCareRow {
   };
 }
 
+/** The columns and the row of a discussion, for statements that read them beside other rows (as JSON). */
+export const GOALS_OF_CARE_COLUMNS = COLUMNS;
+export const goalsOfCareFromRecord = toRow;
+
 /** Stores a discussion; returns it as stored. */
 export async function insertGoalsOfCare(db: TenantDb, goals: NewGoalsOfCare): Promise<GoalsOfCareRow> {
   const [record] = await db.query<GoalsOfCareRecord>(

@@ -12,6 +12,7 @@
 import type { TenantDb } from './tenant';
 import { SCOPED_TENANT } from './migration-list';
 import { jsonParam, numberFrom, type JsonValue } from './sql-values';
+import type { WriteStatement } from './write-together';
 
 /** How long a key holds its response. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -109,12 +110,27 @@ export async function completeIdempotencyKey(
   tx: TenantDb,
   done: { scope: string; key: string; status: number; body: JsonValue; response: string; headers?: Readonly<Record<string, string>> },
 ): Promise<void> {
-  const rows = await tx.query(
-    `UPDATE idempotency_keys SET status = $3, body = $4::jsonb, response = $5, headers = $6::jsonb
+  const { sql, params, failure } = idempotencyCompletion(done);
+  const rows = await tx.query(sql, [...params]);
+  if (rows.length === 0) throw new Error(failure);
+}
+
+/** completeIdempotencyKey as a statement, for writeTogether with the command's last writes. */
+export function idempotencyCompletion(done: {
+  scope: string;
+  key: string;
+  status: number;
+  body: JsonValue;
+  response: string;
+  headers?: Readonly<Record<string, string>>;
+}): WriteStatement {
+  return {
+    sql: `UPDATE idempotency_keys SET status = $3, body = $4::jsonb, response = $5, headers = $6::jsonb
      WHERE scope = $1 AND key = $2 AND tenant_id = ${SCOPED_TENANT} AND status = 0 RETURNING key`,
-    [done.scope, done.key, done.status, jsonParam(done.body), done.response, done.headers ? jsonParam(done.headers) : null],
-  );
-  if (rows.length === 0) throw new Error('completeIdempotencyKey: the key was not claimed in this transaction');
+    params: [done.scope, done.key, done.status, jsonParam(done.body), done.response, done.headers ? jsonParam(done.headers) : null],
+    expectRows: 1,
+    failure: 'completeIdempotencyKey: the key was not claimed in this transaction',
+  };
 }
 
 /**

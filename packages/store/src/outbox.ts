@@ -8,6 +8,8 @@ import type { TenantDb } from './tenant';
 
 /** A row found by its id or key: the relay and the queue's failed handler (the deployment's) and a tenant's job alike. */
 type EitherDb = TenantDb | DeploymentDb;
+import { MARK_PENDING_SQL, pendingParam, type ResourceVersionRef } from './sync-state';
+import type { WriteStatement } from './write-together';
 import { instantParam, isoFrom, isoOrNull, jsonParam, numberFrom, textOrNull, type Instant, type JsonValue } from './sql-values';
 
 /** A job payload. Ids only: queues keep payloads in clear text, so no patient data. */
@@ -103,24 +105,57 @@ export async function enqueueOutbox(db: TenantDb, message: NewOutboxMessage): Pr
  * given: their ids rise in that order, and the rows come back in it.
  */
 export async function enqueueOutboxMany(db: TenantDb, messages: readonly NewOutboxMessage[]): Promise<OutboxRow[]> {
-  if (messages.length === 0) return [];
-  const given = messages.map((m) => ({
+  return enqueueOutboxMarkingPending(db, [], messages);
+}
+
+const INSERT_OUTBOX = (param: string): string => `INSERT INTO outbox (topic, patient_id, payload, available_at)
+     SELECT m.topic, m.patient_id, m.payload, COALESCE(m.available_at, now())
+     FROM ROWS FROM (jsonb_to_recordset(${param}::jsonb) AS (topic text, patient_id text, payload jsonb, available_at timestamptz))
+       WITH ORDINALITY AS m(topic, patient_id, payload, available_at, n)
+     ORDER BY m.n
+     RETURNING ${COLUMNS}`;
+
+/**
+ * `markPending(refs)` and `enqueueOutboxMany(messages)` in one statement (one round trip
+ * instead of two): a command's stored versions and the work they ask for are written together.
+ */
+export async function enqueueOutboxMarkingPending(db: TenantDb, pending: readonly ResourceVersionRef[], messages: readonly NewOutboxMessage[]): Promise<OutboxRow[]> {
+  if (messages.length === 0) {
+    if (pending.length > 0) await db.query(MARK_PENDING_SQL('$1'), [pendingParam(pending)]);
+    return [];
+  }
+  const given = jsonParam(outboxInput(messages));
+  const records =
+    pending.length === 0
+      ? await db.query<OutboxRecord>(INSERT_OUTBOX('$1'), [given])
+      : // The sync_state rows and the outbox rows touch different tables: neither needs the other's result.
+        await db.query<OutboxRecord>(`WITH pending AS (${MARK_PENDING_SQL('$2')}) ${INSERT_OUTBOX('$1')}`, [given, pendingParam(pending)]);
+  if (records.length !== messages.length) throw new Error(`INSERT returned ${records.length} rows for ${messages.length}`);
+  return records.map(toRow).sort((a, b) => a.id - b.id);
+}
+
+function outboxInput(messages: readonly NewOutboxMessage[]): unknown[] {
+  return messages.map((m) => ({
     topic: m.topic,
     patient_id: m.patientId ?? null,
     payload: m.payload,
     available_at: m.availableAt === undefined ? null : instantParam(m.availableAt),
   }));
-  const records = await db.query<OutboxRecord>(
-    `INSERT INTO outbox (topic, patient_id, payload, available_at)
-     SELECT m.topic, m.patient_id, m.payload, COALESCE(m.available_at, now())
-     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (topic text, patient_id text, payload jsonb, available_at timestamptz))
-       WITH ORDINALITY AS m(topic, patient_id, payload, available_at, n)
-     ORDER BY m.n
-     RETURNING ${COLUMNS}`,
-    [jsonParam(given)],
-  );
-  if (records.length !== messages.length) throw new Error(`INSERT returned ${records.length} rows for ${messages.length}`);
-  return records.map(toRow).sort((a, b) => a.id - b.id);
+}
+
+/** enqueueOutboxMarkingPending as statements, for writeTogether. */
+export function outboxMarkingPending(pending: readonly ResourceVersionRef[], messages: readonly NewOutboxMessage[]): WriteStatement[] {
+  const statements: WriteStatement[] = [];
+  if (pending.length > 0) statements.push({ sql: `${MARK_PENDING_SQL('$1')} RETURNING id`, params: [pendingParam(pending)] });
+  if (messages.length > 0) {
+    statements.push({
+      sql: INSERT_OUTBOX('$1'),
+      params: [jsonParam(outboxInput(messages))],
+      expectRows: messages.length,
+      failure: `The outbox did not take all ${messages.length} rows`,
+    });
+  }
+  return statements;
 }
 
 /**

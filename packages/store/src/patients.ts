@@ -8,6 +8,7 @@ import type { Identifier, Patient } from '@medplum/fhirtypes';
 import type { TenantDb } from './tenant';
 import { SCOPED_TENANT } from './migration-list';
 import { putResources, readResource, searchResources } from './resources';
+import { jsonParam } from './sql-values';
 
 /** A hospital identifier (https://hl7.org/fhir/R4/datatypes.html#Identifier), system required. */
 export interface PatientIdentifier {
@@ -28,6 +29,11 @@ export interface EnsurePatientOptions {
    * two round trips more). The caller must store it before committing.
    */
   readonly callerStoresNew?: boolean;
+  /**
+   * The id a new Patient is claimed under (`build()`'s id is then replaced by it). Known in
+   * advance, the lookup and the claim travel as one statement instead of three.
+   */
+  readonly newId?: string;
 }
 
 /**
@@ -45,32 +51,85 @@ export async function ensurePatient(
   options: EnsurePatientOptions = {},
 ): Promise<EnsuredPatient> {
   return db.transaction(async (tx) => {
-    const known = await patientIdFor(tx, identifier);
-    if (known) return loadOrCreate(tx, known, identifier, build);
-
+    const found = await lookUpPatient(tx, identifier, options.newId);
+    if (found.knownId) {
+      return found.known ? { patient: found.known, created: false } : loadOrCreate(tx, found.knownId, identifier, build);
+    }
     // A Patient stored before this table knew it (for example through putResources).
-    const existing = await searchResources<Patient>(tx, 'Patient', { identifier, count: 1 });
-    const found = existing.resources[0];
-    const candidate = found ?? withIdentifier(build(), identifier);
-    const candidateId = candidate.id ?? randomUUID();
-
-    const claimed = await tx.query(
-      `INSERT INTO patient_identifiers (system, value, patient_id) VALUES ($1, $2, $3)
-       ON CONFLICT (tenant_id, system, value) DO NOTHING RETURNING patient_id`,
-      [identifier.system, identifier.value, candidateId],
-    );
-    if (claimed.length === 0) {
+    const legacy = found.legacy;
+    let candidateId: string;
+    let claimed: boolean;
+    let candidate: Patient | undefined;
+    if (found.claimedId !== undefined) {
+      claimed = found.claimedId !== null;
+      candidateId = found.claimedId ?? '';
+    } else {
+      candidate = legacy ?? withIdentifier(build(), identifier);
+      candidateId = candidate.id ?? randomUUID();
+      const rows = await tx.query(
+        `INSERT INTO patient_identifiers (system, value, patient_id) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, system, value) DO NOTHING RETURNING patient_id`,
+        [identifier.system, identifier.value, candidateId],
+      );
+      claimed = rows.length > 0;
+    }
+    if (!claimed) {
       // Another transaction claimed it first and has committed (ON CONFLICT waited for it).
       const winner = await patientIdFor(tx, identifier);
       if (!winner) throw new Error('Patient identifier claimed by a transaction that then vanished');
       return loadOrCreate(tx, winner, identifier, build);
     }
-    if (found) return { patient: found, created: false };
-    if (options.callerStoresNew) return { patient: { ...candidate, id: candidateId }, created: true };
-    const [patient] = await putResources(tx, [{ ...candidate, id: candidateId }]);
-    if (!patient) throw new Error('putResources returned nothing');
-    return { patient, created: true };
+    if (legacy) return { patient: legacy, created: false };
+    const patient = { ...(candidate ?? withIdentifier(build(), identifier)), id: candidateId };
+    if (options.callerStoresNew) return { patient, created: true };
+    const [stored] = await putResources(tx, [patient]);
+    if (!stored) throw new Error('putResources returned nothing');
+    return { patient: stored, created: true };
   });
+}
+
+interface LookedUp {
+  /** The id the identifier maps to, and that Patient (undefined if its resource went missing). */
+  readonly knownId?: string;
+  readonly known?: Patient;
+  /** Unmapped: a Patient stored with this identifier before the table knew it. */
+  readonly legacy?: Patient;
+  /** With a `newId`, unmapped: the id claimed, or null when another transaction's claim won. */
+  readonly claimedId?: string | null;
+}
+
+/**
+ * One statement: the mapped Patient, or else a Patient already stored with the identifier,
+ * and (with `newId`) the claim of the identifier for that one or for `newId`. Each part
+ * reads what the one before it found; none needs a result back in between.
+ */
+async function lookUpPatient(tx: TenantDb, identifier: PatientIdentifier, newId: string | undefined): Promise<LookedUp> {
+  const params: unknown[] = [identifier.system, identifier.value, jsonParam([{ system: identifier.system, value: identifier.value }])];
+  if (newId !== undefined) params.push(newId);
+  const [row] = await tx.query<{ known_id: string | null; known: Patient | null; legacy: Patient | null; claimed_id: string | null }>(
+    `WITH known AS (SELECT patient_id FROM patient_identifiers WHERE system = $1 AND value = $2 AND tenant_id = ${SCOPED_TENANT}),
+     legacy AS (
+       SELECT id, content FROM resources
+       WHERE resource_type = 'Patient' AND NOT EXISTS (SELECT 1 FROM known) AND content -> 'identifier' @> $3::jsonb
+       ORDER BY last_updated, id LIMIT 1
+     )${
+       newId === undefined
+         ? ''
+         : `,
+     claimed AS (
+       INSERT INTO patient_identifiers (system, value, patient_id)
+       SELECT $1, $2, COALESCE((SELECT id FROM legacy), $4) WHERE NOT EXISTS (SELECT 1 FROM known)
+       ON CONFLICT (tenant_id, system, value) DO NOTHING RETURNING patient_id
+     )`
+     }
+     SELECT (SELECT patient_id FROM known) AS known_id,
+       (SELECT r.content FROM resources r JOIN known k ON r.resource_type = 'Patient' AND r.id = k.patient_id) AS known,
+       (SELECT content FROM legacy) AS legacy,
+       ${newId === undefined ? 'NULL::text' : '(SELECT patient_id FROM claimed)'} AS claimed_id`,
+    params,
+  );
+  if (row?.known_id) return { knownId: row.known_id, ...(row.known ? { known: row.known } : {}) };
+  return { ...(row?.legacy ? { legacy: row.legacy } : {}), ...(newId === undefined ? {} : { claimedId: row?.claimed_id ?? null }) };
 }
 
 /** The local Patient id mapped to this hospital identifier, if any. */

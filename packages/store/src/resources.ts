@@ -62,73 +62,101 @@ const WRITTEN_COLUMNS = 'type text, id text, version integer, content jsonb, pat
 const ordered = (alias: string): string => `${alias}.last_updated + ${alias}.n * interval '1 microsecond'`;
 
 /**
- * putOne's rules for many resources in two round trips: one read that locks every current
- * row (in key order, as concurrent batches do), one statement that inserts the new ones,
- * updates the changed ones and adds their history rows. A row another transaction inserted
- * meanwhile is left out of the insert and goes through putOne.
+ * putOne's rules for many resources in one round trip when all are new or unchanged, two
+ * when some changed. The first statement locks every current row (in key order, as
+ * concurrent batches do), and then, with every lock held, inserts the ones not there with
+ * their history rows; the changed ones are compared here and updated by a second. A row
+ * another transaction inserted meanwhile is left out of the insert and goes through putOne.
  */
 async function putBatch<T extends Resource>(tx: TenantDb, incoming: readonly T[], patientId: string | undefined): Promise<T[]> {
-  const current = await tx.query<{ resource_type: string; id: string; version_id: unknown; content: T }>(
-    `SELECT r.resource_type, r.id, r.version_id, r.content
-     FROM resources r JOIN jsonb_to_recordset($1::jsonb) AS k(type text, id text) ON r.resource_type = k.type AND r.id = k.id
-     ORDER BY r.resource_type, r.id FOR UPDATE OF r`,
-    [jsonParam(incoming.map((r) => ({ type: r.resourceType, id: r.id })))],
-  );
-  const byKey = new Map(current.map((c) => [`${c.resource_type}/${c.id}`, c]));
   const lastUpdated = new Date().toISOString();
-  const stored: T[] = [];
-  const inserts: Written[] = [];
-  const updates: Written[] = [];
-  for (const resource of incoming) {
-    const type = resource.resourceType;
-    const id = resource.id as string;
-    const found = byKey.get(`${type}/${id}`);
-    if (found && jsonEqual(withoutVersionMeta(found.content), withoutVersionMeta(resource))) {
-      stored.push(found.content);
-      continue;
-    }
-    const version = found ? numberFrom(found.version_id) + 1 : 1;
-    const content = { ...resource, meta: { ...resource.meta, versionId: String(version), lastUpdated } } as T;
-    (found ? updates : inserts).push({ type, id, version, content, patient_id: patientId ?? patientIdOf(resource) ?? null, last_updated: lastUpdated, n: stored.length });
-    stored.push(content);
-  }
-  if (inserts.length + updates.length === 0) return stored;
-  const written = await tx.query<{ resource_type: string; id: string }>(
-    `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(${WRITTEN_COLUMNS})),
-     updates AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(${WRITTEN_COLUMNS})),
+  const owner = (resource: T): string | null => patientId ?? patientIdOf(resource) ?? null;
+  // What each would be as a new resource; the statement inserts those that are.
+  const asNew: Written[] = incoming.map((resource, n) => ({
+    type: resource.resourceType,
+    id: resource.id as string,
+    version: 1,
+    content: { ...resource, meta: { ...resource.meta, versionId: '1', lastUpdated } },
+    patient_id: owner(resource),
+    last_updated: lastUpdated,
+    n,
+  }));
+  const rows = await tx.query<{ resource_type: string; id: string; version_id: unknown; content: T | null }>(
+    `WITH current AS (
+       SELECT r.resource_type, r.id, r.version_id, r.content
+       FROM resources r JOIN jsonb_to_recordset($1::jsonb) AS k(type text, id text) ON r.resource_type = k.type AND r.id = k.id
+       ORDER BY r.resource_type, r.id FOR UPDATE OF r
+     ),
+     -- One value (an InitPlan) computed before the insert runs: every lock is taken first.
+     existing AS (SELECT COALESCE(array_agg(resource_type || '/' || id), '{}') AS keys FROM current),
+     input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(${WRITTEN_COLUMNS})),
      inserted AS (
        INSERT INTO resources (resource_type, id, version_id, content, patient_id, last_updated)
        SELECT i.type, i.id, i.version, i.content, i.patient_id, ${ordered('i')} FROM input i
+       WHERE NOT (i.type || '/' || i.id = ANY ((SELECT keys FROM existing)::text[]))
        -- Key order, as the locking read: two batches inserting the same new ids in other
        -- orders would otherwise wait on each other's unique-index entries (a deadlock).
        ORDER BY i.type, i.id, i.n
        ON CONFLICT (resource_type, id) DO NOTHING RETURNING resource_type, id
      ),
-     updated AS (
-       UPDATE resources t SET version_id = u.version, content = u.content, patient_id = u.patient_id, last_updated = ${ordered('u')}
-       FROM updates u WHERE t.resource_type = u.type AND t.id = u.id RETURNING t.resource_type, t.id
-     ),
-     done AS (SELECT resource_type, id FROM inserted UNION ALL SELECT resource_type, id FROM updated),
      history AS (
        INSERT INTO resource_history (resource_type, id, version_id, content, last_updated)
        SELECT w.type, w.id, w.version, w.content, ${ordered('w')}
-       FROM (SELECT * FROM input UNION ALL SELECT * FROM updates) w JOIN done d ON d.resource_type = w.type AND d.id = w.id
+       FROM input w JOIN inserted d ON d.resource_type = w.type AND d.id = w.id
        RETURNING resource_type, id
      )
-     SELECT resource_type, id FROM history`,
-    [jsonParam(inserts), jsonParam(updates)],
+     SELECT resource_type, id, version_id, content FROM current
+     UNION ALL SELECT resource_type, id, NULL, NULL FROM history`,
+    [jsonParam(asNew)],
   );
-  if (written.length === inserts.length + updates.length) return stored;
-  // Another transaction inserted some of these ids first: putOne finds and locks its row.
-  const done = new Set(written.map((w) => `${w.resource_type}/${w.id}`));
-  const keyOf = (r: Resource): string => `${r.resourceType}/${r.id}`;
-  const leftOver = incoming
-    .map((resource, i) => ({ resource, i, key: keyOf(resource) }))
-    .filter(({ key }) => inserts.some((w) => `${w.type}/${w.id}` === key) && !done.has(key))
-    // In key order, as every other lock here is taken: in the caller's order, two batches
-    // holding each other's rows would deadlock. The same id twice keeps the order given.
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i));
-  for (const { resource, i } of leftOver) stored[i] = await putOne(tx, resource as T, patientId);
+  const byKey = new Map<string, { version_id: unknown; content: T }>();
+  const inserted = new Set<string>();
+  for (const row of rows) {
+    const key = `${row.resource_type}/${row.id}`;
+    if (row.content === null) inserted.add(key);
+    else byKey.set(key, { version_id: row.version_id, content: row.content });
+  }
+  const stored: T[] = [];
+  const updates: Written[] = [];
+  const leftOver: { resource: T; i: number; key: string }[] = [];
+  for (const [i, resource] of incoming.entries()) {
+    const type = resource.resourceType;
+    const id = resource.id as string;
+    const key = `${type}/${id}`;
+    const found = byKey.get(key);
+    if (!found) {
+      // Not there when locked: inserted above, or another transaction inserted it first.
+      if (!inserted.has(key)) leftOver.push({ resource, i, key });
+      stored.push(asNew[i]?.content as T);
+      continue;
+    }
+    if (jsonEqual(withoutVersionMeta(found.content), withoutVersionMeta(resource))) {
+      stored.push(found.content);
+      continue;
+    }
+    const version = numberFrom(found.version_id) + 1;
+    const content = { ...resource, meta: { ...resource.meta, versionId: String(version), lastUpdated } } as T;
+    updates.push({ type, id, version, content, patient_id: owner(resource), last_updated: lastUpdated, n: i });
+    stored.push(content);
+  }
+  if (updates.length > 0) {
+    await tx.query(
+      `WITH updates AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(${WRITTEN_COLUMNS})),
+       updated AS (
+         UPDATE resources t SET version_id = u.version, content = u.content, patient_id = u.patient_id, last_updated = ${ordered('u')}
+         FROM updates u WHERE t.resource_type = u.type AND t.id = u.id RETURNING t.resource_type, t.id
+       )
+       INSERT INTO resource_history (resource_type, id, version_id, content, last_updated)
+       SELECT w.type, w.id, w.version, w.content, ${ordered('w')}
+       FROM updates w JOIN updated d ON d.resource_type = w.type AND d.id = w.id`,
+      [jsonParam(updates)],
+    );
+  }
+  // Another transaction inserted some of these ids first: putOne finds and locks its row,
+  // in key order, as every other lock here is taken: in the caller's order, two batches
+  // holding each other's rows would deadlock. The same id twice keeps the order given.
+  leftOver.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i));
+  for (const { resource, i } of leftOver) stored[i] = await putOne(tx, resource, patientId);
   return stored;
 }
 

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FindingCode, FindingSeverity, ScreeningOutcome } from '@kap/domain';
 import type { TenantDb } from './tenant';
+import type { WriteStatement } from './write-together';
 import { instantParam, isoFrom, jsonParam, type Instant } from './sql-values';
 
 /** One reason behind an outcome, as the domain's screening rules report it. */
@@ -71,12 +72,24 @@ function toRow(record: ScreeningRecord): ScreeningRow {
   };
 }
 
+/** The columns and the row of a screening, for statements that read it beside other rows (as JSON). */
+export const SCREENING_COLUMNS = COLUMNS;
+export const screeningFromRecord = toRow;
+
 /** Stores a screening; returns it as stored. */
 export async function insertScreening(db: TenantDb, screening: NewScreening): Promise<ScreeningRow> {
-  const [record] = await db.query<ScreeningRecord>(
-    `INSERT INTO screenings (id, patient_id, outcome, reasons, resource_refs, performed_at)
+  const { sql, params } = screeningInsert(screening);
+  const [record] = await db.query<ScreeningRecord>(sql, [...params]);
+  if (!record) throw new Error('INSERT returned no row');
+  return toRow(record);
+}
+
+/** insertScreening as a statement, for writeTogether (a command that needs nothing back from it). */
+export function screeningInsert(screening: NewScreening): WriteStatement {
+  return {
+    sql: `INSERT INTO screenings (id, patient_id, outcome, reasons, resource_refs, performed_at)
      VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6) RETURNING ${COLUMNS}`,
-    [
+    params: [
       screening.id ?? randomUUID(),
       screening.patientId,
       screening.outcome,
@@ -84,9 +97,9 @@ export async function insertScreening(db: TenantDb, screening: NewScreening): Pr
       jsonParam(screening.resourceRefs),
       instantParam(screening.performedAt),
     ],
-  );
-  if (!record) throw new Error('INSERT returned no row');
-  return toRow(record);
+    expectRows: 1,
+    failure: 'INSERT returned no row',
+  };
 }
 
 /** The screening with this id, or undefined. */

@@ -115,6 +115,29 @@ function toRow(record: SyncStateRecord): SyncStateRow {
   };
 }
 
+/** markPending's statement, its versions in the jsonb parameter `param`; a CTE of a larger statement too. */
+export const MARK_PENDING_SQL = (param: string): string =>
+  `INSERT INTO sync_state (resource_type, id, local_version, status, updated_at)
+     SELECT r.type, r.id, r.version, 'pending', now()
+     FROM jsonb_to_recordset(${param}::jsonb) AS r(type text, id text, version integer)
+     ON CONFLICT (resource_type, id) DO UPDATE SET
+       local_version = GREATEST(sync_state.local_version, excluded.local_version),
+       status = CASE WHEN COALESCE(sync_state.synced_version, 0) >= GREATEST(sync_state.local_version, excluded.local_version)
+                THEN sync_state.status ELSE 'pending' END,
+       last_error = CASE WHEN excluded.local_version > sync_state.local_version THEN NULL ELSE sync_state.last_error END,
+       updated_at = now()`;
+
+/** The parameter of MARK_PENDING_SQL: one row per key, since ON CONFLICT cannot touch the same row twice in one statement. */
+export function pendingParam(refs: readonly ResourceVersionRef[]): string {
+  const newest = new Map<string, ResourceVersionRef>();
+  for (const ref of refs) {
+    const key = `${ref.type}/${ref.id}`;
+    const seen = newest.get(key);
+    if (!seen || seen.version < ref.version) newest.set(key, ref);
+  }
+  return jsonParam([...newest.values()]);
+}
+
 /**
  * Records that these versions need syncing; call it in the putResources transaction for
  * every resource written. A version the EHR already has (an unchanged resource) keeps its
@@ -122,25 +145,7 @@ function toRow(record: SyncStateRecord): SyncStateRow {
  */
 export async function markPending(db: TenantDb, refs: readonly ResourceVersionRef[]): Promise<void> {
   if (refs.length === 0) return;
-  // One row per key: ON CONFLICT cannot touch the same row twice in one statement.
-  const newest = new Map<string, ResourceVersionRef>();
-  for (const ref of refs) {
-    const key = `${ref.type}/${ref.id}`;
-    const seen = newest.get(key);
-    if (!seen || seen.version < ref.version) newest.set(key, ref);
-  }
-  await db.query(
-    `INSERT INTO sync_state (resource_type, id, local_version, status, updated_at)
-     SELECT r.type, r.id, r.version, 'pending', now()
-     FROM jsonb_to_recordset($1::jsonb) AS r(type text, id text, version integer)
-     ON CONFLICT (resource_type, id) DO UPDATE SET
-       local_version = GREATEST(sync_state.local_version, excluded.local_version),
-       status = CASE WHEN COALESCE(sync_state.synced_version, 0) >= GREATEST(sync_state.local_version, excluded.local_version)
-                THEN sync_state.status ELSE 'pending' END,
-       last_error = CASE WHEN excluded.local_version > sync_state.local_version THEN NULL ELSE sync_state.last_error END,
-       updated_at = now()`,
-    [jsonParam([...newest.values()])],
-  );
+  await db.query(MARK_PENDING_SQL('$1'), [pendingParam(refs)]);
 }
 
 /**

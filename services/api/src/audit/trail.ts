@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { auditPatientId, buildAuditEvent, type AuditClient, type AuditInteraction } from '@kap/fhir';
 import { saveForSync } from '@kap/queue';
-import { insertAuditEvents, type TenantDb } from '@kap/store';
+import { auditEventsInsert, insertAuditEvents, type TenantDb, type WriteStatement } from '@kap/store';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import client from 'prom-client';
@@ -49,6 +49,11 @@ export async function writeAuditEvents(tx: TenantDb, events: readonly AuditEvent
   const byPatient = new Map<string, AuditEvent[]>();
   for (const { event, patientId } of rows) if (patientId) byPatient.set(patientId, [...(byPatient.get(patientId) ?? []), event]);
   for (const [patientId, list] of byPatient) await saveForSync(tx, patientId, list, { reason: 'audit' });
+}
+
+/** The statements writeAuditEvents runs without `syncToEhr`, for writeTogether. */
+export function auditEventStatements(events: readonly AuditEvent[]): WriteStatement[] {
+  return auditEventsInsert(events.map((event) => ({ event, patientId: auditPatientId(event) ?? null })));
 }
 
 /** Counts AuditEvents stored with a write, in the write's transaction. */

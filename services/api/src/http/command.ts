@@ -1,13 +1,22 @@
 import { createHash } from 'node:crypto';
 import { publicBaseUrl } from '@kap/config';
 import { OutcomeError, badRequest, conflict, invalidInput, unavailable, type AuditClient } from '@kap/fhir';
-import { IdempotencyKeyTaken, claimIdempotencyKey, completeIdempotencyKey, findIdempotentResponse, type TenantDb, type JsonValue } from '@kap/store';
+import {
+  IdempotencyKeyTaken,
+  claimIdempotencyKey,
+  findIdempotentResponse,
+  idempotencyCompletion,
+  writeTogether,
+  type TenantDb,
+  type JsonValue,
+  type WriteStatement,
+} from '@kap/store';
 import type { Request, RequestHandler, Response } from 'express';
 import stringify from 'safe-stable-stringify';
 import type { Resource } from '@medplum/fhirtypes';
 import type { z } from 'zod';
 import { auditClientOf, noteAuditReplay, noteAuditStored } from '../audit/requests';
-import { auditEventOf, countWrittenInTransaction, writeAuditEvents, type AuditRecord } from '../audit/trail';
+import { auditEventOf, auditEventStatements, countWrittenInTransaction, writeAuditEvents, type AuditRecord } from '../audit/trail';
 import type { AppDeps } from '../deps';
 import type { Caller } from './caller';
 import { sendText, type HandlerResult } from './respond';
@@ -24,6 +33,12 @@ export interface CommandContext {
   readonly tenant: TenantSettings;
   /** The tenant's subscribers that receive CarePlan and care-team webhooks. */
   readonly webhookUrls: readonly string[];
+  /**
+   * Takes writes whose results the handler needs no more and that nothing it reads after
+   * depends on: they are sent with the AuditEvents and the idempotency record as one
+   * statement before commit (one round trip for all).
+   */
+  readonly defer: (statements: readonly WriteStatement[]) => void;
 }
 
 /** The patient data a command wrote: its AuditEvents are stored in the command's transaction. */
@@ -79,7 +94,8 @@ interface CommandOutcome extends HandlerResult {
  * A POST that changes state. The body is parsed at the edge; the handler runs in one
  * database transaction. With an `Idempotency-Key` the key is claimed first in that
  * transaction and its response stored last, so concurrent requests with one key give one
- * result, and a replay within 24 hours returns the stored bytes and does nothing again.
+ * result, and a replay within 24 hours (its claim fails) returns the stored bytes and does
+ * nothing again.
  * Everything runs on the caller's tenant's database, keys included: the same key in two
  * tenants names two requests.
  */
@@ -117,15 +133,14 @@ export function command<T>(
       });
     }
     const result = await guardDatabase(async (): Promise<CommandOutcome> => {
-      const earlier = await replay();
-      if (earlier) {
-        noteAuditReplay(res);
-        return earlier;
-      }
+      // No look for a stored response first: on a tenant's handle that is a transaction of its
+      // own (three round trips) that a new key, the common case, does not need. A key already
+      // used fails its claim below, and the stored response is replayed from there.
       try {
         return await db.transaction(async (tx) => {
           if (key) await claimIdempotencyKey(tx, { scope, key, requestHash, endpoint });
           const now = (deps.now ?? (() => new Date()))();
+          const last: WriteStatement[] = [];
           const { written, ...out } = await handler(input, {
             tx,
             params: req.params as Record<string, string>,
@@ -133,16 +148,25 @@ export function command<T>(
             baseUrl: baseUrlOf(deps),
             tenant,
             webhookUrls: tenant.webhookUrls,
+            defer: (statements) => last.push(...statements),
           });
           const audited = written ? writeAuditRecords(written, out.status, auditClientOf(req, res), now.toISOString()) : [];
           // In the write's own transaction: the record of a write exists exactly when the write does.
-          await writeAuditEvents(tx, audited.map((r) => auditEventOf(r, baseUrlOf(deps))), deps.config.EHR_SYNC_AUDIT);
+          const events = audited.map((r) => auditEventOf(r, baseUrlOf(deps)));
+          if (deps.config.EHR_SYNC_AUDIT && events.length > 0) {
+            // Their sync reads what putResources returns: the deferred writes go first, in the order asked for.
+            await writeTogether(tx, last.splice(0));
+            await writeAuditEvents(tx, events, true);
+          } else {
+            last.push(...auditEventStatements(events));
+          }
           const text = JSON.stringify(out.body);
-          if (key) await completeIdempotencyKey(tx, { scope, key, status: out.status, body: out.body as JsonValue, response: text, ...(out.headers ? { headers: out.headers } : {}) });
+          if (key) last.push(idempotencyCompletion({ scope, key, status: out.status, body: out.body as JsonValue, response: text, ...(out.headers ? { headers: out.headers } : {}) }));
+          await writeTogether(tx, last);
           return { ...out, text, audited: audited.length };
         });
       } catch (err) {
-        // A concurrent request with the same key committed first: answer as its replay.
+        // The key was used before, or a concurrent request with it committed first: answer as its replay.
         if (err instanceof IdempotencyKeyTaken) {
           const winner = await replay();
           if (winner) {

@@ -1,5 +1,5 @@
 import { notFound } from '@kap/fhir';
-import { getCourse, listDosingSessions, listGoalsOfCare, readResource, type CourseRow, type TenantDb } from '@kap/store';
+import { getCourse, readCourseContext, type CourseRow, type ScreeningRow, type TenantDb } from '@kap/store';
 import type { CourseFacts } from '@kap/domain';
 import type { CarePlan } from '@medplum/fhirtypes';
 
@@ -7,6 +7,8 @@ export interface LoadedCourse {
   readonly course: CourseRow;
   readonly facts: CourseFacts;
   readonly carePlan: CarePlan;
+  /** The screening the course started from (undefined if it went missing). */
+  readonly screening: ScreeningRow | undefined;
 }
 
 /** A course with what the domain rules need to know about it, and its current CarePlan; 404 if unknown. */
@@ -15,14 +17,13 @@ export async function loadCourse(db: TenantDb, courseId: string): Promise<Loaded
   // one course (a measure and a session, both revising the CarePlan) cannot lose either's revision.
   const course = await getCourse(db, courseId, { forUpdate: true });
   if (!course) throw notFound(`Course ${courseId}`);
-  // One after another: inside a transaction they share one connection.
-  const sessions = await listDosingSessions(db, courseId);
-  const goalsOfCare = await listGoalsOfCare(db, courseId);
-  const carePlan = await readResource<CarePlan>(db, 'CarePlan', course.carePlanId);
+  // The rest in one statement, once the lock is held: it sees what the previous holder committed.
+  const { sessions, goalsOfCare, carePlan, screening } = await readCourseContext(db, course);
   if (!carePlan) throw new Error(`CarePlan/${course.carePlanId} of course ${courseId} is missing`);
   return {
     course,
     carePlan,
+    screening,
     facts: {
       sessionsRecorded: sessions.map((s) => s.sessionNumber),
       goalsOfCareRecorded: goalsOfCare.length > 0,

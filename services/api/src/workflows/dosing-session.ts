@@ -15,7 +15,7 @@ import {
   sessionAlertKey,
 } from '@kap/fhir';
 import { WORK, saveForSync, workRequest } from '@kap/queue';
-import { getScreening, insertDosingSession, insertFollowUps, setFollowUpTask } from '@kap/store';
+import { insertDosingSessionWithFollowUps, setFollowUpTask } from '@kap/store';
 import type { Patient, Reference, Resource, Task } from '@medplum/fhirtypes';
 import type { CommandContext, CommandResult } from '../http/command';
 import type { SessionSettings } from '../http/tenant-settings';
@@ -33,7 +33,7 @@ export async function recordDosingSession(
   ctx: CommandContext,
   settings: SessionSettings,
 ): Promise<CommandResult> {
-  const { course, facts, carePlan } = await loadCourse(ctx.tx, courseId);
+  const { course, facts, carePlan, screening } = await loadCourse(ctx.tx, courseId);
   const refused = checkDosingSession(facts, request.sessionNumber);
   if (refused) throw conflict(refused.text);
   const plannedLevel = PLANNED_DOSE_LEVEL[request.sessionNumber];
@@ -44,7 +44,6 @@ export async function recordDosingSession(
       'doseLevel',
     );
   }
-  const screening = await getScreening(ctx.tx, course.screeningId);
   if (screening && Date.parse(request.start) < Date.parse(screening.performedAt)) {
     throw badRequest(`start is before the course's screening (${screening.performedAt})`, 'start');
   }
@@ -65,18 +64,6 @@ export async function recordDosingSession(
     alertThreshold: settings.alertThreshold,
     timeZone: ctx.tenant.timeZone,
   });
-  const stored = await insertDosingSession(ctx.tx, {
-    id: sessionId,
-    courseId,
-    sessionNumber: request.sessionNumber,
-    start: request.start,
-    end: request.end,
-    doseLevel: request.doseLevel,
-    resourceRefs: { procedure: `Procedure/${session.procedure.id}`, encounter: `Encounter/${session.encounter.id}` },
-  });
-  // Another request recorded this session number first; this transaction rolls back.
-  if (!stored) throw conflict(`Dosing session ${request.sessionNumber} is already recorded for this course`);
-
   const offsets = parseFollowUpOffsets(course.followUpOffsets?.join(',') ?? settings.followUpOffsets);
   const planned = planFollowUps(new Date(request.end), offsets);
   const lead = parseDurationMs(settings.reminderLead);
@@ -92,10 +79,25 @@ export async function recordDosingSession(
       sessionProcedure: { reference: `Procedure/${session.procedure.id}` },
       authoredOn: recordedAt,
     });
-  // Each follow-up is stored with its Task's id in the same statement.
+  // Each follow-up is stored with its Task's id, and with the session, in one statement.
   const intended = planned.map((p) => ({ id: randomUUID(), courseId, sessionNumber: request.sessionNumber, sequence: p.sequence, dueBy: p.dueBy.toISOString() }));
   const intendedTasks = intended.map(taskOf);
-  const followUps = await insertFollowUps(ctx.tx, intended.map((f, i) => ({ ...f, taskId: intendedTasks[i]?.id as string })));
+  const recorded = await insertDosingSessionWithFollowUps(
+    ctx.tx,
+    {
+      id: sessionId,
+      courseId,
+      sessionNumber: request.sessionNumber,
+      start: request.start,
+      end: request.end,
+      doseLevel: request.doseLevel,
+      resourceRefs: { procedure: `Procedure/${session.procedure.id}`, encounter: `Encounter/${session.encounter.id}` },
+    },
+    intended.map((f, i) => ({ ...f, taskId: intendedTasks[i]?.id as string })),
+  );
+  // Another request recorded this session number first; this transaction rolls back.
+  if (!recorded.session) throw conflict(`Dosing session ${request.sessionNumber} is already recorded for this course`);
+  const followUps = recorded.followUps;
   const tasks: Task[] = [];
   for (const [i, f] of followUps.entries()) {
     if (f.id === intended[i]?.id) {
@@ -144,6 +146,7 @@ export async function recordDosingSession(
     courseId: course.id,
     hl7Out: ctx.tenant.hl7Out,
     alsoEnqueue: [...schedules, ...alertTimers],
+    defer: ctx.defer,
   });
   return {
     status: 201,

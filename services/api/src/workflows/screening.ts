@@ -9,13 +9,14 @@ import {
   conflict,
   eligibilityKey,
   notFound,
+  patientId as patientIdFor,
   questionnaireResponseKey,
   resourceId,
 } from '@kap/fhir';
 import {
   ensurePatient,
   getScreening,
-  insertScreening,
+  screeningInsert,
   readResource,
   recordReview,
   tenantOf,
@@ -41,7 +42,8 @@ export async function recordScreening(
   // A new Patient is stored below with the screening's resources, in the same statement.
   const { patient, created } = await ensurePatient(ctx.tx, { system: request.patient.system, value: request.patient.value }, () =>
     buildPatient(request.patient, tenantOf(ctx.tx)),
-    { callerStoresNew: true },
+    // buildPatient's id, known before building: the lookup and the claim are one statement.
+    { callerStoresNew: true, newId: patientIdFor(request.patient, tenantOf(ctx.tx)) },
   );
   const patientId = patient.id as string;
   const screeningId = randomUUID();
@@ -53,9 +55,11 @@ export async function recordScreening(
     webhookUrls: ctx.webhookUrls,
     hl7Out: ctx.tenant.hl7Out,
     alsoEnqueue: alertTimers,
+    defer: ctx.defer,
   });
   const produced = created ? stored : [patient, ...stored];
-  await insertScreening(ctx.tx, {
+  // Nothing below reads it: it is sent with the command's last writes.
+  ctx.defer([screeningInsert({
     id: screeningId,
     patientId,
     outcome: evaluation.outcome,
@@ -65,7 +69,7 @@ export async function recordScreening(
       questionnaireResponse: `QuestionnaireResponse/${resourceId(questionnaireResponseKey(screeningId))}`,
     },
     performedAt: request.performedAt,
-  });
+  })]);
   return {
     status: 201,
     body: {
