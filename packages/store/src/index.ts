@@ -5,6 +5,7 @@
  * possibly a transaction); the deployment's own machinery takes the `DeploymentDb`.
  */
 export * from './db';
+export * from './open-database';
 export { migrate, MIGRATIONS, type Migration, type MigrateOptions } from './migrations';
 export { TENANT_ROLE, TENANT_TABLES } from './migration-list';
 export type { JsonValue, Instant } from './sql-values';

@@ -1,4 +1,5 @@
-import { openDatabase, type DeploymentDb } from './db';
+import type { DeploymentDb } from './db';
+import { openDatabase } from './open-database';
 import { migrate, MIGRATIONS } from './migrations';
 import { openPostgresDb } from './postgres-db';
 import { TEST_DATABASE_URL, uniqueSchema } from './test-support';

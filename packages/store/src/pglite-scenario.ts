@@ -7,7 +7,7 @@
 import type { Observation } from '@medplum/fhirtypes';
 import { insertAuditEvents, searchAuditEvents } from './audit-events';
 import { insertCourse } from './courses';
-import { openDatabase } from './db';
+import { openDatabase } from './open-database';
 import { getFollowUp, insertFollowUps } from './follow-ups';
 import { migrate } from './migrations';
 import { countPending, enqueueOutbox, onOutboxWork } from './outbox';

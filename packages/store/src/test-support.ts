@@ -3,7 +3,8 @@
  * the real PostgreSQL server, dropped afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import { openDatabase, type DeploymentDb } from './db';
+import type { DeploymentDb } from './db';
+import { openDatabase } from './open-database';
 import { forTenant, type TenantDb } from './tenant';
 
 /** The server the integration tests use; TEST_DATABASE_URL overrides the local default. */
