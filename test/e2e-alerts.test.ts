@@ -1,6 +1,6 @@
 import { AlertList, type AlertView } from '@kap/contracts';
 import pino from 'pino';
-import request from 'supertest';
+import { serveClient, type ServedClient } from '@kap/testkit/client';
 import { until } from '@kap/testkit/poll';
 import { escalateSafetyAlert } from '@kap/worker';
 import { courseStartYesterday, screeningRequest } from '@kap/testkit/requests';
@@ -20,6 +20,7 @@ const ITEM9 = [2, 2, 1, 1, 1, 2, 1, 1, 2];
 let stack: Stack;
 let team: Awaited<ReturnType<typeof startWebhookReceiver>>;
 let oncall: Awaited<ReturnType<typeof startWebhookReceiver>>;
+let client: ServedClient;
 /** When set, the next delivery to on-call reaches it and then the worker "crashes" before recording it. */
 let crashAfterNextOncallDelivery = false;
 
@@ -39,15 +40,17 @@ beforeAll(async () => {
     { WEBHOOK_URLS: team.url, SAFETY_ESCALATION_WEBHOOK_URLS: oncall.url, SAFETY_ALERT_ACK_WITHIN: 'PT2S', CLINIC_TIME_ZONE: 'America/Los_Angeles' },
     { webhookFetch },
   );
+  client = await serveClient(stack.app);
 }, 180_000);
 afterAll(async () => {
+  await client?.close();
   await stack?.close();
   await team?.close();
   await oncall?.close();
 });
 
 const alerts = async (): Promise<AlertView[]> => {
-  const of = async (status: string) => AlertList.parse((await request(stack.app).get(`/v1/alerts?status=${status}&_count=100`).expect(200)).body).alerts;
+  const of = async (status: 'open' | 'acknowledged') => AlertList.parse(await client.kap.listAlerts({ query: { status, _count: '100' } })).alerts;
   return [...(await of('open')), ...(await of('acknowledged'))];
 };
 const alertOf = async (pred: (a: AlertView) => boolean): Promise<AlertView> => {
@@ -67,14 +70,14 @@ const about = (list: Delivery[], a: AlertView): Delivery[] =>
   list.filter((d) => (d.body.resource as { about?: { reference: string }[] }).about?.some((r) => r.reference === a.flag));
 
 async function screeningAlert(): Promise<AlertView> {
-  const s = await request(stack.app).post('/v1/screenings').send(screeningRequest({ measures: { phq9: ITEM9 } })).expect(201);
-  return alertOf((a) => a.screeningId === s.body.screeningId);
+  const s = await client.kap.createScreening({ body: screeningRequest({ measures: { phq9: ITEM9 } }) });
+  return alertOf((a) => a.screeningId === s.screeningId);
 }
 
 it('an alert acknowledged in time does not escalate when its deadline comes', async () => {
   // No worker yet: whatever the machine's speed, the acknowledgement lands before any deadline is acted on.
   const alert = await screeningAlert();
-  await request(stack.app).post(`/v1/alerts/${alert.id}/acknowledge`).send({ by: 'Dr. A. Synthetic' }).expect(200);
+  await client.kap.acknowledgeAlert({ path: { id: alert.id }, body: { by: 'Dr. A. Synthetic' } });
   stack.startWorker();
   // The deadline's job runs (at or after its time) and finds the alert acknowledged.
   await until(async () => (await openTimers(alert.id)) === 0, 60_000, 'the deadline to be acted on');
@@ -91,11 +94,12 @@ it('an alert acknowledged in time does not escalate when its deadline comes', as
 });
 
 it('an alert left alone escalates at stat priority at each interval, even after its course stopped, until acknowledged', async () => {
-  const s = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
-  const c = await request(stack.app).post('/v1/courses').send({ screeningId: s.body.screeningId, startDate: courseStartYesterday() }).expect(201);
-  const courseId = c.body.courseId as string;
-  await request(stack.app).post(`/v1/courses/${courseId}/measures`).send({ measuredAt: new Date(Date.now() - 60_000).toISOString(), phq9: ITEM9 }).expect(201);
-  await request(stack.app).post(`/v1/courses/${courseId}/stop`).send({ reason: 'withdrawn' }).expect(200);
+  const s = await client.kap.createScreening({ body: screeningRequest() });
+  const c = await client.kap.createCourse({ body: { screeningId: s.screeningId, startDate: courseStartYesterday() } });
+  const courseId = c.courseId;
+  const measuredAt = new Date(Date.now() - 60_000).toISOString();
+  await client.kap.recordMeasure({ path: { id: courseId }, body: { measuredAt, phq9: ITEM9 } });
+  await client.kap.stopCourse({ path: { id: courseId }, body: { reason: 'withdrawn' } });
   const alert = await alertOf((a) => a.courseId === courseId);
 
   await until(async () => (await alertOf((a) => a.id === alert.id)).escalations >= 2, 60_000, 'two escalations');
@@ -112,8 +116,8 @@ it('an alert left alone escalates at stat priority at each interval, even after 
   expect(about(team.deliveries, alert).some((d) => (d.body.resource as { priority?: string }).priority === 'urgent')).toBe(true);
   expect(about(team.deliveries, alert).some((d) => (d.body.resource as { priority?: string }).priority === 'stat')).toBe(false);
 
-  const ack = await request(stack.app).post(`/v1/alerts/${alert.id}/acknowledge`).send({ by: 'Dr. On Call', note: 'Visited' }).expect(200);
-  const atAck = ack.body.escalations as number;
+  const ack = await client.kap.acknowledgeAlert({ path: { id: alert.id }, body: { by: 'Dr. On Call', note: 'Visited' } });
+  const atAck = ack.escalations;
   // The pending deadline comes and goes: nothing more.
   await until(async () => (await openTimers(alert.id)) === 0, 60_000, 'the last deadline to be acted on');
   const final = await alertOf((a) => a.id === alert.id);
@@ -141,7 +145,7 @@ it('a crash between sending an escalation and recording it sends it once: one es
 
   // The delivery that "crashed" after reaching on-call is sent again under the same id, for on-call to drop.
   await until(() => about(oncall.deliveries, alert).length >= 2, 60_000, 'the delivery retried after the crash');
-  await request(stack.app).post(`/v1/alerts/${alert.id}/acknowledge`).send({ by: 'Dr. A. Synthetic' }).expect(200);
+  await client.kap.acknowledgeAlert({ path: { id: alert.id }, body: { by: 'Dr. A. Synthetic' } });
   await until(async () => (await openTimers(alert.id)) === 0, 60_000, 'the last deadline to be acted on');
   await stack.drained();
   expect(crashAfterNextOncallDelivery).toBe(false);

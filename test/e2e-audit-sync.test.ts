@@ -1,8 +1,8 @@
 import type { AuditEvent, Bundle, Resource } from '@medplum/fhirtypes';
-import request from 'supertest';
 import { auditTrailOf } from '@kap/api';
 import { expectExactlyOnce } from '@kap/testkit/course';
 import { ehrAll } from '@kap/testkit/ehr-audit';
+import { serveClient, type ServedClient } from '@kap/testkit/client';
 import { screeningRequest } from '@kap/testkit/requests';
 import { startStack, type Stack } from '@kap/testkit/stack';
 
@@ -10,19 +10,23 @@ jest.setTimeout(120_000);
 
 describe('EHR_SYNC_AUDIT=true', () => {
   let stack: Stack;
+  let client: ServedClient;
   beforeAll(async () => {
     stack = await startStack({ EHR_SYNC_AUDIT: 'true' });
+    client = await serveClient(stack.app);
     stack.startWorker();
   });
   afterAll(async () => {
+    await client?.close();
     await stack?.close();
   });
 
   it('sends the AuditEvents of writes and of batched reads to the EHR, once each, about the EHR copy of the patient', async () => {
-    const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
-    const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id;
-    const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
-    await request(stack.app).get(`/fhir/R4/Patient/${patientId}`).expect(200);
+    const { kap } = client;
+    const screening = await kap.createScreening({ body: screeningRequest() });
+    const patientId = ((screening.resources as unknown as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id;
+    const course = await kap.createCourse({ body: { screeningId: screening.screeningId } });
+    await kap.readFhirResource({ path: { type: 'Patient', id: patientId as string } });
     await auditTrailOf(stack.app).flush();
     await expectExactlyOnce(stack);
 
@@ -34,8 +38,8 @@ describe('EHR_SYNC_AUDIT=true', () => {
     for (const e of inEhr) expect(e.entity?.find((x) => x.role?.code === '1')?.what?.reference).toBe(`Patient/${ehrPatient?.id}`);
 
     // The course's sync list is about clinical data: the audit trail is not in it.
-    const view = await request(stack.app).get(`/v1/courses/${course.body.courseId}`).expect(200);
-    expect(view.body.sync.length).toBeGreaterThan(0);
-    expect(view.body.sync.filter((s: { reference: string }) => s.reference.startsWith('AuditEvent/'))).toEqual([]);
+    const view = await kap.getCourse({ path: { id: course.courseId } });
+    expect(view.sync.length).toBeGreaterThan(0);
+    expect(view.sync.filter((s) => s.reference.startsWith('AuditEvent/'))).toEqual([]);
   });
 });

@@ -1,7 +1,8 @@
 import { courseNoteId } from '@kap/fhir';
 import { WORK, enqueueWork } from '@kap/queue';
 import type { Bundle, DocumentReference } from '@medplum/fhirtypes';
-import request from 'supertest';
+import type { KapClient } from '@kap/client';
+import { refusal, serveClient, type ServedClient } from '@kap/testkit/client';
 import { auditEhr, ehrAll } from '@kap/testkit/ehr-audit';
 import { pdfText } from '@kap/testkit/pdf-text';
 import { screeningRequest } from '@kap/testkit/requests';
@@ -14,9 +15,9 @@ const FULL_NAME = "Hélène O'Brien";
 
 const session = (n: 1 | 2, start: Date) => ({
   sessionNumber: n,
-  doseLevel: n === 1 ? 'low' : 'moderate',
-  route: 'intramuscular',
-  dose: { value: n === 1 ? 0.5 : 0.75, unit: 'mg/kg' },
+  doseLevel: n === 1 ? ('low' as const) : ('moderate' as const),
+  route: 'intramuscular' as const,
+  dose: { value: n === 1 ? 0.5 : 0.75, unit: 'mg/kg' as const },
   start: start.toISOString(),
   end: new Date(start.getTime() + 90 * 60_000).toISOString(),
   vitals: [{ at: start.toISOString(), systolic: 128, diastolic: 80, heartRate: 72, spo2: 98 }],
@@ -26,41 +27,48 @@ const attachment = (note: DocumentReference, contentType: string): Buffer =>
   Buffer.from(note.content.find((c) => c.attachment.contentType === contentType)?.attachment.data ?? '', 'base64');
 
 /** The adapter's stored versions of the course's note, oldest first. */
-async function localNotes(stack: Stack, courseId: string): Promise<DocumentReference[]> {
+async function localNotes(kap: KapClient, courseId: string): Promise<DocumentReference[]> {
   const out: DocumentReference[] = [];
   for (let v = 1; ; v++) {
-    const res = await request(stack.app).get(`/fhir/R4/DocumentReference/${courseNoteId(courseId, v)}`);
-    if (res.status === 404) return out;
-    expect(res.status).toBe(200);
-    out.push(res.body as DocumentReference);
+    const read = kap.readFhirResource({ path: { type: 'DocumentReference', id: courseNoteId(courseId, v) } });
+    const note = await read.catch(() => undefined);
+    if (!note) {
+      // The first version not there ends the chain; any other failure fails the test.
+      expect((await refusal(read)).status).toBe(404);
+      return out;
+    }
+    out.push(note as unknown as DocumentReference);
   }
 }
 
 describe('the course note', () => {
   let stack: Stack;
+  let client: ServedClient;
 
   beforeAll(async () => {
     stack = await startStack();
+    client = await serveClient(stack.app);
   });
   afterAll(async () => {
+    await client?.close();
     await stack?.close();
   });
 
   it('is rebuilt as the course changes, reaches the EHR once per version, supersedes the last, and its PDF holds the PHQ-9 table', async () => {
-    const app = stack.app;
+    const { kap } = client;
     // Baseline PHQ-9 10 (moderate), GAD-7 8 (mild).
-    const screening = await request(app).post('/v1/screenings').send(screeningRequest({ patient: { ...screeningRequest().patient, name: NAME } })).expect(201);
+    const screening = await kap.createScreening({ body: screeningRequest({ patient: { ...screeningRequest().patient, name: NAME } }) });
     // Started two days ago, so the sessions and measures of the last hours fall in it whatever the time of day.
     const startDate = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
-    const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate, followUpOffsets: ['P14D'] }).expect(201);
-    const courseId = course.body.courseId as string;
+    const course = await kap.createCourse({ body: { screeningId: screening.screeningId, startDate, followUpOffsets: ['P14D'] } });
+    const courseId = course.courseId;
     const hourAgo = (h: number) => new Date(Date.now() - h * 3600_000);
-    const s1 = await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(1, hourAgo(5))).expect(201);
-    await request(app)
-      .post(`/v1/courses/${courseId}/measures`)
-      .send({ measuredAt: hourAgo(3).toISOString(), timepoint: 'after-session-1', phq9: [1, 1, 1, 1, 0, 1, 0, 0, 0], gad7: [1, 1, 1, 0, 0, 0, 0] })
-      .expect(201);
-    await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(2, hourAgo(2.5))).expect(201);
+    const s1 = await kap.createDosingSession({ path: { id: courseId }, body: session(1, hourAgo(5)) });
+    await kap.recordMeasure({
+      path: { id: courseId },
+      body: { measuredAt: hourAgo(3).toISOString(), timepoint: 'after-session-1', phq9: [1, 1, 1, 1, 0, 1, 0, 0, 0], gad7: [1, 1, 1, 0, 0, 0, 0] },
+    });
+    await kap.createDosingSession({ path: { id: courseId }, body: session(2, hourAgo(2.5)) });
 
     // Four changes were committed while no worker ran: one rebuild covers them all.
     const open = await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND completed_at IS NULL`, [WORK.courseNote.topic]);
@@ -68,42 +76,42 @@ describe('the course note', () => {
     stack.startWorker();
     stack.startWorker();
     await stack.drained(90_000);
-    expect(await localNotes(stack, courseId)).toHaveLength(1);
+    expect(await localNotes(kap, courseId)).toHaveLength(1);
     // One job rebuilt and the others found their rows done by it, rather than one writing and the rest rebuilding to find it unchanged.
     const outcomes = (await stack.queues.courseNotes.getCompleted()).map((j) => (j.returnvalue as { outcome: string }).outcome);
     expect(outcomes.filter((o) => o !== 'done-by-another')).toEqual(['written']);
     expect(outcomes.length).toBeGreaterThanOrEqual(4);
 
-    await request(app)
-      .post(`/v1/courses/${courseId}/measures`)
-      .send({ measuredAt: new Date().toISOString(), timepoint: 'after-session-2', phq9: [0, 1, 0, 1, 0, 0, 0, 0, 0], gad7: [0, 1, 0, 0, 0, 0, 0] })
-      .expect(201);
+    await kap.recordMeasure({
+      path: { id: courseId },
+      body: { measuredAt: new Date().toISOString(), timepoint: 'after-session-2', phq9: [0, 1, 0, 1, 0, 0, 0, 0, 0], gad7: [0, 1, 0, 0, 0, 0, 0] },
+    });
     await stack.drained(90_000);
-    await request(app)
-      .post(`/v1/courses/${courseId}/goals-of-care`)
-      .send({
+    await kap.recordGoalsOfCare({
+      path: { id: courseId },
+      body: {
         discussedAt: new Date().toISOString(),
         participants: ['Patient', 'Palliative care physician'],
         values: ['Being at home with family'],
         goals: [{ description: 'Remain at home <until> the end & beyond', priority: 'high-priority' }],
         preferences: { placeOfCare: 'Home' },
-      })
-      .expect(201);
+      },
+    });
     await stack.drained(90_000);
-    const [followUp] = s1.body.followUps as Array<{ id: string }>;
-    await request(app).post(`/v1/follow-ups/${followUp?.id}/complete`).send({ completedAt: new Date().toISOString(), note: 'Integration went well' }).expect(200);
+    const [followUp] = s1.followUps;
+    await kap.completeFollowUp({ path: { id: followUp?.id as string }, body: { completedAt: new Date().toISOString(), note: 'Integration went well' } });
     await stack.drained(90_000);
-    await request(app).post(`/v1/courses/${courseId}/stop`).send({ reason: 'completed' }).expect(200);
+    await kap.stopCourse({ path: { id: courseId }, body: { reason: 'completed' } });
     await stack.drained(90_000);
 
-    const notes = await localNotes(stack, courseId);
+    const notes = await localNotes(kap, courseId);
     expect(notes).toHaveLength(5);
     const patientId = notes[0]?.subject?.reference?.split('/')[1] as string;
 
     // A rebuild of an unchanged course writes nothing.
     await enqueueWork(stack.tenantDb, WORK.courseNote, { courseId }, { patientId });
     await stack.drained(60_000);
-    expect(await localNotes(stack, courseId)).toHaveLength(5);
+    expect(await localNotes(kap, courseId)).toHaveLength(5);
 
     // The chain: each version replaces the one before, which is superseded; the last is current.
     notes.forEach((note, i) => {
@@ -117,7 +125,7 @@ describe('the course note', () => {
     expect(current.context?.period?.end).toBeDefined();
 
     // Our FHIR face finds every version by patient.
-    const search = (await request(app).get(`/fhir/R4/DocumentReference?patient=${patientId}`).expect(200)).body as Bundle;
+    const search = (await kap.searchFhirResources({ path: { type: 'DocumentReference' }, query: { patient: patientId } })) as unknown as Bundle;
     expect((search.entry ?? []).map((e) => e.resource?.id).sort()).toEqual(notes.map((n) => n.id).sort());
 
     // The EHR holds each version once, the same chain by its own ids, and what we hold.

@@ -1,7 +1,7 @@
 import { until } from '@kap/testkit/poll';
 import type { Bundle, CarePlan } from '@medplum/fhirtypes';
-import request from 'supertest';
 import { auditEhr, ehrAll } from '@kap/testkit/ehr-audit';
+import { refusal, serveClient, type ServedClient } from '@kap/testkit/client';
 import { assertBundleInvariants } from '@kap/testkit/fhir-invariants';
 import { screeningRequest, courseStartYesterday } from '@kap/testkit/requests';
 import { startStack, startWebhookReceiver, type Stack } from '@kap/testkit/stack';
@@ -10,9 +10,9 @@ jest.setTimeout(120_000);
 
 const session = (n: 1 | 2, start: Date) => ({
   sessionNumber: n,
-  doseLevel: n === 1 ? 'low' : 'moderate',
-  route: 'intramuscular',
-  dose: { value: n === 1 ? 0.5 : 0.75, unit: 'mg/kg' },
+  doseLevel: n === 1 ? ('low' as const) : ('moderate' as const),
+  route: 'intramuscular' as const,
+  dose: { value: n === 1 ? 0.5 : 0.75, unit: 'mg/kg' as const },
   start: start.toISOString(),
   end: new Date(start.getTime() + 90 * 60_000).toISOString(),
   vitals: [
@@ -22,85 +22,100 @@ const session = (n: 1 | 2, start: Date) => ({
   experience: { dissociation: n === 1 ? 4 : 7, egoDissolution: n === 1 ? 2 : 6, distress: 1 },
 });
 
+// The OpenAPI document types a response's FHIR resources as any object of a resourceType; the invariants read them as FHIR.
+const bundle = (b: unknown): Bundle => b as Bundle;
+
 describe('a full KAP course reaches the EHR exactly once', () => {
   let stack: Stack;
   let hooks: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  let client: ServedClient;
 
   beforeAll(async () => {
     hooks = await startWebhookReceiver();
     stack = await startStack({ WEBHOOK_URLS: hooks.url });
+    client = await serveClient(stack.app);
     stack.startWorker();
   });
   afterAll(async () => {
+    await client?.close();
     await stack?.close();
     await hooks?.close();
   });
 
   it('runs screening, course, two sessions with follow-ups, goals of care and completion', async () => {
-    const app = stack.app;
-    const screening = await request(app).post('/v1/screenings').send(screeningRequest()).expect(201);
-    expect(screening.body.outcome).toBe('eligible');
-    const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
-    const courseId = course.body.courseId as string;
+    const { kap } = client;
+    const screening = await kap.createScreening({ body: screeningRequest() });
+    expect(screening.outcome).toBe('eligible');
+    const course = await kap.createCourse({ body: { screeningId: screening.screeningId, startDate: courseStartYesterday() } });
+    const courseId = course.courseId;
+    const dose = (n: 1 | 2) => kap.createDosingSession({ path: { id: courseId }, body: session(n, new Date(Date.now() - 90 * 60_000)) });
+    const refusedWith = async (call: Promise<unknown>, status: number) => {
+      const err = await refusal(call);
+      expect(err.status).toBe(status);
+      expect(err.outcome?.resourceType).toBe('OperationOutcome');
+    };
 
     // Session 2 before session 1 is refused, and changes nothing.
-    await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(2, new Date(Date.now() - 90 * 60_000))).expect(409);
+    await refusedWith(dose(2), 409);
 
     // Session 1 ends now, so its follow-ups fall due in 3, 6 and 9 seconds.
-    const s1 = await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(1, new Date(Date.now() - 90 * 60_000))).expect(201);
+    const s1 = await dose(1);
     const known = new Set(
-      [screening.body.resources, course.body.resources].flatMap((b: Bundle) => (b.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`)),
+      [screening.resources, course.resources].flatMap((b) => (bundle(b).entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`)),
     );
-    assertBundleInvariants(s1.body.resources, known);
-    expect(s1.body.followUps).toHaveLength(3);
-    expect(s1.body.followUps.map((f: { status: string }) => f.status)).toEqual(['scheduled', 'scheduled', 'scheduled']);
+    assertBundleInvariants(bundle(s1.resources), known);
+    expect(s1.followUps).toHaveLength(3);
+    expect(s1.followUps.map((f) => f.status)).toEqual(['scheduled', 'scheduled', 'scheduled']);
 
     // The first follow-up is done in time; the others are left to escalate when due.
-    const [first] = s1.body.followUps as Array<{ id: string }>;
-    await request(app).post(`/v1/follow-ups/${first?.id}/complete`).send({ completedAt: new Date().toISOString(), note: 'Integration went well' }).expect(200);
-    await request(app).post(`/v1/follow-ups/${first?.id}/complete`).send({ completedAt: new Date().toISOString() }).expect(409);
+    const [first] = s1.followUps;
+    await kap.completeFollowUp({ path: { id: first?.id as string }, body: { completedAt: new Date().toISOString(), note: 'Integration went well' } });
+    await refusedWith(kap.completeFollowUp({ path: { id: first?.id as string }, body: { completedAt: new Date().toISOString() } }), 409);
 
     await until(async () => {
-      const view = await request(app).get(`/v1/courses/${courseId}`).expect(200);
-      const statuses = view.body.followUps.map((f: { status: string }) => f.status);
+      const view = await kap.getCourse({ path: { id: courseId } });
+      const statuses = view.followUps.map((f) => f.status);
       return statuses.join() === 'completed,escalated,escalated';
     }, 30_000, 'two follow-ups to escalate', 250);
 
-    const s2 = await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(2, new Date(Date.now() - 90 * 60_000))).expect(201);
-    expect(s2.body.followUps).toHaveLength(3);
-    await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(2, new Date(Date.now() - 90 * 60_000))).expect(409);
+    const s2 = await dose(2);
+    expect(s2.followUps).toHaveLength(3);
+    await refusedWith(dose(2), 409);
 
-    const goc = await request(app)
-      .post(`/v1/courses/${courseId}/goals-of-care`)
-      .send({
+    const goc = await kap.recordGoalsOfCare({
+      path: { id: courseId },
+      body: {
         discussedAt: new Date().toISOString(),
         participants: ['Patient', 'Daughter', 'Palliative care physician'],
         values: ['Being at home with family', 'Staying lucid'],
         goals: [{ description: 'Remain at home until the end of life', priority: 'high-priority' }, { description: 'Reconcile with brother' }],
         preferences: { placeOfCare: 'Home', codeStatus: 'Do not attempt resuscitation' },
         decisions: ['Hospice referral'],
-      })
-      .expect(201);
-    expect(goc.body.carePlanId).toBe(course.body.carePlanId);
-    for (const r of [s1, s2]) for (const e of (r.body.resources as Bundle).entry ?? []) known.add(`${e.resource?.resourceType}/${e.resource?.id}`);
-    assertBundleInvariants(s2.body.resources, known);
-    assertBundleInvariants(goc.body.resources, known);
+      },
+    });
+    expect(goc.carePlanId).toBe(course.carePlanId);
+    for (const r of [s1, s2]) for (const e of bundle(r.resources).entry ?? []) known.add(`${e.resource?.resourceType}/${e.resource?.id}`);
+    assertBundleInvariants(bundle(s2.resources), known);
+    assertBundleInvariants(bundle(goc.resources), known);
 
-    const stopped = await request(app).post(`/v1/courses/${courseId}/stop`).send({ reason: 'completed' }).expect(200);
+    const stopped = await kap.stopCourse({ path: { id: courseId }, body: { reason: 'completed' } });
     // Open follow-ups, escalated or not, are cancelled: nobody will do them now.
-    expect(stopped.body.cancelledFollowUps).toHaveLength(5);
-    for (const e of (goc.body.resources as Bundle).entry ?? []) known.add(`${e.resource?.resourceType}/${e.resource?.id}`);
-    assertBundleInvariants(stopped.body.resources, known);
-    await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(session(1, new Date(Date.now() - 90 * 60_000))).expect(409);
-    await request(app).post(`/v1/courses/${courseId}/goals-of-care`).send({ discussedAt: new Date().toISOString(), participants: ['x'], values: [], goals: [{ description: 'y' }] }).expect(409);
+    expect(stopped.cancelledFollowUps).toHaveLength(5);
+    for (const e of bundle(goc.resources).entry ?? []) known.add(`${e.resource?.resourceType}/${e.resource?.id}`);
+    assertBundleInvariants(bundle(stopped.resources), known);
+    await refusedWith(dose(1), 409);
+    await refusedWith(
+      kap.recordGoalsOfCare({ path: { id: courseId }, body: { discussedAt: new Date().toISOString(), participants: ['x'], values: [], goals: [{ description: 'y' }] } }),
+      409,
+    );
 
     await stack.drained(60_000);
-    const view = await request(app).get(`/v1/courses/${courseId}`).expect(200);
-    expect(view.body).toMatchObject({ status: 'stopped', stoppedReason: 'completed' });
-    expect(view.body.sessions).toHaveLength(2);
-    expect(view.body.goals).toHaveLength(2);
-    expect(view.body.followUps.map((f: { status: string }) => f.status)).toEqual(['completed', 'cancelled', 'cancelled', 'cancelled', 'cancelled', 'cancelled']);
-    expect(view.body.sync.every((s: { status: string; ehrReference: string | null }) => s.status === 'synced' && s.ehrReference)).toBe(true);
+    const view = await kap.getCourse({ path: { id: courseId } });
+    expect(view).toMatchObject({ status: 'stopped', stoppedReason: 'completed' });
+    expect(view.sessions).toHaveLength(2);
+    expect(view.goals).toHaveLength(2);
+    expect(view.followUps.map((f) => f.status)).toEqual(['completed', 'cancelled', 'cancelled', 'cancelled', 'cancelled', 'cancelled']);
+    expect(view.sync.every((s) => s.status === 'synced' && s.ehrReference)).toBe(true);
 
     const audit = await auditEhr(stack.db, stack.sandbox.url);
     expect(audit.duplicates).toEqual([]);

@@ -1,5 +1,5 @@
 import { until } from '@kap/testkit/poll';
-import request from 'supertest';
+import { serveClient, type ServedClient } from '@kap/testkit/client';
 import { screeningRequest } from '@kap/testkit/requests';
 import { startStack, startWebhookReceiver, type Stack } from '@kap/testkit/stack';
 
@@ -10,23 +10,27 @@ describe('dead letters', () => {
   let stack: Stack;
   let status = 410;
   let hooks: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  let client: ServedClient;
   beforeAll(async () => {
     hooks = await startWebhookReceiver(() => status);
     stack = await startStack({ WEBHOOK_URLS: hooks.url });
+    client = await serveClient(stack.app);
     stack.startWorker();
   });
   afterAll(async () => {
+    await client?.close();
     await stack.close();
     await hooks.close();
   });
 
   it('keeps a webhook the subscriber refuses, and delivers it once re-driven', async () => {
-    const s = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
-    await request(stack.app).post('/v1/courses').send({ screeningId: s.body.screeningId }).expect(201);
+    const { kap } = client;
+    const s = await kap.createScreening({ body: screeningRequest() });
+    await kap.createCourse({ body: { screeningId: s.screeningId } });
 
-    let dead: Array<{ id: number; topic: string; lastError: string; attempts: number }> = [];
+    let dead: Awaited<ReturnType<typeof kap.listDeadLetters>>['deadLetters'] = [];
     await until(async () => {
-      dead = (await request(stack.app).get('/v1/admin/dead-letters').expect(200)).body.deadLetters;
+      dead = (await kap.listDeadLetters()).deadLetters;
       return dead.length === 1;
     }, 20_000, 'the refused webhook to become a dead letter');
     // A refusal no retry can fix is one attempt, counted on the row operators see.
@@ -39,11 +43,12 @@ describe('dead letters', () => {
       return row?.n === 0;
     }, 20_000, 'the EHR sync');
     status = 204;
-    await request(stack.app).post(`/v1/admin/dead-letters/${dead[0]?.id}/redrive`).set('Idempotency-Key', 'redrive-1').expect(200);
-    await request(stack.app).post(`/v1/admin/dead-letters/${dead[0]?.id}/redrive`).set('Idempotency-Key', 'redrive-1').expect(200);
+    // The same key twice, as a retry after a lost answer: one redrive, one delivery.
+    await kap.redriveDeadLetter({ path: { id: String(dead[0]?.id) } }, { idempotencyKey: 'redrive-1' });
+    await kap.redriveDeadLetter({ path: { id: String(dead[0]?.id) } }, { idempotencyKey: 'redrive-1' });
     await until(() => hooks.deliveries.length === 1, 20_000, 'the re-driven webhook');
     expect(hooks.deliveries[0]).toMatchObject({ event: 'careplan.updated', signatureValid: true });
-    expect((await request(stack.app).get('/v1/admin/dead-letters').expect(200)).body.deadLetters).toEqual([]);
+    expect((await kap.listDeadLetters()).deadLetters).toEqual([]);
     await stack.drained(20_000);
     expect(hooks.deliveries).toHaveLength(1);
   });

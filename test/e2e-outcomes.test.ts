@@ -1,6 +1,6 @@
 import type { CarePlan, Communication, Flag, Observation, QuestionnaireResponse } from '@medplum/fhirtypes';
-import request from 'supertest';
 import { until } from '@kap/testkit/poll';
+import { serveClient, type ServedClient } from '@kap/testkit/client';
 import { runCourseScenario } from '@kap/testkit/course-scenario';
 import { auditEhr, ehrAll } from '@kap/testkit/ehr-audit';
 import { startStack, startWebhookReceiver, type Stack } from '@kap/testkit/stack';
@@ -14,13 +14,16 @@ jest.setTimeout(180_000);
 describe('outcomes and the self-harm alert reach the EHR and the team', () => {
   let stack: Stack;
   let hooks: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  let client: ServedClient;
 
   beforeAll(async () => {
     hooks = await startWebhookReceiver();
     stack = await startStack({ WEBHOOK_URLS: hooks.url });
+    client = await serveClient(stack.app);
     stack.startWorker();
   });
   afterAll(async () => {
+    await client?.close();
     await stack?.close();
     await hooks?.close();
   });
@@ -30,8 +33,8 @@ describe('outcomes and the self-harm alert reach the EHR and the team', () => {
     // scenario goes on, as a late record's would; the stop then cancels the open ones.
     const scenario = await runCourseScenario(stack.app);
     await stack.drained(90_000);
-    const view = await request(stack.app).get(`/v1/courses/${scenario.courseId}`).expect(200);
-    expect(view.body.sync.filter((s: { status: string }) => s.status !== 'synced')).toEqual([]);
+    const view = await client.kap.getCourse({ path: { id: scenario.courseId } });
+    expect(view.sync.filter((s) => s.status !== 'synced')).toEqual([]);
 
     const audit = await auditEhr(stack.db, stack.sandbox.url);
     expect(audit.duplicates).toEqual([]);

@@ -1,7 +1,8 @@
 import { startSandbox, type RunningSandbox } from '@kap/ehr-sandbox';
 import type { Bundle, CarePlan, Patient, Resource } from '@medplum/fhirtypes';
 import pino from 'pino';
-import request from 'supertest';
+import { createKapClient, type KapClient, type OperationArgs } from '@kap/client';
+import { refusal, serveClient, type ServedClient } from '@kap/testkit/client';
 import { until } from '@kap/testkit/poll';
 import { startMllpListener, type RunningMllpListener } from '@kap/mllp';
 import { hl7Tenants } from '@kap/mllp';
@@ -34,6 +35,7 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
   let hooksSouth: Receiver;
   let stack: Stack;
   let mllp: RunningMllpListener;
+  let served: ServedClient;
   const tokens: Record<'north' | 'south', string> = { north: '', south: '' };
 
   beforeAll(async () => {
@@ -64,6 +66,7 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
       '      HL7_SENDING_FACILITIES: SOUTHHOSP',
     ].join('\n');
     stack = await startStack(issuer.env(), { tenantsFile: { path: 'tenants.yaml', text: yaml } });
+    served = await serveClient(stack.app);
     stack.startWorker();
     mllp = await startMllpListener({
       port: 0,
@@ -80,29 +83,32 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
 
   afterAll(async () => {
     await mllp?.close();
+    await served?.close();
     await stack?.close();
     await Promise.all([north?.close(), south?.close(), hooksNorth?.close(), hooksSouth?.close(), issuer?.close()]);
   });
 
-  const as = (tenant: 'north' | 'south') => ({
-    post: (path: string) => request(stack.app).post(path).set('Authorization', `Bearer ${tokens[tenant]}`),
-    get: (path: string) => request(stack.app).get(path).set('Authorization', `Bearer ${tokens[tenant]}`),
-  });
+  /** A hospital's own client: the SDK with that tenant's token, as each hospital's integration would hold it. */
+  const clients = new Map<string, KapClient>();
+  const as = (tenant: 'north' | 'south'): KapClient => {
+    if (!clients.has(tenant)) clients.set(tenant, createKapClient({ baseUrl: served.baseUrl, token: () => tokens[tenant] }));
+    return clients.get(tenant) as KapClient;
+  };
+  const withToken = (token: string): KapClient => createKapClient({ baseUrl: served.baseUrl, token });
 
   /** Screening (blood pressure 145/85), course and session 1 for one tenant; the screening's outcome decides whether a course can start. */
   async function enrolAs(tenant: 'north' | 'south', mrn: string) {
-    const screening = await as(tenant)
-      .post('/v1/screenings')
-      .send(screeningRequest({ patient: { system: SYSTEM, value: mrn, name: { family: 'Synthetic', given: [tenant] }, birthDate: '1950-04-02', gender: 'female' } }))
-      .expect(201);
-    const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-    const course = await as(tenant).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
+    const screening = await as(tenant).createScreening({
+      body: screeningRequest({ patient: { system: SYSTEM, value: mrn, name: { family: 'Synthetic', given: [tenant] }, birthDate: '1950-04-02', gender: 'female' } }),
+    });
+    const patientId = ((screening.resources as unknown as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
+    const course = await as(tenant).createCourse({ body: { screeningId: screening.screeningId, startDate: courseStartYesterday() } });
     const start = new Date(Date.now() - 2 * 3600_000);
-    const session = await as(tenant)
-      .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
-      .send(sessionOneRequest(start))
-      .expect(201);
-    return { patientId, courseId: course.body.courseId as string, carePlanId: course.body.carePlanId as string, session: session.body, end: new Date(start.getTime() + 80 * 60_000) };
+    const session = await as(tenant).createDosingSession({
+      path: { id: course.courseId },
+      body: sessionOneRequest(start) as OperationArgs<'createDosingSession'>['body'],
+    });
+    return { patientId, courseId: course.courseId, carePlanId: course.carePlanId, session, end: new Date(start.getTime() + 80 * 60_000) };
   }
 
   const patientsWith = async (ehr: RunningSandbox, mrn: string): Promise<Patient[]> =>
@@ -110,7 +116,7 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
 
   /** The EHR's copy of a course's CarePlan, by the reference the course view reports. */
   async function ehrCarePlan(tenant: 'north' | 'south', courseId: string, ehr: RunningSandbox): Promise<CarePlan | undefined> {
-    const view = (await as(tenant).get(`/v1/courses/${courseId}`).expect(200)).body as { sync: Array<{ reference: string; ehrReference: string | null }> };
+    const view = await as(tenant).getCourse({ path: { id: courseId } });
     const ref = view.sync.find((r) => r.reference.startsWith('CarePlan/'))?.ehrReference;
     if (!ref) return undefined;
     const res = await fetch(`${ehr.url}/${ref}`, { headers: { Accept: 'application/fhir+json' } });
@@ -122,14 +128,14 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
     const mrnSouth = `TN-${Date.now()}-s`;
     const bp = { systolic: 145, diastolic: 85, heartRate: 74, spo2: 97, respiratoryRate: 14, weightKg: 61.5 };
     // 145 systolic: under north's threshold (150), over the environment's (140) that south keeps.
-    const northScreening = await as('north').post('/v1/screenings').send(screeningRequest({ vitals: bp })).expect(201);
-    const southScreening = await as('south').post('/v1/screenings').send(screeningRequest({ vitals: bp })).expect(201);
-    expect(northScreening.body.outcome).toBe('eligible');
-    expect(southScreening.body.outcome).not.toBe('eligible');
+    const northScreening = await as('north').createScreening({ body: screeningRequest({ vitals: bp }) });
+    const southScreening = await as('south').createScreening({ body: screeningRequest({ vitals: bp }) });
+    expect(northScreening.outcome).toBe('eligible');
+    expect(southScreening.outcome).not.toBe('eligible');
 
     const n = await enrolAs('north', mrnNorth);
     const s = await enrolAs('south', mrnSouth);
-    const offsetsOf = (run: typeof n) => (run.session.followUps as Array<{ dueBy: string }>).map((f) => (Date.parse(f.dueBy) - run.end.getTime()) / 3600_000);
+    const offsetsOf = (run: typeof n) => run.session.followUps.map((f) => (Date.parse(f.dueBy) - run.end.getTime()) / 3600_000);
     expect(offsetsOf(n)).toEqual([1, 2]);
     expect(offsetsOf(s)).toEqual([5]);
 
@@ -156,8 +162,11 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
   it('refuses a token of a tenant the file does not name, and one naming none (the default tenant is not served)', async () => {
     const west = await issuer.mint({ tenant: 'west', scope: ALL_SCOPES });
     const none = await issuer.mint({ scope: ALL_SCOPES });
-    await request(stack.app).get('/v1/admin/sync-status').set('Authorization', `Bearer ${west}`).expect(403);
-    await request(stack.app).get('/v1/admin/sync-status').set('Authorization', `Bearer ${none}`).expect(403);
+    for (const token of [west, none]) {
+      const err = await refusal(withToken(token).getSyncStatus());
+      expect(err.status).toBe(403);
+      expect(err.outcome?.resourceType).toBe('OperationOutcome');
+    }
   });
 
   it("routes an HL7 message by its sending facility to that tenant's patient; an unlisted facility is AR and kept for the deployment's operator only", async () => {
@@ -185,19 +194,19 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
       // No tenant claims it: kept for the deployment's operator, in no tenant's inbound messages.
       expect(await stack.db.query('SELECT id FROM inbound_messages WHERE control_id = $1', [stray])).toEqual([]);
       for (const tenant of ['north', 'south'] as const) {
-        const listed = (await as(tenant).get('/v1/admin/inbound-messages?status=rejected').expect(200)).body.inboundMessages as Array<{ controlId: string }>;
+        const listed = (await as(tenant).listInboundMessages({ query: { status: 'rejected' } })).inboundMessages;
         expect(listed.map((m) => m.controlId)).not.toContain(stray);
         // A tenant's admin scope does not reach the deployment's messages.
-        await as(tenant).get('/v1/operator/unrouted-messages').expect(403);
+        expect((await refusal(as(tenant).listUnroutedMessages())).status).toBe(403);
       }
       const operator = await issuer.mint({ tenant: 'north', scope: 'kap/operator', clientId: 'deployment-operator' });
-      const unrouted = (await request(stack.app).get('/v1/operator/unrouted-messages').set('Authorization', `Bearer ${operator}`).expect(200)).body.unroutedMessages;
+      const unrouted = (await withToken(operator).listUnroutedMessages()).unroutedMessages;
       expect(unrouted).toContainEqual(expect.objectContaining({ controlId: stray, ackCode: 'AR', problem: expect.stringMatching(/ELSEWHERE/) }));
       expect(JSON.stringify(unrouted)).not.toContain(routed);
     } finally {
       await raw.close();
     }
-    await until(async () => (await as('south').get(`/v1/courses/${s.courseId}`).expect(200)).body.stoppedReason === 'deceased', 30_000, 'south course stopped');
+    await until(async () => (await as('south').getCourse({ path: { id: s.courseId } })).stoppedReason === 'deceased', 30_000, 'south course stopped');
     await stack.drained();
     // The stop reached south's EHR; north's never heard of this patient.
     expect((await ehrCarePlan('south', s.courseId, south))?.status).toBe('revoked');
@@ -217,8 +226,8 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
       body: JSON.stringify({ ...ehrPatient, deceasedBoolean: true }),
     });
     expect(put.status).toBe(200);
-    await as('south').post('/v1/ehr-notifications').send(notification('event-notification', { reference: `Patient/${ehrPatient?.id}` })).expect(200);
-    await until(async () => (await as('south').get(`/v1/courses/${s.courseId}`).expect(200)).body.stoppedReason === 'deceased', 30_000, 'south course stopped');
+    await as('south').receiveEhrNotification({ body: { ...notification('event-notification', { reference: `Patient/${ehrPatient?.id}` }) } });
+    await until(async () => (await as('south').getCourse({ path: { id: s.courseId } })).stoppedReason === 'deceased', 30_000, 'south course stopped');
   });
 
   it('the same hospital identifier in two tenants is two patients, each in its own EHR', async () => {
@@ -227,7 +236,7 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
     const s = await enrolAs('south', mrn);
     // Each tenant sees its own patient, as it registered them.
     const givenIn = async (tenant: 'north' | 'south', patientId: string) =>
-      ((await as(tenant).get(`/fhir/R4/Patient/${patientId}`).expect(200)).body as Patient).name?.[0]?.given;
+      ((await as(tenant).readFhirResource({ path: { type: 'Patient', id: patientId } })) as unknown as Patient).name?.[0]?.given;
     expect(await givenIn('north', n.patientId)).toEqual(['north']);
     expect(await givenIn('south', s.patientId)).toEqual(['south']);
     await stack.drained();
