@@ -14,7 +14,13 @@ import { run, withStack } from '@kap/testkit/stack-bench';
 
 /** BENCH_CONCURRENCY_BURST changes the burst size. */
 const BURST = Number(process.env.BENCH_CONCURRENCY_BURST ?? 50);
-const ENV = { FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H', JOB_LOCK_MS: '30000', SYNC_LEASE_MS: '120000', EHR_TIMEOUT_MS: '15000', REDISPATCH_AFTER_MS: '30000' };
+const ENV = {
+  FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H',
+  JOB_LOCK_MS: '30000',
+  SYNC_LEASE_MS: '120000',
+  EHR_TIMEOUT_MS: '15000',
+  REDISPATCH_AFTER_MS: '30000',
+};
 
 type Case = 'distinct_patients' | 'same_patient_no_key' | 'same_patient_same_key';
 
@@ -31,7 +37,12 @@ async function runCase(c: Case): Promise<{ burstSeconds: number; totalSeconds: n
     const headers: Record<string, string> = c === 'same_patient_same_key' ? { 'Idempotency-Key': key } : {};
     const t0 = performance.now();
     const statuses = await Promise.all(
-      bodies.map((body) => postJson(`${url}/v1/screenings`, body, headers).then((r) => String(r.status), (err: Error) => `network:${err.message}`)),
+      bodies.map((body) =>
+        postJson(`${url}/v1/screenings`, body, headers).then(
+          (r) => String(r.status),
+          (err: Error) => `network:${err.message}`,
+        ),
+      ),
     );
     const burstSeconds = (performance.now() - t0) / 1000;
     const seen: Record<string, number> = {};
@@ -45,7 +56,9 @@ async function runCase(c: Case): Promise<{ burstSeconds: number; totalSeconds: n
     const totalSeconds = (performance.now() - t0) / 1000;
     const audit = await auditEhr(stack.db, stack.sandbox.url);
     const patients = (await ehrAll(stack.sandbox.url, 'Patient')).filter((p) =>
-      (p as { identifier?: Array<{ system?: string; value?: string }> }).identifier?.some((i) => i.system === one.patient.system && i.value === one.patient.value),
+      (p as { identifier?: Array<{ system?: string; value?: string }> }).identifier?.some(
+        (i) => i.system === one.patient.system && i.value === one.patient.value,
+      ),
     ).length;
     const screenings = (await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM screenings'))[0]?.n ?? 0;
     figure(`concurrency.${c}.patients_in_ehr`, patients, 'patients');
@@ -55,13 +68,16 @@ async function runCase(c: Case): Promise<{ burstSeconds: number; totalSeconds: n
     duplicated += audit.duplicates.length + Math.max(0, patients - 1);
     figure(`concurrency.${c}.screenings_stored`, screenings, 'screenings');
     figure(`concurrency.${c}.total_seconds`, totalSeconds, 's');
-    if (audit.missing.length + audit.duplicates.length > 0) note(`${c}: missing ${JSON.stringify(audit.missing.slice(0, 5))} duplicated ${JSON.stringify(audit.duplicates.slice(0, 5))}`);
+    if (audit.missing.length + audit.duplicates.length > 0)
+      note(`${c}: missing ${JSON.stringify(audit.missing.slice(0, 5))} duplicated ${JSON.stringify(audit.duplicates.slice(0, 5))}`);
     return { burstSeconds, totalSeconds };
   });
 }
 
 async function main(): Promise<void> {
-  note(`concurrency: ${BURST} POST /v1/screenings at once per case, then the worker starts and the outbox drains; total = burst start to drained; the three cases ${RUNS} times (fresh stack each)`);
+  note(
+    `concurrency: ${BURST} POST /v1/screenings at once per case, then the worker starts and the outbox drains; total = burst start to drained; the three cases ${RUNS} times (fresh stack each)`,
+  );
   const ratios: Record<string, number[]> = { same_patient_no_key: [], same_patient_same_key: [] };
   for (let i = 0; i < RUNS; i++) {
     const base = await runCase('distinct_patients');

@@ -5,7 +5,12 @@ import { figure, note } from './lib/report';
 const SECONDS = Number(process.env.BENCH_DRILL_SECONDS ?? 40);
 const RATE = Number(process.env.BENCH_DRILL_RATE ?? 2);
 
-runDrill({ seconds: SECONDS, rate: RATE, flushWhileRunning: process.env.BENCH_DRILL_FLUSH_UNDER_WORKERS === '1', log: (l) => note(`drill ${l}`) }).then(
+runDrill({
+  seconds: SECONDS,
+  rate: RATE,
+  flushWhileRunning: process.env.BENCH_DRILL_FLUSH_UNDER_WORKERS === '1',
+  log: (l) => note(`drill ${l}`),
+}).then(
   (r) => {
     note(`drill: ${SECONDS} s at ${RATE} enrolments/s; faults ${JSON.stringify(r.faults)}; rejected ${JSON.stringify(r.requestsRejected)}`);
     figure('drill.requests_accepted', r.requestsAccepted, 'requests');

@@ -103,9 +103,16 @@ async function captureScripts(env: Record<string, string>): Promise<DbLimitScrip
  * EXPLAIN (ANALYZE, BUFFERS), replayed in order with fresh ids in one transaction rolled back.
  */
 async function whereTheTimeGoes(db: Pool, scripts: DbLimitScripts): Promise<void> {
-  const preload = (await db.query<{ shared_preload_libraries: string }>('SHOW shared_preload_libraries')).rows[0]?.shared_preload_libraries ?? '';
-  if (preload.includes('pg_stat_statements')) note('pg_stat_statements is preloaded; its mean times for these statements are in pg_stat_statements (not reset here: the server is shared)');
-  else note('pg_stat_statements is not preloaded on this server (not restarted for it): EXPLAIN (ANALYZE, BUFFERS) of each captured statement, once, rolled back');
+  const preload =
+    (await db.query<{ shared_preload_libraries: string }>('SHOW shared_preload_libraries')).rows[0]?.shared_preload_libraries ?? '';
+  if (preload.includes('pg_stat_statements'))
+    note(
+      'pg_stat_statements is preloaded; its mean times for these statements are in pg_stat_statements (not reset here: the server is shared)',
+    );
+  else
+    note(
+      'pg_stat_statements is not preloaded on this server (not restarted for it): EXPLAIN (ANALYZE, BUFFERS) of each captured statement, once, rolled back',
+    );
   const explain = async (label: string, calls: readonly CapturedCall[], fresh: FreshValues): Promise<void> => {
     const client = await db.connect();
     let total = 0;
@@ -125,7 +132,9 @@ async function whereTheTimeGoes(db: Pool, scripts: DbLimitScripts): Promise<void
           note(`  ${label}: (not explainable) ${text.replace(/\s+/g, ' ').slice(0, 90)}`);
           continue;
         }
-        const r = await client.query<{ 'QUERY PLAN': Array<{ Plan: Record<string, number>; 'Execution Time': number; 'Planning Time': number }> }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, values);
+        const r = await client.query<{
+          'QUERY PLAN': Array<{ Plan: Record<string, number>; 'Execution Time': number; 'Planning Time': number }>;
+        }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`, values);
         const plan = r.rows[0]?.['QUERY PLAN'][0];
         if (!plan) continue;
         const ms = plan['Execution Time'] + plan['Planning Time'];
@@ -152,14 +161,22 @@ async function whereTheTimeGoes(db: Pool, scripts: DbLimitScripts): Promise<void
 }
 
 async function prepareDbLimitCourses(server: SpawnedServer, n: number): Promise<void> {
-  const r = await message(server.child, (m: { prepared?: number; prepareFailed?: string }) => (m?.prepared !== undefined || m?.prepareFailed !== undefined ? m : undefined), { prepare: n });
+  const r = await message(
+    server.child,
+    (m: { prepared?: number; prepareFailed?: string }) => (m?.prepared !== undefined || m?.prepareFailed !== undefined ? m : undefined),
+    { prepare: n },
+  );
   if (r.prepareFailed) throw new Error(`db limit courses: ${r.prepareFailed}`);
 }
 
 async function main(): Promise<void> {
   const env = await benchSchema('ingest');
   const scripts = await captureScripts(env.env);
-  for (const [label, calls] of [['screenings', scripts.screening], ['courses', scripts.course], ['dosing_sessions', scripts.session]] as const) {
+  for (const [label, calls] of [
+    ['screenings', scripts.screening],
+    ['courses', scripts.course],
+    ['dosing_sessions', scripts.session],
+  ] as const) {
     const c = countCalls(calls);
     figure(`ingest.${label}.round_trips_per_command`, c.roundTrips, 'round trips');
     figure(`ingest.${label}.statements_per_command`, c.statements, 'statements');
@@ -175,7 +192,9 @@ async function main(): Promise<void> {
   const bare = await spawnServer('bare');
   const dblimit = await spawnServer('dblimit', { ...env.env, BENCH_DBLIMIT_SCRIPTS: scriptFile });
   try {
-    note(`ingest: ${CONNECTIONS} keep-alive connections, ${SECONDS} s per saturation run after a warm-up, ${RUNS} runs per ratio, servers in their own processes`);
+    note(
+      `ingest: ${CONNECTIONS} keep-alive connections, ${SECONDS} s per saturation run after a warm-up, ${RUNS} runs per ratio, servers in their own processes`,
+    );
     await load({ url: api.url, path: '/v1/screenings', body: screeningRequest, connections: 4, amount: 40 });
     await load({ url: bare.url, path: '/v1/screenings', body: screeningRequest, connections: 4, amount: 200 });
     await load({ url: dblimit.url, path: '/v1/screenings', body: screeningRequest, connections: 4, amount: 100 });
@@ -188,7 +207,13 @@ async function main(): Promise<void> {
     let last: { api: LoadResult; db: LoadResult; bare: LoadResult } | undefined;
     for (let run = 0; run < RUNS; run++) {
       const a = await load({ url: api.url, path: '/v1/screenings', body: screeningRequest, connections: CONNECTIONS, duration: SECONDS });
-      const d = await load({ url: dblimit.url, path: '/v1/screenings', body: screeningRequest, connections: CONNECTIONS, duration: SECONDS });
+      const d = await load({
+        url: dblimit.url,
+        path: '/v1/screenings',
+        body: screeningRequest,
+        connections: CONNECTIONS,
+        duration: SECONDS,
+      });
       const b = await load({ url: bare.url, path: '/v1/screenings', body: screeningRequest, connections: CONNECTIONS, duration: SECONDS });
       problems('ingest.screenings', a);
       problems('ingest.screenings.db_limit', d);
@@ -196,19 +221,42 @@ async function main(): Promise<void> {
       dbRates.push(d.perSecond);
       bareRates.push(b.perSecond);
       // A fixed 100 req/s, whatever the saturation: the latency a clinic's burst sees.
-      const r100 = await load({ url: api.url, path: '/v1/screenings', body: screeningRequest, connections: CONNECTIONS, duration: SECONDS, overallRate: 100 });
+      const r100 = await load({
+        url: api.url,
+        path: '/v1/screenings',
+        body: screeningRequest,
+        connections: CONNECTIONS,
+        duration: SECONDS,
+        overallRate: 100,
+      });
       problems('ingest.screenings rate100', r100);
       p99s.push(r100.p99);
       // The same 100 req/s on the SQL alone: the least p99 the API can have there, whatever it does besides.
-      const d100 = await load({ url: dblimit.url, path: '/v1/screenings', body: screeningRequest, connections: CONNECTIONS, duration: SECONDS, overallRate: 100 });
+      const d100 = await load({
+        url: dblimit.url,
+        path: '/v1/screenings',
+        body: screeningRequest,
+        connections: CONNECTIONS,
+        duration: SECONDS,
+        overallRate: 100,
+      });
       problems('ingest.screenings.db_limit rate100', d100);
       dbP99s.push(d100.p99);
       last = { api: a, db: d, bare: b };
     }
     spread('ingest.screenings.throughput', apiRates, 'req/s');
     spread('ingest.screenings.db_limit.throughput', dbRates, 'req/s');
-    spread('ingest.screenings.ratio_vs_db_limit', apiRates.map((a, i) => a / (dbRates[i] as number)), 'x', { kind: 'min', value: 0.5 });
-    spread('ingest.screenings.ratio_vs_bare_express', apiRates.map((a, i) => a / (bareRates[i] as number)), 'x');
+    spread(
+      'ingest.screenings.ratio_vs_db_limit',
+      apiRates.map((a, i) => a / (dbRates[i] as number)),
+      'x',
+      { kind: 'min', value: 0.5 },
+    );
+    spread(
+      'ingest.screenings.ratio_vs_bare_express',
+      apiRates.map((a, i) => a / (bareRates[i] as number)),
+      'x',
+    );
     spread('ingest.screenings.rate100.p99', p99s, 'ms', { kind: 'max', value: 50 });
     spread('ingest.screenings.db_limit.rate100.p99', dbP99s, 'ms');
     if (last) {
@@ -220,8 +268,22 @@ async function main(): Promise<void> {
     const median = [...apiRates].sort((x, y) => x - y)[Math.floor(apiRates.length / 2)] as number;
     const rate = Math.max(2, Math.floor(median / 2));
     note(`ingest fixed rate: ${rate} req/s (half the API's median screening saturation), ${SECONDS} s, once`);
-    const apiFixed = await load({ url: api.url, path: '/v1/screenings', body: screeningRequest, connections: CONNECTIONS, duration: SECONDS, overallRate: rate });
-    const bareFixed = await load({ url: bare.url, path: '/v1/screenings', body: screeningRequest, connections: CONNECTIONS, duration: SECONDS, overallRate: rate });
+    const apiFixed = await load({
+      url: api.url,
+      path: '/v1/screenings',
+      body: screeningRequest,
+      connections: CONNECTIONS,
+      duration: SECONDS,
+      overallRate: rate,
+    });
+    const bareFixed = await load({
+      url: bare.url,
+      path: '/v1/screenings',
+      body: screeningRequest,
+      connections: CONNECTIONS,
+      duration: SECONDS,
+      overallRate: rate,
+    });
     report('ingest.screenings', apiFixed, 'fixed');
     report('ingest.screenings.bare_express', bareFixed, 'fixed');
     figure('ingest.screenings.fixed.p50_ratio_vs_bare_express', apiFixed.p50 / Math.max(bareFixed.p50, 0.001), 'x');
@@ -237,7 +299,9 @@ async function main(): Promise<void> {
       return c.body.courseId as string;
     });
     await prepareDbLimitCourses(dblimit, 10 + perRun * RUNS);
-    note(`dosing: ${needed} courses created beforehand on each server in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${perRun} sessions per run`);
+    note(
+      `dosing: ${needed} courses created beforehand on each server in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${perRun} sessions per run`,
+    );
     let next = 0;
     const coursePath = (): string => `/v1/courses/${courses[next++ % courses.length]}/dosing-sessions`;
     const session = (): unknown => sessionRequest(1);
@@ -249,8 +313,20 @@ async function main(): Promise<void> {
     const doseBare: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       const a = await load({ url: api.url, path: coursePath, body: session, connections: CONNECTIONS, amount: perRun });
-      const d = await load({ url: dblimit.url, path: '/v1/courses/x/dosing-sessions', body: session, connections: CONNECTIONS, amount: perRun });
-      const b = await load({ url: bare.url, path: '/v1/courses/x/dosing-sessions', body: session, connections: CONNECTIONS, duration: SECONDS });
+      const d = await load({
+        url: dblimit.url,
+        path: '/v1/courses/x/dosing-sessions',
+        body: session,
+        connections: CONNECTIONS,
+        amount: perRun,
+      });
+      const b = await load({
+        url: bare.url,
+        path: '/v1/courses/x/dosing-sessions',
+        body: session,
+        connections: CONNECTIONS,
+        duration: SECONDS,
+      });
       problems('ingest.dosing_sessions', a);
       problems('ingest.dosing_sessions.db_limit', d);
       doseApi.push(a.perSecond);
@@ -259,8 +335,17 @@ async function main(): Promise<void> {
     }
     spread('ingest.dosing_sessions.throughput', doseApi, 'req/s');
     spread('ingest.dosing_sessions.db_limit.throughput', doseDb, 'req/s');
-    spread('ingest.sessions.ratio_vs_db_limit', doseApi.map((a, i) => a / (doseDb[i] as number)), 'x', { kind: 'min', value: 0.5 });
-    spread('ingest.dosing_sessions.ratio_vs_bare_express', doseApi.map((a, i) => a / (doseBare[i] as number)), 'x');
+    spread(
+      'ingest.sessions.ratio_vs_db_limit',
+      doseApi.map((a, i) => a / (doseDb[i] as number)),
+      'x',
+      { kind: 'min', value: 0.5 },
+    );
+    spread(
+      'ingest.dosing_sessions.ratio_vs_bare_express',
+      doseApi.map((a, i) => a / (doseBare[i] as number)),
+      'x',
+    );
     if (next > courses.length) note(`dosing: ${next - courses.length} requests reused a course (409s)`);
   } finally {
     await api.stop();

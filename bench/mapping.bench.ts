@@ -48,7 +48,9 @@ function main(): void {
     process.stdout.write(JSON.stringify(measureMapping()));
     return;
   }
-  note(`mapping: ${DURATION_MS} ms per figure after 500 ms warm-up, one process; the validated/unvalidated pair ${RUNS} times (about ${Math.round((RUNS * 2 * (DURATION_MS + 500)) / 1000)} s)`);
+  note(
+    `mapping: ${DURATION_MS} ms per figure after 500 ms warm-up, one process; the validated/unvalidated pair ${RUNS} times (about ${Math.round((RUNS * 2 * (DURATION_MS + 500)) / 1000)} s)`,
+  );
   const validatedRates: number[] = [];
   const unvalidatedRates: number[] = [];
   let validated: ReturnType<typeof measureMapping> | undefined;
@@ -66,7 +68,12 @@ function main(): void {
   spread('mapping.screenings_validated_per_s', validatedRates, 'screenings/s');
   spread('mapping.screenings_unvalidated_per_s', unvalidatedRates, 'screenings/s');
   if (validated) figure('mapping.resources_per_screening', validated.resourcesPerScreening, 'resources');
-  spread('mapping.ratio_validated_vs_unvalidated', validatedRates.map((v, i) => v / (unvalidatedRates[i] as number)), 'x', { kind: 'min', value: 0.5 });
+  spread(
+    'mapping.ratio_validated_vs_unvalidated',
+    validatedRates.map((v, i) => v / (unvalidatedRates[i] as number)),
+    'x',
+    { kind: 'min', value: 0.5 },
+  );
   const median = [...validatedRates].sort((a, b) => a - b)[Math.floor(validatedRates.length / 2)] as number;
 
   // Validation alone, of the resources of one screening, as the builders run it.

@@ -18,7 +18,17 @@
  * Time per run: 2 × (N enrolments ingested + N patients synced) + 2 × N × ~25 identity searches.
  */
 import { DEFAULT_TENANT_ID } from '@kap/config';
-import { capabilityCache, decideWriteStrategy, groupWrites, isEhrError, planSync, writeSettingsFrom, type KnownEhrCopy, type LocalResource, type WriteStrategy } from '@kap/ehr-client';
+import {
+  capabilityCache,
+  decideWriteStrategy,
+  groupWrites,
+  isEhrError,
+  planSync,
+  writeSettingsFrom,
+  type KnownEhrCopy,
+  type LocalResource,
+  type WriteStrategy,
+} from '@kap/ehr-client';
 import { forTenant, listPatientResources, listUnsynced, type DeploymentDb } from '@kap/store';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import { localReferences } from '@kap/worker';
@@ -46,12 +56,20 @@ const ENV = {
 const refOf = (r: Resource): string => `${r.resourceType}/${r.id ?? ''}`;
 
 async function patientIds(db: DeploymentDb): Promise<string[]> {
-  const rows = await db.query<{ patient_id: string }>('SELECT DISTINCT patient_id FROM resources WHERE patient_id IS NOT NULL ORDER BY patient_id');
+  const rows = await db.query<{ patient_id: string }>(
+    'SELECT DISTINCT patient_id FROM resources WHERE patient_id IS NOT NULL ORDER BY patient_id',
+  );
   return rows.map((r) => r.patient_id);
 }
 
 /** One patient's resources planned and sent as the worker's first pass plans them, with what the EHR answered kept in memory. */
-async function sendDirect(stack: Stack, strategy: WriteStrategy, claims: ReturnType<typeof profileClaims>, sendable: LocalResource[], all: Resource[]): Promise<{ written: number; refused: string[] }> {
+async function sendDirect(
+  stack: Stack,
+  strategy: WriteStrategy,
+  claims: ReturnType<typeof profileClaims>,
+  sendable: LocalResource[],
+  all: Resource[],
+): Promise<{ written: number; refused: string[] }> {
   const identity = (r: Resource) => syncIdentityOf(r, strategy.forType(r.resourceType));
   const keptBack = keptBackReferences(all, strategy);
   const known = new Map<string, KnownEhrCopy>();
@@ -67,7 +85,10 @@ async function sendDirect(stack: Stack, strategy: WriteStrategy, claims: ReturnT
   let written = 0;
   const stubbed = new Set<string>();
   // A refused Bundle goes again one by one, as the worker does (each single write may learn a profile claim to leave out).
-  const queue: Array<{ keys: readonly string[]; stubs?: ReadonlyMap<string, ReadonlySet<string>> }> = groups.map((g) => ({ keys: g.keys, stubs: g.stubs }));
+  const queue: Array<{ keys: readonly string[]; stubs?: ReadonlyMap<string, ReadonlySet<string>> }> = groups.map((g) => ({
+    keys: g.keys,
+    stubs: g.stubs,
+  }));
   let last = false;
   for (let group = queue.shift(); group; group = queue.shift()) {
     const resources = group.keys.map((k) => byRef.get(k) as LocalResource);
@@ -82,7 +103,9 @@ async function sendDirect(stack: Stack, strategy: WriteStrategy, claims: ReturnT
     });
     const sent = await sendWithRetry(() => sendGroup(stack.ehr, strategy, plan, counter));
     if ('bundleRefused' in sent || sent.retrySingly.length > 0) {
-      if (!('bundleRefused' in sent)) for (const r of sent.results) if ('ok' in r) known.set(r.localReference, { reference: r.ok.ehrReference, version: r.ok.ehrVersion });
+      if (!('bundleRefused' in sent))
+        for (const r of sent.results)
+          if ('ok' in r) known.set(r.localReference, { reference: r.ok.ehrReference, version: r.ok.ehrVersion });
       const stubs = group.stubs;
       queue.unshift(...group.keys.map((k) => ({ keys: [k], stubs: new Map([...(stubs ?? [])].filter(([s]) => s === k)) })));
       continue;
@@ -131,7 +154,9 @@ async function direct(stack: Stack): Promise<{ resources: number; seconds: numbe
   const work = await Promise.all(
     (await patientIds(stack.db)).map(async (patientId) => {
       const unsynced = await listUnsynced(db, patientId);
-      const sendable = unsynced.filter((u) => !strategy.forType(u.type).keptBack).map((u) => ({ resource: u.resource, version: u.version, createOnly: u.resource.resourceType === 'Patient' }));
+      const sendable = unsynced
+        .filter((u) => !strategy.forType(u.type).keptBack)
+        .map((u) => ({ resource: u.resource, version: u.version, createOnly: u.resource.resourceType === 'Patient' }));
       return { sendable, all: await listPatientResources(db, patientId) };
     }),
   );
@@ -148,13 +173,19 @@ async function direct(stack: Stack): Promise<{ resources: number; seconds: numbe
 
 /** Each local resource (what the direct run wrote, or the adapter synced) searched on the EHR by its identity. */
 async function lookUp(stack: Stack): Promise<{ lost: string[]; duplicated: string[]; resources: number }> {
-  const rows = await stack.db.query<{ content: Resource }>('SELECT content FROM resources WHERE patient_id IS NOT NULL ORDER BY resource_type, id');
+  const rows = await stack.db.query<{ content: Resource }>(
+    'SELECT content FROM resources WHERE patient_id IS NOT NULL ORDER BY resource_type, id',
+  );
   const lost: string[] = [];
   const duplicated: string[] = [];
   await pool(rows, 4, async ({ content }) => {
     const id = syncIdentityOf(content);
     const params: Record<string, string> | undefined =
-      id.by === 'identifier' ? { identifier: `${id.system}|${id.value}` } : id.by === 'tag' ? { _tag: `${id.system}|${id.code}` } : undefined;
+      id.by === 'identifier'
+        ? { identifier: `${id.system}|${id.value}` }
+        : id.by === 'tag'
+          ? { _tag: `${id.system}|${id.code}` }
+          : undefined;
     if (!params) {
       lost.push(`${refOf(content)}: no identity to find it by`);
       return;
@@ -169,11 +200,15 @@ async function lookUp(stack: Stack): Promise<{ lost: string[]; duplicated: strin
 async function main(): Promise<void> {
   const [connection] = realEhrConnections();
   if (!connection) {
-    note('real-ehr: skipped: no real EHR configured (EHR_FHIR_BASE_URL, EHR_TOKEN_URL, EHR_CLIENT_ID, EHR_CLIENT_SECRET, as for npm run test:real-ehr)');
+    note(
+      'real-ehr: skipped: no real EHR configured (EHR_FHIR_BASE_URL, EHR_TOKEN_URL, EHR_CLIENT_ID, EHR_CLIENT_SECRET, as for npm run test:real-ehr)',
+    );
     return;
   }
   const env = { ...ENV, ...connection.env };
-  note(`real-ehr: ${connection.env.EHR_BASE_URL} (${connection.name}); ${N} enrolments per side per run, ${RUNS} runs; adapter = outbox → queue → worker, direct = the same write plan posted with no database or queue`);
+  note(
+    `real-ehr: ${connection.env.EHR_BASE_URL} (${connection.name}); ${N} enrolments per side per run, ${RUNS} runs; adapter = outbox → queue → worker, direct = the same write plan posted with no database or queue`,
+  );
   const ratios: number[] = [];
   let lost = 0;
   let duplicated = 0;
@@ -192,7 +227,10 @@ async function main(): Promise<void> {
       const audit = await lookUp(stack);
       lost += audit.lost.length;
       duplicated += audit.duplicated.length;
-      if (audit.lost.length + audit.duplicated.length > 0) note(`direct run ${i + 1}: lost ${JSON.stringify(audit.lost.slice(0, 5))} duplicated ${JSON.stringify(audit.duplicated.slice(0, 5))}`);
+      if (audit.lost.length + audit.duplicated.length > 0)
+        note(
+          `direct run ${i + 1}: lost ${JSON.stringify(audit.lost.slice(0, 5))} duplicated ${JSON.stringify(audit.duplicated.slice(0, 5))}`,
+        );
       return r;
     });
     const a = await withStack(env, async (stack, url) => {
@@ -209,12 +247,17 @@ async function main(): Promise<void> {
       const audit = await lookUp(stack);
       lost += audit.lost.length;
       duplicated += audit.duplicated.length;
-      if (audit.lost.length + audit.duplicated.length > 0) note(`adapter run ${i + 1}: lost ${JSON.stringify(audit.lost.slice(0, 5))} duplicated ${JSON.stringify(audit.duplicated.slice(0, 5))}`);
+      if (audit.lost.length + audit.duplicated.length > 0)
+        note(
+          `adapter run ${i + 1}: lost ${JSON.stringify(audit.lost.slice(0, 5))} duplicated ${JSON.stringify(audit.duplicated.slice(0, 5))}`,
+        );
       return { resources: audit.resources, seconds };
     });
     const ratio = a.resources / a.seconds / (d.resources / d.seconds);
     ratios.push(ratio);
-    note(`run ${i + 1}: adapter ${a.resources} resources in ${a.seconds.toFixed(2)} s, direct ${d.resources} in ${d.seconds.toFixed(2)} s, ratio ${ratio.toFixed(3)} (run took ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    note(
+      `run ${i + 1}: adapter ${a.resources} resources in ${a.seconds.toFixed(2)} s, direct ${d.resources} in ${d.seconds.toFixed(2)} s, ratio ${ratio.toFixed(3)} (run took ${((performance.now() - started) / 1000).toFixed(0)} s)`,
+    );
   }
   spread('real_ehr.ratio_vs_direct', ratios, 'x', { kind: 'min', value: 0.8 });
   figure('real_ehr.lost', lost, 'resources');

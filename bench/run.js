@@ -14,7 +14,9 @@ const t0 = Date.now();
 for (const name of wanted) {
   const started = Date.now();
   process.stdout.write(`# --- ${name}\n`);
-  const r = spawnSync(process.execPath, ['-r', path.join(__dirname, 'register.js'), path.join(__dirname, `${name}.bench.ts`)], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['-r', path.join(__dirname, 'register.js'), path.join(__dirname, `${name}.bench.ts`)], {
+    stdio: 'inherit',
+  });
   process.stdout.write(`# ${name}: ${((Date.now() - started) / 1000).toFixed(1)} s, exit ${r.status}\n`);
   if (r.status !== 0) failed++;
 }

@@ -45,7 +45,9 @@ interface RunFigures {
 }
 
 async function main(): Promise<void> {
-  note(`scheduling: ${RUNS} runs of ${M} dosing sessions × ${PER_SESSION} follow-ups (PT1H,PT2H,PT3H), 4 requests at a time, worker running (ehr-sync queue paused), ${CANCELS} course cancels and ${RELAY_FOLLOW_UPS} relay-only follow-ups per run; stack relay interval 100 ms`);
+  note(
+    `scheduling: ${RUNS} runs of ${M} dosing sessions × ${PER_SESSION} follow-ups (PT1H,PT2H,PT3H), 4 requests at a time, worker running (ehr-sync queue paused), ${CANCELS} course cancels and ${RELAY_FOLLOW_UPS} relay-only follow-ups per run; stack relay interval 100 ms`,
+  );
   await withStack({ FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H', FOLLOW_UP_REMINDER_LEAD: 'PT10M' }, async (stack, url) => {
     // The EHR sync is held back (its queue paused): the sandbox runs in this process, and its
     // CPU-bound transactions would otherwise be timed here. The relay and the follow-up worker run.
@@ -79,7 +81,12 @@ async function oneRun(stack: Stack, url: string, last: boolean): Promise<RunFigu
   const jobs = M * PER_SESSION * 2;
   const t0 = performance.now();
   await pool(courses, 4, (courseId) => recordSession(url, courseId));
-  await until(async () => (await stack.queues.followUps.getDelayedCount()) - baseDelayed >= jobs, 60_000, `${jobs} delayed follow-up jobs`, 20);
+  await until(
+    async () => (await stack.queues.followUps.getDelayedCount()) - baseDelayed >= jobs,
+    60_000,
+    `${jobs} delayed follow-up jobs`,
+    20,
+  );
   const seconds = (performance.now() - t0) / 1000;
 
   const pending = M * PER_SESSION;
@@ -88,7 +95,9 @@ async function oneRun(stack: Stack, url: string, last: boolean): Promise<RunFigu
   const perFollowUp = (fuAfter.bytes - fuBefore.bytes) / pending;
   if (last) {
     figure('scheduling.redis_bytes_per_pending_follow_up_all_queues', (allAfter.bytes - allBefore.bytes) / pending, 'bytes');
-    note(`last run: follow-ups queue keys ${fuBefore.keys} → ${fuAfter.keys}; all keys ${allBefore.keys} → ${allAfter.keys} (all queues include the sessions' ehr-sync jobs, waiting on the paused queue)`);
+    note(
+      `last run: follow-ups queue keys ${fuBefore.keys} → ${fuAfter.keys}; all keys ${allBefore.keys} → ${allAfter.keys} (all queues include the sessions' ehr-sync jobs, waiting on the paused queue)`,
+    );
   }
 
   // Baseline: the same number of delayed jobs added directly, one at a time, with the relay's job options.
@@ -175,7 +184,10 @@ async function relayOnly(stack: Stack): Promise<number> {
   const committed = (performance.now() - t0) / 1000;
   await until(async () => (await stack.queues.followUps.getDelayedCount()) - base >= jobs, 60_000, `${jobs} relayed delayed jobs`, 10);
   const seconds = (performance.now() - t0) / 1000;
-  if (process.env.BENCH_VERBOSE === '1') note(`relay only: ${batches.length * ROWS_PER_TX} follow-ups in ${batches.length} transactions of ${ROWS_PER_TX}, committed in ${committed.toFixed(2)} s, all ${jobs} jobs delayed in Redis at ${seconds.toFixed(2)} s`);
+  if (process.env.BENCH_VERBOSE === '1')
+    note(
+      `relay only: ${batches.length * ROWS_PER_TX} follow-ups in ${batches.length} transactions of ${ROWS_PER_TX}, committed in ${committed.toFixed(2)} s, all ${jobs} jobs delayed in Redis at ${seconds.toFixed(2)} s`,
+    );
   return jobs / seconds;
 }
 

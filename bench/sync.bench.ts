@@ -3,7 +3,8 @@
  * and `ehr-sync` jobs. With no worker running, N enrolments (screening, course, dosing
  * session) are ingested through the API; then the workers start (the ehr-sync queue paused
  * until they are up, and until the course notes are rendered: that is not sync) and the
- * clock runs from its resumption until the outbox is drained (looked at every 10 ms). Once per setting: SYNC_CONCURRENCY 1, 4, and 4 with a second
+ * clock runs from its resumption until the outbox is drained (looked at every 10 ms). Once per
+ * setting: SYNC_CONCURRENCY 1, 4, and 4 with a second
  * worker process (a fresh stack each). Baseline, in the same run: the same transaction
  * Bundles (listUnsynced + planSync, empty maps, one per patient, course note included) POSTed to a fresh sandbox
  * without a transaction limit, one after another.
@@ -82,7 +83,9 @@ const SETTINGS: readonly Setting[] = [
 ].filter((s) => !process.env.BENCH_SYNC_SETTINGS || process.env.BENCH_SYNC_SETTINGS.split(',').includes(s.label));
 
 async function patientIds(db: DeploymentDb): Promise<string[]> {
-  const rows = await db.query<{ patient_id: string }>('SELECT DISTINCT patient_id FROM resources WHERE patient_id IS NOT NULL ORDER BY patient_id');
+  const rows = await db.query<{ patient_id: string }>(
+    'SELECT DISTINCT patient_id FROM resources WHERE patient_id IS NOT NULL ORDER BY patient_id',
+  );
   return rows.map((r) => r.patient_id);
 }
 
@@ -113,7 +116,9 @@ async function direct(db: DeploymentDb): Promise<{ resources: number; seconds: n
 }
 
 async function main(): Promise<void> {
-  note(`sync: ${N} enrolments per setting (${WAIT_N} against the sandbox that waits ${EHR_WAIT_MS} ms per interaction) ingested with no worker running, then the clock runs from the ehr-sync queue resuming (every worker up) to a drained outbox; fresh stack per setting; ${RUNS} runs of every setting, each with its own direct baseline`);
+  note(
+    `sync: ${N} enrolments per setting (${WAIT_N} against the sandbox that waits ${EHR_WAIT_MS} ms per interaction) ingested with no worker running, then the clock runs from the ehr-sync queue resuming (every worker up) to a drained outbox; fresh stack per setting; ${RUNS} runs of every setting, each with its own direct baseline`,
+  );
   let lost = 0;
   let duplicated = 0;
   const ratios = new Map<string, number[]>();
@@ -127,51 +132,59 @@ async function main(): Promise<void> {
     for (const s of SETTINGS) {
       const ehr = await spawnSandboxProcess({ ...SANDBOX, ...(s.ehrWaitMs > 0 ? { SANDBOX_LATENCY_MS: String(s.ehrWaitMs) } : {}) });
       try {
-        await withStack({ ...ENV, SYNC_CONCURRENCY: String(s.concurrency) }, async (stack, url) => {
-          await enrol(url, s.enrolments);
-          let child: ChildProcess | undefined;
-          try {
-            // Every worker is up before the clock runs (the ehr-sync queue paused meanwhile), so
-            // a setting measures syncing, not a process's start-up; that is reported on its own.
-            await stack.queues.ehrSync.pause();
-            stack.startWorker(`bench-${s.label}`);
-            await until(async () => (await stack.queues.ehrSync.getWorkers()).length > 0, 30_000, 'the in-process worker');
-            // The course notes are rendered (PDF) before the clock, not timed as sync, and the
-            // baseline then posts what the worker will: each patient's note among its resources.
-            await settledBesideSync(stack);
-            if (!baseline && s.ehrWaitMs === 0) {
-              baseline = await direct(stack.db);
-              push('sync.direct.resources_per_s', baseline.resources / baseline.seconds);
+        await withStack(
+          { ...ENV, SYNC_CONCURRENCY: String(s.concurrency) },
+          async (stack, url) => {
+            await enrol(url, s.enrolments);
+            let child: ChildProcess | undefined;
+            try {
+              // Every worker is up before the clock runs (the ehr-sync queue paused meanwhile), so
+              // a setting measures syncing, not a process's start-up; that is reported on its own.
+              await stack.queues.ehrSync.pause();
+              stack.startWorker(`bench-${s.label}`);
+              await until(async () => (await stack.queues.ehrSync.getWorkers()).length > 0, 30_000, 'the in-process worker');
+              // The course notes are rendered (PDF) before the clock, not timed as sync, and the
+              // baseline then posts what the worker will: each patient's note among its resources.
+              await settledBesideSync(stack);
+              if (!baseline && s.ehrWaitMs === 0) {
+                baseline = await direct(stack.db);
+                push('sync.direct.resources_per_s', baseline.resources / baseline.seconds);
+              }
+              if (s.secondProcess) {
+                const inProcess = (await stack.queues.ehrSync.getWorkers()).length;
+                const spawned = performance.now();
+                child = spawnWorkerProcess(stack, { WORKER_ID: `bench-${s.label}-child`, SYNC_CONCURRENCY: String(s.concurrency) });
+                await until(async () => (await stack.queues.ehrSync.getWorkers()).length > inProcess, 60_000, 'the second worker process');
+                push(`sync.${s.label}.second_worker_startup_s`, (performance.now() - spawned) / 1000);
+              }
+              const t0 = performance.now();
+              await stack.queues.ehrSync.resume();
+              await drainedNow(stack, 60_000);
+              const seconds = (performance.now() - t0) / 1000;
+              const audit = await auditEhr(stack.db, stack.sandbox.url);
+              const resources = Object.values(audit.local).reduce((a, b) => a + b, 0);
+              lost += audit.missing.length;
+              duplicated += audit.duplicates.length;
+              if (audit.missing.length + audit.duplicates.length > 0)
+                note(
+                  `${s.label}: missing ${JSON.stringify(audit.missing.slice(0, 5))} duplicated ${JSON.stringify(audit.duplicates.slice(0, 5))}`,
+                );
+              push(`sync.${s.label}.resources_per_s`, resources / seconds);
+              if (run === 0) figure(`sync.${s.label}.resources_per_enrolment`, resources / s.enrolments, 'resources');
+              if (baseline && s.ehrWaitMs === 0)
+                push(`sync.${s.label}.ratio_vs_direct`, resources / seconds / (baseline.resources / baseline.seconds));
+              rates.set(s.label, resources / seconds);
+            } finally {
+              if (child && child.exitCode === null) {
+                const exited = new Promise((r) => child?.once('exit', r));
+                child.kill('SIGTERM');
+                await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+                if (child.exitCode === null) child.kill('SIGKILL');
+              }
             }
-            if (s.secondProcess) {
-              const inProcess = (await stack.queues.ehrSync.getWorkers()).length;
-              const spawned = performance.now();
-              child = spawnWorkerProcess(stack, { WORKER_ID: `bench-${s.label}-child`, SYNC_CONCURRENCY: String(s.concurrency) });
-              await until(async () => (await stack.queues.ehrSync.getWorkers()).length > inProcess, 60_000, 'the second worker process');
-              push(`sync.${s.label}.second_worker_startup_s`, (performance.now() - spawned) / 1000);
-            }
-            const t0 = performance.now();
-            await stack.queues.ehrSync.resume();
-            await drainedNow(stack, 60_000);
-            const seconds = (performance.now() - t0) / 1000;
-            const audit = await auditEhr(stack.db, stack.sandbox.url);
-            const resources = Object.values(audit.local).reduce((a, b) => a + b, 0);
-            lost += audit.missing.length;
-            duplicated += audit.duplicates.length;
-            if (audit.missing.length + audit.duplicates.length > 0) note(`${s.label}: missing ${JSON.stringify(audit.missing.slice(0, 5))} duplicated ${JSON.stringify(audit.duplicates.slice(0, 5))}`);
-            push(`sync.${s.label}.resources_per_s`, resources / seconds);
-            if (run === 0) figure(`sync.${s.label}.resources_per_enrolment`, resources / s.enrolments, 'resources');
-            if (baseline && s.ehrWaitMs === 0) push(`sync.${s.label}.ratio_vs_direct`, resources / seconds / (baseline.resources / baseline.seconds));
-            rates.set(s.label, resources / seconds);
-          } finally {
-            if (child && child.exitCode === null) {
-              const exited = new Promise((r) => child?.once('exit', r));
-              child.kill('SIGTERM');
-              await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-              if (child.exitCode === null) child.kill('SIGKILL');
-            }
-          }
-        }, { sandbox: ehr });
+          },
+          { sandbox: ehr },
+        );
       } finally {
         await ehr.close();
       }
@@ -186,7 +199,8 @@ async function main(): Promise<void> {
     note(`sync run ${run + 1}: ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
   const goals: Record<string, Goal> = { 'sync.concurrency_4.ratio_vs_direct': { kind: 'min', value: 0.9 } };
-  for (const [name, values] of ratios) spread(name, values, name.endsWith('_s') && !name.endsWith('per_s') ? 's' : name.includes('ratio') ? 'x' : 'resources/s', goals[name]);
+  for (const [name, values] of ratios)
+    spread(name, values, name.endsWith('_s') && !name.endsWith('per_s') ? 's' : name.includes('ratio') ? 'x' : 'resources/s', goals[name]);
   // The goal holds where the EHR has capacity to spare; against the CPU-bound sandbox it is reported, without one.
   if (twoVsOne.length > 0) spread('sync.two_workers.ratio_vs_one_worker', twoVsOne, 'x', { kind: 'min', value: 1.5 });
   if (twoVsOneCpuBound.length > 0) spread('sync.two_workers.cpu_bound_sandbox.ratio_vs_one_worker', twoVsOneCpuBound, 'x');

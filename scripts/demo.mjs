@@ -65,12 +65,22 @@ async function waitForFollowUps(courseId, want, timeoutMs) {
 
 console.log(`KAP FHIR adapter demo against ${base}\n`);
 const health = await call('getReadiness');
-detail(`ready: ${Object.entries(health.checks).map(([k, v]) => `${k} ${v.status}`).join(', ')}`);
+detail(
+  `ready: ${Object.entries(health.checks)
+    .map(([k, v]) => `${k} ${v.status}`)
+    .join(', ')}`,
+);
 
 step('Screening a synthetic palliative patient (recurrent cystitis: a caution)');
 const screening = await call('createScreening', {
   body: {
-    patient: { system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: `DEMO-${run}`, name: { family: 'Demo', given: ['Ada'] }, birthDate: '1948-02-11', gender: 'female' },
+    patient: {
+      system: 'urn:oid:2.16.840.1.113883.19.5.99999.1',
+      value: `DEMO-${run}`,
+      name: { family: 'Demo', given: ['Ada'] },
+      birthDate: '1948-02-11',
+      gender: 'female',
+    },
     performedAt: screeningAt,
     contraindications: { recurrentCystitis: true },
     vitals: { systolic: 132, diastolic: 84, heartRate: 76, spo2: 96, respiratoryRate: 16, weightKg: 58.4 },
@@ -82,14 +92,22 @@ detail(`outcome ${screening.outcome}: ${screening.reasons.map((r) => `${r.code} 
 detail(`${screening.resources.entry.length} FHIR resources: ${summarize(screening.resources)}`);
 
 step('Clinician review approves it');
-await call('reviewScreening', { path: { id: screening.screeningId }, body: { decision: 'approved', reviewer: 'Dr Demo Reviewer', note: 'Urology history reviewed.' } });
+await call('reviewScreening', {
+  path: { id: screening.screeningId },
+  body: { decision: 'approved', reviewer: 'Dr Demo Reviewer', note: 'Urology history reviewed.' },
+});
 
 step('Starting the course on the screening day, with integration follow-ups 8, 16 and 24 seconds after each session');
 // The clinic's calendar decides what "the screening day" is (CLINIC_TIME_ZONE); the alerts list names the zone.
 const { timeZone } = await call('listAlerts');
-const clinicDay = (at) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(at));
-const course = await call('createCourse', { body: { screeningId: screening.screeningId, startDate: clinicDay(screeningAt), followUpOffsets: ['PT8S', 'PT16S', 'PT24S'] } });
-detail(`course ${course.courseId}, CarePlan ${course.carePlanId}, first day ${clinicDay(screeningAt)} in the clinic's time zone (${timeZone})`);
+const clinicDay = (at) =>
+  new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(at));
+const course = await call('createCourse', {
+  body: { screeningId: screening.screeningId, startDate: clinicDay(screeningAt), followUpOffsets: ['PT8S', 'PT16S', 'PT24S'] },
+});
+detail(
+  `course ${course.courseId}, CarePlan ${course.carePlanId}, first day ${clinicDay(screeningAt)} in the clinic's time zone (${timeZone})`,
+);
 
 step('Dosing session 1 (low dose)');
 const s1 = await call('createDosingSession', { path: { id: course.courseId }, body: session(1) });
@@ -97,7 +115,10 @@ detail(`${s1.resources.entry.length} resources: ${summarize(s1.resources)}`);
 detail(`follow-ups due ${s1.followUps.map((f) => new Date(f.dueBy).toLocaleTimeString()).join(', ')}`);
 
 step('The first follow-up takes place; the other two are missed');
-await call('completeFollowUp', { path: { id: s1.followUps[0].id }, body: { completedAt: iso(0), note: 'Integration: meaning of the imagery' } });
+await call('completeFollowUp', {
+  path: { id: s1.followUps[0].id },
+  body: { completedAt: iso(0), note: 'Integration: meaning of the imagery' },
+});
 detail('waiting for the missed ones to fall due and escalate…');
 const afterS1 = await waitForFollowUps(course.courseId, (s) => s.filter((x) => x === 'escalated').length === 2, 60_000);
 detail(`follow-ups: ${afterS1.followUps.map((f) => f.status).join(', ')}`);
@@ -113,13 +134,18 @@ await measure('after-session-2', { phq9: [1, 1, 1, 1, 0, 1, 1, 0, 1], gad7: [1, 
 step('A clinician acknowledges the self-harm alert (unacknowledged, it would escalate every SAFETY_ALERT_ACK_WITHIN)');
 const open = await call('listAlerts');
 const alert = open.alerts.find((a) => a.courseId === course.courseId && a.kind === 'phq9-self-harm');
-const acknowledged = await call('acknowledgeAlert', { path: { id: alert.id }, body: { by: 'Dr Demo On-call', note: 'Phoned the patient: safe, visit booked for today' } });
+const acknowledged = await call('acknowledgeAlert', {
+  path: { id: alert.id },
+  body: { by: 'Dr Demo On-call', note: 'Phoned the patient: safe, visit booked for today' },
+});
 detail(`raised ${alert.raisedAtClinic}; now ${acknowledged.status} by ${acknowledged.acknowledgedBy}`);
 console.log(`  ${color('1', 'Alert history')}`);
 for (const e of acknowledged.history) {
   const who = e.by ? ` by ${e.by}` : '';
   const what = e.event === 'escalated' ? `escalated (${e.escalation}) at stat priority` : e.event;
-  detail(`${new Date(e.at).toLocaleString('en-GB', { timeZone, dateStyle: 'medium', timeStyle: 'short' })} (${timeZone})  ${what}${who}${e.note ? `: ${e.note}` : ''}${e.communication ? `  → ${e.communication}` : ''}`);
+  detail(
+    `${new Date(e.at).toLocaleString('en-GB', { timeZone, dateStyle: 'medium', timeStyle: 'short' })} (${timeZone})  ${what}${who}${e.note ? `: ${e.note}` : ''}${e.communication ? `  → ${e.communication}` : ''}`,
+  );
 }
 
 step('Goals-of-care discussion');
@@ -129,7 +155,10 @@ await call('recordGoalsOfCare', {
     discussedAt: iso(0),
     participants: ['Patient', 'Daughter', 'Palliative care physician', 'KAP therapist'],
     values: ['Being at home', 'Staying clear-headed', 'Making peace with her brother'],
-    goals: [{ description: 'Remain at home until the end of life', priority: 'high-priority' }, { description: 'Write letters to the grandchildren' }],
+    goals: [
+      { description: 'Remain at home until the end of life', priority: 'high-priority' },
+      { description: 'Write letters to the grandchildren' },
+    ],
     preferences: { placeOfCare: 'Home, with hospice support', codeStatus: 'Do not attempt resuscitation' },
     decisions: ['Hospice referral', 'No further hospital admissions'],
   },
@@ -149,11 +178,15 @@ for (;;) {
   const open = final.sync.filter((s) => s.status !== 'synced' && s.status !== 'not-sent');
   if (open.length === 0) break;
   if (open.every((s) => s.status === 'waiting-for-patient')) {
-    console.error(`The EHR may not create Patients and has no Patient with this patient's identifier: ${open.length} resources wait (waiting-for-patient) until the hospital registers them.`);
+    console.error(
+      `The EHR may not create Patients and has no Patient with this patient's identifier: ${open.length} resources wait (waiting-for-patient) until the hospital registers them.`,
+    );
     process.exit(1);
   }
   if (Date.now() > deadline) {
-    console.error(`${open.length} resources still not in the EHR: ${open.map((s) => `${s.reference} ${s.status} ${s.lastError ?? ''}`).join('; ')}`);
+    console.error(
+      `${open.length} resources still not in the EHR: ${open.map((s) => `${s.reference} ${s.status} ${s.lastError ?? ''}`).join('; ')}`,
+    );
     process.exit(1);
   }
   await sleep(500);
@@ -163,7 +196,13 @@ step("The hospital's feed: a second synthetic patient dies during their course (
 const mllpPort = Number(process.env.DEMO_MLLP_PORT ?? process.env.MLLP_PORT ?? 2575);
 const second = await call('createScreening', {
   body: {
-    patient: { system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: `DEMO2-${run}`, name: { family: 'Demo', given: ['Ben'] }, birthDate: '1941-07-30', gender: 'male' },
+    patient: {
+      system: 'urn:oid:2.16.840.1.113883.19.5.99999.1',
+      value: `DEMO2-${run}`,
+      name: { family: 'Demo', given: ['Ben'] },
+      birthDate: '1941-07-30',
+      gender: 'male',
+    },
     performedAt: screeningAt,
     contraindications: {},
     vitals: { systolic: 126, diastolic: 80, heartRate: 70, spo2: 95, respiratoryRate: 15, weightKg: 64.0 },
@@ -192,20 +231,27 @@ try {
 } finally {
   await hl7.close();
 }
-detail(`ACK ${ack.getSegment('MSA')?.getField(1)?.toString()} for ${ack.getSegment('MSA')?.getField(2)?.toString()} (discharge disposition 20, expired)`);
+detail(
+  `ACK ${ack.getSegment('MSA')?.getField(1)?.toString()} for ${ack.getSegment('MSA')?.getField(2)?.toString()} (discharge disposition 20, expired)`,
+);
 const stoppedSecond = await (async () => {
   const until = Date.now() + 30_000;
   for (;;) {
     const c = await call('getCourse', { path: { id: secondCourse.courseId } });
     if (c.stoppedReason === 'deceased' && c.followUps.every((f) => f.status === 'cancelled')) return c;
-    if (Date.now() > until) throw new Error(`course still ${c.stoppedReason ?? 'running'}, follow-ups ${c.followUps.map((f) => f.status).join(', ')}`);
+    if (Date.now() > until)
+      throw new Error(`course still ${c.stoppedReason ?? 'running'}, follow-ups ${c.followUps.map((f) => f.status).join(', ')}`);
     await sleep(300);
   }
 })();
-detail(`course stopped: ${stoppedSecond.stoppedReason}; follow-ups ${stoppedSecond.followUps.map((f) => f.status).join(', ')}; the care team was told`);
+detail(
+  `course stopped: ${stoppedSecond.stoppedReason}; follow-ups ${stoppedSecond.followUps.map((f) => f.status).join(', ')}; the care team was told`,
+);
 
 console.log(`\n${color('1', 'Summary')}`);
-console.log(`  phase ${final.phase} (${final.stoppedReason}); ${final.sessions.length} sessions; follow-ups ${final.followUps.map((f) => f.status).join(', ')}`);
+console.log(
+  `  phase ${final.phase} (${final.stoppedReason}); ${final.sessions.length} sessions; follow-ups ${final.followUps.map((f) => f.status).join(', ')}`,
+);
 console.log(`  goals: ${final.goals.map((g) => g.description).join('; ')}`);
 const byType = {};
 for (const s of final.sync) {
@@ -224,7 +270,9 @@ console.log(`  what went where (${final.sync.length} resources; FHIR writes each
 console.log(`    ${'type'.padEnd(26)} ${'FHIR write'.padEnd(24)} ${'v2'.padEnd(9)} kept back`);
 for (const [type, r] of Object.entries(byType).sort()) {
   const fhir = r.sent ? `${r.sent}${type === 'DocumentReference' ? ' (note)' : ''}` : '-';
-  console.log(`    ${type.padEnd(26)} ${fhir.padEnd(24)} ${(v2On && v2[type] ? v2[type] : '-').padEnd(9)} ${r.kept ? `${r.kept}: ${[...r.why].join('; ')}` : '-'}`);
+  console.log(
+    `    ${type.padEnd(26)} ${fhir.padEnd(24)} ${(v2On && v2[type] ? v2[type] : '-').padEnd(9)} ${r.kept ? `${r.kept}: ${[...r.why].join('; ')}` : '-'}`,
+  );
 }
 const patient = final.sync.find((s) => s.reference.startsWith('Patient/'));
 const carePlan = final.sync.find((s) => s.reference.startsWith('CarePlan/'));
@@ -243,7 +291,10 @@ async function measure(timepoint, scores) {
   const res = await call('recordMeasure', { path: { id: course.courseId }, body: { measuredAt: iso(0), timepoint, ...scores } });
   const sum = (a) => a.reduce((x, y) => x + y, 0);
   detail(`PHQ-9 ${sum(scores.phq9)}, GAD-7 ${sum(scores.gad7)}; ${res.resources.entry.length} resources: ${summarize(res.resources)}`);
-  for (const alert of res.alerts) console.log(`  ${color('31', '⚠ ' + alert.text)}\n  ${color('90', `→ ${alert.flag} and urgent ${alert.communication} to the care team (webhook)`)}`);
+  for (const alert of res.alerts)
+    console.log(
+      `  ${color('31', '⚠ ' + alert.text)}\n  ${color('90', `→ ${alert.flag} and urgent ${alert.communication} to the care team (webhook)`)}`,
+    );
   return res;
 }
 
@@ -268,5 +319,7 @@ function printTrajectory(o) {
 function summarize(bundle) {
   const counts = {};
   for (const e of bundle.entry) counts[e.resource.resourceType] = (counts[e.resource.resourceType] ?? 0) + 1;
-  return Object.entries(counts).map(([t, n]) => (n > 1 ? `${t} ×${n}` : t)).join(', ');
+  return Object.entries(counts)
+    .map(([t, n]) => (n > 1 ? `${t} ×${n}` : t))
+    .join(', ');
 }

@@ -12,7 +12,9 @@ if (!existsSync(dist)) {
 }
 const { loadProcessSettings } = await import('@kap/runtime');
 const { runEhrCheck } = await import(dist);
-const { chooseTenants, parseTenantArgs, runPerTenant } = await import(fileURLToPath(new URL('../services/worker/dist/tenant-ops.js', import.meta.url)));
+const { chooseTenants, parseTenantArgs, runPerTenant } = await import(
+  fileURLToPath(new URL('../services/worker/dist/tenant-ops.js', import.meta.url))
+);
 
 const usage = 'Usage: npm run ehr:check [-- [--tenant ID | --all] [--write-test]]';
 let args;
@@ -28,6 +30,4 @@ try {
 }
 const out = (line) => process.stdout.write(`${line}\n`);
 const writeTest = args.rest.includes('--write-test');
-process.exitCode = await runPerTenant(choice, out, (tenant) =>
-  runEhrCheck(tenant.config, { writeTest, out }),
-);
+process.exitCode = await runPerTenant(choice, out, (tenant) => runEhrCheck(tenant.config, { writeTest, out }));

@@ -31,8 +31,14 @@ process.exitCode = await runPerTenant(choice, out, async (tenant) => {
     const outcome = await subscribeToEhr(ehr, config, { endpoint, ...(token ? { token } : {}) });
     out(`Subscriptions on ${ehrBaseUrl(config)}: ${outcome.style} (${outcome.reason}), rest-hook ${endpoint}`);
     for (const s of outcome.subscriptions) out(`  ${s.status.padEnd(8)} ${s.location ?? ''}  criteria ${s.criteria}`);
-    if (!token && config.AUTH_MODE === 'jwt') out('  warning: no EHR_SUBSCRIPTION_TOKEN (nor EHR_SUBSCRIPTION_TOKEN_URL): the EHR sends no Authorization header, and the API (AUTH_MODE=jwt) refuses its notifications.');
-    if (token && !config.EHR_SUBSCRIPTION_TOKEN_URL) out('  note: a fixed EHR_SUBSCRIPTION_TOKEN expires and nothing renews it: set EHR_SUBSCRIPTION_TOKEN_URL (with its client) for the worker to renew it, or run this again with a new token before it expires.');
+    if (!token && config.AUTH_MODE === 'jwt')
+      out(
+        '  warning: no EHR_SUBSCRIPTION_TOKEN (nor EHR_SUBSCRIPTION_TOKEN_URL): the EHR sends no Authorization header, and the API (AUTH_MODE=jwt) refuses its notifications.',
+      );
+    if (token && !config.EHR_SUBSCRIPTION_TOKEN_URL)
+      out(
+        '  note: a fixed EHR_SUBSCRIPTION_TOKEN expires and nothing renews it: set EHR_SUBSCRIPTION_TOKEN_URL (with its client) for the worker to renew it, or run this again with a new token before it expires.',
+      );
     return 0;
   } catch (err) {
     out(`  FAIL  ehr:subscribe failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -101,7 +101,14 @@ describe('the course page in Chromium', () => {
     await page.waitForSelector('.alert-item.alert-safety[data-alert-status="acknowledged"]');
     const alerts = await request(h.app).get('/v1/alerts?status=acknowledged').set('Authorization', `Bearer ${TOKEN}`).expect(200);
     expect(alerts.body.alerts).toEqual([
-      expect.objectContaining({ kind: 'phq9-self-harm', acknowledgedBy: 'Dr. Page Test', history: [expect.objectContaining({ event: 'raised' }), expect.objectContaining({ event: 'acknowledged', note: 'Phoned the patient' })] }),
+      expect.objectContaining({
+        kind: 'phq9-self-harm',
+        acknowledgedBy: 'Dr. Page Test',
+        history: [
+          expect.objectContaining({ event: 'raised' }),
+          expect.objectContaining({ event: 'acknowledged', note: 'Phoned the patient' }),
+        ],
+      }),
     ]);
 
     expect(errors).toEqual([]);

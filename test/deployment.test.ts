@@ -46,18 +46,21 @@ const SECRET_KEYS = ['DATABASE_URL', 'REDIS_URL', 'EHR_TOKEN', 'EHR_CLIENT_SECRE
 
 /** Compose interpolation (https://docs.docker.com/compose/how-tos/environment-variables/variable-interpolation/). */
 function interpolate(text: string, env: Record<string, string | undefined>): string {
-  return text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, name?: string, op?: string, arg?: string, bare?: string) => {
-    if (m === '$$') return '$';
-    const key = (name ?? bare) as string;
-    const value = env[key];
-    if (op === ':-') return value ? value : (arg ?? '');
-    if (op === '-') return value ?? arg ?? '';
-    if (op === ':?' || op === '?') {
-      if (op === ':?' ? !value : value === undefined) throw new Error(`required variable ${key}: ${arg}`);
-      return value as string;
-    }
-    return value ?? '';
-  });
+  return text.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (m, name?: string, op?: string, arg?: string, bare?: string) => {
+      if (m === '$$') return '$';
+      const key = (name ?? bare) as string;
+      const value = env[key];
+      if (op === ':-') return value ? value : (arg ?? '');
+      if (op === '-') return value ?? arg ?? '';
+      if (op === ':?' || op === '?') {
+        if (op === ':?' ? !value : value === undefined) throw new Error(`required variable ${key}: ${arg}`);
+        return value as string;
+      }
+      return value ?? '';
+    },
+  );
 }
 function interpolateAll(v: unknown, env: Record<string, string | undefined>): unknown {
   if (typeof v === 'string') return interpolate(v, env);
@@ -93,7 +96,8 @@ function composeValidator(): (doc: unknown) => string[] {
   ajv.addFormat('expose', /^\d+(-\d+)?(\/(tcp|udp|sctp))?$/);
   ajv.addFormat('subnet_ip_address', /^[\d.:a-fA-F]+\/\d{1,3}$/);
   const validate = ajv.compile(schema);
-  return (doc) => (validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`));
+  return (doc) =>
+    validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
 }
 
 const envOf = (svc: Obj): Record<string, string> => {
@@ -209,7 +213,11 @@ describe('docker-compose.yml', () => {
       expect(new URL(env.REDIS_URL as string).hostname).toBe('redis');
       const db = new URL(env.DATABASE_URL as string);
       const pg = envOf(service('postgres'));
-      expect([db.username, decodeURIComponent(db.password), db.pathname.slice(1)]).toEqual([pg.POSTGRES_USER, pg.POSTGRES_PASSWORD, pg.POSTGRES_DB]);
+      expect([db.username, decodeURIComponent(db.password), db.pathname.slice(1)]).toEqual([
+        pg.POSTGRES_USER,
+        pg.POSTGRES_PASSWORD,
+        pg.POSTGRES_DB,
+      ]);
     }
   });
 
@@ -353,7 +361,10 @@ describe('infra/docker/Dockerfile', () => {
   it('builds every stage on Node 22', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     for (const from of all('FROM')) {
-      const image = (from.replace(/--platform=\S+\s+/, '').split(/\s+/)[0] as string).replace(/\$\{?(\w+)\}?/g, (_, k: string) => globalArgs.get(k) ?? '');
+      const image = (from.replace(/--platform=\S+\s+/, '').split(/\s+/)[0] as string).replace(
+        /\$\{?(\w+)\}?/g,
+        (_, k: string) => globalArgs.get(k) ?? '',
+      );
       if (stageNames.includes(image.toLowerCase())) continue;
       expect(image).toMatch(/^node:22([.-]|$)/);
     }
@@ -432,7 +443,11 @@ const kustomization = obj(parse(readFileSync(join(K8S_DIR, 'kustomization.yaml')
 const resources = arr(kustomization.resources, 'resources').map(String);
 /** The objects `kubectl apply -k infra/k8s` applies (before kustomize's namespace, labels and images). */
 function k8sObjects(): K8sObject[] {
-  return resources.flatMap((file) => yamlDocs(join(K8S_DIR, file)).filter((d) => d !== null).map((d) => obj(d, file) as K8sObject));
+  return resources.flatMap((file) =>
+    yamlDocs(join(K8S_DIR, file))
+      .filter((d) => d !== null)
+      .map((d) => obj(d, file) as K8sObject),
+  );
 }
 const secretTemplate = yamlDocs(join(K8S_DIR, 'secret.template.yaml')).map((d) => obj(d, 'secret.template.yaml') as K8sObject);
 
@@ -468,7 +483,9 @@ function typeInfo(dts: string): TypeInfo | null {
   const imports = new Map<string, string>();
   for (const [, name, from] of text.matchAll(/^import \{ (\w+) \} from "([^"]+)";$/gm)) {
     const spec = from as string;
-    const candidates = spec.startsWith('.') ? [resolve(dirname(dts), `${spec}.d.ts`)] : MODELS_NODE_MODULES.map((nm) => join(nm, `${spec}.d.ts`));
+    const candidates = spec.startsWith('.')
+      ? [resolve(dirname(dts), `${spec}.d.ts`)]
+      : MODELS_NODE_MODULES.map((nm) => join(nm, `${spec}.d.ts`));
     const found = candidates.find((c) => existsSync(c));
     if (found) imports.set(name as string, found);
   }
@@ -517,7 +534,9 @@ const selects = (selector: Obj, labels: Obj): boolean => Object.entries(selector
 
 describe('infra/k8s', () => {
   it('lists every manifest in kustomization.yaml except the Secret template', () => {
-    const files = readdirSync(K8S_DIR).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml' && statSync(join(K8S_DIR, f)).isFile());
+    const files = readdirSync(K8S_DIR).filter(
+      (f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml' && statSync(join(K8S_DIR, f)).isFile(),
+    );
     expect([...resources].sort()).toEqual(files.filter((f) => f !== 'secret.template.yaml').sort());
     // Applying must never overwrite the real Secret with placeholders.
     expect(objects.some((o) => o.kind === 'Secret')).toBe(false);
@@ -525,13 +544,13 @@ describe('infra/k8s', () => {
     expect(namespace.map(metaName)).toEqual([kustomization.namespace]);
   });
 
-  it.each([...objects.map((o) => [`${o.kind} ${metaName(o)}`, o] as const), ...secretTemplate.map((o) => [`${o.kind} ${metaName(o)} (template)`, o] as const)])(
-    '%s is valid under the Kubernetes schema, with no unknown field',
-    (_, o) => {
-      expect(schemaErrors(o)).toEqual([]);
-      expect(strictErrors(o)).toEqual([]);
-    },
-  );
+  it.each([
+    ...objects.map((o) => [`${o.kind} ${metaName(o)}`, o] as const),
+    ...secretTemplate.map((o) => [`${o.kind} ${metaName(o)} (template)`, o] as const),
+  ])('%s is valid under the Kubernetes schema, with no unknown field', (_, o) => {
+    expect(schemaErrors(o)).toEqual([]);
+    expect(strictErrors(o)).toEqual([]);
+  });
 
   it('the schema checks reject a wrong type and a misspelt field', () => {
     const wrongType = clone(find('Deployment', 'kap-api'));
@@ -582,7 +601,11 @@ describe('infra/k8s', () => {
     const c = container(api);
     const ports = arr(c.ports, 'ports').map((p) => obj(p, 'port'));
     const config = configMapData();
-    for (const [probe, path] of [['startupProbe', '/health'], ['livenessProbe', '/health'], ['readinessProbe', '/ready']] as const) {
+    for (const [probe, path] of [
+      ['startupProbe', '/health'],
+      ['livenessProbe', '/health'],
+      ['readinessProbe', '/ready'],
+    ] as const) {
       const get = obj(obj(c[probe], probe).httpGet, `${probe}.httpGet`);
       expect(get.path).toBe(path);
       const port = ports.find((p) => p.name === get.port || p.containerPort === get.port);
@@ -605,9 +628,13 @@ describe('infra/k8s', () => {
 
   it('gives the worker no HTTP probe, no port but its metrics, its own replicas and a grace period longer than its forced exit', () => {
     const c = container(worker);
-    const httpProbes = ['startupProbe', 'livenessProbe', 'readinessProbe'].filter((probe) => c[probe] !== undefined && obj(c[probe], probe).httpGet !== undefined);
+    const httpProbes = ['startupProbe', 'livenessProbe', 'readinessProbe'].filter(
+      (probe) => c[probe] !== undefined && obj(c[probe], probe).httpGet !== undefined,
+    );
     expect(httpProbes).toEqual([]);
-    const metricsPort = arr(c.env ?? [], 'env').map((e) => obj(e, 'env')).find((e) => e.name === 'METRICS_PORT')?.value;
+    const metricsPort = arr(c.env ?? [], 'env')
+      .map((e) => obj(e, 'env'))
+      .find((e) => e.name === 'METRICS_PORT')?.value;
     const ports = arr(c.ports ?? [], 'ports').map((p) => obj(p, 'port'));
     expect(ports.filter((p) => String(p.containerPort) !== metricsPort || p.name !== 'metrics')).toEqual([]);
     expect(typeof obj(worker.spec, 'spec').replicas).toBe('number');
@@ -637,7 +664,9 @@ describe('infra/k8s', () => {
   it('has a PodDisruptionBudget for each Deployment, and an HPA for the api only', () => {
     const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget');
     for (const d of [api, worker]) {
-      const matching = pdbs.filter((p) => selects(obj(obj(obj(p.spec, 'spec').selector, 'selector').matchLabels, 'matchLabels'), templateLabels(d)));
+      const matching = pdbs.filter((p) =>
+        selects(obj(obj(obj(p.spec, 'spec').selector, 'selector').matchLabels, 'matchLabels'), templateLabels(d)),
+      );
       expect(matching).toHaveLength(1);
     }
     for (const hpa of objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')) {
@@ -666,7 +695,9 @@ describe('infra/k8s', () => {
       const c = container(d);
       for (const e of arr(c.env ?? [], 'env')) expect(CONFIG_KEYS.has(String(obj(e, 'env').name))).toBe(true);
       const sources = arr(c.envFrom, 'envFrom').map((f) => obj(f, 'envFrom'));
-      const named = sources.map((from) => (from.configMapRef ? `configMap/${String(obj(from.configMapRef, 'ref').name)}` : `secret/${String(obj(from.secretRef, 'ref').name)}`));
+      const named = sources.map((from) =>
+        from.configMapRef ? `configMap/${String(obj(from.configMapRef, 'ref').name)}` : `secret/${String(obj(from.secretRef, 'ref').name)}`,
+      );
       expect(named.sort()).toEqual(['configMap/kap-config', 'secret/kap-secrets']);
       expect(sources.map((from) => from.prefix)).toEqual([undefined, undefined]);
     }
@@ -683,7 +714,8 @@ describe('infra/k8s', () => {
     expect(Object.keys(configMapData()).filter((k) => SECRET_KEYS.includes(k))).toEqual([]);
     // Nor anywhere else in the manifests: no Secret objects, no literal values for secret variables.
     for (const d of [api, worker]) {
-      for (const e of arr(container(d).env ?? [], 'env').map((x) => obj(x, 'env'))) expect(SECRET_KEYS.includes(String(e.name)) && e.value !== undefined).toBe(false);
+      for (const e of arr(container(d).env ?? [], 'env').map((x) => obj(x, 'env')))
+        expect(SECRET_KEYS.includes(String(e.name)) && e.value !== undefined).toBe(false);
     }
   });
 
@@ -695,7 +727,8 @@ describe('infra/k8s', () => {
     const rendered = parseAllDocuments(out.stdout).map((d) => obj(d.toJS(), 'rendered') as K8sObject);
     expect(rendered.length).toBe(objects.length);
     const images = arr(kustomization.images, 'images').map((i) => obj(i, 'image'));
-    for (const o of rendered.filter((x) => x.kind !== 'Namespace')) expect(obj(o.metadata, 'metadata').namespace).toBe(kustomization.namespace);
+    for (const o of rendered.filter((x) => x.kind !== 'Namespace'))
+      expect(obj(o.metadata, 'metadata').namespace).toBe(kustomization.namespace);
     for (const d of rendered.filter((x) => x.kind === 'Deployment')) {
       for (const c of containers(d)) expect(images.map((i) => `${String(i.newName)}:${String(i.newTag)}`)).toContain(c.image);
     }

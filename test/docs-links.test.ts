@@ -69,7 +69,8 @@ describe('docs citations', () => {
         const file = target ? join(page, '..', target) : page;
         const name = relative(join(ROOT, 'docs'), file);
         if (!statSync(file, { throwIfNoEntry: false })) bad.push(`${relative(ROOT, page)}: ${m[0]} names no file`);
-        else if (anchor && SECTIONS.has(name) && !SECTIONS.get(name)?.has(anchor.slice(1))) bad.push(`${relative(ROOT, page)}: ${m[0]} names no section`);
+        else if (anchor && SECTIONS.has(name) && !SECTIONS.get(name)?.has(anchor.slice(1)))
+          bad.push(`${relative(ROOT, page)}: ${m[0]} names no section`);
       }
     }
     expect(bad).toEqual([]);

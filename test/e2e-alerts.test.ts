@@ -37,7 +37,12 @@ beforeAll(async () => {
     return response;
   };
   stack = await startStack(
-    { WEBHOOK_URLS: team.url, SAFETY_ESCALATION_WEBHOOK_URLS: oncall.url, SAFETY_ALERT_ACK_WITHIN: 'PT2S', CLINIC_TIME_ZONE: 'America/Los_Angeles' },
+    {
+      WEBHOOK_URLS: team.url,
+      SAFETY_ESCALATION_WEBHOOK_URLS: oncall.url,
+      SAFETY_ALERT_ACK_WITHIN: 'PT2S',
+      CLINIC_TIME_ZONE: 'America/Los_Angeles',
+    },
     { webhookFetch },
   );
   client = await serveClient(stack.app);
@@ -50,7 +55,8 @@ afterAll(async () => {
 });
 
 const alerts = async (): Promise<AlertView[]> => {
-  const of = async (status: 'open' | 'acknowledged') => AlertList.parse(await client.kap.listAlerts({ query: { status, _count: '100' } })).alerts;
+  const of = async (status: 'open' | 'acknowledged') =>
+    AlertList.parse(await client.kap.listAlerts({ query: { status, _count: '100' } })).alerts;
   return [...(await of('open')), ...(await of('acknowledged'))];
 };
 const alertOf = async (pred: (a: AlertView) => boolean): Promise<AlertView> => {
@@ -106,10 +112,15 @@ it('an alert left alone escalates at stat priority at each interval, even after 
   const escalated = (await alertOf((a) => a.id === alert.id)).history.filter((e) => e.event === 'escalated');
   expect(escalated.map((e) => e.escalation).slice(0, 2)).toEqual([1, 2]);
   // On schedule: the n-th escalation never before n windows after the alert was raised.
-  for (const e of escalated) expect(Date.parse(e.at)).toBeGreaterThanOrEqual(Date.parse(alert.raisedAt) + (e.escalation as number) * WINDOW_MS);
+  for (const e of escalated)
+    expect(Date.parse(e.at)).toBeGreaterThanOrEqual(Date.parse(alert.raisedAt) + (e.escalation as number) * WINDOW_MS);
 
   // Each escalation reached on-call as a stat Communication about the Flag, signed; the team's webhook had the alert itself.
-  await until(() => new Set(about(oncall.deliveries, alert).map((d) => d.deliveryId)).size >= 2, 60_000, 'two escalations delivered to on-call');
+  await until(
+    () => new Set(about(oncall.deliveries, alert).map((d) => d.deliveryId)).size >= 2,
+    60_000,
+    'two escalations delivered to on-call',
+  );
   const toOncall = about(oncall.deliveries, alert);
   expect(toOncall.every((d) => d.signatureValid && d.event === 'care-team.notification')).toBe(true);
   expect(toOncall.every((d) => (d.body.resource as { priority?: string }).priority === 'stat')).toBe(true);
@@ -140,7 +151,15 @@ it('a crash between sending an escalation and recording it sends it once: one es
     "SELECT key, payload, tenant_id FROM outbox WHERE topic = 'safety-alert-escalation' AND payload->>'alertId' = $1 AND (payload->>'escalation')::int = 1",
     [alert.id],
   );
-  const deps = { config: stack.config, db: stack.db, ehr: stack.ehr, queues: stack.queues, queuePrefix: stack.prefix, logger: pino({ level: 'silent' }), workerId: 'rerun' };
+  const deps = {
+    config: stack.config,
+    db: stack.db,
+    ehr: stack.ehr,
+    queues: stack.queues,
+    queuePrefix: stack.prefix,
+    logger: pino({ level: 'silent' }),
+    workerId: 'rerun',
+  };
   expect(await escalateSafetyAlert(deps, { ...row?.payload, outboxKey: row?.key, tenantId: row?.tenant_id })).toMatch(/^already escalated/);
 
   // The delivery that "crashed" after reaching on-call is sent again under the same id, for on-call to drop.

@@ -24,7 +24,9 @@ describe('EHR_SYNC_AUDIT=true', () => {
   it('sends the AuditEvents of writes and of batched reads to the EHR, once each, about the EHR copy of the patient', async () => {
     const { kap } = client;
     const screening = await kap.createScreening({ body: screeningRequest() });
-    const patientId = ((screening.resources as unknown as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id;
+    const patientId = ((screening.resources as unknown as Bundle).entry ?? [])
+      .map((e) => e.resource as Resource)
+      .find((r) => r.resourceType === 'Patient')?.id;
     const course = await kap.createCourse({ body: { screeningId: screening.screeningId } });
     await kap.readFhirResource({ path: { type: 'Patient', id: patientId as string } });
     await auditTrailOf(stack.app).flush();

@@ -66,12 +66,19 @@ describe('the course note', () => {
     const s1 = await kap.createDosingSession({ path: { id: courseId }, body: session(1, hourAgo(5)) });
     await kap.recordMeasure({
       path: { id: courseId },
-      body: { measuredAt: hourAgo(3).toISOString(), timepoint: 'after-session-1', phq9: [1, 1, 1, 1, 0, 1, 0, 0, 0], gad7: [1, 1, 1, 0, 0, 0, 0] },
+      body: {
+        measuredAt: hourAgo(3).toISOString(),
+        timepoint: 'after-session-1',
+        phq9: [1, 1, 1, 1, 0, 1, 0, 0, 0],
+        gad7: [1, 1, 1, 0, 0, 0, 0],
+      },
     });
     await kap.createDosingSession({ path: { id: courseId }, body: session(2, hourAgo(2.5)) });
 
     // Four changes were committed while no worker ran: one rebuild covers them all.
-    const open = await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND completed_at IS NULL`, [WORK.courseNote.topic]);
+    const open = await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1 AND completed_at IS NULL`, [
+      WORK.courseNote.topic,
+    ]);
     expect(open[0]?.n).toBe(4);
     stack.startWorker();
     stack.startWorker();
@@ -84,7 +91,12 @@ describe('the course note', () => {
 
     await kap.recordMeasure({
       path: { id: courseId },
-      body: { measuredAt: new Date().toISOString(), timepoint: 'after-session-2', phq9: [0, 1, 0, 1, 0, 0, 0, 0, 0], gad7: [0, 1, 0, 0, 0, 0, 0] },
+      body: {
+        measuredAt: new Date().toISOString(),
+        timepoint: 'after-session-2',
+        phq9: [0, 1, 0, 1, 0, 0, 0, 0, 0],
+        gad7: [0, 1, 0, 0, 0, 0, 0],
+      },
     });
     await stack.drained(90_000);
     await kap.recordGoalsOfCare({
@@ -99,7 +111,10 @@ describe('the course note', () => {
     });
     await stack.drained(90_000);
     const [followUp] = s1.followUps;
-    await kap.completeFollowUp({ path: { id: followUp?.id as string }, body: { completedAt: new Date().toISOString(), note: 'Integration went well' } });
+    await kap.completeFollowUp({
+      path: { id: followUp?.id as string },
+      body: { completedAt: new Date().toISOString(), note: 'Integration went well' },
+    });
     await stack.drained(90_000);
     await kap.stopCourse({ path: { id: courseId }, body: { reason: 'completed' } });
     await stack.drained(90_000);
@@ -118,14 +133,22 @@ describe('the course note', () => {
       expect(note.status).toBe(i === notes.length - 1 ? 'current' : 'superseded');
       expect(note.docStatus).toBe('final');
       expect(note.type?.coding?.[0]).toMatchObject({ system: 'http://loinc.org', code: '11506-3' });
-      expect(note.category?.[0]?.coding?.[0]).toMatchObject({ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note' });
-      expect(note.relatesTo).toEqual(i === 0 ? undefined : [{ code: 'replaces', target: { reference: `DocumentReference/${notes[i - 1]?.id}` } }]);
+      expect(note.category?.[0]?.coding?.[0]).toMatchObject({
+        system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category',
+        code: 'clinical-note',
+      });
+      expect(note.relatesTo).toEqual(
+        i === 0 ? undefined : [{ code: 'replaces', target: { reference: `DocumentReference/${notes[i - 1]?.id}` } }],
+      );
     });
     const current = notes[notes.length - 1] as DocumentReference;
     expect(current.context?.period?.end).toBeDefined();
 
     // Our FHIR face finds every version by patient.
-    const search = (await kap.searchFhirResources({ path: { type: 'DocumentReference' }, query: { patient: patientId } })) as unknown as Bundle;
+    const search = (await kap.searchFhirResources({
+      path: { type: 'DocumentReference' },
+      query: { patient: patientId },
+    })) as unknown as Bundle;
     expect((search.entry ?? []).map((e) => e.resource?.id).sort()).toEqual(notes.map((n) => n.id).sort());
 
     // The EHR holds each version once, the same chain by its own ids, and what we hold.
@@ -142,7 +165,8 @@ describe('the course note', () => {
     });
     const ehrCurrent = inEhr[inEhr.length - 1] as DocumentReference;
     // Created once and never written again; each older version once more, to supersede it.
-    const history = async (id: string | undefined) => ((await (await fetch(`${stack.sandbox.url}/DocumentReference/${id}/_history`)).json()) as Bundle).entry?.length;
+    const history = async (id: string | undefined) =>
+      ((await (await fetch(`${stack.sandbox.url}/DocumentReference/${id}/_history`)).json()) as Bundle).entry?.length;
     expect(await history(ehrCurrent.id)).toBe(1);
     expect(await history(inEhr[0]?.id)).toBe(2);
 

@@ -61,7 +61,9 @@ describe('a full KAP course reaches the EHR exactly once', () => {
     // Session 1 ends now, so its follow-ups fall due in 3, 6 and 9 seconds.
     const s1 = await dose(1);
     const known = new Set(
-      [screening.resources, course.resources].flatMap((b) => (bundle(b).entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`)),
+      [screening.resources, course.resources].flatMap((b) =>
+        (bundle(b).entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`),
+      ),
     );
     assertBundleInvariants(bundle(s1.resources), known);
     expect(s1.followUps).toHaveLength(3);
@@ -69,14 +71,22 @@ describe('a full KAP course reaches the EHR exactly once', () => {
 
     // The first follow-up is done in time; the others are left to escalate when due.
     const [first] = s1.followUps;
-    await kap.completeFollowUp({ path: { id: first?.id as string }, body: { completedAt: new Date().toISOString(), note: 'Integration went well' } });
+    await kap.completeFollowUp({
+      path: { id: first?.id as string },
+      body: { completedAt: new Date().toISOString(), note: 'Integration went well' },
+    });
     await refusedWith(kap.completeFollowUp({ path: { id: first?.id as string }, body: { completedAt: new Date().toISOString() } }), 409);
 
-    await until(async () => {
-      const view = await kap.getCourse({ path: { id: courseId } });
-      const statuses = view.followUps.map((f) => f.status);
-      return statuses.join() === 'completed,escalated,escalated';
-    }, 30_000, 'two follow-ups to escalate', 250);
+    await until(
+      async () => {
+        const view = await kap.getCourse({ path: { id: courseId } });
+        const statuses = view.followUps.map((f) => f.status);
+        return statuses.join() === 'completed,escalated,escalated';
+      },
+      30_000,
+      'two follow-ups to escalate',
+      250,
+    );
 
     const s2 = await dose(2);
     expect(s2.followUps).toHaveLength(3);
@@ -88,7 +98,10 @@ describe('a full KAP course reaches the EHR exactly once', () => {
         discussedAt: new Date().toISOString(),
         participants: ['Patient', 'Daughter', 'Palliative care physician'],
         values: ['Being at home with family', 'Staying lucid'],
-        goals: [{ description: 'Remain at home until the end of life', priority: 'high-priority' }, { description: 'Reconcile with brother' }],
+        goals: [
+          { description: 'Remain at home until the end of life', priority: 'high-priority' },
+          { description: 'Reconcile with brother' },
+        ],
         preferences: { placeOfCare: 'Home', codeStatus: 'Do not attempt resuscitation' },
         decisions: ['Hospice referral'],
       },
@@ -105,7 +118,10 @@ describe('a full KAP course reaches the EHR exactly once', () => {
     assertBundleInvariants(bundle(stopped.resources), known);
     await refusedWith(dose(1), 409);
     await refusedWith(
-      kap.recordGoalsOfCare({ path: { id: courseId }, body: { discussedAt: new Date().toISOString(), participants: ['x'], values: [], goals: [{ description: 'y' }] } }),
+      kap.recordGoalsOfCare({
+        path: { id: courseId },
+        body: { discussedAt: new Date().toISOString(), participants: ['x'], values: [], goals: [{ description: 'y' }] },
+      }),
       409,
     );
 
@@ -132,12 +148,18 @@ describe('a full KAP course reaches the EHR exactly once', () => {
     expect((history as Bundle).entry?.length).toBeGreaterThan(1);
 
     // The palliative team received every CarePlan revision, signed, and the care-team notifications.
-    const carePlanVersions = (await stack.db.query(`SELECT count(*)::int AS n FROM resource_history WHERE resource_type = 'CarePlan'`))[0] as { n: number };
-    await until(async () => hooks.deliveries.filter((d) => d.event === 'careplan.updated').length >= carePlanVersions.n, 20_000, 'every CarePlan revision as a webhook', 250);
+    const carePlanVersions = (
+      await stack.db.query(`SELECT count(*)::int AS n FROM resource_history WHERE resource_type = 'CarePlan'`)
+    )[0] as { n: number };
+    await until(
+      async () => hooks.deliveries.filter((d) => d.event === 'careplan.updated').length >= carePlanVersions.n,
+      20_000,
+      'every CarePlan revision as a webhook',
+      250,
+    );
     expect(hooks.deliveries.every((d) => d.signatureValid)).toBe(true);
     expect(new Set(hooks.deliveries.map((d) => d.deliveryId)).size).toBe(hooks.deliveries.length);
     const events = new Set(hooks.deliveries.map((d) => d.event));
     expect(events).toEqual(new Set(['careplan.updated', 'care-team.notification']));
   });
 });
-

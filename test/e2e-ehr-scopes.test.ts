@@ -37,7 +37,9 @@ function oauthEnv(sandbox: RunningSandbox, extra: Record<string, string> = {}): 
   };
 }
 
-async function syncStates(stack: Stack): Promise<Array<{ type: string; status: string; last_error: string | null; sent_note: string | null }>> {
+async function syncStates(
+  stack: Stack,
+): Promise<Array<{ type: string; status: string; last_error: string | null; sent_note: string | null }>> {
   return stack.db.query(
     `SELECT r.resource_type AS type, COALESCE(s.status, 'pending') AS status, s.last_error, s.sent_note
        FROM resources r LEFT JOIN sync_state s ON s.resource_type = r.resource_type AND s.id = r.id
@@ -66,7 +68,15 @@ describe('token scopes asked of the EHR', () => {
     await settled(stack);
     expect((await syncStates(stack)).filter((s) => s.status !== 'synced')).toEqual([]);
     const asked = stack.ehr.tokenGrant()?.asked ?? '';
-    expect(asked.split(' ')).toEqual(expect.arrayContaining(['system/Patient.crus', 'system/Observation.crus', 'system/QuestionnaireResponse.crus', 'system/StructureDefinition.rs', 'system/Encounter.crus']));
+    expect(asked.split(' ')).toEqual(
+      expect.arrayContaining([
+        'system/Patient.crus',
+        'system/Observation.crus',
+        'system/QuestionnaireResponse.crus',
+        'system/StructureDefinition.rs',
+        'system/Encounter.crus',
+      ]),
+    );
     expect(asked).not.toContain('*');
   });
 
@@ -77,7 +87,12 @@ describe('token scopes asked of the EHR', () => {
     const told: string[] = [];
     const probe = connectEhr(loadConfig(env), { onShortfall: (lines) => told.push(...lines) });
     await probe.search('Patient', { _id: 'nobody' });
-    expect(told).toEqual(expect.arrayContaining(['Consent: no create, read, update, search (no scope names it)', 'CarePlan: no create, read, update, search (no scope names it)']));
+    expect(told).toEqual(
+      expect.arrayContaining([
+        'Consent: no create, read, update, search (no scope names it)',
+        'CarePlan: no create, read, update, search (no scope names it)',
+      ]),
+    );
     expect(told.join('\n')).not.toMatch(/^(Patient|Observation|QuestionnaireResponse):/m);
 
     const lines: string[] = [];
@@ -90,17 +105,23 @@ describe('token scopes asked of the EHR', () => {
     await settled(stack);
     const states = await syncStates(stack);
     // What the grant covers still goes; the Consent alone is refused, by name.
-    expect(states.filter((s) => s.type !== 'Consent').map((s) => `${s.type} ${s.status}`)).toEqual(states.filter((s) => s.type !== 'Consent').map((s) => `${s.type} synced`));
+    expect(states.filter((s) => s.type !== 'Consent').map((s) => `${s.type} ${s.status}`)).toEqual(
+      states.filter((s) => s.type !== 'Consent').map((s) => `${s.type} synced`),
+    );
     const consent = states.find((s) => s.type === 'Consent');
     expect(consent?.status).toBe('failed');
     expect(consent?.last_error).toMatch(/403/);
     expect(consent?.last_error).toMatch(/does not let this client (create|search) Consent/);
     let dead: Array<{ lastError: string }> = [];
     const app = stack.app;
-    await until(async () => {
-      dead = (await request(app).get('/v1/admin/dead-letters').expect(200)).body.deadLetters;
-      return dead.length > 0;
-    }, 30_000, 'the dead letter');
+    await until(
+      async () => {
+        dead = (await request(app).get('/v1/admin/dead-letters').expect(200)).body.deadLetters;
+        return dead.length > 0;
+      },
+      30_000,
+      'the dead letter',
+    );
     expect(dead[0]?.lastError).toMatch(/EHR refused 1 resource\(s\): Consent\//);
     expect(dead[0]?.lastError).toContain(`granted "${GRANTED}"`);
   });
@@ -108,7 +129,9 @@ describe('token scopes asked of the EHR', () => {
   it('warns that the wildcard read/write pair writes nothing where the first scope decides', async () => {
     sandbox = await oauthSandbox();
     const lines: string[] = [];
-    const code = await runEhrCheck(loadConfig(oauthEnv(sandbox, { EHR_SCOPE: 'system/*.read system/*.write' })), { out: (l) => lines.push(l) });
+    const code = await runEhrCheck(loadConfig(oauthEnv(sandbox, { EHR_SCOPE: 'system/*.read system/*.write' })), {
+      out: (l) => lines.push(l),
+    });
     expect(code).toBe(1);
     expect(lines.join('\n')).toContain('Token scopes asked (EHR_SCOPE): system/*.read system/*.write');
     expect(lines.join('\n')).toMatch(/the token does not cover Patient: no create, update \(decided by system\/\*\.read\)/);
@@ -131,15 +154,25 @@ describe('a profile claim the EHR refuses', () => {
     // The sandbox's default: claimed profiles validated as Medplum 5.0.10 does, `bp` refused.
     stack = await startStack();
     stack.startWorker();
-    await request(stack.app).post('/v1/screenings').send(screeningRequest({ vitals: { systolic: 132, diastolic: 84, heartRate: 71 } })).expect(201);
+    await request(stack.app)
+      .post('/v1/screenings')
+      .send(screeningRequest({ vitals: { systolic: 132, diastolic: 84, heartRate: 71 } }))
+      .expect(201);
     await settled(stack);
     const states = await syncStates(stack);
     expect(states.filter((s) => s.status !== 'synced')).toEqual([]);
-    expect(states.filter((s) => s.sent_note).map((s) => s.sent_note)).toEqual([expect.stringContaining(`sent without its profile claim ${BP_PROFILE}`)]);
+    expect(states.filter((s) => s.sent_note).map((s) => s.sent_note)).toEqual([
+      expect.stringContaining(`sent without its profile claim ${BP_PROFILE}`),
+    ]);
     const [panel] = await bpPanels(stack);
     expect(panel?.meta?.profile ?? []).not.toContain(BP_PROFILE);
-    expect(panel?.component?.map((c) => [c.code.coding?.[0]?.code, c.valueQuantity?.value])).toEqual([['8480-6', 132], ['8462-4', 84]]);
-    const heartRate = ((await ehrAll(stack.sandbox.url, 'Observation')) as Observation[]).find((o) => o.code.coding?.some((c) => c.code === '8867-4'));
+    expect(panel?.component?.map((c) => [c.code.coding?.[0]?.code, c.valueQuantity?.value])).toEqual([
+      ['8480-6', 132],
+      ['8462-4', 84],
+    ]);
+    const heartRate = ((await ehrAll(stack.sandbox.url, 'Observation')) as Observation[]).find((o) =>
+      o.code.coding?.some((c) => c.code === '8867-4'),
+    );
     expect(heartRate?.meta?.profile).toContain(HEART_RATE_PROFILE);
 
     // Learned: the next patient's blood pressure goes without a refused first attempt.

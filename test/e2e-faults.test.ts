@@ -35,12 +35,16 @@ describe('everything accepted reaches the EHR exactly once, whatever fails', () 
     await stack.proxy?.down();
     await enrol(stack);
     // Up again once a sync has met the outage (its error is noted on the waiting resources).
-    await until(async () => {
-      const [row] = await stack.db.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM sync_state WHERE status <> 'synced' AND last_error IS NOT NULL",
-      );
-      return (row?.n ?? 0) > 0;
-    }, 20_000, 'a sync attempt to meet the outage');
+    await until(
+      async () => {
+        const [row] = await stack.db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM sync_state WHERE status <> 'synced' AND last_error IS NOT NULL",
+        );
+        return (row?.n ?? 0) > 0;
+      },
+      20_000,
+      'a sync attempt to meet the outage',
+    );
     await stack.proxy?.up();
 
     await expectExactlyOnce(stack);
@@ -71,10 +75,14 @@ describe('everything accepted reaches the EHR exactly once, whatever fails', () 
     await stack.proxy?.down();
     stack.startWorker();
     const courseId = await enrol(stack);
-    await until(async () => {
-      const rows = await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE dispatched_at IS NULL');
-      return rows[0]?.n === 0;
-    }, 20_000, 'the relay to dispatch every row');
+    await until(
+      async () => {
+        const rows = await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE dispatched_at IS NULL');
+        return rows[0]?.n === 0;
+      },
+      20_000,
+      'the relay to dispatch every row',
+    );
     await stack.stopWorkers();
     await stack.flushQueues();
     expect(await stack.queues.ehrSync.getJobCounts()).toMatchObject({ waiting: 0, delayed: 0, active: 0 });
@@ -91,7 +99,6 @@ describe('everything accepted reaches the EHR exactly once, whatever fails', () 
     expect(view.body.followUps.every((f: { status: string }) => f.status === 'scheduled')).toBe(true);
   });
 });
-
 
 describe('a transaction the EHR answers 409 as a whole', () => {
   it('goes again as it was (a serialisation conflict wrote nothing), without re-reading the EHR, and lands once', async () => {

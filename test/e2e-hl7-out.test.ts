@@ -48,11 +48,23 @@ describe('HL7 v2 out', () => {
   }
 
   async function rowsOf(patientId: string): Promise<V2Row[]> {
-    const rows = await stack.db.query<{ id: number; payload: { controlId: string }; completed_at: unknown; dead_at: unknown; last_error: string | null }>(
+    const rows = await stack.db.query<{
+      id: number;
+      payload: { controlId: string };
+      completed_at: unknown;
+      dead_at: unknown;
+      last_error: string | null;
+    }>(
       `SELECT id::int AS id, payload, completed_at, dead_at, last_error FROM outbox WHERE topic = 'hl7-out' AND patient_id = $1 ORDER BY id`,
       [patientId],
     );
-    return rows.map((r) => ({ id: r.id, controlId: r.payload.controlId, done: r.completed_at !== null, dead: r.dead_at !== null, lastError: r.last_error }));
+    return rows.map((r) => ({
+      id: r.id,
+      controlId: r.payload.controlId,
+      done: r.completed_at !== null,
+      dead: r.dead_at !== null,
+      lastError: r.last_error,
+    }));
   }
 
   /** MSH-10 of every stored version of the patient's resources that is sent as HL7 v2. */
@@ -61,26 +73,40 @@ describe('HL7 v2 out', () => {
       `SELECT h.resource_type, h.id, h.version_id, h.content FROM resource_history h JOIN resources r USING (resource_type, id) WHERE r.patient_id = $1`,
       [patientId],
     );
-    return versions.filter((v) => v2MessageKind(v.content)).map((v) => v2ControlId(v.resource_type, v.id, String(v.version_id))).sort();
+    return versions
+      .filter((v) => v2MessageKind(v.content))
+      .map((v) => v2ControlId(v.resource_type, v.id, String(v.version_id)))
+      .sort();
   }
 
   async function screen(): Promise<{ patientId: string; mrn: string; screeningId: string }> {
     const body = screeningRequest();
     const res = await request(stack.app).post('/v1/screenings').send(body).expect(201);
-    const patientId = ((res.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
+    const patientId = ((res.body.resources as Bundle).entry ?? [])
+      .map((e) => e.resource as Resource)
+      .find((r) => r.resourceType === 'Patient')?.id as string;
     return { patientId, mrn: body.patient.value, screeningId: res.body.screeningId as string };
   }
 
   async function settled(patientId: string): Promise<V2Row[]> {
     let rows: V2Row[] = [];
-    await until(async () => {
-      rows = await rowsOf(patientId);
-      return rows.length > 0 && rows.every((r) => r.done || r.dead);
-    }, 60_000, 'every v2 message of the patient to be acknowledged or refused', 200);
+    await until(
+      async () => {
+        rows = await rowsOf(patientId);
+        return rows.length > 0 && rows.every((r) => r.done || r.dead);
+      },
+      60_000,
+      'every v2 message of the patient to be acknowledged or refused',
+      200,
+    );
     return rows;
   }
 
-  const acceptedFor = (ids: readonly string[]): string[] => engine.accepted.filter((a) => ids.includes(a.controlId)).map((a) => a.controlId).sort();
+  const acceptedFor = (ids: readonly string[]): string[] =>
+    engine.accepted
+      .filter((a) => ids.includes(a.controlId))
+      .map((a) => a.controlId)
+      .sort();
 
   it('sends a screening and a dosing session as ORU^R01, each version once, with PID-3 as the hospital feed reads it', async () => {
     engine.answer = () => ({ kind: 'ack', code: 'AA' });
@@ -116,7 +142,11 @@ describe('HL7 v2 out', () => {
 
     const status = (await request(stack.app).get('/v1/admin/sync-status').expect(200)).body.tenants[0].hl7v2;
     expect(status.delivered).toBeGreaterThanOrEqual(expected.length);
-    expect(status.messages.filter((m: { controlId: string }) => expected.includes(m.controlId)).every((m: { state: string }) => m.state === 'delivered')).toBe(true);
+    expect(
+      status.messages
+        .filter((m: { controlId: string }) => expected.includes(m.controlId))
+        .every((m: { state: string }) => m.state === 'delivered'),
+    ).toBe(true);
   });
 
   it('sends each version of a clinical note as MDM^T02, the new one naming the one it replaces', async () => {
@@ -126,11 +156,15 @@ describe('HL7 v2 out', () => {
     const note = (text: string, n: number): DocumentReference => ({
       resourceType: 'DocumentReference',
       id: `note-${n}-${patientId}`,
-      ...(n > 1 ? { relatesTo: [{ code: 'replaces' as const, target: { reference: `DocumentReference/note-${n - 1}-${patientId}` } }] } : {}),
+      ...(n > 1
+        ? { relatesTo: [{ code: 'replaces' as const, target: { reference: `DocumentReference/note-${n - 1}-${patientId}` } }] }
+        : {}),
       status: 'current',
       docStatus: 'final',
       type: { coding: [{ system: 'http://loinc.org', code: '11506-3', display: 'Progress note' }] },
-      category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note' }] }],
+      category: [
+        { coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note' }] },
+      ],
       subject: { reference: `Patient/${patientId}` },
       date: `2026-03-0${n}T12:00:00Z`,
       content: [
@@ -146,10 +180,16 @@ describe('HL7 v2 out', () => {
     const rows = await settled(patientId);
     expect(rows.every((r) => r.done)).toBe(true);
     expect(rows.map((r) => r.controlId)).not.toContain(v2ControlId('DocumentReference', `note-1-${patientId}`, '2'));
-    const ids = [v2ControlId('DocumentReference', `note-1-${patientId}`, '1'), v2ControlId('DocumentReference', `note-2-${patientId}`, '1')];
+    const ids = [
+      v2ControlId('DocumentReference', `note-1-${patientId}`, '1'),
+      v2ControlId('DocumentReference', `note-2-${patientId}`, '1'),
+    ];
     const mdm = ids.map((id) => engine.accepted.find((a) => a.controlId === id)?.message);
     expect(mdm.map((m) => m?.getSegment('MSH')?.getField(9).toString())).toEqual(['MDM^T02^MDM_T02', 'MDM^T02^MDM_T02']);
-    expect(mdm.map((m) => m?.getSegment('TXA')?.getField(12).toString())).toEqual([`note-1-${patientId}_1^KAP`, `note-2-${patientId}_1^KAP`]);
+    expect(mdm.map((m) => m?.getSegment('TXA')?.getField(12).toString())).toEqual([
+      `note-1-${patientId}_1^KAP`,
+      `note-2-${patientId}_1^KAP`,
+    ]);
     expect(mdm.map((m) => m?.getSegment('TXA')?.getField(13).toString())).toEqual(['', `note-1-${patientId}_1^KAP`]);
     expect(mdm[1]?.getSegment('PID')?.getField(3).toString()).toBe(`${mrn}^^^HOSP^MR`);
     const [ft, ed] = mdm[1]?.getAllSegments('OBX') ?? [];
@@ -165,32 +205,43 @@ describe('HL7 v2 out', () => {
     expect(engine.arrivals.get(ids[1] as string)).toBe(before);
   });
 
-  it.each(['AE', 'AR'] as const)('makes a message the engine answers %s a dead letter with its text, and delivers it once re-driven', async (code) => {
-    let refuse = true;
-    engine.answer = (message) =>
-      refuse && message.getAllSegments('OBX').some((s) => s.getComponent(3, 1) === '8867-4')
-        ? { kind: 'ack', code, text: 'Heart rate | not accepted ^ here' }
-        : { kind: 'ack', code: 'AA' };
-    const { patientId } = await screen();
-    const rows = await settled(patientId);
-    const dead = rows.filter((r) => r.dead);
-    expect(dead).toHaveLength(1);
-    expect(dead[0]?.lastError).toBe(`interface engine answered ${code}: Heart rate | not accepted ^ here; Heart rate | not accepted ^ here (detail)`);
-    // Messages saved after the refused one were not held back by it.
-    expect(rows.filter((r) => r.done)).toHaveLength(rows.length - 1);
-    const letters = (await request(stack.app).get('/v1/admin/dead-letters').expect(200)).body.deadLetters as Array<{ id: number; topic: string }>;
-    expect(letters.find((l) => l.id === dead[0]?.id)).toMatchObject({ topic: 'hl7-out' });
-    const status = (await request(stack.app).get('/v1/admin/sync-status').expect(200)).body.tenants[0].hl7v2;
-    expect(status.messages.find((m: { outboxId: number }) => m.outboxId === dead[0]?.id)).toMatchObject({ state: 'refused', messageType: 'ORU^R01' });
+  it.each(['AE', 'AR'] as const)(
+    'makes a message the engine answers %s a dead letter with its text, and delivers it once re-driven',
+    async (code) => {
+      let refuse = true;
+      engine.answer = (message) =>
+        refuse && message.getAllSegments('OBX').some((s) => s.getComponent(3, 1) === '8867-4')
+          ? { kind: 'ack', code, text: 'Heart rate | not accepted ^ here' }
+          : { kind: 'ack', code: 'AA' };
+      const { patientId } = await screen();
+      const rows = await settled(patientId);
+      const dead = rows.filter((r) => r.dead);
+      expect(dead).toHaveLength(1);
+      expect(dead[0]?.lastError).toBe(
+        `interface engine answered ${code}: Heart rate | not accepted ^ here; Heart rate | not accepted ^ here (detail)`,
+      );
+      // Messages saved after the refused one were not held back by it.
+      expect(rows.filter((r) => r.done)).toHaveLength(rows.length - 1);
+      const letters = (await request(stack.app).get('/v1/admin/dead-letters').expect(200)).body.deadLetters as Array<{
+        id: number;
+        topic: string;
+      }>;
+      expect(letters.find((l) => l.id === dead[0]?.id)).toMatchObject({ topic: 'hl7-out' });
+      const status = (await request(stack.app).get('/v1/admin/sync-status').expect(200)).body.tenants[0].hl7v2;
+      expect(status.messages.find((m: { outboxId: number }) => m.outboxId === dead[0]?.id)).toMatchObject({
+        state: 'refused',
+        messageType: 'ORU^R01',
+      });
 
-    refuse = false;
-    await request(stack.app).post(`/v1/admin/dead-letters/${dead[0]?.id}/redrive`).expect(200);
-    const after = await settled(patientId);
-    expect(after.every((r) => r.done)).toBe(true);
-    const expected = await expectedControlIds(patientId);
-    expect(acceptedFor(expected)).toEqual(expected);
-    expect(engine.receipts.get(dead[0]?.controlId as string)).toBeGreaterThanOrEqual(2);
-  });
+      refuse = false;
+      await request(stack.app).post(`/v1/admin/dead-letters/${dead[0]?.id}/redrive`).expect(200);
+      const after = await settled(patientId);
+      expect(after.every((r) => r.done)).toBe(true);
+      const expected = await expectedControlIds(patientId);
+      expect(acceptedFor(expected)).toEqual(expected);
+      expect(engine.receipts.get(dead[0]?.controlId as string)).toBeGreaterThanOrEqual(2);
+    },
+  );
 
   const faults: Array<[string, (nth: number) => EngineAnswer]> = [
     ['no ACK', (nth) => (nth === 1 ? { kind: 'silent' } : { kind: 'ack', code: 'AA' })],
@@ -208,7 +259,8 @@ describe('HL7 v2 out', () => {
     // Every message was sent again under its own MSH-10 (a busy machine may need more than one retry).
     for (const id of expected) expect(engine.arrivals.get(id)).toBeGreaterThanOrEqual(2);
     // One lost on arrival never reached the engine whole the first time.
-    if (name === 'a connection dropped as the message arrives') for (const id of expected) expect(engine.receipts.get(id)).toBe((engine.arrivals.get(id) ?? 0) - 1);
+    if (name === 'a connection dropped as the message arrives')
+      for (const id of expected) expect(engine.receipts.get(id)).toBe((engine.arrivals.get(id) ?? 0) - 1);
     // In order per patient: the engine first kept them in the order they were saved.
     const order = engine.accepted.map((a) => a.controlId).filter((id) => expected.includes(id));
     expect(order).toEqual([...new Set(rows.map((r) => r.controlId))]);
@@ -254,13 +306,22 @@ describe('HL7 v2 out per tenant', () => {
     await request(stack.app).post('/v1/screenings').set('Authorization', `Bearer ${tokens.north}`).send(northBody).expect(201);
     await request(stack.app).post('/v1/screenings').set('Authorization', `Bearer ${tokens.south}`).send(southBody).expect(201);
     const rows = async (tenant: string): Promise<Array<{ done: boolean }>> =>
-      (await stack.db.query<{ completed_at: unknown }>(`SELECT completed_at FROM outbox WHERE topic = 'hl7-out' AND tenant_id = $1`, [tenant])).map((r) => ({
+      (
+        await stack.db.query<{ completed_at: unknown }>(`SELECT completed_at FROM outbox WHERE topic = 'hl7-out' AND tenant_id = $1`, [
+          tenant,
+        ])
+      ).map((r) => ({
         done: r.completed_at !== null,
       }));
-    await until(async () => {
-      const north = await rows('north');
-      return north.length > 0 && north.every((r) => r.done);
-    }, 60_000, "the north tenant's messages", 200);
+    await until(
+      async () => {
+        const north = await rows('north');
+        return north.length > 0 && north.every((r) => r.done);
+      },
+      60_000,
+      "the north tenant's messages",
+      200,
+    );
     expect(await rows('south')).toEqual([]);
     const mrns = new Set(engine.accepted.map((a) => a.message.getSegment('PID')?.getComponent(3, 1)));
     expect([...mrns]).toEqual([northBody.patient.value]);

@@ -22,7 +22,11 @@ const controlId = (): string => `T${Date.now().toString(36)}${++seq}`;
 const pv1 = (disposition: string): string => `PV1|1|I${'|'.repeat(34)}${disposition}`;
 
 /** A real-world-shaped ADT: EVN, PID with several PID-3 repetitions, PV1, and a Z-segment. */
-function adt(event: string, mrn: string, opts: { version?: string; id?: string; pv1?: string; pid5?: string; pid7?: string; pid8?: string } = {}): string {
+function adt(
+  event: string,
+  mrn: string,
+  opts: { version?: string; id?: string; pv1?: string; pid5?: string; pid7?: string; pid8?: string } = {},
+): string {
   return [
     `MSH|^~\\&|EPIC|GENHOSP|KAP|PALLIATIVE|20260301120000+0100||ADT^${event}^ADT_${event === 'A40' ? 'A39' : event}|${opts.id ?? controlId()}|P|${opts.version ?? '2.5.1'}|||AL|NE`,
     `EVN|${event}|20260301120000+0100`,
@@ -62,7 +66,11 @@ describe('HL7 v2 ADT over MLLP', () => {
 
   const send = async (text: string): Promise<{ code: string; controlId: string; ack: Hl7Message }> => {
     const ack = await client.sendAndWait(Hl7Message.parse(text), { timeoutMs: 10_000 });
-    return { code: ack.getSegment('MSA')?.getField(1)?.toString() ?? '', controlId: ack.getSegment('MSA')?.getField(2)?.toString() ?? '', ack };
+    return {
+      code: ack.getSegment('MSA')?.getField(1)?.toString() ?? '',
+      controlId: ack.getSegment('MSA')?.getField(2)?.toString() ?? '',
+      ack,
+    };
   };
 
   /** The BullMQ ids of the follow-ups' timer jobs, as the relay recorded them on their outbox rows. */
@@ -78,9 +86,22 @@ describe('HL7 v2 ADT over MLLP', () => {
   async function patientWithCourse(mrn: string): Promise<{ courseId: string; patientId: string; followUpIds: string[] }> {
     const screening = await request(stack.app)
       .post('/v1/screenings')
-      .send(screeningRequest({ patient: { system: SYSTEM, value: mrn, name: { family: 'Synthetic', given: ['Test'] }, birthDate: '1950-04-02', gender: 'female' } }))
+      .send(
+        screeningRequest({
+          patient: {
+            system: SYSTEM,
+            value: mrn,
+            name: { family: 'Synthetic', given: ['Test'] },
+            birthDate: '1950-04-02',
+            gender: 'female',
+          },
+        }),
+      )
       .expect(201);
-    const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
+    const course = await request(stack.app)
+      .post('/v1/courses')
+      .send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() })
+      .expect(201);
     const start = new Date(Date.now() - 90 * 60_000);
     const session = await request(stack.app)
       .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
@@ -161,7 +182,10 @@ describe('HL7 v2 ADT over MLLP', () => {
     expect(garbageAck).toMatch(/\rERR\|/);
     expect(await count("SELECT count(*)::int AS n FROM inbound_messages WHERE status = 'rejected' AND content LIKE '%not HL7%'")).toBe(1);
     const kept = (await request(stack.app).get('/v1/admin/inbound-messages?status=rejected&content=true').expect(200)).body.inboundMessages;
-    expect(kept.find((m: { content?: string }) => m.content === 'this is not HL7 at all')).toMatchObject({ ackCode: 'AR', status: 'rejected' });
+    expect(kept.find((m: { content?: string }) => m.content === 'this is not HL7 at all')).toMatchObject({
+      ackCode: 'AR',
+      status: 'rejected',
+    });
     const id = controlId();
     await raw.write(frame(adt('A01', `MRN-nobody-${Date.now()}`, { id })));
     const acks = await raw.acks(3);
@@ -205,7 +229,10 @@ describe('HL7 v2 ADT over MLLP', () => {
     expect(msa(ack as string).text).toMatch(/exceeds the limit of 65536 bytes/);
     await raw.closed();
     expect(written).toBeLessThan(256 * chunk.length);
-    const kept = await stack.db.query<{ ack_code: string; n: number }>('SELECT ack_code, length(content)::int AS n FROM inbound_messages WHERE control_id = $1', [id]);
+    const kept = await stack.db.query<{ ack_code: string; n: number }>(
+      'SELECT ack_code, length(content)::int AS n FROM inbound_messages WHERE control_id = $1',
+      [id],
+    );
     expect(kept).toHaveLength(1);
     expect(kept[0]?.ack_code).toBe('AR');
     // Kept for an operator: its head only, not what it streamed.
@@ -216,7 +243,12 @@ describe('HL7 v2 ADT over MLLP', () => {
     const before = await count('SELECT count(*)::int AS n FROM resource_history');
     const id = controlId();
     expect(await send(adt('A03', `MRN-unknown-${Date.now()}`, { id, pv1: pv1('20') }))).toMatchObject({ code: 'AA', controlId: id });
-    await until(async () => (await count("SELECT count(*)::int AS n FROM inbound_messages WHERE control_id = $1 AND status = 'processed'", [id])) === 1, 20_000, 'message applied');
+    await until(
+      async () =>
+        (await count("SELECT count(*)::int AS n FROM inbound_messages WHERE control_id = $1 AND status = 'processed'", [id])) === 1,
+      20_000,
+      'message applied',
+    );
     expect(await count('SELECT count(*)::int AS n FROM resource_history')).toBe(before);
   });
 
@@ -248,7 +280,9 @@ describe('HL7 v2 ADT over MLLP', () => {
     const { patientId } = await patientWithCourse(mrn);
     await stack.drained();
     // The hospital's own data on its Patient (here a phone number) must survive the update.
-    const before = ((await ehrAll(stack.sandbox.url, 'Patient')) as Patient[]).find((x) => x.identifier?.some((i) => i.value === mrn)) as Patient;
+    const before = ((await ehrAll(stack.sandbox.url, 'Patient')) as Patient[]).find((x) =>
+      x.identifier?.some((i) => i.value === mrn),
+    ) as Patient;
     const put = await fetch(`${stack.sandbox.url}/Patient/${before.id}`, {
       method: 'PUT',
       headers: { 'Content-Type': 'application/fhir+json' },
@@ -277,20 +311,34 @@ describe('HL7 v2 ADT over MLLP', () => {
       .post('/v1/screenings')
       .send(screeningRequest({ patient: { system: SYSTEM, value: oldMrn } }))
       .expect(201);
-    const oldPatientId = (old.body.resources.entry as Array<{ resource: { resourceType: string; id: string } }>).find((e) => e.resource.resourceType === 'Patient')?.resource.id;
+    const oldPatientId = (old.body.resources.entry as Array<{ resource: { resourceType: string; id: string } }>).find(
+      (e) => e.resource.resourceType === 'Patient',
+    )?.resource.id;
     expect(oldPatientId).not.toBe(survivor.patientId);
 
     const merge = `MSH|^~\\&|EPIC|GENHOSP|KAP|PALL|20260301||ADT^A40^ADT_A39|${controlId()}|P|2.4\rEVN|A40|20260301\rPID|1||${newMrn}^^^HOSP^MR||Synthetic^Test\rMRG|${oldMrn}^^^HOSP^MR\r`;
     expect((await send(merge)).code).toBe('AA');
-    await until(async () => (await count('SELECT count(*)::int AS n FROM patient_links WHERE merged_id = $1', [oldPatientId])) === 1, 20_000, 'merge applied');
+    await until(
+      async () => (await count('SELECT count(*)::int AS n FROM patient_links WHERE merged_id = $1', [oldPatientId])) === 1,
+      20_000,
+      'merge applied',
+    );
 
     // A death reported under the old identifier stops the survivor's course.
-    expect((await send(adt('A08', oldMrn, { pv1: pv1(''), pid5: 'Synthetic^Test' }).replace(/\rPID\|([^\r]*)/, (m) => `${m}${'|'.repeat(22)}Y`))).code).toBe('AA');
+    expect(
+      (await send(adt('A08', oldMrn, { pv1: pv1(''), pid5: 'Synthetic^Test' }).replace(/\rPID\|([^\r]*)/, (m) => `${m}${'|'.repeat(22)}Y`)))
+        .code,
+    ).toBe('AA');
     await until(async () => (await courseState(survivor.courseId)).stoppedReason === 'deceased', 30_000, 'survivor course stopped');
 
     // The API finds the survivor by the old identifier too.
-    const again = await request(stack.app).post('/v1/screenings').send(screeningRequest({ patient: { system: SYSTEM, value: oldMrn } })).expect(201);
-    const patientOfAgain = (again.body.resources.entry as Array<{ resource: { resourceType: string; id: string } }>).find((e) => e.resource.resourceType === 'Patient')?.resource.id;
+    const again = await request(stack.app)
+      .post('/v1/screenings')
+      .send(screeningRequest({ patient: { system: SYSTEM, value: oldMrn } }))
+      .expect(201);
+    const patientOfAgain = (again.body.resources.entry as Array<{ resource: { resourceType: string; id: string } }>).find(
+      (e) => e.resource.resourceType === 'Patient',
+    )?.resource.id;
     expect(patientOfAgain).toBe(survivor.patientId);
   });
 });

@@ -52,7 +52,9 @@ describe('outcomes and the self-harm alert reach the EHR and the team', () => {
     const responses = (await ehrAll(stack.sandbox.url, 'QuestionnaireResponse')) as QuestionnaireResponse[];
     expect(responses.filter((r) => /kap-phq9\|/.test(r.questionnaire ?? ''))).toHaveLength(3);
     expect(responses.filter((r) => /kap-gad7\|/.test(r.questionnaire ?? ''))).toHaveLength(3);
-    const totals = ((await ehrAll(stack.sandbox.url, 'Observation')) as Observation[]).filter((o) => o.code.coding?.[0]?.code === '44261-6');
+    const totals = ((await ehrAll(stack.sandbox.url, 'Observation')) as Observation[]).filter(
+      (o) => o.code.coding?.[0]?.code === '44261-6',
+    );
     expect(totals.map((o) => o.valueInteger).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([...scenario.phq9].sort((a, b) => a - b));
     expect(totals.every((o) => o.interpretation?.[0]?.coding?.[0]?.code?.startsWith('severity-'))).toBe(true);
     // In the EHR, each later total points at its response by the EHR's own id.
@@ -68,7 +70,8 @@ describe('outcomes and the self-harm alert reach the EHR and the team', () => {
 
     // The palliative team got the alert as a signed webhook.
     await until(
-      async () => hooks.deliveries.some((d) => d.event === 'care-team.notification' && d.body.resource.id === alert?.identifier?.[0]?.value),
+      async () =>
+        hooks.deliveries.some((d) => d.event === 'care-team.notification' && d.body.resource.id === alert?.identifier?.[0]?.value),
       30_000,
       'the self-harm alert as a webhook',
       250,

@@ -33,7 +33,12 @@ afterEach(async () => {
 async function finishCourse(stack: Stack, courseId: string): Promise<void> {
   await request(stack.app)
     .post(`/v1/courses/${courseId}/goals-of-care`)
-    .send({ discussedAt: new Date().toISOString(), participants: ['patient', 'palliative physician'], values: ['being at home'], goals: [{ description: 'Remain at home' }] })
+    .send({
+      discussedAt: new Date().toISOString(),
+      participants: ['patient', 'palliative physician'],
+      values: ['being at home'],
+      goals: [{ description: 'Remain at home' }],
+    })
     .expect(201);
   await request(stack.app).post(`/v1/courses/${courseId}/stop`).send({ reason: 'completed' }).expect(200);
 }
@@ -43,7 +48,11 @@ async function plantOldJobs(prefix: string): Promise<void> {
   const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue(QUEUE_NAMES.ehrSync, { connection, prefix });
   for (let i = 1; i <= 40; i++) {
-    await queue.add('sync', { patientId: `old-${i}`, outboxKey: '00000000-0000-4000-8000-000000000000' }, { jobId: `ehr-sync-${i}`, attempts: 1 });
+    await queue.add(
+      'sync',
+      { patientId: `old-${i}`, outboxKey: '00000000-0000-4000-8000-000000000000' },
+      { jobId: `ehr-sync-${i}`, attempts: 1 },
+    );
   }
   const worker = new Worker(
     QUEUE_NAMES.ehrSync,
@@ -53,17 +62,21 @@ async function plantOldJobs(prefix: string): Promise<void> {
     },
     { connection, prefix },
   );
-  await until(async () => {
-    const c = await queue.getJobCounts('completed', 'failed');
-    return (c.completed ?? 0) + (c.failed ?? 0) === 40;
-  }, 20_000, 'the old jobs to finish');
+  await until(
+    async () => {
+      const c = await queue.getJobCounts('completed', 'failed');
+      return (c.completed ?? 0) + (c.failed ?? 0) === 40;
+    },
+    20_000,
+    'the old jobs to finish',
+  );
   await worker.close();
   await queue.close();
   connection.disconnect();
 }
 
 describe('job identity on a Redis with history', () => {
-  it('a fresh database on a Redis that holds another install\'s completed and failed jobs under the same prefix', async () => {
+  it("a fresh database on a Redis that holds another install's completed and failed jobs under the same prefix", async () => {
     const base = `hist-${uniqueSchema('p')}`;
     const old = await stackOf(ENV, { queuePrefixBase: base, keepRedisKeys: true });
     old.startWorker();
@@ -100,19 +113,29 @@ describe('job identity on a Redis with history', () => {
 });
 
 /** Asks for a reconciliation and waits for its report. */
-async function reconcile(stack: Stack, body: object = {}): Promise<{ summary: { inEhr: number; missing: number; different: number }; resources: Array<{ resource: string; ehr: string; status: string; requeued: boolean }> }> {
+async function reconcile(
+  stack: Stack,
+  body: object = {},
+): Promise<{
+  summary: { inEhr: number; missing: number; different: number };
+  resources: Array<{ resource: string; ehr: string; status: string; requeued: boolean }>;
+}> {
   const started = await request(stack.app).post('/v1/admin/reconcile').send(body).expect(202);
   let report: request.Response | undefined;
-  await until(async () => {
-    report = await request(stack.app).get(`/v1/admin/reconcile/${started.body.reconciliationId}`).expect(200);
-    return report.body.status !== 'running';
-  }, 60_000, 'the reconciliation');
+  await until(
+    async () => {
+      report = await request(stack.app).get(`/v1/admin/reconcile/${started.body.reconciliationId}`).expect(200);
+      return report.body.status !== 'running';
+    },
+    60_000,
+    'the reconciliation',
+  );
   expect(report?.body.status).toBe('finished');
   return report?.body;
 }
 
 describe('reconciliation against what the EHR really holds', () => {
-  it('finds what the EHR lost or changed behind the adapter\'s back, and sends it again', async () => {
+  it("finds what the EHR lost or changed behind the adapter's back, and sends it again", async () => {
     const stack = await stackOf(ENV);
     stack.startWorker();
     const courseId = await enrol(stack);
@@ -129,7 +152,15 @@ describe('reconciliation against what the EHR really holds', () => {
     expect((await fetch(`${ehr}/${carePlan.ehr}`, { method: 'DELETE' })).status).toBeLessThan(300);
     const goalCopy = (await (await fetch(`${ehr}/${goal.ehr}`)).json()) as { description: { text: string } };
     goalCopy.description.text = 'changed in the EHR';
-    expect((await fetch(`${ehr}/${goal.ehr}`, { method: 'PUT', headers: { 'Content-Type': 'application/fhir+json' }, body: JSON.stringify(goalCopy) })).status).toBe(200);
+    expect(
+      (
+        await fetch(`${ehr}/${goal.ehr}`, {
+          method: 'PUT',
+          headers: { 'Content-Type': 'application/fhir+json' },
+          body: JSON.stringify(goalCopy),
+        })
+      ).status,
+    ).toBe(200);
 
     const found = await reconcile(stack);
     const off = found.resources.filter((r) => r.status !== 'in-ehr');
@@ -150,9 +181,14 @@ describe('reconciliation against what the EHR really holds', () => {
 
 /** A restore from a backup, as pg_dump and psql make one: the schema's tables and sequences as they were. */
 function backupSchema(from: string, to: string): void {
-  const dump = execFileSync('pg_dump', ['--no-owner', '--no-privileges', `--schema=${from}`, TEST_DATABASE_URL], { maxBuffer: 256 * 1024 * 1024 }).toString();
+  const dump = execFileSync('pg_dump', ['--no-owner', '--no-privileges', `--schema=${from}`, TEST_DATABASE_URL], {
+    maxBuffer: 256 * 1024 * 1024,
+  }).toString();
   // Schema names are random and unique, so renaming them in the dump is exact.
-  execFileSync('psql', ['-q', '-v', 'ON_ERROR_STOP=1', TEST_DATABASE_URL], { input: dump.split(from).join(to), stdio: ['pipe', 'ignore', 'pipe'] });
+  execFileSync('psql', ['-q', '-v', 'ON_ERROR_STOP=1', TEST_DATABASE_URL], {
+    input: dump.split(from).join(to),
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
 }
 
 describe('a database restored from an older backup', () => {
@@ -163,10 +199,14 @@ describe('a database restored from an older backup', () => {
     await live.proxy?.down();
     live.startWorker();
     const courseId = await enrol(live);
-    await until(async () => {
-      const [row] = await live.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE dispatched_at IS NULL');
-      return row?.n === 0;
-    }, 20_000, 'every row dispatched');
+    await until(
+      async () => {
+        const [row] = await live.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE dispatched_at IS NULL');
+        return row?.n === 0;
+      },
+      20_000,
+      'every row dispatched',
+    );
     const backup = uniqueSchema('e2e_backup');
     backupSchema(live.config.DATABASE_SCHEMA as string, backup);
 
@@ -179,7 +219,9 @@ describe('a database restored from an older backup', () => {
     const restored = await stackOf(ENV, { schema: backup, queuePrefixBase: base, sandbox: live.sandbox });
     expect(restored.prefix).toBe(live.prefix);
     // The restored database's rows name jobs that Redis holds as completed; none may complete them.
-    const open = await restored.db.query<{ job_ids: string[] }>("SELECT job_ids FROM outbox WHERE topic = 'ehr-sync' AND completed_at IS NULL");
+    const open = await restored.db.query<{ job_ids: string[] }>(
+      "SELECT job_ids FROM outbox WHERE topic = 'ehr-sync' AND completed_at IS NULL",
+    );
     expect(open.length).toBeGreaterThan(0);
     restored.startWorker();
     await restored.drained(90_000);
@@ -209,7 +251,9 @@ describe('a database restored from an older backup', () => {
     try {
       // The stack adopted Redis at start (as a worker does): the record now names the restored database.
       expect(await checkOwnership(redis, live.prefix, before)).toEqual({ status: 'ours' });
-      expect(await checkOwnership(redis, live.prefix, { ...before, deploymentId: '11111111-1111-4111-8111-111111111111' })).toMatchObject({ status: 'foreign' });
+      expect(await checkOwnership(redis, live.prefix, { ...before, deploymentId: '11111111-1111-4111-8111-111111111111' })).toMatchObject({
+        status: 'foreign',
+      });
     } finally {
       redis.disconnect();
     }
@@ -225,7 +269,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -256,9 +304,21 @@ describe('Redis losing everything mid-course', () => {
       redis.kill('SIGKILL');
       await new Promise((r) => redis.once('exit', r));
       // While Redis is away nothing is accepted: 503, and nothing stored.
-      await request(stack.app).post(`/v1/courses/${courseId}/goals-of-care`).send({ discussedAt: new Date().toISOString(), participants: ['patient'], values: ['comfort'], goals: [{ description: 'Comfort' }] }).expect(503);
+      await request(stack.app)
+        .post(`/v1/courses/${courseId}/goals-of-care`)
+        .send({
+          discussedAt: new Date().toISOString(),
+          participants: ['patient'],
+          values: ['comfort'],
+          goals: [{ description: 'Comfort' }],
+        })
+        .expect(503);
       redis = await startRedis(port);
-      await until(async () => (await request(stack.app).post(`/v1/courses/${courseId}/stop`).send({ reason: 'completed' })).status === 200, 30_000, 'Redis back');
+      await until(
+        async () => (await request(stack.app).post(`/v1/courses/${courseId}/stop`).send({ reason: 'completed' })).status === 200,
+        30_000,
+        'Redis back',
+      );
       await enrol(stack);
       await expectExactlyOnce(stack);
       // The empty Redis lost the follow-up timers of the second course too, and they are back.

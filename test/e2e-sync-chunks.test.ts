@@ -46,17 +46,30 @@ describe.each([['before'], ['after']] as const)('a worker killed %s sending the 
   it('leaves nothing duplicated or dangling once the sync resumes', async () => {
     const app = stack.app;
     const screening = await request(app).post('/v1/screenings').send(screeningRequest()).expect(201);
-    const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-    const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
-    await request(app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
+    const patientId = ((screening.body.resources as Bundle).entry ?? [])
+      .map((e) => e.resource as Resource)
+      .find((r) => r.resourceType === 'Patient')?.id as string;
+    const course = await request(app)
+      .post('/v1/courses')
+      .send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() })
+      .expect(201);
+    await request(app)
+      .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
+      .send(sessionRequest(1, new Date(Date.now() - 90 * 60_000)))
+      .expect(201);
     const pending = await listUnsynced(stack.tenantDb, patientId);
     // Many more than one chunk of 8.
     expect(pending.length).toBeGreaterThan(16);
 
     const settings = writeSettingsFrom(stack.config);
-    await expect(syncPatient(stack.tenantDb, dyingAtSecondChunk(stack.ehr, when), patientId, { settings })).rejects.toBeInstanceOf(WorkerKilled);
+    await expect(syncPatient(stack.tenantDb, dyingAtSecondChunk(stack.ehr, when), patientId, { settings })).rejects.toBeInstanceOf(
+      WorkerKilled,
+    );
     // The first chunk was recorded before the second was sent.
-    const states = await getSyncStates(stack.tenantDb, pending.map((p) => ({ type: p.type, id: p.id })));
+    const states = await getSyncStates(
+      stack.tenantDb,
+      pending.map((p) => ({ type: p.type, id: p.id })),
+    );
     const synced = states.filter((s) => s.status === 'synced').length;
     expect(synced).toBeGreaterThan(0);
     expect(synced).toBeLessThanOrEqual(settings.maxTransactionEntries);
@@ -89,9 +102,17 @@ describe('a worker process killed (SIGKILL) while the second chunk of one patien
   it('leaves nothing duplicated or dangling once another worker resumes', async () => {
     const app = stack.app;
     const screening = await request(app).post('/v1/screenings').send(screeningRequest()).expect(201);
-    const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-    const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
-    await request(app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
+    const patientId = ((screening.body.resources as Bundle).entry ?? [])
+      .map((e) => e.resource as Resource)
+      .find((r) => r.resourceType === 'Patient')?.id as string;
+    const course = await request(app)
+      .post('/v1/courses')
+      .send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() })
+      .expect(201);
+    await request(app)
+      .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
+      .send(sessionRequest(1, new Date(Date.now() - 90 * 60_000)))
+      .expect(201);
     expect((await listUnsynced(stack.tenantDb, patientId)).length).toBeGreaterThan(16);
 
     // The first transaction goes through; the second waits in the EHR long enough to kill the worker meanwhile.

@@ -23,7 +23,15 @@ describe("one patient's sync completes the rows it covered", () => {
   beforeAll(async () => {
     // No worker: the test runs the ehr-sync jobs itself, one at a time.
     stack = await startStack({}, { sandboxOptions: { profile: 'default' } });
-    deps = { config: stack.config, db: stack.db, ehr: stack.ehr, queues: stack.queues, queuePrefix: stack.prefix, logger: pino({ level: 'silent' }), workerId: 'coalesce' };
+    deps = {
+      config: stack.config,
+      db: stack.db,
+      ehr: stack.ehr,
+      queues: stack.queues,
+      queuePrefix: stack.prefix,
+      logger: pino({ level: 'silent' }),
+      workerId: 'coalesce',
+    };
   });
   afterAll(async () => {
     await stack?.close();
@@ -35,13 +43,20 @@ describe("one patient's sync completes the rows it covered", () => {
   };
   /** The job the relay would make of a row; only what the processor reads of a job. */
   const jobOf = (row: OutboxRow): Job => {
-    const [job] = WORK.ehrSync.jobs(WORK.ehrSync.payload.parse(unitPayload(row.payload)), { key: row.key, patientId: row.patientId, tenantId: row.tenantId });
+    const [job] = WORK.ehrSync.jobs(WORK.ehrSync.payload.parse(unitPayload(row.payload)), {
+      key: row.key,
+      patientId: row.patientId,
+      tenantId: row.tenantId,
+    });
     return { id: `job-${row.id}`, data: job?.data } as unknown as Job;
   };
 
   it('syncs once for the rows seen, lets their jobs end at once, and leaves a later row its own sync', async () => {
     const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
-    const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
+    const course = await request(stack.app)
+      .post('/v1/courses')
+      .send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() })
+      .expect(201);
     const [first, second] = await syncRows();
     if (!first || !second) throw new Error('expected two ehr-sync rows');
     const process = ehrSyncProcessor(deps);
@@ -59,7 +74,10 @@ describe("one patient's sync completes the rows it covered", () => {
     await releaseLease(stack.tenantDb, `patient/${patientId}`, 'someone-else');
 
     // A row committed after that sync is open, and its job sends its data.
-    await request(stack.app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
+    await request(stack.app)
+      .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
+      .send(sessionRequest(1, new Date(Date.now() - 90 * 60_000)))
+      .expect(201);
     const third = (await syncRows()).find((r) => r.id !== first.id && r.id !== second.id);
     if (!third) throw new Error('expected a third ehr-sync row');
     expect(third.completedAt).toBeNull();

@@ -18,10 +18,21 @@ function withStatement(ehr: EhrClient, edit: (s: CapabilityStatement) => Capabil
 /** Screening, course and both sessions (the second with an adverse event) for one patient; returns its id. */
 async function patientWithTwoSessions(stack: Stack): Promise<string> {
   const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
-  const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-  const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
-  await request(stack.app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 3 * 60 * 60_000))).expect(201);
-  await request(stack.app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(2, new Date(Date.now() - 90 * 60_000))).expect(201);
+  const patientId = ((screening.body.resources as Bundle).entry ?? [])
+    .map((e) => e.resource as Resource)
+    .find((r) => r.resourceType === 'Patient')?.id as string;
+  const course = await request(stack.app)
+    .post('/v1/courses')
+    .send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() })
+    .expect(201);
+  await request(stack.app)
+    .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
+    .send(sessionRequest(1, new Date(Date.now() - 3 * 60 * 60_000)))
+    .expect(201);
+  await request(stack.app)
+    .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
+    .send(sessionRequest(2, new Date(Date.now() - 90 * 60_000)))
+    .expect(201);
   return patientId;
 }
 
@@ -32,7 +43,22 @@ describe.each([
   let stack: Stack;
   beforeAll(async () => {
     // The sandbox takes everything but Consent; the statement the worker reads claims Consent too.
-    const types = ['Patient', 'QuestionnaireResponse', 'Observation', 'Provenance', 'CarePlan', 'Goal', 'Task', 'Encounter', 'Procedure', 'MedicationAdministration', 'AdverseEvent', 'DetectedIssue', 'Flag', 'Communication'];
+    const types = [
+      'Patient',
+      'QuestionnaireResponse',
+      'Observation',
+      'Provenance',
+      'CarePlan',
+      'Goal',
+      'Task',
+      'Encounter',
+      'Procedure',
+      'MedicationAdministration',
+      'AdverseEvent',
+      'DetectedIssue',
+      'Flag',
+      'Communication',
+    ];
     stack = await startStack({}, { sandboxOptions: { resourceTypes: types, nonAtomicTransactions: nonAtomic } });
   });
   afterAll(async () => {
@@ -43,7 +69,10 @@ describe.each([
     const patientId = await patientWithTwoSessions(stack);
     const claimsConsent = withStatement(stack.ehr, (s) => ({
       ...s,
-      rest: s.rest?.map((r) => ({ ...r, resource: [...(r.resource ?? []), { ...(r.resource?.find((x) => x.type === 'Patient') ?? {}), type: 'Consent' as const }] })),
+      rest: s.rest?.map((r) => ({
+        ...r,
+        resource: [...(r.resource ?? []), { ...(r.resource?.find((x) => x.type === 'Patient') ?? {}), type: 'Consent' as const }],
+      })),
     }));
     const settings = writeSettingsFrom(stack.config);
     const failure = await syncPatient(stack.tenantDb, claimsConsent, patientId, { settings }).then(
@@ -52,7 +81,9 @@ describe.each([
     );
     expect(failure).toBeInstanceOf(EhrError);
     expect((failure as EhrError).kind).toBe('rejected');
-    expect((failure as EhrError).message).toMatch(/EHR refused 1 resource\(s\): Consent\/[0-9a-f-]+: .*Resource type not supported: Consent/);
+    expect((failure as EhrError).message).toMatch(
+      /EHR refused 1 resource\(s\): Consent\/[0-9a-f-]+: .*Resource type not supported: Consent/,
+    );
 
     const left = await listUnsynced(stack.tenantDb, patientId);
     expect(left.map((u) => u.type)).toEqual(['Consent']);
@@ -61,7 +92,8 @@ describe.each([
 
     // Everything else is on the EHR exactly once, as it is here (auditEhr would search Consent, which this EHR refuses).
     for (const type of ['Patient', 'CarePlan', 'MedicationAdministration', 'AdverseEvent', 'Flag', 'DetectedIssue', 'Observation']) {
-      const local = (await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM resources WHERE resource_type = $1', [type]))[0]?.n;
+      const local = (await stack.db.query<{ n: number }>('SELECT count(*)::int AS n FROM resources WHERE resource_type = $1', [type]))[0]
+        ?.n;
       expect([type, (await everything(stack.sandbox.url, type)).length]).toEqual([type, local]);
     }
   });
@@ -132,7 +164,10 @@ describe('through the worker: an EHR that refuses a type its CapabilityStatement
       const statement = (await res.json()) as CapabilityStatement;
       const rest = statement.rest?.[0];
       const patient = rest?.resource?.find((r) => r.type === 'Patient');
-      const edited = { ...statement, rest: [{ ...rest, mode: 'server' as const, resource: [...(rest?.resource ?? []), { ...patient, type: 'Consent' as const }] }] };
+      const edited = {
+        ...statement,
+        rest: [{ ...rest, mode: 'server' as const, resource: [...(rest?.resource ?? []), { ...patient, type: 'Consent' as const }] }],
+      };
       return new Response(JSON.stringify(edited), { status: 200, headers: { 'content-type': 'application/fhir+json' } });
     };
     stack = await startStack({}, { sandboxOptions: { resourceTypes: types }, ehrFetch: lying });
@@ -151,11 +186,17 @@ describe('through the worker: an EHR that refuses a type its CapabilityStatement
       if (dead.length === 0) await new Promise((r) => setTimeout(r, 200));
     }
     expect(dead).toHaveLength(1);
-    expect(dead[0]).toMatchObject({ topic: 'ehr-sync', lastError: expect.stringMatching(/EHR refused 1 resource\(s\): Consent\/[0-9a-f-]+: EHR create Consent answered 404: Resource type not supported: Consent/) });
+    expect(dead[0]).toMatchObject({
+      topic: 'ehr-sync',
+      lastError: expect.stringMatching(
+        /EHR refused 1 resource\(s\): Consent\/[0-9a-f-]+: EHR create Consent answered 404: Resource type not supported: Consent/,
+      ),
+    });
     const [consent] = await stack.db.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'Consent'`);
     const [state] = await getSyncStates(stack.tenantDb, [{ type: 'Consent', id: consent?.id as string }]);
     expect(state).toMatchObject({ status: 'failed', lastError: expect.stringContaining('Resource type not supported: Consent') });
-    const local = (await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resources WHERE resource_type = 'Observation'`))[0]?.n;
+    const local = (await stack.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resources WHERE resource_type = 'Observation'`))[0]
+      ?.n;
     expect(await everything(stack.sandbox.url, 'Observation')).toHaveLength(local as number);
     expect(await everything(stack.sandbox.url, 'Patient')).toHaveLength(1);
   });
@@ -172,14 +213,28 @@ describe('an EHR that lost a resource the adapter synced (PUT answers 404)', () 
 
   it('creates it again, once', async () => {
     const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
-    const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-    const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
-    const s1 = await request(stack.app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
+    const patientId = ((screening.body.resources as Bundle).entry ?? [])
+      .map((e) => e.resource as Resource)
+      .find((r) => r.resourceType === 'Patient')?.id as string;
+    const course = await request(stack.app)
+      .post('/v1/courses')
+      .send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() })
+      .expect(201);
+    const s1 = await request(stack.app)
+      .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
+      .send(sessionRequest(1, new Date(Date.now() - 90 * 60_000)))
+      .expect(201);
     const settings = writeSettingsFrom(stack.config);
     await syncPatient(stack.tenantDb, stack.ehr, patientId, { settings });
     const tasksBefore = await everything(stack.sandbox.url, 'Task');
     const [first] = s1.body.followUps as Array<{ id: string }>;
-    const states = await getSyncStates(stack.tenantDb, (await stack.db.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'Task'`)).map((r) => ({ type: 'Task', id: r.id })));
+    const states = await getSyncStates(
+      stack.tenantDb,
+      (await stack.db.query<{ id: string }>(`SELECT id FROM resources WHERE resource_type = 'Task'`)).map((r) => ({
+        type: 'Task',
+        id: r.id,
+      })),
+    );
     // Someone deletes every Task on the EHR; completing the follow-up then updates one of them.
     for (const t of tasksBefore) expect((await fetch(`${stack.sandbox.url}/Task/${t.id}`, { method: 'DELETE' })).status).toBe(200);
     await request(stack.app).post(`/v1/follow-ups/${first?.id}/complete`).send({ completedAt: new Date().toISOString() }).expect(200);
@@ -189,7 +244,10 @@ describe('an EHR that lost a resource the adapter synced (PUT answers 404)', () 
     // The updated Task is there again, once, under a new id; the deleted others stay deleted (they did not change here).
     expect(tasksAfter).toHaveLength(1);
     expect(states.map((s) => s.ehrId)).not.toContain(tasksAfter[0]?.id);
-    const now = await getSyncStates(stack.tenantDb, states.map((s) => ({ type: s.type, id: s.id })));
+    const now = await getSyncStates(
+      stack.tenantDb,
+      states.map((s) => ({ type: s.type, id: s.id })),
+    );
     expect(now.filter((s) => s.ehrId === tasksAfter[0]?.id)).toEqual([expect.objectContaining({ status: 'synced' })]);
   });
 });

@@ -31,20 +31,29 @@ async function startTokenEndpoint(issuer: TestIssuer): Promise<{ url: string; is
   let issued = 0;
   const expected = `Basic ${Buffer.from(`${NOTIFIER.id}:${NOTIFIER.secret}`).toString('base64')}`;
   const server: Server = createServer((req, res) => {
-    if (req.method !== 'POST' || req.headers.authorization !== expected) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
+    if (req.method !== 'POST' || req.headers.authorization !== expected)
+      return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
     issued += 1;
-    void issuer.mint({ tenant: 'north', scope: 'kap/v1.write', clientId: NOTIFIER.id, expiresIn: 7200 }).then((token) =>
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 7200, scope: 'kap/v1.write' })),
-    );
+    void issuer
+      .mint({ tenant: 'north', scope: 'kap/v1.write', clientId: NOTIFIER.id, expiresIn: 7200 })
+      .then((token) =>
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 7200, scope: 'kap/v1.write' })),
+      );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`, issued: () => issued, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`,
+    issued: () => issued,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 const authHeader = (s: Subscription): string | undefined => s.channel?.header?.find((h) => /^Authorization:/i.test(h));
 const tokenOf = (s: Subscription): string => (authHeader(s) ?? '').replace(/^Authorization:\s*Bearer\s+/i, '');
 
-describe('tenant operations: notification tokens renewed per tenant; refused tokens in the deployment\'s audit record', () => {
+describe("tenant operations: notification tokens renewed per tenant; refused tokens in the deployment's audit record", () => {
   let issuer: TestIssuer;
   let north: RunningSandbox;
   let south: RunningSandbox;
@@ -84,8 +93,19 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
       ],
     };
     // The per-address limit on unauthenticated requests would stop the flood below before it reaches the record.
-    stack = await startStack({ ...issuer.env(), EHR_SUBSCRIPTION_RENEW_CHECK_MS: '1000', RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '100000' }, { tenantsFile: { path: 'tenants.json', text: JSON.stringify(tenants) } });
-    mllp = await startMllpListener({ port: 0, host: '127.0.0.1', db: stack.db, tenants: hl7Tenants(stack.tenants), logger: pino({ level: 'silent' }), maxMessageBytes: 64 * 1024, idleTimeoutMs: 60_000 });
+    stack = await startStack(
+      { ...issuer.env(), EHR_SUBSCRIPTION_RENEW_CHECK_MS: '1000', RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '100000' },
+      { tenantsFile: { path: 'tenants.json', text: JSON.stringify(tenants) } },
+    );
+    mllp = await startMllpListener({
+      port: 0,
+      host: '127.0.0.1',
+      db: stack.db,
+      tenants: hl7Tenants(stack.tenants),
+      logger: pino({ level: 'silent' }),
+      maxMessageBytes: 64 * 1024,
+      idleTimeoutMs: 60_000,
+    });
   });
   afterAll(async () => {
     await mllp?.close();
@@ -97,11 +117,13 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
   });
 
   const subscriptionsOn = async (sandbox: RunningSandbox): Promise<Subscription[]> =>
-    (await connectEhr({ ...stack.config, EHR_BASE_URL: sandbox.url }, { manages: ['Subscription'] }).searchAll('Subscription', { url: ENDPOINT })).sort((a, b) =>
-      (a.criteria ?? '').localeCompare(b.criteria ?? ''),
-    );
+    (
+      await connectEhr({ ...stack.config, EHR_BASE_URL: sandbox.url }, { manages: ['Subscription'] }).searchAll('Subscription', {
+        url: ENDPOINT,
+      })
+    ).sort((a, b) => (a.criteria ?? '').localeCompare(b.criteria ?? ''));
 
-  it('renews the token on a tenant\'s Subscriptions before it expires; the old token stays accepted until then, so no notification is refused', async () => {
+  it("renews the token on a tenant's Subscriptions before it expires; the old token stays accepted until then, so no notification is refused", async () => {
     const northConfig = stack.tenants.get('north')!.config;
     const southConfig = stack.tenants.get('south')!.config;
     const oldToken = await issuer.mint({ tenant: 'north', scope: 'kap/v1.write', clientId: NOTIFIER.id, expiresIn: 120 });
@@ -125,7 +147,10 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
 
     // During the rotation the EHR may still send the old token: both are accepted, as north's.
     for (const token of [oldToken, newToken]) {
-      const res = await request(stack.app).post('/v1/ehr-notifications').set('Authorization', `Bearer ${token}`).send(notification('handshake'));
+      const res = await request(stack.app)
+        .post('/v1/ehr-notifications')
+        .set('Authorization', `Bearer ${token}`)
+        .send(notification('handshake'));
       expect(res.status).toBe(200);
     }
   });
@@ -137,7 +162,13 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
   async function forged(claims: Record<string, unknown>): Promise<string> {
     const { privateKey } = await generateKeyPair('RS256');
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: await issuerKid() }).setIssuer(issuer.issuer).setAudience(issuer.audience).setIssuedAt(now).setExpirationTime(now + 300).sign(privateKey);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', kid: await issuerKid() })
+      .setIssuer(issuer.issuer)
+      .setAudience(issuer.audience)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 300)
+      .sign(privateKey);
   }
 
   const deploymentAudit = async (): Promise<AuditEvent[]> => {
@@ -148,7 +179,7 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
     return ((res.body as Bundle<AuditEvent>).entry ?? []).map((e) => e.resource as AuditEvent);
   };
 
-  it('a refused token (401) is recorded for the deployment with the client it claims (unverified), the address and the reason, never the token; no tenant\'s trail has it', async () => {
+  it("a refused token (401) is recorded for the deployment with the client it claims (unverified), the address and the reason, never the token; no tenant's trail has it", async () => {
     const bad = await forged({ client_id: 'intruder-app', tenant: 'north', scope: 'kap/v1.read' });
     for (let i = 0; i < 3; i++) await request(stack.app).get('/v1/alerts').set('Authorization', `Bearer ${bad}`).expect(401);
     const expired = await issuer.mint({ tenant: 'south', clientId: 'south-app', scope: 'kap/v1.read', expiresIn: -600 });
@@ -167,7 +198,10 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
       type: { code: '110114' },
       subtype: [{ code: '110122' }],
       outcome: '4',
-      agent: [{ requestor: true, who: { display: 'client named by a refused token (unverified)' }, network: { type: '2' } }, { requestor: false }],
+      agent: [
+        { requestor: true, who: { display: 'client named by a refused token (unverified)' }, network: { type: '2' } },
+        { requestor: false },
+      ],
     });
     expect(intruder!.agent![0]!.network!.address).toMatch(/127\.0\.0\.1/);
     expect(intruder!.outcomeDesc).toMatch(/^HTTP 401: signature, algorithm or key not accepted; 3 time\(s\) in the minute from /);
@@ -177,7 +211,9 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
     // A tenant's administrator cannot read the deployment's record, and no tenant's trail holds the refusals.
     const northAdmin = await issuer.mint({ tenant: 'north', clientId: 'north-admin', scope: 'kap/admin kap/v1.read system/*.rs' });
     await request(stack.app).get('/v1/operator/audit-events').set('Authorization', `Bearer ${northAdmin}`).expect(403);
-    const inTenantTrails = await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_events WHERE content::text LIKE '%intruder-app%'");
+    const inTenantTrails = await stack.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM audit_events WHERE content::text LIKE '%intruder-app%'",
+    );
     expect(inTenantTrails[0]!.n).toBe(0);
   });
 
@@ -188,7 +224,12 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
     const { privateKey } = await generateKeyPair('RS256');
     const kid = await issuerKid();
     for (let i = 0; i < FLOOD; i++) {
-      const token = await new SignJWT({ client_id: `flood-${i}` }).setProtectedHeader({ alg: 'RS256', kid }).setIssuer(issuer.issuer).setAudience(issuer.audience).setExpirationTime('5m').sign(privateKey);
+      const token = await new SignJWT({ client_id: `flood-${i}` })
+        .setProtectedHeader({ alg: 'RS256', kid })
+        .setIssuer(issuer.issuer)
+        .setAudience(issuer.audience)
+        .setExpirationTime('5m')
+        .sign(privateKey);
       await request(stack.app).get('/v1/alerts').set('Authorization', `Bearer ${token}`).expect(401);
     }
     await auditTrailOf(stack.app).flush();
@@ -212,17 +253,37 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
     const mrn = `OPS-${Date.now()}`;
     const screening = await as
       .post('/v1/screenings')
-      .send(screeningRequest({ patient: { system: SYSTEM, value: mrn, name: { family: 'Synthetic', given: ['North'] }, birthDate: '1950-04-02', gender: 'female' } }))
+      .send(
+        screeningRequest({
+          patient: {
+            system: SYSTEM,
+            value: mrn,
+            name: { family: 'Synthetic', given: ['North'] },
+            birthDate: '1950-04-02',
+            gender: 'female',
+          },
+        }),
+      )
       .expect(201);
-    const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-    const course = await as.post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
-    await as.post(`/v1/courses/${course.body.courseId}/measures`).send({ measuredAt: new Date(Date.now() - 60_000).toISOString(), phq9: ITEM9 }).expect(201);
+    const patientId = ((screening.body.resources as Bundle).entry ?? [])
+      .map((e) => e.resource as Resource)
+      .find((r) => r.resourceType === 'Patient')?.id as string;
+    const course = await as
+      .post('/v1/courses')
+      .send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() })
+      .expect(201);
+    await as
+      .post(`/v1/courses/${course.body.courseId}/measures`)
+      .send({ measuredAt: new Date(Date.now() - 60_000).toISOString(), phq9: ITEM9 })
+      .expect(201);
     // The Patient must be in the EHR before the hospital's A08 can be pushed there.
     await stack.drained();
 
     // The trail as an outside checker reads it: the tenant's FHIR AuditEvent search by patient.
     const trail = async (): Promise<AuditEvent[]> =>
-      ((await as.get(`/fhir/R4/AuditEvent?patient=${patientId}&_count=100`).expect(200)).body as Bundle<AuditEvent>).entry?.map((e) => e.resource as AuditEvent) ?? [];
+      ((await as.get(`/fhir/R4/AuditEvent?patient=${patientId}&_count=100`).expect(200)).body as Bundle<AuditEvent>).entry?.map(
+        (e) => e.resource as AuditEvent,
+      ) ?? [];
     const byActor = async (actor: string): Promise<AuditEvent[]> => (await trail()).filter((e) => e.agent?.[0]?.altId === actor);
     const cause = (e: AuditEvent) => e.entity?.find((x) => x.role?.code === '20')?.what?.identifier;
 
@@ -235,7 +296,10 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
       action: 'C',
       outcome: '0',
       agent: [{ requestor: true, who: { display: 'KAP FHIR adapter' } }],
-      entity: expect.arrayContaining([expect.objectContaining({ what: { reference: `Patient/${patientId}` } }), expect.objectContaining({ what: expect.objectContaining({ reference: expect.stringMatching(/^Communication\//) }) })]),
+      entity: expect.arrayContaining([
+        expect.objectContaining({ what: { reference: `Patient/${patientId}` } }),
+        expect.objectContaining({ what: expect.objectContaining({ reference: expect.stringMatching(/^Communication\//) }) }),
+      ]),
     });
     expect(cause(escalation!)).toEqual({ system: 'https://kap-adapter.org/fhir/sid/safety-alert', value: alerts[0]!.id });
     await as.post(`/v1/alerts/${alerts[0]!.id}/acknowledge`).send({ by: 'Dr. Synthetic' });
@@ -255,8 +319,15 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
     } finally {
       await raw.close();
     }
-    await until(async () => (await byActor('worker/ehr-inbound')).length > 0 && (await byActor('worker/patient-demographics')).length > 0, 60_000, 'A08 applied and pushed, audited');
-    const messages = (await as.get('/v1/admin/inbound-messages?limit=100').expect(200)).body.inboundMessages as { id: string; controlId: string }[];
+    await until(
+      async () => (await byActor('worker/ehr-inbound')).length > 0 && (await byActor('worker/patient-demographics')).length > 0,
+      60_000,
+      'A08 applied and pushed, audited',
+    );
+    const messages = (await as.get('/v1/admin/inbound-messages?limit=100').expect(200)).body.inboundMessages as {
+      id: string;
+      controlId: string;
+    }[];
     const messageId = messages.find((m) => m.controlId === controlId)?.id;
     expect(messageId).toBeDefined();
     const [applied] = await byActor('worker/ehr-inbound');
@@ -269,7 +340,9 @@ describe('tenant operations: notification tokens renewed per tenant; refused tok
     expect(cause(pushed!)?.system).toBe('https://kap-adapter.org/fhir/sid/outbox');
     // One of each: nothing audited twice.
     for (const actor of ['worker/safety-alert-escalation', 'worker/ehr-inbound', 'worker/patient-demographics']) {
-      const causes = (await byActor(actor)).map((e) => JSON.stringify(cause(e)) + (e.entity?.find((x) => x.role?.code === '20')?.description ?? ''));
+      const causes = (await byActor(actor)).map(
+        (e) => JSON.stringify(cause(e)) + (e.entity?.find((x) => x.role?.code === '20')?.description ?? ''),
+      );
       expect(new Set(causes).size).toBe(causes.length);
     }
   });

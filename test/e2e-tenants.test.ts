@@ -99,9 +99,13 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
   /** Screening (blood pressure 145/85), course and session 1 for one tenant; the screening's outcome decides whether a course can start. */
   async function enrolAs(tenant: 'north' | 'south', mrn: string) {
     const screening = await as(tenant).createScreening({
-      body: screeningRequest({ patient: { system: SYSTEM, value: mrn, name: { family: 'Synthetic', given: [tenant] }, birthDate: '1950-04-02', gender: 'female' } }),
+      body: screeningRequest({
+        patient: { system: SYSTEM, value: mrn, name: { family: 'Synthetic', given: [tenant] }, birthDate: '1950-04-02', gender: 'female' },
+      }),
     });
-    const patientId = ((screening.resources as unknown as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
+    const patientId = ((screening.resources as unknown as Bundle).entry ?? [])
+      .map((e) => e.resource as Resource)
+      .find((r) => r.resourceType === 'Patient')?.id as string;
     const course = await as(tenant).createCourse({ body: { screeningId: screening.screeningId, startDate: courseStartYesterday() } });
     const start = new Date(Date.now() - 2 * 3600_000);
     const session = await as(tenant).createDosingSession({
@@ -145,14 +149,23 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
     expect(await patientsWith(north, mrnSouth)).toHaveLength(0);
     expect(await patientsWith(south, mrnNorth)).toHaveLength(0);
     // Each CarePlan is in its tenant's EHR, about that EHR's Patient.
-    expect((await ehrCarePlan('north', n.courseId, north))?.subject?.reference).toBe(`Patient/${(await patientsWith(north, mrnNorth))[0]?.id}`);
-    expect((await ehrCarePlan('south', s.courseId, south))?.subject?.reference).toBe(`Patient/${(await patientsWith(south, mrnSouth))[0]?.id}`);
+    expect((await ehrCarePlan('north', n.courseId, north))?.subject?.reference).toBe(
+      `Patient/${(await patientsWith(north, mrnNorth))[0]?.id}`,
+    );
+    expect((await ehrCarePlan('south', s.courseId, south))?.subject?.reference).toBe(
+      `Patient/${(await patientsWith(south, mrnSouth))[0]?.id}`,
+    );
     // The environment's EHR is no tenant's: nothing reached it.
     expect(await ehrAll(stack.sandbox.url, 'Patient')).toHaveLength(0);
 
     // Webhooks: each tenant's CarePlan to its own subscriber, signed with its own secret.
-    const carePlansTo = (hooks: Receiver) => hooks.deliveries.filter((d) => d.body.resource.resourceType === 'CarePlan').map((d) => d.body.resource.id);
-    await until(async () => carePlansTo(hooksNorth).includes(n.carePlanId) && carePlansTo(hooksSouth).includes(s.carePlanId), 20_000, 'both webhooks');
+    const carePlansTo = (hooks: Receiver) =>
+      hooks.deliveries.filter((d) => d.body.resource.resourceType === 'CarePlan').map((d) => d.body.resource.id);
+    await until(
+      async () => carePlansTo(hooksNorth).includes(n.carePlanId) && carePlansTo(hooksSouth).includes(s.carePlanId),
+      20_000,
+      'both webhooks',
+    );
     expect(carePlansTo(hooksNorth)).not.toContain(s.carePlanId);
     expect(carePlansTo(hooksSouth)).not.toContain(n.carePlanId);
     expect(hooksNorth.deliveries.every((d) => d.signatureValid)).toBe(true);
@@ -201,12 +214,18 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
       }
       const operator = await issuer.mint({ tenant: 'north', scope: 'kap/operator', clientId: 'deployment-operator' });
       const unrouted = (await withToken(operator).listUnroutedMessages()).unroutedMessages;
-      expect(unrouted).toContainEqual(expect.objectContaining({ controlId: stray, ackCode: 'AR', problem: expect.stringMatching(/ELSEWHERE/) }));
+      expect(unrouted).toContainEqual(
+        expect.objectContaining({ controlId: stray, ackCode: 'AR', problem: expect.stringMatching(/ELSEWHERE/) }),
+      );
       expect(JSON.stringify(unrouted)).not.toContain(routed);
     } finally {
       await raw.close();
     }
-    await until(async () => (await as('south').getCourse({ path: { id: s.courseId } })).stoppedReason === 'deceased', 30_000, 'south course stopped');
+    await until(
+      async () => (await as('south').getCourse({ path: { id: s.courseId } })).stoppedReason === 'deceased',
+      30_000,
+      'south course stopped',
+    );
     await stack.drained();
     // The stop reached south's EHR; north's never heard of this patient.
     expect((await ehrCarePlan('south', s.courseId, south))?.status).toBe('revoked');
@@ -226,8 +245,14 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
       body: JSON.stringify({ ...ehrPatient, deceasedBoolean: true }),
     });
     expect(put.status).toBe(200);
-    await as('south').receiveEhrNotification({ body: { ...notification('event-notification', { reference: `Patient/${ehrPatient?.id}` }) } });
-    await until(async () => (await as('south').getCourse({ path: { id: s.courseId } })).stoppedReason === 'deceased', 30_000, 'south course stopped');
+    await as('south').receiveEhrNotification({
+      body: { ...notification('event-notification', { reference: `Patient/${ehrPatient?.id}` }) },
+    });
+    await until(
+      async () => (await as('south').getCourse({ path: { id: s.courseId } })).stoppedReason === 'deceased',
+      30_000,
+      'south course stopped',
+    );
   });
 
   it('the same hospital identifier in two tenants is two patients, each in its own EHR', async () => {

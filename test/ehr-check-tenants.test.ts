@@ -72,7 +72,7 @@ describe('ehr:check and ehr:subscribe per tenant (two tenants, two sandbox EHRs)
     expect(unknown.stderr).toContain('No tenant "west" here; the tenants are: north, south, lab');
   });
 
-  it('--tenant checks that tenant\'s EHR only: the healthy one passes, the limited one fails', async () => {
+  it("--tenant checks that tenant's EHR only: the healthy one passes, the limited one fails", async () => {
     const north = await run('scripts/ehr-check.mjs', ['--tenant', 'north'], env);
     expect(north.code).toBe(0);
     expect(north.stdout).toContain(`=== Tenant north (North Hospice): EHR ${healthy.url} ===`);
@@ -102,7 +102,7 @@ describe('ehr:check and ehr:subscribe per tenant (two tenants, two sandbox EHRs)
     expect(stdout).toContain('a screening can go to this EHR');
   });
 
-  it('ehr:subscribe --tenant puts the Subscriptions on that tenant\'s EHR only, once; --all on each', async () => {
+  it("ehr:subscribe --tenant puts the Subscriptions on that tenant's EHR only, once; --all on each", async () => {
     const one = await run('scripts/ehr-subscribe.mjs', ['--tenant', 'north'], env);
     expect(one.code).toBe(0);
     expect(one.stdout).toContain(`=== Tenant north (North Hospice): EHR ${healthy.url} ===`);

@@ -15,7 +15,11 @@ async function check(
   const sandbox = await startSandbox({ port: 0, profile });
   try {
     const lines: string[] = [];
-    const code = await runEhrCheck(loadConfig({ EHR_BASE_URL: sandbox.url, ...env }), { writeTest, out: (l) => lines.push(l), ...(hl7OutHost ? { hl7OutHost } : {}) });
+    const code = await runEhrCheck(loadConfig({ EHR_BASE_URL: sandbox.url, ...env }), {
+      writeTest,
+      out: (l) => lines.push(l),
+      ...(hl7OutHost ? { hl7OutHost } : {}),
+    });
     return { code, text: lines.join('\n'), resources: sandbox.sandbox.stats().resources };
   } finally {
     await sandbox.close();
@@ -95,7 +99,9 @@ describe('npm run ehr:check against the strict sandbox', () => {
   it('runs as the npm script from the built code', async () => {
     const sandbox = await startSandbox({ port: 0 });
     try {
-      const { stdout } = await promisify(execFile)(process.execPath, ['scripts/ehr-check.mjs'], { env: { ...process.env, EHR_BASE_URL: sandbox.url } });
+      const { stdout } = await promisify(execFile)(process.execPath, ['scripts/ehr-check.mjs'], {
+        env: { ...process.env, EHR_BASE_URL: sandbox.url },
+      });
       expect(stdout).toContain('a screening can go to this EHR');
     } finally {
       await sandbox.close();

@@ -1,10 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import {
-  createEhrClient,
-  EhrError,
-  type EhrAuth,
-  type EhrClient,
-} from '@kap/ehr-client';
+import { createEhrClient, EhrError, type EhrAuth, type EhrClient } from '@kap/ehr-client';
 import type { Bundle, Patient } from '@medplum/fhirtypes';
 import { conditionalCreateEntry, conditionalUpdateEntry } from '@kap/testkit/conditional-entries';
 import { startSandbox, TOKEN_PATH, type AuthOptions, type FaultSpec, type RunningSandbox } from '@kap/ehr-sandbox';
@@ -66,7 +61,9 @@ describe('EHR client against the FHIR sandbox, no auth', () => {
   beforeEach(() => server.sandbox.reset());
 
   test('a conditional create sent twice makes one resource', async () => {
-    const bundle = transaction(conditionalCreateEntry(patient('p-1'), { system: SYSTEM, value: 'p-1' }, 'urn:uuid:2b0a3b2e-1f4c-4d4e-9a59-1c1a7f1d0001'));
+    const bundle = transaction(
+      conditionalCreateEntry(patient('p-1'), { system: SYSTEM, value: 'p-1' }, 'urn:uuid:2b0a3b2e-1f4c-4d4e-9a59-1c1a7f1d0001'),
+    );
     const first = await ehr.transaction(bundle);
     const second = await ehr.transaction(bundle);
 
@@ -190,7 +187,9 @@ describe('EHR client against the FHIR sandbox, no auth', () => {
 
   test('an invalid request is rejected with the server OperationOutcome', async () => {
     const error = await failure(
-      ehr.transaction(transaction({ resource: { resourceType: 'Patient', birthDate: 'not-a-date' }, request: { method: 'POST', url: 'Patient' } })),
+      ehr.transaction(
+        transaction({ resource: { resourceType: 'Patient', birthDate: 'not-a-date' }, request: { method: 'POST', url: 'Patient' } }),
+      ),
     );
     expect(error.kind).toBe('rejected');
     expect(error.outcome?.issue.length).toBeGreaterThan(0);
@@ -236,7 +235,12 @@ describe('EHR client authentication against the FHIR sandbox', () => {
     await expect(good.search('Patient', {})).resolves.toMatchObject({ type: 'searchset' });
 
     const recorder = recordingFetch();
-    const bad = createEhrClient({ baseUrl: server.url, auth: { mode: 'bearer', token: 'wrong' }, timeoutMs: TIMEOUT_MS, fetch: recorder.fetch });
+    const bad = createEhrClient({
+      baseUrl: server.url,
+      auth: { mode: 'bearer', token: 'wrong' },
+      timeoutMs: TIMEOUT_MS,
+      fetch: recorder.fetch,
+    });
     expect(await failure(bad.search('Patient', {}))).toMatchObject({ kind: 'auth', status: 401, transient: false });
     expect(recorder.urls).toHaveLength(1);
   });

@@ -55,7 +55,9 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
 
 async function fingerprint(): Promise<string> {
   const tables = ['resources', 'screenings', 'courses', 'dosing_sessions', 'follow_ups', 'goals_of_care', 'outbox', 'idempotency_keys'];
-  const rows = await api.db.query(`SELECT ${tables.map((t) => `(SELECT count(*) FROM ${t})::int AS ${t}`).join(', ')}, (SELECT coalesce(sum(version_id),0) FROM resources)::int AS versions`);
+  const rows = await api.db.query(
+    `SELECT ${tables.map((t) => `(SELECT count(*) FROM ${t})::int AS ${t}`).join(', ')}, (SELECT coalesce(sum(version_id),0) FROM resources)::int AS versions`,
+  );
   return JSON.stringify(rows[0]);
 }
 
@@ -88,7 +90,13 @@ beforeAll(async () => {
   const fresh = await freshCourse();
   const [row] = await api.db.query<{ id: number }>('SELECT id FROM outbox ORDER BY id LIMIT 1');
   await api.db.query("UPDATE outbox SET dead_at = now(), last_error = 'fixture' WHERE id = $1", [row?.id]);
-  ids = { eligible: eligible.body.screeningId, reviewable: reviewable.body.screeningId, course: fresh.course, followUp: fresh.followUp, deadLetter: Number(row?.id) };
+  ids = {
+    eligible: eligible.body.screeningId,
+    reviewable: reviewable.body.screeningId,
+    course: fresh.course,
+    followUp: fresh.followUp,
+    deadLetter: Number(row?.id),
+  };
 });
 
 afterAll(async () => {
@@ -102,12 +110,32 @@ const ENDPOINTS = (): Array<{ name: string; path: string; body: () => any; texts
   {
     name: 'screenings',
     path: '/v1/screenings',
-    body: () => screeningRequest({ patient: { system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: `H-${Math.random()}`, name: { family: 'Synthetic', given: ['Test'] }, birthDate: '1950-04-02' } }),
+    body: () =>
+      screeningRequest({
+        patient: {
+          system: 'urn:oid:2.16.840.1.113883.19.5.99999.1',
+          value: `H-${Math.random()}`,
+          name: { family: 'Synthetic', given: ['Test'] },
+          birthDate: '1950-04-02',
+        },
+      }),
     texts: ['patient.value', 'patient.name.family', 'patient.name.given[0]'],
     dates: ['performedAt', 'patient.birthDate', 'consent.signedAt'],
   },
-  { name: 'review', path: `/v1/screenings/${ids.reviewable}/review`, body: () => ({ decision: 'approved', reviewer: 'Dr. Fuzz', note: 'ok' }), texts: ['reviewer', 'note'], dates: [] },
-  { name: 'courses', path: '/v1/courses', body: () => ({ screeningId: ids.eligible, startDate: '2026-03-05' }), texts: ['screeningId'], dates: ['startDate'] },
+  {
+    name: 'review',
+    path: `/v1/screenings/${ids.reviewable}/review`,
+    body: () => ({ decision: 'approved', reviewer: 'Dr. Fuzz', note: 'ok' }),
+    texts: ['reviewer', 'note'],
+    dates: [],
+  },
+  {
+    name: 'courses',
+    path: '/v1/courses',
+    body: () => ({ screeningId: ids.eligible, startDate: '2026-03-05' }),
+    texts: ['screeningId'],
+    dates: ['startDate'],
+  },
   {
     name: 'dosing-sessions',
     path: `/v1/courses/${ids.course}/dosing-sessions`,
@@ -115,7 +143,13 @@ const ENDPOINTS = (): Array<{ name: string; path: string; body: () => any; texts
     texts: ['adverseEvents[0].description'],
     dates: ['start', 'end', 'vitals[0].at'],
   },
-  { name: 'follow-up complete', path: `/v1/follow-ups/${ids.followUp}/complete`, body: () => ({ completedAt: new Date().toISOString(), note: 'fine' }), texts: ['note'], dates: ['completedAt'] },
+  {
+    name: 'follow-up complete',
+    path: `/v1/follow-ups/${ids.followUp}/complete`,
+    body: () => ({ completedAt: new Date().toISOString(), note: 'fine' }),
+    texts: ['note'],
+    dates: ['completedAt'],
+  },
   {
     name: 'goals-of-care',
     path: `/v1/courses/${ids.course}/goals-of-care`,
@@ -190,16 +224,19 @@ async function questionnaireResponse(): Promise<any> {
 }
 
 describe('4, 10: every date fits one range; a far-future or implausible date is a 400 on its field', () => {
-  it.each(['9999-12-31T23:59:59Z', '2099-06-01T00:00:00Z', '1899-12-31T23:00:00Z'])('%s in every date field of every endpoint', async (instant) => {
-    const before = await fingerprint();
-    for (const endpoint of ENDPOINTS()) {
-      for (const field of endpoint.dates) {
-        const value = /birthDate|startDate/.test(field) ? instant.slice(0, 10) : instant;
-        expectOutcome(await post(endpoint.path, setPath(endpoint.body(), field, value)), 400, field);
+  it.each(['9999-12-31T23:59:59Z', '2099-06-01T00:00:00Z', '1899-12-31T23:00:00Z'])(
+    '%s in every date field of every endpoint',
+    async (instant) => {
+      const before = await fingerprint();
+      for (const endpoint of ENDPOINTS()) {
+        for (const field of endpoint.dates) {
+          const value = /birthDate|startDate/.test(field) ? instant.slice(0, 10) : instant;
+          expectOutcome(await post(endpoint.path, setPath(endpoint.body(), field, value)), 400, field);
+        }
       }
-    }
-    expect(await fingerprint()).toBe(before);
-  });
+      expect(await fingerprint()).toBe(before);
+    },
+  );
 
   it('a session ending in year 9999 (its follow-ups would fall due in year 10000)', async () => {
     const body = { ...sessionRequest(2), end: '9999-12-31T23:59:59Z' };
@@ -225,7 +262,12 @@ describe('10: clinical plausibility', () => {
     const s = await post('/v1/screenings', screeningRequest({ performedAt: new Date(Date.now() - 3600_000).toISOString() }));
     const c = await post('/v1/courses', { screeningId: s.body.screeningId });
     const early = new Date(Date.now() - 30 * 86_400_000);
-    const body = { ...sessionRequest(1), start: early.toISOString(), end: new Date(early.getTime() + 3600_000).toISOString(), vitals: [{ at: early.toISOString(), systolic: 120, diastolic: 80, heartRate: 70 }] };
+    const body = {
+      ...sessionRequest(1),
+      start: early.toISOString(),
+      end: new Date(early.getTime() + 3600_000).toISOString(),
+      vitals: [{ at: early.toISOString(), systolic: 120, diastolic: 80, heartRate: 70 }],
+    };
     expectOutcome(await post(`/v1/courses/${c.body.courseId}/dosing-sessions`, body), 400, 'start');
   });
 
@@ -235,7 +277,11 @@ describe('10: clinical plausibility', () => {
     expectOutcome(await post(`/v1/courses/${ids.course}/dosing-sessions`, outside), 400, 'vitals[0].at');
     const swapped = { ...session, vitals: [{ ...session.vitals[0], systolic: 60, diastolic: 190 }] };
     expectOutcome(await post(`/v1/courses/${ids.course}/dosing-sessions`, swapped), 400, 'vitals[0].systolic');
-    expectOutcome(await post('/v1/screenings', screeningRequest({ vitals: { systolic: 60, diastolic: 190, heartRate: 70 } })), 400, 'vitals.systolic');
+    expectOutcome(
+      await post('/v1/screenings', screeningRequest({ vitals: { systolic: 60, diastolic: 190, heartRate: 70 } })),
+      400,
+      'vitals.systolic',
+    );
   });
 
   it("a dose level other than the model's is 409 without doseDeviationReason; with it, the reason is on the MedicationAdministration", async () => {
@@ -284,7 +330,11 @@ describe('5: a body that does not decompress is 400, on every endpoint', () => {
   ])('%s', async (encoding, payload) => {
     const before = await fingerprint();
     for (const endpoint of [...ENDPOINTS().map((e) => e.path), '/fhir/R4/QuestionnaireResponse']) {
-      const res = await fetch(`${base}${endpoint}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': encoding }, body: payload });
+      const res = await fetch(`${base}${endpoint}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+        body: payload,
+      });
       expectOutcome({ status: res.status, body: await res.json() }, 400);
     }
     expect(await fingerprint()).toBe(before);
@@ -320,7 +370,10 @@ describe('6, 7: slow and oversized clients', () => {
 
   it.each([
     ['a 100 KB path', `GET /v1/courses/${'a'.repeat(100_000)} HTTP/1.1\r\nHost: kap.test\r\n\r\n`],
-    ['a 100 KB Idempotency-Key', `POST /v1/screenings HTTP/1.1\r\nHost: kap.test\r\nIdempotency-Key: ${'k'.repeat(100_000)}\r\nContent-Length: 2\r\n\r\n{}`],
+    [
+      'a 100 KB Idempotency-Key',
+      `POST /v1/screenings HTTP/1.1\r\nHost: kap.test\r\nIdempotency-Key: ${'k'.repeat(100_000)}\r\nContent-Length: 2\r\n\r\n{}`,
+    ],
     ['a 20 KB path', `GET /v1/courses/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: kap.test\r\n\r\n`],
   ])('%s is a readable 431, not a reset', async (_name, request) => {
     const answer = await rawExchange(port, [request]);
@@ -338,7 +391,9 @@ describe('6, 7: slow and oversized clients', () => {
 describe('8, 9, 13: idempotency', () => {
   it('20 parallel POST /v1/courses with one key: one course, every answer the replayed 201', async () => {
     const s = await post('/v1/screenings', screeningRequest());
-    const results = await Promise.all(Array.from({ length: 20 }, () => post('/v1/courses', { screeningId: s.body.screeningId }, { 'idempotency-key': 'race-courses-20' })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => post('/v1/courses', { screeningId: s.body.screeningId }, { 'idempotency-key': 'race-courses-20' })),
+    );
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(201));
     expect(new Set(results.map((r) => r.text)).size).toBe(1);
     const [row] = await api.db.query<{ n: number }>('SELECT count(*)::int AS n FROM courses WHERE screening_id = $1', [s.body.screeningId]);
@@ -384,7 +439,11 @@ describe('8, 9, 13: idempotency', () => {
   it('a key used on one endpoint is 409 on another, and runs nothing', async () => {
     const s = await post('/v1/screenings', screeningRequest(), { 'idempotency-key': 'K-other-endpoint' });
     const before = await fingerprint();
-    expectOutcome(await post('/v1/courses', { screeningId: s.body.screeningId }, { 'idempotency-key': 'K-other-endpoint' }), 409, 'header.Idempotency-Key');
+    expectOutcome(
+      await post('/v1/courses', { screeningId: s.body.screeningId }, { 'idempotency-key': 'K-other-endpoint' }),
+      409,
+      'header.Idempotency-Key',
+    );
     expect(await fingerprint()).toBe(before);
   });
 

@@ -1,6 +1,5 @@
 import { createEhrClient } from '@kap/ehr-client';
 import { receiveInboundMessage } from '@kap/queue';
-import { forTenant } from '@kap/store';
 import pino from 'pino';
 import request from 'supertest';
 import { applyInboundMessage } from '@kap/worker';
@@ -26,8 +25,18 @@ describe('applying a hospital message', () => {
       .expect(201);
     const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
     const text = `MSH|^~\\&|EPIC|GEN|KAP|PALL|20260301||ADT^A03|RACE-1|P|2.5.1\rPID|1||${mrn}^^^&2.16.840.1.113883.19.5.99999.1&ISO^MR\rPV1|1|I${'|'.repeat(34)}20`;
-    const { message } = await receiveInboundMessage(stack.tenantDb, { channel: 'hl7v2', sender: 'EPIC|GEN', controlId: 'RACE-1', messageType: 'ADT^A03', content: text, status: 'accepted' });
-    const [outbox] = await stack.db.query<{ key: string }>("SELECT key FROM outbox WHERE topic = 'inbound-message' AND payload->>'inboundMessageId' = $1", [String(message.id)]);
+    const { message } = await receiveInboundMessage(stack.tenantDb, {
+      channel: 'hl7v2',
+      sender: 'EPIC|GEN',
+      controlId: 'RACE-1',
+      messageType: 'ADT^A03',
+      content: text,
+      status: 'accepted',
+    });
+    const [outbox] = await stack.db.query<{ key: string }>(
+      "SELECT key FROM outbox WHERE topic = 'inbound-message' AND payload->>'inboundMessageId' = $1",
+      [String(message.id)],
+    );
     const deps = {
       webhookUrls: [],
       config: stack.config,
@@ -48,7 +57,10 @@ describe('applying a hospital message', () => {
       "SELECT count(*)::int AS n FROM resources WHERE resource_type = 'Communication' AND content->'category'->0->'coding'->0->>'code' = 'care-plan-update'",
     );
     expect(communications[0]?.n).toBe(1);
-    const [row] = await stack.db.query<{ status: string; outcome: Array<{ stoppedCourses: string[] }> }>('SELECT status, outcome FROM inbound_messages WHERE id = $1', [message.id]);
+    const [row] = await stack.db.query<{ status: string; outcome: Array<{ stoppedCourses: string[] }> }>(
+      'SELECT status, outcome FROM inbound_messages WHERE id = $1',
+      [message.id],
+    );
     expect(row?.status).toBe('processed');
     expect(row?.outcome[0]?.stoppedCourses).toEqual([course.body.courseId]);
   });

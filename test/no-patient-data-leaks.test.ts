@@ -17,11 +17,22 @@ import { screeningRequest } from '@kap/testkit/requests';
  */
 jest.setTimeout(120_000);
 
-const CANARY = { family: 'Quibblethwaite', given: 'Zephyrine', mrn: 'MRN-CANARY-90210', birthDate: '1931-02-27', note: 'canary-note-xyzzy' };
+const CANARY = {
+  family: 'Quibblethwaite',
+  given: 'Zephyrine',
+  mrn: 'MRN-CANARY-90210',
+  birthDate: '1931-02-27',
+  note: 'canary-note-xyzzy',
+};
 const CANARIES = Object.values(CANARY);
 const SYSTEM = 'urn:oid:2.16.840.1.113883.19.5.99999.1';
 
-const canaryPatient = (value = CANARY.mrn) => ({ system: SYSTEM, value, name: { family: CANARY.family, given: [CANARY.given] }, birthDate: CANARY.birthDate });
+const canaryPatient = (value = CANARY.mrn) => ({
+  system: SYSTEM,
+  value,
+  name: { family: CANARY.family, given: [CANARY.given] },
+  birthDate: CANARY.birthDate,
+});
 
 let db: DeploymentDb;
 let schema: string;
@@ -68,7 +79,11 @@ function driverError(code: string, message: (params: unknown[]) => string) {
 }
 
 async function send(method: string, path: string, body: string | Buffer | undefined, headers: Record<string, string> = {}) {
-  const res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, ...(body === undefined ? {} : { body }) });
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    ...(body === undefined ? {} : { body }),
+  });
   const text = await res.text();
   if (res.status >= 400) bodies.push(text);
   return { status: res.status, text };
@@ -78,7 +93,13 @@ beforeAll(async () => {
   schema = uniqueSchema('canary');
   db = await openDatabase({ url: TEST_DATABASE_URL, schema });
   const logger = pino({ level: 'trace' }, { write: (line: string) => void lines.push(line) });
-  const config = loadConfig({ PUBLIC_BASE_URL: 'http://kap.test', BODY_LIMIT: '8kb', HTTP_HEADERS_TIMEOUT_MS: '400', HTTP_BODY_TIMEOUT_MS: '300', HTTP_MAX_HEADER_BYTES: '4096' });
+  const config = loadConfig({
+    PUBLIC_BASE_URL: 'http://kap.test',
+    BODY_LIMIT: '8kb',
+    HTTP_HEADERS_TIMEOUT_MS: '400',
+    HTTP_BODY_TIMEOUT_MS: '300',
+    HTTP_MAX_HEADER_BYTES: '4096',
+  });
   const app = createApp({
     config,
     db: failing(db),
@@ -109,22 +130,50 @@ describe('no patient data in any log line or error body', () => {
 
     // 400: invalid fields beside the canary patient; a lone surrogate; implausible dates.
     await expectStatus(send('POST', '/v1/screenings', json({ ...valid(), vitals: { systolic: 'high' } })), 400);
-    await expectStatus(send('POST', '/v1/screenings', json({ ...valid(), patient: { ...canaryPatient(), value: `${CANARY.mrn}\ud800` } })), 400);
-    await expectStatus(send('POST', '/v1/screenings', json({ ...valid(), patient: { ...canaryPatient(), birthDate: '2999-01-01' }, performedAt: '2999-01-01T00:00:00Z' })), 400);
+    await expectStatus(
+      send('POST', '/v1/screenings', json({ ...valid(), patient: { ...canaryPatient(), value: `${CANARY.mrn}\ud800` } })),
+      400,
+    );
+    await expectStatus(
+      send(
+        'POST',
+        '/v1/screenings',
+        json({ ...valid(), patient: { ...canaryPatient(), birthDate: '2999-01-01' }, performedAt: '2999-01-01T00:00:00Z' }),
+      ),
+      400,
+    );
     // 400: JSON that does not parse, whose parser message would quote the body.
-    await expectStatus(send('POST', '/v1/screenings', `{"patient":{"value":"${CANARY.mrn}","name":"${CANARY.family}" ${CANARY.birthDate}`), 400);
+    await expectStatus(
+      send('POST', '/v1/screenings', `{"patient":{"value":"${CANARY.mrn}","name":"${CANARY.family}" ${CANARY.birthDate}`),
+      400,
+    );
     // 400: a compressed body that does not decompress.
-    await expectStatus(send('POST', '/v1/screenings', Buffer.from(`\x1f\x8b\x08\x00${CANARY.family}`, 'latin1'), { 'content-encoding': 'gzip' }), 400);
+    await expectStatus(
+      send('POST', '/v1/screenings', Buffer.from(`\x1f\x8b\x08\x00${CANARY.family}`, 'latin1'), { 'content-encoding': 'gzip' }),
+      400,
+    );
     // 413, 415, 404, 405.
     await expectStatus(send('POST', '/v1/screenings', json({ ...valid(), padding: `${CANARY.family} `.repeat(1000) })), 413);
     await expectStatus(send('POST', '/v1/screenings', `${CANARY.family} ${CANARY.mrn}`, { 'content-type': 'text/plain' }), 415);
-    await expectStatus(send('POST', '/v1/screenings/no-such-screening/review', json({ decision: 'approved', reviewer: CANARY.family, note: CANARY.note })), 404);
+    await expectStatus(
+      send('POST', '/v1/screenings/no-such-screening/review', json({ decision: 'approved', reviewer: CANARY.family, note: CANARY.note })),
+      404,
+    );
     await expectStatus(send('PUT', '/v1/screenings', json(valid())), 405);
     // 409: one key, two bodies.
     await expectStatus(send('POST', '/v1/screenings', json(valid()), { 'idempotency-key': 'canary-key' }), 201);
-    await expectStatus(send('POST', '/v1/screenings', json({ ...valid(), patient: canaryPatient(`${CANARY.mrn}-2`) }), { 'idempotency-key': 'canary-key' }), 409);
+    await expectStatus(
+      send('POST', '/v1/screenings', json({ ...valid(), patient: canaryPatient(`${CANARY.mrn}-2`) }), { 'idempotency-key': 'canary-key' }),
+      409,
+    );
     // 400 on the FHIR face: an unknown element beside the canary subject, and a search by MRN (the query string is never logged).
-    const qr = { resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'x', subject: { identifier: { system: SYSTEM, value: CANARY.mrn }, display: CANARY.family }, extra: CANARY.note };
+    const qr = {
+      resourceType: 'QuestionnaireResponse',
+      status: 'completed',
+      questionnaire: 'x',
+      subject: { identifier: { system: SYSTEM, value: CANARY.mrn }, display: CANARY.family },
+      extra: CANARY.note,
+    };
     await expectStatus(send('POST', '/fhir/R4/QuestionnaireResponse', json(qr)), 400);
     await expectStatus(send('GET', `/fhir/R4/Patient?identifier=${encodeURIComponent(`${SYSTEM}|${CANARY.mrn}`)}`, undefined), 200);
     await expectStatus(send('GET', `/fhir/R4/Patient?name=${CANARY.family}`, undefined), 400);
@@ -141,10 +190,14 @@ describe('no patient data in any log line or error body', () => {
     failNext = driverError('22P02', () => `invalid input syntax for type json: "${CANARY.family} ${CANARY.mrn}"`);
     await expectStatus(send('POST', '/v1/screenings', json({ ...valid(), patient: canaryPatient(`${CANARY.mrn}-5`) })), 400);
     // 408 and 431 at the socket, with canaries in what was sent.
-    const slow = await rawExchange(port, [`POST /v1/screenings HTTP/1.1\r\nHost: kap.test\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"patient":{"value":"${CANARY.mrn}"`]);
+    const slow = await rawExchange(port, [
+      `POST /v1/screenings HTTP/1.1\r\nHost: kap.test\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"patient":{"value":"${CANARY.mrn}"`,
+    ]);
     expect(slow.status).toBe(408);
     bodies.push(slow.text);
-    const big = await rawExchange(port, [`GET /v1/courses/x HTTP/1.1\r\nHost: kap.test\r\nX-Patient: ${`${CANARY.family} `.repeat(800)}\r\n\r\n`]);
+    const big = await rawExchange(port, [
+      `GET /v1/courses/x HTTP/1.1\r\nHost: kap.test\r\nX-Patient: ${`${CANARY.family} `.repeat(800)}\r\n\r\n`,
+    ]);
     expect(big.status).toBe(431);
     bodies.push(big.text);
 

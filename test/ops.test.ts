@@ -27,7 +27,9 @@ describe('operations: logs, metrics and the queue dashboard', () => {
     const body = screeningRequest();
     const res = await request(stack.app).post('/v1/screenings').set('X-Request-Id', 'req-abc-1').send(body).expect(201);
     expect(res.headers['x-request-id']).toBe('req-abc-1');
-    await request(stack.app).get(`/fhir/R4/Patient?identifier=${encodeURIComponent(`${body.patient.system}|${body.patient.value}`)}`).expect(200);
+    await request(stack.app)
+      .get(`/fhir/R4/Patient?identifier=${encodeURIComponent(`${body.patient.system}|${body.patient.value}`)}`)
+      .expect(200);
     await stack.drained(30_000);
     const logged = lines.join('');
     const entries = lines.map((l) => JSON.parse(l) as { req?: { id: string; path: string }; res?: { status: number } });

@@ -14,7 +14,11 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 /** Runs a script to its end with only the given settings beside PATH; a script that does not end in 60 s fails the test. */
 function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -66,7 +70,12 @@ describe('start-up with a bad configuration', () => {
   });
 
   it('--check-config accepts a good configuration and starts nothing', async () => {
-    const { code, stdout } = await run(['services/standalone/dist/main.js', '--check-config'], { PORT: '39075', EHR_SANDBOX_PORT: '39076', MLLP_PORT: '39077', REDIS_URL: 'redis://127.0.0.1:9' });
+    const { code, stdout } = await run(['services/standalone/dist/main.js', '--check-config'], {
+      PORT: '39075',
+      EHR_SANDBOX_PORT: '39076',
+      MLLP_PORT: '39077',
+      REDIS_URL: 'redis://127.0.0.1:9',
+    });
     expect(code).toBe(0);
     expect(stdout).not.toMatch(/ready|listening/i);
   });

@@ -21,27 +21,30 @@ describe('TENANTS_FILE at start-up', () => {
       timeout: 30_000,
     });
 
-  it.each(['services/api/dist/main.js', 'services/worker/dist/main.js', 'services/mllp/dist/main.js'])('%s refuses a tenants file with a bad entry, naming it', (main) => {
-    const file = join(dir, 'tenants.yaml');
-    writeFileSync(
-      file,
-      [
-        'tenants:',
-        '  - id: north',
-        '    env: { EHR_BASE_URL: "http://north.example/fhir" }',
-        '  - id: south',
-        '    env:',
-        '      EHR_AUTH: client-credentials',
-        '      EHR_CLIENT_SECRET: do-not-echo-this',
-        '      REDIS_URL: redis://elsewhere:6379',
-      ].join('\n'),
-    );
-    const run = start(main, file);
-    expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/tenants\[1\] \(tenant "south"\)\.env\.REDIS_URL: belongs to the deployment/);
-    expect(run.stderr).not.toMatch(/tenant "north"/);
-    expect(run.stderr).not.toContain('do-not-echo-this');
-  });
+  it.each(['services/api/dist/main.js', 'services/worker/dist/main.js', 'services/mllp/dist/main.js'])(
+    '%s refuses a tenants file with a bad entry, naming it',
+    (main) => {
+      const file = join(dir, 'tenants.yaml');
+      writeFileSync(
+        file,
+        [
+          'tenants:',
+          '  - id: north',
+          '    env: { EHR_BASE_URL: "http://north.example/fhir" }',
+          '  - id: south',
+          '    env:',
+          '      EHR_AUTH: client-credentials',
+          '      EHR_CLIENT_SECRET: do-not-echo-this',
+          '      REDIS_URL: redis://elsewhere:6379',
+        ].join('\n'),
+      );
+      const run = start(main, file);
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/tenants\[1\] \(tenant "south"\)\.env\.REDIS_URL: belongs to the deployment/);
+      expect(run.stderr).not.toMatch(/tenant "north"/);
+      expect(run.stderr).not.toContain('do-not-echo-this');
+    },
+  );
 
   it('refuses a JSON file that does not parse, naming the file', () => {
     const file = join(dir, 'tenants.json');

@@ -26,7 +26,11 @@ export async function startDbLimitServer(): Promise<void> {
   const scripts = JSON.parse(readFileSync(String(process.env.BENCH_DBLIMIT_SCRIPTS), 'utf8')) as DbLimitScripts;
   const { Pool } = storePg();
   const schema = process.env.DATABASE_SCHEMA;
-  const db = new Pool({ connectionString: process.env.DATABASE_URL, max: POOL_SIZE, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+  const db = new Pool({
+    connectionString: process.env.DATABASE_URL,
+    max: POOL_SIZE,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
   db.on('error', () => undefined);
   // Courses made beforehand for the dosing-session requests, each with the ids its replay chose.
   const courses: FreshValues[] = [];
@@ -41,7 +45,10 @@ export async function startDbLimitServer(): Promise<void> {
       (error: Error) => res.status(500).json({ error: error.message }),
     );
   };
-  app.post('/v1/screenings', handle(() => replay(db, scripts.screening, new FreshValues(scripts.renamed))));
+  app.post(
+    '/v1/screenings',
+    handle(() => replay(db, scripts.screening, new FreshValues(scripts.renamed))),
+  );
   app.post(
     '/v1/courses/:id/dosing-sessions',
     handle(async () => {

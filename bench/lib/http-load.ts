@@ -11,7 +11,11 @@ export interface SpawnedServer {
 /** Starts bench/lib/server-main.ts (`api` or `bare`) in its own process and waits for its port. */
 export async function spawnServer(mode: 'api' | 'bare' | 'dblimit', env: Record<string, string> = {}): Promise<SpawnedServer> {
   const child = fork(resolve(__dirname, 'server-main.ts'), [mode], {
-    execArgv: ['-r', resolve(__dirname, '../register.js'), ...(mode === 'api' && process.env.BENCH_API_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_API_PROF_DIR] : [])],
+    execArgv: [
+      '-r',
+      resolve(__dirname, '../register.js'),
+      ...(mode === 'api' && process.env.BENCH_API_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_API_PROF_DIR] : []),
+    ],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -60,7 +60,10 @@ export function spread(name: string, values: readonly number[], unit: string, go
     note(`${name}: no run produced a value`);
     return;
   }
-  const median = sorted.length % 2 === 1 ? (sorted[(sorted.length - 1) / 2] as number) : ((sorted[sorted.length / 2 - 1] as number) + (sorted[sorted.length / 2] as number)) / 2;
+  const median =
+    sorted.length % 2 === 1
+      ? (sorted[(sorted.length - 1) / 2] as number)
+      : ((sorted[sorted.length / 2 - 1] as number) + (sorted[sorted.length / 2] as number)) / 2;
   const min = sorted[0] as number;
   const max = sorted[sorted.length - 1] as number;
   const line = (suffix: string, v: number): void => void process.stdout.write(`${name}${suffix}: ${format(v)} ${unit}\n`);
@@ -75,6 +78,8 @@ export function spread(name: string, values: readonly number[], unit: string, go
   const sign = goal.kind === 'min' ? '≥' : '≤';
   // Three significant digits, so a worst run just under its goal never prints as equal to it.
   const exact = (v: number): string => (Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(3))));
-  process.stdout.write(`${name}: ${met ? `goal met (worst ${exact(worst)}, goal ${sign} ${exact(goal.value)})` : `goal NOT met (worst ${exact(worst)} vs goal ${exact(goal.value)})`}\n`);
+  process.stdout.write(
+    `${name}: ${met ? `goal met (worst ${exact(worst)}, goal ${sign} ${exact(goal.value)})` : `goal NOT met (worst ${exact(worst)} vs goal ${exact(goal.value)})`}\n`,
+  );
   if (values.length < 5) note(`${name}: only ${values.length} runs (BENCH_RUNS); a goal needs at least 5 to hold`);
 }

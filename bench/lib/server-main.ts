@@ -47,7 +47,10 @@ async function main(): Promise<void> {
   const api = await startApi(config, db, pino({ level: config.LOG_LEVEL }));
   process.send?.({ port: (api.server.address() as AddressInfo).port });
   process.on('SIGTERM', () => {
-    void api.close().then(() => db.close()).then(() => process.exit(0));
+    void api
+      .close()
+      .then(() => db.close())
+      .then(() => process.exit(0));
   });
 }
 

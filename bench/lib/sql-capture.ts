@@ -27,7 +27,9 @@ export function storePg(): PgModule {
 /** Wraps pg's Client.query to record calls between start() and stop(); passes everything through. */
 export function installCapture(pg: PgModule = storePg()): { start(): void; stop(): CapturedCall[] } {
   // pg's own conversion of a JS value to what it sends (JSON for objects, literals for arrays and dates).
-  const { prepareValue } = require(require.resolve('pg/lib/utils', { paths: [dirname(require.resolve('pg'))] })) as { prepareValue(v: unknown): unknown };
+  const { prepareValue } = require(require.resolve('pg/lib/utils', { paths: [dirname(require.resolve('pg'))] })) as {
+    prepareValue(v: unknown): unknown;
+  };
   const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
   const original = proto.query;
   let recording: CapturedCall[] | undefined;

@@ -46,15 +46,13 @@ describeReal('classic R4 Subscriptions against a real EHR server', () => {
     const ehrSettings = { ...peer, EHR_TIMEOUT_MS: '20000' };
     // ehr:subscribe's connection, whose token also asks for Subscription.
     ehr = connectEhr(loadConfig(ehrSettings), { manages: ['Subscription'], userAgent: 'kap-ehr-subscribe' });
-    stack = await startStack(
-      {
-        ...issuer.env(),
-        ...ehrSettings,
-        FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H',
-        // A fresh secret per run: the server signs every rest-hook body with it.
-        EHR_SUBSCRIPTION_SECRET: randomBytes(16).toString('hex'),
-      },
-    );
+    stack = await startStack({
+      ...issuer.env(),
+      ...ehrSettings,
+      FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H',
+      // A fresh secret per run: the server signs every rest-hook body with it.
+      EHR_SUBSCRIPTION_SECRET: randomBytes(16).toString('hex'),
+    });
     stack.startWorker();
     server = stack.app.listen(0, '127.0.0.1');
     await new Promise<void>((r) => server.once('listening', () => r()));
@@ -66,7 +64,11 @@ describeReal('classic R4 Subscriptions against a real EHR server', () => {
     // The Subscriptions point at a port that closes now: they are removed so the server stops calling it.
     if (ehr && endpoint) {
       for (const s of await ehr.searchAll('Subscription', { url: endpoint }).catch(() => [] as Subscription[])) {
-        if (s.id) await fetch(`${stack.config.EHR_BASE_URL}/Subscription/${s.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${await bearer()}` } }).catch(() => undefined);
+        if (s.id)
+          await fetch(`${stack.config.EHR_BASE_URL}/Subscription/${s.id}`, {
+            method: 'DELETE',
+            headers: { Authorization: `Bearer ${await bearer()}` },
+          }).catch(() => undefined);
       }
     }
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
@@ -96,18 +98,33 @@ describeReal('classic R4 Subscriptions against a real EHR server', () => {
   it('ehr:subscribe makes classic Subscriptions there once; a death recorded in the EHR stops the course once, with one Communication', async () => {
     const hookToken = await issuer.mint({ scope: 'kap/v1.write', clientId: 'ehr-rest-hook', expiresIn: 3600 });
     const first = await subscribeToEhr(ehr, stack.config, { endpoint, token: hookToken });
-    console.log(`ehr:subscribe: ${first.style} (${first.reason}): ${first.subscriptions.map((s) => `${s.status} ${s.criteria} ${s.location ?? ''}`).join('; ')}`);
+    console.log(
+      `ehr:subscribe: ${first.style} (${first.reason}): ${first.subscriptions.map((s) => `${s.status} ${s.criteria} ${s.location ?? ''}`).join('; ')}`,
+    );
     expect(first.style).toBe('classic');
     expect(first.subscriptions.map((s) => s.status)).toEqual(['created', 'created']);
     const second = await subscribeToEhr(ehr, stack.config, { endpoint, token: hookToken });
     expect(second.subscriptions.map((s) => s.status)).toEqual(['exists', 'exists']);
     const onServer = await ehr.searchAll('Subscription', { url: endpoint });
-    expect(onServer.map((s) => `${s.status} ${s.criteria}`).sort()).toEqual(['active Encounter?status=finished', 'active Patient?deceased=true']);
+    expect(onServer.map((s) => `${s.status} ${s.criteria}`).sort()).toEqual([
+      'active Encounter?status=finished',
+      'active Patient?deceased=true',
+    ]);
 
     const mrn = `KAP-SUB-${Date.now()}`;
     const screening = await api()
       .post('/v1/screenings')
-      .send(screeningRequest({ patient: { system: SYSTEM, value: mrn, name: { family: 'Synthetic', given: ['Subscription'] }, birthDate: '1950-04-02', gender: 'female' } }))
+      .send(
+        screeningRequest({
+          patient: {
+            system: SYSTEM,
+            value: mrn,
+            name: { family: 'Synthetic', given: ['Subscription'] },
+            birthDate: '1950-04-02',
+            gender: 'female',
+          },
+        }),
+      )
       .expect(201);
     const course = await api().post('/v1/courses').send({ screeningId: screening.body.screeningId }).expect(201);
     const courseId = course.body.courseId as string;
@@ -123,7 +140,9 @@ describeReal('classic R4 Subscriptions against a real EHR server', () => {
       // Why, from the adapter's side: what the EHR refused.
       const dead = (await api().get('/v1/admin/dead-letters').expect(200)).body;
       const status = (await api().get('/v1/admin/sync-status').expect(200)).body;
-      throw new Error(`${String(err)}; sync-status ${JSON.stringify(status).slice(0, 1500)}; dead letters ${JSON.stringify(dead).slice(0, 2500)}`);
+      throw new Error(
+        `${String(err)}; sync-status ${JSON.stringify(status).slice(0, 1500)}; dead letters ${JSON.stringify(dead).slice(0, 2500)}`,
+      );
     });
     console.log(`patient ${mrn} is Patient/${ehrPatient?.id} in the EHR; course ${courseId} running`);
     expect((await api().get(`/v1/courses/${courseId}`).expect(200)).body.stoppedReason).toBeNull();
@@ -136,18 +155,28 @@ describeReal('classic R4 Subscriptions against a real EHR server', () => {
     });
     expect(put.status).toBe(200);
 
-    await until(async () => (await api().get(`/v1/courses/${courseId}`).expect(200)).body.stoppedReason === 'deceased', 120_000, 'course stopped as deceased');
+    await until(
+      async () => (await api().get(`/v1/courses/${courseId}`).expect(200)).body.stoppedReason === 'deceased',
+      120_000,
+      'course stopped as deceased',
+    );
     // Our own update of that Patient (deceased) goes back to the EHR, which then notifies us of it
     // too; that echo must change nothing. Syncs this EHR refuses for other reasons keep retrying,
     // and are named here rather than waited for: they are not what this test is about.
     await stack.drained(60_000).catch(async () => {
-      const open = await stack.db.query<{ topic: string; last_error: string | null }>('SELECT topic, last_error FROM outbox WHERE completed_at IS NULL');
-      console.log(`note: ${open.length} outbox row(s) still open, e.g. ${open[0]?.topic}: ${(open[0]?.last_error ?? 'no error yet').slice(0, 300)}`);
+      const open = await stack.db.query<{ topic: string; last_error: string | null }>(
+        'SELECT topic, last_error FROM outbox WHERE completed_at IS NULL',
+      );
+      console.log(
+        `note: ${open.length} outbox row(s) still open, e.g. ${open[0]?.topic}: ${(open[0]?.last_error ?? 'no error yet').slice(0, 300)}`,
+      );
     });
     // Every notification that came (the death, and the server telling us of our own update of that
     // Patient afterwards) is applied before counting.
     await until(
-      async () => Number((await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM inbound_messages WHERE status = 'accepted'"))[0]?.n) === 0,
+      async () =>
+        Number((await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM inbound_messages WHERE status = 'accepted'"))[0]?.n) ===
+        0,
       60_000,
       'notifications applied',
     );

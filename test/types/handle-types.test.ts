@@ -11,7 +11,11 @@ const ROOT = path.resolve(__dirname, '../..');
 const FAIL_FILE = path.join(__dirname, 'deployment-handle-refused.fail.ts');
 
 function compilerOptions(): ts.CompilerOptions {
-  const parsed = ts.getParsedCommandLineOfConfigFile(path.join(ROOT, 'tsconfig.test.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    path.join(ROOT, 'tsconfig.test.json'),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined },
+  );
   if (!parsed) throw new Error('tsconfig.test.json does not parse');
   return { ...parsed.options, noEmit: true, incremental: false, tsBuildInfoFile: undefined };
 }

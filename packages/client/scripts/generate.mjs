@@ -17,7 +17,8 @@ for (const [path, item] of Object.entries(document.paths ?? {})) {
   for (const method of ['get', 'post', 'put', 'patch', 'delete']) {
     const op = item?.[method];
     if (!op) continue;
-    if (!op.operationId) throw new Error(`${method.toUpperCase()} ${path} has no operationId: every operation needs one (packages/contracts/src/openapi.ts)`);
+    if (!op.operationId)
+      throw new Error(`${method.toUpperCase()} ${path} has no operationId: every operation needs one (packages/contracts/src/openapi.ts)`);
     // What the success answer is read as: JSON, unless the operation answers something else (the course page's HTML).
     const success = Object.entries(op.responses ?? {}).find(([status]) => /^2\d\d$/.test(status))?.[1];
     const types = Object.keys(success?.content ?? {});

@@ -72,7 +72,10 @@ export class KapNetworkError extends Error {
     readonly idempotencyKey: string | undefined,
     options: { cause: unknown },
   ) {
-    super(`${method.toUpperCase()} ${path} got no answer: ${options.cause instanceof Error ? options.cause.message : String(options.cause)}`, options);
+    super(
+      `${method.toUpperCase()} ${path} got no answer: ${options.cause instanceof Error ? options.cause.message : String(options.cause)}`,
+      options,
+    );
   }
 }
 
@@ -80,7 +83,13 @@ type OperationId = keyof typeof OPERATIONS;
 
 type Json<T> = T extends { content: infer C } ? ('application/json' extends keyof C ? C['application/json'] : C[keyof C]) : never;
 type Success<O> = O extends { responses: infer R } ? Json<R[Extract<keyof R, 200 | 201 | 202>]> : never;
-type Body<O> = O extends { requestBody: infer B } ? Json<B> : O extends { requestBody?: infer B } ? ([B] extends [undefined] ? never : Json<NonNullable<B>>) : never;
+type Body<O> = O extends { requestBody: infer B }
+  ? Json<B>
+  : O extends { requestBody?: infer B }
+    ? [B] extends [undefined]
+      ? never
+      : Json<NonNullable<B>>
+    : never;
 type PathOf<O> = O extends { parameters: { path: infer P } } ? ([P] extends [never] ? never : P) : never;
 type QueryOf<O> = O extends { parameters: { query?: infer Q } } ? ([Q] extends [never | undefined] ? never : NonNullable<Q>) : never;
 
@@ -89,7 +98,11 @@ type BodyRequired<O> = O extends { requestBody: unknown } ? true : false;
 /** What one operation takes: its path parameters, query and body, each only where the operation has one. */
 export type OperationArgs<K extends OperationId> = ([PathOf<operations[K]>] extends [never] ? unknown : { path: PathOf<operations[K]> }) &
   ([QueryOf<operations[K]>] extends [never] ? unknown : { query?: QueryOf<operations[K]> }) &
-  ([Body<operations[K]>] extends [never] ? unknown : BodyRequired<operations[K]> extends true ? { body: Body<operations[K]> } : { body?: Body<operations[K]> });
+  ([Body<operations[K]>] extends [never]
+    ? unknown
+    : BodyRequired<operations[K]> extends true
+      ? { body: Body<operations[K]> }
+      : { body?: Body<operations[K]> });
 
 /** What one operation answers on success. */
 export type OperationResult<K extends OperationId> = Success<operations[K]>;
@@ -118,7 +131,11 @@ export type KapClient = KapOperations & {
  */
 export function createKapClient(options: KapClientOptions): KapClient {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
-  const raw = createFetchClient<paths>({ baseUrl, ...(options.headers ? { headers: { ...options.headers } } : {}), ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const raw = createFetchClient<paths>({
+    baseUrl,
+    ...(options.headers ? { headers: { ...options.headers } } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
   // Web Crypto, not node:crypto: the client runs in browsers too (the course page bundles it).
   const newKey = options.idempotencyKey ?? (() => globalThis.crypto.randomUUID());
   // On every request, the methods' and `raw`'s alike: the token, and a POST's key unless it names one.
@@ -131,7 +148,11 @@ export function createKapClient(options: KapClientOptions): KapClient {
     },
   });
 
-  const call = async (id: OperationId, args: { path?: object; query?: object; body?: unknown } = {}, callOptions: CallOptions = {}): Promise<unknown> => {
+  const call = async (
+    id: OperationId,
+    args: { path?: object; query?: object; body?: unknown } = {},
+    callOptions: CallOptions = {},
+  ): Promise<unknown> => {
     const { method, path, parseAs } = OPERATIONS[id];
     const key = method === 'post' ? (callOptions.idempotencyKey ?? newKey()) : undefined;
     const headers: Record<string, string> = parseAs === 'json' ? { Accept: 'application/json' } : {};

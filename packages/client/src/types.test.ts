@@ -52,10 +52,16 @@ describe('the typed methods', () => {
       fetch: async (input) =>
         new URL((input as Request).url).pathname.startsWith('/courses/')
           ? new Response('<!doctype html><title>Course</title>', { status: 200, headers: { 'Content-Type': 'text/html' } })
-          : new Response(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-found', diagnostics: 'Course c9 not found' }] }), {
-              status: 404,
-              headers: { 'Content-Type': 'application/fhir+json' },
-            }),
+          : new Response(
+              JSON.stringify({
+                resourceType: 'OperationOutcome',
+                issue: [{ severity: 'error', code: 'not-found', diagnostics: 'Course c9 not found' }],
+              }),
+              {
+                status: 404,
+                headers: { 'Content-Type': 'application/fhir+json' },
+              },
+            ),
     });
     await expect(kap.getCoursePage({ path: { id: 'c1' } })).resolves.toMatch(/^<!doctype html>/);
     const err = await kap.getCourse({ path: { id: 'c9' } }).catch((e: unknown) => e);
@@ -64,4 +70,3 @@ describe('the typed methods', () => {
     expect((err as KapApiError).outcome?.issue[0]?.code).toBe('not-found');
   });
 });
-

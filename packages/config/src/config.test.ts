@@ -1,4 +1,12 @@
-import { clinicTimeZone, escalationWebhookUrls, hl7OutDestination, isLoopbackHost, loadConfig, openAccessRefusal, publicBaseUrl } from './config';
+import {
+  clinicTimeZone,
+  escalationWebhookUrls,
+  hl7OutDestination,
+  isLoopbackHost,
+  loadConfig,
+  openAccessRefusal,
+  publicBaseUrl,
+} from './config';
 
 describe('loadConfig', () => {
   it('gives embedded defaults for an empty environment', () => {
@@ -16,7 +24,9 @@ describe('loadConfig', () => {
   });
 
   it('names every missing setting an auth mode needs', () => {
-    expect(() => loadConfig({ EHR_AUTH: 'smart-backend' })).toThrow(/EHR_TOKEN_URL[\s\S]*EHR_CLIENT_ID[\s\S]*EHR_PRIVATE_KEY[\s\S]*EHR_KEY_ID/);
+    expect(() => loadConfig({ EHR_AUTH: 'smart-backend' })).toThrow(
+      /EHR_TOKEN_URL[\s\S]*EHR_CLIENT_ID[\s\S]*EHR_PRIVATE_KEY[\s\S]*EHR_KEY_ID/,
+    );
     expect(() => loadConfig({ EHR_AUTH: 'bearer' })).toThrow(/EHR_TOKEN: required/);
   });
 
@@ -26,7 +36,10 @@ describe('loadConfig', () => {
 
   it('sends HL7 v2 only to an engine named by host and port together', () => {
     expect(hl7OutDestination(loadConfig({}))).toBeUndefined();
-    expect(hl7OutDestination(loadConfig({ HL7_OUT_HOST: 'engine.hosp', HL7_OUT_PORT: '6661' }))).toEqual({ host: 'engine.hosp', port: 6661 });
+    expect(hl7OutDestination(loadConfig({ HL7_OUT_HOST: 'engine.hosp', HL7_OUT_PORT: '6661' }))).toEqual({
+      host: 'engine.hosp',
+      port: 6661,
+    });
     expect(() => loadConfig({ HL7_OUT_HOST: 'engine.hosp' })).toThrow(/HL7_OUT_PORT: HL7_OUT_HOST and HL7_OUT_PORT are set together/);
     expect(() => loadConfig({ HL7_OUT_PORT: '6661' })).toThrow(/HL7_OUT_HOST: /);
   });
@@ -37,7 +50,16 @@ describe('secure defaults', () => {
     for (const host of ['127.0.0.1', '127.10.0.3', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost', 'LocalHost']) {
       expect({ host, loopback: isLoopbackHost(host) }).toEqual({ host, loopback: true });
     }
-    for (const host of ['0.0.0.0', '::', '10.1.2.3', '128.0.0.1', '::ffff:10.0.0.1', 'kap.hospital.example', 'localhost.attacker.example', '']) {
+    for (const host of [
+      '0.0.0.0',
+      '::',
+      '10.1.2.3',
+      '128.0.0.1',
+      '::ffff:10.0.0.1',
+      'kap.hospital.example',
+      'localhost.attacker.example',
+      '',
+    ]) {
       expect({ host, loopback: isLoopbackHost(host) }).toEqual({ host, loopback: false });
     }
   });
@@ -46,7 +68,13 @@ describe('secure defaults', () => {
     expect(openAccessRefusal(loadConfig({}))).toBeUndefined();
     expect(openAccessRefusal(loadConfig({ HOST: '::1' }))).toBeUndefined();
     expect(openAccessRefusal(loadConfig({ HOST: '0.0.0.0' }))).toMatch(/AUTH_MODE=none[\s\S]*HOST=0\.0\.0\.0[\s\S]*AUTH_MODE=jwt/);
-    const jwt = { AUTH_MODE: 'jwt', AUTH_ISSUER: 'https://login.example/realm', AUTH_AUDIENCE: 'kap', AUTH_JWKS_URL: 'https://login.example/jwks', AUTH_TOKEN_URL: 'https://login.example/token' };
+    const jwt = {
+      AUTH_MODE: 'jwt',
+      AUTH_ISSUER: 'https://login.example/realm',
+      AUTH_AUDIENCE: 'kap',
+      AUTH_JWKS_URL: 'https://login.example/jwks',
+      AUTH_TOKEN_URL: 'https://login.example/token',
+    };
     expect(openAccessRefusal(loadConfig({ ...jwt, HOST: '0.0.0.0' }))).toBeUndefined();
   });
 
@@ -71,12 +99,15 @@ describe('clinic time and safety alerts', () => {
   it('reads the acknowledgement window as an ISO 8601 duration, PT30M by default', () => {
     expect(loadConfig({}).SAFETY_ALERT_ACK_WITHIN).toBe('PT30M');
     expect(loadConfig({ SAFETY_ALERT_ACK_WITHIN: 'PT2S' }).SAFETY_ALERT_ACK_WITHIN).toBe('PT2S');
-    for (const bad of ['30m', 'PT', 'P', 'PT0M', '1800']) expect(() => loadConfig({ SAFETY_ALERT_ACK_WITHIN: bad })).toThrow(/SAFETY_ALERT_ACK_WITHIN/);
+    for (const bad of ['30m', 'PT', 'P', 'PT0M', '1800'])
+      expect(() => loadConfig({ SAFETY_ALERT_ACK_WITHIN: bad })).toThrow(/SAFETY_ALERT_ACK_WITHIN/);
   });
   it('sends escalations to their own URLs, else to the webhooks', () => {
     const base = { WEBHOOK_URLS: 'https://team.example/hook', WEBHOOK_SECRET: 's' };
     expect(escalationWebhookUrls(loadConfig(base))).toEqual(['https://team.example/hook']);
-    expect(escalationWebhookUrls(loadConfig({ ...base, SAFETY_ESCALATION_WEBHOOK_URLS: 'https://oncall.example/page' }))).toEqual(['https://oncall.example/page']);
+    expect(escalationWebhookUrls(loadConfig({ ...base, SAFETY_ESCALATION_WEBHOOK_URLS: 'https://oncall.example/page' }))).toEqual([
+      'https://oncall.example/page',
+    ]);
     expect(() => loadConfig({ SAFETY_ESCALATION_WEBHOOK_URLS: 'https://oncall.example/page' })).toThrow(/WEBHOOK_SECRET/);
   });
 });

@@ -71,11 +71,19 @@ export const ConfigSchema = z
 
     DATABASE_URL: optionalText,
     /** PostgreSQL schema for this deployment's tables (created if missing); default the connection's search_path. */
-    DATABASE_SCHEMA: optionalText.pipe(z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).optional()),
+    DATABASE_SCHEMA: optionalText.pipe(
+      z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/)
+        .optional(),
+    ),
     DATA_DIR: z.string().default('.data'),
     REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
     /** Base of every BullMQ key prefix; the database's deployment id is appended, so installs sharing one Redis never share jobs. */
-    QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('kap'),
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .default('kap'),
     /** How long a job's lock lasts without renewal: a killed worker's job is retried after this. */
     JOB_LOCK_MS: positiveInt.default(30_000),
     /** How long a worker may hold a patient's EHR-write lease; a killed holder releases it by expiring. */
@@ -121,12 +129,17 @@ export const ConfigSchema = z
      * first day, "before the course started", 90 days after it stopped, the screening day) and
      * the times the course page shows. Unset: UTC, with a warning at start in production.
      */
-    CLINIC_TIME_ZONE: optionalText.pipe(z.string().refine(isIanaTimeZone, 'not an IANA time zone name (e.g. Europe/Berlin, America/Los_Angeles)').optional()),
+    CLINIC_TIME_ZONE: optionalText.pipe(
+      z.string().refine(isIanaTimeZone, 'not an IANA time zone name (e.g. Europe/Berlin, America/Los_Angeles)').optional(),
+    ),
     /**
      * A safety alert (PHQ-9 item 9, in-session blood pressure) not acknowledged within this ISO 8601 duration escalates, and again at each
      * further interval.
      */
-    SAFETY_ALERT_ACK_WITHIN: z.string().regex(ISO_DURATION, 'an ISO 8601 duration of weeks, days, hours, minutes or seconds, e.g. PT30M').default('PT30M'),
+    SAFETY_ALERT_ACK_WITHIN: z
+      .string()
+      .regex(ISO_DURATION, 'an ISO 8601 duration of weeks, days, hours, minutes or seconds, e.g. PT30M')
+      .default('PT30M'),
     /** Comma-separated URLs that receive escalated safety alerts (signed like the webhooks); unset: WEBHOOK_URLS. */
     SAFETY_ESCALATION_WEBHOOK_URLS: optionalText,
 
@@ -147,7 +160,10 @@ export const ConfigSchema = z
     SYNC_STALE_SWEEP_MS: positiveInt.default(60_000),
 
     /** `true`: every AuditEvent also goes to the EHR through the outbox, as the clinical resources do. */
-    EHR_SYNC_AUDIT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    EHR_SYNC_AUDIT: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     /** AuditEvents of reads are written in batches of at most this many... */
     AUDIT_BATCH_SIZE: positiveInt.max(5000).default(200),
     /** ...or after at most this long, whichever comes first. */
@@ -192,7 +208,10 @@ export const ConfigSchema = z
     HL7_OUT_HOST: optionalText,
     HL7_OUT_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     /** How long to wait for the engine's ACK (ISO 8601 duration) before the message is retried (with backoff, same MSH-10). */
-    HL7_OUT_ACK_TIMEOUT: z.string().regex(ISO_DURATION, 'an ISO 8601 duration of weeks, days, hours, minutes or seconds, e.g. PT30S').default('PT30S'),
+    HL7_OUT_ACK_TIMEOUT: z
+      .string()
+      .regex(ISO_DURATION, 'an ISO 8601 duration of weeks, days, hours, minutes or seconds, e.g. PT30S')
+      .default('PT30S'),
     /** MSH-3 / MSH-4 of what we send: this adapter as the engine knows it. */
     HL7_OUT_SENDING_APPLICATION: z.string().trim().min(1).default('KAP'),
     HL7_OUT_SENDING_FACILITY: z.string().trim().min(1).default('KAP'),
@@ -235,7 +254,10 @@ export const ConfigSchema = z
     EHR_SUBSCRIPTION_CLIENT_ID: optionalText,
     EHR_SUBSCRIPTION_CLIENT_SECRET: optionalText,
     /** Renew the notification token when it has less than this long left (ISO 8601 duration). */
-    EHR_SUBSCRIPTION_RENEW_WITHIN: z.string().regex(ISO_DURATION, 'an ISO 8601 duration of weeks, days, hours, minutes or seconds, e.g. PT1H').default('PT1H'),
+    EHR_SUBSCRIPTION_RENEW_WITHIN: z
+      .string()
+      .regex(ISO_DURATION, 'an ISO 8601 duration of weeks, days, hours, minutes or seconds, e.g. PT1H')
+      .default('PT1H'),
     /** How often the worker looks at each tenant's notification token, in ms. */
     EHR_SUBSCRIPTION_RENEW_CHECK_MS: z.coerce.number().int().min(1_000).default(300_000),
   })
@@ -260,16 +282,32 @@ export const ConfigSchema = z
     if (c.AUTH_MODE === 'jwt') {
       need(!!c.AUTH_ISSUER, 'AUTH_ISSUER', 'required when AUTH_MODE=jwt');
       need(!!c.AUTH_AUDIENCE, 'AUTH_AUDIENCE', 'required when AUTH_MODE=jwt');
-      need(!!c.AUTH_JWKS_URL !== !!c.AUTH_JWKS_FILE, 'AUTH_JWKS_URL', 'exactly one of AUTH_JWKS_URL and AUTH_JWKS_FILE is required when AUTH_MODE=jwt');
-      need(!!c.AUTH_TOKEN_URL, 'AUTH_TOKEN_URL', 'required when AUTH_MODE=jwt: /.well-known/smart-configuration tells clients where to get tokens');
+      need(
+        !!c.AUTH_JWKS_URL !== !!c.AUTH_JWKS_FILE,
+        'AUTH_JWKS_URL',
+        'exactly one of AUTH_JWKS_URL and AUTH_JWKS_FILE is required when AUTH_MODE=jwt',
+      );
+      need(
+        !!c.AUTH_TOKEN_URL,
+        'AUTH_TOKEN_URL',
+        'required when AUTH_MODE=jwt: /.well-known/smart-configuration tells clients where to get tokens',
+      );
     }
     if (c.TRUST_PROXY && /^(true|\*)$/i.test(c.TRUST_PROXY)) {
-      ctx.addIssue({ code: 'custom', path: ['TRUST_PROXY'], message: 'trusting every proxy lets any client forge its address: give a hop count or the proxies\' addresses' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TRUST_PROXY'],
+        message: "trusting every proxy lets any client forge its address: give a hop count or the proxies' addresses",
+      });
     }
     for (const origin of listSetting(c.CORS_ORIGINS)) {
       // Browsers send the origin exactly (scheme, host, port, no path): anything else would never match.
       if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
-        ctx.addIssue({ code: 'custom', path: ['CORS_ORIGINS'], message: `not an origin (scheme://host[:port], no path or trailing slash): ${origin}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['CORS_ORIGINS'],
+          message: `not an origin (scheme://host[:port], no path or trailing slash): ${origin}`,
+        });
       }
     }
     if (c.WEBHOOK_URLS) {
@@ -281,7 +319,8 @@ export const ConfigSchema = z
     for (const url of listSetting(c.SAFETY_ESCALATION_WEBHOOK_URLS)) {
       if (!URL.canParse(url)) ctx.addIssue({ code: 'custom', path: ['SAFETY_ESCALATION_WEBHOOK_URLS'], message: `not a URL: ${url}` });
     }
-    if (c.SAFETY_ESCALATION_WEBHOOK_URLS) need(!!c.WEBHOOK_SECRET, 'WEBHOOK_SECRET', 'required when SAFETY_ESCALATION_WEBHOOK_URLS is set: deliveries are signed');
+    if (c.SAFETY_ESCALATION_WEBHOOK_URLS)
+      need(!!c.WEBHOOK_SECRET, 'WEBHOOK_SECRET', 'required when SAFETY_ESCALATION_WEBHOOK_URLS is set: deliveries are signed');
     for (const pair of listSetting(c.HL7_ASSIGNING_AUTHORITIES)) {
       const [authority, system] = pair.split('=').map((v) => v.trim());
       if (!authority || !system || !URL.canParse(system)) {
@@ -289,7 +328,11 @@ export const ConfigSchema = z
       }
     }
     if (!!c.HL7_OUT_HOST !== (c.HL7_OUT_PORT !== undefined)) {
-      ctx.addIssue({ code: 'custom', path: [c.HL7_OUT_HOST ? 'HL7_OUT_PORT' : 'HL7_OUT_HOST'], message: 'HL7_OUT_HOST and HL7_OUT_PORT are set together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.HL7_OUT_HOST ? 'HL7_OUT_PORT' : 'HL7_OUT_HOST'],
+        message: 'HL7_OUT_HOST and HL7_OUT_PORT are set together',
+      });
     }
     if (c.SCREENING_SEVERITY_OVERRIDES) {
       try {
@@ -351,7 +394,10 @@ export function databaseOptions(config: Config): { url?: string; schema?: string
 
 /** Whether an address names this machine only (127.0.0.0/8, ::1, `localhost`): AUTH_MODE=none is refused anywhere else. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
   if (h === 'localhost') return true;
   if (isIPv4(h)) return LOOPBACK.check(h, 'ipv4');
   if (isIPv6(h)) return LOOPBACK.check(h, 'ipv6');
@@ -384,7 +430,10 @@ export function trustProxy(config: Config): boolean | number | string[] {
 
 /** Splits a comma-separated setting into its non-empty items. */
 export function listSetting(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  return (value ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 /** PID-3 assigning authority (CX.4.1) → identifier system, from HL7_ASSIGNING_AUTHORITIES. */

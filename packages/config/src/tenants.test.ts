@@ -67,18 +67,33 @@ describe('loadTenants', () => {
   it("takes a tenant's own interface engine for HL7 v2 out, but not the deployment's ACK timing", () => {
     const tenants = loadTenants(ENV, {
       path: 'tenants.yaml',
-      text: ['tenants:', '  - id: east', '    env:', '      HL7_OUT_HOST: engine.east.example', '      HL7_OUT_PORT: 6661', '      HL7_OUT_RECEIVING_FACILITY: EAST', '  - id: west'].join('\n'),
+      text: [
+        'tenants:',
+        '  - id: east',
+        '    env:',
+        '      HL7_OUT_HOST: engine.east.example',
+        '      HL7_OUT_PORT: 6661',
+        '      HL7_OUT_RECEIVING_FACILITY: EAST',
+        '  - id: west',
+      ].join('\n'),
     });
     expect(hl7OutDestination(tenants.get('east')!.config)).toEqual({ host: 'engine.east.example', port: 6661 });
     expect(tenants.get('east')!.config.HL7_OUT_RECEIVING_FACILITY).toBe('EAST');
     expect(hl7OutDestination(tenants.get('west')!.config)).toBeUndefined();
-    expect(refusal('t.yaml', 'tenants:\n  - id: east\n    env:\n      HL7_OUT_ACK_TIMEOUT: PT5S')).toMatch(/HL7_OUT_ACK_TIMEOUT: belongs to the deployment/);
+    expect(refusal('t.yaml', 'tenants:\n  - id: east\n    env:\n      HL7_OUT_ACK_TIMEOUT: PT5S')).toMatch(
+      /HL7_OUT_ACK_TIMEOUT: belongs to the deployment/,
+    );
   });
 
   it('names the tenant and the setting of a bad value', () => {
     const message = refusal(
       'tenants.json',
-      JSON.stringify({ tenants: [{ id: 'good', env: {} }, { id: 'bad', env: { EHR_BASE_URL: 'not a url', EHR_AUTH: 'bearer' } }] }),
+      JSON.stringify({
+        tenants: [
+          { id: 'good', env: {} },
+          { id: 'bad', env: { EHR_BASE_URL: 'not a url', EHR_AUTH: 'bearer' } },
+        ],
+      }),
     );
     expect(message).toMatch(/tenants\[1\] \(tenant "bad"\)\.env\.EHR_BASE_URL/);
     expect(message).toMatch(/tenants\[1\] \(tenant "bad"\)\.env\.EHR_TOKEN: required when EHR_AUTH=bearer/);
@@ -99,7 +114,9 @@ describe('loadTenants', () => {
   it('refuses unsafe and repeated tenant ids, an empty list and text that does not parse', () => {
     expect(refusal('t.json', JSON.stringify({ tenants: [{ id: "a'; DROP TABLE x" }] }))).toMatch(/tenants\[0\]\.id: must match/);
     expect(refusal('t.json', JSON.stringify({ tenants: [{ id: 'Upper' }] }))).toMatch(/tenants\[0\]\.id: must match/);
-    expect(refusal('t.json', JSON.stringify({ tenants: [{ id: 'a' }, { id: 'a' }] }))).toMatch(/tenants\[1\] \(tenant "a"\)\.id: "a" is named twice/);
+    expect(refusal('t.json', JSON.stringify({ tenants: [{ id: 'a' }, { id: 'a' }] }))).toMatch(
+      /tenants\[1\] \(tenant "a"\)\.id: "a" is named twice/,
+    );
     expect(refusal('t.json', JSON.stringify({ tenants: [] }))).toMatch(/the list is empty/);
     expect(refusal('t.json', '{ "tenants": [')).toMatch(/not JSON/);
     expect(refusal('t.yaml', 'tenants: [ {')).toMatch(/not YAML/);

@@ -121,7 +121,8 @@ export function loadTenants(env: Readonly<Record<string, string | undefined>>, f
     }
     if (seen.has(id)) problems.push(`  ${label}.id: "${id}" is named twice`);
     seen.add(id);
-    if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) problems.push(`  ${label}.name: must be a non-empty string`);
+    if (name !== undefined && (typeof name !== 'string' || name.trim() === ''))
+      problems.push(`  ${label}.name: must be a non-empty string`);
     const settings = tenantSettings(own, label, problems);
     if (!settings) return;
     try {
@@ -156,7 +157,9 @@ function parseTenantsText(file: TenantsFileText): unknown {
   try {
     return json ? JSON.parse(file.text) : parseYaml(file.text);
   } catch (err) {
-    throw new ConfigError(`Invalid tenants file ${file.path}: not ${json ? 'JSON' : 'YAML'} (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+    throw new ConfigError(
+      `Invalid tenants file ${file.path}: not ${json ? 'JSON' : 'YAML'} (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+    );
   }
 }
 

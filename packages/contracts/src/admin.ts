@@ -42,7 +42,11 @@ export const SyncStatusResponse = z
         pending: z.number().int(),
         synced: z.number().int(),
         dead: z.number().int(),
-        waitingForPatient: z.number().int().optional().meta({ description: "Resources waiting for the hospital's Patient in an EHR that may not create one" }),
+        waitingForPatient: z
+          .number()
+          .int()
+          .optional()
+          .meta({ description: "Resources waiting for the hospital's Patient in an EHR that may not create one" }),
         oldestPendingSeconds: z.number().meta({ description: 'Age of the oldest stored version the EHR has not confirmed; 0 when none' }),
       }),
     ),

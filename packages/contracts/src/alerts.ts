@@ -6,7 +6,10 @@ import { Text } from './primitives';
  * /v1/alerts/{id}/acknowledge, POST /v1/alerts/{id}/resolve).
  */
 
-const Clinician = Text(200).meta({ description: 'Who did it: the clinician\'s name or user id, as the care team knows them', example: 'Dr. A. Synthetic' });
+const Clinician = Text(200).meta({
+  description: "Who did it: the clinician's name or user id, as the care team knows them",
+  example: 'Dr. A. Synthetic',
+});
 
 export const AlertAcknowledgeRequest = z
   .strictObject({ by: Clinician, note: Text(2000).optional().meta({ description: 'What is being done' }) })
@@ -42,13 +45,18 @@ export const AlertView = z
     flag: z.string().meta({ description: '`Flag/<id>`' }),
     communication: z.string().meta({ description: 'The first Communication to the care team, `Communication/<id>`' }),
     raisedAt: z.string(),
-    raisedAtClinic: z.string().meta({ description: "raisedAt in the clinic's time zone, naming it", example: '2026-12-07 00:15 (Europe/Berlin)' }),
+    raisedAtClinic: z
+      .string()
+      .meta({ description: "raisedAt in the clinic's time zone, naming it", example: '2026-12-07 00:15 (Europe/Berlin)' }),
     acknowledgedBy: z.string().nullable(),
     acknowledgedAt: z.string().nullable(),
     resolvedBy: z.string().nullable(),
     resolvedAt: z.string().nullable(),
     escalations: z.number().int().meta({ description: 'How often it was sent again, at stat priority, while nobody acknowledged it' }),
-    nextEscalationAt: z.string().nullable().meta({ description: 'When it escalates next if still not acknowledged; null once acknowledged or resolved' }),
+    nextEscalationAt: z
+      .string()
+      .nullable()
+      .meta({ description: 'When it escalates next if still not acknowledged; null once acknowledged or resolved' }),
     history: z.array(AlertHistoryEntry),
   })
   .meta({ id: 'AlertView' });
@@ -64,8 +72,11 @@ export type AlertList = z.infer<typeof AlertList>;
 
 /** GET /v1/alerts's query. */
 export const AlertListQuery = z.strictObject({
-  status: z.enum(['open', 'acknowledged', 'resolved']).optional().meta({ description: 'Which alerts: `open` (default), `acknowledged` or `resolved`' }),
-  patient: z.string().optional().meta({ description: 'One patient\'s alerts: `Patient/<id>` or the id' }),
+  status: z
+    .enum(['open', 'acknowledged', 'resolved'])
+    .optional()
+    .meta({ description: 'Which alerts: `open` (default), `acknowledged` or `resolved`' }),
+  patient: z.string().optional().meta({ description: "One patient's alerts: `Patient/<id>` or the id" }),
   _count: z.string().optional().meta({ description: 'Alerts per page, 1 to 100 (default 50)' }),
   _page: z.string().optional().meta({ description: 'Which page, from 1' }),
 });

@@ -23,7 +23,9 @@ export const CourseDetailView = CourseView.extend({
   stoppedAt: z.string().nullable(),
   timeZone: z.string().meta({ description: "The clinic's IANA time zone: the page shows every time in it, whatever the browser's zone" }),
   startsAt: z.string().meta({ description: "The first instant of startDate in the clinic's time zone" }),
-  alertThreshold: z.object({ systolicAbove: z.number(), diastolicAbove: z.number() }).meta({ description: 'The in-session blood-pressure alert threshold' }),
+  alertThreshold: z
+    .object({ systolicAbove: z.number(), diastolicAbove: z.number() })
+    .meta({ description: 'The in-session blood-pressure alert threshold' }),
   severityBands: z.record(z.string(), z.array(z.object({ band: z.string(), min: z.number(), max: z.number(), label: z.string() }))),
   alerts: z
     .array(

@@ -7,13 +7,16 @@ import { systolicAboveDiastolic, vitalsShape } from './vitals';
 export const MAX_FOLLOW_UP_OFFSET_MS = 14 * 86_400_000;
 
 /** A follow-up offset: an ISO 8601 duration of weeks, days, hours, minutes or seconds, longer than zero, at most 14 days. */
-const Offset = z.string().max(64).superRefine((value, ctx) => {
-  try {
-    if (parseDurationMs(value) > MAX_FOLLOW_UP_OFFSET_MS) ctx.addIssue({ code: 'custom', message: 'must be at most 14 days (P14D)' });
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
-  }
-});
+const Offset = z
+  .string()
+  .max(64)
+  .superRefine((value, ctx) => {
+    try {
+      if (parseDurationMs(value) > MAX_FOLLOW_UP_OFFSET_MS) ctx.addIssue({ code: 'custom', message: 'must be at most 14 days (P14D)' });
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+    }
+  });
 
 /** Offsets in the order the follow-ups fall due: a repeated or earlier offset is a typo, not a schedule. */
 function ascending(offsets: readonly string[], ctx: z.RefinementCtx): void {
@@ -25,7 +28,8 @@ function ascending(offsets: readonly string[], ctx: z.RefinementCtx): void {
     } catch {
       return;
     }
-    if (ms <= previous) ctx.addIssue({ code: 'custom', path: [i], message: 'must be longer than the offset before it (no repeats, ascending)' });
+    if (ms <= previous)
+      ctx.addIssue({ code: 'custom', path: [i], message: 'must be longer than the offset before it (no repeats, ascending)' });
     previous = Math.max(previous, ms);
   });
 }
@@ -66,7 +70,11 @@ function vitalsWithinSession(s: { start: string; end: string; vitals: ReadonlyAr
   s.vitals.forEach((v, i) => {
     const at = Date.parse(v.at);
     if (at < from || at > to) {
-      ctx.addIssue({ code: 'custom', path: ['vitals', i, 'at'], message: 'must be within the session (from 2 hours before start to 2 hours after end)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['vitals', i, 'at'],
+        message: 'must be within the session (from 2 hours before start to 2 hours after end)',
+      });
     }
   });
 }
@@ -92,9 +100,9 @@ export const DosingSessionRequest = z
       .strictObject({ dissociation: rating.optional(), egoDissolution: rating.optional(), distress: rating.optional() })
       .optional()
       .meta({ description: 'How the patient experienced the session, each 0-10' }),
-    doseDeviationReason: Text(1000)
-      .optional()
-      .meta({ description: "Why the dose level differs from the model's (session 1 low, session 2 moderate); without it such a session is 409" }),
+    doseDeviationReason: Text(1000).optional().meta({
+      description: "Why the dose level differs from the model's (session 1 low, session 2 moderate); without it such a session is 409",
+    }),
   })
   .refine((s) => Date.parse(s.end) > Date.parse(s.start), { message: 'end must be after start', path: ['end'] })
   .superRefine(vitalsWithinSession)
@@ -120,9 +128,7 @@ export const GoalsOfCareRequest = z
       )
       .min(1)
       .max(50),
-    preferences: z
-      .strictObject({ placeOfCare: Text(500).optional(), codeStatus: Text(500).optional() })
-      .optional(),
+    preferences: z.strictObject({ placeOfCare: Text(500).optional(), codeStatus: Text(500).optional() }).optional(),
     decisions: z.array(Text(2000)).max(50).optional(),
   })
   .meta({ id: 'GoalsOfCareRequest' });

@@ -30,7 +30,10 @@ export type SafetyAlert = z.infer<typeof SafetyAlert>;
 const OutcomePoint = z
   .object({
     at: Instant,
-    timepoint: z.enum(['baseline', ...MEASURE_TIMEPOINTS]).nullable().meta({ description: '`baseline` for the screening; null when the measure named none' }),
+    timepoint: z
+      .enum(['baseline', ...MEASURE_TIMEPOINTS])
+      .nullable()
+      .meta({ description: '`baseline` for the screening; null when the measure named none' }),
     total: z.number().int(),
     severity: z.enum(SEVERITY_BANDS),
     observation: z.string().meta({ description: 'The total-score Observation, `Observation/<id>`' }),

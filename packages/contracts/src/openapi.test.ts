@@ -34,7 +34,10 @@ describe('the OpenAPI document', () => {
     const missing = operations()
       .filter(({ op }) => {
         const errors = Object.entries(op.responses ?? {}).filter(([status]) => /^4\d\d$/.test(status));
-        return errors.length === 0 || errors.some(([, r]) => !Object.values(r.content ?? {}).every((c) => c.schema?.$ref === '#/components/schemas/OperationOutcome'));
+        return (
+          errors.length === 0 ||
+          errors.some(([, r]) => !Object.values(r.content ?? {}).every((c) => c.schema?.$ref === '#/components/schemas/OperationOutcome'))
+        );
       })
       .map(({ where }) => where);
     expect(missing).toEqual([]);
@@ -45,7 +48,8 @@ describe('the OpenAPI document', () => {
     for (const { where, op } of operations()) {
       const statuses = Object.keys(op.responses ?? {});
       if (!publicOps.has(where)) expect({ where, statuses }).toEqual({ where, statuses: expect.arrayContaining(['401', '403', '429']) });
-      if (where.startsWith('POST ')) expect({ where, statuses }).toEqual({ where, statuses: expect.arrayContaining(['400', '409', '413', '415', '503']) });
+      if (where.startsWith('POST '))
+        expect({ where, statuses }).toEqual({ where, statuses: expect.arrayContaining(['400', '409', '413', '415', '503']) });
     }
   });
 });

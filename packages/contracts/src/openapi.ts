@@ -26,15 +26,11 @@ import { AlertAcknowledgeRequest, AlertList, AlertListQuery, AlertResolveRequest
 const JSON_TYPES = ['application/json'] as const;
 const FHIR_TYPES = ['application/fhir+json', 'application/json'] as const;
 
-const content = (schema: z.ZodType, types: readonly string[] = JSON_TYPES) =>
-  Object.fromEntries(types.map((t) => [t, { schema }]));
+const content = (schema: z.ZodType, types: readonly string[] = JSON_TYPES) => Object.fromEntries(types.map((t) => [t, { schema }]));
 
 const errors = (...statuses: number[]) =>
   Object.fromEntries(
-    statuses.map((s) => [
-      String(s),
-      { description: ERROR_TEXT[s] ?? 'Error', content: content(OperationOutcomeSchema, FHIR_TYPES) },
-    ]),
+    statuses.map((s) => [String(s), { description: ERROR_TEXT[s] ?? 'Error', content: content(OperationOutcomeSchema, FHIR_TYPES) }]),
   );
 
 const ERROR_TEXT: Record<number, string> = {
@@ -77,7 +73,10 @@ const post = (
   requestBody: { required: true, content: content(body) },
   ...extra,
   // A command on a path id (a course, a follow-up) also answers 404 for an id it does not know.
-  responses: { [status]: { description: summary, content: content(response) }, ...errors(...COMMAND, ...(extra.requestParams?.path ? [404] : [])) },
+  responses: {
+    [status]: { description: summary, content: content(response) },
+    ...errors(...COMMAND, ...(extra.requestParams?.path ? [404] : [])),
+  },
 });
 
 const idParam = (name: string) => ({ path: z.object({ [name]: z.string().meta({ description: 'Opaque id' }) }) });
@@ -88,7 +87,10 @@ const idParam = (name: string) => ({ path: z.object({ [name]: z.string().meta({ 
  */
 export const API_PATHS: ZodOpenApiPathsObject = {
   '/v1/screenings': {
-    post: post('Record a KAP screening and evaluate it', ScreeningRequest, '201', ScreeningResponse, { operationId: 'createScreening', tags: ['screening'] }),
+    post: post('Record a KAP screening and evaluate it', ScreeningRequest, '201', ScreeningResponse, {
+      operationId: 'createScreening',
+      tags: ['screening'],
+    }),
   },
   '/v1/screenings/{id}/review': {
     post: post('Record the clinician review of a needs-review screening', ReviewRequest, '200', ReviewResponse, {
@@ -122,13 +124,11 @@ export const API_PATHS: ZodOpenApiPathsObject = {
     },
   },
   '/fhir/R4/QuestionnaireResponse': {
-    post: post(
-      'Record a screening as a completed kap-screening QuestionnaireResponse',
-      AnyResourceSchema,
-      '201',
-      ScreeningResponse,
-      { operationId: 'createQuestionnaireResponse', tags: ['fhir'], requestBody: { required: true, content: content(AnyResourceSchema, FHIR_TYPES) } },
-    ),
+    post: post('Record a screening as a completed kap-screening QuestionnaireResponse', AnyResourceSchema, '201', ScreeningResponse, {
+      operationId: 'createQuestionnaireResponse',
+      tags: ['fhir'],
+      requestBody: { required: true, content: content(AnyResourceSchema, FHIR_TYPES) },
+    }),
   },
   '/fhir/R4/{type}': {
     get: {
@@ -161,7 +161,12 @@ export const API_PATHS: ZodOpenApiPathsObject = {
     },
   },
   '/health': {
-    get: { operationId: 'getHealth', summary: 'Liveness', tags: ['operations'], responses: { '200': { description: 'Alive', content: content(HealthResponse) }, ...errors(429) } },
+    get: {
+      operationId: 'getHealth',
+      summary: 'Liveness',
+      tags: ['operations'],
+      responses: { '200': { description: 'Alive', content: content(HealthResponse) }, ...errors(429) },
+    },
   },
   '/ready': {
     get: {
@@ -221,11 +226,17 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
     }),
   },
   '/v1/follow-ups/{id}/complete': {
-    post: post('Complete an integration follow-up (on time or after escalation)', FollowUpCompleteRequest, '200', FollowUpCompletedResponse, {
-      operationId: 'completeFollowUp',
-      tags: ['course'],
-      requestParams: withId('id'),
-    }),
+    post: post(
+      'Complete an integration follow-up (on time or after escalation)',
+      FollowUpCompleteRequest,
+      '200',
+      FollowUpCompletedResponse,
+      {
+        operationId: 'completeFollowUp',
+        tags: ['course'],
+        requestParams: withId('id'),
+      },
+    ),
   },
   '/v1/courses/{id}/goals-of-care': {
     post: post('Record a goals-of-care discussion; the CarePlan takes its goals', GoalsOfCareRequest, '201', GoalsOfCareResponse, {
@@ -252,7 +263,8 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
   },
   '/v1/courses/{id}/outcomes': {
     get: {
-      summary: 'PHQ-9 and GAD-7 totals over the course with severity bands: the screening (baseline) first, then every measure in time order; change = last - baseline',
+      summary:
+        'PHQ-9 and GAD-7 totals over the course with severity bands: the screening (baseline) first, then every measure in time order; change = last - baseline',
       operationId: 'getCourseOutcomes',
       tags: ['course'],
       requestParams: idParam('id'),
@@ -285,9 +297,13 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
       summary: 'Send a dead letter again once its cause is fixed',
       tags: ['operations'],
       requestParams: withId('id'),
-      responses: { '200': { description: 'Queued again', content: content(z.looseObject({ redriven: DeadLetterView })) }, ...errors(...COMMAND, 404) },
+      responses: {
+        '200': { description: 'Queued again', content: content(z.looseObject({ redriven: DeadLetterView })) },
+        ...errors(...COMMAND, 404),
+      },
     },
-  },  '/v1/ehr-notifications': {
+  },
+  '/v1/ehr-notifications': {
     post: post(
       "The EHR's FHIR Subscription notification: R4 backport (a history Bundle, first entry the SubscriptionStatus Parameters; handshake and heartbeat change nothing) or classic R4 rest-hook (the changed Patient or Encounter itself, or no body: a ping). With EHR_SUBSCRIPTION_SECRET set, X-Signature (hex HMAC-SHA256 of the body) is required (401 without it)",
       AnyResourceSchema,
@@ -298,12 +314,18 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
         notificationId: z.string().optional(),
         events: z.number().int().optional(),
       }),
-      { operationId: 'receiveEhrNotification', tags: ['operations'], requestBody: { required: false, content: content(AnyResourceSchema, FHIR_TYPES) } },
+      {
+        operationId: 'receiveEhrNotification',
+        tags: ['operations'],
+        requestBody: { required: false, content: content(AnyResourceSchema, FHIR_TYPES) },
+      },
     ),
-  },  '/v1/admin/inbound-messages': {
+  },
+  '/v1/admin/inbound-messages': {
     get: {
       operationId: 'listInboundMessages',
-      summary: 'What the hospital sent (HL7 v2 messages, FHIR notifications) and what became of it; rejected ones wait here for an operator',
+      summary:
+        'What the hospital sent (HL7 v2 messages, FHIR notifications) and what became of it; rejected ones wait here for an operator',
       tags: ['operations'],
       requestParams: {
         query: z.object({
@@ -312,13 +334,20 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
           content: z.enum(['true', 'false']).optional().meta({ description: 'true: include the messages themselves (patient data)' }),
         }),
       },
-      responses: { '200': { description: 'Inbound messages, newest first', content: content(z.looseObject({ inboundMessages: z.array(z.looseObject({})) })) }, ...errors(400, ...SECURED) },
+      responses: {
+        '200': {
+          description: 'Inbound messages, newest first',
+          content: content(z.looseObject({ inboundMessages: z.array(z.looseObject({})) })),
+        },
+        ...errors(400, ...SECURED),
+      },
     },
   },
   '/v1/operator/unrouted-messages': {
     get: {
       operationId: 'listUnroutedMessages',
-      summary: "HL7 v2 messages whose sender no tenant claims: refused (AR) and kept for the deployment's operator (scope kap/operator), never in a tenant's inbound messages",
+      summary:
+        "HL7 v2 messages whose sender no tenant claims: refused (AR) and kept for the deployment's operator (scope kap/operator), never in a tenant's inbound messages",
       tags: ['operations'],
       requestParams: {
         query: z.object({
@@ -326,7 +355,13 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
           content: z.enum(['true', 'false']).optional().meta({ description: 'true: include the messages themselves (patient data)' }),
         }),
       },
-      responses: { '200': { description: 'Unrouted messages, newest first', content: content(z.looseObject({ unroutedMessages: z.array(z.looseObject({})) })) }, ...errors(400, ...SECURED) },
+      responses: {
+        '200': {
+          description: 'Unrouted messages, newest first',
+          content: content(z.looseObject({ unroutedMessages: z.array(z.looseObject({})) })),
+        },
+        ...errors(400, ...SECURED),
+      },
     },
   },
   '/v1/operator/audit-events': {
@@ -336,7 +371,13 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
         "The deployment's own audit record (kap/operator): refused tokens (401), counted per minute by the client the token claims (unverified), address and reason, as AuditEvents; never the token",
       tags: ['operations'],
       requestParams: { query: z.object({ limit: z.string().optional() }) },
-      responses: { '200': { description: 'A searchset Bundle of AuditEvents, newest first', content: content(z.looseObject({ resourceType: z.literal('Bundle'), entry: z.array(z.looseObject({})) })) }, ...errors(400, ...SECURED) },
+      responses: {
+        '200': {
+          description: 'A searchset Bundle of AuditEvents, newest first',
+          content: content(z.looseObject({ resourceType: z.literal('Bundle'), entry: z.array(z.looseObject({})) })),
+        },
+        ...errors(400, ...SECURED),
+      },
     },
   },
   '/v1/admin/sync-status': {
@@ -354,7 +395,10 @@ export const WORKFLOW_PATHS: ZodOpenApiPathsObject = {
       tags: ['operations'],
       requestParams: { header: z.object({ 'Idempotency-Key': idempotencyKey }) },
       requestBody: { content: content(ReconcileRequest) },
-      responses: { '202': { description: 'Started; the report is at /v1/admin/reconcile/{reconciliationId}', content: content(ReconcileStarted) }, ...errors(...COMMAND, 404) },
+      responses: {
+        '202': { description: 'Started; the report is at /v1/admin/reconcile/{reconciliationId}', content: content(ReconcileStarted) },
+        ...errors(...COMMAND, 404),
+      },
     },
   },
   '/v1/admin/reconcile/{id}': {
@@ -393,9 +437,9 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): ReturnType<t
           scheme: 'bearer',
           bearerFormat: 'JWT',
           description:
-            'With AUTH_MODE=jwt, a JWT from the deployment\'s token issuer (its token endpoint is in /.well-known/smart-configuration), ' +
-            'signed RS256, RS384, ES256 or ES384, for this API\'s audience. Scopes (claim `scope`): ' +
-            '`kap/v1.read` for GETs under /v1, `kap/v1.write` for POSTs under /v1, `kap/admin` for /v1/admin, /admin/queues and /metrics, `kap/operator` (the deployment\'s operator, not a tenant\'s) for /v1/operator; ' +
+            "With AUTH_MODE=jwt, a JWT from the deployment's token issuer (its token endpoint is in /.well-known/smart-configuration), " +
+            "signed RS256, RS384, ES256 or ES384, for this API's audience. Scopes (claim `scope`): " +
+            "`kap/v1.read` for GETs under /v1, `kap/v1.write` for POSTs under /v1, `kap/admin` for /v1/admin, /admin/queues and /metrics, `kap/operator` (the deployment's operator, not a tenant's) for /v1/operator; " +
             'on /fhir/R4 SMART v2 scopes `system/<Type>.<cruds>` or `user/<Type>.<cruds>` (`*` for every type; read needs r, search s, ' +
             'POST QuestionnaireResponse c; SMART v1 .read/.write/.* are taken as .rs/.cud/.cruds). No token: 401; a token without the scope: 403. ' +
             'With AUTH_MODE=none (loopback only) no token is needed.',

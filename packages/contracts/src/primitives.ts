@@ -52,7 +52,9 @@ const inRange = (v: string): boolean => {
   const at = Date.parse(v);
   if (Number.isNaN(at)) return true;
   const day = new Date(at).toISOString().slice(0, 10);
-  return v.slice(0, 10) >= DATE_RANGE.earliest && v.slice(0, 10) <= DATE_RANGE.latest && day >= DATE_RANGE.earliest && day <= DATE_RANGE.latest;
+  return (
+    v.slice(0, 10) >= DATE_RANGE.earliest && v.slice(0, 10) <= DATE_RANGE.latest && day >= DATE_RANGE.earliest && day <= DATE_RANGE.latest
+  );
 };
 const RANGE_MESSAGE = `must be between ${DATE_RANGE.earliest} and ${DATE_RANGE.latest}`;
 
@@ -107,7 +109,8 @@ const UUID = /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 /** Why `value` is not an absolute identifier-system URI FHIR would accept, or undefined. */
 export function identifierSystemReason(value: string): string | undefined {
   if (unsafeTextReason(value, true) || /\s/.test(value)) return 'must be a URI without spaces or control characters';
-  if (value.startsWith('urn:oid:')) return OID.test(value) ? undefined : 'must be urn:oid: followed by a dotted OID such as 2.16.840.1.113883.19.5';
+  if (value.startsWith('urn:oid:'))
+    return OID.test(value) ? undefined : 'must be urn:oid: followed by a dotted OID such as 2.16.840.1.113883.19.5';
   if (value.startsWith('urn:uuid:')) return UUID.test(value) ? undefined : 'must be urn:uuid: followed by a lowercase UUID';
   if (/^https?:\/\//i.test(value)) {
     try {

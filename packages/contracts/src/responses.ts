@@ -55,10 +55,10 @@ export const SyncStateView = z
     status: z.enum(SYNC_STATUSES),
     ehrReference: z.string().nullable(),
     lastError: z.string().nullable(),
-    sentNote: z
-      .string()
-      .optional()
-      .meta({ description: 'How the synced version was sent when not exactly as stored: a profile claim the EHR refuses, left out (its data unchanged)' }),
+    sentNote: z.string().optional().meta({
+      description:
+        'How the synced version was sent when not exactly as stored: a profile claim the EHR refuses, left out (its data unchanged)',
+    }),
   })
   .meta({ id: 'SyncState' });
 
@@ -90,7 +90,11 @@ export const ReadyResponse = z
   })
   .meta({ id: 'Ready' });
 
-const FollowUpSummary = z.object({ id: z.string(), dueBy: z.string(), status: z.enum(['scheduled', 'completed', 'escalated', 'cancelled']) });
+const FollowUpSummary = z.object({
+  id: z.string(),
+  dueBy: z.string(),
+  status: z.enum(['scheduled', 'completed', 'escalated', 'cancelled']),
+});
 
 export const DosingSessionResponse = z
   .object({
@@ -123,7 +127,10 @@ export const DeadLetterView = z
     patientId: z.string().nullable(),
     createdAt: z.string(),
     deadAt: z.string().nullable(),
-    attempts: z.number().int().meta({ description: "Failed attempts of the row's jobs, counted by the worker; a re-drive starts again from 0" }),
+    attempts: z
+      .number()
+      .int()
+      .meta({ description: "Failed attempts of the row's jobs, counted by the worker; a re-drive starts again from 0" }),
     lastError: z.string().nullable(),
   })
   .meta({ id: 'DeadLetter' });

@@ -18,8 +18,5 @@ export function systolicAboveDiastolic(v: { systolic: number; diastolic: number 
   if (v.systolic <= v.diastolic) ctx.addIssue({ code: 'custom', path: ['systolic'], message: 'systolic must be greater than diastolic' });
 }
 
-export const Vitals = z
-  .strictObject(vitalsShape)
-  .superRefine(systolicAboveDiastolic)
-  .meta({ id: 'Vitals' });
+export const Vitals = z.strictObject(vitalsShape).superRefine(systolicAboveDiastolic).meta({ id: 'Vitals' });
 export type Vitals = z.infer<typeof Vitals>;

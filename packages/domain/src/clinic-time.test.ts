@@ -20,7 +20,8 @@ function offsetMinutes(ms: number, timeZone: string): number {
   if (!m) throw new Error(`unexpected offset ${name}`);
   return m[1] ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
 }
-const expectedDay = (ms: number, timeZone: string): string => new Date(ms + offsetMinutes(ms, timeZone) * 60_000).toISOString().slice(0, 10);
+const expectedDay = (ms: number, timeZone: string): string =>
+  new Date(ms + offsetMinutes(ms, timeZone) * 60_000).toISOString().slice(0, 10);
 
 /** The instants (to the minute) at which a zone's offset changes in a year: its DST transitions. */
 function transitions(timeZone: string, year: number): number[] {
@@ -55,7 +56,7 @@ describe('clinicDay: the day an instant falls on in the clinic', () => {
     );
   });
 
-  it('agrees around every DST transition (minutes either side), including Lord Howe\'s half hour', () => {
+  it("agrees around every DST transition (minutes either side), including Lord Howe's half hour", () => {
     const found = ZONES.flatMap((zone) => [2024, 2026, 2031].flatMap((y) => transitions(zone, y).map((t) => ({ zone, t }))));
     // Kiritimati and UTC keep one offset; the other three change twice a year.
     expect(found.filter((f) => f.zone === 'Australia/Lord_Howe')).toHaveLength(6);
@@ -71,20 +72,30 @@ describe('clinicDay: the day an instant falls on in the clinic', () => {
 
   it('agrees around local midnight', () => {
     fc.assert(
-      fc.property(fc.integer({ min: FROM / 86_400_000, max: TO / 86_400_000 }), fc.constantFrom(...ZONES), fc.integer({ min: -90, max: 90 }), (d, zone, minutes) => {
-        // Near the zone's midnight of that UTC day (offset at that moment; any DST skew only moves it).
-        const approx = d * 86_400_000 - offsetMinutes(d * 86_400_000, zone) * 60_000 + minutes * 60_000;
-        expect(clinicDay(approx, zone)).toBe(expectedDay(approx, zone));
-      }),
+      fc.property(
+        fc.integer({ min: FROM / 86_400_000, max: TO / 86_400_000 }),
+        fc.constantFrom(...ZONES),
+        fc.integer({ min: -90, max: 90 }),
+        (d, zone, minutes) => {
+          // Near the zone's midnight of that UTC day (offset at that moment; any DST skew only moves it).
+          const approx = d * 86_400_000 - offsetMinutes(d * 86_400_000, zone) * 60_000 + minutes * 60_000;
+          expect(clinicDay(approx, zone)).toBe(expectedDay(approx, zone));
+        },
+      ),
       { seed: SEED, numRuns: 2000 },
     );
   });
 
   it('never goes back as time goes forward', () => {
     fc.assert(
-      fc.property(fc.integer({ min: FROM, max: TO }), fc.integer({ min: 0, max: 3 * 86_400_000 }), fc.constantFrom(...ZONES), (a, delta, zone) => {
-        expect(clinicDay(a, zone) <= clinicDay(a + delta, zone)).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: FROM, max: TO }),
+        fc.integer({ min: 0, max: 3 * 86_400_000 }),
+        fc.constantFrom(...ZONES),
+        (a, delta, zone) => {
+          expect(clinicDay(a, zone) <= clinicDay(a + delta, zone)).toBe(true);
+        },
+      ),
       { seed: SEED },
     );
   });
@@ -126,7 +137,7 @@ describe('addDays', () => {
 });
 
 describe('formatClinicTime', () => {
-  it('names the zone and shows the clinic\'s wall clock, whatever the reader\'s zone', () => {
+  it("names the zone and shows the clinic's wall clock, whatever the reader's zone", () => {
     expect(formatClinicTime('2026-12-06T23:15:00Z', 'Europe/Berlin')).toBe('2026-12-07 00:15 (Europe/Berlin)');
     expect(formatClinicTime('2026-12-07T06:46:00Z', 'America/Los_Angeles')).toBe('2026-12-06 22:46 (America/Los_Angeles)');
     // Lord Howe's DST ends at 02:00 local by going back half an hour: 01:45 happens twice.

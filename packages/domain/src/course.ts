@@ -37,13 +37,7 @@ export const STOP_REASON_LABEL: Readonly<Record<StopReason, string>> = {
 };
 
 /** Where a course stands, derived from what has been recorded. */
-export const COURSE_PHASES = [
-  'preparation',
-  'integration-1',
-  'integration-2',
-  'goals-of-care-done',
-  'stopped',
-] as const;
+export const COURSE_PHASES = ['preparation', 'integration-1', 'integration-2', 'goals-of-care-done', 'stopped'] as const;
 export type CoursePhase = (typeof COURSE_PHASES)[number];
 
 /** Each phase as the course page names it. */
@@ -82,7 +76,10 @@ export interface RuleViolation {
 export function checkNotBeforeCourse(startDate: string, at: string, timeZone: string, field: string): RuleViolation | undefined {
   const day = clinicDay(at, timeZone);
   if (day >= startDate) return undefined;
-  return { code: 'course-not-started', text: `${field} is before the course started: ${at} is ${day} in the clinic's time zone (${timeZone}), the course starts on ${startDate}` };
+  return {
+    code: 'course-not-started',
+    text: `${field} is before the course started: ${at} is ${day} in the clinic's time zone (${timeZone}), the course starts on ${startDate}`,
+  };
 }
 
 export function checkCourseActive(facts: CourseFacts): RuleViolation | undefined {

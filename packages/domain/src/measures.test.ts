@@ -7,20 +7,38 @@ const phq9 = (item9: number, others = 0): number[] => [others, others, others, o
 
 describe('severity bands', () => {
   it.each([
-    [0, 'minimal'], [4, 'minimal'], [5, 'mild'], [9, 'mild'], [10, 'moderate'], [14, 'moderate'],
-    [15, 'moderately-severe'], [19, 'moderately-severe'], [20, 'severe'], [27, 'severe'],
+    [0, 'minimal'],
+    [4, 'minimal'],
+    [5, 'mild'],
+    [9, 'mild'],
+    [10, 'moderate'],
+    [14, 'moderate'],
+    [15, 'moderately-severe'],
+    [19, 'moderately-severe'],
+    [20, 'severe'],
+    [27, 'severe'],
   ])('PHQ-9 total %i is %s (Kroenke et al. 2001)', (total, band) => {
     expect(severityBand('phq9', total).band).toBe(band);
   });
 
   it.each([
-    [0, 'minimal'], [4, 'minimal'], [5, 'mild'], [9, 'mild'], [10, 'moderate'], [14, 'moderate'], [15, 'severe'], [21, 'severe'],
+    [0, 'minimal'],
+    [4, 'minimal'],
+    [5, 'mild'],
+    [9, 'mild'],
+    [10, 'moderate'],
+    [14, 'moderate'],
+    [15, 'severe'],
+    [21, 'severe'],
   ])('GAD-7 total %i is %s (Spitzer et al. 2006)', (total, band) => {
     expect(severityBand('gad7', total).band).toBe(band);
   });
 
   it('covers every total exactly once, without gaps', () => {
-    for (const [instrument, max] of [['phq9', 27], ['gad7', 21]] as const) {
+    for (const [instrument, max] of [
+      ['phq9', 27],
+      ['gad7', 21],
+    ] as const) {
       const bands = SEVERITY_BAND_TABLES[instrument];
       expect(bands[0]?.min).toBe(0);
       expect(bands[bands.length - 1]?.max).toBe(max);
@@ -71,7 +89,9 @@ describe('phq9-self-harm', () => {
       severities: Object.fromEntries(CONTRAINDICATION_KEYS.map((k) => [k, 'caution'])),
       bloodPressure: { systolicAbove: 300, diastolicAbove: 300 },
     });
-    expect(evaluateScreening({ contraindications: {}, vitals: normalBp, measures: { phq9: phq9(1) } }, relaxed).outcome).toBe('needs-review');
+    expect(evaluateScreening({ contraindications: {}, vitals: normalBp, measures: { phq9: phq9(1) } }, relaxed).outcome).toBe(
+      'needs-review',
+    );
     expect(() =>
       screeningRulesFromSettings({ systolicAbove: 140, diastolicAbove: 90, severityOverrides: { 'phq9-self-harm': 'caution' } }),
     ).toThrow(/cannot be overridden/);
@@ -94,10 +114,22 @@ describe('checkMeasure', () => {
     expect(checkMeasure({ startDate: '2026-03-02', measuredAt: lateEvening, now, timeZone: 'UTC' })).toBeUndefined();
   });
   it('allows up to 90 clinic days after the course stopped, not after', () => {
-    expect(checkMeasure({ startDate: '2026-01-01', stoppedAt: '2026-01-01T11:59:00Z', measuredAt: '2026-04-01T10:00:00Z', now, timeZone })).toBeUndefined();
-    expect(checkMeasure({ startDate: '2025-12-31', stoppedAt: '2025-12-31T23:59:00Z', measuredAt: '2026-04-01T10:00:00Z', now, timeZone })?.code).toBe('course-stopped');
+    expect(
+      checkMeasure({ startDate: '2026-01-01', stoppedAt: '2026-01-01T11:59:00Z', measuredAt: '2026-04-01T10:00:00Z', now, timeZone }),
+    ).toBeUndefined();
+    expect(
+      checkMeasure({ startDate: '2025-12-31', stoppedAt: '2025-12-31T23:59:00Z', measuredAt: '2026-04-01T10:00:00Z', now, timeZone })?.code,
+    ).toBe('course-stopped');
     // Stopped at 20:00 on 31 December in Los Angeles: its 90th day is 31 March there, so 1 April is past it.
-    expect(checkMeasure({ startDate: '2025-12-31', stoppedAt: '2026-01-01T04:00:00Z', measuredAt: '2026-04-01T10:00:00Z', now, timeZone: 'America/Los_Angeles' })?.code).toBe('course-stopped');
+    expect(
+      checkMeasure({
+        startDate: '2025-12-31',
+        stoppedAt: '2026-01-01T04:00:00Z',
+        measuredAt: '2026-04-01T10:00:00Z',
+        now,
+        timeZone: 'America/Los_Angeles',
+      })?.code,
+    ).toBe('course-stopped');
   });
 });
 

@@ -149,15 +149,21 @@ export interface MeasureTiming {
  * is not from before it) and that stopped no more than 90 days ago (docs/api.md#measures-and-outcomes); days
  * are the clinic's calendar days.
  */
-export function checkMeasure(t: MeasureTiming): { readonly code: 'course-not-started' | 'course-stopped'; readonly text: string } | undefined {
+export function checkMeasure(
+  t: MeasureTiming,
+): { readonly code: 'course-not-started' | 'course-stopped'; readonly text: string } | undefined {
   const today = clinicDay(t.now, t.timeZone);
-  if (t.startDate > today) return { code: 'course-not-started', text: `The course starts on ${t.startDate}; measures come after its start` };
+  if (t.startDate > today)
+    return { code: 'course-not-started', text: `The course starts on ${t.startDate}; measures come after its start` };
   const early = checkNotBeforeCourse(t.startDate, t.measuredAt, t.timeZone, 'measuredAt');
   if (early) return { code: 'course-not-started', text: `${early.text}; the screening is the baseline` };
   if (t.stoppedAt) {
     const lastDay = addDays(clinicDay(t.stoppedAt, t.timeZone), MEASURES_AFTER_STOP_DAYS);
     if (today > lastDay) {
-      return { code: 'course-stopped', text: `The course stopped more than ${MEASURES_AFTER_STOP_DAYS} days ago (${t.stoppedAt}); no more measures are recorded` };
+      return {
+        code: 'course-stopped',
+        text: `The course stopped more than ${MEASURES_AFTER_STOP_DAYS} days ago (${t.stoppedAt}); no more measures are recorded`,
+      };
     }
   }
   return undefined;

@@ -57,7 +57,11 @@ describe('the blood-pressure rule', () => {
     expect(result.outcome).toBe(outcome);
     if (outcome !== 'eligible') {
       expect(result.findings).toEqual([
-        expect.objectContaining({ code: 'blood-pressure', severity: 'absolute', text: expect.stringContaining(`${systolic}/${diastolic}`) }),
+        expect.objectContaining({
+          code: 'blood-pressure',
+          severity: 'absolute',
+          text: expect.stringContaining(`${systolic}/${diastolic}`),
+        }),
       ]);
     }
   });
@@ -71,20 +75,30 @@ describe('the blood-pressure rule', () => {
 
   it('lets a site make a caution absolute without touching the others', () => {
     const rules = makeScreeningRules({ severities: { activeSubstanceUseDisorder: 'absolute' } });
-    expect(evaluateScreening({ contraindications: { activeSubstanceUseDisorder: true }, vitals: normalBp }, rules).outcome).toBe('contraindicated');
+    expect(evaluateScreening({ contraindications: { activeSubstanceUseDisorder: true }, vitals: normalBp }, rules).outcome).toBe(
+      'contraindicated',
+    );
     expect(evaluateScreening({ contraindications: { recurrentCystitis: true }, vitals: normalBp }, rules).outcome).toBe('needs-review');
   });
 });
 
 describe('screeningRulesFromSettings', () => {
   it('applies valid overrides and thresholds', () => {
-    const rules = screeningRulesFromSettings({ systolicAbove: 150, diastolicAbove: 95, severityOverrides: { recurrentCystitis: 'absolute' } });
+    const rules = screeningRulesFromSettings({
+      systolicAbove: 150,
+      diastolicAbove: 95,
+      severityOverrides: { recurrentCystitis: 'absolute' },
+    });
     expect(rules.severities.recurrentCystitis).toBe('absolute');
     expect(rules.bloodPressure).toMatchObject({ systolicAbove: 150, diastolicAbove: 95 });
   });
 
   it('refuses an unknown key or severity', () => {
-    expect(() => screeningRulesFromSettings({ systolicAbove: 140, diastolicAbove: 90, severityOverrides: { cystitis: 'absolute' } })).toThrow(/cystitis/);
-    expect(() => screeningRulesFromSettings({ systolicAbove: 140, diastolicAbove: 90, severityOverrides: { recurrentCystitis: 'never' } })).toThrow(/recurrentCystitis/);
+    expect(() =>
+      screeningRulesFromSettings({ systolicAbove: 140, diastolicAbove: 90, severityOverrides: { cystitis: 'absolute' } }),
+    ).toThrow(/cystitis/);
+    expect(() =>
+      screeningRulesFromSettings({ systolicAbove: 140, diastolicAbove: 90, severityOverrides: { recurrentCystitis: 'never' } }),
+    ).toThrow(/recurrentCystitis/);
   });
 });

@@ -57,9 +57,10 @@ const ABSOLUTE_BY_DEFAULT: ReadonlySet<ContraindicationKey> = new Set([
  */
 export const DEFAULT_SCREENING_RULES: ScreeningRuleTable = Object.freeze({
   severities: Object.freeze(
-    Object.fromEntries(
-      CONTRAINDICATION_KEYS.map((key) => [key, ABSOLUTE_BY_DEFAULT.has(key) ? 'absolute' : 'caution']),
-    ) as Record<ContraindicationKey, FindingSeverity>,
+    Object.fromEntries(CONTRAINDICATION_KEYS.map((key) => [key, ABSOLUTE_BY_DEFAULT.has(key) ? 'absolute' : 'caution'])) as Record<
+      ContraindicationKey,
+      FindingSeverity
+    >,
   ),
   bloodPressure: Object.freeze({ systolicAbove: 140, diastolicAbove: 90, severity: 'absolute' as const }),
 });
@@ -94,10 +95,7 @@ export interface ScreeningEvaluation {
  * Evaluates a screening against a rule table. Decision support only: the outcome is shown
  * with its reasons and a clinician signs it off (docs/domain.md#6-what-this-is-not).
  */
-export function evaluateScreening(
-  facts: ScreeningFacts,
-  rules: ScreeningRuleTable = DEFAULT_SCREENING_RULES,
-): ScreeningEvaluation {
+export function evaluateScreening(facts: ScreeningFacts, rules: ScreeningRuleTable = DEFAULT_SCREENING_RULES): ScreeningEvaluation {
   const findings: Finding[] = [];
   for (const key of CONTRAINDICATION_KEYS) {
     if (facts.contraindications[key] === true) {

@@ -118,7 +118,9 @@ describe('token provider', () => {
 
   it('reports refusals and malformed token responses as auth errors', async () => {
     const refused = tokenEndpoint([{ status: 401, body: { error: 'invalid_client', error_description: 'bad secret' } }]);
-    const error: unknown = await createTokenProvider(clientCredentials, { fetch: refused.fetch }).getToken().catch((e: unknown) => e);
+    const error: unknown = await createTokenProvider(clientCredentials, { fetch: refused.fetch })
+      .getToken()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EhrError);
     expect(error).toMatchObject({ kind: 'auth', status: 401, message: expect.stringContaining('invalid_client: bad secret') });
 

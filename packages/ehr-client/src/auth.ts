@@ -113,7 +113,11 @@ function tokenFetcher(
     // RFC 6749 §2.3.1: id and secret are form-encoded before being joined and base64-encoded.
     const basic = Buffer.from(`${formEncode(auth.clientId)}:${formEncode(auth.clientSecret)}`).toString('base64');
     return (_nowMs, scope) =>
-      requestToken({ ...common, headers: { Authorization: `Basic ${basic}` }, form: { grant_type: 'client_credentials', ...scopeField(scope) } });
+      requestToken({
+        ...common,
+        headers: { Authorization: `Basic ${basic}` },
+        form: { grant_type: 'client_credentials', ...scopeField(scope) },
+      });
   }
   const signer = createAssertionSigner(auth);
   return async (nowMs, scope) =>
@@ -128,7 +132,11 @@ function tokenFetcher(
     });
 }
 
-function cachingProvider(fetchToken: TokenFetcher, scopeFor: () => Promise<string | undefined>, options: TokenProviderOptions): TokenProvider {
+function cachingProvider(
+  fetchToken: TokenFetcher,
+  scopeFor: () => Promise<string | undefined>,
+  options: TokenProviderOptions,
+): TokenProvider {
   const now = options.now ?? Date.now;
   const renewBeforeMs = options.renewBeforeMs ?? 60_000;
   const defaultLifetimeSeconds = options.defaultLifetimeSeconds ?? 300;

@@ -67,8 +67,7 @@ function defaultAlgorithm(key: KeyObject): AssertionAlgorithm {
 
 function checkKeyFitsAlgorithm(key: KeyObject, alg: AssertionAlgorithm): void {
   const type = key.asymmetricKeyType;
-  const fits =
-    alg === 'RS384' ? type === 'rsa' : type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'secp384r1';
+  const fits = alg === 'RS384' ? type === 'rsa' : type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'secp384r1';
   if (!fits) {
     const curve = key.asymmetricKeyDetails?.namedCurve;
     throw new EhrError('auth', `EHR private key (${type}${curve ? ` ${curve}` : ''}) cannot sign ${alg}`);

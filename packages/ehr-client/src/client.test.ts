@@ -19,7 +19,10 @@ const client = (f: typeof fetch) =>
   createEhrClient({ baseUrl: 'https://ehr.example.org/fhir/R4/', auth: { mode: 'bearer', token: 't' }, timeoutMs: 1000, fetch: f });
 
 async function failure(promise: Promise<unknown>): Promise<EhrError> {
-  const error: unknown = await promise.then(() => undefined, (e: unknown) => e);
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!(error instanceof EhrError)) throw new Error(`expected an EhrError, got ${String(error)}`);
   return error;
 }
@@ -27,8 +30,13 @@ async function failure(promise: Promise<unknown>): Promise<EhrError> {
 describe('EHR client reply checks', () => {
   it('sends FHIR JSON headers, the token and the user agent', async () => {
     const stub = replying(200, JSON.stringify({ resourceType: 'Bundle', type: 'transaction-response', entry: [] }));
-    await createEhrClient({ baseUrl: 'https://ehr.example.org/fhir/R4/', auth: { mode: 'bearer', token: 't' }, timeoutMs: 1000, userAgent: 'kap/1', fetch: stub.fetch })
-      .transaction({ resourceType: 'Bundle', type: 'transaction', entry: [] });
+    await createEhrClient({
+      baseUrl: 'https://ehr.example.org/fhir/R4/',
+      auth: { mode: 'bearer', token: 't' },
+      timeoutMs: 1000,
+      userAgent: 'kap/1',
+      fetch: stub.fetch,
+    }).transaction({ resourceType: 'Bundle', type: 'transaction', entry: [] });
     const [request] = stub.requests;
     expect(request?.url).toBe('https://ehr.example.org/fhir/R4');
     expect(request?.method).toBe('POST');
@@ -73,7 +81,12 @@ describe('EHR client reply checks', () => {
   });
 
   it('does not follow a next link to another origin, which would leak the token', async () => {
-    const page = { resourceType: 'Bundle', type: 'searchset', entry: [], link: [{ relation: 'next', url: 'http://internal:8080/fhir/Patient?page=2' }] };
+    const page = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: [],
+      link: [{ relation: 'next', url: 'http://internal:8080/fhir/Patient?page=2' }],
+    };
     const stub = replying(200, JSON.stringify(page));
     expect(await failure(client(stub.fetch).searchAll('Patient', {}))).toMatchObject({ kind: 'rejected' });
     expect(stub.requests).toHaveLength(1);

@@ -37,11 +37,7 @@ export interface EhrClient {
    * (default 10). Rejects with `rejected` rather than returning a silently partial list.
    * @see http://hl7.org/fhir/R4/http.html#paging
    */
-  searchAll<K extends ResourceType>(
-    type: K,
-    params: SearchParams,
-    options?: { readonly maxPages?: number },
-  ): Promise<ExtractResource<K>[]>;
+  searchAll<K extends ResourceType>(type: K, params: SearchParams, options?: { readonly maxPages?: number }): Promise<ExtractResource<K>[]>;
   /**
    * The resources of `type` carrying any of these identifiers, found with comma-OR
    * `identifier` searches chunked so request URLs stay short.
@@ -64,7 +60,10 @@ export interface EhrClient {
    * match instead of creating a second one (then `created` is false).
    * @see http://hl7.org/fhir/R4/http.html#ccreate
    */
-  create<T extends Resource>(resource: T, options?: { readonly ifNoneExist?: string }): Promise<WriteResult<T> & { readonly created: boolean }>;
+  create<T extends Resource>(
+    resource: T,
+    options?: { readonly ifNoneExist?: string },
+  ): Promise<WriteResult<T> & { readonly created: boolean }>;
   /**
    * The server's CapabilityStatement (`GET [base]/metadata`), for readiness probes.
    * @see http://hl7.org/fhir/R4/http.html#capabilities
@@ -143,7 +142,10 @@ export function createEhrClient(options: EhrClientOptions): EhrClient {
   const derivedScope = options.scopeNeeds
     ? async (): Promise<string | undefined> => {
         const needs = options.scopeNeeds as NonNullable<typeof options.scopeNeeds>;
-        const [statement, smart] = await Promise.all([anonymousGet(`${base}/metadata`), anonymousGet(`${base}/.well-known/smart-configuration`)]);
+        const [statement, smart] = await Promise.all([
+          anonymousGet(`${base}/metadata`),
+          anonymousGet(`${base}/.well-known/smart-configuration`),
+        ]);
         const capabilityStatement = asResource(statement, 'CapabilityStatement');
         const scope = formatScopes(needs(capabilityStatement ? readCapabilities(capabilityStatement) : undefined), scopeStyleFor(smart));
         return scope || undefined;
@@ -300,7 +302,8 @@ export function createEhrClient(options: EhrClientOptions): EhrClient {
 
     tokenGrant: () => tokens.grant(),
 
-    requestedScope: async () => configuredScope ?? (options.auth.mode === 'none' || options.auth.mode === 'bearer' ? undefined : await derivedScope?.()),
+    requestedScope: async () =>
+      configuredScope ?? (options.auth.mode === 'none' || options.auth.mode === 'bearer' ? undefined : await derivedScope?.()),
   };
 }
 

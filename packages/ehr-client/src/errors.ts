@@ -19,15 +19,7 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
  * @see http://hl7.org/fhir/R4/http.html#summary
  */
 export type EhrErrorKind =
-  | 'retryable'
-  | 'rate-limited'
-  | 'conflict'
-  | 'precondition-failed'
-  | 'auth'
-  | 'rejected'
-  | 'not-found'
-  | 'timeout'
-  | 'network';
+  'retryable' | 'rate-limited' | 'conflict' | 'precondition-failed' | 'auth' | 'rejected' | 'not-found' | 'timeout' | 'network';
 
 export interface EhrErrorDetails {
   readonly status?: number;

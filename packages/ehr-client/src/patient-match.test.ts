@@ -10,7 +10,12 @@ const OBSERVATION_CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/obser
 const vitalsAndNotes = serverStatement({
   resource: [
     { type: 'Patient', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: [{ name: 'identifier', type: 'token' }] },
-    { type: 'Observation', interaction: [{ code: 'create' }, { code: 'read' }, { code: 'search-type' }], conditionalCreate: false, searchParam: [{ name: 'identifier', type: 'token' }] },
+    {
+      type: 'Observation',
+      interaction: [{ code: 'create' }, { code: 'read' }, { code: 'search-type' }],
+      conditionalCreate: false,
+      searchParam: [{ name: 'identifier', type: 'token' }],
+    },
     {
       type: 'DocumentReference',
       interaction: [{ code: 'create' }, { code: 'read' }, { code: 'update' }, { code: 'search-type' }],
@@ -42,20 +47,41 @@ describe('an EHR that may not create Patients', () => {
   it('matches it when hospital IT leaves Patient out of EHR_RESOURCE_TYPES, even where the EHR could create one', () => {
     const withCreate: CapabilityStatement = {
       ...vitalsAndNotes,
-      rest: [{ mode: 'server', resource: [{ type: 'Patient', interaction: [{ code: 'create' }], conditionalCreate: true, searchParam: [{ name: 'identifier', type: 'token' }] }] }],
+      rest: [
+        {
+          mode: 'server',
+          resource: [
+            {
+              type: 'Patient',
+              interaction: [{ code: 'create' }],
+              conditionalCreate: true,
+              searchParam: [{ name: 'identifier', type: 'token' }],
+            },
+          ],
+        },
+      ],
     };
     expect(decideWriteStrategy(readCapabilities(withCreate), writeSettingsFrom({})).patients).toBe('create');
-    expect(decideWriteStrategy(readCapabilities(withCreate), writeSettingsFrom({ EHR_RESOURCE_TYPES: 'Observation,DocumentReference' })).patients).toBe('match');
+    expect(
+      decideWriteStrategy(readCapabilities(withCreate), writeSettingsFrom({ EHR_RESOURCE_TYPES: 'Observation,DocumentReference' }))
+        .patients,
+    ).toBe('match');
   });
 
   it('warns when the Patient could be neither created nor found', () => {
-    const noSearch: CapabilityStatement = { ...vitalsAndNotes, rest: [{ mode: 'server', resource: [{ type: 'Patient', interaction: [{ code: 'read' }] }] }] };
+    const noSearch: CapabilityStatement = {
+      ...vitalsAndNotes,
+      rest: [{ mode: 'server', resource: [{ type: 'Patient', interaction: [{ code: 'read' }] }] }],
+    };
     expect(decideWriteStrategy(readCapabilities(noSearch), writeSettingsFrom({})).warnings.join()).toMatch(/cannot be matched/);
   });
 });
 
 describe('Observation categories an EHR takes', () => {
-  const strategy = decideWriteStrategy(readCapabilities(vitalsAndNotes), writeSettingsFrom({ EHR_OBSERVATION_CATEGORIES: 'vital-signs, survey' }));
+  const strategy = decideWriteStrategy(
+    readCapabilities(vitalsAndNotes),
+    writeSettingsFrom({ EHR_OBSERVATION_CATEGORIES: 'vital-signs, survey' }),
+  );
 
   it('sends the categories listed and keeps back the rest, with the reason', () => {
     expect(strategy.keptBackResource(observation('hr', 'vital-signs'))).toBeUndefined();
@@ -68,11 +94,16 @@ describe('Observation categories an EHR takes', () => {
   it('takes every category when unset, and keeps back by type first', () => {
     const all = decideWriteStrategy(readCapabilities(vitalsAndNotes), writeSettingsFrom({}));
     expect(all.keptBackResource(observation('lab', 'laboratory'))).toBeUndefined();
-    expect(all.keptBackResource({ resourceType: 'CarePlan', id: 'c', status: 'active', intent: 'plan', subject: { reference: 'Patient/p1' } })).toMatch(/CapabilityStatement/);
+    expect(
+      all.keptBackResource({ resourceType: 'CarePlan', id: 'c', status: 'active', intent: 'plan', subject: { reference: 'Patient/p1' } }),
+    ).toMatch(/CapabilityStatement/);
   });
 
   it('reads categories of the observation-category system only', () => {
-    const other: Observation = { ...observation('x', 'vital-signs'), category: [{ coding: [{ system: 'urn:local', code: 'vital-signs' }] }] };
+    const other: Observation = {
+      ...observation('x', 'vital-signs'),
+      category: [{ coding: [{ system: 'urn:local', code: 'vital-signs' }] }],
+    };
     expect(observationCategories(other)).toEqual([]);
     expect(observationCategories(observation('y', 'survey'))).toEqual(['survey']);
   });
@@ -99,7 +130,12 @@ describe('planning creates without conditional create', () => {
   });
 
   it('keeps If-None-Exist where the EHR honours it', () => {
-    const plan = planSync({ resources: [{ resource: observation('hr', 'vital-signs'), version: 1 }], syncIdentityOf, existing: new Map(), knownEhrCopies: matched });
+    const plan = planSync({
+      resources: [{ resource: observation('hr', 'vital-signs'), version: 1 }],
+      syncIdentityOf,
+      existing: new Map(),
+      knownEhrCopies: matched,
+    });
     expect(plan.bundle?.entry?.[0]?.request?.ifNoneExist).toBe('identifier=urn%3Akap%3Aresource%7Chr');
   });
 

@@ -6,7 +6,12 @@ import { decideWriteStrategy, writeSettingsFrom } from './write-strategy';
 const statement = serverStatement({
   interaction: [{ code: 'transaction' }],
   resource: [
-    { type: 'Patient', interaction: [{ code: 'create' }, { code: 'update' }, { code: 'read' }], conditionalCreate: true, searchParam: [{ name: 'identifier', type: 'token' }] },
+    {
+      type: 'Patient',
+      interaction: [{ code: 'create' }, { code: 'update' }, { code: 'read' }],
+      conditionalCreate: true,
+      searchParam: [{ name: 'identifier', type: 'token' }],
+    },
     { type: 'Observation', interaction: [{ code: 'create' }, { code: 'read' }], searchParam: [{ name: 'identifier', type: 'token' }] },
     { type: 'Provenance', interaction: [{ code: 'create' }] },
     { type: 'CarePlan', interaction: [{ code: 'read' }] },

@@ -1,5 +1,13 @@
 import type { Observation, Patient, Provenance, Resource } from '@medplum/fhirtypes';
-import { syncIdentityKey, parseLocation, planSync, rewriteReferences, sameContent, syncedFromResponse, type SyncIdentity } from './sync-plan';
+import {
+  syncIdentityKey,
+  parseLocation,
+  planSync,
+  rewriteReferences,
+  sameContent,
+  syncedFromResponse,
+  type SyncIdentity,
+} from './sync-plan';
 
 const OURS = 'https://example.org/sid/resource';
 const HOSPITAL = 'urn:oid:2.16.840.1.113883.19.5.99999.1';
@@ -40,7 +48,11 @@ describe('planSync', () => {
 
   it('creates what the EHR lacks, conditionally, with references to entries as urn:uuid', () => {
     const plan = planSync({
-      resources: [{ resource: patient, version: 1, createOnly: true }, { resource: o1, version: 1 }, { resource: provenance, version: 1 }],
+      resources: [
+        { resource: patient, version: 1, createOnly: true },
+        { resource: o1, version: 1 },
+        { resource: provenance, version: 1 },
+      ],
       syncIdentityOf,
       existing: new Map(),
       knownEhrCopies: new Map(),
@@ -60,9 +72,20 @@ describe('planSync', () => {
   it('leaves out what the EHR already holds unchanged, and references it by the EHR id', () => {
     const existing = new Map([
       [syncIdentityKey('Patient', syncIdentityOf(patient)), { resource: { ...patient, id: 'ehr-p', meta: { versionId: 'abc' } } }],
-      [syncIdentityKey('Observation', syncIdentityOf(o1)), { resource: { ...rewriteReferences(o1, () => 'Patient/ehr-p'), id: 'ehr-o', meta: { versionId: 'v9' } }, etag: 'W/"v9"' }],
+      [
+        syncIdentityKey('Observation', syncIdentityOf(o1)),
+        { resource: { ...rewriteReferences(o1, () => 'Patient/ehr-p'), id: 'ehr-o', meta: { versionId: 'v9' } }, etag: 'W/"v9"' },
+      ],
     ]);
-    const plan = planSync({ resources: [{ resource: patient, version: 1, createOnly: true }, { resource: o1, version: 1 }], syncIdentityOf, existing, knownEhrCopies: new Map() });
+    const plan = planSync({
+      resources: [
+        { resource: patient, version: 1, createOnly: true },
+        { resource: o1, version: 1 },
+      ],
+      syncIdentityOf,
+      existing,
+      knownEhrCopies: new Map(),
+    });
     expect(plan.bundle).toBeUndefined();
     expect(plan.resources).toEqual([
       expect.objectContaining({ action: 'unchanged', ehrReference: 'Patient/ehr-p', ehrVersion: 'abc' }),
@@ -76,7 +99,15 @@ describe('planSync', () => {
       [syncIdentityKey('Patient', syncIdentityOf(patient)), { resource: { ...patient, id: 'ehr-p', name: [{ family: 'Other' }] } }],
       [syncIdentityKey('Observation', syncIdentityOf(o1)), { resource: { ...o1, id: 'ehr-o' }, etag: 'W/"7f3a-uuid"' }],
     ]);
-    const plan = planSync({ resources: [{ resource: patient, version: 1, createOnly: true }, { resource: changed, version: 2 }], syncIdentityOf, existing, knownEhrCopies: new Map() });
+    const plan = planSync({
+      resources: [
+        { resource: patient, version: 1, createOnly: true },
+        { resource: changed, version: 2 },
+      ],
+      syncIdentityOf,
+      existing,
+      knownEhrCopies: new Map(),
+    });
     expect(plan.resources.map((r) => r.action)).toEqual(['unchanged', 'update']);
     expect(plan.bundle?.entry).toHaveLength(1);
     expect(plan.bundle?.entry?.[0]?.request).toEqual({ method: 'PUT', url: 'Observation/ehr-o', ifMatch: 'W/"7f3a-uuid"' });
@@ -96,7 +127,10 @@ describe('planSync', () => {
   it('updates what was synced before under If-Match of the version written then, without searching', () => {
     const changed = obs(o1.id as string, 95);
     const plan = planSync({
-      resources: [{ resource: patient, version: 1, createOnly: true }, { resource: changed, version: 3 }],
+      resources: [
+        { resource: patient, version: 1, createOnly: true },
+        { resource: changed, version: 3 },
+      ],
       syncIdentityOf,
       existing: new Map(),
       knownEhrCopies: new Map([
@@ -110,29 +144,39 @@ describe('planSync', () => {
   });
 
   it('refuses to send a reference to a local resource that is neither synced nor sent', () => {
-    expect(() => planSync({ resources: [{ resource: o1, version: 1 }], syncIdentityOf, existing: new Map(), knownEhrCopies: new Map() })).toThrow(
-      /Patient\/11111111.* is referenced but neither synced nor part of this sync/,
-    );
+    expect(() =>
+      planSync({ resources: [{ resource: o1, version: 1 }], syncIdentityOf, existing: new Map(), knownEhrCopies: new Map() }),
+    ).toThrow(/Patient\/11111111.* is referenced but neither synced nor part of this sync/);
   });
 });
 
 describe('reading the transaction-response', () => {
   it('parses relative and absolute locations, with or without history', () => {
     expect(parseLocation('Observation/abc/_history/2')).toEqual({ reference: 'Observation/abc', version: '2' });
-    expect(parseLocation('https://ehr.example/fhir/R4/Patient/9f1c-uuid/_history/7d0e-uuid')).toEqual({ reference: 'Patient/9f1c-uuid', version: '7d0e-uuid' });
+    expect(parseLocation('https://ehr.example/fhir/R4/Patient/9f1c-uuid/_history/7d0e-uuid')).toEqual({
+      reference: 'Patient/9f1c-uuid',
+      version: '7d0e-uuid',
+    });
     expect(parseLocation('Patient/123')).toEqual({ reference: 'Patient/123' });
     expect(parseLocation('nonsense')).toBeUndefined();
   });
 
   it('maps each planned resource to its EHR id and opaque version', () => {
-    const plan = planSync({ resources: [{ resource: patient, version: 1 }], syncIdentityOf, existing: new Map(), knownEhrCopies: new Map() });
+    const plan = planSync({
+      resources: [{ resource: patient, version: 1 }],
+      syncIdentityOf,
+      existing: new Map(),
+      knownEhrCopies: new Map(),
+    });
     const synced = syncedFromResponse(plan, {
       resourceType: 'Bundle',
       type: 'transaction-response',
       entry: [{ response: { status: '201 Created', location: 'Patient/p-1/_history/0b9e', etag: 'W/"0b9e"' } }],
     });
     expect(synced).toEqual([{ localReference: `Patient/${patient.id}`, version: 1, ehrReference: 'Patient/p-1', ehrVersion: '0b9e' }]);
-    expect(() => syncedFromResponse(plan, { resourceType: 'Bundle', type: 'transaction-response', entry: [{ response: { status: '400' } }] })).toThrow();
+    expect(() =>
+      syncedFromResponse(plan, { resourceType: 'Bundle', type: 'transaction-response', entry: [{ response: { status: '400' } }] }),
+    ).toThrow();
   });
 
   it('compares content regardless of key order, meta and narrative', () => {

@@ -177,14 +177,29 @@ export function planSync(input: SyncPlanInput): SyncPlan {
     if (!copy && known) {
       // Synced before and not searched for: the EHR holds the version we wrote, unless someone
       // changed it since, which If-Match turns into a 412 and a re-plan from a fresh read.
-      if (item.createOnly) return { localReference, version: item.version, action: 'unchanged', ehrReference: known.reference, ehrVersion: known.version ?? undefined };
+      if (item.createOnly)
+        return {
+          localReference,
+          version: item.version,
+          action: 'unchanged',
+          ehrReference: known.reference,
+          ehrVersion: known.version ?? undefined,
+        };
       const entry: BundleEntry = {
         fullUrl: `urn:uuid:${item.resource.id}`,
         resource: { ...outgoing, id: known.reference.split('/')[1] },
         request: { method: 'PUT', url: known.reference, ...(known.version ? { ifMatch: `W/"${known.version}"` } : {}) },
       };
       entries.push(entry);
-      return { localReference, version: item.version, action: 'update', entryIndex: entries.length - 1, entry, ehrReference: known.reference, ...stub };
+      return {
+        localReference,
+        version: item.version,
+        action: 'update',
+        entryIndex: entries.length - 1,
+        entry,
+        ehrReference: known.reference,
+        ...stub,
+      };
     }
     if (!copy) {
       const ifNoneExist = input.conditionalCreate?.(item.resource) === false ? undefined : syncIdentitySearch(identity);
@@ -355,7 +370,14 @@ export function entryResults(plan: SyncPlan, response: Bundle | undefined): Entr
       };
     }
     const entry = response?.entry?.[p.entryIndex];
-    return entryResult(p, entry?.response?.status ?? '', entry?.response?.location, entry?.response?.etag, entry?.resource, entry?.response?.outcome);
+    return entryResult(
+      p,
+      entry?.response?.status ?? '',
+      entry?.response?.location,
+      entry?.response?.etag,
+      entry?.resource,
+      entry?.response?.outcome,
+    );
   });
 }
 

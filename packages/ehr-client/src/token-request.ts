@@ -61,11 +61,10 @@ export async function requestToken(request: TokenRequest): Promise<IssuedToken> 
     const oauthError = isRecord(body) && typeof body['error'] === 'string' ? body['error'] : undefined;
     const description = isRecord(body) && typeof body['error_description'] === 'string' ? `: ${body['error_description']}` : '';
     const tokenKind: EhrErrorKind = kind === 'retryable' || kind === 'rate-limited' ? kind : 'auth';
-    throw new EhrError(
-      tokenKind,
-      `${where} answered ${response.status}${oauthError ? ` ${oauthError}` : ''}${description}`,
-      { status: response.status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
-    );
+    throw new EhrError(tokenKind, `${where} answered ${response.status}${oauthError ? ` ${oauthError}` : ''}${description}`, {
+      status: response.status,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
   }
 
   if (!isRecord(body) || typeof body['access_token'] !== 'string' || body['access_token'] === '') {

@@ -58,7 +58,10 @@ export function groupWrites(items: readonly OrderItem[], options: GroupingOption
       const inside = new Set(component);
       const dropped = new Set((edges.get(first) ?? []).filter((d) => inside.has(d)));
       stubs.set(first, dropped);
-      edges.set(first, (edges.get(first) ?? []).filter((d) => !dropped.has(d)));
+      edges.set(
+        first,
+        (edges.get(first) ?? []).filter((d) => !dropped.has(d)),
+      );
       place([first, ...rest]);
     }
   };

@@ -16,8 +16,18 @@ const statement = (over: Partial<CapabilityStatement['rest'] extends (infer R)[]
       mode: 'server',
       interaction: [{ code: 'transaction' }, { code: 'batch' }],
       resource: [
-        { type: 'Patient', interaction: [{ code: 'create' }, { code: 'update' }], conditionalCreate: true, searchParam: [{ name: 'identifier', type: 'token' }] },
-        { type: 'AdverseEvent', interaction: [{ code: 'create' }], conditionalCreate: true, searchParam: [{ name: 'subject', type: 'reference' }] },
+        {
+          type: 'Patient',
+          interaction: [{ code: 'create' }, { code: 'update' }],
+          conditionalCreate: true,
+          searchParam: [{ name: 'identifier', type: 'token' }],
+        },
+        {
+          type: 'AdverseEvent',
+          interaction: [{ code: 'create' }],
+          conditionalCreate: true,
+          searchParam: [{ name: 'subject', type: 'reference' }],
+        },
         { type: 'Provenance', interaction: [{ code: 'create' }], searchParam: [{ name: 'patient', type: 'reference' }] },
         { type: 'Observation', interaction: [{ code: 'read' }] },
       ],
@@ -86,7 +96,10 @@ describe('groupWrites', () => {
   });
 
   it('puts a resource that must be created alone in a request of its own', () => {
-    const groups = groupWrites([item('A/1'), { key: 'B/1', dependsOn: [], alone: true }, item('A/2')], { mode: 'transaction', maxEntries: 8 });
+    const groups = groupWrites([item('A/1'), { key: 'B/1', dependsOn: [], alone: true }, item('A/2')], {
+      mode: 'transaction',
+      maxEntries: 8,
+    });
     expect(groups.map((g) => g.keys)).toEqual([['A/1'], ['B/1'], ['A/2']]);
   });
 });
@@ -104,7 +117,11 @@ describe('planSync for strict EHRs', () => {
     partOf: [{ reference: 'Procedure/x' }],
   };
   const syncIdentityOf = (r: Resource): SyncIdentity =>
-    r.resourceType === 'Patient' ? { by: 'identifier', system: 'h', value: '1' } : r.resourceType === 'Observation' ? { by: 'tag', system: 'ours', code: 'o' } : { by: 'none' };
+    r.resourceType === 'Patient'
+      ? { by: 'identifier', system: 'h', value: '1' }
+      : r.resourceType === 'Observation'
+        ? { by: 'tag', system: 'ours', code: 'o' }
+        : { by: 'none' };
 
   it('finds by _tag and adds the tag, points at kept-back resources by identifier, drops a stub reference', () => {
     const plan = planSync({
@@ -126,18 +143,39 @@ describe('planSync for strict EHRs', () => {
   });
 
   it('a type the EHR cannot search is created without If-None-Exist', () => {
-    const plan = planSync({ resources: [{ resource: { resourceType: 'Basic', id: 'b', code: { text: 'x' } }, version: 1 }], syncIdentityOf, existing: new Map(), knownEhrCopies: new Map() });
+    const plan = planSync({
+      resources: [{ resource: { resourceType: 'Basic', id: 'b', code: { text: 'x' } }, version: 1 }],
+      syncIdentityOf,
+      existing: new Map(),
+      knownEhrCopies: new Map(),
+    });
     expect(plan.bundle?.entry?.[0]?.request).toEqual({ method: 'POST', url: 'Basic' });
   });
 
   it('checks a 200 transaction-response entry by entry', () => {
-    const plan = planSync({ resources: [{ resource: patient, version: 1, createOnly: true }, { resource: { ...obs, encounter: undefined, partOf: undefined }, version: 1 }], syncIdentityOf, existing: new Map(), knownEhrCopies: new Map() });
+    const plan = planSync({
+      resources: [
+        { resource: patient, version: 1, createOnly: true },
+        { resource: { ...obs, encounter: undefined, partOf: undefined }, version: 1 },
+      ],
+      syncIdentityOf,
+      existing: new Map(),
+      knownEhrCopies: new Map(),
+    });
     const response: Bundle = {
       resourceType: 'Bundle',
       type: 'transaction-response',
       entry: [
         { response: { status: '201 Created', location: 'Patient/99/_history/3f2a' } },
-        { response: { status: '400', outcome: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: 'Unknown search parameter' }] } } },
+        {
+          response: {
+            status: '400',
+            outcome: {
+              resourceType: 'OperationOutcome',
+              issue: [{ severity: 'error', code: 'invalid', diagnostics: 'Unknown search parameter' }],
+            },
+          },
+        },
       ],
     };
     const [p, o] = entryResults(plan, response);

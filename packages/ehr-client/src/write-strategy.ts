@@ -41,13 +41,22 @@ export const DEFAULT_WRITE_SETTINGS: EhrWriteSettings = {
 };
 
 export function writeSettingsFrom(input: EhrWriteSettingsInput): EhrWriteSettings {
-  const types = (input.EHR_RESOURCE_TYPES ?? '').split(',').map((t) => t.trim()).filter(Boolean);
-  const categories = (input.EHR_OBSERVATION_CATEGORIES ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  const types = (input.EHR_RESOURCE_TYPES ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  const categories = (input.EHR_OBSERVATION_CATEGORIES ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   return {
     maxTransactionEntries: input.EHR_MAX_TRANSACTION_ENTRIES ?? DEFAULT_WRITE_SETTINGS.maxTransactionEntries,
     writeMode: input.EHR_WRITE_MODE ?? DEFAULT_WRITE_SETTINGS.writeMode,
     capabilitiesRefreshMs: input.EHR_CAPABILITIES_REFRESH_MS ?? DEFAULT_WRITE_SETTINGS.capabilitiesRefreshMs,
-    unclaimedProfiles: (input.EHR_UNCLAIMED_PROFILES ?? '').split(',').map((t) => t.trim()).filter(Boolean),
+    unclaimedProfiles: (input.EHR_UNCLAIMED_PROFILES ?? '')
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean),
     ...(types.length > 0 ? { resourceTypes: types } : {}),
     ...(categories.length > 0 ? { observationCategories: categories } : {}),
   };
@@ -98,7 +107,10 @@ const CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/observation-categ
 /** The `observation-category` codes of an Observation. */
 export function observationCategories(resource: Resource): string[] {
   if (resource.resourceType !== 'Observation') return [];
-  return (resource.category ?? []).flatMap((c) => c.coding ?? []).filter((c) => c.system === CATEGORY_SYSTEM && c.code).map((c) => c.code as string);
+  return (resource.category ?? [])
+    .flatMap((c) => c.coding ?? [])
+    .filter((c) => c.system === CATEGORY_SYSTEM && c.code)
+    .map((c) => c.code as string);
 }
 
 /** Decides the write strategy; pure, so `ehr:check` prints exactly what the worker will do. */
@@ -120,13 +132,14 @@ export function decideWriteStrategy(capabilities: EhrCapabilities, settings: Ehr
     if (hit) return hit;
     const caps = capabilities.types.get(type);
     const identity: IdentitySearch = caps?.searchParams.has('identifier') ? 'identifier' : caps?.searchParams.has('_tag') ? 'tag' : 'none';
-    const keptBack = wanted && !wanted.has(type)
-      ? 'not in EHR_RESOURCE_TYPES'
-      : !caps
-        ? "not in the EHR's CapabilityStatement"
-        : !caps.create && !caps.update
-          ? 'the EHR allows neither create nor update for it'
-          : undefined;
+    const keptBack =
+      wanted && !wanted.has(type)
+        ? 'not in EHR_RESOURCE_TYPES'
+        : !caps
+          ? "not in the EHR's CapabilityStatement"
+          : !caps.create && !caps.update
+            ? 'the EHR allows neither create nor update for it'
+            : undefined;
     const plan: TypePlan = {
       type,
       identity,
@@ -143,9 +156,7 @@ export function decideWriteStrategy(capabilities: EhrCapabilities, settings: Ehr
     const byType = forType(resource.resourceType).keptBack;
     if (byType || !categories || resource.resourceType !== 'Observation') return byType;
     const own = observationCategories(resource);
-    return own.some((c) => categories.has(c))
-      ? undefined
-      : `category ${own.join(', ') || '(none)'} not in EHR_OBSERVATION_CATEGORIES`;
+    return own.some((c) => categories.has(c)) ? undefined : `category ${own.join(', ') || '(none)'} not in EHR_OBSERVATION_CATEGORIES`;
   };
   const patientCaps = capabilities.types.get('Patient');
   const patients = forType('Patient').keptBack || !patientCaps?.create ? 'match' : 'create';

@@ -40,20 +40,34 @@ describe('buildAuditEvent', () => {
     expect(e.recorded).toBe(RECORDED_AT);
     const [client, adapter] = e.agent ?? [];
     expect(codeOf(client?.type?.coding?.[0])).toBe('http://dicom.nema.org/resources/ontology/DCM|110153');
-    expect(client).toMatchObject({ who: { identifier: { value: 'ward-app' } }, altId: 'dr-rivera', requestor: true, network: { address: '10.0.0.7', type: '2' } });
+    expect(client).toMatchObject({
+      who: { identifier: { value: 'ward-app' } },
+      altId: 'dr-rivera',
+      requestor: true,
+      network: { address: '10.0.0.7', type: '2' },
+    });
     expect(codeOf(adapter?.type?.coding?.[0])).toBe('http://dicom.nema.org/resources/ontology/DCM|110152');
     expect(adapter).toMatchObject({ who: { display: ADAPTER_DISPLAY }, requestor: false, network: { address: BASE_URL, type: '5' } });
     expect(e.source?.type?.map(codeOf)).toEqual(['http://terminology.hl7.org/CodeSystem/security-source-type|4']);
     expect(e.entity?.map((x) => [x.what?.reference, codeOf(x.type), codeOf(x.role)])).toEqual([
       ['Patient/p1', 'http://terminology.hl7.org/CodeSystem/audit-entity-type|1', 'http://terminology.hl7.org/CodeSystem/object-role|1'],
-      ['Observation/o1', 'http://terminology.hl7.org/CodeSystem/audit-entity-type|2', 'http://terminology.hl7.org/CodeSystem/object-role|4'],
+      [
+        'Observation/o1',
+        'http://terminology.hl7.org/CodeSystem/audit-entity-type|2',
+        'http://terminology.hl7.org/CodeSystem/object-role|4',
+      ],
     ]);
     expect(auditPatientId(e)).toBe('p1');
     expect(e.meta?.tag).toEqual([{ system: RESOURCE_IDENTIFIER_SYSTEM, code: READ.id }]);
   });
 
   it('a search: subtype search-type, action E, the query base64 in a Query entity', () => {
-    const e = buildAuditEvent({ ...READ, interaction: 'search-type', resources: [], query: '/fhir/R4/Observation?patient=Patient/p1&_count=10' });
+    const e = buildAuditEvent({
+      ...READ,
+      interaction: 'search-type',
+      resources: [],
+      query: '/fhir/R4/Observation?patient=Patient/p1&_count=10',
+    });
     expect(e.subtype?.[0]?.code).toBe('search-type');
     expect(e.action).toBe('E');
     const query = e.entity?.find((x) => x.role?.code === '24');
@@ -80,7 +94,13 @@ describe('buildAuditEvent', () => {
   });
 
   it('a failure without a known patient: outcome from the status, no patient entity, the subject left out when it is the client', () => {
-    const e = buildAuditEvent({ ...READ, status: 404, patientId: undefined, resources: ['Observation/nope'], client: { clientId: 'svc', subject: 'svc' } });
+    const e = buildAuditEvent({
+      ...READ,
+      status: 404,
+      patientId: undefined,
+      resources: ['Observation/nope'],
+      client: { clientId: 'svc', subject: 'svc' },
+    });
     expect(e.outcome).toBe('4');
     expect(e.outcomeDesc).toBe('HTTP 404');
     expect(auditPatientId(e)).toBeUndefined();
@@ -95,7 +115,13 @@ describe('buildAuditEvent', () => {
   it('passes the R4 validator and JSON schema in a Bundle', () => {
     const events = [
       buildAuditEvent(READ),
-      buildAuditEvent({ ...READ, id: '0b6f6a3e-5d0c-4f4e-9d51-7c7c3b1f0a02', interaction: 'search-type', query: 'patient=p1', status: 403 }),
+      buildAuditEvent({
+        ...READ,
+        id: '0b6f6a3e-5d0c-4f4e-9d51-7c7c3b1f0a02',
+        interaction: 'search-type',
+        query: 'patient=p1',
+        status: 403,
+      }),
     ];
     assertBundleInvariants(collectionBundle(events, BASE_URL, RECORDED_AT), new Set(['Patient/p1', 'Observation/o1']));
   });
@@ -105,27 +131,28 @@ describe('every shape the batches write unvalidated', () => {
   const interactions = ['read', 'vread', 'search-type', 'create', 'update'] as const;
   const shapes = interactions.flatMap((interaction) =>
     [200, 404, 503].flatMap((status) =>
-      [undefined, 'p1'].flatMap((patientId) =>
-        [false, true].map((rich) => ({ interaction, status, patientId, rich })),
-      ),
+      [undefined, 'p1'].flatMap((patientId) => [false, true].map((rich) => ({ interaction, status, patientId, rich }))),
     ),
   );
 
-  it.each(shapes)('$interaction, status $status, patient $patientId, optional parts $rich is valid R4', ({ interaction, status, patientId, rich }) => {
-    const input: AuditEventInput = {
-      id: 'a1',
-      interaction,
-      recorded: RECORDED_AT,
-      status,
-      client: rich ? { clientId: 'c', subject: 's', address: '::1' } : { clientId: 'c' },
-      baseUrl: BASE_URL,
-      ...(patientId ? { patientId } : {}),
-      ...(rich ? { resources: ['Observation/o1', 'Observation/o1/_history/2'] } : {}),
-      ...(rich && interaction === 'search-type' ? { query: '/fhir/R4/Observation?patient=p1' } : {}),
-    };
-    const unchecked = buildAuditEvent(input, { validate: false });
-    expect(buildAuditEvent(input)).toEqual(unchecked);
-  });
+  it.each(shapes)(
+    '$interaction, status $status, patient $patientId, optional parts $rich is valid R4',
+    ({ interaction, status, patientId, rich }) => {
+      const input: AuditEventInput = {
+        id: 'a1',
+        interaction,
+        recorded: RECORDED_AT,
+        status,
+        client: rich ? { clientId: 'c', subject: 's', address: '::1' } : { clientId: 'c' },
+        baseUrl: BASE_URL,
+        ...(patientId ? { patientId } : {}),
+        ...(rich ? { resources: ['Observation/o1', 'Observation/o1/_history/2'] } : {}),
+        ...(rich && interaction === 'search-type' ? { query: '/fhir/R4/Observation?patient=p1' } : {}),
+      };
+      const unchecked = buildAuditEvent(input, { validate: false });
+      expect(buildAuditEvent(input)).toEqual(unchecked);
+    },
+  );
 });
 
 describe('golden file', () => {
@@ -144,7 +171,16 @@ describe('golden file', () => {
 });
 
 describe('buildRefusedTokenAuditEvent', () => {
-  const base = { id: 'refused-1', windowStart: '2026-03-01T10:00:00.000Z', firstAt: '2026-03-01T10:00:05.000Z', lastAt: '2026-03-01T10:00:50.000Z', address: '10.0.0.9', reason: 'expired', count: 7, baseUrl: BASE_URL };
+  const base = {
+    id: 'refused-1',
+    windowStart: '2026-03-01T10:00:00.000Z',
+    firstAt: '2026-03-01T10:00:05.000Z',
+    lastAt: '2026-03-01T10:00:50.000Z',
+    address: '10.0.0.9',
+    reason: 'expired',
+    count: 7,
+    baseUrl: BASE_URL,
+  };
   it('a failed User Authentication/Login, the claimed client marked unverified, the count and period; no patient', () => {
     const e = buildRefusedTokenAuditEvent({ ...base, clientId: 'ward-app' });
     expect(codeOf(e.type)).toBe('http://dicom.nema.org/resources/ontology/DCM|110114');
@@ -152,12 +188,18 @@ describe('buildRefusedTokenAuditEvent', () => {
     expect(e.outcome).toBe('4');
     expect(e.outcomeDesc).toBe('HTTP 401: expired; 7 time(s) in the minute from 2026-03-01T10:00:00.000Z');
     expect(e.period).toEqual({ start: base.firstAt, end: base.lastAt });
-    expect(e.agent?.[0]).toMatchObject({ requestor: true, who: { identifier: { value: 'ward-app' }, display: UNVERIFIED_CLIENT_DISPLAY }, network: { address: '10.0.0.9', type: '2' } });
+    expect(e.agent?.[0]).toMatchObject({
+      requestor: true,
+      who: { identifier: { value: 'ward-app' }, display: UNVERIFIED_CLIENT_DISPLAY },
+      network: { address: '10.0.0.9', type: '2' },
+    });
     expect(auditPatientId(e)).toBeUndefined();
     expect(e.entity).toBeUndefined();
   });
   it('no client named: says so', () => {
-    expect(buildRefusedTokenAuditEvent({ ...base, clientId: '', address: '' }).agent?.[0]).toEqual(expect.objectContaining({ who: { display: expect.stringMatching(/^no client named/) } }));
+    expect(buildRefusedTokenAuditEvent({ ...base, clientId: '', address: '' }).agent?.[0]).toEqual(
+      expect.objectContaining({ who: { display: expect.stringMatching(/^no client named/) } }),
+    );
   });
 });
 
@@ -177,7 +219,11 @@ describe('buildAdapterWriteAuditEvent', () => {
     expect(e.agent).toEqual([expect.objectContaining({ who: { display: ADAPTER_DISPLAY }, altId: 'worker/ehr-inbound', requestor: true })]);
     expect(auditPatientId(e)).toBe('p1');
     expect(e.entity?.map((x) => x.what?.reference ?? x.what?.identifier?.value)).toEqual(['Patient/p1', 'Communication/c1', '42']);
-    expect(e.entity?.[2]).toMatchObject({ role: { code: '20' }, what: { identifier: { system: adapterCauseSystem('inbound-message') } }, description: 'hl7v2 ADT^A08 applied' });
+    expect(e.entity?.[2]).toMatchObject({
+      role: { code: '20' },
+      what: { identifier: { system: adapterCauseSystem('inbound-message') } },
+      description: 'hl7v2 ADT^A08 applied',
+    });
     expect(e.meta?.tag).toEqual([{ system: RESOURCE_IDENTIFIER_SYSTEM, code: e.id }]);
   });
 });

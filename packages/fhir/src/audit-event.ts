@@ -155,7 +155,9 @@ export const UNVERIFIED_CLIENT_DISPLAY = 'client named by a refused token (unver
 export function buildRefusedTokenAuditEvent(input: RefusedTokenAuditInput): AuditEvent {
   const client: AuditEventAgent = {
     type: concept([AUDIT.sourceRole]),
-    who: input.clientId ? { identifier: { value: input.clientId }, display: UNVERIFIED_CLIENT_DISPLAY } : { display: 'no client named (no token, or one without a client claim)' },
+    who: input.clientId
+      ? { identifier: { value: input.clientId }, display: UNVERIFIED_CLIENT_DISPLAY }
+      : { display: 'no client named (no token, or one without a client claim)' },
     requestor: true,
     ...(input.address ? { network: { address: input.address, type: '2' as const } } : {}),
   };

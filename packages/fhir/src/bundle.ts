@@ -47,9 +47,7 @@ export function searchsetBundle(
     timestamp: options.timestamp ?? new Date().toISOString(),
     total: options.total ?? resources.length,
     link: [{ relation: 'self', url: selfUrl }, ...(options.nextUrl ? [{ relation: 'next', url: options.nextUrl }] : [])],
-    ...(resources.length > 0
-      ? { entry: entries(resources, baseUrl).map((e) => ({ ...e, search: { mode: 'match' as const } })) }
-      : {}),
+    ...(resources.length > 0 ? { entry: entries(resources, baseUrl).map((e) => ({ ...e, search: { mode: 'match' as const } })) } : {}),
   };
   return bundle;
 }

@@ -44,11 +44,33 @@ describe('business keys', () => {
 
   it('every key function is pinned above', () => {
     const pinned = [
-      'patientKey', 'screeningKey', 'questionnaireResponseKey', 'eligibilityKey', 'findingKey', 'bloodPressureKey', 'carePlanKey',
-      'dosingSessionKey', 'sessionResourceKey', 'sessionAlertKey', 'followUpGroupKey', 'followUpKey', 'followUpTaskKey',
-      'followUpProcedureKey', 'followUpNotificationKey', 'goalsOfCareKey', 'goalKey', 'provenanceKey', 'courseStopKey', 'followUpCompletionKey',
-      'screeningSelfHarmAlertKey', 'measureKey', 'measureResourceKey', 'measureSelfHarmAlertKey', 'selfHarmAlertResourceKey',
-      'inboundCareTeamKey', 'courseNoteKey',
+      'patientKey',
+      'screeningKey',
+      'questionnaireResponseKey',
+      'eligibilityKey',
+      'findingKey',
+      'bloodPressureKey',
+      'carePlanKey',
+      'dosingSessionKey',
+      'sessionResourceKey',
+      'sessionAlertKey',
+      'followUpGroupKey',
+      'followUpKey',
+      'followUpTaskKey',
+      'followUpProcedureKey',
+      'followUpNotificationKey',
+      'goalsOfCareKey',
+      'goalKey',
+      'provenanceKey',
+      'courseStopKey',
+      'followUpCompletionKey',
+      'screeningSelfHarmAlertKey',
+      'measureKey',
+      'measureResourceKey',
+      'measureSelfHarmAlertKey',
+      'selfHarmAlertResourceKey',
+      'inboundCareTeamKey',
+      'courseNoteKey',
     ];
     expect(Object.keys(keys).sort()).toEqual([...pinned].sort());
   });

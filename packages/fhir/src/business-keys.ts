@@ -14,7 +14,9 @@
  * `/` in it can make two tenants' keys meet.
  */
 export const patientKey = (ref: { readonly system: string; readonly value: string }, tenantId: string): string =>
-  tenantId === 'default' ? `patient/${ref.system}|${ref.value}` : `tenant/${encodeURIComponent(tenantId)}/patient/${ref.system}|${ref.value}`;
+  tenantId === 'default'
+    ? `patient/${ref.system}|${ref.value}`
+    : `tenant/${encodeURIComponent(tenantId)}/patient/${ref.system}|${ref.value}`;
 
 /** A resource of screening `screeningId`, e.g. `screening/s1/observation/heart-rate`. */
 export const screeningKey = (screeningId: string, path: string): string => `screening/${screeningId}/${path}`;
@@ -34,16 +36,19 @@ export const dosingSessionKey = (courseId: string, sessionNumber: number): strin
 /** A resource of a dosing session, e.g. `…/session/1/encounter`. */
 export const sessionResourceKey = (sessionKey: string, path: string): string => `${sessionKey}/${path}`;
 /** A dosing session's in-session blood-pressure alert (DetectedIssue, Flag, Communication below it). */
-export const sessionAlertKey = (courseId: string, sessionNumber: number): string => sessionResourceKey(dosingSessionKey(courseId, sessionNumber), 'blood-pressure-alert');
+export const sessionAlertKey = (courseId: string, sessionNumber: number): string =>
+  sessionResourceKey(dosingSessionKey(courseId, sessionNumber), 'blood-pressure-alert');
 /** The group of a session's follow-up Tasks. */
-export const followUpGroupKey = (courseId: string, sessionNumber: number): string => sessionResourceKey(dosingSessionKey(courseId, sessionNumber), 'follow-ups');
+export const followUpGroupKey = (courseId: string, sessionNumber: number): string =>
+  sessionResourceKey(dosingSessionKey(courseId, sessionNumber), 'follow-ups');
 
 /** An integration follow-up; its Task and Procedure hang below it. */
 export const followUpKey = (followUpId: string): string => `follow-up/${followUpId}`;
 export const followUpTaskKey = (followUpId: string): string => `${followUpKey(followUpId)}/task`;
 export const followUpProcedureKey = (followUpId: string): string => `${followUpKey(followUpId)}/procedure`;
 /** The care team's reminder before a follow-up is due, or its escalation when it was missed. */
-export const followUpNotificationKey = (followUpId: string, kind: 'reminder' | 'escalation'): string => `${followUpKey(followUpId)}/${kind}`;
+export const followUpNotificationKey = (followUpId: string, kind: 'reminder' | 'escalation'): string =>
+  `${followUpKey(followUpId)}/${kind}`;
 
 /** A goals-of-care discussion of a course; its Goals hang below it. */
 export const goalsOfCareKey = (courseId: string, discussionId: string): string => `course/${courseId}/goals-of-care/${discussionId}`;
@@ -71,4 +76,5 @@ export const measureSelfHarmAlertKey = (measure: string): string => `${measure}/
 export const selfHarmAlertResourceKey = (alertKey: string, what: 'flag' | 'communication'): string => `${alertKey}/${what}`;
 
 /** The care team's message about a course a hospital event (a death, a discharge) stopped. */
-export const inboundCareTeamKey = (messageId: string | number, courseId: string): string => `inbound/${messageId}/course/${courseId}/care-team`;
+export const inboundCareTeamKey = (messageId: string | number, courseId: string): string =>
+  `inbound/${messageId}/course/${courseId}/care-team`;

@@ -105,7 +105,10 @@ describe('course progress and stop', () => {
   it('stopCarePlan(completed) completes the plan; deceased and discharged revoke it', () => {
     const AT = '2026-04-01T10:00:00Z';
     expect(stopCarePlan(base(), 'completed', AT).status).toBe('completed');
-    expect(stopCarePlan(base(), 'deceased', AT)).toMatchObject({ status: 'revoked', note: [{ text: 'Course stopped: the patient died.' }] });
+    expect(stopCarePlan(base(), 'deceased', AT)).toMatchObject({
+      status: 'revoked',
+      note: [{ text: 'Course stopped: the patient died.' }],
+    });
     expect(stopCarePlan(base(), 'discharged', AT).note?.[0]?.text).toMatch(/discharged/);
   });
 });

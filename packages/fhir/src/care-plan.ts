@@ -27,7 +27,6 @@ export interface CoursePlanInput {
 
 export type ActivityStatus = CarePlanActivityDetail['status'];
 
-
 function activity(def: CourseActivityDef): CarePlanActivity {
   return {
     detail: {
@@ -109,7 +108,12 @@ export const STOP_REASON_TEXT: Readonly<Record<StopReason, string>> = {
 };
 
 /** Activities already at an end keep their status. */
-const FINAL_ACTIVITY_STATUSES: ReadonlySet<ActivityStatus> = new Set<ActivityStatus>(['completed', 'cancelled', 'stopped', 'entered-in-error']);
+const FINAL_ACTIVITY_STATUSES: ReadonlySet<ActivityStatus> = new Set<ActivityStatus>([
+  'completed',
+  'cancelled',
+  'stopped',
+  'entered-in-error',
+]);
 /** Started but not finished: R4 calls ending these `stopped`; the rest never began, so `cancelled`. */
 const STARTED_ACTIVITY_STATUSES: ReadonlySet<ActivityStatus> = new Set<ActivityStatus>(['in-progress', 'on-hold']);
 

@@ -33,9 +33,19 @@ function codings(value: unknown, out: Coding[] = []): Coding[] {
 
 function everythingBuilt(): Resource[] {
   const out: Resource[] = [buildScreeningQuestionnaire(), buildCoursePlanDefinition()];
-  for (const [id, request] of [['a', ELIGIBLE_FULL], ['b', NEEDS_REVIEW], ['c', BP_CONTRAINDICATED]] as const) {
+  for (const [id, request] of [
+    ['a', ELIGIBLE_FULL],
+    ['b', NEEDS_REVIEW],
+    ['c', BP_CONTRAINDICATED],
+  ] as const) {
     const patient = buildPatient(request.patient, 'default');
-    const resources = buildScreeningResources({ screeningId: id, request, evaluation: evaluateScreening(request), patient, recordedAt: RECORDED_AT });
+    const resources = buildScreeningResources({
+      screeningId: id,
+      request,
+      evaluation: evaluateScreening(request),
+      patient,
+      recordedAt: RECORDED_AT,
+    });
     out.push(patient, ...resources);
     const eligibility = resources.find((r) => r.resourceType === 'Observation' && r.code.coding?.[0]?.code === 'screening-eligibility');
     if (eligibility?.resourceType === 'Observation') {
@@ -68,12 +78,36 @@ function everythingBuilt(): Resource[] {
     sessionProcedure: referenceTo(session.procedure),
     authoredOn: RECORDED_AT,
   });
-  const procedure = buildIntegrationProcedure({ followUpId: 'f', patient, task: referenceTo(task), carePlan: referenceTo(carePlan), completedAt: RECORDED_AT });
-  out.push(task, escalateFollowUpTask(task, RECORDED_AT), cancelFollowUpTask(task, RECORDED_AT, 'x'), completeFollowUpTask(task, RECORDED_AT, referenceTo(procedure)), procedure);
+  const procedure = buildIntegrationProcedure({
+    followUpId: 'f',
+    patient,
+    task: referenceTo(task),
+    carePlan: referenceTo(carePlan),
+    completedAt: RECORDED_AT,
+  });
+  out.push(
+    task,
+    escalateFollowUpTask(task, RECORDED_AT),
+    cancelFollowUpTask(task, RECORDED_AT, 'x'),
+    completeFollowUpTask(task, RECORDED_AT, referenceTo(procedure)),
+    procedure,
+  );
   for (const category of ['follow-up-reminder', 'follow-up-escalation', 'blood-pressure-alert', 'care-plan-update'] as const) {
-    out.push(buildCareTeamCommunication({ key: category, patient, about: [], category, text: 't', sent: RECORDED_AT, priority: 'routine' }));
+    out.push(
+      buildCareTeamCommunication({ key: category, patient, about: [], category, text: 't', sent: RECORDED_AT, priority: 'routine' }),
+    );
   }
-  out.push(...buildGoalsOfCareResources({ courseId: 'c', discussionId: 'd', patient, carePlan, request: GOALS_OF_CARE, recordedAt: RECORDED_AT, timeZone: 'UTC' }).all);
+  out.push(
+    ...buildGoalsOfCareResources({
+      courseId: 'c',
+      discussionId: 'd',
+      patient,
+      carePlan,
+      request: GOALS_OF_CARE,
+      recordedAt: RECORDED_AT,
+      timeZone: 'UTC',
+    }).all,
+  );
   out.push(buildProvenance({ key: 'p', targets: [patient], recorded: RECORDED_AT, activity: 'CREATE', authorDisplay: 'a' }));
   out.push(buildProvenance({ key: 'p', targets: [patient], recorded: RECORDED_AT, activity: 'UPDATE' }));
   return out;
@@ -99,15 +133,31 @@ describe('the kap CodeSystem', () => {
     const known = new Set(ALL_STANDARD_CODES.map((c) => `${c.system}|${c.code}`));
     const unknown = codings(everythingBuilt())
       // The Provenance identity tag is an identifier, not a code.
-      .filter((c) => c.system !== KAP_CODE_SYSTEM_URL && c.system !== RESOURCE_IDENTIFIER_SYSTEM && !c.system?.startsWith('https://hospital.example.org'))
+      .filter(
+        (c) =>
+          c.system !== KAP_CODE_SYSTEM_URL &&
+          c.system !== RESOURCE_IDENTIFIER_SYSTEM &&
+          !c.system?.startsWith('https://hospital.example.org'),
+      )
       .map((c) => `${c.system}|${c.code}`)
       .filter((k) => !known.has(k));
     expect([...new Set(unknown)]).toEqual([]);
   });
 
   it('the session, follow-up and goals-of-care codes are used by their builders', () => {
-    const used = new Set(codings(everythingBuilt()).filter((c) => c.system === KAP_CODE_SYSTEM_URL).map((c) => c.code));
-    const expected = ['follow-up-reminder', 'follow-up-escalation', 'blood-pressure-alert', 'care-plan-update', 'place-of-care', 'code-status'];
+    const used = new Set(
+      codings(everythingBuilt())
+        .filter((c) => c.system === KAP_CODE_SYSTEM_URL)
+        .map((c) => c.code),
+    );
+    const expected = [
+      'follow-up-reminder',
+      'follow-up-escalation',
+      'blood-pressure-alert',
+      'care-plan-update',
+      'place-of-care',
+      'code-status',
+    ];
     expect(expected.concat(['low', 'dissociation', 'ego-dissolution', 'distress']).filter((code) => !used.has(code))).toEqual([]);
   });
 });

@@ -95,12 +95,18 @@ export const KAP_CONCEPTS: Readonly<Record<KapCode, ConceptDef>> = {
   'ego-dissolution': { display: 'Ego-dissolution rating', definition: 'Patient-rated psychedelic quality of a session, 0-10' },
   distress: { display: 'Distress rating', definition: 'Patient-rated distress during a session, 0-10' },
   preparation: { display: 'Preparatory psychotherapy', definition: 'Alliance, intention setting, set and setting, education' },
-  'dosing-session-1': { display: 'Dosing session 1 (low dose)', definition: 'First ketamine session, low dose, with concurrent psychotherapy' },
+  'dosing-session-1': {
+    display: 'Dosing session 1 (low dose)',
+    definition: 'First ketamine session, low dose, with concurrent psychotherapy',
+  },
   'dosing-session-2': {
     display: 'Dosing session 2 (moderate dose)',
     definition: 'Second ketamine session, moderate dose, with concurrent psychotherapy',
   },
-  integration: { display: 'Integration psychotherapy', definition: 'Talk therapy after each dosing session, inside the neuroplasticity window' },
+  integration: {
+    display: 'Integration psychotherapy',
+    definition: 'Talk therapy after each dosing session, inside the neuroplasticity window',
+  },
   'goals-of-care': { display: 'Goals-of-care discussion', definition: 'Values, goals and preferences for end-of-life care' },
   'medication-review': { display: 'Medication review', definition: 'Optional pharmacological optimisation' },
   'review-decision': { display: 'Clinician review decision', definition: 'The decision of the clinician who reviewed a screening' },
@@ -126,8 +132,14 @@ export const KAP_CONCEPTS: Readonly<Record<KapCode, ConceptDef>> = {
     display: 'Safety alert escalation',
     definition: 'A safety alert was not acknowledged by a clinician within the configured time; it is sent again at stat priority',
   },
-  'safety-alert-acknowledged': { display: 'Safety alert acknowledged', definition: 'A clinician acknowledged a safety alert: it was seen and is being acted on' },
-  'safety-alert-resolved': { display: 'Safety alert resolved', definition: 'A clinician resolved a safety alert; the Flag is no longer active' },
+  'safety-alert-acknowledged': {
+    display: 'Safety alert acknowledged',
+    definition: 'A clinician acknowledged a safety alert: it was seen and is being acted on',
+  },
+  'safety-alert-resolved': {
+    display: 'Safety alert resolved',
+    definition: 'A clinician resolved a safety alert; the Flag is no longer active',
+  },
   'severity-minimal': { display: 'Minimal symptoms', definition: 'PHQ-9 or GAD-7 total 0-4' },
   'severity-mild': { display: 'Mild symptoms', definition: 'PHQ-9 or GAD-7 total 5-9' },
   'severity-moderate': { display: 'Moderate symptoms', definition: 'PHQ-9 or GAD-7 total 10-14' },

@@ -52,7 +52,9 @@ export function courseNoteHtml(model: CourseNoteModel, options: { readonly timeZ
     if (s.reasons.length > 0) out.push(`<ul>${s.reasons.map((r) => `<li>${e(r.text)} (${e(r.severity)})</li>`).join('')}</ul>`);
     else out.push('<p>No contraindication or caution found.</p>');
     if (s.review) {
-      out.push(`<p>Reviewed ${t(s.review.at)} by ${e(s.review.reviewer)}: ${e(s.review.decision)}${s.review.note ? ` \u2014 ${e(s.review.note)}` : ''}.</p>`);
+      out.push(
+        `<p>Reviewed ${t(s.review.at)} by ${e(s.review.reviewer)}: ${e(s.review.decision)}${s.review.note ? ` \u2014 ${e(s.review.note)}` : ''}.</p>`,
+      );
     }
   }
 
@@ -102,7 +104,8 @@ export function courseNoteHtml(model: CourseNoteModel, options: { readonly timeZ
   if (model.goalsOfCare.length === 0) out.push(none);
   for (const g of model.goalsOfCare) {
     out.push(`<h3>Discussed ${t(g.discussedAt)}${g.participants.length > 0 ? ` with ${e(g.participants.join(', '))}` : ''}</h3>`);
-    if (g.goals.length > 0) out.push(`<ul>${g.goals.map((x) => `<li>${e(x.description)}${x.priority ? ` (${e(x.priority)})` : ''}</li>`).join('')}</ul>`);
+    if (g.goals.length > 0)
+      out.push(`<ul>${g.goals.map((x) => `<li>${e(x.description)}${x.priority ? ` (${e(x.priority)})` : ''}</li>`).join('')}</ul>`);
     if (g.preferences.length > 0) out.push(`<ul>${g.preferences.map((x) => `<li>${e(x.label)}: ${e(x.value)}</li>`).join('')}</ul>`);
     for (const n of g.notes) out.push(`<p>${e(n)}</p>`);
   }
@@ -125,7 +128,9 @@ export function courseNoteHtml(model: CourseNoteModel, options: { readonly timeZ
   );
 
   out.push('<h2>Course stop</h2>');
-  out.push(model.stop ? `<p>Stopped ${t(model.stop.at)}: ${e(NOTE_TEXT.stopReason(model.stop.reason))}.</p>` : '<p>The course is ongoing.</p>');
+  out.push(
+    model.stop ? `<p>Stopped ${t(model.stop.at)}: ${e(NOTE_TEXT.stopReason(model.stop.reason))}.</p>` : '<p>The course is ongoing.</p>',
+  );
 
   const title = `${NOTE_TEXT.title}${p.name ? ` \u2014 ${p.name}` : ''}`;
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${e(title)}</title><style>${STYLE}</style></head><body>\n${out.join('\n')}\n</body></html>\n`;

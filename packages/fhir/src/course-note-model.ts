@@ -122,7 +122,8 @@ export function formatInstant(iso: string, timeZone: string): string {
 }
 
 /** A date-only value (birth date) is shown as given; an instant in the zone. */
-export const formatDate = (value: string, timeZone: string): string => (/^\d{4}-\d{2}-\d{2}$/.test(value) ? value : formatInstant(value, timeZone));
+export const formatDate = (value: string, timeZone: string): string =>
+  /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : formatInstant(value, timeZone);
 
 /** The words the note uses for codes, so HTML and PDF say the same thing. */
 export const NOTE_TEXT = {

@@ -65,7 +65,10 @@ export function courseNotePdf(model: CourseNoteModel, options: { readonly timeZo
       position: { x: doc.page.margins.left },
       columnStyles: widths,
       defaultStyle: { padding: 3, border: 0.5 },
-      data: [head.map((h) => ({ text: pdfSafeText(h), font: { src: 'Helvetica-Bold' }, type: 'TH' as const })), ...rows.map((r) => r.map(pdfSafeText))],
+      data: [
+        head.map((h) => ({ text: pdfSafeText(h), font: { src: 'Helvetica-Bold' }, type: 'TH' as const })),
+        ...rows.map((r) => r.map(pdfSafeText)),
+      ],
     });
     doc.x = doc.page.margins.left;
     doc.fontSize(BODY);
@@ -77,7 +80,9 @@ export function courseNotePdf(model: CourseNoteModel, options: { readonly timeZo
   para(`Patient: ${p.name ?? 'Name not recorded'}`);
   if (p.identifier) para(`Identifier: ${p.identifier}`);
   if (p.birthDate) para(`Birth date: ${formatDate(p.birthDate, tz)}`);
-  para(`Course: ${formatDate(model.period.start, tz)} to ${model.period.end ? t(model.period.end) : 'ongoing'}; ${NOTE_TEXT.status(model)}`);
+  para(
+    `Course: ${formatDate(model.period.start, tz)} to ${model.period.end ? t(model.period.end) : 'ongoing'}; ${NOTE_TEXT.status(model)}`,
+  );
   para(`As of: ${t(model.asOf)}. Times shown in ${tz}.`);
 
   heading('Screening');
@@ -87,7 +92,8 @@ export function courseNotePdf(model: CourseNoteModel, options: { readonly timeZo
     para(`Performed ${t(s.performedAt)}; outcome: ${NOTE_TEXT.outcome(s.outcome)}.`);
     if (s.reasons.length === 0) para('No contraindication or caution found.');
     for (const r of s.reasons) para(`\u2022 ${r.text} (${r.severity})`);
-    if (s.review) para(`Reviewed ${t(s.review.at)} by ${s.review.reviewer}: ${s.review.decision}${s.review.note ? ` \u2014 ${s.review.note}` : ''}.`);
+    if (s.review)
+      para(`Reviewed ${t(s.review.at)} by ${s.review.reviewer}: ${s.review.decision}${s.review.note ? ` \u2014 ${s.review.note}` : ''}.`);
   }
 
   heading('Safety alerts');
@@ -116,7 +122,14 @@ export function courseNotePdf(model: CourseNoteModel, options: { readonly timeZo
   else {
     table(
       ['Timepoint', 'Date', 'PHQ-9', 'PHQ-9 change', 'GAD-7', 'GAD-7 change'],
-      rows.map((r) => [r.label + (r.selfHarm ? ' (PHQ-9 item 9 positive)' : ''), t(r.measuredAt), r.phq9, r.phq9Change, r.gad7, r.gad7Change]),
+      rows.map((r) => [
+        r.label + (r.selfHarm ? ' (PHQ-9 item 9 positive)' : ''),
+        t(r.measuredAt),
+        r.phq9,
+        r.phq9Change,
+        r.gad7,
+        r.gad7Change,
+      ]),
       [110, 85, 90, 50, 90, '*'],
     );
     para('Change is since the baseline (screening) total; a negative change is an improvement.');
@@ -125,7 +138,10 @@ export function courseNotePdf(model: CourseNoteModel, options: { readonly timeZo
   heading('Goals of care');
   if (model.goalsOfCare.length === 0) none();
   for (const g of model.goalsOfCare) {
-    doc.font('Helvetica-Bold').fontSize(BODY).text(pdfSafeText(`Discussed ${t(g.discussedAt)}${g.participants.length > 0 ? ` with ${g.participants.join(', ')}` : ''}`));
+    doc
+      .font('Helvetica-Bold')
+      .fontSize(BODY)
+      .text(pdfSafeText(`Discussed ${t(g.discussedAt)}${g.participants.length > 0 ? ` with ${g.participants.join(', ')}` : ''}`));
     for (const x of g.goals) para(`\u2022 ${x.description}${x.priority ? ` (${x.priority})` : ''}`);
     for (const x of g.preferences) para(`\u2022 ${x.label}: ${x.value}`);
     for (const n of g.notes) para(n);
@@ -136,7 +152,14 @@ export function courseNotePdf(model: CourseNoteModel, options: { readonly timeZo
   else
     table(
       ['After session', 'Follow-up', 'Due by', 'Status', 'Completed', 'Note'],
-      model.followUps.map((f) => [String(f.sessionNumber), String(f.sequence), t(f.dueBy), f.status, f.completedAt ? t(f.completedAt) : '\u2014', f.note ?? '']),
+      model.followUps.map((f) => [
+        String(f.sessionNumber),
+        String(f.sequence),
+        t(f.dueBy),
+        f.status,
+        f.completedAt ? t(f.completedAt) : '\u2014',
+        f.note ?? '',
+      ]),
       [50, 50, 85, 65, 85, '*'],
     );
 

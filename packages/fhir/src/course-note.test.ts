@@ -2,13 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { collectionBundle } from './bundle';
-import {
-  buildCourseNote,
-  CLINICAL_NOTE_CATEGORY,
-  courseNoteHolds,
-  courseNoteId,
-  supersedeCourseNote,
-} from './course-note';
+import { buildCourseNote, CLINICAL_NOTE_CATEGORY, courseNoteHolds, courseNoteId, supersedeCourseNote } from './course-note';
 import { courseNoteHtml, escapeHtml } from './course-note-html';
 import { formatInstant, trajectoryRows, type CourseNoteModel } from './course-note-model';
 import { courseNotePdf, pdfSafeText } from './course-note-pdf';
@@ -29,7 +23,15 @@ const MODEL: CourseNoteModel = {
   },
   safetyAlerts: [{ text: 'PHQ-9 item 9 answered above zero', raisedAt: '2026-03-20T10:00:00Z', active: true }],
   sessions: [
-    { sessionNumber: 1, start: '2026-03-05T09:00:00Z', end: '2026-03-05T11:00:00Z', doseLevel: 'low', dose: { value: 0.5, unit: 'mg/kg' }, route: 'Intramuscular', alerts: [] },
+    {
+      sessionNumber: 1,
+      start: '2026-03-05T09:00:00Z',
+      end: '2026-03-05T11:00:00Z',
+      doseLevel: 'low',
+      dose: { value: 0.5, unit: 'mg/kg' },
+      route: 'Intramuscular',
+      alerts: [],
+    },
     {
       sessionNumber: 2,
       start: '2026-03-19T09:00:00Z',
@@ -41,9 +43,30 @@ const MODEL: CourseNoteModel = {
     },
   ],
   measures: [
-    { label: 'Baseline (screening)', measuredAt: '2026-03-01T10:00:00Z', baseline: true, phq9: { total: 18, severity: 'Moderately severe' }, gad7: { total: 15, severity: 'Severe' }, selfHarm: false },
-    { label: 'After session 1', measuredAt: '2026-03-06T10:00:00Z', baseline: false, phq9: { total: 12, severity: 'Moderate' }, gad7: { total: 11, severity: 'Moderate' }, selfHarm: false },
-    { label: 'After session 2', measuredAt: '2026-03-20T10:00:00Z', baseline: false, phq9: { total: 7, severity: 'Mild' }, gad7: null, selfHarm: true },
+    {
+      label: 'Baseline (screening)',
+      measuredAt: '2026-03-01T10:00:00Z',
+      baseline: true,
+      phq9: { total: 18, severity: 'Moderately severe' },
+      gad7: { total: 15, severity: 'Severe' },
+      selfHarm: false,
+    },
+    {
+      label: 'After session 1',
+      measuredAt: '2026-03-06T10:00:00Z',
+      baseline: false,
+      phq9: { total: 12, severity: 'Moderate' },
+      gad7: { total: 11, severity: 'Moderate' },
+      selfHarm: false,
+    },
+    {
+      label: 'After session 2',
+      measuredAt: '2026-03-20T10:00:00Z',
+      baseline: false,
+      phq9: { total: 7, severity: 'Mild' },
+      gad7: null,
+      selfHarm: true,
+    },
   ],
   goalsOfCare: [
     {
@@ -55,7 +78,14 @@ const MODEL: CourseNoteModel = {
     },
   ],
   followUps: [
-    { sessionNumber: 1, sequence: 1, dueBy: '2026-03-08T09:00:00Z', status: 'completed', completedAt: '2026-03-07T12:00:00Z', note: 'Integration went well' },
+    {
+      sessionNumber: 1,
+      sequence: 1,
+      dueBy: '2026-03-08T09:00:00Z',
+      status: 'completed',
+      completedAt: '2026-03-07T12:00:00Z',
+      note: 'Integration went well',
+    },
     { sessionNumber: 2, sequence: 1, dueBy: '2026-03-22T09:00:00Z', status: 'escalated', completedAt: null, note: null },
   ],
   stop: { reason: 'completed', at: '2026-05-01T16:30:00Z' },
@@ -95,13 +125,24 @@ describe('courseNoteHtml', () => {
   });
 
   it('escapes a hostile patient name in the title and the body', () => {
-    const hostile = courseNoteHtml({ ...MODEL, patient: { ...MODEL.patient, name: '</title><img src=x onerror=alert(1)>' } }, { timeZone: 'UTC' });
+    const hostile = courseNoteHtml(
+      { ...MODEL, patient: { ...MODEL.patient, name: '</title><img src=x onerror=alert(1)>' } },
+      { timeZone: 'UTC' },
+    );
     expect(hostile).not.toMatch(/<img/);
     expect(hostile.match(/&lt;\/title&gt;&lt;img src=x onerror=alert\(1\)&gt;/g)).toHaveLength(2);
   });
 
   it('holds every section, the times in the named zone, and the PHQ-9 table', () => {
-    for (const heading of ['Screening', 'Safety alerts', 'Dosing sessions', 'PHQ-9 and GAD-7', 'Goals of care', 'Follow-ups', 'Course stop']) {
+    for (const heading of [
+      'Screening',
+      'Safety alerts',
+      'Dosing sessions',
+      'PHQ-9 and GAD-7',
+      'Goals of care',
+      'Follow-ups',
+      'Course stop',
+    ]) {
       expect(html).toContain(`<h2>${heading}</h2>`);
     }
     expect(html).toContain('shown in UTC');
@@ -184,7 +225,10 @@ describe('buildCourseNote', () => {
 
   it('matches the golden file', () => {
     const bundle = collectionBundle(
-      [supersedeCourseNote(buildCourseNote({ model: MODEL, version: 1, html, pdf })), buildCourseNote({ model: MODEL, version: 2, html, pdf })],
+      [
+        supersedeCourseNote(buildCourseNote({ model: MODEL, version: 1, html, pdf })),
+        buildCourseNote({ model: MODEL, version: 2, html, pdf }),
+      ],
       BASE_URL,
       RECORDED_AT,
     );

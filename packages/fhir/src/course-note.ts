@@ -24,7 +24,11 @@ import { validateResource } from './validate';
  */
 
 export const US_CORE_DOCUMENT_CATEGORY_SYSTEM = 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category';
-export const CLINICAL_NOTE_CATEGORY = { system: US_CORE_DOCUMENT_CATEGORY_SYSTEM, code: 'clinical-note', display: 'Clinical Note' } as const;
+export const CLINICAL_NOTE_CATEGORY = {
+  system: US_CORE_DOCUMENT_CATEGORY_SYSTEM,
+  code: 'clinical-note',
+  display: 'Clinical Note',
+} as const;
 
 export const COURSE_NOTE_CONTENT_TYPES = { html: 'text/html', pdf: 'application/pdf' } as const;
 
@@ -70,7 +74,9 @@ export function buildCourseNote(input: CourseNoteInput): DocumentReference {
     date: model.asOf,
     author: [{ display: ADAPTER_DISPLAY }],
     description: `Ketamine-assisted psychotherapy course summary, version ${version}`,
-    ...(version > 1 ? { relatesTo: [{ code: 'replaces', target: { reference: `DocumentReference/${courseNoteId(model.courseId, version - 1)}` } }] } : {}),
+    ...(version > 1
+      ? { relatesTo: [{ code: 'replaces', target: { reference: `DocumentReference/${courseNoteId(model.courseId, version - 1)}` } }] }
+      : {}),
     content: [
       { attachment: inlineAttachment(COURSE_NOTE_CONTENT_TYPES.html, Buffer.from(input.html, 'utf8'), `${title} (HTML)`, model.asOf) },
       { attachment: inlineAttachment(COURSE_NOTE_CONTENT_TYPES.pdf, input.pdf, `${title} (PDF)`, model.asOf) },

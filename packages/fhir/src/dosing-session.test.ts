@@ -18,7 +18,13 @@ import { VITAL_SIGNS_PROFILES } from './validate';
 
 const RECORDED = '2026-03-10T11:00:00Z';
 const patient = buildPatient(ELIGIBLE_FULL.patient, 'default');
-const carePlan = applyCoursePlan({ courseId: 'c1', patient: patient.id ?? '', startDate: '2026-03-05', supportingInfo: [], created: RECORDED });
+const carePlan = applyCoursePlan({
+  courseId: 'c1',
+  patient: patient.id ?? '',
+  startDate: '2026-03-05',
+  supportingInfo: [],
+  created: RECORDED,
+});
 const patientRef: Reference<Patient> = referenceTo(patient, 'Ada Example');
 const carePlanRef: Reference<CarePlan> = referenceTo(carePlan);
 const known = new Set([`Patient/${patient.id}`, `CarePlan/${carePlan.id}`]);
@@ -46,7 +52,8 @@ const base = () => ({
   recordedAt: RECORDED,
   alertThreshold: ALERT_THRESHOLD,
 });
-const codes = (c: { coding?: { system?: string; code?: string }[] } | undefined): string[] => c?.coding?.map((x) => `${x.system}|${x.code}`) ?? [];
+const codes = (c: { coding?: { system?: string; code?: string }[] } | undefined): string[] =>
+  c?.coding?.map((x) => `${x.system}|${x.code}`) ?? [];
 const ref = (r: { resourceType: string; id?: string }): string => `${r.resourceType}/${r.id}`;
 
 describe('buildDosingSessionResources', () => {
@@ -110,7 +117,10 @@ describe('buildDosingSessionResources', () => {
   it('MedicationAdministration: ketamine, route, UCUM dose and coded dose level, part of the session', () => {
     const { medicationAdministration: ma, procedure, encounter } = session();
     expect(ma.status).toBe('completed');
-    expect(codes(ma.medicationCodeableConcept)).toEqual(['http://snomed.info/sct|373464007', 'http://www.nlm.nih.gov/research/umls/rxnorm|6130']);
+    expect(codes(ma.medicationCodeableConcept)).toEqual([
+      'http://snomed.info/sct|373464007',
+      'http://www.nlm.nih.gov/research/umls/rxnorm|6130',
+    ]);
     expect(ma.partOf).toEqual([{ reference: ref(procedure) }]);
     expect(ma.context).toEqual({ reference: ref(encounter) });
     expect(ma.effectivePeriod).toEqual({ start: SESSION_1.start, end: SESSION_1.end });
@@ -122,7 +132,11 @@ describe('buildDosingSessionResources', () => {
   });
 
   it('notes a dose level other than the planned one, and takes mg and other routes', () => {
-    const { medicationAdministration: ma, experience, adverseEvents } = session({
+    const {
+      medicationAdministration: ma,
+      experience,
+      adverseEvents,
+    } = session({
       ...SESSION_1,
       sessionNumber: 2,
       doseLevel: 'high',
@@ -139,8 +153,14 @@ describe('buildDosingSessionResources', () => {
   });
 
   it('keeps the reason for a dose level other than the planned one on the administration', () => {
-    const { medicationAdministration: ma } = session({ ...SESSION_1, doseLevel: 'moderate', doseDeviationReason: 'Low dose gave no effect at screening test dose' });
-    expect(ma.note?.[0]?.text).toMatch(/moderate dose; the course plans a low dose for session 1\. Reason: Low dose gave no effect at screening test dose$/);
+    const { medicationAdministration: ma } = session({
+      ...SESSION_1,
+      doseLevel: 'moderate',
+      doseDeviationReason: 'Low dose gave no effect at screening test dose',
+    });
+    expect(ma.note?.[0]?.text).toMatch(
+      /moderate dose; the course plans a low dose for session 1\. Reason: Low dose gave no effect at screening test dose$/,
+    );
   });
 
   it('vitals: one profiled set per reading, at the reading time, in the Encounter and part of the session', () => {

@@ -124,9 +124,7 @@ export function buildDosingSessionResources(input: DosingSessionInput): DosingSe
   const suspect = referenceTo(medicationAdministration);
   const adverseEvents = (request.adverseEvents ?? []).map((event, index) => buildAdverseEvent(ctx, event, index + 1, suspect));
 
-  const above = readings
-    .filter((r) => isAboveThreshold(r, input.alertThreshold))
-    .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  const above = readings.filter((r) => isAboveThreshold(r, input.alertThreshold)).sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   let alert: DosingSessionResources['alert'];
   if (above.length > 0) {
     const detectedIssue = buildBloodPressureDetectedIssue(ctx, above, input.alertThreshold, input.timeZone);

@@ -16,7 +16,13 @@ function corpus(): Resource[] {
   const fromGolden = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .flatMap((f) => ((JSON.parse(readFileSync(join(dir, f), 'utf8')) as Bundle).entry ?? []).map((e) => e.resource as Resource));
-  return [...fromGolden, buildScreeningQuestionnaire(), buildCoursePlanDefinition(), buildKapCodeSystem(), buildCapabilityStatement({ baseUrl: BASE_URL, date: RECORDED_AT })];
+  return [
+    ...fromGolden,
+    buildScreeningQuestionnaire(),
+    buildCoursePlanDefinition(),
+    buildKapCodeSystem(),
+    buildCapabilityStatement({ baseUrl: BASE_URL, date: RECORDED_AT }),
+  ];
 }
 
 function typesOf(resource: Resource): string[] {
@@ -83,17 +89,22 @@ describe('certainlyValid (the fast check before medplum)', () => {
 
   it('never takes what medplum rejects, and validationIssues reports medplum issues exactly', () => {
     fc.assert(
-      fc.property(fc.nat(RESOURCES.length - 1), fc.nat(), fc.constantFrom(...(Object.keys(MUTATIONS) as (keyof typeof MUTATIONS)[])), (r, p, mutation) => {
-        const resource = structuredClone(RESOURCES[r] as Resource);
-        const all = paths(resource);
-        const path = all[p % all.length] as (string | number)[];
-        let parent: Record<string | number, unknown> = resource as unknown as Record<string, unknown>;
-        for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
-        MUTATIONS[mutation](parent, path[path.length - 1] as string | number);
-        const expected = medplumIssues(resource);
-        if (certainlyValid(resource, typesOf(resource))) expect(expected).toEqual([]);
-        expect(validationIssues(resource)).toEqual(expected);
-      }),
+      fc.property(
+        fc.nat(RESOURCES.length - 1),
+        fc.nat(),
+        fc.constantFrom(...(Object.keys(MUTATIONS) as (keyof typeof MUTATIONS)[])),
+        (r, p, mutation) => {
+          const resource = structuredClone(RESOURCES[r] as Resource);
+          const all = paths(resource);
+          const path = all[p % all.length] as (string | number)[];
+          let parent: Record<string | number, unknown> = resource as unknown as Record<string, unknown>;
+          for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
+          MUTATIONS[mutation](parent, path[path.length - 1] as string | number);
+          const expected = medplumIssues(resource);
+          if (certainlyValid(resource, typesOf(resource))) expect(expected).toEqual([]);
+          expect(validationIssues(resource)).toEqual(expected);
+        },
+      ),
       { numRuns: 400 },
     );
   });

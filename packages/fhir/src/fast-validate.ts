@@ -385,14 +385,21 @@ function primitiveValid(type: string, value: unknown): boolean {
 }
 
 /** medplum's visitProperty for one element's values, answering whether it found nothing wrong. */
-function propertyValid(values: TypedValue | TypedValue[] | undefined, element: InternalSchemaElement, walk: Walk, recurse: boolean): boolean {
+function propertyValid(
+  values: TypedValue | TypedValue[] | undefined,
+  element: InternalSchemaElement,
+  walk: Walk,
+  recurse: boolean,
+): boolean {
   if (values === undefined || (!Array.isArray(values) && values.value === undefined)) return element.min === 0;
   if (Array.isArray(values) ? values.length === 0 : isEmpty(values.value)) return false;
   if (element.isArray ? !Array.isArray(values) : Array.isArray(values)) return false;
   const list = arrayify(values) as TypedValue[];
   if (list.length < element.min || list.length > element.max) return false;
   if (element.pattern || element.fixed) {
-    const typeAndValue = Array.isArray(values) ? values.map((v) => ({ type: v.type, value: v.value })) : { type: values.type, value: values.value };
+    const typeAndValue = Array.isArray(values)
+      ? values.map((v) => ({ type: v.type, value: v.value }))
+      : { type: values.type, value: values.value };
     if (element.pattern && !deepIncludes(typeAndValue, element.pattern)) return false;
     if (element.fixed && !deepEquals(typeAndValue, element.fixed)) return false;
   }

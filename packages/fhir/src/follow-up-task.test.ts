@@ -29,7 +29,8 @@ const input: FollowUpTaskInput = {
   authoredOn: AUTHORED,
 };
 const known = new Set(['Patient/p1', 'CarePlan/cp1', 'Procedure/session-1']);
-const codes = (c: { coding?: { system?: string; code?: string }[] } | undefined): string[] => c?.coding?.map((x) => `${x.system}|${x.code}`) ?? [];
+const codes = (c: { coding?: { system?: string; code?: string }[] } | undefined): string[] =>
+  c?.coding?.map((x) => `${x.system}|${x.code}`) ?? [];
 
 describe('buildFollowUpTask', () => {
   const task = buildFollowUpTask(input);
@@ -51,7 +52,7 @@ describe('buildFollowUpTask', () => {
     assertBundleInvariants(collectionBundle([task], BASE_URL, AUTHORED), known);
   });
 
-  it('is identified by the follow-up key and grouped with the session\'s other follow-ups', () => {
+  it("is identified by the follow-up key and grouped with the session's other follow-ups", () => {
     expect(task.id).toBe(resourceId('follow-up/fu-1/task'));
     expect(task.identifier).toEqual([{ system: RESOURCE_IDENTIFIER_SYSTEM, value: task.id }]);
     expect(task.groupIdentifier).toEqual(resourceIdentifier('course/c1/session/1/follow-ups'));
@@ -65,7 +66,12 @@ describe('follow-up transitions', () => {
 
   it('escalate: urgent, business status, a note; once only', () => {
     const escalated = escalateFollowUpTask(task, LATE);
-    expect(escalated).toMatchObject({ status: 'requested', priority: 'urgent', businessStatus: { text: ESCALATED_STATUS_TEXT }, lastModified: LATE });
+    expect(escalated).toMatchObject({
+      status: 'requested',
+      priority: 'urgent',
+      businessStatus: { text: ESCALATED_STATUS_TEXT },
+      lastModified: LATE,
+    });
     expect(escalated.note).toHaveLength(1);
     expect(escalated.note?.[0]?.text).toContain(DUE);
     expect(escalateFollowUpTask(escalated, '2026-03-12T09:00:00Z')).toBe(escalated);
@@ -74,7 +80,11 @@ describe('follow-up transitions', () => {
 
   it('cancel: cancelled with the reason; a completed follow-up cannot be cancelled', () => {
     const cancelled = cancelFollowUpTask(task, LATE, 'Course stopped: the patient withdrew.');
-    expect(cancelled).toMatchObject({ status: 'cancelled', statusReason: { text: 'Course stopped: the patient withdrew.' }, lastModified: LATE });
+    expect(cancelled).toMatchObject({
+      status: 'cancelled',
+      statusReason: { text: 'Course stopped: the patient withdrew.' },
+      lastModified: LATE,
+    });
     expect(cancelFollowUpTask(cancelled, LATE, 'again')).toBe(cancelled);
     expect(() => escalateFollowUpTask(cancelled, LATE)).toThrow(/cancelled/);
     const done = completeFollowUpTask(task, LATE, { reference: 'Procedure/x' });
@@ -91,7 +101,11 @@ describe('follow-up transitions', () => {
       note: 'Talked through the imagery of the session.',
     });
     const completed: Task = completeFollowUpTask(escalateFollowUpTask(task, LATE), LATE, referenceTo(procedure));
-    expect(completed).toMatchObject({ status: 'completed', executionPeriod: { end: LATE }, output: [{ valueReference: { reference: `Procedure/${procedure.id}` } }] });
+    expect(completed).toMatchObject({
+      status: 'completed',
+      executionPeriod: { end: LATE },
+      output: [{ valueReference: { reference: `Procedure/${procedure.id}` } }],
+    });
     expect(() => completeFollowUpTask(cancelFollowUpTask(task, LATE, 'stopped'), LATE, referenceTo(procedure))).toThrow(/cancelled/);
     assertBundleInvariants(collectionBundle([completed, procedure], BASE_URL, LATE), known);
   });
@@ -99,11 +113,22 @@ describe('follow-up transitions', () => {
 
 describe('buildIntegrationProcedure', () => {
   const task = buildFollowUpTask(input);
-  const base = { followUpId: 'fu-1', patient: input.patient, task: referenceTo(task), carePlan: input.carePlan, completedAt: '2026-03-11T09:00:00+01:00' };
+  const base = {
+    followUpId: 'fu-1',
+    patient: input.patient,
+    task: referenceTo(task),
+    carePlan: input.carePlan,
+    completedAt: '2026-03-11T09:00:00+01:00',
+  };
 
   it('is a completed integration psychotherapy Procedure based on the CarePlan', () => {
     const p = buildIntegrationProcedure({ ...base, note: 'Good session' });
-    expect(p).toMatchObject({ status: 'completed', basedOn: [input.carePlan], subject: input.patient, performedDateTime: base.completedAt });
+    expect(p).toMatchObject({
+      status: 'completed',
+      basedOn: [input.carePlan],
+      subject: input.patient,
+      performedDateTime: base.completedAt,
+    });
     expect(codes(p.code)).toEqual([`${KAP_CODE_SYSTEM_URL}|integration`, 'http://snomed.info/sct|75516001']);
     expect(p.note).toEqual([{ time: base.completedAt, text: 'Good session' }]);
     expect(p.id).toBe(resourceId('follow-up/fu-1/procedure'));
@@ -138,7 +163,15 @@ describe('buildCareTeamCommunication', () => {
     });
     expect(codes(c.category?.[0])).toEqual([`${KAP_CODE_SYSTEM_URL}|follow-up-escalation`]);
     assertBundleInvariants(collectionBundle([task, c], BASE_URL, AUTHORED), known);
-    const noAbout = buildCareTeamCommunication({ key: 'k', patient: input.patient, about: [], category: 'care-plan-update', text: 't', sent: AUTHORED, priority: 'routine' });
+    const noAbout = buildCareTeamCommunication({
+      key: 'k',
+      patient: input.patient,
+      about: [],
+      category: 'care-plan-update',
+      text: 't',
+      sent: AUTHORED,
+      priority: 'routine',
+    });
     expect(noAbout.about).toBeUndefined();
   });
 });

@@ -9,12 +9,24 @@ import { BASE_URL, GOALS_OF_CARE } from '@kap/testkit/fixtures';
 const RECORDED = '2026-03-20T15:00:00Z';
 const patient = { reference: 'Patient/p1' };
 const stored: CarePlan = {
-  ...recordSessionOnCarePlan(applyCoursePlan({ courseId: 'c1', patient: 'p1', startDate: '2026-03-05', supportingInfo: [], created: RECORDED }), 1),
+  ...recordSessionOnCarePlan(
+    applyCoursePlan({ courseId: 'c1', patient: 'p1', startDate: '2026-03-05', supportingInfo: [], created: RECORDED }),
+    1,
+  ),
   meta: { versionId: '3', lastUpdated: '2026-03-10T11:00:00Z' },
   goal: [{ reference: 'Goal/earlier' }],
 };
-const input: GoalsOfCareInput = { courseId: 'c1', discussionId: 'd1', patient, carePlan: stored, request: GOALS_OF_CARE, recordedAt: RECORDED, timeZone: 'UTC' };
-const codes = (c: { coding?: { system?: string; code?: string }[] } | undefined): string[] => c?.coding?.map((x) => `${x.system}|${x.code}`) ?? [];
+const input: GoalsOfCareInput = {
+  courseId: 'c1',
+  discussionId: 'd1',
+  patient,
+  carePlan: stored,
+  request: GOALS_OF_CARE,
+  recordedAt: RECORDED,
+  timeZone: 'UTC',
+};
+const codes = (c: { coding?: { system?: string; code?: string }[] } | undefined): string[] =>
+  c?.coding?.map((x) => `${x.system}|${x.code}`) ?? [];
 const activity = (cp: CarePlan, code: string) => cp.activity?.find((a) => a.detail?.code?.coding?.some((c) => c.code === code));
 
 describe('buildGoalsOfCareResources', () => {
@@ -22,7 +34,12 @@ describe('buildGoalsOfCareResources', () => {
 
   it('records the discussion as a completed advance-care-planning Procedure with participants, values and decisions', () => {
     const p = r.procedure;
-    expect(p).toMatchObject({ status: 'completed', subject: patient, performedDateTime: GOALS_OF_CARE.discussedAt, basedOn: [{ reference: `CarePlan/${stored.id}` }] });
+    expect(p).toMatchObject({
+      status: 'completed',
+      subject: patient,
+      performedDateTime: GOALS_OF_CARE.discussedAt,
+      basedOn: [{ reference: `CarePlan/${stored.id}` }],
+    });
     expect(codes(p.code)).toEqual([`${KAP_CODE_SYSTEM_URL}|goals-of-care`, 'http://snomed.info/sct|713603004']);
     expect(p.performer?.map((x) => x.actor)).toEqual(GOALS_OF_CARE.participants.map((display) => ({ display })));
     expect(p.note?.map((n) => n.text)).toEqual([
@@ -48,7 +65,10 @@ describe('buildGoalsOfCareResources', () => {
       [[`${KAP_CODE_SYSTEM_URL}|code-status`, 'http://loinc.org|81378-2'], 'Do not attempt resuscitation'],
     ]);
     expect(r.preferences.every((o) => o.partOf?.[0]?.reference === `Procedure/${r.procedure.id}`)).toBe(true);
-    const none = buildGoalsOfCareResources({ ...input, request: { ...GOALS_OF_CARE, preferences: undefined, decisions: undefined, values: [] } });
+    const none = buildGoalsOfCareResources({
+      ...input,
+      request: { ...GOALS_OF_CARE, preferences: undefined, decisions: undefined, values: [] },
+    });
     expect(none.preferences).toEqual([]);
     expect(none.procedure.note).toBeUndefined();
   });

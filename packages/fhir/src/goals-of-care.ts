@@ -79,11 +79,15 @@ export function buildGoalsOfCareResources(input: GoalsOfCareInput): GoalsOfCareR
   const procedure = buildDiscussionProcedure(`${key}/procedure`, input);
   // A Goal's start is a date: the day of the discussion on the clinic's calendar.
   const startDate = clinicDay(input.request.discussedAt, input.timeZone);
-  const goals = input.request.goals.map((goal, index) =>
-    buildGoal({ key: goalKey(key, index), goal, subject: input.patient, startDate }),
-  );
+  const goals = input.request.goals.map((goal, index) => buildGoal({ key: goalKey(key, index), goal, subject: input.patient, startDate }));
   const preferences = buildPreferenceObservations(
-    { key, subject: input.patient, discussedAt: input.request.discussedAt, recordedAt: input.recordedAt, discussion: referenceTo(procedure) },
+    {
+      key,
+      subject: input.patient,
+      discussedAt: input.request.discussedAt,
+      recordedAt: input.recordedAt,
+      discussion: referenceTo(procedure),
+    },
     input.request.preferences,
   );
   const known = new Set((input.carePlan.goal ?? []).map((g) => g.reference));

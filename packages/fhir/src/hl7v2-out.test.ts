@@ -14,7 +14,10 @@ const now = new Date('2026-03-01T10:00:00Z');
 const patient: Patient = {
   resourceType: 'Patient',
   id: 'p1',
-  identifier: [{ system: 'urn:other', value: 'X' }, { system: SYSTEM, value: 'MRN-1' }],
+  identifier: [
+    { system: 'urn:other', value: 'X' },
+    { system: SYSTEM, value: 'MRN-1' },
+  ],
   name: [{ family: 'Synthetic|Test^Family', given: ['Ann&Bo', 'Mary'] }],
   birthDate: '1950-04-02',
   gender: 'female',
@@ -31,8 +34,14 @@ const bp: Observation = {
   effectiveDateTime: '2026-03-01T09:30:00+01:00',
   issued: '2026-03-01T09:31:00Z',
   component: [
-    { code: { coding: [{ system: 'http://loinc.org', code: '8480-6', display: 'Systolic blood pressure' }] }, valueQuantity: { value: 128, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
-    { code: { coding: [{ system: 'http://loinc.org', code: '8462-4', display: 'Diastolic blood pressure' }] }, valueQuantity: { value: 82, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+    {
+      code: { coding: [{ system: 'http://loinc.org', code: '8480-6', display: 'Systolic blood pressure' }] },
+      valueQuantity: { value: 128, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
+    },
+    {
+      code: { coding: [{ system: 'http://loinc.org', code: '8462-4', display: 'Diastolic blood pressure' }] },
+      valueQuantity: { value: 82, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
+    },
   ],
 };
 
@@ -42,11 +51,17 @@ const phq9: Observation = {
   meta: { versionId: '2' },
   status: 'amended',
   category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'survey' }] }],
-  code: { coding: [{ system: 'http://loinc.org', code: '44261-6', display: 'Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]' }] },
+  code: {
+    coding: [
+      { system: 'http://loinc.org', code: '44261-6', display: 'Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]' },
+    ],
+  },
   subject: { reference: 'Patient/p1' },
   effectiveDateTime: '2026-03-01T09:30:00Z',
   valueInteger: 10,
-  interpretation: [{ coding: [{ system: 'https://kap.example/cs', code: 'severity-moderate', display: 'Moderate' }], text: 'Moderate (PHQ-9 10-14)' }],
+  interpretation: [
+    { coding: [{ system: 'https://kap.example/cs', code: 'severity-moderate', display: 'Moderate' }], text: 'Moderate (PHQ-9 10-14)' },
+  ],
 };
 
 describe('ORU^R01', () => {
@@ -64,7 +79,15 @@ describe('ORU^R01', () => {
     expect(pid?.getField(5).toString()).toBe('Synthetic\\F\\Test\\S\\Family^Ann\\T\\Bo^Mary');
     expect(msg.getSegment('OBR')?.getField(4).getComponent(1)).toBe('85354-9');
     const obx = msg.getAllSegments('OBX');
-    expect(obx.map((s) => [s.getField(2).toString(), s.getComponent(3, 1), s.getField(5).toString(), s.getComponent(6, 1), s.getField(11).toString()])).toEqual([
+    expect(
+      obx.map((s) => [
+        s.getField(2).toString(),
+        s.getComponent(3, 1),
+        s.getField(5).toString(),
+        s.getComponent(6, 1),
+        s.getField(11).toString(),
+      ]),
+    ).toEqual([
       ['NM', '8480-6', '128', 'mm[Hg]', 'F'],
       ['NM', '8462-4', '82', 'mm[Hg]', 'F'],
     ]);
@@ -75,12 +98,23 @@ describe('ORU^R01', () => {
     const msg = Hl7Message.parse(buildOru(phq9, patient, 'C1', settings, now).toString());
     const obx = msg.getAllSegments('OBX');
     expect(obx).toHaveLength(2);
-    expect([obx[0]?.getComponent(3, 1), obx[0]?.getField(4).toString(), obx[0]?.getField(5).toString(), obx[0]?.getField(11).toString()]).toEqual(['44261-6', '1', '10', 'C']);
-    expect([obx[1]?.getField(2).toString(), obx[1]?.getField(4).toString(), obx[1]?.getComponent(5, 1)]).toEqual(['CWE', '1', 'severity-moderate']);
+    expect([
+      obx[0]?.getComponent(3, 1),
+      obx[0]?.getField(4).toString(),
+      obx[0]?.getField(5).toString(),
+      obx[0]?.getField(11).toString(),
+    ]).toEqual(['44261-6', '1', '10', 'C']);
+    expect([obx[1]?.getField(2).toString(), obx[1]?.getField(4).toString(), obx[1]?.getComponent(5, 1)]).toEqual([
+      'CWE',
+      '1',
+      'severity-moderate',
+    ]);
   });
 
   it('refuses a patient without an identifier the engine knows, and tells which messages qualify', () => {
-    expect(() => buildOru(bp, { ...patient, identifier: [{ system: 'urn:other', value: 'X' }] }, 'C1', settings, now)).toThrow(V2BuildError);
+    expect(() => buildOru(bp, { ...patient, identifier: [{ system: 'urn:other', value: 'X' }] }, 'C1', settings, now)).toThrow(
+      V2BuildError,
+    );
     expect(v2MessageKind(bp)).toBe('ORU^R01');
     expect(v2MessageKind(phq9)).toBe('ORU^R01');
     expect(v2MessageKind({ ...phq9, code: { coding: [{ system: 'http://loinc.org', code: '81378-2' }] } })).toBeUndefined();
@@ -98,7 +132,8 @@ describe('ORU^R01', () => {
 });
 
 describe('MDM^T02', () => {
-  const html = '<html><body><h1>Course note</h1><p>PHQ-9 14 → 6 | GAD-7 ^12~ &amp; 5 \\ done</p><ul><li>Session 1</li><li>Session 2</li></ul></body></html>';
+  const html =
+    '<html><body><h1>Course note</h1><p>PHQ-9 14 → 6 | GAD-7 ^12~ &amp; 5 \\ done</p><ul><li>Session 1</li><li>Session 2</li></ul></body></html>';
   const pdf = Buffer.from('%PDF-1.4 synthetic').toString('base64');
   const note: DocumentReference = {
     resourceType: 'DocumentReference',
@@ -107,7 +142,9 @@ describe('MDM^T02', () => {
     status: 'current',
     docStatus: 'final',
     type: { coding: [{ system: 'http://loinc.org', code: '11506-3', display: 'Progress note' }] },
-    category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note' }] }],
+    category: [
+      { coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note' }] },
+    ],
     subject: { reference: 'Patient/p1' },
     date: '2026-03-02T12:00:00Z',
     author: [{ reference: 'Practitioner/doc1', display: 'Dr Synthetic' }],
@@ -124,17 +161,19 @@ describe('MDM^T02', () => {
     expect(msg.segments.map((s) => s.name)).toEqual(['MSH', 'EVN', 'PID', 'PV1', 'TXA', 'OBX', 'OBX']);
     expect(msg.getSegment('MSH')?.getField(9).toString()).toBe('MDM^T02^MDM_T02');
     const txa = msg.getSegment('TXA');
-    expect([txa?.getField(2).toString(), txa?.getField(3).toString(), txa?.getField(12).toString(), txa?.getField(13).toString(), txa?.getField(17).toString(), txa?.getField(19).toString()]).toEqual([
-      '11506-3',
-      'FT',
-      'note1_3^KAP',
-      'note0_1^KAP',
-      'AU',
-      'AV',
-    ]);
+    expect([
+      txa?.getField(2).toString(),
+      txa?.getField(3).toString(),
+      txa?.getField(12).toString(),
+      txa?.getField(13).toString(),
+      txa?.getField(17).toString(),
+      txa?.getField(19).toString(),
+    ]).toEqual(['11506-3', 'FT', 'note1_3^KAP', 'note0_1^KAP', 'AU', 'AV']);
     const [ft, ed] = msg.getAllSegments('OBX');
     expect(ft?.getField(2).toString()).toBe('FT');
-    expect(ft?.getField(5).toString()).toBe('Course note\\.br\\PHQ-9 14 → 6 \\F\\ GAD-7 \\S\\12\\R\\ \\T\\ 5 \\E\\ done\\.br\\Session 1\\.br\\Session 2');
+    expect(ft?.getField(5).toString()).toBe(
+      'Course note\\.br\\PHQ-9 14 → 6 \\F\\ GAD-7 \\S\\12\\R\\ \\T\\ 5 \\E\\ done\\.br\\Session 1\\.br\\Session 2',
+    );
     expect(ed?.getField(2).toString()).toBe('ED');
     expect([ft?.getField(11).toString(), ed?.getField(11).toString()]).toEqual(['F', 'F']);
     expect([2, 3, 4, 5].map((c) => ed?.getComponent(5, c))).toEqual(['AP', 'PDF', 'Base64', pdf]);
@@ -142,15 +181,22 @@ describe('MDM^T02', () => {
 
   it('names the replaced version in TXA-13: from the reference, the store, or the previous version of the same note', () => {
     const parent = (doc: DocumentReference, replacedVersion?: string): string | undefined =>
-      Hl7Message.parse(buildMdm(doc, patient, 'C', settings, now, replacedVersion ? { replacedVersion } : {}).toString()).getSegment('TXA')?.getField(13).toString();
-    expect(parent({ ...note, relatesTo: [{ code: 'replaces', target: { reference: 'DocumentReference/note0/_history/4' } }] })).toBe('note0_4^KAP');
+      Hl7Message.parse(buildMdm(doc, patient, 'C', settings, now, replacedVersion ? { replacedVersion } : {}).toString())
+        .getSegment('TXA')
+        ?.getField(13)
+        .toString();
+    expect(parent({ ...note, relatesTo: [{ code: 'replaces', target: { reference: 'DocumentReference/note0/_history/4' } }] })).toBe(
+      'note0_4^KAP',
+    );
     expect(parent(note, '7')).toBe('note0_7^KAP');
     expect(parent({ ...note, relatesTo: [] })).toBe('note1_2^KAP');
     expect(parent({ ...note, relatesTo: [], meta: { versionId: '1' } })).toBe('');
   });
 
   it('refuses a note with no inline content', () => {
-    expect(() => buildMdm({ ...note, content: [{ attachment: { contentType: 'application/pdf', url: 'Binary/1' } }] }, patient, 'C', settings, now)).toThrow(V2BuildError);
+    expect(() =>
+      buildMdm({ ...note, content: [{ attachment: { contentType: 'application/pdf', url: 'Binary/1' } }] }, patient, 'C', settings, now),
+    ).toThrow(V2BuildError);
   });
 
   it('reads HTML as lines of text', () => {

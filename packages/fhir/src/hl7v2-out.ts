@@ -62,7 +62,10 @@ export function esc(text: string): string {
 
 /** Formatted text (FT): escaped, with each line break as `\.br\`. */
 export function formattedText(text: string): string {
-  return text.split(/\r\n|\r|\n/).map(esc).join('\\.br\\');
+  return text
+    .split(/\r\n|\r|\n/)
+    .map(esc)
+    .join('\\.br\\');
 }
 
 /** A field of components, each escaped; trailing empty components left off. */
@@ -126,11 +129,22 @@ function pid(patient: Patient, settings: V2OutSettings): Hl7Segment {
     return authority && i.value ? [comp(i.value, '', '', authority, 'MR')] : [];
   });
   if (ids.length === 0) {
-    throw new V2BuildError(`Patient/${patient.id} has no identifier of a system in HL7_ASSIGNING_AUTHORITIES: the engine could not match it`);
+    throw new V2BuildError(
+      `Patient/${patient.id} has no identifier of a system in HL7_ASSIGNING_AUTHORITIES: the engine could not match it`,
+    );
   }
   const name = patient.name?.[0];
   const gender = { male: 'M', female: 'F', other: 'O', unknown: 'U' }[patient.gender ?? 'unknown'] ?? 'U';
-  return segment('PID', ['1', '', ids.join('~'), '', comp(name?.family, name?.given?.[0], name?.given?.slice(1).join(' ')), '', v2DateTime(patient.birthDate), gender]);
+  return segment('PID', [
+    '1',
+    '',
+    ids.join('~'),
+    '',
+    comp(name?.family, name?.given?.[0], name?.given?.slice(1).join(' ')),
+    '',
+    v2DateTime(patient.birthDate),
+    gender,
+  ]);
 }
 
 /** CE/CWE from a CodeableConcept: its LOINC coding when it has one (`LN`), else its first coding (`99KAP`, local). */
@@ -178,7 +192,8 @@ export function buildOru(observation: Observation, patient: Patient, controlId: 
   const add = (type: string, code: string, value: string, unit: string, subId = ''): void => {
     obx.push([String(obx.length + 1), type, code, subId, value, unit, '', '', '', '', status, '', '', when]);
   };
-  if (observation.valueQuantity) add('NM', codedElement(observation.code), numeric(observation.valueQuantity), units(observation.valueQuantity));
+  if (observation.valueQuantity)
+    add('NM', codedElement(observation.code), numeric(observation.valueQuantity), units(observation.valueQuantity));
   for (const c of observation.component ?? []) {
     if (c.valueQuantity) add('NM', codedElement(c.code), numeric(c.valueQuantity), units(c.valueQuantity));
   }
@@ -193,7 +208,33 @@ export function buildOru(observation: Observation, patient: Patient, controlId: 
     [
       msh('ORU^R01', controlId, settings, now),
       pid(patient, settings),
-      segment('OBR', ['1', '', fillerOrder, codedElement(observation.code), '', '', when, '', '', '', '', '', '', '', '', '', '', '', '', '', '', v2DateTime(observation.issued), '', '', status]),
+      segment('OBR', [
+        '1',
+        '',
+        fillerOrder,
+        codedElement(observation.code),
+        '',
+        '',
+        when,
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        v2DateTime(observation.issued),
+        '',
+        '',
+        status,
+      ]),
       ...obx.map((fields) => segment('OBX', fields)),
     ],
     CONTEXT,
@@ -217,7 +258,9 @@ export function htmlToLines(html: string): string {
     .replace(/<(td|th)[^>]*>/gi, ' ')
     .replace(/<[^>]+>/g, '')
     .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (m, e: string) =>
-      e[0] === '#' ? String.fromCodePoint(e[1]?.toLowerCase() === 'x' ? parseInt(e.slice(2), 16) : Number(e.slice(1))) : entities[e.toLowerCase()] ?? m,
+      e[0] === '#'
+        ? String.fromCodePoint(e[1]?.toLowerCase() === 'x' ? parseInt(e.slice(2), 16) : Number(e.slice(1)))
+        : (entities[e.toLowerCase()] ?? m),
     )
     .split('\n')
     .map((l) => l.replace(/[ \t]+/g, ' ').trim())
@@ -277,10 +320,28 @@ export function buildMdm(
   const html = attachmentOf(doc, 'text/html');
   const plain = attachmentOf(doc, 'text/plain');
   const pdf = attachmentOf(doc, 'application/pdf');
-  const text = html?.data ? htmlToLines(Buffer.from(html.data, 'base64').toString('utf8')) : plain?.data ? Buffer.from(plain.data, 'base64').toString('utf8') : undefined;
+  const text = html?.data
+    ? htmlToLines(Buffer.from(html.data, 'base64').toString('utf8'))
+    : plain?.data
+      ? Buffer.from(plain.data, 'base64').toString('utf8')
+      : undefined;
   if (text !== undefined) obx.push([String(obx.length + 1), 'FT', typeCe, '1', formattedText(text), '', '', '', '', '', 'F']);
-  if (pdf?.data) obx.push([String(obx.length + 1), 'ED', typeCe, '2', ['', 'AP', 'PDF', 'Base64', pdf.data.replace(/\s+/g, '')].join('^'), '', '', '', '', '', 'F']);
-  if (obx.length === 0) throw new V2BuildError(`DocumentReference/${doc.id} has no inline text/html, text/plain or application/pdf content to send`);
+  if (pdf?.data)
+    obx.push([
+      String(obx.length + 1),
+      'ED',
+      typeCe,
+      '2',
+      ['', 'AP', 'PDF', 'Base64', pdf.data.replace(/\s+/g, '')].join('^'),
+      '',
+      '',
+      '',
+      '',
+      '',
+      'F',
+    ]);
+  if (obx.length === 0)
+    throw new V2BuildError(`DocumentReference/${doc.id} has no inline text/html, text/plain or application/pdf content to send`);
   const replaced = replacedDocument(doc, options.replacedVersion);
   const parent = replaced ? comp(documentNumber(replaced.id, replaced.version), settings.sendingApplication) : '';
   const author = doc.author?.[0];

@@ -83,7 +83,12 @@ describe('buildMeasureResources', () => {
     assertBundleInvariants(collectionBundle(m.all, BASE_URL, RECORDED_AT), known);
     const flag = m.alert?.flag as Flag;
     const communication = m.alert?.communication as Communication;
-    expect(flag).toMatchObject({ status: 'active', category: [{ coding: [{ code: 'safety' }] }], subject, period: { start: '2026-03-10T10:00:00+01:00' } });
+    expect(flag).toMatchObject({
+      status: 'active',
+      category: [{ coding: [{ code: 'safety' }] }],
+      subject,
+      period: { start: '2026-03-10T10:00:00+01:00' },
+    });
     expect(flag.code.coding?.map((c) => c.code)).toEqual(['phq9-self-harm', '44260-8']);
     expect(flag.code.text).toMatch(/after session 1/);
     expect(flag.extension?.[0]?.valueReference).toEqual({ reference: `QuestionnaireResponse/${m.responses[0]?.id}` });
@@ -109,7 +114,13 @@ describe('the self-harm alert at screening', () => {
   });
 
   it('is absent when item 9 is 0', () => {
-    const resources = buildScreeningResources({ screeningId: 's0', request: ELIGIBLE_FULL, evaluation: evaluateScreening(ELIGIBLE_FULL), patient, recordedAt: RECORDED_AT });
+    const resources = buildScreeningResources({
+      screeningId: 's0',
+      request: ELIGIBLE_FULL,
+      evaluation: evaluateScreening(ELIGIBLE_FULL),
+      patient,
+      recordedAt: RECORDED_AT,
+    });
     expect(resources.some((r) => r.resourceType === 'Flag' || r.resourceType === 'Communication')).toBe(false);
   });
 });

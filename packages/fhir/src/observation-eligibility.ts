@@ -17,7 +17,6 @@ import { eligibilityKey, findingKey } from './business-keys';
 
 const surveyCategory = [concept([HL7.surveyCategory] satisfies CodeDef[])];
 
-
 /** One finding: coded with its key, valued with its severity, the reason as a note. */
 export function buildFindingObservation(
   ctx: ScreeningContext,

@@ -10,7 +10,6 @@ import { patientKey } from './business-keys';
  * @see https://hl7.org/fhir/R4/patient.html
  */
 
-
 /** The Patient id the adapter uses for `ref` in a tenant, so every resource references the same one. */
 export function patientId(ref: Pick<PatientRef, 'system' | 'value'>, tenantId: string): string {
   return resourceId(patientKey(ref, tenantId));

@@ -22,9 +22,7 @@ export const COURSE_PLAN_CANONICAL = `${COURSE_PLAN_URL}|${COURSE_PLAN_VERSION}`
 const after = (actionId: CourseActivity, withinHours?: number): PlanDefinitionActionRelatedAction => ({
   actionId,
   relationship: 'after-end',
-  ...(withinHours === undefined
-    ? {}
-    : { offsetRange: { low: quantity(0, UCUM.hour), high: quantity(withinHours, UCUM.hour) } }),
+  ...(withinHours === undefined ? {} : { offsetRange: { low: quantity(0, UCUM.hour), high: quantity(withinHours, UCUM.hour) } }),
 });
 
 /**

@@ -17,7 +17,12 @@ describe('buildProvenance', () => {
     expect(p.activity?.coding?.[0]).toMatchObject({ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: 'CREATE' });
     expect(p.agent).toEqual([
       {
-        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler', display: 'Assembler' }], text: 'Assembler' },
+        type: {
+          coding: [
+            { system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler', display: 'Assembler' },
+          ],
+          text: 'Assembler',
+        },
         who: { display: ADAPTER_DISPLAY },
       },
     ]);
@@ -26,7 +31,14 @@ describe('buildProvenance', () => {
   });
 
   it('adds the author and the reason when given', () => {
-    const p = buildProvenance({ key: 'k', targets, recorded: RECORDED_AT, activity: 'UPDATE', reason: 'Goals-of-care discussion', authorDisplay: 'Dr. Rivera' });
+    const p = buildProvenance({
+      key: 'k',
+      targets,
+      recorded: RECORDED_AT,
+      activity: 'UPDATE',
+      reason: 'Goals-of-care discussion',
+      authorDisplay: 'Dr. Rivera',
+    });
     expect(p.activity?.coding?.[0]?.code).toBe('UPDATE');
     expect(p.agent?.[1]).toMatchObject({ type: { coding: [{ code: 'author' }] }, who: { display: 'Dr. Rivera' } });
     expect(p.reason).toEqual([{ text: 'Goals-of-care discussion' }]);

@@ -32,7 +32,6 @@ import { questionnaireResponseKey } from './business-keys';
  * @see https://hl7.org/fhir/R4/questionnaireresponse.html
  */
 
-
 const answerItem = (linkId: string, answer: QuestionnaireResponseItemAnswer): QuestionnaireResponseItem => ({
   linkId,
   answer: [answer],
@@ -161,7 +160,11 @@ function readInstrument(reader: ResponseReader, def: InstrumentDef, items: Json[
     const code = isRecord(value) ? value.code : undefined;
     const score = FREQUENCY_ANSWERS.findIndex((a) => a.code === code);
     if (score < 0) {
-      return reader.issue('code-invalid', `${expr}.answer[0]`, `Item "${String(item.linkId)}": ${String(code)} is not an answer of the list`);
+      return reader.issue(
+        'code-invalid',
+        `${expr}.answer[0]`,
+        `Item "${String(item.linkId)}": ${String(code)} is not an answer of the list`,
+      );
     }
     scores[index] = score;
   });
@@ -188,7 +191,11 @@ export function screeningRequestFromQuestionnaireResponse(qr: unknown): Screenin
   }
   const canonical = str(qr.questionnaire);
   if (canonical?.split('|')[0] !== SCREENING_QUESTIONNAIRE_URL) {
-    reader.issue('invalid', `${root}.questionnaire`, `questionnaire must be ${SCREENING_QUESTIONNAIRE_URL}, got ${String(qr.questionnaire)}`);
+    reader.issue(
+      'invalid',
+      `${root}.questionnaire`,
+      `questionnaire must be ${SCREENING_QUESTIONNAIRE_URL}, got ${String(qr.questionnaire)}`,
+    );
   }
   if (qr.status !== 'completed') {
     reader.issue('invalid', `${root}.status`, `status must be "completed", got ${JSON.stringify(qr.status ?? null)}`);

@@ -42,7 +42,14 @@ describe('the kap-screening Questionnaire', () => {
       ['weightKg', 'decimal', '29463-7'],
     ]);
     const ext = (i: QuestionnaireItem, url: string) => i.extension?.find((e) => e.url === url);
-    expect(items.map((i) => ext(i, QUESTIONNAIRE_UNIT_EXTENSION)?.valueCoding?.code)).toEqual(['mm[Hg]', 'mm[Hg]', '/min', '%', '/min', 'kg']);
+    expect(items.map((i) => ext(i, QUESTIONNAIRE_UNIT_EXTENSION)?.valueCoding?.code)).toEqual([
+      'mm[Hg]',
+      'mm[Hg]',
+      '/min',
+      '%',
+      '/min',
+      'kg',
+    ]);
     expect(items.map((i) => !!ext(i, OBSERVATION_EXTRACT_EXTENSION))).toEqual([false, false, true, true, true, true]);
   });
 
@@ -83,7 +90,8 @@ describe('QuestionnaireResponse round trip', () => {
 });
 
 describe('screeningRequestFromQuestionnaireResponse refuses', () => {
-  const good = (): QuestionnaireResponse => buildScreeningQuestionnaireResponse('bad', ELIGIBLE_FULL, { reference: `Patient/${patientId(ELIGIBLE_FULL.patient, 'default')}` });
+  const good = (): QuestionnaireResponse =>
+    buildScreeningQuestionnaireResponse('bad', ELIGIBLE_FULL, { reference: `Patient/${patientId(ELIGIBLE_FULL.patient, 'default')}` });
 
   it('something that is not a QuestionnaireResponse', () => {
     expect(screeningRequestFromQuestionnaireResponse({ resourceType: 'Patient' })).toEqual({
@@ -94,8 +102,15 @@ describe('screeningRequestFromQuestionnaireResponse refuses', () => {
   });
 
   it('a response to another Questionnaire, or one not completed', () => {
-    const result = screeningRequestFromQuestionnaireResponse({ ...good(), questionnaire: 'http://example.org/Questionnaire/x', status: 'in-progress' });
-    expect(result.ok ? [] : result.issues.map((i) => i.expression)).toEqual(['QuestionnaireResponse.questionnaire', 'QuestionnaireResponse.status']);
+    const result = screeningRequestFromQuestionnaireResponse({
+      ...good(),
+      questionnaire: 'http://example.org/Questionnaire/x',
+      status: 'in-progress',
+    });
+    expect(result.ok ? [] : result.issues.map((i) => i.expression)).toEqual([
+      'QuestionnaireResponse.questionnaire',
+      'QuestionnaireResponse.status',
+    ]);
   });
 
   it('an unknown linkId, named by its place', () => {
@@ -105,7 +120,10 @@ describe('screeningRequestFromQuestionnaireResponse refuses', () => {
     vitals.item[0] = { linkId: 'temperature', answer: [{ valueDecimal: 37 }] };
     const result = screeningRequestFromQuestionnaireResponse(qr);
     expect(result.ok).toBe(false);
-    expect(result.ok ? undefined : result.issues[0]).toMatchObject({ code: 'structure', expression: 'QuestionnaireResponse.item[2].item[0]' });
+    expect(result.ok ? undefined : result.issues[0]).toMatchObject({
+      code: 'structure',
+      expression: 'QuestionnaireResponse.item[2].item[0]',
+    });
     expect(result.ok ? '' : result.issues[0]?.diagnostics).toContain('temperature');
   });
 

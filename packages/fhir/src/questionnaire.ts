@@ -53,9 +53,33 @@ export interface VitalItemDef {
 
 /** The vitals items, a table in REST field order. */
 export const VITAL_ITEMS: readonly VitalItemDef[] = [
-  { field: 'systolic', text: 'Systolic blood pressure', type: 'integer', code: LOINC.systolic, unit: UCUM.mmHg, required: true, extract: false },
-  { field: 'diastolic', text: 'Diastolic blood pressure', type: 'integer', code: LOINC.diastolic, unit: UCUM.mmHg, required: true, extract: false },
-  { field: 'heartRate', text: 'Heart rate', type: 'integer', code: LOINC.heartRate, unit: UCUM.beatsPerMinute, required: true, extract: true },
+  {
+    field: 'systolic',
+    text: 'Systolic blood pressure',
+    type: 'integer',
+    code: LOINC.systolic,
+    unit: UCUM.mmHg,
+    required: true,
+    extract: false,
+  },
+  {
+    field: 'diastolic',
+    text: 'Diastolic blood pressure',
+    type: 'integer',
+    code: LOINC.diastolic,
+    unit: UCUM.mmHg,
+    required: true,
+    extract: false,
+  },
+  {
+    field: 'heartRate',
+    text: 'Heart rate',
+    type: 'integer',
+    code: LOINC.heartRate,
+    unit: UCUM.beatsPerMinute,
+    required: true,
+    extract: true,
+  },
   {
     field: 'spo2',
     text: 'Oxygen saturation (pulse oximetry)',
@@ -65,7 +89,15 @@ export const VITAL_ITEMS: readonly VitalItemDef[] = [
     required: false,
     extract: true,
   },
-  { field: 'respiratoryRate', text: 'Respiratory rate', type: 'integer', code: LOINC.respiratoryRate, unit: UCUM.breathsPerMinute, required: false, extract: true },
+  {
+    field: 'respiratoryRate',
+    text: 'Respiratory rate',
+    type: 'integer',
+    code: LOINC.respiratoryRate,
+    unit: UCUM.breathsPerMinute,
+    required: false,
+    extract: true,
+  },
   { field: 'weightKg', text: 'Body weight', type: 'decimal', code: LOINC.bodyWeight, unit: UCUM.kg, required: false, extract: true },
 ];
 
@@ -130,10 +162,7 @@ function vitalsGroup(): QuestionnaireItem {
       code: [coding(v.code)],
       text: v.text,
       ...(v.required ? { required: true } : {}),
-      extension: [
-        { url: QUESTIONNAIRE_UNIT_EXTENSION, valueCoding: coding(v.unit) },
-        ...(v.extract ? [extractExtension] : []),
-      ],
+      extension: [{ url: QUESTIONNAIRE_UNIT_EXTENSION, valueCoding: coding(v.unit) }, ...(v.extract ? [extractExtension] : [])],
     })),
   };
 }
@@ -160,7 +189,12 @@ function consentGroup(): QuestionnaireItem {
     type: 'group',
     text: 'Informed consent',
     item: [
-      { linkId: CONSENT_LINK_IDS.informed, type: 'boolean', text: 'Informed consent to ketamine-assisted psychotherapy was given', required: true },
+      {
+        linkId: CONSENT_LINK_IDS.informed,
+        type: 'boolean',
+        text: 'Informed consent to ketamine-assisted psychotherapy was given',
+        required: true,
+      },
       { linkId: CONSENT_LINK_IDS.signedAt, type: 'dateTime', text: 'Consent signed at' },
     ],
   };

@@ -17,7 +17,8 @@ export const ALERT_ACKNOWLEDGEMENT_EXTENSION = `${KAP_CANONICAL}/StructureDefini
 export const ALERT_RESOLUTION_EXTENSION = `${KAP_CANONICAL}/StructureDefinition/alert-resolution`;
 
 /** The business key of one step of an alert: `safety-alert/<id>/acknowledgement`, `.../escalation/2`. */
-export const safetyAlertStepKey = (alertId: string, step: 'acknowledgement' | 'resolution' | `escalation/${number}`): string => `safety-alert/${alertId}/${step}`;
+export const safetyAlertStepKey = (alertId: string, step: 'acknowledgement' | 'resolution' | `escalation/${number}`): string =>
+  `safety-alert/${alertId}/${step}`;
 
 export interface AlertStep {
   readonly by: string;
@@ -72,7 +73,11 @@ export function buildAlertStepRecords(input: AlertStepRecordInput): { communicat
     key,
     patient: input.patient,
     about: [input.flag],
-    category: escalation ? 'safety-alert-escalation' : input.step === 'acknowledgement' ? 'safety-alert-acknowledged' : 'safety-alert-resolved',
+    category: escalation
+      ? 'safety-alert-escalation'
+      : input.step === 'acknowledgement'
+        ? 'safety-alert-acknowledged'
+        : 'safety-alert-resolved',
     text: input.text,
     sent: input.at,
     priority: escalation ? 'stat' : 'routine',

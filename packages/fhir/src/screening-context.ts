@@ -11,4 +11,3 @@ export interface ScreeningContext {
   /** The QuestionnaireResponse every extracted resource is `derivedFrom` (SDC extraction). */
   readonly response: Reference<QuestionnaireResponse>;
 }
-

@@ -132,7 +132,11 @@ describe('applyScreeningReview', () => {
   it('amends the eligibility Observation with the decision, reviewer and note', () => {
     const { resources } = screen('s-review', NEEDS_REVIEW);
     const eligibility = byCode(resources, 'screening-eligibility') as Observation;
-    const reviewed = applyScreeningReview(eligibility, { decision: 'approved', reviewer: 'Dr. Rivera', note: 'BMI acceptable' }, RECORDED_AT);
+    const reviewed = applyScreeningReview(
+      eligibility,
+      { decision: 'approved', reviewer: 'Dr. Rivera', note: 'BMI acceptable' },
+      RECORDED_AT,
+    );
     expect(reviewed.status).toBe('amended');
     expect(reviewed.id).toBe(eligibility.id);
     expect(reviewed.performer).toEqual([{ display: 'Dr. Rivera' }]);

@@ -34,7 +34,9 @@ describe('validateResource', () => {
   });
 
   it('enforces base R4 rules and invariants', () => {
-    expect(() => validateResource({ resourceType: 'Consent', status: 'active', scope: { text: 's' }, category: [{ text: 'c' }] })).toThrow(/ppc-1/);
+    expect(() => validateResource({ resourceType: 'Consent', status: 'active', scope: { text: 's' }, category: [{ text: 'c' }] })).toThrow(
+      /ppc-1/,
+    );
     expect(() => validateResource({ resourceType: 'Patient', id: 'p', foo: 1 } as never)).toThrow(/foo/);
   });
 

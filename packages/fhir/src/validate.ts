@@ -65,13 +65,17 @@ export function loadDefinitions(): ReadonlyMap<string, StructureDefinition> {
 function patchNestedSliceDiscriminators(sd: StructureDefinition): StructureDefinition {
   const elements = sd.snapshot?.element;
   if (!elements) return sd;
-  const sliced = elements.find((e) => e.id === 'Observation.component' && e.slicing?.discriminator?.some((d) => d.path === 'code.coding.code'));
+  const sliced = elements.find(
+    (e) => e.id === 'Observation.component' && e.slicing?.discriminator?.some((d) => d.path === 'code.coding.code'),
+  );
   if (!sliced) return sd;
   const patchedElements = elements.map((e): ElementDefinition => {
     if (e === sliced && e.slicing) return { ...e, slicing: { ...e.slicing, discriminator: [{ type: 'pattern', path: 'code' }] } };
     const slice = /^Observation\.component:([^.]+)\.code$/.exec(e.id ?? '')?.[1];
     if (!slice) return e;
-    const system = elements.find((x) => x.id === `Observation.component:${slice}.code.coding:${slice === 'SystolicBP' ? 'SBPCode' : 'DBPCode'}.system`)?.fixedUri;
+    const system = elements.find(
+      (x) => x.id === `Observation.component:${slice}.code.coding:${slice === 'SystolicBP' ? 'SBPCode' : 'DBPCode'}.system`,
+    )?.fixedUri;
     const code = elements.find((x) => x.id?.startsWith(`Observation.component:${slice}.code.coding:`) && x.id.endsWith('.code'))?.fixedCode;
     return system && code ? { ...e, patternCodeableConcept: { coding: [{ system, code }] } } : e;
   });
@@ -124,7 +128,10 @@ function claimedProfiles(resource: Resource, known: ReadonlyMap<string, Structur
 }
 
 /** The same issues, from @medplum/core's validator alone (the tests compare the two). */
-export function medplumIssues(resource: Resource, known: ReadonlyMap<string, StructureDefinition> = loadDefinitions()): OperationOutcomeIssue[] {
+export function medplumIssues(
+  resource: Resource,
+  known: ReadonlyMap<string, StructureDefinition> = loadDefinitions(),
+): OperationOutcomeIssue[] {
   const issues = errorsOf(() => medplumValidateResource(resource));
   for (const profile of claimedProfiles(resource, known)) {
     for (const issue of errorsOf(() => validateTypedValue({ type: profile.url, value: resource }))) {

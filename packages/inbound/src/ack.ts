@@ -60,7 +60,7 @@ export function buildAck(input: AckInput): string {
   ];
   // Up to MSH-12 always; empty fields after it are left off.
   while (msh.length > 12 && msh[msh.length - 1] === '') msh.pop();
-  const text = input.problem ? input.problem.text : input.note ?? '';
+  const text = input.problem ? input.problem.text : (input.note ?? '');
   const segments = [msh.join('|'), ['MSA', input.code, f(10), escapeHl7(text).slice(0, 80)].join('|').replace(/\|+$/, '')];
   if (input.problem) segments.push(errSegment(input.problem, version, input.code));
   return segments.join('\r');

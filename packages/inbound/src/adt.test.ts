@@ -31,7 +31,8 @@ describe('readAdt', () => {
   });
 
   it('reads a 2.3 A08 with LF separators, escapes and Latin-1 (MSH-18 8859/1) into demographics', () => {
-    const text = 'MSH|^~\\&|LAB|H|KAP|P|20260301||ADT^A08|X9|P|2.3||||||8859/1\nPID|1||MRN-1^^^HOSP||M\\S\\ller^Ren\xe9e^^^^^L~Mueller^Renee^^^^^A||19501231|F\n';
+    const text =
+      'MSH|^~\\&|LAB|H|KAP|P|20260301||ADT^A08|X9|P|2.3||||||8859/1\nPID|1||MRN-1^^^HOSP||M\\S\\ller^Ren\xe9e^^^^^L~Mueller^Renee^^^^^A||19501231|F\n';
     const r = readAdt(parse(text, 'latin1').message, settings);
     expect(r.outcome).toBe('accepted');
     if (r.outcome !== 'accepted') return;
@@ -59,7 +60,9 @@ describe('readAdt', () => {
   });
 
   it('takes an assigning authority that is itself an OID or a URI as the system', () => {
-    const r = read('MSH|^~\\&|A|B|C|D|2026||ADT^A08|1|P|2.5\rPID|1||A1^^^2.16.840.1.113883.19.5~B2^^^urn:oid:1.2.3~C3^^^https://mrn.example/ids~D4^^^LOCALONLY');
+    const r = read(
+      'MSH|^~\\&|A|B|C|D|2026||ADT^A08|1|P|2.5\rPID|1||A1^^^2.16.840.1.113883.19.5~B2^^^urn:oid:1.2.3~C3^^^https://mrn.example/ids~D4^^^LOCALONLY',
+    );
     expect(r.outcome === 'accepted' && r.events[0]?.identifiers).toEqual([
       { system: 'urn:oid:2.16.840.1.113883.19.5', value: 'A1' },
       { system: 'urn:oid:1.2.3', value: 'B2' },
@@ -77,9 +80,21 @@ describe('readAdt', () => {
   it('ignores other messages and events, and answers problems with AE or AR', () => {
     expect(read('MSH|^~\\&|A|B|C|D|2026||ORU^R01|1|P|2.5\rPID|1||X^^^HOSP').outcome).toBe('ignored');
     expect(read('MSH|^~\\&|A|B|C|D|2026||ADT^A02|1|P|2.5\rPID|1||X^^^HOSP').outcome).toBe('ignored');
-    expect(read('MSH|^~\\&|A|B|C|D|2026||ADT^A03|1|P|2.5\rPID|1||X^^^OTHER')).toMatchObject({ outcome: 'accepted', events: [{ identifiers: [] }], warning: { code: '103' } });
-    expect(read('MSH|^~\\&|A|B|C|D|2026||ADT^A03|1|P|2.5\rPID|1|X')).toMatchObject({ outcome: 'rejected', ack: 'AE', problem: { code: '101', field: 3 } });
-    expect(read('MSH|^~\\&|A|B|C|D|2026||ADT^A03||P|2.5\rPID|1||X^^^HOSP')).toMatchObject({ outcome: 'rejected', ack: 'AR', problem: { code: '101', field: 10 } });
+    expect(read('MSH|^~\\&|A|B|C|D|2026||ADT^A03|1|P|2.5\rPID|1||X^^^OTHER')).toMatchObject({
+      outcome: 'accepted',
+      events: [{ identifiers: [] }],
+      warning: { code: '103' },
+    });
+    expect(read('MSH|^~\\&|A|B|C|D|2026||ADT^A03|1|P|2.5\rPID|1|X')).toMatchObject({
+      outcome: 'rejected',
+      ack: 'AE',
+      problem: { code: '101', field: 3 },
+    });
+    expect(read('MSH|^~\\&|A|B|C|D|2026||ADT^A03||P|2.5\rPID|1||X^^^HOSP')).toMatchObject({
+      outcome: 'rejected',
+      ack: 'AR',
+      problem: { code: '101', field: 10 },
+    });
     expect(() => parse('hello world')).toThrow(/MSH/);
     expect(() => parse('MSH|^~\\&|A|B|C|D|2026||ADT^A03|1|P|2.5||||||KLINGON')).toThrow(/Character set/);
   });
@@ -88,12 +103,24 @@ describe('readAdt', () => {
 describe('buildAck', () => {
   it('echoes MSH-10 in MSA-2, swaps sender and receiver, and adds an ERR for the version', () => {
     const { msh } = parse('MSH|^~\\&|EPIC|GEN|KAP|PALL|2026||ADT^A03^ADT_A03|C-1|P|2.5.1||||||UNICODE UTF-8\rPID|1');
-    const ack = buildAck({ msh, code: 'AE', problem: { code: '103', text: 'PID-3 not mapped', segment: 'PID', field: 3 }, now: new Date(0), ackControlId: 'K1' });
+    const ack = buildAck({
+      msh,
+      code: 'AE',
+      problem: { code: '103', text: 'PID-3 not mapped', segment: 'PID', field: 3 },
+      now: new Date(0),
+      ackControlId: 'K1',
+    });
     const lines = ack.split('\r');
     expect(lines[0]).toBe('MSH|^~\\&|KAP|PALL|EPIC|GEN|19700101000000+0000||ACK^A03^ACK|K1|P|2.5.1||||||UNICODE UTF-8');
     expect(lines[1]).toBe('MSA|AE|C-1|PID-3 not mapped');
     expect(lines[2]).toBe('ERR||PID^1^3|103^Table value not found^HL70357|E||||PID-3 not mapped');
-    const old = buildAck({ msh: parse('MSH|^~\\&|A|B|C|D|2026||ADT^A03|9|P|2.3').msh, code: 'AR', problem: { code: '101', text: 'x', segment: 'PID', field: 3 }, now: new Date(0), ackControlId: 'K2' });
+    const old = buildAck({
+      msh: parse('MSH|^~\\&|A|B|C|D|2026||ADT^A03|9|P|2.3').msh,
+      code: 'AR',
+      problem: { code: '101', text: 'x', segment: 'PID', field: 3 },
+      now: new Date(0),
+      ackControlId: 'K2',
+    });
     expect(old.split('\r')[0]).toBe('MSH|^~\\&|C|D|A|B|19700101000000+0000||ACK^A03^ACK|K2|P|2.3');
     expect(old.split('\r')[2]).toBe('ERR|PID^1^3^101&Required field missing&HL70357');
     expect(encodeHl7('é', 'latin1')).toEqual(Buffer.from([0xe9]));

@@ -45,7 +45,8 @@ export type AdtReading =
 /** The header fields of a parsed message; MSH-n is `getField(n)`. */
 export function readHeader(message: Hl7Message): Hl7Header {
   const msh = message.header;
-  const text = (n: number, component?: number): string => (component ? msh.getComponent(n, component) : msh.getField(n)?.toString() ?? '').trim();
+  const text = (n: number, component?: number): string =>
+    (component ? msh.getComponent(n, component) : (msh.getField(n)?.toString() ?? '')).trim();
   return {
     sender: `${text(3)}|${text(4)}`,
     controlId: text(10),
@@ -136,7 +137,8 @@ function identifiersOf(
 ): { identifiers: PatientEvent['identifiers']; warning?: Hl7Problem } | { problem: Hl7Problem } {
   const { identifiers, unmapped } = cxIdentifiers(segment.getField(field), message, settings.assigningAuthorities);
   if (identifiers.length > 0) return { identifiers };
-  if (unmapped.length === 0) return { problem: { code: '101', text: `${name}-${field} (patient identifier) is missing`, segment: name, field } };
+  if (unmapped.length === 0)
+    return { problem: { code: '101', text: `${name}-${field} (patient identifier) is missing`, segment: name, field } };
   // No identifier the site can map: no patient of ours can match, as for an unknown patient (AA),
   // but the ACK warns, so a missing HL7_ASSIGNING_AUTHORITIES entry does not go unnoticed.
   return {

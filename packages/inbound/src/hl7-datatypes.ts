@@ -49,7 +49,15 @@ function selfDescribing(namespace: string): string | undefined {
   return undefined;
 }
 
-const NAME_USE: Readonly<Record<string, HumanName['use']>> = { L: 'official', D: 'usual', M: 'maiden', N: 'nickname', A: 'usual', S: 'anonymous', T: 'temp' };
+const NAME_USE: Readonly<Record<string, HumanName['use']>> = {
+  L: 'official',
+  D: 'usual',
+  M: 'maiden',
+  N: 'nickname',
+  A: 'usual',
+  S: 'anonymous',
+  T: 'temp',
+};
 
 /** Every repetition of an XPN field with a family or given name. */
 export function xpnNames(field: Hl7Field | undefined, message: Hl7Message): HumanName[] {

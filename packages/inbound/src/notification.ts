@@ -37,7 +37,11 @@ export const NotificationBundle = z
   .superRefine((bundle, ctx) => {
     const status = bundle.entry[0]?.resource;
     if (status?.resourceType !== 'Parameters') {
-      ctx.addIssue({ code: 'custom', path: ['entry', 0, 'resource', 'resourceType'], message: 'the first entry must be the SubscriptionStatus Parameters' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['entry', 0, 'resource', 'resourceType'],
+        message: 'the first entry must be the SubscriptionStatus Parameters',
+      });
       return;
     }
     const params = z.array(StatusParameter).safeParse((status as { parameter?: unknown }).parameter ?? []);
@@ -54,14 +58,22 @@ export const NotificationBundle = z
       });
     }
     if (!params.data.some((p) => p.name === 'subscription' && p.valueReference?.reference)) {
-      ctx.addIssue({ code: 'custom', path: ['entry', 0, 'resource', 'parameter', 'subscription'], message: 'the subscription reference is required' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['entry', 0, 'resource', 'parameter', 'subscription'],
+        message: 'the subscription reference is required',
+      });
     }
     if (type === 'event-notification') {
       const events = params.data.filter((p) => p.name === 'notification-event');
       events.forEach((event, i) => {
         const focus = (event.part ?? []).find((p) => p.name === 'focus') as { valueReference?: { reference?: string } } | undefined;
         if (!focus?.valueReference?.reference) {
-          ctx.addIssue({ code: 'custom', path: ['entry', 0, 'resource', 'parameter', 'notification-event', i, 'focus'], message: 'each event needs a focus reference' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['entry', 0, 'resource', 'parameter', 'notification-event', i, 'focus'],
+            message: 'each event needs a focus reference',
+          });
         }
       });
     }
@@ -99,7 +111,8 @@ export function readNotification(bundle: Bundle): ReadNotification {
     if (!focus) continue;
     const eventNumber = parts.find((p) => p.name === 'event-number')?.valueString;
     const entry = rest.find(
-      (e) => e.resource?.resourceType === focus.type && (e.resource.id === focus.id || (e.fullUrl ?? '').endsWith(`${focus.type}/${focus.id}`)),
+      (e) =>
+        e.resource?.resourceType === focus.type && (e.resource.id === focus.id || (e.fullUrl ?? '').endsWith(`${focus.type}/${focus.id}`)),
     );
     events.push({ ...(eventNumber ? { eventNumber } : {}), focus, ...(entry?.resource ? { resource: entry.resource } : {}) });
   }
@@ -146,7 +159,10 @@ export function patientEventFromResource(resource: Resource, settings: InboundSe
       identifiers,
       ...(ehrPatientId ? { ehrPatientId } : {}),
       ...(expired
-        ? { courseEnd: 'deceased' as const, endReason: `The EHR reported the patient's death at discharge (Encounter disposition ${expired}).` }
+        ? {
+            courseEnd: 'deceased' as const,
+            endReason: `The EHR reported the patient's death at discharge (Encounter disposition ${expired}).`,
+          }
         : stop
           ? { courseEnd: 'discharged' as const, endReason: `The EHR reported a discharge with disposition ${stop} (FHIR notification).` }
           : {}),
@@ -166,7 +182,9 @@ function identifiersOf(list: Patient['identifier']): PatientIdentifier[] {
  */
 export const ClassicNotificationResource = z
   .object({
-    resourceType: z.enum(['Patient', 'Encounter'], { message: 'a rest-hook body must be a Patient or Encounter (or a Bundle of the R4 backport)' }),
+    resourceType: z.enum(['Patient', 'Encounter'], {
+      message: 'a rest-hook body must be a Patient or Encounter (or a Bundle of the R4 backport)',
+    }),
     id: z.string().min(1, 'the resource id is required'),
     meta: z.object({ versionId: z.string().optional() }).loose().optional(),
   })
@@ -190,7 +208,9 @@ export function readEhrNotificationBody(body: unknown): { ok: true; value: EhrNo
   }
   if (isPlainObject(body) && body.resourceType === 'Bundle') {
     const parsed = NotificationBundle.safeParse(body);
-    return parsed.success ? { ok: true, value: { style: 'backport', bundle: parsed.data as unknown as Bundle } } : { ok: false, issues: parsed.error.issues };
+    return parsed.success
+      ? { ok: true, value: { style: 'backport', bundle: parsed.data as unknown as Bundle } }
+      : { ok: false, issues: parsed.error.issues };
   }
   const parsed = ClassicNotificationResource.safeParse(body);
   return parsed.success

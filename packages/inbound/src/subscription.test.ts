@@ -14,7 +14,11 @@ const statement = (rest: Partial<CapabilityStatement> & { resources?: Array<Reco
     rest: [{ mode: 'server', resource: (resources ?? []) as never }],
   };
 };
-const subscriptionResource = (extra: Record<string, unknown> = {}) => ({ type: 'Subscription', interaction: [{ code: 'create' }, { code: 'search-type' }], ...extra });
+const subscriptionResource = (extra: Record<string, unknown> = {}) => ({
+  type: 'Subscription',
+  interaction: [{ code: 'create' }, { code: 'search-type' }],
+  ...extra,
+});
 
 describe('chooseSubscriptionStyle', () => {
   it('takes classic for a server that lists Subscription without the backport (Medplum 5)', () => {
@@ -27,11 +31,30 @@ describe('chooseSubscriptionStyle', () => {
 
   it('takes the backport where the server declares it, whichever way it does', () => {
     const ways: CapabilityStatement[] = [
-      statement({ instantiates: ['http://hl7.org/fhir/uv/subscriptions-backport/CapabilityStatement/backport-subscription-server-r4'], resources: [subscriptionResource()] }),
-      statement({ resources: [subscriptionResource({ supportedProfile: ['http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription'] })] }),
+      statement({
+        instantiates: ['http://hl7.org/fhir/uv/subscriptions-backport/CapabilityStatement/backport-subscription-server-r4'],
+        resources: [subscriptionResource()],
+      }),
+      statement({
+        resources: [
+          subscriptionResource({
+            supportedProfile: ['http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription'],
+          }),
+        ],
+      }),
       statement({ resources: [subscriptionResource(), { type: 'SubscriptionTopic' }] }),
-      statement({ resources: [subscriptionResource({ operation: [{ name: '$status', definition: 'http://example.org/OperationDefinition/x' }] })] }),
-      statement({ resources: [subscriptionResource({ operation: [{ name: 'x', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events' }] })] }),
+      statement({
+        resources: [subscriptionResource({ operation: [{ name: '$status', definition: 'http://example.org/OperationDefinition/x' }] })],
+      }),
+      statement({
+        resources: [
+          subscriptionResource({
+            operation: [
+              { name: 'x', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events' },
+            ],
+          }),
+        ],
+      }),
     ];
     for (const capability of ways) expect(chooseSubscriptionStyle('auto', capability)).toMatchObject({ style: 'backport' });
   });
@@ -51,11 +74,19 @@ describe('chooseSubscriptionStyle', () => {
 
 describe('classicSubscription', () => {
   it('is an active rest-hook with a search criteria that posts the resource, with the Authorization header', () => {
-    const s = classicSubscription('Patient', { endpoint: 'https://kap.example.org/v1/ehr-notifications', header: 'Authorization: Bearer t' });
+    const s = classicSubscription('Patient', {
+      endpoint: 'https://kap.example.org/v1/ehr-notifications',
+      header: 'Authorization: Bearer t',
+    });
     expect(s).toMatchObject({
       status: 'active',
       criteria: CLASSIC_CRITERIA.Patient,
-      channel: { type: 'rest-hook', endpoint: 'https://kap.example.org/v1/ehr-notifications', payload: 'application/fhir+json', header: ['Authorization: Bearer t'] },
+      channel: {
+        type: 'rest-hook',
+        endpoint: 'https://kap.example.org/v1/ehr-notifications',
+        payload: 'application/fhir+json',
+        header: ['Authorization: Bearer t'],
+      },
     });
     expect(s.extension).toBeUndefined();
     expect(classicSubscription('Encounter', { endpoint: 'x' }).criteria).toBe('Encounter?status=finished');

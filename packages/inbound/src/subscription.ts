@@ -117,7 +117,14 @@ export function chooseSubscriptionStyle(
     (subscription?.supportedProfile ?? []).some((p) => p.startsWith(BACKPORT_IG)) ||
     (subscription?.profile ?? '').startsWith(BACKPORT_IG) ||
     resources.some((r) => (r.type as string) === 'SubscriptionTopic') ||
-    (subscription?.operation ?? []).some((o) => o.name === 'status' || o.name === '$status' || o.name === 'events' || o.name === '$events' || (o.definition ?? '').startsWith(BACKPORT_IG));
+    (subscription?.operation ?? []).some(
+      (o) =>
+        o.name === 'status' ||
+        o.name === '$status' ||
+        o.name === 'events' ||
+        o.name === '$events' ||
+        (o.definition ?? '').startsWith(BACKPORT_IG),
+    );
   if (backport) return { style: 'backport', reason: 'the CapabilityStatement declares the R4 Subscriptions backport' };
   if (subscription) return { style: 'classic', reason: 'the CapabilityStatement lists Subscription without the R4 backport' };
   return { style: 'classic', reason: 'the CapabilityStatement lists no Subscription; trying classic R4 Subscriptions' };

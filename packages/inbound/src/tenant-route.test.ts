@@ -25,13 +25,17 @@ describe('routeHl7Message', () => {
     expect(routeHl7Message('WESTHOSP^9.9^ISO', [north, south])).toEqual({
       problem: { code: '103', text: expect.stringMatching(/sending facility WESTHOSP is not assigned/), segment: 'MSH', field: 4 },
     });
-    expect(routeHl7Message('', [north, south])).toEqual({ problem: expect.objectContaining({ code: '103', text: expect.stringMatching(/MSH-4 \(sending facility\) is missing/) }) });
+    expect(routeHl7Message('', [north, south])).toEqual({
+      problem: expect.objectContaining({ code: '103', text: expect.stringMatching(/MSH-4 \(sending facility\) is missing/) }),
+    });
   });
 });
 
 describe('hl7RoutingProblems', () => {
   it('names a facility two tenants claim', () => {
-    expect(hl7RoutingProblems([tenant('a', 'X'), tenant('b', 'X', 'Y')])).toEqual(['tenant "b": sending facility X is already tenant "a"\'s']);
+    expect(hl7RoutingProblems([tenant('a', 'X'), tenant('b', 'X', 'Y')])).toEqual([
+      'tenant "b": sending facility X is already tenant "a"\'s',
+    ]);
   });
   it('accepts distinct facilities, a tenant with none, and any single tenant', () => {
     expect(hl7RoutingProblems([tenant('a', 'X'), tenant('b', 'Y'), tenant('c')])).toEqual([]);

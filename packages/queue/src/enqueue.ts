@@ -1,4 +1,14 @@
-import { enqueueOutboxMarkingPending, outboxMarkingPending, type NewOutboxMessage, type WriteStatement, type Instant, type OutboxPayload, type OutboxRow, type ResourceVersionRef, type TenantDb } from '@kap/store';
+import {
+  enqueueOutboxMarkingPending,
+  outboxMarkingPending,
+  type NewOutboxMessage,
+  type WriteStatement,
+  type Instant,
+  type OutboxPayload,
+  type OutboxRow,
+  type ResourceVersionRef,
+  type TenantDb,
+} from '@kap/store';
 import type { WorkUnit } from './units';
 
 export interface EnqueueOptions {
@@ -40,7 +50,11 @@ export async function enqueueWorkMany(tx: TenantDb, requests: readonly WorkReque
 }
 
 /** `enqueueWorkMany` with `markPending(pending)` in the same statement: one round trip for both. */
-export async function enqueueWorkMarkingPending(tx: TenantDb, pending: readonly ResourceVersionRef[], requests: readonly WorkRequest[]): Promise<OutboxRow[]> {
+export async function enqueueWorkMarkingPending(
+  tx: TenantDb,
+  pending: readonly ResourceVersionRef[],
+  requests: readonly WorkRequest[],
+): Promise<OutboxRow[]> {
   return enqueueOutboxMarkingPending(tx, pending, outboxMessages(requests));
 }
 

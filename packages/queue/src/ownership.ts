@@ -24,9 +24,7 @@ export interface DatabaseFingerprint {
  * - `rewound`: our deployment, but Redis has dispatched rows newer than any here: the
  *   database was restored from an older backup, and jobs in Redis belong to a lost future.
  */
-export type Ownership =
-  | { readonly status: 'claimed' | 'ours' }
-  | { readonly status: 'foreign' | 'rewound'; readonly detail: string };
+export type Ownership = { readonly status: 'claimed' | 'ours' } | { readonly status: 'foreign' | 'rewound'; readonly detail: string };
 
 const ownerKey = (prefix: string): string => `${prefix}:owner`;
 
@@ -35,7 +33,10 @@ export async function checkOwnership(redis: Redis, prefix: string, db: DatabaseF
   const [deployment, highWater] = await redis.hmget(ownerKey(prefix), 'deployment', 'highWater');
   if (!deployment) return { status: 'claimed' };
   if (deployment !== db.deploymentId) {
-    return { status: 'foreign', detail: `Redis keys under "${prefix}" belong to deployment ${deployment}, not this database's ${db.deploymentId}` };
+    return {
+      status: 'foreign',
+      detail: `Redis keys under "${prefix}" belong to deployment ${deployment}, not this database's ${db.deploymentId}`,
+    };
   }
   if (Number(highWater ?? 0) > db.outboxHighWater) {
     return {
@@ -86,7 +87,7 @@ export async function databaseFingerprint(db: DeploymentDb): Promise<DatabaseFin
 export async function adoptRedis(db: DeploymentDb, redis: Redis, prefix: string, logger: OwnershipLogger): Promise<Ownership> {
   const verdict = await checkOwnership(redis, prefix, await databaseFingerprint(db));
   if (verdict.status === 'foreign' || verdict.status === 'rewound') {
-    logger.error({ prefix, detail: verdict.detail }, 'Redis job states are not this database\'s: every open outbox row is dispatched again');
+    logger.error({ prefix, detail: verdict.detail }, "Redis job states are not this database's: every open outbox row is dispatched again");
     const forgotten = await forgetDispatches(db);
     logger.warn({ rows: forgotten }, 'open outbox rows to dispatch again');
   }

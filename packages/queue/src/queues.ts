@@ -17,9 +17,7 @@ export interface Queues {
 
 /** `prefix` namespaces the Redis keys (BullMQ's `prefix`): see `queuePrefix`, which makes it the deployment's own. */
 export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
-  const byName = new Map<QueueName, Queue>(
-    Object.values(QUEUE_NAMES).map((name) => [name, new Queue(name, { connection, prefix })]),
-  );
+  const byName = new Map<QueueName, Queue>(Object.values(QUEUE_NAMES).map((name) => [name, new Queue(name, { connection, prefix })]));
   const get = (name: QueueName): Queue => byName.get(name) as Queue;
   return {
     ehrSync: get(QUEUE_NAMES.ehrSync),

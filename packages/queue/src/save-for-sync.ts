@@ -32,7 +32,12 @@ export interface SaveForSyncOptions {
  * with the command's other work (and, for a tenant with HL7 out, a v2 message per qualifying version) in one outbox statement, all in the
  * caller's transaction (the transactional outbox): what is accepted is never lost, and nothing is queued for data that was rolled back.
  */
-export async function saveForSync(tx: TenantDb, patientId: string, resources: readonly Resource[], options: SaveForSyncOptions): Promise<Resource[]> {
+export async function saveForSync(
+  tx: TenantDb,
+  patientId: string,
+  resources: readonly Resource[],
+  options: SaveForSyncOptions,
+): Promise<Resource[]> {
   const stored = await putResources(tx, resources, { patientId });
   const work = [workRequest(WORK.ehrSync, { patientId, reason: options.reason }, { patientId })];
   for (const resource of stored) {

@@ -1,6 +1,15 @@
 import type { StopReason } from '@kap/domain';
 import { buildCareTeamCommunication, buildProvenance, cancelFollowUpTask, courseStopKey, provenanceKey, stopCarePlan } from '@kap/fhir';
-import { cancelPendingFollowUps, getCourse, readResource, readResources, stopCourse, type CourseRow, type FollowUpRow, type TenantDb } from '@kap/store';
+import {
+  cancelPendingFollowUps,
+  getCourse,
+  readResource,
+  readResources,
+  stopCourse,
+  type CourseRow,
+  type FollowUpRow,
+  type TenantDb,
+} from '@kap/store';
 import type { CarePlan, Resource, Task } from '@medplum/fhirtypes';
 import { enqueueWork } from './enqueue';
 import { saveForSync } from './save-for-sync';
@@ -39,7 +48,11 @@ export async function stopCourseWithFollowUps(tx: TenantDb, courseId: string, in
   if (!carePlan) throw new Error(`CarePlan/${course.carePlanId} of course ${courseId} is missing`);
   const cancelled = await cancelPendingFollowUps(tx, courseId);
   const produced: Resource[] = [stopCarePlan(carePlan, input.reason, input.at)];
-  const tasks = await readResources<Task>(tx, 'Task', cancelled.flatMap((f) => (f.taskId ? [f.taskId] : [])));
+  const tasks = await readResources<Task>(
+    tx,
+    'Task',
+    cancelled.flatMap((f) => (f.taskId ? [f.taskId] : [])),
+  );
   for (const f of cancelled) {
     const task = f.taskId ? tasks.get(f.taskId) : undefined;
     if (task) produced.push(cancelFollowUpTask(task, input.at, `Course stopped: ${input.reason}`));

@@ -89,7 +89,12 @@ export const EhrSyncJobData = z.strictObject({ patientId: z.string().min(1), out
 export type EhrSyncJobData = z.infer<typeof EhrSyncJobData>;
 
 /** A follow-up's reminder before it is due, or its check when it falls due. */
-export const FollowUpJobData = z.strictObject({ followUpId: z.string().min(1), kind: z.enum(['reminder', 'due']), outboxKey, tenantId: TenantId });
+export const FollowUpJobData = z.strictObject({
+  followUpId: z.string().min(1),
+  kind: z.enum(['reminder', 'due']),
+  outboxKey,
+  tenantId: TenantId,
+});
 export type FollowUpJobData = z.infer<typeof FollowUpJobData>;
 
 /** Remove the timers of follow-ups that were completed or cancelled. */
@@ -116,7 +121,13 @@ export type PatientUpdateJobData = z.infer<typeof PatientUpdateJobData>;
 export const CourseNoteJobData = z.strictObject({ courseId: z.string().min(1), outboxKey, tenantId: TenantId });
 export type CourseNoteJobData = z.infer<typeof CourseNoteJobData>;
 /** A safety alert's acknowledgement deadline: when it passes with the alert still open, the alert escalates. */
-export const SafetyAlertJobData = z.strictObject({ alertId: z.uuid(), escalation: z.number().int().positive(), dueAt: z.iso.datetime({ offset: true }), outboxKey, tenantId: TenantId });
+export const SafetyAlertJobData = z.strictObject({
+  alertId: z.uuid(),
+  escalation: z.number().int().positive(),
+  dueAt: z.iso.datetime({ offset: true }),
+  outboxKey,
+  tenantId: TenantId,
+});
 export type SafetyAlertJobData = z.infer<typeof SafetyAlertJobData>;
 /** Send one stored resource version to the tenant's interface engine as an HL7 v2 message. */
 export const Hl7OutJobData = z.strictObject({ outboxKey, tenantId: TenantId });
@@ -128,17 +139,31 @@ export const WORK = {
     payload: z.strictObject({ patientId: z.string().min(1), reason: z.string().min(1) }),
     queue: QUEUE_NAMES.ehrSync,
     jobNames: ['sync'],
-    jobs: (p, row) => [{ name: 'sync', data: EhrSyncJobData.parse({ patientId: p.patientId, outboxKey: row.key, tenantId: row.tenantId }) }],
+    jobs: (p, row) => [
+      { name: 'sync', data: EhrSyncJobData.parse({ patientId: p.patientId, outboxKey: row.key, tenantId: row.tenantId }) },
+    ],
     options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
   }),
   followUpSchedule: defineUnit({
     topic: 'follow-up-schedule',
-    payload: z.strictObject({ followUpId: z.string().min(1), dueBy: z.iso.datetime({ offset: true }), remindAt: z.iso.datetime({ offset: true }) }),
+    payload: z.strictObject({
+      followUpId: z.string().min(1),
+      dueBy: z.iso.datetime({ offset: true }),
+      remindAt: z.iso.datetime({ offset: true }),
+    }),
     queue: QUEUE_NAMES.followUps,
     jobNames: ['due', 'reminder'],
     jobs: (p, row) => [
-      { name: 'due', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'due', outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.dueBy) },
-      { name: 'reminder', data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'reminder', outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.remindAt) },
+      {
+        name: 'due',
+        data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'due', outboxKey: row.key, tenantId: row.tenantId }),
+        runAt: Date.parse(p.dueBy),
+      },
+      {
+        name: 'reminder',
+        data: FollowUpJobData.parse({ followUpId: p.followUpId, kind: 'reminder', outboxKey: row.key, tenantId: row.tenantId }),
+        runAt: Date.parse(p.remindAt),
+      },
     ],
     options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
   }),
@@ -150,7 +175,11 @@ export const WORK = {
     queue: QUEUE_NAMES.followUps,
     jobNames: ['alert-escalation'],
     jobs: (p, row) => [
-      { name: 'alert-escalation', data: SafetyAlertJobData.parse({ ...p, outboxKey: row.key, tenantId: row.tenantId }), runAt: Date.parse(p.dueAt) },
+      {
+        name: 'alert-escalation',
+        data: SafetyAlertJobData.parse({ ...p, outboxKey: row.key, tenantId: row.tenantId }),
+        runAt: Date.parse(p.dueAt),
+      },
     ],
     options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
   }),
@@ -159,7 +188,9 @@ export const WORK = {
     payload: z.strictObject({ followUpIds: z.array(z.string().min(1)).min(1) }),
     queue: QUEUE_NAMES.followUps,
     jobNames: ['cancel'],
-    jobs: (p, row) => [{ name: 'cancel', data: FollowUpCancelJobData.parse({ followUpIds: p.followUpIds, outboxKey: row.key, tenantId: row.tenantId }) }],
+    jobs: (p, row) => [
+      { name: 'cancel', data: FollowUpCancelJobData.parse({ followUpIds: p.followUpIds, outboxKey: row.key, tenantId: row.tenantId }) },
+    ],
     options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
   }),
   notify: defineUnit({
@@ -180,7 +211,12 @@ export const WORK = {
     payload: z.strictObject({ reconciliationId: z.uuid() }),
     queue: QUEUE_NAMES.reconcile,
     jobNames: ['reconcile'],
-    jobs: (p, row) => [{ name: 'reconcile', data: ReconcileJobData.parse({ reconciliationId: p.reconciliationId, outboxKey: row.key, tenantId: row.tenantId }) }],
+    jobs: (p, row) => [
+      {
+        name: 'reconcile',
+        data: ReconcileJobData.parse({ reconciliationId: p.reconciliationId, outboxKey: row.key, tenantId: row.tenantId }),
+      },
+    ],
     options: () => ({ attempts: 5, backoff: { type: 'custom' }, ...KEEP }),
   }),
   // The MLLP listener and POST /v1/ehr-notifications write this row (with the message) from
@@ -190,7 +226,12 @@ export const WORK = {
     payload: z.strictObject({ inboundMessageId: z.number().int().positive() }),
     queue: QUEUE_NAMES.inbound,
     jobNames: ['inbound-message'],
-    jobs: (p, row) => [{ name: 'inbound-message', data: InboundMessageJobData.parse({ inboundMessageId: p.inboundMessageId, outboxKey: row.key, tenantId: row.tenantId }) }],
+    jobs: (p, row) => [
+      {
+        name: 'inbound-message',
+        data: InboundMessageJobData.parse({ inboundMessageId: p.inboundMessageId, outboxKey: row.key, tenantId: row.tenantId }),
+      },
+    ],
     // Waits out an EHR outage like the sync: id-only notifications read the EHR.
     options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
   }),
@@ -199,7 +240,12 @@ export const WORK = {
     payload: z.strictObject({ patientId: z.string().min(1) }),
     queue: QUEUE_NAMES.inbound,
     jobNames: ['patient-demographics'],
-    jobs: (p, row) => [{ name: 'patient-demographics', data: PatientUpdateJobData.parse({ patientId: p.patientId, outboxKey: row.key, tenantId: row.tenantId }) }],
+    jobs: (p, row) => [
+      {
+        name: 'patient-demographics',
+        data: PatientUpdateJobData.parse({ patientId: p.patientId, outboxKey: row.key, tenantId: row.tenantId }),
+      },
+    ],
     options: (l) => ({ attempts: l.syncAttempts, backoff: { type: 'custom' }, ...KEEP }),
   }),
   // Written with every change a course's note shows, in the change's transaction; the job
@@ -209,7 +255,9 @@ export const WORK = {
     payload: z.strictObject({ courseId: z.string().min(1) }),
     queue: QUEUE_NAMES.courseNotes,
     jobNames: ['course-note'],
-    jobs: (p, row) => [{ name: 'course-note', data: CourseNoteJobData.parse({ courseId: p.courseId, outboxKey: row.key, tenantId: row.tenantId }) }],
+    jobs: (p, row) => [
+      { name: 'course-note', data: CourseNoteJobData.parse({ courseId: p.courseId, outboxKey: row.key, tenantId: row.tenantId }) },
+    ],
     options: () => ({ attempts: 10, backoff: { type: 'custom' }, ...KEEP }),
   }),
   // One row per resource version (a vital sign, a PHQ-9/GAD-7 total, a note); the patient is the row's.
@@ -253,5 +301,8 @@ export function newJobId(unit: AnyUnit): string {
   // Short: the id is stored in the job's key, its queue's sorted set and its events, per
   // pending job (a follow-up holds two for weeks). 128 random bits (a UUID has 122), in
   // base64url, which has no ':'. The prefix is the topic's initials (fus = follow-up-schedule).
-  return `${unit.topic.split('-').map((w) => w[0]).join('')}-${randomBytes(16).toString('base64url')}`;
+  return `${unit.topic
+    .split('-')
+    .map((w) => w[0])
+    .join('')}-${randomBytes(16).toString('base64url')}`;
 }

@@ -23,7 +23,10 @@ export interface DatabaseServiceSpec<S extends ProcessSettings> {
  * settings checked first, a pino logger at LOG_LEVEL, and the database opened before the
  * service's parts and closed after them.
  */
-export function runDatabaseService<S extends ProcessSettings = ProcessSettings>(spec: DatabaseServiceSpec<S>, host?: ServiceHost): Promise<void> {
+export function runDatabaseService<S extends ProcessSettings = ProcessSettings>(
+  spec: DatabaseServiceSpec<S>,
+  host?: ServiceHost,
+): Promise<void> {
   return runService<S, Logger>(
     {
       name: spec.name,

@@ -19,7 +19,14 @@ describe('Lifecycle', () => {
     let closes = 0;
     let release!: () => void;
     const life = new Lifecycle({ timeoutMs: 60_000, logger: quiet() });
-    life.onStop('api', () => new Promise<void>((r) => { closes += 1; release = r; }));
+    life.onStop(
+      'api',
+      () =>
+        new Promise<void>((r) => {
+          closes += 1;
+          release = r;
+        }),
+    );
     const first = life.stop('SIGTERM');
     const second = life.stop('SIGINT');
     release();
@@ -34,7 +41,10 @@ describe('Lifecycle', () => {
     const logger = quiet();
     const life = new Lifecycle({ timeoutMs: 60_000, logger });
     life.onStop('database', () => void closed.push('database'));
-    life.onStop('api', () => { closed.push('api'); throw new Error('socket hang up'); });
+    life.onStop('api', () => {
+      closed.push('api');
+      throw new Error('socket hang up');
+    });
     expect(await life.stop('SIGTERM')).toBe('failed');
     expect(await life.stop('SIGTERM')).toBe('failed');
     expect(closed).toEqual(['api', 'database']);
@@ -88,7 +98,18 @@ describe('runService', () => {
   it('stops on invalid settings before starting anything or saying it is ready', async () => {
     const t = host();
     const start = jest.fn(async () => undefined);
-    await runService({ name: 'api', settings: () => { throw new Error('Invalid configuration:\n  AUTH_TOKEN_URL: required'); }, logger: quiet, start, shutdownTimeoutMs: 1_000 }, t.h);
+    await runService(
+      {
+        name: 'api',
+        settings: () => {
+          throw new Error('Invalid configuration:\n  AUTH_TOKEN_URL: required');
+        },
+        logger: quiet,
+        start,
+        shutdownTimeoutMs: 1_000,
+      },
+      t.h,
+    );
     expect(start).not.toHaveBeenCalled();
     expect(t.record).toEqual({ exits: [1], errors: ['Invalid configuration:\n  AUTH_TOKEN_URL: required'], ready: [] });
   });
@@ -105,7 +126,13 @@ describe('runService', () => {
     const t = host();
     let closes = 0;
     await runService(
-      { name: 'worker', settings: () => ({}), logger: quiet, shutdownTimeoutMs: 60_000, start: async (_s, life) => life.onStop('worker', async () => void (closes += 1)) },
+      {
+        name: 'worker',
+        settings: () => ({}),
+        logger: quiet,
+        shutdownTimeoutMs: 60_000,
+        start: async (_s, life) => life.onStop('worker', async () => void (closes += 1)),
+      },
       t.h,
     );
     expect(t.record.ready).toEqual(['worker']);
@@ -141,7 +168,13 @@ describe('runService', () => {
   it('exits 1 when a part fails to close', async () => {
     const t = host();
     await runService(
-      { name: 'mllp', settings: () => ({}), logger: quiet, shutdownTimeoutMs: 60_000, start: async (_s, life) => life.onStop('listener', () => Promise.reject(new Error('boom'))) },
+      {
+        name: 'mllp',
+        settings: () => ({}),
+        logger: quiet,
+        shutdownTimeoutMs: 60_000,
+        start: async (_s, life) => life.onStop('listener', () => Promise.reject(new Error('boom'))),
+      },
       t.h,
     );
     t.signal('SIGTERM');

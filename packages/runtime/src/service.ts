@@ -47,7 +47,10 @@ export function nodeProcessHost(): ServiceHost {
  * failed start) shut it down once, and the process exits 0 only after a clean shutdown.
  * Returns once the service is ready or the process is on its way out.
  */
-export async function runService<S, L extends LifecycleLogger>(spec: ServiceSpec<S, L>, host: ServiceHost = nodeProcessHost()): Promise<void> {
+export async function runService<S, L extends LifecycleLogger>(
+  spec: ServiceSpec<S, L>,
+  host: ServiceHost = nodeProcessHost(),
+): Promise<void> {
   let settings: S;
   try {
     settings = spec.settings(host.env);

@@ -15,9 +15,15 @@ export interface ProcessSettingsOptions {
  * The configuration every service process starts from: the environment, and the tenants
  * file it names (read here, at the edge; parsing and checking it is @kap/config's).
  */
-export function loadProcessSettings(env: Readonly<Record<string, string | undefined>>, options: ProcessSettingsOptions = {}): ProcessSettings {
+export function loadProcessSettings(
+  env: Readonly<Record<string, string | undefined>>,
+  options: ProcessSettingsOptions = {},
+): ProcessSettings {
   const config = loadConfig(env);
-  const tenants = loadTenants(env, config.TENANTS_FILE ? { path: config.TENANTS_FILE, text: readTenantsFile(config.TENANTS_FILE) } : undefined);
+  const tenants = loadTenants(
+    env,
+    config.TENANTS_FILE ? { path: config.TENANTS_FILE, text: readTenantsFile(config.TENANTS_FILE) } : undefined,
+  );
   const refusal = options.servesApi ? openAccessRefusal(config) : undefined;
   if (refusal) throw new ConfigError(refusal);
   return { config, tenants };

@@ -19,7 +19,10 @@ export interface CourseContext {
   readonly screening: ScreeningRow | undefined;
 }
 
-/** The course's sessions, discussions, CarePlan and screening, as listDosingSessions, listGoalsOfCare, readResource and getScreening give them. */
+/**
+ * The course's sessions, discussions, CarePlan and screening, as listDosingSessions,
+ * listGoalsOfCare, readResource and getScreening give them.
+ */
 export async function readCourseContext(
   db: TenantDb,
   course: { readonly id: string; readonly carePlanId: string; readonly screeningId: string },

@@ -85,16 +85,17 @@ export async function insertCourse(db: TenantDb, course: NewCourse): Promise<Cou
 /** The course with this id, or undefined. */
 export async function getCourse(db: TenantDb, id: string, options: { forUpdate?: boolean } = {}): Promise<CourseRow | undefined> {
   // forUpdate: the row is read and locked until the transaction ends in one statement.
-  const [record] = await db.query<CourseRecord>(`SELECT ${COLUMNS} FROM courses WHERE id = $1${options.forUpdate ? ' FOR UPDATE' : ''}`, [id]);
+  const [record] = await db.query<CourseRecord>(`SELECT ${COLUMNS} FROM courses WHERE id = $1${options.forUpdate ? ' FOR UPDATE' : ''}`, [
+    id,
+  ]);
   return record && toRow(record);
 }
 
 /** The courses started from one screening, oldest first. */
 export async function listCoursesForScreening(db: TenantDb, screeningId: string): Promise<CourseRow[]> {
-  const records = await db.query<CourseRecord>(
-    `SELECT ${COLUMNS} FROM courses WHERE screening_id = $1 ORDER BY created_at, id`,
-    [screeningId],
-  );
+  const records = await db.query<CourseRecord>(`SELECT ${COLUMNS} FROM courses WHERE screening_id = $1 ORDER BY created_at, id`, [
+    screeningId,
+  ]);
   return records.map(toRow);
 }
 
@@ -103,9 +104,10 @@ export async function listCoursesForScreening(db: TenantDb, screeningId: string)
  * concurrent stops cannot both cancel follow-ups and report success.
  */
 export async function stopCourse(db: TenantDb, id: string, reason: StopReason, at: Instant): Promise<boolean> {
-  const rows = await db.query(
-    'UPDATE courses SET stopped_reason = $2, stopped_at = $3 WHERE id = $1 AND stopped_at IS NULL RETURNING id',
-    [id, reason, instantParam(at)],
-  );
+  const rows = await db.query('UPDATE courses SET stopped_reason = $2, stopped_at = $3 WHERE id = $1 AND stopped_at IS NULL RETURNING id', [
+    id,
+    reason,
+    instantParam(at),
+  ]);
   return rows.length > 0;
 }

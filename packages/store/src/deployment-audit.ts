@@ -38,7 +38,10 @@ export async function addDeploymentAuditCounts(db: DeploymentDb, counts: readonl
 }
 
 /** The latest counts, newest first. */
-export async function listDeploymentAudit(db: DeploymentDb, options: { readonly count: number; readonly kind?: string }): Promise<DeploymentAuditCount[]> {
+export async function listDeploymentAudit(
+  db: DeploymentDb,
+  options: { readonly count: number; readonly kind?: string },
+): Promise<DeploymentAuditCount[]> {
   const params: unknown[] = [];
   let filter = '';
   if (options.kind !== undefined) {

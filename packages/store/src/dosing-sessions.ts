@@ -135,7 +135,12 @@ export async function insertDosingSessionWithFollowUps(
   const byKey = new Map(inserted.map((f) => [`${f.courseId}/${f.sessionNumber}/${f.sequence}`, f]));
   const rows = followUps.map((f) => byKey.get(`${f.courseId}/${f.sessionNumber}/${f.sequence}`));
   // A key already present keeps its stored row: insertFollowUps reads those back.
-  const all = rows.every((f) => f !== undefined) ? (rows as FollowUpRow[]) : await insertFollowUps(db, followUps.map((f, i) => ({ ...f, id: given[i]?.id })));
+  const all = rows.every((f) => f !== undefined)
+    ? (rows as FollowUpRow[])
+    : await insertFollowUps(
+        db,
+        followUps.map((f, i) => ({ ...f, id: given[i]?.id })),
+      );
   return { session: toRow(row.session), followUps: all };
 }
 

@@ -43,8 +43,7 @@ export interface SetFollowUpStatusOptions {
   onlyFrom?: readonly FollowUpStatus[];
 }
 
-const COLUMNS =
-  'id, course_id, session_number, sequence, due_by, status, task_id, completed_at, note, created_at, updated_at';
+const COLUMNS = 'id, course_id, session_number, sequence, due_by, status, task_id, completed_at, note, created_at, updated_at';
 
 interface FollowUpRecord {
   id: string;
@@ -103,7 +102,8 @@ export async function insertFollowUps(db: TenantDb, followUps: readonly NewFollo
        ON CONFLICT (course_id, session_number, sequence) DO NOTHING RETURNING ${COLUMNS}`,
       [jsonParam(input)],
     );
-    const keyOf = (courseId: string, sessionNumber: unknown, sequence: unknown): string => `${courseId}/${numberFrom(sessionNumber)}/${numberFrom(sequence)}`;
+    const keyOf = (courseId: string, sessionNumber: unknown, sequence: unknown): string =>
+      `${courseId}/${numberFrom(sessionNumber)}/${numberFrom(sequence)}`;
     const byKey = new Map(inserted.map((r) => [keyOf(r.course_id, r.session_number, r.sequence), r]));
     const rows: FollowUpRow[] = [];
     for (const f of followUps) {
@@ -173,10 +173,7 @@ export async function setFollowUpStatus(
 
 /** Records the FHIR Task written for a follow-up after it was scheduled. */
 export async function setFollowUpTask(db: TenantDb, id: string, taskId: string): Promise<boolean> {
-  const rows = await db.query('UPDATE follow_ups SET task_id = $2, updated_at = now() WHERE id = $1 RETURNING id', [
-    id,
-    taskId,
-  ]);
+  const rows = await db.query('UPDATE follow_ups SET task_id = $2, updated_at = now() WHERE id = $1 RETURNING id', [id, taskId]);
   return rows.length > 0;
 }
 

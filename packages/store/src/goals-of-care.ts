@@ -57,9 +57,8 @@ export async function insertGoalsOfCare(db: TenantDb, goals: NewGoalsOfCare): Pr
 
 /** A course's discussions, oldest first. */
 export async function listGoalsOfCare(db: TenantDb, courseId: string): Promise<GoalsOfCareRow[]> {
-  const records = await db.query<GoalsOfCareRecord>(
-    `SELECT ${COLUMNS} FROM goals_of_care WHERE course_id = $1 ORDER BY discussed_at, id`,
-    [courseId],
-  );
+  const records = await db.query<GoalsOfCareRecord>(`SELECT ${COLUMNS} FROM goals_of_care WHERE course_id = $1 ORDER BY discussed_at, id`, [
+    courseId,
+  ]);
   return records.map(toRow);
 }

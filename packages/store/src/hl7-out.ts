@@ -13,7 +13,11 @@ export interface Hl7OutPrecedence {
   readonly alreadyDelivered: boolean;
 }
 
-export async function hl7OutPrecedence(db: TenantDb, topic: string, row: { id: number; patientId: string | null; controlId: string }): Promise<Hl7OutPrecedence> {
+export async function hl7OutPrecedence(
+  db: TenantDb,
+  topic: string,
+  row: { id: number; patientId: string | null; controlId: string },
+): Promise<Hl7OutPrecedence> {
   const [r] = await db.query<{ open: unknown; delivered: unknown }>(
     `SELECT
        (SELECT count(*)::int FROM outbox WHERE topic = $1 AND patient_id = $2 AND id < $3 AND completed_at IS NULL AND dead_at IS NULL) AS open,
@@ -40,7 +44,11 @@ export interface Hl7OutMessage {
 }
 
 /** The newest messages (per patient when given), with their delivery state. */
-export async function listHl7OutMessages(db: TenantDb, topic: string, opts: { limit: number; patientId?: string }): Promise<Hl7OutMessage[]> {
+export async function listHl7OutMessages(
+  db: TenantDb,
+  topic: string,
+  opts: { limit: number; patientId?: string },
+): Promise<Hl7OutMessage[]> {
   const rows = await db.query<Record<string, unknown>>(
     `SELECT id, payload, attempts, last_error, created_at, completed_at, dead_at FROM outbox
      WHERE topic = $1 AND ($2::text IS NULL OR patient_id = $2) ORDER BY id DESC LIMIT $3`,
@@ -74,5 +82,10 @@ export async function hl7OutCounts(db: TenantDb, topic: string): Promise<Record<
      FROM outbox WHERE topic = $1`,
     [topic],
   );
-  return { pending: numberFrom(r?.pending ?? 0), retrying: numberFrom(r?.retrying ?? 0), delivered: numberFrom(r?.delivered ?? 0), refused: numberFrom(r?.refused ?? 0) };
+  return {
+    pending: numberFrom(r?.pending ?? 0),
+    retrying: numberFrom(r?.retrying ?? 0),
+    delivered: numberFrom(r?.delivered ?? 0),
+    refused: numberFrom(r?.refused ?? 0),
+  };
 }

@@ -85,7 +85,13 @@ describe('idempotency keys', () => {
       await claimIdempotencyKey(tx, claim);
       firstClaimed();
       await firstMayCommit;
-      await completeIdempotencyKey(tx, { scope: claim.scope, key: claim.key, status: 201, body: { b: 1, a: 2 }, response: '{"b":1,"a":2}' });
+      await completeIdempotencyKey(tx, {
+        scope: claim.scope,
+        key: claim.key,
+        status: 201,
+        body: { b: 1, a: 2 },
+        response: '{"b":1,"a":2}',
+      });
     });
     await claimed;
     // Not visible while the claim is uncommitted, so no half-done replay is ever served.
@@ -94,7 +100,11 @@ describe('idempotency keys', () => {
     releaseFirst();
     await first;
     expect(await second).toBeInstanceOf(IdempotencyKeyTaken);
-    expect(await findIdempotentResponse(t.db, claim.scope, claim.key)).toMatchObject({ status: 201, endpoint: 'POST /v1/courses', response: '{"b":1,"a":2}' });
+    expect(await findIdempotentResponse(t.db, claim.scope, claim.key)).toMatchObject({
+      status: 201,
+      endpoint: 'POST /v1/courses',
+      response: '{"b":1,"a":2}',
+    });
   });
 
   it('frees the key when the transaction that saved it rolls back', async () => {

@@ -139,7 +139,12 @@ export function idempotencyCompletion(done: {
  */
 export async function saveIdempotentResponse(db: TenantDb, response: SaveIdempotentResponse): Promise<void> {
   await db.transaction(async (tx) => {
-    await claimIdempotencyKey(tx, { scope: response.scope, key: response.key, requestHash: response.requestHash, endpoint: response.endpoint ?? '' });
+    await claimIdempotencyKey(tx, {
+      scope: response.scope,
+      key: response.key,
+      requestHash: response.requestHash,
+      endpoint: response.endpoint ?? '',
+    });
     await completeIdempotencyKey(tx, {
       scope: response.scope,
       key: response.key,

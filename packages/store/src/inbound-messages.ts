@@ -106,7 +106,10 @@ export async function storeInboundMessage(db: TenantDb, message: NewInboundMessa
       ],
     );
     if (!record) {
-      const [earlier] = await tx.query<InboundRecord>(`SELECT ${COLUMNS} FROM inbound_messages WHERE dedupe_key = $1 AND tenant_id = ${SCOPED_TENANT}`, [dedupeKey]);
+      const [earlier] = await tx.query<InboundRecord>(
+        `SELECT ${COLUMNS} FROM inbound_messages WHERE dedupe_key = $1 AND tenant_id = ${SCOPED_TENANT}`,
+        [dedupeKey],
+      );
       if (!earlier) throw new Error('inbound message conflict without an earlier row');
       return { message: toRow(earlier), created: false };
     }

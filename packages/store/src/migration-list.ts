@@ -138,7 +138,10 @@ const TENANT_GRANTS: readonly string[] = [
  */
 const UNROUTED_PRIVATE: readonly string[] = [`REVOKE ALL ON unrouted_messages FROM ${TENANT_ROLE}`];
 
-/** The rejected messages the MLLP listener stored before migration 20 because no tenant claimed their MSH-4 (packages/inbound/src/tenant-route.ts). */
+/**
+ * The rejected messages the MLLP listener stored before migration 20 because no tenant claimed
+ * their MSH-4 (packages/inbound/src/tenant-route.ts).
+ */
 const UNROUTED_BEFORE = `status = 'rejected' AND (problem LIKE 'MSH-4 sending facility % is not assigned to a tenant here%' OR problem LIKE 'MSH-4 (sending facility) is missing%')`;
 
 /** Every migration, oldest first. Append only. */
@@ -502,7 +505,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 19,
-    name: "tenants: a child row and its parent belong to one tenant (composite foreign keys)",
+    name: 'tenants: a child row and its parent belong to one tenant (composite foreign keys)',
     statements: [
       // Row-level security hides another tenant's parent from a query, but foreign-key checks
       // do not apply it: a course could name another tenant's screening by id. Keys that
@@ -522,7 +525,9 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "tenants: a tenant row is written only with a tenant; hospital messages no tenant claims are the deployment's",
     statements: [
       WRITING_TENANT_FUNCTION,
-      ...[...TENANT_TABLES, 'safety_alerts'].map((table) => `ALTER TABLE ${table} ALTER COLUMN tenant_id SET DEFAULT kap_writing_tenant('${table}')`),
+      ...[...TENANT_TABLES, 'safety_alerts'].map(
+        (table) => `ALTER TABLE ${table} ALTER COLUMN tenant_id SET DEFAULT kap_writing_tenant('${table}')`,
+      ),
       // An HL7 v2 message whose sender no tenant claims is refused (AR) and kept here, for the
       // deployment's operator: not in any tenant's inbound_messages, where that tenant's
       // admins would see another hospital's message.

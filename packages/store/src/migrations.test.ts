@@ -30,10 +30,9 @@ describe('migrations', () => {
     opened.push(a, b, c);
     const rows = await a.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
     expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
-    const [tables] = await a.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1',
-      [schema],
-    );
+    const [tables] = await a.query<{ n: number }>('SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1', [
+      schema,
+    ]);
     expect(tables?.n).toBeGreaterThanOrEqual(12);
   });
 
@@ -84,17 +83,35 @@ describe('migration 20: the tenant of a row, and messages no tenant claims', () 
   it("moves the HL7 messages kept for want of a tenant to the deployment's table, and then refuses a tenant row written without a tenant", async () => {
     // Before 20, the unscoped handle's rows were the default tenant's, unrouted HL7 among them.
     const insert = `INSERT INTO inbound_messages (channel, sender, control_id, content, status, ack_code, problem) VALUES ('hl7v2', $1, $2, 'MSH|', $3, $4, $5)`;
-    await db.query(insert, ['EPIC|ELSEWHERE', 'stray', 'rejected', 'AR', 'MSH-4 sending facility ELSEWHERE is not assigned to a tenant here (HL7_SENDING_FACILITIES)']);
-    await db.query(insert, ['EPIC|', 'no-msh4', 'rejected', 'AR', 'MSH-4 (sending facility) is missing: with several tenants it decides whose message this is']);
+    await db.query(insert, [
+      'EPIC|ELSEWHERE',
+      'stray',
+      'rejected',
+      'AR',
+      'MSH-4 sending facility ELSEWHERE is not assigned to a tenant here (HL7_SENDING_FACILITIES)',
+    ]);
+    await db.query(insert, [
+      'EPIC|',
+      'no-msh4',
+      'rejected',
+      'AR',
+      'MSH-4 (sending facility) is missing: with several tenants it decides whose message this is',
+    ]);
     await db.query(insert, ['EPIC|NORTH', 'garbled', 'rejected', 'AR', 'PID-3 is missing']);
     await db.query(insert, ['EPIC|NORTH', 'fine', 'accepted', 'AA', null]);
     expect(await db.query("SELECT tenant_id FROM inbound_messages WHERE control_id = 'stray'")).toEqual([{ tenant_id: 'default' }]);
 
     await migrate(db, { schema });
-    expect((await db.query<{ control_id: string }>('SELECT control_id FROM unrouted_messages ORDER BY id')).map((r) => r.control_id)).toEqual(['stray', 'no-msh4']);
-    expect((await db.query<{ control_id: string }>('SELECT control_id FROM inbound_messages ORDER BY id')).map((r) => r.control_id)).toEqual(['garbled', 'fine']);
+    expect(
+      (await db.query<{ control_id: string }>('SELECT control_id FROM unrouted_messages ORDER BY id')).map((r) => r.control_id),
+    ).toEqual(['stray', 'no-msh4']);
+    expect(
+      (await db.query<{ control_id: string }>('SELECT control_id FROM inbound_messages ORDER BY id')).map((r) => r.control_id),
+    ).toEqual(['garbled', 'fine']);
     await expect(db.query(insert, ['EPIC|X', 'after', 'accepted', 'AA', null])).rejects.toThrow('a row of inbound_messages needs a tenant');
     // Named explicitly, a tenant's row may still be written by the deployment (a restore, a fix by hand).
-    await expect(db.query("INSERT INTO reconciliations (id, tenant_id) VALUES ('00000000-0000-4000-8000-000000000020', 'north')")).resolves.toEqual([]);
+    await expect(
+      db.query("INSERT INTO reconciliations (id, tenant_id) VALUES ('00000000-0000-4000-8000-000000000020', 'north')"),
+    ).resolves.toEqual([]);
   });
 });

@@ -30,10 +30,7 @@ export async function migrate(db: DeploymentDb, opts: MigrateOptions = {}): Prom
   assertOrdered(migrations);
   if (opts.schema !== undefined) assertSchemaName(opts.schema);
   return db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [
-      MIGRATION_LOCK_CLASS,
-      hash32(opts.schema ?? 'public'),
-    ]);
+    await tx.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [MIGRATION_LOCK_CLASS, hash32(opts.schema ?? 'public')]);
     if (opts.schema) await tx.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`);
     await tx.query(`
       CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -47,10 +44,7 @@ export async function migrate(db: DeploymentDb, opts: MigrateOptions = {}): Prom
     for (const migration of migrations) {
       if (done.has(migration.version)) continue;
       for (const statement of migration.statements) await tx.query(statement);
-      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
-        migration.version,
-        migration.name,
-      ]);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
       applied.push(migration.version);
     }
     // What a restore may have dropped (roles, grants) is made right again at every start.

@@ -77,7 +77,10 @@ describe('outbox', () => {
     });
     try {
       const rows = await t.db.transaction(async (tx) => {
-        const added = [await enqueueOutbox(tx, { topic: 'notify', payload: { n: 'a' } }), await enqueueOutbox(tx, { topic: 'notify', payload: { n: 'b' } })];
+        const added = [
+          await enqueueOutbox(tx, { topic: 'notify', payload: { n: 'a' } }),
+          await enqueueOutbox(tx, { topic: 'notify', payload: { n: 'b' } }),
+        ];
         // Another schema's commit on the same server wakes nobody here.
         await t.db.query("SELECT pg_notify('kap_outbox', 'some_other_schema')");
         expect(heard).toEqual([]);
@@ -94,7 +97,10 @@ describe('outbox', () => {
     const ids: number[] = [];
     for (let i = 0; i < 3; i++) ids.push((await enqueueOutbox(t.db, { topic: 'follow-ups', payload: { n: i } })).id);
     expect((await listUndispatched(t.deployment, { limit: 2 })).map((r) => r.id)).toEqual(ids.slice(0, 2));
-    await markDispatched(t.deployment, ids.map((id) => ({ id, jobIds: [`j-${id}`] })));
+    await markDispatched(
+      t.deployment,
+      ids.map((id) => ({ id, jobIds: [`j-${id}`] })),
+    );
     await markDispatched(t.deployment, []);
     expect(await listUndispatched(t.deployment, { limit: 10 })).toEqual([]);
   });
@@ -102,7 +108,10 @@ describe('outbox', () => {
   it('never lets rows due a recheck hold back new ones: each kind fills its own limit', async () => {
     const stale: number[] = [];
     for (let i = 0; i < 3; i++) stale.push((await enqueueOutbox(t.db, { topic: 'follow-ups', payload: { n: i } })).id);
-    await markDispatched(t.deployment, stale.map((id) => ({ id, jobIds: [`j-${id}`] })));
+    await markDispatched(
+      t.deployment,
+      stale.map((id) => ({ id, jobIds: [`j-${id}`] })),
+    );
     await t.db.query("UPDATE outbox SET dispatched_at = now() - interval '10 minutes' WHERE id = ANY($1::bigint[])", [stale]);
     const fresh = (await enqueueOutbox(t.db, { topic: 'follow-ups', payload: { n: 3 } })).id;
     expect((await listUndispatched(t.deployment, { limit: 2, olderThanMs: 60_000 })).map((r) => r.id)).toEqual([stale[0], stale[1], fresh]);
@@ -127,7 +136,12 @@ describe('outbox', () => {
     expect(rows[1]!.availableAt).toBe(later.toISOString());
     expect(new Set(rows.map((r) => r.key)).size).toBe(3);
     expect(await enqueueOutboxMany(t.db, [])).toEqual([]);
-    await expect(enqueueOutboxMany(t.db, [{ topic: 'notify', payload: { n: 4 } }, { topic: 'notify', payload: { n: 5 }, availableAt: 'not a time' }])).rejects.toThrow('Not a valid instant');
+    await expect(
+      enqueueOutboxMany(t.db, [
+        { topic: 'notify', payload: { n: 4 } },
+        { topic: 'notify', payload: { n: 5 }, availableAt: 'not a time' },
+      ]),
+    ).rejects.toThrow('Not a valid instant');
     expect((await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE payload->>'n' = '4'"))[0]?.n).toBe(0);
     await t.db.query('UPDATE outbox SET completed_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
   });
@@ -144,7 +158,10 @@ describe('outbox', () => {
   it('forgets open dispatches, so all of them go out again under new ids, and leaves finished and dead rows alone', async () => {
     const open = await enqueueOutbox(t.db, { topic: 'notify', payload: { n: 'open' } });
     const done = await enqueueOutbox(t.db, { topic: 'notify', payload: { n: 'done' } });
-    await markDispatched(t.deployment, [{ id: open.id, jobIds: ['x'] }, { id: done.id, jobIds: ['y'] }]);
+    await markDispatched(t.deployment, [
+      { id: open.id, jobIds: ['x'] },
+      { id: done.id, jobIds: ['y'] },
+    ]);
     await markCompleted(t.db, done.key);
     expect(await forgetDispatches(t.deployment)).toBeGreaterThanOrEqual(1);
     expect(await getOutboxMessage(t.db, open.id)).toMatchObject({ dispatchedAt: null, jobIds: [] });

@@ -119,7 +119,11 @@ const INSERT_OUTBOX = (param: string): string => `INSERT INTO outbox (topic, pat
  * `markPending(refs)` and `enqueueOutboxMany(messages)` in one statement (one round trip
  * instead of two): a command's stored versions and the work they ask for are written together.
  */
-export async function enqueueOutboxMarkingPending(db: TenantDb, pending: readonly ResourceVersionRef[], messages: readonly NewOutboxMessage[]): Promise<OutboxRow[]> {
+export async function enqueueOutboxMarkingPending(
+  db: TenantDb,
+  pending: readonly ResourceVersionRef[],
+  messages: readonly NewOutboxMessage[],
+): Promise<OutboxRow[]> {
   if (messages.length === 0) {
     if (pending.length > 0) await db.query(MARK_PENDING_SQL('$1'), [pendingParam(pending)]);
     return [];
@@ -263,10 +267,10 @@ export async function countPending(db: DeploymentDb): Promise<number> {
 
 /** The queue gave up on this row's job: it becomes a dead letter, kept with its last error. */
 export async function markDead(db: EitherDb, id: number, error: string): Promise<void> {
-  await db.query(
-    'UPDATE outbox SET dead_at = COALESCE(dead_at, now()), last_error = $2 WHERE id = $1 AND completed_at IS NULL',
-    [id, error],
-  );
+  await db.query('UPDATE outbox SET dead_at = COALESCE(dead_at, now()), last_error = $2 WHERE id = $1 AND completed_at IS NULL', [
+    id,
+    error,
+  ]);
 }
 
 /** Dead letters, oldest first. */
@@ -321,7 +325,12 @@ export async function completeOutboxMatching(db: TenantDb, topic: string, key: s
  * The open (neither completed nor dead) rows of `topic` for a patient, as committed now:
  * their data was committed with them, so a read of the patient's data after this one sees it.
  */
-export async function listOpenOutboxIds(db: TenantDb, topic: string, patientId: string, payload?: { readonly field: string; readonly value: string }): Promise<number[]> {
+export async function listOpenOutboxIds(
+  db: TenantDb,
+  topic: string,
+  patientId: string,
+  payload?: { readonly field: string; readonly value: string },
+): Promise<number[]> {
   // `payload` narrows to the rows of one thing of the patient's (e.g. one course).
   const rows = await db.query<{ id: unknown }>(
     payload
@@ -335,10 +344,9 @@ export async function listOpenOutboxIds(db: TenantDb, topic: string, patientId: 
 /** Completes these rows (their work was done by another row's job); returns how many were still open. */
 export async function completeOutboxRows(db: TenantDb, ids: readonly number[]): Promise<number> {
   if (ids.length === 0) return 0;
-  const rows = await db.query(
-    'UPDATE outbox SET completed_at = now() WHERE id = ANY($1::bigint[]) AND completed_at IS NULL RETURNING id',
-    [ids.map(String)],
-  );
+  const rows = await db.query('UPDATE outbox SET completed_at = now() WHERE id = ANY($1::bigint[]) AND completed_at IS NULL RETURNING id', [
+    ids.map(String),
+  ]);
   return rows.length;
 }
 

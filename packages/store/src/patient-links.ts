@@ -24,7 +24,9 @@ export async function findPatientIds(db: TenantDb, identifiers: readonly Patient
 
 /** The local patient the EHR knows under this Patient id (from what the sync wrote there). */
 export async function findPatientIdByEhrId(db: TenantDb, ehrPatientId: string): Promise<string | undefined> {
-  const [row] = await db.query<{ id: string }>("SELECT id FROM sync_state WHERE resource_type = 'Patient' AND ehr_id = $1 LIMIT 1", [ehrPatientId]);
+  const [row] = await db.query<{ id: string }>("SELECT id FROM sync_state WHERE resource_type = 'Patient' AND ehr_id = $1 LIMIT 1", [
+    ehrPatientId,
+  ]);
   return row ? survivorOf(db, row.id) : undefined;
 }
 

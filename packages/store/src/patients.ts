@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Identifier, Patient } from '@medplum/fhirtypes';
 import type { TenantDb } from './tenant';
 import { SCOPED_TENANT } from './migration-list';
-import { putResources, readResource, searchResources } from './resources';
+import { putResources, readResource } from './resources';
 import { jsonParam } from './sql-values';
 
 /** A hospital identifier (https://hl7.org/fhir/R4/datatypes.html#Identifier), system required. */
@@ -142,12 +142,7 @@ export async function patientIdFor(db: TenantDb, identifier: PatientIdentifier):
 }
 
 /** The mapped Patient; recreated under the mapped id if its resource went missing. */
-async function loadOrCreate(
-  tx: TenantDb,
-  patientId: string,
-  identifier: PatientIdentifier,
-  build: () => Patient,
-): Promise<EnsuredPatient> {
+async function loadOrCreate(tx: TenantDb, patientId: string, identifier: PatientIdentifier, build: () => Patient): Promise<EnsuredPatient> {
   const patient = await readResource<Patient>(tx, 'Patient', patientId);
   if (patient) return { patient, created: false };
   const [created] = await putResources(tx, [{ ...withIdentifier(build(), identifier), id: patientId }]);

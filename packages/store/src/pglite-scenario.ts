@@ -63,7 +63,14 @@ export async function writePhase(dataDir: string): Promise<Record<string, unknow
       .catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
     await insertAuditEvents(db, [
       {
-        event: { resourceType: 'AuditEvent', id: 'lite-audit', recorded: '2025-01-02T00:00:00Z', type: { code: 'rest' }, agent: [{ requestor: true }], source: { observer: { display: 'x' } } },
+        event: {
+          resourceType: 'AuditEvent',
+          id: 'lite-audit',
+          recorded: '2025-01-02T00:00:00Z',
+          type: { code: 'rest' },
+          agent: [{ requestor: true }],
+          source: { observer: { display: 'x' } },
+        },
         patientId: 'p',
       },
     ]);

@@ -54,7 +54,10 @@ const toReconciliation = (r: Record): Reconciliation => ({
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function createReconciliation(db: TenantDb, id: string, patientId: string | null): Promise<Reconciliation> {
-  const [record] = await db.query<Record>('INSERT INTO reconciliations (id, patient_id) VALUES ($1::uuid, $2) RETURNING *', [id, patientId]);
+  const [record] = await db.query<Record>('INSERT INTO reconciliations (id, patient_id) VALUES ($1::uuid, $2) RETURNING *', [
+    id,
+    patientId,
+  ]);
   if (!record) throw new Error('INSERT returned no row');
   return toReconciliation(record);
 }
@@ -66,7 +69,11 @@ export async function getReconciliation(db: TenantDb, id: string): Promise<Recon
   return record && toReconciliation(record);
 }
 
-export async function finishReconciliation(db: TenantDb, id: string, outcome: { results: readonly ReconciledResource[]; error?: string }): Promise<void> {
+export async function finishReconciliation(
+  db: TenantDb,
+  id: string,
+  outcome: { results: readonly ReconciledResource[]; error?: string },
+): Promise<void> {
   await db.query('UPDATE reconciliations SET finished_at = now(), results = $2::jsonb, error = $3 WHERE id = $1::uuid', [
     id,
     jsonParam(outcome.results),

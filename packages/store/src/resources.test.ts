@@ -105,7 +105,14 @@ describe('resources', () => {
     expect((await searchResources(t.db, 'Observation', { patient: 'p-search', count: 0 })).total).toBe(3);
 
     await putResources(t.db, [
-      { resourceType: 'Patient', id: 'p-ident', identifier: [{ system: 'other', value: 'X' }, { system: MRN, value: 'I-1' }] },
+      {
+        resourceType: 'Patient',
+        id: 'p-ident',
+        identifier: [
+          { system: 'other', value: 'X' },
+          { system: MRN, value: 'I-1' },
+        ],
+      },
     ]);
     const bySystemValue = await searchResources(t.db, 'Patient', { identifier: { system: MRN, value: 'I-1' } });
     expect(bySystemValue.resources.map((r) => r.id)).toEqual(['p-ident']);
@@ -129,7 +136,11 @@ describe('resources', () => {
 
   it('one call writes new, changed and unchanged resources together, each by the same rules', async () => {
     await putResources(t.db, [observation('mix-same', 'p-mix', 1), observation('mix-changed', 'p-mix', 1)]);
-    const stored = await putResources(t.db, [observation('mix-new', 'p-mix', 1), observation('mix-same', 'p-mix', 1), observation('mix-changed', 'p-mix', 2)]);
+    const stored = await putResources(t.db, [
+      observation('mix-new', 'p-mix', 1),
+      observation('mix-same', 'p-mix', 1),
+      observation('mix-changed', 'p-mix', 2),
+    ]);
     expect(stored.map((r) => `${r.id}@${r.meta?.versionId}`)).toEqual(['mix-new@1', 'mix-same@1', 'mix-changed@2']);
     for (const r of stored) expect(await readResource(t.db, 'Observation', r.id as string)).toEqual(r);
     expect((await listResourceHistory(t.db, 'Observation', 'mix-changed')).map((r) => r.meta?.versionId)).toEqual(['1', '2']);

@@ -211,20 +211,17 @@ function withoutVersionMeta(resource: Resource): Resource {
 }
 
 /** The current version of `type/id`, or undefined. */
-export async function readResource<T extends Resource = Resource>(
-  db: TenantDb,
-  type: string,
-  id: string,
-): Promise<T | undefined> {
-  const [row] = await db.query<{ content: T }>('SELECT content FROM resources WHERE resource_type = $1 AND id = $2', [
-    type,
-    id,
-  ]);
+export async function readResource<T extends Resource = Resource>(db: TenantDb, type: string, id: string): Promise<T | undefined> {
+  const [row] = await db.query<{ content: T }>('SELECT content FROM resources WHERE resource_type = $1 AND id = $2', [type, id]);
   return row?.content;
 }
 
 /** The current versions of these ids of one type that exist, in one query, by id. */
-export async function readResources<T extends Resource = Resource>(db: TenantDb, type: string, ids: readonly string[]): Promise<Map<string, T>> {
+export async function readResources<T extends Resource = Resource>(
+  db: TenantDb,
+  type: string,
+  ids: readonly string[],
+): Promise<Map<string, T>> {
   if (ids.length === 0) return new Map();
   const rows = await db.query<{ id: string; content: T }>(
     'SELECT id, content FROM resources WHERE resource_type = $1 AND id IN (SELECT jsonb_array_elements_text($2::jsonb))',
@@ -250,11 +247,7 @@ export async function readResourceVersion<T extends Resource = Resource>(
 }
 
 /** Every stored version of `type/id`, oldest first. */
-export async function listResourceHistory<T extends Resource = Resource>(
-  db: TenantDb,
-  type: string,
-  id: string,
-): Promise<T[]> {
+export async function listResourceHistory<T extends Resource = Resource>(db: TenantDb, type: string, id: string): Promise<T[]> {
   const rows = await db.query<{ content: T }>(
     'SELECT content FROM resource_history WHERE resource_type = $1 AND id = $2 ORDER BY version_id',
     [type, id],
@@ -295,9 +288,10 @@ export async function searchResources<T extends Resource = Resource>(
     where.push(`patient_id = $${params.length}`);
   }
   if (search.identifier) {
-    const wanted = search.identifier.system === undefined
-      ? { value: search.identifier.value }
-      : { system: search.identifier.system, value: search.identifier.value };
+    const wanted =
+      search.identifier.system === undefined
+        ? { value: search.identifier.value }
+        : { system: search.identifier.system, value: search.identifier.value };
     params.push(jsonParam([wanted]));
     // Containment on the expression the GIN index covers.
     where.push(`content -> 'identifier' @> $${params.length}::jsonb`);

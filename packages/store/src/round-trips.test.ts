@@ -49,9 +49,14 @@ describe('the round trips of a command', () => {
     expect(created).toMatchObject({ created: true, patient: { id: 'rt-new', identifier: [identifier] } });
     const found = await t.db.transaction(async (tx) => {
       const c = counting(tx);
-      const result = await ensurePatient(c.db, identifier, () => {
-        throw new Error('must not build when the patient exists');
-      }, { newId: 'rt-other' });
+      const result = await ensurePatient(
+        c.db,
+        identifier,
+        () => {
+          throw new Error('must not build when the patient exists');
+        },
+        { newId: 'rt-other' },
+      );
       expect(c.statements()).toBe(1);
       return result;
     });
@@ -69,7 +74,9 @@ describe('the round trips of a command', () => {
   it('ensurePatient with newId gives one Patient to concurrent transactions', async () => {
     const identifier = { system: MRN, value: 'RT-RACE' };
     const results = await Promise.all(
-      Array.from({ length: 6 }, () => t.db.transaction((tx) => ensurePatient(tx, identifier, () => ({ resourceType: 'Patient', id: 'rt-race' }), { newId: 'rt-race' }))),
+      Array.from({ length: 6 }, () =>
+        t.db.transaction((tx) => ensurePatient(tx, identifier, () => ({ resourceType: 'Patient', id: 'rt-race' }), { newId: 'rt-race' })),
+      ),
     );
     expect(results.filter((r) => r.created)).toHaveLength(1);
     expect(new Set(results.map((r) => r.patient.id))).toEqual(new Set(['rt-race']));
@@ -79,20 +86,28 @@ describe('the round trips of a command', () => {
     const patient = 'rt-put';
     await t.db.transaction(async (tx) => {
       const c = counting(tx);
-      const stored = await putResources<Observation>(c.db, [
-        { resourceType: 'Observation', id: 'rt-o1', status: 'final', code: { text: 'a' } },
-        { resourceType: 'Observation', id: 'rt-o2', status: 'final', code: { text: 'b' } },
-      ], { patientId: patient });
+      const stored = await putResources<Observation>(
+        c.db,
+        [
+          { resourceType: 'Observation', id: 'rt-o1', status: 'final', code: { text: 'a' } },
+          { resourceType: 'Observation', id: 'rt-o2', status: 'final', code: { text: 'b' } },
+        ],
+        { patientId: patient },
+      );
       expect(c.statements()).toBe(1);
       expect(stored.map((r) => r.meta?.versionId)).toEqual(['1', '1']);
     });
     await t.db.transaction(async (tx) => {
       const c = counting(tx);
-      const stored = await putResources<Observation>(c.db, [
-        { resourceType: 'Observation', id: 'rt-o1', status: 'final', code: { text: 'a' } },
-        { resourceType: 'Observation', id: 'rt-o2', status: 'amended', code: { text: 'b' } },
-        { resourceType: 'Observation', id: 'rt-o3', status: 'final', code: { text: 'c' } },
-      ], { patientId: patient });
+      const stored = await putResources<Observation>(
+        c.db,
+        [
+          { resourceType: 'Observation', id: 'rt-o1', status: 'final', code: { text: 'a' } },
+          { resourceType: 'Observation', id: 'rt-o2', status: 'amended', code: { text: 'b' } },
+          { resourceType: 'Observation', id: 'rt-o3', status: 'final', code: { text: 'c' } },
+        ],
+        { patientId: patient },
+      );
       expect(c.statements()).toBe(2);
       expect(stored.map((r) => r.meta?.versionId)).toEqual(['1', '2', '1']);
     });
@@ -100,7 +115,14 @@ describe('the round trips of a command', () => {
   });
 
   it('writeTogether sends several writes as one statement, placeholders renumbered, and checks their row counts', async () => {
-    const screening = (id: string) => ({ id, patientId: 'rt-p', outcome: 'eligible' as const, reasons: [], resourceRefs: {}, performedAt: '2025-03-01T10:00:00Z' });
+    const screening = (id: string) => ({
+      id,
+      patientId: 'rt-p',
+      outcome: 'eligible' as const,
+      reasons: [],
+      resourceRefs: {},
+      performedAt: '2025-03-01T10:00:00Z',
+    });
     const counts = await t.db.transaction(async (tx) => {
       const c = counting(tx);
       const result = await writeTogether(c.db, [screeningInsert(screening('rt-s1')), screeningInsert(screening('rt-s2'))]);
@@ -108,23 +130,47 @@ describe('the round trips of a command', () => {
       return result;
     });
     expect(counts).toEqual([1, 1]);
-    const stored = await t.db.query<{ id: string; performed_at: Date }>("SELECT id, performed_at FROM screenings WHERE id LIKE 'rt-s%' ORDER BY id");
+    const stored = await t.db.query<{ id: string; performed_at: Date }>(
+      "SELECT id, performed_at FROM screenings WHERE id LIKE 'rt-s%' ORDER BY id",
+    );
     expect(stored.map((s) => s.id)).toEqual(['rt-s1', 'rt-s2']);
     // A write that returns other than it must fails the transaction, and nothing of it stays.
     await expect(
       t.db.transaction((tx) =>
-        writeTogether(tx, [screeningInsert(screening('rt-s3')), { sql: 'DELETE FROM screenings WHERE id = $1 RETURNING id', params: ['rt-none'], expectRows: 1, failure: 'nothing to delete' }]),
+        writeTogether(tx, [
+          screeningInsert(screening('rt-s3')),
+          { sql: 'DELETE FROM screenings WHERE id = $1 RETURNING id', params: ['rt-none'], expectRows: 1, failure: 'nothing to delete' },
+        ]),
       ),
     ).rejects.toThrow('nothing to delete');
     expect(await t.db.query("SELECT id FROM screenings WHERE id = 'rt-s3'")).toEqual([]);
   });
 
   it('a session and its follow-ups are stored in one statement; a session number taken writes neither', async () => {
-    const s = await insertScreening(t.db, { patientId: 'rt-p', outcome: 'eligible', reasons: [], resourceRefs: {}, performedAt: '2025-03-01T10:00:00Z' });
+    const s = await insertScreening(t.db, {
+      patientId: 'rt-p',
+      outcome: 'eligible',
+      reasons: [],
+      resourceRefs: {},
+      performedAt: '2025-03-01T10:00:00Z',
+    });
     const course = await insertCourse(t.db, { screeningId: s.id, patientId: 'rt-p', carePlanId: 'rt-cp', startDate: '2025-03-02' });
     if (!course) throw new Error('no course');
-    const session = { courseId: course.id, sessionNumber: 1, start: '2025-03-03T10:00:00Z', end: '2025-03-03T12:00:00Z', doseLevel: 'low' as const, resourceRefs: {} };
-    const followUps = [1, 2].map((sequence) => ({ courseId: course.id, sessionNumber: 1, sequence, dueBy: `2025-03-0${3 + sequence}T12:00:00Z`, taskId: `rt-task-${sequence}` }));
+    const session = {
+      courseId: course.id,
+      sessionNumber: 1,
+      start: '2025-03-03T10:00:00Z',
+      end: '2025-03-03T12:00:00Z',
+      doseLevel: 'low' as const,
+      resourceRefs: {},
+    };
+    const followUps = [1, 2].map((sequence) => ({
+      courseId: course.id,
+      sessionNumber: 1,
+      sequence,
+      dueBy: `2025-03-0${3 + sequence}T12:00:00Z`,
+      taskId: `rt-task-${sequence}`,
+    }));
     const first = await t.db.transaction(async (tx) => {
       const c = counting(tx);
       const result = await insertDosingSessionWithFollowUps(c.db, session, followUps);
@@ -136,14 +182,24 @@ describe('the round trips of a command', () => {
       [1, 'rt-task-1', '2025-03-04T12:00:00.000Z', 'scheduled'],
       [2, 'rt-task-2', '2025-03-05T12:00:00.000Z', 'scheduled'],
     ]);
-    const again = await insertDosingSessionWithFollowUps(t.db, session, followUps.map((f) => ({ ...f, taskId: 'rt-other' })));
+    const again = await insertDosingSessionWithFollowUps(
+      t.db,
+      session,
+      followUps.map((f) => ({ ...f, taskId: 'rt-other' })),
+    );
     expect(again).toEqual({ session: undefined, followUps: [] });
     expect(await listDosingSessions(t.db, course.id)).toHaveLength(1);
     expect((await listFollowUps(t.db, course.id)).map((f) => f.taskId)).toEqual(['rt-task-1', 'rt-task-2']);
 
     // What a command on the course reads after locking it: one statement, as the single reads give it.
-    await putResources(t.db, [{ resourceType: 'CarePlan', id: 'rt-cp', status: 'active', intent: 'plan', subject: { reference: 'Patient/rt-p' } } as CarePlan]);
-    await insertGoalsOfCare(t.db, { courseId: course.id, discussedAt: '2025-03-02T09:00:00Z', resourceRefs: { composition: 'Composition/x' } });
+    await putResources(t.db, [
+      { resourceType: 'CarePlan', id: 'rt-cp', status: 'active', intent: 'plan', subject: { reference: 'Patient/rt-p' } } as CarePlan,
+    ]);
+    await insertGoalsOfCare(t.db, {
+      courseId: course.id,
+      discussedAt: '2025-03-02T09:00:00Z',
+      resourceRefs: { composition: 'Composition/x' },
+    });
     const context = await t.db.transaction(async (tx) => {
       const c = counting(tx);
       const result = await readCourseContext(c.db, course);
@@ -151,7 +207,9 @@ describe('the round trips of a command', () => {
       return result;
     });
     expect(context.sessions).toEqual(await listDosingSessions(t.db, course.id));
-    expect(context.goalsOfCare).toMatchObject([{ courseId: course.id, discussedAt: '2025-03-02T09:00:00.000Z', resourceRefs: { composition: 'Composition/x' } }]);
+    expect(context.goalsOfCare).toMatchObject([
+      { courseId: course.id, discussedAt: '2025-03-02T09:00:00.000Z', resourceRefs: { composition: 'Composition/x' } },
+    ]);
     expect(context.carePlan).toMatchObject({ id: 'rt-cp', meta: { versionId: '1' } });
     expect(context.screening).toEqual(s);
   });

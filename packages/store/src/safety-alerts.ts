@@ -128,7 +128,10 @@ export async function listSafetyAlerts(
 /** The alerts of these Flags (`Flag` ids). */
 export async function listSafetyAlertsByFlag(db: TenantDb, flagIds: readonly string[]): Promise<SafetyAlertRow[]> {
   if (flagIds.length === 0) return [];
-  const records = await db.query<SafetyAlertRecord>(`SELECT ${COLUMNS} FROM safety_alerts WHERE flag_id = ANY($1::text[]) ORDER BY raised_at, id`, [[...flagIds]]);
+  const records = await db.query<SafetyAlertRecord>(
+    `SELECT ${COLUMNS} FROM safety_alerts WHERE flag_id = ANY($1::text[]) ORDER BY raised_at, id`,
+    [[...flagIds]],
+  );
   return records.map(toRow);
 }
 

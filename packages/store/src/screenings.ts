@@ -120,9 +120,9 @@ export async function recordReview(db: TenantDb, id: string, review: ScreeningRe
     ...(review.note !== undefined ? { note: review.note } : {}),
     at: instantParam(review.at),
   };
-  const rows = await db.query(
-    'UPDATE screenings SET review = $2::jsonb WHERE id = $1 AND review IS NULL RETURNING id',
-    [id, jsonParam(stored)],
-  );
+  const rows = await db.query('UPDATE screenings SET review = $2::jsonb WHERE id = $1 AND review IS NULL RETURNING id', [
+    id,
+    jsonParam(stored),
+  ]);
   return rows.length > 0;
 }

@@ -1,6 +1,17 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { putResources } from './resources';
-import { SYNC_STATUSES, getSyncStates, listUnsynced, markFailed, markNotSent, markPending, markSynced, markSyncedMany, recordEhrCopy, toVersionRefs } from './sync-state';
+import {
+  SYNC_STATUSES,
+  getSyncStates,
+  listUnsynced,
+  markFailed,
+  markNotSent,
+  markPending,
+  markSynced,
+  markSyncedMany,
+  recordEhrCopy,
+  toVersionRefs,
+} from './sync-state';
 import { openTestDb, type TestDb } from './test-support';
 
 describe('sync state', () => {
@@ -14,7 +25,7 @@ describe('sync state', () => {
 
   const key = { type: 'Observation', id: 'o1' };
 
-  it("allows in the database exactly the statuses the code knows", async () => {
+  it('allows in the database exactly the statuses the code knows', async () => {
     const [row] = await t.db.query<{ def: string }>(
       "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'sync_state_status_check' AND connamespace = to_regnamespace(current_schema())",
     );
@@ -29,15 +40,30 @@ describe('sync state', () => {
     await markPending(t.db, [{ ...key, version: 2 }]);
     // A late confirmation of version 1 does not mark version 2 synced.
     expect(await markSynced(t.db, { ...key, localVersion: 1, ehrId: 'ehr-o1', ehrVersion: 'v-a' })).toBe(true);
-    expect((await getSyncStates(t.db, [key]))[0]).toMatchObject({ localVersion: 2, syncedVersion: 1, status: 'pending', ehrVersion: 'v-a' });
+    expect((await getSyncStates(t.db, [key]))[0]).toMatchObject({
+      localVersion: 2,
+      syncedVersion: 1,
+      status: 'pending',
+      ehrVersion: 'v-a',
+    });
 
     expect(await markSynced(t.db, { ...key, localVersion: 2, ehrId: 'ehr-o1', ehrVersion: '9b2c-uuid' })).toBe(true);
-    expect((await getSyncStates(t.db, [key]))[0]).toMatchObject({ localVersion: 2, syncedVersion: 2, status: 'synced', ehrVersion: '9b2c-uuid' });
+    expect((await getSyncStates(t.db, [key]))[0]).toMatchObject({
+      localVersion: 2,
+      syncedVersion: 2,
+      status: 'synced',
+      ehrVersion: '9b2c-uuid',
+    });
 
     // Stale: version 1 again changes nothing, and never lowers local_version.
     expect(await markSynced(t.db, { ...key, localVersion: 1, ehrId: 'ehr-o1', ehrVersion: 'v-a' })).toBe(false);
     await markPending(t.db, [{ ...key, version: 1 }]);
-    expect((await getSyncStates(t.db, [key]))[0]).toMatchObject({ localVersion: 2, syncedVersion: 2, status: 'synced', ehrVersion: '9b2c-uuid' });
+    expect((await getSyncStates(t.db, [key]))[0]).toMatchObject({
+      localVersion: 2,
+      syncedVersion: 2,
+      status: 'synced',
+      ehrVersion: '9b2c-uuid',
+    });
     // A stale failure is ignored too.
     expect(await markFailed(t.db, { ...key, localVersion: 2, error: 'late timeout' })).toBe(false);
   });
@@ -46,7 +72,11 @@ describe('sync state', () => {
     const a = { type: 'Observation', id: 'many-a' };
     const b = { type: 'Observation', id: 'many-b' };
     const c = { type: 'Observation', id: 'many-c' };
-    await markPending(t.db, [{ ...a, version: 2 }, { ...b, version: 1 }, { ...c, version: 3 }]);
+    await markPending(t.db, [
+      { ...a, version: 2 },
+      { ...b, version: 1 },
+      { ...c, version: 3 },
+    ]);
     await markSynced(t.db, { ...c, localVersion: 3, ehrId: 'ehr-c', ehrVersion: 'c3' });
     const changed = await markSyncedMany(t.db, [
       { ...a, localVersion: 1, ehrId: 'ehr-a', ehrVersion: 'a1' },
@@ -66,12 +96,16 @@ describe('sync state', () => {
 
   it('records failures for the pending version and clears them once synced', async () => {
     const other = { type: 'Observation', id: 'o2' };
-    await markPending(t.db, [{ ...other, version: 1 }, { ...other, version: 3 }, { ...other, version: 2 }]);
+    await markPending(t.db, [
+      { ...other, version: 1 },
+      { ...other, version: 3 },
+      { ...other, version: 2 },
+    ]);
     expect(await markFailed(t.db, { ...other, error: 'EHR 422' })).toBe(true);
     expect((await getSyncStates(t.db, [other]))[0]).toMatchObject({ localVersion: 3, status: 'failed', lastError: 'EHR 422' });
     expect(await markFailed(t.db, { type: 'Observation', id: 'unknown', error: 'x' })).toBe(false);
     await markSynced(t.db, { ...other, localVersion: 3, ehrId: 'e2', ehrVersion: null });
-    expect((await getSyncStates(t.db, [other, key]))).toMatchObject([
+    expect(await getSyncStates(t.db, [other, key])).toMatchObject([
       { id: 'o2', status: 'synced', lastError: null, ehrVersion: null },
       { id: 'o1' },
     ]);
@@ -101,7 +135,10 @@ describe('sync state', () => {
     const flag = { type: 'Flag', id: 'f-not-sent' };
     await markPending(t.db, [{ ...flag, version: 1 }]);
     await markNotSent(t.db, [{ ...flag, version: 1 }], 'EHR does not take Flag: not in EHR_RESOURCE_TYPES');
-    expect((await getSyncStates(t.db, [flag]))[0]).toMatchObject({ status: 'not-sent', lastError: 'EHR does not take Flag: not in EHR_RESOURCE_TYPES' });
+    expect((await getSyncStates(t.db, [flag]))[0]).toMatchObject({
+      status: 'not-sent',
+      lastError: 'EHR does not take Flag: not in EHR_RESOURCE_TYPES',
+    });
     await markPending(t.db, [{ ...flag, version: 2 }]);
     expect((await getSyncStates(t.db, [flag]))[0]).toMatchObject({ status: 'pending', localVersion: 2, lastError: null });
   });
@@ -110,6 +147,11 @@ describe('sync state', () => {
     const goal = { type: 'Goal', id: 'g-stub' };
     await markPending(t.db, [{ ...goal, version: 1 }]);
     await recordEhrCopy(t.db, { ...goal, localVersion: 1, ehrId: 'ehr-g', ehrVersion: 'uuid-1' });
-    expect((await getSyncStates(t.db, [goal]))[0]).toMatchObject({ status: 'pending', syncedVersion: null, ehrId: 'ehr-g', ehrVersion: 'uuid-1' });
+    expect((await getSyncStates(t.db, [goal]))[0]).toMatchObject({
+      status: 'pending',
+      syncedVersion: null,
+      ehrId: 'ehr-g',
+      ehrVersion: 'uuid-1',
+    });
   });
 });

@@ -84,8 +84,7 @@ export function toVersionRefs(resources: readonly Resource[]): ResourceVersionRe
   return refs;
 }
 
-const COLUMNS =
-  'resource_type, id, local_version, synced_version, ehr_id, ehr_version, status, last_error, sent_note, updated_at';
+const COLUMNS = 'resource_type, id, local_version, synced_version, ehr_id, ehr_version, status, last_error, sent_note, updated_at';
 
 interface SyncStateRecord {
   resource_type: string;
@@ -184,7 +183,18 @@ export async function markSyncedMany(db: TenantDb, syncs: readonly MarkSynced[])
        updated_at = now()
      WHERE COALESCE(sync_state.synced_version, 0) <= excluded.synced_version
      RETURNING id`,
-    [jsonParam([...newest.values()].map((s) => ({ type: s.type, id: s.id, version: s.localVersion, ehr_id: s.ehrId, ehr_version: s.ehrVersion, note: s.note ?? null })))],
+    [
+      jsonParam(
+        [...newest.values()].map((s) => ({
+          type: s.type,
+          id: s.id,
+          version: s.localVersion,
+          ehr_id: s.ehrId,
+          ehr_version: s.ehrVersion,
+          note: s.note ?? null,
+        })),
+      ),
+    ],
   );
   return rows.length;
 }
@@ -221,7 +231,12 @@ export async function markWaitingForPatient(db: TenantDb, refs: readonly Resourc
 }
 
 /** Versions the EHR has not got and is not sent now, with why; a version it already has is left as it is. */
-async function holdBack(db: TenantDb, refs: readonly ResourceVersionRef[], status: 'not-sent' | 'waiting-for-patient', reason: string): Promise<void> {
+async function holdBack(
+  db: TenantDb,
+  refs: readonly ResourceVersionRef[],
+  status: 'not-sent' | 'waiting-for-patient',
+  reason: string,
+): Promise<void> {
   if (refs.length === 0) return;
   await db.query(
     `INSERT INTO sync_state (resource_type, id, local_version, status, last_error, updated_at)
@@ -252,7 +267,10 @@ export async function patientsWaitingForEhrPatient(db: TenantDb, patientId?: str
  * conditional create that matched an older copy. Later requests can then reference it by
  * its EHR id, and a later pass updates it.
  */
-export async function recordEhrCopy(db: TenantDb, ref: ResourceKey & { localVersion: number; ehrId: string; ehrVersion: string | null }): Promise<void> {
+export async function recordEhrCopy(
+  db: TenantDb,
+  ref: ResourceKey & { localVersion: number; ehrId: string; ehrVersion: string | null },
+): Promise<void> {
   await db.query(
     `INSERT INTO sync_state (resource_type, id, local_version, ehr_id, ehr_version, status, updated_at)
      VALUES ($1, $2, $3, $4, $5, 'pending', now())
@@ -266,14 +284,19 @@ export async function recordEhrCopy(db: TenantDb, ref: ResourceKey & { localVers
  * copy was deleted there, or the EHR lost it): the next sync finds or creates it afresh.
  */
 export async function forgetEhrCopy(db: TenantDb, ref: ResourceKey): Promise<void> {
-  await db.query(`UPDATE sync_state SET ehr_id = NULL, ehr_version = NULL, updated_at = now() WHERE resource_type = $1 AND id = $2`, [ref.type, ref.id]);
+  await db.query(`UPDATE sync_state SET ehr_id = NULL, ehr_version = NULL, updated_at = now() WHERE resource_type = $1 AND id = $2`, [
+    ref.type,
+    ref.id,
+  ]);
 }
 
 /** The sync state of each given resource that has one, in the order given. */
 export async function getSyncStates(db: TenantDb, refs: readonly ResourceKey[]): Promise<SyncStateRow[]> {
   if (refs.length === 0) return [];
   const records = await db.query<SyncStateRecord>(
-    `SELECT ${COLUMNS.split(', ').map((column) => `s.${column}`).join(', ')}
+    `SELECT ${COLUMNS.split(', ')
+      .map((column) => `s.${column}`)
+      .join(', ')}
      FROM jsonb_to_recordset($1::jsonb) AS r(type text, id text, n integer)
      JOIN sync_state s ON s.resource_type = r.type AND s.id = r.id
      ORDER BY r.n`,

@@ -80,12 +80,18 @@ export async function stalePendingPatients(db: TenantDb, syncTopic: string, olde
 
 /** Open outbox rows (neither completed nor dead) by topic, for /metrics. */
 export async function openOutboxByTopic(db: DeploymentDb): Promise<Record<string, number>> {
-  return countsBy(db, 'SELECT topic AS label, count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND dead_at IS NULL GROUP BY topic');
+  return countsBy(
+    db,
+    'SELECT topic AS label, count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND dead_at IS NULL GROUP BY topic',
+  );
 }
 
 /** Dead letters not re-driven yet by topic, for /metrics. */
 export async function deadLettersByTopic(db: DeploymentDb): Promise<Record<string, number>> {
-  return countsBy(db, 'SELECT topic AS label, count(*)::int AS n FROM outbox WHERE dead_at IS NOT NULL AND completed_at IS NULL GROUP BY topic');
+  return countsBy(
+    db,
+    'SELECT topic AS label, count(*)::int AS n FROM outbox WHERE dead_at IS NOT NULL AND completed_at IS NULL GROUP BY topic',
+  );
 }
 
 /** Stored resources whose latest version is not in the EHR yet, by sync status, for /metrics. */
@@ -110,7 +116,15 @@ export interface SyncedResource {
 
 /** Every synced resource (of one patient, or all), for reconciliation against the EHR. */
 export async function listSyncedResources(db: TenantDb, patientId?: string): Promise<SyncedResource[]> {
-  const records = await db.query<{ resource_type: string; id: string; patient_id: unknown; version_id: unknown; content: Resource; ehr_id: unknown; ehr_version: unknown }>(
+  const records = await db.query<{
+    resource_type: string;
+    id: string;
+    patient_id: unknown;
+    version_id: unknown;
+    content: Resource;
+    ehr_id: unknown;
+    ehr_version: unknown;
+  }>(
     `SELECT r.resource_type, r.id, r.patient_id, r.version_id, r.content, s.ehr_id, s.ehr_version
      FROM sync_state s JOIN resources r ON r.resource_type = s.resource_type AND r.id = s.id
      WHERE s.status = 'synced' AND s.ehr_id IS NOT NULL AND r.patient_id IS NOT NULL AND ($1::text IS NULL OR r.patient_id = $1)

@@ -59,7 +59,14 @@ export async function tenantIsolationScenario(db: DeploymentDb): Promise<Record<
   });
   await b.transaction(async (tx) => {
     await putResources(tx, [observation('obs-b', bPatient)]);
-    await insertScreening(tx, { id: 'screening-b', patientId: bPatient, outcome: 'eligible', reasons: [], resourceRefs: {}, performedAt: new Date() });
+    await insertScreening(tx, {
+      id: 'screening-b',
+      patientId: bPatient,
+      outcome: 'eligible',
+      reasons: [],
+      resourceRefs: {},
+      performedAt: new Date(),
+    });
     await enqueueOutbox(tx, { topic: 'ehr-sync', patientId: bPatient, payload: { patientId: bPatient } });
   });
   await putResources(a, [observation('obs-a', inA.patient.id as string)]);
@@ -69,7 +76,14 @@ export async function tenantIsolationScenario(db: DeploymentDb): Promise<Record<
       await completeIdempotencyKey(tx, { scope: 'client', key: 'k1', status: 201, body: { tenant: tenantOf(tenant) }, response: '{}' });
     });
   }
-  const message = { channel: 'hl7v2' as const, sender: 'HIS', controlId: 'MSG-1', messageType: 'ADT^A03', content: 'MSH|…', status: 'accepted' as const };
+  const message = {
+    channel: 'hl7v2' as const,
+    sender: 'HIS',
+    controlId: 'MSG-1',
+    messageType: 'ADT^A03',
+    content: 'MSH|…',
+    status: 'accepted' as const,
+  };
   const messageA = await storeInboundMessage(a, message);
   const messageB = await storeInboundMessage(b, message);
 

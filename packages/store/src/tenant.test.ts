@@ -28,7 +28,11 @@ describe('tenants on PostgreSQL (row-level security)', () => {
     expect(await a.query('SELECT id FROM reconciliations')).toEqual([]);
     // Every pooled connection comes back as the deployment's role, with no tenant set.
     const roles = await Promise.all(
-      Array.from({ length: 12 }, () => t.deployment.query<{ role: string; tenant: string | null }>("SELECT current_user AS role, current_setting('kap.tenant', true) AS tenant")),
+      Array.from({ length: 12 }, () =>
+        t.deployment.query<{ role: string; tenant: string | null }>(
+          "SELECT current_user AS role, current_setting('kap.tenant', true) AS tenant",
+        ),
+      ),
     );
     for (const [row] of roles) {
       expect(row?.role).not.toBe('kap_tenant');
@@ -54,7 +58,9 @@ describe('tenants on PostgreSQL (row-level security)', () => {
         // The schema exists and search_path names it: migrate needs no CREATE on the database.
         await migrate(tx);
         const superuser = await tx.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
-        await tx.query("INSERT INTO reconciliations (id, tenant_id) VALUES ('00000000-0000-4000-8000-00000000000a', 'A'), ('00000000-0000-4000-8000-00000000000b', 'B')");
+        await tx.query(
+          "INSERT INTO reconciliations (id, tenant_id) VALUES ('00000000-0000-4000-8000-00000000000a', 'A'), ('00000000-0000-4000-8000-00000000000b', 'B')",
+        );
         const unscoped = await tx.query<{ tenant_id: string }>('SELECT tenant_id FROM reconciliations ORDER BY tenant_id');
         await tx.query("SELECT set_config('kap.tenant', 'A', true)");
         const ownerAsA = await tx.query<{ tenant_id: string }>('SELECT tenant_id FROM reconciliations');

@@ -34,7 +34,9 @@ describe('transaction settings sent with BEGIN', () => {
         { settings: { 'kap.test_value': odd } },
       );
       expect(seen).toEqual([{ v: odd, role: expect.not.stringMatching(/^kap_tenant$/) }]);
-      const scoped = await forTenant(t.deployment, 'tenant-a').transaction((tx) => tx.query<{ tenant: string; role: string }>("SELECT current_setting('kap.tenant') AS tenant, current_user AS role"));
+      const scoped = await forTenant(t.deployment, 'tenant-a').transaction((tx) =>
+        tx.query<{ tenant: string; role: string }>("SELECT current_setting('kap.tenant') AS tenant, current_user AS role"),
+      );
       expect(scoped).toEqual([{ tenant: 'tenant-a', role: 'kap_tenant' }]);
     });
 
@@ -49,7 +51,11 @@ describe('transaction settings sent with BEGIN', () => {
     });
 
     it('settings on a nested transaction apply within the open one, and end with it', async () => {
-      const inner = await t.deployment.transaction(async (tx) => tx.transaction((again) => again.query<{ v: string }>("SELECT current_setting('kap.nested') AS v"), { settings: { 'kap.nested': 'yes' } }));
+      const inner = await t.deployment.transaction(async (tx) =>
+        tx.transaction((again) => again.query<{ v: string }>("SELECT current_setting('kap.nested') AS v"), {
+          settings: { 'kap.nested': 'yes' },
+        }),
+      );
       expect(inner).toEqual([{ v: 'yes' }]);
       const after = await t.deployment.query<{ v: string | null }>("SELECT current_setting('kap.nested', true) AS v");
       expect(after[0]?.v ?? '').toBe('');

@@ -63,7 +63,15 @@ export async function storeUnroutedMessage(db: DeploymentDb, message: NewUnroute
   const [record] = await db.query<UnroutedRecord>(
     `INSERT INTO unrouted_messages (channel, sender, control_id, message_type, content, ack_code, problem)
      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
-    [message.channel, message.sender ?? null, message.controlId ?? null, message.messageType ?? null, message.content, message.ackCode ?? null, message.problem ?? null],
+    [
+      message.channel,
+      message.sender ?? null,
+      message.controlId ?? null,
+      message.messageType ?? null,
+      message.content,
+      message.ackCode ?? null,
+      message.problem ?? null,
+    ],
   );
   if (!record) throw new Error('INSERT returned no row');
   return toRow(record);
@@ -71,6 +79,8 @@ export async function storeUnroutedMessage(db: DeploymentDb, message: NewUnroute
 
 /** The newest messages no tenant claimed, for the deployment's operator. */
 export async function listUnroutedMessages(db: DeploymentDb, opts: { limit: number }): Promise<UnroutedMessageRow[]> {
-  const records = await db.query<UnroutedRecord>(`SELECT ${COLUMNS} FROM unrouted_messages ORDER BY id DESC LIMIT $1`, [Math.max(Math.trunc(opts.limit), 0)]);
+  const records = await db.query<UnroutedRecord>(`SELECT ${COLUMNS} FROM unrouted_messages ORDER BY id DESC LIMIT $1`, [
+    Math.max(Math.trunc(opts.limit), 0),
+  ]);
   return records.map(toRow);
 }

@@ -30,7 +30,12 @@ describe('workflow tables', () => {
 
   it('keeps one course per screening', async () => {
     const first = await newCourse('s-one-course');
-    const second = await insertCourse(t.db, { screeningId: 's-one-course', patientId: 'p1', carePlanId: 'cp-other', startDate: '2025-03-02' });
+    const second = await insertCourse(t.db, {
+      screeningId: 's-one-course',
+      patientId: 'p1',
+      carePlanId: 'cp-other',
+      startDate: '2025-03-02',
+    });
     expect(second).toBeUndefined();
     expect(await getCourse(t.db, first.id)).toEqual(first);
   });
@@ -94,7 +99,10 @@ describe('workflow tables', () => {
     }));
     const scheduled = await insertFollowUps(t.db, planned);
     expect(scheduled.map((f) => f.status)).toEqual(['scheduled', 'scheduled', 'scheduled']);
-    const again = await insertFollowUps(t.db, planned.map((p) => ({ ...p, id: `other-${p.sequence}` })));
+    const again = await insertFollowUps(
+      t.db,
+      planned.map((p) => ({ ...p, id: `other-${p.sequence}` })),
+    );
     expect(again.map((f) => f.id)).toEqual(scheduled.map((f) => f.id));
     expect(await listFollowUps(t.db, course.id)).toHaveLength(3);
 
@@ -119,7 +127,9 @@ describe('workflow tables', () => {
 
   it('completes a follow-up that a concurrent escalation changed first (the flaky 409)', async () => {
     const course = await newCourse('scr-race');
-    const [followUp] = await insertFollowUps(t.db, [{ courseId: course.id, sessionNumber: 1, sequence: 1, dueBy: new Date(Date.UTC(2025, 2, 4)) }]);
+    const [followUp] = await insertFollowUps(t.db, [
+      { courseId: course.id, sessionNumber: 1, sequence: 1, dueBy: new Date(Date.UTC(2025, 2, 4)) },
+    ]);
     if (!followUp) throw new Error('expected a follow-up');
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
@@ -127,7 +137,9 @@ describe('workflow tables', () => {
     const escalated = new Promise<void>((r) => (escalatedInTx = r));
     // The worker's escalation holds the row, uncommitted, while the clinician's completion arrives.
     const worker = t.db.transaction(async (tx) => {
-      expect(await setFollowUpStatus(tx, followUp.id, 'escalated', undefined, { onlyFrom: ['scheduled'] })).toMatchObject({ status: 'escalated' });
+      expect(await setFollowUpStatus(tx, followUp.id, 'escalated', undefined, { onlyFrom: ['scheduled'] })).toMatchObject({
+        status: 'escalated',
+      });
       escalatedInTx();
       await held;
     });

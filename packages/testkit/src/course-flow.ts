@@ -15,7 +15,12 @@ export const sessionRequest = (n: 1 | 2, start: Date) => ({
   vitals: [
     { at: start.toISOString(), systolic: 128, diastolic: 80, heartRate: 72, spo2: 98 },
     { at: new Date(start.getTime() + 20 * 60_000).toISOString(), systolic: 138, diastolic: 84, heartRate: 80 },
-    { at: new Date(start.getTime() + 40 * 60_000).toISOString(), systolic: n === 2 ? 192 : 142, diastolic: n === 2 ? 104 : 88, heartRate: 84 },
+    {
+      at: new Date(start.getTime() + 40 * 60_000).toISOString(),
+      systolic: n === 2 ? 192 : 142,
+      diastolic: n === 2 ? 104 : 88,
+      heartRate: 84,
+    },
   ],
   experience: { dissociation: n === 1 ? 4 : 7, egoDissolution: n === 1 ? 2 : 6, distress: 1 },
   ...(n === 2 ? { adverseEvents: [{ description: 'Transient nausea after dosing', severity: 'mild' }] } : {}),
@@ -36,24 +41,46 @@ export interface CourseRun {
 export async function runWholeCourse(stack: Stack): Promise<CourseRun> {
   const app = stack.app;
   const screening = await request(app).post('/v1/screenings').send(screeningRequest()).expect(201);
-  const patientId = ((screening.body.resources as Bundle).entry ?? []).map((e) => e.resource as Resource).find((r) => r.resourceType === 'Patient')?.id as string;
-  const course = await request(app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
+  const patientId = ((screening.body.resources as Bundle).entry ?? [])
+    .map((e) => e.resource as Resource)
+    .find((r) => r.resourceType === 'Patient')?.id as string;
+  const course = await request(app)
+    .post('/v1/courses')
+    .send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() })
+    .expect(201);
   const courseId = course.body.courseId as string;
-  const s1 = await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(sessionRequest(1, new Date(Date.now() - 90 * 60_000))).expect(201);
+  const s1 = await request(app)
+    .post(`/v1/courses/${courseId}/dosing-sessions`)
+    .send(sessionRequest(1, new Date(Date.now() - 90 * 60_000)))
+    .expect(201);
   const [first] = s1.body.followUps as Array<{ id: string }>;
-  await request(app).post(`/v1/follow-ups/${first?.id}/complete`).send({ completedAt: new Date().toISOString(), note: 'Integration went well' }).expect(200);
-  await until(async () => {
-    const view = await request(app).get(`/v1/courses/${courseId}`).expect(200);
-    return view.body.followUps.map((f: { status: string }) => f.status).join() === 'completed,escalated,escalated';
-  }, 30_000, 'two follow-ups to escalate', 250);
-  await request(app).post(`/v1/courses/${courseId}/dosing-sessions`).send(sessionRequest(2, new Date(Date.now() - 90 * 60_000))).expect(201);
+  await request(app)
+    .post(`/v1/follow-ups/${first?.id}/complete`)
+    .send({ completedAt: new Date().toISOString(), note: 'Integration went well' })
+    .expect(200);
+  await until(
+    async () => {
+      const view = await request(app).get(`/v1/courses/${courseId}`).expect(200);
+      return view.body.followUps.map((f: { status: string }) => f.status).join() === 'completed,escalated,escalated';
+    },
+    30_000,
+    'two follow-ups to escalate',
+    250,
+  );
+  await request(app)
+    .post(`/v1/courses/${courseId}/dosing-sessions`)
+    .send(sessionRequest(2, new Date(Date.now() - 90 * 60_000)))
+    .expect(201);
   await request(app)
     .post(`/v1/courses/${courseId}/goals-of-care`)
     .send({
       discussedAt: new Date().toISOString(),
       participants: ['Patient', 'Daughter', 'Palliative care physician'],
       values: ['Being at home with family'],
-      goals: [{ description: 'Remain at home until the end of life', priority: 'high-priority' }, { description: 'Reconcile with brother' }],
+      goals: [
+        { description: 'Remain at home until the end of life', priority: 'high-priority' },
+        { description: 'Reconcile with brother' },
+      ],
       preferences: { placeOfCare: 'Home', codeStatus: 'Do not attempt resuscitation' },
       decisions: ['Hospice referral'],
     })

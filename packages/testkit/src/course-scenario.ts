@@ -51,7 +51,11 @@ export async function runCourseScenario(
   ).expect(201);
   remember(screening.body.resources);
   const startDate = iso(t0 + DAY).slice(0, 10);
-  const course = await post('/v1/courses', { screeningId: screening.body.screeningId, startDate, followUpOffsets: options.followUpOffsets }).expect(201);
+  const course = await post('/v1/courses', {
+    screeningId: screening.body.screeningId,
+    startDate,
+    followUpOffsets: options.followUpOffsets,
+  }).expect(201);
   remember(course.body.resources);
   const courseId = course.body.courseId as string;
 
@@ -73,13 +77,35 @@ export async function runCourseScenario(
     measures.push(res.body);
   };
 
-  const s1 = await session(1, t0 + 5 * DAY, [[142, 86, 76], [184, 104, 96], [156, 92, 84], [138, 84, 74]]);
+  const s1 = await session(1, t0 + 5 * DAY, [
+    [142, 86, 76],
+    [184, 104, 96],
+    [156, 92, 84],
+    [138, 84, 74],
+  ]);
   remember(s1.body.resources);
-  await post(`/v1/follow-ups/${s1.body.followUps[0].id}/complete`, { completedAt: iso(t0 + 5.8 * DAY), note: 'Integration session held' }).expect(200);
-  await measure({ measuredAt: iso(t0 + 7 * DAY), timepoint: 'after-session-1', phq9: [2, 2, 1, 2, 1, 2, 1, 1, 0], gad7: [2, 2, 1, 2, 1, 1, 1] });
-  const s2 = await session(2, t0 + 12 * DAY, [[128, 82, 72], [136, 88, 80], [130, 84, 76]]);
+  await post(`/v1/follow-ups/${s1.body.followUps[0].id}/complete`, {
+    completedAt: iso(t0 + 5.8 * DAY),
+    note: 'Integration session held',
+  }).expect(200);
+  await measure({
+    measuredAt: iso(t0 + 7 * DAY),
+    timepoint: 'after-session-1',
+    phq9: [2, 2, 1, 2, 1, 2, 1, 1, 0],
+    gad7: [2, 2, 1, 2, 1, 1, 1],
+  });
+  const s2 = await session(2, t0 + 12 * DAY, [
+    [128, 82, 72],
+    [136, 88, 80],
+    [130, 84, 76],
+  ]);
   remember(s2.body.resources);
-  await measure({ measuredAt: iso(t0 + 14 * DAY), timepoint: 'after-session-2', phq9: [1, 1, 1, 1, 1, 1, 1, 0, 1], gad7: [1, 1, 1, 1, 1, 1, 1] });
+  await measure({
+    measuredAt: iso(t0 + 14 * DAY),
+    timepoint: 'after-session-2',
+    phq9: [1, 1, 1, 1, 1, 1, 1, 0, 1],
+    gad7: [1, 1, 1, 1, 1, 1, 1],
+  });
   const goc = await post(`/v1/courses/${courseId}/goals-of-care`, {
     discussedAt: iso(t0 + 16 * DAY),
     participants: ['Patient', 'Palliative physician', 'Psychotherapist'],
@@ -91,7 +117,12 @@ export async function runCourseScenario(
     preferences: { placeOfCare: 'Home', codeStatus: 'Do not attempt resuscitation' },
   }).expect(201);
   remember(goc.body.resources);
-  await measure({ measuredAt: iso(t0 + 20 * DAY), timepoint: 'end-of-course', phq9: [1, 1, 1, 1, 0, 1, 1, 0, 0], gad7: [1, 1, 1, 0, 1, 1, 0] });
+  await measure({
+    measuredAt: iso(t0 + 20 * DAY),
+    timepoint: 'end-of-course',
+    phq9: [1, 1, 1, 1, 0, 1, 1, 0, 0],
+    gad7: [1, 1, 1, 0, 1, 1, 0],
+  });
   await post(`/v1/courses/${courseId}/stop`, { reason: 'completed' }).expect(200);
 
   return {

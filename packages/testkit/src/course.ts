@@ -6,12 +6,12 @@ import type { Stack } from './stack';
 /** Records a screening, starts its course and records session 1: about thirty resources for the EHR. */
 export async function enrol(stack: Stack): Promise<string> {
   const screening = await request(stack.app).post('/v1/screenings').send(screeningRequest()).expect(201);
-  const course = await request(stack.app).post('/v1/courses').send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() }).expect(201);
-  const start = new Date(Date.now() - 2 * 3600_000);
-  await request(stack.app)
-    .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
-    .send(sessionOneRequest(start))
+  const course = await request(stack.app)
+    .post('/v1/courses')
+    .send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() })
     .expect(201);
+  const start = new Date(Date.now() - 2 * 3600_000);
+  await request(stack.app).post(`/v1/courses/${course.body.courseId}/dosing-sessions`).send(sessionOneRequest(start)).expect(201);
   return course.body.courseId as string;
 }
 

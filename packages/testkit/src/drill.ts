@@ -45,7 +45,10 @@ export interface DrillResult {
 
 export function spawnWorkerProcess(stack: Stack, env: Record<string, string> = {}): ChildProcess {
   const script = resolve(__dirname, '../../../services/worker/dist/main.js');
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...stack.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, ...stack.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   // A test killed by its timeout must not leave a worker polling a dropped schema behind.
   const reap = (): void => void child.kill('SIGKILL');
   process.once('exit', reap);
@@ -146,18 +149,28 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
         "SELECT id, job_ids, topic, dispatched_at IS NOT NULL AS dispatched, attempts, dead_at IS NOT NULL AS dead, left(coalesce(last_error, ''), 120) AS last_error FROM outbox WHERE completed_at IS NULL AND topic <> $1 ORDER BY id LIMIT 5",
         [WORK.followUpSchedule.topic],
       );
-      const jobs = await Promise.all(open.map(async (r) => {
-        const job = await stack.queues.ehrSync.getJob(String((r.job_ids as string[])[0] ?? ''));
-        return job ? await job.getState() : 'absent';
-      }));
-      log(`open rows: ${JSON.stringify(open)} jobs: ${JSON.stringify(jobs)} counts: ${JSON.stringify(await stack.queues.ehrSync.getJobCounts())}`);
+      const jobs = await Promise.all(
+        open.map(async (r) => {
+          const job = await stack.queues.ehrSync.getJob(String((r.job_ids as string[])[0] ?? ''));
+          return job ? await job.getState() : 'absent';
+        }),
+      );
+      log(
+        `open rows: ${JSON.stringify(open)} jobs: ${JSON.stringify(jobs)} counts: ${JSON.stringify(await stack.queues.ehrSync.getJobCounts())}`,
+      );
       const activity = await stack.db.query<Record<string, unknown>>(
         "SELECT pid, state, wait_event_type, wait_event, left(query, 100) AS query, now() - state_change AS for FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'",
       );
       log(`pg activity: ${JSON.stringify(activity)}`);
       const active = await stack.queues.ehrSync.getActive();
-      log(`active: ${JSON.stringify(active.map((j) => ({ id: j.id, data: j.data, processedOn: j.processedOn, attemptsMade: j.attemptsMade, stalledCounter: (j as unknown as { stalledCounter?: number }).stalledCounter })))}`);
-      const waiting = [...(await stack.queues.ehrSync.getWaiting()), ...(await stack.queues.ehrSync.getActive()), ...(await stack.queues.ehrSync.getFailed())];
+      log(
+        `active: ${JSON.stringify(active.map((j) => ({ id: j.id, data: j.data, processedOn: j.processedOn, attemptsMade: j.attemptsMade, stalledCounter: (j as unknown as { stalledCounter?: number }).stalledCounter })))}`,
+      );
+      const waiting = [
+        ...(await stack.queues.ehrSync.getWaiting()),
+        ...(await stack.queues.ehrSync.getActive()),
+        ...(await stack.queues.ehrSync.getFailed()),
+      ];
       const reasons: Record<string, number> = {};
       for (const j of waiting) reasons[String(j.failedReason).slice(0, 200)] = (reasons[String(j.failedReason).slice(0, 200)] ?? 0) + 1;
       log(`failure reasons: ${JSON.stringify(reasons)}`);

@@ -29,10 +29,14 @@ export interface EhrAudit {
 }
 
 const identityOf = (r: Resource): string | undefined => {
-  if (r.resourceType === 'Provenance' || r.resourceType === 'AuditEvent') return r.meta?.tag?.find((t) => t.system === PROVENANCE_TAG_SYSTEM)?.code;
+  if (r.resourceType === 'Provenance' || r.resourceType === 'AuditEvent')
+    return r.meta?.tag?.find((t) => t.system === PROVENANCE_TAG_SYSTEM)?.code;
   const ids = 'identifier' in r ? r.identifier : undefined;
   const list = Array.isArray(ids) ? ids : ids ? [ids] : [];
-  const wanted = r.resourceType === 'Patient' ? list.find((i) => i.system !== RESOURCE_IDENTIFIER_SYSTEM) : list.find((i) => i.system === RESOURCE_IDENTIFIER_SYSTEM);
+  const wanted =
+    r.resourceType === 'Patient'
+      ? list.find((i) => i.system !== RESOURCE_IDENTIFIER_SYSTEM)
+      : list.find((i) => i.system === RESOURCE_IDENTIFIER_SYSTEM);
   return wanted ? `${wanted.system}|${wanted.value}` : undefined;
 };
 
@@ -64,7 +68,12 @@ export async function auditEhr(db: DeploymentDb, ehrBaseUrl: string): Promise<Eh
   const states: SyncStateRow[] = [];
   for (const tenant of new Set(rows.map((r) => r.tenant_id))) {
     const own = rows.filter((r) => r.tenant_id === tenant);
-    states.push(...(await getSyncStates(forTenant(db, tenant), own.map((r) => ({ type: r.resource_type, id: r.id })))));
+    states.push(
+      ...(await getSyncStates(
+        forTenant(db, tenant),
+        own.map((r) => ({ type: r.resource_type, id: r.id })),
+      )),
+    );
   }
   const missing: string[] = [];
   for (const r of rows) {

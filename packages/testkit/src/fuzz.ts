@@ -46,7 +46,12 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
     name: 'courses.dosing-sessions',
     path: (ids) => `/v1/courses/${ids.course}/dosing-sessions`,
     pathWithId: (id) => `/v1/courses/${id}/dosing-sessions`,
-    valid: () => json({ ...sessionRequest(2), experience: { dissociation: 5, egoDissolution: 2, distress: 1 }, adverseEvents: [{ description: 'nausea', severity: 'mild' }] }),
+    valid: () =>
+      json({
+        ...sessionRequest(2),
+        experience: { dissociation: 5, egoDissolution: 2, distress: 1 },
+        adverseEvents: [{ description: 'nausea', severity: 'mild' }],
+      }),
   },
   {
     name: 'follow-ups.complete',
@@ -84,7 +89,11 @@ function pathsOf(v: Json, prefix: Array<string | number> = []): Array<Array<stri
   return out;
 }
 
-function setAt(root: Json, path: Array<string | number>, f: (old: Json | undefined, parent: Json, key: string | number) => Json | undefined): Json {
+function setAt(
+  root: Json,
+  path: Array<string | number>,
+  f: (old: Json | undefined, parent: Json, key: string | number) => Json | undefined,
+): Json {
   if (path.length === 0) return f(root, null, '') ?? null;
   if (getAt(root, path.slice(0, -1)) === null || typeof getAt(root, path.slice(0, -1)) !== 'object') return root;
   const copy = structuredClone(root);
@@ -99,29 +108,97 @@ function setAt(root: Json, path: Array<string | number>, f: (old: Json | undefin
   return copy;
 }
 
-const edgeNumbers = fc.constantFrom(0, -0, -1, 1, 0.5, -0.5, 2 ** 31, -(2 ** 31), Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 53 + 2, 1e308, -1e308, 5e-324, 1e21, 3.000000000000001);
+const edgeNumbers = fc.constantFrom(
+  0,
+  -0,
+  -1,
+  1,
+  0.5,
+  -0.5,
+  2 ** 31,
+  -(2 ** 31),
+  Number.MAX_SAFE_INTEGER,
+  Number.MIN_SAFE_INTEGER,
+  2 ** 53 + 2,
+  1e308,
+  -1e308,
+  5e-324,
+  1e21,
+  3.000000000000001,
+);
 const hugeString = fc.constantFrom(10_000, 200_000, 1_200_000).map((n) => 'x'.repeat(n));
 const weirdString = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.constantFrom('', ' ', '\u0000', '\uFEFF', '\u202E', '𝔘𝔫𝔦𝔠𝔬𝔡𝔢', '\uD800', '../../etc/passwd', "'; DROP TABLE resources; --", '__proto__', 'constructor', '2026-02-30T25:61:00Z', 'NaN', 'Infinity', '{}'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\u0000',
+    '\uFEFF',
+    '\u202E',
+    '𝔘𝔫𝔦𝔠𝔬𝔡𝔢',
+    '\uD800',
+    '../../etc/passwd',
+    "'; DROP TABLE resources; --",
+    '__proto__',
+    'constructor',
+    '2026-02-30T25:61:00Z',
+    'NaN',
+    'Infinity',
+    '{}',
+  ),
 );
 /** What FHIR and PostgreSQL refuse in text: lone surrogates, NUL, other control characters. */
-const HOSTILE_CHARACTERS = ['\uD800', '\uDBFF', '\uDC00', '\uDFFF', '\u0000', '\u0001', '\u0007', '\u001B', '\u007F', '\uFFFE', '\uFFFF'] as const;
+const HOSTILE_CHARACTERS = [
+  '\uD800',
+  '\uDBFF',
+  '\uDC00',
+  '\uDFFF',
+  '\u0000',
+  '\u0001',
+  '\u0007',
+  '\u001B',
+  '\u007F',
+  '\uFFFE',
+  '\uFFFF',
+] as const;
 /** Dates outside what every stored and derived date fits, or in the future. */
 const hostileDate = fc.oneof(
-  fc.constantFrom('9999-12-31T23:59:59Z', '9999-12-31', '2099-12-31T23:59:59+14:00', '2100-01-01T00:00:00Z', '1899-12-31T23:59:59Z', '0001-01-01T00:00:00Z', '2026-02-30T10:00:00Z', '2026-13-01', '+275760-09-13T00:00:00Z', '10000-01-01T00:00:00Z', '2026-03-01T09:30:00+15:00'),
+  fc.constantFrom(
+    '9999-12-31T23:59:59Z',
+    '9999-12-31',
+    '2099-12-31T23:59:59+14:00',
+    '2100-01-01T00:00:00Z',
+    '1899-12-31T23:59:59Z',
+    '0001-01-01T00:00:00Z',
+    '2026-02-30T10:00:00Z',
+    '2026-13-01',
+    '+275760-09-13T00:00:00Z',
+    '10000-01-01T00:00:00Z',
+    '2026-03-01T09:30:00+15:00',
+  ),
   fc.integer({ min: 1, max: 400 * 365 }).map((days) => new Date(Date.now() + days * 86_400_000).toISOString()),
 );
 /** A string spoiled by one class of hostile input, keeping the rest of it. */
 const spoilString = (old: string): fc.Arbitrary<Json> =>
   fc.oneof(
-    fc.tuple(fc.constantFrom(...HOSTILE_CHARACTERS), fc.nat({ max: Math.max(old.length, 0) })).map(([c, at]) => old.slice(0, at) + c + old.slice(at)),
+    fc
+      .tuple(fc.constantFrom(...HOSTILE_CHARACTERS), fc.nat({ max: Math.max(old.length, 0) }))
+      .map(([c, at]) => old.slice(0, at) + c + old.slice(at)),
     hostileDate,
     fc.constantFrom('javascript:alert(1)', 'urn:oid:', 'urn:uuid:x', 'MRN', 'http://', ' ', '\t', 'x'.repeat(5000)),
   );
 const anyJson: fc.Arbitrary<Json> = fc.jsonValue({ maxDepth: 4 }) as fc.Arbitrary<Json>;
-const wrongValue: fc.Arbitrary<Json> = fc.oneof(anyJson, edgeNumbers, weirdString, hugeString, fc.constant(null), fc.boolean(), fc.constant<Json>([]), fc.constant<Json>({}));
+const wrongValue: fc.Arbitrary<Json> = fc.oneof(
+  anyJson,
+  edgeNumbers,
+  weirdString,
+  hugeString,
+  fc.constant(null),
+  fc.boolean(),
+  fc.constant<Json>([]),
+  fc.constant<Json>({}),
+);
 
 type Mutation = (valid: Json) => fc.Arbitrary<Json>;
 
@@ -137,18 +214,33 @@ const mutate: Mutation = (valid) => {
     return fc.oneof(
       // a string field spoiled: a lone surrogate, NUL or control character inside it, a hostile date or URI in its place
       ...(stringPaths.length > 0
-        ? [{ weight: 2, arbitrary: fc.constantFrom(...stringPaths).chain((p) => spoilString(getAt(body, p) as string).map((v) => setAt(body, p, () => v))) }]
+        ? [
+            {
+              weight: 2,
+              arbitrary: fc
+                .constantFrom(...stringPaths)
+                .chain((p) => spoilString(getAt(body, p) as string).map((v) => setAt(body, p, () => v))),
+            },
+          ]
         : []),
       // a field replaced by a value of another type, an edge number, a weird or huge string
       fc.tuple(fc.constantFrom(...paths), wrongValue).map(([p, v]) => setAt(body, p, () => v)),
       // a field removed (the whole body, when it has no field)
       fc.constantFrom(...paths).map((p) => setAt(body, p, () => undefined)),
       // an extra key
-      fc.tuple(fc.constantFrom(...(objectPaths.length > 0 ? objectPaths : [[]])), fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('__proto__', 'constructor', 'resourceType', 'id')), anyJson).map(([p, k, v]) =>
-        setAt(body, p, (old) => (old && typeof old === 'object' && !Array.isArray(old) ? { ...old, [k]: v } : { [k]: v })),
-      ),
+      fc
+        .tuple(
+          fc.constantFrom(...(objectPaths.length > 0 ? objectPaths : [[]])),
+          fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('__proto__', 'constructor', 'resourceType', 'id')),
+          anyJson,
+        )
+        .map(([p, k, v]) =>
+          setAt(body, p, (old) => (old && typeof old === 'object' && !Array.isArray(old) ? { ...old, [k]: v } : { [k]: v })),
+        ),
       // a number nudged to an edge
-      fc.tuple(fc.constantFrom(...paths), edgeNumbers).map(([p, n]) => setAt(body, p, (old) => (typeof old === 'number' ? n : old ?? null))),
+      fc
+        .tuple(fc.constantFrom(...paths), edgeNumbers)
+        .map(([p, n]) => setAt(body, p, (old) => (typeof old === 'number' ? n : (old ?? null)))),
     );
   };
   return one(valid).chain((b) => fc.oneof({ weight: 3, arbitrary: fc.constant(b) }, { weight: 1, arbitrary: one(b) }));
@@ -176,25 +268,48 @@ export function caseArbitrary(target: FuzzTarget, valid: Json): fc.Arbitrary<Fuz
     { weight: 6, arbitrary: mutate(valid) },
     { weight: 1, arbitrary: fc.constant(valid) },
   );
-  return fc.record(
-    {
-      body,
-      raw: fc.option(fc.constantFrom('{', '{"a":}', '[1,2', 'nul', '{"a":1}}', '\u0000', '"\\ud800"', '{"a":1,"a":2}'), { freq: 15 }),
-      id: target.pathWithId ? fc.option(fc.oneof(fc.uuid(), weirdString.filter((s) => s.length > 0), fc.constantFrom('0', '-1', '1e3', '99999999999999999999')), { freq: 8 }) : fc.constant(null),
-      idempotencyKey: fc.option(fc.oneof(fc.string({ minLength: 1, maxLength: 20 }), fc.constantFrom('x'.repeat(300), '')), { freq: 10 }),
-      garbled: fc.option(fc.constantFrom('gzip' as const, 'br' as const, 'deflate' as const), { freq: 25 }),
-    },
-    { requiredKeys: ['body'] },
-  ).map((c) => ({
-    body: c.body,
-    ...(c.raw ? { raw: c.raw } : {}),
-    ...(c.id ? { id: c.id } : {}),
-    ...(c.idempotencyKey !== null && c.idempotencyKey !== undefined ? { idempotencyKey: c.idempotencyKey } : {}),
-    ...(c.garbled ? { garbled: c.garbled } : {}),
-  }));
+  return fc
+    .record(
+      {
+        body,
+        raw: fc.option(fc.constantFrom('{', '{"a":}', '[1,2', 'nul', '{"a":1}}', '\u0000', '"\\ud800"', '{"a":1,"a":2}'), { freq: 15 }),
+        id: target.pathWithId
+          ? fc.option(
+              fc.oneof(
+                fc.uuid(),
+                weirdString.filter((s) => s.length > 0),
+                fc.constantFrom('0', '-1', '1e3', '99999999999999999999'),
+              ),
+              { freq: 8 },
+            )
+          : fc.constant(null),
+        idempotencyKey: fc.option(fc.oneof(fc.string({ minLength: 1, maxLength: 20 }), fc.constantFrom('x'.repeat(300), '')), { freq: 10 }),
+        garbled: fc.option(fc.constantFrom('gzip' as const, 'br' as const, 'deflate' as const), { freq: 25 }),
+      },
+      { requiredKeys: ['body'] },
+    )
+    .map((c) => ({
+      body: c.body,
+      ...(c.raw ? { raw: c.raw } : {}),
+      ...(c.id ? { id: c.id } : {}),
+      ...(c.idempotencyKey !== null && c.idempotencyKey !== undefined ? { idempotencyKey: c.idempotencyKey } : {}),
+      ...(c.garbled ? { garbled: c.garbled } : {}),
+    }));
 }
 
-const TABLES = ['resources', 'resource_history', 'patient_identifiers', 'screenings', 'courses', 'dosing_sessions', 'follow_ups', 'goals_of_care', 'outbox', 'sync_state', 'idempotency_keys'];
+const TABLES = [
+  'resources',
+  'resource_history',
+  'patient_identifiers',
+  'screenings',
+  'courses',
+  'dosing_sessions',
+  'follow_ups',
+  'goals_of_care',
+  'outbox',
+  'sync_state',
+  'idempotency_keys',
+];
 
 /** A fingerprint of every table: row counts, plus versions and outbox states (updates in place). */
 export async function tableFingerprint(db: DeploymentDb): Promise<string> {
@@ -225,7 +340,9 @@ export async function startFuzzServer(app: Express, db: DeploymentDb): Promise<F
   const course = await postJson(`${url}/v1/courses`, { screeningId: forCourse.body.screeningId, startDate: '2026-03-01' });
   const session = await postJson(`${url}/v1/courses/${course.body.courseId}/dosing-sessions`, sessionRequest(1));
   if (session.status !== 201) throw new Error(`fuzz setup: session ${session.status} ${JSON.stringify(session.body)}`);
-  const qr = (eligible.body.resources.entry as Array<{ resource: { resourceType: string } }>).find((e) => e.resource.resourceType === 'QuestionnaireResponse')?.resource as Record<string, Json>;
+  const qr = (eligible.body.resources.entry as Array<{ resource: { resourceType: string } }>).find(
+    (e) => e.resource.resourceType === 'QuestionnaireResponse',
+  )?.resource as Record<string, Json>;
   const { id: _id, meta: _meta, ...questionnaireResponse } = qr;
   const [row] = await db.query<{ id: number }>('SELECT id FROM outbox ORDER BY id LIMIT 1');
   await db.query("UPDATE outbox SET dead_at = now(), last_error = 'fuzz fixture' WHERE id = $1", [row?.id]);
@@ -324,7 +441,9 @@ export async function fuzzEndpoint(s: FuzzServer, db: DeploymentDb, target: Fuzz
       tried++;
       const status = await checkCase(s, db, target, c).catch((err: unknown) => {
         // fast-check prints a case as [object Object]: name it, so it can join the corpus.
-        const shown = JSON.stringify(c, (_k, v: unknown) => (typeof v === 'string' && v.length > 200 ? `${v.slice(0, 200)}…(${v.length})` : v));
+        const shown = JSON.stringify(c, (_k, v: unknown) =>
+          typeof v === 'string' && v.length > 200 ? `${v.slice(0, 200)}…(${v.length})` : v,
+        );
         throw new Error(`${err instanceof Error ? err.message : String(err)}\ncase: ${shown}`);
       });
       statuses[status] = (statuses[status] ?? 0) + 1;

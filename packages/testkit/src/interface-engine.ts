@@ -44,7 +44,8 @@ const CR = 0x0d;
 function ackFor(message: Hl7Message, code: string, text = ''): string {
   const msh = message.getSegment('MSH');
   const controlId = msh?.getField(10).toString() ?? '';
-  const esc = (t: string): string => t.replace(/\\/g, '\\E\\').replace(/\|/g, '\\F\\').replace(/\^/g, '\\S\\').replace(/~/g, '\\R\\').replace(/&/g, '\\T\\');
+  const esc = (t: string): string =>
+    t.replace(/\\/g, '\\E\\').replace(/\|/g, '\\F\\').replace(/\^/g, '\\S\\').replace(/~/g, '\\R\\').replace(/&/g, '\\T\\');
   const segments = [
     `MSH|^~\\&|ENGINE|HOSP|${msh?.getField(3).toString()}|${msh?.getField(4).toString()}|20260301100000||ACK^${msh?.getComponent(9, 2)}^ACK|ACK-${controlId}|P|2.5.1`,
     `MSA|${code}|${controlId}${code === 'AA' ? '' : `|${esc(text)}`}`,

@@ -40,7 +40,16 @@ export function notification(type: string, focus?: { reference: string; resource
         request: { method: 'GET', url: `${SUBSCRIPTION}/$status` },
         response: { status: '200' },
       },
-      ...(focus?.resource ? [{ fullUrl: focus.reference, resource: focus.resource, request: { method: 'PUT' as const, url: focus.reference }, response: { status: '200' } }] : []),
+      ...(focus?.resource
+        ? [
+            {
+              fullUrl: focus.reference,
+              resource: focus.resource,
+              request: { method: 'PUT' as const, url: focus.reference },
+              response: { status: '200' },
+            },
+          ]
+        : []),
     ],
   };
 }

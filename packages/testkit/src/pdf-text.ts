@@ -20,15 +20,20 @@ process.stdout.write('\\n' + JSON.stringify(pages));
 
 export function pdfText(pdf: Uint8Array): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, ['--input-type=module', '-e', SCRIPT], { cwd: __dirname, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`pdf.js could not read the PDF: ${stderr || err.message}`));
-      try {
-        // pdf.js may log warnings on stdout before the result, which is the last line.
-        resolve(JSON.parse(stdout.slice(stdout.lastIndexOf('\n') + 1)) as string[]);
-      } catch (parseErr) {
-        reject(parseErr instanceof Error ? parseErr : new Error(String(parseErr)));
-      }
-    });
+    const child = execFile(
+      process.execPath,
+      ['--input-type=module', '-e', SCRIPT],
+      { cwd: __dirname, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`pdf.js could not read the PDF: ${stderr || err.message}`));
+        try {
+          // pdf.js may log warnings on stdout before the result, which is the last line.
+          resolve(JSON.parse(stdout.slice(stdout.lastIndexOf('\n') + 1)) as string[]);
+        } catch (parseErr) {
+          reject(parseErr instanceof Error ? parseErr : new Error(String(parseErr)));
+        }
+      },
+    );
     child.stdin?.end(Buffer.from(pdf));
   });
 }

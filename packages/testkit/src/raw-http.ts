@@ -16,7 +16,12 @@ function parse(text: string): Pick<RawAnswer, 'status' | 'body'> {
   if (split >= 0) {
     const raw = text.slice(split + 4);
     const chunked = /transfer-encoding: chunked/i.test(text.slice(0, split));
-    const payload = chunked ? raw.split('\r\n').filter((_, i) => i % 2 === 1).join('') : raw;
+    const payload = chunked
+      ? raw
+          .split('\r\n')
+          .filter((_, i) => i % 2 === 1)
+          .join('')
+      : raw;
     try {
       body = JSON.parse(payload);
     } catch {

@@ -22,7 +22,13 @@ export function realEhrConnections(env: NodeJS.ProcessEnv = process.env): RealEh
   if (env.EHR_CLIENT_ID && env.EHR_CLIENT_SECRET) {
     out.push({
       name: 'client-credentials',
-      env: { EHR_BASE_URL: base, EHR_AUTH: 'client-credentials', EHR_TOKEN_URL: tokenUrl, EHR_CLIENT_ID: env.EHR_CLIENT_ID, EHR_CLIENT_SECRET: env.EHR_CLIENT_SECRET },
+      env: {
+        EHR_BASE_URL: base,
+        EHR_AUTH: 'client-credentials',
+        EHR_TOKEN_URL: tokenUrl,
+        EHR_CLIENT_ID: env.EHR_CLIENT_ID,
+        EHR_CLIENT_SECRET: env.EHR_CLIENT_SECRET,
+      },
     });
   }
   if (env.EHR_SMART_CLIENT_ID && env.EHR_SMART_KEY_FILE && env.EHR_SMART_KID) {

@@ -12,12 +12,16 @@ import type { RunningSandbox } from '@kap/ehr-sandbox';
 /** A sandbox process on a free loopback port; `env` sets its policy (SANDBOX_* as main.ts reads them). */
 export async function spawnSandboxProcess(env: Record<string, string> = {}): Promise<RunningSandbox> {
   const script = resolve(__dirname, '../../../services/ehr-sandbox/dist/main.js');
-  const child = spawn(process.execPath, [...(process.env.BENCH_SANDBOX_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_SANDBOX_PROF_DIR] : []), script], {
-    // Claims are left unchecked: the sandbox refuses every bp claim as Medplum 5.0.10 does,
-    // which the direct baseline's Bundles would meet too; the bench times the adapter.
-    env: { ...process.env, EHR_SANDBOX_PORT: '0', EHR_SANDBOX_HOST: '127.0.0.1', SANDBOX_PROFILE_VALIDATION: 'off', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BENCH_SANDBOX_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_SANDBOX_PROF_DIR] : []), script],
+    {
+      // Claims are left unchecked: the sandbox refuses every bp claim as Medplum 5.0.10 does,
+      // which the direct baseline's Bundles would meet too; the bench times the adapter.
+      env: { ...process.env, EHR_SANDBOX_PORT: '0', EHR_SANDBOX_HOST: '127.0.0.1', SANDBOX_PROFILE_VALIDATION: 'off', ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const reap = (): void => void child.kill('SIGKILL');
   process.once('exit', reap);
   child.once('exit', () => process.removeListener('exit', reap));

@@ -13,7 +13,11 @@ import { pool, postJson, sessionRequest } from './bodies';
 import { until } from './poll';
 
 /** Runs `fn` on a fresh stack (with the API listening) and closes both even if `fn` throws. */
-export async function withStack<T>(env: Record<string, string>, fn: (stack: Stack, url: string) => Promise<T>, options: StackOptions = {}): Promise<T> {
+export async function withStack<T>(
+  env: Record<string, string>,
+  fn: (stack: Stack, url: string) => Promise<T>,
+  options: StackOptions = {},
+): Promise<T> {
   const stack = await startStack({ LOG_LEVEL: 'warn', ...env }, options);
   try {
     const server = await listen(stack.app);
@@ -84,7 +88,9 @@ async function openRows(stack: Stack, topics?: readonly string[]): Promise<numbe
  * direct baseline reads the same resources (the course note's DocumentReference among them).
  */
 export async function settledBesideSync(stack: Stack, timeoutMs = 60_000): Promise<void> {
-  const others = Object.values(WORK).map((u) => u.topic).filter((t) => t !== WORK.ehrSync.topic && t !== WORK.followUpSchedule.topic && t !== WORK.safetyAlertEscalation.topic);
+  const others = Object.values(WORK)
+    .map((u) => u.topic)
+    .filter((t) => t !== WORK.ehrSync.topic && t !== WORK.followUpSchedule.topic && t !== WORK.safetyAlertEscalation.topic);
   await until(async () => (await openRows(stack, others)) === 0, timeoutMs, 'the work beside the EHR sync', 20);
 }
 

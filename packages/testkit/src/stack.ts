@@ -25,7 +25,10 @@ export interface Delivery {
 }
 
 /** A subscriber on loopback that records each webhook and checks its signature (with `secret`, a tenant's own). */
-export async function startWebhookReceiver(answer: () => number = () => 204, secret = WEBHOOK_SECRET): Promise<{ url: string; deliveries: Delivery[]; close(): Promise<void> }> {
+export async function startWebhookReceiver(
+  answer: () => number = () => 204,
+  secret = WEBHOOK_SECRET,
+): Promise<{ url: string; deliveries: Delivery[]; close(): Promise<void> }> {
   const deliveries: Delivery[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -156,10 +159,12 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
     queues,
   });
   // As the worker connects: the stack's EHR settings (a real EHR's auth, when the environment names one).
-  const ehr = options.ehrClient ?? connectEhr(config, {
-    ...(options.ehrFetch ? { fetch: options.ehrFetch } : {}),
-    onShortfall: (lines) => logger.warn({ shortfall: lines }, 'the EHR token does not cover what the adapter sends'),
-  });
+  const ehr =
+    options.ehrClient ??
+    connectEhr(config, {
+      ...(options.ehrFetch ? { fetch: options.ehrFetch } : {}),
+      onShortfall: (lines) => logger.warn({ shortfall: lines }, 'the EHR token does not cover what the adapter sends'),
+    });
   const runtimes: WorkerRuntime[] = [];
   let n = 0;
   const stack: Stack = {
@@ -194,7 +199,17 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
       // With a tenants file each tenant's EHR client is made from its own settings, as in production.
       const clients = options.tenantsFile ? { tenants, ...(options.ehrFetch ? { ehrFetch: options.ehrFetch } : {}) } : { ehr };
       const runtime = startWorkerRuntime(
-        { config, db, ...clients, queues, queuePrefix: prefix, redis, logger, workerId: id, ...(options.webhookFetch ? { fetch: options.webhookFetch } : {}) },
+        {
+          config,
+          db,
+          ...clients,
+          queues,
+          queuePrefix: prefix,
+          redis,
+          logger,
+          workerId: id,
+          ...(options.webhookFetch ? { fetch: options.webhookFetch } : {}),
+        },
         redis,
       );
       runtimes.push(runtime);
@@ -206,9 +221,11 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
     async drained(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       const open = async (): Promise<number> =>
-        ((await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND topic NOT IN ('${WORK.followUpSchedule.topic}', '${WORK.safetyAlertEscalation.topic}')`,
-        ))[0]?.n ?? 0);
+        (
+          await db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND topic NOT IN ('${WORK.followUpSchedule.topic}', '${WORK.safetyAlertEscalation.topic}')`,
+          )
+        )[0]?.n ?? 0;
       for (;;) {
         if ((await open()) === 0) return;
         if (Date.now() > deadline) throw new Error(`outbox still has ${await open()} open rows after ${timeoutMs} ms`);

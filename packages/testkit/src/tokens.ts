@@ -60,7 +60,9 @@ export async function startTestIssuer(options: { alg?: string; audience?: string
   const server: Server = createServer((req, res) => {
     if (req.url !== '/jwks.json') return void res.writeHead(404).end();
     requests += 1;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [...keys.map((k) => k.publicJwk), ...published] }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ keys: [...keys.map((k) => k.publicJwk), ...published] }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -97,7 +99,13 @@ export async function startTestIssuer(options: { alg?: string; audience?: string
       keys = r.retireOld ? [next] : [...keys, next];
     },
     publish: (jwk) => void published.push(jwk),
-    env: () => ({ AUTH_MODE: 'jwt', AUTH_ISSUER: issuer, AUTH_AUDIENCE: audience, AUTH_JWKS_URL: `${base}/jwks.json`, AUTH_TOKEN_URL: `${base}/token` }),
+    env: () => ({
+      AUTH_MODE: 'jwt',
+      AUTH_ISSUER: issuer,
+      AUTH_AUDIENCE: audience,
+      AUTH_JWKS_URL: `${base}/jwks.json`,
+      AUTH_TOKEN_URL: `${base}/token`,
+    }),
     close: () => new Promise((r) => server.close(() => r())),
   };
 }

@@ -24,7 +24,13 @@ let now = new Date('2026-06-01T10:00:00Z');
 beforeAll(async () => {
   issuer = await startTestIssuer();
   h = await startApiHarness({
-    env: { ...issuer.env(), WEBHOOK_URLS: WEBHOOK, WEBHOOK_SECRET: 'test-webhook-secret-0123456789', CLINIC_TIME_ZONE: 'Europe/Berlin', SAFETY_ALERT_ACK_WITHIN: 'PT20M' },
+    env: {
+      ...issuer.env(),
+      WEBHOOK_URLS: WEBHOOK,
+      WEBHOOK_SECRET: 'test-webhook-secret-0123456789',
+      CLINIC_TIME_ZONE: 'Europe/Berlin',
+      SAFETY_ALERT_ACK_WITHIN: 'PT20M',
+    },
     tenantIds: ['north', 'south'],
     now: () => now,
   });
@@ -45,7 +51,11 @@ const post = (token: string, path: string, body: unknown, key?: string) => {
 
 async function selfHarmScreening(token: string, at: string): Promise<string> {
   now = new Date(at);
-  const s = await post(token, '/v1/screenings', screeningRequest({ performedAt: '2026-05-30T09:00:00Z', measures: { phq9: ITEM9 } })).expect(201);
+  const s = await post(
+    token,
+    '/v1/screenings',
+    screeningRequest({ performedAt: '2026-05-30T09:00:00Z', measures: { phq9: ITEM9 } }),
+  ).expect(201);
   return s.body.screeningId;
 }
 
@@ -99,7 +109,12 @@ describe('acknowledging and resolving', () => {
     now = new Date('2026-06-01T12:10:00Z');
     const body = { by: 'Dr. A. Synthetic', note: 'Called the patient; safety plan in place' };
     const ack = await post(north, `/v1/alerts/${alert.id}/acknowledge`, body, 'ack-1').expect(200);
-    expect(AlertView.parse(ack.body)).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'Dr. A. Synthetic', acknowledgedAt: '2026-06-01T12:10:00.000Z', nextEscalationAt: null });
+    expect(AlertView.parse(ack.body)).toMatchObject({
+      status: 'acknowledged',
+      acknowledgedBy: 'Dr. A. Synthetic',
+      acknowledgedAt: '2026-06-01T12:10:00.000Z',
+      nextEscalationAt: null,
+    });
     const replay = await post(north, `/v1/alerts/${alert.id}/acknowledge`, body, 'ack-1').expect(200);
     expect(replay.headers['idempotent-replayed']).toBe('true');
 
@@ -115,16 +130,29 @@ describe('acknowledging and resolving', () => {
     });
     const step = ack.body.history.at(-1);
     expect(step).toMatchObject({ event: 'acknowledged', by: 'Dr. A. Synthetic' });
-    const communication = (await readResource<Communication>(forTenant(h.db, 'north'), 'Communication', step.communication.split('/')[1])) as Communication;
-    expect(communication).toMatchObject({ priority: 'routine', about: [{ reference: alert.flag }], category: [{ coding: [expect.objectContaining({ code: 'safety-alert-acknowledged' })] }] });
-    expect(communication.payload?.[0]?.contentString).toMatch(/^Acknowledged by Dr\. A\. Synthetic at 2026-06-01 14:10 \(Europe\/Berlin\): Called the patient/);
+    const communication = (await readResource<Communication>(
+      forTenant(h.db, 'north'),
+      'Communication',
+      step.communication.split('/')[1],
+    )) as Communication;
+    expect(communication).toMatchObject({
+      priority: 'routine',
+      about: [{ reference: alert.flag }],
+      category: [{ coding: [expect.objectContaining({ code: 'safety-alert-acknowledged' })] }],
+    });
+    expect(communication.payload?.[0]?.contentString).toMatch(
+      /^Acknowledged by Dr\. A\. Synthetic at 2026-06-01 14:10 \(Europe\/Berlin\): Called the patient/,
+    );
     const provenances = await h.db.query<{ content: Provenance }>(
       "SELECT content FROM resources WHERE resource_type = 'Provenance' AND content->'target' @> $1::jsonb",
       [JSON.stringify([{ reference: step.communication }])],
     );
     expect(provenances).toHaveLength(1);
     expect(provenances[0]?.content.agent).toContainEqual(expect.objectContaining({ who: { display: 'Dr. A. Synthetic' } }));
-    const notices = await h.db.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE topic = 'notify' AND payload->>'resource' = $1", [step.communication]);
+    const notices = await h.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM outbox WHERE topic = 'notify' AND payload->>'resource' = $1",
+      [step.communication],
+    );
     expect(notices[0]?.n).toBe(1);
     // Flag, Communication and Provenance wait for the EHR sync like every other change.
     const pending = await h.db.query<{ resource_type: string }>(
@@ -143,12 +171,19 @@ describe('acknowledging and resolving', () => {
     expect((await alertsOf(north, '?status=acknowledged')).some((a) => a.id === alert.id)).toBe(true);
 
     now = new Date('2026-06-01T13:00:00Z');
-    const resolved = await post(north, `/v1/alerts/${alert.id}/resolve`, { by: 'Dr. A. Synthetic', note: 'Assessed: no current intent' }).expect(200);
+    const resolved = await post(north, `/v1/alerts/${alert.id}/resolve`, {
+      by: 'Dr. A. Synthetic',
+      note: 'Assessed: no current intent',
+    }).expect(200);
     expect(resolved.body).toMatchObject({ status: 'resolved', resolvedBy: 'Dr. A. Synthetic', acknowledgedBy: 'Dr. A. Synthetic' });
     const ended = (await readResource<Flag>(forTenant(h.db, 'north'), 'Flag', flag.id as string)) as Flag;
     expect(ended).toMatchObject({ status: 'inactive', period: { end: '2026-06-01T13:00:00.000Z' } });
     expect((await alertsOf(north, '?status=acknowledged')).some((a) => a.id === alert.id)).toBe(false);
-    expect((await alertsOf(north, '?status=resolved')).find((a) => a.id === alert.id)?.history.map((e) => e.event)).toEqual(['raised', 'acknowledged', 'resolved']);
+    expect((await alertsOf(north, '?status=resolved')).find((a) => a.id === alert.id)?.history.map((e) => e.event)).toEqual([
+      'raised',
+      'acknowledged',
+      'resolved',
+    ]);
 
     // A resolved alert takes nothing more.
     await post(north, `/v1/alerts/${alert.id}/acknowledge`, { by: 'Nurse B' }).expect(409);

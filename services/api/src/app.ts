@@ -58,7 +58,12 @@ export function createApp(given: AppDeps): Express {
   if (deps.config.AUTH_MODE === 'jwt') {
     app.use(unauthenticatedLimit(deps.config, deps.logger, deps.rateLimits));
     const now = deps.now ?? (() => new Date());
-    app.use(jwtAuth(deps.config, { isKnownTenant: (id) => tenants.has(id), onRefused: (r) => (deps.audit as AuditTrail).refused({ ...r, at: now() }) }));
+    app.use(
+      jwtAuth(deps.config, {
+        isKnownTenant: (id) => tenants.has(id),
+        onRefused: (r) => (deps.audit as AuditTrail).refused({ ...r, at: now() }),
+      }),
+    );
     app.use(requireScopes());
     app.use(clientLimit(deps.config, deps.logger, deps.rateLimits));
   }

@@ -99,7 +99,12 @@ describe('writes', () => {
     ]);
     await request(h.app).post(`/v1/courses/${courseId}/stop`).send({ reason: 'withdrawn' }).expect(200);
     const stopped = (await fresh()).map(seen);
-    expect(stopped.find((e) => e.subtype === 'update')).toMatchObject({ action: 'U', outcome: '0', patient: patientId, resources: expect.arrayContaining([`CarePlan/${carePlanId}`]) });
+    expect(stopped.find((e) => e.subtype === 'update')).toMatchObject({
+      action: 'U',
+      outcome: '0',
+      patient: patientId,
+      resources: expect.arrayContaining([`CarePlan/${carePlanId}`]),
+    });
     expect(stopped.every((e) => e.patient === patientId && e.outcome === '0')).toBe(true);
   });
 
@@ -113,21 +118,29 @@ describe('writes', () => {
 
   it('a write that fails after its handler rolls back with its AuditEvent; the failure is recorded instead', async () => {
     // The idempotency record is completed last in the transaction, after the AuditEvent is written.
-    await h.db.query(`CREATE FUNCTION refuse_completion() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
-    await h.db.query('CREATE TRIGGER refuse_completion BEFORE UPDATE ON idempotency_keys FOR EACH ROW EXECUTE FUNCTION refuse_completion()');
+    await h.db.query(
+      `CREATE FUNCTION refuse_completion() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`,
+    );
+    await h.db.query(
+      'CREATE TRIGGER refuse_completion BEFORE UPDATE ON idempotency_keys FOR EACH ROW EXECUTE FUNCTION refuse_completion()',
+    );
     try {
       await request(h.app).post('/v1/screenings').set('Idempotency-Key', 'audit-rollback').send(screeningRequest()).expect(500);
     } finally {
       await h.db.query('DROP TRIGGER refuse_completion ON idempotency_keys');
     }
     expect(await fresh()).toEqual([]);
-    expect((await flushed()).map(seen)).toEqual([{ subtype: 'create', action: 'C', outcome: '8', patient: undefined, client: 'anonymous', resources: [] }]);
+    expect((await flushed()).map(seen)).toEqual([
+      { subtype: 'create', action: 'C', outcome: '8', patient: undefined, client: 'anonymous', resources: [] },
+    ]);
   });
 
   it('a refused write (404) is recorded as a failure, with no patient', async () => {
     await request(h.app).post('/v1/courses').send({ screeningId: '00000000-0000-4000-8000-000000000000' }).expect(404);
     expect(await fresh()).toEqual([]);
-    expect((await flushed()).map(seen)).toEqual([{ subtype: 'create', action: 'C', outcome: '4', patient: undefined, client: 'anonymous', resources: [] }]);
+    expect((await flushed()).map(seen)).toEqual([
+      { subtype: 'create', action: 'C', outcome: '4', patient: undefined, client: 'anonymous', resources: [] },
+    ]);
   });
 });
 
@@ -177,7 +190,15 @@ describe('reads, batched', () => {
     expect((await flushed()).map(seen)).toEqual([
       { subtype: 'read', action: 'R', outcome: '4', patient: undefined, client: 'anonymous', resources: ['Observation/no-such-id'] },
       { subtype: 'read', action: 'R', outcome: '4', patient: undefined, client: 'anonymous', resources: [] },
-      { subtype: 'search-type', action: 'E', outcome: '4', patient: undefined, client: 'anonymous', resources: [], query: '/fhir/R4/Observation?foo=bar' },
+      {
+        subtype: 'search-type',
+        action: 'E',
+        outcome: '4',
+        patient: undefined,
+        client: 'anonymous',
+        resources: [],
+        query: '/fhir/R4/Observation?foo=bar',
+      },
     ]);
   });
 });
@@ -188,7 +209,15 @@ describe('operators', () => {
     await request(h.app).get('/v1/admin/inbound-messages').expect(200);
     await request(h.app).get('/v1/admin/inbound-messages?content=true').expect(200);
     expect((await flushed()).map(seen)).toEqual([
-      { subtype: 'search-type', action: 'E', outcome: '0', patient: undefined, client: 'anonymous', resources: [], query: '/v1/admin/inbound-messages?content=true' },
+      {
+        subtype: 'search-type',
+        action: 'E',
+        outcome: '0',
+        patient: undefined,
+        client: 'anonymous',
+        resources: [],
+        query: '/v1/admin/inbound-messages?content=true',
+      },
     ]);
   });
 });
@@ -204,7 +233,9 @@ describe('the FHIR face of the audit trail', () => {
     expect(bundle.entry?.map((e) => e.resource?.id)).toEqual(all.resources.slice(0, 2).map((r) => r.id));
     const next = bundle.link?.find((l) => l.relation === 'next')?.url;
     expect(next).toContain('_offset=2');
-    const second = await request(h.app).get(new URL(next as string).pathname + new URL(next as string).search).expect(200);
+    const second = await request(h.app)
+      .get(new URL(next as string).pathname + new URL(next as string).search)
+      .expect(200);
     expect(second.body.entry.map((e: { resource: AuditEvent }) => e.resource.id)).toEqual(all.resources.slice(2, 4).map((r) => r.id));
 
     const id = all.resources[0]?.id as string;
@@ -265,7 +296,12 @@ describe('the client and the tenant come from the caller', () => {
     expect(recorded).toEqual([
       {
         tenantId: 'hospital-b',
-        record: expect.objectContaining({ interaction: 'read', patientId: ownPatientId, status: 200, client: expect.objectContaining({ clientId: 'ward-app', subject: 'dr-rivera' }) }),
+        record: expect.objectContaining({
+          interaction: 'read',
+          patientId: ownPatientId,
+          status: 200,
+          client: expect.objectContaining({ clientId: 'ward-app', subject: 'dr-rivera' }),
+        }),
       },
     ]);
   });
@@ -290,7 +326,8 @@ describe('the batch writer', () => {
     const trail = new AuditTrail({
       dbFor: (tenantId) => {
         const db = dbs[tenantId] as TenantDb;
-        if (tenantId === 'b' && refuse) return { ...db, transaction: () => Promise.reject(Object.assign(new Error('connection lost'), { code: '08006' })) };
+        if (tenantId === 'b' && refuse)
+          return { ...db, transaction: () => Promise.reject(Object.assign(new Error('connection lost'), { code: '08006' })) };
         return db;
       },
       baseUrl: 'http://kap.test/fhir/R4',
@@ -305,12 +342,15 @@ describe('the batch writer', () => {
       await expect(trail.flush()).rejects.toThrow('connection lost');
       expect(trail.size).toBe(2);
       // The failure is logged with counts and the error's code, never whose events they were.
-      expect(lines.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ msg: 'audit batch not stored; it stays queued and is retried', events: 2 })]);
+      expect(lines.map((l) => JSON.parse(l))).toEqual([
+        expect.objectContaining({ msg: 'audit batch not stored; it stays queued and is retried', events: 2 }),
+      ]);
       expect(lines.join('')).not.toMatch(/"p[ab]"|Patient\//);
       refuse = false;
       await trail.close();
       expect(trail.size).toBe(0);
-      const patientsIn = async (db: TenantDb) => (await searchAuditEvents(db, { count: 10, offset: 0 })).resources.map((e) => seen(e).patient);
+      const patientsIn = async (db: TenantDb) =>
+        (await searchAuditEvents(db, { count: 10, offset: 0 })).resources.map((e) => seen(e).patient);
       // Tenant a's part was stored by the failed attempt too: the retry stores it once.
       expect(await patientsIn(dbs['a'] as TenantDb)).toEqual(['pa']);
       expect(await patientsIn(dbs['b'] as TenantDb)).toEqual(['pb']);
@@ -324,11 +364,19 @@ describe('the batch writer', () => {
     const schema = uniqueSchema('audit_c');
     const deployment = await openDatabase({ url: TEST_DATABASE_URL, schema });
     const db = forTenant(deployment, 'default');
-    const trail = new AuditTrail({ dbFor: () => db, baseUrl: 'http://kap.test/fhir/R4', batchSize: 3, flushMs: 600_000, syncToEhr: false, logger: pino({ level: 'silent' }) });
+    const trail = new AuditTrail({
+      dbFor: () => db,
+      baseUrl: 'http://kap.test/fhir/R4',
+      batchSize: 3,
+      flushMs: 600_000,
+      syncToEhr: false,
+      logger: pino({ level: 'silent' }),
+    });
     try {
       for (let i = 0; i < 3; i++) trail.record('default', record(`p${i}`));
       // A full batch is written at once; nothing else would write it before the timer, ten minutes away.
-      for (let i = 0; i < 500 && (await searchAuditEvents(db, { count: 0, offset: 0 })).total < 3; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 500 && (await searchAuditEvents(db, { count: 0, offset: 0 })).total < 3; i++)
+        await new Promise((r) => setTimeout(r, 10));
       expect((await searchAuditEvents(db, { count: 0, offset: 0 })).total).toBe(3);
       trail.record('default', record('p3'));
       expect(trail.size).toBe(1);

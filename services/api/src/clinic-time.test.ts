@@ -22,7 +22,10 @@ async function clinicIn(zone: string): Promise<Clinic> {
 }
 
 async function courseStartedAt(c: Clinic, at: string): Promise<{ courseId: string; startDate: string }> {
-  const s = await request(c.h.app).post('/v1/screenings').send(screeningRequest({ performedAt: '2026-01-10T18:00:00Z' })).expect(201);
+  const s = await request(c.h.app)
+    .post('/v1/screenings')
+    .send(screeningRequest({ performedAt: '2026-01-10T18:00:00Z' }))
+    .expect(201);
   c.setNow(at);
   const res = await request(c.h.app).post('/v1/courses').send({ screeningId: s.body.screeningId }).expect(201);
   const view = await request(c.h.app).get(`/v1/courses/${res.body.courseId}`).expect(200);
@@ -44,8 +47,14 @@ describe('Los Angeles (UTC−8): late evening is still the same day', () => {
     const { courseId, startDate } = await courseStartedAt(la, '2026-01-15T07:50:00Z');
     expect(startDate).toBe('2026-01-14');
     la.setNow('2026-01-15T09:30:00Z');
-    await request(la.h.app).post(`/v1/courses/${courseId}/measures`).send({ measuredAt: '2026-01-14T23:55:00-08:00', phq9: [1, 1, 1, 1, 0, 1, 1, 0, 0] }).expect(201);
-    await request(la.h.app).post(`/v1/courses/${courseId}/dosing-sessions`).send(sessionOneRequest(new Date('2026-01-15T07:58:00Z'))).expect(201);
+    await request(la.h.app)
+      .post(`/v1/courses/${courseId}/measures`)
+      .send({ measuredAt: '2026-01-14T23:55:00-08:00', phq9: [1, 1, 1, 1, 0, 1, 1, 0, 0] })
+      .expect(201);
+    await request(la.h.app)
+      .post(`/v1/courses/${courseId}/dosing-sessions`)
+      .send(sessionOneRequest(new Date('2026-01-15T07:58:00Z')))
+      .expect(201);
   });
 
   it('refuses a session, a measure and a goals-of-care discussion from the evening before the first day, naming the clinic day', async () => {
@@ -54,17 +63,29 @@ describe('Los Angeles (UTC−8): late evening is still the same day', () => {
     la.setNow('2026-01-15T10:00:00Z');
     // 07:55 UTC on the 15th is 23:55 on the 14th in Los Angeles: the UTC date would let it through.
     const before = '2026-01-15T07:55:00Z';
-    const session = await request(la.h.app).post(`/v1/courses/${courseId}/dosing-sessions`).send(sessionOneRequest(new Date(before))).expect(409);
+    const session = await request(la.h.app)
+      .post(`/v1/courses/${courseId}/dosing-sessions`)
+      .send(sessionOneRequest(new Date(before)))
+      .expect(409);
     expect(session.body.issue[0].diagnostics).toBe(
       "start is before the course started: 2026-01-15T07:55:00.000Z is 2026-01-14 in the clinic's time zone (America/Los_Angeles), the course starts on 2026-01-15",
     );
     expect(session.body.issue[0].expression).toEqual(['start']);
-    const measure = await request(la.h.app).post(`/v1/courses/${courseId}/measures`).send({ measuredAt: before, phq9: [0, 0, 0, 0, 0, 0, 0, 0, 0] }).expect(409);
+    const measure = await request(la.h.app)
+      .post(`/v1/courses/${courseId}/measures`)
+      .send({ measuredAt: before, phq9: [0, 0, 0, 0, 0, 0, 0, 0, 0] })
+      .expect(409);
     expect(measure.body.issue[0].diagnostics).toMatch(/is 2026-01-14 in the clinic's time zone \(America\/Los_Angeles\)/);
-    const goals = await request(la.h.app).post(`/v1/courses/${courseId}/goals-of-care`).send({ ...GOALS, discussedAt: before }).expect(409);
+    const goals = await request(la.h.app)
+      .post(`/v1/courses/${courseId}/goals-of-care`)
+      .send({ ...GOALS, discussedAt: before })
+      .expect(409);
     expect(goals.body.issue[0].expression).toEqual(['discussedAt']);
     // Five minutes later it is the first day in the clinic.
-    await request(la.h.app).post(`/v1/courses/${courseId}/measures`).send({ measuredAt: '2026-01-15T08:05:00Z', phq9: [0, 0, 0, 0, 0, 0, 0, 0, 0] }).expect(201);
+    await request(la.h.app)
+      .post(`/v1/courses/${courseId}/measures`)
+      .send({ measuredAt: '2026-01-15T08:05:00Z', phq9: [0, 0, 0, 0, 0, 0, 0, 0, 0] })
+      .expect(201);
   });
 });
 
@@ -74,22 +95,47 @@ describe('Kiritimati (UTC+14): just after midnight is already the next day', () 
     const { courseId, startDate } = await courseStartedAt(kiritimati, '2026-01-14T10:30:00Z');
     expect(startDate).toBe('2026-01-15');
     kiritimati.setNow('2026-01-14T13:00:00Z');
-    const late = await request(kiritimati.h.app).post(`/v1/courses/${courseId}/measures`).send({ measuredAt: '2026-01-14T23:55:00+14:00', phq9: [0, 0, 0, 0, 0, 0, 0, 0, 0] }).expect(409);
-    expect(late.body.issue[0].diagnostics).toMatch(/is 2026-01-14 in the clinic's time zone \(Pacific\/Kiritimati\), the course starts on 2026-01-15/);
-    await request(kiritimati.h.app).post(`/v1/courses/${courseId}/dosing-sessions`).send(sessionOneRequest(new Date('2026-01-14T09:58:00Z'))).expect(409);
-    await request(kiritimati.h.app).post(`/v1/courses/${courseId}/measures`).send({ measuredAt: '2026-01-15T00:05:00+14:00', phq9: [0, 0, 0, 0, 0, 0, 0, 0, 0] }).expect(201);
-    await request(kiritimati.h.app).post(`/v1/courses/${courseId}/dosing-sessions`).send(sessionOneRequest(new Date('2026-01-14T10:06:00Z'))).expect(201);
-    const goals = await request(kiritimati.h.app).post(`/v1/courses/${courseId}/goals-of-care`).send({ ...GOALS, discussedAt: '2026-01-14T12:00:00Z' }).expect(201);
-    const goal = goals.body.resources.entry.map((e: { resource: { resourceType: string } }) => e.resource).find((r: { resourceType: string }) => r.resourceType === 'Goal');
+    const late = await request(kiritimati.h.app)
+      .post(`/v1/courses/${courseId}/measures`)
+      .send({ measuredAt: '2026-01-14T23:55:00+14:00', phq9: [0, 0, 0, 0, 0, 0, 0, 0, 0] })
+      .expect(409);
+    expect(late.body.issue[0].diagnostics).toMatch(
+      /is 2026-01-14 in the clinic's time zone \(Pacific\/Kiritimati\), the course starts on 2026-01-15/,
+    );
+    await request(kiritimati.h.app)
+      .post(`/v1/courses/${courseId}/dosing-sessions`)
+      .send(sessionOneRequest(new Date('2026-01-14T09:58:00Z')))
+      .expect(409);
+    await request(kiritimati.h.app)
+      .post(`/v1/courses/${courseId}/measures`)
+      .send({ measuredAt: '2026-01-15T00:05:00+14:00', phq9: [0, 0, 0, 0, 0, 0, 0, 0, 0] })
+      .expect(201);
+    await request(kiritimati.h.app)
+      .post(`/v1/courses/${courseId}/dosing-sessions`)
+      .send(sessionOneRequest(new Date('2026-01-14T10:06:00Z')))
+      .expect(201);
+    const goals = await request(kiritimati.h.app)
+      .post(`/v1/courses/${courseId}/goals-of-care`)
+      .send({ ...GOALS, discussedAt: '2026-01-14T12:00:00Z' })
+      .expect(201);
+    const goal = goals.body.resources.entry
+      .map((e: { resource: { resourceType: string } }) => e.resource)
+      .find((r: { resourceType: string }) => r.resourceType === 'Goal');
     // 12:00 UTC on the 14th is the 15th in the clinic: the Goal starts on the clinic's day.
     expect(goal.startDate).toBe('2026-01-15');
   });
 
   it('a startDate before the screening day in the clinic is refused; the screening day itself is allowed', async () => {
     // 18:00 UTC on the 10th is 08:00 on the 11th in Kiritimati.
-    const s = await request(kiritimati.h.app).post('/v1/screenings').send(screeningRequest({ performedAt: '2026-01-10T18:00:00Z' })).expect(201);
+    const s = await request(kiritimati.h.app)
+      .post('/v1/screenings')
+      .send(screeningRequest({ performedAt: '2026-01-10T18:00:00Z' }))
+      .expect(201);
     kiritimati.setNow('2026-01-12T00:00:00Z');
-    const early = await request(kiritimati.h.app).post('/v1/courses').send({ screeningId: s.body.screeningId, startDate: '2026-01-10' }).expect(400);
+    const early = await request(kiritimati.h.app)
+      .post('/v1/courses')
+      .send({ screeningId: s.body.screeningId, startDate: '2026-01-10' })
+      .expect(400);
     expect(early.body.issue[0].diagnostics).toMatch(/startDate is before the screening \(2026-01-11/);
     await request(kiritimati.h.app).post('/v1/courses').send({ screeningId: s.body.screeningId, startDate: '2026-01-11' }).expect(201);
   });

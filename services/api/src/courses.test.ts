@@ -17,8 +17,7 @@ async function screen(overrides = {}) {
   return res.body as { screeningId: string; outcome: string; resources: Bundle };
 }
 
-const known = (bundle: Bundle): Set<string> =>
-  new Set(bundle.entry?.map((e) => `${e.resource?.resourceType}/${e.resource?.id}`));
+const known = (bundle: Bundle): Set<string> => new Set(bundle.entry?.map((e) => `${e.resource?.resourceType}/${e.resource?.id}`));
 
 describe('courses', () => {
   it('starts a course from an eligible screening with a CarePlan from the PlanDefinition', async () => {
@@ -87,16 +86,28 @@ describe('courses', () => {
     const s = await screen();
     await request(h.app).post(`/v1/screenings/${s.screeningId}/review`).send({ decision: 'approved', reviewer: 'Dr D' }).expect(409);
     await request(h.app).post('/v1/screenings/nope/review').send({ decision: 'approved', reviewer: 'Dr D' }).expect(404);
-    const bad = await request(h.app).post(`/v1/screenings/${s.screeningId}/review`).send({ decision: 'maybe', reviewer: 'Dr D' }).expect(400);
+    const bad = await request(h.app)
+      .post(`/v1/screenings/${s.screeningId}/review`)
+      .send({ decision: 'maybe', reviewer: 'Dr D' })
+      .expect(400);
     expect(bad.body.issue[0].expression).toEqual(['decision']);
   });
 
   it('keeps a course-specific follow-up schedule and refuses a bad one', async () => {
     const s = await screen();
-    const bad = await request(h.app).post('/v1/courses').send({ screeningId: s.screeningId, followUpOffsets: ['PT0S'] }).expect(400);
+    const bad = await request(h.app)
+      .post('/v1/courses')
+      .send({ screeningId: s.screeningId, followUpOffsets: ['PT0S'] })
+      .expect(400);
     expect(bad.body.issue[0].expression).toEqual(['followUpOffsets[0]']);
-    await request(h.app).post('/v1/courses').send({ screeningId: s.screeningId, followUpOffsets: ['P45D'] }).expect(400);
-    const res = await request(h.app).post('/v1/courses').send({ screeningId: s.screeningId, startDate: '2026-03-02', followUpOffsets: ['PT12H', 'PT36H'] }).expect(201);
+    await request(h.app)
+      .post('/v1/courses')
+      .send({ screeningId: s.screeningId, followUpOffsets: ['P45D'] })
+      .expect(400);
+    const res = await request(h.app)
+      .post('/v1/courses')
+      .send({ screeningId: s.screeningId, startDate: '2026-03-02', followUpOffsets: ['PT12H', 'PT36H'] })
+      .expect(201);
     const session = await request(h.app)
       .post(`/v1/courses/${res.body.courseId}/dosing-sessions`)
       .send({

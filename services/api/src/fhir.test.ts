@@ -53,7 +53,10 @@ describe('FHIR R4 endpoints', () => {
     const expected = screening.resources.entry?.filter((e) => e.resource?.resourceType === 'Observation').length;
     expect(bundle.total).toBe(expected);
     expect(bundle.entry).toHaveLength(expected as number);
-    assertBundleInvariants(bundle, new Set([`Patient/${patientId}`, ...(screening.resources.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`)]));
+    assertBundleInvariants(
+      bundle,
+      new Set([`Patient/${patientId}`, ...(screening.resources.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`)]),
+    );
     const bare = await request(h.app).get(`/fhir/R4/Observation?subject=${patientId}&_count=2`).expect(200);
     expect(bare.body.entry).toHaveLength(2);
     expect(bare.body.total).toBe(expected);
@@ -84,7 +87,12 @@ describe('FHIR R4 endpoints', () => {
   });
 
   it('refuses elements FHIR R4 does not define in a POSTed QuestionnaireResponse', async () => {
-    const qr = { ...buildScreeningQuestionnaireResponse('client-form-3', screeningRequest(), { reference: `Patient/${defaultPatientId(screeningRequest().patient, 'default')}` }), extraTopLevel: true };
+    const qr = {
+      ...buildScreeningQuestionnaireResponse('client-form-3', screeningRequest(), {
+        reference: `Patient/${defaultPatientId(screeningRequest().patient, 'default')}`,
+      }),
+      extraTopLevel: true,
+    };
     const res = await request(h.app).post('/fhir/R4/QuestionnaireResponse').send(qr).expect(400);
     expect(res.body.issue.map((i: { expression: string[] }) => i.expression[0])).toContain('QuestionnaireResponse.extraTopLevel');
   });
@@ -100,7 +108,9 @@ describe('FHIR R4 endpoints', () => {
 
   it('accepts a completed kap-screening QuestionnaireResponse like POST /v1/screenings', async () => {
     const body = screeningRequest({ contraindications: { bipolarHistory: true } });
-    const qr = buildScreeningQuestionnaireResponse('client-form-1', body, { reference: `Patient/${defaultPatientId(body.patient, 'default')}` });
+    const qr = buildScreeningQuestionnaireResponse('client-form-1', body, {
+      reference: `Patient/${defaultPatientId(body.patient, 'default')}`,
+    });
     const res = await request(h.app)
       .post('/fhir/R4/QuestionnaireResponse')
       .set('Content-Type', 'application/fhir+json')
@@ -111,7 +121,12 @@ describe('FHIR R4 endpoints', () => {
   });
 
   it('refuses a QuestionnaireResponse for another questionnaire with 400', async () => {
-    const qr = { ...buildScreeningQuestionnaireResponse('client-form-2', screeningRequest(), { reference: `Patient/${defaultPatientId(screeningRequest().patient, 'default')}` }), questionnaire: 'http://example.org/Questionnaire/other' };
+    const qr = {
+      ...buildScreeningQuestionnaireResponse('client-form-2', screeningRequest(), {
+        reference: `Patient/${defaultPatientId(screeningRequest().patient, 'default')}`,
+      }),
+      questionnaire: 'http://example.org/Questionnaire/other',
+    };
     const res = await request(h.app).post('/fhir/R4/QuestionnaireResponse').send(qr).expect(400);
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect(res.body.issue[0].expression?.[0]).toMatch(/questionnaire/);

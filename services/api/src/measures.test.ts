@@ -23,7 +23,8 @@ const DAY = 86_400_000;
 const daysAgo = (n: number): string => new Date(Date.now() - n * DAY).toISOString();
 const refsOf = (b: Bundle): string[] => (b.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`);
 const resourcesOf = (b: Bundle): Resource[] => (b.entry ?? []).map((e) => e.resource as Resource);
-const ofType = <T extends Resource>(b: Bundle, type: T['resourceType']): T[] => resourcesOf(b).filter((r): r is T => r.resourceType === type);
+const ofType = <T extends Resource>(b: Bundle, type: T['resourceType']): T[] =>
+  resourcesOf(b).filter((r): r is T => r.resourceType === type);
 
 const ITEM9 = (score: number): number[] => [2, 2, 1, 1, 1, 2, 1, 1, score];
 
@@ -36,7 +37,10 @@ async function notifyRows(resource: string): Promise<{ event: string; url: strin
 }
 
 async function newCourse(overrides: Parameters<typeof screeningRequest>[0] = {}, startDate = daysAgo(10).slice(0, 10)) {
-  const s = await request(h.app).post('/v1/screenings').send(screeningRequest({ performedAt: daysAgo(12), ...overrides })).expect(201);
+  const s = await request(h.app)
+    .post('/v1/screenings')
+    .send(screeningRequest({ performedAt: daysAgo(12), ...overrides }))
+    .expect(201);
   const c = await request(h.app).post('/v1/courses').send({ screeningId: s.body.screeningId, startDate }).expect(201);
   const known = new Set([...refsOf(s.body.resources), ...refsOf(c.body.resources)]);
   return { courseId: c.body.courseId as string, carePlanId: c.body.carePlanId as string, screening: s.body, known };
@@ -44,7 +48,10 @@ async function newCourse(overrides: Parameters<typeof screeningRequest>[0] = {},
 
 describe('phq9-self-harm at screening', () => {
   it('item 9 above 0 makes the screening needs-review and raises a safety Flag, an urgent Communication and its webhook', async () => {
-    const res = await request(h.app).post('/v1/screenings').send(screeningRequest({ measures: { phq9: ITEM9(2) } })).expect(201);
+    const res = await request(h.app)
+      .post('/v1/screenings')
+      .send(screeningRequest({ measures: { phq9: ITEM9(2) } }))
+      .expect(201);
     expect(res.body.outcome).toBe('needs-review');
     expect(res.body.reasons).toEqual([expect.objectContaining({ code: 'phq9-self-harm', severity: 'caution' })]);
     assertBundleInvariants(res.body.resources);
@@ -52,8 +59,12 @@ describe('phq9-self-harm at screening', () => {
     const [communication] = ofType<Communication>(res.body.resources, 'Communication');
     expect(flag).toMatchObject({ status: 'active', category: [{ coding: [{ code: 'safety' }] }] });
     expect(communication).toMatchObject({ priority: 'urgent', about: [{ reference: `Flag/${flag?.id}` }, expect.anything()] });
-    expect(await notifyRows(`Communication/${communication?.id}`)).toEqual([expect.objectContaining({ event: 'care-team.notification', url: WEBHOOK })]);
-    const pending = await h.db.query<{ status: string }>("SELECT status FROM sync_state WHERE resource_type = 'Flag' AND id = $1", [flag?.id]);
+    expect(await notifyRows(`Communication/${communication?.id}`)).toEqual([
+      expect.objectContaining({ event: 'care-team.notification', url: WEBHOOK }),
+    ]);
+    const pending = await h.db.query<{ status: string }>("SELECT status FROM sync_state WHERE resource_type = 'Flag' AND id = $1", [
+      flag?.id,
+    ]);
     expect(pending).toEqual([{ status: 'pending' }]);
   });
 
@@ -69,15 +80,28 @@ describe('phq9-self-harm at screening', () => {
   });
 
   it('raises nothing when item 9 is 0', async () => {
-    const res = await request(h.app).post('/v1/screenings').send(screeningRequest({ measures: { phq9: ITEM9(0) } })).expect(201);
+    const res = await request(h.app)
+      .post('/v1/screenings')
+      .send(screeningRequest({ measures: { phq9: ITEM9(0) } }))
+      .expect(201);
     expect(res.body.outcome).toBe('eligible');
     expect(ofType<Flag>(res.body.resources, 'Flag')).toHaveLength(0);
   });
 
   it('the same through the FHIR face: a QuestionnaireResponse with item 9 positive', async () => {
-    const rest = await request(h.app).post('/v1/screenings').send(screeningRequest({ measures: { phq9: ITEM9(3) } })).expect(201);
+    const rest = await request(h.app)
+      .post('/v1/screenings')
+      .send(screeningRequest({ measures: { phq9: ITEM9(3) } }))
+      .expect(201);
     const qr = ofType<Resource>(rest.body.resources, 'QuestionnaireResponse')[0];
-    const again = { ...qr, id: undefined, subject: { ...(qr as { subject: object }).subject, identifier: { system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: `SYN-QR-${Date.now()}` } } };
+    const again = {
+      ...qr,
+      id: undefined,
+      subject: {
+        ...(qr as { subject: object }).subject,
+        identifier: { system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: `SYN-QR-${Date.now()}` },
+      },
+    };
     const res = await request(h.app).post('/fhir/R4/QuestionnaireResponse').send(again).expect(201);
     expect(res.body.outcome).toBe('needs-review');
     expect(res.body.reasons.map((r: { code: string }) => r.code)).toContain('phq9-self-harm');
@@ -115,7 +139,13 @@ describe('POST /v1/courses/{id}/measures', () => {
     const [flag] = ofType<Flag>(res.body.resources, 'Flag');
     const [communication] = ofType<Communication>(res.body.resources, 'Communication');
     expect(res.body.alerts).toEqual([
-      { code: 'phq9-self-harm', severity: 'caution', text: flag?.code.text, flag: `Flag/${flag?.id}`, communication: `Communication/${communication?.id}` },
+      {
+        code: 'phq9-self-harm',
+        severity: 'caution',
+        text: flag?.code.text,
+        flag: `Flag/${flag?.id}`,
+        communication: `Communication/${communication?.id}`,
+      },
     ]);
     expect(communication?.priority).toBe('urgent');
     expect(await notifyRows(`Communication/${communication?.id}`)).toEqual([expect.objectContaining({ event: 'care-team.notification' })]);
@@ -136,7 +166,10 @@ describe('POST /v1/courses/{id}/measures', () => {
       [{ measuredAt: daysAgo(1), gad7: [0, 0, 0, 0, 0, 0, 0], extra: true }, 'extra'],
     ];
     for (const [body, expression] of cases) {
-      const res = await request(h.app).post(`/v1/courses/${courseId}/measures`).send(body as object).expect(400);
+      const res = await request(h.app)
+        .post(`/v1/courses/${courseId}/measures`)
+        .send(body as object)
+        .expect(400);
       expect(res.body.resourceType).toBe('OperationOutcome');
       expect(res.body.issue.flatMap((i: { expression?: string[] }) => i.expression ?? [])).toContain(expression);
     }
@@ -144,28 +177,51 @@ describe('POST /v1/courses/{id}/measures', () => {
   });
 
   it('404 for an unknown course; 409 before the course starts or dated before it', async () => {
-    await request(h.app).post('/v1/courses/no-such-course/measures').send({ measuredAt: daysAgo(1), gad7: [0, 0, 0, 0, 0, 0, 0] }).expect(404);
+    await request(h.app)
+      .post('/v1/courses/no-such-course/measures')
+      .send({ measuredAt: daysAgo(1), gad7: [0, 0, 0, 0, 0, 0, 0] })
+      .expect(404);
     const future = await newCourse({}, new Date(Date.now() + 5 * DAY).toISOString().slice(0, 10));
-    const res = await request(h.app).post(`/v1/courses/${future.courseId}/measures`).send({ measuredAt: daysAgo(0), gad7: [0, 0, 0, 0, 0, 0, 0] }).expect(409);
+    const res = await request(h.app)
+      .post(`/v1/courses/${future.courseId}/measures`)
+      .send({ measuredAt: daysAgo(0), gad7: [0, 0, 0, 0, 0, 0, 0] })
+      .expect(409);
     expect(res.body.issue[0].diagnostics).toMatch(/starts on/);
     const started = await newCourse();
-    await request(h.app).post(`/v1/courses/${started.courseId}/measures`).send({ measuredAt: daysAgo(20), gad7: [0, 0, 0, 0, 0, 0, 0] }).expect(409);
+    await request(h.app)
+      .post(`/v1/courses/${started.courseId}/measures`)
+      .send({ measuredAt: daysAgo(20), gad7: [0, 0, 0, 0, 0, 0, 0] })
+      .expect(409);
   });
 
   it('allows measures after a stop, but 409 once the course stopped more than 90 days ago', async () => {
     const { courseId } = await newCourse();
     await request(h.app).post(`/v1/courses/${courseId}/stop`).send({ reason: 'completed' }).expect(200);
-    await request(h.app).post(`/v1/courses/${courseId}/measures`).send({ measuredAt: daysAgo(0), timepoint: 'follow-up', gad7: [0, 0, 0, 0, 0, 0, 0] }).expect(201);
+    await request(h.app)
+      .post(`/v1/courses/${courseId}/measures`)
+      .send({ measuredAt: daysAgo(0), timepoint: 'follow-up', gad7: [0, 0, 0, 0, 0, 0, 0] })
+      .expect(201);
     await h.db.query("UPDATE courses SET stopped_at = now() - interval '91 days' WHERE id = $1", [courseId]);
-    const res = await request(h.app).post(`/v1/courses/${courseId}/measures`).send({ measuredAt: daysAgo(0), gad7: [0, 0, 0, 0, 0, 0, 0] }).expect(409);
+    const res = await request(h.app)
+      .post(`/v1/courses/${courseId}/measures`)
+      .send({ measuredAt: daysAgo(0), gad7: [0, 0, 0, 0, 0, 0, 0] })
+      .expect(409);
     expect(res.body.issue[0].diagnostics).toMatch(/more than 90 days/);
   });
 
   it('replays the first response for the same Idempotency-Key and records once', async () => {
     const { courseId } = await newCourse();
     const body = { measuredAt: daysAgo(1), phq9: ITEM9(1) };
-    const first = await request(h.app).post(`/v1/courses/${courseId}/measures`).set('Idempotency-Key', `m-${courseId}`).send(body).expect(201);
-    const second = await request(h.app).post(`/v1/courses/${courseId}/measures`).set('Idempotency-Key', `m-${courseId}`).send(body).expect(201);
+    const first = await request(h.app)
+      .post(`/v1/courses/${courseId}/measures`)
+      .set('Idempotency-Key', `m-${courseId}`)
+      .send(body)
+      .expect(201);
+    const second = await request(h.app)
+      .post(`/v1/courses/${courseId}/measures`)
+      .set('Idempotency-Key', `m-${courseId}`)
+      .send(body)
+      .expect(201);
     // The same body (byte-for-byte replay is the idempotency layer's own concern and test).
     expect(second.body).toEqual(first.body);
     expect(second.headers['idempotent-replayed']).toBe('true');
@@ -200,9 +256,16 @@ describe('GET /v1/courses/{id}/outcomes', () => {
 
   it('has no change without a baseline or without a later measure', async () => {
     const { courseId } = await newCourse({ measures: undefined });
-    await request(h.app).post(`/v1/courses/${courseId}/measures`).send({ measuredAt: daysAgo(1), gad7: [1, 1, 1, 1, 1, 1, 1] }).expect(201);
+    await request(h.app)
+      .post(`/v1/courses/${courseId}/measures`)
+      .send({ measuredAt: daysAgo(1), gad7: [1, 1, 1, 1, 1, 1, 1] })
+      .expect(201);
     const res = await request(h.app).get(`/v1/courses/${courseId}/outcomes`).expect(200);
-    expect(res.body).toEqual({ phq9: [], gad7: [expect.objectContaining({ total: 7, timepoint: null })], change: { phq9: null, gad7: null } });
+    expect(res.body).toEqual({
+      phq9: [],
+      gad7: [expect.objectContaining({ total: 7, timepoint: null })],
+      change: { phq9: null, gad7: null },
+    });
     await request(h.app).get('/v1/courses/nope/outcomes').expect(404);
   });
 });
@@ -211,7 +274,10 @@ describe('the course page', () => {
   it('is linked from the course, served as HTML with a strict CSP, with its bundled script (Chart.js inside) and source map', async () => {
     const { courseId } = await newCourse();
     const view = await request(h.app).get(`/v1/courses/${courseId}`).expect(200);
-    expect(view.body.links).toEqual({ page: `http://kap.test/courses/${courseId}`, outcomes: `http://kap.test/v1/courses/${courseId}/outcomes` });
+    expect(view.body.links).toEqual({
+      page: `http://kap.test/courses/${courseId}`,
+      outcomes: `http://kap.test/v1/courses/${courseId}/outcomes`,
+    });
     const page = await request(h.app).get(`/courses/${courseId}`).expect(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
@@ -248,13 +314,19 @@ describe('documentation and the FHIR face', () => {
     for (const id of ['kap-phq9', 'kap-gad7']) {
       const res = await request(h.app).get(`/fhir/R4/Questionnaire/${id}`).expect(200);
       expect(res.body).toMatchObject({ resourceType: 'Questionnaire', id, status: 'active' });
-      assertBundleInvariants({ resourceType: 'Bundle', type: 'collection', entry: [{ fullUrl: `http://kap.test/fhir/R4/Questionnaire/${id}`, resource: res.body }] });
+      assertBundleInvariants({
+        resourceType: 'Bundle',
+        type: 'collection',
+        entry: [{ fullUrl: `http://kap.test/fhir/R4/Questionnaire/${id}`, resource: res.body }],
+      });
     }
   });
 
   it('documents the new routes in the OpenAPI document', async () => {
     const doc = await request(h.app).get('/openapi.json').expect(200);
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/courses/{id}/measures', '/v1/courses/{id}/outcomes', '/courses/{id}']));
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/v1/courses/{id}/measures', '/v1/courses/{id}/outcomes', '/courses/{id}']),
+    );
     expect(doc.body.components.schemas.MeasureRequest.properties.timepoint).toBeDefined();
   });
 });

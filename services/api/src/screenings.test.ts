@@ -40,7 +40,12 @@ describe('POST /v1/screenings', () => {
   it('names each reason of a contraindicated screening', async () => {
     const res = await request(h.app)
       .post('/v1/screenings')
-      .send(screeningRequest({ contraindications: { ketamineAllergy: true, recurrentCystitis: true }, vitals: { systolic: 150, diastolic: 85, heartRate: 80 } }))
+      .send(
+        screeningRequest({
+          contraindications: { ketamineAllergy: true, recurrentCystitis: true },
+          vitals: { systolic: 150, diastolic: 85, heartRate: 80 },
+        }),
+      )
       .expect(201);
     expect(res.body.outcome).toBe('contraindicated');
     expect(res.body.reasons.map((r: { code: string }) => r.code)).toEqual(['ketamineAllergy', 'recurrentCystitis', 'blood-pressure']);
@@ -51,8 +56,12 @@ describe('POST /v1/screenings', () => {
   it('finds the same Patient by identifier and never duplicates it', async () => {
     const first = screeningRequest();
     const a = await request(h.app).post('/v1/screenings').send(first).expect(201);
-    const b = await request(h.app).post('/v1/screenings').send({ ...first, performedAt: '2026-03-02T09:30:00+01:00' }).expect(201);
-    const patientOf = (body: { resources: Bundle }) => body.resources.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource?.id;
+    const b = await request(h.app)
+      .post('/v1/screenings')
+      .send({ ...first, performedAt: '2026-03-02T09:30:00+01:00' })
+      .expect(201);
+    const patientOf = (body: { resources: Bundle }) =>
+      body.resources.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource?.id;
     expect(patientOf(a.body)).toBeDefined();
     expect(patientOf(b.body)).toBe(patientOf(a.body));
     const rows = await h.db.query(`SELECT id FROM resources WHERE resource_type = 'Patient' AND id = $1`, [patientOf(a.body)]);
@@ -158,11 +167,20 @@ describe('Idempotency-Key', () => {
   it('a key names one request: the same key on another endpoint is 409 and runs nothing (docs/api.md#idempotency)', async () => {
     const s = await request(h.app).post('/v1/screenings').set('Idempotency-Key', 'key-scope-1').send(screeningRequest()).expect(201);
     const before = await counts();
-    const res = await request(h.app).post('/v1/courses').set('Idempotency-Key', 'key-scope-1').send({ screeningId: s.body.screeningId }).expect(409);
+    const res = await request(h.app)
+      .post('/v1/courses')
+      .set('Idempotency-Key', 'key-scope-1')
+      .send({ screeningId: s.body.screeningId })
+      .expect(409);
     expect(res.body.issue[0].expression).toEqual(['header.Idempotency-Key']);
     expect(await counts()).toEqual(before);
     // Another caller's keys are its own.
-    await request(h.app).post('/v1/courses').set('Idempotency-Key', 'key-scope-1').set('Authorization', 'Bearer other-client').send({ screeningId: s.body.screeningId }).expect(201);
+    await request(h.app)
+      .post('/v1/courses')
+      .set('Idempotency-Key', 'key-scope-1')
+      .set('Authorization', 'Bearer other-client')
+      .send({ screeningId: s.body.screeningId })
+      .expect(201);
   });
 
   it('replays the stored bytes, byte for byte', async () => {

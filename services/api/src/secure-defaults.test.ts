@@ -18,14 +18,19 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 describe('AUTH_MODE=none is for loopback only', () => {
   it('startApi refuses to serve an open API on a network address, and says why', async () => {
     const db = { kind: 'unused' } as never;
-    await expect(startApi(loadConfig({ HOST: '0.0.0.0' }), db, pino({ level: 'silent' }))).rejects.toThrow(/AUTH_MODE=none[\s\S]*loopback[\s\S]*AUTH_MODE=jwt/);
+    await expect(startApi(loadConfig({ HOST: '0.0.0.0' }), db, pino({ level: 'silent' }))).rejects.toThrow(
+      /AUTH_MODE=none[\s\S]*loopback[\s\S]*AUTH_MODE=jwt/,
+    );
   });
 
   it('the standalone service refuses too, before starting anything', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kap-open-'));
     try {
       const main = resolve(__dirname, '../../standalone/dist/main.js');
-      const run = promisify(execFile)(process.execPath, [main], { env: { PATH: process.env.PATH, HOST: '0.0.0.0', DATA_DIR: dataDir, LOG_LEVEL: 'silent' }, timeout: 60_000 });
+      const run = promisify(execFile)(process.execPath, [main], {
+        env: { PATH: process.env.PATH, HOST: '0.0.0.0', DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+        timeout: 60_000,
+      });
       await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/AUTH_MODE=none[\s\S]*HOST=0\.0\.0\.0/) });
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
@@ -50,7 +55,11 @@ describe('security headers and CORS', () => {
   });
 
   it('sends helmet headers on every response, errors included', async () => {
-    for (const res of [await request(closed.app).get('/health'), await request(closed.app).get('/v1/courses/x'), await request(closed.app).get('/openapi.json')]) {
+    for (const res of [
+      await request(closed.app).get('/health'),
+      await request(closed.app).get('/v1/courses/x'),
+      await request(closed.app).get('/openapi.json'),
+    ]) {
       expect(res.headers['content-security-policy']).toMatch(/default-src 'self'/);
       expect(res.headers['content-security-policy']).not.toMatch(/upgrade-insecure-requests/);
       expect(res.headers['x-content-type-options']).toBe('nosniff');
@@ -134,7 +143,10 @@ describe('rate limits', () => {
 
   it('counts refused tokens per address before authentication, so a 401 flood is stopped too', async () => {
     const prefix = `kap-test-rate-${randomUUID()}`;
-    const [a, b] = [await replica(prefix, { RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '3' }), await replica(prefix, { RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '3' })];
+    const [a, b] = [
+      await replica(prefix, { RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '3' }),
+      await replica(prefix, { RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '3' }),
+    ];
     const valid = await issuer.mint({ scope: 'kap/v1.read' });
     // Good requests from the address do not count against it.
     for (let i = 0; i < 5; i++) await request(a.app).get('/v1/courses/none').set('Authorization', `Bearer ${valid}`).expect(404);
@@ -148,8 +160,16 @@ describe('rate limits', () => {
   });
 
   it('with Redis down, requests pass unlimited rather than fail', async () => {
-    const down = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    const h = await startApiHarness({ env: { ...issuer.env(), RATE_LIMIT_PER_MINUTE: '1' }, rateLimits: { redis: down, prefix: 'kap-test-rate-down' } });
+    const down = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    const h = await startApiHarness({
+      env: { ...issuer.env(), RATE_LIMIT_PER_MINUTE: '1' },
+      rateLimits: { redis: down, prefix: 'kap-test-rate-down' },
+    });
     harnesses.push(h);
     const token = await issuer.mint({ scope: 'kap/v1.read' });
     for (let i = 0; i < 3; i++) await request(h.app).get('/v1/courses/none').set('Authorization', `Bearer ${token}`).expect(404);

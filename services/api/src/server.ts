@@ -18,7 +18,12 @@ export interface RunningApi {
 }
 
 /** Serves the API on the configured host and port with its Redis and EHR probes, for the given tenants. */
-export async function startApi(config: Config, db: DeploymentDb, logger: Logger, tenants: Tenants = singleTenant(config)): Promise<RunningApi> {
+export async function startApi(
+  config: Config,
+  db: DeploymentDb,
+  logger: Logger,
+  tenants: Tenants = singleTenant(config),
+): Promise<RunningApi> {
   const refusal = openAccessRefusal(config);
   if (refusal) throw new Error(refusal);
   if (config.AUTH_MODE === 'none') {
@@ -27,7 +32,10 @@ export async function startApi(config: Config, db: DeploymentDb, logger: Logger,
   for (const t of tenants.all()) {
     // UTC is a guess about the clinic's calendar: wrong days are refused or recorded without an error.
     if (config.NODE_ENV === 'production' && !t.config.CLINIC_TIME_ZONE) {
-      logger.warn({ tenant: t.id }, "CLINIC_TIME_ZONE is not set: clinical days (a course's first day, before its start, 90 days after its stop) are taken in UTC");
+      logger.warn(
+        { tenant: t.id },
+        "CLINIC_TIME_ZONE is not set: clinical days (a course's first day, before its start, 90 days after its stop) are taken in UTC",
+      );
     }
   }
   const rules = screeningRulesFromConfig(config);
@@ -56,7 +64,11 @@ export async function startApi(config: Config, db: DeploymentDb, logger: Logger,
       name: 'redis-ownership',
       critical: false,
       check: async () => {
-        const verdict = await withTimeout(checkOwnership(redis, queuePrefix, { deploymentId, outboxHighWater: await maxOutboxId(db) }), 500, 'Redis did not answer within 500 ms');
+        const verdict = await withTimeout(
+          checkOwnership(redis, queuePrefix, { deploymentId, outboxHighWater: await maxOutboxId(db) }),
+          500,
+          'Redis did not answer within 500 ms',
+        );
         if (verdict.status === 'foreign' || verdict.status === 'rewound') throw new Error(verdict.detail);
       },
     },
@@ -67,7 +79,18 @@ export async function startApi(config: Config, db: DeploymentDb, logger: Logger,
   const queues = createQueues(producerConnection(config.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 }), queuePrefix);
   const audit = createAuditTrail({ config, db, rules, tenants, logger });
   // Rate-limit counters on the commands' connection: every replica counts against one budget per client.
-  const app = createApp({ config, db, rules, tenants, logger, probes, queueCheck: pingRedis, queues, audit, rateLimits: { redis, prefix: `${queuePrefix}:rate` } });
+  const app = createApp({
+    config,
+    db,
+    rules,
+    tenants,
+    logger,
+    probes,
+    queueCheck: pingRedis,
+    queues,
+    audit,
+    rateLimits: { redis, prefix: `${queuePrefix}:rate` },
+  });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createApiServer(app, config, logger);
     s.once('error', reject);

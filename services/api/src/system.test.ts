@@ -7,8 +7,20 @@ describe('operations endpoints', () => {
   beforeAll(async () => {
     h = await startApiHarness({
       probes: [
-        { name: 'redis', critical: true, check: async () => { if (!redisUp) throw new Error('connection refused'); } },
-        { name: 'ehr', critical: false, check: async () => { throw new Error('EHR unreachable'); } },
+        {
+          name: 'redis',
+          critical: true,
+          check: async () => {
+            if (!redisUp) throw new Error('connection refused');
+          },
+        },
+        {
+          name: 'ehr',
+          critical: false,
+          check: async () => {
+            throw new Error('EHR unreachable');
+          },
+        },
       ],
     });
   });
@@ -35,7 +47,9 @@ describe('operations endpoints', () => {
   it('serves the OpenAPI 3.1 document and its page', async () => {
     const doc = await request(h.app).get('/openapi.json').expect(200);
     expect(doc.body.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/screenings', '/v1/courses', '/v1/courses/{id}', '/fhir/R4/metadata']));
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/v1/screenings', '/v1/courses', '/v1/courses/{id}', '/fhir/R4/metadata']),
+    );
     expect(doc.body.components.schemas.ScreeningRequest.properties.contraindications).toBeDefined();
     const page = await request(h.app).get('/docs/').expect(200);
     expect(page.text).toMatch(/swagger-ui/i);

@@ -37,7 +37,11 @@ describe('tenants through the API', () => {
   };
 
   const get = (token: string, path: string) => request(h.app).get(path).set('Authorization', `Bearer ${token}`);
-  const post = (token: string, path: string, body: unknown = {}) => request(h.app).post(path).set('Authorization', `Bearer ${token}`).send(body as object);
+  const post = (token: string, path: string, body: unknown = {}) =>
+    request(h.app)
+      .post(path)
+      .set('Authorization', `Bearer ${token}`)
+      .send(body as object);
 
   /** Every row south owns, as text, table by table: to prove north's attempts changed none. */
   const southRows = async (): Promise<Record<string, string>> => {
@@ -78,7 +82,9 @@ describe('tenants through the API', () => {
     const needsReview = await post(south, '/v1/screenings', only).expect(201);
     expect(needsReview.body.outcome).toBe('needs-review');
     s.needsReviewId = needsReview.body.screeningId;
-    s.courseId = (await post(south, '/v1/courses', { screeningId: s.screeningId, startDate: courseStartYesterday() }).expect(201)).body.courseId;
+    s.courseId = (
+      await post(south, '/v1/courses', { screeningId: s.screeningId, startDate: courseStartYesterday() }).expect(201)
+    ).body.courseId;
     const start = new Date(Date.now() - 2 * 3600_000);
     const session = await post(south, `/v1/courses/${s.courseId}/dosing-sessions`, sessionOneRequest(start)).expect(201);
     s.followUpId = session.body.followUps[0].id;
@@ -86,7 +92,13 @@ describe('tenants through the API', () => {
     const [outbox] = await h.db.query<{ id: number }>('SELECT id FROM outbox WHERE tenant_id = $1 ORDER BY id LIMIT 1', [SOUTH]);
     s.deadLetterId = Number(outbox?.id);
     await markDead(h.db, s.deadLetterId, 'given up (test)');
-    await storeInboundMessage(forTenant(h.db, SOUTH), { channel: 'hl7v2', sender: 'SOUTH-HIS', controlId: 'S-1', content: 'MSH|…', status: 'rejected' });
+    await storeInboundMessage(forTenant(h.db, SOUTH), {
+      channel: 'hl7v2',
+      sender: 'SOUTH-HIS',
+      controlId: 'S-1',
+      content: 'MSH|…',
+      status: 'rejected',
+    });
   });
   afterAll(async () => {
     await h.close();
@@ -94,7 +106,11 @@ describe('tenants through the API', () => {
   });
 
   it('the same hospital identifier in two tenants is two patients, each found only by its own tenant', async () => {
-    const inNorth = await post(north, '/v1/screenings', screeningRequest({ patient: { ...s.mrn, name: { family: 'Synthetic', given: ['North'] } } })).expect(201);
+    const inNorth = await post(
+      north,
+      '/v1/screenings',
+      screeningRequest({ patient: { ...s.mrn, name: { family: 'Synthetic', given: ['North'] } } }),
+    ).expect(201);
     const northPatient = patientOf(inNorth.body);
     expect(northPatient).not.toBe(s.patientId);
     const identifier = encodeURIComponent(`${s.mrn.system}|${s.mrn.value}`);
@@ -143,7 +159,9 @@ describe('tenants through the API', () => {
     }
     const dead = await get(north, '/v1/admin/dead-letters').expect(200);
     expect(dead.body.deadLetters).toEqual([]);
-    expect((await get(south, '/v1/admin/dead-letters').expect(200)).body.deadLetters.map((d: { id: number }) => d.id)).toEqual([s.deadLetterId]);
+    expect((await get(south, '/v1/admin/dead-letters').expect(200)).body.deadLetters.map((d: { id: number }) => d.id)).toEqual([
+      s.deadLetterId,
+    ]);
     const inbound = await get(north, '/v1/admin/inbound-messages').expect(200);
     expect(JSON.stringify(inbound.body)).not.toContain('SOUTH-HIS');
     expect(JSON.stringify((await get(south, '/v1/admin/inbound-messages').expect(200)).body)).toContain('SOUTH-HIS');
@@ -161,7 +179,12 @@ describe('tenants through the API', () => {
         WHERE tenant_id = $1 AND content->>'outcome' = '4' AND (a->>'requestor')::boolean AND e ? 'what'`,
       [NORTH],
     );
-    expect(refusedReads).toEqual(expect.arrayContaining([{ what: `Patient/${s.patientId}`, client: 'north-app' }, { what: `Observation/${s.observationId}`, client: 'north-app' }]));
+    expect(refusedReads).toEqual(
+      expect.arrayContaining([
+        { what: `Patient/${s.patientId}`, client: 'north-app' },
+        { what: `Observation/${s.observationId}`, client: 'north-app' },
+      ]),
+    );
     expect(new Set([...failures, ...refusedReads].map((r) => r.client))).toEqual(new Set(['north-app']));
   });
 
@@ -196,7 +219,9 @@ describe('tenants through the API', () => {
     }
     expect(await southRows()).toEqual(before);
     // Nor did they start anything in north's name: the reconcile was refused, not run on north's data.
-    const [northReconciliations] = await h.db.query<{ n: number }>('SELECT count(*)::int AS n FROM reconciliations WHERE tenant_id = $1', [NORTH]);
+    const [northReconciliations] = await h.db.query<{ n: number }>('SELECT count(*)::int AS n FROM reconciliations WHERE tenant_id = $1', [
+      NORTH,
+    ]);
     expect(northReconciliations?.n).toBe(0);
     // The same requests from south's own client do what they say.
     await post(south, `/v1/admin/dead-letters/${s.deadLetterId}/redrive`).expect(200);

@@ -29,7 +29,9 @@ async function newCourse(): Promise<{ courseId: string; known: Set<string> }> {
   const s = await request(h.app).post('/v1/screenings').send(screeningRequest()).expect(201);
   const c = await request(h.app).post('/v1/courses').send({ screeningId: s.body.screeningId, startDate: '2026-03-01' }).expect(201);
   const known = new Set(
-    [s.body.resources, c.body.resources].flatMap((b: Bundle) => (b.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`)),
+    [s.body.resources, c.body.resources].flatMap((b: Bundle) =>
+      (b.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`),
+    ),
   );
   return { courseId: c.body.courseId, known };
 }
@@ -48,13 +50,18 @@ describe('dosing sessions', () => {
     const end = start.getTime() + 100 * 60_000;
     expect(res.body.followUps.map((f: { dueBy: string }) => Date.parse(f.dueBy) - end)).toEqual([24 * 3600e3, 72 * 3600e3, 7 * 86400e3]);
     const types = (res.body.resources as Bundle).entry?.map((e) => e.resource?.resourceType);
-    expect(types).toEqual(expect.arrayContaining(['Encounter', 'Procedure', 'MedicationAdministration', 'Observation', 'CarePlan', 'Task', 'Provenance']));
+    expect(types).toEqual(
+      expect.arrayContaining(['Encounter', 'Procedure', 'MedicationAdministration', 'Observation', 'CarePlan', 'Task', 'Provenance']),
+    );
     const tasks = (res.body.resources as Bundle).entry?.filter((e) => e.resource?.resourceType === 'Task').map((e) => e.resource as Task);
     expect(tasks?.map((t) => t.restriction?.period?.end)).toEqual(res.body.followUps.map((f: { dueBy: string }) => f.dueBy));
     const after = await outboxTopics();
     expect((after['follow-up-schedule'] ?? 0) - (before['follow-up-schedule'] ?? 0)).toBe(3);
     const view = await request(h.app).get(`/v1/courses/${courseId}`).expect(200);
-    expect(view.body).toMatchObject({ phase: 'integration-1', sessions: [expect.objectContaining({ sessionNumber: 1, doseLevel: 'low' })] });
+    expect(view.body).toMatchObject({
+      phase: 'integration-1',
+      sessions: [expect.objectContaining({ sessionNumber: 1, doseLevel: 'low' })],
+    });
   });
 
   it('enforces the order: no session 2 first, no session twice, nothing after a stop', async () => {
@@ -82,7 +89,11 @@ describe('dosing sessions', () => {
   it.each([
     ['a wrong type', { dose: { value: 'lots', unit: 'mg' } }, 'dose.value'],
     ['an unknown route', { route: 'oral' }, 'route'],
-    ['an unknown key', { vitals: [{ at: start.toISOString(), systolic: 120, diastolic: 80, heartRate: 70, temperature: 37 }] }, 'vitals[0].temperature'],
+    [
+      'an unknown key',
+      { vitals: [{ at: start.toISOString(), systolic: 120, diastolic: 80, heartRate: 70, temperature: 37 }] },
+      'vitals[0].temperature',
+    ],
     ['end before start', { end: new Date(start.getTime() - 1000).toISOString() }, 'end'],
     ['a rating above 10', { experience: { dissociation: 11 } }, 'experience.dissociation'],
     ['no vitals', { vitals: [] }, 'vitals'],
@@ -104,7 +115,10 @@ describe('follow-ups, goals of care and stop', () => {
     const { courseId } = await newCourse();
     const s = await request(h.app).post(`/v1/courses/${courseId}/dosing-sessions`).send(sessionBody(1)).expect(201);
     const id = s.body.followUps[0].id as string;
-    const done = await request(h.app).post(`/v1/follow-ups/${id}/complete`).send({ completedAt: '2026-03-04T10:00:00+01:00', note: 'Processed the imagery' }).expect(200);
+    const done = await request(h.app)
+      .post(`/v1/follow-ups/${id}/complete`)
+      .send({ completedAt: '2026-03-04T10:00:00+01:00', note: 'Processed the imagery' })
+      .expect(200);
     expect(done.body.followUp).toMatchObject({ id, status: 'completed' });
     const task = (done.body.resources as Bundle).entry?.find((e) => e.resource?.resourceType === 'Task')?.resource as Task;
     expect(task.status).toBe('completed');
@@ -112,21 +126,37 @@ describe('follow-ups, goals of care and stop', () => {
     await request(h.app).post('/v1/follow-ups/unknown/complete').send({ completedAt: '2026-03-04T10:00:00+01:00' }).expect(404);
     const bad = await request(h.app).post(`/v1/follow-ups/${id}/complete`).send({ completedAt: 'yesterday' }).expect(400);
     expect(bad.body.issue[0].expression).toEqual(['completedAt']);
-    const early = await request(h.app).post(`/v1/follow-ups/${s.body.followUps[1].id}/complete`).send({ completedAt: start.toISOString() }).expect(400);
-    expect(early.body.issue[0]).toMatchObject({ expression: ['completedAt'], diagnostics: expect.stringMatching(/before dosing session 1 ended/) });
+    const early = await request(h.app)
+      .post(`/v1/follow-ups/${s.body.followUps[1].id}/complete`)
+      .send({ completedAt: start.toISOString() })
+      .expect(400);
+    expect(early.body.issue[0]).toMatchObject({
+      expression: ['completedAt'],
+      diagnostics: expect.stringMatching(/before dosing session 1 ended/),
+    });
   });
 
   it('records goals of care as Goals referenced by the CarePlan', async () => {
     const { courseId } = await newCourse();
     const res = await request(h.app)
       .post(`/v1/courses/${courseId}/goals-of-care`)
-      .send({ discussedAt: '2026-03-05T15:00:00+01:00', participants: ['Patient'], values: ['Dignity'], goals: [{ description: 'Die at home' }] })
+      .send({
+        discussedAt: '2026-03-05T15:00:00+01:00',
+        participants: ['Patient'],
+        values: ['Dignity'],
+        goals: [{ description: 'Die at home' }],
+      })
       .expect(201);
-    const carePlan = (res.body.resources as Bundle).entry?.find((e) => e.resource?.resourceType === 'CarePlan')?.resource as { goal?: unknown[] };
+    const carePlan = (res.body.resources as Bundle).entry?.find((e) => e.resource?.resourceType === 'CarePlan')?.resource as {
+      goal?: unknown[];
+    };
     expect(carePlan.goal).toHaveLength(1);
     const view = await request(h.app).get(`/v1/courses/${courseId}`).expect(200);
     expect(view.body.goals).toEqual([expect.objectContaining({ description: 'Die at home' })]);
-    const missing = await request(h.app).post(`/v1/courses/${courseId}/goals-of-care`).send({ discussedAt: '2026-03-05T15:00:00+01:00', participants: ['Patient'], values: [] }).expect(400);
+    const missing = await request(h.app)
+      .post(`/v1/courses/${courseId}/goals-of-care`)
+      .send({ discussedAt: '2026-03-05T15:00:00+01:00', participants: ['Patient'], values: [] })
+      .expect(400);
     expect(missing.body.issue[0].expression).toEqual(['goals']);
   });
 
@@ -135,9 +165,13 @@ describe('follow-ups, goals of care and stop', () => {
     await request(h.app).post(`/v1/courses/${courseId}/dosing-sessions`).send(sessionBody(1)).expect(201);
     const res = await request(h.app).post(`/v1/courses/${courseId}/stop`).send({ reason: 'deceased' }).expect(200);
     expect(res.body.cancelledFollowUps).toHaveLength(3);
-    const tasks = (res.body.resources as Bundle).entry?.filter((e) => e.resource?.resourceType === 'Task').map((e) => (e.resource as Task).status);
+    const tasks = (res.body.resources as Bundle).entry
+      ?.filter((e) => e.resource?.resourceType === 'Task')
+      .map((e) => (e.resource as Task).status);
     expect(tasks).toEqual(['cancelled', 'cancelled', 'cancelled']);
-    const carePlan = (res.body.resources as Bundle).entry?.find((e) => e.resource?.resourceType === 'CarePlan')?.resource as { status: string };
+    const carePlan = (res.body.resources as Bundle).entry?.find((e) => e.resource?.resourceType === 'CarePlan')?.resource as {
+      status: string;
+    };
     expect(carePlan.status).toBe('revoked');
     await request(h.app).post(`/v1/courses/${courseId}/stop`).send({ reason: 'sleeping' }).expect(400);
   });

@@ -84,9 +84,13 @@ describe('OAuth client credentials', () => {
   });
 
   test('client_secret_basic and client_secret_post; tokens expire', async () => {
-    const basic = await token(server, { grant_type: 'client_credentials' }, {
-      authorization: `Basic ${Buffer.from('kap-adapter:shh').toString('base64')}`,
-    });
+    const basic = await token(
+      server,
+      { grant_type: 'client_credentials' },
+      {
+        authorization: `Basic ${Buffer.from('kap-adapter:shh').toString('base64')}`,
+      },
+    );
     expect(basic.status).toBe(200);
     expect(basic.body.expires_in).toBe(60);
     const post = await token(server, { grant_type: 'client_credentials', client_id: 'kap-adapter', client_secret: 'shh' });
@@ -123,7 +127,9 @@ describe('OAuth client credentials', () => {
     expect((await token(server, form(signJwt(rsa.privateKey, { ...claims(), aud: 'https://elsewhere/token' }, 'RS384')))).status).toBe(401);
     const otherKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     expect((await token(server, form(signJwt(otherKey, claims(), 'RS384')))).status).toBe(401);
-    expect((await token(server, form(signJwt(rsa.privateKey, { ...claims(), exp: Math.floor(now / 1000) - 120 }, 'RS384')))).status).toBe(401);
+    expect((await token(server, form(signJwt(rsa.privateKey, { ...claims(), exp: Math.floor(now / 1000) - 120 }, 'RS384')))).status).toBe(
+      401,
+    );
   });
 
   test('assertion signed ES384', async () => {
@@ -136,7 +142,7 @@ describe('OAuth client credentials', () => {
         exp: Math.floor(Date.now() / 1000) + 60,
         jti: randomUUID(),
       },
-      'ES384'
+      'ES384',
     );
     const res = await token(ecServer, {
       grant_type: 'client_credentials',

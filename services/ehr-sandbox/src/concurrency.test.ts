@@ -39,11 +39,13 @@ describe('KeyedLock', () => {
   test('overlapping key sets taken in any order do not deadlock, and a failed task releases', async () => {
     const locks = new KeyedLock();
     const runs = Array.from({ length: 50 }, (_, i) =>
-      locks.run(i % 2 ? ['x', 'y'] : ['y', 'x'], async () => {
-        await settle(1);
-        if (i % 7 === 0) throw new Error('boom');
-        return i;
-      }).catch(() => -1)
+      locks
+        .run(i % 2 ? ['x', 'y'] : ['y', 'x'], async () => {
+          await settle(1);
+          if (i % 7 === 0) throw new Error('boom');
+          return i;
+        })
+        .catch(() => -1),
     );
     expect((await Promise.all(runs)).filter((r) => r >= 0)).toHaveLength(42);
     expect(locks.size).toBe(0);
@@ -72,7 +74,7 @@ describe('concurrent HTTP requests: no duplicate, no lost update', () => {
           request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${SYSTEM}|${value}` },
         };
         return fhir.post<Bundle>('', { resourceType: 'Bundle', type: 'transaction', entry: [entry] });
-      })
+      }),
     );
     const replies = await Promise.all(requests);
     expect(replies.every((r) => r.status === 200 || r.status === 201)).toBe(true);
@@ -102,7 +104,7 @@ describe('concurrent HTTP requests: no duplicate, no lost update', () => {
     await Promise.all(
       Array.from({ length: clients }, async () => {
         for (let i = 0; i < incrementsEach; i++) await increment();
-      })
+      }),
     );
     const final = await fhir.get<Patient>(`Patient/${id}`);
     expect(final.body.extension?.[0]?.valueInteger).toBe(clients * incrementsEach);
@@ -122,12 +124,15 @@ describe('concurrent HTTP requests: no duplicate, no lost update', () => {
         type: 'transaction',
         entry: [
           { resource: patient(`rb-lost-${i}`), request: { method: 'POST', url: 'Patient' } },
-          { resource: { ...target.body, gender: 'female' }, request: { method: 'PUT', url: `Patient/${target.body.id}`, ifMatch: staleEtag } },
+          {
+            resource: { ...target.body, gender: 'female' },
+            request: { method: 'PUT', url: `Patient/${target.body.id}`, ifMatch: staleEtag },
+          },
         ],
-      })
+      }),
     );
     const beside = Array.from({ length: 12 }, (_, i) =>
-      fhir.post('Patient', patient(`rb-kept-${i}`), { 'If-None-Exist': `identifier=${SYSTEM}|rb-kept-${i}` })
+      fhir.post('Patient', patient(`rb-kept-${i}`), { 'If-None-Exist': `identifier=${SYSTEM}|rb-kept-${i}` }),
     );
     const [failed, kept] = await Promise.all([Promise.all(failing), Promise.all(beside)]);
     expect(failed.map((r) => r.status)).toEqual(Array(6).fill(412));

@@ -46,7 +46,7 @@ describe('lock keys', () => {
           { request: { method: 'POST', url: 'Observation' } },
           { request: { method: 'PUT', url: 'CarePlan/9' } },
         ],
-      })
+      }),
     ).toEqual(['Patient?identifier=s%7C1', 'CarePlan/9']);
   });
 });

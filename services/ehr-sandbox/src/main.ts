@@ -41,7 +41,7 @@ async function main(): Promise<void> {
       (err: unknown) => {
         console.error(JSON.stringify({ level: 'error', msg: 'ehr-sandbox close failed', err: String(err) }));
         process.exit(1);
-      }
+      },
     );
   };
   process.on('SIGTERM', shutdown);

@@ -37,7 +37,11 @@ describe('sandbox strictness and profiles', () => {
       expect(rest?.documentation).toContain('at most 8 entries');
 
       // A conditional create on a search parameter R4 does not define is refused, not a silent duplicate.
-      const refused = await fhir.post<OperationOutcome>('AdverseEvent', { resourceType: 'AdverseEvent', actuality: 'actual', subject: { display: 'x' } }, { 'If-None-Exist': 'identifier=a|b' });
+      const refused = await fhir.post<OperationOutcome>(
+        'AdverseEvent',
+        { resourceType: 'AdverseEvent', actuality: 'actual', subject: { display: 'x' } },
+        { 'If-None-Exist': 'identifier=a|b' },
+      );
       expect(refused.status).toBe(400);
       expect(JSON.stringify(refused.body)).toContain('identifier');
       expect(server.sandbox.stats().resources).toEqual({});
@@ -49,7 +53,10 @@ describe('sandbox strictness and profiles', () => {
       const fhir = fhirClient(server.url);
       const ids: string[] = [];
       for (let i = 0; i < 51; i++) ids.push((await fhir.post<Patient>('Patient', { resourceType: 'Patient' })).body.id as string);
-      const updates = ids.map((id) => ({ resource: { resourceType: 'Patient', id, gender: 'other' } as Patient, request: { method: 'PUT' as const, url: `Patient/${id}` } }));
+      const updates = ids.map((id) => ({
+        resource: { resourceType: 'Patient', id, gender: 'other' } as Patient,
+        request: { method: 'PUT' as const, url: `Patient/${id}` },
+      }));
       const res = await fhir.post<OperationOutcome>('', bundle('transaction', updates));
       expect(res.status).toBe(400);
       expect(JSON.stringify(res.body)).toContain('Transaction contains more update operations than allowed');
@@ -60,8 +67,28 @@ describe('sandbox strictness and profiles', () => {
   test('another transaction limit', async () => {
     await withSandbox({ maxTransactionEntries: 3 }, async (server) => {
       const fhir = fhirClient(server.url);
-      expect((await fhir.post('', bundle('transaction', [0, 1, 2, 3].map((i) => create(`l${i}`, i))))).status).toBe(400);
-      expect((await fhir.post('', bundle('transaction', [0, 1, 2].map((i) => create(`l${i}`, i))))).status).toBe(200);
+      expect(
+        (
+          await fhir.post(
+            '',
+            bundle(
+              'transaction',
+              [0, 1, 2, 3].map((i) => create(`l${i}`, i)),
+            ),
+          )
+        ).status,
+      ).toBe(400);
+      expect(
+        (
+          await fhir.post(
+            '',
+            bundle(
+              'transaction',
+              [0, 1, 2].map((i) => create(`l${i}`, i)),
+            ),
+          )
+        ).status,
+      ).toBe(200);
     });
   });
 
@@ -84,7 +111,12 @@ describe('sandbox strictness and profiles', () => {
       expect(types).not.toContain('Observation');
       expect((await fhir.post('Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' } })).status).toBe(404);
       expect((await fhir.get('Observation?code=x')).status).toBe(404);
-      const tx = bundle('transaction', [{ resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' } }, request: { method: 'POST', url: 'Observation' } }]);
+      const tx = bundle('transaction', [
+        {
+          resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' } },
+          request: { method: 'POST', url: 'Observation' },
+        },
+      ]);
       expect((await fhir.post('', tx)).status).toBe(400);
       expect(server.sandbox.stats().resources).toEqual({});
     });
@@ -93,7 +125,13 @@ describe('sandbox strictness and profiles', () => {
   test('non-atomic transactions answer 200 with a failed entry and keep the rest, as Medplum without transaction-bundles', async () => {
     await withSandbox({ nonAtomicTransactions: true }, async (server) => {
       const fhir = fhirClient(server.url);
-      const res = await fhir.post<Bundle>('', bundle('transaction', [create('ok', 0), { resource: { resourceType: 'Patient', id: 'nope' } as Patient, request: { method: 'PUT', url: 'Patient/nope' } }]));
+      const res = await fhir.post<Bundle>(
+        '',
+        bundle('transaction', [
+          create('ok', 0),
+          { resource: { resourceType: 'Patient', id: 'nope' } as Patient, request: { method: 'PUT', url: 'Patient/nope' } },
+        ]),
+      );
       expect(res.status).toBe(200);
       expect(res.body.type).toBe('transaction-response');
       expect(res.body.entry?.map((e) => e.response?.status)).toEqual(['201', '404']);
@@ -102,7 +140,10 @@ describe('sandbox strictness and profiles', () => {
   });
 
   test('profiles from the environment', () => {
-    expect(sandboxPolicyFromEnv({ SANDBOX_PROFILE: 'limited-types', SANDBOX_MAX_TRANSACTION_ENTRIES: '20' })).toEqual({ profile: 'limited-types', maxTransactionEntries: 20 });
+    expect(sandboxPolicyFromEnv({ SANDBOX_PROFILE: 'limited-types', SANDBOX_MAX_TRANSACTION_ENTRIES: '20' })).toEqual({
+      profile: 'limited-types',
+      maxTransactionEntries: 20,
+    });
     expect(() => sandboxPolicyFromEnv({ SANDBOX_PROFILE: 'lenient' })).toThrow(/SANDBOX_PROFILE/);
     expect(() => sandboxPolicyFromEnv({ SANDBOX_MAX_TRANSACTION_ENTRIES: '0' })).toThrow(/SANDBOX_MAX_TRANSACTION_ENTRIES/);
     expect(sandboxPolicyFromEnv({ SANDBOX_LATENCY_MS: '40' })).toEqual({ profile: 'default', latencyMs: 40 });
@@ -113,7 +154,9 @@ describe('sandbox strictness and profiles', () => {
     await withSandbox({ latencyMs: 50 }, async (server) => {
       const fhir = fhirClient(server.url);
       const patient = { resourceType: 'Patient', identifier: [{ system: SYSTEM, value: 'same' }] } as Patient;
-      const answers = await Promise.all([1, 2].map(() => fhir.post<Patient>('Patient', patient, { 'If-None-Exist': `identifier=${SYSTEM}|same` })));
+      const answers = await Promise.all(
+        [1, 2].map(() => fhir.post<Patient>('Patient', patient, { 'If-None-Exist': `identifier=${SYSTEM}|same` })),
+      );
       expect(answers.map((a) => a.status).sort()).toEqual([200, 201]);
       expect(server.sandbox.stats().resources).toEqual({ Patient: 1 });
     });

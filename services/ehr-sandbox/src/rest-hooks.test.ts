@@ -57,7 +57,12 @@ describe('classic rest-hook Subscriptions', () => {
     } as Subscription);
 
   it('posts a matching version with its headers and signature; a version that does not match fires nothing', async () => {
-    await subscribe('/signed', 'Patient?deceased=true', { extension: [{ url: 'https://www.medplum.com/fhir/StructureDefinition/subscription-secret', valueString: 's3' }] }, { header: ['Authorization: Bearer abc'] });
+    await subscribe(
+      '/signed',
+      'Patient?deceased=true',
+      { extension: [{ url: 'https://www.medplum.com/fhir/StructureDefinition/subscription-secret', valueString: 's3' }] },
+      { header: ['Authorization: Bearer abc'] },
+    );
     const alive = await fhir.post<Patient>('Patient', { resourceType: 'Patient', name: [{ family: 'Alive' }] });
     const dead = await fhir.put<Patient>(`Patient/${alive.body.id}`, { ...alive.body, deceasedDateTime: '2026-12-07T01:00:00Z' });
     await waitFor(1);
@@ -66,7 +71,11 @@ describe('classic rest-hook Subscriptions', () => {
     expect(hook.path).toBe('/signed');
     expect(hook.headers.authorization).toBe('Bearer abc');
     expect(hook.headers['content-type']).toBe('application/fhir+json');
-    expect(JSON.parse(hook.body)).toMatchObject({ resourceType: 'Patient', id: alive.body.id, meta: { versionId: dead.body.meta?.versionId } });
+    expect(JSON.parse(hook.body)).toMatchObject({
+      resourceType: 'Patient',
+      id: alive.body.id,
+      meta: { versionId: dead.body.meta?.versionId },
+    });
     expect(hook.headers['x-signature']).toBe(createHmac('sha256', 's3').update(hook.body).digest('hex'));
   });
 
@@ -76,8 +85,14 @@ describe('classic rest-hook Subscriptions', () => {
       resourceType: 'Bundle',
       type: 'transaction',
       entry: [
-        { resource: { resourceType: 'Encounter', status: 'finished', class: { code: 'IMP' } }, request: { method: 'POST', url: 'Encounter' } },
-        { resource: { resourceType: 'Observation', status: 'final', code: {}, subject: { reference: 'Patient/missing' } }, request: { method: 'POST', url: 'Observation' } },
+        {
+          resource: { resourceType: 'Encounter', status: 'finished', class: { code: 'IMP' } },
+          request: { method: 'POST', url: 'Encounter' },
+        },
+        {
+          resource: { resourceType: 'Observation', status: 'final', code: {}, subject: { reference: 'Patient/missing' } },
+          request: { method: 'POST', url: 'Observation' },
+        },
       ],
     } as Bundle);
     expect(failed.status).toBeGreaterThanOrEqual(400);

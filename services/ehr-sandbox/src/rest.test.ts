@@ -103,9 +103,7 @@ describe('FHIR REST interactions', () => {
 
   test('20 concurrent identical conditional creates give exactly one resource', async () => {
     const replies = await Promise.all(
-      Array.from({ length: 20 }, () =>
-        fhir.post<Patient>('Patient', patient('race'), { 'If-None-Exist': `identifier=${SYSTEM}|race` })
-      )
+      Array.from({ length: 20 }, () => fhir.post<Patient>('Patient', patient('race'), { 'If-None-Exist': `identifier=${SYSTEM}|race` })),
     );
     expect(replies.filter((r) => r.status === 201)).toHaveLength(1);
     expect(replies.filter((r) => r.status === 200)).toHaveLength(19);
@@ -183,7 +181,11 @@ describe('FHIR REST interactions', () => {
   });
 
   test('metadata lists the supported interactions', async () => {
-    const res = await fhir.get<{ resourceType: string; fhirVersion: string; rest: { interaction: { code: string }[]; resource: { type: string; conditionalCreate: boolean }[] }[] }>('metadata');
+    const res = await fhir.get<{
+      resourceType: string;
+      fhirVersion: string;
+      rest: { interaction: { code: string }[]; resource: { type: string; conditionalCreate: boolean }[] }[];
+    }>('metadata');
     expect(res.body.resourceType).toBe('CapabilityStatement');
     expect(res.body.fhirVersion).toBe('4.0.1');
     expect(res.body.rest[0]?.interaction.map((i) => i.code)).toEqual(['transaction', 'batch']);

@@ -116,7 +116,11 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   });
   app.use('/__admin', adminRoutes(controls));
   if (auth.mode === 'oauth') {
-    app.post(TOKEN_PATH, express.urlencoded({ extended: false }), tokenEndpoint({ options: auth, tokens, now: clock, ...(policy.grantScopes ? { grantScopes: policy.grantScopes } : {}) }));
+    app.post(
+      TOKEN_PATH,
+      express.urlencoded({ extended: false }),
+      tokenEndpoint({ options: auth, tokens, now: clock, ...(policy.grantScopes ? { grantScopes: policy.grantScopes } : {}) }),
+    );
   }
   app.use(
     FHIR_BASE_PATH,
@@ -129,7 +133,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
       auth,
       tokens,
       bodyLimit: options.bodyLimit ?? '20mb',
-    })
+    }),
   );
   app.use(errorHandler);
   return { app, repository, policy, ...controls };

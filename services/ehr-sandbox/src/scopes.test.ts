@@ -24,7 +24,12 @@ async function token(server: RunningSandbox, scope?: string): Promise<TokenReply
   const res = await fetch(`${server.rootUrl}/oauth2/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'kap', client_secret: 'shh', ...(scope ? { scope } : {}) }).toString(),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: 'kap',
+      client_secret: 'shh',
+      ...(scope ? { scope } : {}),
+    }).toString(),
   });
   expect(res.status).toBe(200);
   return (await res.json()) as TokenReply;
@@ -119,7 +124,10 @@ describe('the sandbox enforces the scopes of the token it issued', () => {
   test('a write claiming a profile needs StructureDefinition read, as Medplum validates the claim as the caller', async () => {
     const fhir = await client(server, 'system/Patient.crus system/Observation.crus');
     const created = await fhir.post<Patient>('Patient', patient('claims'));
-    const claiming = { ...observation(`Patient/${created.body.id}`), meta: { profile: ['http://hl7.org/fhir/StructureDefinition/heartrate'] } };
+    const claiming = {
+      ...observation(`Patient/${created.body.id}`),
+      meta: { profile: ['http://hl7.org/fhir/StructureDefinition/heartrate'] },
+    };
     const refused = await fhir.post<OperationOutcome>('Observation', claiming);
     expect(refused.status).toBe(403);
     expect(text(refused.body)).toContain('cannot read StructureDefinition');
@@ -132,7 +140,11 @@ describe('the sandbox enforces the scopes of the token it issued', () => {
     const fhir = await client(server, 'system/Patient.cruds');
     const before = server.sandbox.stats().resources;
     const entries = [
-      { fullUrl: 'urn:uuid:6f7c3a52-8f0e-4d9c-9d5e-0a1b2c3d4e5f', resource: patient('tx'), request: { method: 'POST' as const, url: 'Patient' } },
+      {
+        fullUrl: 'urn:uuid:6f7c3a52-8f0e-4d9c-9d5e-0a1b2c3d4e5f',
+        resource: patient('tx'),
+        request: { method: 'POST' as const, url: 'Patient' },
+      },
       { resource: observation('urn:uuid:6f7c3a52-8f0e-4d9c-9d5e-0a1b2c3d4e5f'), request: { method: 'POST' as const, url: 'Observation' } },
     ];
     const tx = await fhir.post<OperationOutcome>('', { resourceType: 'Bundle', type: 'transaction', entry: entries });

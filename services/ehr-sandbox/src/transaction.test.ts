@@ -62,7 +62,7 @@ describe('transaction and batch Bundles', () => {
       transaction(patientEntry('t2'), observationEntry(), {
         resource: { ...existing.body, gender: 'female' },
         request: { method: 'PUT', url: `Patient/${existing.body.id}`, ifMatch: 'W/"99"' },
-      })
+      }),
     );
     expect(res.status).toBe(412);
     expect(res.body.resourceType).toBe('OperationOutcome');
@@ -84,7 +84,7 @@ describe('transaction and batch Bundles', () => {
     expect(server.sandbox.stats().resources).toEqual({ Patient: 1, Observation: 1 });
   });
 
-  test('more than eight conditional entries are refused with Medplum server\'s message, and change nothing', async () => {
+  test("more than eight conditional entries are refused with Medplum server's message, and change nothing", async () => {
     const entries = Array.from({ length: 9 }, (_, i) => ({
       ...patientEntry(`many-${i}`),
       fullUrl: `urn:uuid:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
@@ -99,7 +99,10 @@ describe('transaction and batch Bundles', () => {
   });
 
   test('an invalid resource in a transaction rolls back with 422', async () => {
-    const bad: BundleEntry = { resource: { resourceType: 'Observation', status: 'final' } as Observation, request: { method: 'POST', url: 'Observation' } };
+    const bad: BundleEntry = {
+      resource: { resourceType: 'Observation', status: 'final' } as Observation,
+      request: { method: 'POST', url: 'Observation' },
+    };
     const res = await fhir.post('', transaction(patientEntry('t4'), bad));
     expect(res.status).toBe(422);
     expect(server.sandbox.stats().resources).toEqual({});

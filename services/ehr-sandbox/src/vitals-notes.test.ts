@@ -1,4 +1,12 @@
-import type { Bundle, CapabilityStatement, CapabilityStatementRestResource, DocumentReference, Observation, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  CapabilityStatement,
+  CapabilityStatementRestResource,
+  DocumentReference,
+  Observation,
+  OperationOutcome,
+  Patient,
+} from '@medplum/fhirtypes';
 import type { RunningSandbox } from './start';
 import { startSandbox } from './start';
 import { fhirClient } from './testing/fhir-fetch';
@@ -68,7 +76,12 @@ describe('vitals-notes profile: an EHR that takes vital signs and clinical notes
       expect(resource.conditionalDelete).toBe('not-supported');
       expect(resource.updateCreate).toBe(false);
     }
-    expect(byType.get('Patient')?.searchParam?.map((p) => p.name).sort()).toEqual(['_id', 'identifier']);
+    expect(
+      byType
+        .get('Patient')
+        ?.searchParam?.map((p) => p.name)
+        .sort(),
+    ).toEqual(['_id', 'identifier']);
     expect(byType.get('Observation')?.searchParam?.map((p) => p.name)).toContain('identifier');
     expect(byType.get('DocumentReference')?.searchParam?.map((p) => p.name)).toContain('identifier');
   });
@@ -120,8 +133,12 @@ describe('vitals-notes profile: an EHR that takes vital signs and clinical notes
   });
 
   test('If-None-Exist is ignored: the resource is created again, as on servers without conditional create', async () => {
-    const first = await fhir.post<Observation>('Observation', heartRate(patientId, 'dup-1'), { 'If-None-Exist': `identifier=${ADAPTER}|dup-1` });
-    const second = await fhir.post<Observation>('Observation', heartRate(patientId, 'dup-1'), { 'If-None-Exist': `identifier=${ADAPTER}|dup-1` });
+    const first = await fhir.post<Observation>('Observation', heartRate(patientId, 'dup-1'), {
+      'If-None-Exist': `identifier=${ADAPTER}|dup-1`,
+    });
+    const second = await fhir.post<Observation>('Observation', heartRate(patientId, 'dup-1'), {
+      'If-None-Exist': `identifier=${ADAPTER}|dup-1`,
+    });
     expect([first.status, second.status]).toEqual([201, 201]);
     expect(second.body.id).not.toBe(first.body.id);
     expect((await fhir.get<Bundle>(`Observation?identifier=${encodeURIComponent(`${ADAPTER}|dup-1`)}`)).body.total).toBe(2);
@@ -135,12 +152,20 @@ describe('vitals-notes profile: an EHR that takes vital signs and clinical notes
     const superseded = await fhir.put<DocumentReference>(
       `DocumentReference/${v1.body.id}`,
       { ...v1.body, status: 'superseded' },
-      { 'If-Match': v1.headers.get('etag') as string }
+      { 'If-Match': v1.headers.get('etag') as string },
     );
     expect(superseded.status).toBe(200);
     expect(superseded.body.status).toBe('superseded');
     // A stale version is refused: the update is not lost to a concurrent one.
-    expect((await fhir.put(`DocumentReference/${v1.body.id}`, { ...v1.body, status: 'entered-in-error' }, { 'If-Match': v1.headers.get('etag') as string })).status).toBe(412);
+    expect(
+      (
+        await fhir.put(
+          `DocumentReference/${v1.body.id}`,
+          { ...v1.body, status: 'entered-in-error' },
+          { 'If-Match': v1.headers.get('etag') as string },
+        )
+      ).status,
+    ).toBe(412);
     const byIdentifier = await fhir.get<Bundle>(`DocumentReference?identifier=${encodeURIComponent(`${ADAPTER}|note-1-v2`)}`);
     expect(byIdentifier.body.entry?.map((e) => e.resource?.id)).toEqual([v2.body.id]);
     const current = await fhir.get<Bundle>(`DocumentReference?patient=${patientId}&status=current`);
@@ -148,7 +173,10 @@ describe('vitals-notes profile: an EHR that takes vital signs and clinical notes
   });
 
   test('server-assigned ids only: a PUT to a new id is refused and creates nothing', async () => {
-    const res = await fhir.put<OperationOutcome>('DocumentReference/chosen-by-client', { ...note(patientId, 'put-1'), id: 'chosen-by-client' });
+    const res = await fhir.put<OperationOutcome>('DocumentReference/chosen-by-client', {
+      ...note(patientId, 'put-1'),
+      id: 'chosen-by-client',
+    });
     expect(res.status).toBe(404);
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect((await fhir.get('DocumentReference/chosen-by-client')).status).toBe(404);
@@ -159,7 +187,11 @@ describe('vitals-notes profile: an EHR that takes vital signs and clinical notes
     expect(conditional.status).toBe(405);
     expect(conditional.body.issue[0]?.code).toBe('not-supported');
     for (const type of ['transaction', 'batch'] as const) {
-      const bundle: Bundle = { resourceType: 'Bundle', type, entry: [{ resource: heartRate(patientId, `b-${type}`), request: { method: 'POST', url: 'Observation' } }] };
+      const bundle: Bundle = {
+        resourceType: 'Bundle',
+        type,
+        entry: [{ resource: heartRate(patientId, `b-${type}`), request: { method: 'POST', url: 'Observation' } }],
+      };
       const res = await fhir.post<OperationOutcome>('', bundle);
       expect(res.status).toBe(400);
       expect(res.body.issue[0]?.code).toBe('not-supported');

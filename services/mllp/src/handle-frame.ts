@@ -119,7 +119,14 @@ export async function answerFrame(deps: FrameDeps, event: MllpEvent): Promise<Bu
       note = 'Duplicate of a message already received; not applied again';
     }
     deps.logger.info(
-      { tenant: 'tenant' in route ? route.tenant.id : null, inboundMessage: stored.message.id, type: typeLabel, ack: code, duplicate: !stored.created, problem: problem?.text },
+      {
+        tenant: 'tenant' in route ? route.tenant.id : null,
+        inboundMessage: stored.message.id,
+        type: typeLabel,
+        ack: code,
+        duplicate: !stored.created,
+        problem: problem?.text,
+      },
       'hl7 message received',
     );
   } catch (err) {

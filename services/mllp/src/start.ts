@@ -1,4 +1,12 @@
-import { assigningAuthorities, dischargeStopCodes, sendingFacilities, singleTenant, ConfigError, type Config, type Tenants } from '@kap/config';
+import {
+  assigningAuthorities,
+  dischargeStopCodes,
+  sendingFacilities,
+  singleTenant,
+  ConfigError,
+  type Config,
+  type Tenants,
+} from '@kap/config';
 import { hl7RoutingProblems, type Hl7Tenant } from '@kap/inbound';
 import type { DeploymentDb } from '@kap/store';
 import type { Logger } from 'pino';
@@ -21,7 +29,12 @@ export function hl7Tenants(tenants: Tenants): Hl7Tenant[] {
 }
 
 /** The listener as configured (MLLP_PORT, MLLP_HOST, …); undefined when MLLP_PORT is unset. */
-export async function startConfiguredMllp(config: Config, db: DeploymentDb, logger: Logger, tenants: Tenants = singleTenant(config)): Promise<RunningMllpListener | undefined> {
+export async function startConfiguredMllp(
+  config: Config,
+  db: DeploymentDb,
+  logger: Logger,
+  tenants: Tenants = singleTenant(config),
+): Promise<RunningMllpListener | undefined> {
   if (config.MLLP_PORT === undefined) return undefined;
   return startMllpListener({
     port: config.MLLP_PORT,

@@ -21,7 +21,13 @@ export interface AdapterWrite {
  * `worker/ehr-inbound`) as the requesting agent and the cause as an entity. The tenant is the
  * handle's; with EHR_SYNC_AUDIT the events go to the EHR too, as the API's do.
  */
-export async function auditAdapterWrites(tx: TenantDb, config: Config, actor: string, writes: readonly AdapterWrite[], at: Date): Promise<AuditEvent[]> {
+export async function auditAdapterWrites(
+  tx: TenantDb,
+  config: Config,
+  actor: string,
+  writes: readonly AdapterWrite[],
+  at: Date,
+): Promise<AuditEvent[]> {
   if (writes.length === 0) return [];
   const baseUrl = `${publicBaseUrl(config)}/fhir/R4`;
   const events = writes.map((w) =>

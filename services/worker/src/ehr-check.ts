@@ -51,13 +51,22 @@ const V2_MESSAGES: Readonly<Record<string, string>> = { Observation: 'ORU^R01', 
  * how a retry finds the first write, the Patient matched or created), what goes as HL7 v2,
  * and what is kept back and why. Pure: the same decision the worker makes.
  */
-export function channelRows(strategy: WriteStrategy, settings: { readonly observationCategories?: readonly string[] }, hl7OutHost?: string): ChannelRow[] {
+export function channelRows(
+  strategy: WriteStrategy,
+  settings: { readonly observationCategories?: readonly string[] },
+  hl7OutHost?: string,
+): ChannelRow[] {
   return PRODUCED_TYPES.map((type): ChannelRow => {
     const plan = strategy.forType(type);
     const v2 = hl7OutHost && V2_MESSAGES[type] ? V2_MESSAGES[type] : '-';
     if (type === 'Patient') {
       return strategy.patients === 'match'
-        ? { type, fhir: "matched by the hospital's identifier (Patient?identifier=), never created; the sync waits until it is there", v2, keptBack: '' }
+        ? {
+            type,
+            fhir: "matched by the hospital's identifier (Patient?identifier=), never created; the sync waits until it is there",
+            v2,
+            keptBack: '',
+          }
         : { type, fhir: 'created if missing (conditional create on the hospital identifier), never updated', v2, keptBack: '' };
     }
     if (plan.keptBack) return { type, fhir: '-', v2, keptBack: plan.keptBack };
@@ -66,8 +75,14 @@ export function channelRows(strategy: WriteStrategy, settings: { readonly observ
         ? 'no identity search: one create, its EHR id recorded at once'
         : `${plan.identity === 'identifier' ? 'identifier' : '_tag'} ${plan.conditionalCreate ? 'in If-None-Exist' : 'searched before each create (no conditional create)'}`;
     const writes = plan.update ? 'create/update' : 'create only (no update: later revisions refused)';
-    const categories = type === 'Observation' && settings.observationCategories ? `categories other than ${settings.observationCategories.join(', ')}` : '';
-    return { type: type === 'DocumentReference' ? 'DocumentReference (note)' : type, fhir: `${writes}; ${found}`, v2, keptBack: categories };
+    const categories =
+      type === 'Observation' && settings.observationCategories ? `categories other than ${settings.observationCategories.join(', ')}` : '';
+    return {
+      type: type === 'DocumentReference' ? 'DocumentReference (note)' : type,
+      fhir: `${writes}; ${found}`,
+      v2,
+      keptBack: categories,
+    };
   });
 }
 
@@ -125,23 +140,30 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
   for (const warning of strategy.warnings) out(`  warning: ${warning}`);
   const hl7OutHost = options.hl7OutHost ?? (config as { HL7_OUT_HOST?: string }).HL7_OUT_HOST;
   out('');
-  out(`What goes where (FHIR: this EHR; v2: ${hl7OutHost ? 'HL7_OUT_HOST is set' : 'HL7_OUT_HOST unset, no v2 messages'}; kept back: stays in the adapter, readable on its FHIR API, sync state not-sent):`);
+  out(
+    `What goes where (FHIR: this EHR; v2: ${hl7OutHost ? 'HL7_OUT_HOST is set' : 'HL7_OUT_HOST unset, no v2 messages'}; kept back: stays in the adapter, readable on its FHIR API, sync state not-sent):`,
+  );
   const rows = channelRows(strategy, settings, hl7OutHost);
   const width = Math.max(...rows.map((r) => r.type.length)) + 2;
   out(`  ${'Resource type'.padEnd(width)}FHIR write | v2 | kept back`);
   for (const r of rows) out(`  ${r.type.padEnd(width)}${r.fhir} | ${r.v2} | ${r.keptBack || '-'}`);
   if (strategy.patients === 'match' && !settings.observationCategories && !strategy.forType('Observation').keptBack) {
     // A CapabilityStatement cannot say which categories an EHR takes; these EHRs usually take two.
-    out('  hint: EHRs that only find Patients often take only some Observation categories: set EHR_OBSERVATION_CATEGORIES (e.g. vital-signs,survey) so nothing is sent that they refuse');
+    out(
+      '  hint: EHRs that only find Patients often take only some Observation categories: set EHR_OBSERVATION_CATEGORIES (e.g. vital-signs,survey) so nothing is sent that they refuse',
+    );
   }
 
   const problems: string[] = [...scopeProblems];
   const patientPlan = strategy.forType('Patient');
   const patientCaps = capabilities.types.get('Patient');
   if (strategy.patients === 'match') {
-    if (!patientCaps?.searchParams.has('identifier')) problems.push("the EHR may not create Patients and lists no Patient identifier search: the hospital's Patient cannot be found");
+    if (!patientCaps?.searchParams.has('identifier'))
+      problems.push("the EHR may not create Patients and lists no Patient identifier search: the hospital's Patient cannot be found");
   } else if (patientPlan.identity !== 'identifier' || !patientPlan.conditionalCreate) {
-    problems.push('the EHR offers no conditional create on Patient identifier: the adapter could not find the hospital\'s patient and would create another');
+    problems.push(
+      "the EHR offers no conditional create on Patient identifier: the adapter could not find the hospital's patient and would create another",
+    );
   }
   if (SCREENING_TYPES.every((t) => strategy.forType(t).keptBack)) {
     problems.push(`the EHR takes none of a screening's resources (${SCREENING_TYPES.join(', ')})`);
@@ -158,7 +180,7 @@ export async function runEhrCheck(config: Config, options: EhrCheckOptions = {})
   }
   if (strategy.patients === 'match') {
     // A synthetic screening needs a synthetic Patient, which this EHR may not be sent.
-    out('  (no write test: this EHR may not create Patients, and none of the hospital\'s is written to)');
+    out("  (no write test: this EHR may not create Patients, and none of the hospital's is written to)");
     return 0;
   }
 
@@ -194,11 +216,16 @@ function reportScopes(config: Config, capabilities: EhrCapabilities, ehr: EhrCli
     return [];
   }
   for (const line of lines) out(`  FAIL  the token does not cover ${line}`);
-  return [`the token's scopes leave out what the adapter needs (${lines.length} type(s) above); grant them, or unset EHR_SCOPE to ask for exactly those`];
+  return [
+    `the token's scopes leave out what the adapter needs (${lines.length} type(s) above); grant them, or unset EHR_SCOPE to ask for exactly those`,
+  ];
 }
 
 function describeMode(strategy: WriteStrategy, config: Config): string {
-  const source = config.EHR_WRITE_MODE === 'auto' ? "chosen from the EHR's CapabilityStatement (EHR_WRITE_MODE=auto)" : `EHR_WRITE_MODE=${config.EHR_WRITE_MODE}`;
+  const source =
+    config.EHR_WRITE_MODE === 'auto'
+      ? "chosen from the EHR's CapabilityStatement (EHR_WRITE_MODE=auto)"
+      : `EHR_WRITE_MODE=${config.EHR_WRITE_MODE}`;
   switch (strategy.mode) {
     case 'transaction':
       return `transaction chunks of at most ${strategy.maxEntries} entries, in dependency order, one patient at a time; ${source}`;
@@ -216,7 +243,13 @@ function describeMode(strategy: WriteStrategy, config: Config): string {
 async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, unclaimedProfiles: readonly string[]): Promise<string[]> {
   const run = randomUUID();
   const request = {
-    patient: { system: `${KAP_CANONICAL}/sid/ehr-check`, value: `synthetic-${run}`, name: { family: 'Synthetic', given: ['Preflight'] }, birthDate: '1950-01-01', gender: 'other' as const },
+    patient: {
+      system: `${KAP_CANONICAL}/sid/ehr-check`,
+      value: `synthetic-${run}`,
+      name: { family: 'Synthetic', given: ['Preflight'] },
+      birthDate: '1950-01-01',
+      gender: 'other' as const,
+    },
     performedAt: new Date().toISOString(),
     contraindications: {},
     vitals: { systolic: 120, diastolic: 80, heartRate: 70 },
@@ -227,7 +260,9 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, uncla
   const patient = buildPatient(request.patient, DEFAULT_TENANT_ID);
   const evaluation = evaluateScreening({ contraindications: request.contraindications, vitals: request.vitals }, DEFAULT_SCREENING_RULES);
   const built = buildScreeningResources({ screeningId: run, request, evaluation, patient, recordedAt: new Date().toISOString() });
-  const tagged = [patient, ...built].map((r) => ({ ...r, meta: { ...r.meta, tag: [...(r.meta?.tag ?? []), { ...EHR_CHECK_TAG }] } }) as Resource);
+  const tagged = [patient, ...built].map(
+    (r) => ({ ...r, meta: { ...r.meta, tag: [...(r.meta?.tag ?? []), { ...EHR_CHECK_TAG }] } }) as Resource,
+  );
   const sendable = tagged.filter((r) => !strategy.keptBackResource(r));
   const byRef = new Map<string, LocalResource>(sendable.map((r) => [`${r.resourceType}/${r.id}`, { resource: r, version: 1 }]));
   const known = new Map<string, KnownEhrCopy>();
@@ -238,7 +273,9 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, uncla
     alone: identity(r).by === 'none' || !strategy.forType(r.resourceType).conditionalCreate,
   }));
   const keptBack = new Map(
-    tagged.filter((r) => strategy.keptBackResource(r)).map((r) => [`${r.resourceType}/${r.id}`, { system: `${KAP_CANONICAL}/sid/resource`, value: r.id as string }]),
+    tagged
+      .filter((r) => strategy.keptBackResource(r))
+      .map((r) => [`${r.resourceType}/${r.id}`, { system: `${KAP_CANONICAL}/sid/resource`, value: r.id as string }]),
   );
   // A claims memory of its own: what the test learns is reported as a setting to make.
   const counter = { requests: 0, claims: profileClaims(undefined, unclaimedProfiles), claimTrials: new Map<string, string>() };
@@ -263,9 +300,12 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, uncla
       const why = 'bundleRefused' in sent ? sent.bundleRefused : `it refused ${sent.retrySingly.join(', ')}`;
       notes.push(`the EHR refused a ${strategy.mode} of ${group.keys.length} (${why.slice(0, 200)}); sent one by one`);
       if (!('bundleRefused' in sent)) {
-        for (const result of sent.results) if ('ok' in result) known.set(result.localReference, { reference: result.ok.ehrReference, version: result.ok.ehrVersion });
+        for (const result of sent.results)
+          if ('ok' in result) known.set(result.localReference, { reference: result.ok.ehrReference, version: result.ok.ehrVersion });
       }
-      queue.unshift(...group.keys.map((key) => ({ group: { keys: [key], stubs: new Map([...group.stubs].filter(([k]) => k === key)) }, single: true })));
+      queue.unshift(
+        ...group.keys.map((key) => ({ group: { keys: [key], stubs: new Map([...group.stubs].filter(([k]) => k === key)) }, single: true })),
+      );
       continue;
     }
     for (const [ref, note] of sent.notes) notes.push(`${ref} ${note}`);
@@ -285,7 +325,9 @@ async function writeTestScreening(ehr: EhrClient, strategy: WriteStrategy, uncla
   const learned = counter.claims.learned();
   if (learned.length > 0) {
     lines.push(`this EHR refuses the profile claim(s) ${learned.join(', ')}; the worker leaves them out after the first refusal.`);
-    lines.push(`  recommended: EHR_UNCLAIMED_PROFILES=${[...new Set([...unclaimedProfiles, ...learned])].join(',')} (no refused first attempt after each restart)`);
+    lines.push(
+      `  recommended: EHR_UNCLAIMED_PROFILES=${[...new Set([...unclaimedProfiles, ...learned])].join(',')} (no refused first attempt after each restart)`,
+    );
   }
   return lines;
 }

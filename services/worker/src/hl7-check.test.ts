@@ -16,7 +16,9 @@ async function engine(code: string): Promise<{ port: number; got: string[]; clos
       buffer = '';
       got.push(text);
       const id = Hl7Message.parse(text).getSegment('MSH')?.getField(10).toString();
-      socket.write(`\x0bMSH|^~\\&|ENGINE|HOSP|KAP|KAP|20260301100000||ACK^R01^ACK|A1|T|2.5.1\rMSA|${code}|${id}|${code === 'AA' ? '' : 'Unknown facility'}\x1c\r`);
+      socket.write(
+        `\x0bMSH|^~\\&|ENGINE|HOSP|KAP|KAP|20260301100000||ACK^R01^ACK|A1|T|2.5.1\rMSA|${code}|${id}|${code === 'AA' ? '' : 'Unknown facility'}\x1c\r`,
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -37,10 +39,12 @@ describe('npm run hl7:check', () => {
     expect(lines.join('\n')).toMatch(/ok {4}ACK AA/);
   });
 
-  it('fails on AE with the engine\'s text, and without a destination', async () => {
+  it("fails on AE with the engine's text, and without a destination", async () => {
     const e = await engine('AE');
     const lines: string[] = [];
-    expect(await runHl7Check(loadConfig({ HL7_OUT_HOST: '127.0.0.1', HL7_OUT_PORT: String(e.port) }), { out: (l) => lines.push(l) })).toBe(1);
+    expect(await runHl7Check(loadConfig({ HL7_OUT_HOST: '127.0.0.1', HL7_OUT_PORT: String(e.port) }), { out: (l) => lines.push(l) })).toBe(
+      1,
+    );
     await e.close();
     expect(lines.join('\n')).toMatch(/FAIL {2}ACK AE: Unknown facility/);
     expect(await runHl7Check(loadConfig({}), { out: (l) => lines.push(l) })).toBe(2);

@@ -5,7 +5,14 @@ export { signWebhook, verifyWebhook, SIGNATURE_HEADER } from './webhooks/signatu
 export { startWorker, type RunningWorker } from './worker';
 export { runEhrCheck, PRODUCED_TYPES, EHR_CHECK_TAG, type EhrCheckOptions } from './ehr-check';
 export { adapterScopeNeeds, connectEhr, grantShortfall } from './ehr-connection';
-export { bearerExpiryMs, ensureEhrSubscriptions, renewSubscriptionToken, subscribeToEhr, type RenewOutcome, type SubscribeOutcome } from './inbound/subscribe';
+export {
+  bearerExpiryMs,
+  ensureEhrSubscriptions,
+  renewSubscriptionToken,
+  subscribeToEhr,
+  type RenewOutcome,
+  type SubscribeOutcome,
+} from './inbound/subscribe';
 export { notificationTokenIssuer, renewSubscriptionTokensOnce } from './inbound/renew-subscriptions';
 export { chooseTenants, parseTenantArgs, runPerTenant, tenantHeading, TenantChoiceError, type TenantChoice } from './tenant-ops';
 // The steps the processors are made of, exported for the cross-service tests and benchmarks

@@ -10,20 +10,33 @@ function singleton<T extends client.Metric>(name: string, make: () => T): T {
   return (client.register.getSingleMetric(name) as T | undefined) ?? make();
 }
 
-const jobs = singleton('kap_jobs_total', () =>
-  new client.Counter({ name: 'kap_jobs_total', help: 'Jobs finished by queue and outcome (completed, retried, dead)', labelNames: ['queue', 'outcome'] }),
+const jobs = singleton(
+  'kap_jobs_total',
+  () =>
+    new client.Counter({
+      name: 'kap_jobs_total',
+      help: 'Jobs finished by queue and outcome (completed, retried, dead)',
+      labelNames: ['queue', 'outcome'],
+    }),
 );
-const durations = singleton('kap_job_duration_seconds', () =>
-  new client.Histogram({
-    name: 'kap_job_duration_seconds',
-    help: 'Time from a job starting to finishing, by queue',
-    labelNames: ['queue'],
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-  }),
+const durations = singleton(
+  'kap_job_duration_seconds',
+  () =>
+    new client.Histogram({
+      name: 'kap_job_duration_seconds',
+      help: 'Time from a job starting to finishing, by queue',
+      labelNames: ['queue'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    }),
 );
 
-const staleRequeues = singleton('kap_sync_stale_requeues_total', () =>
-  new client.Counter({ name: 'kap_sync_stale_requeues_total', help: 'Patients whose pending changes outlived SYNC_STALE_AFTER with no sync asked for, re-queued by the sweep' }),
+const staleRequeues = singleton(
+  'kap_sync_stale_requeues_total',
+  () =>
+    new client.Counter({
+      name: 'kap_sync_stale_requeues_total',
+      help: 'Patients whose pending changes outlived SYNC_STALE_AFTER with no sync asked for, re-queued by the sweep',
+    }),
 );
 
 export function recordStaleRequeues(n: number): void {

@@ -1,7 +1,16 @@
 import { loadConfig } from '@kap/config';
 import { createEhrClient } from '@kap/ehr-client';
 import { QUEUE_NAMES, WORK, createQueues, enqueueWork, workerConnection, type Queues } from '@kap/queue';
-import { enqueueOutbox, forTenant, getOutboxMessage, markPending, openDatabase, putResources, type DeploymentDb, type TenantDb } from '@kap/store';
+import {
+  enqueueOutbox,
+  forTenant,
+  getOutboxMessage,
+  markPending,
+  openDatabase,
+  putResources,
+  type DeploymentDb,
+  type TenantDb,
+} from '@kap/store';
 import type { Observation } from '@medplum/fhirtypes';
 import { Worker } from 'bullmq';
 import pino from 'pino';
@@ -29,7 +38,16 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
     tenant = forTenant(db, 'default');
     queues = createQueues(redis, prefix);
     const config = loadConfig({ REDISPATCH_AFTER_MS: '1', SYNC_STALE_AFTER: 'PT1S' });
-    deps = { config, db, queues, queuePrefix: prefix, redis, logger: pino({ level: 'silent' }), workerId: 'test', ehr: createEhrClient({ baseUrl: 'http://127.0.0.1:9/fhir', auth: { mode: 'none' }, timeoutMs: 1000 }) };
+    deps = {
+      config,
+      db,
+      queues,
+      queuePrefix: prefix,
+      redis,
+      logger: pino({ level: 'silent' }),
+      workerId: 'test',
+      ehr: createEhrClient({ baseUrl: 'http://127.0.0.1:9/fhir', auth: { mode: 'none' }, timeoutMs: 1000 }),
+    };
   });
   afterAll(async () => {
     await Promise.all(queues.all.map((q) => q.obliterate({ force: true })));
@@ -44,8 +62,14 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
     const unknown = await enqueueOutbox(tenant, { topic: 'no-such-topic', payload: {} });
     const good = await enqueueWork(tenant, WORK.ehrSync, { patientId: 'p1', reason: 'test' }, { patientId: 'p1' });
     await relayOnce(deps, LIMITS);
-    expect(await getOutboxMessage(db, bad.id)).toMatchObject({ deadAt: expect.any(String), lastError: expect.stringMatching(/payload does not parse: patientId/) });
-    expect(await getOutboxMessage(db, unknown.id)).toMatchObject({ deadAt: expect.any(String), lastError: expect.stringMatching(/no-such-topic/) });
+    expect(await getOutboxMessage(db, bad.id)).toMatchObject({
+      deadAt: expect.any(String),
+      lastError: expect.stringMatching(/payload does not parse: patientId/),
+    });
+    expect(await getOutboxMessage(db, unknown.id)).toMatchObject({
+      deadAt: expect.any(String),
+      lastError: expect.stringMatching(/no-such-topic/),
+    });
     const dispatched = await getOutboxMessage(db, good.id);
     expect(dispatched?.jobIds).toHaveLength(1);
     const job = await queues.ehrSync.getJob(dispatched?.jobIds[0] as string);
@@ -55,10 +79,21 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
   it("hands each row's jobs the tenant of the row's own column, whatever the payload says", async () => {
     const north = forTenant(db, 'north');
     const pn = await enqueueWork(north, WORK.ehrSync, { patientId: 'pn', reason: 'test' }, { patientId: 'pn' });
-    const timers = await enqueueWork(north, WORK.followUpSchedule, { followUpId: 'fn', dueBy: new Date(Date.now() + 60_000).toISOString(), remindAt: new Date(Date.now() + 30_000).toISOString() }, {});
+    const timers = await enqueueWork(
+      north,
+      WORK.followUpSchedule,
+      { followUpId: 'fn', dueBy: new Date(Date.now() + 60_000).toISOString(), remindAt: new Date(Date.now() + 30_000).toISOString() },
+      {},
+    );
     // Rows from before migration 20 carried a tenant in the payload too; only the column counts.
-    const claimsSouth = await enqueueOutbox(north, { topic: WORK.ehrSync.topic, payload: { patientId: 'px', reason: 'test', tenantId: 'south' } });
-    const forged = await enqueueOutbox(tenant, { topic: WORK.ehrSync.topic, payload: { patientId: 'py', reason: 'test', tenantId: 'North; DROP' } });
+    const claimsSouth = await enqueueOutbox(north, {
+      topic: WORK.ehrSync.topic,
+      payload: { patientId: 'px', reason: 'test', tenantId: 'south' },
+    });
+    const forged = await enqueueOutbox(tenant, {
+      topic: WORK.ehrSync.topic,
+      payload: { patientId: 'py', reason: 'test', tenantId: 'North; DROP' },
+    });
     await relayOnce(deps, LIMITS);
     const dataOf = async (id: number, queue = queues.ehrSync) =>
       Promise.all(((await getOutboxMessage(db, id))?.jobIds ?? []).map(async (jobId) => (await queue.getJob(jobId))?.data));
@@ -68,15 +103,19 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
     expect(await dataOf(forged.id)).toEqual([{ patientId: 'py', outboxKey: forged.key, tenantId: 'default' }]);
   });
 
-  it('refuses an outbox row written through the deployment handle: it would be no tenant\'s work', async () => {
-    await expect(db.query(`INSERT INTO outbox (topic, payload) VALUES ('ehr-sync', '{"patientId":"pz","reason":"test"}'::jsonb)`)).rejects.toThrow(/a row of outbox needs a tenant/);
+  it("refuses an outbox row written through the deployment handle: it would be no tenant's work", async () => {
+    await expect(
+      db.query(`INSERT INTO outbox (topic, payload) VALUES ('ehr-sync', '{"patientId":"pz","reason":"test"}'::jsonb)`),
+    ).rejects.toThrow(/a row of outbox needs a tenant/);
   });
 
   it('refuses at write time a payload the registry would not relay', async () => {
-    await expect(enqueueWork(tenant, WORK.notify, { event: 'careplan.updated', resource: 'CarePlan/x', version: '1', url: 'not a url' }, {})).rejects.toThrow();
+    await expect(
+      enqueueWork(tenant, WORK.notify, { event: 'careplan.updated', resource: 'CarePlan/x', version: '1', url: 'not a url' }, {}),
+    ).rejects.toThrow();
   });
 
-  it('never completes a row from a job\'s state: a finished job whose row is open is dispatched again under new ids', async () => {
+  it("never completes a row from a job's state: a finished job whose row is open is dispatched again under new ids", async () => {
     const row = await enqueueWork(tenant, WORK.ehrSync, { patientId: 'p2', reason: 'test' }, { patientId: 'p2' });
     await relayOnce(deps, LIMITS);
     const first = (await getOutboxMessage(db, row.id))?.jobIds[0] as string;
@@ -93,14 +132,17 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
     expect(await queues.ehrSync.getJob(again?.jobIds[0] as string)).toBeDefined();
   });
 
-  it('schedules a follow-up\'s two timers at their times, under ids of their own', async () => {
+  it("schedules a follow-up's two timers at their times, under ids of their own", async () => {
     const dueBy = new Date(Date.now() + 3_600_000).toISOString();
     const remindAt = new Date(Date.now() + 1_800_000).toISOString();
     const row = await enqueueWork(tenant, WORK.followUpSchedule, { followUpId: 'f1', dueBy, remindAt }, {});
     await relayOnce(deps, LIMITS);
     const ids = (await getOutboxMessage(db, row.id))?.jobIds ?? [];
     const jobs = await Promise.all(ids.map((id) => queues.followUps.getJob(id)));
-    expect(jobs.map((j) => [j?.name, j?.data.kind])).toEqual([['due', 'due'], ['reminder', 'reminder']]);
+    expect(jobs.map((j) => [j?.name, j?.data.kind])).toEqual([
+      ['due', 'due'],
+      ['reminder', 'reminder'],
+    ]);
     expect(await Promise.all(jobs.map((j) => j?.getState()))).toEqual(['delayed', 'delayed']);
     expect(jobs[0]?.opts.delay).toBeGreaterThan(3_500_000);
   });
@@ -124,7 +166,13 @@ describe('the outbox relay, over the work registry (real PostgreSQL and Redis)',
   });
 
   it('the stale sweep asks for a sync of changes pending past SYNC_STALE_AFTER that no row is working on', async () => {
-    const observation: Observation = { resourceType: 'Observation', id: 'o-stale', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p-stale' } };
+    const observation: Observation = {
+      resourceType: 'Observation',
+      id: 'o-stale',
+      status: 'final',
+      code: { text: 'x' },
+      subject: { reference: 'Patient/p-stale' },
+    };
     const [stored] = await putResources(tenant, [observation], { patientId: 'p-stale' });
     await markPending(tenant, [{ type: 'Observation', id: 'o-stale', version: Number(stored?.meta?.versionId) }]);
     await db.query("UPDATE resources SET last_updated = now() - interval '1 hour' WHERE id = 'o-stale'");

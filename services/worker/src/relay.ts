@@ -1,4 +1,13 @@
-import { newJobId, recordHighWater, unitForTopic, unitPayload, type JobLimits, type JobRequest, type QueueName, type WorkUnit } from '@kap/queue';
+import {
+  newJobId,
+  recordHighWater,
+  unitForTopic,
+  unitPayload,
+  type JobLimits,
+  type JobRequest,
+  type QueueName,
+  type WorkUnit,
+} from '@kap/queue';
 import { listUndispatched, markDead, markDispatched, onOutboxWork, type Dispatched, type OutboxRow } from '@kap/store';
 import type { Queue } from 'bullmq';
 import { isStalledOut } from './dead-letters';
@@ -42,7 +51,9 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
   }
   // The stale rows' jobs are looked up all at once: one pipelined Redis exchange a pass, not two calls a row.
   const verdicts = new Map(
-    await Promise.all(parsed.filter(({ row }) => row.dispatchedAt).map(({ row, unit }) => lookUp(deps, unit, row).then((v) => [row.id, v] as const))),
+    await Promise.all(
+      parsed.filter(({ row }) => row.dispatchedAt).map(({ row, unit }) => lookUp(deps, unit, row).then((v) => [row.id, v] as const)),
+    ),
   );
   for (const { row, unit, payload } of parsed) {
     if (row.dispatchedAt) {
@@ -54,7 +65,9 @@ export async function relayOnce(deps: WorkerDeps, limits: JobLimits, limit = 200
       if (verdict === 'failed') continue;
       await removeJobs(deps.queues.get(unit.queue), row.jobIds);
     }
-    const jobs = unit.jobs(payload, { key: row.key, patientId: row.patientId, tenantId: row.tenantId }).map((j) => ({ ...j, id: newJobId(unit) }));
+    const jobs = unit
+      .jobs(payload, { key: row.key, patientId: row.patientId, tenantId: row.tenantId })
+      .map((j) => ({ ...j, id: newJobId(unit) }));
     dispatches.push({ row, unit, jobs });
   }
   // Ids first, then Redis: a crash between leaves ids Redis lacks, which the sweep re-dispatches.
@@ -98,7 +111,10 @@ function readRow(row: OutboxRow): Parsed | { readonly deadLetter: string } {
   const unit = unitForTopic(row.topic);
   if (!unit) return { deadLetter: `no unit of work has the topic "${row.topic}"` };
   const payload = unit.payload.safeParse(unitPayload(row.payload));
-  if (!payload.success) return { deadLetter: `payload does not parse: ${payload.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ')}` };
+  if (!payload.success)
+    return {
+      deadLetter: `payload does not parse: ${payload.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ')}`,
+    };
   return { row, unit, payload: payload.data };
 }
 
@@ -189,7 +205,9 @@ export function startRelay(deps: WorkerDeps, limits: JobLimits): { stop(): Promi
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      await (await unlisten)();
+      await (
+        await unlisten
+      )();
       await running;
     },
   };

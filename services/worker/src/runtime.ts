@@ -66,13 +66,17 @@ export function startWorkerRuntime(deps: WorkerDeps, connection: ConnectionOptio
       // After the count, so the dead letter's reason is the row's last error.
       counted
         .then(() => deadLetter(deps.db, deps.logger, job, err))
-        .catch((dlqErr: unknown) => deps.logger.error({ err: dlqErr, job: job.id }, 'could not record a dead letter; the relay sweep will'));
+        .catch((dlqErr: unknown) =>
+          deps.logger.error({ err: dlqErr, job: job.id }, 'could not record a dead letter; the relay sweep will'),
+        );
     });
     worker.on('error', (err) => deps.logger.error({ queue: name, err: err.message }, 'worker error'));
     return worker;
   };
   // One worker per queue of the registry; a job goes to its unit's processor by its name.
-  const workers = [...processorsByQueue(deps)].map(([name, byJobName]) => start(name, dispatchByJobName(name, byJobName), queueConcurrency(deps, name)));
+  const workers = [...processorsByQueue(deps)].map(([name, byJobName]) =>
+    start(name, dispatchByJobName(name, byJobName), queueConcurrency(deps, name)),
+  );
   const relay = startRelay(deps, jobLimits(deps));
   const sweep = startStaleSweep(deps);
   const renewal = startSubscriptionRenewal(deps);

@@ -35,11 +35,15 @@ describe('operator commands per tenant', () => {
   it('runs each tenant under its heading; one failing (or throwing) fails the run, the others still run', async () => {
     const lines: string[] = [];
     const ran: string[] = [];
-    const code = await runPerTenant(chooseTenants(two, { all: true }), (l) => lines.push(l), async (t) => {
-      ran.push(t.id);
-      if (t.id === 'north') throw new Error('boom');
-      return 0;
-    });
+    const code = await runPerTenant(
+      chooseTenants(two, { all: true }),
+      (l) => lines.push(l),
+      async (t) => {
+        ran.push(t.id);
+        if (t.id === 'north') throw new Error('boom');
+        return 0;
+      },
+    );
     expect(code).toBe(1);
     expect(ran).toEqual(['north', 'south']);
     expect(lines).toContain('=== Tenant north (North Hospice): EHR http://north.test/fhir/R4 ===');

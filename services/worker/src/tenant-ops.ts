@@ -56,8 +56,12 @@ export function chooseTenants(tenants: Tenants, args: Pick<TenantArgs, 'tenant' 
   }
   if (args.all) {
     const withEhr = tenants.all().filter((t) => t.config.EHR_BASE_URL);
-    const skipped = tenants.all().filter((t) => !t.config.EHR_BASE_URL).map((t) => ({ id: t.id, reason: 'no EHR_BASE_URL (it would use the embedded sandbox)' }));
-    if (withEhr.length === 0) throw new TenantChoiceError(`--all: no tenant has an EHR configured (EHR_BASE_URL); the tenants are: ${tenants.ids.join(', ')}`);
+    const skipped = tenants
+      .all()
+      .filter((t) => !t.config.EHR_BASE_URL)
+      .map((t) => ({ id: t.id, reason: 'no EHR_BASE_URL (it would use the embedded sandbox)' }));
+    if (withEhr.length === 0)
+      throw new TenantChoiceError(`--all: no tenant has an EHR configured (EHR_BASE_URL); the tenants are: ${tenants.ids.join(', ')}`);
     return { tenants: withEhr, skipped };
   }
   const all = tenants.all();
@@ -76,7 +80,11 @@ export function tenantHeading(tenant: Tenant): string {
  * Runs `run` for each chosen tenant in turn under its heading, then a summary when there were
  * several. Exit code 0 only if every tenant's was; a tenant that throws fails alone.
  */
-export async function runPerTenant(choice: TenantChoice, out: (line: string) => void, run: (tenant: Tenant) => Promise<number>): Promise<number> {
+export async function runPerTenant(
+  choice: TenantChoice,
+  out: (line: string) => void,
+  run: (tenant: Tenant) => Promise<number>,
+): Promise<number> {
   const failed: string[] = [];
   for (const tenant of choice.tenants) {
     out(tenantHeading(tenant));

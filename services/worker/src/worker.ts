@@ -19,7 +19,12 @@ export interface RunningWorker {
  * (see `adoptRedis`), and starts the relay and the queue workers. Each tenant's EHR is
  * connected on its first job, with its own token and CapabilityStatement caches.
  */
-export async function startWorker(config: Config, db: DeploymentDb, logger: Logger, tenants: Tenants = singleTenant(config)): Promise<RunningWorker> {
+export async function startWorker(
+  config: Config,
+  db: DeploymentDb,
+  logger: Logger,
+  tenants: Tenants = singleTenant(config),
+): Promise<RunningWorker> {
   const redis = workerConnection(config.REDIS_URL);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection problem'));
   await checkEvictionPolicy(redis);
@@ -54,7 +59,12 @@ function logCapabilities(deps: WorkerDeps, tenantId: string): void {
     .get()
     .then((caps) => {
       const strategy = decideWriteStrategy(caps, settings);
-      deps.logger.info({ tenant: tenantId, ehr: ehrBaseUrl(t.config), mode: strategy.mode, maxEntries: strategy.maxEntries, warnings: strategy.warnings }, 'EHR capabilities read');
+      deps.logger.info(
+        { tenant: tenantId, ehr: ehrBaseUrl(t.config), mode: strategy.mode, maxEntries: strategy.maxEntries, warnings: strategy.warnings },
+        'EHR capabilities read',
+      );
     })
-    .catch((err: unknown) => deps.logger.warn({ tenant: tenantId, err: err instanceof Error ? err.message : String(err) }, 'EHR capabilities not readable yet'));
+    .catch((err: unknown) =>
+      deps.logger.warn({ tenant: tenantId, err: err instanceof Error ? err.message : String(err) }, 'EHR capabilities not readable yet'),
+    );
 }

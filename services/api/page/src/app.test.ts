@@ -21,7 +21,10 @@ function loadHtml(): void {
   document.replaceChild(document.importNode(parsed.documentElement, true), document.documentElement);
 }
 
-const outcome = (diagnostics: string) => ({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing', diagnostics }] });
+const outcome = (diagnostics: string) => ({
+  resourceType: 'OperationOutcome',
+  issue: [{ severity: 'error', code: 'processing', diagnostics }],
+});
 
 /** The API as the page sees it: needs TOKEN, may read, and may write unless `mayWrite` is false. */
 function fakeApi(options: { mayWrite?: boolean; getCourse?: () => Promise<never> } = {}) {
@@ -37,7 +40,8 @@ function fakeApi(options: { mayWrite?: boolean; getCourse?: () => Promise<never>
       getCourse: async (args) => {
         gate('getCourse', 'get', `/v1/courses/${args.path.id}`, args);
         if (options.getCourse) return options.getCourse();
-        if (args.path.id !== state.course.courseId) throw new KapApiError(404, 'get', `/v1/courses/${args.path.id}`, outcome('no such course'), undefined);
+        if (args.path.id !== state.course.courseId)
+          throw new KapApiError(404, 'get', `/v1/courses/${args.path.id}`, outcome('no such course'), undefined);
         return state.course;
       },
       getCourseOutcomes: async (args) => {
@@ -46,10 +50,17 @@ function fakeApi(options: { mayWrite?: boolean; getCourse?: () => Promise<never>
       },
       acknowledgeAlert: async (args) => {
         gate('acknowledgeAlert', 'post', `/v1/alerts/${args.path.id}/acknowledge`, args);
-        if (options.mayWrite === false) throw new KapApiError(403, 'post', `/v1/alerts/${args.path.id}/acknowledge`, outcome('scope'), 'key-1');
+        if (options.mayWrite === false)
+          throw new KapApiError(403, 'post', `/v1/alerts/${args.path.id}/acknowledge`, outcome('scope'), 'key-1');
         const item = state.course.alerts.find((a) => a.alert?.id === args.path.id);
         if (!item?.alert) throw new KapApiError(404, 'post', `/v1/alerts/${args.path.id}/acknowledge`, outcome('no such alert'), 'key-1');
-        item.alert = { ...item.alert, status: 'acknowledged', acknowledgedBy: args.body.by, acknowledgedAt: '2026-12-07T05:10:00Z', nextEscalationAt: null };
+        item.alert = {
+          ...item.alert,
+          status: 'acknowledged',
+          acknowledgedBy: args.body.by,
+          acknowledgedAt: '2026-12-07T05:10:00Z',
+          nextEscalationAt: null,
+        };
         return item.alert;
       },
     };
@@ -120,7 +131,9 @@ describe('the course page', () => {
     expect($('#course').hidden).toBe(true);
 
     loadHtml();
-    const forbidden = fakeApi({ getCourse: () => Promise.reject(new KapApiError(403, 'get', '/v1/courses/id-001', outcome('scope'), undefined)) });
+    const forbidden = fakeApi({
+      getCourse: () => Promise.reject(new KapApiError(403, 'get', '/v1/courses/id-001', outcome('scope'), undefined)),
+    });
     await startCoursePage({ courseId: 'id-001', api: forbidden.make });
     submitToken(TOKEN);
     await settle();
@@ -134,12 +147,14 @@ describe('the course page', () => {
     expect($('#course').hidden).toBe(true);
 
     loadHtml();
-    const broken = fakeApi({ getCourse: () => Promise.reject(new KapApiError(500, 'get', '/v1/courses/id-001', outcome('the database is down'), undefined)) });
+    const broken = fakeApi({
+      getCourse: () => Promise.reject(new KapApiError(500, 'get', '/v1/courses/id-001', outcome('the database is down'), undefined)),
+    });
     await startCoursePage({ courseId: 'id-001', api: (t) => broken.make(() => t() ?? TOKEN) });
     expect($('#status').textContent).toBe('The course could not be loaded: the database is down');
   });
 
-  it('acknowledges an open alert with the clinician\'s name and note, then shows it acknowledged without the form', async () => {
+  it("acknowledges an open alert with the clinician's name and note, then shows it acknowledged without the form", async () => {
     const api = fakeApi();
     await startCoursePage({ courseId: 'id-001', api: (t) => api.make(() => t() ?? TOKEN) });
     const item = $('.alert-item.alert-safety');
@@ -148,10 +163,15 @@ describe('the course page', () => {
     note!.value = 'Phoned the patient';
     item.querySelector('form')!.dispatchEvent(new Event('submit', { cancelable: true }));
     await settle();
-    expect(api.calls.find((c) => c.op === 'acknowledgeAlert')?.args).toEqual({ path: { id: 'id-089' }, body: { by: 'Dr. Page Test', note: 'Phoned the patient' } });
+    expect(api.calls.find((c) => c.op === 'acknowledgeAlert')?.args).toEqual({
+      path: { id: 'id-089' },
+      body: { by: 'Dr. Page Test', note: 'Phoned the patient' },
+    });
     const after = $('.alert-item.alert-safety');
     expect(after.dataset.alertStatus).toBe('acknowledged');
-    expect(after.querySelector('.alert-state')?.textContent).toBe('Acknowledged by Dr. Page Test at 6 Dec 2026, 21:10 (America/Los_Angeles).');
+    expect(after.querySelector('.alert-state')?.textContent).toBe(
+      'Acknowledged by Dr. Page Test at 6 Dec 2026, 21:10 (America/Los_Angeles).',
+    );
     expect(after.querySelectorAll('form')).toHaveLength(0);
   });
 
@@ -173,7 +193,9 @@ describe('the course page', () => {
     expect(focusable?.getAttribute('href')).toBe('#main');
     expect($('#main').getAttribute('tabindex')).toBe('-1');
     // One script, same-origin, deferred: the CSP allows no inline script.
-    expect([...document.querySelectorAll('script')].map((s) => [s.getAttribute('src'), s.defer, s.textContent])).toEqual([['/assets/course-page.js', true, '']]);
+    expect([...document.querySelectorAll('script')].map((s) => [s.getAttribute('src'), s.defer, s.textContent])).toEqual([
+      ['/assets/course-page.js', true, ''],
+    ]);
   });
 
   it('reads the course id from its address', () => {

@@ -1,6 +1,16 @@
 import { KapApiError, type KapClient } from '@kap/client';
 import { clinicFormat } from './format';
-import { INSTRUMENTS, outcomesHint, renderAlerts, renderGoals, renderHeader, renderScores, renderSummary, renderTimeline, type ChartSpec } from './render';
+import {
+  INSTRUMENTS,
+  outcomesHint,
+  renderAlerts,
+  renderGoals,
+  renderHeader,
+  renderScores,
+  renderSummary,
+  renderTimeline,
+  type ChartSpec,
+} from './render';
 import type { CourseDetail, Outcomes } from './types';
 
 /** The API calls the page makes, as @kap/client types them. */
@@ -89,7 +99,10 @@ export function startCoursePage(options: CoursePageOptions): Promise<void> {
   const load = async (): Promise<void> => {
     setStatus('Loading the course…');
     try {
-      const [course, outcomes] = await Promise.all([api.getCourse({ path: { id: courseId } }), api.getCourseOutcomes({ path: { id: courseId } })]);
+      const [course, outcomes] = await Promise.all([
+        api.getCourse({ path: { id: courseId } }),
+        api.getCourseOutcomes({ path: { id: courseId } }),
+      ]);
       tokenForm.hidden = true;
       setStatus('');
       render(course, outcomes);

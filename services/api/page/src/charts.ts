@@ -1,14 +1,4 @@
-import {
-  CategoryScale,
-  Chart,
-  Legend,
-  LineController,
-  LineElement,
-  LinearScale,
-  PointElement,
-  Tooltip,
-  type Plugin,
-} from 'chart.js';
+import { CategoryScale, Chart, Legend, LineController, LineElement, LinearScale, PointElement, Tooltip, type Plugin } from 'chart.js';
 import { INSTRUMENT_LABEL, type SeverityBand } from '@kap/domain';
 import type { ChartDrawer } from './app';
 import type { ChartSpec, ScoreChart, VitalsChart } from './render';
@@ -89,7 +79,13 @@ function scoreChart(spec: ScoreChart): Chart<'line'> {
       animation: false,
       layout: { padding: { top: 18 } },
       scales: {
-        y: { min: 0, max: spec.max, ticks: { stepSize: 3, color: INK }, title: { display: true, text: 'Total score', color: INK }, grid: { color: 'rgba(0,0,0,0.06)' } },
+        y: {
+          min: 0,
+          max: spec.max,
+          ticks: { stepSize: 3, color: INK },
+          title: { display: true, text: 'Total score', color: INK },
+          grid: { color: 'rgba(0,0,0,0.06)' },
+        },
         x: { offset: true, ticks: { color: INK }, grid: { display: false } },
       },
       plugins: { legend: { display: false }, tooltip: { enabled: true } },
@@ -105,11 +101,40 @@ function vitalsChart(spec: VitalsChart): Chart<'line'> {
     data: {
       labels: spec.labels,
       datasets: [
-        { label: 'Systolic', data: spec.systolic, borderColor: '#b71c1c', backgroundColor: spec.above.map((a) => (a ? '#b71c1c' : '#ffffff')), pointRadius: 4, borderWidth: 2 },
+        {
+          label: 'Systolic',
+          data: spec.systolic,
+          borderColor: '#b71c1c',
+          backgroundColor: spec.above.map((a) => (a ? '#b71c1c' : '#ffffff')),
+          pointRadius: 4,
+          borderWidth: 2,
+        },
         { label: 'Diastolic', data: spec.diastolic, borderColor: '#0d47a1', backgroundColor: '#ffffff', pointRadius: 4, borderWidth: 2 },
-        { label: 'Heart rate', data: spec.heartRate, borderColor: '#37474f', backgroundColor: '#37474f', pointRadius: 3, borderWidth: 1.5, borderDash: [2, 3] },
-        { label: `Systolic alert above ${spec.threshold.systolicAbove}`, data: flat(spec.threshold.systolicAbove), borderColor: '#b71c1c', borderDash: [8, 5], borderWidth: 1.5, pointRadius: 0 },
-        { label: `Diastolic alert above ${spec.threshold.diastolicAbove}`, data: flat(spec.threshold.diastolicAbove), borderColor: '#0d47a1', borderDash: [8, 5], borderWidth: 1.5, pointRadius: 0 },
+        {
+          label: 'Heart rate',
+          data: spec.heartRate,
+          borderColor: '#37474f',
+          backgroundColor: '#37474f',
+          pointRadius: 3,
+          borderWidth: 1.5,
+          borderDash: [2, 3],
+        },
+        {
+          label: `Systolic alert above ${spec.threshold.systolicAbove}`,
+          data: flat(spec.threshold.systolicAbove),
+          borderColor: '#b71c1c',
+          borderDash: [8, 5],
+          borderWidth: 1.5,
+          pointRadius: 0,
+        },
+        {
+          label: `Diastolic alert above ${spec.threshold.diastolicAbove}`,
+          data: flat(spec.threshold.diastolicAbove),
+          borderColor: '#0d47a1',
+          borderDash: [8, 5],
+          borderWidth: 1.5,
+          pointRadius: 0,
+        },
       ],
     },
     options: {

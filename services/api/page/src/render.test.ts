@@ -11,7 +11,18 @@ import {
 } from '@kap/domain';
 import { courseFixture } from './fixtures/course';
 import { clinicFormat, signed } from './format';
-import { changeClass, ehrText, outcomesHint, renderAlerts, renderGoals, renderHeader, renderScores, renderSummary, renderTimeline, type Acknowledge } from './render';
+import {
+  changeClass,
+  ehrText,
+  outcomesHint,
+  renderAlerts,
+  renderGoals,
+  renderHeader,
+  renderScores,
+  renderSummary,
+  renderTimeline,
+  type Acknowledge,
+} from './render';
 import type { CourseDetail } from './types';
 
 const ZONE = 'America/Los_Angeles';
@@ -27,7 +38,10 @@ function mount(nodes: readonly Node[]): HTMLElement {
 }
 const summaryOf = (course: CourseDetail, outcomes = courseFixture().outcomes): Record<string, { text: string; cls: string }> =>
   Object.fromEntries(
-    renderSummary(course, outcomes, fmt).map((row) => [row.querySelector('dt')?.textContent, { text: row.querySelector('dd')?.textContent ?? '', cls: row.querySelector('dd')?.className ?? '' }]),
+    renderSummary(course, outcomes, fmt).map((row) => [
+      row.querySelector('dt')?.textContent,
+      { text: row.querySelector('dd')?.textContent ?? '', cls: row.querySelector('dd')?.className ?? '' },
+    ]),
   );
 
 describe('labels and limits come from @kap/domain', () => {
@@ -35,9 +49,13 @@ describe('labels and limits come from @kap/domain', () => {
     const { course } = courseFixture();
     expect(summaryOf(course).Status?.text).toBe(STOP_REASON_LABEL.completed);
     expect(summaryOf({ ...course, status: 'stopped', stoppedReason: 'deceased' }).Status?.text).toBe('Stopped: the patient died');
-    expect(summaryOf({ ...course, status: 'active', phase: 'integration-2', stoppedReason: null }).Status?.text).toBe(`Active · ${COURSE_PHASE_LABEL['integration-2']}`);
+    expect(summaryOf({ ...course, status: 'active', phase: 'integration-2', stoppedReason: null }).Status?.text).toBe(
+      `Active · ${COURSE_PHASE_LABEL['integration-2']}`,
+    );
     expect(summaryOf(course).Screening?.text).toBe(SCREENING_OUTCOME_LABEL.eligible);
-    expect(summaryOf({ ...course, screening: { ...course.screening!, outcome: 'needs-review' } }).Screening?.text).toBe('Needs clinician review');
+    expect(summaryOf({ ...course, screening: { ...course.screening!, outcome: 'needs-review' } }).Screening?.text).toBe(
+      'Needs clinician review',
+    );
   });
 
   it('shows a value the page has no label for as it came, rather than nothing', () => {
@@ -50,7 +68,9 @@ describe('labels and limits come from @kap/domain', () => {
     const { outcomes } = courseFixture();
     const phq9 = renderScores('phq9', outcomes, fmt);
     const gad7 = renderScores('gad7', outcomes, fmt);
-    expect(phq9.figure.querySelector('figcaption')?.textContent).toMatch(new RegExp(`^PHQ-9 \\(depression, 0–${INSTRUMENT_SHAPE.phq9.maxTotal}\\)`));
+    expect(phq9.figure.querySelector('figcaption')?.textContent).toMatch(
+      new RegExp(`^PHQ-9 \\(depression, 0–${INSTRUMENT_SHAPE.phq9.maxTotal}\\)`),
+    );
     expect(gad7.figure.querySelector('figcaption')?.textContent).toMatch(/^GAD-7 \(anxiety, 0–21\)/);
     expect(phq9.chart).toMatchObject({ max: 27, bands: SEVERITY_BAND_TABLES.phq9 });
     expect(gad7.chart).toMatchObject({ max: 21, bands: SEVERITY_BAND_TABLES.gad7 });
@@ -72,7 +92,10 @@ describe('labels and limits come from @kap/domain', () => {
 describe('the recorded course', () => {
   it('heads the page with the patient, and sums it up: latest totals with their band and change, the clinic zone', () => {
     const { course } = courseFixture();
-    expect(renderHeader(course, fmt)).toEqual({ title: 'Test Synthetic · KAP course', subtitle: 'Hospital ID SYN-0001 · born 2 Apr 1950 · course id-001' });
+    expect(renderHeader(course, fmt)).toEqual({
+      title: 'Test Synthetic · KAP course',
+      subtitle: 'Hospital ID SYN-0001 · born 2 Apr 1950 · course id-001',
+    });
     const summary = summaryOf(course);
     expect(summary['PHQ-9 now']).toEqual({ text: '6 (Mild), −11 since baseline', cls: 'better' });
     expect(summary['GAD-7 now']).toEqual({ text: '5 (Mild), −9 since baseline', cls: '' });
@@ -89,11 +112,19 @@ describe('the recorded course', () => {
     expect(renderScores('gad7', outcomes, fmt).chart.totals).toEqual([14, 10, 7, 5]);
     expect(phq9.chart.labels.map((l) => l[0])).toEqual(['Baseline (screening)', 'After session 1', 'After session 2', 'End of course']);
     expect([...phq9.figure.querySelectorAll('tbody td.num')].map((td) => Number(td.textContent))).toEqual([17, 12, 8, 6]);
-    expect([...phq9.figure.querySelectorAll('tbody tr')].map((tr) => tr.lastElementChild?.textContent)).toEqual(['Moderately severe', 'Moderate', 'Mild', 'Mild']);
+    expect([...phq9.figure.querySelectorAll('tbody tr')].map((tr) => tr.lastElementChild?.textContent)).toEqual([
+      'Moderately severe',
+      'Moderate',
+      'Mild',
+      'Mild',
+    ]);
     expect(phq9.chart.canvas.getAttribute('aria-label')).toBe(
       'PHQ-9 totals over time: Baseline (screening) 17 (Moderately severe); After session 1 12 (Moderate); After session 2 8 (Mild); End of course 6 (Mild). −11 since baseline (clinically meaningful fall).',
     );
-    expect(phq9.figure.querySelector('#phq9-change')).toMatchObject({ textContent: '−11 since baseline (clinically meaningful fall)', className: 'change better' });
+    expect(phq9.figure.querySelector('#phq9-change')).toMatchObject({
+      textContent: '−11 since baseline (clinically meaningful fall)',
+      className: 'change better',
+    });
   });
 
   it('puts the timeline in time order, screening first and the stop last, with what each session gave', () => {
@@ -110,17 +141,34 @@ describe('the recorded course', () => {
     const times = items.map((li) => Date.parse(li.querySelector('time')?.getAttribute('datetime') ?? ''));
     expect(times).toEqual([...times].sort((a, b) => a - b));
     const text = mount(items).textContent ?? '';
-    for (const expected of ['Intramuscular route · 0.5 mg/kg', 'Sublingual route · 200 mg', 'Low dose', 'Moderate dose', 'Completed', 'Cancelled', 'PHQ-9 8 · GAD-7 7', 'PHQ-9 item 9 positive: safety alert sent', STOP_REASON_LABEL.completed]) {
+    for (const expected of [
+      'Intramuscular route · 0.5 mg/kg',
+      'Sublingual route · 200 mg',
+      'Low dose',
+      'Moderate dose',
+      'Completed',
+      'Cancelled',
+      'PHQ-9 8 · GAD-7 7',
+      'PHQ-9 item 9 positive: safety alert sent',
+      STOP_REASON_LABEL.completed,
+    ]) {
       expect(text).toContain(expected);
     }
     expect(items[1]?.querySelector('time')?.textContent).toBe('8 Nov 2026');
     // Session 1's vitals: the reading above the threshold is marked and charted against the threshold line.
     expect(charts).toHaveLength(2);
-    expect(charts[0]).toMatchObject({ systolic: [142, 184, 156, 138], diastolic: [86, 104, 92, 84], heartRate: [76, 96, 84, 74], above: [false, true, false, false] });
+    expect(charts[0]).toMatchObject({
+      systolic: [142, 184, 156, 138],
+      diastolic: [86, 104, 92, 84],
+      heartRate: [76, 96, 84, 74],
+      above: [false, true, false, false],
+    });
     expect(charts[0]?.threshold).toEqual({ systolicAbove: 180, diastolicAbove: 110 });
     const session1 = items.find((li) => li.dataset.kind === 'session');
     expect([...(session1?.querySelectorAll('tr.over') ?? [])].map((tr) => tr.children[1]?.textContent)).toEqual(['184/104']);
-    expect(session1?.querySelector('canvas')?.getAttribute('aria-label')).toMatch(/alert threshold 180\/110 mmHg: .*184\/104 HR 96 above threshold/);
+    expect(session1?.querySelector('canvas')?.getAttribute('aria-label')).toMatch(
+      /alert threshold 180\/110 mmHg: .*184\/104 HR 96 above threshold/,
+    );
   });
 
   it('marks a scheduled follow-up past its due time as overdue, and names the next one due', () => {
@@ -144,7 +192,9 @@ describe('the recorded course', () => {
       'Remain at home with symptom control High Priority',
       'Reconnect with estranged brother Medium Priority',
     ]);
-    expect(goals.querySelector('dl.prefs')?.textContent).toBe('Preferred place of careHomeCode status preferenceDo not attempt resuscitation');
+    expect(goals.querySelector('dl.prefs')?.textContent).toBe(
+      'Preferred place of careHomeCode status preferenceDo not attempt resuscitation',
+    );
   });
 });
 
@@ -171,8 +221,22 @@ describe('safety alerts', () => {
   it('say who acknowledged or resolved, after how many escalations, with no form', () => {
     const { course } = courseFixture();
     const loop = course.alerts[0]!.alert!;
-    const acknowledged = { ...loop, status: 'acknowledged' as const, acknowledgedBy: 'Dr. A', acknowledgedAt: '2026-12-07T05:00:00Z', escalations: 1, nextEscalationAt: null };
-    const resolved = { ...loop, status: 'resolved' as const, resolvedBy: 'Dr. B', resolvedAt: '2026-12-07T05:30:00Z', escalations: 2, nextEscalationAt: null };
+    const acknowledged = {
+      ...loop,
+      status: 'acknowledged' as const,
+      acknowledgedBy: 'Dr. A',
+      acknowledgedAt: '2026-12-07T05:00:00Z',
+      escalations: 1,
+      nextEscalationAt: null,
+    };
+    const resolved = {
+      ...loop,
+      status: 'resolved' as const,
+      resolvedBy: 'Dr. B',
+      resolvedAt: '2026-12-07T05:30:00Z',
+      escalations: 2,
+      nextEscalationAt: null,
+    };
     const escalated = { ...loop, escalations: 3 };
     const alerts = [acknowledged, resolved, escalated].map((alert) => ({ ...course.alerts[0]!, alert }));
     const items = [...mount(renderAlerts({ ...course, alerts }, fmt, noAck).nodes).querySelectorAll('li')];
@@ -215,7 +279,17 @@ describe('safety alerts', () => {
 describe('empty and edge states', () => {
   it('says plainly when there is nothing: no alerts, no measures, no goals, no EHR records, no screening', () => {
     const { course } = courseFixture();
-    const empty: CourseDetail = { ...course, alerts: [], goalsOfCareDiscussions: [], sync: [], screening: null, measures: [], sessionDetails: [], followUps: [], stoppedAt: null };
+    const empty: CourseDetail = {
+      ...course,
+      alerts: [],
+      goalsOfCareDiscussions: [],
+      sync: [],
+      screening: null,
+      measures: [],
+      sessionDetails: [],
+      followUps: [],
+      stoppedAt: null,
+    };
     const none = { phq9: [], gad7: [], change: { phq9: null, gad7: null } };
     const alerts = renderAlerts(empty, fmt, noAck);
     expect(alerts.safety).toBe(false);
@@ -237,7 +311,10 @@ describe('empty and edge states', () => {
   it('draws no vitals chart for a session without readings, and dashes what a reading lacks', () => {
     const { course } = courseFixture();
     const [s1, s2] = course.sessionDetails;
-    const sessions = [{ ...s1!, vitals: [] }, { ...s2!, vitals: [{ at: s2!.start, systolic: 120, diastolic: 80 }] }];
+    const sessions = [
+      { ...s1!, vitals: [] },
+      { ...s2!, vitals: [{ at: s2!.start, systolic: 120, diastolic: 80 }] },
+    ];
     const { items, charts } = renderTimeline({ ...course, sessionDetails: sessions }, fmt, NOW);
     expect(charts).toHaveLength(1);
     expect(charts[0]).toMatchObject({ heartRate: [null], above: [false] });
@@ -246,7 +323,13 @@ describe('empty and edge states', () => {
   });
 
   it('puts the worst EHR state first and marks it', () => {
-    const sync = (status: CourseDetail['sync'][number]['status']) => ({ reference: 'Observation/x', version: '1', status, ehrReference: null, lastError: null });
+    const sync = (status: CourseDetail['sync'][number]['status']) => ({
+      reference: 'Observation/x',
+      version: '1',
+      status,
+      ehrReference: null,
+      lastError: null,
+    });
     expect(ehrText([sync('synced'), sync('failed'), sync('waiting-for-patient'), sync('not-sent')])).toEqual({
       text: 'waiting: the patient is not registered in the EHR yet (1 records); they go once the hospital registers them · 1 refused by the EHR · 1 in the EHR · 1 kept here (the EHR does not take them)',
       cls: 'worse',
@@ -270,7 +353,12 @@ describe('hostile strings', () => {
       status: 'active',
       stoppedReason: null,
       alerts: [{ ...a0!, code: HOSTILE, text: HOSTILE, alert: { ...a0!.alert!, id: HOSTILE } }],
-      screening: { ...course.screening!, outcome: HOSTILE, reasons: [{ code: HOSTILE, severity: HOSTILE, text: HOSTILE }], review: { decision: HOSTILE, reviewer: HOSTILE, note: HOSTILE, at: course.startsAt } },
+      screening: {
+        ...course.screening!,
+        outcome: HOSTILE,
+        reasons: [{ code: HOSTILE, severity: HOSTILE, text: HOSTILE }],
+        review: { decision: HOSTILE, reviewer: HOSTILE, note: HOSTILE, at: course.startsAt },
+      },
       sessionDetails: course.sessionDetails.map((s) => ({ ...s, route: HOSTILE, doseLevel: HOSTILE, dose: { value: 1, unit: HOSTILE } })),
       measures: course.measures.map((m) => ({ ...m, timepointText: HOSTILE })),
       goalsOfCareDiscussions: course.goalsOfCareDiscussions.map((d) => ({

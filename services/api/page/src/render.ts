@@ -87,7 +87,11 @@ export function renderHeader(course: CourseDetail, fmt: ClinicFormat): { title: 
   const p = course.patient;
   return {
     title: `${p?.name || 'Patient'} · KAP course`,
-    subtitle: [p?.identifier ? `Hospital ID ${p.identifier}` : '', p?.birthDate ? `born ${fmt.day(p.birthDate)}` : '', `course ${course.courseId}`]
+    subtitle: [
+      p?.identifier ? `Hospital ID ${p.identifier}` : '',
+      p?.birthDate ? `born ${fmt.day(p.birthDate)}` : '',
+      `course ${course.courseId}`,
+    ]
       .filter(Boolean)
       .join(' · '),
   };
@@ -110,7 +114,10 @@ function alertItem(a: CourseAlert, fmt: ClinicFormat, acknowledge: Acknowledge):
   const loop = a.alert;
   return el(
     'li',
-    { className: `alert-item ${a.code === 'phq9-self-harm' ? 'alert-safety' : 'alert-clinical'}`, 'data-alert-status': loop ? loop.status : 'unknown' },
+    {
+      className: `alert-item ${a.code === 'phq9-self-harm' ? 'alert-safety' : 'alert-clinical'}`,
+      'data-alert-status': loop ? loop.status : 'unknown',
+    },
     [
       el('strong', { text: label(ALERT_TITLE, a.code) ?? 'Alert' }),
       el('span', { className: 'alert-when', text: fmt.whenNamed(a.at) }),
@@ -123,7 +130,8 @@ function alertItem(a: CourseAlert, fmt: ClinicFormat, acknowledge: Acknowledge):
 
 export function alertState(loop: AlertLoop, fmt: ClinicFormat): HTMLParagraphElement {
   if (loop.status === 'open') {
-    const escalated = loop.escalations === 0 ? 'Not escalated yet' : `Escalated ${loop.escalations}${loop.escalations === 1 ? ' time' : ' times'}`;
+    const escalated =
+      loop.escalations === 0 ? 'Not escalated yet' : `Escalated ${loop.escalations}${loop.escalations === 1 ? ' time' : ' times'}`;
     const next = loop.nextEscalationAt ? `; escalates next at ${fmt.whenNamed(loop.nextEscalationAt)} unless acknowledged.` : '.';
     return el('p', { className: 'alert-state' }, [badge('Open: not acknowledged', 'escalated'), ` ${escalated}${next}`]);
   }
@@ -198,7 +206,10 @@ export function ehrText(sync: CourseDetail['sync']): { text: string; cls: string
   const n: Partial<Record<CourseDetail['sync'][number]['status'], number>> = {};
   for (const s of sync) n[s.status] = (n[s.status] ?? 0) + 1;
   const parts: string[] = [];
-  if (n['waiting-for-patient']) parts.push(`waiting: the patient is not registered in the EHR yet (${n['waiting-for-patient']} records); they go once the hospital registers them`);
+  if (n['waiting-for-patient'])
+    parts.push(
+      `waiting: the patient is not registered in the EHR yet (${n['waiting-for-patient']} records); they go once the hospital registers them`,
+    );
   if (n.failed) parts.push(`${n.failed} refused by the EHR`);
   if (n.synced) parts.push(`${n.synced} in the EHR`);
   if (n.pending) parts.push(`${n.pending} on the way`);
@@ -236,11 +247,21 @@ export function renderScores(k: InstrumentName, outcomes: Outcomes, fmt: ClinicF
   );
   if (rows.length === 0) rows.push(el('tr', {}, [el('td', { colspan: '4', text: 'Not measured yet.' })]));
   const figure = el('figure', { className: 'chart', id: `${k}-figure` }, [
-    el('figcaption', {}, [el('strong', { text: name }), ` (${measures}, 0–${max}) `, el('span', { id: `${k}-change`, className: `change ${changeClass(k, change)}`, text })]),
+    el('figcaption', {}, [
+      el('strong', { text: name }),
+      ` (${measures}, 0–${max}) `,
+      el('span', { id: `${k}-change`, className: `change ${changeClass(k, change)}`, text }),
+    ]),
     el('div', { className: 'canvas-box' }, [canvas]),
     el('table', { id: `${k}-table`, className: 'data' }, [
       el('caption', { id: `${k}-table-caption`, text: `${name} totals` }),
-      el('thead', {}, [el('tr', {}, ['When', 'Timepoint', 'Total', 'Severity'].map((h) => el('th', { scope: 'col', text: h })))]),
+      el('thead', {}, [
+        el(
+          'tr',
+          {},
+          ['When', 'Timepoint', 'Total', 'Severity'].map((h) => el('th', { scope: 'col', text: h })),
+        ),
+      ]),
       el('tbody', {}, rows),
     ]),
   ]);
@@ -268,7 +289,11 @@ interface TimelineEvent {
   readonly dateOnly?: boolean;
 }
 
-function vitalsBlock(s: SessionDetail, threshold: CourseDetail['alertThreshold'], fmt: ClinicFormat): { node: HTMLElement; chart?: VitalsChart } {
+function vitalsBlock(
+  s: SessionDetail,
+  threshold: CourseDetail['alertThreshold'],
+  fmt: ClinicFormat,
+): { node: HTMLElement; chart?: VitalsChart } {
   const wrap = el('div', { className: 'vitals' });
   if (s.vitals.length === 0) return { node: wrap };
   const above = (v: SessionDetail['vitals'][number]): boolean =>
@@ -280,12 +305,22 @@ function vitalsBlock(s: SessionDetail, threshold: CourseDetail['alertThreshold']
     role: 'img',
     'aria-label':
       `Session ${s.sessionNumber} blood pressure and heart rate over time, alert threshold ${limit}: ` +
-      s.vitals.map((v) => `${fmt.clock(v.at)} ${bp(v)}${v.heartRate !== undefined ? ` HR ${v.heartRate}` : ''}${above(v) ? ' above threshold' : ''}`).join('; '),
+      s.vitals
+        .map(
+          (v) => `${fmt.clock(v.at)} ${bp(v)}${v.heartRate !== undefined ? ` HR ${v.heartRate}` : ''}${above(v) ? ' above threshold' : ''}`,
+        )
+        .join('; '),
   });
   wrap.appendChild(el('div', { className: 'canvas-box small' }, [canvas]));
   const table = el('table', { className: 'data' }, [
     el('caption', { text: `Session ${s.sessionNumber} vital signs (alert above ${limit})` }),
-    el('thead', {}, [el('tr', {}, ['Time', 'Blood pressure (mmHg)', 'Heart rate (/min)', 'SpO₂ (%)', ''].map((h) => el('th', { scope: 'col', text: h })))]),
+    el('thead', {}, [
+      el(
+        'tr',
+        {},
+        ['Time', 'Blood pressure (mmHg)', 'Heart rate (/min)', 'SpO₂ (%)', ''].map((h) => el('th', { scope: 'col', text: h })),
+      ),
+    ]),
     el(
       'tbody',
       {},
@@ -323,11 +358,19 @@ export function renderTimeline(course: CourseDetail, fmt: ClinicFormat, now: num
   const sc = course.screening;
   if (sc) {
     const reasons = sc.reasons.map((r) =>
-      el('li', { className: r.code === 'phq9-self-harm' ? 'reason safety' : 'reason' }, [badge(r.severity === 'absolute' ? 'Absolute' : 'Caution', r.severity), ` ${r.text}`]),
+      el('li', { className: r.code === 'phq9-self-harm' ? 'reason safety' : 'reason' }, [
+        badge(r.severity === 'absolute' ? 'Absolute' : 'Caution', r.severity),
+        ` ${r.text}`,
+      ]),
     );
     const body: HTMLElement[] = [el('p', {}, ['Outcome: ', badge(label(SCREENING_OUTCOME_LABEL, sc.outcome) ?? sc.outcome, sc.outcome)])];
     body.push(reasons.length ? el('ul', { className: 'reasons' }, reasons) : el('p', { text: 'No contraindication or caution found.' }));
-    if (sc.review) body.push(el('p', { text: `Clinician review: ${sc.review.decision} by ${sc.review.reviewer}${sc.review.note ? ` — ${sc.review.note}` : ''}` }));
+    if (sc.review)
+      body.push(
+        el('p', {
+          text: `Clinician review: ${sc.review.decision} by ${sc.review.reviewer}${sc.review.note ? ` — ${sc.review.note}` : ''}`,
+        }),
+      );
     events.push({ at: sc.performedAt, kind: 'screening', title: 'Screening', body });
   }
   events.push({
@@ -388,7 +431,9 @@ export function renderTimeline(course: CourseDetail, fmt: ClinicFormat, now: num
   events.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   const items = events.map((e) =>
     el('li', { className: `event ev-${e.kind}`, 'data-kind': e.kind }, [
-      el('div', { className: 'event-when' }, [el('time', { datetime: e.at, text: e.dateOnly ? fmt.day(course.startDate) : fmt.when(e.at) })]),
+      el('div', { className: 'event-when' }, [
+        el('time', { datetime: e.at, text: e.dateOnly ? fmt.day(course.startDate) : fmt.when(e.at) }),
+      ]),
       el('div', { className: 'event-body' }, [el('h3', { text: e.title }), ...e.body]),
     ]),
   );
@@ -418,7 +463,14 @@ export function renderGoals(course: CourseDetail, fmt: ClinicFormat): HTMLElemen
         ),
       );
     }
-    if (d.notes.length) nodes.push(el('ul', { className: 'notes' }, d.notes.map((n) => el('li', { text: n }))));
+    if (d.notes.length)
+      nodes.push(
+        el(
+          'ul',
+          { className: 'notes' },
+          d.notes.map((n) => el('li', { text: n })),
+        ),
+      );
     return nodes;
   });
 }

@@ -15,7 +15,10 @@ export interface RefusedToken {
 /** The record kind of a refused token in `deployment_audit`. */
 export const TOKEN_REFUSED = 'token-refused';
 
-/** Distinct client/address/reason keys kept a minute; more are counted under one overflow key, so a flood of made-up clients adds one row. */
+/**
+ * Distinct client/address/reason keys kept a minute; more are counted under one overflow key,
+ * so a flood of made-up clients adds one row.
+ */
 export const MAX_KEYS_PER_MINUTE = 100;
 const OVERFLOW_REASON = 'more distinct refusals this minute than are recorded one by one';
 
@@ -97,7 +100,9 @@ export class RefusalLog {
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await this.flush().catch((err: unknown) => this.options.logger.error({ err: safeError(err) }, 'refused-token counts could not be stored before shutdown'));
+    await this.flush().catch((err: unknown) =>
+      this.options.logger.error({ err: safeError(err) }, 'refused-token counts could not be stored before shutdown'),
+    );
   }
 
   private async writeAll(): Promise<void> {

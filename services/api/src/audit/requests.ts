@@ -17,7 +17,11 @@ const V1_UPDATE = /^\/v1\/(?:screenings\/[^/]+\/review|courses\/[^/]+\/stop|foll
  * notifications are not a client's access to a patient's record, except the hospital's
  * messages read with their content.
  */
-export function auditedInteraction(method: string, path: string, query: Readonly<Record<string, unknown>> = {}): AuditInteraction | undefined {
+export function auditedInteraction(
+  method: string,
+  path: string,
+  query: Readonly<Record<string, unknown>> = {},
+): AuditInteraction | undefined {
   if (method === 'GET' || method === 'HEAD') {
     if (V1_READ.test(path)) return 'read';
     // An operator asking for the hospital's messages themselves reads patient data.

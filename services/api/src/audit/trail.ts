@@ -21,16 +21,32 @@ export interface AuditRecord {
   readonly recorded: string;
 }
 
-const written = singleton('kap_audit_events_written_total', () =>
-  new client.Counter({ name: 'kap_audit_events_written_total', help: 'AuditEvents stored, by how: with a write (transaction) or batched (reads, failures)', labelNames: ['path'] }),
+const written = singleton(
+  'kap_audit_events_written_total',
+  () =>
+    new client.Counter({
+      name: 'kap_audit_events_written_total',
+      help: 'AuditEvents stored, by how: with a write (transaction) or batched (reads, failures)',
+      labelNames: ['path'],
+    }),
 );
-const dropped = singleton('kap_audit_events_dropped_total', () =>
-  new client.Counter({ name: 'kap_audit_events_dropped_total', help: 'AuditEvents lost: the queue overflowed while the database refused batches, or shutdown could not store them' }),
+const dropped = singleton(
+  'kap_audit_events_dropped_total',
+  () =>
+    new client.Counter({
+      name: 'kap_audit_events_dropped_total',
+      help: 'AuditEvents lost: the queue overflowed while the database refused batches, or shutdown could not store them',
+    }),
 );
-const batchFailures = singleton('kap_audit_batch_failures_total', () =>
-  new client.Counter({ name: 'kap_audit_batch_failures_total', help: 'Batches of AuditEvents the database refused (each is retried)' }),
+const batchFailures = singleton(
+  'kap_audit_batch_failures_total',
+  () =>
+    new client.Counter({ name: 'kap_audit_batch_failures_total', help: 'Batches of AuditEvents the database refused (each is retried)' }),
 );
-const queued = singleton('kap_audit_events_queued', () => new client.Gauge({ name: 'kap_audit_events_queued', help: 'AuditEvents waiting to be written' }));
+const queued = singleton(
+  'kap_audit_events_queued',
+  () => new client.Gauge({ name: 'kap_audit_events_queued', help: 'AuditEvents waiting to be written' }),
+);
 
 /** `validate: false` for batches: see `buildAuditEvent`. */
 export function auditEventOf(record: AuditRecord, baseUrl: string, id: string = randomUUID(), validate = true): AuditEvent {
@@ -177,7 +193,10 @@ export class AuditTrail {
         this.failures += 1;
         batchFailures.inc();
         // Counts and the error's code only: a driver error may quote the row, which names a patient.
-        this.options.logger.warn({ err: safeError(err), events: batch.length, queued: this.pending.length, attempt: this.failures }, 'audit batch not stored; it stays queued and is retried');
+        this.options.logger.warn(
+          { err: safeError(err), events: batch.length, queued: this.pending.length, attempt: this.failures },
+          'audit batch not stored; it stays queued and is retried',
+        );
         if (!this.closed) this.schedule(Math.min(this.options.flushMs * 2 ** this.failures, RETRY_CAP_MS));
         throw err;
       }

@@ -118,7 +118,11 @@ export function command<T>(
       const stored = await findIdempotentResponse(db, scope, key);
       if (!stored) return undefined;
       if (stored.endpoint && stored.endpoint !== endpoint) {
-        throw conflict('This Idempotency-Key was already used on another endpoint; a key names one request', 'duplicate', 'header.Idempotency-Key');
+        throw conflict(
+          'This Idempotency-Key was already used on another endpoint; a key names one request',
+          'duplicate',
+          'header.Idempotency-Key',
+        );
       }
       if (stored.requestHash !== requestHash) {
         throw conflict('This Idempotency-Key was already used with a different request body', 'duplicate', 'header.Idempotency-Key');
@@ -161,7 +165,17 @@ export function command<T>(
             last.push(...auditEventStatements(events));
           }
           const text = JSON.stringify(out.body);
-          if (key) last.push(idempotencyCompletion({ scope, key, status: out.status, body: out.body as JsonValue, response: text, ...(out.headers ? { headers: out.headers } : {}) }));
+          if (key)
+            last.push(
+              idempotencyCompletion({
+                scope,
+                key,
+                status: out.status,
+                body: out.body as JsonValue,
+                response: text,
+                ...(out.headers ? { headers: out.headers } : {}),
+              }),
+            );
           await writeTogether(tx, last);
           return { ...out, text, audited: audited.length };
         });

@@ -14,8 +14,11 @@ interface HttpError {
   code?: string;
 }
 
-const outcome = (status: number, code: 'invalid' | 'structure' | 'too-costly' | 'not-supported' | 'incomplete', diagnostics: string): OutcomeError =>
-  new OutcomeError(status, operationOutcome([{ code, diagnostics }]));
+const outcome = (
+  status: number,
+  code: 'invalid' | 'structure' | 'too-costly' | 'not-supported' | 'incomplete',
+  diagnostics: string,
+): OutcomeError => new OutcomeError(status, operationOutcome([{ code, diagnostics }]));
 
 /**
  * A client's fault found while reading the body. The parser's own message is never
@@ -90,7 +93,12 @@ export const unknownRoute: RequestHandler = (req, res, next) => {
       res.status(204).end();
       return;
     }
-    next(new OutcomeError(405, operationOutcome([{ code: 'not-supported', diagnostics: `${req.method} is not allowed here; use ${allowed.join(' or ')}` }])));
+    next(
+      new OutcomeError(
+        405,
+        operationOutcome([{ code: 'not-supported', diagnostics: `${req.method} is not allowed here; use ${allowed.join(' or ')}` }]),
+      ),
+    );
     return;
   }
   next(new OutcomeError(404, operationOutcome([{ code: 'not-found', diagnostics: `Nothing answers ${req.method} at this path` }])));

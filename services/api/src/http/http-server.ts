@@ -27,7 +27,11 @@ function answerClientError(logger: Logger) {
       socket.destroy();
       return;
     }
-    const known = (err.code && CLIENT_ERRORS[err.code]) || { status: 400, code: 'structure' as const, diagnostics: 'The request is not valid HTTP/1.1' };
+    const known = (err.code && CLIENT_ERRORS[err.code]) || {
+      status: 400,
+      code: 'structure' as const,
+      diagnostics: 'The request is not valid HTTP/1.1',
+    };
     const body = JSON.stringify(operationOutcome([{ code: known.code, diagnostics: known.diagnostics }]));
     socket.resume();
     socket.end(

@@ -2,15 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { DEFAULT_TENANT_ID, type Config } from '@kap/config';
 import { OutcomeError, operationOutcome } from '@kap/fhir';
 import type { RequestHandler } from 'express';
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  errors,
-  jwtVerify,
-  type JSONWebKeySet,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-} from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { setCaller, type Caller } from './caller';
 
 /** Asymmetric algorithms only: `none` and HMAC (where a public key could pose as the secret) are refused. */
@@ -43,7 +35,11 @@ const unauthorized = (diagnostics: string, error = 'invalid_token'): OutcomeErro
  */
 export function issuerKeys(config: Config): JWTVerifyGetKey {
   if (config.AUTH_JWKS_URL) {
-    const remote = createRemoteJWKSet(new URL(config.AUTH_JWKS_URL), { cooldownDuration: JWKS_COOLDOWN_MS, cacheMaxAge: 600_000, timeoutDuration: 5_000 });
+    const remote = createRemoteJWKSet(new URL(config.AUTH_JWKS_URL), {
+      cooldownDuration: JWKS_COOLDOWN_MS,
+      cacheMaxAge: 600_000,
+      timeoutDuration: 5_000,
+    });
     return reloadingOnUnknownKey(remote, () => remote.reload());
   }
   if (config.AUTH_JWKS_FILE) {
@@ -97,7 +93,9 @@ function reloadingOnUnknownKey(getKey: JWTVerifyGetKey, reload: () => Promise<vo
 export function callerFromClaims(payload: JWTPayload, tenantClaim: string): Omit<Caller, 'tenantId'> & { tenantId: string | undefined } {
   const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
   const scope = payload.scope ?? payload.scp;
-  const scopes = Array.isArray(scope) ? scope.filter((s): s is string => typeof s === 'string') : (text(scope) ?? '').split(/\s+/).filter(Boolean);
+  const scopes = Array.isArray(scope)
+    ? scope.filter((s): s is string => typeof s === 'string')
+    : (text(scope) ?? '').split(/\s+/).filter(Boolean);
   const subject = text(payload.sub);
   return {
     tenantId: text(payload[tenantClaim]),
@@ -117,15 +115,23 @@ function refusal(error: unknown): OutcomeError {
   // The issuer's keys could not be read (a timeout, or the download failed): an outage, not the caller's fault.
   const keysUnreadable = error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError);
   if (keysUnreadable) {
-    return new OutcomeError(503, operationOutcome([{ code: 'transient', diagnostics: "The token issuer's keys could not be read; try again" }]), { 'Retry-After': '5' });
+    return new OutcomeError(
+      503,
+      operationOutcome([{ code: 'transient', diagnostics: "The token issuer's keys could not be read; try again" }]),
+      { 'Retry-After': '5' },
+    );
   }
   return unauthorized('The bearer token is not valid: its signature, algorithm or key is not accepted');
 }
 
-/** Why a token was refused (401), in a few words for the deployment's audit record; `undefined` when it was not refused (the issuer's keys were unreadable). */
+/**
+ * Why a token was refused (401), in a few words for the deployment's audit record; `undefined`
+ * when it was not refused (the issuer's keys were unreadable).
+ */
 export function refusalReason(error: unknown): string | undefined {
   if (error instanceof errors.JWTExpired) return 'expired';
-  if (error instanceof errors.JWTClaimValidationFailed) return error.claim === 'nbf' ? 'not valid yet' : `${error.claim} claim not accepted`;
+  if (error instanceof errors.JWTClaimValidationFailed)
+    return error.claim === 'nbf' ? 'not valid yet' : `${error.claim} claim not accepted`;
   if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError)) return undefined;
   return 'signature, algorithm or key not accepted';
 }
@@ -169,7 +175,9 @@ export function jwtAuth(config: Config, options: JwtAuthOptions): RequestHandler
         const claims = callerFromClaims(payload, config.AUTH_TENANT_CLAIM);
         const tenantId = claims.tenantId ?? DEFAULT_TENANT_ID;
         if (!options.isKnownTenant(tenantId)) {
-          return next(new OutcomeError(403, operationOutcome([{ code: 'forbidden', diagnostics: "The token's tenant is not served here" }])));
+          return next(
+            new OutcomeError(403, operationOutcome([{ code: 'forbidden', diagnostics: "The token's tenant is not served here" }])),
+          );
         }
         setCaller(res, { ...claims, tenantId });
         next();

@@ -19,7 +19,12 @@ export const rejectUnknownV1Query: RequestHandler = (req, _res, next) => {
   const allowed = V1_QUERY_PARAMS.find(([path]) => path.test(req.path))?.[1] ?? [];
   for (const [name, value] of Object.entries(req.query as Record<string, unknown>)) {
     if (!allowed.includes(name)) {
-      return next(badRequest(allowed.length > 0 ? `Unknown query parameter; this path takes ${allowed.join(', ')}` : 'This path takes no query parameters', name));
+      return next(
+        badRequest(
+          allowed.length > 0 ? `Unknown query parameter; this path takes ${allowed.join(', ')}` : 'This path takes no query parameters',
+          name,
+        ),
+      );
     }
     if (typeof value !== 'string') return next(badRequest('A query parameter may be given once', name));
   }
@@ -30,8 +35,10 @@ export const rejectUnknownV1Query: RequestHandler = (req, _res, next) => {
 export function intQuery(req: Request, name: string, bounds: { min: number; max: number; fallback: number }): number {
   const raw = (req.query as Record<string, unknown>)[name];
   if (raw === undefined) return bounds.fallback;
-  if (typeof raw !== 'string' || !/^\d{1,16}$/.test(raw)) throw badRequest(`${name} must be an integer from ${bounds.min} to ${bounds.max}`, name);
+  if (typeof raw !== 'string' || !/^\d{1,16}$/.test(raw))
+    throw badRequest(`${name} must be an integer from ${bounds.min} to ${bounds.max}`, name);
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < bounds.min || n > bounds.max) throw badRequest(`${name} must be an integer from ${bounds.min} to ${bounds.max}`, name);
+  if (!Number.isSafeInteger(n) || n < bounds.min || n > bounds.max)
+    throw badRequest(`${name} must be an integer from ${bounds.min} to ${bounds.max}`, name);
   return n;
 }

@@ -49,9 +49,13 @@ const throttled =
     const reset = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
     const seconds = Math.max(1, Math.ceil(((reset?.getTime() ?? Date.now() + WINDOW_MS) - Date.now()) / 1000));
     next(
-      new OutcomeError(429, operationOutcome([{ code: 'throttled', diagnostics: `Too many requests from this ${who}; try again in ${seconds} s` }]), {
-        'Retry-After': String(seconds),
-      }),
+      new OutcomeError(
+        429,
+        operationOutcome([{ code: 'throttled', diagnostics: `Too many requests from this ${who}; try again in ${seconds} s` }]),
+        {
+          'Retry-After': String(seconds),
+        },
+      ),
     );
   };
 
@@ -62,7 +66,10 @@ function common(logger: Logger): Partial<Options> {
     legacyHeaders: false,
     // Redis down: requests pass unlimited (and commands answer 503 on their own); the clinic keeps reading its data.
     passOnStoreError: true,
-    logger: { warn: (e: unknown, msg?: string) => logger.warn({ err: e }, msg ?? 'rate limiter'), error: (e: unknown, msg?: string) => logger.warn({ err: e }, msg ?? 'rate limiter') } as never,
+    logger: {
+      warn: (e: unknown, msg?: string) => logger.warn({ err: e }, msg ?? 'rate limiter'),
+      error: (e: unknown, msg?: string) => logger.warn({ err: e }, msg ?? 'rate limiter'),
+    } as never,
   };
 }
 

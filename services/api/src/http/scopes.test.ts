@@ -1,7 +1,8 @@
 import { describeNeed, grants, scopeNeeded, type ScopeNeed } from './scopes';
 
 const need = (method: string, path: string): ScopeNeed => scopeNeeded(method, path);
-const allowed = (scope: string, method: string, path: string): boolean => grants(new Set(scope.split(' ').filter(Boolean)), need(method, path));
+const allowed = (scope: string, method: string, path: string): boolean =>
+  grants(new Set(scope.split(' ').filter(Boolean)), need(method, path));
 
 describe('the route table', () => {
   it('gives each route the scope docs/api.md#authentication-and-tenants names', () => {
@@ -30,12 +31,25 @@ describe('the route table', () => {
     expect(need('GET', '/fhir/R4/Observation/o1')).toEqual({ kind: 'smart', resourceType: 'Observation', permission: 'r' });
     expect(need('GET', '/fhir/R4/Observation/o1/_history/2')).toEqual({ kind: 'smart', resourceType: 'Observation', permission: 'r' });
     expect(need('GET', '/fhir/R4/Observation')).toEqual({ kind: 'smart', resourceType: 'Observation', permission: 's' });
-    expect(need('POST', '/fhir/R4/QuestionnaireResponse')).toEqual({ kind: 'smart', resourceType: 'QuestionnaireResponse', permission: 'c' });
+    expect(need('POST', '/fhir/R4/QuestionnaireResponse')).toEqual({
+      kind: 'smart',
+      resourceType: 'QuestionnaireResponse',
+      permission: 'c',
+    });
     expect(need('DELETE', '/fhir/R4/Patient/p1')).toEqual({ kind: 'smart', resourceType: 'Patient', permission: 'd' });
   });
 
   it('leaves the public paths open and closes anything it does not name to all but kap/admin', () => {
-    for (const path of ['/health', '/ready', '/openapi.json', '/docs/', '/fhir/R4/metadata', '/.well-known/smart-configuration', '/courses/c1', '/assets/course-page.js']) {
+    for (const path of [
+      '/health',
+      '/ready',
+      '/openapi.json',
+      '/docs/',
+      '/fhir/R4/metadata',
+      '/.well-known/smart-configuration',
+      '/courses/c1',
+      '/assets/course-page.js',
+    ]) {
       expect({ path, need: need('GET', path) }).toEqual({ path, need: { kind: 'public' } });
     }
     expect(need('GET', '/internal/anything')).toEqual({ kind: 'kap', scope: 'kap/admin' });
@@ -95,7 +109,11 @@ describe('granted scopes', () => {
   });
 
   it('lets `*` (authentication off) through everywhere', () => {
-    for (const [method, path] of [['POST', '/v1/screenings'], ['GET', '/metrics'], ['POST', '/fhir/R4/QuestionnaireResponse']] as const) {
+    for (const [method, path] of [
+      ['POST', '/v1/screenings'],
+      ['GET', '/metrics'],
+      ['POST', '/fhir/R4/QuestionnaireResponse'],
+    ] as const) {
       expect(grants(new Set(['*']), need(method, path))).toBe(true);
     }
   });

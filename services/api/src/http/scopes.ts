@@ -54,7 +54,10 @@ const ROUTES: ReadonlyArray<{ readonly path: RegExp; readonly need: (method: str
   { path: /^\/v1\/operator(\/|$)/, need: () => kap(KAP_SCOPES.operator) },
   { path: /^\/v1(\/|$)/, need: (method) => kap(isRead(method) ? KAP_SCOPES.read : KAP_SCOPES.write) },
   // FHIR: read and vread need `r`, search needs `s`, a POST to the type needs `c`.
-  { path: /^\/fhir\/R4\/([A-Za-z]+)\/[^/]+(\/_history\/[^/]+)?$/, need: (method, m) => smart(m[1] as string, isRead(method) ? 'r' : (FHIR_WRITE[method] ?? 'u')) },
+  {
+    path: /^\/fhir\/R4\/([A-Za-z]+)\/[^/]+(\/_history\/[^/]+)?$/,
+    need: (method, m) => smart(m[1] as string, isRead(method) ? 'r' : (FHIR_WRITE[method] ?? 'u')),
+  },
   { path: /^\/fhir\/R4\/([A-Za-z]+)$/, need: (method, m) => smart(m[1] as string, isRead(method) ? 's' : (FHIR_WRITE[method] ?? 'c')) },
 ];
 
@@ -86,7 +89,8 @@ export function grants(scopes: ReadonlySet<string>, need: ScopeNeed): boolean {
   if (need.kind === 'kap') return scopes.has(need.scope);
   for (const scope of scopes) {
     const grant = smartGrant(scope);
-    if (grant && (grant.resourceType === '*' || grant.resourceType === need.resourceType) && grant.permissions.includes(need.permission)) return true;
+    if (grant && (grant.resourceType === '*' || grant.resourceType === need.resourceType) && grant.permissions.includes(need.permission))
+      return true;
   }
   return false;
 }
@@ -99,7 +103,8 @@ export function describeNeed(need: ScopeNeed): string {
 }
 
 /** The scope string for WWW-Authenticate (RFC 6750 section 3): the narrowest scope that would do. */
-const scopeToken = (need: ScopeNeed): string => (need.kind === 'smart' ? `system/${need.resourceType}.${need.permission}` : need.kind === 'kap' ? need.scope : '');
+const scopeToken = (need: ScopeNeed): string =>
+  need.kind === 'smart' ? `system/${need.resourceType}.${need.permission}` : need.kind === 'kap' ? need.scope : '';
 
 /**
  * After authentication: a caller whose token lacks the route's scope gets 403 with an
@@ -112,9 +117,13 @@ export function requireScopes(): RequestHandler {
     const authenticated = (res.locals as { caller?: unknown }).caller !== undefined;
     if (grants(authenticated ? callerOf(res).scopes : new Set<string>(), need)) return next();
     next(
-      new OutcomeError(403, operationOutcome([{ code: 'forbidden', diagnostics: `This token lacks the scope this request needs: ${describeNeed(need)}` }]), {
-        'WWW-Authenticate': `Bearer realm="kap-adapter", error="insufficient_scope", scope="${scopeToken(need)}"`,
-      }),
+      new OutcomeError(
+        403,
+        operationOutcome([{ code: 'forbidden', diagnostics: `This token lacks the scope this request needs: ${describeNeed(need)}` }]),
+        {
+          'WWW-Authenticate': `Bearer realm="kap-adapter", error="insufficient_scope", scope="${scopeToken(need)}"`,
+        },
+      ),
     );
   };
 }

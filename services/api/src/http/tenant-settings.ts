@@ -80,6 +80,7 @@ export function tenantSettingsTable(deps: AppDeps): ReadonlyMap<string, TenantSe
 export function requestTenant(deps: AppDeps, res: Response): TenantSettings {
   const tenantId = callerOf(res).tenantId;
   const settings = tenantSettingsTable(deps).get(tenantId);
-  if (!settings) throw new OutcomeError(403, operationOutcome([{ code: 'forbidden', diagnostics: "The caller's tenant is not served here" }]));
+  if (!settings)
+    throw new OutcomeError(403, operationOutcome([{ code: 'forbidden', diagnostics: "The caller's tenant is not served here" }]));
   return settings;
 }

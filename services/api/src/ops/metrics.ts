@@ -1,5 +1,12 @@
 import { WORK, type Queues } from '@kap/queue';
-import { deadLettersByTopic, oldestPendingAgeSeconds, oldestPendingSeconds, openOutboxByTopic, unsyncedByStatus, type DeploymentDb } from '@kap/store';
+import {
+  deadLettersByTopic,
+  oldestPendingAgeSeconds,
+  oldestPendingSeconds,
+  openOutboxByTopic,
+  unsyncedByStatus,
+  type DeploymentDb,
+} from '@kap/store';
 import type { RequestHandler, Router } from 'express';
 import { Router as makeRouter } from 'express';
 import client from 'prom-client';
@@ -13,16 +20,24 @@ import client from 'prom-client';
  */
 const registry = client.register;
 
-const httpRequests = singleton('kap_http_requests_total', () =>
-  new client.Counter({ name: 'kap_http_requests_total', help: 'HTTP requests by method, route pattern and status', labelNames: ['method', 'route', 'status'] }),
+const httpRequests = singleton(
+  'kap_http_requests_total',
+  () =>
+    new client.Counter({
+      name: 'kap_http_requests_total',
+      help: 'HTTP requests by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+    }),
 );
-const httpDuration = singleton('kap_http_request_duration_seconds', () =>
-  new client.Histogram({
-    name: 'kap_http_request_duration_seconds',
-    help: 'HTTP request duration by method and route pattern',
-    labelNames: ['method', 'route'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-  }),
+const httpDuration = singleton(
+  'kap_http_request_duration_seconds',
+  () =>
+    new client.Histogram({
+      name: 'kap_http_request_duration_seconds',
+      help: 'HTTP request duration by method and route pattern',
+      labelNames: ['method', 'route'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    }),
 );
 
 /** Registers a metric once per process: API and worker may share one registry (standalone). */
@@ -69,7 +84,11 @@ function scraped(
  */
 function stateRegistry(db: DeploymentDb, queues: Queues | undefined): client.Registry {
   const registry = new client.Registry();
-  const countBy = async (read: (db: DeploymentDb) => Promise<Record<string, number>>, label: string, set: (l: Record<string, string>, v: number) => void): Promise<void> => {
+  const countBy = async (
+    read: (db: DeploymentDb) => Promise<Record<string, number>>,
+    label: string,
+    set: (l: Record<string, string>, v: number) => void,
+  ): Promise<void> => {
     for (const [value, n] of Object.entries(await read(db))) set({ [label]: value }, n);
   };
   if (queues) {
@@ -92,9 +111,15 @@ function stateRegistry(db: DeploymentDb, queues: Queues | undefined): client.Reg
   scraped(registry, 'kap_sync_lag_seconds', 'Age of the oldest accepted change not yet in the EHR (0 when all are)', [], async (set) => {
     set({}, await oldestPendingAgeSeconds(db, WORK.ehrSync.topic));
   });
-  scraped(registry, 'kap_sync_oldest_pending_seconds', 'Age of the oldest stored resource version not yet confirmed by the EHR (0 when none)', [], async (set) => {
-    set({}, await oldestPendingSeconds(db));
-  });
+  scraped(
+    registry,
+    'kap_sync_oldest_pending_seconds',
+    'Age of the oldest stored resource version not yet confirmed by the EHR (0 when none)',
+    [],
+    async (set) => {
+      set({}, await oldestPendingSeconds(db));
+    },
+  );
   return registry;
 }
 

@@ -117,7 +117,9 @@ function unsafeToSafe(err: unknown, depth: number): SafeError {
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
   const driver = isDriverError(e);
   // A driver's message may quote the very values it refused, quoted or not: only its SQLSTATE and schema names are kept.
-  const where = driver ? SCHEMA_NAMES.filter((k) => typeof e[k] === 'string' && /^[\w.]{1,63}$/.test(e[k] as string)).map((k) => `${k} ${e[k] as string}`) : [];
+  const where = driver
+    ? SCHEMA_NAMES.filter((k) => typeof e[k] === 'string' && /^[\w.]{1,63}$/.test(e[k] as string)).map((k) => `${k} ${e[k] as string}`)
+    : [];
   const message = driver ? ['database error', ...where].join('; ') : scrubMessage(e.message ?? '');
   return {
     type: e.name,

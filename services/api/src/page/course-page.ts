@@ -57,7 +57,10 @@ export function coursePageRoutes(): Router {
   router.get('/courses/:id', (_req, res) => {
     secure(res);
     res.setHeader('Cache-Control', 'no-store');
-    res.status(200).type('text/html; charset=utf-8').send(load(join(STATIC_DIR, 'course.html')));
+    res
+      .status(200)
+      .type('text/html; charset=utf-8')
+      .send(load(join(STATIC_DIR, 'course.html')));
   });
   router.get('/assets/:name', (req, res, next) => {
     const asset = ASSETS[req.params.name];

@@ -36,8 +36,6 @@ const view = (row: OutboxRow) => ({
   lastError: row.lastError,
 });
 
-
-
 /**
  * Operators' view of delivery: work the queues gave up on and the way to send it again,
  * counts of resources by sync state, and reconciliation against what the EHR really holds.
@@ -83,7 +81,12 @@ export function adminRoutes(deps: AppDeps): Router {
       }
       const reconciliation = await createReconciliation(ctx.tx, randomUUID(), patientId);
       await enqueueWork(ctx.tx, WORK.reconcile, { reconciliationId: reconciliation.id }, { patientId });
-      return { status: 202, body: { reconciliationId: reconciliation.id }, headers: { Location: `/v1/admin/reconcile/${reconciliation.id}` }, written: null };
+      return {
+        status: 202,
+        body: { reconciliationId: reconciliation.id },
+        headers: { Location: `/v1/admin/reconcile/${reconciliation.id}` },
+        written: null,
+      };
     }),
   );
   router.get('/v1/admin/reconcile/:id', async (req, res) => {

@@ -17,17 +17,26 @@ export function alertRoutes(deps: AppDeps): Router {
     const tenant = requestTenant(deps, res);
     const q = req.query as Record<string, string | undefined>;
     const status = q.status ?? 'open';
-    if (status !== 'open' && status !== 'acknowledged' && status !== 'resolved') throw badRequest('status must be open, acknowledged or resolved', 'status');
+    if (status !== 'open' && status !== 'acknowledged' && status !== 'resolved')
+      throw badRequest('status must be open, acknowledged or resolved', 'status');
     const patientId = q.patient?.replace(/^Patient\//, '');
-    if (q.patient !== undefined && !/^[A-Za-z0-9\-.]{1,64}$/.test(patientId ?? '')) throw badRequest('patient must be Patient/<id> or the id', 'patient');
-    const query = { status, ...(patientId ? { patientId } : {}), count: intQuery(req, '_count', { min: 1, max: 100, fallback: 50 }), page: intQuery(req, '_page', { min: 1, max: 100_000, fallback: 1 }) } as const;
+    if (q.patient !== undefined && !/^[A-Za-z0-9\-.]{1,64}$/.test(patientId ?? ''))
+      throw badRequest('patient must be Patient/<id> or the id', 'patient');
+    const query = {
+      status,
+      ...(patientId ? { patientId } : {}),
+      count: intQuery(req, '_count', { min: 1, max: 100, fallback: 50 }),
+      page: intQuery(req, '_page', { min: 1, max: 100_000, fallback: 1 }),
+    } as const;
     const { patientIds, ...body } = await guardDatabase(() => requestDb(deps, res).transaction((tx) => listAlerts(tx, tenant, query)));
     noteAuditRead(res, { patients: patientIds, resources: body.alerts.map((a) => a.flag) });
     sendResource(req, res, 200, body);
   });
   router.post(
     '/v1/alerts/:id/acknowledge',
-    command(deps, zodParser(AlertAcknowledgeRequest), (input, ctx) => closeAlertStep('acknowledgement', ctx.params.id as string, input, ctx)),
+    command(deps, zodParser(AlertAcknowledgeRequest), (input, ctx) =>
+      closeAlertStep('acknowledgement', ctx.params.id as string, input, ctx),
+    ),
   );
   router.post(
     '/v1/alerts/:id/resolve',

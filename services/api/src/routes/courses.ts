@@ -1,4 +1,11 @@
-import { CourseRequest, DosingSessionRequest, FollowUpCompleteRequest, GoalsOfCareRequest, MeasureRequest, StopRequest } from '@kap/contracts';
+import {
+  CourseRequest,
+  DosingSessionRequest,
+  FollowUpCompleteRequest,
+  GoalsOfCareRequest,
+  MeasureRequest,
+  StopRequest,
+} from '@kap/contracts';
 import { publicBaseUrl } from '@kap/config';
 import { Router } from 'express';
 import { noteAuditRead } from '../audit/requests';
@@ -48,7 +55,9 @@ export function courseRoutes(deps: AppDeps): Router {
   });
   router.post(
     '/v1/courses/:id/dosing-sessions',
-    command(deps, zodParser(DosingSessionRequest), (input, ctx) => recordDosingSession(ctx.params.id as string, input, ctx, ctx.tenant.session)),
+    command(deps, zodParser(DosingSessionRequest), (input, ctx) =>
+      recordDosingSession(ctx.params.id as string, input, ctx, ctx.tenant.session),
+    ),
   );
   router.post(
     '/v1/courses/:id/goals-of-care',

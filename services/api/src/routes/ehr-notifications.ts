@@ -49,7 +49,7 @@ export function ehrNotificationRoutes(deps: AppDeps): Router {
       const controlId =
         numbers.length > 0
           ? numbers.join(',')
-          : notification.eventsSinceStart ?? createHash('sha256').update(JSON.stringify(bundle)).digest('hex');
+          : (notification.eventsSinceStart ?? createHash('sha256').update(JSON.stringify(bundle)).digest('hex'));
       const stored = await receiveInboundMessage(ctx.tx, {
         channel: 'fhir-notification',
         sender: notification.subscription,
@@ -78,7 +78,8 @@ export function ehrNotificationRoutes(deps: AppDeps): Router {
     const limit = intQuery(req, 'limit', { min: 1, max: 1000, fallback: 100 });
     const status = STATUSES.find((s) => s === req.query.status);
     if (req.query.status !== undefined && !status) throw badRequest(`status must be one of ${STATUSES.join(', ')}`, 'status');
-    if (req.query.content !== undefined && !['true', 'false'].includes(String(req.query.content))) throw badRequest('content must be true or false', 'content');
+    if (req.query.content !== undefined && !['true', 'false'].includes(String(req.query.content)))
+      throw badRequest('content must be true or false', 'content');
     const rows = await guardDatabase(() => listInboundMessages(requestDb(deps, res), { limit, ...(status ? { status } : {}) }));
     const withContent = req.query.content === 'true';
     sendResource(req, res, 200, { inboundMessages: rows.map((r) => inboundView(r, withContent)) });
@@ -93,7 +94,9 @@ async function storeClassic(ctx: CommandContext, notice: Extract<EhrNotification
   const resource = notice.style === 'classic' ? notice.resource : undefined;
   const content = resource ? JSON.stringify(resource) : '{}';
   // A ping names nothing, so each one is its own message; a resource version is one message however often it comes.
-  const controlId = resource ? classicNotificationKey(resource) ?? createHash('sha256').update(content).digest('hex') : `ping-${randomUUID()}`;
+  const controlId = resource
+    ? (classicNotificationKey(resource) ?? createHash('sha256').update(content).digest('hex'))
+    : `ping-${randomUUID()}`;
   const stored = await receiveInboundMessage(ctx.tx, {
     channel: 'fhir-notification',
     sender: CLASSIC_SENDER,
@@ -134,7 +137,9 @@ function verifySignature(req: Request, secret: string | undefined): void {
       operationOutcome([
         {
           code: 'security',
-          diagnostics: sent ? 'X-Signature does not match the body (EHR_SUBSCRIPTION_SECRET)' : 'X-Signature is required: EHR_SUBSCRIPTION_SECRET is set',
+          diagnostics: sent
+            ? 'X-Signature does not match the body (EHR_SUBSCRIPTION_SECRET)'
+            : 'X-Signature is required: EHR_SUBSCRIPTION_SECRET is set',
           expression: 'header.X-Signature',
         },
       ]),

@@ -12,7 +12,14 @@ import {
   operationOutcome,
   validationIssues,
 } from '@kap/fhir';
-import { patientIdOf as patientOfStored, readAuditEvent, readResource, readResourceVersion, searchAuditEvents, searchResources } from '@kap/store';
+import {
+  patientIdOf as patientOfStored,
+  readAuditEvent,
+  readResource,
+  readResourceVersion,
+  searchAuditEvents,
+  searchResources,
+} from '@kap/store';
 import type { Resource } from '@medplum/fhirtypes';
 import { Router, type Request } from 'express';
 import { noteAuditRead } from '../audit/requests';
@@ -62,7 +69,8 @@ function refuseInvalidFhir(body: unknown): void {
 }
 
 function qrParser(body: unknown) {
-  if (typeof body === 'object' && body !== null && (body as { resourceType?: unknown }).resourceType === 'QuestionnaireResponse') refuseInvalidFhir(body);
+  if (typeof body === 'object' && body !== null && (body as { resourceType?: unknown }).resourceType === 'QuestionnaireResponse')
+    refuseInvalidFhir(body);
   const mapped = screeningRequestFromQuestionnaireResponse(body);
   if (!mapped.ok) throw new OutcomeError(400, operationOutcome(mapped.issues));
   try {
@@ -128,11 +136,7 @@ export function fhirRoutes(deps: AppDeps): Router {
 
   router.post(
     '/fhir/R4/QuestionnaireResponse',
-    command(
-      deps,
-      qrParser,
-      (input, ctx) => recordScreening(input, ctx, ctx.tenant.rules),
-    ),
+    command(deps, qrParser, (input, ctx) => recordScreening(input, ctx, ctx.tenant.rules)),
   );
 
   router.get('/fhir/R4/:type/:id', async (req, res) => {
@@ -153,7 +157,9 @@ export function fhirRoutes(deps: AppDeps): Router {
   router.get('/fhir/R4/:type/:id/_history/:vid', async (req, res) => {
     const type = resourceType(req);
     noteAuditRead(res, { resources: [`${type}/${req.params.id}/_history/${req.params.vid}`] });
-    const resource = await guardDatabase(() => readResourceVersion(requestDb(deps, res), type, req.params.id as string, req.params.vid as string));
+    const resource = await guardDatabase(() =>
+      readResourceVersion(requestDb(deps, res), type, req.params.id as string, req.params.vid as string),
+    );
     if (!resource) throw notFound(`${type}/${req.params.id}/_history/${req.params.vid}`);
     noteAuditRead(res, { patients: [patientOfResource(resource)] });
     withEtag(res, resource);
@@ -168,7 +174,8 @@ export function fhirRoutes(deps: AppDeps): Router {
       if (!supported.has(name)) throw badRequest(`Unsupported search parameter "${name}"`, name);
       if (typeof value !== 'string') throw badRequest(`Search parameter "${name}" may be given once`, name);
       const unsafe = unsafeTextReason(value, true);
-      if (unsafe || value.length > 1024) throw badRequest(`Search parameter "${name}" ${unsafe ?? 'must be at most 1024 characters'}`, name);
+      if (unsafe || value.length > 1024)
+        throw badRequest(`Search parameter "${name}" ${unsafe ?? 'must be at most 1024 characters'}`, name);
     }
     const q = query as Record<string, string | undefined>;
     const patientParam = q.patient ?? q.subject;
@@ -188,22 +195,24 @@ export function fhirRoutes(deps: AppDeps): Router {
     const definitional = DEFINITIONAL_RESOURCES.filter(
       (r) => r.resourceType === type && !patient && !identifier && (!q._id || r.id === q._id),
     );
-    const found: { total: number; resources: Resource[] } = type === 'AuditEvent'
-      ? await guardDatabase(() => searchAuditEvents(requestDb(deps, res), { patient, id: q._id, count, offset }))
-      : q._id
-      ? await guardDatabase(async () => {
-          const one = await readResource(requestDb(deps, res), type, q._id as string);
-          const matches = one && (!patient || patientOfResource(one) === patient);
-          return { total: matches ? 1 : 0, resources: matches && offset === 0 ? [one] : [] };
-        })
-      : await guardDatabase(() => searchResources(requestDb(deps, res), type, { patient, identifier, count, offset }));
+    const found: { total: number; resources: Resource[] } =
+      type === 'AuditEvent'
+        ? await guardDatabase(() => searchAuditEvents(requestDb(deps, res), { patient, id: q._id, count, offset }))
+        : q._id
+          ? await guardDatabase(async () => {
+              const one = await readResource(requestDb(deps, res), type, q._id as string);
+              const matches = one && (!patient || patientOfResource(one) === patient);
+              return { total: matches ? 1 : 0, resources: matches && offset === 0 ? [one] : [] };
+            })
+          : await guardDatabase(() => searchResources(requestDb(deps, res), type, { patient, identifier, count, offset }));
     // A search without a patient (by identifier or _id) is audited for each patient it found.
     if (!patient) noteAuditRead(res, { patients: found.resources.map(patientOfResource) });
     const total = found.total + definitional.length;
     const page = [...(offset === 0 ? definitional : []), ...found.resources].slice(0, Math.max(count, 0));
     const pageUrl = (at: number): string => {
       const params = new URLSearchParams();
-      for (const [name, value] of Object.entries(q)) if (value !== undefined && name !== '_offset' && name !== '_count') params.set(name, value);
+      for (const [name, value] of Object.entries(q))
+        if (value !== undefined && name !== '_offset' && name !== '_count') params.set(name, value);
       params.set('_count', String(count));
       params.set('_offset', String(at));
       return `${base}/${type}?${params.toString()}`;

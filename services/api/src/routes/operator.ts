@@ -16,7 +16,8 @@ export function operatorRoutes(deps: AppDeps): Router {
   // HL7 v2 messages whose sender no tenant claims: refused (AR), kept here, never in a tenant's inbound messages.
   router.get('/v1/operator/unrouted-messages', async (req, res) => {
     const limit = intQuery(req, 'limit', { min: 1, max: 1000, fallback: 100 });
-    if (req.query.content !== undefined && !['true', 'false'].includes(String(req.query.content))) throw badRequest('content must be true or false', 'content');
+    if (req.query.content !== undefined && !['true', 'false'].includes(String(req.query.content)))
+      throw badRequest('content must be true or false', 'content');
     const rows = await guardDatabase(() => listUnroutedMessages(deps.db, { limit }));
     const withContent = req.query.content === 'true';
     sendResource(req, res, 200, { unroutedMessages: rows.map((r) => unroutedView(r, withContent)) });
@@ -27,7 +28,10 @@ export function operatorRoutes(deps: AppDeps): Router {
     const rows = await guardDatabase(() => listDeploymentAudit(deps.db, { count: limit }));
     const baseUrl = baseUrlOf(deps);
     const entry = rows.map((row) => {
-      const id = `refused-${createHash('sha256').update(JSON.stringify([row.windowStart, row.kind, row.clientId, row.address, row.reason])).digest('hex').slice(0, 32)}`;
+      const id = `refused-${createHash('sha256')
+        .update(JSON.stringify([row.windowStart, row.kind, row.clientId, row.address, row.reason]))
+        .digest('hex')
+        .slice(0, 32)}`;
       return { resource: buildRefusedTokenAuditEvent({ id, ...row, baseUrl }) };
     });
     sendResource(req, res, 200, { resourceType: 'Bundle', type: 'searchset', total: entry.length, entry });

@@ -63,14 +63,19 @@ export async function raiseAlerts(ctx: CommandContext, produced: readonly Resour
 }
 
 /** An alert as the API shows it: its state, who did what, and when it escalates next. */
-export async function alertView(db: TenantDb, row: SafetyAlertRow, tenant: Pick<TenantSettings, 'timeZone' | 'config'>): Promise<AlertView> {
+export async function alertView(
+  db: TenantDb,
+  row: SafetyAlertRow,
+  tenant: Pick<TenantSettings, 'timeZone' | 'config'>,
+): Promise<AlertView> {
   const flag = await readResource<Flag>(db, 'Flag', row.flagId);
   const window = parseDurationMs(tenant.config.SAFETY_ALERT_ACK_WITHIN);
   return {
     id: row.id,
     kind: row.kind,
     status: row.status,
-    text: flag?.code.text ?? (row.kind === 'phq9-self-harm' ? 'PHQ-9 item 9 positive' : 'In-session blood pressure above the alert threshold'),
+    text:
+      flag?.code.text ?? (row.kind === 'phq9-self-harm' ? 'PHQ-9 item 9 positive' : 'In-session blood pressure above the alert threshold'),
     patient: `Patient/${row.patientId}`,
     patientId: row.patientId,
     courseId: row.courseId,
@@ -97,8 +102,17 @@ export interface AlertQuery {
 }
 
 /** GET /v1/alerts: the tenant's alerts in one state, oldest first. */
-export async function listAlerts(db: TenantDb, tenant: TenantSettings, q: AlertQuery): Promise<{ timeZone: string; alerts: AlertView[]; patientIds: string[] }> {
-  const rows = await listSafetyAlerts(db, { status: q.status, ...(q.patientId ? { patientId: q.patientId } : {}), limit: q.count, offset: (q.page - 1) * q.count });
+export async function listAlerts(
+  db: TenantDb,
+  tenant: TenantSettings,
+  q: AlertQuery,
+): Promise<{ timeZone: string; alerts: AlertView[]; patientIds: string[] }> {
+  const rows = await listSafetyAlerts(db, {
+    status: q.status,
+    ...(q.patientId ? { patientId: q.patientId } : {}),
+    limit: q.count,
+    offset: (q.page - 1) * q.count,
+  });
   const alerts: AlertView[] = [];
   for (const row of rows) alerts.push(await alertView(db, row, tenant));
   return { timeZone: tenant.timeZone, alerts, patientIds: [...new Set(rows.map((r) => r.patientId))] };
@@ -112,13 +126,19 @@ const STEP: Readonly<Record<Step, { from: readonly SafetyAlertStatus[]; to: Safe
 };
 
 /** POST /v1/alerts/{id}/acknowledge and /resolve. */
-export async function closeAlertStep(step: Step, id: string, request: AlertAcknowledgeRequest | AlertResolveRequest, ctx: CommandContext): Promise<CommandResult> {
+export async function closeAlertStep(
+  step: Step,
+  id: string,
+  request: AlertAcknowledgeRequest | AlertResolveRequest,
+  ctx: CommandContext,
+): Promise<CommandResult> {
   const alert = await getSafetyAlert(ctx.tx, id);
   if (!alert) throw notFound(`Alert ${id}`);
   const rule = STEP[step];
   const at = ctx.now.toISOString();
   const refused = (): never => {
-    if (alert.status === 'resolved') throw conflict(`Alert ${id} was resolved by ${alert.resolvedBy} at ${alert.resolvedAt}; nothing more can be recorded`);
+    if (alert.status === 'resolved')
+      throw conflict(`Alert ${id} was resolved by ${alert.resolvedBy} at ${alert.resolvedAt}; nothing more can be recorded`);
     throw conflict(`Alert ${id} was already acknowledged by ${alert.acknowledgedBy} at ${alert.acknowledgedAt}`);
   };
   // The same clinician acknowledging again (a second click, another device) changes nothing.
@@ -148,7 +168,13 @@ export async function closeAlertStep(step: Step, id: string, request: AlertAckno
   // Compare-and-set: an escalation or another clinician that got there first wins, and this is refused.
   const advanced = await advanceSafetyAlert(ctx.tx, id, rule.from, {
     status: rule.to,
-    event: { at, event: rule.event, by: request.by, ...(request.note ? { note: request.note } : {}), communication: `Communication/${communication.id}` },
+    event: {
+      at,
+      event: rule.event,
+      by: request.by,
+      ...(request.note ? { note: request.note } : {}),
+      communication: `Communication/${communication.id}`,
+    },
   });
   if (!advanced) {
     const now = await getSafetyAlert(ctx.tx, id);

@@ -1,6 +1,16 @@
 import { SEVERITY_BAND_TABLES, TIMEPOINT_TEXT, clinicDayStart } from '@kap/domain';
 import { KAP_CODE_SYSTEM_URL, LOINC, notFound } from '@kap/fhir';
-import { getCourse, getScreening, listCourseMeasures, listSafetyAlertsByFlag, listDosingSessions, listGoalsOfCare, listPatientResources, readResource, type TenantDb } from '@kap/store';
+import {
+  getCourse,
+  getScreening,
+  listCourseMeasures,
+  listSafetyAlertsByFlag,
+  listDosingSessions,
+  listGoalsOfCare,
+  listPatientResources,
+  readResource,
+  type TenantDb,
+} from '@kap/store';
 import type { TenantSettings } from '../http/tenant-settings';
 import { alertView } from './alerts';
 import type { CarePlan, Flag, Goal, MedicationAdministration, Observation, Patient, Procedure, Resource } from '@medplum/fhirtypes';
@@ -52,7 +62,12 @@ function sessionVitals(resources: readonly Resource[], encounter: string): Vital
   return [...byTime.values()].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
 }
 
-export async function courseDetail(db: TenantDb, courseId: string, threshold: AlertThreshold, tenant: Pick<TenantSettings, 'timeZone' | 'config'>) {
+export async function courseDetail(
+  db: TenantDb,
+  courseId: string,
+  threshold: AlertThreshold,
+  tenant: Pick<TenantSettings, 'timeZone' | 'config'>,
+) {
   const course = await getCourse(db, courseId);
   if (!course) throw notFound(`Course ${courseId}`);
   const screening = await getScreening(db, course.screeningId);
@@ -63,7 +78,14 @@ export async function courseDetail(db: TenantDb, courseId: string, threshold: Al
   const carePlan = await readResource<CarePlan>(db, 'CarePlan', course.carePlanId);
 
   const flags = resources.filter((r): r is Flag => r.resourceType === 'Flag' && r.status === 'active');
-  const loops = new Map((await listSafetyAlertsByFlag(db, flags.map((f) => f.id as string))).map((a) => [a.flagId, a]));
+  const loops = new Map(
+    (
+      await listSafetyAlertsByFlag(
+        db,
+        flags.map((f) => f.id as string),
+      )
+    ).map((a) => [a.flagId, a]),
+  );
   const alerts = [];
   // One at a time: these reads share the view's one transaction connection.
   for (const f of flags) {
@@ -133,7 +155,8 @@ export async function courseDetail(db: TenantDb, courseId: string, threshold: Al
       const goalRefs = (g.resourceRefs.goals ?? '').split(',').filter(Boolean);
       // A preference Observation names its discussion; matching the reference anywhere in it is enough here.
       const preferences = resources.filter(
-        (r): r is Observation => r.resourceType === 'Observation' && !!ref && JSON.stringify(r).includes(`"${ref}"`) && r.valueString !== undefined,
+        (r): r is Observation =>
+          r.resourceType === 'Observation' && !!ref && JSON.stringify(r).includes(`"${ref}"`) && r.valueString !== undefined,
       );
       return {
         discussedAt: g.discussedAt,
@@ -141,7 +164,9 @@ export async function courseDetail(db: TenantDb, courseId: string, threshold: Al
         notes: (procedure?.note ?? []).map((n) => n.text),
         goals: goalRefs.flatMap((gr) => {
           const goal = resources.find((r): r is Goal => `${r.resourceType}/${r.id}` === gr);
-          return goal ? [{ description: goal.description.text ?? '', priority: goal.priority?.text ?? goal.priority?.coding?.[0]?.display ?? null }] : [];
+          return goal
+            ? [{ description: goal.description.text ?? '', priority: goal.priority?.text ?? goal.priority?.coding?.[0]?.display ?? null }]
+            : [];
         }),
         preferences: preferences.map((o) => ({ label: o.code.text ?? '', value: o.valueString ?? '' })),
       };

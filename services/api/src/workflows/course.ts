@@ -25,9 +25,14 @@ export const MAX_START_AHEAD_DAYS = 90;
 /** A course starts on or after the day of its screening, and within MAX_START_AHEAD_DAYS of today, both on the clinic's calendar. */
 function checkStartDate(startDate: string, screenedAt: string, now: Date, timeZone: string): void {
   const screenedDay = clinicDay(screenedAt, timeZone);
-  if (startDate < screenedDay) throw badRequest(`startDate is before the screening (${screenedDay} in the clinic's time zone, ${timeZone})`, 'startDate');
+  if (startDate < screenedDay)
+    throw badRequest(`startDate is before the screening (${screenedDay} in the clinic's time zone, ${timeZone})`, 'startDate');
   const latest = addDays(clinicDay(now, timeZone), MAX_START_AHEAD_DAYS);
-  if (startDate > latest) throw badRequest(`startDate must be within ${MAX_START_AHEAD_DAYS} days from today (${clinicDay(now, timeZone)} in ${timeZone})`, 'startDate');
+  if (startDate > latest)
+    throw badRequest(
+      `startDate must be within ${MAX_START_AHEAD_DAYS} days from today (${clinicDay(now, timeZone)} in ${timeZone})`,
+      'startDate',
+    );
 }
 
 /** Starts a course from an eligible or approved screening: the PlanDefinition applied to the patient gives the CarePlan. */
@@ -52,7 +57,11 @@ export async function startCourse(request: CourseRequest, ctx: CommandContext): 
     supportingInfo,
     created: ctx.now.toISOString(),
   });
-  const stored = await saveForSync(ctx.tx, screening.patientId, [carePlan], { reason: 'course-started', webhookUrls: ctx.webhookUrls, courseId });
+  const stored = await saveForSync(ctx.tx, screening.patientId, [carePlan], {
+    reason: 'course-started',
+    webhookUrls: ctx.webhookUrls,
+    courseId,
+  });
   const course = await insertCourse(ctx.tx, {
     id: courseId,
     screeningId: screening.id,

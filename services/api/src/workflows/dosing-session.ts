@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { DosingSessionRequest } from '@kap/contracts';
-import { PLANNED_DOSE_LEVEL, checkDosingSession, checkNotBeforeCourse, parseDurationMs, parseFollowUpOffsets, planFollowUps } from '@kap/domain';
+import {
+  PLANNED_DOSE_LEVEL,
+  checkDosingSession,
+  checkNotBeforeCourse,
+  parseDurationMs,
+  parseFollowUpOffsets,
+  planFollowUps,
+} from '@kap/domain';
 import {
   badRequest,
   buildCareTeamCommunication,
@@ -80,7 +87,13 @@ export async function recordDosingSession(
       authoredOn: recordedAt,
     });
   // Each follow-up is stored with its Task's id, and with the session, in one statement.
-  const intended = planned.map((p) => ({ id: randomUUID(), courseId, sessionNumber: request.sessionNumber, sequence: p.sequence, dueBy: p.dueBy.toISOString() }));
+  const intended = planned.map((p) => ({
+    id: randomUUID(),
+    courseId,
+    sessionNumber: request.sessionNumber,
+    sequence: p.sequence,
+    dueBy: p.dueBy.toISOString(),
+  }));
   const intendedTasks = intended.map(taskOf);
   const recorded = await insertDosingSessionWithFollowUps(
     ctx.tx,

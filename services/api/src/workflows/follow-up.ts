@@ -47,7 +47,10 @@ export async function completeFollowUp(followUpId: string, request: FollowUpComp
     completedAt: request.completedAt,
     note: request.note,
   });
-  const produced: Resource[] = [procedure, completeFollowUpTask(task, request.completedAt, { reference: `Procedure/${procedure.id}` }, ctx.now.toISOString())];
+  const produced: Resource[] = [
+    procedure,
+    completeFollowUpTask(task, request.completedAt, { reference: `Procedure/${procedure.id}` }, ctx.now.toISOString()),
+  ];
   produced.push(
     buildProvenance({
       key: provenanceKey(followUpCompletionKey(followUpId)),

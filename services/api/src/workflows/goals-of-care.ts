@@ -40,6 +40,14 @@ export async function recordGoalsOfCare(courseId: string, request: GoalsOfCareRe
     discussedAt: request.discussedAt,
     resourceRefs: { procedure: `Procedure/${goc.procedure.id}`, goals: goc.goals.map((g) => `Goal/${g.id}`).join(',') },
   });
-  const saved = await saveForSync(ctx.tx, course.patientId, [...goc.all, provenance], { reason: 'goals-of-care', webhookUrls: ctx.webhookUrls, courseId });
-  return { status: 201, body: { carePlanId: carePlan.id, resources: collectionBundle(saved, ctx.baseUrl) }, written: { patientId: course.patientId, resources: saved } };
+  const saved = await saveForSync(ctx.tx, course.patientId, [...goc.all, provenance], {
+    reason: 'goals-of-care',
+    webhookUrls: ctx.webhookUrls,
+    courseId,
+  });
+  return {
+    status: 201,
+    body: { carePlanId: carePlan.id, resources: collectionBundle(saved, ctx.baseUrl) },
+    written: { patientId: course.patientId, resources: saved },
+  };
 }

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { MeasureRequest } from '@kap/contracts';
 import { activityOfTimepoint, checkMeasure, instrumentTotal } from '@kap/domain';
-import { buildMeasureResources, buildProvenance, collectionBundle, conflict, linkActivityOutcomes, measureKey, provenanceKey } from '@kap/fhir';
+import {
+  buildMeasureResources,
+  buildProvenance,
+  collectionBundle,
+  conflict,
+  linkActivityOutcomes,
+  measureKey,
+  provenanceKey,
+} from '@kap/fhir';
 import { saveForSync } from '@kap/queue';
 import { insertCourseMeasure } from '@kap/store';
 import type { CarePlan, Patient, Reference, Resource } from '@medplum/fhirtypes';
@@ -17,7 +25,13 @@ import { loadCourse } from './course-state';
  */
 export async function recordMeasure(courseId: string, request: MeasureRequest, ctx: CommandContext): Promise<CommandResult> {
   const { course, carePlan } = await loadCourse(ctx.tx, courseId);
-  const refused = checkMeasure({ startDate: course.startDate, stoppedAt: course.stoppedAt, measuredAt: request.measuredAt, now: ctx.now, timeZone: ctx.tenant.timeZone });
+  const refused = checkMeasure({
+    startDate: course.startDate,
+    stoppedAt: course.stoppedAt,
+    measuredAt: request.measuredAt,
+    now: ctx.now,
+    timeZone: ctx.tenant.timeZone,
+  });
   if (refused) throw conflict(refused.text);
 
   const recordedAt = ctx.now.toISOString();
@@ -94,5 +108,9 @@ export async function recordMeasure(courseId: string, request: MeasureRequest, c
         },
       ]
     : [];
-  return { status: 201, body: { measureId, resources: collectionBundle(saved, ctx.baseUrl), alerts }, written: { patientId: course.patientId, resources: saved } };
+  return {
+    status: 201,
+    body: { measureId, resources: collectionBundle(saved, ctx.baseUrl), alerts },
+    written: { patientId: course.patientId, resources: saved },
+  };
 }

@@ -41,7 +41,11 @@ async function baseline(db: TenantDb, screeningId: string, instrument: Instrumen
 async function outcomesOf(db: TenantDb, course: CourseRow): Promise<CourseOutcomes> {
   const courseId = course.id;
   const measures = await listCourseMeasures(db, courseId);
-  const result = { phq9: [] as OutcomePoint[], gad7: [] as OutcomePoint[], change: { phq9: null, gad7: null } as Record<InstrumentName, number | null> };
+  const result = {
+    phq9: [] as OutcomePoint[],
+    gad7: [] as OutcomePoint[],
+    change: { phq9: null, gad7: null } as Record<InstrumentName, number | null>,
+  };
   for (const instrument of INSTRUMENT_NAMES) {
     const points: OutcomePoint[] = [];
     const base = await baseline(db, course.screeningId, instrument);

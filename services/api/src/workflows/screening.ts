@@ -13,14 +13,7 @@ import {
   questionnaireResponseKey,
   resourceId,
 } from '@kap/fhir';
-import {
-  ensurePatient,
-  getScreening,
-  screeningInsert,
-  readResource,
-  recordReview,
-  tenantOf,
-} from '@kap/store';
+import { ensurePatient, getScreening, screeningInsert, readResource, recordReview, tenantOf } from '@kap/store';
 import type { Observation } from '@medplum/fhirtypes';
 import { saveForSync } from '@kap/queue';
 import type { CommandContext, CommandResult } from '../http/command';
@@ -30,18 +23,16 @@ import { raiseAlerts } from './alerts';
  * Records a screening: evaluates it against the site's rules, maps it to FHIR, and stores
  * the resources, the screening and its outbox row in the command's transaction.
  */
-export async function recordScreening(
-  request: ScreeningRequest,
-  ctx: CommandContext,
-  rules: ScreeningRuleTable,
-): Promise<CommandResult> {
+export async function recordScreening(request: ScreeningRequest, ctx: CommandContext, rules: ScreeningRuleTable): Promise<CommandResult> {
   const evaluation = evaluateScreening(
     { contraindications: request.contraindications, vitals: request.vitals, measures: request.measures },
     rules,
   );
   // A new Patient is stored below with the screening's resources, in the same statement.
-  const { patient, created } = await ensurePatient(ctx.tx, { system: request.patient.system, value: request.patient.value }, () =>
-    buildPatient(request.patient, tenantOf(ctx.tx)),
+  const { patient, created } = await ensurePatient(
+    ctx.tx,
+    { system: request.patient.system, value: request.patient.value },
+    () => buildPatient(request.patient, tenantOf(ctx.tx)),
     // buildPatient's id, known before building: the lookup and the claim are one statement.
     { callerStoresNew: true, newId: patientIdFor(request.patient, tenantOf(ctx.tx)) },
   );
@@ -59,17 +50,19 @@ export async function recordScreening(
   });
   const produced = created ? stored : [patient, ...stored];
   // Nothing below reads it: it is sent with the command's last writes.
-  ctx.defer([screeningInsert({
-    id: screeningId,
-    patientId,
-    outcome: evaluation.outcome,
-    reasons: evaluation.findings.map((f) => ({ code: f.code, severity: f.severity, text: f.text })),
-    resourceRefs: {
-      eligibility: `Observation/${resourceId(eligibilityKey(screeningId))}`,
-      questionnaireResponse: `QuestionnaireResponse/${resourceId(questionnaireResponseKey(screeningId))}`,
-    },
-    performedAt: request.performedAt,
-  })]);
+  ctx.defer([
+    screeningInsert({
+      id: screeningId,
+      patientId,
+      outcome: evaluation.outcome,
+      reasons: evaluation.findings.map((f) => ({ code: f.code, severity: f.severity, text: f.text })),
+      resourceRefs: {
+        eligibility: `Observation/${resourceId(eligibilityKey(screeningId))}`,
+        questionnaireResponse: `QuestionnaireResponse/${resourceId(questionnaireResponseKey(screeningId))}`,
+      },
+      performedAt: request.performedAt,
+    }),
+  ]);
   return {
     status: 201,
     body: {
@@ -84,11 +77,7 @@ export async function recordScreening(
 }
 
 /** Records the clinician's decision on a `needs-review` screening (docs/api.md#screening-outcome-and-reasons: only then). */
-export async function reviewScreening(
-  screeningId: string,
-  review: ReviewRequest,
-  ctx: CommandContext,
-): Promise<CommandResult> {
+export async function reviewScreening(screeningId: string, review: ReviewRequest, ctx: CommandContext): Promise<CommandResult> {
   const screening = await getScreening(ctx.tx, screeningId);
   if (!screening) throw notFound(`Screening ${screeningId}`);
   if (screening.outcome !== 'needs-review') {

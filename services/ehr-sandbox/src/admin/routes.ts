@@ -28,7 +28,7 @@ export function adminRoutes(controls: AdminControls): Router {
       const issue = parsed.error.issues[0];
       throw new HttpError(
         400,
-        errorOutcome('invalid', issue?.message ?? 'Invalid fault', issue?.path.length ? issue.path.join('.') : undefined)
+        errorOutcome('invalid', issue?.message ?? 'Invalid fault', issue?.path.length ? issue.path.join('.') : undefined),
       );
     }
     controls.injectFault(parsed.data);

@@ -52,9 +52,7 @@ export function verifyClientAssertion(jwt: string, ctx: AssertionContext): void 
   const signature = Buffer.from(signaturePart, 'base64url');
   // JWS ES384 signatures are raw r||s (IEEE P1363), not DER.
   const valid =
-    alg === 'ES384'
-      ? verify('sha384', signed, { key, dsaEncoding: 'ieee-p1363' }, signature)
-      : verify('sha384', signed, key, signature);
+    alg === 'ES384' ? verify('sha384', signed, { key, dsaEncoding: 'ieee-p1363' }, signature) : verify('sha384', signed, key, signature);
   if (!valid) {
     throw new AssertionError('client_assertion signature does not verify');
   }

@@ -59,7 +59,7 @@ function authenticate(
   req: Request,
   form: Record<string, string | undefined>,
   deps: TokenEndpointDeps,
-  seenJti: Map<string, number>
+  seenJti: Map<string, number>,
 ): string | undefined {
   const { options } = deps;
   if (form.client_assertion_type !== undefined || form.client_assertion !== undefined) {

@@ -27,7 +27,7 @@ export async function executeBundle(
   req: FhirRequest,
   baseUrl: string,
   policy: SandboxPolicy,
-  grant: ScopeGrant = FULL_ACCESS
+  grant: ScopeGrant = FULL_ACCESS,
 ): Promise<FhirResponse> {
   const bundle = req.body as Bundle | undefined;
   if (bundle?.resourceType !== 'Bundle') {
@@ -104,7 +104,10 @@ function forbiddenEntries(bundle: Bundle, grant: ScopeGrant): Map<number, Operat
  */
 function refusedByPolicy(bundle: Bundle, policy: SandboxPolicy): OperationOutcome | undefined {
   if (!policy.transactions) {
-    return errorOutcome('not-supported', `This server does not support ${bundle.type ?? 'Bundle'} interactions; send each resource on its own`);
+    return errorOutcome(
+      'not-supported',
+      `This server does not support ${bundle.type ?? 'Bundle'} interactions; send each resource on its own`,
+    );
   }
   const entries = bundle.entry ?? [];
   for (const [index, entry] of entries.entries()) {
@@ -123,7 +126,7 @@ function refusedByPolicy(bundle: Bundle, policy: SandboxPolicy): OperationOutcom
   const conditional = entries.some(
     (e) =>
       (e.request?.method === 'POST' && Boolean(e.request.ifNoneExist)) ||
-      ((e.request?.method === 'PUT' || e.request?.method === 'DELETE') && (e.request.url ?? '').includes('?'))
+      ((e.request?.method === 'PUT' || e.request?.method === 'DELETE') && (e.request.url ?? '').includes('?')),
   );
   if (conditional && entries.length > policy.maxTransactionEntries) {
     return badRequest('Transaction requires strict isolation but has too many entries');

@@ -36,7 +36,7 @@ export function baseProfile(url: string): StructureDefinition | undefined {
       (bundle.entry ?? [])
         .map((e) => e.resource)
         .filter((r): r is StructureDefinition => r?.resourceType === 'StructureDefinition' && r.derivation === 'constraint')
-        .map((sd) => [sd.url, sd])
+        .map((sd) => [sd.url, sd]),
     );
   }
   return baseProfiles.get(url.split('|', 1)[0] ?? url);

@@ -29,22 +29,19 @@ const RESULT_PARAMETERS = new Set([
 export function policyRefusal(
   policy: SandboxPolicy,
   requested: RequestedInteraction,
-  searchParams: readonly string[] = []
+  searchParams: readonly string[] = [],
 ): HttpError | undefined {
   const { resourceType, interaction } = requested;
   if (!policy.accepts(resourceType)) {
     return new HttpError(404, errorOutcome('not-supported', `Resource type not supported: ${resourceType}`));
   }
   if (!policy.allows(resourceType, interaction)) {
-    return new HttpError(
-      405,
-      errorOutcome('not-supported', `Interaction ${interaction} is not supported for ${resourceType}`)
-    );
+    return new HttpError(405, errorOutcome('not-supported', `Interaction ${interaction} is not supported for ${resourceType}`));
   }
   if (requested.conditional !== undefined && !policy.conditionalWrites) {
     return new HttpError(
       405,
-      errorOutcome('not-supported', `Conditional ${interaction} is not supported for ${resourceType}: address the resource by id`)
+      errorOutcome('not-supported', `Conditional ${interaction} is not supported for ${resourceType}: address the resource by id`),
     );
   }
   const allowed = policy.typeRules?.get(resourceType)?.searchParams;
@@ -52,10 +49,7 @@ export function policyRefusal(
     for (const name of searchParams) {
       const code = name.split(/[:.]/)[0] ?? name;
       if (!RESULT_PARAMETERS.has(code) && !allowed.has(code)) {
-        return new HttpError(
-          400,
-          errorOutcome('not-supported', `Search parameter ${code} is not supported for ${resourceType}`, code)
-        );
+        return new HttpError(400, errorOutcome('not-supported', `Search parameter ${code} is not supported for ${resourceType}`, code));
       }
     }
   }
@@ -72,7 +66,7 @@ export function contentRefusal(policy: SandboxPolicy, resource: Resource | undef
     return undefined;
   }
   const codes = ((resource as Observation).category ?? []).flatMap((c) =>
-    (c.coding ?? []).filter((coding) => coding.system === OBSERVATION_CATEGORY_SYSTEM).map((coding) => coding.code ?? '')
+    (c.coding ?? []).filter((coding) => coding.system === OBSERVATION_CATEGORY_SYSTEM).map((coding) => coding.code ?? ''),
   );
   if (codes.some((code) => categories.has(code))) {
     return undefined;
@@ -83,7 +77,7 @@ export function contentRefusal(policy: SandboxPolicy, resource: Resource | undef
     errorOutcome(
       'business-rule',
       `Observation with ${had} is not accepted: this server takes Observation.category ${[...categories].join(' or ')} only`,
-      'Observation.category'
-    )
+      'Observation.category',
+    ),
   );
 }

@@ -5,16 +5,7 @@
  * @see http://hl7.org/fhir/R4/valueset-type-restful-interaction.html
  */
 export type TypeInteraction =
-  | 'read'
-  | 'vread'
-  | 'update'
-  | 'patch'
-  | 'delete'
-  | 'history-instance'
-  | 'history-type'
-  | 'create'
-  | 'search-type'
-  | 'operation';
+  'read' | 'vread' | 'update' | 'patch' | 'delete' | 'history-instance' | 'history-type' | 'create' | 'search-type' | 'operation';
 
 export interface RequestedInteraction {
   readonly resourceType: string;

@@ -23,9 +23,7 @@ export function requestLockKeys(method: string, url: string, ifNoneExist: string
 /** Every entry's keys: a transaction holds them all until it commits or rolls back. */
 export function bundleLockKeys(bundle: Bundle): string[] {
   return (bundle.entry ?? []).flatMap((entry) =>
-    entry.request?.method && entry.request.url
-      ? requestLockKeys(entry.request.method, entry.request.url, entry.request.ifNoneExist)
-      : []
+    entry.request?.method && entry.request.url ? requestLockKeys(entry.request.method, entry.request.url, entry.request.ifNoneExist) : [],
   );
 }
 

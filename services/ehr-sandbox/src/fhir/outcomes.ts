@@ -33,7 +33,7 @@ export class HttpError extends OperationOutcomeError {
   constructor(
     readonly status: number,
     outcome: OperationOutcome,
-    readonly headers: Readonly<Record<string, string>> = {}
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(outcome);
   }

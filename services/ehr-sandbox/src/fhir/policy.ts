@@ -135,8 +135,7 @@ export function sandboxPolicy(options: SandboxPolicyOptions = {}): SandboxPolicy
   const profile = options.profile ?? 'default';
   const vitalsNotes = profile === 'vitals-notes';
   const typeRules = vitalsNotes ? VITALS_NOTES_TYPES : undefined;
-  const types =
-    options.resourceTypes ?? (profile === 'limited-types' ? LIMITED_TYPES : typeRules ? [...typeRules.keys()] : undefined);
+  const types = options.resourceTypes ?? (profile === 'limited-types' ? LIMITED_TYPES : typeRules ? [...typeRules.keys()] : undefined);
   const resourceTypes = types ? new Set(types) : undefined;
   const accepts = (type: string): boolean => !resourceTypes || resourceTypes.has(type);
   return {
@@ -181,7 +180,10 @@ export function sandboxPolicyFromEnv(env: Readonly<Record<string, string | undef
     throw new Error(`SANDBOX_PROFILE_VALIDATION must be one of ${PROFILE_VALIDATION_MODES.join(', ')}, got ${validation}`);
   }
   const grantScopes = env['SANDBOX_GRANT_SCOPES']?.trim();
-  const types = env['SANDBOX_RESOURCE_TYPES']?.split(',').map((t) => t.trim()).filter(Boolean);
+  const types = env['SANDBOX_RESOURCE_TYPES']
+    ?.split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   const maxEntries = int('SANDBOX_MAX_TRANSACTION_ENTRIES');
   const maxUpdates = int('SANDBOX_MAX_TRANSACTION_UPDATES');
   const latencyMs = int('SANDBOX_LATENCY_MS');

@@ -29,7 +29,12 @@ function isLoopback(endpoint: string): boolean {
 export function restHookDispatcher(activeSubscriptions: () => readonly Subscription[]): (resources: readonly Resource[]) => void {
   return (resources) => {
     const subscriptions = activeSubscriptions().filter(
-      (s) => s.status === 'active' && s.channel?.type === 'rest-hook' && s.channel.endpoint && isLoopback(s.channel.endpoint) && /^[A-Z][A-Za-z]+(\?|$)/.test(s.criteria ?? ''),
+      (s) =>
+        s.status === 'active' &&
+        s.channel?.type === 'rest-hook' &&
+        s.channel.endpoint &&
+        isLoopback(s.channel.endpoint) &&
+        /^[A-Z][A-Za-z]+(\?|$)/.test(s.criteria ?? ''),
     );
     for (const resource of resources) {
       if (resource.resourceType === 'Subscription') continue;
@@ -61,7 +66,12 @@ async function deliver(subscription: Subscription, resource: Resource): Promise<
   if (secret) headers['X-Signature'] = createHmac('sha256', secret).update(body).digest('hex');
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     try {
-      const res = await fetch(subscription.channel.endpoint as string, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(subscription.channel.endpoint as string, {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(10_000),
+      });
       await res.arrayBuffer();
       if (res.ok) return;
     } catch {

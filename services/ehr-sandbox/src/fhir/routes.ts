@@ -29,7 +29,7 @@ function replaceHandler(router: FhirRouter, method: HttpMethod, path: string, ha
     (r) =>
       r.method === method &&
       r.path.length === segments.length &&
-      r.path.every((s, i) => (s.param ? `:${s.value}` : s.value) === segments[i])
+      r.path.every((s, i) => (s.param ? `:${s.value}` : s.value) === segments[i]),
   );
   if (!route) {
     throw new Error(`Medplum FhirRouter has no route ${method} ${path}`);
@@ -66,11 +66,7 @@ async function update(req: FhirRequest, repo: SandboxRepository, updateCreate: b
  * Medplum's conditional update ignores If-Match; honour it against the matched resource.
  * @see http://hl7.org/fhir/R4/http.html#cond-update
  */
-async function conditionalUpdate(
-  req: FhirRequest,
-  repo: SandboxRepository,
-  options?: FhirRouteOptions
-): Promise<FhirResponse> {
+async function conditionalUpdate(req: FhirRequest, repo: SandboxRepository, options?: FhirRouteOptions): Promise<FhirResponse> {
   const resourceType = param(req, 'resourceType');
   const resource = req.body as Resource;
   if (resource?.resourceType !== resourceType) {

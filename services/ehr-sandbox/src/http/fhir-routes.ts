@@ -82,7 +82,8 @@ function dispatch(deps: FhirRoutesDeps): RequestHandler {
       const grant = grantOf(res);
       const requested = classifyRequest(req.method, req.url);
       if (requested) {
-        const refused = policyRefusal(deps.policy, requested, searchParamNames(req)) ?? scopeRefusal(grant, requested, req.body as Resource | undefined);
+        const refused =
+          policyRefusal(deps.policy, requested, searchParamNames(req)) ?? scopeRefusal(grant, requested, req.body as Resource | undefined);
         if (refused) throw refused;
         if (requested.interaction === 'create' || requested.interaction === 'update') {
           const content = contentRefusal(deps.policy, req.body as Resource | undefined);
@@ -171,8 +172,7 @@ function injectFaults(faults: FaultInjector): RequestHandler {
       next();
       return;
     }
-    const headers: Record<string, string> =
-      action.retryAfter === undefined ? {} : { 'Retry-After': String(action.retryAfter) };
+    const headers: Record<string, string> = action.retryAfter === undefined ? {} : { 'Retry-After': String(action.retryAfter) };
     next(new HttpError(action.status, errorOutcome(issueCodeFor(action.status), `Injected fault ${action.status}`), headers));
   };
 }

@@ -11,13 +11,7 @@ import { FHIR_JSON } from './fhir-json';
  * @see http://hl7.org/fhir/R4/http.html#versioning
  * @see http://hl7.org/fhir/R4/http.html#ops
  */
-export function sendFhir(
-  req: Request,
-  res: Response,
-  outcome: OperationOutcome,
-  resource: Resource | undefined,
-  baseUrl: string
-): void {
+export function sendFhir(req: Request, res: Response, outcome: OperationOutcome, resource: Resource | undefined, baseUrl: string): void {
   const status = getStatus(outcome);
   res.status(status).set('Content-Type', FHIR_JSON);
   if (!resource) {
@@ -70,7 +64,7 @@ function completeBundle(bundle: Bundle, req: Request, baseUrl: string): Bundle {
     ...bundle,
     link,
     entry: bundle.entry?.map((e) =>
-      e.resource?.id && !e.fullUrl ? { fullUrl: `${baseUrl}/${e.resource.resourceType}/${e.resource.id}`, ...e } : e
+      e.resource?.id && !e.fullUrl ? { fullUrl: `${baseUrl}/${e.resource.resourceType}/${e.resource.id}`, ...e } : e,
     ),
   };
 }

@@ -38,10 +38,7 @@ export function findReferences(resource: Resource): FoundReference[] {
  * @see http://hl7.org/fhir/R4/references.html#literal
  * @see http://hl7.org/fhir/R4/bundle.html#references
  */
-export function danglingReferences(
-  resource: Resource,
-  exists: (resourceType: string, id: string) => boolean
-): OperationOutcomeIssue[] {
+export function danglingReferences(resource: Resource, exists: (resourceType: string, id: string) => boolean): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
   for (const { reference, path } of findReferences(resource)) {
     if (reference.startsWith('urn:uuid:') || reference.startsWith('urn:oid:')) {

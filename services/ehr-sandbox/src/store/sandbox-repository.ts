@@ -133,15 +133,11 @@ export class SandboxRepository extends FhirRepository<undefined> {
       resourceType,
       id,
       { versionId: this.nextVersionId(resourceType, id), lastUpdated: this.now().toISOString() },
-      this.transaction.getStore()?.journal
+      this.transaction.getStore()?.journal,
     );
   }
 
-  async patchResource<T extends Resource>(
-    resourceType: T['resourceType'],
-    id: string,
-    patch: Operation[]
-  ): Promise<WithId<T>> {
+  async patchResource<T extends Resource>(resourceType: T['resourceType'], id: string, patch: Operation[]): Promise<WithId<T>> {
     const resource = await this.readResource<T>(resourceType, id);
     const errors = applyPatch(resource, patch).filter((e) => e !== null);
     if (errors.length > 0) {
@@ -182,11 +178,7 @@ export class SandboxRepository extends FhirRepository<undefined> {
    * Newest version first; delete versions appear as entries without a resource.
    * @see http://hl7.org/fhir/R4/http.html#history
    */
-  async readHistory<T extends Resource>(
-    resourceType: string,
-    id: string,
-    options?: ReadHistoryOptions
-  ): Promise<Bundle<WithId<T>>> {
+  async readHistory<T extends Resource>(resourceType: string, id: string, options?: ReadHistoryOptions): Promise<Bundle<WithId<T>>> {
     const record = this.store.get(resourceType, id);
     if (!record) {
       throw new OperationOutcomeError(notFound);
@@ -251,7 +243,7 @@ export class SandboxRepository extends FhirRepository<undefined> {
   async searchByReference<T extends Resource>(
     searchRequest: SearchRequest<T>,
     referenceField: string,
-    references: string[]
+    references: string[],
   ): Promise<Record<string, WithId<T>[]>> {
     const results: Record<string, WithId<T>[]> = {};
     for (const reference of references) {
@@ -318,9 +310,7 @@ export class SandboxRepository extends FhirRepository<undefined> {
     if (!this.referentialIntegrity) {
       return;
     }
-    const issues: OperationOutcomeIssue[] = resources.flatMap((r) =>
-      danglingReferences(r, (type, id) => this.exists(type, id))
-    );
+    const issues: OperationOutcomeIssue[] = resources.flatMap((r) => danglingReferences(r, (type, id) => this.exists(type, id)));
     if (issues.length > 0) {
       throw new OperationOutcomeError(unprocessable(issues));
     }
@@ -331,7 +321,7 @@ function historyEntry<T extends Resource>(
   resourceType: string,
   id: string,
   version: ResourceVersion,
-  first: boolean
+  first: boolean,
 ): BundleEntry<WithId<T>> {
   const etag = `W/"${version.versionId}"`;
   if (!version.resource) {

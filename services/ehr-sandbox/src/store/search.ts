@@ -23,9 +23,7 @@ export function prepareSearch<T extends Resource>(search: SearchRequest<T>): Sea
   for (const filter of filters) {
     const param = params[filter.code];
     if (!param) {
-      throw new OperationOutcomeError(
-        badRequest(`Unknown search parameter for ${search.resourceType}: ${filter.code}`, filter.code)
-      );
+      throw new OperationOutcomeError(badRequest(`Unknown search parameter for ${search.resourceType}: ${filter.code}`, filter.code));
     }
     if (param.type === 'reference') {
       filter.value = expandBareReferences(filter.value, param.target ?? []);

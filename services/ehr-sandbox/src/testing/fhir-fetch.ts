@@ -13,7 +13,7 @@ export function fhirClient(baseUrl: string, defaultHeaders: Record<string, strin
     method: string,
     path: string,
     body?: unknown,
-    headers: Record<string, string> = {}
+    headers: Record<string, string> = {},
   ): Promise<Reply<T>> {
     const res = await fetch(`${baseUrl}/${path}`, {
       method,
@@ -31,10 +31,8 @@ export function fhirClient(baseUrl: string, defaultHeaders: Record<string, strin
   return {
     request,
     get: <T = Resource>(path: string, headers?: Record<string, string>) => request<T>('GET', path, undefined, headers),
-    post: <T = Resource>(path: string, body: unknown, headers?: Record<string, string>) =>
-      request<T>('POST', path, body, headers),
-    put: <T = Resource>(path: string, body: unknown, headers?: Record<string, string>) =>
-      request<T>('PUT', path, body, headers),
+    post: <T = Resource>(path: string, body: unknown, headers?: Record<string, string>) => request<T>('POST', path, body, headers),
+    put: <T = Resource>(path: string, body: unknown, headers?: Record<string, string>) => request<T>('PUT', path, body, headers),
     delete: <T = Resource>(path: string) => request<T>('DELETE', path),
   };
 }

@@ -1,6 +1,23 @@
 import { TIMEPOINT_TEXT, severityBand, type InstrumentName } from '@kap/domain';
-import { KAP_CODE_SYSTEM_URL, SCORE_DEFS, resourceId, screeningKey, screeningSelfHarmAlertKey, selfHarmAlertResourceKey, type CourseNoteModel } from '@kap/fhir';
-import { getCourse, getScreening, listCourseMeasures, listDosingSessions, listFollowUps, listGoalsOfCare, listPatientResources, type TenantDb } from '@kap/store';
+import {
+  KAP_CODE_SYSTEM_URL,
+  SCORE_DEFS,
+  resourceId,
+  screeningKey,
+  screeningSelfHarmAlertKey,
+  selfHarmAlertResourceKey,
+  type CourseNoteModel,
+} from '@kap/fhir';
+import {
+  getCourse,
+  getScreening,
+  listCourseMeasures,
+  listDosingSessions,
+  listFollowUps,
+  listGoalsOfCare,
+  listPatientResources,
+  type TenantDb,
+} from '@kap/store';
 import type { Flag, Goal, MedicationAdministration, Observation, Patient, Procedure, Resource } from '@medplum/fhirtypes';
 
 /**
@@ -27,23 +44,28 @@ export async function readCourseNoteModel(db: TenantDb, courseId: string): Promi
 
   const scoreAt = (instrument: InstrumentName): { total: number; severity: string; at: string } | null => {
     const def = SCORE_DEFS.find((d) => d.measure === instrument);
-    const obs = def ? (byRef.get(`Observation/${resourceId(screeningKey(course.screeningId, def.path))}`) as Observation | undefined) : undefined;
+    const obs = def
+      ? (byRef.get(`Observation/${resourceId(screeningKey(course.screeningId, def.path))}`) as Observation | undefined)
+      : undefined;
     if (typeof obs?.valueInteger !== 'number' || !obs.effectiveDateTime) return null;
     return { total: obs.valueInteger, severity: severityBand(instrument, obs.valueInteger).label, at: obs.effectiveDateTime };
   };
-  const score = (instrument: InstrumentName, total: number | null) => (total === null ? null : { total, severity: severityBand(instrument, total).label });
+  const score = (instrument: InstrumentName, total: number | null) =>
+    total === null ? null : { total, severity: severityBand(instrument, total).label };
   const basePhq9 = scoreAt('phq9');
   const baseGad7 = scoreAt('gad7');
   const baseline =
     basePhq9 || baseGad7
-      ? [{
-          label: TIMEPOINT_TEXT.baseline,
-          measuredAt: (basePhq9 ?? baseGad7)?.at ?? '',
-          baseline: true,
-          phq9: basePhq9 && { total: basePhq9.total, severity: basePhq9.severity },
-          gad7: baseGad7 && { total: baseGad7.total, severity: baseGad7.severity },
-          selfHarm: byRef.has(`Flag/${resourceId(selfHarmAlertResourceKey(screeningSelfHarmAlertKey(course.screeningId), 'flag'))}`),
-        }]
+      ? [
+          {
+            label: TIMEPOINT_TEXT.baseline,
+            measuredAt: (basePhq9 ?? baseGad7)?.at ?? '',
+            baseline: true,
+            phq9: basePhq9 && { total: basePhq9.total, severity: basePhq9.severity },
+            gad7: baseGad7 && { total: baseGad7.total, severity: baseGad7.severity },
+            selfHarm: byRef.has(`Flag/${resourceId(selfHarmAlertResourceKey(screeningSelfHarmAlertKey(course.screeningId), 'flag'))}`),
+          },
+        ]
       : [];
 
   const stamps = [
@@ -78,12 +100,17 @@ export async function readCourseNoteModel(db: TenantDb, courseId: string): Promi
         }
       : null,
     safetyAlerts: flags
-      .map((f) => ({ text: f.code.text ?? kapCode(f) ?? 'Alert', raisedAt: f.period?.start ?? f.meta?.lastUpdated ?? '', active: f.status === 'active' }))
+      .map((f) => ({
+        text: f.code.text ?? kapCode(f) ?? 'Alert',
+        raisedAt: f.period?.start ?? f.meta?.lastUpdated ?? '',
+        active: f.status === 'active',
+      }))
       .sort((a, b) => Date.parse(a.raisedAt) - Date.parse(b.raisedAt)),
     sessions: sessions.map((s) => {
       const encounter = s.resourceRefs.encounter ?? '';
       const administration = resources.find(
-        (r): r is MedicationAdministration => r.resourceType === 'MedicationAdministration' && !!encounter && r.context?.reference === encounter,
+        (r): r is MedicationAdministration =>
+          r.resourceType === 'MedicationAdministration' && !!encounter && r.context?.reference === encounter,
       );
       const dose = administration?.dosage?.dose;
       return {
@@ -110,10 +137,15 @@ export async function readCourseNoteModel(db: TenantDb, courseId: string): Promi
     goalsOfCare: discussions.map((d) => {
       const ref = d.resourceRefs.procedure ?? '';
       const procedure = byRef.get(ref) as Procedure | undefined;
-      const goals = (d.resourceRefs.goals ?? '').split(',').filter(Boolean).flatMap((g) => {
-        const goal = byRef.get(g) as Goal | undefined;
-        return goal ? [{ description: goal.description.text ?? '', priority: goal.priority?.text ?? goal.priority?.coding?.[0]?.display ?? null }] : [];
-      });
+      const goals = (d.resourceRefs.goals ?? '')
+        .split(',')
+        .filter(Boolean)
+        .flatMap((g) => {
+          const goal = byRef.get(g) as Goal | undefined;
+          return goal
+            ? [{ description: goal.description.text ?? '', priority: goal.priority?.text ?? goal.priority?.coding?.[0]?.display ?? null }]
+            : [];
+        });
       return {
         discussedAt: d.discussedAt,
         participants: (procedure?.performer ?? []).map((p) => p.actor.display ?? '').filter(Boolean),

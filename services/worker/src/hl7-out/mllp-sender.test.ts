@@ -29,8 +29,10 @@ async function rawReceiver(onMessage: (socket: Socket, text: string) => void): P
   };
 }
 
-const message = (id: string): string => `MSH|^~\\&|KAP|KAP|ENGINE|HOSP|20260301100000||ORU^R01^ORU_R01|${id}|P|2.5.1\rPID|1||MRN-1^^^HOSP^MR`;
-const ack = (id: string, code = 'AA', rest = ''): string => `\x0bMSH|^~\\&|ENGINE|HOSP|KAP|KAP|20260301100000||ACK^R01^ACK|A${id}|P|2.5.1\rMSA|${code}|${id}${rest}\x1c\r`;
+const message = (id: string): string =>
+  `MSH|^~\\&|KAP|KAP|ENGINE|HOSP|20260301100000||ORU^R01^ORU_R01|${id}|P|2.5.1\rPID|1||MRN-1^^^HOSP^MR`;
+const ack = (id: string, code = 'AA', rest = ''): string =>
+  `\x0bMSH|^~\\&|ENGINE|HOSP|KAP|KAP|20260301100000||ACK^R01^ACK|A${id}|P|2.5.1\rMSA|${code}|${id}${rest}\x1c\r`;
 
 describe('MLLP sender', () => {
   let receiver: { port: number; close(): Promise<void> } | undefined;

@@ -104,7 +104,8 @@ export class MllpSender {
         socket.on('error', () => undefined);
         socket.on('close', () => {
           if (this.socket === socket) this.socket = undefined;
-          if (this.waiter?.socket === socket) this.waiter.reject(new MllpLinkError(`${this.host}:${this.port} closed the connection before the ACK`));
+          if (this.waiter?.socket === socket)
+            this.waiter.reject(new MllpLinkError(`${this.host}:${this.port} closed the connection before the ACK`));
         });
         this.socket = socket;
         resolve(socket);

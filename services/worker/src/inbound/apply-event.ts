@@ -61,14 +61,17 @@ export async function applyPatientEvent(tx: TenantDb, event: PatientEvent, ctx: 
     const { deceasedBoolean: _b, deceasedDateTime: _d, ...rest } = patient;
     const deceased =
       event.courseEnd === 'deceased'
-        ? event.deceasedAt ? { deceasedDateTime: event.deceasedAt } : { deceasedBoolean: true }
+        ? event.deceasedAt
+          ? { deceasedDateTime: event.deceasedAt }
+          : { deceasedBoolean: true }
         : { ...(_b !== undefined ? { deceasedBoolean: _b } : {}), ...(_d !== undefined ? { deceasedDateTime: _d } : {}) };
     patient = { ...rest, ...changed, ...deceased };
     await saveForSync(tx, patientId, [patient], { reason: 'hospital-patient-update' });
     if (demographicsUpdated) {
       await enqueueWork(tx, WORK.patientDemographics, { patientId }, { patientId });
       // The course note names the patient: a running course's note is rebuilt with the new demographics.
-      for (const courseId of await listActiveCourseIds(tx, [patientId])) await enqueueWork(tx, WORK.courseNote, { courseId }, { patientId });
+      for (const courseId of await listActiveCourseIds(tx, [patientId]))
+        await enqueueWork(tx, WORK.courseNote, { courseId }, { patientId });
     }
   } else if ((await patientsWaitingForEhrPatient(tx, patientId)).length > 0) {
     // An ADT for a patient whose sync waits for the hospital's Patient in the EHR: it is
@@ -116,7 +119,9 @@ async function applyMerge(tx: TenantDb, event: PatientEvent, ctx: ApplyContext):
     await linkMergedPatient(tx, mergedId, survivorId);
     const old = await readResource<Patient>(tx, 'Patient', mergedId);
     if (old) {
-      await putResources(tx, [{ ...old, active: false, link: [{ other: { reference: `Patient/${survivorId}` }, type: 'replaced-by' }] }], { patientId: mergedId });
+      await putResources(tx, [{ ...old, active: false, link: [{ other: { reference: `Patient/${survivorId}` }, type: 'replaced-by' }] }], {
+        patientId: mergedId,
+      });
     }
     merged.push(mergedId);
   }
@@ -127,7 +132,8 @@ async function applyMerge(tx: TenantDb, event: PatientEvent, ctx: ApplyContext):
     const known = new Set((survivor.identifier ?? []).map((i) => `${i.system}|${i.value}`));
     const added = all.filter((i) => !known.has(`${i.system}|${i.value}`)).map((i) => ({ system: i.system, value: i.value }));
     // Appended: the first hospital identifier stays the one the EHR sync finds the Patient by.
-    if (added.length > 0) await putResources(tx, [{ ...survivor, identifier: [...(survivor.identifier ?? []), ...added] }], { patientId: survivorId });
+    if (added.length > 0)
+      await putResources(tx, [{ ...survivor, identifier: [...(survivor.identifier ?? []), ...added] }], { patientId: survivorId });
   }
   return { patientId: survivorId, matched: 'patient', merged };
 }

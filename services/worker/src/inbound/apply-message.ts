@@ -10,7 +10,16 @@ import {
   type PatientEvent,
 } from '@kap/inbound';
 import type { InboundMessageJobData } from '@kap/queue';
-import { getInboundMessage, lockInboundMessage, markCompleted, markInboundProcessed, tenantOf, type TenantDb, type InboundMessageRow, type JsonValue } from '@kap/store';
+import {
+  getInboundMessage,
+  lockInboundMessage,
+  markCompleted,
+  markInboundProcessed,
+  tenantOf,
+  type TenantDb,
+  type InboundMessageRow,
+  type JsonValue,
+} from '@kap/store';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { Config } from '@kap/config';
 import type { Logger } from 'pino';
@@ -46,29 +55,38 @@ export async function applyInboundMessage(deps: InboundDeps, data: InboundMessag
   }
   const events = await eventsOf(deps, message);
   const at = (deps.now ?? (() => new Date()))().toISOString();
-  return deps.db.transaction(async (tx) => {
-    if ((await lockInboundMessage(tx, message.id)) !== 'accepted') throw new AlreadyApplied();
-    const outcomes: EventOutcome[] = [];
-    for (const event of events) {
-      outcomes.push(await applyPatientEvent(tx, event, { messageId: message.id, at, webhookUrls: deps.webhookUrls }));
-    }
-    if (!(await markInboundProcessed(tx, message.id, outcomes as unknown as JsonValue))) {
-      // Another run applied it meanwhile: roll this one back.
-      throw new AlreadyApplied();
-    }
-    await auditAdapterWrites(tx, deps.config, 'worker/ehr-inbound', appliedWrites(message, events, outcomes), new Date(at));
-    await markCompleted(tx, data.outboxKey);
-    const stopped = outcomes.flatMap((o) => o.stoppedCourses ?? []);
-    deps.logger.info(
-      { tenant: tenantOf(deps.db), inboundMessage: message.id, type: message.messageType, events: outcomes.length, matched: outcomes.map((o) => o.matched), stoppedCourses: stopped.length },
-      'hospital message applied',
-    );
-    return `applied: ${outcomes.map((o) => o.matched).join(',') || 'no events'}`;
-  }).catch(async (err: unknown) => {
-    if (!(err instanceof AlreadyApplied)) throw err;
-    await markCompleted(deps.db, data.outboxKey);
-    return 'already applied';
-  });
+  return deps.db
+    .transaction(async (tx) => {
+      if ((await lockInboundMessage(tx, message.id)) !== 'accepted') throw new AlreadyApplied();
+      const outcomes: EventOutcome[] = [];
+      for (const event of events) {
+        outcomes.push(await applyPatientEvent(tx, event, { messageId: message.id, at, webhookUrls: deps.webhookUrls }));
+      }
+      if (!(await markInboundProcessed(tx, message.id, outcomes as unknown as JsonValue))) {
+        // Another run applied it meanwhile: roll this one back.
+        throw new AlreadyApplied();
+      }
+      await auditAdapterWrites(tx, deps.config, 'worker/ehr-inbound', appliedWrites(message, events, outcomes), new Date(at));
+      await markCompleted(tx, data.outboxKey);
+      const stopped = outcomes.flatMap((o) => o.stoppedCourses ?? []);
+      deps.logger.info(
+        {
+          tenant: tenantOf(deps.db),
+          inboundMessage: message.id,
+          type: message.messageType,
+          events: outcomes.length,
+          matched: outcomes.map((o) => o.matched),
+          stoppedCourses: stopped.length,
+        },
+        'hospital message applied',
+      );
+      return `applied: ${outcomes.map((o) => o.matched).join(',') || 'no events'}`;
+    })
+    .catch(async (err: unknown) => {
+      if (!(err instanceof AlreadyApplied)) throw err;
+      await markCompleted(deps.db, data.outboxKey);
+      return 'already applied';
+    });
 }
 
 class AlreadyApplied extends Error {}
@@ -78,12 +96,21 @@ class AlreadyApplied extends Error {}
  * courses stopped, records merged), each with the message as the cause. An event that
  * matched nobody, or changed nothing, writes no patient data and is not audited.
  */
-export function appliedWrites(message: InboundMessageRow, events: readonly PatientEvent[], outcomes: readonly EventOutcome[]): AdapterWrite[] {
-  const cause = { kind: 'inbound-message' as const, id: String(message.id), description: `${message.channel} ${message.messageType ?? 'message'} applied` };
+export function appliedWrites(
+  message: InboundMessageRow,
+  events: readonly PatientEvent[],
+  outcomes: readonly EventOutcome[],
+): AdapterWrite[] {
+  const cause = {
+    kind: 'inbound-message' as const,
+    id: String(message.id),
+    description: `${message.channel} ${message.messageType ?? 'message'} applied`,
+  };
   return outcomes.flatMap((o, i): AdapterWrite[] => {
     if (o.matched !== 'patient' || !o.patientId) return [];
     const event = events[i];
-    const wrote = o.demographicsUpdated || (o.stoppedCourses?.length ?? 0) > 0 || (o.merged?.length ?? 0) > 0 || event?.courseEnd === 'deceased';
+    const wrote =
+      o.demographicsUpdated || (o.stoppedCourses?.length ?? 0) > 0 || (o.merged?.length ?? 0) > 0 || event?.courseEnd === 'deceased';
     if (!wrote) return [];
     const stopped = o.stoppedCourses?.length ? `; ${o.stoppedCourses.length} course(s) stopped` : '';
     return [
@@ -101,7 +128,11 @@ const PING_LOOKBACK_MS = 15 * 60_000;
  * ours: the EHR is asked with the same criteria for what changed shortly before it came.
  * Applying a death or a discharge twice changes nothing, so an overlap is harmless.
  */
-async function pingEvents(deps: InboundDeps, message: InboundMessageRow, settings: ReturnType<typeof inboundSettings>): Promise<PatientEvent[]> {
+async function pingEvents(
+  deps: InboundDeps,
+  message: InboundMessageRow,
+  settings: ReturnType<typeof inboundSettings>,
+): Promise<PatientEvent[]> {
   const since = new Date(Date.parse(message.receivedAt) - PING_LOOKBACK_MS).toISOString();
   const events: PatientEvent[] = [];
   for (const criteria of Object.values(CLASSIC_CRITERIA)) {

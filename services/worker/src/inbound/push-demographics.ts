@@ -17,7 +17,10 @@ const FED_ELEMENTS = ['name', 'birthDate', 'gender'] as const;
  * concurrent change is a 412 and the job retries on a fresh read. A Patient the EHR does
  * not have yet gets the new demographics when the normal sync creates it.
  */
-export async function pushPatientDemographics(deps: { db: TenantDb; ehr: EhrClient; config: Config; now?: () => Date }, data: PatientUpdateJobData): Promise<string> {
+export async function pushPatientDemographics(
+  deps: { db: TenantDb; ehr: EhrClient; config: Config; now?: () => Date },
+  data: PatientUpdateJobData,
+): Promise<string> {
   const local = await readResource<Patient>(deps.db, 'Patient', data.patientId);
   if (!local) {
     await markCompleted(deps.db, data.outboxKey);
@@ -27,7 +30,8 @@ export async function pushPatientDemographics(deps: { db: TenantDb; ehr: EhrClie
   let current = state?.ehrId ? await deps.ehr.read('Patient', state.ehrId) : undefined;
   if (!current) {
     const identity = syncIdentityOf(local);
-    const found = identity.by === 'identifier' ? await deps.ehr.findByIdentifiers('Patient', [{ system: identity.system, value: identity.value }]) : [];
+    const found =
+      identity.by === 'identifier' ? await deps.ehr.findByIdentifiers('Patient', [{ system: identity.system, value: identity.value }]) : [];
     if (found.length > 1) throw new Error(`The EHR holds more than one Patient with the hospital identifier; resolve the duplicate there`);
     if (found[0]?.id) current = await deps.ehr.read('Patient', found[0].id);
   }
@@ -62,14 +66,24 @@ export async function pushPatientDemographics(deps: { db: TenantDb; ehr: EhrClie
   // The adapter changed the EHR's copy of the patient on its own: the trail names the EHR's
   // Patient and the work that asked for it (the hospital feed's change, stored in the outbox).
   await deps.db.transaction(async (tx) => {
-    await auditAdapterWrites(tx, deps.config, 'worker/patient-demographics', [
-      {
-        patientId: data.patientId,
-        interaction: 'update',
-        resources: [`${ehrBaseUrl(deps.config)}/Patient/${current.resource.id}`],
-        cause: { kind: 'outbox', id: data.outboxKey, description: "demographics the hospital's feed changed, pushed to the EHR's Patient" },
-      },
-    ], (deps.now ?? (() => new Date()))());
+    await auditAdapterWrites(
+      tx,
+      deps.config,
+      'worker/patient-demographics',
+      [
+        {
+          patientId: data.patientId,
+          interaction: 'update',
+          resources: [`${ehrBaseUrl(deps.config)}/Patient/${current.resource.id}`],
+          cause: {
+            kind: 'outbox',
+            id: data.outboxKey,
+            description: "demographics the hospital's feed changed, pushed to the EHR's Patient",
+          },
+        },
+      ],
+      (deps.now ?? (() => new Date()))(),
+    );
     await markCompleted(tx, data.outboxKey);
   });
   return 'updated';

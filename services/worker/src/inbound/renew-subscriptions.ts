@@ -44,7 +44,11 @@ function subscriptionClient(deps: WorkerDeps, tenant: Tenant): EhrClient {
   if (!byTenant) clients.set(deps, (byTenant = new Map()));
   let ehr = byTenant.get(tenant.id);
   if (!ehr) {
-    ehr = connectEhr(tenant.config, { manages: ['Subscription'], userAgent: 'kap-subscription-renewal', ...(deps.ehrFetch ? { fetch: deps.ehrFetch } : {}) });
+    ehr = connectEhr(tenant.config, {
+      manages: ['Subscription'],
+      userAgent: 'kap-subscription-renewal',
+      ...(deps.ehrFetch ? { fetch: deps.ehrFetch } : {}),
+    });
     byTenant.set(tenant.id, ehr);
   }
   return ehr;
@@ -67,8 +71,16 @@ export async function renewSubscriptionTokensOnce(deps: WorkerDeps): Promise<Map
         ...(deps.now ? { now: () => (deps.now as () => Date)().getTime() } : {}),
       });
       results.set(tenant.id, outcome);
-      if (outcome.status === 'renewed') deps.logger.info({ tenantId: tenant.id, expiresAt: outcome.expiresAt, subscriptions: outcome.subscriptions.length }, 'EHR notification token renewed on its Subscriptions');
-      if (outcome.status === 'none') deps.logger.warn({ tenantId: tenant.id }, 'no Subscriptions of ours on the EHR to renew the notification token of: run npm run ehr:subscribe');
+      if (outcome.status === 'renewed')
+        deps.logger.info(
+          { tenantId: tenant.id, expiresAt: outcome.expiresAt, subscriptions: outcome.subscriptions.length },
+          'EHR notification token renewed on its Subscriptions',
+        );
+      if (outcome.status === 'none')
+        deps.logger.warn(
+          { tenantId: tenant.id },
+          'no Subscriptions of ours on the EHR to renew the notification token of: run npm run ehr:subscribe',
+        );
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       results.set(tenant.id, error);

@@ -48,7 +48,7 @@ export async function ensureEhrSubscriptions(ehr: EhrClient, subscriptions: read
     await ehr.update({
       ...rest,
       ...(extension.length > 0 ? { extension } : {}),
-      status: stopped ? wanted.status ?? 'requested' : found.status,
+      status: stopped ? (wanted.status ?? 'requested') : found.status,
       channel: { ...found.channel, ...wanted.channel },
     } as Subscription);
     results.push({ criteria, status: 'updated', location });
@@ -58,7 +58,9 @@ export async function ensureEhrSubscriptions(ehr: EhrClient, subscriptions: read
 
 function sameDelivery(found: Subscription, wanted: Subscription): boolean {
   const secretOf = (s: Subscription): string | undefined => s.extension?.find((e) => e.url === SUBSCRIPTION_SECRET_EXTENSION)?.valueString;
-  return JSON.stringify(found.channel?.header ?? []) === JSON.stringify(wanted.channel?.header ?? []) && secretOf(found) === secretOf(wanted);
+  return (
+    JSON.stringify(found.channel?.header ?? []) === JSON.stringify(wanted.channel?.header ?? []) && secretOf(found) === secretOf(wanted)
+  );
 }
 
 export interface SubscribeOptions {
@@ -93,7 +95,10 @@ export async function subscribeToEhr(ehr: EhrClient, config: Config, options: Su
           classicSubscription(type, { ...delivery, ...(config.EHR_SUBSCRIPTION_SECRET ? { secret: config.EHR_SUBSCRIPTION_SECRET } : {}) }),
         )
       : [
-          backportSubscription({ resourceType: 'Patient', topic: config.EHR_SUBSCRIPTION_TOPIC_PATIENT }, { ...delivery, content: config.EHR_SUBSCRIPTION_CONTENT, heartbeatSeconds: 3600 }),
+          backportSubscription(
+            { resourceType: 'Patient', topic: config.EHR_SUBSCRIPTION_TOPIC_PATIENT },
+            { ...delivery, content: config.EHR_SUBSCRIPTION_CONTENT, heartbeatSeconds: 3600 },
+          ),
           backportSubscription(
             { resourceType: 'Encounter', topic: config.EHR_SUBSCRIPTION_TOPIC_ENCOUNTER, filter: 'Encounter?status=finished' },
             { ...delivery, content: config.EHR_SUBSCRIPTION_CONTENT, heartbeatSeconds: 3600 },
@@ -154,10 +159,18 @@ export async function renewSubscriptionToken(ehr: EhrClient, config: Config, opt
   const expiries = mine.map((s) => bearerExpiryMs(s.channel?.header?.find((h) => /^Authorization:/i.test(h))));
   const soonest = expiries.some((e) => e === undefined) ? undefined : Math.min(...(expiries as number[]));
   if (soonest !== undefined && soonest - now > options.renewWithinMs) {
-    return { status: 'current', expiresAt: new Date(soonest).toISOString(), subscriptions: mine.map((s) => ({ criteria: s.criteria ?? '', status: 'exists', location: `Subscription/${s.id}` })) };
+    return {
+      status: 'current',
+      expiresAt: new Date(soonest).toISOString(),
+      subscriptions: mine.map((s) => ({ criteria: s.criteria ?? '', status: 'exists', location: `Subscription/${s.id}` })),
+    };
   }
   const token = await options.issueToken();
   const outcome = await subscribeToEhr(ehr, config, { endpoint: options.endpoint, token });
   const expires = bearerExpiryMs(`Authorization: Bearer ${token}`);
-  return { status: 'renewed', ...(expires !== undefined ? { expiresAt: new Date(expires).toISOString() } : {}), subscriptions: outcome.subscriptions };
+  return {
+    status: 'renewed',
+    ...(expires !== undefined ? { expiresAt: new Date(expires).toISOString() } : {}),
+    subscriptions: outcome.subscriptions,
+  };
 }

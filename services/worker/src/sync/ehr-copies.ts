@@ -1,4 +1,11 @@
-import { chunkIdentifierTokens, syncIdentityKey, type EhrClient, type EhrCopy, type KnownEhrCopy, type SyncIdentity } from '@kap/ehr-client';
+import {
+  chunkIdentifierTokens,
+  syncIdentityKey,
+  type EhrClient,
+  type EhrCopy,
+  type KnownEhrCopy,
+  type SyncIdentity,
+} from '@kap/ehr-client';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import { syncIdentitiesOfEhrCopy } from './sync-identity';
 

@@ -17,15 +17,29 @@ const statement: CapabilityStatement = {
       mode: 'server',
       resource: [
         { type: 'Patient', interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: [{ name: 'identifier', type: 'token' }] },
-        { type: 'Observation', interaction: [{ code: 'create' }, { code: 'search-type' }], conditionalCreate: false, searchParam: [{ name: 'identifier', type: 'token' }] },
-        { type: 'QuestionnaireResponse', interaction: [{ code: 'create' }], conditionalCreate: false, searchParam: [{ name: 'identifier', type: 'token' }] },
+        {
+          type: 'Observation',
+          interaction: [{ code: 'create' }, { code: 'search-type' }],
+          conditionalCreate: false,
+          searchParam: [{ name: 'identifier', type: 'token' }],
+        },
+        {
+          type: 'QuestionnaireResponse',
+          interaction: [{ code: 'create' }],
+          conditionalCreate: false,
+          searchParam: [{ name: 'identifier', type: 'token' }],
+        },
       ],
     },
   ],
 };
 const strategy = decideWriteStrategy(readCapabilities(statement), writeSettingsFrom({ EHR_OBSERVATION_CATEGORIES: 'vital-signs' }));
 
-const patient: Patient = { resourceType: 'Patient', id: 'p1', identifier: [{ system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: 'MRN-1' }] };
+const patient: Patient = {
+  resourceType: 'Patient',
+  id: 'p1',
+  identifier: [{ system: 'urn:oid:2.16.840.1.113883.19.5.99999.1', value: 'MRN-1' }],
+};
 const lab: Observation = {
   resourceType: 'Observation',
   id: 'lab',
@@ -38,7 +52,11 @@ const lab: Observation = {
 describe('the sync planner against an EHR that may not create Patients', () => {
   it('finds a create that is not conditional by its identifier all the same, so a retry searches before it writes', () => {
     const obs: Observation = { ...lab, category: [] };
-    expect(syncIdentityOf(obs, strategy.forType('Observation'))).toEqual({ by: 'identifier', system: 'https://kap-adapter.org/fhir/sid/resource', value: 'lab' });
+    expect(syncIdentityOf(obs, strategy.forType('Observation'))).toEqual({
+      by: 'identifier',
+      system: 'https://kap-adapter.org/fhir/sid/resource',
+      value: 'lab',
+    });
   });
 
   it('references the matched Patient by its EHR id, not logically; a kept-back Observation category logically', () => {

@@ -28,7 +28,9 @@ const observation = (profiles: string[]): Observation => ({
 });
 
 /** An EHR on loopback that answers each create with `answer(body)`, recording what it got. */
-async function ehrAnswering(answer: (body: Observation) => number): Promise<{ url: string; bodies: Observation[]; close(): Promise<void> }> {
+async function ehrAnswering(
+  answer: (body: Observation) => number,
+): Promise<{ url: string; bodies: Observation[]; close(): Promise<void> }> {
   const bodies: Observation[] = [];
   const server: Server = createServer((req, res) => {
     let text = '';
@@ -37,10 +39,19 @@ async function ehrAnswering(answer: (body: Observation) => number): Promise<{ ur
       const body = JSON.parse(text) as Observation;
       bodies.push(body);
       const status = answer(body);
-      const reply = status === 201
-        ? { ...body, id: `ehr-${bodies.length}`, meta: { ...body.meta, versionId: 'v1' } }
-        : { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing', diagnostics: `refused #${bodies.length}` }] };
-      res.writeHead(status, { 'Content-Type': 'application/fhir+json', ...(status === 201 ? { Location: `Observation/ehr-${bodies.length}/_history/v1` } : {}) }).end(JSON.stringify(reply));
+      const reply =
+        status === 201
+          ? { ...body, id: `ehr-${bodies.length}`, meta: { ...body.meta, versionId: 'v1' } }
+          : {
+              resourceType: 'OperationOutcome',
+              issue: [{ severity: 'error', code: 'processing', diagnostics: `refused #${bodies.length}` }],
+            };
+      res
+        .writeHead(status, {
+          'Content-Type': 'application/fhir+json',
+          ...(status === 201 ? { Location: `Observation/ehr-${bodies.length}/_history/v1` } : {}),
+        })
+        .end(JSON.stringify(reply));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -81,7 +92,9 @@ describe('profile claims an EHR refuses', () => {
       expect(requests).toBe(2);
       expect(ehr.bodies[1]?.meta?.profile).toBeUndefined();
       expect(ehr.bodies[1]?.code).toEqual(observation([]).code);
-      expect(note).toMatch(/sent without its profile claim http:\/\/hl7\.org\/fhir\/StructureDefinition\/bp \(data unchanged\): the EHR refused it claiming it: .*refused #1/);
+      expect(note).toMatch(
+        /sent without its profile claim http:\/\/hl7\.org\/fhir\/StructureDefinition\/bp \(data unchanged\): the EHR refused it claiming it: .*refused #1/,
+      );
       expect(claims.learned()).toEqual([BP]);
       // The next one goes without the claim at once.
       const next = await sendOneObservation(ehr.url, observation([BP]), claims);
@@ -96,7 +109,9 @@ describe('profile claims an EHR refuses', () => {
     const ehr = await ehrAnswering(() => 400);
     try {
       const { result, requests, claims } = await sendOneObservation(ehr.url, observation([BP]));
-      expect(result && 'refused' in result ? result.refused : '').toMatch(/refused #1.*refused without its profile claims too: .*refused #2/);
+      expect(result && 'refused' in result ? result.refused : '').toMatch(
+        /refused #1.*refused without its profile claims too: .*refused #2/,
+      );
       expect(requests).toBe(2);
       expect(claims.learned()).toEqual([]);
     } finally {

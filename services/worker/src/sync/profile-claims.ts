@@ -36,7 +36,11 @@ export function profileClaims(ehr: EhrClient | undefined, configured: readonly s
   }
   const refusedBefore = learned;
   const unclaimed = (url: string): string | undefined =>
-    configured.includes(url) ? 'listed in EHR_UNCLAIMED_PROFILES' : refusedBefore.has(url) ? `the EHR refused it before: ${refusedBefore.get(url)}` : undefined;
+    configured.includes(url)
+      ? 'listed in EHR_UNCLAIMED_PROFILES'
+      : refusedBefore.has(url)
+        ? `the EHR refused it before: ${refusedBefore.get(url)}`
+        : undefined;
   return {
     outgoing(resource) {
       const claims = resource.meta?.profile ?? [];

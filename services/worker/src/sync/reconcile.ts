@@ -40,7 +40,8 @@ export async function reconcileWithEhr(db: TenantDb, ehr: EhrClient, settings: E
     const missing = found.filter((r) => r.status === 'missing').map((r) => r.resource);
     for (const r of found) {
       const local = resources.find((x) => `${x.type}/${x.id}` === r.resource);
-      if (r.status === 'in-ehr' && local && missing.some((m) => referencesTo(local.resource).has(m))) results.push({ ...r, status: 'different' });
+      if (r.status === 'in-ehr' && local && missing.some((m) => referencesTo(local.resource).has(m)))
+        results.push({ ...r, status: 'different' });
       else results.push(r);
     }
   }
@@ -56,12 +57,22 @@ const referencesTo = (resource: unknown): Set<string> => {
   return refs;
 };
 
-async function reconcilePatient(db: TenantDb, ehr: EhrClient, strategy: WriteStrategy, patient: string, resources: readonly SyncedResource[]): Promise<Found[]> {
+async function reconcilePatient(
+  db: TenantDb,
+  ehr: EhrClient,
+  strategy: WriteStrategy,
+  patient: string,
+  resources: readonly SyncedResource[],
+): Promise<Found[]> {
   const all = await listPatientResources(db, patient);
   const known = await knownCopies(db, all);
   const keptBack = keptBackReferences(all, strategy);
   const identity = (r: Resource) => syncIdentityOf(r, strategy.forType(r.resourceType));
-  const duplicates = await findDuplicates(ehr, resources.filter((r) => r.type !== 'Patient'), identity);
+  const duplicates = await findDuplicates(
+    ehr,
+    resources.filter((r) => r.type !== 'Patient'),
+    identity,
+  );
   const results: Found[] = [];
   for (const r of resources) {
     const local = `${r.type}/${r.id}`;
@@ -72,7 +83,9 @@ async function reconcilePatient(db: TenantDb, ehr: EhrClient, strategy: WriteStr
       results.push({ ...at, status: 'missing' });
       continue;
     }
-    const existing = new Map<string, EhrCopy>([[copyKey(r.resource, identity(r.resource)), { resource: copy.resource, ...(copy.etag ? { etag: copy.etag } : {}) }]]);
+    const existing = new Map<string, EhrCopy>([
+      [copyKey(r.resource, identity(r.resource)), { resource: copy.resource, ...(copy.etag ? { etag: copy.etag } : {}) }],
+    ]);
     let same: boolean;
     try {
       const plan = planSync({

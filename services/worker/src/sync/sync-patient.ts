@@ -85,7 +85,16 @@ export async function syncPatient(db: TenantDb, ehr: EhrClient, patientId: strin
   const strategy = decideWriteStrategy(await capabilities.get(), settings);
   const claims = profileClaims(ehr, settings.unclaimedProfiles);
   for (let attempt = 1; ; attempt++) {
-    const run: Run = { written: 0, unchanged: 0, notSent: 0, requests: 0, refused: new Map(), claims, claimTrials: new Map(), waitingForPatient: undefined };
+    const run: Run = {
+      written: 0,
+      unchanged: 0,
+      notSent: 0,
+      requests: 0,
+      refused: new Map(),
+      claims,
+      claimTrials: new Map(),
+      waitingForPatient: undefined,
+    };
     try {
       await syncPass(db, ehr, strategy, patientId, run, attempt > 1, 0);
     } catch (err) {
@@ -125,7 +134,15 @@ interface Run {
 /** At most this many follow-up passes (stubs completed, matched copies compared) per attempt. */
 const MAX_PASSES = 3;
 
-async function syncPass(db: TenantDb, ehr: EhrClient, strategy: WriteStrategy, patientId: string, run: Run, readFirst: boolean, pass: number): Promise<void> {
+async function syncPass(
+  db: TenantDb,
+  ehr: EhrClient,
+  strategy: WriteStrategy,
+  patientId: string,
+  run: Run,
+  readFirst: boolean,
+  pass: number,
+): Promise<void> {
   const unsynced = (await listUnsynced(db, patientId)).filter((u) => !run.refused.has(`${u.type}/${u.id}`));
   if (unsynced.length === 0) return;
 
@@ -140,7 +157,11 @@ async function syncPass(db: TenantDb, ehr: EhrClient, strategy: WriteStrategy, p
     notSentWhy.set(why, [...(notSentWhy.get(why) ?? []), `${u.type}/${u.id}`]);
   }
   for (const [why, refs] of notSentWhy) {
-    await markNotSent(db, notSent.filter((u) => refs.includes(`${u.type}/${u.id}`)).map((u) => ({ type: u.type, id: u.id, version: u.version })), why);
+    await markNotSent(
+      db,
+      notSent.filter((u) => refs.includes(`${u.type}/${u.id}`)).map((u) => ({ type: u.type, id: u.id, version: u.version })),
+      why,
+    );
   }
   if (pass === 0) run.notSent += notSent.length;
 
@@ -152,7 +173,11 @@ async function syncPass(db: TenantDb, ehr: EhrClient, strategy: WriteStrategy, p
     const waiting = await matchEhrPatient(db, ehr, patientResources, known);
     if (waiting) {
       run.waitingForPatient = waiting;
-      await markWaitingForPatient(db, toSend.map((u) => ({ type: u.type, id: u.id, version: u.version })), waiting);
+      await markWaitingForPatient(
+        db,
+        toSend.map((u) => ({ type: u.type, id: u.id, version: u.version })),
+        waiting,
+      );
       return;
     }
     known = await knownCopies(db, patientResources);
@@ -162,7 +187,9 @@ async function syncPass(db: TenantDb, ehr: EhrClient, strategy: WriteStrategy, p
   // A newer version of what the EHR holds but cannot update (its Observations, on most
   // hospital EHRs): the EHR keeps the version it has, and this one stays here, said so, never
   // attempted. A copy recorded but never confirmed (a create that matched) is compared below.
-  const frozen = toSend.filter((u) => u.type !== 'Patient' && u.syncedVersion !== null && !strategy.forType(u.type).update && known.has(`${u.type}/${u.id}`));
+  const frozen = toSend.filter(
+    (u) => u.type !== 'Patient' && u.syncedVersion !== null && !strategy.forType(u.type).update && known.has(`${u.type}/${u.id}`),
+  );
   for (const u of frozen) {
     const why = `EHR takes no update of ${u.type}: it keeps version ${u.syncedVersion} as sent; version ${u.version} stays here`;
     await markNotSent(db, [{ type: u.type, id: u.id, version: u.version }], why);
@@ -183,7 +210,8 @@ async function syncPass(db: TenantDb, ehr: EhrClient, strategy: WriteStrategy, p
   // an earlier attempt wrote (its answer lost, or the worker killed before recording it) is
   // found and recorded instead of written twice. The patient's lease keeps other writers out.
   const unconditional = sendable.filter(
-    (r) => !strategy.forType(r.resource.resourceType).conditionalCreate && identity(r.resource).by !== 'none' && !known.has(refOf(r.resource)),
+    (r) =>
+      !strategy.forType(r.resource.resourceType).conditionalCreate && identity(r.resource).by !== 'none' && !known.has(refOf(r.resource)),
   );
   const existing = await searchBeforeCreate(db, ehr, readFirst ? sendable : unconditional, identity, known, run);
   // What the EHR refused even to search for is recorded failed; the rest still goes.
@@ -197,7 +225,8 @@ async function syncPass(db: TenantDb, ehr: EhrClient, strategy: WriteStrategy, p
     // A reference to one the EHR refused earlier in this run blocks it too.
     dependsOn: localReferences(r.resource).filter((ref) => (byRef.has(ref) && !hasEhrCopy(ref)) || run.refused.has(ref)),
     // A create that is not conditional goes alone, and its EHR id is recorded before anything else is sent.
-    alone: (identity(r.resource).by === 'none' || !strategy.forType(r.resource.resourceType).conditionalCreate) && !known.has(refOf(r.resource)),
+    alone:
+      (identity(r.resource).by === 'none' || !strategy.forType(r.resource.resourceType).conditionalCreate) && !known.has(refOf(r.resource)),
   }));
   const dependsOn = new Map(items.map((i) => [i.key, i.dependsOn]));
   const groups = groupWrites(items, { mode: strategy.mode, maxEntries: strategy.maxEntries });
@@ -217,7 +246,9 @@ async function syncPass(db: TenantDb, ehr: EhrClient, strategy: WriteStrategy, p
       run.refused.set(key, why);
       await failed(db, byRef.get(key) as LocalResource, why);
     }
-    const waiting = keys.filter((k) => !blocked.includes(k) && localReferences((byRef.get(k) as LocalResource).resource).some((d) => deferred.has(d)));
+    const waiting = keys.filter(
+      (k) => !blocked.includes(k) && localReferences((byRef.get(k) as LocalResource).resource).some((d) => deferred.has(d)),
+    );
     for (const k of waiting) deferred.add(k);
     const resources = keys.filter((k) => !blocked.includes(k) && !waiting.includes(k)).map((k) => byRef.get(k) as LocalResource);
     if (resources.length === 0) continue;
@@ -242,18 +273,32 @@ async function syncPass(db: TenantDb, ehr: EhrClient, strategy: WriteStrategy, p
           for (const r of sent.results) {
             if (!('ok' in r)) continue;
             const [type, id] = r.localReference.split('/') as [string, string];
-            await recordEhrCopy(tx, { type, id, localVersion: r.ok.version, ehrId: r.ok.ehrReference.split('/')[1] as string, ehrVersion: r.ok.ehrVersion });
+            await recordEhrCopy(tx, {
+              type,
+              id,
+              localVersion: r.ok.version,
+              ehrId: r.ok.ehrReference.split('/')[1] as string,
+              ehrVersion: r.ok.ehrVersion,
+            });
           }
         });
         known = await knownCopies(db, patientResources);
       }
       // One by one, in the same order, each planned with what the previous ones wrote.
-      queue.unshift(...resources.map((r) => ({ keys: [refOf(r.resource)], stubs: new Map([...(group?.stubs ?? [])].filter(([k]) => k === refOf(r.resource))) })));
+      queue.unshift(
+        ...resources.map((r) => ({
+          keys: [refOf(r.resource)],
+          stubs: new Map([...(group?.stubs ?? [])].filter(([k]) => k === refOf(r.resource))),
+        })),
+      );
       continue;
     }
     // An update the EHR answers 404/410 for: its copy is gone there. Forget it and create it again.
     const gone = sent.results.filter(
-      (r) => !('ok' in r) && /^(404|410)$/.test(r.status) && plan.resources.find((p) => p.localReference === r.localReference)?.action === 'update',
+      (r) =>
+        !('ok' in r) &&
+        /^(404|410)$/.test(r.status) &&
+        plan.resources.find((p) => p.localReference === r.localReference)?.action === 'update',
     );
     for (const r of gone) {
       const [type, id] = r.localReference.split('/') as [string, string];
@@ -261,7 +306,15 @@ async function syncPass(db: TenantDb, ehr: EhrClient, strategy: WriteStrategy, p
     }
     const goneRefs = new Set(gone.map((r) => r.localReference));
     for (const ref of goneRefs) deferred.add(ref);
-    await record(db, plan, sent.results.filter((r) => !goneRefs.has(r.localReference)), byRef, run, dependsOn, sent.notes);
+    await record(
+      db,
+      plan,
+      sent.results.filter((r) => !goneRefs.has(r.localReference)),
+      byRef,
+      run,
+      dependsOn,
+      sent.notes,
+    );
     if (gone.length > 0) again = true;
     if (sent.results.some((r) => 'ok' in r && (r.matchedExisting || r.stub) && !r.localReference.startsWith('Patient/'))) again = true;
     known = await knownCopies(db, patientResources);
@@ -289,7 +342,13 @@ async function searchBeforeCreate(
   for (const r of resources) byType.set(r.resource.resourceType, [...(byType.get(r.resource.resourceType) ?? []), r]);
   for (const [type, list] of byType) {
     try {
-      for (const [key, copy] of await readEhrCopies(ehr, list.map((r) => r.resource), identity, known)) existing.set(key, copy);
+      for (const [key, copy] of await readEhrCopies(
+        ehr,
+        list.map((r) => r.resource),
+        identity,
+        known,
+      ))
+        existing.set(key, copy);
     } catch (err) {
       if (!isEhrError(err) || (err.kind !== 'rejected' && err.kind !== 'not-found')) throw err;
       const why = `the EHR refused the ${type} search that must come before its create: ${err.message}`.slice(0, 500);
@@ -441,7 +500,13 @@ async function sendOne(ehr: EhrClient, p: PlannedResource, run: ClaimsRun): Prom
  * them, the refusal was the claims', remembered for this EHR and noted on the resource;
  * refused again, the first refusal stands, with the second beside it.
  */
-async function withoutTheClaims(ehr: EhrClient, p: PlannedResource, resource: Resource, refusal: string, run: ClaimsRun): Promise<{ result: EntryResult; note?: string }> {
+async function withoutTheClaims(
+  ehr: EhrClient,
+  p: PlannedResource,
+  resource: Resource,
+  refusal: string,
+  run: ClaimsRun,
+): Promise<{ result: EntryResult; note?: string }> {
   const claimed = run.claims.droppable(resource);
   try {
     run.requests++;
@@ -547,14 +612,21 @@ export function keptBackReferences(all: readonly Resource[], strategy: WriteStra
  * identifier, and records its EHR id as the Patient's copy (never written: the hospital
  * owns it). Returns why the sync must wait, or undefined once the Patient is matched.
  */
-export async function matchEhrPatient(db: TenantDb, ehr: EhrClient, all: readonly Resource[], known: ReadonlyMap<string, KnownEhrCopy>): Promise<string | undefined> {
+export async function matchEhrPatient(
+  db: TenantDb,
+  ehr: EhrClient,
+  all: readonly Resource[],
+  known: ReadonlyMap<string, KnownEhrCopy>,
+): Promise<string | undefined> {
   const patient = all.find((r) => r.resourceType === 'Patient');
   if (!patient?.id) return 'the adapter holds no Patient for this patient';
   const version = Number(patient.meta?.versionId ?? 1);
   const ref = `Patient/${patient.id}`;
   const copy = known.get(ref);
   if (copy) {
-    await markSyncedMany(db, [{ type: 'Patient', id: patient.id, localVersion: version, ehrId: copy.reference.split('/')[1] as string, ehrVersion: copy.version }]);
+    await markSyncedMany(db, [
+      { type: 'Patient', id: patient.id, localVersion: version, ehrId: copy.reference.split('/')[1] as string, ehrVersion: copy.version },
+    ]);
     return undefined;
   }
   // Every identifier the hospital gave (an MRN, a national number): one EHR Patient must answer to them.
@@ -563,18 +635,32 @@ export async function matchEhrPatient(db: TenantDb, ehr: EhrClient, all: readonl
     .map((i) => ({ system: i.system as string, value: i.value as string }));
   if (hospital.length === 0) return 'the Patient has no hospital identifier to find it by in the EHR';
   const found = await ehr.findByIdentifiers('Patient', hospital);
-  const matching = found.filter((p) => (p.identifier ?? []).some((i) => hospital.some((h) => i.system === h.system && i.value === h.value)));
+  const matching = found.filter((p) =>
+    (p.identifier ?? []).some((i) => hospital.some((h) => i.system === h.system && i.value === h.value)),
+  );
   const systems = hospital.map((h) => h.system).join(', ');
   const distinct = new Map(matching.map((p) => [p.id, p]));
   if (distinct.size === 0) return `the EHR has no Patient with the hospital's identifier (${systems}) yet; it may not create one`;
-  if (distinct.size > 1) return `the EHR has ${distinct.size} Patients with the hospital's identifiers (${systems}); the hospital must merge them`;
+  if (distinct.size > 1)
+    return `the EHR has ${distinct.size} Patients with the hospital's identifiers (${systems}); the hospital must merge them`;
   const ehrPatient = [...distinct.values()][0] as Resource;
-  await markSyncedMany(db, [{ type: 'Patient', id: patient.id, localVersion: version, ehrId: ehrPatient.id as string, ehrVersion: ehrPatient.meta?.versionId ?? null }]);
+  await markSyncedMany(db, [
+    {
+      type: 'Patient',
+      id: patient.id,
+      localVersion: version,
+      ehrId: ehrPatient.id as string,
+      ehrVersion: ehrPatient.meta?.versionId ?? null,
+    },
+  ]);
   return undefined;
 }
 
 export async function knownCopies(db: TenantDb, all: readonly Resource[]): Promise<Map<string, KnownEhrCopy>> {
-  const states = await getSyncStates(db, all.map((r) => ({ type: r.resourceType, id: r.id as string })));
+  const states = await getSyncStates(
+    db,
+    all.map((r) => ({ type: r.resourceType, id: r.id as string })),
+  );
   return new Map(
     states.filter((s) => s.ehrId).map((s) => [`${s.type}/${s.id}`, { reference: `${s.type}/${s.ehrId}`, version: s.ehrVersion }]),
   );

@@ -13,7 +13,9 @@ describe('rethrowEhrFailure', () => {
   it('makes a 429 a wait as long as the EHR asks, not a failure', async () => {
     const { job, delayedUntil } = recordingJob();
     const before = Date.now();
-    await expect(rethrowEhrFailure(new EhrError('rate-limited', 'slow down', { status: 429, retryAfterMs: 5_000 }), job, 't', 'EHR refused')).rejects.toBeInstanceOf(DelayedError);
+    await expect(
+      rethrowEhrFailure(new EhrError('rate-limited', 'slow down', { status: 429, retryAfterMs: 5_000 }), job, 't', 'EHR refused'),
+    ).rejects.toBeInstanceOf(DelayedError);
     expect(delayedUntil).toHaveLength(1);
     expect(delayedUntil[0]).toBeGreaterThanOrEqual(before + 5_000);
   });

@@ -29,9 +29,17 @@ export async function retryLater(job: Job, token: string | undefined, delayMs: n
  * this worker and job for SYNC_LEASE_MS at most, released whatever `work` does. A lease
  * another job holds brings this job back shortly instead.
  */
-export async function withLease<T>(deps: WorkerDeps, db: LeaseDb, job: Job, token: string | undefined, key: string, work: () => Promise<T>): Promise<T> {
+export async function withLease<T>(
+  deps: WorkerDeps,
+  db: LeaseDb,
+  job: Job,
+  token: string | undefined,
+  key: string,
+  work: () => Promise<T>,
+): Promise<T> {
   const holder = `${deps.workerId}/${job.id}`;
-  if (!(await acquireLease(db, key, holder, deps.config.SYNC_LEASE_MS))) return retryLater(job, token, LEASE_BUSY_RETRY_MS, LEASE_BUSY_RETRY_MS);
+  if (!(await acquireLease(db, key, holder, deps.config.SYNC_LEASE_MS)))
+    return retryLater(job, token, LEASE_BUSY_RETRY_MS, LEASE_BUSY_RETRY_MS);
   try {
     return await work();
   } finally {

@@ -19,7 +19,10 @@ export interface UnitWorker {
   readonly processor: (deps: WorkerDeps) => UnitProcessor;
 }
 
-const worker = <P, N extends string>(unit: WorkUnit<P, N>, processor: (deps: WorkerDeps) => UnitProcessor): UnitWorker => ({ unit: unit as unknown as WorkUnit<unknown>, processor });
+const worker = <P, N extends string>(unit: WorkUnit<P, N>, processor: (deps: WorkerDeps) => UnitProcessor): UnitWorker => ({
+  unit: unit as unknown as WorkUnit<unknown>,
+  processor,
+});
 
 /**
  * Every unit's processor, by its declaration. The runtime walks this list: one BullMQ worker
@@ -57,7 +60,10 @@ export function queueConcurrency(deps: WorkerDeps, queue: QueueName): number {
 }
 
 /** The queues that have units, each with the processors of its units by job name. */
-export function processorsByQueue(deps: WorkerDeps, workers: readonly UnitWorker[] = UNIT_WORKERS): Map<QueueName, Map<string, UnitProcessor>> {
+export function processorsByQueue(
+  deps: WorkerDeps,
+  workers: readonly UnitWorker[] = UNIT_WORKERS,
+): Map<QueueName, Map<string, UnitProcessor>> {
   const queues = new Map<QueueName, Map<string, UnitProcessor>>();
   for (const { unit, processor } of workers) {
     const byName = queues.get(unit.queue) ?? new Map<string, UnitProcessor>();

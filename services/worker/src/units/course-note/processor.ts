@@ -22,8 +22,14 @@ export function courseNoteProcessor(deps: WorkerDeps) {
       // The lease's last holder completes the rows it covered before letting go: look again.
       if (await doneByAnother()) return { outcome: 'done-by-another' };
       const course = await getCourse(t.db, data.courseId);
-      const covered = course ? await listOpenOutboxIds(t.db, WORK.courseNote.topic, course.patientId, { field: 'courseId', value: data.courseId }) : [];
-      const result = await rebuildCourseNote(t.db, data.courseId, { timeZone: noteTimeZone(t.config), webhookUrls: t.webhookUrls, hl7Out: t.hl7Out });
+      const covered = course
+        ? await listOpenOutboxIds(t.db, WORK.courseNote.topic, course.patientId, { field: 'courseId', value: data.courseId })
+        : [];
+      const result = await rebuildCourseNote(t.db, data.courseId, {
+        timeZone: noteTimeZone(t.config),
+        webhookUrls: t.webhookUrls,
+        hl7Out: t.hl7Out,
+      });
       await markCompleted(t.db, data.outboxKey);
       const alsoCompleted = await completeOutboxRows(t.db, covered);
       deps.logger.info({ job: job.id, course: data.courseId, alsoCompleted, ...result }, 'course note rebuilt');

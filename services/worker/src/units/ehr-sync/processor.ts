@@ -29,37 +29,41 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
     const row = await getOutboxMessageByKey(t.db, data.outboxKey);
     if (row?.completedAt) return NOTHING_TO_DO;
     return withLease(deps, t.db, job, token, `patient/${data.patientId}`, async () => {
-    try {
-      // The patient's open sync rows, read before the sync reads the patient's data: each was
-      // committed with its data, so the sync sends that data too, and its row is done with
-      // this one's. A row committed after this read waits for a sync of its own.
-      const covered = await listOpenOutboxIds(t.db, WORK.ehrSync.topic, data.patientId);
-      const outcome = await syncPatient(t.db, t.ehr, data.patientId, { settings: writeSettingsFrom(t.config) });
-      if (outcome.waitingForPatient) {
-        // The row stays open and its job comes back by itself; an ADT for the patient or a
-        // reconcile asks for a sync sooner. The wait grows with how long it has waited.
-        const waitedMs = row ? Date.now() - Date.parse(row.createdAt) : 0;
-        const delay = patientRecheckDelay(t.config.EHR_PATIENT_RECHECK_MS, waitedMs);
-        // One job per patient does the waiting: this row stays open (the relay brings its job
-        // back if Redis loses it), and the sync it resumes sends what the others were for.
-        if (row) await completeOutboxRows(t.db, covered.filter((id) => id !== row.id));
-        deps.logger.info({ job: job.id, outboxKey: data.outboxKey, recheckInMs: delay }, 'ehr sync waits for the hospital Patient');
-        return retryLater(job, token, delay);
+      try {
+        // The patient's open sync rows, read before the sync reads the patient's data: each was
+        // committed with its data, so the sync sends that data too, and its row is done with
+        // this one's. A row committed after this read waits for a sync of its own.
+        const covered = await listOpenOutboxIds(t.db, WORK.ehrSync.topic, data.patientId);
+        const outcome = await syncPatient(t.db, t.ehr, data.patientId, { settings: writeSettingsFrom(t.config) });
+        if (outcome.waitingForPatient) {
+          // The row stays open and its job comes back by itself; an ADT for the patient or a
+          // reconcile asks for a sync sooner. The wait grows with how long it has waited.
+          const waitedMs = row ? Date.now() - Date.parse(row.createdAt) : 0;
+          const delay = patientRecheckDelay(t.config.EHR_PATIENT_RECHECK_MS, waitedMs);
+          // One job per patient does the waiting: this row stays open (the relay brings its job
+          // back if Redis loses it), and the sync it resumes sends what the others were for.
+          if (row)
+            await completeOutboxRows(
+              t.db,
+              covered.filter((id) => id !== row.id),
+            );
+          deps.logger.info({ job: job.id, outboxKey: data.outboxKey, recheckInMs: delay }, 'ehr sync waits for the hospital Patient');
+          return retryLater(job, token, delay);
+        }
+        // Completed here, with the EHR's answers recorded, and nowhere else.
+        if (!(await markCompleted(t.db, data.outboxKey))) {
+          deps.logger.warn({ job: job.id, outboxKey: data.outboxKey }, 'ehr sync for an outbox row this database does not hold');
+        }
+        const alsoCompleted = await completeOutboxRows(t.db, covered);
+        deps.logger.info({ job: job.id, outboxKey: data.outboxKey, alsoCompleted, ...outcome }, 'ehr sync done');
+        return outcome;
+      } catch (err) {
+        if (!(err instanceof DelayedError)) {
+          const message = err instanceof Error ? err.message : String(err);
+          await noteSyncAttemptError(t.db, data.patientId, message).catch(() => undefined);
+        }
+        return rethrowEhrFailure(err, job, token, 'EHR refused the sync');
       }
-      // Completed here, with the EHR's answers recorded, and nowhere else.
-      if (!(await markCompleted(t.db, data.outboxKey))) {
-        deps.logger.warn({ job: job.id, outboxKey: data.outboxKey }, 'ehr sync for an outbox row this database does not hold');
-      }
-      const alsoCompleted = await completeOutboxRows(t.db, covered);
-      deps.logger.info({ job: job.id, outboxKey: data.outboxKey, alsoCompleted, ...outcome }, 'ehr sync done');
-      return outcome;
-    } catch (err) {
-      if (!(err instanceof DelayedError)) {
-        const message = err instanceof Error ? err.message : String(err);
-        await noteSyncAttemptError(t.db, data.patientId, message).catch(() => undefined);
-      }
-      return rethrowEhrFailure(err, job, token, 'EHR refused the sync');
-    }
     });
   };
 }

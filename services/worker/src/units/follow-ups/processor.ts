@@ -1,6 +1,15 @@
 import { buildCareTeamCommunication, escalateFollowUpTask, followUpNotificationKey, resourceId } from '@kap/fhir';
 import { FollowUpCancelJobData, FollowUpJobData, WORK, saveForSync } from '@kap/queue';
-import { completeOutboxMatching, getCourse, getFollowUp, markCompleted, readResource, setFollowUpStatus, tenantOf, type FollowUpRow } from '@kap/store';
+import {
+  completeOutboxMatching,
+  getCourse,
+  getFollowUp,
+  markCompleted,
+  readResource,
+  setFollowUpStatus,
+  tenantOf,
+  type FollowUpRow,
+} from '@kap/store';
 import type { Communication, Resource, Task } from '@medplum/fhirtypes';
 import type { Job } from 'bullmq';
 import type { WorkerDeps } from '../../deps';
@@ -18,7 +27,11 @@ export function followUpScheduleProcessor(deps: WorkerDeps) {
     const { followUpId, kind, outboxKey, tenantId } = FollowUpJobData.parse(job.data);
     const t = tenantWork(deps, tenantId);
     const followUp = await getFollowUp(t.db, followUpId);
-    const result = !followUp ? 'obsolete: unknown follow-up' : kind === 'reminder' ? await remind(deps, t, followUp) : await escalate(deps, t, followUp);
+    const result = !followUp
+      ? 'obsolete: unknown follow-up'
+      : kind === 'reminder'
+        ? await remind(deps, t, followUp)
+        : await escalate(deps, t, followUp);
     // The due-time job is the schedule's last word: its row is done whatever the follow-up's state.
     if (kind === 'due') await markCompleted(t.db, outboxKey);
     return result;
@@ -40,11 +53,13 @@ export function followUpCancelProcessor(deps: WorkerDeps) {
  */
 async function cancelTimers(deps: WorkerDeps, t: TenantWork, data: FollowUpCancelJobData): Promise<string> {
   const rows = await completeOutboxMatching(t.db, WORK.followUpSchedule.topic, 'followUpId', data.followUpIds);
-  await removeJobs(deps.queues.followUps, rows.flatMap((row) => row.jobIds));
+  await removeJobs(
+    deps.queues.followUps,
+    rows.flatMap((row) => row.jobIds),
+  );
   await markCompleted(t.db, data.outboxKey);
   return `cancelled the timers of ${rows.length} follow-up(s)`;
 }
-
 
 async function remind(deps: WorkerDeps, t: TenantWork, followUp: FollowUpRow): Promise<string> {
   if (followUp.status !== 'scheduled') return `obsolete: ${followUp.status}`;

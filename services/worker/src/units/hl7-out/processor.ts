@@ -63,14 +63,16 @@ export function hl7OutProcessor(deps: WorkerDeps) {
     // `current`, since the version that marks it superseded is not sent.
     const replacedId = message.messageType === 'MDM^T02' ? unversionedReplacedId(resource as DocumentReference) : undefined;
     const replacedVersion = replacedId
-      ? (await listResourceHistory<DocumentReference>(t.db, 'DocumentReference', replacedId)).filter((v) => v.status === 'current').pop()?.meta?.versionId
+      ? (await listResourceHistory<DocumentReference>(t.db, 'DocumentReference', replacedId)).filter((v) => v.status === 'current').pop()
+          ?.meta?.versionId
       : undefined;
     let text: string;
     try {
       const settings = v2OutSettings(t.config);
-      text = (message.messageType === 'MDM^T02'
-        ? buildMdm(resource as DocumentReference, patient, message.controlId, settings, now, replacedVersion ? { replacedVersion } : {})
-        : buildOru(resource as Observation, patient, message.controlId, settings, now)
+      text = (
+        message.messageType === 'MDM^T02'
+          ? buildMdm(resource as DocumentReference, patient, message.controlId, settings, now, replacedVersion ? { replacedVersion } : {})
+          : buildOru(resource as Observation, patient, message.controlId, settings, now)
       ).toString();
     } catch (err) {
       if (err instanceof V2BuildError) throw new UnrecoverableError(`${message.messageType} not built: ${err.message}`);

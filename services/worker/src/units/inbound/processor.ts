@@ -29,7 +29,9 @@ export function patientDemographicsProcessor(deps: WorkerDeps) {
     try {
       const data = PatientUpdateJobData.parse(job.data);
       const t = tenantWork(deps, data.tenantId);
-      return await withLease(deps, t.db, job, token, `patient/${data.patientId}`, () => pushPatientDemographics({ ...t, ...(deps.now ? { now: deps.now } : {}) }, data));
+      return await withLease(deps, t.db, job, token, `patient/${data.patientId}`, () =>
+        pushPatientDemographics({ ...t, ...(deps.now ? { now: deps.now } : {}) }, data),
+      );
     } catch (err) {
       return rethrowEhrFailure(err, job, token, 'EHR refused');
     }

@@ -1,6 +1,13 @@
 import { writeSettingsFrom } from '@kap/ehr-client';
 import { ReconcileJobData, WORK, enqueueWork } from '@kap/queue';
-import { finishReconciliation, getReconciliation, markCompleted, markForResync, patientsWaitingForEhrPatient, type ReconciledResource } from '@kap/store';
+import {
+  finishReconciliation,
+  getReconciliation,
+  markCompleted,
+  markForResync,
+  patientsWaitingForEhrPatient,
+  type ReconciledResource,
+} from '@kap/store';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { WorkerDeps } from '../../deps';
 import { reconcileWithEhr } from '../../sync/reconcile';

@@ -69,16 +69,29 @@ export async function escalateSafetyAlert(deps: WorkerDeps, jobData: unknown): P
       alsoEnqueue: [timer],
     });
     // The adapter wrote this patient's data on its own: the trail names the alert it escalated.
-    await auditAdapterWrites(tx, t.config, 'worker/safety-alert-escalation', [
-      {
-        patientId: alert.patientId,
-        interaction: 'create',
-        resources: [`Communication/${communication.id}`, `Provenance/${provenance.id}`],
-        cause: { kind: 'safety-alert', id: alert.id, description: `safety alert not acknowledged in time: escalation ${data.escalation}` },
-      },
-    ], at);
+    await auditAdapterWrites(
+      tx,
+      t.config,
+      'worker/safety-alert-escalation',
+      [
+        {
+          patientId: alert.patientId,
+          interaction: 'create',
+          resources: [`Communication/${communication.id}`, `Provenance/${provenance.id}`],
+          cause: {
+            kind: 'safety-alert',
+            id: alert.id,
+            description: `safety alert not acknowledged in time: escalation ${data.escalation}`,
+          },
+        },
+      ],
+      at,
+    );
     await markCompleted(tx, data.outboxKey);
-    deps.logger.warn({ tenant: tenantOf(t.db), alert: alert.id, escalation: data.escalation }, 'safety alert escalated: not acknowledged in time');
+    deps.logger.warn(
+      { tenant: tenantOf(t.db), alert: alert.id, escalation: data.escalation },
+      'safety alert escalated: not acknowledged in time',
+    );
     return `escalated (${data.escalation})`;
   });
 }
