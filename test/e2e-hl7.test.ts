@@ -1,12 +1,10 @@
 import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
-import { singleTenant } from '@kap/config';
 import type { Communication, Patient } from '@medplum/fhirtypes';
-import pino from 'pino';
 import promClient from 'prom-client';
 import request from 'supertest';
-import { startMllpListener, type RunningMllpListener } from '@kap/mllp';
-import { hl7Tenants } from '@kap/mllp';
+import type { RunningMllpListener } from '@kap/mllp';
+import { startStackMllp } from '@kap/testkit/mllp-listener';
 import { until } from '@kap/testkit/poll';
 import { ehrAll } from '@kap/testkit/ehr-audit';
 import { frame, msa, rawMllp } from '@kap/testkit/mllp';
@@ -46,15 +44,7 @@ describe('HL7 v2 ADT over MLLP', () => {
     hooks = await startWebhookReceiver();
     stack = await startStack({ WEBHOOK_URLS: hooks.url, FOLLOW_UP_OFFSETS: 'PT1H,PT2H,PT3H', HL7_ASSIGNING_AUTHORITIES: `HOSP=${SYSTEM}` });
     stack.startWorker();
-    mllp = await startMllpListener({
-      port: 0,
-      host: '127.0.0.1',
-      db: stack.db,
-      tenants: hl7Tenants(singleTenant(stack.config)),
-      logger: pino({ level: 'silent' }),
-      maxMessageBytes: 64 * 1024,
-      idleTimeoutMs: 60_000,
-    });
+    mllp = await startStackMllp(stack);
     client = new Hl7Client({ host: '127.0.0.1', port: mllp.port });
   });
   afterAll(async () => {

@@ -4,9 +4,8 @@ import { connectEhr, subscribeToEhr, bearerExpiryMs } from '@kap/worker';
 import { startSandbox, type RunningSandbox } from '@kap/ehr-sandbox';
 import type { Subscription } from '@medplum/fhirtypes';
 import type { AuditEvent, Bundle, Resource } from '@medplum/fhirtypes';
-import pino from 'pino';
-import { startMllpListener, type RunningMllpListener } from '@kap/mllp';
-import { hl7Tenants } from '@kap/mllp';
+import type { RunningMllpListener } from '@kap/mllp';
+import { startStackMllp } from '@kap/testkit/mllp-listener';
 import { frame, msa, rawMllp } from '@kap/testkit/mllp';
 import { courseStartYesterday, screeningRequest } from '@kap/testkit/requests';
 import { SignJWT, decodeProtectedHeader, generateKeyPair } from 'jose';
@@ -97,15 +96,7 @@ describe("tenant operations: notification tokens renewed per tenant; refused tok
       { ...issuer.env(), EHR_SUBSCRIPTION_RENEW_CHECK_MS: '1000', RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '100000' },
       { tenantsFile: { path: 'tenants.json', text: JSON.stringify(tenants) } },
     );
-    mllp = await startMllpListener({
-      port: 0,
-      host: '127.0.0.1',
-      db: stack.db,
-      tenants: hl7Tenants(stack.tenants),
-      logger: pino({ level: 'silent' }),
-      maxMessageBytes: 64 * 1024,
-      idleTimeoutMs: 60_000,
-    });
+    mllp = await startStackMllp(stack);
   });
   afterAll(async () => {
     await mllp?.close();

@@ -1,11 +1,10 @@
 import { startSandbox, type RunningSandbox } from '@kap/ehr-sandbox';
 import type { Bundle, CarePlan, Patient, Resource } from '@medplum/fhirtypes';
-import pino from 'pino';
 import { createKapClient, type KapClient, type OperationArgs } from '@kap/client';
 import { refusal, serveClient, type ServedClient } from '@kap/testkit/client';
 import { until } from '@kap/testkit/poll';
-import { startMllpListener, type RunningMllpListener } from '@kap/mllp';
-import { hl7Tenants } from '@kap/mllp';
+import type { RunningMllpListener } from '@kap/mllp';
+import { startStackMllp } from '@kap/testkit/mllp-listener';
 import { ehrAll } from '@kap/testkit/ehr-audit';
 import { frame, msa, rawMllp } from '@kap/testkit/mllp';
 import { notification } from '@kap/testkit/notifications';
@@ -68,15 +67,7 @@ describe('tenants: each its own EHR, webhooks, rules and timing', () => {
     stack = await startStack(issuer.env(), { tenantsFile: { path: 'tenants.yaml', text: yaml } });
     served = await serveClient(stack.app);
     stack.startWorker();
-    mllp = await startMllpListener({
-      port: 0,
-      host: '127.0.0.1',
-      db: stack.db,
-      tenants: hl7Tenants(stack.tenants),
-      logger: pino({ level: 'silent' }),
-      maxMessageBytes: 64 * 1024,
-      idleTimeoutMs: 60_000,
-    });
+    mllp = await startStackMllp(stack);
     tokens.north = await issuer.mint({ tenant: 'north', scope: ALL_SCOPES, clientId: 'north-app' });
     tokens.south = await issuer.mint({ tenant: 'south', scope: ALL_SCOPES, clientId: 'south-app' });
   });

@@ -8,18 +8,16 @@
  * there exactly once, as the adapter holds it, blood-pressure panels included, and
  * nothing is pending, failed or dead. The counts it read back are printed.
  */
-import { singleTenant } from '@kap/config';
 import { sameContent, type EhrClient } from '@kap/ehr-client';
 import { enqueueWork, WORK } from '@kap/queue';
 import { forTenant } from '@kap/store';
 import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
 import type { Patient, Resource, ResourceType } from '@medplum/fhirtypes';
-import pino from 'pino';
 import request from 'supertest';
 import { until } from '@kap/testkit/poll';
-import { startMllpListener, type RunningMllpListener } from '@kap/mllp';
-import { hl7Tenants } from '@kap/mllp';
+import type { RunningMllpListener } from '@kap/mllp';
+import { startStackMllp } from '@kap/testkit/mllp-listener';
 import { runEhrCheck } from '@kap/worker';
 import { syncIdentityOf } from '@kap/worker';
 import { runCourseScenario } from '@kap/testkit/course-scenario';
@@ -54,15 +52,7 @@ describe.each(connections.map((c) => [c.name, c] as const))(
         FOLLOW_UP_OFFSETS: 'PT2S,PT4S,PT6S',
       });
       stack.startWorker();
-      mllp = await startMllpListener({
-        port: 0,
-        host: '127.0.0.1',
-        db: stack.db,
-        tenants: hl7Tenants(singleTenant(stack.config)),
-        logger: pino({ level: 'silent' }),
-        maxMessageBytes: 64 * 1024,
-        idleTimeoutMs: 60_000,
-      });
+      mllp = await startStackMllp(stack);
     });
     afterAll(async () => {
       await mllp?.close();
