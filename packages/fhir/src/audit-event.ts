@@ -97,12 +97,8 @@ export function buildAuditEvent(input: AuditEventInput, options: { readonly vali
     requestor: false,
     network: { address: input.baseUrl, type: '5' },
   };
-  const patientRef = input.patientId ? `Patient/${input.patientId}` : undefined;
   const entity: AuditEventEntity[] = [
-    ...(patientRef ? [{ what: { reference: patientRef }, type: coding(AUDIT.person), role: coding(AUDIT.patientRole) }] : []),
-    ...[...new Set(input.resources ?? [])]
-      .filter((reference) => reference !== patientRef)
-      .map((reference) => ({ what: { reference }, type: coding(AUDIT.systemObject), role: coding(AUDIT.domainResourceRole) })),
+    ...patientAndResourceEntities(input.patientId, input.resources),
     ...(input.query !== undefined
       ? [{ type: coding(AUDIT.systemObject), role: coding(AUDIT.queryRole), query: Buffer.from(input.query, 'utf8').toString('base64') }]
       : []),
@@ -228,12 +224,8 @@ export function buildAdapterWriteAuditEvent(input: AdapterWriteAuditInput): Audi
     requestor: true,
     network: { address: input.baseUrl, type: '5' },
   };
-  const patientRef = input.patientId ? `Patient/${input.patientId}` : undefined;
   const entity: AuditEventEntity[] = [
-    ...(patientRef ? [{ what: { reference: patientRef }, type: coding(AUDIT.person), role: coding(AUDIT.patientRole) }] : []),
-    ...[...new Set(input.resources ?? [])]
-      .filter((reference) => reference !== patientRef)
-      .map((reference) => ({ what: { reference }, type: coding(AUDIT.systemObject), role: coding(AUDIT.domainResourceRole) })),
+    ...patientAndResourceEntities(input.patientId, input.resources),
     {
       what: { identifier: { system: adapterCauseSystem(input.cause.kind), value: input.cause.id } },
       type: coding(AUDIT.systemObject),
@@ -254,4 +246,15 @@ export function buildAdapterWriteAuditEvent(input: AdapterWriteAuditInput): Audi
     source: { site: input.baseUrl, observer: { display: ADAPTER_DISPLAY }, type: [coding(AUDIT.applicationServer)] },
     entity,
   });
+}
+
+/** The Patient (as the person) and each other resource touched, once each, as AuditEvent entities. */
+function patientAndResourceEntities(patientId: string | undefined, resources: readonly string[] | undefined): AuditEventEntity[] {
+  const patientRef = patientId ? `Patient/${patientId}` : undefined;
+  return [
+    ...(patientRef ? [{ what: { reference: patientRef }, type: coding(AUDIT.person), role: coding(AUDIT.patientRole) }] : []),
+    ...[...new Set(resources ?? [])]
+      .filter((reference) => reference !== patientRef)
+      .map((reference) => ({ what: { reference }, type: coding(AUDIT.systemObject), role: coding(AUDIT.domainResourceRole) })),
+  ];
 }
