@@ -1,14 +1,12 @@
 import type { EhrClient } from '@kap/ehr-client';
 import { writeSettingsFrom } from '@kap/ehr-client';
 import { getSyncStates, listUnsynced } from '@kap/store';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
-import request from 'supertest';
+import type { Bundle } from '@medplum/fhirtypes';
 import { spawnWorkerProcess } from '@kap/testkit/drill';
 import { until } from '@kap/testkit/poll';
 import { syncPatient } from '@kap/worker';
-import { danglingReferences, everything, sessionRequest } from '@kap/testkit/course-flow';
+import { danglingReferences, everything, startCourseWithFirstSession } from '@kap/testkit/course-flow';
 import { auditEhr } from '@kap/testkit/ehr-audit';
-import { screeningRequest, courseStartYesterday } from '@kap/testkit/requests';
 import { startStack, type Stack } from '@kap/testkit/stack';
 
 jest.setTimeout(120_000);
@@ -44,19 +42,7 @@ describe.each([['before'], ['after']] as const)('a worker killed %s sending the 
   });
 
   it('leaves nothing duplicated or dangling once the sync resumes', async () => {
-    const app = stack.app;
-    const screening = await request(app).post('/v1/screenings').send(screeningRequest()).expect(201);
-    const patientId = ((screening.body.resources as Bundle).entry ?? [])
-      .map((e) => e.resource as Resource)
-      .find((r) => r.resourceType === 'Patient')?.id as string;
-    const course = await request(app)
-      .post('/v1/courses')
-      .send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() })
-      .expect(201);
-    await request(app)
-      .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
-      .send(sessionRequest(1, new Date(Date.now() - 90 * 60_000)))
-      .expect(201);
+    const { patientId } = await startCourseWithFirstSession(stack.app);
     const pending = await listUnsynced(stack.tenantDb, patientId);
     // Many more than one chunk of 8.
     expect(pending.length).toBeGreaterThan(16);
@@ -100,19 +86,7 @@ describe('a worker process killed (SIGKILL) while the second chunk of one patien
   });
 
   it('leaves nothing duplicated or dangling once another worker resumes', async () => {
-    const app = stack.app;
-    const screening = await request(app).post('/v1/screenings').send(screeningRequest()).expect(201);
-    const patientId = ((screening.body.resources as Bundle).entry ?? [])
-      .map((e) => e.resource as Resource)
-      .find((r) => r.resourceType === 'Patient')?.id as string;
-    const course = await request(app)
-      .post('/v1/courses')
-      .send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() })
-      .expect(201);
-    await request(app)
-      .post(`/v1/courses/${course.body.courseId}/dosing-sessions`)
-      .send(sessionRequest(1, new Date(Date.now() - 90 * 60_000)))
-      .expect(201);
+    const { patientId } = await startCourseWithFirstSession(stack.app);
     expect((await listUnsynced(stack.tenantDb, patientId)).length).toBeGreaterThan(16);
 
     // The first transaction goes through; the second waits in the EHR long enough to kill the worker meanwhile.

@@ -33,13 +33,12 @@ export interface CourseRun {
 }
 
 /**
- * A whole course through the API as a client would send it: screening, course, session 1
- * with serial vitals, follow-ups (one completed, two escalated), session 2 with an adverse
- * event and an alerting blood pressure, goals of care, stop. Needs a running worker (the
- * follow-ups escalate in it) and FOLLOW_UP_OFFSETS of seconds.
+ * The opening of every course: a screening, its course (started yesterday) and session 1
+ * ninety minutes ago, each through the API and expected to be accepted (201).
  */
-export async function runWholeCourse(stack: Stack): Promise<CourseRun> {
-  const app = stack.app;
+export async function startCourseWithFirstSession(
+  app: Stack['app'],
+): Promise<{ patientId: string; courseId: string; carePlanId: string; session1: request.Response }> {
   const screening = await request(app).post('/v1/screenings').send(screeningRequest()).expect(201);
   const patientId = ((screening.body.resources as Bundle).entry ?? [])
     .map((e) => e.resource as Resource)
@@ -49,10 +48,22 @@ export async function runWholeCourse(stack: Stack): Promise<CourseRun> {
     .send({ screeningId: screening.body.screeningId, startDate: courseStartYesterday() })
     .expect(201);
   const courseId = course.body.courseId as string;
-  const s1 = await request(app)
+  const session1 = await request(app)
     .post(`/v1/courses/${courseId}/dosing-sessions`)
     .send(sessionRequest(1, new Date(Date.now() - 90 * 60_000)))
     .expect(201);
+  return { patientId, courseId, carePlanId: course.body.carePlanId as string, session1 };
+}
+
+/**
+ * A whole course through the API as a client would send it: screening, course, session 1
+ * with serial vitals, follow-ups (one completed, two escalated), session 2 with an adverse
+ * event and an alerting blood pressure, goals of care, stop. Needs a running worker (the
+ * follow-ups escalate in it) and FOLLOW_UP_OFFSETS of seconds.
+ */
+export async function runWholeCourse(stack: Stack): Promise<CourseRun> {
+  const app = stack.app;
+  const { patientId, courseId, carePlanId, session1: s1 } = await startCourseWithFirstSession(app);
   const [first] = s1.body.followUps as Array<{ id: string }>;
   await request(app)
     .post(`/v1/follow-ups/${first?.id}/complete`)
@@ -86,7 +97,7 @@ export async function runWholeCourse(stack: Stack): Promise<CourseRun> {
     })
     .expect(201);
   await request(app).post(`/v1/courses/${courseId}/stop`).send({ reason: 'completed' }).expect(200);
-  return { patientId, courseId, carePlanId: course.body.carePlanId as string };
+  return { patientId, courseId, carePlanId };
 }
 
 /** Every resource of `type` on a FHIR server, following `next` links. */
