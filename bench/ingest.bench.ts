@@ -102,7 +102,14 @@ async function captureScripts(env: Record<string, string>): Promise<DbLimitScrip
  * bench never restarts a shared server for it); otherwise each captured statement under
  * EXPLAIN (ANALYZE, BUFFERS), replayed in order with fresh ids in one transaction rolled back.
  */
-async function whereTheTimeGoes(db: Pool, scripts: DbLimitScripts): Promise<void> {
+async function whereTheTimeGoes(db: Pool, scripts: DbLimitScripts, grown = false): Promise<void> {
+  // Grown: the same statements again once the runs have filled the tables, where a statement
+  // that scans (rather than seeks) shows as a time that grew with them.
+  const suffix = grown ? '_grown' : '';
+  if (grown) {
+    const [sized] = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM resources')).rows;
+    note(`the same statements with the tables grown by the runs: ${sized?.n ?? 0} resources`);
+  }
   const preload =
     (await db.query<{ shared_preload_libraries: string }>('SHOW shared_preload_libraries')).rows[0]?.shared_preload_libraries ?? '';
   if (preload.includes('pg_stat_statements'))
@@ -148,7 +155,7 @@ async function whereTheTimeGoes(db: Pool, scripts: DbLimitScripts): Promise<void
       await client.query('ROLLBACK').catch(() => undefined);
       client.release();
     }
-    figure(`ingest.${label}.db_statement_ms`, total, 'ms');
+    figure(`ingest.${label}${suffix}.db_statement_ms`, total, 'ms');
   };
   const fresh = new FreshValues(scripts.renamed);
   await explain('screenings', scripts.screening, fresh);
@@ -347,6 +354,8 @@ async function main(): Promise<void> {
       'x',
     );
     if (next > courses.length) note(`dosing: ${next - courses.length} requests reused a course (409s)`);
+    const grownPool = new Pool({ connectionString: env.env.DATABASE_URL, max: 1, options: `-c search_path=${env.env.DATABASE_SCHEMA}` });
+    await whereTheTimeGoes(grownPool, scripts, true).finally(() => grownPool.end());
   } finally {
     await api.stop();
     await bare.stop();

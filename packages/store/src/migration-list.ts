@@ -574,4 +574,24 @@ export const MIGRATIONS: readonly Migration[] = [
       `REVOKE ALL ON deployment_audit FROM ${TENANT_ROLE}`,
     ],
   },
+  {
+    version: 23,
+    name: 'patients: the identifier map is the one way to a Patient; the identifier GIN index goes, as row security never let it be used',
+    statements: [
+      // A Patient stored without its identifiers mapped (by hand, or a restore) was found by scanning
+      // every Patient of the tenant at each new screening: map them once here instead, the earliest
+      // Patient holding an identifier winning, as the scan chose.
+      `INSERT INTO patient_identifiers (tenant_id, system, value, patient_id)
+       SELECT DISTINCT ON (r.tenant_id, i->>'system', i->>'value') r.tenant_id, i->>'system', i->>'value', r.id
+       FROM resources r
+       CROSS JOIN LATERAL jsonb_array_elements(
+         CASE WHEN jsonb_typeof(r.content -> 'identifier') = 'array' THEN r.content -> 'identifier' ELSE '[]'::jsonb END) i
+       WHERE r.resource_type = 'Patient' AND i->>'system' IS NOT NULL AND i->>'value' IS NOT NULL
+       ORDER BY r.tenant_id, i->>'system', i->>'value', r.last_updated, r.id
+       ON CONFLICT (tenant_id, system, value) DO NOTHING`,
+      // jsonb containment (@>) is not leakproof, so under row security (every tenant and deployment
+      // query) PostgreSQL may not use it as an index condition: the index only cost every write.
+      'DROP INDEX IF EXISTS resources_identifier_idx',
+    ],
+  },
 ];

@@ -2,6 +2,8 @@ import type { DeploymentDb } from './db';
 import { openDatabase } from './open-database';
 import { migrate, MIGRATIONS } from './migrations';
 import { openPostgresDb } from './postgres-db';
+import { ensurePatient } from './patients';
+import { forTenant } from './tenant';
 import { TEST_DATABASE_URL, uniqueSchema } from './test-support';
 
 describe('migrations', () => {
@@ -113,5 +115,65 @@ describe('migration 20: the tenant of a row, and messages no tenant claims', () 
     await expect(
       db.query("INSERT INTO reconciliations (id, tenant_id) VALUES ('00000000-0000-4000-8000-000000000020', 'north')"),
     ).resolves.toEqual([]);
+  });
+});
+
+describe('migration 23: Patients found by the identifier map alone', () => {
+  const schema = uniqueSchema('store_migration23');
+  let db: DeploymentDb;
+
+  beforeAll(async () => {
+    db = openPostgresDb({ url: TEST_DATABASE_URL, schema, poolSize: 2 });
+    await migrate(db, { schema, migrations: MIGRATIONS.filter((m) => m.version < 23) });
+  });
+  afterAll(async () => {
+    await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await db.close();
+  });
+
+  it('maps the identifiers of Patients stored without them, earliest first, and leaves existing mappings alone', async () => {
+    const MRN = 'urn:oid:1.2.3.4.mrn';
+    const patient = (id: string, identifier: unknown) => JSON.stringify({ resourceType: 'Patient', id, identifier });
+    const insert = `INSERT INTO resources (resource_type, id, version_id, content, patient_id, last_updated, tenant_id)
+      VALUES ('Patient', $1, 1, $2::jsonb, $1, $3::timestamptz, $4)`;
+    await db.query(insert, [
+      'older',
+      patient('older', [
+        { system: MRN, value: 'M-1' },
+        { system: 'urn:x', value: 'X-1' },
+      ]),
+      '2026-01-01T00:00:00Z',
+      'north',
+    ]);
+    // A later Patient with the same MRN in the same tenant: the earlier keeps it, as the scan would have chosen.
+    await db.query(insert, ['newer', patient('newer', [{ system: MRN, value: 'M-1' }]), '2026-02-01T00:00:00Z', 'north']);
+    // The same MRN in another tenant is that tenant's own patient.
+    await db.query(insert, ['south-1', patient('south-1', [{ system: MRN, value: 'M-1' }]), '2026-03-01T00:00:00Z', 'south']);
+    // No identifiers, or a malformed one: nothing to map.
+    await db.query(insert, ['bare', patient('bare', undefined), '2026-01-01T00:00:00Z', 'north']);
+    await db.query(insert, ['odd', patient('odd', { system: MRN, value: 'M-9' }), '2026-01-01T00:00:00Z', 'north']);
+    // Already mapped: left as it is.
+    await db.query(
+      `INSERT INTO patient_identifiers (tenant_id, system, value, patient_id) VALUES ('north', 'urn:x', 'X-1', 'someone-else')`,
+    );
+
+    await migrate(db, { schema });
+    const rows = await db.query<{ tenant_id: string; system: string; value: string; patient_id: string }>(
+      'SELECT tenant_id, system, value, patient_id FROM patient_identifiers ORDER BY tenant_id, system, value',
+    );
+    expect(rows).toEqual([
+      { tenant_id: 'north', system: MRN, value: 'M-1', patient_id: 'older' },
+      { tenant_id: 'north', system: 'urn:x', value: 'X-1', patient_id: 'someone-else' },
+      { tenant_id: 'south', system: MRN, value: 'M-1', patient_id: 'south-1' },
+    ]);
+    expect(await db.query(`SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = 'resources_identifier_idx'`, [schema])).toEqual(
+      [],
+    );
+
+    // The tenant's next screening for that MRN finds the adopted Patient instead of making another.
+    const found = await ensurePatient(forTenant(db, 'north'), { system: MRN, value: 'M-1' }, () => {
+      throw new Error('must not build: the Patient exists');
+    });
+    expect(found).toMatchObject({ created: false, patient: { id: 'older' } });
   });
 });

@@ -79,10 +79,4 @@ describe('ensurePatient', () => {
     expect((await searchResources(t.db, 'Patient', { identifier })).total).toBe(0);
     expect((await ensurePatient(t.db, identifier, build)).created).toBe(true);
   });
-
-  it('adopts a Patient stored earlier with the identifier instead of duplicating it', async () => {
-    await putResources(t.db, [{ resourceType: 'Patient', id: 'pre-existing', identifier: [{ system: MRN, value: 'OLD-1' }] }]);
-    const result = await ensurePatient(t.db, { system: MRN, value: 'OLD-1' }, build);
-    expect(result).toMatchObject({ created: false, patient: { id: 'pre-existing' } });
-  });
 });

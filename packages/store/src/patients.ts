@@ -8,7 +8,6 @@ import type { Identifier, Patient } from '@medplum/fhirtypes';
 import type { TenantDb } from './tenant';
 import { SCOPED_TENANT } from './migration-list';
 import { putResources, readResource } from './resources';
-import { jsonParam } from './sql-values';
 
 /** A hospital identifier (https://hl7.org/fhir/R4/datatypes.html#Identifier), system required. */
 export interface PatientIdentifier {
@@ -55,8 +54,6 @@ export async function ensurePatient(
     if (found.knownId) {
       return found.known ? { patient: found.known, created: false } : loadOrCreate(tx, found.knownId, identifier, build);
     }
-    // A Patient stored before this table knew it (for example through putResources).
-    const legacy = found.legacy;
     let candidateId: string;
     let claimed: boolean;
     let candidate: Patient | undefined;
@@ -64,7 +61,7 @@ export async function ensurePatient(
       claimed = found.claimedId !== null;
       candidateId = found.claimedId ?? '';
     } else {
-      candidate = legacy ?? withIdentifier(build(), identifier);
+      candidate = withIdentifier(build(), identifier);
       candidateId = candidate.id ?? randomUUID();
       const rows = await tx.query(
         `INSERT INTO patient_identifiers (system, value, patient_id) VALUES ($1, $2, $3)
@@ -79,7 +76,6 @@ export async function ensurePatient(
       if (!winner) throw new Error('Patient identifier claimed by a transaction that then vanished');
       return loadOrCreate(tx, winner, identifier, build);
     }
-    if (legacy) return { patient: legacy, created: false };
     const patient = { ...(candidate ?? withIdentifier(build(), identifier)), id: candidateId };
     if (options.callerStoresNew) return { patient, created: true };
     const [stored] = await putResources(tx, [patient]);
@@ -92,44 +88,37 @@ interface LookedUp {
   /** The id the identifier maps to, and that Patient (undefined if its resource went missing). */
   readonly knownId?: string;
   readonly known?: Patient;
-  /** Unmapped: a Patient stored with this identifier before the table knew it. */
-  readonly legacy?: Patient;
   /** With a `newId`, unmapped: the id claimed, or null when another transaction's claim won. */
   readonly claimedId?: string | null;
 }
 
 /**
- * One statement: the mapped Patient, or else a Patient already stored with the identifier,
- * and (with `newId`) the claim of the identifier for that one or for `newId`. Each part
- * reads what the one before it found; none needs a result back in between.
+ * One statement: the mapped Patient, and (with `newId`) the claim of the identifier for
+ * `newId`. The claim reads what the look-up found; neither needs a result back in between.
+ * The map is the only way to a Patient: every Patient the service stores is claimed here
+ * first (migration 23 mapped those stored before), so no scan of stored Patients is needed.
  */
 async function lookUpPatient(tx: TenantDb, identifier: PatientIdentifier, newId: string | undefined): Promise<LookedUp> {
-  const params: unknown[] = [identifier.system, identifier.value, jsonParam([{ system: identifier.system, value: identifier.value }])];
+  const params: unknown[] = [identifier.system, identifier.value];
   if (newId !== undefined) params.push(newId);
-  const [row] = await tx.query<{ known_id: string | null; known: Patient | null; legacy: Patient | null; claimed_id: string | null }>(
-    `WITH known AS (SELECT patient_id FROM patient_identifiers WHERE system = $1 AND value = $2 AND tenant_id = ${SCOPED_TENANT}),
-     legacy AS (
-       SELECT id, content FROM resources
-       WHERE resource_type = 'Patient' AND NOT EXISTS (SELECT 1 FROM known) AND content -> 'identifier' @> $3::jsonb
-       ORDER BY last_updated, id LIMIT 1
-     )${
-       newId === undefined
-         ? ''
-         : `,
+  const [row] = await tx.query<{ known_id: string | null; known: Patient | null; claimed_id: string | null }>(
+    `WITH known AS (SELECT patient_id FROM patient_identifiers WHERE system = $1 AND value = $2 AND tenant_id = ${SCOPED_TENANT})${
+      newId === undefined
+        ? ''
+        : `,
      claimed AS (
        INSERT INTO patient_identifiers (system, value, patient_id)
-       SELECT $1, $2, COALESCE((SELECT id FROM legacy), $4) WHERE NOT EXISTS (SELECT 1 FROM known)
+       SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM known)
        ON CONFLICT (tenant_id, system, value) DO NOTHING RETURNING patient_id
      )`
-     }
+    }
      SELECT (SELECT patient_id FROM known) AS known_id,
        (SELECT r.content FROM resources r JOIN known k ON r.resource_type = 'Patient' AND r.id = k.patient_id) AS known,
-       (SELECT content FROM legacy) AS legacy,
        ${newId === undefined ? 'NULL::text' : '(SELECT patient_id FROM claimed)'} AS claimed_id`,
     params,
   );
   if (row?.known_id) return { knownId: row.known_id, ...(row.known ? { known: row.known } : {}) };
-  return { ...(row?.legacy ? { legacy: row.legacy } : {}), ...(newId === undefined ? {} : { claimedId: row?.claimed_id ?? null }) };
+  return newId === undefined ? {} : { claimedId: row?.claimed_id ?? null };
 }
 
 /** The local Patient id mapped to this hospital identifier, if any. */
