@@ -74,7 +74,10 @@ export interface Stack {
   /** Starts (or restarts) the worker; several may run at once. */
   startWorker(id?: string): WorkerRuntime;
   stopWorkers(): Promise<void>;
-  /** Resolves when no EHR sync or webhook is left to do (timers may still wait), or rejects after `timeoutMs`. */
+  /**
+   * Resolves when nothing is left that would run now (EHR syncs, webhooks, timers already due;
+   * later timers wait), or rejects after `timeoutMs`.
+   */
   drained(timeoutMs?: number): Promise<void>;
   /** Loses every queued job of this stack, as FLUSHALL would (only this stack's keys: Redis is shared). */
   flushQueues(): Promise<void>;
@@ -220,10 +223,15 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
     },
     async drained(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
+      // Timers stay open until they are due, for days: not work left, unless already due, when
+      // their job runs now and writes (an escalated Task, a Communication) after "drained" said so.
       const open = async (): Promise<number> =>
         (
           await db.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND topic NOT IN ('${WORK.followUpSchedule.topic}', '${WORK.safetyAlertEscalation.topic}')`,
+            `SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND CASE topic
+               WHEN '${WORK.followUpSchedule.topic}' THEN (payload->>'dueBy')::timestamptz <= now()
+               WHEN '${WORK.safetyAlertEscalation.topic}' THEN (payload->>'dueAt')::timestamptz <= now()
+               ELSE true END`,
           )
         )[0]?.n ?? 0;
       for (;;) {
