@@ -2,7 +2,9 @@
  * 1. Ingest: POST /v1/screenings and POST /v1/courses/{id}/dosing-sessions on the real API
  * (its own process, production wiring: PostgreSQL, the Redis check), at saturation and at a
  * fixed rate (half its saturation, and 100 req/s), against two baselines in their own
- * processes, measured with autocannon over keep-alive connections in the same run:
+ * processes, in the same run: saturation with autocannon over keep-alive connections, fixed
+ * rates open loop (bench/lib/http-load.ts openLoop: evenly spaced arrivals, latency from when
+ * each request was due):
  * - the database's own limit (`dblimit`, bench/lib/db-limit.ts): the same express shape
  *   replaying, per request, the SQL the API ran for one such request (captured at the pg
  *   driver at the start of this run), with fresh ids: the honest ceiling for a command that
@@ -26,7 +28,7 @@ import { screeningRequest } from '@kap/testkit/requests';
 import { pool, postJson, sessionRequest } from '@kap/testkit/bodies';
 import type { DbLimitScripts } from './lib/db-limit';
 import { benchSchema } from '@kap/testkit/env';
-import { load, spawnServer, type LoadResult, type SpawnedServer } from './lib/http-load';
+import { load, openLoop, spawnServer, type LoadResult, type SpawnedServer } from './lib/http-load';
 import { RUNS, figure, note, spread } from './lib/report';
 import { FreshValues, countCalls, replay, storePg, type CapturedCall } from './lib/sql-capture';
 
@@ -227,26 +229,12 @@ async function main(): Promise<void> {
       apiRates.push(a.perSecond);
       dbRates.push(d.perSecond);
       bareRates.push(b.perSecond);
-      // A fixed 100 req/s, whatever the saturation: the latency a clinic's burst sees.
-      const r100 = await load({
-        url: api.url,
-        path: '/v1/screenings',
-        body: screeningRequest,
-        connections: CONNECTIONS,
-        duration: SECONDS,
-        overallRate: 100,
-      });
+      // A fixed 100 req/s, whatever the saturation, arriving evenly (open loop): the latency a busy clinic sees.
+      const r100 = await openLoop({ url: api.url, path: '/v1/screenings', body: screeningRequest, rate: 100, seconds: SECONDS });
       problems('ingest.screenings rate100', r100);
       p99s.push(r100.p99);
       // The same 100 req/s on the SQL alone: the least p99 the API can have there, whatever it does besides.
-      const d100 = await load({
-        url: dblimit.url,
-        path: '/v1/screenings',
-        body: screeningRequest,
-        connections: CONNECTIONS,
-        duration: SECONDS,
-        overallRate: 100,
-      });
+      const d100 = await openLoop({ url: dblimit.url, path: '/v1/screenings', body: screeningRequest, rate: 100, seconds: SECONDS });
       problems('ingest.screenings.db_limit rate100', d100);
       dbP99s.push(d100.p99);
       last = { api: a, db: d, bare: b };
@@ -275,22 +263,8 @@ async function main(): Promise<void> {
     const median = [...apiRates].sort((x, y) => x - y)[Math.floor(apiRates.length / 2)] as number;
     const rate = Math.max(2, Math.floor(median / 2));
     note(`ingest fixed rate: ${rate} req/s (half the API's median screening saturation), ${SECONDS} s, once`);
-    const apiFixed = await load({
-      url: api.url,
-      path: '/v1/screenings',
-      body: screeningRequest,
-      connections: CONNECTIONS,
-      duration: SECONDS,
-      overallRate: rate,
-    });
-    const bareFixed = await load({
-      url: bare.url,
-      path: '/v1/screenings',
-      body: screeningRequest,
-      connections: CONNECTIONS,
-      duration: SECONDS,
-      overallRate: rate,
-    });
+    const apiFixed = await openLoop({ url: api.url, path: '/v1/screenings', body: screeningRequest, rate, seconds: SECONDS });
+    const bareFixed = await openLoop({ url: bare.url, path: '/v1/screenings', body: screeningRequest, rate, seconds: SECONDS });
     report('ingest.screenings', apiFixed, 'fixed');
     report('ingest.screenings.bare_express', bareFixed, 'fixed');
     figure('ingest.screenings.fixed.p50_ratio_vs_bare_express', apiFixed.p50 / Math.max(bareFixed.p50, 0.001), 'x');

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 
@@ -96,5 +97,83 @@ export async function load(o: LoadOptions): Promise<LoadResult> {
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
     statuses,
+  };
+}
+
+/**
+ * A fixed arrival rate, open loop (as wrk2 does): request i is due at start + i / rate,
+ * whatever earlier requests are doing, and its latency runs from when it was due, so a
+ * server stall counts for every request it delays (no coordinated omission). autocannon's
+ * `overallRate` is not this: each connection sends its share of a second back to back when
+ * the second starts, then waits, so "100 req/s" arrives as a burst at each second boundary.
+ */
+export async function openLoop(o: {
+  readonly url: string;
+  readonly path: string | (() => string);
+  readonly body: () => unknown;
+  readonly rate: number;
+  readonly seconds: number;
+}): Promise<LoadResult & { readonly maxSendLagMs: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const target = new URL(o.url);
+  const total = Math.max(1, Math.round(o.rate * o.seconds));
+  const intervalMs = 1000 / o.rate;
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let errors = 0;
+  let maxSendLagMs = 0;
+  const send = (dueAt: number): Promise<void> =>
+    new Promise((done) => {
+      maxSendLagMs = Math.max(maxSendLagMs, performance.now() - dueAt);
+      const body = JSON.stringify(o.body());
+      const req = http.request(
+        {
+          agent,
+          host: target.hostname,
+          port: target.port,
+          method: 'POST',
+          path: typeof o.path === 'function' ? o.path() : o.path,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            statuses[status] = (statuses[status] ?? 0) + 1;
+            if (status >= 200 && status < 300) latencies.push(performance.now() - dueAt);
+            done();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        done();
+      });
+      req.end(body);
+    });
+  const started = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const dueAt = started + i * intervalMs;
+    const wait = dueAt - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inFlight.push(send(dueAt));
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  const ok = latencies.length;
+  return {
+    requests: total,
+    seconds,
+    perSecond: total / seconds,
+    p50: Math.round(at(0.5) * 10) / 10,
+    p99: Math.round(at(0.99) * 10) / 10,
+    non2xx: total - ok - errors,
+    errors,
+    statuses,
+    maxSendLagMs: Math.round(maxSendLagMs * 10) / 10,
   };
 }
