@@ -17,29 +17,15 @@
  * up on the EHR by its identity: none lost, none duplicated.
  * Time per run: 2 × (N enrolments ingested + N patients synced) + 2 × N × ~25 identity searches.
  */
-import { DEFAULT_TENANT_ID } from '@kap/config';
-import {
-  capabilityCache,
-  decideWriteStrategy,
-  groupWrites,
-  isEhrError,
-  planSync,
-  writeSettingsFrom,
-  type KnownEhrCopy,
-  type LocalResource,
-  type WriteStrategy,
-} from '@kap/ehr-client';
-import { forTenant, listPatientResources, listUnsynced, type DeploymentDb } from '@kap/store';
+import { writeSettingsFrom } from '@kap/ehr-client';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
-import { localReferences } from '@kap/worker';
 import { syncIdentityOf } from '@kap/worker';
-import { profileClaims } from '@kap/worker';
-import { keptBackReferences, sendGroup } from '@kap/worker';
+import { directSync } from '@kap/testkit/direct-sync';
 import { realEhrConnections } from '@kap/testkit/real-ehr-environment';
 import type { Stack } from '@kap/testkit/stack';
 import { pool } from '@kap/testkit/bodies';
 import { RUNS, figure, note, spread } from './lib/report';
-import { sleep, until } from '@kap/testkit/poll';
+import { until } from '@kap/testkit/poll';
 import { drainedNow, enrol, run, settledBesideSync, withStack } from '@kap/testkit/stack-bench';
 
 const N = Number(process.env.BENCH_REAL_EHR_COURSES ?? 10);
@@ -54,122 +40,6 @@ const ENV = {
 };
 
 const refOf = (r: Resource): string => `${r.resourceType}/${r.id ?? ''}`;
-
-async function patientIds(db: DeploymentDb): Promise<string[]> {
-  const rows = await db.query<{ patient_id: string }>(
-    'SELECT DISTINCT patient_id FROM resources WHERE patient_id IS NOT NULL ORDER BY patient_id',
-  );
-  return rows.map((r) => r.patient_id);
-}
-
-/** One patient's resources planned and sent as the worker's first pass plans them, with what the EHR answered kept in memory. */
-async function sendDirect(
-  stack: Stack,
-  strategy: WriteStrategy,
-  claims: ReturnType<typeof profileClaims>,
-  sendable: LocalResource[],
-  all: Resource[],
-): Promise<{ written: number; refused: string[] }> {
-  const identity = (r: Resource) => syncIdentityOf(r, strategy.forType(r.resourceType));
-  const keptBack = keptBackReferences(all, strategy);
-  const known = new Map<string, KnownEhrCopy>();
-  const byRef = new Map(sendable.map((r) => [refOf(r.resource), r]));
-  const items = sendable.map((r) => ({
-    key: refOf(r.resource),
-    dependsOn: localReferences(r.resource).filter((ref) => byRef.has(ref)),
-    alone: identity(r.resource).by === 'none',
-  }));
-  const groups = groupWrites(items, { mode: strategy.mode, maxEntries: strategy.maxEntries });
-  const counter = { requests: 0, claims, claimTrials: new Map<string, string>() };
-  const refused: string[] = [];
-  let written = 0;
-  const stubbed = new Set<string>();
-  // A refused Bundle goes again one by one, as the worker does (each single write may learn a profile claim to leave out).
-  const queue: Array<{ keys: readonly string[]; stubs?: ReadonlyMap<string, ReadonlySet<string>> }> = groups.map((g) => ({
-    keys: g.keys,
-    stubs: g.stubs,
-  }));
-  let last = false;
-  for (let group = queue.shift(); group; group = queue.shift()) {
-    const resources = group.keys.map((k) => byRef.get(k) as LocalResource);
-    const plan = planSync({
-      resources,
-      syncIdentityOf: identity,
-      existing: new Map(),
-      knownEhrCopies: known,
-      bundleType: strategy.mode === 'batch' ? 'batch' : 'transaction',
-      keptBack,
-      ...(group.stubs ? { stubs: group.stubs as Map<string, Set<string>> } : {}),
-    });
-    const sent = await sendWithRetry(() => sendGroup(stack.ehr, strategy, plan, counter));
-    if ('bundleRefused' in sent || sent.retrySingly.length > 0) {
-      if (!('bundleRefused' in sent))
-        for (const r of sent.results)
-          if ('ok' in r) known.set(r.localReference, { reference: r.ok.ehrReference, version: r.ok.ehrVersion });
-      const stubs = group.stubs;
-      queue.unshift(...group.keys.map((k) => ({ keys: [k], stubs: new Map([...(stubs ?? [])].filter(([s]) => s === k)) })));
-      continue;
-    }
-    for (const r of sent.results) {
-      if ('ok' in r) {
-        known.set(r.localReference, { reference: r.ok.ehrReference, version: r.ok.ehrVersion });
-        if (!last) written++;
-      } else refused.push(`${r.localReference}: ${r.refused}`);
-    }
-    for (const k of group.stubs?.keys() ?? []) stubbed.add(k);
-    // What went first without a reference on a cycle goes again, whole, as the worker's next pass sends it.
-    if (queue.length === 0 && stubbed.size > 0 && !last) {
-      last = true;
-      queue.push({ keys: [...stubbed] });
-    }
-  }
-  return { written, refused };
-}
-
-let conflictRetries = 0;
-
-/**
- * A 409 from a transaction the EHR serialises against others (Medplum: "could not serialize
- * access") wrote nothing, so the same request goes again, as the worker's job retry sends it.
- */
-async function sendWithRetry<T>(send: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await send();
-    } catch (err) {
-      if (!isEhrError(err) || err.kind !== 'conflict' || attempt >= 12) throw err;
-      conflictRetries++;
-      // Backoff with jitter, as the worker's job retries spread: lockstep retries collide again.
-      await sleep(Math.random() * Math.min(2000, 50 * 2 ** attempt));
-    }
-  }
-}
-
-async function direct(stack: Stack): Promise<{ resources: number; seconds: number; refused: string[] }> {
-  const settings = writeSettingsFrom(stack.config);
-  // Read before the clock: the EHR's CapabilityStatement and each patient's rows.
-  const strategy = decideWriteStrategy(await capabilityCache(stack.ehr, settings.capabilitiesRefreshMs).get(), settings);
-  const claims = profileClaims(stack.ehr, settings.unclaimedProfiles);
-  const db = forTenant(stack.db, DEFAULT_TENANT_ID);
-  const work = await Promise.all(
-    (await patientIds(stack.db)).map(async (patientId) => {
-      const unsynced = await listUnsynced(db, patientId);
-      const sendable = unsynced
-        .filter((u) => !strategy.forType(u.type).keptBack)
-        .map((u) => ({ resource: u.resource, version: u.version, createOnly: u.resource.resourceType === 'Patient' }));
-      return { sendable, all: await listPatientResources(db, patientId) };
-    }),
-  );
-  const refused: string[] = [];
-  let resources = 0;
-  const t0 = performance.now();
-  await pool(work, stack.config.SYNC_CONCURRENCY, async (w) => {
-    const r = await sendDirect(stack, strategy, claims, w.sendable, w.all);
-    resources += r.written;
-    refused.push(...r.refused);
-  });
-  return { resources, seconds: (performance.now() - t0) / 1000, refused };
-}
 
 /** Each local resource (what the direct run wrote, or the adapter synced) searched on the EHR by its identity. */
 async function lookUp(stack: Stack): Promise<{ lost: string[]; duplicated: string[]; resources: number }> {
@@ -197,6 +67,8 @@ async function lookUp(stack: Stack): Promise<{ lost: string[]; duplicated: strin
   return { lost, duplicated, resources: rows.length };
 }
 
+let conflictRetries = 0;
+
 async function main(): Promise<void> {
   const [connection] = realEhrConnections();
   if (!connection) {
@@ -222,7 +94,13 @@ async function main(): Promise<void> {
       stack.startWorker(`bench-real-ehr-notes-${i}`);
       await settledBesideSync(stack);
       await stack.stopWorkers();
-      const r = await direct(stack);
+      const r = await directSync({
+        db: stack.db,
+        ehr: stack.ehr,
+        settings: writeSettingsFrom(stack.config),
+        concurrency: stack.config.SYNC_CONCURRENCY,
+      });
+      conflictRetries += r.conflictRetries;
       if (r.refused.length > 0) note(`direct run ${i + 1}: refused ${JSON.stringify(r.refused.slice(0, 3))}`);
       const audit = await lookUp(stack);
       lost += audit.lost.length;

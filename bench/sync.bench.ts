@@ -5,9 +5,13 @@
  * until they are up, and until the course notes are rendered: that is not sync) and the
  * clock runs from its resumption until the outbox is drained (looked at every 10 ms). Once per
  * setting: SYNC_CONCURRENCY 1, 4, and 4 with a second
- * worker process (a fresh stack each). Baseline, in the same run: the same transaction
- * Bundles (listUnsynced + planSync, empty maps, one per patient, course note included) POSTed to a fresh sandbox
- * without a transaction limit, one after another.
+ * worker process (a fresh stack each). Baseline, in the same run, per setting: the same
+ * resources posted straight to a fresh sandbox like the stack's, with the worker's own write
+ * plan and the setting's concurrency, and no outbox, queue, lease or sync state
+ * (@kap/testkit/direct-sync): `ratio_vs_direct`, what the adapter's machinery costs. Beside it,
+ * without a goal, the earlier baseline: one Bundle per patient (listUnsynced + planSync, course
+ * note included) POSTed one after another to a sandbox without a transaction limit, which no
+ * EHR capping transactions (Medplum: 8 entries with a conditional one) would take.
  * The sandbox (the stack's, and the baseline's) runs in a process of its own, as an EHR
  * would: in the bench's process its CPU shared one event loop with the API and the
  * in-process worker, and a second worker could only wait for it.
@@ -19,10 +23,12 @@
  * run with its own baseline, and each figure is reported as min/median/max.
  */
 import type { ChildProcess } from 'node:child_process';
-import { createEhrClient, planSync } from '@kap/ehr-client';
+import { createEhrClient, planSync, writeSettingsFrom } from '@kap/ehr-client';
 import { forTenant, listUnsynced, type DeploymentDb } from '@kap/store';
 import { syncIdentityOf } from '@kap/worker';
 import { auditEhr } from '@kap/testkit/ehr-audit';
+import { directSync } from '@kap/testkit/direct-sync';
+import type { Stack } from '@kap/testkit/stack';
 import { spawnWorkerProcess } from '@kap/testkit/drill';
 import { RUNS, figure, note, spread, type Goal } from './lib/report';
 import { until } from '@kap/testkit/poll';
@@ -89,8 +95,8 @@ async function patientIds(db: DeploymentDb): Promise<string[]> {
   return rows.map((r) => r.patient_id);
 }
 
-/** The baseline: each patient's Bundle planned and POSTed directly to a fresh sandbox, sequentially. */
-async function direct(db: DeploymentDb): Promise<{ resources: number; seconds: number }> {
+/** The earlier baseline: each patient's whole Bundle POSTed to a fresh sandbox without a transaction limit, sequentially. */
+async function oneBundlePerPatient(db: DeploymentDb): Promise<{ resources: number; seconds: number }> {
   // One Bundle per patient is what only a server without Medplum's 8-entry limit takes.
   const sandbox = await spawnSandboxProcess({ ...SANDBOX, SANDBOX_MAX_TRANSACTION_ENTRIES: '10000' });
   try {
@@ -115,6 +121,19 @@ async function direct(db: DeploymentDb): Promise<{ resources: number; seconds: n
   }
 }
 
+/** The setting's baseline: the same resources, write plan and concurrency, posted straight to a fresh sandbox like the stack's. */
+async function directToFreshSandbox(stack: Stack, concurrency: number): Promise<{ resources: number; seconds: number }> {
+  const sandbox = await spawnSandboxProcess(SANDBOX);
+  try {
+    const ehr = createEhrClient({ baseUrl: sandbox.url, auth: { mode: 'none' }, timeoutMs: 15_000 });
+    const r = await directSync({ db: stack.db, ehr, settings: writeSettingsFrom(stack.config), concurrency });
+    if (r.refused.length > 0) note(`direct: refused ${JSON.stringify(r.refused.slice(0, 3))}`);
+    return r;
+  } finally {
+    await sandbox.close();
+  }
+}
+
 async function main(): Promise<void> {
   note(
     `sync: ${N} enrolments per setting (${WAIT_N} against the sandbox that waits ${EHR_WAIT_MS} ms per interaction) ingested with no worker running, then the clock runs from the ehr-sync queue resuming (every worker up) to a drained outbox; fresh stack per setting; ${RUNS} runs of every setting, each with its own direct baseline`,
@@ -127,7 +146,7 @@ async function main(): Promise<void> {
   const push = (key: string, v: number): void => void ratios.set(key, [...(ratios.get(key) ?? []), v]);
   for (let run = 0; run < RUNS; run++) {
     const started = performance.now();
-    let baseline: { resources: number; seconds: number } | undefined;
+    let oneBundle: { resources: number; seconds: number } | undefined;
     const rates = new Map<string, number>();
     for (const s of SETTINGS) {
       const ehr = await spawnSandboxProcess({ ...SANDBOX, ...(s.ehrWaitMs > 0 ? { SANDBOX_LATENCY_MS: String(s.ehrWaitMs) } : {}) });
@@ -146,9 +165,14 @@ async function main(): Promise<void> {
               // The course notes are rendered (PDF) before the clock, not timed as sync, and the
               // baseline then posts what the worker will: each patient's note among its resources.
               await settledBesideSync(stack);
-              if (!baseline && s.ehrWaitMs === 0) {
-                baseline = await direct(stack.db);
-                push('sync.direct.resources_per_s', baseline.resources / baseline.seconds);
+              let direct: { resources: number; seconds: number } | undefined;
+              if (s.ehrWaitMs === 0) {
+                if (!oneBundle) {
+                  oneBundle = await oneBundlePerPatient(stack.db);
+                  push('sync.one_bundle_per_patient.resources_per_s', oneBundle.resources / oneBundle.seconds);
+                }
+                direct = await directToFreshSandbox(stack, s.concurrency);
+                push(`sync.${s.label}.direct.resources_per_s`, direct.resources / direct.seconds);
               }
               if (s.secondProcess) {
                 const inProcess = (await stack.queues.ehrSync.getWorkers()).length;
@@ -171,8 +195,9 @@ async function main(): Promise<void> {
                 );
               push(`sync.${s.label}.resources_per_s`, resources / seconds);
               if (run === 0) figure(`sync.${s.label}.resources_per_enrolment`, resources / s.enrolments, 'resources');
-              if (baseline && s.ehrWaitMs === 0)
-                push(`sync.${s.label}.ratio_vs_direct`, resources / seconds / (baseline.resources / baseline.seconds));
+              if (direct) push(`sync.${s.label}.ratio_vs_direct`, resources / seconds / (direct.resources / direct.seconds));
+              if (oneBundle && s.ehrWaitMs === 0)
+                push(`sync.${s.label}.ratio_vs_one_bundle_per_patient`, resources / seconds / (oneBundle.resources / oneBundle.seconds));
               rates.set(s.label, resources / seconds);
             } finally {
               if (child && child.exitCode === null) {

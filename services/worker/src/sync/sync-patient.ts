@@ -282,7 +282,7 @@ async function syncPass(
             });
           }
         });
-        known = await knownCopies(db, patientResources);
+        known = knownAfter(known, sent.results, new Set());
       }
       // One by one, in the same order, each planned with what the previous ones wrote.
       queue.unshift(
@@ -317,7 +317,7 @@ async function syncPass(
     );
     if (gone.length > 0) again = true;
     if (sent.results.some((r) => 'ok' in r && (r.matchedExisting || r.stub) && !r.localReference.startsWith('Patient/'))) again = true;
-    known = await knownCopies(db, patientResources);
+    known = knownAfter(known, sent.results, goneRefs);
   }
   // Stubs are completed and copies a create matched are compared, from a fresh read of the EHR.
   if (again && pass + 1 < MAX_PASSES) await syncPass(db, ehr, strategy, patientId, run, true, pass + 1);
@@ -664,6 +664,27 @@ export async function knownCopies(db: TenantDb, all: readonly Resource[]): Promi
   return new Map(
     states.filter((s) => s.ehrId).map((s) => [`${s.type}/${s.id}`, { reference: `${s.type}/${s.ehrId}`, version: s.ehrVersion }]),
   );
+}
+
+/**
+ * `known` once a group's answers are recorded: what knownCopies would read back (every copy
+ * the EHR answered with is recorded, a gone one forgotten, a refusal leaves the copy as it
+ * was), without reading it. The patient's lease keeps every other writer of these rows out.
+ */
+function knownAfter(
+  known: ReadonlyMap<string, KnownEhrCopy>,
+  results: readonly EntryResult[],
+  gone: ReadonlySet<string>,
+): Map<string, KnownEhrCopy> {
+  const next = new Map(known);
+  for (const ref of gone) next.delete(ref);
+  for (const r of results) {
+    if (!('ok' in r) || gone.has(r.localReference)) continue;
+    // As recorded: the EHR id alone, under the local type.
+    const type = r.localReference.split('/')[0] as string;
+    next.set(r.localReference, { reference: `${type}/${r.ok.ehrReference.split('/')[1] as string}`, version: r.ok.ehrVersion });
+  }
+  return next;
 }
 
 const refOf = (r: Resource): string => `${r.resourceType}/${r.id ?? ''}`;
