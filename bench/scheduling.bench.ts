@@ -9,18 +9,22 @@
  * The end-to-end figure times the API request path (each session validates and stores ~25
  * resources) as much as scheduling; `scheduling.relay.*` times scheduling alone: follow-up
  * schedule rows committed through `enqueueWorkMany`, ROWS_PER_TX in a transaction as a
- * dosing session writes them, until all their delayed jobs are in Redis, against the same raw baseline.
+ * dosing session writes them, until all their delayed jobs are in Redis, against raw adds of as many jobs just before and just after it
+ * (`ratio_vs_raw_bullmq`: that time is mostly the rows' commits), and against the same commits
+ * each followed by an addBulk of its jobs, with no relay (`ratio_vs_commit_then_add`: what the
+ * relay itself costs over a dual write).
  * All of it runs RUNS times (BENCH_RUNS, default 5) on one stack, M sessions a run; each
  * figure is reported as min/median/max, and a goal holds only at its worst run.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { DEFAULT_TENANT_ID } from '@kap/config';
-import { QUEUE_NAMES, WORK, enqueueWorkMany, workRequest, type JobLimits } from '@kap/queue';
+import { QUEUE_NAMES, WORK, enqueueWorkMany, workRequest, type JobLimits, type WorkRequest } from '@kap/queue';
 import { forTenant, listFollowUps } from '@kap/store';
 import type { Stack } from '@kap/testkit/stack';
 import { pool, postJson } from '@kap/testkit/bodies';
 import { until } from '@kap/testkit/poll';
+import { benchSchema } from '@kap/testkit/env';
 import { RUNS, figure, note, spread } from './lib/report';
 import { createCourse, deleteKeys, keyMemory, recordSession, run, withStack } from '@kap/testkit/stack-bench';
 
@@ -42,6 +46,7 @@ interface RunFigures {
   cancelMeanMs: number;
   cancelMaxMs: number;
   relayRatio: number;
+  relayVsDualWrite: number;
 }
 
 async function main(): Promise<void> {
@@ -67,6 +72,7 @@ async function main(): Promise<void> {
     spread('scheduling.cancel_course_ms', pick('cancelMeanMs'), 'ms');
     spread('scheduling.cancel_course_max_ms', pick('cancelMaxMs'), 'ms', { kind: 'max', value: 50 });
     spread('scheduling.relay.ratio_vs_raw_bullmq', pick('relayRatio'), 'x', { kind: 'min', value: 0.9 });
+    spread('scheduling.relay.ratio_vs_commit_then_add', pick('relayVsDualWrite'), 'x', { kind: 'min', value: 0.9 });
   });
 }
 
@@ -101,29 +107,11 @@ async function oneRun(stack: Stack, url: string, last: boolean): Promise<RunFigu
   }
 
   // Baseline: the same number of delayed jobs added directly, one at a time, with the relay's job options.
-  const rawPrefix = `bench-raw-${randomBytes(4).toString('hex')}`;
-  const raw = new Queue('follow-ups', { connection: stack.redis, prefix: rawPrefix });
-  let rawJobsPerS: number;
-  let bytesRatio: number;
-  try {
-    const tr = performance.now();
-    for (let i = 0; i < jobs; i++) {
-      const followUpId = randomUUID();
-      const kind = i % 2 === 0 ? 'due' : 'reminder';
-      await raw.add(kind, { followUpId, kind }, { jobId: followUpId + kind, delay: HOUR + i, ...WORK.followUpSchedule.options(LIMITS) });
-    }
-    const rawSeconds = (performance.now() - tr) / 1000;
-    await until(async () => (await raw.getDelayedCount()) >= jobs, 10_000, 'raw delayed jobs');
-    rawJobsPerS = jobs / rawSeconds;
-    const rawMem = await keyMemory(stack.redis, `${rawPrefix}:*`);
-    bytesRatio = perFollowUp / ((rawMem.bytes / jobs) * 2);
-    if (last) {
-      figure('scheduling.raw_bullmq.jobs_per_s', rawJobsPerS, 'jobs/s');
-      figure('scheduling.raw_bullmq.redis_bytes_per_2_jobs', (rawMem.bytes / jobs) * 2, 'bytes');
-    }
-  } finally {
-    await raw.close();
-    await deleteKeys(stack.redis, `${rawPrefix}:*`);
+  const rawBefore = await rawAdds(stack, jobs);
+  const bytesRatio = perFollowUp / rawBefore.bytesPer2Jobs;
+  if (last) {
+    figure('scheduling.raw_bullmq.jobs_per_s', rawBefore.jobsPerS, 'jobs/s');
+    figure('scheduling.raw_bullmq.redis_bytes_per_2_jobs', rawBefore.bytesPer2Jobs, 'bytes');
   }
 
   // Cancelling: stop a course, wait until its six jobs are gone.
@@ -146,17 +134,47 @@ async function oneRun(stack: Stack, url: string, last: boolean): Promise<RunFigu
     times.push(performance.now() - tc);
   }
 
-  // After the cancels, so that their figure is not timed over this part's open rows.
+  // After the cancels, so that their figure is not timed over this part's open rows. Its
+  // baseline is taken on either side of it, as many jobs: the raw rate drifts as much as the
+  // relay's over a run (Redis, PostgreSQL and the bench share two cores), so a baseline from
+  // minutes before made the ratio swing 0.35–1.6 for no change of the relay's.
+  const relayJobs = Math.ceil(RELAY_FOLLOW_UPS / ROWS_PER_TX) * ROWS_PER_TX * 2;
+  const rawNear = (await rawAdds(stack, relayJobs)).jobsPerS;
+  const dualBefore = await commitThenAdd(stack);
   const relayJobsPerS = await relayOnly(stack);
+  const dualAfter = await commitThenAdd(stack);
+  const rawAfter = (await rawAdds(stack, relayJobs)).jobsPerS;
   return {
     followUpsPerS: pending / seconds,
-    jobsRatio: jobs / seconds / rawJobsPerS,
+    jobsRatio: jobs / seconds / rawBefore.jobsPerS,
     bytesPerFollowUp: perFollowUp,
     bytesRatio,
     cancelMeanMs: times.reduce((a, b) => a + b, 0) / Math.max(1, times.length),
     cancelMaxMs: Math.max(...times),
-    relayRatio: relayJobsPerS / rawJobsPerS,
+    relayRatio: relayJobsPerS / ((rawNear + rawAfter) / 2),
+    relayVsDualWrite: relayJobsPerS / ((dualBefore + dualAfter) / 2),
   };
+}
+
+/** `jobs` delayed jobs added straight to a queue of their own prefix, one at a time, with the relay's options; then removed. */
+async function rawAdds(stack: Stack, jobs: number): Promise<{ jobsPerS: number; bytesPer2Jobs: number }> {
+  const rawPrefix = `bench-raw-${randomBytes(4).toString('hex')}`;
+  const raw = new Queue('follow-ups', { connection: stack.redis, prefix: rawPrefix });
+  try {
+    const tr = performance.now();
+    for (let i = 0; i < jobs; i++) {
+      const followUpId = randomUUID();
+      const kind = i % 2 === 0 ? 'due' : 'reminder';
+      await raw.add(kind, { followUpId, kind }, { jobId: followUpId + kind, delay: HOUR + i, ...WORK.followUpSchedule.options(LIMITS) });
+    }
+    const rawSeconds = (performance.now() - tr) / 1000;
+    await until(async () => (await raw.getDelayedCount()) >= jobs, 10_000, 'raw delayed jobs');
+    const rawMem = await keyMemory(stack.redis, `${rawPrefix}:*`);
+    return { jobsPerS: jobs / rawSeconds, bytesPer2Jobs: (rawMem.bytes / jobs) * 2 };
+  } finally {
+    await raw.close();
+    await deleteKeys(stack.redis, `${rawPrefix}:*`);
+  }
 }
 
 /**
@@ -168,19 +186,10 @@ async function oneRun(stack: Stack, url: string, last: boolean): Promise<RunFigu
 async function relayOnly(stack: Stack): Promise<number> {
   const db = forTenant(stack.db, DEFAULT_TENANT_ID);
   const base = await stack.queues.followUps.getDelayedCount();
-  const batches = Array.from({ length: Math.ceil(RELAY_FOLLOW_UPS / ROWS_PER_TX) }, (_, b) => b);
+  const batches = relayBatches();
   const jobs = batches.length * ROWS_PER_TX * 2;
   const t0 = performance.now();
-  await pool(batches, 4, (b) =>
-    db.transaction(async (tx) => {
-      const requests = Array.from({ length: ROWS_PER_TX }, (_, i) => {
-        const due = Date.now() + 2 * HOUR + b * ROWS_PER_TX + i;
-        const payload = { followUpId: randomUUID(), dueBy: new Date(due).toISOString(), remindAt: new Date(due - 600_000).toISOString() };
-        return workRequest(WORK.followUpSchedule, payload, {});
-      });
-      await enqueueWorkMany(tx, requests);
-    }),
-  );
+  await pool(batches, 4, (b) => db.transaction((tx) => enqueueWorkMany(tx, followUpRows(b)).then(() => undefined)));
   const committed = (performance.now() - t0) / 1000;
   await until(async () => (await stack.queues.followUps.getDelayedCount()) - base >= jobs, 60_000, `${jobs} relayed delayed jobs`, 10);
   const seconds = (performance.now() - t0) / 1000;
@@ -189,6 +198,60 @@ async function relayOnly(stack: Stack): Promise<number> {
       `relay only: ${batches.length * ROWS_PER_TX} follow-ups in ${batches.length} transactions of ${ROWS_PER_TX}, committed in ${committed.toFixed(2)} s, all ${jobs} jobs delayed in Redis at ${seconds.toFixed(2)} s`,
     );
   return jobs / seconds;
+}
+
+const relayBatches = (): number[] => Array.from({ length: Math.ceil(RELAY_FOLLOW_UPS / ROWS_PER_TX) }, (_, b) => b);
+
+/** Batch `b`'s follow-up schedule rows, due hours after the run. */
+function followUpRows(b: number): WorkRequest[] {
+  return Array.from({ length: ROWS_PER_TX }, (_, i) => {
+    const due = Date.now() + 2 * HOUR + b * ROWS_PER_TX + i;
+    const payload = { followUpId: randomUUID(), dueBy: new Date(due).toISOString(), remindAt: new Date(due - 600_000).toISOString() };
+    return workRequest(WORK.followUpSchedule, payload, {});
+  });
+}
+
+/**
+ * The relay-only case without the relay: the same rows committed the same way (into a schema
+ * of their own, which no relay reads), and each transaction's jobs added straight after its
+ * commit in one addBulk, as a service writing to the database and then to Redis would (a dual
+ * write, which can lose jobs: the outbox is there not to). Timed until all jobs are delayed.
+ */
+async function commitThenAdd(stack: Stack): Promise<number> {
+  const schema = await benchSchema('relay_baseline');
+  const db = forTenant(schema.db, DEFAULT_TENANT_ID);
+  const prefix = `bench-dual-${randomBytes(4).toString('hex')}`;
+  const queue = new Queue('follow-ups', { connection: stack.redis, prefix });
+  try {
+    const batches = relayBatches();
+    const jobs = batches.length * ROWS_PER_TX * 2;
+    const t0 = performance.now();
+    await pool(batches, 4, async (b) => {
+      const rows = followUpRows(b);
+      await db.transaction((tx) => enqueueWorkMany(tx, rows));
+      const now = Date.now();
+      await queue.addBulk(
+        rows.flatMap((r) => {
+          const p = r.payload as { followUpId: string; dueBy: string; remindAt: string };
+          return (['due', 'reminder'] as const).map((kind) => ({
+            name: kind,
+            data: { followUpId: p.followUpId, kind },
+            opts: {
+              ...WORK.followUpSchedule.options(LIMITS),
+              jobId: `${p.followUpId}-${kind}`,
+              delay: Date.parse(kind === 'due' ? p.dueBy : p.remindAt) - now,
+            },
+          }));
+        }),
+      );
+    });
+    await until(async () => (await queue.getDelayedCount()) >= jobs, 10_000, 'dual-write delayed jobs');
+    return jobs / ((performance.now() - t0) / 1000);
+  } finally {
+    await queue.close();
+    await deleteKeys(stack.redis, `${prefix}:*`);
+    await schema.close();
+  }
 }
 
 run(main);
