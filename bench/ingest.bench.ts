@@ -34,6 +34,8 @@ import { FreshValues, countCalls, replay, storePg, type CapturedCall } from './l
 
 const SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 5);
 const CONNECTIONS = 8;
+/** Requests each server takes before the first timed run, for each command. */
+const WARM_UP = 100;
 
 function report(name: string, r: LoadResult, kind: 'saturation' | 'fixed'): void {
   if (kind === 'saturation') figure(`${name}.throughput`, r.perSecond, 'req/s');
@@ -204,9 +206,10 @@ async function main(): Promise<void> {
     note(
       `ingest: ${CONNECTIONS} keep-alive connections, ${SECONDS} s per saturation run after a warm-up, ${RUNS} runs per ratio, servers in their own processes`,
     );
-    await load({ url: api.url, path: '/v1/screenings', body: screeningRequest, connections: 4, amount: 40 });
-    await load({ url: bare.url, path: '/v1/screenings', body: screeningRequest, connections: 4, amount: 200 });
-    await load({ url: dblimit.url, path: '/v1/screenings', body: screeningRequest, connections: 4, amount: 100 });
+    // Each server warmed by as many requests (JIT, caches, pools), so the first run is not the cold one.
+    await load({ url: api.url, path: '/v1/screenings', body: screeningRequest, connections: 4, amount: WARM_UP });
+    await load({ url: bare.url, path: '/v1/screenings', body: screeningRequest, connections: 4, amount: WARM_UP });
+    await load({ url: dblimit.url, path: '/v1/screenings', body: screeningRequest, connections: 4, amount: WARM_UP });
 
     const apiRates: number[] = [];
     const dbRates: number[] = [];
@@ -271,7 +274,7 @@ async function main(): Promise<void> {
 
     // Dosing sessions: each request needs a course of its own, created beforehand, on both servers.
     const perRun = Math.max(60, Math.round(median * SECONDS));
-    const needed = 10 + perRun * RUNS;
+    const needed = WARM_UP + perRun * RUNS;
     const t0 = performance.now();
     const courses = await pool(Array.from({ length: needed }), 4, async () => {
       const s = await postJson(`${api.url}/v1/screenings`, screeningRequest());
@@ -279,16 +282,16 @@ async function main(): Promise<void> {
       if (c.status !== 201) throw new Error(`course: ${c.status} ${JSON.stringify(c.body)}`);
       return c.body.courseId as string;
     });
-    await prepareDbLimitCourses(dblimit, 10 + perRun * RUNS);
+    await prepareDbLimitCourses(dblimit, needed);
     note(
       `dosing: ${needed} courses created beforehand on each server in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${perRun} sessions per run`,
     );
     let next = 0;
     const coursePath = (): string => `/v1/courses/${courses[next++ % courses.length]}/dosing-sessions`;
     const session = (): unknown => sessionRequest(1);
-    await load({ url: api.url, path: coursePath, body: session, connections: 2, amount: 10 });
-    await load({ url: dblimit.url, path: '/v1/courses/x/dosing-sessions', body: session, connections: 2, amount: 10 });
-    await load({ url: bare.url, path: '/v1/courses/x/dosing-sessions', body: session, connections: 2, amount: 200 });
+    await load({ url: api.url, path: coursePath, body: session, connections: 4, amount: WARM_UP });
+    await load({ url: dblimit.url, path: '/v1/courses/x/dosing-sessions', body: session, connections: 4, amount: WARM_UP });
+    await load({ url: bare.url, path: '/v1/courses/x/dosing-sessions', body: session, connections: 4, amount: WARM_UP });
     const doseApi: number[] = [];
     const doseDb: number[] = [];
     const doseBare: number[] = [];
