@@ -63,14 +63,6 @@ describe('the round trips of a command', () => {
     expect(found).toEqual({ created: false, patient: created.patient });
   });
 
-  it('ensurePatient with newId adopts a Patient stored earlier with the identifier under its own id', async () => {
-    await putResources(t.db, [{ resourceType: 'Patient', id: 'rt-legacy', identifier: [{ system: MRN, value: 'RT-OLD' }] }]);
-    const result = await ensurePatient(t.db, { system: MRN, value: 'RT-OLD' }, build, { newId: 'rt-unused' });
-    expect(result).toMatchObject({ created: false, patient: { id: 'rt-legacy' } });
-    const again = await ensurePatient(t.db, { system: MRN, value: 'RT-OLD' }, build);
-    expect(again.patient.id).toBe('rt-legacy');
-  });
-
   it('ensurePatient with newId gives one Patient to concurrent transactions', async () => {
     const identifier = { system: MRN, value: 'RT-RACE' };
     const results = await Promise.all(
