@@ -310,6 +310,19 @@ export async function getSyncStates(db: TenantDb, refs: readonly ResourceKey[]):
  * confirmed (or never synced), ordered by last_updated: the work an ehr-sync job has left.
  */
 export async function listUnsynced(db: TenantDb, patientId: string): Promise<UnsyncedResource[]> {
+  return patientSyncRows(db, patientId, true);
+}
+
+/**
+ * Every stored resource of a patient with its sync state, ordered by last_updated, in one
+ * read: what a sync pass needs (the unsynced ones are those whose `syncedVersion` is behind
+ * `version`; the EHR's copies are those with an `ehrId`) without reading content twice.
+ */
+export async function listPatientSyncRows(db: TenantDb, patientId: string): Promise<UnsyncedResource[]> {
+  return patientSyncRows(db, patientId, false);
+}
+
+async function patientSyncRows(db: TenantDb, patientId: string, unsyncedOnly: boolean): Promise<UnsyncedResource[]> {
   const records = await db.query<{
     resource_type: string;
     id: string;
@@ -325,7 +338,7 @@ export async function listUnsynced(db: TenantDb, patientId: string): Promise<Uns
             s.synced_version, s.ehr_id, s.ehr_version, s.status, s.last_error
      FROM resources r
      LEFT JOIN sync_state s ON s.resource_type = r.resource_type AND s.id = r.id
-     WHERE r.patient_id = $1 AND COALESCE(s.synced_version, 0) < r.version_id
+     WHERE r.patient_id = $1${unsyncedOnly ? ' AND COALESCE(s.synced_version, 0) < r.version_id' : ''}
      ORDER BY r.last_updated, r.resource_type, r.id`,
     [patientId],
   );

@@ -24,8 +24,7 @@ import { RESOURCE_IDENTIFIER_SYSTEM } from '@kap/fhir';
 import {
   forgetEhrCopy,
   getSyncStates,
-  listPatientResources,
-  listUnsynced,
+  listPatientSyncRows,
   markFailed,
   markNotSent,
   markSyncedMany,
@@ -143,7 +142,9 @@ async function syncPass(
   readFirst: boolean,
   pass: number,
 ): Promise<void> {
-  const unsynced = (await listUnsynced(db, patientId)).filter((u) => !run.refused.has(`${u.type}/${u.id}`));
+  // One read: every resource of the patient with its sync state (content read once).
+  const rows = await listPatientSyncRows(db, patientId);
+  const unsynced = rows.filter((u) => (u.syncedVersion ?? 0) < u.version && !run.refused.has(`${u.type}/${u.id}`));
   if (unsynced.length === 0) return;
 
   const matchPatient = strategy.patients === 'match';
@@ -165,8 +166,11 @@ async function syncPass(
   }
   if (pass === 0) run.notSent += notSent.length;
 
-  const patientResources = await listPatientResources(db, patientId);
-  let known = await knownCopies(db, patientResources);
+  const patientResources = rows.map((r) => r.resource);
+  // Marking some not sent above changed no EHR id: the copies are as read.
+  let known = new Map<string, KnownEhrCopy>(
+    rows.filter((r) => r.ehrId).map((r) => [`${r.type}/${r.id}`, { reference: `${r.type}/${r.ehrId as string}`, version: r.ehrVersion }]),
+  );
   let toSend = unsynced.filter((u) => !keptBackWhy(u));
   const patientKnown = patientResources.some((r) => r.resourceType === 'Patient' && known.has(refOf(r)));
   if (matchPatient && (toSend.some((u) => u.type === 'Patient') || (toSend.length > 0 && !patientKnown))) {
