@@ -7,6 +7,7 @@ import {
   getOutboxMessageByKey,
   listUndispatched,
   markCompleted,
+  markCompletedWithCovered,
   markDispatched,
   onOutboxWork,
   recordFailedAttempt,
@@ -65,6 +66,23 @@ describe('outbox', () => {
     expect(await listUndispatched(t.deployment, { limit: 10, olderThanMs: 0 })).toEqual([]);
     expect(await countPending(t.deployment)).toBe(1);
     expect((await getOutboxMessage(t.db, later.id))?.completedAt).toBeNull();
+  });
+
+  it("completes a job's own row and the rows its work covered in one statement, counting only those still open", async () => {
+    const [own, covered, done] = await enqueueOutboxMany(
+      t.db,
+      ['own', 'covered', 'done'].map((n) => ({ topic: 'ehr-sync', patientId: 'p-cover', payload: { patientId: 'p-cover', n } })),
+    );
+    if (!own || !covered || !done) throw new Error('three rows expected');
+    await markCompleted(t.db, done.key);
+    const doneAt = (await getOutboxMessage(t.db, done.id))?.completedAt;
+
+    expect(await markCompletedWithCovered(t.db, own.key, [own.id, covered.id, done.id])).toEqual({ held: true, alsoCompleted: 1 });
+    for (const row of [own, covered]) expect((await getOutboxMessage(t.db, row.id))?.completedAt).not.toBeNull();
+    expect((await getOutboxMessage(t.db, done.id))?.completedAt).toBe(doneAt);
+    // Again: the own row is still held (already completed), nothing else was open.
+    expect(await markCompletedWithCovered(t.db, own.key, [covered.id])).toEqual({ held: true, alsoCompleted: 0 });
+    expect(await markCompletedWithCovered(t.db, '00000000-0000-4000-8000-00000000c0de', [])).toEqual({ held: false, alsoCompleted: 0 });
   });
 
   it('announces new rows once their transaction commits, and only to listeners of this schema', async () => {

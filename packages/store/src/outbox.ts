@@ -217,6 +217,25 @@ export async function markCompleted(db: TenantDb, key: string): Promise<boolean>
 }
 
 /**
+ * markCompleted for the job's own row and completeOutboxRows for the rows its work covered,
+ * in one statement: `held` is whether this database holds the key, `alsoCompleted` how many
+ * of the others were still open.
+ */
+export async function markCompletedWithCovered(
+  db: TenantDb,
+  key: string,
+  covered: readonly number[],
+): Promise<{ held: boolean; alsoCompleted: number }> {
+  const rows = await db.query<{ own: boolean }>(
+    `UPDATE outbox SET completed_at = COALESCE(completed_at, now())
+     WHERE key = $1::uuid OR (id = ANY($2::bigint[]) AND completed_at IS NULL)
+     RETURNING key = $1::uuid AS own`,
+    [key, covered.map(String)],
+  );
+  return { held: rows.some((r) => r.own), alsoCompleted: rows.filter((r) => !r.own).length };
+}
+
+/**
  * Counts a failed attempt of the row's work (by the key its jobs carry) and keeps its error,
  * for the operators' dead-letter view; a completed row is left alone. The row stays
  * dispatched: the queue retries on its own, and the relay's sweep catches a job it gave up on.

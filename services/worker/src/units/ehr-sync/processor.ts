@@ -1,6 +1,6 @@
 import { writeSettingsFrom } from '@kap/ehr-client';
 import { EhrSyncJobData, WORK } from '@kap/queue';
-import { completeOutboxRows, getOutboxMessageByKey, listOpenOutboxIds, markCompleted, noteSyncAttemptError } from '@kap/store';
+import { completeOutboxRows, getOutboxMessageByKey, listOpenOutboxIds, markCompletedWithCovered, noteSyncAttemptError } from '@kap/store';
 import { DelayedError, type Job } from 'bullmq';
 import type { WorkerDeps } from '../../deps';
 import { tenantWork } from '../../tenant-work';
@@ -51,10 +51,8 @@ export function ehrSyncProcessor(deps: WorkerDeps) {
           return retryLater(job, token, delay);
         }
         // Completed here, with the EHR's answers recorded, and nowhere else.
-        if (!(await markCompleted(t.db, data.outboxKey))) {
-          deps.logger.warn({ job: job.id, outboxKey: data.outboxKey }, 'ehr sync for an outbox row this database does not hold');
-        }
-        const alsoCompleted = await completeOutboxRows(t.db, covered);
+        const { held, alsoCompleted } = await markCompletedWithCovered(t.db, data.outboxKey, covered);
+        if (!held) deps.logger.warn({ job: job.id, outboxKey: data.outboxKey }, 'ehr sync for an outbox row this database does not hold');
         deps.logger.info({ job: job.id, outboxKey: data.outboxKey, alsoCompleted, ...outcome }, 'ehr sync done');
         return outcome;
       } catch (err) {
