@@ -1,3 +1,4 @@
+import { v5 as uuidv5 } from 'uuid';
 import { KAP_CANONICAL, RESOURCE_IDENTIFIER_SYSTEM, resourceId, resourceIdentifier } from './resource-ids';
 
 /** uuid5(uuid5(NAMESPACE_URL, 'https://kap-adapter.org/fhir'), key), computed with Python's uuid module. */
@@ -17,6 +18,12 @@ describe('deterministic identity', () => {
 
   it('pins the namespace so ids stay stable across releases', () => {
     expect(resourceId('patient/x|1')).toBe('21dcb142-de03-572c-8530-5088e5ebe8f9');
+  });
+
+  it('encodes a key as UTF-8, as uuid does with a string key', () => {
+    const namespace = uuidv5(KAP_CANONICAL, uuidv5.URL);
+    for (const key of ['patient/Zoë Ångström|1', 'screening/日本/observation/x', 'course/🙂'])
+      expect(resourceId(key)).toBe(uuidv5(key, namespace));
   });
 
   it('builds the business identifier from the id', () => {
