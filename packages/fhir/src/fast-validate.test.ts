@@ -1,14 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, CodeableConcept, Observation, ObservationComponent, Quantity, Resource } from '@medplum/fhirtypes';
 import { buildCapabilityStatement } from './capability-statement';
 import { buildKapCodeSystem } from './code-system';
 import { certainlyValid } from './fast-validate';
 import { buildCoursePlanDefinition } from './plan-definition';
 import { buildScreeningQuestionnaire } from './questionnaire';
 import { BASE_URL, RECORDED_AT } from '@kap/testkit/fixtures';
-import { loadDefinitions, medplumIssues, validationIssues } from './validate';
+import { loadDefinitions, medplumIssues, validateResource, validationIssues } from './validate';
 
 /** Every resource the golden Bundles hold, and the definitional resources: what the builders make. */
 function corpus(): Resource[] {
@@ -120,5 +120,209 @@ describe('certainlyValid (the fast check before medplum)', () => {
       expect(medplumIssues(r).length).toBeGreaterThan(0);
       expect(certainlyValid(r, typesOf(r))).toBe(false);
     }
+  });
+});
+
+/**
+ * The fast check remembers invariants that held by what they read: some names only by
+ * whether they have values (`value.exists()`), some only while another has values (obs-7
+ * reads the code only through `component.code.where(...)`). A key that records too little
+ * lets a resource that breaks an invariant pass on the verdict of one that kept it. These
+ * resources vary exactly in what the invariants read, are checked in one random order
+ * (memo shared across them), and must each get medplum's answer.
+ */
+describe('certainlyValid remembers invariants only for what they read', () => {
+  const SEED = 20261207;
+  const LOINC = 'http://loinc.org';
+  const UCUM = 'http://unitsofmeasure.org';
+  const codes: Record<'heartRate' | 'bpPanel' | 'systolic' | 'diastolic' | 'other', CodeableConcept> = {
+    heartRate: { coding: [{ system: LOINC, code: '8867-4' }] },
+    bpPanel: { coding: [{ system: LOINC, code: '85354-9' }] },
+    systolic: { coding: [{ system: LOINC, code: '8480-6' }] },
+    diastolic: { coding: [{ system: LOINC, code: '8462-4' }] },
+    other: { coding: [{ system: 'https://example.org/codes', code: 'x' }], text: 'x' },
+  };
+  const quantities: Record<'perMinute' | 'otherPerMinute' | 'mmHg' | 'noSystem', Quantity> = {
+    perMinute: { value: 72, unit: 'beats/minute', system: UCUM, code: '/min' },
+    otherPerMinute: { value: 140, unit: 'beats/minute', system: UCUM, code: '/min' },
+    mmHg: { value: 120, unit: 'mmHg', system: UCUM, code: 'mm[Hg]' },
+    noSystem: { value: 1, code: 'mm[Hg]' },
+  };
+  const absent = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'not-performed' }] };
+  const profiles = [undefined, 'heartrate', 'bp', 'vitalsigns'] as const;
+
+  const checkLikeMedplum = (resource: Resource): void => {
+    const expected = medplumIssues(resource);
+    if (certainlyValid(resource, typesOf(resource))) expect(expected).toEqual([]);
+    expect(validationIssues(resource)).toEqual(expected);
+  };
+
+  const observation = fc.record(
+    {
+      profile: fc.constantFrom(...profiles),
+      code: fc.constantFrom(...(Object.keys(codes) as (keyof typeof codes)[])),
+      value: fc.option(fc.constantFrom(...(Object.keys(quantities) as (keyof typeof quantities)[]), 'string' as const), { nil: undefined }),
+      dataAbsent: fc.boolean(),
+      hasMember: fc.boolean(),
+      component: fc.option(
+        fc.array(
+          fc.record({
+            code: fc.constantFrom(...(Object.keys(codes) as (keyof typeof codes)[])),
+            value: fc.option(fc.constantFrom(...(Object.keys(quantities) as (keyof typeof quantities)[])), { nil: undefined }),
+            dataAbsent: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 3 },
+        ),
+        { nil: undefined },
+      ),
+    },
+    { noNullPrototype: true },
+  );
+
+  const buildObservation = (o: typeof observation extends fc.Arbitrary<infer T> ? T : never): Observation => ({
+    resourceType: 'Observation',
+    id: 'obs',
+    ...(o.profile ? { meta: { profile: [`http://hl7.org/fhir/StructureDefinition/${o.profile}`] } } : {}),
+    status: 'final',
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+    code: structuredClone(codes[o.code]),
+    subject: { reference: 'Patient/p' },
+    effectiveDateTime: '2026-03-01T09:30:00Z',
+    ...(o.value === 'string' ? { valueString: 'seventy' } : o.value ? { valueQuantity: { ...quantities[o.value] } } : {}),
+    ...(o.dataAbsent ? { dataAbsentReason: structuredClone(absent) } : {}),
+    ...(o.hasMember ? { hasMember: [{ reference: 'Observation/member' }] } : {}),
+    ...(o.component
+      ? {
+          component: o.component.map((c) => ({
+            code: structuredClone(codes[c.code]),
+            ...(c.value ? { valueQuantity: { ...quantities[c.value] } } : {}),
+            ...(c.dataAbsent ? { dataAbsentReason: structuredClone(absent) } : {}),
+          })),
+        }
+      : {}),
+  });
+
+  it('Observations varying in value, dataAbsentReason, component and hasMember (obs-6, obs-7, vs-2, vs-3)', () => {
+    fc.assert(
+      fc.property(observation, (o) => checkLikeMedplum(buildObservation(o))),
+      { seed: SEED, numRuns: 400 },
+    );
+  });
+
+  type Item = { linkId: string; answer?: { value: number | string; item?: Item[] }[]; item?: Item[] };
+  const item: fc.Memo<Item> = fc.memo((depth) => {
+    const nested = depth > 1 ? fc.array(item(depth - 1), { minLength: 1, maxLength: 2 }) : fc.constant(undefined);
+    const answers = fc.array(
+      fc.record(
+        { value: fc.constantFrom<number | string>(1, 'yes'), item: fc.option(nested, { nil: undefined, freq: 3 }) },
+        { requiredKeys: ['value'] },
+      ),
+      { minLength: 1, maxLength: 2 },
+    );
+    const linkId = fc.constantFrom('a', 'b');
+    // Mostly one of answer and item, sometimes both (qrs-1), sometimes neither.
+    return fc.oneof(
+      { arbitrary: fc.record({ linkId, answer: answers }), weight: 3 },
+      { arbitrary: fc.record({ linkId, item: nested }), weight: 3 },
+      { arbitrary: fc.record({ linkId, answer: answers, item: nested }), weight: 1 },
+      { arbitrary: fc.record({ linkId }), weight: 2 },
+    );
+  });
+  const toItem = (i: Item): object => ({
+    linkId: i.linkId,
+    ...(i.answer
+      ? {
+          answer: i.answer.map((a) => ({
+            ...(typeof a.value === 'number' ? { valueInteger: a.value } : { valueString: a.value }),
+            ...(a.item ? { item: a.item.map(toItem) } : {}),
+          })),
+        }
+      : {}),
+    ...(i.item ? { item: i.item.map(toItem) } : {}),
+  });
+
+  it('QuestionnaireResponse items with and without answers and nested items (qrs-1)', () => {
+    fc.assert(
+      fc.property(fc.array(item(3), { minLength: 1, maxLength: 3 }), (items) =>
+        checkLikeMedplum({ resourceType: 'QuestionnaireResponse', status: 'completed', item: items.map(toItem) } as Resource),
+      ),
+      { seed: SEED, numRuns: 300 },
+    );
+  });
+
+  it('Consents varying in patient, policy, policyRule and scope codes (ppc-1 to ppc-5)', () => {
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            patient: fc.boolean(),
+            policy: fc.boolean(),
+            policyRule: fc.boolean(),
+            scope: fc.constantFrom('patient-privacy', 'research', 'adr', 'treatment'),
+            system: fc.constantFrom('something', 'http://terminology.hl7.org/CodeSystem/consentscope'),
+          },
+          { noNullPrototype: true },
+        ),
+        (c) =>
+          checkLikeMedplum({
+            resourceType: 'Consent',
+            status: 'active',
+            scope: { coding: [{ system: c.system, code: c.scope }] },
+            category: [{ coding: [{ system: LOINC, code: '59284-0' }] }],
+            ...(c.patient ? { patient: { reference: 'Patient/p' } } : {}),
+            ...(c.policy ? { policy: [{ uri: 'https://example.org/policy' }] } : {}),
+            ...(c.policyRule ? { policyRule: { text: 'opt-in' } } : {}),
+          } as Resource),
+      ),
+      { seed: SEED, numRuns: 200 },
+    );
+  });
+
+  it('tells apart a component coding that is the Observation’s own coding object (obs-7 compares by identity)', () => {
+    const base = { profile: undefined, code: 'bpPanel', value: 'mmHg', dataAbsent: false, hasMember: false } as const;
+    checkLikeMedplum(buildObservation({ ...base, component: undefined }));
+    checkLikeMedplum(buildObservation({ ...base, component: [{ code: 'systolic', value: 'mmHg', dataAbsent: false }] }));
+    // The same JSON both ways; medplum's intersect() compares codings by identity, so only sharing the object breaks obs-7.
+    const copied = buildObservation({ ...base, component: [{ code: 'bpPanel', value: 'mmHg', dataAbsent: false }] });
+    expect(validationIssues(copied)).toEqual([]);
+    const shared = structuredClone(copied);
+    (shared.component as ObservationComponent[])[0] = { ...(shared.component?.[0] as ObservationComponent), code: shared.code };
+    expect(JSON.stringify(shared)).toBe(JSON.stringify(copied));
+    expect(certainlyValid(shared, typesOf(shared))).toBe(false);
+    expect(() => validateResource(shared)).toThrow(/obs-7/);
+  });
+
+  it('refuses a broken vital sign after remembering its valid twin, naming the field', () => {
+    const valid = buildObservation({
+      profile: 'heartrate',
+      code: 'heartRate',
+      value: 'perMinute',
+      dataAbsent: false,
+      hasMember: false,
+      component: undefined,
+    });
+    expect(validationIssues(valid)).toEqual([]);
+    // obs-6: dataAbsentReason with a value.
+    const both = buildObservation({
+      profile: 'heartrate',
+      code: 'heartRate',
+      value: 'perMinute',
+      dataAbsent: true,
+      hasMember: false,
+      component: undefined,
+    });
+    expect(certainlyValid(both, typesOf(both))).toBe(false);
+    expect(() => validateResource(both)).toThrow(/obs-6/);
+    // vs-2: neither a value nor a reason.
+    const neither = buildObservation({
+      profile: 'heartrate',
+      code: 'heartRate',
+      value: undefined,
+      dataAbsent: false,
+      hasMember: false,
+      component: undefined,
+    });
+    expect(certainlyValid(neither, typesOf(neither))).toBe(false);
+    expect(() => validateResource(neither)).toThrow(/vs-2/);
   });
 });
