@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import type { Bundle, CodeableConcept, Observation, ObservationComponent, Quantity, Resource } from '@medplum/fhirtypes';
 import { buildCapabilityStatement } from './capability-statement';
 import { buildKapCodeSystem } from './code-system';
-import { certainlyValid } from './fast-validate';
+import { deepEquals, deepIncludes } from '@medplum/core';
+import { certainlyValid, equalsLikeMedplum, includesLikeMedplum } from './fast-validate';
 import { buildCoursePlanDefinition } from './plan-definition';
 import { buildScreeningQuestionnaire } from './questionnaire';
 import { BASE_URL, RECORDED_AT } from '@kap/testkit/fixtures';
@@ -324,5 +325,57 @@ describe('certainlyValid remembers invariants only for what they read', () => {
     });
     expect(certainlyValid(neither, typesOf(neither))).toBe(false);
     expect(() => validateResource(neither)).toThrow(/vs-2/);
+  });
+});
+
+describe('equalsLikeMedplum and includesLikeMedplum (fixed and pattern values, slices)', () => {
+  const SEED = 20261207;
+  // Small values, so that equal and included pairs come up often; '' and [] and {} are medplum's empties.
+  const leaf = fc.constantFrom<unknown>('', 'a', 'b', 0, 1, true, null, undefined);
+  const value = fc.letrec((tie) => ({
+    v: fc.oneof(
+      { depthSize: 'small' },
+      leaf,
+      fc.array(tie('v'), { maxLength: 3 }),
+      fc.dictionary(fc.constantFrom('a', 'b', 'versionId', 'type', 'value'), tie('v'), { maxKeys: 3 }),
+    ),
+  })).v;
+  const pair = fc.oneof(
+    fc.tuple(value, value),
+    value.map((v) => [v, structuredClone(v)] as const),
+    value.map((v) => [v, v] as const),
+    // Differing only where deepEquals looks away under `meta`.
+    fc
+      .tuple(
+        fc.dictionary(fc.constantFrom('a', 'b'), value, { maxKeys: 2 }),
+        leaf,
+        leaf,
+        fc.constantFrom('versionId', 'lastUpdated', 'author'),
+      )
+      .map(
+        ([d, x, y, k]) =>
+          [
+            { ...d, [k]: x },
+            { ...d, [k]: y },
+          ] as const,
+      ),
+  );
+
+  it('equalsLikeMedplum answers as deepEquals', () => {
+    fc.assert(
+      fc.property(pair, fc.constantFrom(undefined, 'meta', 'value'), ([a, b], path) => {
+        expect(equalsLikeMedplum(a, b, path)).toBe(deepEquals(a, b, path));
+      }),
+      { seed: SEED, numRuns: 3000 },
+    );
+  });
+
+  it('includesLikeMedplum answers as deepIncludes', () => {
+    fc.assert(
+      fc.property(pair, ([a, b]) => {
+        expect(includesLikeMedplum(a, b)).toBe(deepIncludes(a, b));
+      }),
+      { seed: SEED, numRuns: 3000 },
+    );
   });
 });

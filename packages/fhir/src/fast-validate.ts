@@ -26,15 +26,12 @@ const {
   DotAtom,
   FunctionAtom,
   SymbolAtom,
-  deepEquals,
-  deepIncludes,
   evalFhirPathTyped,
   getDataType,
   getElementDefinition,
   getTypedPropertyValue,
   isEmpty,
   isResource,
-  matchDiscriminant,
   parseFhirPath,
   toTypedValue,
 } = medplum;
@@ -257,9 +254,11 @@ interface Readings {
   readonly presence: ReadonlySet<string>;
   /** Names it reads only while evaluating a function's argument over another name's values: name → that other name. */
   readonly guards: ReadonlyMap<string, string>;
+  /** Names it reads only through one property of their values (`component.code…`): name → that property. */
+  readonly through: ReadonlyMap<string, string>;
 }
 
-const NO_READINGS: Readings = { presence: new Set(), guards: new Map() };
+const NO_READINGS: Readings = { presence: new Set(), guards: new Map(), through: new Map() };
 
 /** Functions that evaluate their argument once per input value, so never on an empty input (functions.ts). */
 const PER_VALUE_FUNCTIONS = new Set(['where', 'select', 'all', 'exists']);
@@ -284,7 +283,11 @@ function variableLike(name: string): boolean {
  *   `exists` applied to a path of properties (and `where`/`select`) starting from another
  *   name G read from the context itself. When G has no values the path yields none, and
  *   those functions (input.filter, input.map, input.every) never evaluate the argument:
- *   the name is not read at all.
+ *   the name is not read at all;
+ * - `through`: every read of that name (as above) is the left of a `.` whose right is the
+ *   same property name P, and no read tests it: SymbolAtom P on each of its values reads
+ *   only the keys of P (P, `_P`, `P<Type>`) and whether the value is a resource named P
+ *   (getTypedPropertyValue, isResource), so the rest of each value cannot matter.
  * A name after %resource or %rootResource is never a presence name. Nothing is found when
  * the parsed identifiers are not all among `reads`: the two readings would disagree.
  */
@@ -293,10 +296,15 @@ function readingsOf(root: ReturnType<typeof parseFhirPath>, reads: readonly stri
   const tested = new Set<string>();
   const other = new Set<string>();
   const guardOf = new Map<string, string | undefined>();
-  const seen = (name: string, test: boolean, guard: string | undefined): void => {
+  const throughOf = new Map<string, string | undefined>();
+  const seen = (name: string, test: boolean, guard: string | undefined, after: string | undefined): void => {
     (test ? tested : other).add(name);
     guardOf.set(name, guardOf.has(name) && guardOf.get(name) !== guard ? undefined : guard);
+    throughOf.set(name, throughOf.has(name) && throughOf.get(name) !== after ? undefined : after);
   };
+  /** The property a `.` reads on its left's values, when its right is one. */
+  const propertyAfter = (dot: Atom): string | undefined =>
+    dot instanceof DotAtom && dot.right instanceof SymbolAtom && !variableLike(dot.right.name) ? dot.right.name : undefined;
   /** The name a path of properties, `where` and `select` starts from, when it starts from the context. */
   const pathStart = (atom: Atom): string | undefined => {
     if (atom instanceof SymbolAtom) return variableLike(atom.name) ? undefined : atom.name;
@@ -308,11 +316,20 @@ function readingsOf(root: ReturnType<typeof parseFhirPath>, reads: readonly stri
     return step ? pathStart(atom.left) : undefined;
   };
   // `onContext`: the atom is evaluated on the invariant's context (not after a `.`, not in an argument).
-  const visit = (atom: Atom, parent: Atom | undefined, side: string | undefined, onContext: boolean, guard: string | undefined): void => {
+  // `after`: the property the enclosing `.` reads on this atom's values, if any.
+  const visit = (
+    atom: Atom,
+    parent: Atom | undefined,
+    side: string | undefined,
+    onContext: boolean,
+    guard: string | undefined,
+    after: string | undefined,
+  ): void => {
     if (atom instanceof SymbolAtom) {
       if (side === 'right' && parent instanceof DotAtom) {
         const left = parent.left;
-        if (left instanceof SymbolAtom && (left.name === '%resource' || left.name === '%rootResource')) seen(atom.name, false, guard);
+        if (left instanceof SymbolAtom && (left.name === '%resource' || left.name === '%rootResource'))
+          seen(atom.name, false, guard, after);
         return;
       }
       const test =
@@ -321,7 +338,7 @@ function readingsOf(root: ReturnType<typeof parseFhirPath>, reads: readonly stri
         parent.right instanceof FunctionAtom &&
         (parent.right.name === 'exists' || parent.right.name === 'empty') &&
         parent.right.args.length === 0;
-      seen(atom.name, test, guard);
+      seen(atom.name, test, guard, side === 'left' ? after : undefined);
       return;
     }
     if (atom instanceof DotAtom) {
@@ -330,28 +347,28 @@ function readingsOf(root: ReturnType<typeof parseFhirPath>, reads: readonly stri
         onContext && right instanceof FunctionAtom && PER_VALUE_FUNCTIONS.has(right.name) && right.args.length > 0
           ? pathStart(atom.left)
           : undefined;
-      visit(atom.left, atom, 'left', onContext, guard);
+      visit(atom.left, atom, 'left', onContext, guard, propertyAfter(atom));
       if (start !== undefined && right instanceof FunctionAtom) {
-        for (const arg of right.args) visit(arg, right, undefined, false, guard ?? start);
+        for (const arg of right.args) visit(arg, right, undefined, false, guard ?? start, undefined);
       } else {
-        visit(right, atom, 'right', false, guard);
+        visit(right, atom, 'right', false, guard, after);
       }
       return;
     }
     if (atom instanceof FunctionAtom) {
-      for (const arg of atom.args) visit(arg, atom, undefined, false, guard);
+      for (const arg of atom.args) visit(arg, atom, undefined, false, guard, undefined);
       return;
     }
     for (const [field, child] of Object.entries(atom)) {
       const children: unknown[] = Array.isArray(child) ? child : [child];
       for (const c of children) {
         if (c !== null && typeof c === 'object' && typeof (c as Atom).eval === 'function') {
-          visit(c as Atom, atom, field, onContext, guard);
+          visit(c as Atom, atom, field, onContext, guard, undefined);
         }
       }
     }
   };
-  visit(root.child, undefined, undefined, true, undefined);
+  visit(root.child, undefined, undefined, true, undefined, undefined);
   const known = new Set(reads);
   for (const name of tested) if (!name.startsWith('%') && !known.has(name)) return NO_READINGS;
   for (const name of other) if (!name.startsWith('%') && !known.has(name) && !OPERATORS.has(name)) return NO_READINGS;
@@ -359,7 +376,9 @@ function readingsOf(root: ReturnType<typeof parseFhirPath>, reads: readonly stri
   for (const name of tested) if (!other.has(name) && !variableLike(name)) presence.add(name);
   const guards = new Map<string, string>();
   for (const [name, guard] of guardOf) if (guard !== undefined && guard !== name && known.has(name)) guards.set(name, guard);
-  return { presence, guards };
+  const through = new Map<string, string>();
+  for (const [name, property] of throughOf) if (property !== undefined && !tested.has(name) && known.has(name)) through.set(name, property);
+  return { presence, guards, through };
 }
 
 /**
@@ -377,6 +396,8 @@ interface Group {
   readonly guardNames: readonly string[];
   /** Of `reads`, each one read only under a guard: its index in `guardNames`. */
   readonly guardedBy: ReadonlyMap<string, number>;
+  /** Of `reads`, each one read only through one property (Readings.through): that property. */
+  readonly through: ReadonlyMap<string, string>;
   /** `presence` then `guardNames`. */
   readonly tested: readonly string[];
   /** Whether an invariant of `byReads` compares by identity (CompiledConstraint.identity). */
@@ -406,6 +427,7 @@ function makeGroup(constraints: readonly CompiledConstraint[], atRoot: boolean):
   const reads = new Set<string>();
   const tested = new Set<string>();
   const guards = new Map<string, string | undefined>();
+  const through = new Map<string, string | undefined>();
   for (const c of constraints) {
     const r = atRoot ? c.readsAtRoot : c.contextFree ? c.reads : undefined;
     if (r) {
@@ -415,6 +437,8 @@ function makeGroup(constraints: readonly CompiledConstraint[], atRoot: boolean):
         (readings.presence.has(n) ? tested : reads).add(n);
         const guard = readings.guards.get(n);
         guards.set(n, guards.has(n) && guards.get(n) !== guard ? undefined : guard);
+        const property = readings.through.get(n);
+        through.set(n, through.has(n) && through.get(n) !== property ? undefined : property);
       }
     } else {
       others.push(c);
@@ -437,6 +461,7 @@ function makeGroup(constraints: readonly CompiledConstraint[], atRoot: boolean):
     reads: [...reads],
     guardNames,
     guardedBy,
+    through: new Map([...through].filter((e): e is [string, string] => e[1] !== undefined && reads.has(e[0]))),
     tested: [...presence, ...guardNames],
     identity: byReads.some((c) => c.identity),
     memo: new Map(),
@@ -450,6 +475,14 @@ function makeGroup(constraints: readonly CompiledConstraint[], atRoot: boolean):
 interface GroupMemo {
   /** For each of the group's `tested` names, how this type reads it (stepOf). */
   readonly steps: readonly (Step | null)[];
+  /**
+   * Every JSON key of a tested name (and its `_` key): (name index × 64 + its place among the
+   * name's keys) × 2, plus 1 for the `_` key. Undefined when keys do not map to one name each,
+   * or a key is Object.prototype's (then presenceOf reads the keys one by one).
+   */
+  readonly keyIndex: ReadonlyMap<string, number> | undefined;
+  /** Scratch for readsKey: per tested name, the first of its keys present (and whether as `_key`). */
+  readonly first: Int32Array;
   /** The readsKey of every value the group's invariants held for. */
   readonly held: Set<number | string>;
 }
@@ -466,20 +499,40 @@ function remember<T>(set: Set<T>, key: T): void {
 function memoOf(g: Group, type: string): GroupMemo {
   let m = g.memo.get(type);
   if (!m) {
-    m = { steps: g.tested.map((name) => stepOf(type, name)), held: new Set() };
+    const steps = g.tested.map((name) => stepOf(type, name));
+    m = { steps, keyIndex: keyIndexOf(steps), first: new Int32Array(steps.length), held: new Set() };
     memos.push(m.held);
     g.memo.set(type, m);
   }
   return m;
 }
 
-function groupHolds(g: Group, value: TypedValue, walk: Walk): boolean {
+function keyIndexOf(steps: readonly (Step | null)[]): ReadonlyMap<string, number> | undefined {
+  const index = new Map<string, number>();
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i];
+    if (!step || step.keys.length >= 32) return undefined;
+    for (let j = 0; j < step.keys.length; j++) {
+      const [key, , extension] = step.keys[j] as Step['keys'][number];
+      for (const [k, n] of [
+        [key, (i * 64 + j) * 2],
+        [extension, (i * 64 + j) * 2 + 1],
+      ] as const) {
+        if (index.has(k) || k in Object.prototype) return undefined;
+        index.set(k, n);
+      }
+    }
+  }
+  return index;
+}
+
+function groupHolds(g: Group, value: TypedValue, walk: Walk, keys?: readonly string[]): boolean {
   if (g.empty) return true;
   if (g.byReads.length > 0) {
     const v = value.value;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
     const m = memoOf(g, value.type);
-    const key = readsKey(g, m, v as Record<string, unknown>);
+    const key = readsKey(g, m, v as Record<string, unknown>, keys);
     if (key === undefined || !m.held.has(key)) {
       for (const c of g.byReads) if (!evaluate(c, value, walk)) return false;
       if (key !== undefined) remember(m.held, key);
@@ -521,55 +574,148 @@ const MAX_NUMBERED = 26;
  * no values (`n`: they are not read). A number when there is no such JSON. Undefined when
  * a reading is not certain here (the invariants are then evaluated unmemoized).
  */
-function readsKey(g: Group, m: GroupMemo, obj: Record<string, unknown>): number | string | undefined {
+function readsKey(g: Group, m: GroupMemo, obj: Record<string, unknown>, keys: readonly string[] | undefined): number | string | undefined {
   const steps = m.steps;
   if (steps.length > MAX_NUMBERED) return undefined;
   const presenceCount = g.presence.length;
   let code = 0;
-  let digit = 1;
   let unread: boolean[] | undefined;
-  for (let i = 0; i < steps.length; i++) {
-    const p = presenceOf(steps[i] as Step | null, obj, g.tested[i] as string);
-    if (p < 0) return undefined;
-    code += p * digit;
-    digit *= 4;
-    if (p === NO_VALUES && i >= presenceCount) (unread ??= [])[i - presenceCount] = true;
+  if (steps.length > 0) {
+    const first = keys && m.keyIndex && plain(obj) ? firstKeys(m, m.keyIndex, obj, keys) : undefined;
+    const resourceType = obj.resourceType;
+    let digit = 1;
+    for (let i = 0; i < steps.length; i++) {
+      const name = g.tested[i] as string;
+      let p: number;
+      if (resourceType === name) return undefined;
+      if (first === undefined) {
+        p = presenceOf(steps[i] as Step | null, obj, name);
+      } else {
+        const at = first[i] as number;
+        // No key of the name, or (odd) its primitive extension first: as presenceOf.
+        p = at < 0 ? NO_VALUES : at & 1 ? -1 : presenceOfValue(obj[((steps[i] as Step).keys[at >> 1] as Step['keys'][number])[0]]);
+      }
+      if (p < 0) return undefined;
+      code += p * digit;
+      digit *= 4;
+      if (p === NO_VALUES && i >= presenceCount) (unread ??= [])[i - presenceCount] = true;
+    }
   }
   let names = g.reads;
   if (names.length === 0) return code;
   if (unread) names = names.filter((n) => !unread[g.guardedBy.get(n) ?? -1]);
   let picked: unknown[] | undefined;
-  for (const k of Object.keys(obj)) if (readsName(names, k)) (picked ??= []).push(k, obj[k]);
+  for (const k of keys ?? Object.keys(obj)) {
+    if (!readsName(names, k)) continue;
+    const property = g.through.size > 0 ? throughOf(g, names, k) : undefined;
+    (picked ??= []).push(k, property === undefined ? obj[k] : projected(obj[k], property));
+  }
   if (!picked) return code;
   const json = g.identity ? identityJson(picked) : JSON.stringify(picked);
   return json === undefined ? undefined : `${code}:${json}`;
 }
 
+/** Whether `obj` reads only its own keys: a plain object, whose prototype (Object.prototype's keys excluded by keyIndexOf) adds none. */
+function plain(obj: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(obj);
+  return proto === Object.prototype || proto === null;
+}
+
 /**
- * The JSON of `value` followed by which of its objects are one and the same (visit `i` is
- * visit `j`), for invariants that compare by identity; two values with equal results have
- * the same shape and the same sharing. Undefined when it cannot tell (a cycle).
+ * For each tested name, the first of its keys (in the order presenceOf tries them) that `obj`
+ * has with a value, from one pass over its own keys: that place × 2, + 1 if it is the `_`
+ * key (where presenceOf gives up), or -1 for none.
  */
-function identityJson(value: unknown): string | undefined {
-  const seen = new Map<object, number>();
-  let visits = 0;
-  let shared = '';
+function firstKeys(m: GroupMemo, index: ReadonlyMap<string, number>, obj: Record<string, unknown>, keys: readonly string[]): Int32Array {
+  const first = m.first;
+  first.fill(-1);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    const at = index.get(k);
+    if (at === undefined || obj[k] === undefined) continue;
+    const name = at >> 7;
+    const place = at & 127;
+    const known = first[name] as number;
+    // The same place: the `_` key (odd) wins, as presenceOf checks it first.
+    if (known < 0 || place >> 1 < known >> 1 || (place >> 1 === known >> 1 && place & 1)) first[name] = place;
+  }
+  return first;
+}
+
+/**
+ * The property every name key `k` belongs to is read through (Group.through), if they all
+ * have the same one; never for a primitive extension (`_k`), whose values medplum merges.
+ */
+function throughOf(g: Group, names: readonly string[], k: string): string | undefined {
+  if (k.charCodeAt(0) === 95 /* _ */) return undefined;
+  let property: string | undefined;
+  for (const n of names) {
+    if (!readsName([n], k)) continue;
+    const p = g.through.get(n);
+    if (p === undefined || (property !== undefined && p !== property)) return undefined;
+    property = p;
+  }
+  return property;
+}
+
+/**
+ * What SymbolAtom `property` can read of `raw` (a value, or values, of a name read through
+ * it): of each object, its resourceType and the keys of that property; anything else as is.
+ */
+function projected(raw: unknown, property: string): unknown {
+  if (!Array.isArray(raw)) return projectedValue(raw, property);
+  const out = new Array<unknown>(raw.length);
+  for (let i = 0; i < raw.length; i++) if (i in raw) out[i] = projectedValue(raw[i], property);
+  return out;
+}
+
+function projectedValue(value: unknown, property: string): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const obj = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  if ('resourceType' in obj) out.resourceType = obj.resourceType;
+  for (const k of Object.keys(obj)) if (readsName([property], k)) out[k] = obj[k];
+  return out;
+}
+
+/**
+ * The JSON of `value` followed by which of its objects are one and the same, for
+ * invariants that compare by identity: two values with equal results have the same shape
+ * and the same sharing. Undefined when it cannot tell (a cycle).
+ */
+function identityJson(value: unknown[]): string | undefined {
   let json: string;
   try {
-    json = JSON.stringify(value, (_key, v: unknown) => {
-      if (v !== null && typeof v === 'object') {
-        const first = seen.get(v);
-        if (first === undefined) seen.set(v, visits);
-        else shared += `${visits}=${first};`;
-        visits++;
-      }
-      return v;
-    });
+    json = JSON.stringify(value);
   } catch {
     return undefined;
   }
   // The JSON of an array ends where its brackets close: nothing after it can be mistaken for it.
-  return json + shared;
+  return json + sharing(value);
+}
+
+/**
+ * Which objects under `value` are met more than once, walking its arrays and own keys in
+ * order (the order JSON.stringify writes them): `i=j;` for the i-th object met being the
+ * j-th. Empty when none is; the walk has no JSON to build, so this is the cheap part.
+ */
+function sharing(value: unknown): string {
+  const seen = new Map<object, number>();
+  let shared = '';
+  const visit = (v: unknown): void => {
+    if (v === null || typeof v !== 'object') return;
+    const first = seen.get(v);
+    if (first !== undefined) {
+      shared += `${seen.size}=${first};`;
+      seen.set({}, seen.size);
+      return;
+    }
+    seen.set(v, seen.size);
+    if (Array.isArray(v)) for (const x of v) visit(x);
+    else for (const k of Object.keys(v)) visit((v as Record<string, unknown>)[k]);
+  };
+  visit(value);
+  return shared;
 }
 
 const NO_VALUES = 0;
@@ -591,20 +737,24 @@ function presenceOf(step: Step | null, obj: Record<string, unknown>, name: strin
   for (const [key, , extension] of step.keys) {
     if (obj[extension] !== undefined) return -1;
     const raw = obj[key];
-    if (raw === undefined) continue;
-    // getTypedPropertyValueWithSchema reads an empty value as none.
-    if (isEmpty(raw)) return NO_VALUES;
-    if (!Array.isArray(raw)) return ONLY_POPULATED;
-    let defined = 0;
-    let populated = 0;
-    for (const item of raw as unknown[]) {
-      if (item === undefined) continue;
-      defined++;
-      if (!isEmpty(item)) populated++;
-    }
-    return defined === 0 ? NO_VALUES : populated === 0 ? ONLY_EMPTY : populated === defined ? ONLY_POPULATED : BOTH;
+    if (raw !== undefined) return presenceOfValue(raw);
   }
   return NO_VALUES;
+}
+
+/** presenceOf for the value found under the name's first key present. */
+function presenceOfValue(raw: unknown): number {
+  // getTypedPropertyValueWithSchema reads an empty value as none.
+  if (isEmpty(raw)) return NO_VALUES;
+  if (!Array.isArray(raw)) return ONLY_POPULATED;
+  let defined = 0;
+  let populated = 0;
+  for (const item of raw as unknown[]) {
+    if (item === undefined) continue;
+    defined++;
+    if (!isEmpty(item)) populated++;
+  }
+  return defined === 0 ? NO_VALUES : populated === 0 ? ONLY_EMPTY : populated === defined ? ONLY_POPULATED : BOTH;
 }
 
 /** medplum's isExpressionTrue: the same variables, and an error counts as not holding. */
@@ -747,11 +897,124 @@ function primitiveValid(type: string, value: unknown): boolean {
   return false;
 }
 
-/** What medplum's checkSliceElement finds `v` to be, by its discriminators. */
+/**
+ * What medplum's checkSliceElement finds `v` to be, by its discriminators: the first slice
+ * every discriminator of which some value at its path matches. Each path is read once,
+ * not once per slice (nestedProperty reads, it does not change anything).
+ */
 function sliceOf(v: TypedValue, slicing: NonNullable<InternalSchemaElement['slicing']>): string | undefined {
-  return slicing.slices.find((slice) =>
-    slicing.discriminator.every((d) => arrayify(nestedProperty(v, d.path))?.some((x) => matchDiscriminant(x, d, slice))),
-  )?.name;
+  const discriminators = slicing.discriminator;
+  const found = new Array<(TypedValue | TypedValue[] | undefined)[]>(discriminators.length);
+  for (let d = 0; d < discriminators.length; d++) found[d] = nestedProperty(v, (discriminators[d] as SliceDiscriminator).path);
+  for (const slice of slicing.slices) {
+    let all = true;
+    for (let d = 0; d < discriminators.length && all; d++) {
+      const discriminator = discriminators[d] as SliceDiscriminator;
+      let some = false;
+      for (const x of found[d] as (TypedValue | TypedValue[] | undefined)[]) {
+        if (discriminantMatches(x, discriminator, slice)) {
+          some = true;
+          break;
+        }
+      }
+      all = some;
+    }
+    if (all) return slice.name;
+  }
+  return undefined;
+}
+
+type SliceDiscriminator = NonNullable<InternalSchemaElement['slicing']>['discriminator'][number];
+type SliceDefinition = NonNullable<InternalSchemaElement['slicing']>['slices'][number];
+
+/** medplum's matchDiscriminant (typeschema/validation.ts, no `elements`), with equalsLikeMedplum and includesLikeMedplum. */
+function discriminantMatches(
+  value: TypedValue | TypedValue[] | undefined,
+  discriminator: SliceDiscriminator,
+  slice: SliceDefinition,
+): boolean {
+  if (Array.isArray(value)) return false;
+  const sliceElement = discriminator.path === '$this' ? slice : slice.elements[discriminator.path];
+  switch (discriminator.type) {
+    case 'value':
+    case 'pattern':
+      if (!value || !sliceElement) return false;
+      if (sliceElement.pattern) return includesLikeMedplum(value, sliceElement.pattern);
+      if (sliceElement.fixed) return equalsLikeMedplum(value, sliceElement.fixed);
+      if (sliceElement.binding?.strength === 'required' && sliceElement.binding.valueSet) return true;
+      break;
+    case 'type':
+      if (!value || !slice.type?.length) return false;
+      return slice.type.some((t) => t.code === value.type);
+  }
+  return false;
+}
+
+/**
+ * medplum's deepEquals (utils.ts), without its Set of keys: every key of either object is
+ * compared (a key of both twice, to the same answer), which decides the same.
+ */
+export function equalsLikeMedplum(a: unknown, b: unknown, path?: string): boolean {
+  if (a === b) return true;
+  const emptyA = isEmpty(a);
+  const emptyB = isEmpty(b);
+  if (emptyA || emptyB) return emptyA && emptyB;
+  const arrayA = Array.isArray(a);
+  const arrayB = Array.isArray(b);
+  if (arrayA && arrayB) {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!equalsLikeMedplum(x[i], y[i])) return false;
+    return true;
+  }
+  if (arrayA || arrayB) return false;
+  if (a === null || typeof a !== 'object' || b === null || typeof b !== 'object') return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const ignored = path === 'meta' ? META_IGNORED : undefined;
+  for (const keys of [Object.keys(x), Object.keys(y)]) {
+    for (const key of keys) {
+      if (ignored?.has(key)) continue;
+      if (!equalsLikeMedplum(x[key], y[key], key)) return false;
+    }
+  }
+  return true;
+}
+
+/** The keys medplum's deepEquals leaves out of `meta`. */
+const META_IGNORED = new Set(['versionId', 'lastUpdated', 'author']);
+
+/** medplum's deepIncludes (utils.ts). */
+export function includesLikeMedplum(value: unknown, pattern: unknown): boolean {
+  if (isEmpty(value)) return true;
+  if (isEmpty(pattern)) return false;
+  const arrayV = Array.isArray(value);
+  const arrayP = Array.isArray(pattern);
+  if (arrayV && arrayP) {
+    for (const p of pattern as unknown[]) {
+      let some = false;
+      for (const v of value as unknown[]) {
+        if (includesLikeMedplum(v, p)) {
+          some = true;
+          break;
+        }
+      }
+      if (!some) return false;
+    }
+    return true;
+  }
+  if (arrayV || arrayP) return false;
+  const objectV = value !== null && typeof value === 'object';
+  const objectP = pattern !== null && typeof pattern === 'object';
+  if (objectV && objectP) {
+    const v = value as Record<string, unknown>;
+    const p = pattern as Record<string, unknown>;
+    for (const key of Object.keys(p)) if (!(key in v) || !includesLikeMedplum(v[key], p[key])) return false;
+    return true;
+  }
+  if (objectV || objectP) return false;
+  return value === pattern;
 }
 
 function slicesValid(slicing: NonNullable<InternalSchemaElement['slicing']>, counts: ReadonlyMap<string, number>): boolean {
@@ -782,8 +1045,8 @@ function keyValid(raw: unknown, entry: Entry, walk: Walk): boolean {
   if (n < element.min || n > element.max) return false;
   if (element.pattern || element.fixed) {
     const typeAndValue = list ? list.map((x) => typed(x, entry.type)) : typed(raw, entry.type);
-    if (element.pattern && !deepIncludes(typeAndValue, element.pattern)) return false;
-    if (element.fixed && !deepEquals(typeAndValue, element.fixed)) return false;
+    if (element.pattern && !includesLikeMedplum(typeAndValue, element.pattern)) return false;
+    if (element.fixed && !equalsLikeMedplum(typeAndValue, element.fixed)) return false;
   }
   const g = entry.constraints;
   const slicing = element.slicing;
@@ -827,8 +1090,8 @@ function nestedValid(values: TypedValue | TypedValue[] | undefined, element: Int
     const typeAndValue = Array.isArray(values)
       ? values.map((v) => ({ type: v.type, value: v.value }))
       : { type: values.type, value: values.value };
-    if (element.pattern && !deepIncludes(typeAndValue, element.pattern)) return false;
-    if (element.fixed && !deepEquals(typeAndValue, element.fixed)) return false;
+    if (element.pattern && !includesLikeMedplum(typeAndValue, element.pattern)) return false;
+    if (element.fixed && !equalsLikeMedplum(typeAndValue, element.fixed)) return false;
   }
   const constraints = constraintsGroupOf(element);
   const slicing = element.slicing;
@@ -863,12 +1126,12 @@ function complexValid(obj: Record<string, unknown>, type: string, compiled: Comp
   }
   const outer = walk.usedContext;
   walk.usedContext = false;
-  const value: TypedValue = { type, value: obj };
-  let ok = g.empty || groupHolds(g, value, walk);
+  const value: TypedValue | undefined = g.empty && compiled.dotted.length === 0 ? undefined : { type, value: obj };
+  let ok = g.empty || groupHolds(g, value as TypedValue, walk, keys);
   if (ok) {
     const isRes = 'resourceType' in obj;
     if (isRes) walk.resources.push(obj as unknown as Resource);
-    ok = objectValid(value, keys, compiled, walk);
+    ok = objectValid(obj, value, keys, compiled, walk);
     if (isRes) walk.resources.pop();
   }
   if (ok && walk.record && !walk.usedContext) walk.verified.set(obj, { g, type });
@@ -876,9 +1139,14 @@ function complexValid(obj: Record<string, unknown>, type: string, compiled: Comp
   return ok;
 }
 
-/** The content of `value` (an object, whose own keys are `keys`) as its type defines it. */
-function objectValid(value: TypedValue, keys: readonly string[], compiled: Compiled, walk: Walk): boolean {
-  const obj = value.value as Record<string, unknown>;
+/** The content of `obj` (whose own keys are `keys`) as its type defines it; `value` is it typed, needed for a profile's nested paths. */
+function objectValid(
+  obj: Record<string, unknown>,
+  value: TypedValue | undefined,
+  keys: readonly string[],
+  compiled: Compiled,
+  walk: Walk,
+): boolean {
   let choicesSeen: string[] | undefined;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
@@ -897,7 +1165,7 @@ function objectValid(value: TypedValue, keys: readonly string[], compiled: Compi
   }
   for (const required of compiled.required) if (!required.some((k) => obj[k] !== undefined)) return false;
   const dotted = compiled.dotted;
-  if (dotted.length > 0) {
+  if (dotted.length > 0 && value) {
     const elements = compiled.schema.elements;
     for (const name of dotted) {
       const element = elements[name] as InternalSchemaElement;
@@ -935,7 +1203,12 @@ export function certainlyValid(resource: Resource, types: readonly string[]): bo
       reuse: t > 0,
       record: t < types.length - 1,
     };
-    if (!groupHolds(compiled.rootConstraints, root, walk) || !objectValid(root, keys, compiled, walk)) return false;
+    if (
+      !groupHolds(compiled.rootConstraints, root, walk, keys) ||
+      !objectValid(resource as unknown as Record<string, unknown>, root, keys, compiled, walk)
+    ) {
+      return false;
+    }
   }
   return true;
 }
