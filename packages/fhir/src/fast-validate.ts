@@ -601,13 +601,12 @@ function readsKey(g: Group, m: GroupMemo, obj: Record<string, unknown>, keys: re
       if (p === NO_VALUES && i >= presenceCount) (unread ??= [])[i - presenceCount] = true;
     }
   }
-  let names = g.reads;
+  const names = g.reads;
   if (names.length === 0) return code;
-  if (unread) names = names.filter((n) => !unread[g.guardedBy.get(n) ?? -1]);
   let picked: unknown[] | undefined;
   for (const k of keys ?? Object.keys(obj)) {
-    if (!readsName(names, k)) continue;
-    const property = g.through.size > 0 ? throughOf(g, names, k) : undefined;
+    if (!readsName(names, k) || (unread && !readByAny(g, unread, k))) continue;
+    const property = g.through.size > 0 ? throughOf(g, names, unread, k) : undefined;
     (picked ??= []).push(k, property === undefined ? obj[k] : projected(obj[k], property));
   }
   if (!picked) return code;
@@ -642,15 +641,21 @@ function firstKeys(m: GroupMemo, index: ReadonlyMap<string, number>, obj: Record
   return first;
 }
 
+/** Whether some name key `k` belongs to is read: not only guarded ones whose guard has no values. */
+function readByAny(g: Group, unread: readonly boolean[], k: string): boolean {
+  for (const n of g.reads) if (readsName([n], k) && !unread[g.guardedBy.get(n) ?? -1]) return true;
+  return false;
+}
+
 /**
- * The property every name key `k` belongs to is read through (Group.through), if they all
- * have the same one; never for a primitive extension (`_k`), whose values medplum merges.
+ * The property every read name key `k` belongs to is read through (Group.through), if they
+ * all have the same one; never for a primitive extension (`_k`), whose values medplum merges.
  */
-function throughOf(g: Group, names: readonly string[], k: string): string | undefined {
+function throughOf(g: Group, names: readonly string[], unread: readonly boolean[] | undefined, k: string): string | undefined {
   if (k.charCodeAt(0) === 95 /* _ */) return undefined;
   let property: string | undefined;
   for (const n of names) {
-    if (!readsName([n], k)) continue;
+    if (!readsName([n], k) || unread?.[g.guardedBy.get(n) ?? -1]) continue;
     const p = g.through.get(n);
     if (p === undefined || (property !== undefined && p !== property)) return undefined;
     property = p;
@@ -858,7 +863,16 @@ function nestedProperty(value: TypedValue, path: string): (TypedValue | TypedVal
   return current;
 }
 
+const formats = new Map<string, Format | undefined>();
+
 function formatOf(type: string): Format | undefined {
+  if (formats.has(type)) return formats.get(type);
+  const format = makeFormat(type);
+  formats.set(type, format);
+  return format;
+}
+
+function makeFormat(type: string): Format | undefined {
   if (!Object.hasOwn(JS_TYPES, type)) return undefined;
   const jsType = JS_TYPES[type];
   if (jsType !== 'string' && jsType !== 'number' && jsType !== 'boolean') return undefined;
@@ -899,14 +913,16 @@ function primitiveValid(type: string, value: unknown): boolean {
 
 /**
  * What medplum's checkSliceElement finds `v` to be, by its discriminators: the first slice
- * every discriminator of which some value at its path matches. Each path is read once,
- * not once per slice (nestedProperty reads, it does not change anything).
+ * every discriminator of which some value at its path matches (as the index of the first
+ * slice of its name, or -1). Each path is read once, not once per slice (nestedProperty
+ * reads, it does not change anything).
  */
-function sliceOf(v: TypedValue, slicing: NonNullable<InternalSchemaElement['slicing']>): string | undefined {
+function sliceOf(v: TypedValue, slicing: NonNullable<InternalSchemaElement['slicing']>): number {
   const discriminators = slicing.discriminator;
   const found = new Array<(TypedValue | TypedValue[] | undefined)[]>(discriminators.length);
   for (let d = 0; d < discriminators.length; d++) found[d] = nestedProperty(v, (discriminators[d] as SliceDiscriminator).path);
-  for (const slice of slicing.slices) {
+  for (let i = 0; i < slicing.slices.length; i++) {
+    const slice = slicing.slices[i] as SliceDefinition;
     let all = true;
     for (let d = 0; d < discriminators.length && all; d++) {
       const discriminator = discriminators[d] as SliceDiscriminator;
@@ -919,9 +935,9 @@ function sliceOf(v: TypedValue, slicing: NonNullable<InternalSchemaElement['slic
       }
       all = some;
     }
-    if (all) return slice.name;
+    if (all) return sliceNameIndexOf(slicing)[i] as number;
   }
-  return undefined;
+  return -1;
 }
 
 type SliceDiscriminator = NonNullable<InternalSchemaElement['slicing']>['discriminator'][number];
@@ -1017,9 +1033,27 @@ export function includesLikeMedplum(value: unknown, pattern: unknown): boolean {
   return value === pattern;
 }
 
-function slicesValid(slicing: NonNullable<InternalSchemaElement['slicing']>, counts: ReadonlyMap<string, number>): boolean {
-  for (const slice of slicing.slices) {
-    const n = counts.get(slice.name) ?? 0;
+/**
+ * For each slice, the first slice of the same name: medplum counts slices by name
+ * (`sliceCounts[sliceName]`), so two slices of one name share a count.
+ */
+const sliceNameIndexes = new WeakMap<object, Int32Array>();
+
+function sliceNameIndexOf(slicing: NonNullable<InternalSchemaElement['slicing']>): Int32Array {
+  let index = sliceNameIndexes.get(slicing);
+  if (!index) {
+    const names = slicing.slices.map((s) => s.name);
+    index = Int32Array.from(names, (name) => names.indexOf(name));
+    sliceNameIndexes.set(slicing, index);
+  }
+  return index;
+}
+
+function slicesValid(slicing: NonNullable<InternalSchemaElement['slicing']>, counts: Int32Array): boolean {
+  const nameIndex = sliceNameIndexOf(slicing);
+  for (let i = 0; i < slicing.slices.length; i++) {
+    const slice = slicing.slices[i] as SliceDefinition;
+    const n = counts[nameIndex[i] as number] as number;
     if (n < slice.min || n > slice.max) return false;
   }
   return true;
@@ -1050,7 +1084,7 @@ function keyValid(raw: unknown, entry: Entry, walk: Walk): boolean {
   }
   const g = entry.constraints;
   const slicing = element.slicing;
-  const counts = slicing ? new Map(slicing.slices.map((s) => [s.name, 0])) : undefined;
+  const counts = slicing ? new Int32Array(slicing.slices.length) : undefined;
   for (let i = 0; i < n; i++) {
     const x = list ? list[i] : raw;
     if (x === null || x === undefined) return false;
@@ -1064,8 +1098,8 @@ function keyValid(raw: unknown, entry: Entry, walk: Walk): boolean {
       if (!complexValid(x as Record<string, unknown>, entry.type, (entry.compiled ??= compile(entry.type)), g, walk)) return false;
     }
     if (slicing && counts) {
-      const name = sliceOf(typed(x, entry.type), slicing);
-      if (name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1);
+      const slice = sliceOf(typed(x, entry.type), slicing);
+      if (slice >= 0) counts[slice] = (counts[slice] as number) + 1;
     }
   }
   return !slicing || !counts || slicesValid(slicing, counts);
@@ -1095,7 +1129,7 @@ function nestedValid(values: TypedValue | TypedValue[] | undefined, element: Int
   }
   const constraints = constraintsGroupOf(element);
   const slicing = element.slicing;
-  const counts = slicing ? new Map(slicing.slices.map((s) => [s.name, 0])) : undefined;
+  const counts = slicing ? new Int32Array(slicing.slices.length) : undefined;
   for (const v of list) {
     if (v.value === null || v.value === undefined) return false;
     if (v.type in JS_TYPES || v.type === 'undefined') {
@@ -1106,8 +1140,8 @@ function nestedValid(values: TypedValue | TypedValue[] | undefined, element: Int
       return false;
     }
     if (slicing && counts) {
-      const name = sliceOf(v, slicing);
-      if (name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1);
+      const slice = sliceOf(v, slicing);
+      if (slice >= 0) counts[slice] = (counts[slice] as number) + 1;
     }
   }
   return !slicing || !counts || slicesValid(slicing, counts);
@@ -1163,7 +1197,7 @@ function objectValid(
     if (raw === null || raw === undefined) return false;
     if (!keyValid(raw, entry, walk)) return false;
   }
-  for (const required of compiled.required) if (!required.some((k) => obj[k] !== undefined)) return false;
+  for (const required of compiled.required) if (!hasAny(obj, required)) return false;
   const dotted = compiled.dotted;
   if (dotted.length > 0 && value) {
     const elements = compiled.schema.elements;
@@ -1176,6 +1210,11 @@ function objectValid(
     }
   }
   return true;
+}
+
+function hasAny(obj: Record<string, unknown>, keys: readonly string[]): boolean {
+  for (const k of keys) if (obj[k] !== undefined) return true;
+  return false;
 }
 
 /**
