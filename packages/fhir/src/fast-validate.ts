@@ -30,13 +30,27 @@ const {
   getDataType,
   getElementDefinition,
   getTypedPropertyValue,
-  isEmpty,
   isResource,
   parseFhirPath,
   toTypedValue,
 } = medplum;
 const JS_TYPES: Readonly<Record<string, string>> = { ...medplum.fhirTypeToJsType };
 const REGEXES: Readonly<Record<string, RegExp>> = { ...medplum.validationRegexes };
+
+/**
+ * medplum's isEmpty (utils.ts: null, undefined, '', or an object with neither a positive
+ * `length` nor an own enumerable key), without the array Object.keys builds to count keys.
+ */
+export function empty(v: unknown): boolean {
+  if (v === null || v === undefined) return true;
+  const t = typeof v;
+  if (t === 'string') return v === '';
+  if (t !== 'object') return false;
+  const o = v as { length?: unknown };
+  if ('length' in o && (o.length as number) > 0) return false;
+  for (const k in o) if (Object.hasOwn(o, k)) return false;
+  return true;
+}
 
 /** The invariants medplum does not evaluate (typeschema/validation.ts skippedConstraintKeys). */
 const SKIPPED_CONSTRAINTS = new Set(['ele-1', 'dom-3', 'org-1', 'sdf-19']);
@@ -49,9 +63,15 @@ interface Compiled {
   readonly byKey: ReadonlyMap<string, Entry>;
   /** For each element with min > 0 (not dotted), the JSON keys any of which it may have. */
   readonly required: readonly (readonly string[])[];
-  /** Elements a profile sets on nested paths (`code.coding`), checked as medplum does. */
-  readonly dotted: readonly string[];
+  /** Elements a profile sets on nested paths (`code.coding`), checked as medplum does, by their first step. */
+  readonly dotted: readonly Dotted[];
   readonly rootConstraints: Group;
+}
+
+/** The nested paths of a profile that start with one property: it is read once for all of them. */
+interface Dotted {
+  readonly first: string;
+  readonly paths: readonly { readonly rest: readonly string[]; readonly element: InternalSchemaElement }[];
 }
 
 /** One JSON key of a type: its element, and what its values are, looked up once. */
@@ -110,7 +130,12 @@ interface CompiledConstraint {
 
 interface Walk {
   readonly root: TypedValue;
-  readonly resources: Resource[];
+  /**
+   * The complex values the walk is inside, the resource first: the innermost of them that
+   * is a resource is %resource (medplum's currentResource, pushed on entering a resource),
+   * looked for only when an invariant is evaluated.
+   */
+  readonly ancestors: object[];
   /** Set when a context-dependent invariant was evaluated below the current complex value. */
   usedContext: boolean;
   /**
@@ -122,6 +147,14 @@ interface Walk {
   readonly reuse: boolean;
   /** Whether a later type of this call will read `verified`. */
   readonly record: boolean;
+  /**
+   * The resource's own keys whose values the first type found valid with no invariant that
+   * reads beyond them (usedContext): a later type whose element for the key checks exactly
+   * the same (sameChecks) has nothing to add.
+   */
+  readonly cleanKeys: Set<string>;
+  /** The first type's compiled form, whose entries a later type's are compared with. */
+  readonly first: Compiled | undefined;
 }
 
 const compiledTypes = new Map<string, Compiled>();
@@ -139,7 +172,7 @@ function compile(type: string): Compiled {
   const schema = getDataType(type);
   const byKey = new Map<string, Entry>();
   const required: string[][] = [];
-  const dotted: string[] = [];
+  const dotted: Dotted[] = [];
   const entry = (name: string, element: InternalSchemaElement, code: string, choice: boolean): Entry => {
     const valuesType = valueType(code, element);
     return {
@@ -156,7 +189,10 @@ function compile(type: string): Compiled {
   };
   for (const [name, element] of Object.entries(schema.elements)) {
     if (name.includes('.')) {
-      dotted.push(name);
+      const [first = '', ...rest] = name.split('.');
+      let d = dotted.find((x) => x.first === first);
+      if (!d) dotted.push((d = { first, paths: [] }));
+      (d.paths as { rest: readonly string[]; element: InternalSchemaElement }[]).push({ rest, element });
       continue;
     }
     if (name.endsWith('[x]')) {
@@ -398,12 +434,16 @@ interface Group {
   readonly guardedBy: ReadonlyMap<string, number>;
   /** Of `reads`, each one read only through one property (Readings.through): that property. */
   readonly through: ReadonlyMap<string, string>;
+  /** keyReadOf, by key. */
+  readonly keyReads: Map<string, KeyRead | null>;
   /** `presence` then `guardNames`. */
   readonly tested: readonly string[];
   /** Whether an invariant of `byReads` compares by identity (CompiledConstraint.identity). */
   readonly identity: boolean;
   /** What it remembers per type of value (see readsKey). */
   readonly memo: Map<string, GroupMemo>;
+  lastType: string | undefined;
+  lastMemo: GroupMemo | undefined;
   readonly byReads: readonly CompiledConstraint[];
   readonly others: readonly CompiledConstraint[];
   readonly atRoot: boolean;
@@ -462,6 +502,9 @@ function makeGroup(constraints: readonly CompiledConstraint[], atRoot: boolean):
     guardNames,
     guardedBy,
     through: new Map([...through].filter((e): e is [string, string] => e[1] !== undefined && reads.has(e[0]))),
+    keyReads: new Map(),
+    lastType: undefined,
+    lastMemo: undefined,
     tested: [...presence, ...guardNames],
     identity: byReads.some((c) => c.identity),
     memo: new Map(),
@@ -497,6 +540,8 @@ function remember<T>(set: Set<T>, key: T): void {
 }
 
 function memoOf(g: Group, type: string): GroupMemo {
+  // Most groups see one type: the last one is kept at hand.
+  if (g.lastType === type) return g.lastMemo as GroupMemo;
   let m = g.memo.get(type);
   if (!m) {
     const steps = g.tested.map((name) => stepOf(type, name));
@@ -504,6 +549,8 @@ function memoOf(g: Group, type: string): GroupMemo {
     memos.push(m.held);
     g.memo.set(type, m);
   }
+  g.lastType = type;
+  g.lastMemo = m;
   return m;
 }
 
@@ -605,8 +652,23 @@ function readsKey(g: Group, m: GroupMemo, obj: Record<string, unknown>, keys: re
   if (names.length === 0) return code;
   let picked: unknown[] | undefined;
   for (const k of keys ?? Object.keys(obj)) {
-    if (!readsName(names, k) || (unread && !readByAny(g, unread, k))) continue;
-    const property = g.through.size > 0 ? throughOf(g, names, unread, k) : undefined;
+    const r = keyReadOf(g, k);
+    if (r === null) continue;
+    let property = r.property;
+    if (!r.unguarded) {
+      // Read if by one name whose guard has values; through a property only if all those names are.
+      let read = false;
+      property = undefined;
+      let same = true;
+      for (const n of r.names) {
+        if (n.guard >= 0 && unread?.[n.guard]) continue;
+        if (read && n.through !== property) same = false;
+        read = true;
+        property = n.through;
+      }
+      if (!read) continue;
+      if (!same || k.charCodeAt(0) === 95 /* _ */) property = undefined;
+    }
     (picked ??= []).push(k, property === undefined ? obj[k] : projected(obj[k], property));
   }
   if (!picked) return code;
@@ -641,26 +703,37 @@ function firstKeys(m: GroupMemo, index: ReadonlyMap<string, number>, obj: Record
   return first;
 }
 
-/** Whether some name key `k` belongs to is read: not only guarded ones whose guard has no values. */
-function readByAny(g: Group, unread: readonly boolean[], k: string): boolean {
-  for (const n of g.reads) if (readsName([n], k) && !unread[g.guardedBy.get(n) ?? -1]) return true;
-  return false;
+/** How a group's JSON names read one key (keyReadOf). */
+interface KeyRead {
+  /** Each of the group's `reads` the key belongs to (readsName): its guard's index, or -1, and the property it is read through. */
+  readonly names: readonly { readonly guard: number; readonly through: string | undefined }[];
+  /** Whether one of those names has no guard: the key is read whatever the guards hold. */
+  readonly unguarded: boolean;
+  /**
+   * When `unguarded`, the property all of them are read through (their values are
+   * projected to it), if they all have the same one; never for a primitive extension
+   * (`_k`), whose values medplum merges.
+   */
+  readonly property: string | undefined;
 }
 
-/**
- * The property every read name key `k` belongs to is read through (Group.through), if they
- * all have the same one; never for a primitive extension (`_k`), whose values medplum merges.
- */
-function throughOf(g: Group, names: readonly string[], unread: readonly boolean[] | undefined, k: string): string | undefined {
-  if (k.charCodeAt(0) === 95 /* _ */) return undefined;
-  let property: string | undefined;
-  for (const n of names) {
-    if (!readsName([n], k) || unread?.[g.guardedBy.get(n) ?? -1]) continue;
-    const p = g.through.get(n);
-    if (p === undefined || (property !== undefined && p !== property)) return undefined;
-    property = p;
+const KEY_READS_LIMIT = 2_000;
+
+/** How the group's JSON names read key `k` (null: none reads it), worked out once per key. */
+function keyReadOf(g: Group, k: string): KeyRead | null {
+  const known = g.keyReads.get(k);
+  if (known !== undefined) return known;
+  const names: { guard: number; through: string | undefined }[] = [];
+  for (const n of g.reads) if (readsName([n], k)) names.push({ guard: g.guardedBy.get(n) ?? -1, through: g.through.get(n) });
+  let r: KeyRead | null = null;
+  if (names.length > 0) {
+    const first = names[0]?.through;
+    const same = first !== undefined && k.charCodeAt(0) !== 95 /* _ */ && names.every((n) => n.through === first);
+    r = { names, unguarded: names.some((n) => n.guard < 0), property: same ? first : undefined };
   }
-  return property;
+  // Keys an object may have are a type's; anything else (invalid anyway) is worked out each time.
+  if (g.keyReads.size < KEY_READS_LIMIT) g.keyReads.set(k, r);
+  return r;
 }
 
 /**
@@ -750,14 +823,14 @@ function presenceOf(step: Step | null, obj: Record<string, unknown>, name: strin
 /** presenceOf for the value found under the name's first key present. */
 function presenceOfValue(raw: unknown): number {
   // getTypedPropertyValueWithSchema reads an empty value as none.
-  if (isEmpty(raw)) return NO_VALUES;
+  if (empty(raw)) return NO_VALUES;
   if (!Array.isArray(raw)) return ONLY_POPULATED;
   let defined = 0;
   let populated = 0;
   for (const item of raw as unknown[]) {
     if (item === undefined) continue;
     defined++;
-    if (!isEmpty(item)) populated++;
+    if (!empty(item)) populated++;
   }
   return defined === 0 ? NO_VALUES : populated === 0 ? ONLY_EMPTY : populated === defined ? ONLY_POPULATED : BOTH;
 }
@@ -765,7 +838,8 @@ function presenceOfValue(raw: unknown): number {
 /** medplum's isExpressionTrue: the same variables, and an error counts as not holding. */
 function evaluate(c: CompiledConstraint, value: TypedValue, walk: Walk): boolean {
   const variables: Record<string, TypedValue> = { '%context': value, '%ucum': UCUM_VALUE };
-  const current = walk.resources[walk.resources.length - 1];
+  let current: object | undefined;
+  for (let i = walk.ancestors.length - 1; i >= 0 && !current; i--) if (isResource(walk.ancestors[i])) current = walk.ancestors[i];
   if (current) variables['%resource'] = toTypedValue(current);
   if (isResource(walk.root.value)) variables['%rootResource'] = walk.root;
   try {
@@ -834,7 +908,7 @@ function propertyOf(value: TypedValue, name: string): TypedValue | TypedValue[] 
     const raw = obj[key];
     if (obj[extension] !== undefined) return getTypedPropertyValue(value, name);
     if (raw === undefined) continue;
-    if (isEmpty(raw)) return undefined;
+    if (empty(raw)) return undefined;
     if (!Array.isArray(raw)) return typed(raw, type);
     const out = new Array<TypedValue>(raw.length);
     for (let i = 0; i < raw.length; i++) out[i] = typed(raw[i], type);
@@ -902,6 +976,23 @@ function formatValid(f: Format, value: unknown): boolean {
     if (f.nonNegative && n < 0) return false;
   }
   return true;
+}
+
+/** nestedProperty's steps after the first: `segments` read from what the first step found. */
+function nestedFrom(
+  first: (TypedValue | TypedValue[] | undefined)[],
+  segments: readonly string[],
+): (TypedValue | TypedValue[] | undefined)[] {
+  let current = first;
+  for (const name of segments) {
+    const next: (TypedValue | TypedValue[] | undefined)[] = [];
+    for (const u of current) {
+      if (Array.isArray(u)) for (const p of u) next.push(propertyOf(p, name));
+      else if (u !== undefined) next.push(propertyOf(u, name));
+    }
+    current = next;
+  }
+  return current;
 }
 
 function primitiveValid(type: string, value: unknown): boolean {
@@ -972,8 +1063,8 @@ function discriminantMatches(
  */
 export function equalsLikeMedplum(a: unknown, b: unknown, path?: string): boolean {
   if (a === b) return true;
-  const emptyA = isEmpty(a);
-  const emptyB = isEmpty(b);
+  const emptyA = empty(a);
+  const emptyB = empty(b);
   if (emptyA || emptyB) return emptyA && emptyB;
   const arrayA = Array.isArray(a);
   const arrayB = Array.isArray(b);
@@ -1003,8 +1094,8 @@ const META_IGNORED = new Set(['versionId', 'lastUpdated', 'author']);
 
 /** medplum's deepIncludes (utils.ts). */
 export function includesLikeMedplum(value: unknown, pattern: unknown): boolean {
-  if (isEmpty(value)) return true;
-  if (isEmpty(pattern)) return false;
+  if (empty(value)) return true;
+  if (empty(pattern)) return false;
   const arrayV = Array.isArray(value);
   const arrayP = Array.isArray(pattern);
   if (arrayV && arrayP) {
@@ -1116,7 +1207,7 @@ function valueValid(v: TypedValue, g: Group, walk: Walk): boolean {
 /** medplum's visitProperty for a profile's nested path: its values were checked as their parents' content. */
 function nestedValid(values: TypedValue | TypedValue[] | undefined, element: InternalSchemaElement, walk: Walk): boolean {
   if (values === undefined || (!Array.isArray(values) && values.value === undefined)) return element.min === 0;
-  if (Array.isArray(values) ? values.length === 0 : isEmpty(values.value)) return false;
+  if (Array.isArray(values) ? values.length === 0 : empty(values.value)) return false;
   if (element.isArray ? !Array.isArray(values) : Array.isArray(values)) return false;
   const list = arrayify(values) as TypedValue[];
   if (list.length < element.min || list.length > element.max) return false;
@@ -1134,7 +1225,7 @@ function nestedValid(values: TypedValue | TypedValue[] | undefined, element: Int
     if (v.value === null || v.value === undefined) return false;
     if (v.type in JS_TYPES || v.type === 'undefined') {
       if (!groupHolds(constraints, v, walk) || !primitiveValid(v.type, v.value)) return false;
-    } else if (isEmpty(v.value)) {
+    } else if (empty(v.value)) {
       return false;
     } else if (!groupHolds(constraints, v, walk)) {
       return false;
@@ -1163,10 +1254,9 @@ function complexValid(obj: Record<string, unknown>, type: string, compiled: Comp
   const value: TypedValue | undefined = g.empty && compiled.dotted.length === 0 ? undefined : { type, value: obj };
   let ok = g.empty || groupHolds(g, value as TypedValue, walk, keys);
   if (ok) {
-    const isRes = 'resourceType' in obj;
-    if (isRes) walk.resources.push(obj as unknown as Resource);
+    walk.ancestors.push(obj);
     ok = objectValid(obj, value, keys, compiled, walk);
-    if (isRes) walk.resources.pop();
+    walk.ancestors.pop();
   }
   if (ok && walk.record && !walk.usedContext) walk.verified.set(obj, { g, type });
   walk.usedContext = walk.usedContext || outer;
@@ -1198,18 +1288,82 @@ function objectValid(
     if (!keyValid(raw, entry, walk)) return false;
   }
   for (const required of compiled.required) if (!hasAny(obj, required)) return false;
-  const dotted = compiled.dotted;
-  if (dotted.length > 0 && value) {
-    const elements = compiled.schema.elements;
-    for (const name of dotted) {
-      const element = elements[name] as InternalSchemaElement;
-      for (const values of nestedProperty(value, name)) {
+  return compiled.dotted.length === 0 || (value !== undefined && dottedValid(value, compiled, walk));
+}
+
+/** objectValid for the resource itself, whose keys a later type may skip (rootKeyValid). */
+function rootValid(resource: Resource, root: TypedValue, keys: readonly string[], compiled: Compiled, walk: Walk): boolean {
+  const obj = resource as unknown as Record<string, unknown>;
+  let choicesSeen: string[] | undefined;
+  for (const key of keys) {
+    if (key === 'resourceType') continue;
+    const entry = compiled.byKey.get(key);
+    if (entry === undefined) return false;
+    if (entry.choice) {
+      if (choicesSeen?.includes(entry.name)) return false;
+      (choicesSeen ??= []).push(entry.name);
+    }
+    const raw = obj[key];
+    if (raw === null || raw === undefined) return false;
+    if (!rootKeyValid(key, raw, entry, walk)) return false;
+  }
+  for (const required of compiled.required) if (!hasAny(obj, required)) return false;
+  return compiled.dotted.length === 0 || dottedValid(root, compiled, walk);
+}
+
+/** A profile's nested paths on `value` (Compiled.dotted). */
+function dottedValid(value: TypedValue, compiled: Compiled, walk: Walk): boolean {
+  for (const d of compiled.dotted) {
+    const first = [propertyOf(value, d.first)];
+    for (const { rest, element } of d.paths) {
+      for (const values of nestedFrom(first, rest)) {
         // medplum visits the nested values again with their own types; they were checked above.
         if (!nestedValid(values, element, walk)) return false;
       }
     }
   }
   return true;
+}
+
+/** keyValid for a key of the resource itself, which a later type may skip or an earlier one had checked the same (Walk.cleanKeys). */
+function rootKeyValid(key: string, raw: unknown, entry: Entry, walk: Walk): boolean {
+  if (walk.reuse && walk.cleanKeys.has(key)) {
+    const before = walk.first?.byKey.get(key);
+    if (before && sameChecks(entry, before)) return true;
+  }
+  if (!walk.record) return keyValid(raw, entry, walk);
+  const outer = walk.usedContext;
+  walk.usedContext = false;
+  const ok = keyValid(raw, entry, walk);
+  if (ok && !walk.usedContext) walk.cleanKeys.add(key);
+  walk.usedContext = walk.usedContext || outer;
+  return ok;
+}
+
+/**
+ * Whether keyValid checks the same of a value under either entry: everything it reads of
+ * the entry and its element (cardinality, fixed, pattern, slices, invariants, type).
+ */
+function sameChecks(a: Entry, b: Entry): boolean {
+  if (a === b) return true;
+  const x = a.element;
+  const y = b.element;
+  return (
+    a.type === b.type &&
+    a.resource === b.resource &&
+    a.primitive === b.primitive &&
+    a.format === b.format &&
+    a.constraints === b.constraints &&
+    !x.isArray === !y.isArray &&
+    x.min === y.min &&
+    x.max === y.max &&
+    !x.pattern &&
+    !y.pattern &&
+    !x.fixed &&
+    !y.fixed &&
+    !x.slicing &&
+    !y.slicing
+  );
 }
 
 function hasAny(obj: Record<string, unknown>, keys: readonly string[]): boolean {
@@ -1225,6 +1379,8 @@ export function certainlyValid(resource: Resource, types: readonly string[]): bo
   if (!resource || typeof resource !== 'object' || Array.isArray(resource) || !resource.resourceType) return false;
   const keys = Object.keys(resource);
   const verified: Walk['verified'] = new Map();
+  const cleanKeys = new Set<string>();
+  let first: Compiled | undefined;
   for (let t = 0; t < types.length; t++) {
     const type = types[t] as string;
     let compiled: Compiled;
@@ -1236,18 +1392,18 @@ export function certainlyValid(resource: Resource, types: readonly string[]): bo
     const root: TypedValue = { type, value: resource };
     const walk: Walk = {
       root,
-      resources: [resource],
+      ancestors: [resource],
       usedContext: false,
       verified,
       reuse: t > 0,
       record: t < types.length - 1,
+      cleanKeys,
+      first,
     };
-    if (
-      !groupHolds(compiled.rootConstraints, root, walk, keys) ||
-      !objectValid(resource as unknown as Record<string, unknown>, root, keys, compiled, walk)
-    ) {
+    if (!groupHolds(compiled.rootConstraints, root, walk, keys) || !rootValid(resource, root, keys, compiled, walk)) {
       return false;
     }
+    first ??= compiled;
   }
   return true;
 }
