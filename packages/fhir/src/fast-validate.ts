@@ -46,10 +46,11 @@ export function empty(v: unknown): boolean {
   const t = typeof v;
   if (t === 'string') return v === '';
   if (t !== 'object') return false;
+  // isPopulated: a positive `length` or an own key (an array has a length; an object most often keys).
+  if (Array.isArray(v) && v.length > 0) return false;
   const o = v as { length?: unknown };
-  if ('length' in o && (o.length as number) > 0) return false;
   for (const k in o) if (Object.hasOwn(o, k)) return false;
-  return true;
+  return !('length' in o && (o.length as number) > 0);
 }
 
 /** The invariants medplum does not evaluate (typeschema/validation.ts skippedConstraintKeys). */
@@ -152,7 +153,12 @@ interface Walk {
    * reads beyond them (usedContext): a later type whose element for the key checks exactly
    * the same (sameChecks) has nothing to add.
    */
-  readonly cleanKeys: Set<string>;
+  readonly cleanKeys: Uint8Array;
+  /**
+   * JSON a root group's names read of the resource (readsKey), by what the group reads:
+   * the profile's root group reads what the type's did.
+   */
+  readonly rootJson: Map<number, string | undefined> | undefined;
   /** The first type's compiled form, whose entries a later type's are compared with. */
   readonly first: Compiled | undefined;
 }
@@ -436,6 +442,8 @@ interface Group {
   readonly through: ReadonlyMap<string, string>;
   /** keyReadOf, by key. */
   readonly keyReads: Map<string, KeyRead | null>;
+  /** What decides readsJson (names, guards, properties, identity), numbered: groups alike in it read the same JSON of one object. */
+  readonly readsId: number;
   /** `presence` then `guardNames`. */
   readonly tested: readonly string[];
   /** Whether an invariant of `byReads` compares by identity (CompiledConstraint.identity). */
@@ -503,6 +511,7 @@ function makeGroup(constraints: readonly CompiledConstraint[], atRoot: boolean):
     guardedBy,
     through: new Map([...through].filter((e): e is [string, string] => e[1] !== undefined && reads.has(e[0]))),
     keyReads: new Map(),
+    readsId: readsIdOf(JSON.stringify([[...reads], guardNames, [...guardedBy], [...through], byReads.some((c) => c.identity)])),
     lastType: undefined,
     lastMemo: undefined,
     tested: [...presence, ...guardNames],
@@ -512,6 +521,14 @@ function makeGroup(constraints: readonly CompiledConstraint[], atRoot: boolean):
     others,
     atRoot,
   };
+}
+
+const readsIds = new Map<string, number>();
+
+function readsIdOf(signature: string): number {
+  let id = readsIds.get(signature);
+  if (id === undefined) readsIds.set(signature, (id = readsIds.size));
+  return id;
 }
 
 /** A group's memory for values of one type. */
@@ -573,13 +590,13 @@ function keyIndexOf(steps: readonly (Step | null)[]): ReadonlyMap<string, number
   return index;
 }
 
-function groupHolds(g: Group, value: TypedValue, walk: Walk, keys?: readonly string[]): boolean {
+function groupHolds(g: Group, value: TypedValue, walk: Walk, keys?: readonly string[], json?: Map<number, string | undefined>): boolean {
   if (g.empty) return true;
   if (g.byReads.length > 0) {
     const v = value.value;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
     const m = memoOf(g, value.type);
-    const key = readsKey(g, m, v as Record<string, unknown>, keys);
+    const key = readsKey(g, m, v as Record<string, unknown>, keys, json);
     if (key === undefined || !m.held.has(key)) {
       for (const c of g.byReads) if (!evaluate(c, value, walk)) return false;
       if (key !== undefined) remember(m.held, key);
@@ -621,7 +638,13 @@ const MAX_NUMBERED = 26;
  * no values (`n`: they are not read). A number when there is no such JSON. Undefined when
  * a reading is not certain here (the invariants are then evaluated unmemoized).
  */
-function readsKey(g: Group, m: GroupMemo, obj: Record<string, unknown>, keys: readonly string[] | undefined): number | string | undefined {
+function readsKey(
+  g: Group,
+  m: GroupMemo,
+  obj: Record<string, unknown>,
+  keys: readonly string[] | undefined,
+  cache: Map<number, string | undefined> | undefined,
+): number | string | undefined {
   const steps = m.steps;
   if (steps.length > MAX_NUMBERED) return undefined;
   const presenceCount = g.presence.length;
@@ -650,6 +673,28 @@ function readsKey(g: Group, m: GroupMemo, obj: Record<string, unknown>, keys: re
   }
   const names = g.reads;
   if (names.length === 0) return code;
+  let cached: number | undefined;
+  if (cache && g.guardNames.length <= 10) {
+    let bits = 0;
+    for (let i = 0; i < g.guardNames.length; i++) if (unread?.[i]) bits |= 1 << i;
+    cached = g.readsId * 1024 + bits;
+    if (cache.has(cached)) {
+      const json = cache.get(cached);
+      return json === undefined ? undefined : json === '' ? code : `${code}:${json}`;
+    }
+  }
+  const json = readsJson(g, obj, keys, unread);
+  if (cache && cached !== undefined) cache.set(cached, json);
+  return json === undefined ? undefined : json === '' ? code : `${code}:${json}`;
+}
+
+/** The JSON part of readsKey: '' when no key is read. */
+function readsJson(
+  g: Group,
+  obj: Record<string, unknown>,
+  keys: readonly string[] | undefined,
+  unread: boolean[] | undefined,
+): string | undefined {
   let picked: unknown[] | undefined;
   for (const k of keys ?? Object.keys(obj)) {
     const r = keyReadOf(g, k);
@@ -671,9 +716,8 @@ function readsKey(g: Group, m: GroupMemo, obj: Record<string, unknown>, keys: re
     }
     (picked ??= []).push(k, property === undefined ? obj[k] : projected(obj[k], property));
   }
-  if (!picked) return code;
-  const json = g.identity ? identityJson(picked) : JSON.stringify(picked);
-  return json === undefined ? undefined : `${code}:${json}`;
+  if (!picked) return '';
+  return g.identity ? identityJson(picked) : JSON.stringify(picked);
 }
 
 /** Whether `obj` reads only its own keys: a plain object, whose prototype (Object.prototype's keys excluded by keyIndexOf) adds none. */
@@ -1295,7 +1339,8 @@ function objectValid(
 function rootValid(resource: Resource, root: TypedValue, keys: readonly string[], compiled: Compiled, walk: Walk): boolean {
   const obj = resource as unknown as Record<string, unknown>;
   let choicesSeen: string[] | undefined;
-  for (const key of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
     if (key === 'resourceType') continue;
     const entry = compiled.byKey.get(key);
     if (entry === undefined) return false;
@@ -1305,7 +1350,7 @@ function rootValid(resource: Resource, root: TypedValue, keys: readonly string[]
     }
     const raw = obj[key];
     if (raw === null || raw === undefined) return false;
-    if (!rootKeyValid(key, raw, entry, walk)) return false;
+    if (!rootKeyValid(i, key, raw, entry, walk)) return false;
   }
   for (const required of compiled.required) if (!hasAny(obj, required)) return false;
   return compiled.dotted.length === 0 || dottedValid(root, compiled, walk);
@@ -1326,8 +1371,8 @@ function dottedValid(value: TypedValue, compiled: Compiled, walk: Walk): boolean
 }
 
 /** keyValid for a key of the resource itself, which a later type may skip or an earlier one had checked the same (Walk.cleanKeys). */
-function rootKeyValid(key: string, raw: unknown, entry: Entry, walk: Walk): boolean {
-  if (walk.reuse && walk.cleanKeys.has(key)) {
+function rootKeyValid(i: number, key: string, raw: unknown, entry: Entry, walk: Walk): boolean {
+  if (walk.reuse && walk.cleanKeys[i]) {
     const before = walk.first?.byKey.get(key);
     if (before && sameChecks(entry, before)) return true;
   }
@@ -1335,7 +1380,7 @@ function rootKeyValid(key: string, raw: unknown, entry: Entry, walk: Walk): bool
   const outer = walk.usedContext;
   walk.usedContext = false;
   const ok = keyValid(raw, entry, walk);
-  if (ok && !walk.usedContext) walk.cleanKeys.add(key);
+  if (ok && !walk.usedContext) walk.cleanKeys[i] = 1;
   walk.usedContext = walk.usedContext || outer;
   return ok;
 }
@@ -1371,6 +1416,9 @@ function hasAny(obj: Record<string, unknown>, keys: readonly string[]): boolean 
   return false;
 }
 
+const NOTHING_VERIFIED: Walk['verified'] = new Map();
+const NO_CLEAN_KEYS = new Uint8Array(0);
+
 /**
  * True when `resource` certainly passes medplum's validation against each of `types` (its
  * resource type, profile URLs loaded as data types). False means "ask medplum".
@@ -1378,8 +1426,11 @@ function hasAny(obj: Record<string, unknown>, keys: readonly string[]): boolean 
 export function certainlyValid(resource: Resource, types: readonly string[]): boolean {
   if (!resource || typeof resource !== 'object' || Array.isArray(resource) || !resource.resourceType) return false;
   const keys = Object.keys(resource);
-  const verified: Walk['verified'] = new Map();
-  const cleanKeys = new Set<string>();
+  // What one type's walk leaves for the next: only with a profile.
+  const several = types.length > 1;
+  const verified: Walk['verified'] = several ? new Map() : NOTHING_VERIFIED;
+  const cleanKeys = several ? new Uint8Array(keys.length) : NO_CLEAN_KEYS;
+  const rootJson = several ? new Map<number, string | undefined>() : undefined;
   let first: Compiled | undefined;
   for (let t = 0; t < types.length; t++) {
     const type = types[t] as string;
@@ -1398,9 +1449,10 @@ export function certainlyValid(resource: Resource, types: readonly string[]): bo
       reuse: t > 0,
       record: t < types.length - 1,
       cleanKeys,
+      rootJson,
       first,
     };
-    if (!groupHolds(compiled.rootConstraints, root, walk, keys) || !rootValid(resource, root, keys, compiled, walk)) {
+    if (!groupHolds(compiled.rootConstraints, root, walk, keys, rootJson) || !rootValid(resource, root, keys, compiled, walk)) {
       return false;
     }
     first ??= compiled;
