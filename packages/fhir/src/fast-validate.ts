@@ -430,9 +430,9 @@ function readingsOf(root: ReturnType<typeof parseFhirPath>, reads: readonly stri
 interface Group {
   readonly id: number;
   readonly empty: boolean;
-  /** Names read only by whether they are there (in every invariant of `byReads` that reads them). */
+  /** Names some invariant of `byReads` only tests (`exists()`, `empty()`): keyed by whether they have values. */
   readonly presence: readonly string[];
-  /** The other names read, by their JSON. */
+  /** Names some invariant of `byReads` reads by value: keyed by their JSON (projected, or left out under a guard). */
   readonly reads: readonly string[];
   /** Names whose emptiness decides whether some of `reads` are read at all (Readings.guards). */
   readonly guardNames: readonly string[];
@@ -482,7 +482,12 @@ function makeGroup(constraints: readonly CompiledConstraint[], atRoot: boolean):
       byReads.push(c);
       const readings = atRoot ? c.readingsAtRoot : c.readings;
       for (const n of r) {
-        (readings.presence.has(n) ? tested : reads).add(n);
+        if (readings.presence.has(n)) {
+          tested.add(n);
+          continue;
+        }
+        // Guards and properties are those of the invariants that read the name's values.
+        reads.add(n);
         const guard = readings.guards.get(n);
         guards.set(n, guards.has(n) && guards.get(n) !== guard ? undefined : guard);
         const property = readings.through.get(n);
@@ -492,8 +497,10 @@ function makeGroup(constraints: readonly CompiledConstraint[], atRoot: boolean):
       others.push(c);
     }
   }
-  // A name some invariant reads by value is keyed by value for all of them; one is guarded only if by the same name in all.
-  const presence = [...tested].filter((n) => !reads.has(n));
+  // A name tested by some invariants and read by value by others is keyed both ways: by whether it
+  // has values for the first, by its (projected) JSON for the others. It is guarded, or read through
+  // a property, only if so in all of the others.
+  const presence = [...tested];
   const guardNames: string[] = [];
   const guardedBy = new Map<string, number>();
   for (const n of reads) {
