@@ -444,8 +444,10 @@ interface Group {
   readonly keyReads: Map<string, KeyRead | null>;
   /** What decides readsJson (names, guards, properties, identity), numbered: groups alike in it read the same JSON of one object. */
   readonly readsId: number;
-  /** `presence` then `guardNames`. */
+  /** The names whose presence the key records: `presence`, then the `guardNames` not among them. */
   readonly tested: readonly string[];
+  /** For each of `tested`, its index in `guardNames`, or -1. */
+  readonly guardOfTested: readonly number[];
   /** Whether an invariant of `byReads` compares by identity (CompiledConstraint.identity). */
   readonly identity: boolean;
   /** What it remembers per type of value (see readsKey). */
@@ -521,7 +523,8 @@ function makeGroup(constraints: readonly CompiledConstraint[], atRoot: boolean):
     readsId: readsIdOf(JSON.stringify([[...reads], guardNames, [...guardedBy], [...through], byReads.some((c) => c.identity)])),
     lastType: undefined,
     lastMemo: undefined,
-    tested: [...presence, ...guardNames],
+    tested: [...new Set([...presence, ...guardNames])],
+    guardOfTested: [...new Set([...presence, ...guardNames])].map((n) => guardNames.indexOf(n)),
     identity: byReads.some((c) => c.identity),
     memo: new Map(),
     byReads,
@@ -654,7 +657,6 @@ function readsKey(
 ): number | string | undefined {
   const steps = m.steps;
   if (steps.length > MAX_NUMBERED) return undefined;
-  const presenceCount = g.presence.length;
   let code = 0;
   let unread: boolean[] | undefined;
   if (steps.length > 0) {
@@ -675,7 +677,10 @@ function readsKey(
       if (p < 0) return undefined;
       code += p * digit;
       digit *= 4;
-      if (p === NO_VALUES && i >= presenceCount) (unread ??= [])[i - presenceCount] = true;
+      if (p === NO_VALUES) {
+        const guard = g.guardOfTested[i] as number;
+        if (guard >= 0) (unread ??= [])[guard] = true;
+      }
     }
   }
   const names = g.reads;
