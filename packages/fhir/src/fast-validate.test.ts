@@ -13,8 +13,9 @@ import type {
 } from '@medplum/fhirtypes';
 import { buildCapabilityStatement } from './capability-statement';
 import { buildKapCodeSystem } from './code-system';
-import { deepEquals, deepIncludes, isEmpty } from '@medplum/core';
-import { certainlyValid, empty, equalsLikeMedplum, includesLikeMedplum } from './fast-validate';
+import { arrayify, deepEquals, deepIncludes, getDataType, getNestedProperty, isEmpty, matchDiscriminant } from '@medplum/core';
+import type { InternalSchemaElement } from '@medplum/core';
+import { certainlyValid, empty, equalsLikeMedplum, includesLikeMedplum, sliceNameOf } from './fast-validate';
 import { buildCoursePlanDefinition } from './plan-definition';
 import { buildScreeningQuestionnaire } from './questionnaire';
 import { BASE_URL, RECORDED_AT } from '@kap/testkit/fixtures';
@@ -418,5 +419,70 @@ describe('certainlyValid on invariants below the root that read %resource', () =
     if (first) first.path = 'Patient';
     expect(medplumIssues(profile).some((i) => /sdf-8/.test(i.details?.text ?? ''))).toBe(true);
     expect(certainlyValid(profile, ['StructureDefinition'])).toBe(false);
+  });
+});
+
+describe('sliceNameOf (the slice a value is, read on its JSON)', () => {
+  const SEED = 20261207;
+  type Slicing = NonNullable<InternalSchemaElement['slicing']>;
+  /** Every slicing of the loaded profiles, with the type of the values it slices. */
+  const slicings: { label: string; type: string; slicing: Slicing }[] = [];
+  for (const url of loadDefinitions().keys()) {
+    for (const [name, element] of Object.entries(getDataType(url).elements)) {
+      if (!element.slicing) continue;
+      for (const t of element.type)
+        slicings.push({ label: `${url.split('/').pop()} ${name} ${t.code}`, type: t.code, slicing: element.slicing });
+    }
+  }
+  /** medplum's checkSliceElement. */
+  const medplumSlice = (type: string, raw: unknown, slicing: Slicing): string | undefined =>
+    slicing.slices.find((slice) =>
+      slicing.discriminator.every((d) =>
+        arrayify(getNestedProperty({ type, value: raw }, d.path))?.some((v) => matchDiscriminant(v, d, slice)),
+      ),
+    )?.name;
+
+  const system = fc.constantFrom(
+    'http://loinc.org',
+    'http://terminology.hl7.org/CodeSystem/observation-category',
+    'http://unitsofmeasure.org',
+    'https://example.org',
+    '',
+  );
+  const code = fc.constantFrom('vital-signs', '8867-4', '85354-9', '8480-6', '8462-4', '9279-1', '2708-6', '29463-7', '/min', 'x', '');
+  // A code or system may come as an array or an object: nestedProperty's value is then no single one.
+  const odd = <T>(arb: fc.Arbitrary<T>) =>
+    fc.oneof(
+      { arbitrary: arb, weight: 6 },
+      arb.map((v) => [v]),
+      fc.constant({}),
+    );
+  const coding = fc.record({ system: odd(system), code: odd(code), display: fc.constantFrom('d', '') }, { requiredKeys: [] });
+  const withOdd = <T>(arb: fc.Arbitrary<T>) =>
+    fc.oneof({ arbitrary: arb, weight: 8 }, fc.constantFrom<unknown>(null, {}, [], 'x', { _code: { id: 'e' } }));
+  const concept = fc.record(
+    { coding: fc.oneof(fc.array(withOdd(coding), { maxLength: 3 }), withOdd(coding)), text: fc.constantFrom('t', '') },
+    { requiredKeys: [] },
+  );
+  const quantity = fc.record(
+    { value: fc.constantFrom(1, 0), unit: fc.constantFrom('mmHg', '/min'), system, code: fc.constantFrom('mm[Hg]', '/min', '%') },
+    { requiredKeys: [] },
+  );
+  const value = fc.oneof(
+    concept,
+    coding,
+    quantity,
+    fc.record({ code: concept, valueQuantity: quantity }, { requiredKeys: [] }),
+    fc.constantFrom<unknown>('x', 1, null),
+  );
+
+  it('finds the slice medplum finds, for every slicing of the profiles', () => {
+    expect(slicings.length).toBeGreaterThan(5);
+    fc.assert(
+      fc.property(fc.constantFrom(...slicings), value, ({ type, slicing }, raw) => {
+        expect(sliceNameOf(type, raw, slicing)).toBe(medplumSlice(type, raw, slicing));
+      }),
+      { seed: SEED, numRuns: 5000 },
+    );
   });
 });

@@ -1087,6 +1087,162 @@ function sliceOf(v: TypedValue, slicing: NonNullable<InternalSchemaElement['slic
   return -1;
 }
 
+/** How one slice's element decides a discriminator (discriminantMatches), worked out once. */
+type SliceTest =
+  | { readonly kind: 'never' | 'always' }
+  /** A fixed value that is a primitive: { type, value } compared as equalsLikeMedplum would. */
+  | { readonly kind: 'fixedPrimitive'; readonly type: unknown; readonly value: unknown }
+  | { readonly kind: 'pattern' | 'fixed'; readonly against: unknown }
+  | { readonly kind: 'type'; readonly codes: readonly string[] };
+
+interface SlicePlan {
+  /** Per discriminator, its path's steps (none for `$this`). */
+  readonly paths: readonly (readonly string[])[];
+  /** Per slice, per discriminator. */
+  readonly tests: readonly (readonly SliceTest[])[];
+}
+
+const slicePlans = new WeakMap<object, SlicePlan>();
+
+function slicePlanOf(slicing: NonNullable<InternalSchemaElement['slicing']>): SlicePlan {
+  let plan = slicePlans.get(slicing);
+  if (plan) return plan;
+  const paths = slicing.discriminator.map((d) => (d.path === '$this' ? [] : d.path.split('.')));
+  const tests = slicing.slices.map((slice) =>
+    slicing.discriminator.map((d): SliceTest => {
+      const sliceElement = d.path === '$this' ? slice : slice.elements[d.path];
+      switch (d.type) {
+        case 'value':
+        case 'pattern':
+          if (!sliceElement) return { kind: 'never' };
+          if (sliceElement.pattern) return { kind: 'pattern', against: sliceElement.pattern };
+          if (sliceElement.fixed) {
+            const fixed = sliceElement.fixed as unknown as Record<string, unknown>;
+            const keys = Object.keys(fixed).sort();
+            const primitive = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+            return keys.length === 2 && keys[0] === 'type' && keys[1] === 'value' && primitive(fixed.type) && primitive(fixed.value)
+              ? { kind: 'fixedPrimitive', type: fixed.type, value: fixed.value }
+              : { kind: 'fixed', against: fixed };
+          }
+          if (sliceElement.binding?.strength === 'required' && sliceElement.binding.valueSet) return { kind: 'always' };
+          return { kind: 'never' };
+        case 'type':
+          return slice.type?.length ? { kind: 'type', codes: slice.type.map((t) => t.code) } : { kind: 'never' };
+        default:
+          return { kind: 'never' };
+      }
+    }),
+  );
+  plan = { paths, tests };
+  slicePlans.set(slicing, plan);
+  return plan;
+}
+
+/** Scratch for sliceIndexOf (not re-entered: nothing it calls reads a slice). */
+const candidateTypes: string[] = [];
+const candidateValues: unknown[] = [];
+const candidateStarts: number[] = [];
+
+/**
+ * sliceOf for a value given as its type and JSON, reading each discriminator's path on the
+ * JSON itself: the values nestedProperty would give that are single (an array of values,
+ * or none, matches no slice: discriminantMatches), compared to the slices as
+ * discriminantMatches would, without building a typed value for each. Falls back to sliceOf
+ * wherever propertyOf would ask medplum (no element, a primitive extension).
+ */
+function sliceIndexOf(elementType: string, raw: unknown, slicing: NonNullable<InternalSchemaElement['slicing']>): number {
+  const plan = slicePlanOf(slicing);
+  const type = elementType === 'Resource' && isResource(raw) ? raw.resourceType : elementType;
+  candidateTypes.length = 0;
+  candidateValues.length = 0;
+  candidateStarts.length = 0;
+  for (const path of plan.paths) {
+    candidateStarts.push(candidateTypes.length);
+    if (path.length === 0) {
+      candidateTypes.push(type);
+      candidateValues.push(raw);
+    } else if (!collectSingles(type, raw, path, 0)) {
+      return sliceOf(typed(raw, type), slicing);
+    }
+  }
+  candidateStarts.push(candidateTypes.length);
+  for (let i = 0; i < plan.tests.length; i++) {
+    const tests = plan.tests[i] as readonly SliceTest[];
+    let all = true;
+    for (let d = 0; d < tests.length && all; d++) {
+      const test = tests[d] as SliceTest;
+      let some = false;
+      for (let c = candidateStarts[d] as number; c < (candidateStarts[d + 1] as number) && !some; c++) {
+        some = candidateMatches(test, candidateTypes[c] as string, candidateValues[c]);
+      }
+      all = some;
+    }
+    if (all) return sliceNameIndexOf(slicing)[i] as number;
+  }
+  return -1;
+}
+
+/** The slice sliceIndexOf finds a value of `type` to be, by name (for the tests, which hold it to medplum's). */
+export function sliceNameOf(type: string, raw: unknown, slicing: NonNullable<InternalSchemaElement['slicing']>): string | undefined {
+  const i = sliceIndexOf(type, raw, slicing);
+  return i < 0 ? undefined : slicing.slices[i]?.name;
+}
+
+function candidateMatches(test: SliceTest, type: string, value: unknown): boolean {
+  switch (test.kind) {
+    case 'never':
+      return false;
+    case 'always':
+      return true;
+    case 'fixedPrimitive':
+      // equalsLikeMedplum({ type, value }, fixed): both keys compared, each equal or both empty.
+      return (type === test.type || (empty(type) && empty(test.type))) && (value === test.value || (empty(value) && empty(test.value)));
+    case 'pattern':
+      return includesLikeMedplum({ type, value }, test.against);
+    case 'fixed':
+      return equalsLikeMedplum({ type, value }, test.against);
+    case 'type':
+      return test.codes.includes(type);
+  }
+}
+
+/**
+ * The single values nestedProperty gives for `path` from step `i` on (propertyOf step by
+ * step, arrays flattened between steps), pushed as candidates. False where propertyOf
+ * would ask medplum.
+ */
+function collectSingles(type: string, raw: unknown, path: readonly string[], i: number): boolean {
+  // propertyOf: no value, nothing.
+  if (!raw) return true;
+  const step = stepOf(type, path[i] as string);
+  if (step === null || typeof raw !== 'object') return false;
+  const obj = raw as Record<string, unknown>;
+  for (const [key, valueType, extension] of step.keys) {
+    if (obj[extension] !== undefined) return false;
+    const value = obj[key];
+    if (value === undefined) continue;
+    if (empty(value)) return true;
+    const last = i === path.length - 1;
+    if (!Array.isArray(value)) {
+      const t = valueType === 'Resource' && isResource(value) ? value.resourceType : valueType;
+      if (last) {
+        candidateTypes.push(t);
+        candidateValues.push(value);
+        return true;
+      }
+      return collectSingles(t, value, path, i + 1);
+    }
+    // An array at the last step is one value of nestedProperty's, which matches no slice.
+    if (last) return true;
+    for (const item of value as unknown[]) {
+      const t = valueType === 'Resource' && isResource(item) ? item.resourceType : valueType;
+      if (!collectSingles(t, item, path, i + 1)) return false;
+    }
+    return true;
+  }
+  return true;
+}
+
 type SliceDiscriminator = NonNullable<InternalSchemaElement['slicing']>['discriminator'][number];
 type SliceDefinition = NonNullable<InternalSchemaElement['slicing']>['slices'][number];
 
@@ -1245,7 +1401,7 @@ function keyValid(raw: unknown, entry: Entry, walk: Walk): boolean {
       if (!complexValid(x as Record<string, unknown>, entry.type, (entry.compiled ??= compile(entry.type)), g, walk)) return false;
     }
     if (slicing && counts) {
-      const slice = sliceOf(typed(x, entry.type), slicing);
+      const slice = sliceIndexOf(entry.type, x, slicing);
       if (slice >= 0) counts[slice] = (counts[slice] as number) + 1;
     }
   }
@@ -1287,7 +1443,7 @@ function nestedValid(values: TypedValue | TypedValue[] | undefined, element: Int
       return false;
     }
     if (slicing && counts) {
-      const slice = sliceOf(v, slicing);
+      const slice = sliceIndexOf(v.type, v.value, slicing);
       if (slice >= 0) counts[slice] = (counts[slice] as number) + 1;
     }
   }
