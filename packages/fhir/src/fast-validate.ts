@@ -1096,6 +1096,8 @@ type SliceTest =
   | { readonly kind: 'type'; readonly codes: readonly string[] };
 
 interface SlicePlan {
+  /** sliceNameIndexOf. */
+  readonly nameIndex: Int32Array;
   /** Per discriminator, its path's steps (none for `$this`). */
   readonly paths: readonly (readonly string[])[];
   /** Per slice, per discriminator. */
@@ -1133,7 +1135,7 @@ function slicePlanOf(slicing: NonNullable<InternalSchemaElement['slicing']>): Sl
       }
     }),
   );
-  plan = { paths, tests };
+  plan = { nameIndex: sliceNameIndexOf(slicing), paths, tests };
   slicePlans.set(slicing, plan);
   return plan;
 }
@@ -1177,7 +1179,7 @@ function sliceIndexOf(elementType: string, raw: unknown, slicing: NonNullable<In
       }
       all = some;
     }
-    if (all) return sliceNameIndexOf(slicing)[i] as number;
+    if (all) return plan.nameIndex[i] as number;
   }
   return -1;
 }
