@@ -261,6 +261,25 @@ describe('certainlyValid remembers invariants only for what they read', () => {
     );
   });
 
+  it('remembers nothing from a resource it leaves to medplum (an empty answer list is no answer to qrs-1)', () => {
+    // qrs-1 holds for this item (an empty `answer` has no values); the fast check leaves empty arrays to medplum.
+    const emptyAnswers = {
+      resourceType: 'QuestionnaireResponse',
+      status: 'completed',
+      item: [{ linkId: 'a', answer: [], item: [{ linkId: 'b' }] }],
+    } as Resource;
+    expect(certainlyValid(emptyAnswers, typesOf(emptyAnswers))).toBe(false);
+    expect(validationIssues(emptyAnswers)).toEqual(medplumIssues(emptyAnswers));
+    // Both present: qrs-1 fails, whatever was seen before.
+    const both = {
+      resourceType: 'QuestionnaireResponse',
+      status: 'completed',
+      item: [{ linkId: 'a', answer: [{ valueString: 'x' }], item: [{ linkId: 'b' }] }],
+    } as Resource;
+    expect(certainlyValid(both, typesOf(both))).toBe(false);
+    expect(() => validateResource(both)).toThrow(/qrs-1/);
+  });
+
   it('Consents varying in patient, policy, policyRule and scope codes (ppc-1 to ppc-5)', () => {
     fc.assert(
       fc.property(

@@ -161,6 +161,8 @@ interface Walk {
   readonly rootJson: Map<number, string | undefined> | undefined;
   /** The first type's compiled form, whose entries a later type's are compared with. */
   readonly first: Compiled | undefined;
+  /** Verdicts to remember (set, key, set, key…), once the whole resource is found valid (see groupHolds). */
+  readonly pending: unknown[];
 }
 
 const compiledTypes = new Map<string, Compiled>();
@@ -600,6 +602,13 @@ function keyIndexOf(steps: readonly (Step | null)[]): ReadonlyMap<string, number
   return index;
 }
 
+/**
+ * Whether the group's invariants hold for `value`, from memory where they have held for a
+ * value that reads the same (readsKey). What held is remembered only once the whole
+ * resource is found valid (certainlyValid commits `walk.pending`): a key then has to tell
+ * apart only values that pass every other check, and a value that does not would be
+ * refused whatever its invariants answered.
+ */
 function groupHolds(g: Group, value: TypedValue, walk: Walk, keys?: readonly string[], json?: Map<number, string | undefined>): boolean {
   if (g.empty) return true;
   if (g.byReads.length > 0) {
@@ -609,7 +618,7 @@ function groupHolds(g: Group, value: TypedValue, walk: Walk, keys?: readonly str
     const key = readsKey(g, m, v as Record<string, unknown>, keys, json);
     if (key === undefined || !m.held.has(key)) {
       for (const c of g.byReads) if (!evaluate(c, value, walk)) return false;
-      if (key !== undefined) remember(m.held, key);
+      if (key !== undefined) walk.pending.push(m.held, key);
     }
   }
   for (const c of g.others) {
@@ -633,20 +642,20 @@ function groupHolds(g: Group, value: TypedValue, walk: Walk, keys?: readonly str
     const key = json;
     if (set.has(key)) continue;
     if (!evaluate(c, value, walk)) return false;
-    remember(set, key);
+    walk.pending.push(set, key);
   }
   return true;
 }
 
-/** Up to this many tested names, their characters make one exact number (4 ** 26 < 2 ** 53). */
-const MAX_NUMBERED = 26;
+/** Up to this many tested names, their presences make one exact number (2 ** 52 < 2 ** 53). */
+const MAX_NUMBERED = 52;
 
 /**
  * What the group's invariants read from `obj` (a value of the memo's type): for each
- * presence name, then each guard name, its presenceOf (one of 4, as the digits of a
- * number), then the JSON of the keys under the other names, but for those whose guard has
- * no values (`n`: they are not read). A number when there is no such JSON. Undefined when
- * a reading is not certain here (the invariants are then evaluated unmemoized).
+ * tested name (presence names and guards), its presenceOf, as the bits of a number; then
+ * the JSON of the keys under the names read by value, but for those whose guard has no
+ * values (they are not read). A number when there is no such JSON. Undefined when a
+ * reading is not certain here (the invariants are then evaluated unmemoized).
  */
 function readsKey(
   g: Group,
@@ -676,7 +685,7 @@ function readsKey(
       }
       if (p < 0) return undefined;
       code += p * digit;
-      digit *= 4;
+      digit *= 2;
       if (p === NO_VALUES) {
         const guard = g.guardOfTested[i] as number;
         if (guard >= 0) (unread ??= [])[guard] = true;
@@ -853,18 +862,16 @@ function sharing(value: unknown): string {
 }
 
 const NO_VALUES = 0;
-const ONLY_EMPTY = 1;
-const ONLY_POPULATED = 2;
-const BOTH = 3;
+const HAS_VALUES = 1;
 
 /**
- * What medplum's SymbolAtom `name` yields on a value of the step's type (getTypedPropertyValue
- * with the type's element, undefined values dropped): no values, only empty ones, only
- * populated ones, or both. That is what `name.exists()` and `name.empty()` answer from
- * (functions.ts: every value populated / none populated), and whether a function applied
- * to it sees any value. -1 where medplum would do more than read the keys: the context is
- * a resource of that name (SymbolAtom returns it), the type has no such element (medplum
- * guesses), or a primitive extension (`_name`) is merged in.
+ * Whether medplum's SymbolAtom `name` yields values on a value of the step's type
+ * (getTypedPropertyValue with the type's element): what `name.exists()` and `name.empty()`
+ * answer from, and whether a function applied to it sees any value. NO_VALUES exactly when
+ * none of the name's keys has a value; otherwise HAS_VALUES (presenceOfValue). -1 where
+ * medplum would do more than read the keys: the context is a resource of that name
+ * (SymbolAtom returns it), the type has no such element (medplum guesses), or a primitive
+ * extension (`_name`) is merged in.
  */
 function presenceOf(step: Step | null, obj: Record<string, unknown>, name: string): number {
   if (step === null || obj.resourceType === name) return -1;
@@ -876,19 +883,14 @@ function presenceOf(step: Step | null, obj: Record<string, unknown>, name: strin
   return NO_VALUES;
 }
 
-/** presenceOf for the value found under the name's first key present. */
+/**
+ * presenceOf for the value found under the name's first key present. Verdicts are
+ * remembered only for resources found valid (groupHolds), and in those a value is never
+ * empty, nor an array of none or of empty ones (objectValid and keyValid refuse them): a
+ * key has to tell apart only values like those, so here one found is one populated.
+ */
 function presenceOfValue(raw: unknown): number {
-  // getTypedPropertyValueWithSchema reads an empty value as none.
-  if (empty(raw)) return NO_VALUES;
-  if (!Array.isArray(raw)) return ONLY_POPULATED;
-  let defined = 0;
-  let populated = 0;
-  for (const item of raw as unknown[]) {
-    if (item === undefined) continue;
-    defined++;
-    if (!empty(item)) populated++;
-  }
-  return defined === 0 ? NO_VALUES : populated === 0 ? ONLY_EMPTY : populated === defined ? ONLY_POPULATED : BOTH;
+  return raw === undefined ? NO_VALUES : HAS_VALUES;
 }
 
 /** medplum's isExpressionTrue: the same variables, and an error counts as not holding. */
@@ -1601,6 +1603,7 @@ export function certainlyValid(resource: Resource, types: readonly string[]): bo
   const verified: Walk['verified'] = several ? new Map() : NOTHING_VERIFIED;
   const cleanKeys = several ? new Uint8Array(keys.length) : NO_CLEAN_KEYS;
   const rootJson = several ? new Map<number, string | undefined>() : undefined;
+  const pending: unknown[] = [];
   let first: Compiled | undefined;
   for (let t = 0; t < types.length; t++) {
     const type = types[t] as string;
@@ -1621,11 +1624,13 @@ export function certainlyValid(resource: Resource, types: readonly string[]): bo
       cleanKeys,
       rootJson,
       first,
+      pending,
     };
     if (!groupHolds(compiled.rootConstraints, root, walk, keys, rootJson) || !rootValid(resource, root, keys, compiled, walk)) {
       return false;
     }
     first ??= compiled;
   }
+  for (let i = 0; i < pending.length; i += 2) remember(pending[i] as Set<unknown>, pending[i + 1]);
   return true;
 }
