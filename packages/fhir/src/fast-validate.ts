@@ -67,6 +67,63 @@ interface Compiled {
   /** Elements a profile sets on nested paths (`code.coding`), checked as medplum does, by their first step. */
   readonly dotted: readonly Dotted[];
   readonly rootConstraints: Group;
+  /** The key lists lately seen of values of this type, checked (shapeOf). */
+  readonly shapes: Shape[];
+}
+
+/**
+ * What objectValid finds of a list of own keys before reading any value: each key's entry,
+ * and whether the list itself is fine (every key known, one variant per choice, every
+ * required element there). Values of one type mostly come with the same keys in the same
+ * order (the builders write them so), so this is looked up rather than worked out.
+ */
+interface Shape {
+  readonly keys: readonly string[];
+  /** Per key, its entry (undefined for `resourceType`, which is skipped). */
+  readonly entries: readonly (Entry | undefined)[];
+  readonly ok: boolean;
+}
+
+const SHAPES_KEPT = 8;
+
+function shapeOf(compiled: Compiled, keys: readonly string[]): Shape {
+  const shapes = compiled.shapes;
+  for (let s = 0; s < shapes.length; s++) {
+    const shape = shapes[s] as Shape;
+    const known = shape.keys;
+    if (known.length !== keys.length) continue;
+    let i = 0;
+    while (i < keys.length && known[i] === keys[i]) i++;
+    if (i === keys.length) return shape;
+  }
+  const shape = makeShape(compiled, keys);
+  if (shapes.length >= SHAPES_KEPT) shapes.pop();
+  shapes.unshift(shape);
+  return shape;
+}
+
+function makeShape(compiled: Compiled, keys: readonly string[]): Shape {
+  const entries: (Entry | undefined)[] = [];
+  let ok = true;
+  const choicesSeen: string[] = [];
+  for (const key of keys) {
+    if (key === 'resourceType') {
+      entries.push(undefined);
+      continue;
+    }
+    const entry = compiled.byKey.get(key);
+    entries.push(entry);
+    // Unknown keys, primitive extensions (`_key`), elements of several types: medplum decides.
+    if (entry === undefined) ok = false;
+    else if (entry.choice) {
+      // Two variants of one choice type: medplum reads only the first, and warns.
+      if (choicesSeen.includes(entry.name)) ok = false;
+      choicesSeen.push(entry.name);
+    }
+  }
+  // A required element is there when one of its keys is (objectValid refuses a key without a value).
+  for (const required of compiled.required) if (!required.some((k) => keys.includes(k))) ok = false;
+  return { keys: [...keys], entries, ok };
 }
 
 /** The nested paths of a profile that start with one property: it is read once for all of them. */
@@ -217,7 +274,14 @@ function compile(type: string): Compiled {
       if (element.type.length === 1) byKey.set(name, entry(name, element, (element.type[0] as { code: string }).code, false));
     }
   }
-  const compiled: Compiled = { schema, byKey, required, dotted, rootConstraints: group(constraintsOf(schema.constraints), true) };
+  const compiled: Compiled = {
+    schema,
+    byKey,
+    required,
+    dotted,
+    rootConstraints: group(constraintsOf(schema.constraints), true),
+    shapes: [],
+  };
   compiledTypes.set(type, compiled);
   return compiled;
 }
@@ -1487,44 +1551,33 @@ function objectValid(
   compiled: Compiled,
   walk: Walk,
 ): boolean {
-  let choicesSeen: string[] | undefined;
+  const shape = shapeOf(compiled, keys);
+  if (!shape.ok) return false;
+  const entries = shape.entries;
   for (let i = 0; i < keys.length; i++) {
-    const key = keys[i] as string;
-    if (key === 'resourceType') continue;
-    const entry = compiled.byKey.get(key);
-    // Unknown keys, primitive extensions (`_key`), elements of several types: medplum decides.
-    if (entry === undefined) return false;
-    if (entry.choice) {
-      // Two variants of one choice type: medplum reads only the first, and warns.
-      if (choicesSeen?.includes(entry.name)) return false;
-      (choicesSeen ??= []).push(entry.name);
-    }
-    const raw = obj[key];
+    const entry = entries[i];
+    if (entry === undefined) continue;
+    const raw = obj[keys[i] as string];
     if (raw === null || raw === undefined) return false;
     if (!keyValid(raw, entry, walk)) return false;
   }
-  for (const required of compiled.required) if (!hasAny(obj, required)) return false;
   return compiled.dotted.length === 0 || (value !== undefined && dottedValid(value, compiled, walk));
 }
 
 /** objectValid for the resource itself, whose keys a later type may skip (rootKeyValid). */
 function rootValid(resource: Resource, root: TypedValue, keys: readonly string[], compiled: Compiled, walk: Walk): boolean {
   const obj = resource as unknown as Record<string, unknown>;
-  let choicesSeen: string[] | undefined;
+  const shape = shapeOf(compiled, keys);
+  if (!shape.ok) return false;
+  const entries = shape.entries;
   for (let i = 0; i < keys.length; i++) {
+    const entry = entries[i];
+    if (entry === undefined) continue;
     const key = keys[i] as string;
-    if (key === 'resourceType') continue;
-    const entry = compiled.byKey.get(key);
-    if (entry === undefined) return false;
-    if (entry.choice) {
-      if (choicesSeen?.includes(entry.name)) return false;
-      (choicesSeen ??= []).push(entry.name);
-    }
     const raw = obj[key];
     if (raw === null || raw === undefined) return false;
     if (!rootKeyValid(i, key, raw, entry, walk)) return false;
   }
-  for (const required of compiled.required) if (!hasAny(obj, required)) return false;
   return compiled.dotted.length === 0 || dottedValid(root, compiled, walk);
 }
 
@@ -1581,11 +1634,6 @@ function sameChecks(a: Entry, b: Entry): boolean {
     !x.slicing &&
     !y.slicing
   );
-}
-
-function hasAny(obj: Record<string, unknown>, keys: readonly string[]): boolean {
-  for (const k of keys) if (obj[k] !== undefined) return true;
-  return false;
 }
 
 const NOTHING_VERIFIED: Walk['verified'] = new Map();
