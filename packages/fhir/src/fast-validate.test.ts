@@ -44,6 +44,13 @@ function typesOf(resource: Resource): string[] {
 
 const RESOURCES = corpus();
 
+/**
+ * A deep copy made in the test's own realm (jest runs tests in a vm context, and
+ * structuredClone's objects would have another Object.prototype): the fast check reads
+ * plain objects by their shape, and only those.
+ */
+const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
 /** Every path (keys and indexes) to a value inside `value`. */
 function paths(value: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
   if (Array.isArray(value)) value.forEach((v, i) => paths(v, [...prefix, i], out));
@@ -77,7 +84,7 @@ const MUTATIONS = {
     if (Array.isArray(parent[key])) parent[key] = (parent[key] as unknown[])[0];
   },
   duplicateInArray: (parent: Record<string | number, unknown>, key: string | number) => {
-    if (Array.isArray(parent[key])) (parent[key] as unknown[]).push(structuredClone((parent[key] as unknown[])[0]));
+    if (Array.isArray(parent[key])) (parent[key] as unknown[]).push(copy((parent[key] as unknown[])[0]));
   },
   unknownSibling: (parent: Record<string | number, unknown>) => {
     if (!Array.isArray(parent)) parent.unknownElement = 'x';
@@ -95,7 +102,7 @@ describe('certainlyValid (the fast check before medplum)', () => {
     expect(medplumIssues(resource)).toEqual([]);
     expect(certainlyValid(resource, typesOf(resource))).toBe(true);
     // Again, now from its memos.
-    expect(certainlyValid(structuredClone(resource), typesOf(resource))).toBe(true);
+    expect(certainlyValid(copy(resource), typesOf(resource))).toBe(true);
   });
 
   it('never takes what medplum rejects, and validationIssues reports medplum issues exactly', () => {
@@ -105,7 +112,7 @@ describe('certainlyValid (the fast check before medplum)', () => {
         fc.nat(),
         fc.constantFrom(...(Object.keys(MUTATIONS) as (keyof typeof MUTATIONS)[])),
         (r, p, mutation) => {
-          const resource = structuredClone(RESOURCES[r] as Resource);
+          const resource = copy(RESOURCES[r] as Resource);
           const all = paths(resource);
           const path = all[p % all.length] as (string | number)[];
           let parent: Record<string | number, unknown> = resource as unknown as Record<string, unknown>;
@@ -196,18 +203,18 @@ describe('certainlyValid remembers invariants only for what they read', () => {
     ...(o.profile ? { meta: { profile: [`http://hl7.org/fhir/StructureDefinition/${o.profile}`] } } : {}),
     status: 'final',
     category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
-    code: structuredClone(codes[o.code]),
+    code: copy(codes[o.code]),
     subject: { reference: 'Patient/p' },
     effectiveDateTime: '2026-03-01T09:30:00Z',
     ...(o.value === 'string' ? { valueString: 'seventy' } : o.value ? { valueQuantity: { ...quantities[o.value] } } : {}),
-    ...(o.dataAbsent ? { dataAbsentReason: structuredClone(absent) } : {}),
+    ...(o.dataAbsent ? { dataAbsentReason: copy(absent) } : {}),
     ...(o.hasMember ? { hasMember: [{ reference: 'Observation/member' }] } : {}),
     ...(o.component
       ? {
           component: o.component.map((c) => ({
-            code: structuredClone(codes[c.code]),
+            code: copy(codes[c.code]),
             ...(c.value ? { valueQuantity: { ...quantities[c.value] } } : {}),
-            ...(c.dataAbsent ? { dataAbsentReason: structuredClone(absent) } : {}),
+            ...(c.dataAbsent ? { dataAbsentReason: copy(absent) } : {}),
           })),
         }
       : {}),
@@ -315,11 +322,29 @@ describe('certainlyValid remembers invariants only for what they read', () => {
     // The same JSON both ways; medplum's intersect() compares codings by identity, so only sharing the object breaks obs-7.
     const copied = buildObservation({ ...base, component: [{ code: 'bpPanel', value: 'mmHg', dataAbsent: false }] });
     expect(validationIssues(copied)).toEqual([]);
-    const shared = structuredClone(copied);
+    const shared = buildObservation({ ...base, component: [{ code: 'bpPanel', value: 'mmHg', dataAbsent: false }] });
     (shared.component as ObservationComponent[])[0] = { ...(shared.component?.[0] as ObservationComponent), code: shared.code };
     expect(JSON.stringify(shared)).toBe(JSON.stringify(copied));
     expect(certainlyValid(shared, typesOf(shared))).toBe(false);
     expect(() => validateResource(shared)).toThrow(/obs-7/);
+    // The same from another realm (structuredClone's objects are not plain here): read key by key, not by shape.
+    expect(certainlyValid(structuredClone(copied), typesOf(copied))).toBe(true);
+    const elsewhere = structuredClone(shared);
+    expect(certainlyValid(elsewhere, typesOf(elsewhere))).toBe(false);
+  });
+
+  it('reads a value named as a resource as SymbolAtom does (it returns the value itself)', () => {
+    const item = (extra: object) => ({
+      resourceType: 'QuestionnaireResponse',
+      status: 'completed',
+      item: [{ linkId: 'a', ...extra, item: [{ linkId: 'b' }] }],
+    });
+    // Valid: nested items and no answer.
+    checkLikeMedplum(item({}) as Resource);
+    // `answer` names the item itself, so qrs-1 sees an answer beside the nested items.
+    const named = item({ resourceType: 'answer' }) as Resource;
+    expect(certainlyValid(named, typesOf(named))).toBe(false);
+    expect(() => validateResource(named)).toThrow(/qrs-1/);
   });
 
   it('refuses a broken vital sign after remembering its valid twin, naming the field', () => {
@@ -432,7 +457,7 @@ describe('certainlyValid on invariants below the root that read %resource', () =
   });
 
   it('refuses a snapshot whose first element is not the profiled type (sdf-8), after taking the valid one', () => {
-    const profile = structuredClone(profiles[0] as StructureDefinition);
+    const profile = copy(profiles[0] as StructureDefinition);
     expect(certainlyValid(profile, ['StructureDefinition'])).toBe(true);
     const first = profile.snapshot?.element?.[0];
     if (first) first.path = 'Patient';

@@ -82,6 +82,7 @@ interface Shape {
   /** Per key, its entry (undefined for `resourceType`, which is skipped). */
   readonly entries: readonly (Entry | undefined)[];
   readonly ok: boolean;
+  readonly hasResourceType: boolean;
 }
 
 const SHAPES_KEPT = 8;
@@ -123,7 +124,7 @@ function makeShape(compiled: Compiled, keys: readonly string[]): Shape {
   }
   // A required element is there when one of its keys is (objectValid refuses a key without a value).
   for (const required of compiled.required) if (!required.some((k) => keys.includes(k))) ok = false;
-  return { keys: [...keys], entries, ok };
+  return { keys: [...keys], entries, ok, hasResourceType: keys.includes('resourceType') };
 }
 
 /** The nested paths of a profile that start with one property: it is read once for all of them. */
@@ -621,6 +622,8 @@ interface GroupMemo {
   readonly first: Int32Array;
   /** The readsKey of every value the group's invariants held for. */
   readonly held: Set<number | string>;
+  /** The presences (readsKey's number) a shape of keys gives (shapeCode). */
+  readonly codes: Map<Shape, number>;
 }
 
 function remember<T>(set: Set<T>, key: T): void {
@@ -638,7 +641,7 @@ function memoOf(g: Group, type: string): GroupMemo {
   let m = g.memo.get(type);
   if (!m) {
     const steps = g.tested.map((name) => stepOf(type, name));
-    m = { steps, keyIndex: keyIndexOf(steps), first: new Int32Array(steps.length), held: new Set() };
+    m = { steps, keyIndex: keyIndexOf(steps), first: new Int32Array(steps.length), held: new Set(), codes: new Map() };
     memos.push(m.held);
     g.memo.set(type, m);
   }
@@ -673,13 +676,20 @@ function keyIndexOf(steps: readonly (Step | null)[]): ReadonlyMap<string, number
  * apart only values that pass every other check, and a value that does not would be
  * refused whatever its invariants answered.
  */
-function groupHolds(g: Group, value: TypedValue, walk: Walk, keys?: readonly string[], json?: Map<number, string | undefined>): boolean {
+function groupHolds(
+  g: Group,
+  value: TypedValue,
+  walk: Walk,
+  keys?: readonly string[],
+  json?: Map<number, string | undefined>,
+  shape?: Shape,
+): boolean {
   if (g.empty) return true;
   if (g.byReads.length > 0) {
     const v = value.value;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
     const m = memoOf(g, value.type);
-    const key = readsKey(g, m, v as Record<string, unknown>, keys, json);
+    const key = readsKey(g, m, v as Record<string, unknown>, keys, json, shape);
     if (key === undefined || !m.held.has(key)) {
       for (const c of g.byReads) if (!evaluate(c, value, walk)) return false;
       if (key !== undefined) walk.pending.push(m.held, key);
@@ -727,12 +737,23 @@ function readsKey(
   obj: Record<string, unknown>,
   keys: readonly string[] | undefined,
   cache: Map<number, string | undefined> | undefined,
+  shape: Shape | undefined,
 ): number | string | undefined {
   const steps = m.steps;
   if (steps.length > MAX_NUMBERED) return undefined;
   let code = 0;
   let unread: boolean[] | undefined;
-  if (steps.length > 0) {
+  // Up to 30 names, the presences fit the bits of an int.
+  if (steps.length > 0 && steps.length <= 30 && shape && m.keyIndex && plain(obj)) {
+    // SymbolAtom returns a resource named as the name itself.
+    if (shape.hasResourceType && g.tested.includes(obj.resourceType as string)) return undefined;
+    code = shapeCode(m, m.keyIndex, shape);
+    if (code < 0) return undefined;
+    for (let i = 0; i < steps.length; i++) {
+      const guard = g.guardOfTested[i] as number;
+      if (guard >= 0 && !(code & (1 << i))) (unread ??= [])[guard] = true;
+    }
+  } else if (steps.length > 0) {
     const first = keys && m.keyIndex && plain(obj) ? firstKeys(m, m.keyIndex, obj, keys) : undefined;
     const resourceType = obj.resourceType;
     let digit = 1;
@@ -803,6 +824,36 @@ function readsJson(
   }
   if (!picked) return '';
   return g.identity ? identityJson(picked) : JSON.stringify(picked);
+}
+
+/**
+ * readsKey's presences for an object whose own keys are the shape's: a name has values
+ * when one of its keys is there (presenceOfValue: a key objectValid lets through has a
+ * value), unless its primitive extension comes first (-1, as presenceOf). The shape's keys
+ * passed objectValid's look (Shape.ok), so an object that has them and is valid has values
+ * under each; one that is not is refused whatever this says.
+ */
+function shapeCode(m: GroupMemo, index: ReadonlyMap<string, number>, shape: Shape): number {
+  const known = m.codes.get(shape);
+  if (known !== undefined) return known;
+  const first = m.first;
+  first.fill(-1);
+  for (const k of shape.keys) {
+    const at = index.get(k);
+    if (at === undefined) continue;
+    const name = at >> 7;
+    const place = at & 127;
+    const was = first[name] as number;
+    if (was < 0 || place >> 1 < was >> 1 || (place >> 1 === was >> 1 && place & 1)) first[name] = place;
+  }
+  let code = 0;
+  for (let i = 0; i < first.length && code >= 0; i++) {
+    const at = first[i] as number;
+    if (at >= 0) code = at & 1 ? -1 : code | (1 << i);
+  }
+  if (m.codes.size >= SHAPES_KEPT * 4) m.codes.clear();
+  m.codes.set(shape, code);
+  return code;
 }
 
 /** Whether `obj` reads only its own keys: a plain object, whose prototype (Object.prototype's keys excluded by keyIndexOf) adds none. */
@@ -1529,13 +1580,15 @@ function complexValid(obj: Record<string, unknown>, type: string, compiled: Comp
     const verified = walk.verified.get(obj);
     if (verified && verified.g === g && verified.type === type) return true;
   }
+  const shape = shapeOf(compiled, keys);
+  if (!shape.ok) return false;
   const outer = walk.usedContext;
   walk.usedContext = false;
   const value: TypedValue | undefined = g.empty && compiled.dotted.length === 0 ? undefined : { type, value: obj };
-  let ok = g.empty || groupHolds(g, value as TypedValue, walk, keys);
+  let ok = g.empty || groupHolds(g, value as TypedValue, walk, keys, undefined, shape);
   if (ok) {
     walk.ancestors.push(obj);
-    ok = objectValid(obj, value, keys, compiled, walk);
+    ok = objectValid(obj, value, keys, shape, compiled, walk);
     walk.ancestors.pop();
   }
   if (ok && walk.record && !walk.usedContext) walk.verified.set(obj, { g, type });
@@ -1548,11 +1601,10 @@ function objectValid(
   obj: Record<string, unknown>,
   value: TypedValue | undefined,
   keys: readonly string[],
+  shape: Shape,
   compiled: Compiled,
   walk: Walk,
 ): boolean {
-  const shape = shapeOf(compiled, keys);
-  if (!shape.ok) return false;
   const entries = shape.entries;
   for (let i = 0; i < keys.length; i++) {
     const entry = entries[i];
@@ -1565,10 +1617,8 @@ function objectValid(
 }
 
 /** objectValid for the resource itself, whose keys a later type may skip (rootKeyValid). */
-function rootValid(resource: Resource, root: TypedValue, keys: readonly string[], compiled: Compiled, walk: Walk): boolean {
+function rootValid(resource: Resource, root: TypedValue, keys: readonly string[], shape: Shape, compiled: Compiled, walk: Walk): boolean {
   const obj = resource as unknown as Record<string, unknown>;
-  const shape = shapeOf(compiled, keys);
-  if (!shape.ok) return false;
   const entries = shape.entries;
   for (let i = 0; i < keys.length; i++) {
     const entry = entries[i];
@@ -1674,7 +1724,12 @@ export function certainlyValid(resource: Resource, types: readonly string[]): bo
       first,
       pending,
     };
-    if (!groupHolds(compiled.rootConstraints, root, walk, keys, rootJson) || !rootValid(resource, root, keys, compiled, walk)) {
+    const shape = shapeOf(compiled, keys);
+    if (
+      !shape.ok ||
+      !groupHolds(compiled.rootConstraints, root, walk, keys, rootJson, shape) ||
+      !rootValid(resource, root, keys, shape, compiled, walk)
+    ) {
       return false;
     }
     first ??= compiled;
