@@ -9,15 +9,19 @@ import type { Resource } from '@medplum/fhirtypes';
  * visits every element a type defines, present or not, and evaluates each invariant anew;
  * most of its time went to looking up absent elements. This one visits only the keys a
  * value has, keeps each type's lookups, and remembers the invariants it has seen hold, by
- * what each reads from its context: a name the expression only tests with `exists()` or
- * `empty()` by whether it is there (the value under it does not matter, so a Quantity's
- * number or a nested item's answers never re-key it), any other name by its JSON.
+ * what each reads from its context (readingsOf): a name the expression only tests with
+ * `exists()` or `empty()` by whether it has values (so a Quantity's number or a nested
+ * item's answers never re-key it); a name read only through one property by that property
+ * of its values; a name read only inside `where(...)` over another by nothing while that
+ * one is empty; any other name by its JSON, and by which of its objects are the same one
+ * where the expression compares by identity. What held is remembered only once the whole
+ * resource is found valid.
  *
  * It answers only "certainly valid" (`true`) or "maybe not" (`false`); on `false` the
  * caller runs medplum's validator, so every issue reported is medplum's own. Whatever it
  * does not mirror exactly (primitive extensions, empty or null values, two choice-type
  * variants, unknown keys) answers `false`. It must never answer `true` where medplum
- * reports an error: validate.test.ts compares the two.
+ * reports an error: fast-validate.test.ts compares the two.
  */
 
 // Bound once: the bundle's exports are getters, and this module calls them per value.
@@ -396,7 +400,8 @@ function variableLike(name: string): boolean {
  * - `through`: every read of that name (as above) is the left of a `.` whose right is the
  *   same property name P, and no read tests it: SymbolAtom P on each of its values reads
  *   only the keys of P (P, `_P`, `P<Type>`) and whether the value is a resource named P
- *   (getTypedPropertyValue, isResource), so the rest of each value cannot matter.
+ *   (getTypedPropertyValue, isResource), so the rest of each value cannot matter, as long
+ *   as the values' type comes from the schema (GroupMemo.projectable).
  * A name after %resource or %rootResource is never a presence name. Nothing is found when
  * the parsed identifiers are not all among `reads`: the two readings would disagree.
  */
@@ -624,6 +629,12 @@ interface GroupMemo {
   readonly held: Set<number | string>;
   /** The presences (readsKey's number) a shape of keys gives (shapeCode). */
   readonly codes: Map<Shape, number>;
+  /**
+   * Whether this type has an element for every name read through a property (Group.through):
+   * only then are its values typed by the schema alone. Without one, medplum types them by
+   * their content (toTypedValue: a Quantity, a CodeableConcept…), so all of it is kept.
+   */
+  readonly projectable: boolean;
 }
 
 function remember<T>(set: Set<T>, key: T): void {
@@ -641,7 +652,14 @@ function memoOf(g: Group, type: string): GroupMemo {
   let m = g.memo.get(type);
   if (!m) {
     const steps = g.tested.map((name) => stepOf(type, name));
-    m = { steps, keyIndex: keyIndexOf(steps), first: new Int32Array(steps.length), held: new Set(), codes: new Map() };
+    m = {
+      steps,
+      keyIndex: keyIndexOf(steps),
+      first: new Int32Array(steps.length),
+      held: new Set(),
+      codes: new Map(),
+      projectable: [...g.through.keys()].every((name) => stepOf(type, name) !== null),
+    };
     memos.push(m.held);
     g.memo.set(type, m);
   }
@@ -783,13 +801,13 @@ function readsKey(
   if (cache && g.guardNames.length <= 10) {
     let bits = 0;
     for (let i = 0; i < g.guardNames.length; i++) if (unread?.[i]) bits |= 1 << i;
-    cached = g.readsId * 1024 + bits;
+    cached = (g.readsId * 2 + (m.projectable ? 1 : 0)) * 1024 + bits;
     if (cache.has(cached)) {
       const json = cache.get(cached);
       return json === undefined ? undefined : json === '' ? code : `${code}:${json}`;
     }
   }
-  const json = readsJson(g, obj, keys, unread);
+  const json = readsJson(g, obj, keys, unread, m.projectable);
   if (cache && cached !== undefined) cache.set(cached, json);
   return json === undefined ? undefined : json === '' ? code : `${code}:${json}`;
 }
@@ -800,6 +818,7 @@ function readsJson(
   obj: Record<string, unknown>,
   keys: readonly string[] | undefined,
   unread: boolean[] | undefined,
+  projectable: boolean,
 ): string | undefined {
   let picked: unknown[] | undefined;
   for (const k of keys ?? Object.keys(obj)) {
@@ -820,6 +839,7 @@ function readsJson(
       if (!read) continue;
       if (!same || k.charCodeAt(0) === 95 /* _ */) property = undefined;
     }
+    if (!projectable) property = undefined;
     (picked ??= []).push(k, property === undefined ? obj[k] : projected(obj[k], property));
   }
   if (!picked) return '';
