@@ -110,7 +110,9 @@ function describe(issue: OperationOutcomeIssue): string {
 export function validationIssues(resource: Resource): OperationOutcomeIssue[] {
   const known = loadDefinitions();
   // The fast check answers "valid" or "ask medplum"; medplum reports what is wrong.
-  if (certainlyValid(resource, [resource.resourceType, ...claimedProfiles(resource, known).map((p) => p.url)])) return [];
+  const types = [resource.resourceType as string];
+  for (const profile of claimedProfiles(resource, known)) types.push(profile.url);
+  if (certainlyValid(resource, types)) return [];
   return medplumIssues(resource, known);
 }
 
@@ -121,7 +123,9 @@ function claimedProfiles(resource: Resource, known: ReadonlyMap<string, Structur
   if (!Array.isArray(claimed)) return out;
   for (const url of claimed) {
     if (typeof url !== 'string') continue;
-    const profile = known.get(url.split('|')[0] ?? url);
+    // The canonical URL without its `|version`; most claims have none, and are then the builders' own strings.
+    const bar = url.indexOf('|');
+    const profile = known.get(bar < 0 ? url : url.slice(0, bar));
     if (profile) out.push(profile);
   }
   return out;
