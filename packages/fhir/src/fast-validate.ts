@@ -1117,17 +1117,7 @@ function nestedProperty(value: TypedValue, path: string): (TypedValue | TypedVal
   if (path === '$this') return [value];
   let segments = splitPaths.get(path);
   if (!segments) splitPaths.set(path, (segments = path.split('.')));
-  let current: (TypedValue | TypedValue[] | undefined)[] = [propertyOf(value, segments[0] as string)];
-  for (let s = 1; s < segments.length; s++) {
-    const name = segments[s] as string;
-    const next: (TypedValue | TypedValue[] | undefined)[] = [];
-    for (const u of current) {
-      if (Array.isArray(u)) for (const p of u) next.push(propertyOf(p, name));
-      else if (u !== undefined) next.push(propertyOf(u, name));
-    }
-    current = next;
-  }
-  return current;
+  return nestedFrom([propertyOf(value, segments[0] as string)], segments, 1);
 }
 
 const formats = new Map<string, Format | undefined>();
@@ -1171,13 +1161,15 @@ function formatValid(f: Format, value: unknown): boolean {
   return true;
 }
 
-/** nestedProperty's steps after the first: `segments` read from what the first step found. */
+/** nestedProperty's steps after the first: `segments` from index `from` on, read from what the first step found. */
 function nestedFrom(
   first: (TypedValue | TypedValue[] | undefined)[],
   segments: readonly string[],
+  from = 0,
 ): (TypedValue | TypedValue[] | undefined)[] {
   let current = first;
-  for (const name of segments) {
+  for (let s = from; s < segments.length; s++) {
+    const name = segments[s] as string;
     const next: (TypedValue | TypedValue[] | undefined)[] = [];
     for (const u of current) {
       if (Array.isArray(u)) for (const p of u) next.push(propertyOf(p, name));
