@@ -227,22 +227,18 @@ async function commitThenAdd(stack: Stack): Promise<number> {
     const jobs = batches.length * ROWS_PER_TX * 2;
     const t0 = performance.now();
     await pool(batches, 4, async (b) => {
-      const rows = followUpRows(b);
-      await db.transaction((tx) => enqueueWorkMany(tx, rows));
+      const rows = await db.transaction((tx) => enqueueWorkMany(tx, followUpRows(b)));
       const now = Date.now();
+      // The jobs the relay would make of these rows (the unit's own), with its options.
+      const unit = WORK.followUpSchedule;
       await queue.addBulk(
-        rows.flatMap((r) => {
-          const p = r.payload as { followUpId: string; dueBy: string; remindAt: string };
-          return (['due', 'reminder'] as const).map((kind) => ({
-            name: kind,
-            data: { followUpId: p.followUpId, kind },
-            opts: {
-              ...WORK.followUpSchedule.options(LIMITS),
-              jobId: `${p.followUpId}-${kind}`,
-              delay: Date.parse(kind === 'due' ? p.dueBy : p.remindAt) - now,
-            },
-          }));
-        }),
+        rows.flatMap((row) =>
+          unit.jobs(unit.payload.parse(row.payload), row).map((j) => ({
+            name: j.name,
+            data: j.data,
+            opts: { ...unit.options(LIMITS), jobId: `${row.key}-${j.name}`, delay: Math.max(0, (j.runAt ?? now) - now) },
+          })),
+        ),
       );
     });
     await until(async () => (await queue.getDelayedCount()) >= jobs, 10_000, 'dual-write delayed jobs');
