@@ -71,13 +71,11 @@ export async function enrol(url: string, n: number, concurrency = 4): Promise<st
   });
 }
 
-/** Outbox rows still open of the given topics (every topic but the timers' when none is given). */
-async function openRows(stack: Stack, topics?: readonly string[]): Promise<number> {
+/** Outbox rows still open of the given topics. */
+async function openRows(stack: Stack, topics: readonly string[]): Promise<number> {
   const rows = await stack.db.query<{ n: number }>(
-    topics
-      ? 'SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND topic = ANY($1::text[])'
-      : 'SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND NOT (topic = ANY($1::text[]))',
-    [topics ?? [WORK.followUpSchedule.topic, WORK.safetyAlertEscalation.topic]],
+    'SELECT count(*)::int AS n FROM outbox WHERE completed_at IS NULL AND topic = ANY($1::text[])',
+    [topics],
   );
   return rows[0]?.n ?? 0;
 }
@@ -99,7 +97,7 @@ export async function settledBesideSync(stack: Stack, timeoutMs = 60_000): Promi
  * 10 ms of the last row completing, not up to 200 ms later (a sixth of a one-second run).
  */
 export async function drainedNow(stack: Stack, timeoutMs = 60_000): Promise<void> {
-  await until(async () => (await openRows(stack)) === 0, timeoutMs, 'a drained outbox', 10);
+  await stack.drained(timeoutMs, 10);
 }
 
 /** Bytes `MEMORY USAGE` reports, summed over the keys matching `pattern` (SCAN). */

@@ -76,9 +76,9 @@ export interface Stack {
   stopWorkers(): Promise<void>;
   /**
    * Resolves when nothing is left that would run now (EHR syncs, webhooks, timers already due;
-   * later timers wait), or rejects after `timeoutMs`.
+   * later timers wait), looked at every `pollMs`, or rejects after `timeoutMs`.
    */
-  drained(timeoutMs?: number): Promise<void>;
+  drained(timeoutMs?: number, pollMs?: number): Promise<void>;
   /** Loses every queued job of this stack, as FLUSHALL would (only this stack's keys: Redis is shared). */
   flushQueues(): Promise<void>;
   close(): Promise<void>;
@@ -221,7 +221,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
     async stopWorkers() {
       await Promise.all(runtimes.splice(0).map((r) => r.close()));
     },
-    async drained(timeoutMs = 60_000) {
+    async drained(timeoutMs = 60_000, pollMs = 200) {
       const deadline = Date.now() + timeoutMs;
       // Timers stay open until they are due, for days: not work left, unless already due, when
       // their job runs now and writes (an escalated Task, a Communication) after "drained" said so.
@@ -237,7 +237,7 @@ export async function startStack(env: Record<string, string> = {}, options: Stac
       for (;;) {
         if ((await open()) === 0) return;
         if (Date.now() > deadline) throw new Error(`outbox still has ${await open()} open rows after ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 200));
+        await new Promise((r) => setTimeout(r, pollMs));
       }
     },
     async flushQueues() {
