@@ -168,9 +168,7 @@ async function syncPass(
 
   const patientResources = rows.map((r) => r.resource);
   // Marking some not sent above changed no EHR id: the copies are as read.
-  let known = new Map<string, KnownEhrCopy>(
-    rows.filter((r) => r.ehrId).map((r) => [`${r.type}/${r.id}`, { reference: `${r.type}/${r.ehrId as string}`, version: r.ehrVersion }]),
-  );
+  let known = copiesOf(rows);
   let toSend = unsynced.filter((u) => !keptBackWhy(u));
   const patientKnown = patientResources.some((r) => r.resourceType === 'Patient' && known.has(refOf(r)));
   if (matchPatient && (toSend.some((u) => u.type === 'Patient') || (toSend.length > 0 && !patientKnown))) {
@@ -665,8 +663,15 @@ export async function knownCopies(db: TenantDb, all: readonly Resource[]): Promi
     db,
     all.map((r) => ({ type: r.resourceType, id: r.id as string })),
   );
+  return copiesOf(states);
+}
+
+/** Where the EHR holds each resource whose sync state records a copy, by local reference. */
+function copiesOf(
+  states: readonly { type: string; id: string; ehrId: string | null; ehrVersion: string | null }[],
+): Map<string, KnownEhrCopy> {
   return new Map(
-    states.filter((s) => s.ehrId).map((s) => [`${s.type}/${s.id}`, { reference: `${s.type}/${s.ehrId}`, version: s.ehrVersion }]),
+    states.flatMap((s) => (s.ehrId ? [[`${s.type}/${s.id}`, { reference: `${s.type}/${s.ehrId}`, version: s.ehrVersion }] as const] : [])),
   );
 }
 
