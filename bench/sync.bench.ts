@@ -27,7 +27,7 @@ import { createEhrClient, planSync, writeSettingsFrom } from '@kap/ehr-client';
 import { forTenant, listUnsynced, type DeploymentDb } from '@kap/store';
 import { syncIdentityOf } from '@kap/worker';
 import { auditEhr } from '@kap/testkit/ehr-audit';
-import { directSync } from '@kap/testkit/direct-sync';
+import { directSync, patientIds } from '@kap/testkit/direct-sync';
 import type { Stack } from '@kap/testkit/stack';
 import { spawnWorkerProcess } from '@kap/testkit/drill';
 import { RUNS, figure, note, spread, type Goal } from './lib/report';
@@ -87,13 +87,6 @@ const SETTINGS: readonly Setting[] = [
   { label: 'ehr_wait.concurrency_4', concurrency: 4, secondProcess: false, ehrWaitMs: EHR_WAIT_MS, enrolments: WAIT_N },
   { label: 'ehr_wait.concurrency_4_two_workers', concurrency: 4, secondProcess: true, ehrWaitMs: EHR_WAIT_MS, enrolments: WAIT_N },
 ].filter((s) => !process.env.BENCH_SYNC_SETTINGS || process.env.BENCH_SYNC_SETTINGS.split(',').includes(s.label));
-
-async function patientIds(db: DeploymentDb): Promise<string[]> {
-  const rows = await db.query<{ patient_id: string }>(
-    'SELECT DISTINCT patient_id FROM resources WHERE patient_id IS NOT NULL ORDER BY patient_id',
-  );
-  return rows.map((r) => r.patient_id);
-}
 
 /** The earlier baseline: each patient's whole Bundle POSTed to a fresh sandbox without a transaction limit, sequentially. */
 async function oneBundlePerPatient(db: DeploymentDb): Promise<{ resources: number; seconds: number }> {

@@ -34,7 +34,8 @@ export interface DirectSyncResult {
   readonly conflictRetries: number;
 }
 
-async function patientIds(db: DeploymentDb): Promise<string[]> {
+/** Every patient with stored resources, in id order. */
+export async function patientIds(db: DeploymentDb): Promise<string[]> {
   const rows = await db.query<{ patient_id: string }>(
     'SELECT DISTINCT patient_id FROM resources WHERE patient_id IS NOT NULL ORDER BY patient_id',
   );
